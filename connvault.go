@@ -1,0 +1,104 @@
+// Package connvault holds the domain types shared by every layer: connection
+// statuses, the error codes the HTTP edge maps to status codes, and the Secret
+// type that cannot be printed by accident.
+package connvault
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// RedactedMarker is what a stored secret looks like in every response, log line
+// and error. Clients may send it back unchanged to mean "keep the stored value".
+const RedactedMarker = "***REDACTED***"
+
+// Secret holds a credential in memory. Every way of printing it (fmt, JSON,
+// slog) yields RedactedMarker, so a stray log line or error cannot leak one.
+// Call Reveal only where the plaintext must leave the process: the provider
+// call and the encryption query.
+type Secret string
+
+// Reveal returns the plaintext. Keep its callers few and obvious.
+func (s Secret) Reveal() string { return string(s) }
+
+// String implements fmt.Stringer.
+func (Secret) String() string { return RedactedMarker }
+
+// GoString implements fmt.GoStringer so %#v is safe too.
+func (Secret) GoString() string { return `"` + RedactedMarker + `"` }
+
+// Format makes every fmt verb (%s, %v, %q, %x, %d ...) print the marker.
+func (Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		_, _ = f.Write([]byte(`"` + RedactedMarker + `"`))
+		return
+	}
+	_, _ = f.Write([]byte(RedactedMarker))
+}
+
+// MarshalJSON implements json.Marshaler.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + RedactedMarker + `"`), nil }
+
+// MarshalText implements encoding.TextMarshaler (map keys, XML, YAML).
+func (Secret) MarshalText() ([]byte, error) { return []byte(RedactedMarker), nil }
+
+// LogValue implements slog.LogValuer.
+func (Secret) LogValue() slog.Value { return slog.StringValue(RedactedMarker) }
+
+// Status is the lifecycle state of a connection.
+type Status string
+
+// The four lifecycle states of the reference.
+const (
+	StatusActive    Status = "ACTIVE"
+	StatusSuspended Status = "SUSPENDED"
+	StatusFailed    Status = "FAILED"
+	StatusArchived  Status = "ARCHIVED"
+)
+
+// Error codes. The HTTP edge maps each to one status and error type, once.
+const (
+	EINVALID  = "invalid"        // 422 ValidationError
+	ENOTFOUND = "not_found"      // 404 NotFoundError
+	ECONFLICT = "already_exists" // 409 AlreadyExistsError
+	ESTATE    = "state_conflict" // 409 AlreadyExistsError-free conflict (archived)
+	EUNAUTH   = "unauthorized"   // 401 UnauthorizedError
+	ETIMEOUT  = "timeout"        // 504 TimeoutError
+	EINTERNAL = "internal"       // 500 InternalServerError
+)
+
+// Error is an application error with a code the edge understands and a
+// message safe to show a user: it never quotes submitted values.
+type Error struct {
+	Code    string
+	Message string
+	// Field is the request location at fault, e.g. ["body","name"], if any.
+	Field []string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, EINTERNAL for anything unknown.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-safe message of err, a generic one otherwise.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,118 @@
+// Package providers holds what is special about each storage provider: which
+// provider_config fields are secret and how to prove the credentials work.
+// Everything else about a config (shape, required fields, ranges) lives in
+// openapi.yaml and is enforced by the request validator.
+//
+// Each provider is one file that registers itself from init(); adding a
+// provider means one new file here plus its schema in the spec.
+package providers
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+)
+
+// Config is a provider_config decoded from JSON, secrets in plaintext. It only
+// lives in memory for the length of a request or a check.
+type Config = map[string]any
+
+// StepStatus is the outcome of one step of a connectivity check.
+type StepStatus string
+
+// Step outcomes, as shown to users in the test response.
+const (
+	StepPassed  StepStatus = "PASSED"
+	StepFailed  StepStatus = "FAILED"
+	StepSkipped StepStatus = "SKIPPED"
+)
+
+// Step is one stage of a check ("resolve host", "authenticate", "list bucket"),
+// so a user sees which part failed. Message never contains a secret.
+type Step struct {
+	Name    string
+	Status  StepStatus
+	Message string
+}
+
+// Result is the outcome of a connectivity check. Message is user-facing,
+// useful ("access denied by bucket policy") and never contains a secret.
+type Result struct {
+	Success bool
+	Message string
+	Steps   []Step
+	// TimedOut is set when the check ran out of its deadline.
+	TimedOut bool
+}
+
+// Env is everything a check may use to reach the outside world. The server
+// builds it once from configuration; tests point Endpoints at local doubles.
+type Env struct {
+	// HTTP is the client for every HTTP call: SSRF-guarded dialer, no
+	// redirects to other hosts, bounded response sizes.
+	HTTP *http.Client
+	// Dial opens raw connections (databases) through the same SSRF guard.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Endpoints overrides provider base and token URLs by name, e.g.
+	// "google_drive.token_url". See Endpoint.
+	Endpoints map[string]string
+}
+
+// Endpoint returns the configured override for name, or def.
+func (e Env) Endpoint(name, def string) string {
+	if v, ok := e.Endpoints[name]; ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// Provider declares one provider type.
+type Provider struct {
+	// Type is the provider_type value, e.g. "s3".
+	Type string
+	// Secrets lists the secret fields as paths into provider_config, segments
+	// separated by "."; a "*" segment matches every key of a map (header
+	// values). Only string values are treated as secrets.
+	Secrets []string
+	// Check proves the credentials work with the cheapest read-only call the
+	// provider offers. The caller sets the deadline on ctx.
+	Check func(ctx context.Context, cfg Config, env Env) Result
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]*Provider{}
+)
+
+// Register adds p to the registry. It is called from init() in each
+// provider's file and panics on a duplicate, a programming error.
+func Register(p *Provider) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[p.Type]; dup {
+		panic("providers: duplicate registration of " + p.Type)
+	}
+	registry[p.Type] = p
+}
+
+// Lookup returns the provider for a provider_type.
+func Lookup(providerType string) (*Provider, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	p, ok := registry[providerType]
+	return p, ok
+}
+
+// Types returns every registered provider_type, sorted.
+func Types() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
