@@ -1,0 +1,91 @@
+package connvault
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Connection is a stored storage connection as the rest of the code sees it.
+// It never holds secret values: Config is the non-secret part and
+// SecretFields describes which secrets are stored.
+type Connection struct {
+	OrgID        string
+	ID           string
+	Name         string
+	Description  *string
+	ProviderType string
+	// Config is the non-secret part of provider_config.
+	Config       map[string]any
+	SecretFields []SecretField
+	// SecretKeyID names the server key the secrets are encrypted under; nil
+	// when the connection stores no secret.
+	SecretKeyID *string
+	Health
+	Metadata        map[string]any
+	CreatedByUserID string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	// Version increases with every write (optimistic concurrency).
+	Version int64
+}
+
+// SecretField describes one stored secret without its value.
+type SecretField struct {
+	Field       string    `json:"field"`
+	Fingerprint string    `json:"fingerprint"`
+	ChangedAt   time.Time `json:"changed_at"`
+}
+
+// Secrets is the secret part of a provider_config: nested maps in the
+// config's shape whose leaves are Secret, so printing it shows only markers.
+type Secrets map[string]any
+
+// SecretsFrom wraps every string leaf of plain in Secret.
+func SecretsFrom(plain map[string]any) Secrets {
+	if plain == nil {
+		return nil
+	}
+	return Secrets(mapLeaves(plain, func(v any) any {
+		if s, ok := v.(string); ok {
+			return Secret(s)
+		}
+		return v
+	}))
+}
+
+// Plain returns the secrets with their values revealed, for the provider
+// check and the encryption query only.
+func (s Secrets) Plain() map[string]any {
+	if s == nil {
+		return nil
+	}
+	return mapLeaves(s, func(v any) any {
+		if sec, ok := v.(Secret); ok {
+			return sec.Reveal()
+		}
+		return v
+	})
+}
+
+// MarshalJSON shows the shape with every value redacted.
+func (s Secrets) MarshalJSON() ([]byte, error) {
+	return json.Marshal(mapLeaves(s, func(any) any { return RedactedMarker }))
+}
+
+// Empty reports whether no secret is held.
+func (s Secrets) Empty() bool { return len(s) == 0 }
+
+func mapLeaves(m map[string]any, f func(any) any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		switch vv := v.(type) {
+		case map[string]any:
+			out[k] = mapLeaves(vv, f)
+		case Secrets:
+			out[k] = mapLeaves(vv, f)
+		default:
+			out[k] = f(v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,422 @@
+package store
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/store/sqlcdb"
+	"github.com/jackc/pgx/v5"
+)
+
+// NewConnection is what CreateConnection stores.
+type NewConnection struct {
+	OrgID        string
+	UserID       string
+	Name         string
+	Description  *string
+	ProviderType string
+	// Config is the non-secret part of provider_config.
+	Config   map[string]any
+	Secrets  connvault.Secrets
+	Metadata map[string]any
+	// NextCheckAt schedules the first background health check.
+	NextCheckAt *time.Time
+}
+
+// CreateConnection stores a new connection with its secrets encrypted.
+// A live connection of the same name in the organization is ECONFLICT.
+func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvault.Connection, error) {
+	now := time.Now().UTC()
+	secretsJSON, keyID, fields, err := s.sealSecrets(n.Secrets, nil, now)
+	if err != nil {
+		return nil, err
+	}
+	row, err := s.q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
+		InternalID:      n.OrgID,
+		ConnectionID:    connvault.NewConnectionID(),
+		Name:            n.Name,
+		Description:     n.Description,
+		ProviderType:    n.ProviderType,
+		ProviderConfig:  mustJSON(n.Config, "{}"),
+		SecretsJson:     secretsJSON,
+		EncryptionKey:   s.currentPassphrase(),
+		SecretKeyID:     keyID,
+		SecretFields:    fields,
+		Metadata:        mustJSON(n.Metadata, "{}"),
+		CreatedByUserID: n.UserID,
+		NextCheckAt:     n.NextCheckAt,
+	})
+	if err != nil {
+		return nil, mapError(err, "connection")
+	}
+	return fromRow(sqlcdb.GetConnectionByIDRow(row))
+}
+
+// GetConnection finds a connection by conn_ id (archived ones included) or
+// by name (live ones only). Another organization's connection is ENOTFOUND.
+func (s *Store) GetConnection(ctx context.Context, orgID, identifier string) (*connvault.Connection, error) {
+	var row sqlcdb.GetConnectionByIDRow
+	var err error
+	if strings.HasPrefix(identifier, "conn_") {
+		row, err = s.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: orgID, ConnectionID: identifier})
+	} else {
+		var r sqlcdb.GetConnectionByNameRow
+		r, err = s.q.GetConnectionByName(ctx, sqlcdb.GetConnectionByNameParams{InternalID: orgID, Name: identifier})
+		row = sqlcdb.GetConnectionByIDRow(r)
+	}
+	if err != nil {
+		return nil, mapError(err, "connection")
+	}
+	return fromRow(row)
+}
+
+// Secrets decrypts the connection's secrets: only to run a check or to merge
+// a PATCH. A connection without secrets yields nil.
+func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault.Secrets, error) {
+	if c.SecretKeyID == nil {
+		return nil, nil
+	}
+	pass, ok := s.keys.passphrase(*c.SecretKeyID)
+	if !ok {
+		return nil, fmt.Errorf("connection %s: secrets are encrypted under key %s, which this server does not have", c.ID, *c.SecretKeyID)
+	}
+	plain, err := s.q.DecryptSecrets(ctx, sqlcdb.DecryptSecretsParams{
+		EncryptionKey: pass, InternalID: c.OrgID, ConnectionID: c.ID, SecretKeyID: c.SecretKeyID,
+	})
+	if err != nil {
+		// Never wrap pgcrypto's error text verbatim into anything user-facing.
+		return nil, fmt.Errorf("decrypt secrets of %s: %w", c.ID, mapError(err, "secrets"))
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(plain), &m); err != nil {
+		return nil, fmt.Errorf("decrypt secrets of %s: stored secrets are not a JSON object", c.ID)
+	}
+	return connvault.SecretsFrom(m), nil
+}
+
+// UpdateConnection writes c (name, description, metadata, config, health)
+// if nobody wrote since c.Version was read; otherwise it is ECONFLICT-free
+// ErrStale, and the caller re-reads and retries. A non-nil secrets replaces
+// the stored secrets (an empty one removes them).
+func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, secrets *connvault.Secrets) (*connvault.Connection, error) {
+	now := time.Now().UTC()
+	p := sqlcdb.UpdateConnectionParams{
+		Name:                c.Name,
+		Description:         c.Description,
+		Metadata:            mustJSON(c.Metadata, "{}"),
+		ProviderConfig:      mustJSON(c.Config, "{}"),
+		EncryptionKey:       s.currentPassphrase(),
+		SecretKeyID:         c.SecretKeyID,
+		SecretFields:        mustJSON(c.SecretFields, "[]"),
+		Status:              string(c.Status),
+		StatusReason:        c.StatusReason,
+		StatusChangedAt:     c.StatusChangedAt,
+		ConsecutiveFailures: int32(c.ConsecutiveFailures),
+		LastError:           c.LastError,
+		LastCheckedAt:       c.LastCheckedAt,
+		LastUsedAt:          c.LastUsedAt,
+		InternalID:          c.OrgID,
+		ConnectionID:        c.ID,
+		Version:             c.Version,
+	}
+	if secrets != nil {
+		secretsJSON, keyID, fields, err := s.sealSecrets(*secrets, c.SecretFields, now)
+		if err != nil {
+			return nil, err
+		}
+		p.ReplaceSecrets, p.SecretsJson, p.SecretKeyID, p.SecretFields = true, secretsJSON, keyID, fields
+	}
+	row, err := s.q.UpdateConnection(ctx, p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrStale
+	}
+	if err != nil {
+		return nil, mapError(err, "connection")
+	}
+	return fromRow(sqlcdb.GetConnectionByIDRow(row))
+}
+
+// ErrStale reports that a connection changed between read and write.
+var ErrStale = connvault.Errorf(connvault.ECONFLICT, "the connection was changed by another request; retry")
+
+// ArchiveConnection moves a connection to ARCHIVED and drops its secrets.
+// Archiving an archived connection (found by id) returns it unchanged.
+func (s *Store) ArchiveConnection(ctx context.Context, orgID, identifier string) (*connvault.Connection, error) {
+	c, err := s.GetConnection(ctx, orgID, identifier)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == connvault.StatusArchived {
+		return c, nil
+	}
+	row, err := s.q.ArchiveConnection(ctx, sqlcdb.ArchiveConnectionParams{InternalID: orgID, ConnectionID: c.ID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Archived concurrently: answer with what is stored now.
+		return s.GetConnection(ctx, orgID, c.ID)
+	}
+	if err != nil {
+		return nil, mapError(err, "connection")
+	}
+	return fromRow(sqlcdb.GetConnectionByIDRow(row))
+}
+
+// RecordCheck applies a check outcome to the connection's health under a
+// row lock, so concurrent checks cannot lose an increment. message must be
+// scrubbed of secrets already. An archived connection is ESTATE.
+func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, message string, nextCheckAt *time.Time) (*connvault.Connection, error) {
+	var out *connvault.Connection
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		row, err := q.LockConnection(ctx, sqlcdb.LockConnectionParams{InternalID: orgID, ConnectionID: connID})
+		if err != nil {
+			return mapError(err, "connection")
+		}
+		c, err := fromRow(sqlcdb.GetConnectionByIDRow(row))
+		if err != nil {
+			return err
+		}
+		if c.Status == connvault.StatusArchived {
+			return connvault.Errorf(connvault.ESTATE, "the connection is archived")
+		}
+		h := c.Health.AfterCheck(ok, message, time.Now().UTC())
+		saved, err := q.SaveConnectionHealth(ctx, sqlcdb.SaveConnectionHealthParams{
+			Status:              string(h.Status),
+			StatusReason:        h.StatusReason,
+			StatusChangedAt:     h.StatusChangedAt,
+			ConsecutiveFailures: int32(h.ConsecutiveFailures),
+			LastError:           h.LastError,
+			LastCheckedAt:       h.LastCheckedAt,
+			LastUsedAt:          h.LastUsedAt,
+			NextCheckAt:         nextCheckAt,
+			InternalID:          orgID,
+			ConnectionID:        connID,
+		})
+		if err != nil {
+			return mapError(err, "connection")
+		}
+		out, err = fromRow(sqlcdb.GetConnectionByIDRow(saved))
+		return err
+	})
+	return out, err
+}
+
+// ListFilter selects and pages connections of one organization.
+type ListFilter struct {
+	OrgID        string
+	ProviderType *string
+	// Status nil hides archived connections; "ARCHIVED" lists only them.
+	Status       *string
+	IsActive     *bool
+	Search       *string
+	Limit        int
+	Offset       int
+	After        *Cursor
+	IncludeTotal bool
+}
+
+// Cursor is a keyset position: the last row of the previous page.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Encode makes the cursor opaque to clients.
+func (c Cursor) Encode() string {
+	b := make([]byte, 8, 8+len(c.ID))
+	binary.BigEndian.PutUint64(b, uint64(c.CreatedAt.UnixMicro()))
+	return base64.RawURLEncoding.EncodeToString(append(b, c.ID...))
+}
+
+// DecodeCursor parses a cursor made by Encode.
+func DecodeCursor(s string) (Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 9 || !connvault.ValidConnectionID(string(b[8:])) {
+		return Cursor{}, connvault.Errorf(connvault.EINVALID, "cursor is not one this server issued")
+	}
+	micros := int64(binary.BigEndian.Uint64(b[:8]))
+	return Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: string(b[8:])}, nil
+}
+
+// ListResult is one page.
+type ListResult struct {
+	Connections []*connvault.Connection
+	// Total is set when ListFilter.IncludeTotal.
+	Total *int
+	// Next is the cursor of the following page, nil on the last page.
+	Next *Cursor
+}
+
+// ListConnections returns one page, newest first.
+func (s *Store) ListConnections(ctx context.Context, f ListFilter) (*ListResult, error) {
+	p := sqlcdb.ListConnectionsParams{
+		InternalID:   f.OrgID,
+		Status:       f.Status,
+		ProviderType: f.ProviderType,
+		IsActive:     f.IsActive,
+		Search:       likePattern(f.Search),
+		RowLimit:     int32(f.Limit) + 1, // one extra row tells whether a next page exists
+		RowOffset:    int32(f.Offset),
+	}
+	if f.After != nil {
+		p.AfterCreatedAt, p.AfterConnectionID, p.RowOffset = &f.After.CreatedAt, &f.After.ID, 0
+	}
+	rows, err := s.q.ListConnections(ctx, p)
+	if err != nil {
+		return nil, mapError(err, "connections")
+	}
+	res := &ListResult{Connections: make([]*connvault.Connection, 0, min(len(rows), f.Limit))}
+	for i, r := range rows {
+		if i == f.Limit {
+			last := res.Connections[len(res.Connections)-1]
+			res.Next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+			break
+		}
+		c, err := fromRow(sqlcdb.GetConnectionByIDRow(r))
+		if err != nil {
+			return nil, err
+		}
+		res.Connections = append(res.Connections, c)
+	}
+	if f.IncludeTotal {
+		n, err := s.q.CountConnections(ctx, sqlcdb.CountConnectionsParams{
+			InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive, Search: p.Search,
+		})
+		if err != nil {
+			return nil, mapError(err, "connections")
+		}
+		total := int(n)
+		res.Total = &total
+	}
+	return res, nil
+}
+
+// likePattern escapes LIKE wildcards so a search is a plain substring.
+func likePattern(search *string) *string {
+	if search == nil || *search == "" {
+		return nil
+	}
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(*search)
+	return &r
+}
+
+// sealSecrets prepares secrets for the encryption query: their plaintext
+// JSON, the key id and the fingerprint summary. A field whose value did not
+// change keeps its previous changed_at.
+func (s *Store) sealSecrets(secrets connvault.Secrets, previous []connvault.SecretField, now time.Time) (*string, *string, json.RawMessage, error) {
+	if secrets.Empty() {
+		return nil, nil, json.RawMessage("[]"), nil
+	}
+	plain := secrets.Plain()
+	b, err := json.Marshal(plain)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encode secrets: %w", err)
+	}
+	prev := make(map[string]connvault.SecretField, len(previous))
+	for _, f := range previous {
+		prev[f.Field] = f
+	}
+	var fields []connvault.SecretField
+	for path, value := range flattenStrings(plain, "") {
+		fp := s.Fingerprint(value)
+		changed := now
+		if p, ok := prev[path]; ok && p.Fingerprint == fp {
+			changed = p.ChangedAt
+		}
+		fields = append(fields, connvault.SecretField{Field: path, Fingerprint: fp, ChangedAt: changed})
+	}
+	sort.Slice(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
+	str, id := string(b), s.keys.CurrentID
+	return &str, &id, mustJSON(fields, "[]"), nil
+}
+
+// Fingerprint is an HMAC of a secret value under a key derived from the
+// server key: a client can compare its copy without the value being shown.
+func (s *Store) Fingerprint(value string) string {
+	m := hmac.New(sha256.New, s.keys.FingerprintKey())
+	m.Write([]byte(value))
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))[:16]
+}
+
+func (s *Store) currentPassphrase() string {
+	p, _ := s.keys.passphrase(s.keys.CurrentID)
+	return p
+}
+
+// flattenStrings maps dotted paths to the string leaves of m.
+func flattenStrings(m map[string]any, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		switch vv := v.(type) {
+		case map[string]any:
+			for p, s := range flattenStrings(vv, prefix+k+".") {
+				out[p] = s
+			}
+		case string:
+			out[prefix+k] = vv
+		}
+	}
+	return out
+}
+
+func fromRow(r sqlcdb.GetConnectionByIDRow) (*connvault.Connection, error) {
+	c := &connvault.Connection{
+		OrgID:        r.InternalID,
+		ID:           r.ConnectionID,
+		Name:         r.Name,
+		Description:  r.Description,
+		ProviderType: r.ProviderType,
+		SecretKeyID:  r.SecretKeyID,
+		Health: connvault.Health{
+			Status:              connvault.Status(r.Status),
+			StatusReason:        r.StatusReason,
+			StatusChangedAt:     utcPtr(r.StatusChangedAt),
+			ConsecutiveFailures: int(r.ConsecutiveFailures),
+			LastError:           r.LastError,
+			LastUsedAt:          utcPtr(r.LastUsedAt),
+			LastCheckedAt:       utcPtr(r.LastCheckedAt),
+		},
+		CreatedByUserID: r.CreatedByUserID,
+		CreatedAt:       r.CreatedAt.UTC(),
+		UpdatedAt:       r.UpdatedAt.UTC(),
+		Version:         r.Version,
+	}
+	if err := json.Unmarshal(r.ProviderConfig, &c.Config); err != nil {
+		return nil, fmt.Errorf("connection %s: provider_config: %w", r.ConnectionID, err)
+	}
+	if err := json.Unmarshal(r.Metadata, &c.Metadata); err != nil {
+		return nil, fmt.Errorf("connection %s: metadata: %w", r.ConnectionID, err)
+	}
+	if err := json.Unmarshal(r.SecretFields, &c.SecretFields); err != nil {
+		return nil, fmt.Errorf("connection %s: secret_fields: %w", r.ConnectionID, err)
+	}
+	return c, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// mustJSON encodes values built from decoded JSON, which cannot fail; nil
+// becomes def.
+func mustJSON(v any, def string) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil || string(b) == "null" {
+		return json.RawMessage(def)
+	}
+	return b
+}
