@@ -67,3 +67,26 @@ func Truncate(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n])
 }
+
+// SetByUser applies a status change asked for by a user: only ACTIVE and
+// SUSPENDED may be asked for; a FAILED connection returns to ACTIVE through
+// a passing check, not by decree; ARCHIVED is terminal.
+func (h Health) SetByUser(target Status, now time.Time) (Health, error) {
+	switch {
+	case h.Status == StatusArchived:
+		return h, Errorf(ESTATE, "the connection is archived and can no longer change")
+	case target != StatusActive && target != StatusSuspended:
+		return h, &Error{Code: EINVALID, Message: "status may only be set to ACTIVE or SUSPENDED", Field: []string{"body", "status"}}
+	case h.Status == target:
+		return h, nil
+	case h.Status == StatusFailed && target == StatusActive:
+		return h, &Error{Code: EINVALID, Message: "a FAILED connection becomes ACTIVE again after a passing test (POST .../test) or a credential update that tests OK", Field: []string{"body", "status"}}
+	}
+	next := h
+	reason := "suspended by user"
+	if target == StatusActive {
+		reason = "resumed by user"
+	}
+	next.setStatus(target, reason, now)
+	return next, nil
+}

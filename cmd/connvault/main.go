@@ -1,0 +1,185 @@
+// Command connvault serves the connections API and runs its operator tasks:
+//
+//	connvault serve                                   serve the API
+//	connvault migrate                                 apply database migrations
+//	connvault apikey create --org int_... --user usr_...   print a new API key
+//
+// Configuration comes from flags and CONNVAULT_* environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/connvault/connvault/providers"
+	"github.com/connvault/connvault/server"
+	"github.com/connvault/connvault/store"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config is everything main reads from flags and the environment, once.
+type Config struct {
+	DatabaseURL          string
+	Addr                 string
+	EncryptionKey        string
+	AllowPrivateNetworks bool
+	CheckTimeout         time.Duration
+	HealthInterval       time.Duration
+	LogLevel             string
+}
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "connvault:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  connvault serve [flags]
+  connvault migrate [flags]
+  connvault apikey create --org int_... --user usr_... [flags]`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	cmd, args := args[0], args[1:]
+	if cmd == "apikey" {
+		if len(args) == 0 || args[0] != "create" {
+			return errors.New(usage)
+		}
+		cmd, args = "apikey create", args[1:]
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := Config{
+		DatabaseURL:          env("CONNVAULT_DATABASE_URL", ""),
+		Addr:                 env("CONNVAULT_ADDR", ":8000"),
+		EncryptionKey:        env("CONNVAULT_ENCRYPTION_KEY", ""),
+		AllowPrivateNetworks: envBool("CONNVAULT_ALLOW_PRIVATE_NETWORKS", false),
+		CheckTimeout:         envDuration("CONNVAULT_CHECK_TIMEOUT", 10*time.Second),
+		HealthInterval:       envDuration("CONNVAULT_HEALTH_INTERVAL", 15*time.Minute),
+		LogLevel:             env("CONNVAULT_LOG_LEVEL", "info"),
+	}
+	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "Postgres URL (CONNVAULT_DATABASE_URL)")
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (CONNVAULT_ADDR)")
+	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", cfg.AllowPrivateNetworks, "let checks dial loopback/private addresses (CONNVAULT_ALLOW_PRIVATE_NETWORKS)")
+	fs.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "deadline of one connectivity check (CONNVAULT_CHECK_TIMEOUT)")
+	fs.DurationVar(&cfg.HealthInterval, "health-interval", cfg.HealthInterval, "background check interval, 0 turns it off (CONNVAULT_HEALTH_INTERVAL)")
+	var org, user string
+	if cmd == "apikey create" {
+		fs.StringVar(&org, "org", "", "organization id, int_ + 24 characters")
+		fs.StringVar(&user, "user", "", "user id, usr_ + 15 characters")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("CONNVAULT_DATABASE_URL (or --database-url) is required")
+	}
+	logger := server.NewLogger(stderr, cfg.LogLevel)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	pool, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	switch cmd {
+	case "migrate":
+		if err := store.Migrate(ctx, pool); err != nil {
+			return err
+		}
+		logger.Info("migrations applied")
+		return nil
+	case "apikey create":
+		// The key is not needed to create API keys, but a store needs one.
+		st := store.New(pool, store.Keyring{})
+		key, err := st.CreateAPIKey(ctx, org, user)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "API key for %s / %s (shown once, only its hash is stored):\n%s\n", org, user, key)
+		return nil
+	case "serve":
+		return serve(ctx, cfg, pool, logger)
+	}
+	return errors.New(usage)
+}
+
+func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logger) error {
+	if cfg.EncryptionKey == "" {
+		return errors.New("CONNVAULT_ENCRYPTION_KEY is required: refusing to start without the key that encrypts secrets")
+	}
+	keys, err := store.NewKeyring(cfg.EncryptionKey)
+	if err != nil {
+		return err
+	}
+	if err := store.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	st := store.New(pool, keys)
+	e, err := server.New(st, server.Config{
+		Env:            providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: cfg.CheckTimeout}),
+		CheckTimeout:   cfg.CheckTimeout,
+		HealthInterval: cfg.HealthInterval,
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.Addr, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("serving", "addr", cfg.Addr, "allow_private_networks", cfg.AllowPrivateNetworks)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if b, err := strconv.ParseBool(env(name, strconv.FormatBool(def))); err == nil {
+		return b
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	v := env(name, "")
+	if v == "" {
+		return def
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return d
+	}
+	if n, err := strconv.Atoi(v); err == nil { // plain seconds
+		return time.Duration(n) * time.Second
+	}
+	return def
+}

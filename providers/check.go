@@ -1,0 +1,34 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Run runs p's check on a full config under ctx's deadline and makes its
+// result safe to show: a panic becomes a failed result, running out of time
+// is marked TimedOut, and every text is scrubbed of the config's secrets,
+// even if the provider echoed one back.
+func Run(ctx context.Context, p *Provider, cfg Config, env Env) (res Result) {
+	secrets := SecretValues(p, cfg)
+	defer func() {
+		if r := recover(); r != nil {
+			res = Result{Success: false, Message: fmt.Sprintf("the %s check failed unexpectedly", p.Type)}
+		}
+		if !res.Success && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			res.TimedOut = true
+			if res.Message == "" {
+				res.Message = "the provider did not answer before the check's deadline"
+			}
+		}
+		res.Message = Scrub(res.Message, secrets)
+		for i := range res.Steps {
+			res.Steps[i].Message = Scrub(res.Steps[i].Message, secrets)
+		}
+	}()
+	if p.Check == nil {
+		return Result{Success: false, Message: "no connectivity check exists for " + p.Type}
+	}
+	return p.Check(ctx, cfg, env)
+}

@@ -1,0 +1,226 @@
+package providers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/connvault/connvault"
+)
+
+// Split separates a config into its public part and its secrets, both in
+// the config's nested shape. Only string values at a declared secret path
+// are secrets.
+func Split(p *Provider, cfg Config) (public, secrets Config) {
+	public = deepCopy(cfg)
+	secrets = Config{}
+	for _, path := range p.Secrets {
+		moveSecrets(public, secrets, strings.Split(path, "."))
+	}
+	if len(secrets) == 0 {
+		secrets = nil
+	}
+	return public, secrets
+}
+
+// moveSecrets moves the string values at path from src to dst.
+func moveSecrets(src, dst Config, path []string) {
+	if len(path) == 0 {
+		return
+	}
+	keys := []string{path[0]}
+	if path[0] == "*" {
+		keys = keys[:0]
+		for k := range src {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		v, ok := src[k]
+		if !ok {
+			continue
+		}
+		if len(path) == 1 {
+			if s, isString := v.(string); isString {
+				dst[k] = s
+				delete(src, k)
+			}
+			continue
+		}
+		child, isMap := v.(map[string]any)
+		if !isMap {
+			continue
+		}
+		dchild, _ := dst[k].(map[string]any)
+		if dchild == nil {
+			dchild = map[string]any{}
+		}
+		moveSecrets(child, dchild, path[1:])
+		if len(dchild) > 0 {
+			dst[k] = dchild
+		}
+	}
+}
+
+// Join deep-merges secrets back into public: the full plaintext config.
+func Join(public, secrets Config) Config {
+	out := deepCopy(public)
+	mergeInto(out, secrets)
+	return out
+}
+
+func mergeInto(dst, src Config) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			dm, ok := dst[k].(map[string]any)
+			if !ok {
+				dm = map[string]any{}
+				dst[k] = dm
+			}
+			mergeInto(dm, sm)
+			continue
+		}
+		dst[k] = v
+	}
+}
+
+// Merge applies a PATCH of provider_config to the stored full config. Objects
+// merge deeply; scalars and arrays replace; null removes a key. A secret sent
+// back as the redaction marker (or left out) keeps its stored value. When the
+// patch switches credentials.type, the credentials object is replaced whole,
+// so a secret of the old variant cannot linger; a marker then has nothing to
+// stand for and is refused.
+func Merge(p *Provider, stored, patch Config) (Config, error) {
+	out := deepCopy(stored)
+	patch = deepCopy(patch)
+	if pc, ok := patch["credentials"].(map[string]any); ok {
+		sc, _ := stored["credentials"].(map[string]any)
+		if t, ok := pc["type"]; ok && (sc == nil || sc["type"] != t) {
+			out["credentials"] = map[string]any{}
+		}
+	}
+	if err := mergePatch(p, out, patch, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func mergePatch(p *Provider, dst, patch Config, at []string) error {
+	for k, v := range patch {
+		path := append(append([]string{}, at...), k)
+		switch vv := v.(type) {
+		case nil:
+			delete(dst, k)
+		case map[string]any:
+			dm, ok := dst[k].(map[string]any)
+			if !ok {
+				dm = map[string]any{}
+			}
+			if err := mergePatch(p, dm, vv, path); err != nil {
+				return err
+			}
+			dst[k] = dm
+		case string:
+			if vv == connvault.RedactedMarker && isSecretPath(p, path) {
+				if _, stored := dst[k].(string); !stored {
+					return &connvault.Error{Code: connvault.EINVALID, Field: path,
+						Message: "field " + strings.Join(path, ".") + " holds the redaction marker but no secret is stored there: send the real value"}
+				}
+				continue // keep the stored secret
+			}
+			dst[k] = vv
+		default:
+			dst[k] = vv
+		}
+	}
+	return nil
+}
+
+// isSecretPath reports whether a concrete path matches a declared secret.
+func isSecretPath(p *Provider, path []string) bool {
+	for _, decl := range p.Secrets {
+		segs := strings.Split(decl, ".")
+		if len(segs) != len(path) {
+			continue
+		}
+		match := true
+		for i, s := range segs {
+			if s != "*" && s != path[i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+// SecretValues lists the secret strings of a full config, for Scrub.
+func SecretValues(p *Provider, cfg Config) []string {
+	_, secrets := Split(p, cfg)
+	var out []string
+	var walk func(Config)
+	walk = func(m Config) {
+		for _, v := range m {
+			switch vv := v.(type) {
+			case string:
+				out = append(out, vv)
+			case map[string]any:
+				walk(vv)
+			}
+		}
+	}
+	walk(secrets)
+	return out
+}
+
+// Scrub replaces every occurrence of a secret value (raw, URL-encoded or
+// base64) in msg with the marker. Very short values are skipped: replacing
+// them would mangle ordinary text and they are not worth protecting.
+func Scrub(msg string, values []string) string {
+	// Longest first, so a secret containing another is replaced whole.
+	sort.Slice(values, func(i, j int) bool { return len(values[i]) > len(values[j]) })
+	for _, v := range values {
+		if len(v) < 4 {
+			continue
+		}
+		for _, form := range []string{v, url.QueryEscape(v), url.PathEscape(v), base64.StdEncoding.EncodeToString([]byte(v)), base64.RawURLEncoding.EncodeToString([]byte(v))} {
+			msg = strings.ReplaceAll(msg, form, connvault.RedactedMarker)
+		}
+	}
+	return msg
+}
+
+// Fingerprint is an HMAC-SHA256 of value under key, shortened: enough to
+// tell two values apart, useless for recovering one.
+func Fingerprint(key []byte, value string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(value))
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))[:16]
+}
+
+func deepCopy(m Config) Config {
+	if m == nil {
+		return Config{}
+	}
+	out := make(Config, len(m))
+	for k, v := range m {
+		switch vv := v.(type) {
+		case map[string]any:
+			out[k] = deepCopy(vv)
+		case []any:
+			cp := make([]any, len(vv))
+			copy(cp, vv)
+			out[k] = cp
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/gen"
+	"github.com/connvault/connvault/store"
+	"github.com/labstack/echo/v4"
+)
+
+type principalKey struct{}
+
+// authenticate resolves the Bearer key of every API request before the
+// validator runs, so an unauthenticated caller learns nothing about the
+// request's shape. Missing, malformed, unknown and revoked keys all get the
+// same 401.
+func (s *Server) authenticate(applies func(echo.Context) bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !applies(c) {
+				return next(c)
+			}
+			raw, ok := bearerKey(c.Request().Header.Get(echo.HeaderAuthorization))
+			if !ok {
+				return unauthorized()
+			}
+			p, err := s.store.Authenticate(c.Request().Context(), raw)
+			if err != nil {
+				if connvault.ErrorCode(err) == connvault.EUNAUTH {
+					return unauthorized()
+				}
+				return err
+			}
+			ctx := context.WithValue(c.Request().Context(), principalKey{}, p)
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// bearerKey extracts "sk_..." from "Bearer sk_...".
+func bearerKey(header string) (string, bool) {
+	scheme, key, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	key = strings.TrimSpace(key)
+	if !strings.HasPrefix(key, "sk_") || len(key) < 8 || len(key) > 200 || strings.ContainsAny(key, " \t") {
+		return "", false
+	}
+	return key, true
+}
+
+func unauthorized() error {
+	return &apiError{Status: http.StatusUnauthorized, Type: gen.ErrorBodyTypeUnauthorizedError,
+		Message: "a valid API key is required: send Authorization: Bearer sk_..."}
+}
+
+// principal returns who the request speaks for; authenticate guarantees one.
+func principal(ctx context.Context) store.Principal {
+	p, _ := ctx.Value(principalKey{}).(store.Principal)
+	return p
+}

@@ -1,0 +1,320 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/gen"
+	"github.com/connvault/connvault/providers"
+	"github.com/connvault/connvault/store"
+)
+
+// createInput is the provider-independent view of a validated create body.
+// The validator has already enforced the provider's exact schema.
+type createInput struct {
+	Name           string         `json:"name"`
+	ProviderType   string         `json:"provider_type"`
+	ProviderConfig map[string]any `json:"provider_config"`
+	Description    *string        `json:"description"`
+	Metadata       map[string]any `json:"metadata"`
+	TestBeforeSave *bool          `json:"test_before_save"`
+}
+
+func lookupProvider(providerType string) (*providers.Provider, error) {
+	p, ok := providers.Lookup(providerType)
+	if !ok {
+		return nil, &connvault.Error{Code: connvault.EINVALID, Message: "provider_type is not supported by this server", Field: []string{"body", "provider_type"}}
+	}
+	return p, nil
+}
+
+// CreateConnection implements POST /v1/organizations/connections.
+func (s *Server) CreateConnection(ctx context.Context, req gen.CreateConnectionRequestObject) (gen.CreateConnectionResponseObject, error) {
+	who := principal(ctx)
+	raw, err := req.Body.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var in createInput
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, err
+	}
+	p, err := lookupProvider(in.ProviderType)
+	if err != nil {
+		return nil, err
+	}
+	tested := in.TestBeforeSave == nil || *in.TestBeforeSave
+	if tested {
+		if out := s.runCheck(ctx, p, in.ProviderConfig); !out.Success {
+			return nil, out.refusal()
+		}
+	}
+	public, secrets := providers.Split(p, in.ProviderConfig)
+	c, err := s.store.CreateConnection(ctx, store.NewConnection{
+		OrgID:        who.OrgID,
+		UserID:       who.UserID,
+		Name:         in.Name,
+		Description:  in.Description,
+		ProviderType: in.ProviderType,
+		Config:       public,
+		Secrets:      connvault.SecretsFrom(secrets),
+		Metadata:     in.Metadata,
+		NextCheckAt:  s.nextCheck(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if tested {
+		// The check passed: record it, so last_used_at tells the truth.
+		if c, err = s.store.RecordCheck(ctx, c.OrgID, c.ID, true, "", s.nextCheck()); err != nil {
+			return nil, err
+		}
+	}
+	s.log.InfoContext(ctx, "connection created", "org", c.OrgID, "connection_id", c.ID, "provider_type", c.ProviderType)
+	return gen.CreateConnection200JSONResponse(model(c)), nil
+}
+
+// GetConnection implements GET /v1/organizations/connections/{id}.
+func (s *Server) GetConnection(ctx context.Context, req gen.GetConnectionRequestObject) (gen.GetConnectionResponseObject, error) {
+	c, err := s.store.GetConnection(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetConnection200JSONResponse(model(c)), nil
+}
+
+// DeleteConnection implements DELETE /v1/organizations/connections/{id}:
+// archive, idempotent by id.
+func (s *Server) DeleteConnection(ctx context.Context, req gen.DeleteConnectionRequestObject) (gen.DeleteConnectionResponseObject, error) {
+	c, err := s.store.ArchiveConnection(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "connection archived", "org", c.OrgID, "connection_id", c.ID)
+	return gen.DeleteConnection200JSONResponse(model(c)), nil
+}
+
+// TestConnection implements POST /v1/organizations/connections/{id}/test.
+func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionRequestObject) (gen.TestConnectionResponseObject, error) {
+	c, err := s.store.GetConnection(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == connvault.StatusArchived {
+		return nil, connvault.Errorf(connvault.ESTATE, "the connection is archived; archived connections keep no credentials to test")
+	}
+	p, err := lookupProvider(c.ProviderType)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := s.store.Secrets(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := s.runCheck(ctx, p, providers.Join(c.Config, secrets.Plain()))
+	// Record even when the client has gone: the outcome is real.
+	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.nextCheck()); err != nil {
+		return nil, err
+	}
+	if out.TimedOut {
+		return nil, connvault.Errorf(connvault.ETIMEOUT, "connection test timed out: %s", out.Message)
+	}
+	return gen.TestConnection200JSONResponse(out.response()), nil
+}
+
+// UpdateConnection implements PATCH /v1/organizations/connections/{id}.
+func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionRequestObject) (gen.UpdateConnectionResponseObject, error) {
+	body := req.Body
+	c, err := s.store.GetConnection(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == connvault.StatusArchived {
+		return nil, connvault.Errorf(connvault.ESTATE, "the connection is archived and can no longer be updated")
+	}
+	now := time.Now().UTC()
+	if body.Name != nil {
+		c.Name = *body.Name
+	}
+	if body.Description.IsSpecified() {
+		if body.Description.IsNull() {
+			c.Description = nil
+		} else {
+			d := body.Description.MustGet()
+			c.Description = &d
+		}
+	}
+	if body.Metadata != nil {
+		c.Metadata = *body.Metadata
+	}
+
+	var newSecrets *connvault.Secrets
+	if body.ProviderConfig != nil {
+		p, err := lookupProvider(c.ProviderType)
+		if err != nil {
+			return nil, err
+		}
+		stored, err := s.store.Secrets(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		merged, err := providers.Merge(p, providers.Join(c.Config, stored.Plain()), *body.ProviderConfig)
+		if err != nil {
+			return nil, locateUnder(err, "body", "provider_config")
+		}
+		if err := s.schemas.validate(c.ProviderType, merged); err != nil {
+			return nil, err
+		}
+		if body.TestBeforeSave == nil || *body.TestBeforeSave {
+			out := s.runCheck(ctx, p, merged)
+			if !out.Success {
+				return nil, out.refusal()
+			}
+			// New credentials that test OK bring a FAILED connection back.
+			c.Health = c.Health.AfterCheck(true, "", now)
+		}
+		public, secrets := providers.Split(p, merged)
+		c.Config = public
+		sec := connvault.SecretsFrom(secrets)
+		newSecrets = &sec
+	}
+	// After the config: new credentials that test OK may already have
+	// brought a FAILED connection back, which a status of ACTIVE confirms.
+	if target, ok, err := requestedStatus(body); err != nil {
+		return nil, err
+	} else if ok {
+		if c.Health, err = c.Health.SetByUser(target, now); err != nil {
+			return nil, err
+		}
+	}
+	updated, err := s.store.UpdateConnection(ctx, c, newSecrets)
+	if err != nil {
+		return nil, err
+	}
+	return gen.UpdateConnection200JSONResponse(model(updated)), nil
+}
+
+// requestedStatus reads status and its alias is_active; both given must agree.
+func requestedStatus(body *gen.UpdateConnectionRequest) (connvault.Status, bool, error) {
+	var fromStatus, fromActive connvault.Status
+	if body.Status != nil {
+		fromStatus = connvault.Status(*body.Status)
+	}
+	if body.IsActive != nil {
+		fromActive = connvault.StatusSuspended
+		if *body.IsActive {
+			fromActive = connvault.StatusActive
+		}
+	}
+	switch {
+	case fromStatus != "" && fromActive != "" && fromStatus != fromActive:
+		return "", false, &connvault.Error{Code: connvault.EINVALID, Message: "status and is_active disagree", Field: []string{"body", "is_active"}}
+	case fromStatus != "":
+		return fromStatus, true, nil
+	case fromActive != "":
+		return fromActive, true, nil
+	}
+	return "", false, nil
+}
+
+// locateUnder prefixes the field of a validation error with where it sits.
+func locateUnder(err error, prefix ...string) error {
+	var ce *connvault.Error
+	if errors.As(err, &ce) && ce.Code == connvault.EINVALID {
+		loc := append(append([]string{}, prefix...), ce.Field...)
+		return &connvault.Error{Code: ce.Code, Message: ce.Message, Field: loc}
+	}
+	return err
+}
+
+// ListConnections implements POST /v1/organizations/connections/list.
+func (s *Server) ListConnections(ctx context.Context, req gen.ListConnectionsRequestObject) (gen.ListConnectionsResponseObject, error) {
+	f := store.ListFilter{OrgID: principal(ctx).OrgID}
+	if b := req.Body; b != nil {
+		f.ProviderType = (*string)(b.ProviderType)
+		f.Status = (*string)(b.Status)
+		f.IsActive = b.IsActive
+		f.Search = b.Search
+	}
+	page, err := s.list(ctx, f, req.Params.Limit, req.Params.Offset, req.Params.Cursor, req.Params.IncludeTotal)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListConnections200JSONResponse(page), nil
+}
+
+// ListConnectionsGet implements GET /v1/organizations/connections.
+func (s *Server) ListConnectionsGet(ctx context.Context, req gen.ListConnectionsGetRequestObject) (gen.ListConnectionsGetResponseObject, error) {
+	q := req.Params
+	f := store.ListFilter{
+		OrgID:        principal(ctx).OrgID,
+		ProviderType: (*string)(q.ProviderType),
+		Status:       (*string)(q.Status),
+		IsActive:     q.IsActive,
+		Search:       q.Search,
+	}
+	page, err := s.list(ctx, f, q.Limit, q.Offset, q.Cursor, q.IncludeTotal)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListConnectionsGet200JSONResponse(page), nil
+}
+
+func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *int, cursor *string, includeTotal *bool) (gen.ConnectionList, error) {
+	f.Limit, f.Offset = 50, 0
+	if limit != nil {
+		f.Limit = *limit
+	}
+	if offset != nil {
+		f.Offset = *offset
+	}
+	f.IncludeTotal = includeTotal != nil && *includeTotal
+	if cursor != nil && *cursor != "" {
+		cur, err := store.DecodeCursor(*cursor)
+		if err != nil {
+			return gen.ConnectionList{}, locateUnder(err, "query", "cursor")
+		}
+		f.After, f.Offset = &cur, 0
+	}
+	if f.Search != nil {
+		trimmed := strings.TrimSpace(*f.Search)
+		f.Search = &trimmed
+	}
+	res, err := s.store.ListConnections(ctx, f)
+	if err != nil {
+		return gen.ConnectionList{}, err
+	}
+	out := gen.ConnectionList{Results: make([]gen.StorageConnectionModel, 0, len(res.Connections))}
+	for _, c := range res.Connections {
+		out.Results = append(out.Results, model(c))
+	}
+	page := f.Offset/f.Limit + 1
+	pg := gen.Pagination{Page: page, PageSize: f.Limit}
+	pg.Total = nullableOf(res.Total)
+	out.Total = pg.Total
+	if res.Total != nil {
+		pages := (*res.Total + f.Limit - 1) / f.Limit
+		pg.TotalPages = nullableOf(&pages)
+	} else {
+		pg.TotalPages = nullableOf[int](nil)
+	}
+	pg.PreviousPage, pg.NextPage, pg.NextCursor = nullableOf[int](nil), nullableOf[int](nil), nullableOf[string](nil)
+	if page > 1 && f.After == nil {
+		prev := page - 1
+		pg.PreviousPage = nullableOf(&prev)
+	}
+	if res.Next != nil {
+		next := res.Next.Encode()
+		pg.NextCursor = nullableOf(&next)
+		if f.After == nil {
+			np := page + 1
+			pg.NextPage = nullableOf(&np)
+		}
+	}
+	out.Pagination = pg
+	return out, nil
+}
