@@ -1,0 +1,322 @@
+package server_test
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault/connvaulttest"
+)
+
+func TestCreateThenGetByIDAndByName(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	body := s3Create("Marketing bucket")
+	body["description"] = "assets"
+	body["metadata"] = map[string]any{"team": "marketing"}
+	c := create(t, h, body)
+
+	if !regexp.MustCompile(`^conn_[A-Za-z0-9]{15}$`).MatchString(c["connection_id"].(string)) {
+		t.Errorf("connection_id = %v", c["connection_id"])
+	}
+	checks := map[string]any{
+		"internal_id": h.Tenant.OrgID, "created_by_user_id": h.Tenant.UserID, "name": "Marketing bucket",
+		"provider_type": "s3", "status": "ACTIVE", "is_active": true, "consecutive_failures": float64(0),
+		"description": "assets", "last_error": nil, "last_used_at": nil,
+	}
+	for k, want := range checks {
+		if c[k] != want {
+			t.Errorf("%s = %v, want %v", k, c[k], want)
+		}
+	}
+	if c["metadata"].(map[string]any)["team"] != "marketing" {
+		t.Errorf("metadata = %v", c["metadata"])
+	}
+	for _, k := range []string{"created_at", "updated_at"} {
+		if _, err := time.Parse(time.RFC3339, c[k].(string)); err != nil {
+			t.Errorf("%s = %v: %v", k, c[k], err)
+		}
+	}
+	creds := c["provider_config"].(map[string]any)["credentials"].(map[string]any)
+	if creds["secret_access_key"] != "***REDACTED***" || creds["access_key_id"] != "AKIAEXAMPLE" {
+		t.Errorf("credentials = %v", creds)
+	}
+
+	for _, ident := range []string{c["connection_id"].(string), "Marketing bucket"} {
+		r := h.Call(t, "GET", connPath(ident), nil)
+		if r.Status != 200 {
+			t.Fatalf("GET %s: %d %s", ident, r.Status, r.Body)
+		}
+		if got := r.JSON(t)["connection_id"]; got != c["connection_id"] {
+			t.Errorf("GET %s found %v", ident, got)
+		}
+	}
+}
+
+func TestCreateDefaults(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("defaults"))
+	if m, ok := c["metadata"].(map[string]any); !ok || len(m) != 0 {
+		t.Errorf("metadata = %v, want {}", c["metadata"])
+	}
+	if v, present := c["description"]; !present || v != nil {
+		t.Errorf("description = %v (present %v), want null", v, present)
+	}
+	fields := c["secret_fields"].([]any)
+	if len(fields) != 1 || fields[0].(map[string]any)["field"] != "credentials.secret_access_key" {
+		t.Errorf("secret_fields = %v", fields)
+	}
+}
+
+func TestListFiltersAndCursorPaging(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	var ids []string
+	for i := range 7 {
+		body := s3Create(fmt.Sprintf("bucket %d", i))
+		if i%2 == 1 {
+			body = rssCreate(fmt.Sprintf("feed %d", i))
+		}
+		ids = append(ids, create(t, h, body)["connection_id"].(string))
+	}
+	// Newest first: walk every page by cursor and find each once, in order.
+	var seen []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		path := connectionsPath + "/list?limit=3"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		r := h.Call(t, "POST", path, map[string]any{})
+		if r.Status != 200 {
+			t.Fatalf("list: %d %s", r.Status, r.Body)
+		}
+		page := r.JSON(t)
+		for _, res := range page["results"].([]any) {
+			seen = append(seen, res.(map[string]any)["connection_id"].(string))
+		}
+		next, _ := page["pagination"].(map[string]any)["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+		if pages > 5 {
+			t.Fatal("cursor paging does not end")
+		}
+	}
+	if len(seen) != 7 {
+		t.Fatalf("saw %d connections, want 7: %v", len(seen), seen)
+	}
+	for i := range ids {
+		if seen[i] != ids[len(ids)-1-i] {
+			t.Fatalf("order = %v, want newest first %v", seen, ids)
+		}
+	}
+
+	count := func(r connvaulttest.Response) int {
+		t.Helper()
+		if r.Status != 200 {
+			t.Fatalf("list: %d %s", r.Status, r.Body)
+		}
+		return len(r.JSON(t)["results"].([]any))
+	}
+	if n := count(h.Call(t, "POST", connectionsPath+"/list", map[string]any{"provider_type": "rss"})); n != 3 {
+		t.Errorf("provider_type=rss: %d results, want 3", n)
+	}
+	if n := count(h.Call(t, "GET", connectionsPath+"?provider_type=s3", nil)); n != 4 {
+		t.Errorf("GET provider_type=s3: %d results, want 4", n)
+	}
+	if n := count(h.Call(t, "POST", connectionsPath+"/list", map[string]any{"search": "BUCKET"})); n != 4 {
+		t.Errorf("search: %d results, want 4", n)
+	}
+	if n := count(h.Call(t, "GET", connectionsPath+"?search=%25", nil)); n != 0 {
+		t.Errorf("search for a literal %%: %d results, want 0", n)
+	}
+	if n := count(h.Call(t, "POST", connectionsPath+"/list", map[string]any{"is_active": false})); n != 0 {
+		t.Errorf("is_active=false: %d results, want 0", n)
+	}
+
+	// Offset paging with totals.
+	r := h.Call(t, "GET", connectionsPath+"?limit=2&offset=2&include_total=true", nil)
+	page := r.JSON(t)
+	pg := page["pagination"].(map[string]any)
+	if page["total"] != float64(7) || pg["total"] != float64(7) || pg["total_pages"] != float64(4) ||
+		pg["page"] != float64(2) || pg["next_page"] != float64(3) || pg["previous_page"] != float64(1) || pg["page_size"] != float64(2) {
+		t.Errorf("pagination = %v total = %v", pg, page["total"])
+	}
+	if got := page["results"].([]any)[0].(map[string]any)["connection_id"]; got != ids[4] {
+		t.Errorf("offset 2 starts at %v, want %v", got, ids[4])
+	}
+	if v, present := page["total"]; !present {
+		t.Error("total missing")
+	} else if r := h.Call(t, "GET", connectionsPath, nil).JSON(t); r["total"] != nil {
+		t.Errorf("total without include_total = %v, want null (got %v)", r["total"], v)
+	}
+
+	// Archived connections are hidden unless asked for.
+	if r := h.Call(t, "DELETE", connPath(ids[0]), nil); r.Status != 200 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	if n := count(h.Call(t, "GET", connectionsPath, nil)); n != 6 {
+		t.Errorf("after archiving: %d results, want 6", n)
+	}
+	if n := count(h.Call(t, "POST", connectionsPath+"/list", map[string]any{"status": "ARCHIVED"})); n != 1 {
+		t.Errorf("status=ARCHIVED: %d results, want 1", n)
+	}
+}
+
+func TestCursorIsStableUnderConcurrentInserts(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	for i := range 4 {
+		create(t, h, s3Create(fmt.Sprintf("old %d", i)))
+	}
+	first := h.Call(t, "GET", connectionsPath+"?limit=2", nil).JSON(t)
+	cursor := first["pagination"].(map[string]any)["next_cursor"].(string)
+	create(t, h, s3Create("inserted meanwhile"))
+	second := h.Call(t, "GET", connectionsPath+"?limit=2&cursor="+cursor, nil).JSON(t)
+	for _, r := range second["results"].([]any) {
+		if name := r.(map[string]any)["name"]; name == "inserted meanwhile" || name == "old 3" || name == "old 2" {
+			t.Errorf("page 2 repeats or shifts: %v", name)
+		}
+	}
+	if n := len(second["results"].([]any)); n != 2 {
+		t.Errorf("page 2 has %d results, want 2", n)
+	}
+}
+
+func rssCreate(name string) map[string]any {
+	return map[string]any{
+		"name":             name,
+		"provider_type":    "rss",
+		"provider_config":  map[string]any{"feed_url": "https://feeds.example.invalid/rss.xml"},
+		"test_before_save": false,
+	}
+}
+
+func TestPatch(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("patch me"))
+	id := c["connection_id"].(string)
+
+	r := h.Call(t, "PATCH", connPath(id), map[string]any{"name": "patched", "description": "new", "metadata": map[string]any{"k": "v"}})
+	if r.Status != 200 {
+		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	}
+	p := r.JSON(t)
+	if p["name"] != "patched" || p["description"] != "new" || p["metadata"].(map[string]any)["k"] != "v" {
+		t.Errorf("patched = %v", p)
+	}
+	if p["updated_at"] == c["updated_at"] {
+		t.Error("updated_at did not change")
+	}
+	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"description": nil}); r.JSON(t)["description"] != nil {
+		t.Errorf("description after null = %v", r.JSON(t)["description"])
+	}
+
+	s := h.Call(t, "PATCH", connPath("patched"), map[string]any{"status": "SUSPENDED"}).JSON(t)
+	if s["status"] != "SUSPENDED" || s["is_active"] != false || s["status_reason"] != "suspended by user" {
+		t.Errorf("suspend: %v %v %v", s["status"], s["is_active"], s["status_reason"])
+	}
+	a := h.Call(t, "PATCH", connPath(id), map[string]any{"is_active": true}).JSON(t)
+	if a["status"] != "ACTIVE" || a["is_active"] != true {
+		t.Errorf("is_active=true gave %v %v", a["status"], a["is_active"])
+	}
+
+	for _, tc := range []struct {
+		name  string
+		body  any
+		field []string
+	}{
+		{"status FAILED", map[string]any{"status": "FAILED"}, []string{"body", "status"}},
+		{"status ARCHIVED", map[string]any{"status": "ARCHIVED"}, []string{"body", "status"}},
+		{"provider_type", map[string]any{"provider_type": "rss"}, []string{"body", "provider_type"}},
+		{"unknown field", map[string]any{"nmae": "typo"}, []string{"body", "nmae"}},
+		{"read-only field", map[string]any{"connection_id": "conn_aaaaaaaaaaaaaaa"}, []string{"body", "connection_id"}},
+		{"empty name", map[string]any{"name": ""}, []string{"body", "name"}},
+		{"status and is_active disagree", map[string]any{"status": "ACTIVE", "is_active": false}, []string{"body", "is_active"}},
+		{"merged config breaks the schema", map[string]any{"provider_config": map[string]any{"bucket": "x"}}, []string{"body", "provider_config", "bucket"}},
+		{"unknown config field", map[string]any{"provider_config": map[string]any{"buckt": "typo"}}, []string{"body", "provider_config", "buckt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantFieldError(t, h.Call(t, "PATCH", connPath(id), tc.body), tc.field...)
+		})
+	}
+
+	create(t, h, s3Create("taken"))
+	wantError(t, h.Call(t, "PATCH", connPath(id), map[string]any{"name": "taken"}), 409, "AlreadyExistsError")
+
+	h.Call(t, "DELETE", connPath(id), nil)
+	wantError(t, h.Call(t, "PATCH", connPath(id), map[string]any{"name": "again"}), 409, "ConflictError")
+}
+
+func TestPatchSendingBackTheRedactedConfigKeepsSecrets(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("roundtrip"))
+	id := c["connection_id"].(string)
+	got := h.Call(t, "GET", connPath(id), nil).JSON(t)
+	cfg := got["provider_config"].(map[string]any)
+	cfg["bucket"] = "renamed-bucket"
+	r := h.Call(t, "PATCH", connPath(id), map[string]any{"provider_config": cfg, "test_before_save": false})
+	if r.Status != 200 {
+		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	}
+	if b := r.JSON(t)["provider_config"].(map[string]any)["bucket"]; b != "renamed-bucket" {
+		t.Errorf("bucket = %v", b)
+	}
+	conn, err := h.Store.GetConnection(t.Context(), h.Tenant.OrgID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := h.Store.Secrets(t.Context(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := secrets.Plain()["credentials"].(map[string]any)["secret_access_key"]; got != "s3-secret-roundtrip" {
+		t.Errorf("secret after round trip = %q", got)
+	}
+
+	// A marker where no secret is stored is refused, not stored.
+	r = h.Call(t, "PATCH", connPath(id), map[string]any{"test_before_save": false, "provider_config": map[string]any{
+		"credentials": map[string]any{"session_token": "***REDACTED***"}}})
+	wantFieldError(t, r, "body", "provider_config", "credentials", "session_token")
+}
+
+func TestDeleteArchives(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("to archive"))
+	id := c["connection_id"].(string)
+
+	r := h.Call(t, "DELETE", connPath("to archive"), nil)
+	if r.Status != 200 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	a := r.JSON(t)
+	if a["status"] != "ARCHIVED" || a["is_active"] != false || len(a["secret_fields"].([]any)) != 0 {
+		t.Errorf("archived = %v %v %v", a["status"], a["is_active"], a["secret_fields"])
+	}
+	// Repeating by id answers the same archived connection; the name no longer finds it.
+	again := h.Call(t, "DELETE", connPath(id), nil)
+	if again.Status != 200 || again.JSON(t)["status"] != "ARCHIVED" {
+		t.Errorf("second delete by id: %d %s", again.Status, again.Body)
+	}
+	wantError(t, h.Call(t, "DELETE", connPath("to archive"), nil), 404, "NotFoundError")
+	if g := h.Call(t, "GET", connPath(id), nil); g.JSON(t)["status"] != "ARCHIVED" {
+		t.Errorf("GET archived by id: %s", g.Body)
+	}
+	wantError(t, h.Call(t, "POST", connPath(id)+"/test", nil), 409, "ConflictError")
+	// The name is free again.
+	create(t, h, s3Create("to archive"))
+	conn, err := h.Store.GetConnection(t.Context(), h.Tenant.OrgID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.SecretKeyID != nil {
+		t.Error("archived connection still has encrypted secrets")
+	}
+}

@@ -1,0 +1,193 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/connvault/connvault/connvaulttest"
+)
+
+func TestUnauthorized(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	revoked := connvaulttest.NewTenant(t, h.Store)
+	if err := h.Store.RevokeAPIKey(context.Background(), revoked.APIKey); err != nil {
+		t.Fatal(err)
+	}
+	for name, auth := range map[string]string{
+		"missing":         "",
+		"not bearer":      "Basic " + h.Tenant.APIKey,
+		"malformed":       "Bearer not-a-key",
+		"empty bearer":    "Bearer ",
+		"unknown key":     "Bearer sk_thiskeywasnevercreated0000000000000000",
+		"revoked key":     "Bearer " + revoked.APIKey,
+		"key with spaces": "Bearer sk_abc def",
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, req := range [][2]string{
+				{"POST", connectionsPath}, {"GET", connectionsPath}, {"POST", connectionsPath + "/list"},
+				{"GET", connPath("x")}, {"PATCH", connPath("x")}, {"DELETE", connPath("x")}, {"POST", connPath("x") + "/test"},
+			} {
+				wantError(t, h.CallAs(t, auth, req[0], req[1], map[string]any{}), 401, "UnauthorizedError")
+			}
+		})
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	for _, ident := range []string{"conn_doesnotexist0000", "no such name", "conn_aaaaaaaaaaaaaaa"} {
+		wantError(t, h.Call(t, "GET", connPath(ident), nil), 404, "NotFoundError")
+		wantError(t, h.Call(t, "PATCH", connPath(ident), map[string]any{"name": "x"}), 404, "NotFoundError")
+		wantError(t, h.Call(t, "DELETE", connPath(ident), nil), 404, "NotFoundError")
+		wantError(t, h.Call(t, "POST", connPath(ident)+"/test", nil), 404, "NotFoundError")
+	}
+}
+
+func TestDuplicateNameConflicts(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	create(t, h, s3Create("unique"))
+	e := wantError(t, h.Call(t, "POST", connectionsPath, s3Create("unique")), 409, "AlreadyExistsError")
+	if !strings.Contains(e["message"].(string), "already exists") {
+		t.Errorf("message = %v", e["message"])
+	}
+}
+
+func TestConcurrentCreatesOfOneNameGiveOneSuccess(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	const n = 8
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			statuses <- h.Call(t, "POST", connectionsPath, s3Create("raced")).Status
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[200] != 1 || counts[409] != n-1 {
+		t.Errorf("statuses = %v, want one 200 and %d 409s", counts, n-1)
+	}
+}
+
+func TestValidationErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	with := func(mutate func(b map[string]any)) map[string]any {
+		b := s3Create("valid name")
+		mutate(b)
+		return b
+	}
+	cfg := func(b map[string]any) map[string]any { return b["provider_config"].(map[string]any) }
+	creds := func(b map[string]any) map[string]any { return cfg(b)["credentials"].(map[string]any) }
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field []string
+	}{
+		{"missing name", with(func(b map[string]any) { delete(b, "name") }), []string{"body", "name"}},
+		{"empty name", with(func(b map[string]any) { b["name"] = "" }), []string{"body", "name"}},
+		{"blank name", with(func(b map[string]any) { b["name"] = "   " }), []string{"body", "name"}},
+		{"name of 101 characters", with(func(b map[string]any) { b["name"] = strings.Repeat("n", 101) }), []string{"body", "name"}},
+		{"name starting with conn_", with(func(b map[string]any) { b["name"] = "conn_lookslikeanid" }), []string{"body", "name"}},
+		{"description of 501 characters", with(func(b map[string]any) { b["description"] = strings.Repeat("d", 501) }), []string{"body", "description"}},
+		{"metadata not an object", with(func(b map[string]any) { b["metadata"] = []any{1} }), []string{"body", "metadata"}},
+		{"test_before_save not a boolean", with(func(b map[string]any) { b["test_before_save"] = "yes" }), []string{"body", "test_before_save"}},
+		{"unknown provider_type", with(func(b map[string]any) { b["provider_type"] = "dropbox" }), []string{"body", "provider_type"}},
+		{"missing provider_type", with(func(b map[string]any) { delete(b, "provider_type") }), []string{"body", "provider_type"}},
+		{"missing provider_config", with(func(b map[string]any) { delete(b, "provider_config") }), []string{"body", "provider_config"}},
+		{"unknown top-level field", with(func(b map[string]any) { b["nmae"] = "typo" }), []string{"body", "nmae"}},
+		{"read-only field", with(func(b map[string]any) { b["status"] = "ACTIVE" }), []string{"body", "status"}},
+		{"unknown config field", with(func(b map[string]any) { cfg(b)["buckit"] = "typo" }), []string{"body", "provider_config", "buckit"}},
+		{"missing bucket", with(func(b map[string]any) { delete(cfg(b), "bucket") }), []string{"body", "provider_config", "bucket"}},
+		{"bad endpoint_url", with(func(b map[string]any) { cfg(b)["endpoint_url"] = "not a url" }), []string{"body", "provider_config", "endpoint_url"}},
+		{"unknown credentials type", with(func(b map[string]any) { creds(b)["type"] = "password" }), []string{"body", "provider_config", "credentials", "type"}},
+		{"credentials without type", with(func(b map[string]any) { delete(creds(b), "type") }), []string{"body", "provider_config", "credentials", "type"}},
+		{"missing secret", with(func(b map[string]any) { delete(creds(b), "secret_access_key") }), []string{"body", "provider_config", "credentials", "secret_access_key"}},
+		{"field of another variant", with(func(b map[string]any) { creds(b)["role_arn"] = "arn:aws:iam::1:role/x" }), []string{"body", "provider_config", "credentials", "role_arn"}},
+		{"postgresql port out of range", map[string]any{"name": "pg", "provider_type": "postgresql", "test_before_save": false, "provider_config": map[string]any{
+			"host": "db.example.invalid", "database": "d", "port": 70000,
+			"credentials": map[string]any{"type": "username_password", "username": "u", "password": "p"}}}, []string{"body", "provider_config", "port"}},
+		{"postgresql missing username", map[string]any{"name": "pg", "provider_type": "postgresql", "test_before_save": false, "provider_config": map[string]any{
+			"host": "db.example.invalid", "database": "d",
+			"credentials": map[string]any{"type": "username_password", "password": "p"}}}, []string{"body", "provider_config", "credentials", "username"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.Call(t, "POST", connectionsPath, tc.body)
+			wantFieldError(t, r, tc.field...)
+		})
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "offset=-1", "limit=abc", "status=BROKEN", "provider_type=ftp", "cursor=garbage"} {
+		t.Run("list "+q, func(t *testing.T) {
+			wantError(t, h.Call(t, "GET", connectionsPath+"?"+q, nil), 422, "ValidationError")
+		})
+	}
+	t.Run("list body unknown field", func(t *testing.T) {
+		wantFieldError(t, h.Call(t, "POST", connectionsPath+"/list", map[string]any{"provider": "s3"}), "body", "provider")
+	})
+}
+
+func TestErrorsNeverQuoteSubmittedValues(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	body := s3Create("quoted")
+	creds := body["provider_config"].(map[string]any)["credentials"].(map[string]any)
+	creds["secret_access_key"] = 12345.678 // wrong type: the validator must not echo it
+	creds["access_key_id"] = "LEAKYVALUE-should-not-appear"
+	body["provider_config"].(map[string]any)["bucket"] = "x"
+	r := h.Call(t, "POST", connectionsPath, body)
+	wantError(t, r, 422, "ValidationError")
+	for _, v := range []string{"12345", "LEAKYVALUE"} {
+		if strings.Contains(string(r.Body), v) {
+			t.Errorf("error quotes the submitted value %q: %s", v, r.Body)
+		}
+	}
+}
+
+func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	auth := "Bearer " + h.Tenant.APIKey
+	wantError(t, h.Call(t, "POST", connectionsPath, `{"name": "x",`), 400, "BadRequestError")
+	wantError(t, h.Call(t, "POST", connectionsPath, `not json`), 400, "BadRequestError")
+	wantError(t, h.Call(t, "PATCH", connPath("x"), `{"name"`), 400, "BadRequestError")
+	wantError(t, h.Call(t, "POST", connectionsPath+"/list", `[1,2`), 400, "BadRequestError")
+	e := wantError(t, h.CallAs(t, auth, "PUT", connectionsPath, nil), 405, "MethodNotAllowedError")
+	_ = e
+	if r := h.CallAs(t, auth, "PUT", connectionsPath, nil); r.Header.Get("Allow") == "" {
+		t.Error("405 without an Allow header")
+	}
+	wantError(t, h.CallAs(t, auth, "GET", connectionsPath+"/list", nil), 405, "MethodNotAllowedError")
+	wantError(t, h.CallAs(t, auth, "GET", "/v1/organizations/connectors", nil), 404, "NotFoundError")
+	wantError(t, h.CallAs(t, "", "GET", "/no/such/route", nil), 404, "NotFoundError")
+	wantError(t, h.CallAs(t, auth, "GET", connPath("x")+"/test", nil), 405, "MethodNotAllowedError")
+
+	req, _ := http.NewRequest("POST", h.URL+connectionsPath, strings.NewReader("name=x"))
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 415 {
+		t.Errorf("form body: status %d, want 415", resp.StatusCode)
+	}
+	big := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
+	if r := h.Call(t, "POST", connectionsPath, big); r.Status != 413 {
+		t.Errorf("2 MiB body: status %d, want 413", r.Status)
+	}
+}
