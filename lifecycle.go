@@ -22,6 +22,46 @@ type Health struct {
 	LastError           *string
 	LastUsedAt          *time.Time
 	LastCheckedAt       *time.Time
+	// NextCheckAt is when the background checker should look again; nil
+	// when it should not (anything but ACTIVE).
+	NextCheckAt *time.Time
+}
+
+// Schedule decides when an ACTIVE connection is checked next.
+type Schedule struct {
+	// Interval between checks of a healthy connection.
+	Interval time.Duration
+	// Backoff after the first failure; it doubles with each further
+	// consecutive failure, so a provider outage of a few minutes does not
+	// add up to five failures and disable a fleet of connections.
+	Backoff time.Duration
+	// Jitter returns a number in [0,1) that spreads checks over up to 10%
+	// of the wait; nil means no jitter (tests).
+	Jitter func() float64
+}
+
+// DefaultSchedule is used when none is configured: every 15 minutes, and
+// after failures 5, 10, 20, 40 minutes, so five consecutive failures span
+// well over an hour.
+var DefaultSchedule = Schedule{Interval: 15 * time.Minute, Backoff: 5 * time.Minute}
+
+// Next returns when to check a connection in state h again.
+func (s Schedule) Next(h Health, now time.Time) *time.Time {
+	if h.Status != StatusActive {
+		return nil
+	}
+	wait := s.Interval
+	if h.ConsecutiveFailures > 0 {
+		wait = s.Backoff << min(h.ConsecutiveFailures-1, 16)
+	}
+	if wait <= 0 {
+		wait = DefaultSchedule.Interval
+	}
+	if s.Jitter != nil {
+		wait -= time.Duration(float64(wait) * 0.1 * s.Jitter())
+	}
+	t := now.Add(wait)
+	return &t
 }
 
 // IsActive is true exactly when the status is ACTIVE.
@@ -32,7 +72,9 @@ func (h Health) IsActive() bool { return h.Status == StatusActive }
 // ACTIVE; a failure counts, stores the (already scrubbed) message truncated
 // to MaxErrorLength, and the FailureThreshold-th consecutive failure moves
 // ACTIVE to FAILED. SUSPENDED and ARCHIVED never change here.
-func (h Health) AfterCheck(ok bool, message string, now time.Time) Health {
+//
+// The next background check is scheduled by sched: none unless ACTIVE.
+func (h Health) AfterCheck(ok bool, message string, now time.Time, sched Schedule) Health {
 	next := h
 	next.LastCheckedAt = &now
 	if ok {
@@ -40,16 +82,17 @@ func (h Health) AfterCheck(ok bool, message string, now time.Time) Health {
 		next.LastError = nil
 		next.LastUsedAt = &now
 		if h.Status == StatusFailed {
-			next.setStatus(StatusActive, "check passed", now)
+			next.setStatus(StatusActive, "a check passed again", now)
 		}
-		return next
+	} else {
+		next.ConsecutiveFailures = h.ConsecutiveFailures + 1
+		msg := Truncate(message, MaxErrorLength)
+		next.LastError = &msg
+		if h.Status == StatusActive && next.ConsecutiveFailures >= FailureThreshold {
+			next.setStatus(StatusFailed, "disabled after 5 consecutive failed checks", now)
+		}
 	}
-	next.ConsecutiveFailures = h.ConsecutiveFailures + 1
-	msg := Truncate(message, MaxErrorLength)
-	next.LastError = &msg
-	if h.Status == StatusActive && next.ConsecutiveFailures >= FailureThreshold {
-		next.setStatus(StatusFailed, "5 consecutive failed checks", now)
-	}
+	next.NextCheckAt = sched.Next(next, now)
 	return next
 }
 
@@ -71,7 +114,7 @@ func Truncate(s string, n int) string {
 // SetByUser applies a status change asked for by a user: only ACTIVE and
 // SUSPENDED may be asked for; a FAILED connection returns to ACTIVE through
 // a passing check, not by decree; ARCHIVED is terminal.
-func (h Health) SetByUser(target Status, now time.Time) (Health, error) {
+func (h Health) SetByUser(target Status, now time.Time, sched Schedule) (Health, error) {
 	switch {
 	case h.Status == StatusArchived:
 		return h, Errorf(ESTATE, "the connection is archived and can no longer change")
@@ -88,5 +131,6 @@ func (h Health) SetByUser(target Status, now time.Time) (Health, error) {
 		reason = "resumed by user"
 	}
 	next.setStatus(target, reason, now)
+	next.NextCheckAt = sched.Next(next, now)
 	return next, nil
 }

@@ -96,8 +96,8 @@ type Options struct {
 	Endpoints map[string]string
 	// CheckTimeout bounds checks (default 5s).
 	CheckTimeout time.Duration
-	// HealthInterval schedules background checks (default 0: off).
-	HealthInterval time.Duration
+	// Schedule of background checks (default connvault.DefaultSchedule).
+	Schedule connvault.Schedule
 }
 
 // Harness is a running server with one tenant.
@@ -133,10 +133,10 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	}
 	logs := &syncBuffer{}
 	e, err := server.New(st, server.Config{
-		Env:            providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
-		CheckTimeout:   opts.CheckTimeout,
-		HealthInterval: opts.HealthInterval,
-		Logger:         server.NewLogger(logs, "debug"),
+		Env:          providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
+		CheckTimeout: opts.CheckTimeout,
+		Schedule:     opts.Schedule,
+		Logger:       server.NewLogger(logs, "debug"),
 	})
 	if err != nil {
 		t.Fatal(err)

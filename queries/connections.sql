@@ -20,13 +20,13 @@ INSERT INTO connections (
 RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version;
+    created_by_user_id, created_at, updated_at, version, next_check_at;
 
 -- name: GetConnectionByID :one
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 FROM connections
 WHERE internal_id = @internal_id AND connection_id = @connection_id;
 
@@ -34,7 +34,7 @@ WHERE internal_id = @internal_id AND connection_id = @connection_id;
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 FROM connections
 WHERE internal_id = @internal_id AND name = @name AND status <> 'ARCHIVED';
 
@@ -65,14 +65,14 @@ UPDATE connections SET
     last_error = sqlc.narg(last_error),
     last_checked_at = sqlc.narg(last_checked_at),
     last_used_at = sqlc.narg(last_used_at),
-    next_check_at = COALESCE(sqlc.narg(next_check_at), next_check_at),
+    next_check_at = sqlc.narg(next_check_at),
     updated_at = now(),
     version = version + 1
 WHERE internal_id = @internal_id AND connection_id = @connection_id AND version = @version
 RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version;
+    created_by_user_id, created_at, updated_at, version, next_check_at;
 
 -- name: ArchiveConnection :one
 UPDATE connections SET
@@ -91,7 +91,7 @@ WHERE internal_id = @internal_id AND connection_id = @connection_id AND status <
 RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version;
+    created_by_user_id, created_at, updated_at, version, next_check_at;
 
 -- name: ListConnections :many
 -- Newest first, ties by id. With a cursor, keyset pagination on
@@ -100,7 +100,7 @@ RETURNING internal_id, connection_id, name, description, provider_type, provider
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 FROM connections
 WHERE internal_id = @internal_id
   AND (sqlc.narg(status)::text IS NULL AND status <> 'ARCHIVED' OR status = sqlc.narg(status)::text)
@@ -125,7 +125,7 @@ WHERE internal_id = @internal_id
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 FROM connections
 WHERE internal_id = @internal_id AND connection_id = @connection_id
 FOR UPDATE;
@@ -139,7 +139,7 @@ UPDATE connections SET
     last_error = sqlc.narg(last_error),
     last_checked_at = sqlc.narg(last_checked_at),
     last_used_at = sqlc.narg(last_used_at),
-    next_check_at = COALESCE(sqlc.narg(next_check_at), next_check_at),
+    next_check_at = sqlc.narg(next_check_at),
     lease_owner = NULL,
     lease_expires_at = NULL,
     updated_at = now(),
@@ -148,4 +148,31 @@ WHERE internal_id = @internal_id AND connection_id = @connection_id
 RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version;
+    created_by_user_id, created_at, updated_at, version, next_check_at;
+
+-- name: ClaimDueConnections :many
+-- The health checker's lease: take up to @batch due ACTIVE connections that
+-- nobody holds (or whose holder's lease ran out, e.g. a replica that died
+-- mid-check). SKIP LOCKED lets replicas claim side by side without waiting
+-- on each other or taking the same row.
+UPDATE connections c SET
+    lease_owner = @lease_owner,
+    lease_expires_at = now() + make_interval(secs => @lease_seconds::double precision)
+FROM (
+    SELECT d.internal_id, d.connection_id FROM connections d
+    WHERE d.status = 'ACTIVE'
+      AND d.next_check_at <= now()
+      AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+    ORDER BY d.next_check_at
+    LIMIT @batch
+    FOR UPDATE SKIP LOCKED
+) due
+WHERE c.internal_id = due.internal_id AND c.connection_id = due.connection_id
+RETURNING c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config,
+    c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at,
+    c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.metadata,
+    c.created_by_user_id, c.created_at, c.updated_at, c.version, c.next_check_at;
+
+-- name: LeaseOwner :one
+SELECT lease_owner, lease_expires_at > now() AS lease_live FROM connections
+WHERE internal_id = @internal_id AND connection_id = @connection_id;

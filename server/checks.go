@@ -49,13 +49,3 @@ func (o checkOutcome) response() gen.ConnectionTestResult {
 		Details: gen.TestDetails{Steps: steps, DurationMs: int(o.Duration.Milliseconds()), TestedAt: o.At},
 	}
 }
-
-// nextCheck schedules the next background check from now, or nil when the
-// background checker is off.
-func (s *Server) nextCheck() *time.Time {
-	if s.cfg.HealthInterval <= 0 {
-		return nil
-	}
-	t := time.Now().Add(s.cfg.HealthInterval).UTC()
-	return &t
-}

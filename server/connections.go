@@ -63,14 +63,14 @@ func (s *Server) CreateConnection(ctx context.Context, req gen.CreateConnectionR
 		Config:       public,
 		Secrets:      connvault.SecretsFrom(secrets),
 		Metadata:     in.Metadata,
-		NextCheckAt:  s.nextCheck(),
+		NextCheckAt:  s.cfg.Schedule.Next(connvault.Health{Status: connvault.StatusActive}, time.Now().UTC()),
 	})
 	if err != nil {
 		return nil, err
 	}
 	if tested {
 		// The check passed: record it, so last_used_at tells the truth.
-		if c, err = s.store.RecordCheck(ctx, c.OrgID, c.ID, true, "", s.nextCheck()); err != nil {
+		if c, err = s.store.RecordCheck(ctx, c.OrgID, c.ID, true, "", s.cfg.Schedule, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -117,7 +117,7 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 	}
 	out := s.runCheck(ctx, p, providers.Join(c.Config, secrets.Plain()))
 	// Record even when the client has gone: the outcome is real.
-	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.nextCheck()); err != nil {
+	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, ""); err != nil {
 		return nil, err
 	}
 	if out.TimedOut {
@@ -175,7 +175,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 				return nil, out.refusal()
 			}
 			// New credentials that test OK bring a FAILED connection back.
-			c.Health = c.Health.AfterCheck(true, "", now)
+			c.Health = c.Health.AfterCheck(true, "", now, s.cfg.Schedule)
 		}
 		public, secrets := providers.Split(p, merged)
 		c.Config = public
@@ -187,7 +187,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	if target, ok, err := requestedStatus(body); err != nil {
 		return nil, err
 	} else if ok {
-		if c.Health, err = c.Health.SetByUser(target, now); err != nil {
+		if c.Health, err = c.Health.SetByUser(target, now, s.cfg.Schedule); err != nil {
 			return nil, err
 		}
 	}

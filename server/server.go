@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/gen"
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/store"
@@ -29,9 +30,10 @@ type Config struct {
 	Env providers.Env
 	// CheckTimeout bounds every connectivity check (default 10s).
 	CheckTimeout time.Duration
-	// HealthInterval schedules background checks of new and changed
-	// connections; 0 means they are never scheduled.
-	HealthInterval time.Duration
+	// Schedule decides when connections are checked next (default
+	// connvault.DefaultSchedule). Whether this process runs the background
+	// checker is decided elsewhere; every replica keeps the schedule.
+	Schedule connvault.Schedule
 	// Logger receives structured logs; secrets cannot reach it.
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
@@ -56,6 +58,9 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Schedule.Interval <= 0 || cfg.Schedule.Backoff <= 0 {
+		cfg.Schedule = connvault.DefaultSchedule
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

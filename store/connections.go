@@ -126,6 +126,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, s
 		LastError:           c.LastError,
 		LastCheckedAt:       c.LastCheckedAt,
 		LastUsedAt:          c.LastUsedAt,
+		NextCheckAt:         c.NextCheckAt,
 		InternalID:          c.OrgID,
 		ConnectionID:        c.ID,
 		Version:             c.Version,
@@ -171,16 +172,31 @@ func (s *Store) ArchiveConnection(ctx context.Context, orgID, identifier string)
 	return fromRow(sqlcdb.GetConnectionByIDRow(row))
 }
 
+// ErrLeaseLost reports that a health check finished after its lease went
+// to another checker, which will record its own outcome.
+var ErrLeaseLost = errors.New("health check lease lost to another checker")
+
 // RecordCheck applies a check outcome to the connection's health under a
 // row lock, so concurrent checks cannot lose an increment. message must be
-// scrubbed of secrets already. An archived connection is ESTATE.
-func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, message string, nextCheckAt *time.Time) (*connvault.Connection, error) {
+// scrubbed of secrets already. An archived connection is ESTATE. A
+// background check passes its leaseOwner and gets ErrLeaseLost if another
+// checker took the row over; a manual test passes "".
+func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule, leaseOwner string) (*connvault.Connection, error) {
 	var out *connvault.Connection
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		row, err := q.LockConnection(ctx, sqlcdb.LockConnectionParams{InternalID: orgID, ConnectionID: connID})
 		if err != nil {
 			return mapError(err, "connection")
+		}
+		if leaseOwner != "" {
+			lease, err := q.LeaseOwner(ctx, sqlcdb.LeaseOwnerParams{InternalID: orgID, ConnectionID: connID})
+			if err != nil {
+				return mapError(err, "connection")
+			}
+			if lease.LeaseOwner == nil || *lease.LeaseOwner != leaseOwner {
+				return ErrLeaseLost
+			}
 		}
 		c, err := fromRow(sqlcdb.GetConnectionByIDRow(row))
 		if err != nil {
@@ -189,7 +205,7 @@ func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, 
 		if c.Status == connvault.StatusArchived {
 			return connvault.Errorf(connvault.ESTATE, "the connection is archived")
 		}
-		h := c.Health.AfterCheck(ok, message, time.Now().UTC())
+		h := c.Health.AfterCheck(ok, message, time.Now().UTC(), sched)
 		saved, err := q.SaveConnectionHealth(ctx, sqlcdb.SaveConnectionHealthParams{
 			Status:              string(h.Status),
 			StatusReason:        h.StatusReason,
@@ -198,7 +214,7 @@ func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, 
 			LastError:           h.LastError,
 			LastCheckedAt:       h.LastCheckedAt,
 			LastUsedAt:          h.LastUsedAt,
-			NextCheckAt:         nextCheckAt,
+			NextCheckAt:         h.NextCheckAt,
 			InternalID:          orgID,
 			ConnectionID:        connID,
 		})
@@ -209,6 +225,25 @@ func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, 
 		return err
 	})
 	return out, err
+}
+
+// ClaimDue leases up to batch due ACTIVE connections to owner for lease.
+func (s *Store) ClaimDue(ctx context.Context, owner string, lease time.Duration, batch int) ([]*connvault.Connection, error) {
+	rows, err := s.q.ClaimDueConnections(ctx, sqlcdb.ClaimDueConnectionsParams{
+		LeaseOwner: &owner, LeaseSeconds: lease.Seconds(), Batch: int32(batch),
+	})
+	if err != nil {
+		return nil, mapError(err, "connections")
+	}
+	out := make([]*connvault.Connection, 0, len(rows))
+	for _, r := range rows {
+		c, err := fromRow(sqlcdb.GetConnectionByIDRow(r))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // ListFilter selects and pages connections of one organization.
@@ -385,6 +420,7 @@ func fromRow(r sqlcdb.GetConnectionByIDRow) (*connvault.Connection, error) {
 			LastError:           r.LastError,
 			LastUsedAt:          utcPtr(r.LastUsedAt),
 			LastCheckedAt:       utcPtr(r.LastCheckedAt),
+			NextCheckAt:         utcPtr(r.NextCheckAt),
 		},
 		CreatedByUserID: r.CreatedByUserID,
 		CreatedAt:       r.CreatedAt.UTC(),

@@ -3,6 +3,7 @@
 //	connvault serve                                   serve the API
 //	connvault migrate                                 apply database migrations
 //	connvault apikey create --org int_... --user usr_...   print a new API key
+//	connvault health run-once                         run one health-check pass
 //
 // Configuration comes from flags and CONNVAULT_* environment variables.
 package main
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/health"
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/server"
 	"github.com/connvault/connvault/store"
@@ -35,6 +39,8 @@ type Config struct {
 	AllowPrivateNetworks bool
 	CheckTimeout         time.Duration
 	HealthInterval       time.Duration
+	HealthBackoff        time.Duration
+	HealthConcurrency    int
 	LogLevel             string
 }
 
@@ -48,7 +54,8 @@ func main() {
 const usage = `usage:
   connvault serve [flags]
   connvault migrate [flags]
-  connvault apikey create --org int_... --user usr_... [flags]`
+  connvault apikey create --org int_... --user usr_... [flags]
+  connvault health run-once [flags]`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -61,6 +68,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		cmd, args = "apikey create", args[1:]
 	}
+	if cmd == "health" {
+		if len(args) == 0 || args[0] != "run-once" {
+			return errors.New(usage)
+		}
+		cmd, args = "health run-once", args[1:]
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := Config{
@@ -70,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		AllowPrivateNetworks: envBool("CONNVAULT_ALLOW_PRIVATE_NETWORKS", false),
 		CheckTimeout:         envDuration("CONNVAULT_CHECK_TIMEOUT", 10*time.Second),
 		HealthInterval:       envDuration("CONNVAULT_HEALTH_INTERVAL", 15*time.Minute),
+		HealthBackoff:        envDuration("CONNVAULT_HEALTH_BACKOFF", 5*time.Minute),
+		HealthConcurrency:    envInt("CONNVAULT_HEALTH_CONCURRENCY", 4),
 		LogLevel:             env("CONNVAULT_LOG_LEVEL", "info"),
 	}
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "Postgres URL (CONNVAULT_DATABASE_URL)")
@@ -77,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", cfg.AllowPrivateNetworks, "let checks dial loopback/private addresses (CONNVAULT_ALLOW_PRIVATE_NETWORKS)")
 	fs.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "deadline of one connectivity check (CONNVAULT_CHECK_TIMEOUT)")
 	fs.DurationVar(&cfg.HealthInterval, "health-interval", cfg.HealthInterval, "background check interval, 0 turns it off (CONNVAULT_HEALTH_INTERVAL)")
+	fs.DurationVar(&cfg.HealthBackoff, "health-backoff", cfg.HealthBackoff, "wait after a first failure, doubling per failure (CONNVAULT_HEALTH_BACKOFF)")
+	fs.IntVar(&cfg.HealthConcurrency, "health-concurrency", cfg.HealthConcurrency, "checks in flight per process (CONNVAULT_HEALTH_CONCURRENCY)")
 	var org, user string
 	if cmd == "apikey create" {
 		fs.StringVar(&org, "org", "", "organization id, int_ + 24 characters")
@@ -116,30 +133,85 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "serve":
 		return serve(ctx, cfg, pool, logger)
+	case "health run-once":
+		st, err := openStore(ctx, cfg, pool)
+		if err != nil {
+			return err
+		}
+		stats, err := newChecker(cfg, st, logger).RunOnce(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "checked %d: %d passed, %d failed, %d disabled\n", stats.Checked, stats.Passed, stats.Failed, stats.Disabled)
+		return nil
 	}
 	return errors.New(usage)
 }
 
-func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logger) error {
+// openStore checks the key and the schema and returns the store.
+func openStore(ctx context.Context, cfg Config, pool *pgxpool.Pool) (*store.Store, error) {
 	if cfg.EncryptionKey == "" {
-		return errors.New("CONNVAULT_ENCRYPTION_KEY is required: refusing to start without the key that encrypts secrets")
+		return nil, errors.New("CONNVAULT_ENCRYPTION_KEY is required: refusing to start without the key that encrypts secrets")
 	}
 	keys, err := store.NewKeyring(cfg.EncryptionKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := store.Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	return store.New(pool, keys), nil
+}
+
+func checkEnv(cfg Config) providers.Env {
+	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: cfg.CheckTimeout})
+}
+
+func schedule(cfg Config) connvault.Schedule {
+	s := connvault.DefaultSchedule
+	if cfg.HealthInterval > 0 {
+		s.Interval = cfg.HealthInterval
+	}
+	if cfg.HealthBackoff > 0 {
+		s.Backoff = cfg.HealthBackoff
+	}
+	s.Jitter = rand.Float64
+	return s
+}
+
+func newChecker(cfg Config, st *store.Store, logger *slog.Logger) *health.Checker {
+	return health.New(st, health.Config{
+		Schedule:     schedule(cfg),
+		Concurrency:  cfg.HealthConcurrency,
+		CheckTimeout: cfg.CheckTimeout,
+		Env:          checkEnv(cfg),
+		Log:          logger,
+	})
+}
+
+func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logger) error {
+	st, err := openStore(ctx, cfg, pool)
+	if err != nil {
 		return err
 	}
-	st := store.New(pool, keys)
 	e, err := server.New(st, server.Config{
-		Env:            providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: cfg.CheckTimeout}),
-		CheckTimeout:   cfg.CheckTimeout,
-		HealthInterval: cfg.HealthInterval,
-		Logger:         logger,
+		Env:          checkEnv(cfg),
+		CheckTimeout: cfg.CheckTimeout,
+		Schedule:     schedule(cfg),
+		Logger:       logger,
 	})
 	if err != nil {
 		return err
+	}
+	checkerDone := make(chan struct{})
+	if cfg.HealthInterval > 0 {
+		go func() {
+			defer close(checkerDone)
+			newChecker(cfg, st, logger).Run(ctx)
+		}()
+	} else {
+		close(checkerDone)
+		logger.Info("background health checker is off (CONNVAULT_HEALTH_INTERVAL=0)")
 	}
 	srv := &http.Server{Addr: cfg.Addr, Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -153,7 +225,9 @@ func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Log
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	err = srv.Shutdown(shutdownCtx)
+	<-checkerDone
+	return err
 }
 
 func env(name, def string) string {
@@ -166,6 +240,13 @@ func env(name, def string) string {
 func envBool(name string, def bool) bool {
 	if b, err := strconv.ParseBool(env(name, strconv.FormatBool(def))); err == nil {
 		return b
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(env(name, "")); err == nil {
+		return n
 	}
 	return def
 }

@@ -28,7 +28,7 @@ WHERE internal_id = $1 AND connection_id = $2 AND status <> 'ARCHIVED'
 RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 `
 
 type ArchiveConnectionParams struct {
@@ -58,6 +58,7 @@ type ArchiveConnectionRow struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+	NextCheckAt         *time.Time
 }
 
 func (q *Queries) ArchiveConnection(ctx context.Context, arg ArchiveConnectionParams) (ArchiveConnectionRow, error) {
@@ -85,8 +86,107 @@ func (q *Queries) ArchiveConnection(ctx context.Context, arg ArchiveConnectionPa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.NextCheckAt,
 	)
 	return i, err
+}
+
+const ClaimDueConnections = `-- name: ClaimDueConnections :many
+UPDATE connections c SET
+    lease_owner = $1,
+    lease_expires_at = now() + make_interval(secs => $2::double precision)
+FROM (
+    SELECT d.internal_id, d.connection_id FROM connections d
+    WHERE d.status = 'ACTIVE'
+      AND d.next_check_at <= now()
+      AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+    ORDER BY d.next_check_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+) due
+WHERE c.internal_id = due.internal_id AND c.connection_id = due.connection_id
+RETURNING c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config,
+    c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at,
+    c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.metadata,
+    c.created_by_user_id, c.created_at, c.updated_at, c.version, c.next_check_at
+`
+
+type ClaimDueConnectionsParams struct {
+	LeaseOwner   *string
+	LeaseSeconds float64
+	Batch        int32
+}
+
+type ClaimDueConnectionsRow struct {
+	InternalID          string
+	ConnectionID        string
+	Name                string
+	Description         *string
+	ProviderType        string
+	ProviderConfig      json.RawMessage
+	SecretKeyID         *string
+	SecretFields        json.RawMessage
+	Status              string
+	IsActive            *bool
+	StatusReason        *string
+	StatusChangedAt     *time.Time
+	LastUsedAt          *time.Time
+	LastCheckedAt       *time.Time
+	LastError           *string
+	ConsecutiveFailures int32
+	Metadata            json.RawMessage
+	CreatedByUserID     string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Version             int64
+	NextCheckAt         *time.Time
+}
+
+// The health checker's lease: take up to @batch due ACTIVE connections that
+// nobody holds (or whose holder's lease ran out, e.g. a replica that died
+// mid-check). SKIP LOCKED lets replicas claim side by side without waiting
+// on each other or taking the same row.
+func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectionsParams) ([]ClaimDueConnectionsRow, error) {
+	rows, err := q.db.Query(ctx, ClaimDueConnections, arg.LeaseOwner, arg.LeaseSeconds, arg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimDueConnectionsRow
+	for rows.Next() {
+		var i ClaimDueConnectionsRow
+		if err := rows.Scan(
+			&i.InternalID,
+			&i.ConnectionID,
+			&i.Name,
+			&i.Description,
+			&i.ProviderType,
+			&i.ProviderConfig,
+			&i.SecretKeyID,
+			&i.SecretFields,
+			&i.Status,
+			&i.IsActive,
+			&i.StatusReason,
+			&i.StatusChangedAt,
+			&i.LastUsedAt,
+			&i.LastCheckedAt,
+			&i.LastError,
+			&i.ConsecutiveFailures,
+			&i.Metadata,
+			&i.CreatedByUserID,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Version,
+			&i.NextCheckAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const CountConnections = `-- name: CountConnections :one
@@ -150,7 +250,7 @@ const GetConnectionByID = `-- name: GetConnectionByID :one
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 FROM connections
 WHERE internal_id = $1 AND connection_id = $2
 `
@@ -182,6 +282,7 @@ type GetConnectionByIDRow struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+	NextCheckAt         *time.Time
 }
 
 func (q *Queries) GetConnectionByID(ctx context.Context, arg GetConnectionByIDParams) (GetConnectionByIDRow, error) {
@@ -209,6 +310,7 @@ func (q *Queries) GetConnectionByID(ctx context.Context, arg GetConnectionByIDPa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.NextCheckAt,
 	)
 	return i, err
 }
@@ -217,7 +319,7 @@ const GetConnectionByName = `-- name: GetConnectionByName :one
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 FROM connections
 WHERE internal_id = $1 AND name = $2 AND status <> 'ARCHIVED'
 `
@@ -249,6 +351,7 @@ type GetConnectionByNameRow struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+	NextCheckAt         *time.Time
 }
 
 func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNameParams) (GetConnectionByNameRow, error) {
@@ -276,6 +379,7 @@ func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.NextCheckAt,
 	)
 	return i, err
 }
@@ -300,7 +404,7 @@ INSERT INTO connections (
 RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 `
 
 type InsertConnectionParams struct {
@@ -341,6 +445,7 @@ type InsertConnectionRow struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+	NextCheckAt         *time.Time
 }
 
 // Every statement filters by internal_id: tenancy is enforced in SQL, not
@@ -384,7 +489,30 @@ func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.NextCheckAt,
 	)
+	return i, err
+}
+
+const LeaseOwner = `-- name: LeaseOwner :one
+SELECT lease_owner, lease_expires_at > now() AS lease_live FROM connections
+WHERE internal_id = $1 AND connection_id = $2
+`
+
+type LeaseOwnerParams struct {
+	InternalID   string
+	ConnectionID string
+}
+
+type LeaseOwnerRow struct {
+	LeaseOwner *string
+	LeaseLive  bool
+}
+
+func (q *Queries) LeaseOwner(ctx context.Context, arg LeaseOwnerParams) (LeaseOwnerRow, error) {
+	row := q.db.QueryRow(ctx, LeaseOwner, arg.InternalID, arg.ConnectionID)
+	var i LeaseOwnerRow
+	err := row.Scan(&i.LeaseOwner, &i.LeaseLive)
 	return i, err
 }
 
@@ -392,7 +520,7 @@ const ListConnections = `-- name: ListConnections :many
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 FROM connections
 WHERE internal_id = $1
   AND ($2::text IS NULL AND status <> 'ARCHIVED' OR status = $2::text)
@@ -439,6 +567,7 @@ type ListConnectionsRow struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+	NextCheckAt         *time.Time
 }
 
 // Newest first, ties by id. With a cursor, keyset pagination on
@@ -485,6 +614,7 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.NextCheckAt,
 		); err != nil {
 			return nil, err
 		}
@@ -500,7 +630,7 @@ const LockConnection = `-- name: LockConnection :one
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 FROM connections
 WHERE internal_id = $1 AND connection_id = $2
 FOR UPDATE
@@ -533,6 +663,7 @@ type LockConnectionRow struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+	NextCheckAt         *time.Time
 }
 
 // Serialises check outcomes on one connection so no increment is lost.
@@ -561,6 +692,7 @@ func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.NextCheckAt,
 	)
 	return i, err
 }
@@ -574,7 +706,7 @@ UPDATE connections SET
     last_error = $5,
     last_checked_at = $6,
     last_used_at = $7,
-    next_check_at = COALESCE($8, next_check_at),
+    next_check_at = $8,
     lease_owner = NULL,
     lease_expires_at = NULL,
     updated_at = now(),
@@ -583,7 +715,7 @@ WHERE internal_id = $9 AND connection_id = $10
 RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 `
 
 type SaveConnectionHealthParams struct {
@@ -621,6 +753,7 @@ type SaveConnectionHealthRow struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+	NextCheckAt         *time.Time
 }
 
 func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHealthParams) (SaveConnectionHealthRow, error) {
@@ -659,6 +792,7 @@ func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHe
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.NextCheckAt,
 	)
 	return i, err
 }
@@ -682,14 +816,14 @@ UPDATE connections SET
     last_error = $14,
     last_checked_at = $15,
     last_used_at = $16,
-    next_check_at = COALESCE($17, next_check_at),
+    next_check_at = $17,
     updated_at = now(),
     version = version + 1
 WHERE internal_id = $18 AND connection_id = $19 AND version = $20
 RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
     last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version
+    created_by_user_id, created_at, updated_at, version, next_check_at
 `
 
 type UpdateConnectionParams struct {
@@ -737,6 +871,7 @@ type UpdateConnectionRow struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+	NextCheckAt         *time.Time
 }
 
 // Optimistic concurrency: succeeds only if nobody wrote since version was read.
@@ -786,6 +921,7 @@ func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.NextCheckAt,
 	)
 	return i, err
 }
