@@ -38,6 +38,9 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// OnResponseViolation, when set, receives every answer that does not
+	// match the spec (response validation is on only then).
+	OnResponseViolation ResponseViolation
 }
 
 // Server implements the generated strict server interface.
@@ -85,6 +88,15 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 			return internalError()
 		},
 	}))
+	if cfg.OnResponseViolation != nil {
+		// Outside logRequests, which writes error answers: the validator
+		// must see every answer as sent.
+		mw, err := validateResponses(spec, cfg.OnResponseViolation)
+		if err != nil {
+			return nil, err
+		}
+		e.Use(mw)
+	}
 	e.Use(s.logRequests)
 	e.Use(echomw.BodyLimit(fmt.Sprintf("%dB", cfg.MaxBodyBytes)))
 

@@ -41,6 +41,7 @@ type Config struct {
 	HealthInterval       time.Duration
 	HealthBackoff        time.Duration
 	HealthConcurrency    int
+	ValidateResponses    bool
 	LogLevel             string
 }
 
@@ -85,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		HealthInterval:       envDuration("CONNVAULT_HEALTH_INTERVAL", 15*time.Minute),
 		HealthBackoff:        envDuration("CONNVAULT_HEALTH_BACKOFF", 5*time.Minute),
 		HealthConcurrency:    envInt("CONNVAULT_HEALTH_CONCURRENCY", 4),
+		ValidateResponses:    envBool("CONNVAULT_VALIDATE_RESPONSES", false),
 		LogLevel:             env("CONNVAULT_LOG_LEVEL", "info"),
 	}
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "Postgres URL (CONNVAULT_DATABASE_URL)")
@@ -194,12 +196,18 @@ func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Log
 	if err != nil {
 		return err
 	}
-	e, err := server.New(st, server.Config{
+	scfg := server.Config{
 		Env:          checkEnv(cfg),
 		CheckTimeout: cfg.CheckTimeout,
 		Schedule:     schedule(cfg),
 		Logger:       logger,
-	})
+	}
+	if cfg.ValidateResponses {
+		scfg.OnResponseViolation = func(method, path string, status int, err error) {
+			logger.Error("answer does not match openapi.yaml", "method", method, "path", path, "status", status, "error", err.Error())
+		}
+	}
+	e, err := server.New(st, scfg)
 	if err != nil {
 		return err
 	}
