@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -37,9 +38,16 @@ func NewEnv(opts EnvOptions) Env {
 		opts.Timeout = 10 * time.Second
 	}
 	dialer := GuardedDialer(opts.AllowPrivateNetworks)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err == nil && IsReservedInvalid(host) {
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would dial on our behalf, past the guard
-		DialContext:           dialer.DialContext,
+		DialContext:           dial,
 		TLSHandshakeTimeout:   opts.Timeout,
 		ResponseHeaderTimeout: opts.Timeout,
 		MaxIdleConnsPerHost:   4,
@@ -60,7 +68,23 @@ func NewEnv(opts EnvOptions) Env {
 			return nil
 		},
 	}
-	return Env{HTTP: client, Dial: dialer.DialContext, Endpoints: opts.Endpoints}
+	return Env{HTTP: client, Dial: dial, Endpoints: opts.Endpoints}
+}
+
+// IsReservedInvalid reports names under the .invalid top-level domain,
+// which RFC 6761 reserves to never resolve: they are answered "no such
+// host" without asking any DNS server.
+func IsReservedInvalid(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	return h == "invalid" || strings.HasSuffix(h, ".invalid")
+}
+
+// LookupHost resolves host, answering names under .invalid locally.
+func LookupHost(ctx context.Context, host string) ([]string, error) {
+	if IsReservedInvalid(host) {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	return net.DefaultResolver.LookupHost(ctx, host)
 }
 
 // GuardedDialer returns a dialer that checks every resolved IP right before

@@ -204,7 +204,9 @@ func schemaItems(err error, prefix []string) []gen.ValidationErrorItem {
 			}
 			return
 		case *openapi3.SchemaError:
-			if e.Origin != nil {
+			var nestedSE *openapi3.SchemaError
+			var nestedME openapi3.MultiError
+			if e.Origin != nil && (errors.As(e.Origin, &nestedSE) || errors.As(e.Origin, &nestedME)) {
 				walk(e.Origin)
 				return
 			}
@@ -237,6 +239,10 @@ func schemaItem(se *openapi3.SchemaError, prefix []string) gen.ValidationErrorIt
 	case se.SchemaField == "readOnly" || strings.HasPrefix(se.Reason, "readOnly property"):
 		item.Type = "read_only"
 		item.Message = "field " + `"` + name + `"` + " is read-only and cannot be set"
+	case se.SchemaField == "format" || (se.Origin != nil && se.Schema != nil && se.Schema.Format != ""):
+		// The format checker's own text may quote the value: use ours.
+		item.Message = "value is not a valid " + se.Schema.Format
+		named = false
 	case se.SchemaField == "discriminator":
 	case se.SchemaField == "not" && len(loc) > 0 && loc[len(loc)-1] == "name":
 		item.Message = "name must not start with conn_ (the prefix of connection ids)"

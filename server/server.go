@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/connvault/connvault"
@@ -128,9 +129,10 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 
 func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/v1/") }
 
-// loadSpec parses the embedded spec once and registers the string formats
-// the validator must enforce.
-func loadSpec() (*openapi3.T, error) {
+// loadSpec parses the embedded spec once per process and registers the
+// string formats the validator must enforce (a global of kin-openapi).
+// Validation only reads the parsed spec, so servers share it.
+var loadSpec = sync.OnceValues(func() (*openapi3.T, error) {
 	spec, err := gen.GetSwagger() //nolint:staticcheck // parsed once at start-up
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
@@ -138,7 +140,7 @@ func loadSpec() (*openapi3.T, error) {
 	openapi3.DefineStringFormatCallback("uri", validateURI)
 	openapi3.DefineStringFormatCallback("email", validateEmail)
 	return spec, nil
-}
+})
 
 func validateURI(s string) error {
 	u, err := url.Parse(s)

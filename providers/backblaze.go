@@ -1,0 +1,36 @@
+package providers
+
+import "context"
+
+func init() {
+	Register(&Provider{
+		Type:    "backblaze",
+		Secrets: []string{"credentials.application_key"},
+		Check:   checkBackblaze,
+	})
+}
+
+// Backblaze B2 is checked through its S3-compatible API, where the key id
+// is the access key and the application key the secret.
+func checkBackblaze(ctx context.Context, cfg Config, env Env) Result {
+	var c s3Config
+	if err := decodeConfig(cfg, &c); err != nil {
+		return failed("read configuration", "the configuration cannot be read")
+	}
+	endpoint := c.EndpointURL
+	if endpoint == "" && c.Region != "" {
+		endpoint = "https://s3." + c.Region + ".backblazeb2.com"
+	}
+	endpoint = env.Endpoint("backblaze.endpoint_url", endpoint)
+	if endpoint == "" {
+		return failed("resolve endpoint", "set endpoint_url or region: Backblaze's S3 endpoint depends on the account's region")
+	}
+	region := c.Region
+	if region == "" {
+		region = "us-west-004"
+	}
+	return listOneObject(ctx, env, s3Target{
+		endpoint: endpoint, region: region, bucket: c.Bucket, verifyTLS: true,
+		accessKey: c.Credentials.KeyID, secretKey: c.Credentials.ApplicationKey,
+	})
+}

@@ -1,0 +1,233 @@
+// Package providertest holds local doubles of the providers' services:
+// httptest servers that speak each provider's real wire format, check
+// credentials for real and refuse wrong ones the way the provider does.
+// They count requests, so tests can assert how often a provider was called.
+package providertest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// S3 is an S3-compatible double: path-style ListObjectsV2 and HeadBucket,
+// AWS Signature V4 verified by recomputing it with the known secret.
+type S3 struct {
+	URL       string
+	AccessKey string
+	SecretKey string
+	// Requests counts every request received.
+	Requests atomic.Int64
+
+	mu      sync.Mutex
+	buckets map[string][]string // bucket -> object keys
+	denied  map[string]bool     // buckets whose policy denies this key
+	failing atomic.Bool
+}
+
+// NewS3 starts a double with one access key and the given buckets.
+func NewS3(t testing.TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
+	t.Helper()
+	d := &S3{AccessKey: accessKey, SecretKey: secretKey, buckets: buckets, denied: map[string]bool{}}
+	srv := httptest.NewServer(http.HandlerFunc(d.serve))
+	t.Cleanup(srv.Close)
+	d.URL = srv.URL
+	return d
+}
+
+// Deny makes the bucket's policy refuse the double's key (AccessDenied).
+func (d *S3) Deny(bucket string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.denied[bucket] = true
+}
+
+// SetFailing makes every request fail as if the credentials were revoked.
+func (d *S3) SetFailing(failing bool) { d.failing.Store(failing) }
+
+// RotateSecret changes the secret key the double accepts.
+func (d *S3) RotateSecret(secret string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.SecretKey = secret
+}
+
+type s3Error struct {
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	Resource  string   `xml:"Resource"`
+	RequestID string   `xml:"RequestId"`
+}
+
+func writeS3Error(w http.ResponseWriter, status int, code, msg, resource string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	_ = xml.NewEncoder(w).Encode(s3Error{Code: code, Message: msg, Resource: resource, RequestID: "4442587FB7D0A2F9"})
+}
+
+type listBucketResult struct {
+	XMLName     xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListBucketResult"`
+	Name        string   `xml:"Name"`
+	Prefix      string   `xml:"Prefix"`
+	KeyCount    int      `xml:"KeyCount"`
+	MaxKeys     int      `xml:"MaxKeys"`
+	IsTruncated bool     `xml:"IsTruncated"`
+	Contents    []struct {
+		Key          string `xml:"Key"`
+		LastModified string `xml:"LastModified"`
+		ETag         string `xml:"ETag"`
+		Size         int64  `xml:"Size"`
+		StorageClass string `xml:"StorageClass"`
+	} `xml:"Contents"`
+}
+
+func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
+	d.Requests.Add(1)
+	bucket := strings.Trim(strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0], "/")
+	resource := "/" + bucket
+	d.mu.Lock()
+	secret := d.SecretKey
+	objects, exists := d.buckets[bucket]
+	denied := d.denied[bucket]
+	d.mu.Unlock()
+
+	if code, msg := d.verify(r, secret); code != "" {
+		status := http.StatusForbidden
+		writeS3Error(w, status, code, msg, resource)
+		return
+	}
+	if d.failing.Load() {
+		writeS3Error(w, http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", resource)
+		return
+	}
+	if !exists {
+		writeS3Error(w, http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist", resource)
+		return
+	}
+	if denied {
+		writeS3Error(w, http.StatusForbidden, "AccessDenied", "Access Denied", resource)
+		return
+	}
+	switch {
+	case r.Method == http.MethodHead:
+		w.WriteHeader(http.StatusOK)
+	case r.Method == http.MethodGet && r.URL.Query().Has("location"):
+		w.Header().Set("Content-Type", "application/xml")
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-east-1</LocationConstraint>`)
+	case r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "2":
+		q := r.URL.Query()
+		maxKeys := 1000
+		fmt.Sscan(q.Get("max-keys"), &maxKeys)
+		res := listBucketResult{Name: bucket, Prefix: q.Get("prefix"), MaxKeys: maxKeys}
+		var keys []string
+		for _, k := range objects {
+			if strings.HasPrefix(k, q.Get("prefix")) {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		if len(keys) > maxKeys {
+			keys, res.IsTruncated = keys[:maxKeys], true
+		}
+		for _, k := range keys {
+			res.Contents = append(res.Contents, struct {
+				Key          string `xml:"Key"`
+				LastModified string `xml:"LastModified"`
+				ETag         string `xml:"ETag"`
+				Size         int64  `xml:"Size"`
+				StorageClass string `xml:"StorageClass"`
+			}{Key: k, LastModified: "2026-11-01T10:00:00.000Z", ETag: `"d41d8cd98f00b204e9800998ecf8427e"`, Size: 0, StorageClass: "STANDARD"})
+		}
+		res.KeyCount = len(res.Contents)
+		w.Header().Set("Content-Type", "application/xml")
+		_ = xml.NewEncoder(w).Encode(res)
+	default:
+		writeS3Error(w, http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented", resource)
+	}
+}
+
+// verify recomputes the request's AWS Signature Version 4 with secret and
+// returns S3's error code when it does not match.
+func (d *S3) verify(r *http.Request, secret string) (code, msg string) {
+	auth := r.Header.Get("Authorization")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") {
+		return "AccessDenied", "Anonymous access is forbidden for this operation"
+	}
+	fields := map[string]string{}
+	for _, part := range strings.Split(strings.TrimPrefix(auth, "AWS4-HMAC-SHA256 "), ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		fields[k] = v
+	}
+	scope := strings.Split(fields["Credential"], "/") // key/date/region/service/aws4_request
+	if len(scope) != 5 {
+		return "AuthorizationHeaderMalformed", "The authorization header is malformed"
+	}
+	if scope[0] != d.AccessKey {
+		return "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
+	}
+	signed := strings.Split(fields["SignedHeaders"], ";")
+	var canonHeaders strings.Builder
+	for _, h := range signed {
+		v := r.Header.Get(h)
+		if h == "host" {
+			v = r.Host
+		}
+		canonHeaders.WriteString(h + ":" + strings.Join(strings.Fields(v), " ") + "\n")
+	}
+	canonical := strings.Join([]string{
+		r.Method,
+		r.URL.EscapedPath(),
+		canonicalQuery(r.URL.Query()),
+		canonHeaders.String(),
+		fields["SignedHeaders"],
+		r.Header.Get("X-Amz-Content-Sha256"),
+	}, "\n")
+	sum := sha256.Sum256([]byte(canonical))
+	stringToSign := strings.Join([]string{"AWS4-HMAC-SHA256", r.Header.Get("X-Amz-Date"), strings.Join(scope[1:], "/"), hex.EncodeToString(sum[:])}, "\n")
+	key := []byte("AWS4" + secret)
+	for _, s := range scope[1:] {
+		key = hmacSHA256(key, s)
+	}
+	if want := hex.EncodeToString(hmacSHA256(key, stringToSign)); !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
+		return "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+	}
+	return "", ""
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+func canonicalQuery(q url.Values) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		vals := append([]string{}, q[k]...)
+		sort.Strings(vals)
+		for _, v := range vals {
+			parts = append(parts, awsEscape(k)+"="+awsEscape(v))
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+func awsEscape(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}

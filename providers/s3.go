@@ -1,0 +1,172 @@
+package providers
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+func init() {
+	Register(&Provider{
+		Type:    "s3",
+		Secrets: []string{"credentials.secret_access_key", "credentials.session_token"},
+		Check:   checkS3,
+	})
+}
+
+// s3Config is the part of an S3-style config the check needs.
+type s3Config struct {
+	Bucket      string `json:"bucket"`
+	Region      string `json:"region"`
+	EndpointURL string `json:"endpoint_url"`
+	VerifySSL   *bool  `json:"verify_ssl"`
+	Prefix      string `json:"prefix"`
+	Credentials struct {
+		Type            string `json:"type"`
+		AccessKeyID     string `json:"access_key_id"`
+		SecretAccessKey string `json:"secret_access_key"`
+		SessionToken    string `json:"session_token"`
+		KeyID           string `json:"key_id"`
+		ApplicationKey  string `json:"application_key"`
+		RoleARN         string `json:"role_arn"`
+	} `json:"credentials"`
+}
+
+func decodeConfig(cfg Config, out any) error {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+func checkS3(ctx context.Context, cfg Config, env Env) Result {
+	var c s3Config
+	if err := decodeConfig(cfg, &c); err != nil {
+		return failed("read configuration", "the configuration cannot be read")
+	}
+	if c.Credentials.Type == "iam_role" {
+		return Result{Success: false, Message: "assuming an IAM role needs AWS STS, which this server does not call yet: use access_key credentials",
+			Steps: []Step{{Name: "assume role", Status: StepSkipped, Message: "AWS STS AssumeRole is not supported yet"}}}
+	}
+	region := c.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	endpoint := env.Endpoint("s3.endpoint_url", c.EndpointURL)
+	if endpoint == "" {
+		endpoint = "https://s3." + region + ".amazonaws.com"
+	}
+	return listOneObject(ctx, env, s3Target{
+		endpoint: endpoint, region: region, bucket: c.Bucket, prefix: c.Prefix, verifyTLS: c.VerifySSL == nil || *c.VerifySSL,
+		accessKey: c.Credentials.AccessKeyID, secretKey: c.Credentials.SecretAccessKey, sessionToken: c.Credentials.SessionToken,
+	})
+}
+
+// s3Target is where and as whom an S3-compatible check lists.
+type s3Target struct {
+	endpoint, region, bucket, prefix   string
+	verifyTLS                          bool
+	accessKey, secretKey, sessionToken string
+}
+
+// listOneObject is the check of every S3-compatible provider: the cheapest
+// authenticated read-only call, ListObjectsV2 with max-keys=1.
+func listOneObject(ctx context.Context, env Env, t s3Target) Result {
+	var steps []Step
+	u, err := url.Parse(t.endpoint)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return failed("resolve endpoint", "endpoint_url must be an http or https URL")
+	}
+	if host := u.Hostname(); net.ParseIP(host) == nil {
+		if _, err := LookupHost(ctx, host); err != nil {
+			return Result{Message: "the endpoint host name could not be resolved",
+				Steps: []Step{{Name: "resolve endpoint", Status: StepFailed, Message: "the host name could not be resolved"}}}
+		}
+	}
+	steps = append(steps, Step{Name: "resolve endpoint", Status: StepPassed, Message: u.Host})
+
+	transport := env.HTTP.Transport
+	if !t.verifyTLS {
+		if ht, ok := transport.(*http.Transport); ok {
+			ht = ht.Clone()
+			ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user turned verify_ssl off
+			transport = ht
+		}
+	}
+	client, err := minio.New(u.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(t.accessKey, t.secretKey, t.sessionToken),
+		Secure:       u.Scheme == "https",
+		Transport:    transport,
+		Region:       t.region,
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		return Result{Message: "the S3 client could not be set up", Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: "invalid endpoint"})}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	objects := client.ListObjects(ctx, t.bucket, minio.ListObjectsOptions{MaxKeys: 1, Prefix: t.prefix})
+	found := 0
+	for obj := range objects {
+		if obj.Err != nil {
+			msg := describeS3(obj.Err)
+			return Result{Message: msg, Steps: append(steps,
+				Step{Name: "list bucket", Status: StepFailed, Message: msg})}
+		}
+		found++
+		cancel() // one object is proof enough
+		break
+	}
+	if err := ctx.Err(); err != nil && found == 0 {
+		return Result{Message: Describe(err), Steps: append(steps, Step{Name: "list bucket", Status: StepFailed, Message: Describe(err)})}
+	}
+	msg := "listed bucket " + t.bucket
+	if found == 0 {
+		msg += " (no objects under the prefix yet)"
+	}
+	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the credentials were accepted"},
+		Step{Name: "list bucket", Status: StepPassed, Message: msg})
+	return Result{Success: true, Message: msg, Steps: steps}
+}
+
+// describeS3 names the cause of an S3 error for a user.
+func describeS3(err error) string {
+	resp := minio.ToErrorResponse(err)
+	switch resp.Code {
+	case "AccessDenied":
+		return "access denied by bucket policy"
+	case "InvalidAccessKeyId":
+		return "the access key id is not known to the provider"
+	case "SignatureDoesNotMatch":
+		return "the secret access key is wrong"
+	case "NoSuchBucket":
+		return "the bucket does not exist"
+	case "ExpiredToken", "InvalidToken":
+		return "the session token is invalid or expired"
+	case "":
+	default:
+		return "the provider refused the request (" + resp.Code + ")"
+	}
+	if errors.Is(err, ErrBlockedAddress) {
+		return ErrBlockedAddress.Error()
+	}
+	msg := Describe(err)
+	if strings.Contains(msg, "://") {
+		return "could not reach the S3 endpoint"
+	}
+	return msg
+}
+
+// failed is a result whose only step failed.
+func failed(step, msg string) Result {
+	return Result{Message: msg, Steps: []Step{{Name: step, Status: StepFailed, Message: msg}}}
+}

@@ -1,0 +1,31 @@
+package providers
+
+import "context"
+
+func init() {
+	Register(&Provider{
+		Type:    "tigris",
+		Secrets: []string{"credentials.secret_access_key", "credentials.session_token"},
+		Check:   checkTigris,
+	})
+}
+
+// Tigris speaks the S3 API; only its defaults differ.
+func checkTigris(ctx context.Context, cfg Config, env Env) Result {
+	var c s3Config
+	if err := decodeConfig(cfg, &c); err != nil {
+		return failed("read configuration", "the configuration cannot be read")
+	}
+	region := c.Region
+	if region == "" {
+		region = "auto"
+	}
+	endpoint := c.EndpointURL
+	if endpoint == "" {
+		endpoint = env.Endpoint("tigris.endpoint_url", "https://fly.storage.tigris.dev")
+	}
+	return listOneObject(ctx, env, s3Target{
+		endpoint: endpoint, region: region, bucket: c.Bucket, verifyTLS: true,
+		accessKey: c.Credentials.AccessKeyID, secretKey: c.Credentials.SecretAccessKey, sessionToken: c.Credentials.SessionToken,
+	})
+}
