@@ -83,7 +83,9 @@ type listBucketResult struct {
 	KeyCount    int      `xml:"KeyCount"`
 	MaxKeys     int      `xml:"MaxKeys"`
 	IsTruncated bool     `xml:"IsTruncated"`
-	Contents    []struct {
+	// NextContinuationToken is the key to continue after (opaque to clients).
+	NextContinuationToken string `xml:"NextContinuationToken,omitempty"`
+	Contents              []struct {
 		Key          string `xml:"Key"`
 		LastModified string `xml:"LastModified"`
 		ETag         string `xml:"ETag"`
@@ -131,14 +133,16 @@ func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Sscan(q.Get("max-keys"), &maxKeys)
 		res := listBucketResult{Name: bucket, Prefix: q.Get("prefix"), MaxKeys: maxKeys}
 		var keys []string
+		after := q.Get("continuation-token")
 		for _, k := range objects {
-			if strings.HasPrefix(k, q.Get("prefix")) {
+			if strings.HasPrefix(k, q.Get("prefix")) && k > after {
 				keys = append(keys, k)
 			}
 		}
 		sort.Strings(keys)
 		if len(keys) > maxKeys {
 			keys, res.IsTruncated = keys[:maxKeys], true
+			res.NextContinuationToken = keys[len(keys)-1]
 		}
 		for _, k := range keys {
 			res.Contents = append(res.Contents, struct {

@@ -1,0 +1,80 @@
+package providers_test
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/providers"
+)
+
+// TestPostgresCheck runs the check against the test database itself, with
+// a role created for the test so the password is known.
+func TestPostgresCheck(t *testing.T) {
+	t.Parallel()
+	pool := connvaulttest.Pool(t)
+	u, err := url.Parse(connvaulttest.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := "check_" + strings.ToLower(connvault.NewUserID()[4:])
+	password := "pg-check-password-" + role
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD '"+password+"'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	port, _ := strconv.Atoi(u.Port())
+	cfg := func(user, pass, db, table string) providers.Config {
+		c := providers.Config{"host": u.Hostname(), "port": float64(port), "database": db, "ssl_mode": "disable",
+			"credentials": map[string]any{"type": "username_password", "username": user, "password": pass}}
+		if table != "" {
+			c["table"] = table
+		}
+		return c
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	env := localEnv(nil)
+
+	res := run(t, "postgresql", cfg(role, password, db, "connections"), env)
+	if !res.Success {
+		t.Fatalf("check failed: %+v", res)
+	}
+	names := []string{}
+	for _, s := range res.Steps {
+		names = append(names, s.Name+"="+string(s.Status))
+	}
+	if got := strings.Join(names, ","); got != "connect=PASSED,authenticate=PASSED,SELECT 1=PASSED,find table=PASSED" {
+		t.Errorf("steps = %s", got)
+	}
+
+	for _, tc := range []struct {
+		name, user, pass, db, table, message string
+	}{
+		{"wrong password", role, "not-the-password", db, "", "authentication failed"},
+		{"unknown database", role, password, "no_such_db_here", "", "database does not exist"},
+		{"missing table", role, password, db, "no_such_table", "table was not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, "postgresql", cfg(tc.user, tc.pass, tc.db, tc.table), env)
+			if res.Success || !strings.Contains(res.Message, tc.message) {
+				t.Fatalf("got %+v, want failure %q", res, tc.message)
+			}
+			assertNoSecret(t, res, password, "not-the-password")
+		})
+	}
+}
+
+func TestPostgresCheckRefusesLoopbackByDefault(t *testing.T) {
+	t.Parallel()
+	env := providers.NewEnv(providers.EnvOptions{})
+	res := run(t, "postgresql", providers.Config{"host": "127.0.0.1", "port": float64(1), "database": "x",
+		"credentials": map[string]any{"type": "username_password", "username": "u", "password": "secret-pw"}}, env)
+	if res.Success || !strings.Contains(res.Message, "refused to connect") {
+		t.Fatalf("got %+v", res)
+	}
+}

@@ -1,0 +1,122 @@
+package providers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault/providers"
+	"github.com/connvault/connvault/providers/providertest"
+)
+
+// localEnv lets checks reach loopback doubles, as tests need.
+func localEnv(endpoints map[string]string) providers.Env {
+	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, Timeout: 5 * time.Second, Endpoints: endpoints})
+}
+
+func run(t *testing.T, providerType string, cfg providers.Config, env providers.Env) providers.Result {
+	t.Helper()
+	p, ok := providers.Lookup(providerType)
+	if !ok {
+		t.Fatalf("provider %s is not registered", providerType)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return providers.Run(ctx, p, cfg, env)
+}
+
+// assertNoSecret fails if any secret value appears in the result.
+func assertNoSecret(t *testing.T, res providers.Result, secrets ...string) {
+	t.Helper()
+	texts := []string{res.Message}
+	for _, s := range res.Steps {
+		texts = append(texts, s.Name, s.Message)
+	}
+	for _, s := range secrets {
+		for _, txt := range texts {
+			if strings.Contains(txt, s) {
+				t.Errorf("result reveals a secret: %q", txt)
+			}
+		}
+	}
+}
+
+func s3Config(endpoint, bucket, key, secret string) providers.Config {
+	return providers.Config{
+		"bucket": bucket, "endpoint_url": endpoint, "region": "us-east-1",
+		"credentials": map[string]any{"type": "access_key", "access_key_id": key, "secret_access_key": secret},
+	}
+}
+
+func TestS3Check(t *testing.T) {
+	t.Parallel()
+	const key, secret = "AKIATESTKEY", "s3-test-secret-wJalrXUtnFEMI"
+	d := providertest.NewS3(t, key, secret, map[string][]string{"assets": {"a.txt", "b.txt"}, "empty": nil, "locked": {"x"}})
+	d.Deny("locked")
+	env := localEnv(nil)
+	for _, tc := range []struct {
+		name, bucket, key, secret string
+		ok                        bool
+		message                   string
+	}{
+		{"lists one object", "assets", key, secret, true, "listed bucket assets"},
+		{"empty bucket passes", "empty", key, secret, true, "no objects"},
+		{"wrong secret", "assets", key, "wrong-secret-value", false, "the secret access key is wrong"},
+		{"unknown key id", "assets", "AKIAOTHER", secret, false, "access key id is not known"},
+		{"missing bucket", "nope-bucket", key, secret, false, "the bucket does not exist"},
+		{"bucket policy denies", "locked", key, secret, false, "access denied by bucket policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, "s3", s3Config(d.URL, tc.bucket, tc.key, tc.secret), env)
+			if res.Success != tc.ok || !strings.Contains(res.Message, tc.message) {
+				t.Fatalf("success=%v message=%q, want %v %q (steps %+v)", res.Success, res.Message, tc.ok, tc.message, res.Steps)
+			}
+			if len(res.Steps) == 0 || res.Steps[len(res.Steps)-1].Name != "list bucket" {
+				t.Errorf("steps = %+v", res.Steps)
+			}
+			assertNoSecret(t, res, secret, "wrong-secret-value")
+		})
+	}
+}
+
+func TestS3CompatibleProviders(t *testing.T) {
+	t.Parallel()
+	d := providertest.NewS3(t, "tid", "tigris-secret-value", map[string][]string{"bkt": {"k"}})
+	res := run(t, "tigris", providers.Config{"bucket": "bkt", "endpoint_url": d.URL,
+		"credentials": map[string]any{"type": "access_key", "access_key_id": "tid", "secret_access_key": "tigris-secret-value"}}, localEnv(nil))
+	if !res.Success {
+		t.Errorf("tigris: %+v", res)
+	}
+	res = run(t, "tigris", providers.Config{"bucket": "bkt", "endpoint_url": d.URL,
+		"credentials": map[string]any{"type": "access_key", "access_key_id": "tid", "secret_access_key": "not-it"}}, localEnv(nil))
+	if res.Success || !strings.Contains(res.Message, "secret access key is wrong") {
+		t.Errorf("tigris wrong secret: %+v", res)
+	}
+
+	b := providertest.NewS3(t, "0041234567890", "b2-application-key-value", map[string][]string{"b2-bucket": {"k"}})
+	ok := run(t, "backblaze", providers.Config{"bucket": "b2-bucket", "endpoint_url": b.URL,
+		"credentials": map[string]any{"type": "application_key", "key_id": "0041234567890", "application_key": "b2-application-key-value"}}, localEnv(nil))
+	if !ok.Success {
+		t.Errorf("backblaze: %+v", ok)
+	}
+	bad := run(t, "backblaze", providers.Config{"bucket": "b2-bucket", "endpoint_url": b.URL,
+		"credentials": map[string]any{"type": "application_key", "key_id": "0041234567890", "application_key": "b2-wrong-key"}}, localEnv(nil))
+	if bad.Success || !strings.Contains(bad.Message, "secret access key is wrong") {
+		t.Errorf("backblaze wrong key: %+v", bad)
+	}
+	assertNoSecret(t, bad, "b2-wrong-key")
+}
+
+// The Tigris default endpoint is server configuration, so tests can point
+// it at a double.
+func TestEndpointOverride(t *testing.T) {
+	t.Parallel()
+	d := providertest.NewS3(t, "tid", "tigris-secret-value", map[string][]string{"bkt": nil})
+	res := run(t, "tigris", providers.Config{"bucket": "bkt",
+		"credentials": map[string]any{"type": "access_key", "access_key_id": "tid", "secret_access_key": "tigris-secret-value"}},
+		localEnv(map[string]string{"tigris.endpoint_url": d.URL}))
+	if !res.Success || d.Requests.Load() == 0 {
+		t.Errorf("override not used: %+v (requests %d)", res, d.Requests.Load())
+	}
+}
