@@ -77,7 +77,7 @@ func TestListFiltersAndCursorPaging(t *testing.T) {
 	for i := range 7 {
 		body := s3Create(fmt.Sprintf("bucket %d", i))
 		if i%2 == 1 {
-			body = rssCreate(fmt.Sprintf("feed %d", i))
+			body = pgCreate(fmt.Sprintf("database %d", i))
 		}
 		ids = append(ids, create(t, h, body)["connection_id"].(string))
 	}
@@ -122,8 +122,8 @@ func TestListFiltersAndCursorPaging(t *testing.T) {
 		}
 		return len(r.JSON(t)["results"].([]any))
 	}
-	if n := count(h.Call(t, "POST", connectionsPath+"/list", map[string]any{"provider_type": "rss"})); n != 3 {
-		t.Errorf("provider_type=rss: %d results, want 3", n)
+	if n := count(h.Call(t, "POST", connectionsPath+"/list", map[string]any{"provider_type": "postgresql"})); n != 3 {
+		t.Errorf("provider_type=postgresql: %d results, want 3", n)
 	}
 	if n := count(h.Call(t, "GET", connectionsPath+"?provider_type=s3", nil)); n != 4 {
 		t.Errorf("GET provider_type=s3: %d results, want 4", n)
@@ -187,11 +187,12 @@ func TestCursorIsStableUnderConcurrentInserts(t *testing.T) {
 	}
 }
 
-func rssCreate(name string) map[string]any {
+func pgCreate(name string) map[string]any {
 	return map[string]any{
-		"name":             name,
-		"provider_type":    "rss",
-		"provider_config":  map[string]any{"feed_url": "https://feeds.example.invalid/rss.xml"},
+		"name":          name,
+		"provider_type": "postgresql",
+		"provider_config": map[string]any{"host": "db.example.invalid", "database": "app",
+			"credentials": map[string]any{"type": "username_password", "username": "reader", "password": "pg-secret-" + name}},
 		"test_before_save": false,
 	}
 }
@@ -233,7 +234,7 @@ func TestPatch(t *testing.T) {
 	}{
 		{"status FAILED", map[string]any{"status": "FAILED"}, []string{"body", "status"}},
 		{"status ARCHIVED", map[string]any{"status": "ARCHIVED"}, []string{"body", "status"}},
-		{"provider_type", map[string]any{"provider_type": "rss"}, []string{"body", "provider_type"}},
+		{"provider_type", map[string]any{"provider_type": "postgresql"}, []string{"body", "provider_type"}},
 		{"unknown field", map[string]any{"nmae": "typo"}, []string{"body", "nmae"}},
 		{"read-only field", map[string]any{"connection_id": "conn_aaaaaaaaaaaaaaa"}, []string{"body", "connection_id"}},
 		{"empty name", map[string]any{"name": ""}, []string{"body", "name"}},
