@@ -27,7 +27,7 @@ hash="$(printf '%s' "$repo" | cksum | cut -d' ' -f1)"
 port="${CONNVAULT_DEV_PG_PORT:-$((20000 + hash % 20000))}"
 if [ "$(id -u)" = 0 ]; then
 	cluster="/tmp/connvault-pg-$hash"
-	run_pg() { runuser -u postgres -- "$@"; }
+	run_pg() { (cd / && runuser -u postgres -- "$@"); }
 else
 	cluster="$data_dir/pg"
 	run_pg() { "$@"; }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // S3 is an S3-compatible double: path-style ListObjectsV2 and HeadBucket,
@@ -27,13 +28,18 @@ type S3 struct {
 	AccessKey string
 	SecretKey string
 	// Requests counts every request received.
-	Requests atomic.Int64
+	Requests  atomic.Int64
+	perBucket sync.Map // bucket -> *atomic.Int64
 
 	mu      sync.Mutex
 	buckets map[string][]string // bucket -> object keys
 	denied  map[string]bool     // buckets whose policy denies this key
 	failing atomic.Bool
+	delay   atomic.Int64 // nanoseconds each answer waits
 }
+
+// SetDelay makes every answer wait d (or until the client gives up).
+func (d *S3) SetDelay(delay time.Duration) { d.delay.Store(int64(delay)) }
 
 // NewS3 starts a double with one access key and the given buckets.
 func NewS3(t testing.TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
@@ -43,6 +49,21 @@ func NewS3(t testing.TB, accessKey, secretKey string, buckets map[string][]strin
 	t.Cleanup(srv.Close)
 	d.URL = srv.URL
 	return d
+}
+
+// BucketRequests counts the requests that named bucket.
+func (d *S3) BucketRequests(bucket string) int64 {
+	if n, ok := d.perBucket.Load(bucket); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// AddBucket creates a bucket.
+func (d *S3) AddBucket(bucket string, keys ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.buckets[bucket] = keys
 }
 
 // Deny makes the bucket's policy refuse the double's key (AccessDenied).
@@ -97,6 +118,15 @@ type listBucketResult struct {
 func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
 	d.Requests.Add(1)
 	bucket := strings.Trim(strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0], "/")
+	n, _ := d.perBucket.LoadOrStore(bucket, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+	if delay := time.Duration(d.delay.Load()); delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	resource := "/" + bucket
 	d.mu.Lock()
 	secret := d.SecretKey

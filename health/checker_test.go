@@ -1,0 +1,232 @@
+package health_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/health"
+	"github.com/connvault/connvault/providers"
+	"github.com/connvault/connvault/providers/providertest"
+	"github.com/connvault/connvault/store"
+)
+
+// These tests claim due rows from the shared test database, so they run
+// one after another (no t.Parallel); other tests' rows are not due for
+// 15 minutes.
+
+const secret = "health-check-secret"
+
+func env() providers.Env {
+	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, Timeout: 5 * time.Second})
+}
+
+// seed stores n due S3 connections, each on its own bucket of d.
+func seed(t *testing.T, st *store.Store, d *providertest.S3, n int) (connvaulttest.Tenant, []*connvault.Connection) {
+	t.Helper()
+	tn := connvaulttest.NewTenant(t, st)
+	past := time.Now().Add(-time.Second)
+	var out []*connvault.Connection
+	for i := range n {
+		bucket := fmt.Sprintf("bucket-%s-%03d", tn.OrgID[4:12], i)
+		d.AddBucket(bucket, "k")
+		c, err := st.CreateConnection(context.Background(), store.NewConnection{
+			OrgID: tn.OrgID, UserID: tn.UserID, Name: bucket, ProviderType: "s3",
+			Config:      map[string]any{"bucket": bucket, "endpoint_url": d.URL, "region": "us-east-1", "credentials": map[string]any{"type": "access_key", "access_key_id": d.AccessKey}},
+			Secrets:     connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": secret}}),
+			NextCheckAt: &past,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return tn, out
+}
+
+func checker(st *store.Store, owner string, sched connvault.Schedule, lease time.Duration) *health.Checker {
+	return health.New(st, health.Config{Owner: owner, Schedule: sched, Concurrency: 4, CheckTimeout: 5 * time.Second, Lease: lease, Env: env()})
+}
+
+func TestTwoCheckersShareAPassAndCheckEachConnectionOnce(t *testing.T) {
+	st := connvaulttest.Store(t)
+	d := providertest.NewS3(t, "AKIAHEALTH", secret, map[string][]string{})
+	tn, conns := seed(t, st, d, 200)
+	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Hour}
+	a, b := checker(st, "replica-a", sched, time.Minute), checker(st, "replica-b", sched, time.Minute)
+
+	pass := func() (health.Stats, health.Stats) {
+		var sa, sb health.Stats
+		var wg sync.WaitGroup
+		wg.Go(func() { sa, _ = a.RunOnce(context.Background()) })
+		wg.Go(func() { sb, _ = b.RunOnce(context.Background()) })
+		wg.Wait()
+		return sa, sb
+	}
+	sa, sb := pass()
+	if sa.Checked+sb.Checked < 200 || sa.Checked == 0 || sb.Checked == 0 {
+		t.Errorf("replica a checked %d, b %d: want 200 between them, shared", sa.Checked, sb.Checked)
+	}
+	for _, c := range conns {
+		if n := d.BucketRequests(c.Name); n != 1 {
+			t.Fatalf("%s was called %d times in one pass", c.Name, n)
+		}
+		got, err := st.GetConnection(context.Background(), tn.OrgID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LastCheckedAt == nil || got.LastUsedAt == nil || got.NextCheckAt == nil || got.NextCheckAt.Before(time.Now().Add(50*time.Minute)) {
+			t.Fatalf("%s not recorded: %+v", c.Name, got.Health)
+		}
+	}
+	// Nothing is due any more: a second pass checks none of ours.
+	pass()
+	for _, c := range conns {
+		if n := d.BucketRequests(c.Name); n != 1 {
+			t.Fatalf("%s checked again before it was due (%d calls)", c.Name, n)
+		}
+	}
+	// Due again: each is checked exactly once more.
+	if _, err := st.Pool().Exec(context.Background(), `UPDATE connections SET next_check_at = now() - interval '1 second' WHERE internal_id = $1`, tn.OrgID); err != nil {
+		t.Fatal(err)
+	}
+	pass()
+	for _, c := range conns {
+		if n := d.BucketRequests(c.Name); n != 2 {
+			t.Fatalf("%s was called %d times after two due passes", c.Name, n)
+		}
+	}
+}
+
+func TestFailingConnectionIsDisabledAfterFivePassesAndRevivedByPatch(t *testing.T) {
+	d := providertest.NewS3(t, "AKIAFAIL", secret, map[string][]string{})
+	h := connvaulttest.NewServer(t, connvaulttest.Options{Schedule: connvault.Schedule{Interval: time.Hour, Backoff: time.Millisecond}})
+	st := h.Store
+	tn, conns := seed(t, st, d, 1)
+	c := conns[0]
+	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Millisecond}
+	chk := checker(st, "solo", sched, time.Minute)
+
+	d.RotateSecret("the-provider-changed-it") // the stored secret no longer works
+	for pass := 1; pass <= 5; pass++ {
+		time.Sleep(30 * time.Millisecond) // backoff: 1, 2, 4, 8 ms
+		if _, err := chk.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := st.GetConnection(context.Background(), tn.OrgID, c.ID)
+		if got.ConsecutiveFailures != pass {
+			t.Fatalf("after pass %d: %d failures (%s)", pass, got.ConsecutiveFailures, got.Status)
+		}
+		want := connvault.StatusActive
+		if pass == 5 {
+			want = connvault.StatusFailed
+		}
+		if got.Status != want || got.LastError == nil {
+			t.Fatalf("after pass %d: status %s, last_error %v", pass, got.Status, got.LastError)
+		}
+	}
+	calls := d.BucketRequests(c.Name)
+	time.Sleep(30 * time.Millisecond)
+	if _, err := chk.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.BucketRequests(c.Name); n != calls {
+		t.Fatalf("a FAILED connection was probed again (%d -> %d calls)", calls, n)
+	}
+	failedConn, _ := st.GetConnection(context.Background(), tn.OrgID, c.ID)
+	if failedConn.StatusReason == nil || failedConn.StatusChangedAt == nil {
+		t.Error("no status_reason / status_changed_at recorded")
+	}
+
+	// The user fixes the credentials; the PATCH tests them and revives it.
+	api := h.ClientFor(t, tn.APIKey)
+	_ = api
+	r := h.CallAs(t, "Bearer "+tn.APIKey, "PATCH", "/v1/organizations/connections/"+c.ID,
+		map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "the-provider-changed-it"}}})
+	if r.Status != 200 {
+		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	if m["status"] != "ACTIVE" || m["consecutive_failures"] != float64(0) || m["is_active"] != true {
+		t.Fatalf("after fixing: %v %v %v", m["status"], m["consecutive_failures"], m["is_active"])
+	}
+	// And the checker watches it again.
+	if _, err := st.Pool().Exec(context.Background(), `UPDATE connections SET next_check_at = now() WHERE internal_id = $1`, tn.OrgID); err != nil {
+		t.Fatal(err)
+	}
+	before := d.BucketRequests(c.Name)
+	if _, err := chk.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d.BucketRequests(c.Name) != before+1 {
+		t.Error("the revived connection is not checked again")
+	}
+}
+
+func TestLeasedRowsOfADeadCheckerArePickedUpAfterTheLease(t *testing.T) {
+	st := connvaulttest.Store(t)
+	d := providertest.NewS3(t, "AKIALEASE", secret, map[string][]string{})
+	tn, conns := seed(t, st, d, 3)
+	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Hour}
+	const lease = time.Second
+	dying := checker(st, "dying", sched, lease)
+	d.SetDelay(time.Minute) // the provider hangs: the checker dies mid-check
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = dying.RunOnce(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Requests.Load() < int64(len(conns)) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel() // killed mid-pass: nothing recorded, leases held
+	<-done
+	d.SetDelay(0)
+
+	heir := checker(st, "heir", sched, lease)
+	calls := d.Requests.Load()
+	if _, err := heir.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.Requests.Load(); n != calls {
+		t.Fatalf("took over leased rows while the lease was live (%d calls)", n-calls)
+	}
+	time.Sleep(lease + 200*time.Millisecond)
+	s, err := heir.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Checked < len(conns) {
+		t.Fatalf("after the lease: checked %d, want %d", s.Checked, len(conns))
+	}
+	for _, c := range conns {
+		got, _ := st.GetConnection(context.Background(), tn.OrgID, c.ID)
+		if got.LastCheckedAt == nil || got.ConsecutiveFailures != 0 {
+			t.Errorf("%s: %+v", c.Name, got.Health)
+		}
+	}
+}
+
+// Concurrent manual tests and checker runs cannot lose an increment.
+func TestConcurrentOutcomesAreNotLost(t *testing.T) {
+	st := connvaulttest.Store(t)
+	d := providertest.NewS3(t, "AKIACONC", secret, map[string][]string{})
+	tn, conns := seed(t, st, d, 1)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := st.RecordCheck(context.Background(), tn.OrgID, conns[0].ID, false, "down", connvault.DefaultSchedule, ""); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, _ := st.GetConnection(context.Background(), tn.OrgID, conns[0].ID)
+	if got.ConsecutiveFailures != 4 {
+		t.Errorf("4 concurrent failures recorded as %d", got.ConsecutiveFailures)
+	}
+}
