@@ -1,0 +1,97 @@
+package providers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"time"
+)
+
+func init() {
+	Register(&Provider{
+		Type:    "box",
+		Secrets: []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"},
+		Check:   checkBox,
+	})
+}
+
+type boxConfig struct {
+	FolderID    string `json:"folder_id"`
+	Credentials struct {
+		Type         string `json:"type"`
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		RefreshToken string `json:"refresh_token"`
+		EnterpriseID string `json:"enterprise_id"`
+		UserID       string `json:"user_id"`
+		PublicKeyID  string `json:"public_key_id"`
+		PrivateKey   string `json:"private_key"`
+		Passphrase   string `json:"passphrase"`
+	} `json:"credentials"`
+}
+
+// checkBox gets a token from Box's token endpoint (refresh token, client
+// credentials grant, or a JWT assertion signed with the app's key) and
+// reads the configured folder.
+func checkBox(ctx context.Context, cfg Config, env Env) Result {
+	var c boxConfig
+	if err := decodeConfig(cfg, &c); err != nil {
+		return failed("read configuration", "the configuration cannot be read")
+	}
+	api := env.Endpoint("box.api_base", "https://api.box.com")
+	tokenURL := api + "/oauth2/token"
+	cr := c.Credentials
+	form := url.Values{"client_id": {cr.ClientID}, "client_secret": {cr.ClientSecret}}
+	var steps []Step
+	switch cr.Type {
+	case "oauth":
+		form.Set("grant_type", "refresh_token")
+		form.Set("refresh_token", cr.RefreshToken)
+	case "ccg":
+		form.Set("grant_type", "client_credentials")
+		if cr.UserID != "" {
+			form.Set("box_subject_type", "user")
+			form.Set("box_subject_id", cr.UserID)
+		} else {
+			form.Set("box_subject_type", "enterprise")
+			form.Set("box_subject_id", cr.EnterpriseID)
+		}
+	case "jwt":
+		key, err := parseRSAKey(cr.PrivateKey, cr.Passphrase)
+		if err != nil {
+			return failed("read credentials", err.Error())
+		}
+		jti := make([]byte, 16)
+		_, _ = rand.Read(jti)
+		assertion, err := signRS256(key, cr.PublicKeyID, map[string]any{
+			"iss": cr.ClientID, "sub": cr.EnterpriseID, "box_sub_type": "enterprise", "aud": tokenURL,
+			"jti": hex.EncodeToString(jti), "exp": time.Now().Add(45 * time.Second).Unix(),
+		})
+		if err != nil {
+			return failed("read credentials", "the private key cannot sign")
+		}
+		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the app key is valid"})
+		form.Set("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+		form.Set("assertion", assertion)
+	}
+	token, err := fetchToken(ctx, env, tokenURL, form)
+	if err != nil {
+		return Result{Message: Describe(err), Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: Describe(err)})}
+	}
+	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"})
+	folder := c.FolderID
+	if folder == "" {
+		folder = "0"
+	}
+	var f struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	if err := getJSON(ctx, env, api+"/2.0/folders/"+url.PathEscape(folder)+"?fields=id,name", "Bearer "+token, &f); err != nil {
+		msg := Describe(err)
+		return Result{Message: msg, Steps: append(steps, Step{Name: "read folder", Status: StepFailed, Message: msg})}
+	}
+	msg := "read folder " + f.Name
+	return Result{Success: true, Message: msg, Steps: append(steps, Step{Name: "read folder", Status: StepPassed, Message: msg})}
+}
