@@ -133,7 +133,7 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	}
 	logs := &syncBuffer{}
 	e, err := server.New(st, server.Config{
-		Env:          providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
+		Env:          providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, LoopbackOnly: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
 		CheckTimeout: opts.CheckTimeout,
 		Schedule:     opts.Schedule,
 		Logger:       server.NewLogger(logs, "debug"),

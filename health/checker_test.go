@@ -22,7 +22,7 @@ import (
 const secret = "health-check-secret"
 
 func env() providers.Env {
-	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, Timeout: 5 * time.Second})
+	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, LoopbackOnly: true, Timeout: 5 * time.Second})
 }
 
 // seed stores n due S3 connections, each on its own bucket of d.

@@ -26,7 +26,14 @@ type EnvOptions struct {
 	// InsecureSkipVerify turns off TLS verification (verify_ssl=false is
 	// handled per check; this is for test doubles with self-signed certs).
 	InsecureSkipVerify bool
+	// LoopbackOnly is for tests: checks may dial only loopback addresses
+	// and resolve only "localhost", so no test can send a packet (not even
+	// a DNS query) off this machine.
+	LoopbackOnly bool
 }
+
+// errOffMachine is what LoopbackOnly answers for anything else.
+var errOffMachine = errors.New("test environment: only loopback addresses may be dialed")
 
 // maxRedirects bounds how many same-host redirects a check follows.
 const maxRedirects = 3
@@ -38,12 +45,46 @@ func NewEnv(opts EnvOptions) Env {
 		opts.Timeout = 10 * time.Second
 	}
 	dialer := GuardedDialer(opts.AllowPrivateNetworks)
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, err := net.SplitHostPort(addr)
-		if err == nil && IsReservedInvalid(host) {
-			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	lookup := LookupHost
+	if opts.LoopbackOnly {
+		lookup = func(ctx context.Context, host string) ([]string, error) {
+			if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+				return []string{host}, nil
+			}
+			if host == "localhost" {
+				return []string{"127.0.0.1"}, nil
+			}
+			return nil, &net.DNSError{Err: "no such host (tests resolve only localhost)", Name: host, IsNotFound: true}
 		}
-		return dialer.DialContext(ctx, network, addr)
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		ip, perr := netip.ParseAddr(host)
+		if perr == nil {
+			if opts.LoopbackOnly && !ip.Unmap().IsLoopback() {
+				return nil, errOffMachine
+			}
+			return dialer.DialContext(ctx, network, addr)
+		}
+		addrs, err := lookup(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		// Try each address in turn; the guard checks each one as it dials.
+		var firstErr error
+		for _, a := range addrs {
+			conn, err := dialer.DialContext(ctx, network, net.JoinHostPort(a, port))
+			if err == nil {
+				return conn, nil
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		return nil, firstErr
 	}
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would dial on our behalf, past the guard
@@ -68,7 +109,7 @@ func NewEnv(opts EnvOptions) Env {
 			return nil
 		},
 	}
-	return Env{HTTP: client, Dial: dial, Endpoints: opts.Endpoints}
+	return Env{HTTP: client, Dial: dial, Lookup: lookup, Endpoints: opts.Endpoints}
 }
 
 // IsReservedInvalid reports names under the .invalid top-level domain,
@@ -81,6 +122,9 @@ func IsReservedInvalid(host string) bool {
 
 // LookupHost resolves host, answering names under .invalid locally.
 func LookupHost(ctx context.Context, host string) ([]string, error) {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return []string{host}, nil
+	}
 	if IsReservedInvalid(host) {
 		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}

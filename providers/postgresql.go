@@ -56,7 +56,7 @@ func checkPostgres(ctx context.Context, cfg Config, env Env) Result {
 		return failed("connect", "the connection settings are not valid")
 	}
 	pc.DialFunc = env.DialContext
-	pc.LookupFunc = LookupHost
+	pc.LookupFunc = env.LookupHost
 	var steps []Step
 	conn, err := pgx.ConnectConfig(ctx, pc)
 	if err != nil {

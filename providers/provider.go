@@ -55,9 +55,19 @@ type Env struct {
 	HTTP *http.Client
 	// Dial opens raw connections (databases) through the same SSRF guard.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Lookup resolves host names (nil: LookupHost).
+	Lookup func(ctx context.Context, host string) ([]string, error)
 	// Endpoints overrides provider base and token URLs by name, e.g.
 	// "google_drive.token_url". See Endpoint.
 	Endpoints map[string]string
+}
+
+// LookupHost resolves host with the Env's resolver.
+func (e Env) LookupHost(ctx context.Context, host string) ([]string, error) {
+	if e.Lookup != nil {
+		return e.Lookup(ctx, host)
+	}
+	return LookupHost(ctx, host)
 }
 
 // Endpoint returns the configured override for name, or def.

@@ -87,7 +87,7 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 		return failed("resolve endpoint", "endpoint_url must be an http or https URL")
 	}
 	if host := u.Hostname(); net.ParseIP(host) == nil {
-		if _, err := LookupHost(ctx, host); err != nil {
+		if _, err := env.LookupHost(ctx, host); err != nil {
 			return Result{Message: "the endpoint host name could not be resolved",
 				Steps: []Step{{Name: "resolve endpoint", Status: StepFailed, Message: "the host name could not be resolved"}}}
 		}

@@ -12,7 +12,7 @@ import (
 
 // localEnv lets checks reach loopback doubles, as tests need.
 func localEnv(endpoints map[string]string) providers.Env {
-	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, Timeout: 5 * time.Second, Endpoints: endpoints})
+	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, LoopbackOnly: true, Timeout: 5 * time.Second, Endpoints: endpoints})
 }
 
 func run(t *testing.T, providerType string, cfg providers.Config, env providers.Env) providers.Result {
