@@ -98,6 +98,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Schedule of background checks (default connvault.DefaultSchedule).
 	Schedule connvault.Schedule
+	// DenyPrivateNetworks runs the production SSRF guard (checks may not
+	// dial loopback), for tests of the guard itself.
+	DenyPrivateNetworks bool
 }
 
 // Harness is a running server with one tenant.
@@ -133,7 +136,7 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	}
 	logs := &syncBuffer{}
 	e, err := server.New(st, server.Config{
-		Env:          providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, LoopbackOnly: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
+		Env:          providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: !opts.DenyPrivateNetworks, LoopbackOnly: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
 		CheckTimeout: opts.CheckTimeout,
 		Schedule:     opts.Schedule,
 		Logger:       server.NewLogger(logs, "debug"),

@@ -64,6 +64,9 @@ func NewEnv(opts EnvOptions) Env {
 		}
 		ip, perr := netip.ParseAddr(host)
 		if perr == nil {
+			if !opts.AllowPrivateNetworks && Blocked(ip) {
+				return nil, ErrBlockedAddress
+			}
 			if opts.LoopbackOnly && !ip.Unmap().IsLoopback() {
 				return nil, errOffMachine
 			}

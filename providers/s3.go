@@ -108,6 +108,9 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 		Transport:    transport,
 		Region:       t.region,
 		BucketLookup: minio.BucketLookupPath,
+		// A check asks once: retrying a refused credential only adds
+		// failed logins, and the check has a deadline.
+		MaxRetries: 1,
 	})
 	if err != nil {
 		return Result{Message: "the S3 client could not be set up", Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: "invalid endpoint"})}
