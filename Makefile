@@ -44,10 +44,13 @@ run: build ## start a local Postgres if needed, migrate, print a dev API key and
 	echo "  try: curl -s localhost:8000/v1/organizations/connections -H 'Authorization: Bearer $$key'"; echo; \
 	exec bin/connvault serve
 
-test: ## start a local Postgres if needed and run the whole suite against it
+test: ## start a local Postgres if needed, run the whole suite against it, then check spec coverage
 	@eval "$$($(DEVDB) up)"; \
 	export CONNVAULT_DATABASE_URL="$$CONNVAULT_TEST_DATABASE_URL"; \
-	go test -count=1 -timeout 15m ./...
+	export CONNVAULT_SPEC_COVERAGE="$$(mktemp)"; \
+	go test -count=1 -timeout 15m ./...; \
+	go run ./cmd/speccoverage "$$CONNVAULT_SPEC_COVERAGE"; \
+	rm -f "$$CONNVAULT_SPEC_COVERAGE"
 
 bench: build ## run the load benchmark against a local Postgres and server
 	@eval "$$($(DEVDB) up)"; \

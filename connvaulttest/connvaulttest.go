@@ -98,6 +98,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Schedule of background checks (default connvault.DefaultSchedule).
 	Schedule connvault.Schedule
+	// BrokenDatabase gives the server its own pool and closes it once the
+	// tenant exists, so every request meets a failing database (500s).
+	BrokenDatabase bool
 	// DenyPrivateNetworks runs the production SSRF guard (checks may not
 	// dial loopback), for tests of the guard itself.
 	DenyPrivateNetworks bool
@@ -131,6 +134,15 @@ func (h *Harness) ClientFor(t testing.TB, apiKey string) *client.ClientWithRespo
 func NewServer(t testing.TB, opts Options) *Harness {
 	t.Helper()
 	st := Store(t)
+	var broken *pgxpool.Pool
+	if opts.BrokenDatabase {
+		var err error
+		if broken, err = store.Open(context.Background(), DatabaseURL(t)); err != nil {
+			t.Fatal(err)
+		}
+		keys, _ := store.NewKeyring(EncryptionKey)
+		st = store.New(broken, keys)
+	}
 	if opts.CheckTimeout == 0 {
 		opts.CheckTimeout = 5 * time.Second
 	}
@@ -144,9 +156,12 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e)
+	srv := httptest.NewServer(recordStatuses(e))
 	t.Cleanup(srv.Close)
 	h := &Harness{URL: srv.URL, Store: st, Tenant: NewTenant(t, st), logs: logs}
+	if broken != nil {
+		broken.Close()
+	}
 	h.Client = h.ClientFor(t, h.Tenant.APIKey)
 	return h
 }

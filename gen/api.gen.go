@@ -2025,8 +2025,14 @@ type BadRequest = ErrorResponse
 // Conflict The envelope of every non-2xx answer.
 type Conflict = ErrorResponse
 
+// InternalError The envelope of every non-2xx answer.
+type InternalError = ErrorResponse
+
 // NotFound The envelope of every non-2xx answer.
 type NotFound = ErrorResponse
+
+// PayloadTooLarge The envelope of every non-2xx answer.
+type PayloadTooLarge = ErrorResponse
 
 // Timeout The envelope of every non-2xx answer.
 type Timeout = ErrorResponse
@@ -2034,8 +2040,8 @@ type Timeout = ErrorResponse
 // Unauthorized The envelope of every non-2xx answer.
 type Unauthorized = ErrorResponse
 
-// UnexpectedError The envelope of every non-2xx answer.
-type UnexpectedError = ErrorResponse
+// UnsupportedMediaType The envelope of every non-2xx answer.
+type UnsupportedMediaType = ErrorResponse
 
 // ValidationFailed The envelope of every non-2xx answer.
 type ValidationFailed = ErrorResponse
@@ -3854,13 +3860,17 @@ type BadRequestJSONResponse ErrorResponse
 
 type ConflictJSONResponse ErrorResponse
 
+type InternalErrorJSONResponse ErrorResponse
+
 type NotFoundJSONResponse ErrorResponse
+
+type PayloadTooLargeJSONResponse ErrorResponse
 
 type TimeoutJSONResponse ErrorResponse
 
 type UnauthorizedJSONResponse ErrorResponse
 
-type UnexpectedErrorJSONResponse ErrorResponse
+type UnsupportedMediaTypeJSONResponse ErrorResponse
 
 type ValidationFailedJSONResponse ErrorResponse
 
@@ -3914,19 +3924,16 @@ func (response ListConnectionsGet422JSONResponse) VisitListConnectionsGetRespons
 	return err
 }
 
-type ListConnectionsGetdefaultJSONResponse struct {
-	Body       ErrorResponse
-	StatusCode int
-}
+type ListConnectionsGet500JSONResponse struct{ InternalErrorJSONResponse }
 
-func (response ListConnectionsGetdefaultJSONResponse) VisitListConnectionsGetResponse(w http.ResponseWriter) error {
+func (response ListConnectionsGet500JSONResponse) VisitListConnectionsGetResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(response.StatusCode)
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3995,6 +4002,36 @@ func (response CreateConnection409JSONResponse) VisitCreateConnectionResponse(w 
 	return err
 }
 
+type CreateConnection413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateConnection413JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnection415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateConnection415JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateConnection422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response CreateConnection422JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
@@ -4009,6 +4046,20 @@ func (response CreateConnection422JSONResponse) VisitCreateConnectionResponse(w 
 	return err
 }
 
+type CreateConnection500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateConnection500JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateConnection504JSONResponse struct{ TimeoutJSONResponse }
 
 func (response CreateConnection504JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
@@ -4019,23 +4070,6 @@ func (response CreateConnection504JSONResponse) VisitCreateConnectionResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(504)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type CreateConnectiondefaultJSONResponse struct {
-	Body       ErrorResponse
-	StatusCode int
-}
-
-func (response CreateConnectiondefaultJSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4091,6 +4125,36 @@ func (response ListConnections401JSONResponse) VisitListConnectionsResponse(w ht
 	return err
 }
 
+type ListConnections413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ListConnections413JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnections415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ListConnections415JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListConnections422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response ListConnections422JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
@@ -4105,19 +4169,16 @@ func (response ListConnections422JSONResponse) VisitListConnectionsResponse(w ht
 	return err
 }
 
-type ListConnectionsdefaultJSONResponse struct {
-	Body       ErrorResponse
-	StatusCode int
-}
+type ListConnections500JSONResponse struct{ InternalErrorJSONResponse }
 
-func (response ListConnectionsdefaultJSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
+func (response ListConnections500JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(response.StatusCode)
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4172,19 +4233,16 @@ func (response DeleteConnection404JSONResponse) VisitDeleteConnectionResponse(w 
 	return err
 }
 
-type DeleteConnectiondefaultJSONResponse struct {
-	Body       ErrorResponse
-	StatusCode int
-}
+type DeleteConnection500JSONResponse struct{ InternalErrorJSONResponse }
 
-func (response DeleteConnectiondefaultJSONResponse) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
+func (response DeleteConnection500JSONResponse) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(response.StatusCode)
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4239,19 +4297,16 @@ func (response GetConnection404JSONResponse) VisitGetConnectionResponse(w http.R
 	return err
 }
 
-type GetConnectiondefaultJSONResponse struct {
-	Body       ErrorResponse
-	StatusCode int
-}
+type GetConnection500JSONResponse struct{ InternalErrorJSONResponse }
 
-func (response GetConnectiondefaultJSONResponse) VisitGetConnectionResponse(w http.ResponseWriter) error {
+func (response GetConnection500JSONResponse) VisitGetConnectionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(response.StatusCode)
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4335,6 +4390,36 @@ func (response UpdateConnection409JSONResponse) VisitUpdateConnectionResponse(w 
 	return err
 }
 
+type UpdateConnection413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateConnection413JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateConnection415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateConnection415JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateConnection422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response UpdateConnection422JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
@@ -4349,6 +4434,20 @@ func (response UpdateConnection422JSONResponse) VisitUpdateConnectionResponse(w 
 	return err
 }
 
+type UpdateConnection500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateConnection500JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateConnection504JSONResponse struct{ TimeoutJSONResponse }
 
 func (response UpdateConnection504JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
@@ -4359,23 +4458,6 @@ func (response UpdateConnection504JSONResponse) VisitUpdateConnectionResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(504)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type UpdateConnectiondefaultJSONResponse struct {
-	Body       ErrorResponse
-	StatusCode int
-}
-
-func (response UpdateConnectiondefaultJSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4444,6 +4526,20 @@ func (response TestConnection409JSONResponse) VisitTestConnectionResponse(w http
 	return err
 }
 
+type TestConnection500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response TestConnection500JSONResponse) VisitTestConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestConnection504JSONResponse struct{ TimeoutJSONResponse }
 
 func (response TestConnection504JSONResponse) VisitTestConnectionResponse(w http.ResponseWriter) error {
@@ -4454,23 +4550,6 @@ func (response TestConnection504JSONResponse) VisitTestConnectionResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(504)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type TestConnectiondefaultJSONResponse struct {
-	Body       ErrorResponse
-	StatusCode int
-}
-
-func (response TestConnectiondefaultJSONResponse) VisitTestConnectionResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4762,165 +4841,167 @@ func (sh *strictHandler) TestConnection(ctx echo.Context, connectionIdentifier C
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37c9s2t+C/guHemdhdWpZfaePMzqyaOK2/5uEbuf2+u5VXhkhIQk0BLABaVjP+33dwAJIgCYqS7fRL",
-	"bvaXTCzicXBwcHDe+BREfJFyRpiSwemnIMUCL4giAv56xRkjkaKcnceEKTqlROjfYyIjQVP9ITgNLucE",
-	"RUXLZxJd67/GvV7vGtE4RFwgqiRieEHQzq8f3+4RGeGUxLu9IAzIHV6kCQlOA+iEJ9HB4VFMpscnz2dz",
-	"GoQB1VOkWM2DMNBD2JZmsjEt4QoDQf7MqCBxcKpERsJARnOywBrgBb57S9hMzYPTg34/DBaUFX+HgVql",
-	"elipBGWz4P4+DF5lQnLPUj+k+M+MoAg+o6ngC4RRKsgt5ZlEKZ4RvfwUzyjDukuPkTs1Ns2ve/lq/syI",
-	"WDnLMZO1wHuo4W1CeM6iJIvJJVc4acL5imdMIZwkaIFVNKds5uyQRDsRl0oizggid0pgBBDttgFIzVxj",
-	"BZO5cMZkirNEBadTnEhSwDnhPCGYAaBv6YKqJoQXeEaQpH+RtkkT6Oed7ETvIL6ji2wB+2k21P5ZAEGZ",
-	"IjMiAIgP06kkHijeZ4sJEYhPK+hRHMkbmqIdOmNckBgt54Sha7uNiEo0o7eEteKLm9m8sNdBr0Lf90B/",
-	"rwlbppxJAofyRxx/JH9mRMJ6Is4UYfBfnKYJjYDu9v+Qen2fyuP1KSBCGJJeECnxTE8izDhowuOVXhbj",
-	"Ct3ihMboH8MP74MCmHLKMxjkPgykwiqTwemxhl9mUUSktGRw7y78PwSZBqfB/9gv+cy++Sr3YbCPdm1m",
-	"pU3O4ocN7dRg2u1pqF5xNk1o9HjMYIcg0JKqOVJzankYTgTB8QqROyqVLLE0ML+fwc8eRL34vIgC2KhE",
-	"Ct8QhiYrhBlXcyJQQm9dBo12moDuApdWczJiTkMqERbRnN6SGGEWowgzxDhKOJsRgaI5ZjOCdnKc220Y",
-	"Mb3q91y94RmLH70RDjiaAqYwaIHyfBoPto8/H7bfcySzaO7ilDJDIFzMMKN/YYPoCniGQi/pgvDs8QSq",
-	"5gSlgt/SmAgU0xiwg5lcEoEmZMoF0duJojmJbp5JFBMcJ5SREnUWkAbmTj4n5i5dqAG2AvYpZVTOc9i1",
-	"wJDDjHZcWA0af2U4U3Mu6F8kfoLDbhjL4OIc3RDgNoUoUeDLndFDbgefF2kOaAsqJWWzEC1wMuViQeIQ",
-	"ZeyG8SXTh1iQW35DYrTTADjHHLlLSaTyVTwWefqiEgwnyHwr8HVufx8ScUuEh8w+470xYCtkeB8AFZrj",
-	"SZDULJKwW5LwlJyi4/4xmnJRYE/wTBEZouP+CfyO0VJwNhuxBVFzHofo+CD/ALeSmmOVX036UgrR8eEL",
-	"4KQn/T7aYRzlyNGMlCA550uWc8jfNMkBot9gmjyYimOiME1AMLgtRhzDZxmc/v4pSLgZJTj9PdBQ52LK",
-	"VehsYip4SoRaoRF8HAUOoZVbmv9wf3UfeqSIcn40NUsqepaLbR6dw8PPe3Ry8KhES5Ike+bMGClikik0",
-	"EQTfSISRyBKiRUGgFJghhEtVIsxyGhkxOGI43uMsWaEpJYnRcHY4Q5EgWBFzVQoCmglO7D25CziRSDU4",
-	"4Ijt1NCz20PXdl97jU29tjARHM3N/AgrBNIlUFaBPKCJAeD1F7L6wJLVqwIo2RSFh0d7Uq0SgjB0AW5T",
-	"rkJqWTemusNC6zaWC+A01QSh6RV6jW/Iqm2zhkcFMC4g92FBfe+N+Aw0cx8GnJEPU6DhdTTQNqym0R9x",
-	"dDNJ8F9kUJ6mWjsNehxT/QUnFwYQSmSh0dQYC/rxEDlHU2NJYyZ1OlbOrkFIxwpIJIgaWt0uDG7Iakzj",
-	"utp6+EOH2pr/8CkgTOsSvzfguPIpkqXS/Lv5WgAQrhmAT/4gkQpcHGs5kM62RGjRWyNWzQXPZnO4/IdH",
-	"expVWNFJAtdfE82TLLoxSl1pRFis9iaHe/ZL6CLw+VEn/qIqXazbs3LVVVKurG79EAZfr50O92FAWJxy",
-	"ytQ4E0l1ZXOlUnm6vy+PepncWxKp9vr9494kB2Ry2Iv4IggDzd+wCk6DTNAqCg77xz94li3IjNYumMCZ",
-	"oobG4y4iKpDvonM95azjSz/zpVbItSyj20SawyqOis6djKl+GDs2tJ1VPJZTbTIFcC1+9yqaPZxJvUoo",
-	"Ycpl3mgmMFOhkV0YIloqSQWVBIEwk0kimscrgmGanOjw5KT7JJm+EjjbtvyvBK85uYf8mnwvimYeXhcG",
-	"ep0bDelniyVC6gv0Uje/exBHHKAf+Z2+hHnGlGdXtuBR/O6JudOUJ3GBwsKkFfSbLCLFSku+wWnwf3/v",
-	"7724+p//EXRhuZNdVJfTtM0OMjUPUdRC/Wjn1aufdjXB/+Ofl11MQ1PQGqxWT2cY/LFUa5r/Y6mqzblm",
-	"Zms6wEqelPN4x+ymnuo6N+hRW2rOzmo/b3cgjALpXgCFTQ7rvUSSzhiJ0WQFwjVO02dGek0x/ZrYWsfc",
-	"KZYynQssybYTp4LeYkUeIoqm2SSh0dgrkW4Ac50x63Ny9WhuWwerusI6oltYSeM8bMmlGYIRcnajdT5z",
-	"kT6TSJCpIHKOFL8h7AuiQAvXGODatnN9Lw0Te4rdrILl3S9BZ3MVY4UHKb3UzR6lwsFo6DVWGOxqLduE",
-	"U/o0mCoH2hRbvh4+bDxUwHAQ8CSCRglQTd7ACkvSRuoN4n6sePIXZ2SDibaVO7yra4gfA1YlpvU6SUFa",
-	"XRj1EfyjxYH1o19ZR1oVv40FvxGE7ClypxDjiiA84ZkyTpAIOmfCuMArTv7hUfVrVXI88fi6QycKYS08",
-	"/5xjZXweFQ/WlIse+jXVOuNJv4+iORY4UkTIKmAf8RJhKYmSKMEsLuUJymZEwmB/8IncDt63VHqczgMI",
-	"FKg5nZsHsIwi6DoMF2VL4yzOEhPNQRVZdJ7eoeICz0gJ9Tsek6RkZAEWAq/gb3+wwaAlzOAlYlmSoIwl",
-	"REpUCSLQq9Uf8UQj30RreNz27jHNlxW6iMlh8p3bckHmkDQMC9kCsz1BcKyhAKtqiDJG/8xI7i+oePPw",
-	"grNZ3Zkqe+hdJuEIjJhUWCgjmZoQmGu0Az6CVJApvUMLLG4korHcBXlhoTtGnClMGcKIcbYnUxyRkkZ7",
-	"I1Yh0gvB48xQ9vAI/eixcnmiWxhXhpwKjQxgC7wyZt5mNBoGa0l7aM33DWJ4dXn+29kpmhOcqPkKFppJ",
-	"c5zkikWyh4a/Di/O3r8+e32KUpx/0+jW4lNY0dxuSKp6I/ZmcP5WNzeDGrO5tE4GdIIUXRBNYAgjwZdo",
-	"B2eKL7Ci0W4PDT6++vn8N905JglRJA6RIkKz5cRi197SBvAgDArwgjAwEwdhkA+jKa3cj6LPGkRdEqk+",
-	"Au16VNZMRXwBrKAMOLilamWW2EODfJHGV0olkoomCcLosN9vsgzHGbTuxGuQXtumrifHNQAmVCq9M0Bj",
-	"aLEqbaqNtRbOm0+++B/3DOctyznDAmbvEQaHimthtkh1AmC2MYxZ/wyqWJ13GqbmXeeA+5C8jZTiubkA",
-	"5Qrr+7drgHd5u/s8uGjTCYHnGUEBfE3jqJAVN7Nrm+buCLlcW+f+S7yS6LowREOcW36qil+9BjlFpBob",
-	"j/9Y4luyCeH+CM2HunWdvABDdYCbKFhDaWCzeyIa43ffMBkVxs8tCIjfVUmH330dROOqY09EO46C9u3S",
-	"UF3N3YKUiq5Viip+/ioIy0tO1QXbD1q5yYMPXIJB15XZr5EkCYmUiUKQc5xq0WPErmswXRvJaJ0GW/L1",
-	"tu3vurpDOODre/vYcehu4/ruaw5mGMw4nyVkHAt627GIn6Dla93QN9BcqXSMU7p+kJ+VSgcp9Q1AteIw",
-	"E3ixfoTzvJlvjJRLNRNE/pmsH+SiaOcbRWgpbl33j1L6+smj9d2GR95ecywIeLs7ehftvKMwvpwm+KZj",
-	"E4d5M98Yis4E7Vj6JbTx975R/Kart27T7N005VT5xcY2nXZEd7ltugljsxHWHpPNhlizSRsOsIZUNhuh",
-	"bZs3673mjG46fRudbNLbezw369rKnzbr7mXVG3Zdw6Y3HKH9ljHGzG76fKCgZsZEMOi3K6lVMbudqOZe",
-	"wxVhrXI/fw3iWusJeiBtzQgjgkYmUPXny8sL8C98s0RWonc7AsvFswpxFTLb10BYay6Vh5EWQ8WQ3y49",
-	"uVjdjqIKeb1CUqUU/zXQ1Dpx74H8yg45/M+33y5RVdC6HVWVGlyFrBzF7mugK68E+lAu9XE4RFyggeIL",
-	"NCUk/nbpyqB1O4ISUlYoSSv3XwMJ+XTYh1LQYIH/Ms7SHS6qOQXfsJMHMLwdMcmjCi3Jo6+DlNaYAx54",
-	"y8GQF3rIb5h+XLRuSUdF1yo9labAr4Ku2u1UDyWrfMRvmKocpG5JVHnPKk0VhuGvgaTa7I4PpCczXD22",
-	"wUyKpIn4+oZvwALb2xGa8RNUqMy6Dr4OEvPblh9MYjeX/OZbpiGLzm1pSHer0RA4kL5sGoLM9B95vGqJ",
-	"vF0Spky9hB56Z6K7JGLklgj0Z8YVQTKbLKhSJEa3OMmIfHD4GkDij1/rzECpVzIKPXU9wuANFxMax4Tl",
-	"P1TrzITBOygI8Z6rQZLwZdmxUgsnCH0lgfSMMktTLhSJ35GY4stVSvJv9UIJYXDJ+TvMVhbqYhBfeY2w",
-	"WtSlM9ugDMKDdq27/rrcl1pqlhJZpDJBYmT3LjS1stScCAI1LzDzJMh7KlVsGKxcw8+5IotmpPJ920KK",
-	"UhHeGnZ5YRDEp0jT7QpCcg/v7mxdneY6iiocneQKB8epeuGbH2z8toETZQoFMgRJNduNe8Epy5KkGS1d",
-	"CcO01A78+yrcPCqznLxGQCUem76e7a6PiscMso/tL//k4saEP4MyECPw/DwqL8WF9TMmwnbmtdBFSoTk",
-	"DCsyzqQpoVhk6ZMFpkk1iPvo0JdWYNBiHGJ25jJctz/4ee9fpnhiLef/8QkwLWj05DVIIm5pRPKkIsjC",
-	"NCnnJlmukRi3LsRobZasgamRxBcGFoSxBWF9/6FpPDBtnzLFpnv8Tfo3k3aviv34/wmMX1ECYxc5bLd3",
-	"byhJYmmyBmpH7pk0/mJvXRoLt+E4FfYhVyz636ngGt4exYvezI6bpwfWSotszLTWkkoz/+QRmcpl181n",
-	"g/Vu2rxOP3VOsyUl5Sh01+wjnarfe9tUz2rwwHLOJcmrBM65JiLMEEhNmppAAvPU2cGStNejwSnt2V81",
-	"lezfHuwbSe4BlWi2uNs1Wn4mOCZC1ktbPcH9DvEBpupbtdTFT2eXjuJm/rr4MLz0Km8aD2Maj6FKVxV7",
-	"wEe2ZJ2A1jGUQm7cva85aFb6I1LcJC4qsjB7GyLSm/XQtVaPezDK9UtEFqla2Wp2gnNlmlaTIssOtbzH",
-	"g0Nv9timCYuWput5i6DhjCdWx/TTuckVrC7elHLj8QpJUEKpmiO9Kb3Ac57yaVRZiLPY3qN+s/hExFkM",
-	"h6Is23voluw96cxcLM5PnSLWHPeLCi63OPK2XBJkmOb1tNS8pYKWqWg8hqLfvnpjzQOadzA0uAlJkC2G",
-	"h+aS/pVncTtlkteXeA4D3WuLmUobTX6yGYfqqPnRtn+mRj8uKjrbWt1eXu/dS8ujHn7Z2wEc0ja6qaXj",
-	"l3p3qbA2FVNmEq7G5m7PzUjt82934/rANEWIFTfg9NBvPqicMpYDa3rBeTk4ggURyCoy93DoXAhP+h40",
-	"1y9mYN75Yje9lZvtvfvYWUbxQ2rwWpSdtAN3aTsVoLvvvKfUVdqGvYIy89Uoqa2VjDLSLBV8SqQ02Gkt",
-	"OzHJJGVEylys2lQ620J0KNf0tEKDjHhKqqasTrAX+O7cNHZIuzRjbaOme5flr5K1TWHPtWp4MeeTl6xa",
-	"M3KFLh+vBpcUitPU0YPzQqht5WFMwdMHqaL/NgW6CFIc+2vhbab5PJ3mXEGij6jfUunEbsiHuaze0ETp",
-	"K1QLuwmVqlanonYnUc17FGSFGWGz5tgJ5JFD3ZYanE7NLHiPb2htEKFtfGkPjCRYRB6Z/xWWZI8ySZik",
-	"emoks4nZiryKsb6Ne54CEU3bYmGW3sxlZqs/eKWed47DbnMZfiAmVAksVuiGrPZAfEAKzyTaUQQvQhRx",
-	"qVAEpb1CZDX33drO6TZj00aj59XeweHRsdYBCOTWLbC4IapC0w7YVYm77uAiUE+fmjdekKTKoyc7b734",
-	"3juREmFZviIyNQ8uIN0LRrXlUrgpPZJgaX5eUyql3D+YOrVOsNpjBfn4iMFjJ3Y4zzzWs9BVl8UKxY2J",
-	"Dva0ohO7c6EdIzgjUA1nsF/rxfiqBrC+qX12p2XdF+6rPP61T6mQaot1t9S/ef+YKjd2VFiEfOKx6/zY",
-	"Pt9jdZoS1VUYXGqqYzmsELmPYTcioLe1WDlh5JqLaJqqH/PqbZ9iKZdcxMCZI3Gk9uCXvnDqz+vbTjPD",
-	"cdE4LH6DCvZa+s0rlk2gxmKAGU5WikYaI3OuL50gnvTyiv6uzat5HWwhjToIaxZPm9hyj6VJxoVqu+rW",
-	"j7aJcVkrtt2Gjq0tWykXVUPMyfHRoWNxeX5ycnTSxTrMI0yNE/Sf+md40mnFIniyy6ZcExwbE7rSZ6hg",
-	"A9W70n9bNp91siUpt94UKZPxgsc1W0QqyBS4VS5xxVTCQQ8DnCR8ac7l1H30LAiDWyLodLUX4fL/0yxp",
-	"yRswfKPhhoZSWC6yelu7E4FOHPLtLgTuPwKbVgIvGUaXKtPkAi30/6tteGHbPaVis3ZsrdpUxD9voICN",
-	"3yvfkai8VqVwcqO1ltZkSsjXdxPnK6n4RTZ8paiAW6WgyHg3BQOcCgimpkOlQkNYLQHkuJyOfLWkykSH",
-	"rfW4erbIo0IHPq97QYPX7lGZJHxWcanAau4WycOK+392c7ctrI5n9umaDqtwjV0UuPBxhpbHPbYsIK2w",
-	"opH7rskOt1a6ZJUXkpbGNGW0/d1Wdb90LzpV4H45H5x/GL758Pr9++/P/jV4d/H2rKZ0bfB4h9GJx+47",
-	"Ktvp9nYFT1SztgRj46K1FQz5FuTf4Yed9yKxx9Sl66Fr9+mMawT/lYgqhBXCbFV7UMQ6b2uSZf6iSODW",
-	"u6txjRohtO2+ZzuD5T9wIv71q2Jvzt6d7//y/bvXZ+9/2p9c3H2c0lf/Zfv+cvZfJWN0ujsPdQSZ3CNY",
-	"qr2DpuRZPopSe2jFFPLLLQLVF1O6n0s5epzJdXj0md9Jabxl5Ox13hbtWM6HBv8c1h6frb6uYpDbw0Bk",
-	"eCkf+rKKqfvpMcKyZGWD8SXKmL7CwbgAVeuhTxU6gZf7dTPO4fHap1y8u28+V8cuaSnsfGjDSJVjKZPK",
-	"PeKz5/wGTUHNzvH/TKLLt0MUaWKdgvjmOGjbghM3fk2mSmKbCo/Do8/2sFUYULwYC56Q9o7nePGRJ+Tv",
-	"eA8r7Ormg+UKEOv5siW3ljJbmMIDg3dIo8QTS3tnNEnf01d+WucJGWNRe7gIC3aKl/KU4sXp6cHh0fHJ",
-	"8+9/eNE/ODzV7fe1nHyrqRYK//oOscP0tODjlM3VQwcbmMeLbd/05ixW4qVruEgg5GuYLRbYp+MOQCUg",
-	"sXWy5s/SmUYTEoOQwzMFL2sZ12xTOIZn6uIxVpXw1BgrsqeFR9/Ki8CW9mAUylAtu6D26rfjiWremd45",
-	"2Qyed2A1a8R8gaM9OceHJ89Pj6Yv8EHUJ4eT7+Nj/PzAW7bWd03aLA3N0WxsjC2EC0vdgF8ZlJjRq8CG",
-	"Lorbd9rKZN7oWvCgozMWiVWqgcKapUsV2jwLQVQmGIlfouLBaHhzEl1/9913H89eD15dnr3+7rvvrus+",
-	"gedHP3Q85hEGS0EV0ReX4fca3jINFNw6j+APaWreUzRb/wVFnCrC8EMnbjxLZQDxX2TrOUQJxrbPUDVy",
-	"dbe1xzoJz5IqiNkHM0IRXfSORoJLPlXoJ4HT+aPUbgfap5UX3aj5zqglG93viXJqEbs0YjYbfEufvh8f",
-	"vrcncJqCeCeVeVghNIotFwXvx1ABfYY142iL8177JlaTfLt3scEY9FZaKLq7v86bPqmAtAa6TimpA7Sr",
-	"yp5522x5/ozRgjM0IXOcTI3F+gt7sO9xYflPyGFL0npaxrpJiH89fX1rPltUAGiNjSpyWlyx524FUm6v",
-	"RY/baPO3YNDFKtudVZ/9nZ8pUdG88BIXamgeJ1qJG+2OHAW/UW4f1TvOWSxrdlJ32KPnlTGP+r5Bjdq3",
-	"AS5KX1Jn0yUWZM4z+YA3jnLK2UCN9m2wRxjNH9grXxA1sZ+YacHfuDa6bpQbshrrMTqJ7ReyusBUVO+R",
-	"L8Kbsw7Ersuk0xO0bvDt2MsvZLUHu1V9RdHz6NDTZOA8/LHCOksvaKTtQdc8138rnue/DIrhurNyWh5N",
-	"atHM8Yy0lGW3BdcRtTXZjRpfeSLLCfoeMavgC5ImODIv5zSUOyjeXhMNiskb3gt4DMgEXMdkenzyfDan",
-	"Qdh4Luj3wd7/wXt/9fdeXH06OLn/D59GHWmVM8qUFrWnmCaZ8IW0vHFetClf7XmJTtCC3xJZf8JLcWRe",
-	"4akED3mZrimBv50JI+8zWbkhka55VIyPjieT6fOYxAeT749f4Cp2dINNkFO79B7y8lhnGFgejVG80Fv3",
-	"HPMlg/BA512rqjmGMjXmYnZweIQn0fHJ85hMv//hxd3qr/7BYXXduqW77sNj/7orkZE1iERGELnDkUpW",
-	"pm6AiUPUp8E8reQzuIRBgqUaA/0Um10d+OxOESYpZ6dFOQLP80om9k1gQIGXWjoRDpAUVQCqQLzVo5uJ",
-	"7GFoRGL2m1OYAy6RjEQ2mZDYRgXCMuybWvUaADVwMtmCFQDIJvtPswRFOEnyZLEilGAHw/UNIbIAOwgO",
-	"cvfhOHpMAZfOp898SZ31Ii6bB6Feliy4QEiFF4eo2J85XzII6PTY1v4+l2J18u0ch41L7ZFRygAd2D9l",
-	"x5Gk0bxiqrYZQoD5sDBYuIlN8BRaaUwdsR3M0M/vBq/yUGcTMWx8aRik05gIektiiGIyl6t5SPqGrHZR",
-	"ovcQ2+T3EVPEnDE1JwKM5BFPV+ZRQyLNhbrZW4pNY73nHcWHRlvnPcdVW30377NsNTEcCfo+/DxbGATB",
-	"0udqrMy/Wjd9ebhPkCM65E/eVR772wSwLI23vP7r1riKlFS9TruLJoV5dSUXH05NlfIirDHq5oVWuVha",
-	"5Kr6RviIoyISVRDkFXwcXl0/zz4ZuFZrqssj/DFjlavmmfTdyabWFZL4lrJZCOqkINNMmqhEfEvQzvHh",
-	"4S6i0xGjCmhF9tBrM7GE60xkxBzZpuTgvnzoFZAAiGcSSUVSGSJpb0csNDvCKqdNKtEtlXTic2TG9q4Y",
-	"2xSwtSIrzLNx9SMN/lCR1Ps4K5GPIn4DSVgB3x21jQIAHk+EAxz7Wf62JTxn2UDVuspdTRHA9d0Ha5NY",
-	"cuXxYjAcVt/xHP5yfnFhnvFcjw57lovTm4PqRYNbTXA7xdzWaawWZqyVbdz1ZUnmUT7bBvI80v5XxBZ8",
-	"hqjIZkxPHg+dR+dMk1XP4qhnolR7Mbl9WFhkGSiTz4IzxTuDYB4anlKpFritbdiWWnyKt9otHP+tMl+b",
-	"a/rMaa9mwifPeW0b9qpY42OzXQtKqmS6PrNJrvKzZLlaU+Lf6ZDiKWGbJrf++2tKmUCXrVNjfwVp7rHl",
-	"XG0tKcWtZP4S4QmUmrCK2Q0hqauJWSucO+5BR9nXej7iEjm/WPtGlBAsJKKq53lhv9vu1W5jGiQUm8xf",
-	"c5WfmtiewsIUIkCL/qF4+Ntvdfq3FqLd3IZxgYVmDTUb8oKImZZbmbX3WCsHZwQKiOTfzSP75mX6CUF4",
-	"xKBUZ22wPHW11JeeyUKsr4jea2wL9VxmxjjMadWXl3ngFYjgWCFJWEzZDFGl98roBGAqzUOaBcFxGZ/0",
-	"4CTnXyURQ6IgQapUvJ+gDm/zADdnakn30d+IzP1sC7xCkqiX1i4OjDx/nx4MKYLgaK53V82JWFKbQNn+",
-	"zn0lL8d9/r6BwnUuq22vonafYc0lVbj3Hsebm/7Cv9ml1Jy2pAVfXVuvUiWyhCBcVJeZCH7j0UETHuGG",
-	"p+H3AEprWa505Zi0WgIrSuXSUdRKSsllHTSCEUeBPpgLCsbjYG3NpYprkjLIw7SGjdN8hBBRw3xClLEb",
-	"xpdsbMNa9UEfc5asQqNXjo1SXktraIPDv08FwtZpesbKmQmqVkNNdAbXpmbRIDPBYhP4602uj8ibca/X",
-	"CxrUf3FuiqMa46VWX9C1aXsdmlJPWKLrSnmkU2SrI9l2elSgfbin4FO5Wq0xBff34BOa8ibWizhouOCh",
-	"DKDrFAILSN1vKU/huMahI0eTGCWUQb7hiOUh3JC4jSTPREQk2nFL/oZoeBSWsS6hE14Y5pmcMkQ/8rsQ",
-	"fRwOwxHLixdKYBMLLsiuuRCwmSZNsAL8yRWLpMlZHbER+wjBcLXkSGNQKhdvnZAwHtxoJT9DSy5uQkRM",
-	"sC24JQv3q5GNQrQ0BuLmZWhtl3qyOWYx5CFNcHRT2LbJLREjJud8qe80nFvD8QxTdlqN5pZA8Ka7z9+g",
-	"F3sGJcHAXhii5RwriAcGQzbOJAnRHFsHs+a3RaHrnetKWezrXXN5JzQitkq2TZAfpPpG2Tvs9TVP0+p5",
-	"oZMvl8sehs89Lmb7tq/cf3v+6uz98Az66MNPVeFuBtybJGVpa0f0+qaZltzNW9pHvX7vyLgc53DO9m8P",
-	"9l0alfsOaeoGM19A92W+6Lzwi0bhxYfhJVo73r5ufm2DKE2tCFNDBssRg4ghBMXmiP6xh96TpebGUFDi",
-	"JcIimoPrwRkQLuY5FJW39RxG7Nrc7P8rv7whDADLGxJrjmD2QrNYAO88Dk6DpFoO5yfQFEpAWjXMssn+",
-	"W7qg7Q/rOg0/mJp3G7R8ZcpBbNDy3JSwuIRKFLq9Jy/KRRrwR+oIl2CVD05tsn8uYDds82VU1eYurA3A",
-	"ocyAY/ath67LndM7I7073wZzYVrcDFhf8R0vwEYTQjtaCt5FXCDK8p9AEtvdBDjXWVHC18x92L4mkRPa",
-	"kUvuXuyYokctAXK+Kkb3V/pmt3kPuv1hv29jX5TNTMZpmtjQp/0/rPdqW+y/pVKZm7Uu0KbW3F1B730Y",
-	"HPcP2oYv4N13n6GAToeH3Z1KqdEE1RhbnrVnds9I7lISqfz1ChBv8gwjKLzlkwHQTp377WqpA8808wkc",
-	"3hRc3ZsKAh4XodQ6D5Vz0GmqsT6YoUKMaNQ50IpnppV1Brf9iBXcUfbQr6ZKznVdVQOuanSQbv/TiImM",
-	"ScPIrYVMS5dlOIRRPPPL9JaYG+L48BBaK8eFZOXI3ogNG65uUk/hgd7VLB4f/zdOuxLLQZHgn7/M0kHt",
-	"VkCG8yGP4N9iywdOPrVNi2dO1ry+sHGSeUT4zSOYXBuKrcql/9zLhbjSZtIW8OGxjXytWdv1onI+KwOk",
-	"Wt3fb3xJ1OijeAa/qvbYBK7Pxi1boiM9XPOyeiMssUTWMW1ZZ7+bkZVv+jyc2/ZfdHfKH/d5FHs+6R93",
-	"d7TP+DwhOy9e7Wqy9Fb2fR8G3TIyWGi8XP4tSESaDdQ0S2eIEDFHckY7ihJpbBpM8xAa74ZW8gamMmJ6",
-	"uAmPVz10oVcBXOo60SLtNbDQa1Nw7jrMM5/Kgns7uu+1U7/s2ookI5a6teJ2T5H5bqvWISPwTZI8vCji",
-	"LMqE0Eq6lnSEklarzNer9Y0R48xWaobqemiwkVKArE4Al1YpXm6gC3zNisDVttfYZmyopXjoveWGX6So",
-	"+Dfxuy9Uunw4L/pUCd7SN/+UEnFv2FJClEdsedcSbl7Y0ncUEQvKcLIboljwVIJFpZTdcvuMPv1TQYgc",
-	"Md0A1Br0EV7s0vzj9dnbs8uz0pRQsRTR2Ap8jn0m1yJHzAFs57Df332J8gkQ4yjhbKalYmotTDvH/eNd",
-	"H6swGKiJjV/E3e9RmB+hM21yt+ZP+T0hNVvWvt3tGvrtVW+IMSlyViHLyQpdQx5Gr9e71kTDReH7QgOm",
-	"fzFk4KMdiRTnLxE2hGPamXR7lIBdgHG2l3esvArroaUZUV8iIX3N9PMTUdvSznZXfdn7vGCNcOumWPkq",
-	"S+c+ZBMw2pKv1OJSrriKTwvT9oiB+mtM7VTaKAMQ08Dd0WbeDq2DQvM9OwNooRCbiUfMPl8WYYZ+OrsM",
-	"EYmpUaYvBpevfjbipwmuq9jfBdmDOtGaP1s23kODEbPeZ/+KbYSusdJLVU2cyNrMDyOW2x/0EawmV+BE",
-	"cjTRUEiEc3+ue+w1zPpKMtkwhXQ4YlrHTFUexaDRWDhu4Wy3CJxR4We3wcD60njhvTSyWnzJo2wNguRO",
-	"1ZLsP5LC+yszmRIWuyaG3PNgeWuh2OdefMdRvYWC3BY080UryPlWNXjc36Ucb8kW/9tr04aKnlibbpFg",
-	"95UN6noqlu9V1j9mVgBdH51fyLA5s3f8pSZUP+Iits5SnqmIL0hebd2VZXHu7rfpZUjxJbYdEc4UX0DJ",
-	"zgW/JWUC6EvN723+2uZMcxdSh5ycU6PP0yRBGB32+yNmzAR24FPDqq9f5lHr5sYCq7C+OPgUKbqAeDGM",
-	"TvrHPs6pd+zvkZHKWS6JVB8hequNixTbMS3N1L0vmCn8m872JVjjPScbMSi83XK6ndgQOJ5uVMjvV/rg",
-	"mfQzc3hrljIe4QTFBLzyCy3O2FS1nesFviGa+K53K4730/39RHeac6lOf+j3+3C0LWifvC/2m7iZ0F4m",
-	"Ya4oGLcF8avjvdIf5y73/ur+/wUAAP//",
+	"7H1rc+M2suhfQfFu1di5tCy/JomnbtVVPJ7Em3n4WJ7dPTfylSASkhBTAAOAlpWU//spNEASJEE9bM/s",
+	"zJnzYbcyFgA2Go1Gv/uvIOLzlDPClAxO/wpSLPCcKCLgX2ecMRIpytlFTJiiE0qE/ntMZCRoqn8IToPr",
+	"GUFRMfKFRCP9r2Gn0xkhGoeIC0SVRAzPCdr5ePV2j8gIpyTe7QRhQO7xPE1IcBrAJDyODg6PYjI5Pnk5",
+	"ndEgDKj+RIrVLAgDvYQdaT42pCVcYSDIHxkVJA5OlchIGMhoRuZYAzzH928Jm6pZcHrQ7YbBnLLi32Gg",
+	"lqleVipB2TR4eAiDs0xI7tnqhxT/kREUwc9oIvgcYZQKckd5JlGKp0RvP8VTyrCe0mHkXg3N8FEn380f",
+	"GRFLZzvmYy3wHmp4mxBesCjJYnLNFU6acJ7xjCmEkwTNsYpmlE2dE5JoJ+JSScQZQeReCYwAot02AKn5",
+	"1lDBx1w4YzLBWaKC0wlOJCngHHOeEMwA0Ld0TlUTwks8JUjSP0nbRxOY5/3YiT5BfE/n2RzO0xyo/WcB",
+	"BGWKTIkAID5MJpJ4oHifzcdEID6poEdxJG9pinbolHFBYrSYEYZG9hgRlWhK7whrxRc3X/PCXge9Cn3X",
+	"A/2DJmyZciYJXMqfcHxF/siIhP1EnCnC4D9xmiY0Arrb/13q/f1VXq+/AiKEIek5kRJP9UeEWQeNebzU",
+	"22JcoTuc0Bj9vf/hfVAAU37yHBZ5CAOpsMpkcHqs4ZdZFBEpLRk8uBv/myCT4DT4X/sln9k3v8p9WOzK",
+	"7s3stMlZ/LChnRpMux0N1Rlnk4RGT8cMdggCLaiaITWjlofhRBAcLxG5p1LJEks98/dz+LMHUT9+WkQB",
+	"bFQihW8JQ+MlwoyrGREooXcug0Y7TUB3gUurGRkwZyCVCItoRu9IjDCLUYQZYhwlnE2JQNEMsylBOznO",
+	"7TEMWADsSRHBcHKeo/ZJp0Htasj8VmA8/0qfiDsiGig/+dS0KeG7aIJpQmK04wFn95UmXGDAfKIRjCKc",
+	"STgnOeML1kEf2S3jCzZggmeKSLRz3D3eBXQvBGdTNCdqxmP4+0loSBEzNOolCV+M0IzgmIhdpNfUq0tN",
+	"BITdkYSnxJ7Fe67e8IzFTz4GhzT0bZzAosVh5J/xUP7xpzuG9xzJLJq59E2ZuaxcTDGjf2JD9BXwDLe4",
+	"xMuE4/ia87dYTMmzs1PFOUpg5Y046cHR5+GkAJK+7ZgZmjFUjKOIpEqinQP0jv6028Jhr+mc8OzpDFZ/",
+	"OBX8jsZEoJjGQFGYyQURaEwmXBh6jmYkun0hUUxwnFDmYNIC4rn0x58WjQXUAFsB+4QyKmc57FrgzWFG",
+	"Oy6sBo0fGc7UjAv6J4mf4bEyD2Pv8gLdEjjjQhQu8OV+0XNFDz4t0hzQ5lRKyqYhmuNkwsWcxCHKDBPU",
+	"j5Agd/xWc9MGwDnmZJamXCgSvyMxxdewvee8ufNM/xdBjWUcXDZh8Nznk88nGY3qwI40AlugNIj8h6YZ",
+	"mPAG3q9HIjEmCtMEJNO7YsUh/CyD09/+ChJuVglOfws0yLmcfBM6B5AKnhKhlmgAPw4Ch1JKvOd/eLh5",
+	"CD2nV37fPsnlzHKzzXM6PPy055SDRyVakCTZM0RvxNhxptBYEHwrEUYiS0guJpgvhCDVSf3iZ7mcAHcE",
+	"x3ucJUs0oSQxKvYOZygSBCtiZDVBQDXGiRXUdgEnEqkGCxuwnRp6djtoZM+10zjUkYWJ4Ghmvo+wQqDe",
+	"gMBRIA9oogd4/ZUsP7BkeVYAJZu6WP9oT6plQuAhkhLYRbkLqZWtmOoJc61c2xuM01QThKZXmDW8Jcu2",
+	"w+ofFcC4gDyEBfW9N/ob0MxDGHBGPkyAhlfRQNuymkZ/wtHtOMF/kl55m2rjNOhxTPUvOLk0gFAiC5W6",
+	"iqQe+unQZUwaSxozqTOxcncNQtbsgESCqL41LoTBLVkOaVy3mxz+sMZukv/hr4Awrcz+1oDjxmfJKK02",
+	"v5lfCwDCFQvw8e8kUoGLY62I0OmWCC1ma8SqmeDZdAavd/9oT6MKKzpO4P1qonmcRbfGqlBasebLvfHh",
+	"nv0ldBH48mgt/qIqXaw6s3LXVVKu7G71EgZfr50JD2FAWJxyytQwE0l1ZzOlUnm6vy+POpncWxCp9rrd",
+	"4844B2R82In4PAgDzd+wCk6DTNAqCg67xz94ti3IlNYemMD5RA2Nx+uIqEC+i87VlLOKL/3CF0hxpIUR",
+	"PSbSHFZxVExey5jql3HNgbaziqdyqk0+AVyL359F08czqbOEEqZc5o2mAjMVogkX+i0jWlFOBZVEv1xY",
+	"a6+ieb0iWKbJiQ5PTtbfJDNXAmfblv+V4DU/7iG/Jt+LoqmH14WB3udGS/rZYomQ+ga91M3vH8URe+gn",
+	"fq8fYZ4x5TmVLXgUv39m7jThSVygsLCpBt0mi0ixUkTo/fz/37p7P978778F67C8ll1Ut9N0DvQyNQtR",
+	"1EL9aOfs7OddTfB//+f1OqahKWgFVqu3Mwx+X6gVw/++UNXhXDOzFRNgJ8/Kebxrrqee6j43mFHbas7O",
+	"an/e7kL0rX2kfAAKozDWZ4kknTISo/EShGucpi+M9Jpi+jWxtTXfTrGU6UxgSbb9cCroHVbkMaJomo0T",
+	"Gg29EukGMNcZs74nN0/mtnWwqjusI7qFlTTuw5ZcmiFYIWc3WuczD+kLiQSZCCJnSPFbwr4gCrRwDQGu",
+	"bSfXz9Iwsec4zSpY3vMSdDpTMVa4l9JrPexJKhyshl5jhcEw1nJMOKXPg6lyoU2x5Zvhw8ZjBQwHAc8i",
+	"aJQA1eQNrLAkbaTeIO6niid/ckY2+NC2cod3dw3xo8eqxLRaJylIax1GfQT/ZHFg9eo31pNbxW9jw28E",
+	"IXuK3CvEuCIIj3mmjOcngsmZMDEYlSiT/lH116rkeOIJtgidMJiV8PxzhpVxWlRcqBMuOuhjqnXGk24X",
+	"RTMscKSIkFXArvACYSmJkijBLC7lCcqmRMJiv/Ox3A7et1R6oh56EKlSi3poXsAyjGXdZbgsR5pohSwx",
+	"4URUkfna29tXXOApKaF+x2OSlIwswELgJfzbH+3Sa4lzeYVYliQoYwmRElWiWPRu9Y94rJFvwoU8cSPu",
+	"Nc23FbqIyWHy3dtyQ+aSNAwL2RyzPUFwrKEAq2qIMkb/yIjxYZKqCxPPOZvWvfmyg95lEq7AgEmFhTKS",
+	"qYnBGqEdpakyFWRC79Eci1uJaCyNgxkcHRFnClOGMGKc7ckUR6Sk0c6AVYj0UvA4M5TdP0I/eaxcnvAq",
+	"xpUhp0IjA9gCr4yZjxkM+sFK0u5b832DGM6uL/5xfopmBCdqtoSNZtJcJ7lkkeyg/sf+5fn71+evT1GK",
+	"8980urX4FFY0t1uSqs6AveldvNXDzaLGbC5zv/8JUnRONIEhjARfoB2cKT7Hika7HdS7Ovvl4h96ckwS",
+	"okgcIkWEZsuJxa59pQ3gQRgU4AVhYD4chEG+jKa08jyKOSsQdU2kugLa9aismYr4HFhBGfFyR9XSbLGD",
+	"evkmjbOTSiQVTRKE0WG322QZjjNo1Y3XIL22Q11PjmsATKhU+mSAxtB8WdpUG3stnDd/+QLQ3Ducjyy/",
+	"GRYwe68wOFRcC7NFqhOBtY1hzPpnUMXqvNMwNe86F9yH5G2kFM/LBShXWL+/6xZ4l497yKPbNv0g8Dwj",
+	"KICvaRgVsuJmdm0z3F0hl2vr3H+BlxKNCkM0BFrmt6r4q9cgp4hUQ+OyH0p8RzYh3J9geF+PrpMXYKgO",
+	"cBMFKygNbHbPRGP8/hsmo8L4uQUB8fsq6fD7r4NoXHXsmWjHUdC+XRqqq7lbkFIxtUpRxZ+/CsLyklN1",
+	"w/YHrdzkwQcuwaBR5esjJElCImWiEOQMp1r0GLBRDaaRkYxWabAlX287/nVPdwgXfPVsHzsO3WNcPX3F",
+	"xQyDKefThAxjQe/WbOJnGPlaD/QtNFMqHeKUrl7kF6XSXkp9C1CtOEwFnq9e4SIf5lsj5VJNBZF/JKsX",
+	"uSzG+VYRWopbNf1KSt88ebR6Wv/IO2uGBQFv95rZxTjvKowvJgm+XXOI/XyYbw1Fp4Ku2fo1jPHPvlX8",
+	"dt1sPaY5u2nKqfKLjW067Yhe57ZZTxibrbDymmy2xIpD2nCBFaSy2Qptx7zZ7BV3dNPPt9HJJrO913Oz",
+	"qa38abPpXla94dQVbHrDFdpfGWPMXE+fjxTUzJoIFv12JbUqZrcT1dxnuCKsVd7nr0Fca71Bj6StKWFE",
+	"0MgEqv5yfX0J/oVvlshK9G5HYLl4ViGuQmb7GghrxaPyONJiqFjy26UnF6vbUVQhr1dIqpTivwaaWiXu",
+	"PZJf2SX7//H22yWqClq3o6pSg6uQlaPYfQ105ZVAH8ulrvp9xAXqKT5HE0Lib5euDFq3IyghZYWStHL/",
+	"NZCQT4d9LAX15vhP4yzd4aKaU/ANO3kAw9sRkzyq0JI8+jpIaYU54JGvHCx5qZf8hunHReuWdFRMrdJT",
+	"aQr8Kuiq3U71WLLKV/yGqcpB6pZElc+s0lRhGP4aSKrN7vhIejLL1WMbzEeRNBFf3/ALWGB7O0IzfoIK",
+	"lVnXwddBYn7b8qNJ7Paa337LNGTRuS0N6Wk1GgIH0pdNQ5CZ/hOPly2RtwvClKmZ00HvTHSXRIzcEYH+",
+	"yLgiSGbjOVWKxOgOJxmRjw5fA0j88WtrM1DqBWBCT2GOMHjDxZjGMWH5H6rFdcLgHVQFes8V1AEqJ1aK",
+	"MQWhryZVuKJ8RdgolBAG15y/w2xpoS4W8dVeCqtVWdZmG5RBeDCu9dRfl+dSS81SIotUJkiM7NmFplib",
+	"mhFBENb/Y54EeU+lig2DlWv4uVBk3oxUfmjbSFEqwltEMa/bhPgEabpdQkju4f29LYzT3EdRhWMtucLF",
+	"cape+L4PNn47wIkyhQIZgqSa7cad4JRlSdKMlq6EYVpqB/59E24elVl+vEZAJR6bvp7tno+Kxwyyj+1f",
+	"/snFrQl/BmUgRuD5eVJeigvrJ0yEXZvXQucpEZIzrMgwk6aGZ5GlT+aYJtUg7qNDX1qBQYtxiNkvl+G6",
+	"3d4ve/8y1TtrOf9PT4BpQaMnr0EScUcjkicVQRamSTk3yXKNxLhVIUYrs2QNTI0kvjCwIAwtCKvn983g",
+	"nhn7nCk269ffZH4zafemOI//SWD8ihIY15HDdmf3hpIkliZroHblXkjjL/bWpbFwG45TYR9yyaL/mwqu",
+	"4e1QPO9M7bp5emCttMjGTGslqTTzT56QqVxO3fxrsN9Nh9fpp85ptqSkHIXunn2kU/V7b5vqWQ0eWMy4",
+	"JHmZvxnXRIQZAqlJUxNIYJ46O1iS9no0OKUd+1dNJft3B/tGkntEJZot3naNll+g+qasl7Z6hvcd4gNM",
+	"6c9qqYufz68dxc386/JD/9qrvGk8DGk8hCpdVewBH9mSdQJah1CLu/H2vuagWekfkeImcVGRuTnbEJHO",
+	"tINGWj3uwCqjV4jMU7U0FWGQ4FyZodWkyHJCLe/x4NCbPbZpwqKl6XreImg4w7HVMf10bnIFq5s3pdx4",
+	"vEQSlFCqZkgfSifw3Kf8M6qspFkc71G3WXwi4iyGS1HWjT50a0afrM1cLO5PnSJWXPfLCi63uPK2XBJk",
+	"mOb1tNSspYKWKak9hKrzvnpjzQuaTzA0uAlJkC2Wh+GS/plncTt1ulfXGA8DPWuLL5U2mvxmMw7lTfOr",
+	"bf+ZGv24KClui8V7eb33LC2PevxjbxdwSNvoppaOX+nTpcLaVEDlNnJJ87RNseIV39/uxfWBaapgK27A",
+	"6aB/+KByylj2rOkF5+XgCBZEIKvIPMClcyE86XrQXH+YgXnnm930VW6O957j2jKKH1KD16LspF14nbZT",
+	"AXr9m/ecukrbsjdQSLwaJbW1klFGmqWCT4iUBjutZSfGmaSMSJmLVZtKZ1uIDuWenldokBFPSdWUtRbs",
+	"Ob6/MIMd0i7NWNuo6d5t+atkbVPYc6UaXnzz2UtWrVi5QpdPV4NLCsVp6ujBeSHUtvIwpuDpo1TRf5sC",
+	"XQQpDv218DbTfJ5Pc64g0UfUb6l0Yjfk41xWb2ii9BOqhd2ESlWrU1F7k6jmPQqywoywWXPsBPLIoW5L",
+	"Dc6kZha8xze0MojQDr62F0YSLCKPzH+GJdmjTBImqf40ktnYHEVexVi/xh1PgYimbbEwS2/mMrPVH7xS",
+	"zzvHYbe5DN8TY6oEFkt0S5Z7ID4ghacS7SiC5yGKuFQogtJeIbKa+27t5PSYoRmj0XO2d3B4dKx1AAK5",
+	"dXMsbomq0LQDdlXirju4CBTEp6bJEJJUefRkp9mQr+GOlAjLso3NxHT8QHoWrGrLpXBTeiTB0vx5RamU",
+	"8vzg06l1gtU6NOTrIwbdduxynu9Yz8K6uixWKG586GBPKzqx+y20YwRnBKrhFM5rtRhf1QBWD7V9n1r2",
+	"fem2hfLvfUKFVFvsu6X+zfunVLmxq8Im5DOvXefHtn+U1WlKVFdhcKmpjuWwQuQ+ht2IgN7WYuWEkWsu",
+	"ommqfs2rr32KpVxwEQNnjsSR2oO/dIVTf16/dpoZDovBYfE3qGCvpd+8YtkYaiwGmOFkqWikMTLj+tEJ",
+	"4nEn74Xj2ryaz8EW0qiDsGbxtLEt91iaZFyotqtu/WSbGJe1Yttt6NjaspVyUTXEnBwfHToWl5cnJ0cn",
+	"61iH6QLWuEH/of8MPcWWLIKecTblmuDYmNCVvkMFG6i+lf7XstlXzJak3PpQpEyGcx7XbBGpIBPgVrnE",
+	"FVMJFz0McJLwhbmXE7frXhAGd0TQyXIvwuV/T7KkJW/A8I2GGxpKYbnI6mztTgQ6cch3fSFw/xXYtBJ4",
+	"yTDWqTJNLtBC/x/twEs77jkVm5Vra9WmIv55AwVs/F7ZR6LSLk3h5FZrLa3JlJCv7ybOV1Lxi2z4SlEB",
+	"t0pBkfFuCgY4FRBMTYdKhYawWgLIcTkd+WpJlYkOW+tx9WyRJ4UOfFr3ggav3aMyTvi04lKB3dzPk8cV",
+	"9//k5m5bWB1PbeuaNVbhGrsocOHjDC3NPbYsIK2wopHb12SHWytdsswLSUtjmjLa/m6rul+6F50qcL9e",
+	"9C4+9N98eP3+/ffn/+q9u3x7XlO6NmjeYXTiodtHZTvd3u7gmWrWlmBsXLS2giHfhvwn/Lj7XiT2mLp0",
+	"HTRyW2eMEPynRFQhrBBmy1pDEeu8rUmWeUeRwK13V+MaNUJoO33PcQaLv+NE/OujYm/O313s//r9u9fn",
+	"73/eH1/eX03o2X/aub+e/2fJGJ3pTqOOIJN7BEu1d9CUPMumKLVGK6aQX24RqHZMWd8u5ehpJtf+0Sfu",
+	"k9LoZeScdT4W7VjOh3r/7Ne6H1e7qxjkdjAQGV7Ix3ZWMXU/PUZYlixtML5EGYuhHSC1VethThU6gRf7",
+	"dTPO4fHKVi7e0zc/V9cuaSlc22jDSJVDKZPKO+Kz5/wDhoKaneP/hUTXb/so0sQ6AfHNcdC2BSdu3E2m",
+	"SmKbCo/9o0/W2CoMKJ4PBU9I+8QLPL/iCfkc/bDCddN8sNwAYj2/bMmtpczmpvBA7x3SKPHE0t4bTdLX",
+	"+spP6zwhQyxqjYuwYKd4IU8pnp+eHhweHZ+8/P6HH7sHh6d6/L6Wk+801ULhX98ldpieFnycsrl66WAD",
+	"83hx7Ju+nMVOvHQNDwmEfPWz+Rz7dNweqAQktk7WvC2dGTQmMQg5PFPQWcu4ZpvCMbSpi4dYVcJTY6zI",
+	"nhYefTsvAlvag1EoQ7XsglrbeccT1Xwzvd9kU2jvwGrWiNkcR3tyhg9PXp4eTX7EB1GXHI6/j4/xywNv",
+	"2VrfM2mzNDRHs7ExthAubHUDfmVQYlavAhu6KG4/aSuTeaNrwYOOzlkklqkGCmuWLlVo8ywEUZlgJH6F",
+	"io7l0OYYjb777rur89e9s+vz1999992o7hN4efTDmmYeYbAQVBH9cBl+r+Et00DBrfME/pCmpp+iOfov",
+	"KOJUEYYf++FGWyoDiP8hW80hSjC2bUPVyNXd1h7rJDxLqiBmH8wIRXTROxoJLvlEoZ8FTmdPUrsdaJ9X",
+	"XnSj5tdGLdnofk+UU4vYpRGz2eJb+vT9+PD1nsBpCuKdVKaxgu1VzkXB+zFUQJ9izTja4rxX9sRqku/6",
+	"U2wwBn2UFor101/nQ59VQFoB3VopaQ1oN5Uz847Z8v4ZowVnaExmOJkYi/UX1rDvaWH5z8hhS9J6Xsa6",
+	"SYh/PX19az5bVABojY0qclpcsed+CVJup0WP2+jwt2DQxS7bnVWfvM/PhKhoVniJCzU0jxOtxI2ujxwF",
+	"v1FuH9Unzlksa3ZSd9mjl5U1j7q+RY3atwEuSl/S2qELLMiMZ/IRPY5yytlAjfYdsEcYzRvslR1ETewn",
+	"ZlrwN66NdS/KLVkO9Rprie1XsrzEVFTfkS/Cm7MKxHWPyVpP0KrFt2Mvv5LlHpxWtYuip+nQ82TgPL5Z",
+	"YZ2lFzTS1tA1z/Xfiuf5H4NiufVZOS1Nk1o0czwlLWXZbcF1RG1NdqPGV1pkOUHfA2YVfEHSBEemc05D",
+	"uYPi7TXRoPh4w3sBzYBMwHVMJscnL6czGoSNdkG/9fb+H977s7v3481fBycPf/Np1JFWOaNMaVF7gmmS",
+	"CV9Iyxuno03ZtecVOkFzfkdkvYWX4sh04akED3mZrimBv50JI58zXrohka55VAyPjsfjycuYxAfj749/",
+	"xFXs6AGbIKf26D2m89jaMLA8GqPo0Fv3HPMFg/BAp69V1RxDmRpyMT04PMLj6PjkZUwm3//w4/3yz+7B",
+	"YXXfeqS778Nj/74rkZE1iERGELnHkUqWpm6AiUPUt8G0VvIZXMIgwVINgX6Kw64ufH6vCJOUs9OiHIGn",
+	"vZKJfRMYUOCllrUIB0iKKgBVIN7q1c2H7GVoRGJ2m58wF1wiGYlsPCaxjQqEbdieWvUaADVwMtmCFQDI",
+	"JvtPsgRFOEnyZLEilGAHw/MNIbIAOwgOcvfxOHpKAZe1rc98SZ31Ii6bB6Felyy4QEiFF4eoOJ8ZXzAI",
+	"6PTY1j6fS7H68e0ch41H7YlRygAd2D/lmitJo1nFVG0zhADzYWGwcBOboBVaaUwdsB3M0C/vemd5qLOJ",
+	"GDa+NAzSaUwEvSMxRDGZx9U0kr4ly12U6DPENvl9wBQxd0zNiAAjecTTpWlqSKR5UDfrpdg01nv6KD42",
+	"2jqfOaza6tfzPstWE8ORYO7j77OFQRAsfa7GyveXqz5fXu4T5IgOecu7SrO/TQDL0njL579ujatISdXn",
+	"dH3RpDCvruTiw6mpUj6ENUbdfNAqD0uLXFU/CB9xVESiCoK8go/Dq+v32ScD12pNrfMIX2Ws8tS8kL43",
+	"2dS6QhLfUTYNQZ0UZJJJE5WI7wjaOT483EV0MmBUAa3IDnptPizhORMZMVe2KTm4nQ+9AhIA8UIiqUgq",
+	"QyTt64iFZkdY5bRJJbqjko59jszYvhVDmwK2UmSF72xc/UiD31ck9TZnJfJJxG8gCSvgu6u2UQDA44lw",
+	"gGs/zXtbQjvLBqpWVe5qigCu7z5YmcSSK4+XvX6/2sez/+vF5aVp47kaHfYuF7c3B9WLBrea4HaKua3T",
+	"WC3MWCvbuOvLksyjfLYN5Hmi/a+ILfgEUZHNmJ48HjqPzpkky47FUcdEqXZicve4sMgyUCb/Cs4UXxsE",
+	"89jwlEq1wG1tw7bU4nP0ardw/LfKfG3u6ROnvZoPPnvOa9uyN8Uen5rtWlBSJdP1hU1ylZ8ky9WaEj+n",
+	"Q4qnhG2a3PrvryllAl22To39CNLcU8u52lpSilvJ/BXCYyg1YRWzW0JSVxOzVjh33YM1ZV/r+YgL5PzF",
+	"2jeihGAhEVUdT4f99XavdhtTL6HYZP6ap/zUxPYUFqYQAVr0H4rG336r07+1EO3mNoxLLDRrqNmQ50RM",
+	"tdzKrL3HWjk4I1BAJP/dNNk3nenHBOEBg1KdtcXy1NVSX3ohC7G+InqvsC3Uc5kZ4/BNq768ygOvQATH",
+	"CknCYsqmiCp9VkYnAFNpHtIsCI7L+KRHJzl/lET0iYIEqVLxfoY6vM0L3PxSS7qP/o3I3M82x0skiXpl",
+	"7eLAyPP+9GBIEQRHM326akbEgtoEyvY+95W8HLf9fQOFq1xW2z5F7T7DmkuqcO89jTc3/YWf2aXU/GxJ",
+	"C766tl6lSmQJQbioLjMW/NajgyY8wg1Pw28BlNayXOnGMWm1BFaUyqWjqJWUkss6aAArDgJ9MecUjMfB",
+	"yppLFdckZZCHaQ0bp/kKIaKG+YQoY7eML9jQhrXqiz7kLFmGRq8cGqW8ltbQBof/nAqErdL0jJUzE1Qt",
+	"+5roDK5NzaJeZoLFxvCvN7k+Im+HnU4naFD/5YUpjmqMl1p9QSMzdhSaUk9YolGlPNIpstWR7Di9KtA+",
+	"vFPwU7lbrTEFDw/gE5rwJtaLOGh44KEMoOsUAgtI3W8pT+G6xqEjR5MYJZRBvuGA5SHckLiNJM9ERCTa",
+	"cUv+hqh/FJaxLqETXhjmmZwyRD/x+xBd9fvhgOXFCyWwiTkXZNc8CNh8Jk2wAvzJJYukyVkdsAG7gmC4",
+	"WnKkMSiVm7dOSFgPXrSSn6EFF7chIibYFtyShfvVyEYhWhgDcfMxtLZL/bEZZjHkIY1xdFvYtskdEQMm",
+	"Z3yh3zScW8PxFFN2Wo3mlkDwZrrP36A3ew4lwcBeGKLFDCuIBwZDNs4kCdEMWwez5rdFoeudUaUs9mjX",
+	"PN4JjYitkm0T5HupflH2DjtdzdO0el7o5IvFooPh5w4X0307V+6/vTg7f98/hzn68lNVuJsB9yZJWdra",
+	"EZ2uGaYld9NL+6jT7RwZl+MM7tn+3cG+S6Ny3yFNPWDqC+i+zjedF37RKLz80L9GK9fb18NHNojS1Iow",
+	"NWSwHDCIGEJQbI7oP3bQe7LQ3BgKSrxCWEQzcD04C8LDPIOi8raew4CNzMv+f/LHG8IAsLwlseYI5iw0",
+	"iwXwLuLgNEiq5XB+Bk2hBKRVwyyH7L+lc9reWNcZ+MHUvNtg5JkpB7HByAtTwuIaKlHo8Z68KBdpwB+p",
+	"I1yCVT44tcn+uYDdsM2XUVWbu7A2AIcyA445tw4alSenT0Z6T74N5sK0uBmwvuI7XoCNJoR2tBS8i7hA",
+	"lOV/AklsdxPgXGdFCV8z92H7mkROaEcuuXuxY4oetQTI+aoYPdzol93mPejxh92ujX1RNjMZp2liQ5/2",
+	"f7feq22x/5ZKZV7WukCbWnN3Bb0PYXDcPWhbvoB3321DAZMOD9dPKqVGE1SjJ56YXa+emHePMI0iQLDJ",
+	"c4ug5Jbv9Uc7db63q+UNPNVsJ3C4UnDzYGoHeJyDUms7VM5Am6lG+WCGCgGiUeFAq5yZVtMZvPMDVvBF",
+	"2UEfTX2cUV1JA35qtI/1nqcBExmThoVb25iWK8tACKNy5s/oHTFvw/HhIYxWjvPISpCdAes3nNyknrwD",
+	"s6v5Oz7Ob9x1JZaDIrU/78myhs6taAw3Qx7B/xdH3nMyqW1CPHPy5fVTjZPMI7xvHrvkWk9sPS79z71c",
+	"fCutJW2hHh6ryNear10vJ+ezL0CS1cPDxs9DjT6KBvhVhcembn0yPtkSF+nhl9fVt2CBJbIuacs0N2Bj",
+	"ZTefx/PZ7o/rJ+VtfWDCwdH6CZd4mXAcX3P+FospMfNONoGu2Rros78Getbx+lm211Dt9SjagzVfkNbX",
+	"4iEM1gvjYAryPipvQfTSXKemwjpLhIg5IjraUZRIYzxhmmXReDe0Ij7wsAHTy415vOygS70LYIqjRMvO",
+	"I+DYI1PZbhTmKVZlZb8dPXfkFEobWdlnwFK3KN3uKTK/2/J4yEiW4ySPY4o4izIhCFNIi1RCSau+5vvV",
+	"is2AcWZLQkMZP9TbSPtAVvmAN7KUYzdQOr5mjeNm21dzM67XUqX0wTLfL1Im/Uzs9b89t9xIdn486/ur",
+	"EpSm5ZoJJeLBcMGEKI9Q9q4ljL7wEewoIuaU4WQ3RLHgqQRLUSmZ5nYnzWwmghA5YHoAqGvoCjqRaXb1",
+	"+vzt+fV5aSKpWMBobMVZx+6Ua8cD5gC2c9jt7r5C+QcQ4yjhbKplfmotZzvH3eNdH2cyGKgJxV+EZOMx",
+	"BDxBF9zkOc5bFD4LHds3ZLtnPPRb4N4QYyTlrEKQ4yUaQWZJp9MZaXLhovDmoR7TfzEE4KMaiRTnrxA2",
+	"JGPGmQICKAFLB+NsL59Y6XProaIpUV8iCX2dlPMzUdtSzXbSRDn7omCH8LCnWPmqZOf+cBP82pJ71eIe",
+	"r7i9Twsz/YCBQm/cBlTaiAmQBMF102aqD62zRfM6+wXQqyHOFA+YbcUWYYZ+Pr8OEYmpMQ9c9q7PfjES",
+	"rgkUrPgSBNmDmteaJ1vW3UG9AbOedP+ObbSx8ThIVU0CydoMKgOWW1T05asmiuBEcjTWUEiEc9+0e+E1",
+	"zPoZMpk9hQA6YFprTlUekaHRWDih4Va3yLRRETNgA5v1Q/Gj96HIarEyT7KeCJI7iEuyvyKFJ1tmMiUs",
+	"do0muRfFctXCVJFHJDhO9y1U/rYAoC9a5c+PqsHdPpe6vyVD/B/7wPPaBwzRPrN9oEVI3lc2Hu65Xhiv",
+	"+eEqszLu6sSGQkzO3xbH1WyyHCIuYutn5pmK+JzkhepdcRnnkRI2Mw8pvsB2IsKZ4nOodjrnd6TMnX2l",
+	"nxeb+rc5j96FrCsnXddYKGiSIIwOu90BM4YPu/CpeRlGr/KAf/NAglldv1N8ghSdQ6gdRifdYx+j1if2",
+	"eYSx8ivXRKorCHxrY1rFcUxKO3/nC+ZBn/1WX4Mjw3OnEYNq5S332gmogYvphtL8dqOvnMnZM9e2ZvXj",
+	"EU5QTCCUYa7lJpvftzOa41uiyW60W4lWON3fT/SkGZfq9IdutwuX2oLWcGSCHdMEG4X21QpzXcR4fIhf",
+	"1++UTkx3uw83D/8VAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -89,6 +89,9 @@ func TestCheckTimeoutIsA504(t *testing.T) {
 	body["test_before_save"] = false
 	id := create(t, h, body)["connection_id"].(string)
 	wantError(t, h.Call(t, "POST", connPath(id)+"/test", nil), 504, "TimeoutError")
+	// A credential change whose check times out is refused the same way.
+	patch := map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "slow-secret-2"}}}
+	wantError(t, h.Call(t, "PATCH", connPath(id), patch), 504, "TimeoutError")
 	got := h.Call(t, "GET", connPath(id), nil).JSON(t)
 	if got["consecutive_failures"] != float64(1) {
 		t.Errorf("a timed-out test is not recorded as a failure: %v", got["consecutive_failures"])

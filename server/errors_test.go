@@ -191,3 +191,52 @@ func TestMalformedRequests(t *testing.T) {
 		t.Errorf("2 MiB body: status %d, want 413", r.Status)
 	}
 }
+
+// When the database fails, every operation answers a bare 500 envelope.
+func TestDatabaseFailureIsAnOpaque500(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{BrokenDatabase: true})
+	for _, req := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", connectionsPath, s3Create("x")}, {"GET", connectionsPath, nil}, {"POST", connectionsPath + "/list", map[string]any{}},
+		{"GET", connPath("x"), nil}, {"PATCH", connPath("x"), map[string]any{"name": "y"}}, {"DELETE", connPath("x"), nil},
+		{"POST", connPath("x") + "/test", nil},
+	} {
+		r := h.Call(t, req.method, req.path, req.body)
+		e := wantError(t, r, 500, "InternalServerError")
+		if e["message"] != "internal error" {
+			t.Errorf("%s %s: message %v", req.method, req.path, e["message"])
+		}
+	}
+	if !strings.Contains(h.Logs(), "request failed") {
+		t.Error("the failure is not logged for operators")
+	}
+}
+
+func TestBodyLimitsAndMediaTypesOnEveryBodyOperation(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	id := create(t, h, s3Create("bodies"))["connection_id"].(string)
+	big := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
+	for _, req := range [][2]string{{"POST", connectionsPath}, {"POST", connectionsPath + "/list"}, {"PATCH", connPath(id)}} {
+		if r := h.Call(t, req[0], req[1], big); r.Status != 413 {
+			t.Errorf("%s %s with 2 MiB: %d", req[0], req[1], r.Status)
+		} else {
+			wantError(t, r, 413, "BadRequestError")
+		}
+		hr, _ := http.NewRequest(req[0], h.URL+req[1], strings.NewReader("<xml/>"))
+		hr.Header.Set("Authorization", "Bearer "+h.Tenant.APIKey)
+		hr.Header.Set("Content-Type", "application/xml")
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 415 {
+			t.Errorf("%s %s with XML: %d, want 415", req[0], req[1], resp.StatusCode)
+		}
+	}
+	wantFieldError(t, h.Call(t, "POST", connectionsPath+"/list", map[string]any{"status": "BROKEN"}), "body", "status")
+}

@@ -2020,8 +2020,14 @@ type BadRequest = ErrorResponse
 // Conflict The envelope of every non-2xx answer.
 type Conflict = ErrorResponse
 
+// InternalError The envelope of every non-2xx answer.
+type InternalError = ErrorResponse
+
 // NotFound The envelope of every non-2xx answer.
 type NotFound = ErrorResponse
+
+// PayloadTooLarge The envelope of every non-2xx answer.
+type PayloadTooLarge = ErrorResponse
 
 // Timeout The envelope of every non-2xx answer.
 type Timeout = ErrorResponse
@@ -2029,8 +2035,8 @@ type Timeout = ErrorResponse
 // Unauthorized The envelope of every non-2xx answer.
 type Unauthorized = ErrorResponse
 
-// UnexpectedError The envelope of every non-2xx answer.
-type UnexpectedError = ErrorResponse
+// UnsupportedMediaType The envelope of every non-2xx answer.
+type UnsupportedMediaType = ErrorResponse
 
 // ValidationFailed The envelope of every non-2xx answer.
 type ValidationFailed = ErrorResponse
@@ -4582,8 +4588,8 @@ type ListConnectionsGetResponse struct {
 	JSON401 *Unauthorized
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *UnexpectedError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4601,9 +4607,9 @@ func (r ListConnectionsGetResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ListConnectionsGetResponse) GetJSONDefault() *UnexpectedError {
-	return r.JSONDefault
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListConnectionsGetResponse) GetJSON500() *InternalError {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -4646,12 +4652,16 @@ type CreateConnectionResponse struct {
 	JSON401 *Unauthorized
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *Timeout
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *UnexpectedError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4674,19 +4684,29 @@ func (r CreateConnectionResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateConnectionResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateConnectionResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r CreateConnectionResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateConnectionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r CreateConnectionResponse) GetJSON504() *Timeout {
 	return r.JSON504
-}
-
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r CreateConnectionResponse) GetJSONDefault() *UnexpectedError {
-	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -4727,10 +4747,14 @@ type ListConnectionsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *UnexpectedError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4748,14 +4772,24 @@ func (r ListConnectionsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
 }
 
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ListConnectionsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ListConnectionsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r ListConnectionsResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ListConnectionsResponse) GetJSONDefault() *UnexpectedError {
-	return r.JSONDefault
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListConnectionsResponse) GetJSON500() *InternalError {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -4796,8 +4830,8 @@ type DeleteConnectionResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *UnexpectedError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4815,9 +4849,9 @@ func (r DeleteConnectionResponse) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r DeleteConnectionResponse) GetJSONDefault() *UnexpectedError {
-	return r.JSONDefault
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteConnectionResponse) GetJSON500() *InternalError {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -4858,8 +4892,8 @@ type GetConnectionResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *UnexpectedError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4877,9 +4911,9 @@ func (r GetConnectionResponse) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r GetConnectionResponse) GetJSONDefault() *UnexpectedError {
-	return r.JSONDefault
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetConnectionResponse) GetJSON500() *InternalError {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -4924,12 +4958,16 @@ type UpdateConnectionResponse struct {
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *Timeout
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *UnexpectedError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4957,19 +4995,29 @@ func (r UpdateConnectionResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateConnectionResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateConnectionResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r UpdateConnectionResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateConnectionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r UpdateConnectionResponse) GetJSON504() *Timeout {
 	return r.JSON504
-}
-
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r UpdateConnectionResponse) GetJSONDefault() *UnexpectedError {
-	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -5012,10 +5060,10 @@ type TestConnectionResponse struct {
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *Timeout
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *UnexpectedError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5038,14 +5086,14 @@ func (r TestConnectionResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r TestConnectionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r TestConnectionResponse) GetJSON504() *Timeout {
 	return r.JSON504
-}
-
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r TestConnectionResponse) GetJSONDefault() *UnexpectedError {
-	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -5292,12 +5340,12 @@ func ParseListConnectionsGetResponse(rsp *http.Response) (*ListConnectionsGetRes
 		}
 		response.JSON422 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest UnexpectedError
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSONDefault = &dest
+		response.JSON500 = &dest
 
 	}
 
@@ -5346,6 +5394,20 @@ func ParseCreateConnectionResponse(rsp *http.Response) (*CreateConnectionRespons
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ValidationFailed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5353,19 +5415,19 @@ func ParseCreateConnectionResponse(rsp *http.Response) (*CreateConnectionRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
 		var dest Timeout
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON504 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest UnexpectedError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSONDefault = &dest
 
 	}
 
@@ -5407,6 +5469,20 @@ func ParseListConnectionsResponse(rsp *http.Response) (*ListConnectionsResponse,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ValidationFailed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5414,12 +5490,12 @@ func ParseListConnectionsResponse(rsp *http.Response) (*ListConnectionsResponse,
 		}
 		response.JSON422 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest UnexpectedError
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSONDefault = &dest
+		response.JSON500 = &dest
 
 	}
 
@@ -5461,12 +5537,12 @@ func ParseDeleteConnectionResponse(rsp *http.Response) (*DeleteConnectionRespons
 		}
 		response.JSON404 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest UnexpectedError
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSONDefault = &dest
+		response.JSON500 = &dest
 
 	}
 
@@ -5508,12 +5584,12 @@ func ParseGetConnectionResponse(rsp *http.Response) (*GetConnectionResponse, err
 		}
 		response.JSON404 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest UnexpectedError
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSONDefault = &dest
+		response.JSON500 = &dest
 
 	}
 
@@ -5569,6 +5645,20 @@ func ParseUpdateConnectionResponse(rsp *http.Response) (*UpdateConnectionRespons
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ValidationFailed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5576,19 +5666,19 @@ func ParseUpdateConnectionResponse(rsp *http.Response) (*UpdateConnectionRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
 		var dest Timeout
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON504 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest UnexpectedError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSONDefault = &dest
 
 	}
 
@@ -5637,19 +5727,19 @@ func ParseTestConnectionResponse(rsp *http.Response) (*TestConnectionResponse, e
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
 		var dest Timeout
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON504 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest UnexpectedError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSONDefault = &dest
 
 	}
 
