@@ -123,6 +123,9 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 	}))
 
 	e.GET("/healthz", s.healthz)
+	if err := registerDocs(e); err != nil {
+		return nil, err
+	}
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	return e, nil
 }

@@ -1341,7 +1341,7 @@ type ErrorResponse struct {
 	// Error What went wrong. Messages never quote submitted values.
 	Error ErrorBody `json:"error"`
 
-	// Status The HTTP status
+	// Status The HTTP status, repeated.
 	//
 	// Example: 422
 	Status  int                  `json:"status"`
@@ -1534,14 +1534,14 @@ type Pagination struct {
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
 
-	// NextPage Next page number
+	// NextPage Next page number, null on the last page.
 	NextPage nullable.Nullable[int] `json:"next_page"`
 
 	// Page 1-based page number (offset paging).
 	Page     int `json:"page"`
 	PageSize int `json:"page_size"`
 
-	// PreviousPage Previous page number
+	// PreviousPage Previous page number, null on the first.
 	PreviousPage nullable.Nullable[int] `json:"previous_page"`
 
 	// Total Null unless include_total.
@@ -1570,7 +1570,7 @@ type PostgresqlConfig struct {
 	Host string `json:"host"`
 	Port *int   `json:"port,omitempty"`
 
-	// Query Query to sync from
+	// Query Query to sync from, instead of a table.
 	Query   *string                  `json:"query,omitempty"`
 	Schema  *string                  `json:"schema,omitempty"`
 	SslMode *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
@@ -1812,7 +1812,7 @@ type StorageConnectionModel struct {
 	// LastCheckedAt Extension: when the connectivity check last ran.
 	LastCheckedAt nullable.Nullable[time.Time] `json:"last_checked_at"`
 
-	// LastError Last check failure
+	// LastError Last check failure, secrets scrubbed; null when healthy.
 	LastError nullable.Nullable[string] `json:"last_error"`
 
 	// LastUsedAt Last successful call to the provider (a passing check counts).
