@@ -15,6 +15,11 @@ DEVDB := scripts/devdb.sh
 
 .PHONY: help generate verify build run test bench db-up db-down clean
 
+# npm tools (Spectral, Redoc) pinned by package-lock.json.
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch node_modules
+
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
@@ -31,7 +36,11 @@ verify: generate ## fail if generated code is stale, code is unformatted or go v
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
-	@echo "verify: generated code fresh, gofmt clean, go vet clean"
+	$(MAKE) --no-print-directory node_modules
+	npx --no-install spectral lint --fail-severity=warn --ruleset .spectral.yaml openapi.yaml
+	@cmp -s node_modules/redoc/bundles/redoc.standalone.js server/docs/redoc.standalone.js || \
+		{ echo "server/docs/redoc.standalone.js differs from the pinned redoc package: run npm run vendor:redoc"; exit 1; }
+	@echo "verify: generated code fresh, gofmt and go vet clean, spec lint clean, vendored Redoc matches package.json"
 
 build: ## build bin/connvault
 	go build -o bin/connvault ./cmd/connvault

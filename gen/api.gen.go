@@ -710,13 +710,19 @@ func (e UsernamePasswordCredentialsType) Valid() bool {
 }
 
 // AccessKeyOnlyCredentials S3-style access key credentials.
+//
+// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 type AccessKeyOnlyCredentials struct {
 	union json.RawMessage
 }
 
 // BackblazeApplicationKeyCredentials A B2 application key.
+//
+// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
 type BackblazeApplicationKeyCredentials struct {
 	// ApplicationKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ApplicationKey *SecretString                          `json:"application_key,omitempty"`
 	KeyId          string                                 `json:"key_id"`
 	Type           BackblazeApplicationKeyCredentialsType `json:"type"`
@@ -726,11 +732,15 @@ type BackblazeApplicationKeyCredentials struct {
 type BackblazeApplicationKeyCredentialsType string
 
 // BackblazeConfig Backblaze B2 through its S3-compatible API.
+//
+// Example: {"bucket":"my-b2-bucket","credentials":{"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"},"endpoint_url":"https://s3.us-west-004.backblazeb2.com","region":"us-west-004"}
 type BackblazeConfig struct {
 	// Bucket Example: my-b2-bucket
 	Bucket string `json:"bucket"`
 
 	// Credentials How to authenticate to Backblaze.
+	//
+	// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
 	Credentials BackblazeCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -746,15 +756,21 @@ type BackblazeConfig struct {
 }
 
 // BackblazeCredentials How to authenticate to Backblaze.
+//
+// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
 type BackblazeCredentials struct {
 	union json.RawMessage
 }
 
 // BoxCcgCredentials Client credentials grant, for an enterprise or a user.
+//
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"}
 type BoxCcgCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString         `json:"client_secret,omitempty"`
 	EnterpriseId *string               `json:"enterprise_id,omitempty"`
 	Type         BoxCcgCredentialsType `json:"type"`
@@ -765,8 +781,12 @@ type BoxCcgCredentials struct {
 type BoxCcgCredentialsType string
 
 // BoxConfig A Box account.
+//
+// Example: {"credentials":{"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"},"folder_id":"0"}
 type BoxConfig struct {
 	// Credentials OAuth, client credentials grant (CCG) or JWT.
+	//
+	// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","refresh_token":"box-refresh-token","type":"oauth"}
 	Credentials BoxCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -777,22 +797,32 @@ type BoxConfig struct {
 }
 
 // BoxCredentials OAuth, client credentials grant (CCG) or JWT.
+//
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","refresh_token":"box-refresh-token","type":"oauth"}
 type BoxCredentials struct {
 	union json.RawMessage
 }
 
 // BoxJwtCredentials Server authentication with a JWT signed by the app's key pair.
+//
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","passphrase":"key-passphrase","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","public_key_id":"abc123","type":"jwt"}
 type BoxJwtCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 	EnterpriseId string        `json:"enterprise_id"`
 
 	// Passphrase A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	Passphrase *SecretString `json:"passphrase,omitempty"`
 
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKey  *SecretString         `json:"private_key,omitempty"`
 	PublicKeyId string                `json:"public_key_id"`
 	Type        BoxJwtCredentialsType `json:"type"`
@@ -802,13 +832,19 @@ type BoxJwtCredentials struct {
 type BoxJwtCredentialsType string
 
 // BoxOAuthCredentials An OAuth client and a user's refresh token.
+//
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","refresh_token":"box-refresh-token","type":"oauth"}
 type BoxOAuthCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	RefreshToken *SecretString           `json:"refresh_token,omitempty"`
 	Type         BoxOAuthCredentialsType `json:"type"`
 }
@@ -817,8 +853,12 @@ type BoxOAuthCredentials struct {
 type BoxOAuthCredentialsType string
 
 // BrightdataApiTokenCredentials A Bright Data API token.
+//
+// Example: {"api_token":"brightdata-api-token","type":"api_token"}
 type BrightdataApiTokenCredentials struct {
 	// ApiToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ApiToken *SecretString                     `json:"api_token,omitempty"`
 	Type     BrightdataApiTokenCredentialsType `json:"type"`
 }
@@ -827,8 +867,12 @@ type BrightdataApiTokenCredentials struct {
 type BrightdataApiTokenCredentialsType string
 
 // BrightdataConfig A Bright Data account.
+//
+// Example: {"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"}
 type BrightdataConfig struct {
 	// Credentials An API token.
+	//
+	// Example: {"api_token":"brightdata-api-token","type":"api_token"}
 	Credentials BrightdataCredentials `json:"credentials"`
 	DatasetId   *string               `json:"dataset_id,omitempty"`
 
@@ -840,6 +884,8 @@ type BrightdataConfig struct {
 }
 
 // BrightdataCredentials An API token.
+//
+// Example: {"api_token":"brightdata-api-token","type":"api_token"}
 type BrightdataCredentials struct {
 	union json.RawMessage
 }
@@ -855,8 +901,12 @@ type ConfigDescription = string
 type ConnectionDescription = string
 
 // ConnectionList A page of connections.
+//
+// Example: {"pagination":{"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1},"results":[{"connection_id":"conn_abc123def456ghi","consecutive_failures":0,"created_at":"2026-11-24T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","description":"Raw assets","internal_id":"int_org123abc456def789xyz012","is_active":true,"last_checked_at":"2026-11-24T12:00:00Z","last_error":null,"last_used_at":"2026-11-24T12:00:00Z","metadata":{"team":"data-platform"},"name":"Production S3 Bucket","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"***REDACTED***","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","secret_fields":[{"changed_at":"2026-11-24T12:00:00Z","field":"credentials.secret_access_key","fingerprint":"hmac-sha256:3f9a1c0e2b7d4a61","set":true}],"status":"ACTIVE","status_changed_at":"2026-11-24T12:00:00Z","status_reason":null,"updated_at":"2026-11-24T12:00:00Z"}],"total":1}
 type ConnectionList struct {
 	// Pagination Where this page sits.
+	//
+	// Example: {"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1}
 	Pagination Pagination               `json:"pagination"`
 	Results    []StorageConnectionModel `json:"results"`
 
@@ -877,8 +927,12 @@ type ConnectionName = string
 type ConnectionStatus string
 
 // ConnectionTestResult Outcome of a connectivity check. A failed check is still a 200.
+//
+// Example: {"details":{"duration_ms":182,"steps":[{"message":"s3.us-east-1.amazonaws.com","name":"resolve endpoint","status":"PASSED"},{"message":"listed bucket my-bucket","name":"list bucket","status":"PASSED"}],"tested_at":"2026-11-24T12:00:00Z"},"message":"listed bucket my-bucket","success":true}
 type ConnectionTestResult struct {
 	// Details The check's steps, so the part that failed is visible.
+	//
+	// Example: {"duration_ms":182,"steps":[{"message":"s3.us-east-1.amazonaws.com","name":"resolve endpoint","status":"PASSED"},{"message":"listed bucket my-bucket","name":"list bucket","status":"PASSED"}],"tested_at":"2026-11-24T12:00:00Z"}
 	Details TestDetails `json:"details"`
 
 	// Message Example: listed bucket my-bucket
@@ -887,6 +941,8 @@ type ConnectionTestResult struct {
 }
 
 // CreateBackblazeConnectionRequest Create a Backblaze B2 (S3-compatible API) connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Backblaze","provider_config":{"bucket":"my-b2-bucket","credentials":{"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"},"endpoint_url":"https://s3.us-west-004.backblazeb2.com","region":"us-west-004"},"provider_type":"backblaze","test_before_save":true}
 type CreateBackblazeConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -906,6 +962,8 @@ type CreateBackblazeConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig Backblaze B2 through its S3-compatible API.
+	//
+	// Example: {"bucket":"my-b2-bucket","credentials":{"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"},"endpoint_url":"https://s3.us-west-004.backblazeb2.com","region":"us-west-004"}
 	ProviderConfig BackblazeConfig `json:"provider_config"`
 
 	// ProviderType Always `backblaze`.
@@ -913,6 +971,9 @@ type CreateBackblazeConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -920,6 +981,8 @@ type CreateBackblazeConnectionRequest struct {
 type CreateBackblazeConnectionRequestProviderType string
 
 // CreateBoxConnectionRequest Create a Box connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Box","provider_config":{"credentials":{"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"},"folder_id":"0"},"provider_type":"box","test_before_save":true}
 type CreateBoxConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -939,6 +1002,8 @@ type CreateBoxConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A Box account.
+	//
+	// Example: {"credentials":{"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"},"folder_id":"0"}
 	ProviderConfig BoxConfig `json:"provider_config"`
 
 	// ProviderType Always `box`.
@@ -946,6 +1011,9 @@ type CreateBoxConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -953,6 +1021,8 @@ type CreateBoxConnectionRequest struct {
 type CreateBoxConnectionRequestProviderType string
 
 // CreateBrightdataConnectionRequest Create a Bright Data connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Brightdata","provider_config":{"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"},"provider_type":"brightdata","test_before_save":true}
 type CreateBrightdataConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -972,6 +1042,8 @@ type CreateBrightdataConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A Bright Data account.
+	//
+	// Example: {"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"}
 	ProviderConfig BrightdataConfig `json:"provider_config"`
 
 	// ProviderType Always `brightdata`.
@@ -979,6 +1051,9 @@ type CreateBrightdataConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -987,11 +1062,15 @@ type CreateBrightdataConnectionRequestProviderType string
 
 // CreateConnectionRequest Request to create a connection. `provider_type` selects the shape of
 // `provider_config`.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing S3","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","test_before_save":true}
 type CreateConnectionRequest struct {
 	union json.RawMessage
 }
 
 // CreateGoogleDriveConnectionRequest Create a Google Drive connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing GoogleDrive","provider_config":{"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"},"provider_type":"google_drive","test_before_save":true}
 type CreateGoogleDriveConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1011,6 +1090,8 @@ type CreateGoogleDriveConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig Google Drive or a Google Workspace shared drive.
+	//
+	// Example: {"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"}
 	ProviderConfig GoogleDriveConfig `json:"provider_config"`
 
 	// ProviderType Always `google_drive`.
@@ -1018,6 +1099,9 @@ type CreateGoogleDriveConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1025,6 +1109,8 @@ type CreateGoogleDriveConnectionRequest struct {
 type CreateGoogleDriveConnectionRequestProviderType string
 
 // CreateHttpApiConnectionRequest Create a generic JSON HTTP API connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing HttpApi","provider_config":{"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}},"provider_type":"http_api","test_before_save":true}
 type CreateHttpApiConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1044,6 +1130,8 @@ type CreateHttpApiConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A JSON HTTP API whose answer holds an array of items.
+	//
+	// Example: {"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}}
 	ProviderConfig HttpApiConfig `json:"provider_config"`
 
 	// ProviderType Always `http_api`.
@@ -1051,6 +1139,9 @@ type CreateHttpApiConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1058,6 +1149,8 @@ type CreateHttpApiConnectionRequest struct {
 type CreateHttpApiConnectionRequestProviderType string
 
 // CreateInstagramConnectionRequest Create an Instagram connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Instagram","provider_config":{"business_account_id":"17841400000000999","credentials":{"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"},"scopes":["instagram_basic"]},"provider_type":"instagram","test_before_save":true}
 type CreateInstagramConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1077,6 +1170,8 @@ type CreateInstagramConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig An Instagram professional account.
+	//
+	// Example: {"business_account_id":"17841400000000999","credentials":{"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"},"scopes":["instagram_basic"]}
 	ProviderConfig InstagramConfig `json:"provider_config"`
 
 	// ProviderType Always `instagram`.
@@ -1084,6 +1179,9 @@ type CreateInstagramConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1091,6 +1189,8 @@ type CreateInstagramConnectionRequest struct {
 type CreateInstagramConnectionRequestProviderType string
 
 // CreatePostgresqlConnectionRequest Create a PostgreSQL connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Postgresql","provider_config":{"credentials":{"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"},"database":"analytics","host":"db.internal.example.com"},"provider_type":"postgresql","test_before_save":true}
 type CreatePostgresqlConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1119,6 +1219,9 @@ type CreatePostgresqlConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1126,6 +1229,8 @@ type CreatePostgresqlConnectionRequest struct {
 type CreatePostgresqlConnectionRequestProviderType string
 
 // CreateRssConnectionRequest Create an RSS or Atom feed connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Rss","provider_config":{"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"},"provider_type":"rss","test_before_save":true}
 type CreateRssConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1145,6 +1250,8 @@ type CreateRssConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig An RSS or Atom feed.
+	//
+	// Example: {"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"}
 	ProviderConfig RssConfig `json:"provider_config"`
 
 	// ProviderType Always `rss`.
@@ -1152,6 +1259,9 @@ type CreateRssConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1159,6 +1269,8 @@ type CreateRssConnectionRequest struct {
 type CreateRssConnectionRequestProviderType string
 
 // CreateS3ConnectionRequest Create an Amazon S3 (or S3-compatible) connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing S3","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","test_before_save":true}
 type CreateS3ConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1187,6 +1299,9 @@ type CreateS3ConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1194,6 +1309,8 @@ type CreateS3ConnectionRequest struct {
 type CreateS3ConnectionRequestProviderType string
 
 // CreateSharepointConnectionRequest Create a SharePoint connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Sharepoint","provider_config":{"credentials":{"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"},"folder_path":"/Shared Documents","site_id":"contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"},"provider_type":"sharepoint","test_before_save":true}
 type CreateSharepointConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1213,6 +1330,8 @@ type CreateSharepointConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A SharePoint site or drive through Microsoft Graph.
+	//
+	// Example: {"credentials":{"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"},"folder_path":"/Shared Documents","site_id":"contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"}
 	ProviderConfig SharepointConfig `json:"provider_config"`
 
 	// ProviderType Always `sharepoint`.
@@ -1220,6 +1339,9 @@ type CreateSharepointConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1227,6 +1349,8 @@ type CreateSharepointConnectionRequest struct {
 type CreateSharepointConnectionRequestProviderType string
 
 // CreateSnowflakeConnectionRequest Create a Snowflake connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Snowflake","provider_config":{"account":"xy12345.us-east-1","credentials":{"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"},"database":"ANALYTICS","query_timeout_seconds":300,"role":"LOADER","schema":"PUBLIC","warehouse":"COMPUTE_WH"},"provider_type":"snowflake","test_before_save":true}
 type CreateSnowflakeConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1246,6 +1370,8 @@ type CreateSnowflakeConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A Snowflake account.
+	//
+	// Example: {"account":"xy12345.us-east-1","credentials":{"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"},"database":"ANALYTICS","query_timeout_seconds":300,"role":"LOADER","schema":"PUBLIC","warehouse":"COMPUTE_WH"}
 	ProviderConfig SnowflakeConfig `json:"provider_config"`
 
 	// ProviderType Always `snowflake`.
@@ -1253,6 +1379,9 @@ type CreateSnowflakeConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1260,6 +1389,8 @@ type CreateSnowflakeConnectionRequest struct {
 type CreateSnowflakeConnectionRequestProviderType string
 
 // CreateTigrisConnectionRequest Create a Tigris (S3-compatible object storage) connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Tigris","provider_config":{"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"},"provider_type":"tigris","test_before_save":true}
 type CreateTigrisConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1279,6 +1410,8 @@ type CreateTigrisConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig Tigris object storage (S3-compatible).
+	//
+	// Example: {"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"}
 	ProviderConfig TigrisConfig `json:"provider_config"`
 
 	// ProviderType Always `tigris`.
@@ -1286,6 +1419,9 @@ type CreateTigrisConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1293,6 +1429,8 @@ type CreateTigrisConnectionRequest struct {
 type CreateTigrisConnectionRequestProviderType string
 
 // CreateTiktokConnectionRequest Create a TikTok connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Tiktok","provider_config":{"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]},"provider_type":"tiktok","test_before_save":true}
 type CreateTiktokConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1312,6 +1450,8 @@ type CreateTiktokConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A TikTok account.
+	//
+	// Example: {"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]}
 	ProviderConfig TiktokConfig `json:"provider_config"`
 
 	// ProviderType Always `tiktok`.
@@ -1319,6 +1459,9 @@ type CreateTiktokConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1326,8 +1469,12 @@ type CreateTiktokConnectionRequest struct {
 type CreateTiktokConnectionRequestProviderType string
 
 // ErrorBody What went wrong. Messages never quote submitted values.
+//
+// Example: {"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"}
 type ErrorBody struct {
 	// Details Structured details, when there are any.
+	//
+	// Example: {"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]}
 	Details *ErrorDetails `json:"details,omitempty"`
 	Message string        `json:"message"`
 	Type    ErrorBodyType `json:"type"`
@@ -1337,13 +1484,19 @@ type ErrorBody struct {
 type ErrorBodyType string
 
 // ErrorDetails Structured details, when there are any.
+//
+// Example: {"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]}
 type ErrorDetails struct {
 	ValidationErrors *[]ValidationErrorItem `json:"validation_errors,omitempty"`
 }
 
 // ErrorResponse The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type ErrorResponse struct {
 	// Error What went wrong. Messages never quote submitted values.
+	//
+	// Example: {"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"}
 	Error ErrorBody `json:"error"`
 
 	// Status The HTTP status, repeated.
@@ -1357,8 +1510,12 @@ type ErrorResponse struct {
 type ErrorResponseSuccess bool
 
 // GoogleDriveConfig Google Drive or a Google Workspace shared drive.
+//
+// Example: {"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"}
 type GoogleDriveConfig struct {
 	// Credentials A service account key or an OAuth refresh token.
+	//
+	// Example: {"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"}
 	Credentials GoogleDriveCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1373,18 +1530,26 @@ type GoogleDriveConfig struct {
 }
 
 // GoogleDriveCredentials A service account key or an OAuth refresh token.
+//
+// Example: {"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"}
 type GoogleDriveCredentials struct {
 	union json.RawMessage
 }
 
 // GoogleOAuthCredentials An OAuth client and a user's refresh token.
+//
+// Example: {"client_id":"1234.apps.googleusercontent.com","client_secret":"GOCSPX-example","refresh_token":"1//0example-refresh-token","type":"oauth"}
 type GoogleOAuthCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	RefreshToken *SecretString              `json:"refresh_token,omitempty"`
 	Type         GoogleOAuthCredentialsType `json:"type"`
 }
@@ -1393,12 +1558,16 @@ type GoogleOAuthCredentials struct {
 type GoogleOAuthCredentialsType string
 
 // GoogleServiceAccountCredentials Fields of a service account's JSON key.
+//
+// Example: {"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"}
 type GoogleServiceAccountCredentials struct {
 	// ClientEmail Example: sync@project.iam.gserviceaccount.com
 	ClientEmail openapi_types.Email `json:"client_email"`
 	ClientId    *string             `json:"client_id,omitempty"`
 
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKey   *SecretString                       `json:"private_key,omitempty"`
 	PrivateKeyId *string                             `json:"private_key_id,omitempty"`
 	ProjectId    *string                             `json:"project_id,omitempty"`
@@ -1409,11 +1578,15 @@ type GoogleServiceAccountCredentials struct {
 type GoogleServiceAccountCredentialsType string
 
 // HttpApiConfig A JSON HTTP API whose answer holds an array of items.
+//
+// Example: {"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}}
 type HttpApiConfig struct {
 	// BaseUrl Example: https://api.example.com/v1/items
 	BaseUrl string `json:"base_url"`
 
 	// Credentials Optional request headers.
+	//
+	// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
 	Credentials *HttpHeadersOnlyCredentials `json:"credentials,omitempty"`
 
 	// Description Free-text note about this configuration.
@@ -1431,6 +1604,8 @@ type HttpApiConfig struct {
 	ItemsPath *string `json:"items_path,omitempty"`
 
 	// Pagination How to page through the API.
+	//
+	// Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 	Pagination *HttpApiPagination `json:"pagination,omitempty"`
 
 	// RequestBody JSON body sent with POST.
@@ -1444,6 +1619,8 @@ type HttpApiConfig struct {
 type HttpApiConfigHttpMethod string
 
 // HttpApiPagination How to page through the API.
+//
+// Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 type HttpApiPagination struct {
 	CursorParam *string                `json:"cursor_param,omitempty"`
 	CursorPath  *string                `json:"cursor_path,omitempty"`
@@ -1457,6 +1634,8 @@ type HttpApiPagination struct {
 type HttpApiPaginationType string
 
 // HttpHeadersCredentials Headers sent with every request; their values are secret.
+//
+// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
 type HttpHeadersCredentials struct {
 	// Headers Header name to value. Values are secret.
 	//
@@ -1469,15 +1648,21 @@ type HttpHeadersCredentials struct {
 type HttpHeadersCredentialsType string
 
 // HttpHeadersOnlyCredentials Optional request headers.
+//
+// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
 type HttpHeadersOnlyCredentials struct {
 	union json.RawMessage
 }
 
 // InstagramConfig An Instagram professional account.
+//
+// Example: {"business_account_id":"17841400000000999","credentials":{"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"},"scopes":["instagram_basic"]}
 type InstagramConfig struct {
 	BusinessAccountId *string `json:"business_account_id,omitempty"`
 
 	// Credentials OAuth credentials.
+	//
+	// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
 	Credentials InstagramCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1488,17 +1673,25 @@ type InstagramConfig struct {
 }
 
 // InstagramCredentials OAuth credentials.
+//
+// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
 type InstagramCredentials struct {
 	union json.RawMessage
 }
 
 // InstagramOAuthCredentials An Instagram app and a user access token.
+//
+// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
 type InstagramOAuthCredentials struct {
 	// AccessToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	AccessToken *SecretString `json:"access_token,omitempty"`
 	ClientId    string        `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret    *SecretString                 `json:"client_secret,omitempty"`
 	InstagramUserId *string                       `json:"instagram_user_id,omitempty"`
 	Type            InstagramOAuthCredentialsType `json:"type"`
@@ -1535,6 +1728,8 @@ type ListConnectionsRequest struct {
 type Metadata map[string]interface{}
 
 // Pagination Where this page sits.
+//
+// Example: {"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1}
 type Pagination struct {
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
@@ -1561,6 +1756,8 @@ type Pagination struct {
 // Example: {"credentials":{"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"},"database":"analytics","host":"db.internal.example.com"}
 type PostgresqlConfig struct {
 	// Credentials How to authenticate to PostgreSQL.
+	//
+	// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
 	Credentials PostgresqlCredentials `json:"credentials"`
 
 	// Database Example: analytics
@@ -1588,6 +1785,8 @@ type PostgresqlConfig struct {
 type PostgresqlConfigSslMode string
 
 // PostgresqlCredentials How to authenticate to PostgreSQL.
+//
+// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
 type PostgresqlCredentials struct {
 	union json.RawMessage
 }
@@ -1598,8 +1797,12 @@ type PostgresqlCredentials struct {
 type ProviderType string
 
 // RssConfig An RSS or Atom feed.
+//
+// Example: {"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"}
 type RssConfig struct {
 	// Credentials Optional request headers.
+	//
+	// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
 	Credentials *HttpHeadersOnlyCredentials `json:"credentials,omitempty"`
 
 	// Description Free-text note about this configuration.
@@ -1616,14 +1819,20 @@ type RssConfig struct {
 }
 
 // S3AccessKeyCredentials Static access key (optionally with a session token).
+//
+// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 type S3AccessKeyCredentials struct {
 	// AccessKeyId Example: AKIAIOSFODNN7EXAMPLE
 	AccessKeyId string `json:"access_key_id"`
 
 	// SecretAccessKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	SecretAccessKey *SecretString `json:"secret_access_key,omitempty"`
 
 	// SessionToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	SessionToken *SecretString              `json:"session_token,omitempty"`
 	Type         S3AccessKeyCredentialsType `json:"type"`
 }
@@ -1641,6 +1850,8 @@ type S3Config struct {
 	Bucket string `json:"bucket"`
 
 	// Credentials How to authenticate to S3.
+	//
+	// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 	Credentials S3Credentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1668,11 +1879,15 @@ type S3Config struct {
 }
 
 // S3Credentials How to authenticate to S3.
+//
+// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 type S3Credentials struct {
 	union json.RawMessage
 }
 
 // S3IamRoleCredentials Assume an IAM role.
+//
+// Example: {"external_id":"connvault-42","role_arn":"arn:aws:iam::123456789012:role/connvault-read","type":"iam_role"}
 type S3IamRoleCredentials struct {
 	ExternalId *string `json:"external_id,omitempty"`
 
@@ -1685,6 +1900,8 @@ type S3IamRoleCredentials struct {
 type S3IamRoleCredentialsType string
 
 // SecretFieldSummary A stored secret field, described without its value.
+//
+// Example: {"changed_at":"2026-11-24T12:00:00Z","field":"credentials.secret_access_key","fingerprint":"hmac-sha256:3f9a1c0e2b7d4a61","set":true}
 type SecretFieldSummary struct {
 	ChangedAt time.Time `json:"changed_at"`
 
@@ -1701,13 +1918,19 @@ type SecretFieldSummary struct {
 }
 
 // SecretString A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+//
+// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 type SecretString = string
 
 // SharepointClientCredentials App-only access.
+//
+// Example: {"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"}
 type SharepointClientCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString                   `json:"client_secret,omitempty"`
 	TenantId     string                          `json:"tenant_id"`
 	Type         SharepointClientCredentialsType `json:"type"`
@@ -1717,8 +1940,12 @@ type SharepointClientCredentials struct {
 type SharepointClientCredentialsType string
 
 // SharepointConfig A SharePoint site or drive through Microsoft Graph.
+//
+// Example: {"credentials":{"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"},"folder_path":"/Shared Documents","site_id":"contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"}
 type SharepointConfig struct {
 	// Credentials An app registration, with or without a delegated user's refresh token.
+	//
+	// Example: {"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"}
 	Credentials SharepointCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1731,18 +1958,26 @@ type SharepointConfig struct {
 }
 
 // SharepointCredentials An app registration, with or without a delegated user's refresh token.
+//
+// Example: {"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"}
 type SharepointCredentials struct {
 	union json.RawMessage
 }
 
 // SharepointDelegatedCredentials Access on behalf of a user.
+//
+// Example: {"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","refresh_token":"0.AAAA-example-refresh","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"delegated"}
 type SharepointDelegatedCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	RefreshToken *SecretString                      `json:"refresh_token,omitempty"`
 	TenantId     string                             `json:"tenant_id"`
 	Type         SharepointDelegatedCredentialsType `json:"type"`
@@ -1752,11 +1987,15 @@ type SharepointDelegatedCredentials struct {
 type SharepointDelegatedCredentialsType string
 
 // SnowflakeConfig A Snowflake account.
+//
+// Example: {"account":"xy12345.us-east-1","credentials":{"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"},"database":"ANALYTICS","query_timeout_seconds":300,"role":"LOADER","schema":"PUBLIC","warehouse":"COMPUTE_WH"}
 type SnowflakeConfig struct {
 	// Account Example: xy12345.us-east-1
 	Account string `json:"account"`
 
 	// Credentials A key pair or a user name and password.
+	//
+	// Example: {"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"}
 	Credentials SnowflakeCredentials `json:"credentials"`
 	Database    *string              `json:"database,omitempty"`
 
@@ -1772,16 +2011,24 @@ type SnowflakeConfig struct {
 }
 
 // SnowflakeCredentials A key pair or a user name and password.
+//
+// Example: {"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"}
 type SnowflakeCredentials struct {
 	union json.RawMessage
 }
 
 // SnowflakeKeyPairCredentials Key-pair authentication.
+//
+// Example: {"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"}
 type SnowflakeKeyPairCredentials struct {
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKey *SecretString `json:"private_key,omitempty"`
 
 	// PrivateKeyPassphrase A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKeyPassphrase *SecretString                   `json:"private_key_passphrase,omitempty"`
 	Type                 SnowflakeKeyPairCredentialsType `json:"type"`
 	Username             string                          `json:"username"`
@@ -1792,6 +2039,8 @@ type SnowflakeKeyPairCredentialsType string
 
 // StorageConnectionModel A storage connection. `provider_config` is the stored configuration with every
 // secret replaced by `***REDACTED***`.
+//
+// Example: {"connection_id":"conn_abc123def456ghi","consecutive_failures":0,"created_at":"2026-11-24T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","description":"Raw assets","internal_id":"int_org123abc456def789xyz012","is_active":true,"last_checked_at":"2026-11-24T12:00:00Z","last_error":null,"last_used_at":"2026-11-24T12:00:00Z","metadata":{"team":"data-platform"},"name":"Production S3 Bucket","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"***REDACTED***","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","secret_fields":[{"changed_at":"2026-11-24T12:00:00Z","field":"credentials.secret_access_key","fingerprint":"hmac-sha256:3f9a1c0e2b7d4a61","set":true}],"status":"ACTIVE","status_changed_at":"2026-11-24T12:00:00Z","status_reason":null,"updated_at":"2026-11-24T12:00:00Z"}
 type StorageConnectionModel struct {
 	// ConnectionId Example: conn_abc123def456ghi
 	ConnectionId string `json:"connection_id"`
@@ -1865,9 +2114,13 @@ type StorageConnectionModel struct {
 
 // TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 // it fails. Defaults to true.
+//
+// Example: true
 type TestBeforeSave = bool
 
 // TestDetails The check's steps, so the part that failed is visible.
+//
+// Example: {"duration_ms":182,"steps":[{"message":"s3.us-east-1.amazonaws.com","name":"resolve endpoint","status":"PASSED"},{"message":"listed bucket my-bucket","name":"list bucket","status":"PASSED"}],"tested_at":"2026-11-24T12:00:00Z"}
 type TestDetails struct {
 	DurationMs int        `json:"duration_ms"`
 	Steps      []TestStep `json:"steps"`
@@ -1875,6 +2128,8 @@ type TestDetails struct {
 }
 
 // TestStep One stage of a check.
+//
+// Example: {"message":"listed bucket my-bucket","name":"list bucket","status":"PASSED"}
 type TestStep struct {
 	Message string `json:"message"`
 
@@ -1887,11 +2142,15 @@ type TestStep struct {
 type TestStepStatus string
 
 // TigrisConfig Tigris object storage (S3-compatible).
+//
+// Example: {"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"}
 type TigrisConfig struct {
 	// Bucket Example: my-bucket
 	Bucket string `json:"bucket"`
 
 	// Credentials S3-style access key credentials.
+	//
+	// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 	Credentials AccessKeyOnlyCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1903,8 +2162,12 @@ type TigrisConfig struct {
 }
 
 // TiktokConfig A TikTok account.
+//
+// Example: {"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]}
 type TiktokConfig struct {
 	// Credentials OAuth credentials.
+	//
+	// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
 	Credentials TiktokCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1915,21 +2178,31 @@ type TiktokConfig struct {
 }
 
 // TiktokCredentials OAuth credentials.
+//
+// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
 type TiktokCredentials struct {
 	union json.RawMessage
 }
 
 // TiktokOAuthCredentials A TikTok app and a user's tokens.
+//
+// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
 type TiktokOAuthCredentials struct {
 	// AccessToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	AccessToken *SecretString `json:"access_token,omitempty"`
 	ClientKey   string        `json:"client_key"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 	OpenId       *string       `json:"open_id,omitempty"`
 
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	RefreshToken *SecretString              `json:"refresh_token,omitempty"`
 	Type         TiktokOAuthCredentialsType `json:"type"`
 }
@@ -1938,6 +2211,8 @@ type TiktokOAuthCredentials struct {
 type TiktokOAuthCredentialsType string
 
 // UpdateConnectionRequest Fields to change; absent fields keep their value.
+//
+// Example: {"metadata":{"team":"data-platform"},"name":"Archive bucket","status":"SUSPENDED"}
 type UpdateConnectionRequest struct {
 	// Description New description; null clears it.
 	Description nullable.Nullable[string] `json:"description,omitempty"`
@@ -1971,6 +2246,9 @@ type UpdateConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1980,8 +2258,12 @@ type UpdateConnectionRequest struct {
 type UserSettableStatus string
 
 // UsernamePasswordCredentials A user name and password.
+//
+// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
 type UsernamePasswordCredentials struct {
 	// Password A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	Password *SecretString                   `json:"password,omitempty"`
 	Type     UsernamePasswordCredentialsType `json:"type"`
 	Username string                          `json:"username"`
@@ -1991,6 +2273,8 @@ type UsernamePasswordCredentials struct {
 type UsernamePasswordCredentialsType string
 
 // ValidationErrorItem One rule a request broke.
+//
+// Example: {"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}
 type ValidationErrorItem struct {
 	// Location Example: ["body","name"]
 	Location []string `json:"location"`
@@ -2020,30 +2304,48 @@ type Limit = int
 type Offset = int
 
 // BadRequest The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type BadRequest = ErrorResponse
 
 // Conflict The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type Conflict = ErrorResponse
 
 // InternalError The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type InternalError = ErrorResponse
 
 // NotFound The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type NotFound = ErrorResponse
 
 // PayloadTooLarge The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type PayloadTooLarge = ErrorResponse
 
 // Timeout The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type Timeout = ErrorResponse
 
 // Unauthorized The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type Unauthorized = ErrorResponse
 
 // UnsupportedMediaType The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type UnsupportedMediaType = ErrorResponse
 
 // ValidationFailed The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type ValidationFailed = ErrorResponse
 
 // ListConnectionsGetParams defines parameters for ListConnectionsGet.
@@ -4841,167 +5143,202 @@ func (sh *strictHandler) TestConnection(ctx echo.Context, connectionIdentifier C
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc+M2suhfQfFu1di5tCy/JomnbtVVPJ7Em3n4WJ7dPTfylSASkhBTAAOAlpWU//spNEASJEE9bM/s",
-	"zJnzYbcyFgA2Go1Gv/uvIOLzlDPClAxO/wpSLPCcKCLgX2ecMRIpytlFTJiiE0qE/ntMZCRoqn8IToPr",
-	"GUFRMfKFRCP9r2Gn0xkhGoeIC0SVRAzPCdr5ePV2j8gIpyTe7QRhQO7xPE1IcBrAJDyODg6PYjI5Pnk5",
-	"ndEgDKj+RIrVLAgDvYQdaT42pCVcYSDIHxkVJA5OlchIGMhoRuZYAzzH928Jm6pZcHrQ7YbBnLLi32Gg",
-	"lqleVipB2TR4eAiDs0xI7tnqhxT/kREUwc9oIvgcYZQKckd5JlGKp0RvP8VTyrCe0mHkXg3N8FEn380f",
-	"GRFLZzvmYy3wHmp4mxBesCjJYnLNFU6acJ7xjCmEkwTNsYpmlE2dE5JoJ+JSScQZQeReCYwAot02AKn5",
-	"1lDBx1w4YzLBWaKC0wlOJCngHHOeEMwA0Ld0TlUTwks8JUjSP0nbRxOY5/3YiT5BfE/n2RzO0xyo/WcB",
-	"BGWKTIkAID5MJpJ4oHifzcdEID6poEdxJG9pinbolHFBYrSYEYZG9hgRlWhK7whrxRc3X/PCXge9Cn3X",
-	"A/2DJmyZciYJXMqfcHxF/siIhP1EnCnC4D9xmiY0Arrb/13q/f1VXq+/AiKEIek5kRJP9UeEWQeNebzU",
-	"22JcoTuc0Bj9vf/hfVAAU37yHBZ5CAOpsMpkcHqs4ZdZFBEpLRk8uBv/myCT4DT4X/sln9k3v8p9WOzK",
-	"7s3stMlZ/LChnRpMux0N1Rlnk4RGT8cMdggCLaiaITWjlofhRBAcLxG5p1LJEks98/dz+LMHUT9+WkQB",
-	"bFQihW8JQ+MlwoyrGREooXcug0Y7TUB3gUurGRkwZyCVCItoRu9IjDCLUYQZYhwlnE2JQNEMsylBOznO",
-	"7TEMWADsSRHBcHKeo/ZJp0Htasj8VmA8/0qfiDsiGig/+dS0KeG7aIJpQmK04wFn95UmXGDAfKIRjCKc",
-	"STgnOeML1kEf2S3jCzZggmeKSLRz3D3eBXQvBGdTNCdqxmP4+0loSBEzNOolCV+M0IzgmIhdpNfUq0tN",
-	"BITdkYSnxJ7Fe67e8IzFTz4GhzT0bZzAosVh5J/xUP7xpzuG9xzJLJq59E2ZuaxcTDGjf2JD9BXwDLe4",
-	"xMuE4/ia87dYTMmzs1PFOUpg5Y046cHR5+GkAJK+7ZgZmjFUjKOIpEqinQP0jv6028Jhr+mc8OzpDFZ/",
-	"OBX8jsZEoJjGQFGYyQURaEwmXBh6jmYkun0hUUxwnFDmYNIC4rn0x58WjQXUAFsB+4QyKmc57FrgzWFG",
-	"Oy6sBo0fGc7UjAv6J4mf4bEyD2Pv8gLdEjjjQhQu8OV+0XNFDz4t0hzQ5lRKyqYhmuNkwsWcxCHKDBPU",
-	"j5Agd/xWc9MGwDnmZJamXCgSvyMxxdewvee8ufNM/xdBjWUcXDZh8Nznk88nGY3qwI40AlugNIj8h6YZ",
-	"mPAG3q9HIjEmCtMEJNO7YsUh/CyD09/+ChJuVglOfws0yLmcfBM6B5AKnhKhlmgAPw4Ch1JKvOd/eLh5",
-	"CD2nV37fPsnlzHKzzXM6PPy055SDRyVakCTZM0RvxNhxptBYEHwrEUYiS0guJpgvhCDVSf3iZ7mcAHcE",
-	"x3ucJUs0oSQxKvYOZygSBCtiZDVBQDXGiRXUdgEnEqkGCxuwnRp6djtoZM+10zjUkYWJ4Ghmvo+wQqDe",
-	"gMBRIA9oogd4/ZUsP7BkeVYAJZu6WP9oT6plQuAhkhLYRbkLqZWtmOoJc61c2xuM01QThKZXmDW8Jcu2",
-	"w+ofFcC4gDyEBfW9N/ob0MxDGHBGPkyAhlfRQNuymkZ/wtHtOMF/kl55m2rjNOhxTPUvOLk0gFAiC5W6",
-	"iqQe+unQZUwaSxozqTOxcncNQtbsgESCqL41LoTBLVkOaVy3mxz+sMZukv/hr4Awrcz+1oDjxmfJKK02",
-	"v5lfCwDCFQvw8e8kUoGLY62I0OmWCC1ma8SqmeDZdAavd/9oT6MKKzpO4P1qonmcRbfGqlBasebLvfHh",
-	"nv0ldBH48mgt/qIqXaw6s3LXVVKu7G71EgZfr50JD2FAWJxyytQwE0l1ZzOlUnm6vy+POpncWxCp9rrd",
-	"4844B2R82In4PAgDzd+wCk6DTNAqCg67xz94ti3IlNYemMD5RA2Nx+uIqEC+i87VlLOKL/3CF0hxpIUR",
-	"PSbSHFZxVExey5jql3HNgbaziqdyqk0+AVyL359F08czqbOEEqZc5o2mAjMVogkX+i0jWlFOBZVEv1xY",
-	"a6+ieb0iWKbJiQ5PTtbfJDNXAmfblv+V4DU/7iG/Jt+LoqmH14WB3udGS/rZYomQ+ga91M3vH8URe+gn",
-	"fq8fYZ4x5TmVLXgUv39m7jThSVygsLCpBt0mi0ixUkTo/fz/37p7P978778F67C8ll1Ut9N0DvQyNQtR",
-	"1EL9aOfs7OddTfB//+f1OqahKWgFVqu3Mwx+X6gVw/++UNXhXDOzFRNgJ8/Kebxrrqee6j43mFHbas7O",
-	"an/e7kL0rX2kfAAKozDWZ4kknTISo/EShGucpi+M9Jpi+jWxtTXfTrGU6UxgSbb9cCroHVbkMaJomo0T",
-	"Gg29EukGMNcZs74nN0/mtnWwqjusI7qFlTTuw5ZcmiFYIWc3WuczD+kLiQSZCCJnSPFbwr4gCrRwDQGu",
-	"bSfXz9Iwsec4zSpY3vMSdDpTMVa4l9JrPexJKhyshl5jhcEw1nJMOKXPg6lyoU2x5Zvhw8ZjBQwHAc8i",
-	"aJQA1eQNrLAkbaTeIO6niid/ckY2+NC2cod3dw3xo8eqxLRaJylIax1GfQT/ZHFg9eo31pNbxW9jw28E",
-	"IXuK3CvEuCIIj3mmjOcngsmZMDEYlSiT/lH116rkeOIJtgidMJiV8PxzhpVxWlRcqBMuOuhjqnXGk24X",
-	"RTMscKSIkFXArvACYSmJkijBLC7lCcqmRMJiv/Ox3A7et1R6oh56EKlSi3poXsAyjGXdZbgsR5pohSwx",
-	"4URUkfna29tXXOApKaF+x2OSlIwswELgJfzbH+3Sa4lzeYVYliQoYwmRElWiWPRu9Y94rJFvwoU8cSPu",
-	"Nc23FbqIyWHy3dtyQ+aSNAwL2RyzPUFwrKEAq2qIMkb/yIjxYZKqCxPPOZvWvfmyg95lEq7AgEmFhTKS",
-	"qYnBGqEdpakyFWRC79Eci1uJaCyNgxkcHRFnClOGMGKc7ckUR6Sk0c6AVYj0UvA4M5TdP0I/eaxcnvAq",
-	"xpUhp0IjA9gCr4yZjxkM+sFK0u5b832DGM6uL/5xfopmBCdqtoSNZtJcJ7lkkeyg/sf+5fn71+evT1GK",
-	"8980urX4FFY0t1uSqs6AveldvNXDzaLGbC5zv/8JUnRONIEhjARfoB2cKT7Hika7HdS7Ovvl4h96ckwS",
-	"okgcIkWEZsuJxa59pQ3gQRgU4AVhYD4chEG+jKa08jyKOSsQdU2kugLa9aismYr4HFhBGfFyR9XSbLGD",
-	"evkmjbOTSiQVTRKE0WG322QZjjNo1Y3XIL22Q11PjmsATKhU+mSAxtB8WdpUG3stnDd/+QLQ3Ducjyy/",
-	"GRYwe68wOFRcC7NFqhOBtY1hzPpnUMXqvNMwNe86F9yH5G2kFM/LBShXWL+/6xZ4l497yKPbNv0g8Dwj",
-	"KICvaRgVsuJmdm0z3F0hl2vr3H+BlxKNCkM0BFrmt6r4q9cgp4hUQ+OyH0p8RzYh3J9geF+PrpMXYKgO",
-	"cBMFKygNbHbPRGP8/hsmo8L4uQUB8fsq6fD7r4NoXHXsmWjHUdC+XRqqq7lbkFIxtUpRxZ+/CsLyklN1",
-	"w/YHrdzkwQcuwaBR5esjJElCImWiEOQMp1r0GLBRDaaRkYxWabAlX287/nVPdwgXfPVsHzsO3WNcPX3F",
-	"xQyDKefThAxjQe/WbOJnGPlaD/QtNFMqHeKUrl7kF6XSXkp9C1CtOEwFnq9e4SIf5lsj5VJNBZF/JKsX",
-	"uSzG+VYRWopbNf1KSt88ebR6Wv/IO2uGBQFv95rZxTjvKowvJgm+XXOI/XyYbw1Fp4Ku2fo1jPHPvlX8",
-	"dt1sPaY5u2nKqfKLjW067Yhe57ZZTxibrbDymmy2xIpD2nCBFaSy2Qptx7zZ7BV3dNPPt9HJJrO913Oz",
-	"qa38abPpXla94dQVbHrDFdpfGWPMXE+fjxTUzJoIFv12JbUqZrcT1dxnuCKsVd7nr0Fca71Bj6StKWFE",
-	"0MgEqv5yfX0J/oVvlshK9G5HYLl4ViGuQmb7GghrxaPyONJiqFjy26UnF6vbUVQhr1dIqpTivwaaWiXu",
-	"PZJf2SX7//H22yWqClq3o6pSg6uQlaPYfQ105ZVAH8ulrvp9xAXqKT5HE0Lib5euDFq3IyghZYWStHL/",
-	"NZCQT4d9LAX15vhP4yzd4aKaU/ANO3kAw9sRkzyq0JI8+jpIaYU54JGvHCx5qZf8hunHReuWdFRMrdJT",
-	"aQr8Kuiq3U71WLLKV/yGqcpB6pZElc+s0lRhGP4aSKrN7vhIejLL1WMbzEeRNBFf3/ALWGB7O0IzfoIK",
-	"lVnXwddBYn7b8qNJ7Paa337LNGTRuS0N6Wk1GgIH0pdNQ5CZ/hOPly2RtwvClKmZ00HvTHSXRIzcEYH+",
-	"yLgiSGbjOVWKxOgOJxmRjw5fA0j88WtrM1DqBWBCT2GOMHjDxZjGMWH5H6rFdcLgHVQFes8V1AEqJ1aK",
-	"MQWhryZVuKJ8RdgolBAG15y/w2xpoS4W8dVeCqtVWdZmG5RBeDCu9dRfl+dSS81SIotUJkiM7NmFplib",
-	"mhFBENb/Y54EeU+lig2DlWv4uVBk3oxUfmjbSFEqwltEMa/bhPgEabpdQkju4f29LYzT3EdRhWMtucLF",
-	"cape+L4PNn4zIESCpJrPxpUodaiVUY+TrgRgWjoHzn0Tbh6PaeEK7ZZ8pND08mz3cFR8ZZB3bP/yTy5u",
-	"TeAzqAExAp/PkzJSXFg/YQrs2owWOk+JkJxhRYaZNNU7i/x8Msc0qYZvHx36EgoMWowrzH65DNTt9n7Z",
-	"+5ep21nL9n966ksLGj0ZDZKIOxqRPJ0I8i9NsrlJk2ukxK0KLlqZH2tgaqTvhYEFYWhBWD2/bwb3zNjn",
-	"TK5Zv/4m85vpujfFefxP6uJXlLq4jhy2O7s3lCSxNPkCtSv3QhpPsbcijYXbcJwK+5BLFv3fVHANb4fi",
-	"eWdq180TA2tFRTZmWitJpZl58oQc5XLq5l+D/W46vE4/dU6zJSXlKHT37COdqsd72yTPatjAYsYlyQv8",
-	"zbgmIswQyEuamkD28lTYwZK0V6LBKe3Yv2oq2b872Dcy3CNq0Gzxtmu0/AJ1N2W9qNUzvO8QGWCKflaL",
-	"XPx8fu2obOZflx/61161TeNhSOMh1OeqYg/4yJasE9A6hCrcjbf3NQedSv+IFDcpi4rMzdmGiHSmHTTS",
-	"inEHVhm9QmSeqqWpBYME58oMraZDlhNqGY8Hh968sU1TFS1N1zMWQbcZjq126adzkyVY3bwp4sbjJZKg",
-	"flI1Q/pQOoHnPuWfUWUNzeJ4j7rNshMRZzFcirJi9KFbLfpkbc5icX/qFLHiul9WcLnFlbeFkiC3NK+k",
-	"pWYttbNMMe0h1Jv3VRprXtB8gqHBTUiCbLE8DJf0zzx/26nQvbq6eBjoWVt8qbTO5DebcShsml9t+8/U",
-	"aMZFMXFbJt7L671naXnU4x97u4BD2kYrtXT8Sp8uFdaaAsq2kUuap23KFK/4/nYvrg9MU/9acQNOB/3D",
-	"B5VTwLJnjS44LwRHsCACWUXmAS6dC+FJ14Pm+sMMzDvf7KavcnO89xzXFlD8kBq8FgUn7cLrtJ0K0Ovf",
-	"vOfUVdqWvYES4tX4qK2VjDLGLBV8QqQ02GktODHOJGVEylys2lQ620J0KPf0vEKDjHhKqkastWDP8f2F",
-	"GeyQdmnA2kZN927LXx9rm5KeK9Xw4pvPXqxqxcoVuny6GlxSKE5TRw/OS6C2FYYxpU4fpYr+2xToIjxx",
-	"6K+Ct5nm83yacwWJPqJ+S6UTtSEf56x6QxOln1At7CZUqlqFitqbRDXvUZAPZoTNmksnkEcOdVtqcCY1",
-	"8989XqGV4YN28LW9MJJgEXlk/jMsyR5lkjBJ9aeRzMbmKPL6xfo17nhKQzRti4VBejNnma374JV63jmu",
-	"us1l+J4YUyWwWKJbstwD8QEpPJVoRxE8D1HEpUIRFPUKkdXcd2snp8cMzRiNnrO9g8OjY60DEMiqm2Nx",
-	"S1SFph2wqxJ33bVFoBQ+Ne2FkKTKoyc7bYZ8rXakRFiWDWwmptcH0rNgVVsohZuiIwmW5s8riqSU5wef",
-	"Tq37q9abIV8fMeizE279GUfK9n/iYE+rOLH7FbRjRGYESuEUTmq1AF+V/VcPtb2eWnZ86baC8u56QoVU",
-	"m+24pdrN+6fUtLGrAvjymdeu82DbLcrqMSWSqzC4FFTHb1ghbB+TbsQ7b2ulcoLGNefQ1FS/2tUXPsVS",
-	"LriIgRtH4kjtwV+6wqk2r184zQCHxeCw+BvUq9cSb16fbAwVFQPMcLJUNNIYmXH90ATxuJN3vnHtXM0n",
-	"YAsJ1EFYs1Ta2BZ3LM0wLlTb1bJ+sh2My1pp7TZ0bG3NSrmoGl9Ojo8OHSvLy5OTo5N1TMP0/GrcoP/Q",
-	"f4YOYksWQYe4EGnRh+DYWM2VvkLNl9H/Njb7h9nSk1sfh5TJcM7jmuUhFWQCrfNy+SqmEq54GOAk4Qtz",
-	"Iydud70gDO6IoJPlXoTL/55kSUt+gOEYDXczlLxy0dTZ2nkIFOIQ7vqC337i37Tid8kq1ikuzfvfQvkf",
-	"7cBLO+451ZiVa2tFpiLseQMCbJxe2S+i0hZN4eRW6yitSZOQl+8myFdS7ous90rxALcaQZHZbgoDOJUO",
-	"TO2GSiWGsFrqx3EwHflqRpUJDVtrbfWskCcFCnxaZ4IGr91/Mk74tOJAgd3cz5PHFfH/5MZtW0AdT22L",
-	"mjU24Bq7KHDh4wwtTTy2LBStsKKR279kh1ubXLLMC0ZLY4gyuv1uq3JfOhOdam+/XvQuPvTffHj9/v33",
-	"5//qvbt8e157SDZo0mE04KHbL2U7Td7u4Jlq05ZgbFyctoIh34b8J/y4+14k8Jj6cx00cltkjBD8p0RU",
-	"IawQZsta4xDrqq3JlHnnkMCta1fjGjVCaDt9z3EGi7/jRPzro2Jvzt9d7P/6/bvX5+9/3h9f3l9N6Nl/",
-	"2rm/nv9nyRid6U5DjiCTewRLtXfQlDnL5ie1hiqmYF+u/1c7o6xvi3L0NANr/+gT90Np9Cxyzjofi3Ys",
-	"50O9f/ZrXY6rXVQMcjsYiAwv5GM7qJj6nh6TK0uWNuheoozF0PaP2ur0MKcKncCL/bpoeni8smWL9/TN",
-	"z9W1S1oK1zbUMFLlUMqk8o74rDf/gKGgW+f4fyHR9ds+ijSxTkB8c9yxbaGIG3eNqZLYpsJj/+iTNbAK",
-	"A4rnQ8ET0j7xAs+veEI+R9+rcN00Hyw3gFjPL1tyaymzuSkw0HuHNEo8MbP3Rof0tbjy0zpPyBCLWoMi",
-	"LNgpXshTiuenpweHR8cnL7//4cfuweGpHr+v5eQ7TbVQ4Nd3iR2mpwUfpzyuXjrYwBheHPumL2exEy9d",
-	"w0MCAV79bD7HPu22ByoBia1LNW8/ZwaNSQxCDs8UdNAyjtimcAzt6OIhVpVg1BgrsqeFR9/OizCW9tAT",
-	"ylAti6DWXt7xOzXfTO832RTaOLCaHWI2x9GenOHDk5enR5Mf8UHUJYfj7+Nj/PLAW57W90zabAzN0Wwk",
-	"jC14C1vdgF8ZlJjVq8CGLorbT9rKZN5YWvCXo3MWiWWqgcKapUsV2nwKQVQmGIlfoaIzObQzRqPvvvvu",
-	"6vx17+z6/PV33303qts5Xh79sKZpRxgsBFVEP1yG32t4y3RPcOI8gT+kqembaI7+C4ovVYThx3640X7K",
-	"AOJ/yFZziBKMbdtNNXJyt7XEOonNkiqI0AczQhFL9I5Ggks+UehngdPZk9RuB9rnlRfdGPm1MUo2lt8T",
-	"09QidmnEbLb4lh58Pz58PSZwmoJ4J5VpoGB7knNR8H4Mlc6nWDOOtqjulb2vmuS7/hQbjEEfpYVi/fTX",
-	"+dBnFZBWQLdWSloD2k3lzLxjtrx/xmjBGRqTGU4mxlj9hTXme1oQ/jNy2JK0npexbhLQX09T35rPFpn+",
-	"rZFQRQaLK/bcL0HK7bTocRsd/hYMuthlu5vqk/fzmRAVzQrPcKGG5lGhlSjR9XGi4DHK7aP6xDmLZc1O",
-	"6i579LKy5lHXt6hR+zbARelLWjt0gQWZ8Uw+opdRTjkbqNG+A/YIo3kjvbJTqIn0xEwL/sa1se5FuSXL",
-	"oV5jLbH9SpaXmIrqO/JFeHNWgbjuMVnrCVq1+Hbs5Vey3IPTqnZL9DQXep58m8c3Jayz9IJG2hq35jn9",
-	"W/E8/2NQLLc+B6elOVKLZo6npKX8ui2sjqitvW7U+EorLCfEe8Csgi9ImuDIdMhpKHdQpL0mGhQfb3gv",
-	"oOmPCa+OyeT45OV0RoOw0Rbot97e/8N7f3b3frz56+Dk4W8+jTrSKmeUKS1qTzBNMuELZnnjdK4pu/O8",
-	"Qidozu+IrLfqUhyZbjuVgCEv0zWl7rczYeRzxks3ANI1j4rh0fF4PHkZk/hg/P3xj7iKHT1gE+TUHr3H",
-	"dBhbG/SVx2EUnXjrnmO+YBAM6PSvqppjKFNDLqYHh0d4HB2fvIzJ5Psffrxf/tk9OKzuW49093147N93",
-	"JQ6yBpHICCL3OFLJ0tQHMFGH+jaYFko+g0sYJFiqIdBPcdjVhc/vFWGScnZalB3wtFEyoW4CAwq81LIW",
-	"4QBJke1fBeKtXt18yF6G0JpwJJKRyMZjEtsIPwDSdsbyxKBsCkgmW/ABoNik/kmWoAgnSZ4UVgQR7GB4",
-	"uCEUFqAGkUHuPh47TynRsra5mS95s16mZfNg0+uS+RYIqXBh5+xmfMEgcNNjVft8zsTqx7dzGTaesydG",
-	"IwN0YPmUay4jjWYVI7XNBALMh4Wpwk1ggmZnpRl1wHYwQ7+8653lIc0mMth40TDIpTER9I7EEL9knlXT",
-	"KvqWLHdRos8Q2yT3AVPE3D81IwLM4xFPl6ZtIZHmKd2sW2LTTO/plPjYqOp85rBqpV/P9SxDTQwvgrmP",
-	"v88WBkGw9DkZK99frvp8eblPkCM05E3tKu38NgEsS+MtH/66Ha4iH1Uf0vVlkcK8fpKLD6d2SvkE1hh1",
-	"8ymrPCktElX9IHzEURGGKgjyijwOr67fZ5/0W6smtc4XfJWxylPzQvpeY1PNCkl8R9k0BEVSkEkmTTwi",
-	"viNo5/jwcBfRyYBRBbQiO+i1+bCE50xkxFzZpszg9jb0ikYAxAuJpCKpDJG0ryMWmh1hldMmleiOSjr2",
-	"uTBj+1YMbarXSmEVvrNxfSMNfl+R1Nt+lcgnEb+BJKyA767aRgEAjye2Aa79NO9eCQ0rG6haVZurKQK4",
-	"XvtgZbJKrjZe9vr9aqfO/q8Xl5emUedqdNi7XNzeHFQvGtx6gdup5LYSY7X0Yq0w464vGzKP79k2hOeJ",
-	"lr8iquATxEM2o3nySOg8LmeSLDsWRx0Tn9qJyd3jAiLLEJn8KzhTfG34y2MDUyr1ALe1Cttiis/Rjd3C",
-	"8d8qw7W5p0+c3mo++Oy5rW3L3hR7fGpWa0FJlYzWFzaZVX6SbFZrRPycriieErZpEuu/v3aUCXHZOgX2",
-	"I0hzTy3YamtGKW4l81cIj6GkhFXMbglJXU3M2t/cdQ/WFHat5x0ukPMXa/uIEoKFRFR1PD3011u82q1L",
-	"vYRik+FrnvJTE9VT2JZCBGjRfyhae/vtTf/WUrOb2zAusdCsoWY9nhMx1XIrs/Yea+XgjEChkPx300bf",
-	"9J4fE4QHDIpx1hbLU1RLfemFLMT6iui9wrZQz1lmjMM3rfryKg+5AhEcKyQJiymbIqr0WRmdAIykeTCz",
-	"IDguI5Mencz8URLRJwpSo0rF+xkq7TYvcPNLLYk++jcicw/bHC+RJOqVtYgDI8870IMhRRAczfTpqhkR",
-	"C2qTJts72VcyctwG9w0UrnJWbfsUtXsLa86owrH3NN7c9BR+ZmdS87MlLfgq13qVKpElBOGiisxY8FuP",
-	"DprwCDd8DL8FUELLcqUbx6TVElJRKpeOolZSSi7roAGsOAj0xZxTMB4HK2srVZySlEHypTVsnOYrhIga",
-	"5hOijN0yvmBDG9CqL/qQs2QZGr1yaJTyWkJDGxz+cyoQtkrTM1bOTFC17GuiM7g2tYl6mQkTG8O/3uT6",
-	"iLwddjqdoEH9lxemCKoxXmr1BY3M2FFoSjphiUaVMkinyFZBsuP0qkD78E7BT+VutcYUPDyAN2jCrfNP",
-	"4QjEA5vpXERBozmmTGHKiACXula/Cp1rStUsG0MGWjGh/K9mwadyVS06QCFB19EEtpW6L1SeAiOIQ0dC",
-	"JzFKKIMcxgHLw8IhDRxJnomISLTjFg0OUf8oLONnQidkMcyzQ2WIfuL3Ibrq98MBy8sfSmBAcy7Irnlq",
-	"sPlMmmAFJyOXLJImD3bABuwKAuxqCZfGVFVu3jo2YT14K0tOiRZc3IaImABecHUWLl0jdYVoYUzPzWfW",
-	"WkX1x2aYxZDbNMbRbWE1J3dEDJic8YV+LXFuZ8dTTNlpNUJcwlUy032eDL3ZcygqBpbIEC1mWEGMMZjI",
-	"cSZJiGbYOq01Jy+KZO+MKiW1R7tGLEhoRGyFbUuEvVS/VXuHnW6D8haLRQfDzx0upvt2rtx/e3F2/r5/",
-	"DnM0W6EqqZCzSXyWtgZFp2uGaZ3A9OE+6nQ7R8aNOYMbvH93sO/SqNx3SFMPmPqCxK/zTeelYzQKLz/0",
-	"r9HK9fb18JENzDRFJ0wVGiwHDKKQEJSrI/qPHfSeLDSfh8oUrxAW0QycGs6C8OTPoCC9rQ4xYCMjM/yf",
-	"XCyA0AIsb0mseY05C828AbyLODgNkmpBnZ9BBykBadVdyyH7b+mctjfldQZ+MFXzNhh5ZopLbDDywhTE",
-	"uIa6Fnq8J9fKRRpwXuqIrWDvD05t6YBcdG9Y/ctIrc2dYxuAQ5kBx5xbB43Kk9MnI70n3wZzYbTcDFhf",
-	"+R4vwEbHQjtavt5FXCDK8j+BjLe7CXCuG6SEr5lPsX1VIydcJNcJvNgxZZNagu58dZAebrTMYHMp9PjD",
-	"bjd/Um22M07TxIZT7f9u/WLbYv8tlcq82XVRObWG9Ap6H8LguHvQtnwB777bwgImHR6un1TKoyZQR088",
-	"MbtePTHvPGGaTIDIlOcrQdEu3+uPdup8b1dLMniq2U7gcKXg5sHUI/C4HaXWo6icgZ5UjRzCDBUCRKNq",
-	"glZmM0n0DdTv/IAVfFF20EdTbWdUV/+Anxq9Zr1Pa8BExqRh4dbqpiXWMsTCKLP5M3pHzNtwfHgIo5Xj",
-	"lrKyaWfA+g33OaknBMHsak6Qj/MbR2CJ5aAoF5D3c1lD51bohpshj+D/iyPvOdnZNsmeOTn4+qnGSeZR",
-	"CzaPh3LtMrail/7nXi6+lXaYtiASj73la80Brxek81kuIHHr4WHj56FGH0Xz/KoqZdPBPhmfbIm19PDL",
-	"6+pbsMASWWe3ZZobsLGyE9Dj+Wz3x/WT8pZAMOHgaP2ES7xMOI6vOX+LxZSYeSebQNdsK/TZXwM963j9",
-	"LNunqPZ6FK3Fmi9I62vxEAbrhXEwMnkflbcgemmuU1NhnSVCxBwRHe0oSqQxyzDNsmi8G1oRH3jYgOnl",
-	"xjxedtCl3gUwxVGiZecRcOyRqZA3CvO0rbI24I6eO3LKro2s7DNgqVvcbvcUmd9tmT1kJMtxkkdIRZxF",
-	"mRCEKaRFKqGkVV/z/WrFZsA4s0WloRIg6m2kfSCrfMAbWcqxGygdX7PGcbPtq7kZ12upc/pgme8XKZN+",
-	"Jvb6355bbiQ7P571/VUJd9NyzYQS8WC4YEKURyh71xKaX3gfdhQRc8pwshuiWPBUgqWolExzu5NmNhNB",
-	"iBwwPQDUNXQFTc00u3p9/vb8+rw0kVQsYDS24qxjd8q14wFzANs57HZ3X6H8A4hxlHA21TI/tZaznePu",
-	"8a6PMxkM1ITiL0Ky8RgCnqALbvIc5+0Nn4WO7Ruy3TMe+i1wb4gxknJWIcjxEo0gW6XT6Yw0uXBR+AlR",
-	"j+m/GALwUY1EivNXCBuSMeNMUQKUgKWDcbaXT6z0yPVQ0ZSoL5GEvk7K+ZmobalmO2minH1RsEN42FOs",
-	"fHW2c0+7CattyedqcbxXHOqnhZl+wEChN24DKm0sBkiC4BRqM9WH1tmieZ39AujVEMGKB8w2c4swQz+f",
-	"X4eIxNSYBy5712e/GAnXhCBWfAmC7EHVbM2TLevuoN6AWR+9f8c2jtl4HKSqppdkbQaVAcstKvryVVNQ",
-	"cCI5GmsoJMK519u98Bpm/QyZbKFCAB0wrTWnKo/10Ggs3Ntwq1tk2qiIRrAh0/qh+NH7UGS1KJwnWU8E",
-	"yV3PJdlfkcJHLjOZEha7RpPci2K5amGqyGMdHHf+Fip/W2jRF63y50fV4G6fS93fkiH+j33gee0Dhmif",
-	"2T7QIiTvKxtp91wvjNf8cJVZGXd1ykQhJudvi+NqNvkTERex9TPzTEV8TvKK9664jPMYDJvzhxRfYDsR",
-	"4UzxOVRQnfM7UubjvtLPi00q3JxH70I+l5MCbCwUNEkQRofd7oAZw4dd+NS8DKNXeSqBeSDBrK7fKT5B",
-	"is4hiA+jk+6xj1HrE/s8wlj5lWsi1RWE1LUxreI4JqWdv/MF86DPfquvwZHhudOIQQX0lnvthOrAxXSD",
-	"dH670VfOZAOaa1uz+vEIJygmEMow13KTzRzcGc3xLdFkN9qtRCuc7u8netKMS3X6Q7fbhUttQWs4MsGO",
-	"acKYQvtqhbkuYjw+xK/rd0onprvdh5uH/woAAP//",
+	"7H0Jc9s40uhfQfF9VWPPo2RdzuHUq3qK7cx4J4fXcmZ3v3GeDJGQhDEFcADQtibl77e/wkESICGJsh1P",
+	"spup2q2YwtFo9IXuRuNzENFFSgkiggcHn4MUMrhAAjH11yElBEUCU3ISIyLwFCMmv8eIRwyn8ofgIDif",
+	"IxAVLX/g4FL+NW6325cAxyGgDGDBAYELBHY+nr1tIR7BFMW77SAM0C1cpAkKDgLVCU6ibq8fo+lg/9ls",
+	"joMwwHKKFIp5EAZyCNNSTzbGJVxhwNAfGWYoDg4Ey1AY8GiOFlACvIC3bxGZiXlw0O10wmCBSfF3GIhl",
+	"KoflgmEyC+7uwuAwY5x6lvohhX9kCETqZzBldAEgSBm6xjTjIIUzJJefwhkmUHZpE3Qrxrr5ZTtfzR8Z",
+	"YktrOXqyFfD2JLx1CE9IlGQxOqcCJnU4D2lGBIBJAhZQRHNMZtYOcbATUS44oAQBdCsYBAqi3VUAYj3X",
+	"WKjJbDhjNIVZIoKDKUw4KuCcUJogSBSgb/ECizqEp3CGAMd/olWTJqqfd7J9uYPwFi+yhdpPvaHmzwII",
+	"TASaIaaA+DCdcuSB4n22mCAG6NRBj6CAX+EU7OAZoQzF4GaOCLg02wgwBzN8jchKfFE9mxf2Kugu9B0P",
+	"9HeSsHlKCUeKKV/D+Az9kSGu1hNRIhBR/4RpmuBI0d3e71yu73PJXp8DxJgm6QXiHM7kJEyPAyY0Xspl",
+	"ESrANUxwDP42+vA+KIAppzxWg9yFARdQZDw4GEj4eRZFiHNDBnf2wv+LoWlwEPyvvVLO7Olf+Z4a7Mys",
+	"Ta+0Lln8sIGdCky7bQnVISXTBEcPxwy0CALcYDEHYo6NDIMJQzBeAnSLueAllob6+7H67EHUyy+LKAUb",
+	"5kDAK0TAZAkgoWKOGEjwtS2gwU4d0F0lpcUcXRCrIeYAsmiOr1EMIIlBBAkgFCSUzBAD0RySGQI7Oc7N",
+	"NlyQQIkngRiByXGO2gftBjajAf1bgfF8lhFi14jVUL7/pWmTq3nBFOIExWDHA87uK0m4SgDTqUQwiGDG",
+	"1T7xOb0hbfCRXBF6Qy4Io5lAHOwMOoNdhe4bRskMLJCY01h93w81KUICLodJQm8uwRzBGLFdIMeUo3NJ",
+	"BIhco4SmyOzFeyre0IzED94GizQkN07VoMVm5NN4KH/w5bbhPQU8i+Y2fWOimZWyGST4T6iJ3gFPS4tT",
+	"uEwojM8pfQvZDD26OBWUgkSN3EiSdvtPI0kVSJLbIdE0o6kYRhFKBQc7XfAOv95dIWHP8QLR7OECVk6c",
+	"MnqNY8RAjGNFUZDwG8TABE0p0/QczVF09QMHMYJxgomFSQOIh+kHXxaNBdQKtgL2KSaYz3PYpcGbwwx2",
+	"bFg1Gj8SmIk5ZfhPFD+CstKKcXh6Aq6Q2uPCFC7wZc/oYdHul0WaBdoCc47JLAQLmEwpW6A4BJkWglIJ",
+	"MXRNr6Q0rQGcY45naUqZQPE7FGN4rpb3mJy7yOS/EKgNY+GyDoOHn/efzjK6rAJ7KRG4AkqNyF8lzagO",
+	"b5T+uicSYyQgTpRlel2MOFY/8+Dgt89BQvUowcFvgQQ5t5M/hdYGpIymiIkluFA/XgQWpZR4zz/cfboL",
+	"PbtXzm9UctmzXGx9n3q9L7tPOXiYgxuUJC1N9NqMnWQCTBiCVxxAwLIE5WaCniFUVh2XGj/L7QTFIzBu",
+	"UZIswRSjRB+xdygBEUNQIG2rMaSOxjAxhtquwgkHoibCLshOBT27bXBp9rVd29RLAxOC0VzPD6AA6nij",
+	"DI4CeYomhgqvv6DlB5IsDwugeP0sNuq3uFgmSCkizpW4KFfB5WErxrLDQh6uDQfDNJUEIelV9RpfoeWq",
+	"zRr1C2BsQO7Cgvre6/Obopm70Cb3cvQxjqWt/8vJ8OTD6M2Ho/fvnx//c/ju9O2xPPChiCExdmC5+RtM",
+	"2D8/CvLm+N3J3i/P3x0dv/9pb3J6ezbFh/8yfX85/ldJrFb3uzCgBH2YKk5aR4mrFic55TWMriYJ/BMN",
+	"S56utJNLjGMsf4HJqUYHRrw42LtbNQSve7Z4lHvlOHMc8WHw8EunM8gbhEGByU5n0O31B/vPnr942YGT",
+	"Tv5f18JHZaxyx7A+Etcm24ArtUsj40wpYXH9RL0XG/xE+YfPASLy8P5bDY5PPs9N6aX6Tf9aABCuGYBO",
+	"fkeRCOzdlAcvPNty64recgvFnNFsNlfWyqjfkqiCAk8Spa8rGzrJoiskpBBetia9lvkzDKIKFX3ZfUck",
+	"TikmYpyxJDgI5kKk/GBvj/fbGW/dIC5anc6gPckXOem1I7pQrsGZXr/VrE5H+RotTVddrkUhz/obCaSC",
+	"nHVEWW6rK5uc7Vs/hCaII6tDDWP2yhojTyosKLc+Y9hFQa8zeOFZdo5tezYb8S4aB5u4xEtr61ljnaL5",
+	"md4AQYG0LmWbSKpMQUHReaOmqZH4+g1dLXWbqZ4vy1HN1EuTxShVQ28Po9n9NcthghERtt4HMwaJCMGU",
+	"MmkGISIQSxnmSBo9EGQcsYqkitQYGicTetvSf7eUgDW/aT3t/m6+SY7Jp9BjvHRQGEWzuuCwpnSd9/v7",
+	"m2WEC9J2qqsC6+cNjFVXWXI5nzztJF4bDenXaCVCqgv08i29vZcyG4LX9FbaizQjokoFLg0+CVFMaRIb",
+	"tAUdD5VsoQ3o7SPrAQs2KxwRdOrCOIVCICbx+/9+67Refvrf/xVs2vWNgtldTj2uNszEPATRCu4HO4eH",
+	"P+1Khv/bP843iWe5F2uw6kqnMPj9Rqxp/rcb4TanUm2s6aBWsrWMfyh1MjRliM/Hgl4hYtqYby39rdwU",
+	"tYDmgt+7pM3E66K5QY8KpnNtUvm8nXwYGc9mqemLcA6UpAQ4nhEUg8lSHYthmv6gz50pxE+kVVLIeTpn",
+	"kMu9uULLlvVBUg6+hgIZvd+S/70+/unkPTg9O/l1eH4Mfjn+l/p6Qd6dnBxf//3k9fBo+P717OqP+RX+",
+	"6eVN5/Xw78dvhsPRYbvdviCq7fH7I09/OVs2SXBUHnJ1ML4kHckq347q2zC3jfjtJnY2ZcuuLoa3hbmq",
+	"vOWGfHqwRq6C5a6wiugV4r0mJLbU5ASoEXIVAElsjLsfODCSDChJ9shseR/J+ZUwQAX07TpXSUkv7jGI",
+	"yQXLSy4Mz+YihgIOU3wumz3IFaVGA0dQQBVm8FEJTHG5w8XsLZji6iaXLT1eJvw4uC4HaopvXw8fPu9r",
+	"RVsobGRN3xOfshFHhltn8TjpXuMrkTzvTa6T55Pfs9+lNfonJbLjDZqMM5LQ6Aqx7sNs6RI9FZPaAqfO",
+	"ujVmfagFrhe2caJtTWvv6moW9pC4zLHewVHu7gaM+hi4oVfjXhTU0GhdD98nkynk7lANZW8YQi2BbgUg",
+	"VCAAJzQTOrMgUp0zpnP8nCzGUd/91T1e7XuS+UIrzXItPP+YQ6GD4k6KzpSyNviYAkHBfqcDojlkMBKI",
+	"cRewM3gDIOdIcJBAEpdWLyYzxNVgv9MJ3w7et5h7suqGKhOyklVXEShljqT8y0qTDA5IliSh/pSqAJ/+",
+	"oP/d1f8Yc/wn0pmAefql01inKiqdK/+lfuPBQVcn02WJ0LFJJ5N0dQ5qRAlHUSbwNRpPIU4yJgfrKIck",
+	"FCgeK+9or9N71up2W73Bebd30OkcdDr/HZRtJstx4VQJMs7G/cFkMn0Wo7g7eT54CYOqXC53TOUZ6twi",
+	"3R0TMaZs1u314SQa7D+L0fT5i5e3yz873Z5szMcwktDmmbAJ5GKsgn0bgFUNTWxXY1J9yfiGfgskoOQ3",
+	"uZkCwUVwoKRrK02gmFK2kGRjsiNPGY0zTb2jPnid+3bzmOQ4KnSYE3JYFW+4f2Duxx9/PDs+Gh6eHx/9",
+	"+OOPq8JvduQAQS5auTLS0ObM0S8nUTFRQ18q9Loedaq5pD0r1lkHV7YjM2WHEznYfAGjFp/D3v6zg/70",
+	"JexGHdSbPI8H8FlXgSL03t99KiPdwfDw/ORXhQ71ZdwEPNOUIaiSADRRZGm8ge7lvDkT1pS3y/zrJPlp",
+	"2dJm3c8BFmixUfOPBGVwhkp59Y7GKClNsgAyBtUuC38e9XBFBvUrIPEAMpIgzoGTHy3lnPwRTpKC/TwZ",
+	"ybaKz5cV2ojJYfLp/HJBWsHWIhzZApIWQzCWUKh4fQgygv/IkM6OQ25yHFxQMqvmifI2eJdxpfwuCBeQ",
+	"Ce050dn9l2BHSH2UMjTFt2AB2RUHOOY6dVGl0ESUCIgJgIBQ0uIpjFCpndrK41CqpxVSYX3iPqFCk1Ph",
+	"sFSwBd7jft7m4mIUrFVqI8MuNWJQ3HMA5ggmYr5UC5WCUSpSviQRb4PRx9Hp8fuj46MDkML8N4luKflD",
+	"x7F5hVLRviBvhidvZXM9qE7I4HlG6T4QeIEkgQEIGL0BOzATdAEFjnbbYHh2+PPJr7JzjBIkUBwCgZg0",
+	"6RKDXXPeKNi+AC8IAz1xEAb5MJLSyv0o+qxB1Dni4kzRrsejm4mILpQRUOZSX2Ox1Etsg2G+SJ1Ghzng",
+	"AicJgKDX6VSMBSvHKDZ21Vhyf/dFTwoolGppW2YE6ZCmFtdtuIB/UgJvuAlnGj3EEKfJNQJ5gDSwBOXp",
+	"cDQ6PlJuy3LQBHMhd1TRJrB1UnFlgQtQfKwNJjkZ8Q1iM2w0YZGupER8Vbxa6FonHeX2HZmm9rx21HY1",
+	"CDW6KGD67LsGYsu7vGU5Z1jA7BV3yoKy8x4MAVr3ILaJMZosKeDkQuzUEiB2LWFYI0gnyQvBBeA0YxHy",
+	"m0JSOiJh8GSI5V3+rQSjgRX075R44RhQEwsJkkvGOpF2zGFuxXrIfJvzuOeEdedu1roB3uXtig1sOqHS",
+	"0HfenW2WDqKb11FWt1Vu4JKDywKT6sJZrgNK/PqivXWMbxYdr1XzkWxdZXCFoSrAdRSs4XUVEH4kLqe3",
+	"T8XI9NbPwl9LLNrlOAXtd17T8cqtuYzeuvxFb78NzrJ9xY/EYJb3+IkYrVhEI377i7zVLrfZIH9nOscr",
+	"vzXvFV1dFixR/C1wopf/Kh5Ac3NA0CK13+YwcOnMfgk4SlAkdI4/n8NUHr8uyGUFpkt9OlwXASithVXb",
+	"v8kkD5VEXN/bp+RDexvXd18jycJgRuksQeOYKS/ounF+Ui2PZEPfQNLSHcMUrx/kZyHSYYp9A2DCBZwx",
+	"JdbWjHCSN/ONkVIuZgzxP5L1g5wW7XyjMHk6W9f9jHNfP95f323U9/aaQ4b0yXp976KddxRCb6YJvNqw",
+	"iaO8mW8MgWcMb1j6uWrj730l6NWm3rJNvXc9FObKi7svpyNH/b/Eqf7Q2y5buNtXatFmQcLVtLspW20z",
+	"rzUbYa3kaTbEGrpvOMAa7ms2wirOadZ7jdhrOv0q1mvS2yvxmnVdKfKbdfdqv4Zd12i+hiOsVtw6Or6Z",
+	"Pu95WNBjAjXoE50WrGVsczxHC4iluuVLEv3fBb5NEbpqpYzGrcH+szaGi/aMI3aNI5SnzGiPl326Lx1t",
+	"1r+ePq+znM0kdnYnvagfD9D+9JlGiTRN9W/VlVquXr3asVluLSUmqO6tkwWhzIFYG2TGKzH8ufVPk2Pq",
+	"kfGOBff9zCQHcBlyu0OTjU7n2OTg+Vs4OK0UvPcUSTNEEMORvpD98/n5qcqUehrZZNaywlSDHFX87TDF",
+	"bQOLFDd71909HQmv2XC6Moy+g23qKMD8DiiCDDFQsp5BtDrq5P3uzNFH15+R3H18Lk8zAi3GOB7nWQvK",
+	"aalAGKsibTrvo50D5Ub6dYbPWBWZk2JoKlTdtuKz6i9xqOqmWS5NnRl055ESxfHsu4SQA5S8sZ10yNHo",
+	"SIYCt9+CVFhjSN5PLhBQDPlEwqCYb9XJjWMij0pGARsT4/mLQXeQB/Fevny58jiXu0BPfvr7r38rA4N+",
+	"e8UTisCzFkzTMgxRODasvDYXGicuUaTP84imEvu/WSNMIMdR8MnD4NhCyncO53s2nW/H4wUmHSYv8fst",
+	"cPm6Q/c91b8ZcvT3t0/E5uUaGh1HUsj5DWWxcntErC/UFbGbDrPK20gGlPOMi8Zh8U2lukidnsc0Jvqy",
+	"GSQwWQocSTU9pxJ/QTxp53mmtpXhs85TexHf+ZLvOZS5HWOWuHQ400Lxt8CaXlfKfVXv2WgEKANDQRdg",
+	"ilD8RKx5prKSPDsvYaiY4pOEzhxbXLZp3y4SU4lYbo/Iq+X1O+ZKPZyp+loq0/waZonY8zo4mQLkO1/x",
+	"PU1W2zEU49zhJInNb4GFfM7o+3LQUGU9glEf7FDmVvd5qsS2/+AQxH8Qgyqi3Y4/ed9hT97/NrhzTajk",
+	"nranGvJUDvlULFkGZbfNVOtMu6gX96PWYLIPW89ePn/RevH85bMW3J8Mon7cQ92p79RoVvI/+vv/FKdH",
+	"gQjMh37em7588WIybb14Nu22Bl04bb3swkmrFz+P4k63G08Gzy1vkJ4hcq8cmnw340TaUwuNwRGNsoV6",
+	"3CAMOBaouOYlKKftMkQtFXjYO3ze7T3rDFrd/vNOazA4ft4adt/stwa9Z/vP+2+Ohi86w7B31OsNBof9",
+	"Vm+/O2wNXh4PWy/7wxet/svj7mF/2HnWeXPslRc25r/LDb7nsNOW8qPo6sqREsXfhDxZHbu9rzjJR3wq",
+	"aVIkZ3h3Pw8UHQS3S+VZKi9l1BX+XxcSW1+CxWyeboiZe7B++2F4dHxWOVgP3w/f/uv85HAUhPpliPwY",
+	"IIUiJTGXx4FOGDCaWGOUJWeD04+v354cBmFwAxma00yNevjh3enH8+PxP372ShdrJ74LF75n89aWsiXv",
+	"6YqWAr/fgmRZlZJxT7Gih6vekNGTAq7vWD7VmULDsvlcoXO+vurjBcwE9fGyyJf4nZH5XkHK23GxxqHD",
+	"wgat3wb/+nOa7s2/V+f06skYVKVLNsrLd+NSMBLtWlhK8xy8MT/oq/DVM4YQtTsyNEWmpoP8V0vXMasW",
+	"e2JTe8bVcSpVZBSTKW3rOFUYyJXRdoK58AatRI6E7ywsWdhQ87YsLLtVWFih9etmYVVB/zWNlysquNwg",
+	"IvTbPm3wTt9/5YCga8TAHxkVCPBsssBCoBhcwyRDfPVl6L/qwQU5alt2OwDNxvE8v3CvK8uqt//O8sZi",
+	"edWnd0LPkyhh8IayCY5jRPIP7rNGYfBO5cO8p0K9wFR2dJ7BCkLfa2DhmodDwhqOwuCc0neQLA3UxSC+",
+	"V69C9z2cjXXFyovXqt1KOj6ybt67pTUFyyKRMRQDs3ehfiZPzBFDAMr/keqjAE9Lry6FeeZuWEWksjEn",
+	"Ai3qJUTuVmGweB3E+25m/lQXoFMgRcBS1cro3d6at5AqCPyaXl15DCGw/g0WdwOLtW8UEEr4WqP7EK/y",
+	"/HSDEDCUqhpNDrYVTNXKLU6ZAyNZFLifwuZVDwxcoVmSj/nqmZ7b2X5OKq4qlG6+/IOyK12KRSfkApX3",
+	"2ah29veE6CdPiL5fwUObeL5gEfGNBRPxIkWMUyJRLU1oFUjP35LQ1ORU+On3fNXmaniy65PYKAsfubLi",
+	"CjR6yt0ZQshrZ6oS0vq5Al3UtlbAdt3dy7UVxjVMtWK7YY0W1/Yf6cZD3fa+1cq/y4PN8qDZVbTNu9Kk",
+	"f71O+6eCir+G8sxyh9swTXlbXzmQ3c2Dcy5lFOf6nz4cjk7/2SqP6NUDfHdvr2N+/V61+QtXbd5EpNtR",
+	"1BtVJFGXB6uIzx+4vopRf1Tsu+BpLHi81G4QZytQhUMzzRrUba+21zJYvTzfA2rqV3DYaLYSrQ2aV7mu",
+	"iu4t+S9Hob1mH8O5dzm2rent3ma6mVOO8vd151SyHiRAnV0lD6pzcPXBt++3j3y3j+zn4goM+Z5VW4Os",
+	"rR9U28L4l1Tzs8Zi9cnNRzgAOJtivyOk9yfnEP3X6YfRuddZW9lGG3tqR7fUxzYBVI3zI6o8qfJHIKgu",
+	"eC3QQpN+CFB71gaXJdFcvgJokYqlfm4MMEqFbuoW03aozK6X3e15a482LXdrWL5a9VYnE0+MT9kvBnSl",
+	"WXfx+olZGi8BV05nLOZAbko78IibWs6ytb39Tv1pHZXK0Nbrxwu5792ertCq/9rfWPe24J8qRayRhqcO",
+	"LreQiObVP1WZPH/3Usx9L12q+uK5lEi1l9SqOa7q0Mp/lm1U3pn9zLv6q66FHQFUf220zva2aPrciNDQ",
+	"FsNbi/ps7WKn07H3sev1glnrbzBTGenJ5QWh6jH3XGCYPw0W6XTKddRei16vgvVSiJF897dLzQAWw2i3",
+	"rOGOV5JmMDORGeXm1iZ0hYYeQf+5tGMN6F/NdkaTb9GqTrTkEbW4Nvh1wxo3LmwBb20I9zueTavaVg4W",
+	"mhpW9fZeqtj4BPWHVOO1eLLbDLzJZeMAvVkvb+1weQRqauaIWAXkp7swqF483NqDUF6nTRmdIs41rv0P",
+	"zvzHXHZ1nh/2rLnB+WQL67DcxMe1C/NlWiG1jWAv4O2JbmxJhjKcto2r1rss/yuT27wpv9YVW8x5vycf",
+	"vzI6bSYf1qzZEREPdzeWwgKmqeVvBBpv/le+vi6UVl4Pc4DbTlv/Zc5Kz9Lv4S95PC+lg0SfIHiLuXU7",
+	"h98vce4NToS0AeUZMMFcVB7/qFBd7bEdz02xGjVYnerl8j0pUmtvHpvG50bIcARZ5DkKH0KOWphwRDiW",
+	"UwOeTfRWADpVZyFpALY9r27UY3JFZL1Z5ph5UsNrtr+z8taaH22HbIIFg2wJrtCypSxWIOCMgx2B4CIE",
+	"EeUCRKpSdgiMv2+36k6mXIx1G4mew5YUCyppr57nWAPbPYhW87wQQ/qpMHXe5FhUqeYpX7xySc+ZuQr5",
+	"KeQcQA4udYNLxQOKNNCtUIsxT99Q/YxMArn+vObZm5JsrBVWJ36fjw9ItpjITdt2Gut06p+i25pArnxB",
+	"xSxgRx81gXLRzBSBrD/4umfm9U3dbaqh2vy8etVTzLhotuIV7xe9f8grRRVKetSxq6JfgR/WvS0uDDYF",
+	"VfEbOoTt0w21Cg3butStSiH5dZ/1iTNfTemO++WRWAirP5w5MS8nl05RGyr7XeP+RhvlwV5pqnW85aBd",
+	"gY6tfcspZa4rdH/Q71k+z2f7+/39TUJD3QKrc9Df5WcgqHo9CkwZXYRAWlwIxjowKiQL1RWyXyWb22O2",
+	"k02/67z1dnCejBc0rnjsUoamKmCSm3Ux5orFwwAmCb3RHKmbGN4OwuAaMTxdtiJY/nuaJSsqmmiJUUvX",
+	"U4+Y2Whqb53royjEItxw45HST/z1p9a0W9l6Yl6BWoqKTWfMOv+voPyPpuGpabf1ifNRpVGz8+JamOWJ",
+	"0bFdvYma5n4ZyE1ipwQ+EDC5kofBlQUtQ/M0o3U/0r2JXdwnswsaOUXH8rscuiaLVXBQv6DivOzgPLNj",
+	"Rdn7vhezytImWx+Pq/VxKnroCcrV3E+lfNnoZLlsX0B2HQa2jsg+QbTM3YKN4Z+KxCtw4RNuo/5QnaR/",
+	"Qcv7e2nkoQ5HuUPmCi3BDjUO9GSpYycQcO3n1f6aXb/D5q+4hel1zpQpJNZDiH6YqiGvTSq1voTtPDEG",
+	"j4/0AH0JRuMX6B0M+Rbkp7P7CbiidpG+v9sGl/b7c5dA/ZMDLAAUAJKlW98oTyirhRS+zbJDToRAL6Gq",
+	"KPV7qYX/pqRee6mrjcD+w4IKo/4jy3H3scHa1SNnr/O2YMfIXzD8x8gVNJXXClc8C7q1CtBP33rCDCRZ",
+	"mtvxHGRE2izKFSQlpO7jQsfgzV7Vxu8NvDpn5nU3md3XP7tj2wU37P33Da/N8zHniaPNfN63X1VT5aTI",
+	"8f8DB+dvRyCSxDpVdrCVZbLqToyXDVcIkntY4aP+Juvb4eAVxO1VlWGA4WJsSnis6HgCF2c0QfcNDf0V",
+	"QqiZWb8CJ5vS1P0Y+aS21/PLljqD82yhyzYP3wG5MdW7c7f2C/qFQdsa9AJdi2UM1fvQkJEDeMMPMFwc",
+	"HNhpwgey0V7ZUR6GSjwW5FC/uGZPXEmW8fN5AYzjXtkSrpoAswS+ND2tV7Pl0EGDQE6xxqZWQ7ESL08r",
+	"+lWJ4KNssYA+F8lQnf9QbDJQgMoPC4FuNEGxMjNpJgAW3OStVDxyf/0L/LXjkgWSdSEqhgK15HHCtxNF",
+	"puTq7EZMQOV6uqsKNq3OM6e1XOdAtX7lHuNXrLzmLzFkki3NW9NqqQ10h0aJHt0FNrRRvJryjH3svc+l",
+	"0p3AMYnYMpVAQaleuQjNRX2GRMYIil/Jr+p6Lwd8Tm/A5Y8//nh2fDQ8PD8++vHHHy/dLdhCOttS4ln/",
+	"xWD9CSMMbhgWSFoeBdFZ9dVUFPUBojVNW1QaNZpe1lzx+cprBH4lV4CsZW09cVUkexbaVDiXYKwLunv5",
+	"p1q6b9tIilX3kmOhbigrd12RmfsOR4xyOhXgJwbTeaP7yd+rVN6rSuX9HHkWCTzu2c++57sx4dlB5+cG",
+	"R6gCu9u60zYeULz4qOsWovKZ5FGNC30VPNSuMsoKWwaCGCVoBqXiWXXHct2hxkN6m3expiPkVhooNnc/",
+	"ypve9zLxt8C8DQ9Ha3C68YS0AaGfHErzttlSFGvnLSVgguYwmeq4o6p39WRavnqpt9MeDofDVuVe74P2",
+	"s6Tkf5eLwI9oQpTIeVzLocml4mqdzq0NiaLirT+N/HsJ2i9ZgtaNoGhE2wdFH863ZbEtTJKCllZnq2zM",
+	"XX14CFJE8yJBrHCi5peqnEtWm69Zrdg7J9ZoD9t/5ozZ7/gG1ZveABdlSsnGphaZfN4yNSOnnAZOYN8G",
+	"e47vytEOMdOFj1TWuLraBEkM8ryGTTZUwWybiO0XtDyFmLmW0xMmdXzbMquhSbUG2ZtMqo0pKOsG304d",
+	"/aKQgJkdh6hXW/3Gd8wV+49Ut8GG7GGh7QJ8X4JZuaAtjSa/GVQMt7mWw0hnMZUZ8e9ojJJV/m44cyr4",
+	"g8uKY/cSYK6Cb8Y57pQWs26tXhDjNmcoTWCEYjBZ1l2Uik6ctPh85jJUMtYXDGM0Hew/m82xlNZUjp4J",
+	"eVyfQpxkTJJER4lxaU2udbnnbSZL61JNxtm4P5hMps9iFHcnzwcvYVDlsTN4AyDnSPlK8hRP3R0TMaZs",
+	"1u314SQa7D+L0fT5i5e3yz873Z5sXL2nkUAuxtEcRVcbgFUNTflBnWyvvmR8Qz9P7WT5ZytNoJhStrDq",
+	"J58yGmc6pW3UB6/zsOjTP57kEscjPJFkJlHeel2a8isIyXwqr7AEw8Pzk1+Pi7KM4ybgmaYMQS7RoIki",
+	"S+MNdF8/fLqsZtvOK7jOitqpFr8NW/8NW392Wi8/fe7u3/2XL/7i59Sq6HkDcSJliWQIDjBR5S9uXoF9",
+	"sKDXSMsbO/OSgjfDk7fHR86dCa/BaQuEpgEvn4D47CQ2+GSFhR3ZoAlyKgZ/OUMpaUACSayFp6ofQmaI",
+	"Kxz8Tie8yb0XR075klzpDVHXsNgMEnO3240cbZBt1rplS3vdvYF/3c4NtApELEMA3cJIJEtd1FfTu9Q6",
+	"mlt84TmPQK0OfHwrEOGYkoOiVnBBUtdYLDXx6ds+DCoUeKllI8JtiV0F4q0cXU9kmCE0AT8OeMSyyQTF",
+	"5pKTAnKOYCLmS08aflNACkXhBcXUhZ1mCYhgkuRVaop85x2oDi3qEqKCWh2X+O79sfOQSvElSa5QWb5i",
+	"W7WHgRpf8zsvjZwCIY61Y+3dnN4QdXdtXQz2q1agNbPxgfdAHc27lhlxNHdSLEzZD4X5sAhM2LVP2mAI",
+	"LO17QXYgAT+/Gx7ml0n1nUyd/wbVmTxGDF+jWF3h0OarqmAuf9sFidxDaApMXhCBNP+JOWIquSOi6RIs",
+	"oIjmiGuTtVHxbk+SSa129/3vs3qNhiZSzwjURMsi1ff+/FyxRtbOv1w3fcnc+8AyGpScRLGRhMZCaAKY",
+	"bRE1U/zVqJtjH7mKdPPrDGH+jIOND6v8dqkCK4K6rsoclbLCoqpuhI84HGPIQZDX5LFkdZWffafMyqMW",
+	"m7I4zzLiqJofuE8b60c1AIfXmMxC5URjaJpxfSULXiOwM+j1dgGeXhAsFK3wNjjSE3OlzliGKqdMh2As",
+	"E0KuYOWbA1IZKJh+4IALlPIQcKMsIZPSCYqcVDEH15jjSS0LMDZ6YyxFR/dFT24SSvXBpKxtvzZRuLgL",
+	"xWlyXSbABtaZ4nQ4Gh0fKd9UOajJb9I6B9jax4woG4DiY22wT/qVk+1OGM56P28w1A0qGr6LIPdqJFDq",
+	"E6gWoPdifA1J6IBvj7qK+hU8noxsJfJmSIc3FQ1V6OLxtqm6A+veKKlbVXYKc7C28kLu8TLzhoE+jgVh",
+	"MPrl5PT0+GhzOM+Ix0Ig5qB6sWs/xLWdX9S8H+c+GFd5Tm53jZX2bb3l5r2use2NjAeGwor07C9wya5+",
+	"OSO/IZxfs5gmy7bZ5bbeu3aMru93y6688ZDPolC96TbDfe8ZOG9VbRuMNu+s+SPR/85vn90vhczg+t+q",
+	"EFl9TV+4Cpme8FFKkH1tNNgsNrgKAZ+K3XhoMbKCr51CZD+YGmR8fRGyrw2pj16UzET+njJzqkBDA97+",
+	"659b8O1ug0pmH9XR8KFvgJpnFgQ1x/xXAE5UaVvj5blCKLXdOjWruHEEa8iiOb5GHsN49HF0evz+SNvG",
+	"C0xsoLsbXsKsFom6AdYX46WNEgQZB1hUXLT7jTy0a/zgwwRDXQVOr+VA31YpvOAhUDiXH4o1+j3jf+nb",
+	"nM29raeQSQlZiScvEJvJIzUxnmnjj6UEqWrI+e8M8SwRYJHJ0xEC8IKol+kqg+X1xErPzg+8cEBoJ8Fm",
+	"L2i1rh0hVM1pHC2v8qtEyjsABeCIxJjMABZyr7T3QoVz8gvTDMG4vDxz74J3HzliIyRUHZvSRfgIT5PW",
+	"pUN9phXVU+RviOd5UAu4BByJVyZ2p/TZ8Ozw55Nf5R8MAYZgNJe7K+aI3WBT4crIvyJUWrK0U+ak/OxB",
+	"4bpEnG018uqcri9V76aS9lIM/TCFUp/+idNW6tOWNOZ799LrWmFZggAsimZPGL2qKpIv8RxldVPKOazz",
+	"dm264liwIi+69GFZjpuSxJvB6Kt872SKYaJKfBnf8UE+QgiwlpohyMgVoTdkbG68SkocU5IsQ+2+GmtH",
+	"Z6Xawyo4/IRQIGyd50cHkjKGxXIkqVrjWpcdH2b63s1E/fUmP93zq3G73a6l7gxPT/TLeDo+JO0HcKnb",
+	"Xoa64D7k4NKpcH4ATIFz066dJykrBat+Cpya58HdnQq4T6nJrxAwUkaT4ejimjRYQEwExAQxlbHpFEua",
+	"YTHPJqpIUFn5qPhXvYB+Oao0qNTbOnYsX/mrq2ld/EBJsDi0zoIoBgkmqqLVBcnvjatig+ZFdg527Ecl",
+	"QzDqh2USfGhdrAvzGmQ8BK/pbQjORqPwguQvAnElOReUoV2tI6GeJrfsVLE1rqutXZALcqZuLFXKb+lo",
+	"QLl4kzuixlNKvhTx4IayqxAgfaNWZZMU2WnaFg3BjY7u1e0DE3iSk80hiVXhlwmMrorAJLpG7ILwOb2R",
+	"ah7moUw4g5gcuFfIuWIl3d0XLJaLPVZPPqhgTwhu5lCoS78qCgkzjkIwhyb/Tqqg4g3fnUvnxd/LXW3P",
+	"JDhC5gHg3FZOpZJt9dqdGuXd3Ny0ofq5Tdlsz/Tle29PDo/fj45VHylWsEgcctbl9bipdNru6GbypART",
+	"HBwE/Xan3deZInPFwXvX3T2bRvmeRZqywcx3a/s8X3ReF1mi8PTD6BysHW9PNr80N910aVNdYhnyC6KS",
+	"3IF6TATJj23wHt1IRaLqn74CUJ8sYpt3lK0yVw91mxqkF+RSGzv/J7dnVJYk5FcolrJG74UU3gq8k9h4",
+	"8q1q0T/pnLsCkJW+h7LJ3lu8wGJlErLV8IN+06RBy0Pz3tTmlie67Oq5qp4q23sK0dhIU5IXW/a2CqkG",
+	"B6ZAZXGWqwZWy4sAzfMPGoCDiQZH71sbXJY7J3eGe3d+FcxFEKMZsL7a1F6A9eEQ7MiDwS6gDGCSf1LG",
+	"6W4T4OxIcwlfvcDB9iW7rYy8/DDjxY6uCb7iToevyPfdJ2kzmOIGsn2v08lVqilIB9M0MTnue7+b1INt",
+	"sf8Wc6F1dtXGT028zkHvXRgMOt1Vwxfw7tlP+6tOvd7mTqXBq3MhZcd9ver1HfMX+c275uqVcFPQRFWk",
+	"92l/sFOVe7vSkoEz5XW3pJJ2spsKt5XMDi4PgJjP1QHPTc6EBBQGRK2GpjyFZxxJDpR6/oIUcpG3wUdd",
+	"0/myem5V8lQfyDanDVwQlhGuRbjxmkqLtcxi06fwXI1eI60bBr2eai2sUL+xTdsXZFTLUELVCh2qt1uk",
+	"wyf5da5FieWyCOZr88raBjo3RrfiDN5X/19s+dAqXWfqIBKrTKJU1TDJPMeC5imn32Jq+RcrkFdPOq+7",
+	"XFTa991dY/VQoY/c+3rnHqVMqZUvJidXXBvxyMtzVxfcQA5MPpERmg3E2GsYF+u8r5ztvNzc6ZCSaYK1",
+	"k2HQ7W/ucAqXCYXxOaVvIdMv6w26+02g41maUiZQ/A7FGOaZkU+qDWSvweZe56aQrKs9NB3KE01Ng6zU",
+	"FndhsNkYV14sr1J5q0wvKXUqR1hriBAQy0QHOwIjrv0+RIosHO+GxsRXMuyCyOEmNF62walchRKKl4m0",
+	"nS+VxL7U7zBchnkdjPIFih3Z99Iq7n9pbJ8LktpPKOweAP27ecwBaMtykuRJqBElUcYYIgJIk4oJbo6v",
+	"+XrlweaCUGKe/FPvTYBho9MHMIcPpSNLO7bBoeNbPnF82lZrNpN6Kx7xuTPC96u0SZ9IvP7bS8tGtvP9",
+	"Rd9nJ6NY2jVTjNidloIJEh6j7N2K209F2GRHILbABCa7IYgZTbnyFJWWae53ksJmyhDiF0Q2UMc1cIZS",
+	"BJUn5ej47fH5cekicTxgODbmrOV3yk/HF8QCbKfX6ey+AvkEgFCQUDKTNj82nrOdQWew65NMGgMVo/ir",
+	"sGw8joAHnAWbqOP3VLyhGXkcOs5j41up8dDvgXuDtJOUEocgJ0twqS4EttvtS0kulBUBTjAk8osmAB/V",
+	"cCAofQWgJhndThf8A4nydBBKWnlH2+Hho6IZEl8jCX2blPMTEttSzXbWRNn7pBCHSrGnUPgekctTBPTN",
+	"hRVX01dkDDiZAAeFm/6CqAO9DhtgbjJUlCWogkKrXPWhCbZIWWdmUOdqdSsAXhCdcgMiSMBPx+chQDHW",
+	"7oHT4fnhz9rC1SnJTiyBoZZ6Ek7KZCO622B4QUxygX/F5qqIjjhw4d7gy1Y5VC5I7lGRzOfe8oMJp2Ai",
+	"oeAA5uF6m+ElzFIN6QuZhQF6QeSpORV5kopEYxGXV1y9wqaNijQKcytFKoqXXkWRVXKTHuQ9YSiPbZdk",
+	"f4aK4D7PeIpIbDtNtsk4an7kX5Vw9VUf+fOtqkm3pzrubykQv/sHHtc/oIn2kf0DK4zkPWHyDx9Lw3jd",
+	"D2eZsXHX30orzORct1ihZn1FLaIsNnFmmomILlD+rqJtLsM8B8NcqwaC3kDTEcBM0IV65GZBr1FZ8uCV",
+	"VC/m3nZzGb2rrsxaVRa0hwInCYCg1+lcEO34MAMfaM1w+Sq/saQVpHKrSz1Fp0Dghco+hGC/M/AJarlj",
+	"T2OMlbOcIy7OVC7gKqFVbMe09PO3v2IZ9ORcfa4CGR6eBkS9s7eCr61UHcWYdpLOb59U0RN14VqzbcXr",
+	"RyOYgBipVIaFtJvM5eydywW8QpLsLnedbIWDvb1EdppTLg5edDodfUNRg1YLZCo/pk5jCo3WCvOziI74",
+	"IP9Zv10GMe3l3n26+/8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -705,13 +705,19 @@ func (e UsernamePasswordCredentialsType) Valid() bool {
 }
 
 // AccessKeyOnlyCredentials S3-style access key credentials.
+//
+// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 type AccessKeyOnlyCredentials struct {
 	union json.RawMessage
 }
 
 // BackblazeApplicationKeyCredentials A B2 application key.
+//
+// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
 type BackblazeApplicationKeyCredentials struct {
 	// ApplicationKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ApplicationKey *SecretString                          `json:"application_key,omitempty"`
 	KeyId          string                                 `json:"key_id"`
 	Type           BackblazeApplicationKeyCredentialsType `json:"type"`
@@ -721,11 +727,15 @@ type BackblazeApplicationKeyCredentials struct {
 type BackblazeApplicationKeyCredentialsType string
 
 // BackblazeConfig Backblaze B2 through its S3-compatible API.
+//
+// Example: {"bucket":"my-b2-bucket","credentials":{"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"},"endpoint_url":"https://s3.us-west-004.backblazeb2.com","region":"us-west-004"}
 type BackblazeConfig struct {
 	// Bucket Example: my-b2-bucket
 	Bucket string `json:"bucket"`
 
 	// Credentials How to authenticate to Backblaze.
+	//
+	// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
 	Credentials BackblazeCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -741,15 +751,21 @@ type BackblazeConfig struct {
 }
 
 // BackblazeCredentials How to authenticate to Backblaze.
+//
+// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
 type BackblazeCredentials struct {
 	union json.RawMessage
 }
 
 // BoxCcgCredentials Client credentials grant, for an enterprise or a user.
+//
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"}
 type BoxCcgCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString         `json:"client_secret,omitempty"`
 	EnterpriseId *string               `json:"enterprise_id,omitempty"`
 	Type         BoxCcgCredentialsType `json:"type"`
@@ -760,8 +776,12 @@ type BoxCcgCredentials struct {
 type BoxCcgCredentialsType string
 
 // BoxConfig A Box account.
+//
+// Example: {"credentials":{"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"},"folder_id":"0"}
 type BoxConfig struct {
 	// Credentials OAuth, client credentials grant (CCG) or JWT.
+	//
+	// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","refresh_token":"box-refresh-token","type":"oauth"}
 	Credentials BoxCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -772,22 +792,32 @@ type BoxConfig struct {
 }
 
 // BoxCredentials OAuth, client credentials grant (CCG) or JWT.
+//
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","refresh_token":"box-refresh-token","type":"oauth"}
 type BoxCredentials struct {
 	union json.RawMessage
 }
 
 // BoxJwtCredentials Server authentication with a JWT signed by the app's key pair.
+//
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","passphrase":"key-passphrase","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","public_key_id":"abc123","type":"jwt"}
 type BoxJwtCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 	EnterpriseId string        `json:"enterprise_id"`
 
 	// Passphrase A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	Passphrase *SecretString `json:"passphrase,omitempty"`
 
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKey  *SecretString         `json:"private_key,omitempty"`
 	PublicKeyId string                `json:"public_key_id"`
 	Type        BoxJwtCredentialsType `json:"type"`
@@ -797,13 +827,19 @@ type BoxJwtCredentials struct {
 type BoxJwtCredentialsType string
 
 // BoxOAuthCredentials An OAuth client and a user's refresh token.
+//
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","refresh_token":"box-refresh-token","type":"oauth"}
 type BoxOAuthCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	RefreshToken *SecretString           `json:"refresh_token,omitempty"`
 	Type         BoxOAuthCredentialsType `json:"type"`
 }
@@ -812,8 +848,12 @@ type BoxOAuthCredentials struct {
 type BoxOAuthCredentialsType string
 
 // BrightdataApiTokenCredentials A Bright Data API token.
+//
+// Example: {"api_token":"brightdata-api-token","type":"api_token"}
 type BrightdataApiTokenCredentials struct {
 	// ApiToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ApiToken *SecretString                     `json:"api_token,omitempty"`
 	Type     BrightdataApiTokenCredentialsType `json:"type"`
 }
@@ -822,8 +862,12 @@ type BrightdataApiTokenCredentials struct {
 type BrightdataApiTokenCredentialsType string
 
 // BrightdataConfig A Bright Data account.
+//
+// Example: {"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"}
 type BrightdataConfig struct {
 	// Credentials An API token.
+	//
+	// Example: {"api_token":"brightdata-api-token","type":"api_token"}
 	Credentials BrightdataCredentials `json:"credentials"`
 	DatasetId   *string               `json:"dataset_id,omitempty"`
 
@@ -835,6 +879,8 @@ type BrightdataConfig struct {
 }
 
 // BrightdataCredentials An API token.
+//
+// Example: {"api_token":"brightdata-api-token","type":"api_token"}
 type BrightdataCredentials struct {
 	union json.RawMessage
 }
@@ -850,8 +896,12 @@ type ConfigDescription = string
 type ConnectionDescription = string
 
 // ConnectionList A page of connections.
+//
+// Example: {"pagination":{"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1},"results":[{"connection_id":"conn_abc123def456ghi","consecutive_failures":0,"created_at":"2026-11-24T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","description":"Raw assets","internal_id":"int_org123abc456def789xyz012","is_active":true,"last_checked_at":"2026-11-24T12:00:00Z","last_error":null,"last_used_at":"2026-11-24T12:00:00Z","metadata":{"team":"data-platform"},"name":"Production S3 Bucket","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"***REDACTED***","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","secret_fields":[{"changed_at":"2026-11-24T12:00:00Z","field":"credentials.secret_access_key","fingerprint":"hmac-sha256:3f9a1c0e2b7d4a61","set":true}],"status":"ACTIVE","status_changed_at":"2026-11-24T12:00:00Z","status_reason":null,"updated_at":"2026-11-24T12:00:00Z"}],"total":1}
 type ConnectionList struct {
 	// Pagination Where this page sits.
+	//
+	// Example: {"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1}
 	Pagination Pagination               `json:"pagination"`
 	Results    []StorageConnectionModel `json:"results"`
 
@@ -872,8 +922,12 @@ type ConnectionName = string
 type ConnectionStatus string
 
 // ConnectionTestResult Outcome of a connectivity check. A failed check is still a 200.
+//
+// Example: {"details":{"duration_ms":182,"steps":[{"message":"s3.us-east-1.amazonaws.com","name":"resolve endpoint","status":"PASSED"},{"message":"listed bucket my-bucket","name":"list bucket","status":"PASSED"}],"tested_at":"2026-11-24T12:00:00Z"},"message":"listed bucket my-bucket","success":true}
 type ConnectionTestResult struct {
 	// Details The check's steps, so the part that failed is visible.
+	//
+	// Example: {"duration_ms":182,"steps":[{"message":"s3.us-east-1.amazonaws.com","name":"resolve endpoint","status":"PASSED"},{"message":"listed bucket my-bucket","name":"list bucket","status":"PASSED"}],"tested_at":"2026-11-24T12:00:00Z"}
 	Details TestDetails `json:"details"`
 
 	// Message Example: listed bucket my-bucket
@@ -882,6 +936,8 @@ type ConnectionTestResult struct {
 }
 
 // CreateBackblazeConnectionRequest Create a Backblaze B2 (S3-compatible API) connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Backblaze","provider_config":{"bucket":"my-b2-bucket","credentials":{"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"},"endpoint_url":"https://s3.us-west-004.backblazeb2.com","region":"us-west-004"},"provider_type":"backblaze","test_before_save":true}
 type CreateBackblazeConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -901,6 +957,8 @@ type CreateBackblazeConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig Backblaze B2 through its S3-compatible API.
+	//
+	// Example: {"bucket":"my-b2-bucket","credentials":{"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"},"endpoint_url":"https://s3.us-west-004.backblazeb2.com","region":"us-west-004"}
 	ProviderConfig BackblazeConfig `json:"provider_config"`
 
 	// ProviderType Always `backblaze`.
@@ -908,6 +966,9 @@ type CreateBackblazeConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -915,6 +976,8 @@ type CreateBackblazeConnectionRequest struct {
 type CreateBackblazeConnectionRequestProviderType string
 
 // CreateBoxConnectionRequest Create a Box connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Box","provider_config":{"credentials":{"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"},"folder_id":"0"},"provider_type":"box","test_before_save":true}
 type CreateBoxConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -934,6 +997,8 @@ type CreateBoxConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A Box account.
+	//
+	// Example: {"credentials":{"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"},"folder_id":"0"}
 	ProviderConfig BoxConfig `json:"provider_config"`
 
 	// ProviderType Always `box`.
@@ -941,6 +1006,9 @@ type CreateBoxConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -948,6 +1016,8 @@ type CreateBoxConnectionRequest struct {
 type CreateBoxConnectionRequestProviderType string
 
 // CreateBrightdataConnectionRequest Create a Bright Data connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Brightdata","provider_config":{"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"},"provider_type":"brightdata","test_before_save":true}
 type CreateBrightdataConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -967,6 +1037,8 @@ type CreateBrightdataConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A Bright Data account.
+	//
+	// Example: {"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"}
 	ProviderConfig BrightdataConfig `json:"provider_config"`
 
 	// ProviderType Always `brightdata`.
@@ -974,6 +1046,9 @@ type CreateBrightdataConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -982,11 +1057,15 @@ type CreateBrightdataConnectionRequestProviderType string
 
 // CreateConnectionRequest Request to create a connection. `provider_type` selects the shape of
 // `provider_config`.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing S3","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","test_before_save":true}
 type CreateConnectionRequest struct {
 	union json.RawMessage
 }
 
 // CreateGoogleDriveConnectionRequest Create a Google Drive connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing GoogleDrive","provider_config":{"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"},"provider_type":"google_drive","test_before_save":true}
 type CreateGoogleDriveConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1006,6 +1085,8 @@ type CreateGoogleDriveConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig Google Drive or a Google Workspace shared drive.
+	//
+	// Example: {"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"}
 	ProviderConfig GoogleDriveConfig `json:"provider_config"`
 
 	// ProviderType Always `google_drive`.
@@ -1013,6 +1094,9 @@ type CreateGoogleDriveConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1020,6 +1104,8 @@ type CreateGoogleDriveConnectionRequest struct {
 type CreateGoogleDriveConnectionRequestProviderType string
 
 // CreateHttpApiConnectionRequest Create a generic JSON HTTP API connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing HttpApi","provider_config":{"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}},"provider_type":"http_api","test_before_save":true}
 type CreateHttpApiConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1039,6 +1125,8 @@ type CreateHttpApiConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A JSON HTTP API whose answer holds an array of items.
+	//
+	// Example: {"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}}
 	ProviderConfig HttpApiConfig `json:"provider_config"`
 
 	// ProviderType Always `http_api`.
@@ -1046,6 +1134,9 @@ type CreateHttpApiConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1053,6 +1144,8 @@ type CreateHttpApiConnectionRequest struct {
 type CreateHttpApiConnectionRequestProviderType string
 
 // CreateInstagramConnectionRequest Create an Instagram connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Instagram","provider_config":{"business_account_id":"17841400000000999","credentials":{"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"},"scopes":["instagram_basic"]},"provider_type":"instagram","test_before_save":true}
 type CreateInstagramConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1072,6 +1165,8 @@ type CreateInstagramConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig An Instagram professional account.
+	//
+	// Example: {"business_account_id":"17841400000000999","credentials":{"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"},"scopes":["instagram_basic"]}
 	ProviderConfig InstagramConfig `json:"provider_config"`
 
 	// ProviderType Always `instagram`.
@@ -1079,6 +1174,9 @@ type CreateInstagramConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1086,6 +1184,8 @@ type CreateInstagramConnectionRequest struct {
 type CreateInstagramConnectionRequestProviderType string
 
 // CreatePostgresqlConnectionRequest Create a PostgreSQL connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Postgresql","provider_config":{"credentials":{"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"},"database":"analytics","host":"db.internal.example.com"},"provider_type":"postgresql","test_before_save":true}
 type CreatePostgresqlConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1114,6 +1214,9 @@ type CreatePostgresqlConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1121,6 +1224,8 @@ type CreatePostgresqlConnectionRequest struct {
 type CreatePostgresqlConnectionRequestProviderType string
 
 // CreateRssConnectionRequest Create an RSS or Atom feed connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Rss","provider_config":{"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"},"provider_type":"rss","test_before_save":true}
 type CreateRssConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1140,6 +1245,8 @@ type CreateRssConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig An RSS or Atom feed.
+	//
+	// Example: {"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"}
 	ProviderConfig RssConfig `json:"provider_config"`
 
 	// ProviderType Always `rss`.
@@ -1147,6 +1254,9 @@ type CreateRssConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1154,6 +1264,8 @@ type CreateRssConnectionRequest struct {
 type CreateRssConnectionRequestProviderType string
 
 // CreateS3ConnectionRequest Create an Amazon S3 (or S3-compatible) connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing S3","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","test_before_save":true}
 type CreateS3ConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1182,6 +1294,9 @@ type CreateS3ConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1189,6 +1304,8 @@ type CreateS3ConnectionRequest struct {
 type CreateS3ConnectionRequestProviderType string
 
 // CreateSharepointConnectionRequest Create a SharePoint connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Sharepoint","provider_config":{"credentials":{"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"},"folder_path":"/Shared Documents","site_id":"contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"},"provider_type":"sharepoint","test_before_save":true}
 type CreateSharepointConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1208,6 +1325,8 @@ type CreateSharepointConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A SharePoint site or drive through Microsoft Graph.
+	//
+	// Example: {"credentials":{"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"},"folder_path":"/Shared Documents","site_id":"contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"}
 	ProviderConfig SharepointConfig `json:"provider_config"`
 
 	// ProviderType Always `sharepoint`.
@@ -1215,6 +1334,9 @@ type CreateSharepointConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1222,6 +1344,8 @@ type CreateSharepointConnectionRequest struct {
 type CreateSharepointConnectionRequestProviderType string
 
 // CreateSnowflakeConnectionRequest Create a Snowflake connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Snowflake","provider_config":{"account":"xy12345.us-east-1","credentials":{"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"},"database":"ANALYTICS","query_timeout_seconds":300,"role":"LOADER","schema":"PUBLIC","warehouse":"COMPUTE_WH"},"provider_type":"snowflake","test_before_save":true}
 type CreateSnowflakeConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1241,6 +1365,8 @@ type CreateSnowflakeConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A Snowflake account.
+	//
+	// Example: {"account":"xy12345.us-east-1","credentials":{"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"},"database":"ANALYTICS","query_timeout_seconds":300,"role":"LOADER","schema":"PUBLIC","warehouse":"COMPUTE_WH"}
 	ProviderConfig SnowflakeConfig `json:"provider_config"`
 
 	// ProviderType Always `snowflake`.
@@ -1248,6 +1374,9 @@ type CreateSnowflakeConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1255,6 +1384,8 @@ type CreateSnowflakeConnectionRequest struct {
 type CreateSnowflakeConnectionRequestProviderType string
 
 // CreateTigrisConnectionRequest Create a Tigris (S3-compatible object storage) connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Tigris","provider_config":{"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"},"provider_type":"tigris","test_before_save":true}
 type CreateTigrisConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1274,6 +1405,8 @@ type CreateTigrisConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig Tigris object storage (S3-compatible).
+	//
+	// Example: {"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"}
 	ProviderConfig TigrisConfig `json:"provider_config"`
 
 	// ProviderType Always `tigris`.
@@ -1281,6 +1414,9 @@ type CreateTigrisConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1288,6 +1424,8 @@ type CreateTigrisConnectionRequest struct {
 type CreateTigrisConnectionRequestProviderType string
 
 // CreateTiktokConnectionRequest Create a TikTok connection.
+//
+// Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Tiktok","provider_config":{"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]},"provider_type":"tiktok","test_before_save":true}
 type CreateTiktokConnectionRequest struct {
 	// Description What the connection is for. Up to 500 characters.
 	//
@@ -1307,6 +1445,8 @@ type CreateTiktokConnectionRequest struct {
 	Name ConnectionName `json:"name"`
 
 	// ProviderConfig A TikTok account.
+	//
+	// Example: {"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]}
 	ProviderConfig TiktokConfig `json:"provider_config"`
 
 	// ProviderType Always `tiktok`.
@@ -1314,6 +1454,9 @@ type CreateTiktokConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1321,8 +1464,12 @@ type CreateTiktokConnectionRequest struct {
 type CreateTiktokConnectionRequestProviderType string
 
 // ErrorBody What went wrong. Messages never quote submitted values.
+//
+// Example: {"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"}
 type ErrorBody struct {
 	// Details Structured details, when there are any.
+	//
+	// Example: {"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]}
 	Details *ErrorDetails `json:"details,omitempty"`
 	Message string        `json:"message"`
 	Type    ErrorBodyType `json:"type"`
@@ -1332,13 +1479,19 @@ type ErrorBody struct {
 type ErrorBodyType string
 
 // ErrorDetails Structured details, when there are any.
+//
+// Example: {"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]}
 type ErrorDetails struct {
 	ValidationErrors *[]ValidationErrorItem `json:"validation_errors,omitempty"`
 }
 
 // ErrorResponse The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type ErrorResponse struct {
 	// Error What went wrong. Messages never quote submitted values.
+	//
+	// Example: {"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"}
 	Error ErrorBody `json:"error"`
 
 	// Status The HTTP status, repeated.
@@ -1352,8 +1505,12 @@ type ErrorResponse struct {
 type ErrorResponseSuccess bool
 
 // GoogleDriveConfig Google Drive or a Google Workspace shared drive.
+//
+// Example: {"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"}
 type GoogleDriveConfig struct {
 	// Credentials A service account key or an OAuth refresh token.
+	//
+	// Example: {"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"}
 	Credentials GoogleDriveCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1368,18 +1525,26 @@ type GoogleDriveConfig struct {
 }
 
 // GoogleDriveCredentials A service account key or an OAuth refresh token.
+//
+// Example: {"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"}
 type GoogleDriveCredentials struct {
 	union json.RawMessage
 }
 
 // GoogleOAuthCredentials An OAuth client and a user's refresh token.
+//
+// Example: {"client_id":"1234.apps.googleusercontent.com","client_secret":"GOCSPX-example","refresh_token":"1//0example-refresh-token","type":"oauth"}
 type GoogleOAuthCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	RefreshToken *SecretString              `json:"refresh_token,omitempty"`
 	Type         GoogleOAuthCredentialsType `json:"type"`
 }
@@ -1388,12 +1553,16 @@ type GoogleOAuthCredentials struct {
 type GoogleOAuthCredentialsType string
 
 // GoogleServiceAccountCredentials Fields of a service account's JSON key.
+//
+// Example: {"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"}
 type GoogleServiceAccountCredentials struct {
 	// ClientEmail Example: sync@project.iam.gserviceaccount.com
 	ClientEmail openapi_types.Email `json:"client_email"`
 	ClientId    *string             `json:"client_id,omitempty"`
 
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKey   *SecretString                       `json:"private_key,omitempty"`
 	PrivateKeyId *string                             `json:"private_key_id,omitempty"`
 	ProjectId    *string                             `json:"project_id,omitempty"`
@@ -1404,11 +1573,15 @@ type GoogleServiceAccountCredentials struct {
 type GoogleServiceAccountCredentialsType string
 
 // HttpApiConfig A JSON HTTP API whose answer holds an array of items.
+//
+// Example: {"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}}
 type HttpApiConfig struct {
 	// BaseUrl Example: https://api.example.com/v1/items
 	BaseUrl string `json:"base_url"`
 
 	// Credentials Optional request headers.
+	//
+	// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
 	Credentials *HttpHeadersOnlyCredentials `json:"credentials,omitempty"`
 
 	// Description Free-text note about this configuration.
@@ -1426,6 +1599,8 @@ type HttpApiConfig struct {
 	ItemsPath *string `json:"items_path,omitempty"`
 
 	// Pagination How to page through the API.
+	//
+	// Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 	Pagination *HttpApiPagination `json:"pagination,omitempty"`
 
 	// RequestBody JSON body sent with POST.
@@ -1439,6 +1614,8 @@ type HttpApiConfig struct {
 type HttpApiConfigHttpMethod string
 
 // HttpApiPagination How to page through the API.
+//
+// Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 type HttpApiPagination struct {
 	CursorParam *string                `json:"cursor_param,omitempty"`
 	CursorPath  *string                `json:"cursor_path,omitempty"`
@@ -1452,6 +1629,8 @@ type HttpApiPagination struct {
 type HttpApiPaginationType string
 
 // HttpHeadersCredentials Headers sent with every request; their values are secret.
+//
+// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
 type HttpHeadersCredentials struct {
 	// Headers Header name to value. Values are secret.
 	//
@@ -1464,15 +1643,21 @@ type HttpHeadersCredentials struct {
 type HttpHeadersCredentialsType string
 
 // HttpHeadersOnlyCredentials Optional request headers.
+//
+// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
 type HttpHeadersOnlyCredentials struct {
 	union json.RawMessage
 }
 
 // InstagramConfig An Instagram professional account.
+//
+// Example: {"business_account_id":"17841400000000999","credentials":{"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"},"scopes":["instagram_basic"]}
 type InstagramConfig struct {
 	BusinessAccountId *string `json:"business_account_id,omitempty"`
 
 	// Credentials OAuth credentials.
+	//
+	// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
 	Credentials InstagramCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1483,17 +1668,25 @@ type InstagramConfig struct {
 }
 
 // InstagramCredentials OAuth credentials.
+//
+// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
 type InstagramCredentials struct {
 	union json.RawMessage
 }
 
 // InstagramOAuthCredentials An Instagram app and a user access token.
+//
+// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
 type InstagramOAuthCredentials struct {
 	// AccessToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	AccessToken *SecretString `json:"access_token,omitempty"`
 	ClientId    string        `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret    *SecretString                 `json:"client_secret,omitempty"`
 	InstagramUserId *string                       `json:"instagram_user_id,omitempty"`
 	Type            InstagramOAuthCredentialsType `json:"type"`
@@ -1530,6 +1723,8 @@ type ListConnectionsRequest struct {
 type Metadata map[string]interface{}
 
 // Pagination Where this page sits.
+//
+// Example: {"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1}
 type Pagination struct {
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
@@ -1556,6 +1751,8 @@ type Pagination struct {
 // Example: {"credentials":{"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"},"database":"analytics","host":"db.internal.example.com"}
 type PostgresqlConfig struct {
 	// Credentials How to authenticate to PostgreSQL.
+	//
+	// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
 	Credentials PostgresqlCredentials `json:"credentials"`
 
 	// Database Example: analytics
@@ -1583,6 +1780,8 @@ type PostgresqlConfig struct {
 type PostgresqlConfigSslMode string
 
 // PostgresqlCredentials How to authenticate to PostgreSQL.
+//
+// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
 type PostgresqlCredentials struct {
 	union json.RawMessage
 }
@@ -1593,8 +1792,12 @@ type PostgresqlCredentials struct {
 type ProviderType string
 
 // RssConfig An RSS or Atom feed.
+//
+// Example: {"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"}
 type RssConfig struct {
 	// Credentials Optional request headers.
+	//
+	// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
 	Credentials *HttpHeadersOnlyCredentials `json:"credentials,omitempty"`
 
 	// Description Free-text note about this configuration.
@@ -1611,14 +1814,20 @@ type RssConfig struct {
 }
 
 // S3AccessKeyCredentials Static access key (optionally with a session token).
+//
+// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 type S3AccessKeyCredentials struct {
 	// AccessKeyId Example: AKIAIOSFODNN7EXAMPLE
 	AccessKeyId string `json:"access_key_id"`
 
 	// SecretAccessKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	SecretAccessKey *SecretString `json:"secret_access_key,omitempty"`
 
 	// SessionToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	SessionToken *SecretString              `json:"session_token,omitempty"`
 	Type         S3AccessKeyCredentialsType `json:"type"`
 }
@@ -1636,6 +1845,8 @@ type S3Config struct {
 	Bucket string `json:"bucket"`
 
 	// Credentials How to authenticate to S3.
+	//
+	// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 	Credentials S3Credentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1663,11 +1874,15 @@ type S3Config struct {
 }
 
 // S3Credentials How to authenticate to S3.
+//
+// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 type S3Credentials struct {
 	union json.RawMessage
 }
 
 // S3IamRoleCredentials Assume an IAM role.
+//
+// Example: {"external_id":"connvault-42","role_arn":"arn:aws:iam::123456789012:role/connvault-read","type":"iam_role"}
 type S3IamRoleCredentials struct {
 	ExternalId *string `json:"external_id,omitempty"`
 
@@ -1680,6 +1895,8 @@ type S3IamRoleCredentials struct {
 type S3IamRoleCredentialsType string
 
 // SecretFieldSummary A stored secret field, described without its value.
+//
+// Example: {"changed_at":"2026-11-24T12:00:00Z","field":"credentials.secret_access_key","fingerprint":"hmac-sha256:3f9a1c0e2b7d4a61","set":true}
 type SecretFieldSummary struct {
 	ChangedAt time.Time `json:"changed_at"`
 
@@ -1696,13 +1913,19 @@ type SecretFieldSummary struct {
 }
 
 // SecretString A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+//
+// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 type SecretString = string
 
 // SharepointClientCredentials App-only access.
+//
+// Example: {"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"}
 type SharepointClientCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString                   `json:"client_secret,omitempty"`
 	TenantId     string                          `json:"tenant_id"`
 	Type         SharepointClientCredentialsType `json:"type"`
@@ -1712,8 +1935,12 @@ type SharepointClientCredentials struct {
 type SharepointClientCredentialsType string
 
 // SharepointConfig A SharePoint site or drive through Microsoft Graph.
+//
+// Example: {"credentials":{"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"},"folder_path":"/Shared Documents","site_id":"contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"}
 type SharepointConfig struct {
 	// Credentials An app registration, with or without a delegated user's refresh token.
+	//
+	// Example: {"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"}
 	Credentials SharepointCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1726,18 +1953,26 @@ type SharepointConfig struct {
 }
 
 // SharepointCredentials An app registration, with or without a delegated user's refresh token.
+//
+// Example: {"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"}
 type SharepointCredentials struct {
 	union json.RawMessage
 }
 
 // SharepointDelegatedCredentials Access on behalf of a user.
+//
+// Example: {"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","refresh_token":"0.AAAA-example-refresh","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"delegated"}
 type SharepointDelegatedCredentials struct {
 	ClientId string `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	RefreshToken *SecretString                      `json:"refresh_token,omitempty"`
 	TenantId     string                             `json:"tenant_id"`
 	Type         SharepointDelegatedCredentialsType `json:"type"`
@@ -1747,11 +1982,15 @@ type SharepointDelegatedCredentials struct {
 type SharepointDelegatedCredentialsType string
 
 // SnowflakeConfig A Snowflake account.
+//
+// Example: {"account":"xy12345.us-east-1","credentials":{"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"},"database":"ANALYTICS","query_timeout_seconds":300,"role":"LOADER","schema":"PUBLIC","warehouse":"COMPUTE_WH"}
 type SnowflakeConfig struct {
 	// Account Example: xy12345.us-east-1
 	Account string `json:"account"`
 
 	// Credentials A key pair or a user name and password.
+	//
+	// Example: {"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"}
 	Credentials SnowflakeCredentials `json:"credentials"`
 	Database    *string              `json:"database,omitempty"`
 
@@ -1767,16 +2006,24 @@ type SnowflakeConfig struct {
 }
 
 // SnowflakeCredentials A key pair or a user name and password.
+//
+// Example: {"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"}
 type SnowflakeCredentials struct {
 	union json.RawMessage
 }
 
 // SnowflakeKeyPairCredentials Key-pair authentication.
+//
+// Example: {"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"}
 type SnowflakeKeyPairCredentials struct {
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKey *SecretString `json:"private_key,omitempty"`
 
 	// PrivateKeyPassphrase A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKeyPassphrase *SecretString                   `json:"private_key_passphrase,omitempty"`
 	Type                 SnowflakeKeyPairCredentialsType `json:"type"`
 	Username             string                          `json:"username"`
@@ -1787,6 +2034,8 @@ type SnowflakeKeyPairCredentialsType string
 
 // StorageConnectionModel A storage connection. `provider_config` is the stored configuration with every
 // secret replaced by `***REDACTED***`.
+//
+// Example: {"connection_id":"conn_abc123def456ghi","consecutive_failures":0,"created_at":"2026-11-24T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","description":"Raw assets","internal_id":"int_org123abc456def789xyz012","is_active":true,"last_checked_at":"2026-11-24T12:00:00Z","last_error":null,"last_used_at":"2026-11-24T12:00:00Z","metadata":{"team":"data-platform"},"name":"Production S3 Bucket","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"***REDACTED***","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","secret_fields":[{"changed_at":"2026-11-24T12:00:00Z","field":"credentials.secret_access_key","fingerprint":"hmac-sha256:3f9a1c0e2b7d4a61","set":true}],"status":"ACTIVE","status_changed_at":"2026-11-24T12:00:00Z","status_reason":null,"updated_at":"2026-11-24T12:00:00Z"}
 type StorageConnectionModel struct {
 	// ConnectionId Example: conn_abc123def456ghi
 	ConnectionId string `json:"connection_id"`
@@ -1860,9 +2109,13 @@ type StorageConnectionModel struct {
 
 // TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 // it fails. Defaults to true.
+//
+// Example: true
 type TestBeforeSave = bool
 
 // TestDetails The check's steps, so the part that failed is visible.
+//
+// Example: {"duration_ms":182,"steps":[{"message":"s3.us-east-1.amazonaws.com","name":"resolve endpoint","status":"PASSED"},{"message":"listed bucket my-bucket","name":"list bucket","status":"PASSED"}],"tested_at":"2026-11-24T12:00:00Z"}
 type TestDetails struct {
 	DurationMs int        `json:"duration_ms"`
 	Steps      []TestStep `json:"steps"`
@@ -1870,6 +2123,8 @@ type TestDetails struct {
 }
 
 // TestStep One stage of a check.
+//
+// Example: {"message":"listed bucket my-bucket","name":"list bucket","status":"PASSED"}
 type TestStep struct {
 	Message string `json:"message"`
 
@@ -1882,11 +2137,15 @@ type TestStep struct {
 type TestStepStatus string
 
 // TigrisConfig Tigris object storage (S3-compatible).
+//
+// Example: {"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"}
 type TigrisConfig struct {
 	// Bucket Example: my-bucket
 	Bucket string `json:"bucket"`
 
 	// Credentials S3-style access key credentials.
+	//
+	// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 	Credentials AccessKeyOnlyCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1898,8 +2157,12 @@ type TigrisConfig struct {
 }
 
 // TiktokConfig A TikTok account.
+//
+// Example: {"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]}
 type TiktokConfig struct {
 	// Credentials OAuth credentials.
+	//
+	// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
 	Credentials TiktokCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
@@ -1910,21 +2173,31 @@ type TiktokConfig struct {
 }
 
 // TiktokCredentials OAuth credentials.
+//
+// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
 type TiktokCredentials struct {
 	union json.RawMessage
 }
 
 // TiktokOAuthCredentials A TikTok app and a user's tokens.
+//
+// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
 type TiktokOAuthCredentials struct {
 	// AccessToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	AccessToken *SecretString `json:"access_token,omitempty"`
 	ClientKey   string        `json:"client_key"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 	OpenId       *string       `json:"open_id,omitempty"`
 
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	RefreshToken *SecretString              `json:"refresh_token,omitempty"`
 	Type         TiktokOAuthCredentialsType `json:"type"`
 }
@@ -1933,6 +2206,8 @@ type TiktokOAuthCredentials struct {
 type TiktokOAuthCredentialsType string
 
 // UpdateConnectionRequest Fields to change; absent fields keep their value.
+//
+// Example: {"metadata":{"team":"data-platform"},"name":"Archive bucket","status":"SUSPENDED"}
 type UpdateConnectionRequest struct {
 	// Description New description; null clears it.
 	Description nullable.Nullable[string] `json:"description,omitempty"`
@@ -1966,6 +2241,9 @@ type UpdateConnectionRequest struct {
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
 	// it fails. Defaults to true.
+	//
+	//
+	// Example: true
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
@@ -1975,8 +2253,12 @@ type UpdateConnectionRequest struct {
 type UserSettableStatus string
 
 // UsernamePasswordCredentials A user name and password.
+//
+// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
 type UsernamePasswordCredentials struct {
 	// Password A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	Password *SecretString                   `json:"password,omitempty"`
 	Type     UsernamePasswordCredentialsType `json:"type"`
 	Username string                          `json:"username"`
@@ -1986,6 +2268,8 @@ type UsernamePasswordCredentials struct {
 type UsernamePasswordCredentialsType string
 
 // ValidationErrorItem One rule a request broke.
+//
+// Example: {"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}
 type ValidationErrorItem struct {
 	// Location Example: ["body","name"]
 	Location []string `json:"location"`
@@ -2015,30 +2299,48 @@ type Limit = int
 type Offset = int
 
 // BadRequest The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type BadRequest = ErrorResponse
 
 // Conflict The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type Conflict = ErrorResponse
 
 // InternalError The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type InternalError = ErrorResponse
 
 // NotFound The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type NotFound = ErrorResponse
 
 // PayloadTooLarge The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type PayloadTooLarge = ErrorResponse
 
 // Timeout The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type Timeout = ErrorResponse
 
 // Unauthorized The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type Unauthorized = ErrorResponse
 
 // UnsupportedMediaType The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type UnsupportedMediaType = ErrorResponse
 
 // ValidationFailed The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type ValidationFailed = ErrorResponse
 
 // ListConnectionsGetParams defines parameters for ListConnectionsGet.
