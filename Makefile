@@ -15,6 +15,11 @@ DEVDB := scripts/devdb.sh
 
 .PHONY: help generate verify build run test bench db-up db-down clean
 
+# The TypeScript client's toolchain, pinned by its package-lock.json.
+clients/typescript/node_modules: clients/typescript/package.json clients/typescript/package-lock.json
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+	@touch clients/typescript/node_modules
+
 # npm tools (Spectral, Redoc) pinned by package-lock.json.
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -27,12 +32,14 @@ generate: ## regenerate gen/ (oapi-codegen) and store/sqlcdb (sqlc) from openapi
 	go run $(OAPI_CODEGEN) -config gen/oapi-codegen.yaml openapi.yaml
 	go run $(OAPI_CODEGEN) -config gen/client.yaml openapi.yaml
 	go run $(SQLC) generate
+	$(MAKE) --no-print-directory clients/typescript/node_modules
+	cd clients/typescript && npx --no-install openapi-typescript ../../openapi.yaml -o src/schema.d.ts --silent
 
 verify: generate ## fail if generated code is stale, code is unformatted or go vet complains
-	@changed="$$(git status --porcelain -- gen store)"; \
+	@changed="$$(git status --porcelain -- gen store clients/typescript/src)"; \
 	if [ -n "$$changed" ]; then \
 		echo "generated code is stale; run 'make generate' and commit:"; echo "$$changed"; \
-		git --no-pager diff --stat -- gen store; exit 1; fi
+		git --no-pager diff --stat -- gen store clients/typescript/src; exit 1; fi
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
@@ -57,6 +64,9 @@ test: ## start a local Postgres if needed, run the whole suite against it, then 
 	@eval "$$($(DEVDB) up)"; \
 	export CONNVAULT_DATABASE_URL="$$CONNVAULT_TEST_DATABASE_URL"; \
 	export CONNVAULT_SPEC_COVERAGE="$$(mktemp)"; \
+	$(MAKE) --no-print-directory clients/typescript/node_modules; \
+	(cd clients/typescript && npx --no-install tsc --noEmit && npx --no-install tsc); \
+	export CONNVAULT_TS_ROUNDTRIP="$$PWD/clients/typescript/dist/roundtrip.js"; \
 	go test -count=1 -timeout 15m ./...; \
 	go run ./cmd/speccoverage "$$CONNVAULT_SPEC_COVERAGE"; \
 	rm -f "$$CONNVAULT_SPEC_COVERAGE"
