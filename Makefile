@@ -13,7 +13,7 @@ DEV_USER := usr_devuser00000000
 
 DEVDB := scripts/devdb.sh
 
-.PHONY: help generate verify build run test bench db-up db-down clean
+.PHONY: help generate verify build run test bench db-up db-down clean docs-screenshot
 
 # The TypeScript client's toolchain, pinned by its package-lock.json.
 clients/typescript/node_modules: clients/typescript/package.json clients/typescript/package-lock.json
@@ -67,6 +67,7 @@ test: ## start a local Postgres if needed, run the whole suite against it, then 
 	$(MAKE) --no-print-directory clients/typescript/node_modules; \
 	(cd clients/typescript && npx --no-install tsc --noEmit && npx --no-install tsc); \
 	export CONNVAULT_TS_ROUNDTRIP="$$PWD/clients/typescript/dist/roundtrip.js"; \
+	export CONNVAULT_CHROMIUM="$$(scripts/chromium.sh)"; \
 	go test -count=1 -timeout 15m ./...; \
 	go run ./cmd/speccoverage "$$CONNVAULT_SPEC_COVERAGE"; \
 	rm -f "$$CONNVAULT_SPEC_COVERAGE"
@@ -75,6 +76,12 @@ bench: build ## run the load benchmark against a local Postgres and server
 	@eval "$$($(DEVDB) up)"; \
 	if [ ! -d bench ]; then echo "no benchmarks yet"; exit 1; fi; \
 	go run ./bench/cmd/loadgen
+
+docs-screenshot: ## refresh docs/api-reference.png from a real browser
+	@eval "$$($(DEVDB) up)"; \
+	export CONNVAULT_DATABASE_URL="$$CONNVAULT_TEST_DATABASE_URL" CONNVAULT_CHROMIUM="$$(scripts/chromium.sh)" \
+		CONNVAULT_DOCS_SCREENSHOT="$$PWD/docs/api-reference.png"; \
+	go test -count=1 -run TestDocsRenderInChromium ./server
 
 db-up: ## start the local Postgres and print its URLs
 	@$(DEVDB) up
