@@ -98,6 +98,8 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Schedule of background checks (default connvault.DefaultSchedule).
 	Schedule connvault.Schedule
+	// AuthCacheTTL overrides the server's API key cache TTL.
+	AuthCacheTTL time.Duration
 	// BrokenDatabase gives the server its own pool and closes it once the
 	// tenant exists, so every request meets a failing database (500s).
 	BrokenDatabase bool
@@ -151,6 +153,7 @@ func NewServer(t testing.TB, opts Options) *Harness {
 		Env:          providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: !opts.DenyPrivateNetworks, LoopbackOnly: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
 		CheckTimeout: opts.CheckTimeout,
 		Schedule:     opts.Schedule,
+		AuthCacheTTL: opts.AuthCacheTTL,
 		Logger:       server.NewLogger(logs, "debug"),
 	})
 	if err != nil {

@@ -27,12 +27,16 @@ func (s *Server) authenticate(applies func(echo.Context) bool) echo.MiddlewareFu
 			if !ok {
 				return unauthorized()
 			}
-			p, err := s.store.Authenticate(c.Request().Context(), raw)
-			if err != nil {
-				if connvault.ErrorCode(err) == connvault.EUNAUTH {
-					return unauthorized()
+			p, ok, hash := s.auth.get(raw)
+			if !ok {
+				var err error
+				if p, err = s.store.Authenticate(c.Request().Context(), raw); err != nil {
+					if connvault.ErrorCode(err) == connvault.EUNAUTH {
+						return unauthorized()
+					}
+					return err
 				}
-				return err
+				s.auth.put(hash, p)
 			}
 			ctx := context.WithValue(c.Request().Context(), principalKey{}, p)
 			c.SetRequest(c.Request().WithContext(ctx))

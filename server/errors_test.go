@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/connvault/connvault/connvaulttest"
 )
@@ -239,4 +240,18 @@ func TestBodyLimitsAndMediaTypesOnEveryBodyOperation(t *testing.T) {
 		}
 	}
 	wantFieldError(t, h.Call(t, "POST", connectionsPath+"/list", map[string]any{"status": "BROKEN"}), "body", "status")
+}
+
+// A revoked key stops working within the auth cache's TTL.
+func TestRevocationIsHonouredWithinTheCacheTTL(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{AuthCacheTTL: 300 * time.Millisecond})
+	if r := h.Call(t, "GET", connectionsPath, nil); r.Status != 200 {
+		t.Fatalf("list: %d", r.Status)
+	}
+	if err := h.Store.RevokeAPIKey(context.Background(), h.Tenant.APIKey); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	wantError(t, h.Call(t, "GET", connectionsPath, nil), 401, "UnauthorizedError")
 }

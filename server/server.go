@@ -39,6 +39,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// AuthCacheTTL is how long a resolved API key is trusted without asking
+	// the database again, and so how long a revoked key may still work
+	// (default 5s; negative turns the cache off).
+	AuthCacheTTL time.Duration
 	// OnResponseViolation, when set, receives every answer that does not
 	// match the spec (response validation is on only then).
 	OnResponseViolation ResponseViolation
@@ -50,6 +54,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	schemas *configSchemas
+	auth    *authCache
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -77,7 +82,10 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: st, cfg: cfg, log: cfg.Logger, schemas: schemas}
+	if cfg.AuthCacheTTL == 0 {
+		cfg.AuthCacheTTL = 5 * time.Second
+	}
+	s := &Server{store: st, cfg: cfg, log: cfg.Logger, schemas: schemas, auth: newAuthCache(cfg.AuthCacheTTL)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
