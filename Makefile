@@ -72,10 +72,9 @@ test: ## start a local Postgres if needed, run the whole suite against it, then 
 	go run ./cmd/speccoverage "$$CONNVAULT_SPEC_COVERAGE"; \
 	rm -f "$$CONNVAULT_SPEC_COVERAGE"
 
-bench: build ## run the load benchmark against a local Postgres and server
+bench: ## seed 100,000 connections, load the real server and its SQL floor; writes bench/results/
 	@eval "$$($(DEVDB) up)"; \
-	if [ ! -d bench ]; then echo "no benchmarks yet"; exit 1; fi; \
-	go run ./bench/cmd/loadgen
+	go run ./bench/cmd/loadgen $(BENCH_FLAGS)
 
 docs-screenshot: ## refresh docs/api-reference.png from a real browser
 	@eval "$$($(DEVDB) up)"; \

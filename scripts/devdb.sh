@@ -71,6 +71,7 @@ up() {
 	if [ -n "${CONNVAULT_DATABASE_URL:-}" ]; then
 		log "using CONNVAULT_DATABASE_URL; no local Postgres started"
 		echo "export CONNVAULT_TEST_DATABASE_URL='${CONNVAULT_TEST_DATABASE_URL:-$CONNVAULT_DATABASE_URL}'"
+		echo "export CONNVAULT_BENCH_DATABASE_URL='${CONNVAULT_BENCH_DATABASE_URL:-$CONNVAULT_DATABASE_URL}'"
 		return 0
 	fi
 	local bin
@@ -109,7 +110,7 @@ up() {
 		sleep 0.5
 	done
 	local psql=("$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1)
-	for db in connvault connvault_test; do
+	for db in connvault connvault_test connvault_bench; do
 		if [ -z "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
 			"${psql[@]}" -c "CREATE DATABASE $db" >&2
 		fi
@@ -117,6 +118,7 @@ up() {
 	done
 	echo "export CONNVAULT_DATABASE_URL='postgres://postgres@127.0.0.1:$port/connvault?sslmode=disable'"
 	echo "export CONNVAULT_TEST_DATABASE_URL='postgres://postgres@127.0.0.1:$port/connvault_test?sslmode=disable'"
+	echo "export CONNVAULT_BENCH_DATABASE_URL='postgres://postgres@127.0.0.1:$port/connvault_bench?sslmode=disable'"
 	echo "export CONNVAULT_PG_BIN='$bin'"
 }
 

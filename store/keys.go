@@ -46,6 +46,14 @@ func NewKeyring(serverKey string) (Keyring, error) {
 // FingerprintKey is the HMAC key for secret fingerprints.
 func (k Keyring) FingerprintKey() []byte { return k.fingerprintKey }
 
+// CurrentPassphrase is the pgcrypto passphrase of the current key. Only the
+// benchmark's floor uses it, to issue the handlers' INSERT itself; never
+// log it.
+func (k Keyring) CurrentPassphrase() string {
+	p, _ := k.passphrase(k.CurrentID)
+	return p
+}
+
 func (k Keyring) passphrase(id string) (string, bool) {
 	p, ok := k.passphrases[id]
 	return p, ok

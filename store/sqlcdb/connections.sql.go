@@ -7,7 +7,6 @@ package sqlcdb
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -42,9 +41,9 @@ type ArchiveConnectionRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -53,7 +52,7 @@ type ArchiveConnectionRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
@@ -123,9 +122,9 @@ type ClaimDueConnectionsRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -134,7 +133,7 @@ type ClaimDueConnectionsRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
@@ -266,9 +265,9 @@ type GetConnectionByIDRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -277,7 +276,7 @@ type GetConnectionByIDRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
@@ -335,9 +334,9 @@ type GetConnectionByNameRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -346,7 +345,7 @@ type GetConnectionByNameRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
@@ -413,12 +412,12 @@ type InsertConnectionParams struct {
 	Name            string
 	Description     *string
 	ProviderType    string
-	ProviderConfig  json.RawMessage
+	ProviderConfig  []byte
 	SecretsJson     *string
 	EncryptionKey   string
 	SecretKeyID     *string
-	SecretFields    json.RawMessage
-	Metadata        json.RawMessage
+	SecretFields    []byte
+	Metadata        []byte
 	CreatedByUserID string
 	NextCheckAt     *time.Time
 }
@@ -429,9 +428,9 @@ type InsertConnectionRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -440,7 +439,7 @@ type InsertConnectionRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
@@ -551,9 +550,9 @@ type ListConnectionsRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -562,7 +561,7 @@ type ListConnectionsRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
@@ -647,9 +646,9 @@ type LockConnectionRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -658,7 +657,7 @@ type LockConnectionRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
@@ -737,9 +736,9 @@ type SaveConnectionHealthRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -748,7 +747,7 @@ type SaveConnectionHealthRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
@@ -829,13 +828,13 @@ RETURNING internal_id, connection_id, name, description, provider_type, provider
 type UpdateConnectionParams struct {
 	Name                string
 	Description         *string
-	Metadata            json.RawMessage
-	ProviderConfig      json.RawMessage
+	Metadata            []byte
+	ProviderConfig      []byte
 	ReplaceSecrets      bool
 	SecretsJson         *string
 	EncryptionKey       string
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	StatusReason        *string
 	StatusChangedAt     *time.Time
@@ -855,9 +854,9 @@ type UpdateConnectionRow struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -866,7 +865,7 @@ type UpdateConnectionRow struct {
 	LastCheckedAt       *time.Time
 	LastError           *string
 	ConsecutiveFailures int32
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time

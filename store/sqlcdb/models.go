@@ -5,7 +5,6 @@
 package sqlcdb
 
 import (
-	"encoding/json"
 	"time"
 )
 
@@ -24,10 +23,10 @@ type Connection struct {
 	Name                string
 	Description         *string
 	ProviderType        string
-	ProviderConfig      json.RawMessage
+	ProviderConfig      []byte
 	Secrets             []byte
 	SecretKeyID         *string
-	SecretFields        json.RawMessage
+	SecretFields        []byte
 	Status              string
 	IsActive            *bool
 	StatusReason        *string
@@ -39,7 +38,7 @@ type Connection struct {
 	NextCheckAt         *time.Time
 	LeaseOwner          *string
 	LeaseExpiresAt      *time.Time
-	Metadata            json.RawMessage
+	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time

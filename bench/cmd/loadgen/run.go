@@ -1,0 +1,466 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/providers"
+	"github.com/connvault/connvault/store"
+	"github.com/connvault/connvault/store/sqlcdb"
+)
+
+const benchKey = "bench-encryption-key-0123456789abcdef-0123456789"
+
+// env is what every request of a run may use.
+type env struct {
+	fx      *fixture
+	baseURL string
+	client  *http.Client
+	q       *sqlcdb.Queries
+	keys    store.Keyring
+	runID   string
+	seq     atomic.Int64
+	s3Body  func(name string) []byte
+	s3Split struct {
+		public  []byte
+		secrets string
+		fields  []byte
+	}
+}
+
+// operation is one workload, with its HTTP request and its floor: the SQL
+// the handler issues for it, run directly through pgx.
+type operation struct {
+	name  string
+	http  func(ctx context.Context, e *env, r *rand.Rand) error
+	floor func(ctx context.Context, e *env, r *rand.Rand) error
+}
+
+func run(ctx context.Context, o options) error {
+	keys, err := store.NewKeyring(benchKey)
+	if err != nil {
+		return err
+	}
+	pool, err := store.Open(ctx, o.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := store.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	st := store.New(pool, keys)
+	fx, err := seed(ctx, st, o)
+	if err != nil {
+		return err
+	}
+	srv, err := startServer(ctx, o.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	e := &env{fx: fx, baseURL: srv.url, q: sqlcdb.New(pool), keys: keys, runID: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
+	e.client = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, DisableCompression: true}}
+	p, _ := providers.Lookup("s3")
+	_, cfg := seedConfig(0)
+	public, secrets := providers.Split(p, cfg)
+	e.s3Split.public, _ = json.Marshal(public)
+	sj, _ := json.Marshal(secrets)
+	e.s3Split.secrets = string(sj)
+	e.s3Split.fields = []byte(`[{"field":"credentials.secret_access_key","fingerprint":"hmac-sha256:0000000000000000","changed_at":"2026-11-24T00:00:00Z"}]`)
+	e.s3Body = func(name string) []byte {
+		b, _ := json.Marshal(map[string]any{"name": name, "provider_type": "s3", "provider_config": cfg, "test_before_save": false})
+		return b
+	}
+
+	report := &report{Machine: machine(), Commit: gitCommit(), Date: time.Now().UTC().Format(time.RFC3339),
+		Rows: o.rows, Orgs: o.orgs, Duration: o.duration.String(), PoolSize: int(pool.Config().MaxConns)}
+	for _, op := range operations() {
+		if o.only != "" && !strings.Contains(","+o.only+",", ","+op.name+",") {
+			continue
+		}
+		for _, level := range o.levels {
+			cpu0 := srv.cpuTicks()
+			h := measure(ctx, e, level, o.warmup, o.duration, op.http)
+			cpu := srv.cpuTicks() - cpu0
+			f := measure(ctx, e, level, o.warmup, o.duration, op.floor)
+			row := result{Operation: op.name, Concurrency: level, HTTP: h, Floor: f}
+			if h.Requests > 0 {
+				// Ticks are 1/100 s; warm-up requests are included in the
+				// CPU time, so count them too.
+				row.ServerCPUMicrosPerRequest = float64(cpu) * 1e4 / float64(h.Requests+h.WarmupRequests)
+			}
+			if f.Throughput > 0 {
+				row.Ratio = h.Throughput / f.Throughput
+			}
+			report.Results = append(report.Results, row)
+			printRow(row)
+		}
+	}
+	report.ServerPeakRSSMB = float64(srv.peakRSSKB()) / 1024
+	fmt.Printf("\nserver peak RSS: %.1f MB\n", report.ServerPeakRSSMB)
+	return report.write(o.out)
+}
+
+func operations() []operation {
+	return []operation{
+		{name: "create", http: httpCreate, floor: floorCreate},
+		{name: "get_by_id", http: httpGetByID, floor: floorGetByID},
+		{name: "get_by_name", http: httpGetByName, floor: floorGetByName},
+		{name: "list_first_page", http: httpListFirst, floor: floorListFirst},
+		{name: "list_cursor_deep", http: httpListDeep, floor: floorListDeep},
+		{name: "patch", http: httpPatch, floor: floorPatch},
+		{name: "mixed_80_15_5", http: mixed(httpGetByID, httpPatch, httpCreate), floor: mixed(floorGetByID, floorPatch, floorCreate)},
+	}
+}
+
+func mixed(read, update, create func(context.Context, *env, *rand.Rand) error) func(context.Context, *env, *rand.Rand) error {
+	return func(ctx context.Context, e *env, r *rand.Rand) error {
+		switch n := r.IntN(100); {
+		case n < 80:
+			return read(ctx, e, r)
+		case n < 95:
+			return update(ctx, e, r)
+		default:
+			return create(ctx, e, r)
+		}
+	}
+}
+
+// ---- HTTP side ----
+
+func (e *env) do(ctx context.Context, method, path string, org int, body []byte) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.baseURL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.fx.orgs[org].Key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
+	}
+	return nil
+}
+
+func (e *env) pick(r *rand.Rand) target { return e.fx.targets[r.IntN(len(e.fx.targets))] }
+
+func (e *env) newName() string {
+	return "bench-" + e.runID + "-" + strconv.FormatInt(e.seq.Add(1), 36)
+}
+
+// smallOrg spreads creates over the organizations other than the big one.
+func (e *env) smallOrg(r *rand.Rand) int { return 1 + r.IntN(len(e.fx.orgs)-1) }
+
+func httpCreate(ctx context.Context, e *env, r *rand.Rand) error {
+	return e.do(ctx, "POST", "/v1/organizations/connections", e.smallOrg(r), e.s3Body(e.newName()))
+}
+
+func httpGetByID(ctx context.Context, e *env, r *rand.Rand) error {
+	t := e.pick(r)
+	return e.do(ctx, "GET", "/v1/organizations/connections/"+t.id, t.org, nil)
+}
+
+func httpGetByName(ctx context.Context, e *env, r *rand.Rand) error {
+	t := e.pick(r)
+	return e.do(ctx, "GET", "/v1/organizations/connections/"+url.PathEscape(t.name), t.org, nil)
+}
+
+func httpListFirst(ctx context.Context, e *env, _ *rand.Rand) error {
+	return e.do(ctx, "GET", "/v1/organizations/connections?limit=50", 0, nil)
+}
+
+func httpListDeep(ctx context.Context, e *env, _ *rand.Rand) error {
+	return e.do(ctx, "GET", "/v1/organizations/connections?limit=50&cursor="+e.fx.deepCursor.Encode(), 0, nil)
+}
+
+func httpPatch(ctx context.Context, e *env, r *rand.Rand) error {
+	t := e.pick(r)
+	body := []byte(`{"description":"bench ` + strconv.Itoa(r.IntN(1_000_000)) + `"}`)
+	err := e.do(ctx, "PATCH", "/v1/organizations/connections/"+t.id, t.org, body)
+	if err != nil && strings.HasSuffix(err.Error(), "HTTP 409") {
+		return errConflict // a concurrent PATCH of the same row won: expected under load
+	}
+	return err
+}
+
+var errConflict = errors.New("concurrent update")
+
+// ---- floor: the handlers' SQL through pgx, no HTTP, JSON or auth ----
+
+func floorCreate(ctx context.Context, e *env, r *rand.Rand) error {
+	org := e.fx.orgs[e.smallOrg(r)]
+	keyID := e.keys.CurrentID
+	secrets := e.s3Split.secrets
+	next := time.Now().Add(15 * time.Minute)
+	_, err := e.q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
+		InternalID: org.ID, ConnectionID: connvault.NewConnectionID(), Name: e.newName(), ProviderType: "s3",
+		ProviderConfig: e.s3Split.public, SecretsJson: &secrets, EncryptionKey: e.keys.CurrentPassphrase(), SecretKeyID: &keyID,
+		SecretFields: e.s3Split.fields, Metadata: []byte(`{}`), CreatedByUserID: org.UserID, NextCheckAt: &next,
+	})
+	return err
+}
+
+func floorGetByID(ctx context.Context, e *env, r *rand.Rand) error {
+	t := e.pick(r)
+	_, err := e.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
+	return err
+}
+
+func floorGetByName(ctx context.Context, e *env, r *rand.Rand) error {
+	t := e.pick(r)
+	_, err := e.q.GetConnectionByName(ctx, sqlcdb.GetConnectionByNameParams{InternalID: e.fx.orgs[t.org].ID, Name: t.name})
+	return err
+}
+
+func floorListFirst(ctx context.Context, e *env, _ *rand.Rand) error {
+	_, err := e.q.ListConnections(ctx, sqlcdb.ListConnectionsParams{InternalID: e.fx.orgs[0].ID, RowLimit: 51})
+	return err
+}
+
+func floorListDeep(ctx context.Context, e *env, _ *rand.Rand) error {
+	c := e.fx.deepCursor
+	_, err := e.q.ListConnections(ctx, sqlcdb.ListConnectionsParams{InternalID: e.fx.orgs[0].ID, RowLimit: 51,
+		AfterCreatedAt: &c.CreatedAt, AfterConnectionID: &c.ID})
+	return err
+}
+
+func floorPatch(ctx context.Context, e *env, r *rand.Rand) error {
+	t := e.pick(r)
+	row, err := e.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
+	if err != nil {
+		return err
+	}
+	desc := "bench " + strconv.Itoa(r.IntN(1_000_000))
+	_, err = e.q.UpdateConnection(ctx, sqlcdb.UpdateConnectionParams{
+		Name: row.Name, Description: &desc, Metadata: row.Metadata, ProviderConfig: row.ProviderConfig,
+		EncryptionKey: e.keys.CurrentPassphrase(), SecretKeyID: row.SecretKeyID, SecretFields: row.SecretFields,
+		Status: row.Status, StatusReason: row.StatusReason, StatusChangedAt: row.StatusChangedAt,
+		ConsecutiveFailures: row.ConsecutiveFailures, LastError: row.LastError, LastCheckedAt: row.LastCheckedAt,
+		LastUsedAt: row.LastUsedAt, NextCheckAt: row.NextCheckAt, InternalID: row.InternalID, ConnectionID: row.ConnectionID, Version: row.Version,
+	})
+	if err != nil && err.Error() == "no rows in result set" {
+		return errConflict
+	}
+	return err
+}
+
+// ---- measurement ----
+
+// stats summarises one measured run.
+type stats struct {
+	Requests       int     `json:"requests"`
+	WarmupRequests int     `json:"warmup_requests"`
+	Errors         int     `json:"errors"`
+	Conflicts      int     `json:"conflicts"`
+	Throughput     float64 `json:"throughput_per_s"`
+	P50            float64 `json:"p50_ms"`
+	P99            float64 `json:"p99_ms"`
+	P999           float64 `json:"p999_ms"`
+}
+
+func measure(ctx context.Context, e *env, level int, warmup, duration time.Duration, fn func(context.Context, *env, *rand.Rand) error) stats {
+	var (
+		measuring atomic.Bool
+		stop      atomic.Bool
+		mu        sync.Mutex
+		all       []time.Duration
+		st        stats
+		firstErr  error
+		wg        sync.WaitGroup
+	)
+	for w := range level {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			lat := make([]time.Duration, 0, 4096)
+			var n, warm, errs, conflicts int
+			for !stop.Load() {
+				m := measuring.Load()
+				t0 := time.Now()
+				err := fn(ctx, e, r)
+				d := time.Since(t0)
+				switch {
+				case !m:
+					warm++
+				case errors.Is(err, errConflict):
+					conflicts++
+					n++
+					lat = append(lat, d)
+				case err != nil:
+					errs++
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				default:
+					n++
+					lat = append(lat, d)
+				}
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			st.Requests += n
+			st.WarmupRequests += warm
+			st.Errors += errs
+			st.Conflicts += conflicts
+			mu.Unlock()
+		})
+	}
+	time.Sleep(warmup)
+	measuring.Store(true)
+	start := time.Now()
+	time.Sleep(duration)
+	stop.Store(true)
+	elapsed := time.Since(start)
+	wg.Wait()
+	if firstErr != nil {
+		log.Printf("errors (%d), first: %v", st.Errors, firstErr)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	q := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
+	}
+	st.Throughput = float64(st.Requests) / elapsed.Seconds()
+	st.P50, st.P99, st.P999 = q(0.50), q(0.99), q(0.999)
+	return st
+}
+
+// ---- the server process ----
+
+type serverProc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startServer(ctx context.Context, databaseURL string) (*serverProc, error) {
+	bin := filepath.Join(os.TempDir(), "connvault-bench")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/connvault")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("build server: %w", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	logf, err := os.Create(filepath.Join(os.TempDir(), "connvault-bench-server.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "CONNVAULT_DATABASE_URL="+databaseURL, "CONNVAULT_ADDR="+addr,
+		"CONNVAULT_ENCRYPTION_KEY="+benchKey, "CONNVAULT_HEALTH_INTERVAL=0", "CONNVAULT_LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &serverProc{cmd: cmd, url: "http://" + addr}
+	for range 100 {
+		if resp, err := http.Get(s.url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.stop()
+	return nil, errors.New("server did not become healthy")
+}
+
+func (s *serverProc) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+}
+
+// cpuTicks is the server's user+system CPU time in clock ticks (1/100 s).
+func (s *serverProc) cpuTicks() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	sy, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + sy
+}
+
+// peakRSSKB is the server's high-water resident set size.
+func (s *serverProc) peakRSSKB() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				model = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s/%s, %d cores, %s, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version())
+}
+
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}

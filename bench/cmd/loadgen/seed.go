@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/providers"
+	"github.com/connvault/connvault/store"
+)
+
+// benchOrg is one seeded organization with a fresh API key.
+type benchOrg struct {
+	ID, UserID, Key string
+	Rows            int
+}
+
+// target is a connection the read and update workloads address.
+type target struct {
+	org  int
+	id   string
+	name string
+}
+
+// fixture is what the workloads need from the seeded data.
+type fixture struct {
+	orgs    []benchOrg
+	targets []target
+	// deepCursor is the cursor after row o.depth of the big org (org 0).
+	deepCursor store.Cursor
+}
+
+func orgID(i int) string  { return fmt.Sprintf("int_bench%019d", i) }
+func userID(i int) string { return fmt.Sprintf("usr_benchuser%06d", i) }
+
+// seedConfig returns a realistic full config (secrets included) for row n.
+func seedConfig(n int) (string, providers.Config) {
+	switch n % 5 {
+	case 0:
+		return "s3", providers.Config{"bucket": fmt.Sprintf("bucket-%d", n%97), "region": "us-east-1",
+			"credentials": map[string]any{"type": "access_key", "access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": fmt.Sprintf("wJalrXUtnFEMI/K7MDENG/%08d", n)}}
+	case 1:
+		return "postgresql", providers.Config{"host": "db.example.invalid", "port": 5432, "database": "analytics", "schema": "public", "ssl_mode": "require",
+			"credentials": map[string]any{"type": "username_password", "username": "reader", "password": fmt.Sprintf("pw-%08d", n)}}
+	case 2:
+		return "rss", providers.Config{"feed_url": fmt.Sprintf("https://blog%d.example.invalid/feed.xml", n%50), "request_timeout": 30,
+			"credentials": map[string]any{"type": "http_headers", "headers": map[string]any{"X-Api-Key": fmt.Sprintf("key-%08d", n)}}}
+	case 3:
+		return "http_api", providers.Config{"base_url": "https://api.example.invalid/v1/items", "http_method": "GET", "items_path": "data.items", "item_id_field": "id",
+			"credentials": map[string]any{"type": "http_headers", "headers": map[string]any{"Authorization": fmt.Sprintf("Bearer tok-%08d", n)}}}
+	default:
+		return "snowflake", providers.Config{"account": "xy12345", "warehouse": "WH", "database": "DB", "query_timeout_seconds": 300,
+			"credentials": map[string]any{"type": "username_password", "username": "LOADER", "password": fmt.Sprintf("sf-%08d", n)}}
+	}
+}
+
+// seed fills the bench organizations up to their row counts (reusing rows
+// from earlier runs), creates fresh API keys and picks targets.
+func seed(ctx context.Context, st *store.Store, o options) (*fixture, error) {
+	fx := &fixture{}
+	small := (o.rows - o.bigOrgRows) / (o.orgs - 1)
+	for i := range o.orgs {
+		rows := small
+		if i == 0 {
+			rows = o.bigOrgRows
+		}
+		key, err := st.CreateAPIKey(ctx, orgID(i), userID(i))
+		if err != nil {
+			return nil, err
+		}
+		fx.orgs = append(fx.orgs, benchOrg{ID: orgID(i), UserID: userID(i), Key: key, Rows: rows})
+	}
+	type job struct{ org, n int }
+	jobs := make(chan job, 1024)
+	var created atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 16 {
+		wg.Go(func() {
+			for j := range jobs {
+				pt, cfg := seedConfig(j.n)
+				p, _ := providers.Lookup(pt)
+				public, secrets := providers.Split(p, cfg)
+				_, err := st.CreateConnection(ctx, store.NewConnection{
+					OrgID: orgID(j.org), UserID: userID(j.org), Name: fmt.Sprintf("source-%06d", j.n), ProviderType: pt,
+					Config: public, Secrets: connvault.SecretsFrom(secrets), Metadata: map[string]any{"team": fmt.Sprintf("team-%d", j.n%7)},
+				})
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					continue
+				}
+				created.Add(1)
+			}
+		})
+	}
+	for i, org := range fx.orgs {
+		var have int
+		if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM connections WHERE internal_id = $1`, org.ID).Scan(&have); err != nil {
+			close(jobs)
+			return nil, err
+		}
+		for n := have; n < org.Rows; n++ {
+			jobs <- job{org: i, n: n}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, fmt.Errorf("seed: %w", firstErr)
+	}
+	if n := created.Load(); n > 0 {
+		log.Printf("seeded %d connections in %v (%.0f/s, encryption included)", n, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
+	}
+	if _, err := st.Pool().Exec(ctx, `ANALYZE connections`); err != nil {
+		return nil, err
+	}
+
+	rows, err := st.Pool().Query(ctx, `SELECT internal_id, connection_id, name FROM connections
+		WHERE internal_id LIKE 'int_bench%' AND status = 'ACTIVE' AND name LIKE 'source-%' ORDER BY random() LIMIT 2000`)
+	if err != nil {
+		return nil, err
+	}
+	index := map[string]int{}
+	for i, org := range fx.orgs {
+		index[org.ID] = i
+	}
+	for rows.Next() {
+		var org, id, name string
+		if err := rows.Scan(&org, &id, &name); err != nil {
+			return nil, err
+		}
+		fx.targets = append(fx.targets, target{org: index[org], id: id, name: name})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	err = st.Pool().QueryRow(ctx, `SELECT created_at, connection_id FROM connections WHERE internal_id = $1 AND status <> 'ARCHIVED'
+		ORDER BY created_at DESC, connection_id DESC OFFSET $2 LIMIT 1`, fx.orgs[0].ID, o.depth-1).Scan(&fx.deepCursor.CreatedAt, &fx.deepCursor.ID)
+	if err != nil {
+		return nil, fmt.Errorf("deep cursor: %w", err)
+	}
+	return fx, nil
+}
