@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"testing"
 )
 
 // Box is a double of Box's token endpoint (refresh token, client
@@ -22,7 +21,7 @@ type Box struct {
 const boxAccessToken = "box-double-access-token"
 
 // NewBox starts the double.
-func NewBox(t testing.TB, clientID, clientSecret, refreshToken, enterpriseID, publicKeyID string, key KeyPair) *Box {
+func NewBox(t TB, clientID, clientSecret, refreshToken, enterpriseID, publicKeyID string, key KeyPair) *Box {
 	t.Helper()
 	d := &Box{ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken, EnterpriseID: enterpriseID, PublicKeyID: publicKeyID, Key: key}
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
-	"testing"
 )
 
 // Feed serves RSS 2.0 at /rss.xml, Atom at /atom.xml, RSS 1.0 at /rdf.xml
@@ -20,7 +19,7 @@ type Feed struct {
 }
 
 // NewFeed starts the feed double.
-func NewFeed(t testing.TB, header, value string) *Feed {
+func NewFeed(t TB, header, value string) *Feed {
 	t.Helper()
 	d := &Feed{Header: header, Value: value}
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))

@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"testing"
 )
 
 // Google is a double of Google's OAuth token endpoint and Drive v3
@@ -23,7 +22,7 @@ type Google struct {
 const googleAccessToken = "ya29.double-access-token"
 
 // NewGoogle starts the double.
-func NewGoogle(t testing.TB, key KeyPair, clientEmail, clientID, clientSecret, refreshToken string) *Google {
+func NewGoogle(t TB, key KeyPair, clientEmail, clientID, clientSecret, refreshToken string) *Google {
 	t.Helper()
 	d := &Google{Key: key, ClientEmail: clientEmail, ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken}
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
-	"testing"
 )
 
 // HTTPAPI is a JSON API double. GET or POST /items answers
@@ -20,7 +19,7 @@ type HTTPAPI struct {
 }
 
 // NewHTTPAPI starts the double.
-func NewHTTPAPI(t testing.TB, token string) *HTTPAPI {
+func NewHTTPAPI(t TB, token string) *HTTPAPI {
 	t.Helper()
 	d := &HTTPAPI{Token: token}
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))

@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -24,7 +23,7 @@ type KeyPair struct {
 }
 
 // NewKeyPair generates a 2048-bit RSA key (no key files live in the repo).
-func NewKeyPair(t testing.TB) KeyPair {
+func NewKeyPair(t TB) KeyPair {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -41,7 +40,7 @@ func NewKeyPair(t testing.TB) KeyPair {
 }
 
 // EncryptedPKCS1PEM returns the key with legacy PEM encryption.
-func (kp KeyPair) EncryptedPKCS1PEM(t testing.TB, passphrase string) string {
+func (kp KeyPair) EncryptedPKCS1PEM(t TB, passphrase string) string {
 	t.Helper()
 	//nolint:staticcheck // legacy PEM encryption is what Box's tools emit
 	b, err := x509.EncryptPEMBlock(rand.Reader, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(kp.Key), []byte(passphrase), x509.PEMCipherAES256)

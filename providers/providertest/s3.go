@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -42,7 +41,7 @@ type S3 struct {
 func (d *S3) SetDelay(delay time.Duration) { d.delay.Store(int64(delay)) }
 
 // NewS3 starts a double with one access key and the given buckets.
-func NewS3(t testing.TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
+func NewS3(t TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
 	t.Helper()
 	d := &S3{AccessKey: accessKey, SecretKey: secretKey, buckets: buckets, denied: map[string]bool{}}
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))

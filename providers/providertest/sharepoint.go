@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"testing"
 )
 
 // SharePoint is a double of the Microsoft identity platform token endpoint
@@ -19,7 +18,7 @@ type SharePoint struct {
 const graphAccessToken = "eyJ0eXAi.graph-double-token"
 
 // NewSharePoint starts the double.
-func NewSharePoint(t testing.TB, tenantID, clientID, clientSecret, refreshToken string) *SharePoint {
+func NewSharePoint(t TB, tenantID, clientID, clientSecret, refreshToken string) *SharePoint {
 	t.Helper()
 	d := &SharePoint{TenantID: tenantID, ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken}
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"testing"
 )
 
 // Snowflake is a double of Snowflake's SQL API v2 (POST /api/v2/statements
@@ -23,7 +22,7 @@ type Snowflake struct {
 const snowflakeSession = "sf-double-session-token"
 
 // NewSnowflake starts the double.
-func NewSnowflake(t testing.TB, account, user, password string, key KeyPair) *Snowflake {
+func NewSnowflake(t TB, account, user, password string, key KeyPair) *Snowflake {
 	t.Helper()
 	d := &Snowflake{Account: strings.ToUpper(account), User: strings.ToUpper(user), Password: password, Key: key}
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"testing"
 )
 
 // Bearer is a double for providers checked with one token-authenticated
@@ -31,7 +30,7 @@ func (d *Bearer) Endpoints() map[string]string {
 	return map[string]string{"brightdata.api_base": d.URL}
 }
 
-func newBearer(t testing.TB, provider, token string, h func(*Bearer, http.ResponseWriter, *http.Request)) *Bearer {
+func newBearer(t TB, provider, token string, h func(*Bearer, http.ResponseWriter, *http.Request)) *Bearer {
 	t.Helper()
 	d := &Bearer{Token: token, provider: provider}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +50,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // NewInstagram serves GET /me and GET /{business-account-id} of the
 // Instagram Graph API for user 17841400000000001 (@connvault_test).
-func NewInstagram(t testing.TB, token, businessAccountID string) *Bearer {
+func NewInstagram(t TB, token, businessAccountID string) *Bearer {
 	return newBearer(t, "instagram", token, func(d *Bearer, w http.ResponseWriter, r *http.Request) {
 		got := r.URL.Query().Get("access_token")
 		if got != d.Token {
@@ -72,7 +71,7 @@ func NewInstagram(t testing.TB, token, businessAccountID string) *Bearer {
 }
 
 // NewTikTok serves GET /v2/user/info/ for open_id "open-123".
-func NewTikTok(t testing.TB, token string) *Bearer {
+func NewTikTok(t TB, token string) *Bearer {
 	return newBearer(t, "tiktok", token, func(d *Bearer, w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v2/user/info/" {
 			writeJSON(w, 404, map[string]any{"error": map[string]any{"code": "invalid_params", "message": "unknown path"}})
@@ -90,7 +89,7 @@ func NewTikTok(t testing.TB, token string) *Bearer {
 
 // NewBrightData serves GET /zone/get_active_zones (zone "web_unlocker1")
 // and GET /datasets/v3/snapshots for dataset "gd_l1viktl72bvl7bjuj0".
-func NewBrightData(t testing.TB, token string) *Bearer {
+func NewBrightData(t TB, token string) *Bearer {
 	return newBearer(t, "brightdata", token, func(d *Bearer, w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+d.Token {
 			w.Header().Set("Content-Type", "text/plain")
