@@ -37,7 +37,7 @@ type NewConnection struct {
 // CreateConnection stores a new connection with its secrets encrypted.
 // A live connection of the same name in the organization is ECONFLICT.
 func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvault.Connection, error) {
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond) // Postgres precision
 	secretsJSON, keyID, fields, err := s.sealSecrets(n.Secrets, nil, now)
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault
 // ErrStale, and the caller re-reads and retries. A non-nil secrets replaces
 // the stored secrets (an empty one removes them).
 func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, secrets *connvault.Secrets) (*connvault.Connection, error) {
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond) // Postgres precision
 	p := sqlcdb.UpdateConnectionParams{
 		Name:                c.Name,
 		Description:         c.Description,
