@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -42,6 +43,7 @@ type Config struct {
 	HealthBackoff        time.Duration
 	HealthConcurrency    int
 	ValidateResponses    bool
+	PprofAddr            string
 	LogLevel             string
 }
 
@@ -87,6 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		HealthBackoff:        envDuration("CONNVAULT_HEALTH_BACKOFF", 5*time.Minute),
 		HealthConcurrency:    envInt("CONNVAULT_HEALTH_CONCURRENCY", 4),
 		ValidateResponses:    envBool("CONNVAULT_VALIDATE_RESPONSES", false),
+		PprofAddr:            env("CONNVAULT_PPROF_ADDR", ""),
 		LogLevel:             env("CONNVAULT_LOG_LEVEL", "info"),
 	}
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "Postgres URL (CONNVAULT_DATABASE_URL)")
@@ -210,6 +213,17 @@ func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Log
 	e, err := server.New(st, scfg)
 	if err != nil {
 		return err
+	}
+	if cfg.PprofAddr != "" {
+		// Profiles on their own listener (keep it on loopback): never on
+		// the API port, where they would be reachable by API clients.
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			logger.Info("pprof listening", "addr", cfg.PprofAddr)
+			_ = http.ListenAndServe(cfg.PprofAddr, mux) //nolint:gosec // operator-chosen debug listener
+		}()
 	}
 	checkerDone := make(chan struct{})
 	if cfg.HealthInterval > 0 {
