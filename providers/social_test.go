@@ -1,7 +1,6 @@
 package providers_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/connvault/connvault/providers"
@@ -22,26 +21,13 @@ func TestInstagramCheck(t *testing.T) {
 		}
 		return c
 	}
-	for _, tc := range []struct {
-		name string
-		cfg  providers.Config
-		ok   bool
-		want string
-	}{
+	runCases(t, "instagram", localEnv(d.Endpoints()), []string{token, "IGQVJ-wrong-token-value", "ig-client-secret"}, []checkCase{
 		{"reads the profile", cfg(token, "", ""), true, "@connvault_test"},
 		{"reads the business account", cfg(token, "17841400000000999", "17841400000000001"), true, "@connvault_test"},
 		{"wrong token", cfg("IGQVJ-wrong-token-value", "", ""), false, "invalid or expired"},
 		{"unknown business account", cfg(token, "999", ""), false, "not found"},
 		{"token of another user", cfg(token, "", "17841400000000777"), false, "another Instagram user"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			res := run(t, "instagram", tc.cfg, localEnv(d.Endpoints()))
-			if res.Success != tc.ok || !strings.Contains(res.Message, tc.want) {
-				t.Fatalf("got %+v, want %v %q", res, tc.ok, tc.want)
-			}
-			assertNoSecret(t, res, token, "IGQVJ-wrong-token-value", "ig-client-secret")
-		})
-	}
+	})
 }
 
 func TestTikTokCheck(t *testing.T) {
@@ -52,24 +38,11 @@ func TestTikTokCheck(t *testing.T) {
 		return providers.Config{"credentials": map[string]any{"type": "oauth", "client_key": "ck", "client_secret": "tt-client-secret",
 			"access_token": tok, "refresh_token": "rft.tiktok-refresh", "open_id": openID}}
 	}
-	for _, tc := range []struct {
-		name string
-		cfg  providers.Config
-		ok   bool
-		want string
-	}{
+	runCases(t, "tiktok", localEnv(d.Endpoints()), []string{token, "act.wrong-token-value", "tt-client-secret", "rft.tiktok-refresh"}, []checkCase{
 		{"reads user info", cfg(token, "open-123"), true, "works"},
 		{"wrong token", cfg("act.wrong-token-value", ""), false, "invalid or expired"},
 		{"token of another user", cfg(token, "open-999"), false, "another user"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			res := run(t, "tiktok", tc.cfg, localEnv(d.Endpoints()))
-			if res.Success != tc.ok || !strings.Contains(res.Message, tc.want) {
-				t.Fatalf("got %+v, want %v %q", res, tc.ok, tc.want)
-			}
-			assertNoSecret(t, res, token, "act.wrong-token-value", "tt-client-secret", "rft.tiktok-refresh")
-		})
-	}
+	})
 }
 
 func TestBrightDataCheck(t *testing.T) {
@@ -86,23 +59,10 @@ func TestBrightDataCheck(t *testing.T) {
 		}
 		return c
 	}
-	for _, tc := range []struct {
-		name string
-		cfg  providers.Config
-		ok   bool
-		want string
-	}{
+	runCases(t, "brightdata", localEnv(d.Endpoints()), []string{token, "brightdata-wrong-token"}, []checkCase{
 		{"token works", cfg(token, "web_unlocker1", "gd_l1viktl72bvl7bjuj0"), true, "works"},
 		{"wrong token", cfg("brightdata-wrong-token", "", ""), false, "authentication refused"},
 		{"unknown zone", cfg(token, "no_such_zone", ""), false, "not an active zone"},
 		{"unknown dataset", cfg(token, "", "gd_missing"), false, "dataset cannot be read"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			res := run(t, "brightdata", tc.cfg, localEnv(d.Endpoints()))
-			if res.Success != tc.ok || !strings.Contains(res.Message, tc.want) {
-				t.Fatalf("got %+v, want %v %q", res, tc.ok, tc.want)
-			}
-			assertNoSecret(t, res, token, "brightdata-wrong-token")
-		})
-	}
+	})
 }
