@@ -3,6 +3,7 @@
 //	connvault serve                                   serve the API
 //	connvault migrate                                 apply database migrations
 //	connvault apikey create --org int_... --user usr_...   print a new API key
+//	connvault apikey revoke                           revoke the key read from stdin
 //	connvault health run-once                         run one health-check pass
 //
 // Configuration comes from flags and CONNVAULT_* environment variables.
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,7 +50,7 @@ type Config struct {
 }
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "connvault:", err)
 		os.Exit(1)
 	}
@@ -58,18 +60,19 @@ const usage = `usage:
   connvault serve [flags]
   connvault migrate [flags]
   connvault apikey create --org int_... --user usr_... [flags]
+  connvault apikey revoke [flags] < key-file
   connvault health run-once [flags]`
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
 	cmd, args := args[0], args[1:]
 	if cmd == "apikey" {
-		if len(args) == 0 || args[0] != "create" {
+		if len(args) == 0 || (args[0] != "create" && args[0] != "revoke") {
 			return errors.New(usage)
 		}
-		cmd, args = "apikey create", args[1:]
+		cmd, args = "apikey "+args[0], args[1:]
 	}
 	if cmd == "health" {
 		if len(args) == 0 || args[0] != "run-once" {
@@ -135,6 +138,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "API key for %s / %s (shown once, only its hash is stored):\n%s\n", org, user, key)
+		return nil
+	case "apikey revoke":
+		// The key comes on stdin, not as an argument, so it stays out of
+		// shell history and process listings.
+		raw, err := io.ReadAll(io.LimitReader(stdin, 1024))
+		if err != nil {
+			return err
+		}
+		if err := store.New(pool, store.Keyring{}).RevokeAPIKey(ctx, strings.TrimSpace(string(raw))); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "revoked; servers stop accepting it within their auth cache TTL (5s)")
 		return nil
 	case "serve":
 		return serve(ctx, cfg, pool, logger)
