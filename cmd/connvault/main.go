@@ -46,6 +46,7 @@ type Config struct {
 	HealthConcurrency    int
 	ValidateResponses    bool
 	PprofAddr            string
+	ProviderEndpoints    map[string]string
 	LogLevel             string
 }
 
@@ -107,7 +108,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.StringVar(&org, "org", "", "organization id, int_ + 24 characters")
 		fs.StringVar(&user, "user", "", "user id, usr_ + 15 characters")
 	}
+	endpoints := env("CONNVAULT_PROVIDER_ENDPOINTS", "")
+	fs.StringVar(&endpoints, "provider-endpoints", endpoints, "provider URL overrides, name=url pairs separated by commas, e.g. box.api_base=https://... (CONNVAULT_PROVIDER_ENDPOINTS)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if cfg.ProviderEndpoints, err = parseEndpoints(endpoints); err != nil {
 		return err
 	}
 	if cfg.DatabaseURL == "" {
@@ -184,7 +191,7 @@ func openStore(ctx context.Context, cfg Config, pool *pgxpool.Pool) (*store.Stor
 }
 
 func checkEnv(cfg Config) providers.Env {
-	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: cfg.CheckTimeout})
+	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: cfg.CheckTimeout, Endpoints: cfg.ProviderEndpoints})
 }
 
 func schedule(cfg Config) connvault.Schedule {
@@ -279,6 +286,22 @@ func envBool(name string, def bool) bool {
 		return b
 	}
 	return def
+}
+
+// parseEndpoints reads "name=url,name=url" provider endpoint overrides.
+func parseEndpoints(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		name, u, ok := strings.Cut(pair, "=")
+		if !ok || !strings.Contains(name, ".") || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+			return nil, fmt.Errorf("provider endpoint %q: want provider.name=http(s)://...", name)
+		}
+		out[strings.TrimSpace(name)] = strings.TrimSpace(u)
+	}
+	return out, nil
 }
 
 func envInt(name string, def int) int {

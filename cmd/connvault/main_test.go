@@ -46,3 +46,15 @@ func TestOperatorCommands(t *testing.T) {
 		t.Error("an unknown command succeeded")
 	}
 }
+
+func TestParseEndpoints(t *testing.T) {
+	got, err := parseEndpoints(" box.api_base=http://127.0.0.1:9000 , google_drive.token_url=https://t.example.invalid/token")
+	if err != nil || got["box.api_base"] != "http://127.0.0.1:9000" || got["google_drive.token_url"] != "https://t.example.invalid/token" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"box.api_base", "nodot=http://x", "box.api_base=ftp://x"} {
+		if _, err := parseEndpoints(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
