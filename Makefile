@@ -12,6 +12,9 @@ DEV_ORG := int_devorganization000000000
 DEV_USER := usr_devuser00000000
 
 DEVDB := scripts/devdb.sh
+# Start (or reuse) the local Postgres and export its URLs, the encryption key
+# and CONNVAULT_PG_BIN. Two steps: `eval "$$(cmd)"` would hide cmd's failure.
+BOOTSTRAP := devenv="$$($(DEVDB) up)"; eval "$$devenv"
 
 .PHONY: help generate verify build run test bench db-up db-down clean docs-screenshot
 
@@ -26,12 +29,16 @@ node_modules: package.json package-lock.json
 	@touch node_modules
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 generate: ## regenerate gen/ (oapi-codegen) and store/sqlcdb (sqlc) from openapi.yaml and queries/
-	go run $(OAPI_CODEGEN) -config gen/oapi-codegen.yaml openapi.yaml
-	go run $(OAPI_CODEGEN) -config gen/client.yaml openapi.yaml
-	go run $(SQLC) generate
+	@for cfg in gen/oapi-codegen.yaml gen/client.yaml; do \
+		if [ -f "$$cfg" ]; then echo "go run $(OAPI_CODEGEN) -config $$cfg openapi.yaml"; \
+			go run $(OAPI_CODEGEN) -config "$$cfg" openapi.yaml; \
+		else echo "generate: no $$cfg, skipping oapi-codegen for it"; fi; \
+	done
+	@if [ -f sqlc.yaml ]; then echo "go run $(SQLC) generate"; go run $(SQLC) generate; \
+	else echo "generate: no sqlc.yaml, skipping sqlc"; fi
 	$(MAKE) --no-print-directory clients/typescript/node_modules
 	cd clients/typescript && npx --no-install openapi-typescript ../../openapi.yaml -o src/schema.d.ts --silent
 
@@ -53,15 +60,17 @@ build: ## build bin/connvault
 	go build -o bin/connvault ./cmd/connvault
 
 run: build ## start a local Postgres if needed, migrate, print a dev API key and serve on :8000
-	@eval "$$($(DEVDB) up)"; \
+	@$(BOOTSTRAP); \
 	bin/connvault migrate; \
 	key="$$(bin/connvault apikey create --org $(DEV_ORG) --user $(DEV_USER) | tail -n1)"; \
+	[ -n "$$key" ] || { echo "make run: 'connvault apikey create' printed no key" >&2; exit 1; }; \
+	addr="$${CONNVAULT_ADDR:-:8000}"; \
 	echo; echo "  connvault dev API key: $$key"; \
-	echo "  try: curl -s localhost:8000/v1/organizations/connections -H 'Authorization: Bearer $$key'"; echo; \
+	echo "  try: curl -s http://localhost:$${addr##*:}/v1/organizations/connections -H 'Authorization: Bearer $$key'"; echo; \
 	exec bin/connvault serve
 
 test: ## start a local Postgres if needed, run the whole suite against it, then check spec coverage
-	@eval "$$($(DEVDB) up)"; \
+	@$(BOOTSTRAP); \
 	export CONNVAULT_DATABASE_URL="$$CONNVAULT_TEST_DATABASE_URL"; \
 	export CONNVAULT_SPEC_COVERAGE="$$(mktemp)"; \
 	$(MAKE) --no-print-directory clients/typescript/node_modules; \
@@ -73,16 +82,17 @@ test: ## start a local Postgres if needed, run the whole suite against it, then 
 	rm -f "$$CONNVAULT_SPEC_COVERAGE"
 
 bench: ## seed 100,000 connections, load the real server and its SQL floor; writes bench/results/
-	@eval "$$($(DEVDB) up)"; \
+	@if [ ! -d bench/cmd/loadgen ]; then echo "make bench: benchmarks are not written yet (no bench/cmd/loadgen)" >&2; exit 1; fi
+	@$(BOOTSTRAP); \
 	go run ./bench/cmd/loadgen $(BENCH_FLAGS)
 
 docs-screenshot: ## refresh docs/api-reference.png from a real browser
-	@eval "$$($(DEVDB) up)"; \
+	@$(BOOTSTRAP); \
 	export CONNVAULT_DATABASE_URL="$$CONNVAULT_TEST_DATABASE_URL" CONNVAULT_CHROMIUM="$$(scripts/chromium.sh)" \
 		CONNVAULT_DOCS_SCREENSHOT="$$PWD/docs/api-reference.png"; \
 	go test -count=1 -run TestDocsRenderInChromium ./server
 
-db-up: ## start the local Postgres and print its URLs
+db-up: ## start the local Postgres and print its URLs (also in .data/env)
 	@$(DEVDB) up
 
 db-down: ## stop the local Postgres
