@@ -14,19 +14,34 @@ type Connection struct {
 	Name         string
 	Description  *string
 	ProviderType string
-	// Config is the non-secret part of provider_config.
-	Config       map[string]any
+	// Config is provider_config as stored and as clients read it: the
+	// non-secret fields, with RedactedMarker at each stored secret's path.
+	// Reads serve it as is; ConfigMap decodes it for the write paths.
+	Config       json.RawMessage
 	SecretFields []SecretField
 	// SecretKeyID names the server key the secrets are encrypted under; nil
 	// when the connection stores no secret.
 	SecretKeyID *string
 	Health
-	Metadata        map[string]any
+	// Metadata is the user's tags as JSON (an object).
+	Metadata        json.RawMessage
 	CreatedByUserID string
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	// Version increases with every write (optimistic concurrency).
 	Version int64
+}
+
+// ConfigMap decodes Config, markers included.
+func (c *Connection) ConfigMap() (map[string]any, error) {
+	var m map[string]any
+	if err := json.Unmarshal(c.Config, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
 }
 
 // SecretField describes one stored secret without its value.

@@ -158,8 +158,13 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 		log.Error("cannot read secrets", "error", err.Error())
 		return aborted
 	}
+	stored, err := conn.ConfigMap()
+	if err != nil {
+		log.Error("cannot read provider_config", "error", err.Error())
+		return aborted
+	}
 	checkCtx, cancel := context.WithTimeout(ctx, c.cfg.CheckTimeout)
-	res := providers.Run(checkCtx, p, providers.Join(conn.Config, secrets.Plain()), c.cfg.Env)
+	res := providers.Run(checkCtx, p, providers.Join(stored, secrets.Plain()), c.cfg.Env)
 	cancel()
 	if ctx.Err() != nil {
 		// Shutting down: leave the row leased; it is checked again once

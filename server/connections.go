@@ -115,7 +115,11 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 	if err != nil {
 		return nil, err
 	}
-	out := s.runCheck(ctx, p, providers.Join(c.Config, secrets.Plain()))
+	stored, err := c.ConfigMap()
+	if err != nil {
+		return nil, err
+	}
+	out := s.runCheck(ctx, p, providers.Join(stored, secrets.Plain()))
 	// Record even when the client has gone: the outcome is real.
 	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, ""); err != nil {
 		return nil, err
@@ -149,20 +153,28 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 		}
 	}
 	if body.Metadata != nil {
-		c.Metadata = *body.Metadata
+		raw, err := json.Marshal(*body.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		c.Metadata = raw
 	}
 
-	var newSecrets *connvault.Secrets
+	var change *store.ConfigChange
 	if body.ProviderConfig != nil {
 		p, err := lookupProvider(c.ProviderType)
 		if err != nil {
 			return nil, err
 		}
-		stored, err := s.store.Secrets(ctx, c)
+		storedSecrets, err := s.store.Secrets(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		merged, err := providers.Merge(p, providers.Join(c.Config, stored.Plain()), *body.ProviderConfig)
+		storedConfig, err := c.ConfigMap()
+		if err != nil {
+			return nil, err
+		}
+		merged, err := providers.Merge(p, providers.Join(storedConfig, storedSecrets.Plain()), *body.ProviderConfig)
 		if err != nil {
 			return nil, locateUnder(err, "body", "provider_config")
 		}
@@ -178,9 +190,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 			c.Health = c.Health.AfterCheck(true, "", now, s.cfg.Schedule)
 		}
 		public, secrets := providers.Split(p, merged)
-		c.Config = public
-		sec := connvault.SecretsFrom(secrets)
-		newSecrets = &sec
+		change = &store.ConfigChange{Public: public, Secrets: connvault.SecretsFrom(secrets)}
 	}
 	// After the config: new credentials that test OK may already have
 	// brought a FAILED connection back, which a status of ACTIVE confirms.
@@ -191,7 +201,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 			return nil, err
 		}
 	}
-	updated, err := s.store.UpdateConnection(ctx, c, newSecrets)
+	updated, err := s.store.UpdateConnection(ctx, c, change)
 	if err != nil {
 		return nil, err
 	}

@@ -1,22 +1,22 @@
 package server
 
 import (
-	"strings"
+	"encoding/json"
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/gen"
 	"github.com/oapi-codegen/nullable"
 )
 
-// model is the response view of a connection: the stored non-secret config
-// with the redaction marker at every stored secret's path. Reads never
-// decrypt anything.
+// model is the response view of a connection. provider_config is served
+// as stored: the store keeps it with the redaction marker at every stored
+// secret's path, so reads neither decrypt nor re-encode it.
 func model(c *connvault.Connection) gen.StorageConnectionModel {
 	m := gen.StorageConnectionModel{
 		ConnectionId:        c.ID,
 		InternalId:          c.OrgID,
 		ProviderType:        gen.ProviderType(c.ProviderType),
-		ProviderConfig:      redactedConfig(c.Config, c.SecretFields),
+		ProviderConfig:      c.Config,
 		Name:                c.Name,
 		Description:         nullableOf(c.Description),
 		Status:              gen.ConnectionStatus(c.Status),
@@ -33,8 +33,8 @@ func model(c *connvault.Connection) gen.StorageConnectionModel {
 		Metadata:            c.Metadata,
 		SecretFields:        make([]gen.SecretFieldSummary, 0, len(c.SecretFields)),
 	}
-	if m.Metadata == nil {
-		m.Metadata = gen.Metadata{}
+	if len(m.Metadata) == 0 {
+		m.Metadata = json.RawMessage("{}")
 	}
 	for _, f := range c.SecretFields {
 		m.SecretFields = append(m.SecretFields, gen.SecretFieldSummary{
@@ -42,37 +42,6 @@ func model(c *connvault.Connection) gen.StorageConnectionModel {
 		})
 	}
 	return m
-}
-
-// redactedConfig copies config and puts the marker at each secret's path.
-func redactedConfig(config map[string]any, fields []connvault.SecretField) map[string]any {
-	out := deepCopy(config)
-	for _, f := range fields {
-		segs := strings.Split(f.Field, ".")
-		node := out
-		for _, seg := range segs[:len(segs)-1] {
-			child, ok := node[seg].(map[string]any)
-			if !ok {
-				child = map[string]any{}
-				node[seg] = child
-			}
-			node = child
-		}
-		node[segs[len(segs)-1]] = connvault.RedactedMarker
-	}
-	return out
-}
-
-func deepCopy(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		if mm, ok := v.(map[string]any); ok {
-			out[k] = deepCopy(mm)
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func nullableOf[T any](p *T) nullable.Nullable[T] {

@@ -48,7 +48,7 @@ func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvau
 		Name:            n.Name,
 		Description:     n.Description,
 		ProviderType:    n.ProviderType,
-		ProviderConfig:  mustJSON(n.Config, "{}"),
+		ProviderConfig:  withMarkers(n.Config, n.Secrets),
 		SecretsJson:     secretsJSON,
 		EncryptionKey:   s.currentPassphrase(),
 		SecretKeyID:     keyID,
@@ -105,17 +105,27 @@ func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault
 	return connvault.SecretsFrom(m), nil
 }
 
-// UpdateConnection writes c (name, description, metadata, config, health)
-// if nobody wrote since c.Version was read; otherwise it is ECONFLICT-free
-// ErrStale, and the caller re-reads and retries. A non-nil secrets replaces
-// the stored secrets (an empty one removes them).
-func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, secrets *connvault.Secrets) (*connvault.Connection, error) {
+// ConfigChange replaces a connection's provider_config: the new non-secret
+// part and the new secrets (an empty Secrets removes them all).
+type ConfigChange struct {
+	Public  map[string]any
+	Secrets connvault.Secrets
+}
+
+// UpdateConnection writes c (name, description, metadata, health) and, when
+// change is non-nil, its new config and secrets, if nobody wrote since
+// c.Version was read; otherwise it returns ErrStale.
+func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, change *ConfigChange) (*connvault.Connection, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond) // Postgres precision
+	metadata := []byte(c.Metadata)
+	if len(metadata) == 0 {
+		metadata = []byte("{}")
+	}
 	p := sqlcdb.UpdateConnectionParams{
 		Name:                c.Name,
 		Description:         c.Description,
-		Metadata:            mustJSON(c.Metadata, "{}"),
-		ProviderConfig:      mustJSON(c.Config, "{}"),
+		Metadata:            metadata,
+		ProviderConfig:      c.Config,
 		EncryptionKey:       s.currentPassphrase(),
 		SecretKeyID:         c.SecretKeyID,
 		SecretFields:        mustJSON(c.SecretFields, "[]"),
@@ -131,12 +141,13 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, s
 		ConnectionID:        c.ID,
 		Version:             c.Version,
 	}
-	if secrets != nil {
-		secretsJSON, keyID, fields, err := s.sealSecrets(*secrets, c.SecretFields, now)
+	if change != nil {
+		secretsJSON, keyID, fields, err := s.sealSecrets(change.Secrets, c.SecretFields, now)
 		if err != nil {
 			return nil, err
 		}
 		p.ReplaceSecrets, p.SecretsJson, p.SecretKeyID, p.SecretFields = true, secretsJSON, keyID, fields
+		p.ProviderConfig = withMarkers(change.Public, change.Secrets)
 	}
 	row, err := s.q.UpdateConnection(ctx, p)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -427,16 +438,45 @@ func fromRow(r sqlcdb.GetConnectionByIDRow) (*connvault.Connection, error) {
 		UpdatedAt:       r.UpdatedAt.UTC(),
 		Version:         r.Version,
 	}
-	if err := json.Unmarshal(r.ProviderConfig, &c.Config); err != nil {
-		return nil, fmt.Errorf("connection %s: provider_config: %w", r.ConnectionID, err)
-	}
-	if err := json.Unmarshal(r.Metadata, &c.Metadata); err != nil {
-		return nil, fmt.Errorf("connection %s: metadata: %w", r.ConnectionID, err)
-	}
+	// provider_config and metadata stay JSON: reads serve them as stored.
+	c.Config, c.Metadata = r.ProviderConfig, r.Metadata
 	if err := json.Unmarshal(r.SecretFields, &c.SecretFields); err != nil {
 		return nil, fmt.Errorf("connection %s: secret_fields: %w", r.ConnectionID, err)
 	}
 	return c, nil
+}
+
+// withMarkers is the stored form of a config: its non-secret fields plus
+// the redaction marker at every path where a secret is stored, so that
+// reads can serve the column as is and never decrypt anything.
+func withMarkers(public map[string]any, secrets connvault.Secrets) []byte {
+	out := copyMap(public)
+	for path := range flattenStrings(secrets.Plain(), "") {
+		segs := strings.Split(path, ".")
+		node := out
+		for _, seg := range segs[:len(segs)-1] {
+			child, ok := node[seg].(map[string]any)
+			if !ok {
+				child = map[string]any{}
+				node[seg] = child
+			}
+			node = child
+		}
+		node[segs[len(segs)-1]] = connvault.RedactedMarker
+	}
+	return mustJSON(out, "{}")
+}
+
+func copyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if mm, ok := v.(map[string]any); ok {
+			out[k] = copyMap(mm)
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func utcPtr(t *time.Time) *time.Time {

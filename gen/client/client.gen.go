@@ -2070,7 +2070,7 @@ type StorageConnectionModel struct {
 	// Metadata Arbitrary key-value tags (team, cost center, project).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata Metadata `json:"metadata"`
+	Metadata json.RawMessage `json:"metadata"`
 
 	// Name Example: Production S3 Bucket
 	Name string `json:"name"`
@@ -2078,7 +2078,7 @@ type StorageConnectionModel struct {
 	// ProviderConfig The stored provider configuration, secrets shown as `***REDACTED***`.
 	//
 	// Example: {"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"***REDACTED***","type":"access_key"},"region":"us-east-1"}
-	ProviderConfig map[string]interface{} `json:"provider_config"`
+	ProviderConfig json.RawMessage `json:"provider_config"`
 
 	// ProviderType The storage provider a connection talks to.
 	//

@@ -85,6 +85,8 @@ func run(ctx context.Context, o options) error {
 	p, _ := providers.Lookup("s3")
 	_, cfg := seedConfig(0)
 	public, secrets := providers.Split(p, cfg)
+	// Stored as the server stores it: with the marker where the secret was.
+	public["credentials"].(map[string]any)["secret_access_key"] = connvault.RedactedMarker
 	e.s3Split.public, _ = json.Marshal(public)
 	sj, _ := json.Marshal(secrets)
 	e.s3Split.secrets = string(sj)

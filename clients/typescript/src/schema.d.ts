@@ -1583,7 +1583,16 @@ export interface components {
             updated_at: string;
             /** @example usr_34bbf6ded1b749a */
             created_by_user_id: string;
-            metadata: components["schemas"]["Metadata"];
+            /**
+             * @description Arbitrary key-value tags (team, cost center, project).
+             * @example {
+             *       "team": "marketing",
+             *       "cost_center": "CC-1234"
+             *     }
+             */
+            metadata: {
+                [key: string]: unknown;
+            };
             /**
              * @description Extension: which secret fields are stored, without their values. A fingerprint
              *     (an HMAC of the value under a key derived from the server key) lets a client
