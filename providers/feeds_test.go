@@ -1,6 +1,8 @@
 package providers_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -77,5 +79,25 @@ func TestHTTPAPICheck(t *testing.T) {
 	post["pagination"] = map[string]any{"type": "cursor", "cursor_path": "meta.cursor"}
 	if res := run(t, "http_api", post, localEnv(nil)); res.Success || !strings.Contains(res.Message, "cursor_path") {
 		t.Errorf("missing cursor: %+v", res)
+	}
+}
+
+// A provider answer larger than the limit is cut off, not read whole.
+func TestResponseSizeIsBounded(t *testing.T) {
+	t.Parallel()
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		_, _ = w.Write([]byte(`<?xml version="1.0"?><rss version="2.0"><channel>`))
+		chunk := []byte(strings.Repeat("<item><title>x</title></item>", 1000))
+		for range 200 { // about 6 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer big.Close()
+	res := run(t, "rss", providers.Config{"feed_url": big.URL + "/feed.xml"}, localEnv(nil))
+	if res.Success || !strings.Contains(res.Message, "larger than the 4 MiB limit") {
+		t.Fatalf("got %+v", res)
 	}
 }
