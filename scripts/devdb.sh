@@ -48,6 +48,10 @@ else
 fi
 pgdata="$cluster/data"
 socket="$cluster/socket"
+# A unix socket path has at most 107 bytes; a deep clone gets a short one.
+if [ $((${#socket} + 20)) -gt 107 ]; then
+	socket="${TMPDIR:-/tmp}/connvault-pg-$hash-$(id -u)"
+fi
 
 # One `up`/`down` at a time per clone: `make test` and `make run` may start
 # together. The lock's descriptor is closed for the server it starts.
@@ -149,6 +153,7 @@ start_local() {
 		HBA
 	fi
 	run_pg mkdir -p "$socket"
+	run_pg chmod 700 "$socket"
 	port="$(cluster_port)"
 	if ! running; then
 		port="${CONNVAULT_DEV_PG_PORT:-$((20000 + hash % 20000))}"
