@@ -19,6 +19,9 @@ func TestDocsRenderInChromium(t *testing.T) {
 	t.Parallel()
 	chromium := os.Getenv("CONNVAULT_CHROMIUM")
 	if chromium == "" {
+		if os.Getenv(connvaulttest.CoverageEnv) != "" {
+			t.Fatal("CONNVAULT_CHROMIUM is not set although make test is running")
+		}
 		t.Skip("CONNVAULT_CHROMIUM is not set: `make test` installs Chromium and runs this")
 	}
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
