@@ -26,6 +26,8 @@ type EnvOptions struct {
 	// InsecureSkipVerify turns off TLS verification (verify_ssl=false is
 	// handled per check; this is for test doubles with self-signed certs).
 	InsecureSkipVerify bool
+	// AWS is the server's own AWS identity (see Env.AWS).
+	AWS AWSCredentials
 	// LoopbackOnly is for tests: checks may dial only loopback addresses
 	// and resolve only "localhost", so no test can send a packet (not even
 	// a DNS query) off this machine.
@@ -112,7 +114,7 @@ func NewEnv(opts EnvOptions) Env {
 			return nil
 		},
 	}
-	return Env{HTTP: client, Dial: dial, Lookup: lookup, Endpoints: opts.Endpoints}
+	return Env{HTTP: client, Dial: dial, Lookup: lookup, Endpoints: opts.Endpoints, AWS: opts.AWS}
 }
 
 // IsReservedInvalid reports names under the .invalid top-level domain,

@@ -9,6 +9,8 @@ package providers
 
 import (
 	"context"
+
+	"github.com/connvault/connvault"
 	"net"
 	"net/http"
 	"sort"
@@ -60,6 +62,17 @@ type Env struct {
 	// Endpoints overrides provider base and token URLs by name, e.g.
 	// "google_drive.token_url". See Endpoint.
 	Endpoints map[string]string
+	// AWS is the server's own AWS identity, used to assume the IAM roles
+	// that S3 connections name (credentials type iam_role). Empty when the
+	// server has none.
+	AWS AWSCredentials
+}
+
+// AWSCredentials is an AWS access key. Its String never shows the secret.
+type AWSCredentials struct {
+	AccessKeyID     string
+	SecretAccessKey connvault.Secret
+	SessionToken    connvault.Secret
 }
 
 // LookupHost resolves host with the Env's resolver.

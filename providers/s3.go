@@ -37,6 +37,7 @@ type s3Config struct {
 		KeyID           string `json:"key_id"`
 		ApplicationKey  string `json:"application_key"`
 		RoleARN         string `json:"role_arn"`
+		ExternalID      string `json:"external_id"`
 	} `json:"credentials"`
 }
 
@@ -53,10 +54,6 @@ func checkS3(ctx context.Context, cfg Config, env Env) Result {
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
-	if c.Credentials.Type == "iam_role" {
-		return Result{Success: false, Message: "assuming an IAM role needs AWS STS, which this server does not call yet: use access_key credentials",
-			Steps: []Step{{Name: "assume role", Status: StepSkipped, Message: "AWS STS AssumeRole is not supported yet"}}}
-	}
 	region := c.Region
 	if region == "" {
 		region = "us-east-1"
@@ -65,10 +62,21 @@ func checkS3(ctx context.Context, cfg Config, env Env) Result {
 	if endpoint == "" {
 		endpoint = "https://s3." + region + ".amazonaws.com"
 	}
-	return listOneObject(ctx, env, s3Target{
+	target := s3Target{
 		endpoint: endpoint, region: region, bucket: c.Bucket, prefix: c.Prefix, verifyTLS: c.VerifySSL == nil || *c.VerifySSL,
 		accessKey: c.Credentials.AccessKeyID, secretKey: c.Credentials.SecretAccessKey, sessionToken: c.Credentials.SessionToken,
-	})
+	}
+	if c.Credentials.Type != "iam_role" {
+		return listOneObject(ctx, env, target)
+	}
+	creds, step := assumeRole(ctx, env, region, c.Credentials.RoleARN, c.Credentials.ExternalID)
+	if step.Status != StepPassed {
+		return Result{Message: step.Message, Steps: []Step{step}}
+	}
+	target.accessKey, target.secretKey, target.sessionToken = creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken
+	res := listOneObject(ctx, env, target)
+	res.Steps = append([]Step{step}, res.Steps...)
+	return res
 }
 
 // s3Target is where and as whom an S3-compatible check lists.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/providers/providertest"
 )
@@ -118,5 +119,32 @@ func TestEndpointOverride(t *testing.T) {
 		localEnv(map[string]string{"tigris.endpoint_url": d.URL}))
 	if !res.Success || d.Requests.Load() == 0 {
 		t.Errorf("override not used: %+v (requests %d)", res, d.Requests.Load())
+	}
+}
+
+func TestS3AssumeRole(t *testing.T) {
+	t.Parallel()
+	const role = "arn:aws:iam::123456789012:role/connvault-read"
+	s3d := providertest.NewS3(t, "AKIAUNUSED", "unused-secret", map[string][]string{"role-bucket": {"a"}})
+	sts := providertest.NewSTS(t, "AKIASERVER", "server-own-secret", role, "ext-42", s3d)
+	env := func(secret string) providers.Env {
+		e := localEnv(map[string]string{"s3.sts_url": sts.URL})
+		e.AWS = providers.AWSCredentials{AccessKeyID: "AKIASERVER", SecretAccessKey: connvault.Secret(secret)}
+		return e
+	}
+	cfg := func(roleARN, externalID string) providers.Config {
+		return providers.Config{"bucket": "role-bucket", "endpoint_url": s3d.URL,
+			"credentials": map[string]any{"type": "iam_role", "role_arn": roleARN, "external_id": externalID}}
+	}
+	runCases(t, "s3", env("server-own-secret"), []string{"server-own-secret"}, []checkCase{
+		{"assumes the role and lists", cfg(role, "ext-42"), true, "listed bucket role-bucket"},
+		{"wrong external id", cfg(role, "ext-99"), false, "trust policy"},
+		{"another role", cfg("arn:aws:iam::123456789012:role/other", "ext-42"), false, "trust policy"},
+	})
+	if res := run(t, "s3", cfg(role, "ext-42"), env("not-the-server-secret")); res.Success || !strings.Contains(res.Message, "refused the server's own credentials") {
+		t.Errorf("wrong server credentials: %+v", res)
+	}
+	if res := run(t, "s3", cfg(role, "ext-42"), localEnv(nil)); res.Success || !strings.Contains(res.Message, "CONNVAULT_AWS_ACCESS_KEY_ID") {
+		t.Errorf("no server credentials: %+v", res)
 	}
 }

@@ -47,6 +47,7 @@ type Config struct {
 	ValidateResponses    bool
 	PprofAddr            string
 	ProviderEndpoints    map[string]string
+	AWS                  providers.AWSCredentials
 	LogLevel             string
 }
 
@@ -94,6 +95,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		HealthConcurrency:    envInt("CONNVAULT_HEALTH_CONCURRENCY", 4),
 		ValidateResponses:    envBool("CONNVAULT_VALIDATE_RESPONSES", false),
 		PprofAddr:            env("CONNVAULT_PPROF_ADDR", ""),
+		// The server's own AWS identity, to assume the roles of iam_role
+		// connections. Environment only: no flag puts a secret in argv.
+		AWS: providers.AWSCredentials{
+			AccessKeyID:     env("CONNVAULT_AWS_ACCESS_KEY_ID", ""),
+			SecretAccessKey: connvault.Secret(env("CONNVAULT_AWS_SECRET_ACCESS_KEY", "")),
+			SessionToken:    connvault.Secret(env("CONNVAULT_AWS_SESSION_TOKEN", "")),
+		},
 		LogLevel:             env("CONNVAULT_LOG_LEVEL", "info"),
 	}
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "Postgres URL (CONNVAULT_DATABASE_URL)")
@@ -191,7 +199,7 @@ func openStore(ctx context.Context, cfg Config, pool *pgxpool.Pool) (*store.Stor
 }
 
 func checkEnv(cfg Config) providers.Env {
-	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: cfg.CheckTimeout, Endpoints: cfg.ProviderEndpoints})
+	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: cfg.AllowPrivateNetworks, Timeout: cfg.CheckTimeout, Endpoints: cfg.ProviderEndpoints, AWS: cfg.AWS})
 }
 
 func schedule(cfg Config) connvault.Schedule {

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -31,6 +32,7 @@ type S3 struct {
 	perBucket sync.Map // bucket -> *atomic.Int64
 
 	mu      sync.Mutex
+	keys    map[string]sigKey   // access key id -> secret (and session token)
 	buckets map[string][]string // bucket -> object keys
 	denied  map[string]bool     // buckets whose policy denies this key
 	failing atomic.Bool
@@ -43,7 +45,8 @@ func (d *S3) SetDelay(delay time.Duration) { d.delay.Store(int64(delay)) }
 // NewS3 starts a double with one access key and the given buckets.
 func NewS3(t TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
 	t.Helper()
-	d := &S3{AccessKey: accessKey, SecretKey: secretKey, buckets: buckets, denied: map[string]bool{}}
+	d := &S3{AccessKey: accessKey, SecretKey: secretKey, buckets: buckets, denied: map[string]bool{},
+		keys: map[string]sigKey{accessKey: {secret: secretKey}}}
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))
 	t.Cleanup(srv.Close)
 	d.URL = srv.URL
@@ -80,7 +83,19 @@ func (d *S3) RotateSecret(secret string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.SecretKey = secret
+	d.keys[d.AccessKey] = sigKey{secret: secret}
 }
+
+// AddTemporaryKey accepts a further key that must come with its session
+// token, as temporary STS credentials do.
+func (d *S3) AddTemporaryKey(accessKey, secret, sessionToken string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.keys[accessKey] = sigKey{secret: secret, sessionToken: sessionToken}
+}
+
+// sigKey is one access key the double knows.
+type sigKey struct{ secret, sessionToken string }
 
 type s3Error struct {
 	XMLName   xml.Name `xml:"Error"`
@@ -128,12 +143,12 @@ func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	resource := "/" + bucket
 	d.mu.Lock()
-	secret := d.SecretKey
+	keys := maps.Clone(d.keys)
 	objects, exists := d.buckets[bucket]
 	denied := d.denied[bucket]
 	d.mu.Unlock()
 
-	if code, msg := d.verify(r, secret); code != "" {
+	if code, msg := verifySigV4(r, keys, r.Header.Get("X-Amz-Content-Sha256")); code != "" {
 		status := http.StatusForbidden
 		writeS3Error(w, status, code, msg, resource)
 		return
@@ -190,9 +205,10 @@ func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// verify recomputes the request's AWS Signature Version 4 with secret and
-// returns S3's error code when it does not match.
-func (d *S3) verify(r *http.Request, secret string) (code, msg string) {
+// verifySigV4 recomputes the request's AWS Signature Version 4 with the
+// secret of its access key and returns AWS's error code when it does not
+// match (or the key is unknown, or a temporary key lacks its token).
+func verifySigV4(r *http.Request, keys map[string]sigKey, payloadHash string) (code, msg string) {
 	auth := r.Header.Get("Authorization")
 	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") {
 		return "AccessDenied", "Anonymous access is forbidden for this operation"
@@ -206,9 +222,14 @@ func (d *S3) verify(r *http.Request, secret string) (code, msg string) {
 	if len(scope) != 5 {
 		return "AuthorizationHeaderMalformed", "The authorization header is malformed"
 	}
-	if scope[0] != d.AccessKey {
+	key, known := keys[scope[0]]
+	if !known {
 		return "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
 	}
+	if key.sessionToken != "" && r.Header.Get("X-Amz-Security-Token") != key.sessionToken {
+		return "InvalidToken", "The provided token is malformed or otherwise invalid."
+	}
+	secret := key.secret
 	signed := strings.Split(fields["SignedHeaders"], ";")
 	var canonHeaders strings.Builder
 	for _, h := range signed {
@@ -224,15 +245,15 @@ func (d *S3) verify(r *http.Request, secret string) (code, msg string) {
 		canonicalQuery(r.URL.Query()),
 		canonHeaders.String(),
 		fields["SignedHeaders"],
-		r.Header.Get("X-Amz-Content-Sha256"),
+		payloadHash,
 	}, "\n")
 	sum := sha256.Sum256([]byte(canonical))
 	stringToSign := strings.Join([]string{"AWS4-HMAC-SHA256", r.Header.Get("X-Amz-Date"), strings.Join(scope[1:], "/"), hex.EncodeToString(sum[:])}, "\n")
-	key := []byte("AWS4" + secret)
+	signingKey := []byte("AWS4" + secret)
 	for _, s := range scope[1:] {
-		key = hmacSHA256(key, s)
+		signingKey = hmacSHA256(signingKey, s)
 	}
-	if want := hex.EncodeToString(hmacSHA256(key, stringToSign)); !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
+	if want := hex.EncodeToString(hmacSHA256(signingKey, stringToSign)); !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
 		return "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."
 	}
 	return "", ""

@@ -1,0 +1,84 @@
+package providers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/minio/minio-go/v7/pkg/signer"
+)
+
+// stsCredentials are the temporary credentials AssumeRole returns.
+type stsCredentials struct {
+	AccessKeyID     string `xml:"AccessKeyId"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	SessionToken    string `xml:"SessionToken"`
+}
+
+// assumeRole calls AWS STS AssumeRole as the server's own AWS identity for
+// an S3 connection of credentials type iam_role: the connection stores only
+// the role (and external id), the trust lies with the role's policy.
+func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string) (stsCredentials, Step) {
+	fail := func(msg string) (stsCredentials, Step) {
+		return stsCredentials{}, Step{Name: "assume role", Status: StepFailed, Message: msg}
+	}
+	base := env.AWS
+	if base.AccessKeyID == "" || base.SecretAccessKey == "" {
+		return fail("assuming an IAM role needs the server's own AWS credentials (CONNVAULT_AWS_ACCESS_KEY_ID and CONNVAULT_AWS_SECRET_ACCESS_KEY)")
+	}
+	form := url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"}, "RoleArn": {roleARN},
+		"RoleSessionName": {"connvault-check"}, "DurationSeconds": {"900"}}
+	if externalID != "" {
+		form.Set("ExternalId", externalID)
+	}
+	body := form.Encode()
+	endpoint := env.Endpoint("s3.sts_url", "https://sts.amazonaws.com")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(body))
+	if err != nil {
+		return fail("the STS endpoint is not a valid URL")
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	sum := sha256.Sum256([]byte(body))
+	req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+	if tok := base.SessionToken.Reveal(); tok != "" {
+		req.Header.Set("X-Amz-Security-Token", tok)
+	}
+	signed := signer.SignV4STS(*req, base.AccessKeyID, base.SecretAccessKey.Reveal(), region)
+	resp, err := env.HTTP.Do(signed)
+	if err != nil {
+		return fail(Describe(err))
+	}
+	defer resp.Body.Close()
+	raw, err := readLimited(resp.Body)
+	if err != nil {
+		return fail(Describe(err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Code string `xml:"Error>Code"`
+		}
+		_ = xml.Unmarshal(raw, &e)
+		switch e.Code {
+		case "AccessDenied":
+			return fail("the role's trust policy does not let this server assume it (check the role ARN and external id)")
+		case "InvalidClientTokenId", "SignatureDoesNotMatch":
+			return fail("AWS refused the server's own credentials (" + e.Code + ")")
+		}
+		code := e.Code
+		if !isShortCode(code) {
+			code = ""
+		}
+		return fail(Describe(&httpStatusError{Status: resp.StatusCode, Code: code}))
+	}
+	var ans struct {
+		Credentials stsCredentials `xml:"AssumeRoleResult>Credentials"`
+	}
+	if err := xml.Unmarshal(raw, &ans); err != nil || ans.Credentials.AccessKeyID == "" {
+		return fail("the STS answer holds no credentials")
+	}
+	return ans.Credentials, Step{Name: "assume role", Status: StepPassed, Message: "assumed the role"}
+}
