@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			SecretAccessKey: connvault.Secret(env("CONNVAULT_AWS_SECRET_ACCESS_KEY", "")),
 			SessionToken:    connvault.Secret(env("CONNVAULT_AWS_SESSION_TOKEN", "")),
 		},
-		LogLevel:             env("CONNVAULT_LOG_LEVEL", "info"),
+		LogLevel: env("CONNVAULT_LOG_LEVEL", "info"),
 	}
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "Postgres URL (CONNVAULT_DATABASE_URL)")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (CONNVAULT_ADDR)")
