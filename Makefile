@@ -6,6 +6,7 @@ SHELL := /bin/bash
 # Generator versions, pinned in one place.
 OAPI_CODEGEN := github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2
 SQLC := github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Dev/test API key identities printed by `make run`.
 DEV_ORG := int_devorganization000000000
@@ -50,11 +51,12 @@ verify: generate ## fail if generated code is stale, code is unformatted or go v
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
+	go run $(STATICCHECK) ./...
 	$(MAKE) --no-print-directory node_modules
 	npx --no-install spectral lint --fail-severity=warn --ruleset .spectral.yaml openapi.yaml
 	@cmp -s node_modules/redoc/bundles/redoc.standalone.js server/docs/redoc.standalone.js || \
 		{ echo "server/docs/redoc.standalone.js differs from the pinned redoc package: run npm run vendor:redoc"; exit 1; }
-	@echo "verify: generated code fresh, gofmt and go vet clean, spec lint clean, vendored Redoc matches package.json"
+	@echo "verify: generated code fresh, gofmt, go vet and staticcheck clean, spec lint clean, vendored Redoc matches package.json"
 
 build: ## build bin/connvault
 	go build -o bin/connvault ./cmd/connvault

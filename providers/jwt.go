@@ -54,13 +54,13 @@ func parseRSAKey(pemText, passphrase string) (*rsa.PrivateKey, error) {
 	if block.Type == "ENCRYPTED PRIVATE KEY" {
 		return nil, errors.New("encrypted PKCS#8 keys are not supported: decrypt the key (openssl pkcs8) or use a PKCS#1 key with legacy PEM encryption")
 	}
-	//nolint:staticcheck // legacy PEM encryption is what these providers' tools emit
+	//lint:ignore SA1019 legacy PEM encryption is what Box's and Snowflake's key tools emit
 	if x509.IsEncryptedPEMBlock(block) {
 		if passphrase == "" {
 			return nil, errors.New("private_key is encrypted and no passphrase is set")
 		}
 		var err error
-		//nolint:staticcheck // see above
+		//lint:ignore SA1019 see above
 		if der, err = x509.DecryptPEMBlock(block, []byte(passphrase)); err != nil {
 			return nil, errors.New("the private key passphrase is wrong")
 		}

@@ -123,25 +123,20 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 	if err != nil {
 		return Result{Message: "the S3 client could not be set up", Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: "invalid endpoint"})}
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	listCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	objects := client.ListObjects(ctx, t.bucket, minio.ListObjectsOptions{MaxKeys: 1, Prefix: t.prefix})
-	found := 0
-	for obj := range objects {
-		if obj.Err != nil {
-			msg := describeS3(obj.Err)
-			return Result{Message: msg, Steps: append(steps,
-				Step{Name: "list bucket", Status: StepFailed, Message: msg})}
-		}
-		found++
-		cancel() // one object is proof enough
-		break
+	// One object, or the end of an empty listing, is proof enough.
+	obj, found := <-client.ListObjects(listCtx, t.bucket, minio.ListObjectsOptions{MaxKeys: 1, Prefix: t.prefix})
+	cancel()
+	if found && obj.Err != nil {
+		msg := describeS3(obj.Err)
+		return Result{Message: msg, Steps: append(steps, Step{Name: "list bucket", Status: StepFailed, Message: msg})}
 	}
-	if err := ctx.Err(); err != nil && found == 0 {
+	if err := ctx.Err(); err != nil && !found {
 		return Result{Message: Describe(err), Steps: append(steps, Step{Name: "list bucket", Status: StepFailed, Message: Describe(err)})}
 	}
 	msg := "listed bucket " + t.bucket
-	if found == 0 {
+	if !found {
 		msg += " (no objects under the prefix yet)"
 	}
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the credentials were accepted"},

@@ -144,12 +144,12 @@ func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path,
 // string formats the validator must enforce (a global of kin-openapi).
 // Validation only reads the parsed spec, so servers share it.
 var loadSpec = sync.OnceValues(func() (*openapi3.T, error) {
-	spec, err := gen.GetSwagger() //nolint:staticcheck // parsed once at start-up
+	spec, err := gen.GetSpec() // parses; called once at start-up
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
-	openapi3.DefineStringFormatCallback("uri", validateURI)
-	openapi3.DefineStringFormatCallback("email", validateEmail)
+	openapi3.DefineStringFormatValidator("uri", openapi3.NewCallbackValidator(validateURI))
+	openapi3.DefineStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail))
 	return spec, nil
 })
 

@@ -305,7 +305,7 @@ func parseEndpoints(s string) (map[string]string, error) {
 		}
 		name, u, ok := strings.Cut(pair, "=")
 		if !ok || !strings.Contains(name, ".") || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
-			return nil, fmt.Errorf("provider endpoint %q: want provider.name=http(s)://...", name)
+			return nil, fmt.Errorf("provider endpoint %q: want provider.name=http(s)://host", name)
 		}
 		out[strings.TrimSpace(name)] = strings.TrimSpace(u)
 	}

@@ -42,7 +42,7 @@ func NewKeyPair(t TB) KeyPair {
 // EncryptedPKCS1PEM returns the key with legacy PEM encryption.
 func (kp KeyPair) EncryptedPKCS1PEM(t TB, passphrase string) string {
 	t.Helper()
-	//nolint:staticcheck // legacy PEM encryption is what Box's tools emit
+	//lint:ignore SA1019 legacy PEM encryption is what Box's tools emit
 	b, err := x509.EncryptPEMBlock(rand.Reader, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(kp.Key), []byte(passphrase), x509.PEMCipherAES256)
 	if err != nil {
 		t.Fatal(err)
