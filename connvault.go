@@ -62,7 +62,7 @@ const (
 	EINVALID  = "invalid"        // 422 ValidationError
 	ENOTFOUND = "not_found"      // 404 NotFoundError
 	ECONFLICT = "already_exists" // 409 AlreadyExistsError
-	ESTATE    = "state_conflict" // 409 AlreadyExistsError-free conflict (archived)
+	ESTATE    = "state_conflict" // 409 ConflictError: the state forbids it (archived)
 	EUNAUTH   = "unauthorized"   // 401 UnauthorizedError
 	ETIMEOUT  = "timeout"        // 504 TimeoutError
 	EINTERNAL = "internal"       // 500 InternalServerError

@@ -159,7 +159,8 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 	return fromRow(sqlcdb.GetConnectionByIDRow(row))
 }
 
-// ErrStale reports that a connection changed between read and write.
+// ErrStale reports that a connection changed between read and write; the
+// client gets a 409 and may retry.
 var ErrStale = connvault.Errorf(connvault.ECONFLICT, "the connection was changed by another request; retry")
 
 // ArchiveConnection moves a connection to ARCHIVED and drops its secrets.
