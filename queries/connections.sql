@@ -176,3 +176,13 @@ RETURNING c.internal_id, c.connection_id, c.name, c.description, c.provider_type
 -- name: LeaseOwner :one
 SELECT lease_owner, lease_expires_at > now() AS lease_live FROM connections
 WHERE internal_id = @internal_id AND connection_id = @connection_id;
+
+-- name: ListConnectionsUnderOtherKeys :many
+-- Key rotation: rows of one organization still encrypted under another key.
+SELECT internal_id, connection_id, name, description, provider_type, provider_config,
+    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
+    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
+    created_by_user_id, created_at, updated_at, version, next_check_at
+FROM connections
+WHERE internal_id = @internal_id AND secret_key_id IS NOT NULL AND secret_key_id <> @current_key_id
+LIMIT @row_limit;

@@ -17,3 +17,6 @@ WHERE key_hash = $1 AND revoked_at IS NULL;
 -- name: RevokeAPIKey :execrows
 UPDATE api_keys SET revoked_at = now()
 WHERE key_hash = $1 AND revoked_at IS NULL;
+
+-- name: ListOrganizations :many
+SELECT internal_id FROM organizations ORDER BY internal_id;

@@ -38,7 +38,7 @@ type NewConnection struct {
 // A live connection of the same name in the organization is ECONFLICT.
 func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvault.Connection, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond) // Postgres precision
-	secretsJSON, keyID, fields, err := s.sealSecrets(n.Secrets, nil, now)
+	secretsJSON, keyID, fields, err := s.sealSecrets(n.Secrets, nil, now, false)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +110,9 @@ func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault
 type ConfigChange struct {
 	Public  map[string]any
 	Secrets connvault.Secrets
+	// SameValues says the secret values did not change (key rotation), so
+	// each field keeps its changed_at.
+	SameValues bool
 }
 
 // UpdateConnection writes c (name, description, metadata, health) and, when
@@ -142,7 +145,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		Version:             c.Version,
 	}
 	if change != nil {
-		secretsJSON, keyID, fields, err := s.sealSecrets(change.Secrets, c.SecretFields, now)
+		secretsJSON, keyID, fields, err := s.sealSecrets(change.Secrets, c.SecretFields, now, change.SameValues)
 		if err != nil {
 			return nil, err
 		}
@@ -360,7 +363,7 @@ func likePattern(search *string) *string {
 // sealSecrets prepares secrets for the encryption query: their plaintext
 // JSON, the key id and the fingerprint summary. A field whose value did not
 // change keeps its previous changed_at.
-func (s *Store) sealSecrets(secrets connvault.Secrets, previous []connvault.SecretField, now time.Time) (*string, *string, json.RawMessage, error) {
+func (s *Store) sealSecrets(secrets connvault.Secrets, previous []connvault.SecretField, now time.Time, sameValues bool) (*string, *string, json.RawMessage, error) {
 	if secrets.Empty() {
 		return nil, nil, json.RawMessage("[]"), nil
 	}
@@ -377,7 +380,7 @@ func (s *Store) sealSecrets(secrets connvault.Secrets, previous []connvault.Secr
 	for path, value := range flattenStrings(plain, "") {
 		fp := s.Fingerprint(value)
 		changed := now
-		if p, ok := prev[path]; ok && p.Fingerprint == fp {
+		if p, ok := prev[path]; ok && (p.Fingerprint == fp || sameValues) {
 			changed = p.ChangedAt
 		}
 		fields = append(fields, connvault.SecretField{Field: path, Fingerprint: fp, ChangedAt: changed})

@@ -25,22 +25,29 @@ type Keyring struct {
 // MinKeyLength is the shortest server key accepted, in bytes.
 const MinKeyLength = 32
 
-// NewKeyring derives the keyring from the server key (CONNVAULT_ENCRYPTION_KEY).
-func NewKeyring(serverKey string) (Keyring, error) {
-	if len(serverKey) < MinKeyLength {
-		return Keyring{}, errors.New("encryption key must be at least 32 characters (e.g. 32 random bytes, base64)")
+// NewKeyring derives the keyring from the server key
+// (CONNVAULT_ENCRYPTION_KEY). Previous keys (CONNVAULT_ENCRYPTION_KEY_PREVIOUS)
+// still decrypt rows written under them until `connvault keys rotate` has
+// re-encrypted those rows under the current key.
+func NewKeyring(serverKey string, previous ...string) (Keyring, error) {
+	k := Keyring{passphrases: map[string]string{}}
+	for i, key := range append([]string{serverKey}, previous...) {
+		if len(key) < MinKeyLength {
+			return Keyring{}, errors.New("encryption keys must be at least 32 characters (e.g. 32 random bytes, base64)")
+		}
+		derive := func(purpose string) []byte {
+			m := hmac.New(sha256.New, []byte(key))
+			m.Write([]byte(purpose))
+			return m.Sum(nil)
+		}
+		id := "k_" + hex.EncodeToString(derive("connvault key id v1"))[:12]
+		k.passphrases[id] = base64.RawStdEncoding.EncodeToString(derive("connvault pgcrypto v1"))
+		if i == 0 {
+			k.CurrentID = id
+			k.fingerprintKey = derive("connvault fingerprint v1")
+		}
 	}
-	derive := func(purpose string) []byte {
-		m := hmac.New(sha256.New, []byte(serverKey))
-		m.Write([]byte(purpose))
-		return m.Sum(nil)
-	}
-	id := "k_" + hex.EncodeToString(derive("connvault key id v1"))[:12]
-	return Keyring{
-		CurrentID:      id,
-		passphrases:    map[string]string{id: base64.RawStdEncoding.EncodeToString(derive("connvault pgcrypto v1"))},
-		fingerprintKey: derive("connvault fingerprint v1"),
-	}, nil
+	return k, nil
 }
 
 // FingerprintKey is the HMAC key for secret fingerprints.

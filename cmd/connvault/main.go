@@ -5,6 +5,7 @@
 //	connvault apikey create --org int_... --user usr_...   print a new API key
 //	connvault apikey revoke                           revoke the key read from stdin
 //	connvault health run-once                         run one health-check pass
+//	connvault keys rotate                             re-encrypt secrets under the current key
 //
 // Configuration comes from flags and CONNVAULT_* environment variables.
 package main
@@ -39,6 +40,7 @@ type Config struct {
 	DatabaseURL          string
 	Addr                 string
 	EncryptionKey        string
+	PreviousKeys         []string
 	AllowPrivateNetworks bool
 	CheckTimeout         time.Duration
 	HealthInterval       time.Duration
@@ -63,7 +65,8 @@ const usage = `usage:
   connvault migrate [flags]
   connvault apikey create --org int_... --user usr_... [flags]
   connvault apikey revoke [flags] < key-file
-  connvault health run-once [flags]`
+  connvault health run-once [flags]
+  connvault keys rotate [flags]`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -76,6 +79,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		cmd, args = "apikey "+args[0], args[1:]
 	}
+	if cmd == "keys" {
+		if len(args) == 0 || args[0] != "rotate" {
+			return errors.New(usage)
+		}
+		cmd, args = "keys rotate", args[1:]
+	}
 	if cmd == "health" {
 		if len(args) == 0 || args[0] != "run-once" {
 			return errors.New(usage)
@@ -85,9 +94,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := Config{
-		DatabaseURL:          env("CONNVAULT_DATABASE_URL", ""),
-		Addr:                 env("CONNVAULT_ADDR", ":8000"),
-		EncryptionKey:        env("CONNVAULT_ENCRYPTION_KEY", ""),
+		DatabaseURL:   env("CONNVAULT_DATABASE_URL", ""),
+		Addr:          env("CONNVAULT_ADDR", ":8000"),
+		EncryptionKey: env("CONNVAULT_ENCRYPTION_KEY", ""),
+		// Keys rows may still be encrypted under, until `keys rotate` ran.
+		PreviousKeys:         splitList(env("CONNVAULT_ENCRYPTION_KEY_PREVIOUS", "")),
 		AllowPrivateNetworks: envBool("CONNVAULT_ALLOW_PRIVATE_NETWORKS", false),
 		CheckTimeout:         envDuration("CONNVAULT_CHECK_TIMEOUT", 10*time.Second),
 		HealthInterval:       envDuration("CONNVAULT_HEALTH_INTERVAL", 15*time.Minute),
@@ -168,6 +179,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	case "serve":
 		return serve(ctx, cfg, pool, logger)
+	case "keys rotate":
+		st, err := openStore(ctx, cfg, pool)
+		if err != nil {
+			return err
+		}
+		n, err := st.RotateKeys(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "re-encrypted the secrets of %d connections under key %s\n", n, st.Keys().CurrentID)
+		return nil
 	case "health run-once":
 		st, err := openStore(ctx, cfg, pool)
 		if err != nil {
@@ -188,7 +210,7 @@ func openStore(ctx context.Context, cfg Config, pool *pgxpool.Pool) (*store.Stor
 	if cfg.EncryptionKey == "" {
 		return nil, errors.New("CONNVAULT_ENCRYPTION_KEY is required: refusing to start without the key that encrypts secrets")
 	}
-	keys, err := store.NewKeyring(cfg.EncryptionKey)
+	keys, err := store.NewKeyring(cfg.EncryptionKey, cfg.PreviousKeys...)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +316,17 @@ func envBool(name string, def bool) bool {
 		return b
 	}
 	return def
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // parseEndpoints reads "name=url,name=url" provider endpoint overrides.

@@ -58,3 +58,15 @@ func TestParseEndpoints(t *testing.T) {
 		}
 	}
 }
+
+func TestKeysRotateCommand(t *testing.T) {
+	t.Setenv("CONNVAULT_DATABASE_URL", connvaulttest.DatabaseURL(t))
+	t.Setenv("CONNVAULT_ENCRYPTION_KEY", "")
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "rotate"}, nil, &out, &errs); err == nil || !strings.Contains(err.Error(), "CONNVAULT_ENCRYPTION_KEY") {
+		t.Errorf("rotate without a key: %v", err)
+	}
+	if err := run(context.Background(), []string{"keys", "spin"}, nil, &out, &errs); err == nil {
+		t.Error("keys spin accepted")
+	}
+}

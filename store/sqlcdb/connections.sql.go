@@ -625,6 +625,91 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 	return items, nil
 }
 
+const ListConnectionsUnderOtherKeys = `-- name: ListConnectionsUnderOtherKeys :many
+SELECT internal_id, connection_id, name, description, provider_type, provider_config,
+    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
+    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
+    created_by_user_id, created_at, updated_at, version, next_check_at
+FROM connections
+WHERE internal_id = $1 AND secret_key_id IS NOT NULL AND secret_key_id <> $2
+LIMIT $3
+`
+
+type ListConnectionsUnderOtherKeysParams struct {
+	InternalID   string
+	CurrentKeyID *string
+	RowLimit     int32
+}
+
+type ListConnectionsUnderOtherKeysRow struct {
+	InternalID          string
+	ConnectionID        string
+	Name                string
+	Description         *string
+	ProviderType        string
+	ProviderConfig      []byte
+	SecretKeyID         *string
+	SecretFields        []byte
+	Status              string
+	IsActive            *bool
+	StatusReason        *string
+	StatusChangedAt     *time.Time
+	LastUsedAt          *time.Time
+	LastCheckedAt       *time.Time
+	LastError           *string
+	ConsecutiveFailures int32
+	Metadata            []byte
+	CreatedByUserID     string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Version             int64
+	NextCheckAt         *time.Time
+}
+
+// Key rotation: rows of one organization still encrypted under another key.
+func (q *Queries) ListConnectionsUnderOtherKeys(ctx context.Context, arg ListConnectionsUnderOtherKeysParams) ([]ListConnectionsUnderOtherKeysRow, error) {
+	rows, err := q.db.Query(ctx, ListConnectionsUnderOtherKeys, arg.InternalID, arg.CurrentKeyID, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListConnectionsUnderOtherKeysRow
+	for rows.Next() {
+		var i ListConnectionsUnderOtherKeysRow
+		if err := rows.Scan(
+			&i.InternalID,
+			&i.ConnectionID,
+			&i.Name,
+			&i.Description,
+			&i.ProviderType,
+			&i.ProviderConfig,
+			&i.SecretKeyID,
+			&i.SecretFields,
+			&i.Status,
+			&i.IsActive,
+			&i.StatusReason,
+			&i.StatusChangedAt,
+			&i.LastUsedAt,
+			&i.LastCheckedAt,
+			&i.LastError,
+			&i.ConsecutiveFailures,
+			&i.Metadata,
+			&i.CreatedByUserID,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Version,
+			&i.NextCheckAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const LockConnection = `-- name: LockConnection :one
 SELECT internal_id, connection_id, name, description, provider_type, provider_config,
     secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,

@@ -56,6 +56,30 @@ func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) erro
 	return err
 }
 
+const ListOrganizations = `-- name: ListOrganizations :many
+SELECT internal_id FROM organizations ORDER BY internal_id
+`
+
+func (q *Queries) ListOrganizations(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, ListOrganizations)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var internal_id string
+		if err := rows.Scan(&internal_id); err != nil {
+			return nil, err
+		}
+		items = append(items, internal_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const LookupAPIKey = `-- name: LookupAPIKey :one
 SELECT internal_id, user_id FROM api_keys
 WHERE key_hash = $1 AND revoked_at IS NULL
