@@ -98,6 +98,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Schedule of background checks (default connvault.DefaultSchedule).
 	Schedule connvault.Schedule
+	// RateLimit limits each API key to this many requests per second with
+	// a burst of one (default 0: unlimited).
+	RateLimit float64
 	// AuthCacheTTL overrides the server's API key cache TTL.
 	AuthCacheTTL time.Duration
 	// BrokenDatabase gives the server its own pool and closes it once the
@@ -154,6 +157,8 @@ func NewServer(t testing.TB, opts Options) *Harness {
 		CheckTimeout: opts.CheckTimeout,
 		Schedule:     opts.Schedule,
 		AuthCacheTTL: opts.AuthCacheTTL,
+		RateLimit:    opts.RateLimit,
+		RateBurst:    1,
 		Logger:       server.NewLogger(logs, "debug"),
 	})
 	if err != nil {

@@ -2333,6 +2333,11 @@ type PayloadTooLarge = ErrorResponse
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type Timeout = ErrorResponse
 
+// TooManyRequests The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
+type TooManyRequests = ErrorResponse
+
 // Unauthorized The envelope of every non-2xx answer.
 //
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
@@ -4170,6 +4175,15 @@ type PayloadTooLargeJSONResponse ErrorResponse
 
 type TimeoutJSONResponse ErrorResponse
 
+type TooManyRequestsResponseHeaders struct {
+	RetryAfter *int
+}
+type TooManyRequestsJSONResponse struct {
+	Body ErrorResponse
+
+	Headers TooManyRequestsResponseHeaders
+}
+
 type UnauthorizedJSONResponse ErrorResponse
 
 type UnsupportedMediaTypeJSONResponse ErrorResponse
@@ -4222,6 +4236,23 @@ func (response ListConnectionsGet422JSONResponse) VisitListConnectionsGetRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionsGet429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListConnectionsGet429JSONResponse) VisitListConnectionsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4344,6 +4375,23 @@ func (response CreateConnection422JSONResponse) VisitCreateConnectionResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnection429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateConnection429JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4471,6 +4519,23 @@ func (response ListConnections422JSONResponse) VisitListConnectionsResponse(w ht
 	return err
 }
 
+type ListConnections429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListConnections429JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListConnections500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ListConnections500JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
@@ -4535,6 +4600,23 @@ func (response DeleteConnection404JSONResponse) VisitDeleteConnectionResponse(w 
 	return err
 }
 
+type DeleteConnection429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteConnection429JSONResponse) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteConnection500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteConnection500JSONResponse) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
@@ -4595,6 +4677,23 @@ func (response GetConnection404JSONResponse) VisitGetConnectionResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnection429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetConnection429JSONResponse) VisitGetConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4736,6 +4835,23 @@ func (response UpdateConnection422JSONResponse) VisitUpdateConnectionResponse(w 
 	return err
 }
 
+type UpdateConnection429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateConnection429JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateConnection500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateConnection500JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
@@ -4824,6 +4940,23 @@ func (response TestConnection409JSONResponse) VisitTestConnectionResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestConnection429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response TestConnection429JSONResponse) VisitTestConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5143,202 +5276,205 @@ func (sh *strictHandler) TestConnection(ctx echo.Context, connectionIdentifier C
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc9s40uBfQfG+qrFzlKyXk9ipqzrFdjLeycNrObO73zgnQSQkYUwBHAC0rEn5++1XeJAESUiiZMeT",
-	"7Gaqdium8Gg0+oVGo/uLF9B5TAkignvHX7wYMjhHAjH11wklBAUCU3IeIiLwBCMmv4eIBwzH8gfv2Lua",
-	"IRBkLX/iYCT/GjabzRHAoQ8oA1hwQOAcgb1Pl+8aiAcwRuF+0/M9dAfncYS8Y091guOg3emGaNI7fD6d",
-	"Yc/3sJwihmLm+Z4cwrTUkw1xDpfvMfRHghkKvWPBEuR7PJihOZQAz+HdO0SmYuYdt1st35tjkv3te2IZ",
-	"y2G5YJhMvft73ztJGKeOpX6M4R8JAoH6GUwYnQMIYoZuMU04iOEUyeXHcIoJlF2aBN2JoW4+aqar+SNB",
+	"7H0Lc9s40uBfQfG+qrFzlKyXk9ipqzrFdma8k4fXcmZ3v3FOgkhIwpgCOABoWZPy99uv8CAJkpBEyY6T",
+	"7Gaqdium8Gg0+oVGo/uzF9B5TAkignvHn70YMjhHAjH11wklBAUCU3IeIiLwBCMmv4eIBwzH8gfv2Lua",
+	"IRBkLX/iYCT/GjabzRHAoQ8oA1hwQOAcgb2Pl28biAcwRuF+0/M9dAfncYS8Y091guOg3emGaNI7fD6d",
+	"Yc/3sJwihmLm+Z4cwrTUkw1xDpfvMfRnghkKvWPBEuR7PJihOZQAz+HdW0SmYuYdt1st35tjkv3te2IZ",
+	"y2G5YJhMvft73ztJGKeOpX6I4Z8JAoH6GUwYnQMIYoZuMU04iOEUyeXHcIoJlF2aBN2JoW4+aqar+TNB",
 	"bGktR0+2At6OhLcK4TkJoiREV1TAqArnCU2IADCKwByKYIbJ1NohDvYCygUHlCCA7gSDQEG0vwpArOca",
-	"CjWZDWeIJjCJhHc8gRFHGZxjSiMEiQL0HZ5jUYXwAk4R4PhPtGrSSPVzTnYodxDe4XkyV/upN9T8mQGB",
-	"iUBTxBQQHycTjhxQfEjmY8QAnRTQIyjgNzgGe3hKKEMhWMwQASOzjQBzMMW3iKzEF9WzOWEvg16EvuWA",
-	"/l4SNo8p4Ugx5WsYXqI/EsTVegJKBCLqnzCOIxwoujv4ncv1fcnZ64uHGNMkPUecw6mchOlxwJiGS7ks",
-	"QgW4hREOwd8GHz94GTD5lGdqkHvf4wKKhHvHPQk/T4IAcW7I4N5e+H8xNPGOvf91kMuZA/0rP1CDXZq1",
-	"6ZVWJYsbNrBXgmm/KaE6oWQS4eDhmIEWQYAFFjMgZtjIMBgxBMMlQHeYC55jqa+/n6nPDkQdfV1EKdgw",
+	"CjWZDWeIJjCJhHc8gRFHGZxjSiMEiQL0LZ5jUYXwAk4R4PgvtGrSSPVzTnYodxDe4XkyV/upN9T8mQGB",
+	"iUBTxBQQHyYTjhxQvE/mY8QAnRTQIyjgNzgGe3hKKEMhWMwQASOzjQBzMMW3iKzEF9WzOWEvg16EvuWA",
+	"/l4SNo8p4Ugx5WsYXqI/E8TVegJKBCLqnzCOIxwoujv4g8v1fc7Z67OHGNMkPUecw6mchOlxwJiGS7ks",
+	"QgW4hREOwd8GH957GTD5lGdqkHvf4wKKhHvHPQk/T4IAcW7I4N5e+H8xNPGOvf91kMuZA/0rP1CDXZq1",
+	"6ZVWJYsbNrBXgmm/KaE6oWQS4eDhmIEWQYAFFjMgZtjIMBgxBMMlQHeYC55jqa+/n6nPDkQdfVlEKdgw",
 	"BwLeIALGSwAJFTPEQIRvbQEN9qqA7ispLWbomlgNMQeQBTN8i0IASQgCSAChIKJkihgIZpBMEdhLcW62",
-	"4Zp4SjwJxAiMzlLUPmg3sBkN6N8yjKezDBC7RayC8sOvTZtczQsmEEcoBHsOcPZfScJVAphOJIJBABOu",
-	"9onP6II0wSdyQ+iCXBNGE4E42Ou1evsK3QtGyRTMkZjRUH0/9DUpQgJG/SiiixGYIRgitg/kmHJ0LokA",
-	"kVsU0RiZvfhAxRuakPDB22CRhuTGiRo024x0Ggfl977eNnyggCfBzKZvTDSzUjaFBP8JNdEXwNPS4gIu",
-	"IwrDK0rfQTZFjy5OBaUgUiPXkqTt7tNIUgWS5HZINM1oKoZBgGLBwV4bvMev91dI2Cs8RzR5uICVE8eM",
-	"3uIQMRDiUFEUJHyBGBijCWWanoMZCm5+4iBEMIwwsTBpAHEwfe/rojGDWsGWwT7BBPNZCrs0eFOYwZ4N",
-	"q0bjJwITMaMM/4nCR1BWWjH2L87BDVJ7nJnCGb7sGR0s2v66SLNAm2POMZn6YA6jCWVzFPog0UJQKiGG",
-	"bumNlKYVgFPM8SSOKRMofI9CDK/U8h6Tc+eJ/BcClWEsXFZhcPDz4dNZRqMysCOJwBVQakT+KmlGdXij",
-	"9NeOSAyRgDhSlultNuJQ/cy949++eBHVo3jHv3kS5NRO/uxbGxAzGiMmluBa/XjtWZSS4z39cP/53nfs",
-	"Xj6/Ucl5z3yx1X3qdL7uPqXgYQ4WKIoamui1GTtOBBgzBG84gIAlEUrNBD2Dr6w6LjV+ktoJikdg2KAk",
-	"WoIJRpE+Yu9RAgKGoEDaVmNIHY1hZAy1fYUTDkRFhF2TvRJ69ptgZPa1WdnUkYEJwWCm5wdQAHW8UQZH",
-	"hjxFE32F11/Q8iOJlicZULx6Fht0G1wsI6QUEedKXOSr4PKwFWLZYS4P14aDYRxLgpD0qnoNb9By1WYN",
-	"uhkwNiD3fkZ9H/T5TdHMvW+Tez76EIfS1v/lvH/+cfDm4+mHDy/O/tl/f/HuTB74UMCQGBZgWfwNRuyf",
-	"nwR5c/b+/OCXF+9Pzz68PRhf3F1O8Mm/TN9fzv6VE6vV/d73KEEfJ4qT1lHiqsVJTnkNg5txBP9E/Zyn",
-	"S+3kEsMQy19gdKHRgRHPDvbFreqD1x1bPMq9KjhzCuLD4OGXVquXNvC9DJOtVq/d6fYOn794edSC41b6",
-	"X9vCR2msfMewPhJXJtuAK7VLA+NMyWEp+ok6Lzf4idIPXzxE5OH9twocn12em9xL9Zv+NQPAXzMAHf+O",
-	"AuHZuykPXni65dZlveUWihmjyXSmrJVBtyFRBQUeR0pflzZ0nAQ3SEghvGyMOw3zp+8FJSr6uvuOSBhT",
-	"TMQwYZF37M2EiPnxwQHvNhPeWCAuGq1WrzlOFznuNAM6V67BqV6/1axKR+kaLU1XXq5FIc+7GwmkhJx1",
-	"RJlva1E2FbZv/RCaIE6tDhWM2SurjTypsKDc+oThIgo6rd5Lx7JTbNuz2YgvorG3iUuctLaeNdYpmp/p",
-	"AggKpHUp2wRSZQoKss4bNU2FxNdv6GqpW0/1fF2Oqqde6ixGqRp6dxJMd9csJxFGRNh6H0wZJMIHE8qk",
-	"GYSIQCxmmCNp9ECQcMRKkipQY2icjOldQ//dUALW/Kb1dPF3801yTDqFHuOogMIgmFYFhzVl0Xl/eLhZ",
-	"RhRB2k51lWD9soGxqipLLuezo53Ea60h3RotR0h5gU6+pXc7KbM+eE3vpL1IEyLKVFCkwSchigmNQoM2",
-	"r+Wgki20Ab17ZD1gwWZdR3itqjCOoRCISfz+v99ajaPP//u/vE27vlEwF5dTvVfrJ2Lmg2AF94O9k5O3",
-	"+5Lh//aPq03iWe7FGqwWpZPv/b4Qa5r/bSGKzalUG2s6qJVsLeMfSp0MTRjis6GgN4iYNuZbQ3/LN0Ut",
-	"oL7gdy5pM/EW0VyjRwnTqTYpfd5OPgyMZzPX9Nl1DpSkBDieEhSC8VIdi2Ec/6TPnTHET6RVYsh5PGOQ",
-	"y725QcuG9UFSDr6FAhm935D/vT57e/4BXFye/9q/OgO/nP1Lfb0m78/Pz27/fv66f9r/8Hp688fsBr89",
-	"WrRe9/9+9qbfH5w0m81rotqefTh19JezJeMIB/khV1/G56QjWeX7UX0b5rYRv93EhU3ZsmsRw9vCXFbe",
-	"ckM+P1gjl8EqrrCM6BXivSIkttTkBKgRUhUASWiMu584MJIMKEn2yGy5i+T8RhigBPp2ncukpBf3GMRU",
-	"BMtJLgxPZyKEAvZjfCWbPcgVpUYDp1BAdc3gohIY43yHs9kbMMblTc5bOrxM+HFwnQ9UF9+uHi587mpF",
-	"WyisZU3viE/ZiCPDrdNwGLVv8Y2IXnTGt9GL8e/J79Ia/ZMS2XGBxsOERDS4Qaz9MFs6R0/JpLbAqbJu",
-	"hVkfaoHrhW2caFvT2rm6ioXdJ0XmWO/gyHd3A0ZdDFzTq7ETBdU0WtfD99lEChV3qIKyNwyhhkB3AhAq",
-	"EIBjmggdWRCozgnTMX6FKMZBt/hr8Xh16Ajm860wy7Xw/GMGhb4UL4ToTChrgk8xEBQctlogmEEGA4EY",
-	"LwJ2CRcAco4EBxEkYW71YjJFXA32Ox3z7eB9h7kjqq6vIiFLUXUlgZLHSMq/rDBJ75gkUeTrT7G64NMf",
-	"9L/b+h9Djv9EOhIwDb8sNNahikrnyn+p37h33NbBdEkk9N1kIZJ0dQxqQAlHQSLwLRpOII4SJgdrKYck",
-	"FCgcKu9op9V53mi3G53eVbtz3Godt1r/7eVtxsth5lTxEs6G3d54PHkeorA9ftE7gl5ZLuc7puIMdWyR",
-	"7o6JGFI2bXe6cBz0Dp+HaPLi5dHd8s9WuyMb8yEMJLRpJGwEuRiqy74NwKqG5m5XY1J9SfiGfnMkoOQ3",
-	"uZkCwbl3rKRrI46gmFA2l2RjoiMvGA0TTb2DLnid+nbTO8lhkOmwwpXDqvuG3S/mnj17dnl22j+5Ojt9",
-	"9uzZqus3++YAQS4aqTLS0KbM0c0nUXeihr7U1et61Knmkvasu84quLIdmSo7nMjBZnMYNPgMdg6fH3cn",
-	"R7AdtFBn/CLswedtBYrQe3//Ob/p9vonV+e/KnSoL8M64JmmDEEVBKCJIonDDXQv502ZsKK8i8y/TpJf",
-	"5C1t1v3iYYHmGzX/QFAGpyiXV+9piKLcJPMgY1DtsnDHUfdXRFC/AhIPICER4hwU4qOlnJM/wnGUsZ8j",
-	"ItlW8emyfBsxKUwunZ8vSCvYyg1HMoekwRAMJRTqvt4HCcF/JEhHx6FicBycUzItx4nyJnifcKX8rgkX",
-	"kAntOdHR/SOwJ6Q+ihma4Dswh+yGAxxyHbqoQmgCSgTEBEBAKGnwGAYo105N5XHI1dMKqbA+cJ9Qockp",
-	"c1gq2DzncT9tc3098NYqtYFhlwoxKO45BjMEIzFbqoVKwSgVKV+SgDfB4NPg4uzD6dnpMYhh+ptEt5T8",
-	"fsGxeYNi0bwmb/rn72RzPagOyOBpROkhEHiOJIEBCBhdgD2YCDqHAgf7TdC/PPn5/FfZOUQREij0gUBM",
-	"mnSRwa45b2Rsn4Hn+Z6e2PO9dBhJafl+ZH3WIOoKcXGpaNfh0U1EQOfKCMhjqW+xWOolNkE/XaQOo8Mc",
-	"cIGjCEDQabVKxoIVYxQau2ooub/9siMFFIq1tM0jgvSVphbXTTiHf1ICF9xcZxo9xBCn0S0C6QWpZwnK",
-	"i/5gcHaq3Jb5oBHmQu6ook1g66TsyQIXIPtYGUxyMuIbxKZfa8IsXEmJ+LJ4tdC1TjrK7Ts1Te157Vvb",
-	"1SBU6CKD6YvrGYgt79KW+Zx+BrNT3CkLyo57MARovYPY5o7RREmBQizEXiUAYt8ShhWCLAR5ITgHnCYs",
-	"QG5TSEpHJAyeDLG8T7/lYNSwgv6dAi8KBtTYQoLkkqEOpB1ymFqxDjLf5jzuOGHdFzdr3QDv03bZBtad",
-	"UGnoe+fO1gsH0c2rKKvaKgu45GCUYVI9OEt1QI5f121vFeObRcdr1XwgW5cZXGGoDHAVBWt4XV0IPxKX",
-	"07unYmR652bhb+UuushxCtofvKbvK7fmMnpX5C96931wlu0rfiQGs7zHT8Ro2SJq8dtf5K0ucpsN8g+m",
-	"K3jlt+a9rGuRBXMUfw+c6OS/kgfQvBwQNAvttzkMjAqzjwBHEQqEjvHnMxjL49c1GZVgGunT4bobgNxa",
-	"WLX9m0xyX0nE9b1dSt63t3F99zWSzPemlE4jNAyZ8oKuG+etankqG7oGkpbuEMZ4/SA/CxH3Y+waABMu",
-	"4JQpsbZmhPO0mWuMmHIxZYj/Ea0f5CJr5xqFydPZuu6XnLv68e76boOus9cMMqRP1ut7Z+2coxC6mETw",
-	"ZsMmDtJmrjEEnjK8YelXqo27942gN5t6yzbV3tWrsKK8uP96OnLQ/Uuc6g997bKFu32lFq13SbiadjdF",
-	"q23mtXojrJU89YZYQ/c1B1jDffVGWMU59XqvEXt1p1/FenV6OyVeva4rRX697k7tV7PrGs1Xc4TVilvf",
-	"jm+mzx0PC3pMoAZ9otOCtYxtjudoDrFUt3xJgv87x3cxQjeNmNGw0Tt83sRw3pxyxG5xgNKQGe3xsk/3",
-	"uaPN+tfTx3Xms5nAzva4E3TDHjqcPNcokaap/q28UsvVq1c7NMuthMR45b0tREEocyDUBpnxSvR/bvzT",
-	"xJg6ZHzBgvtxZpIDFBlyu0OTjc7CsamA5+/h4LRS8O4okqaIIIYD/SD756urCxUp9TSyyaxlhakGOSr5",
-	"22GMmwYWKW4ObtsH+ia8YsPpzDD6DbbJowDTN6AIMsRAznoG0eqok/a7N0cfnX9GcvfZlTzNCDQf4nCY",
-	"Ri0op6UCYaiStOm4j2YKVPGmX0f4DFWSOSmGJkLlbcs+q/4ShypvmuXS1JFB9w4pkR3PfkgIOUDOG9tJ",
-	"hxSNBcmQ4fZ7kAprDMnd5AIB2ZBPJAyy+Vad3Dgm8qhkFLAxMV687LV76SXe0dHRyuNc6gI9f/v3X/+W",
-	"Xwy67RXHVQSeNmAc59cQmWPDimsrQlO4l8jC53lAY4n936wRxpDjwPvsYHBsIeUHh/MDm8634/EMkwUm",
-	"z/H7PXD5ukP3jurfDDn4+7snYvN8DbWOIzHkfEFZqNweAesK9URs0WJWehvJgHKeYdbYz76pUBep09M7",
-	"jbF+bAYJjJYCB1JNz6jEnxeOm2mcqW1luKzz2F7ED77kBwXK3I4xc1wWONNC8ffAmk5Xyq6q93IwAJSB",
-	"vqBzMEEofCLWvFRRSY6dlzCUTPFxRKcFW1y2ad7NI5OJWG6PSLPldVvmST2cqvxaKtL8FiaROHA6OJkC",
-	"5Adf8QNNVtsxFOO8wEkSm98DC7mc0btyUF9FPYJBF+xRVszu81SBbf/BVxD/QQyqiHY7/uTdAnvy7vfB",
-	"nWuuSna0PdWQF3LIp2LJ/FJ220i11qSNOmE3aPTGh7Dx/OjFy8bLF0fPG/Bw3Au6YQe1J65To1nJ/+jv",
-	"/5OdHgUiMB36RWdy9PLleNJ4+XzSbvTacNI4asNxoxO+CMJWux2Oey8sb5CeISg+OTTxbsaJdKAWGoJT",
-	"GiRzVdzA9zgWKHvmJSinzfyKWipwv3Pyot153uo12t0XrUavd/ai0W+/OWz0Os8PX3TfnPZftvp+57TT",
-	"6fVOuo3OYbvf6B2d9RtH3f7LRvforH3S7beet96cOeWFjfkfcoMfFNhpS/mRdS3KkRzF34U8WX13u6s4",
-	"SUd8KmmSBWc4dz+9KDr27pbKs5Q/yqgq/L/uSmx9ChazebohZsWD9buP/dOzy9LBuv+h/+5fV+cnA8/X",
-	"lSHSY4AUipSEXB4HWr7HaGSNkaec9S4+vX53fuL53gIyNKOJGvXk4/uLT1dnw3/87JQu1k78EC78wOat",
-	"LWVL2rMoWjL8fg+SZVVIxo5iRQ9XfiGjJwVcv7F8qjOFhmXzuULHfH3TxwuYCOriZZEu8Qcj84OMlLfj",
-	"Yo3DAgsbtH4f/OuOadqZf2+u6M2TMagKl6wVl1+8l4KBaFaupTTPwYX5QT+FL58xhKi8kaExMjkd5L8a",
-	"Oo9ZOdkTm9gzrr6nUklGMZnQpr6n8j25MtqMMBfOSyuRIuEHC0sWNtS8LQvLbiUWVmj9tllYZdB/TcPl",
-	"igwuC0SEru3TBO/1+1cOCLpFDPyRUIEAT8ZzLAQKwS2MEsRXP4b+qwouyFGbstsxqDeOo/zCTk+WVW/3",
-	"m+WNyfLKpXd8R0kU33tD2RiHISLph2JZI997r+JhPlChKjDlHQtlsDzfVQ3MX1M4xK/gyPeuKH0PydJA",
-	"nQ3iqnrlF+vhbMwrlj+8Vu1W0vGp9fK+mFpTsCQQCUMhMHvn6zJ5YoYYAlD+j5SLAjwtvRYpzDF3zSwi",
-	"pY05F2heTSFyvwqDWXUQZ93MtFQXoBMgRcBS5cro3N2ZWkglBH5LVVceQwisr8FS3MBs7RsFhBK+1ugu",
-	"xKs4P93ABwzFKkdTAdsKpnLmlkKaAyNZFLif/fpZDwxcvlmSi/mqkZ7b2X6FUFyVKN18+QdlNzoViw7I",
-	"BSrus1bu7B8B0U8eEL1bwkObeL5iEvGNCRPxPEaMUyJRLU1odZGe1pLQ1FTI8NPtuLLNVfBk5yexUeY/",
-	"cmbFFWh0pLszhJDmzlQppHW5Ap3UtpLAdt3by7UZxjVMlWS7foUW1/Yf6MZ93XbXbOU/5MFmeVDvKdrm",
-	"XanTv5qn/XNGxd9Cema5w00Yx7ypnxzI7qbgXJEysnP9248ng4t/NvIjevkA3z44aJlff2Rt/spZmzcR",
-	"6XYU9UYlSdTpwUri8yeun2JUi4r9EDy1BY+T2g3ibAWqcGimWYO67dX2Wgarpud7QE79Eg5rzZajtUbz",
-	"MteV0b0l/6UotNfsYrjiW45tc3oXXzMtZpSjtL7ujErWgwSos6vkQXUOLhd8+/H6yPX6yC4Xl2HIVVZt",
-	"DbK2Lqi2hfEvqeZnjcVyyc1HOAAUNsWuI6T3J+UQ/dfFx8GV01lb2kYbe2pHt9THNgGUjfNTqjyp8kcg",
-	"qE54LdBck74PUHPaBKOcaEavAJrHYqnLjQFGqdBNi8m0C1Rm58tud5y5R+umuzUsX856q4OJx8an7BYD",
-	"OtNscfG6xCwNl4ArpzMWMyA3pek5xE0lZtna3m6rWlpHhTI09frxXO57u6MztOq/Djfmvc34p0wRa6Th",
-	"RQGXW0hEU/VPZSZP616KmavSpcovnkqJWHtJrZzjKg+t/GfeRsWd2WXe1V9VLVwQQNVqo1W2t0XTl1qE",
-	"hrYY3lrUF2sXW62WvY9tpxfMWn+NmfKbnlReEKqKuacCw/xpsEgnE65v7bXodSpYJ4UYybe7XWoGsBhG",
-	"u2UNd7ySNIOZuZlRbm5tQpdo6BH0X5F2rAHdq9nOaHItWuWJljyiFtcEv25Y48aFzeGdDeFhy7FpZduq",
-	"gIW6hlW1vZMqNpag/hhrvGYlu83Am1w2BaA36+WtHS6PQE31HBGrgPx873vlh4dbexDy57QxoxPEuca1",
-	"u+DMf8xj10L5Yceaa5xPtrAO8018XLswXaZ1pbYR7Dm8O9eNLcmQX6dt46p1LstdZXKbmvJrXbHZnLuV",
-	"fPzG6LSefFiz5oKIeLi7MRcWMI4tfyPQeHNX+fq2UFqqHlYAbjtt/Zc5Kx1L38Ff8nheygISXYLgHebW",
-	"6xy+W+DcGxwJaQPKM2CEuSgV/yhRXaXYjuOlWIUarE7VdPmOEKm1L49N4ysjZDiCLHAchU8gRw1MOCIc",
-	"y6kBT8Z6KwCdqLOQNACbjqob1Tu57Ga9XuSYKanhNNvfW3Fr9Y+2fTbGgkG2BDdo2VAWKxBwysGeQHDu",
-	"g4ByAQKVKdsHxt+3X3YnUy6Guo1Ez0lDigUVtFeNc6yAXTyIluO8EEO6VJg6b3IsylTzlBWviqRXmLkM",
-	"+QXkHEAORrrBSPGAIg10J9RiTOkbqsvIRJDrz2vK3uRkY62wPPGHdHxAkvlYbtq201inU/cU7cYYcuUL",
-	"ymYBe/qoCZSLZqoIZP3Bt3hmXt+0uE0VVJufV696ghkX9Va8on7Rh4dUKSpR0qOOXRb9Cny/6m0pwmBT",
-	"UBm/foGwXbqhkqFhW5e6lSkkfe6zPnDmm0ndsVsciYWwauHMsamcnDtFbajsusbdjTbKg73SVOt4y0G7",
-	"Ah1b+5Zjyoqu0MNet2P5PJ8fHnYPNwkN9QqsykF/l5+BoKp6FJgwOveBtLgQDPXFqJAsVFXIbpVsXo/Z",
-	"TjZd13nr7eA8Gs5pWPLYxQxN1IVJataFmCsW9z0YRXShOVI3Mbzt+d4tYniybAQw//ckiVZkNNESoxKu",
-	"p4qY2Whqbh3royjEIlx/45HSTfzVUmvarWyVmFeg5qJi0xmzyv8rKP+TaXhh2m194nxUaVTvvLgWZnli",
-	"LNiuzkBN874MpCZxIQU+EDC6kYfBlQktfVOa0XofWXyJnb0nsxMaFZKOpW85dE4WK+GgrqBSqOxQKLNj",
-	"3bJ3XRWz8tQmWx+Py/lxSnroCdLV7KZSvu7tZL5s14XsOgxsfSP7BLdlxS3YeP1TkngZLlzCbdDtq5P0",
-	"L2i5u5dGHupwkDpkbtAS7FHjQI+W+u4EAq79vNpfs+922PwVrzCdzpk8hMQqhOiGqXzltUmlVpewnSfG",
-	"4PGRCtDnYNSuQF/AkGtBbjrbTcBluYv0+90mGNn150ZA/ZMDLAAUAJJlMb9RGlBWuVL4PtMOFW4I9BLK",
-	"ilLXS838Nzn12ktdbQR2H3apMOg+shwvFhusPD0q7HXaFuwZ+Qv6/xgUBU2pWuGKsqBbqwBd+tZxzUCi",
-	"pXkdz0FCpM2iXEFSQuo+RegYXByUbfxOz6lzpk53k9l9/XNxbDvhhr3/ruG1eT7kPCpoM5f37VfVVDkp",
-	"Uvz/xMHVuwEIJLFOlB1sRZmsehPjZMMVgmQHK3zQ3WR9Fzh4BXE7VaXvYTgfmhQeKzqew/kljdCuV0N/",
-	"hRCqZ9avwMmmMHU3Rj6r7XX8sqXO4DyZ67TN/fdAbkz57dydXUE/M2gbvY6nc7EMoaoPDRk5hgt+jOH8",
-	"+NgOEz6WjQ7yjvIwlOMxI4fqwzV74lKwjJvPM2AK7pUt4aoIMEvgS9PTqpoth/ZqXORka6xrNWQrcfK0",
-	"ol8VCD5I5nPocpH01fkPhSYCBaj4MB/oRmMUKjOTJgJgwU3cSskj99dX4K8clyyQrAdRIRSoIY8Trp3I",
-	"IiVXRzdiAkrP04uqYNPqHHNayy0cqNav3GH8ipXP/CWGTLClqTWtllpDd2iU6NGLwPo2ildTnrGPne+5",
-	"VLgTOCMBW8YSKCjVKxe+eajPkEgYQeEr+VU97+WAz+gCjJ49e3Z5dto/uTo7ffbs2ai4BVtIZ1tKPO++",
-	"7K0/YfjegmGBpOWREZ2VX03doj5AtMZxg0qjRtPLmic+33iOwG/kCZC1rK0nLotkx0LrCuccjHWX7k7+",
-	"Kafu2/Ymxcp7ybFQL5SVuy6LzH2PA0Y5nQjwlsF4Vut98o8slTtlqdzNkWeRwOOe/ex3vhsDngvo/FLj",
-	"CJVhd1t32sYDihMfVd1CVDyTPKpxoZ+C+9pVRllmy0AQoghNoVQ8q95YrjvUOEhv8y5WdITcSgPF5u6n",
-	"adNdHxN/D8xb83C0BqcbT0gbEPq5QGnONluKYu28pQSM0QxGE33vqPJdPZmWLz/qbTX7/X6/UXrX+6D9",
-	"zCn53+Uh8COaEDlyHtdyqPOouJync2tDIst46w4j/5GC9mumoC3eoGhE2wdFF863ZbEtTJKMllZHq2yM",
-	"XX34FaQIZlmAWOZETR9VFR5ZbX5mtWLvCneN9rDd54Uxuy3XoHrTa+AiDynZ2NQiky9bhmaklFPDCeza",
-	"YMfxXTnaIWY68ZGKGldPmyAJQRrXsMmGyphtE7H9gpYXELOi5fSEQR3ft8yqaVKtQfYmk2pjCMq6wbdT",
-	"R78oJGBm30NUs61+5ztWFPuPlLfBhuxhV9sZ+K4As3xBWxpNbjMoG25zLoeBjmLKI+Lf0xBFq/zdcFrI",
-	"4A9GJcfuCGCuLt+Mc7yQWsx6tXpNjNucoTiCAQrBeFl1USo6KYTFpzPnVyVD/cAwRJPe4fPpDEtpTeXo",
-	"iZDH9QnEUcIkSbSUGJfW5FqXe9pmvLQe1SScDbu98XjyPERhe/yidwS9Mo9dwgWAnCPlK0lDPHV3TMSQ",
-	"smm704XjoHf4PESTFy+P7pZ/ttod2bj8TiOCXAyDGQpuNgCrGpr0gzrYXn1J+IZ+jtzJ8s9GHEExoWxu",
-	"5U++YDRMdEjboAtep9eiT188qUgcj1AiyUyivPU6NeU3cCXzOX/C4vVPrs5/PcvSMg7rgGeaMgS5RIMm",
-	"iiQON9B99fBZZDXbdl7BddatnWrxW7/x37DxZ6tx9PlL+/D+v1z3L25OLYueNxBHUpZIhuAAE5X+YvEK",
-	"HII5vUVa3tiRlxS86Z+/OzstvJlwGpy2QKh74eUSEF8KgQ0uWWFhRzaog5ySwZ/PkEsaEEESauGp8oeQ",
-	"KeIKB7/TMa/z7qUgp1xBrnRB1DMsNoXEvO0u3hxtkG3WumVLe92dnnvdhRdoJYhYggC6g4GIljqpr6Z3",
-	"qXU0t7iu5xwCtTzw2Z1AhGNKjrNcwRlJ3WKx1MSnX/swqFDgpJaNCLcldhmId3J0PZFhBt9c+HHAA5aM",
-	"xyg0j5wUkDMEIzFbOsLw6wKSKQonKCYv7CSJQACjKM1Sk8U770F1aFGPEBXU6rjE93fHzvw7fHHne3eN",
-	"KW2Yj79zSpqXcGHyp9up7HOeWaFTXdnAKpWLamPlKrfCsh0rmGMWcc3ogqjHdesuib9pDb/lnjzwGWvB",
-	"cFgrS3AwK0SImKwlal/87F7FTt3SBH1gGQ/XZA8S8PP7/kn6FlYTuA7fg8qlECKGb1GoXqBo61slYJe/",
-	"7YNI7jA0+TGviUBafIgZYio2JaDxEsyhCGaIa4u7Vu5xR4xMJfX47s9xnTZPHaFt9EGkRanqu7s4KhlT",
-	"a+dfrps+Z/1DYNk8Ssyj0AhyY+DUAcw26OrZLeVLw4J5V7QDNheX8NMqFDY+rOzhuQYv6ZmqJi5oxBUG",
-	"YXkjXMRRsOUKCHJabJaqKfOz65BcqsmxKQj1MiEFTfkTdxkTuiYI4PAWk6mvfIAMTRKuX5TBWwT2ep3O",
-	"PsCTa4KFohXeBKd6Yq60MUtQ6ZBcIBjLApIrWFkyQaoKBdNPHHCBYu4DbnQ9ZFI6QZGSKubgFnM8rgQx",
-	"hkarDKXoaL/syE1CsT5X5an518Y5Z0+5OI1u8/hdzzoSXfQHg7NT5VrLBzXhWVojAVs3mRFlA5B9rAz2",
-	"WRdp2e6AVFjvlw3nDIOKmmUd5F4NBIpdAtUCdCfG15D4BfDtUVdRv4LHEVCuRN4U6dtZRUMluni8bSrv",
-	"wLoSK1Wby47A9tYmjkgddmZe39OnSc/3Br+cX1ycnW6+jTTiMROIKahO7Np1xLZz65ryd8V6d6VqePtr",
-	"bLjvqxSd87XJtg9KHniTl0WXf4U3gtW3JekD5/SVyCRaNs0uN/XeNUN0u9sjwfzBRjqLQvWmxxi7PpMo",
-	"lNra9i7dlIlzX6T/O5du2y0CzuD63yqPWnVNXzmJmp7wUTKofWs0WO9qcxUCPme78dBcahlfF/Ko/WRS",
-	"qPH1OdS+NaQ+ek41c3H5lIFfGRpq8PZfXy3Ctbs1ErF9UkfDh5YwNVUiBDXH/FcAjlVmXuPluUEott06",
-	"Fau49gVcnwUzfIschvHg0+Di7MOpto3nmNhAtzcU8iznuFoA64txMgcRgowDLEoe5sNaDuY1bvx+hKFO",
-	"YqfXcqwf22ROfB8onMsP2Rrdjv2/tLRofV/sBWRSQpauw+eITeWRmhjHuvHWUoJUMuf0d4Z4EgkwT+Tp",
-	"CAF4TVRhvdJgaTq03LPzE88cENpJUGGFDfVOTyAhVM1pHC2v0pdQyjsABeCIhJhMARZyr7T3Qt1Gpe+9",
-	"GYJh/vZn53x9nzhiAyRUGp7cRfgIlVWr0qE604rkL/I3xNMwrjlcAo7EK3P1qPRZ//Lk5/Nf5R8MAYZg",
-	"MJO7K2aILbBJ0GXkX3bTm7N0IUtL/tmBwnVxRNtq5NUhaV8rXU8paicb+mEKpTr9E0fdVKfNacxVttPp",
-	"WmFJhADMcn6PGb0pK5KvUU2zvCn5HNZ5uzJddixYEdad+7Asx01O4vVgdCXuLwS6YaIylBnf8XE6gg+w",
-	"lpo+SMgNoQsyNA92JSUOKYmWvnZfDbWjs5SsYhUcbkLIELbO86MvkhKGxXIgqVrjWmdN7yf62dBY/fUm",
-	"Pd3zm2Gz2axEHvUvznVhP30/JO0HMNJtR76uFwA5GBUStB8Dk5/dtGumMdZKwaqfvELKdu/+XsULTKgJ",
-	"DxEwUEaT4ejslTeYQ0wExAQxFXBayPU0xWKWjFWOozxxU/avav7/fFRpUKnSQHYogvJXl6PS+LGSYKFv",
-	"nQVRCCJMVEKua5I+e1e5Ek1BeQ727JqYPhh0/TyG37feBfppCjXug9f0zgeXg4F/TdKCRlxJzjllaF/r",
-	"SKinSS07lSuO62Rx1+SaXKoHV6XsYfo2IF+8CX1R4ykln4t4sKDsxgdIPwhWwTBZcJ22RX2w0Ld7VfvA",
-	"XDzJyWaQhCpvzRgGN9nFJLpF7JrwGV1INQ/Tq0w4hZgcF1/Ac8VKurvrKlku9kxVrFCXPT5YzKBQb5bV",
-	"LSRMOPLBDJrwQamCshLEe6NCweLRvrZnIhwgU784tZVjqWQbnWarQnmLxaIJ1c9NyqYHpi8/eHd+cvZh",
-	"cKb6SLGCRVQgZ50dkJtErc2WbiZPSjDG3rHXbbaaXR3oMlMcfHDbPrBplB9YpCkbTF2Pzq/SRadpnSUK",
-	"Lz4OrsDa8Q5k85F5qKczs+oM0ZBfExWjD1QtFCQ/NsEHtJCKRKVvfQWgPlmENu8oW2Wm6oybFKrXZKSN",
-	"nf+T2jMqyBPyGxRKWaP3QgpvBd55aDz5VrLrtzpkMANkpe8hb3LwDs+xWBlDbTX8qEuy1Gh5YsplbW55",
-	"rrPGXqnkr7K9I4+OjTQlebFlb6srVe/Y5NfMznLli9X8HUP9+IMa4GCiwdH71gSjfOfkznDnzq+CObvE",
-	"qAesK7W2E2B9OAR78mCwDygDmKSflHG6Xwc4+6Y5h6+an2H7jONWQGF6mHFiR6c0X/EkxZWj/P6ztBlM",
-	"bgbZvtNqpSrV5NODcRyZEP2D303owbbYf4e50Dq7bOPH5r6ugN573+u12quGz+A9+ESgMSP0k8Vep7O5",
-	"U27w6lBO2fFQr3p9x3MTlmDKsqsi5yYfi0qo79L+YK8s9/alJQOnyutuSSXtZDcJekuRHVweADGfqQNe",
-	"MbYUEpAZEJUUoPIUnnAkOVDq+WuSyUXeBJ90SupR+dyq5Kk+kG0OG7gmLCFci3DjNZUWax6Ep0/hqRq9",
-	"RVo39Dod1VpYV/3GNm1ek0ElQgmVE4yo3sUcIy7Jr2MtciznOTxfmyJxG+jcGN2KM3hX/X+25X0r855J",
-	"40isLI9SVcMocRwL6kfMfo+R8V8tv181Zr7qclFR6/f3tdVDiT5S7+t98ShlMsV8NTm54tWLQ15eFXXB",
-	"AnJg4omM0Kwhxl7DMFvnrnK2dbS50wklkwhrJ0Ov3d3c4QIuIwrDK0rfQaYjI3vtwzrQ8SSOKRMofI9C",
-	"DNPIyCfVBrJXb3OvK5MHt6g9NB3KE01Fg6zUFve+t9kYV14sp1J5p0wvKXVKR1hrCB8Qy0QHewIjrv0+",
-	"RIosHO77xsRXMuyayOHGNFw2wYVchRKKo0jaziMlsUe6jMTIT9N45AU09mTfkVWbYGRsn2sS2xUg9o+B",
-	"/t3UogDashxHaRBqQEmQMIaIANKkYoKb42u6XnmwuSaUmIqFqlwG6Nc6fQBz+FA6Mrdjaxw6vucTx+dt",
-	"tWY9qbeiBtG9Eb7fpE36ROL1315a1rKddxd9XwoRxdKumWDE7rUUjJBwGGXvVzzeyq5N9gRic0xgtO+D",
-	"kNGYK09RbpmmficpbCYMIX5NZAN1XAOXKEZQeVJOz96dXZ3lLpKCBwyHxpy1/E7p6fiaWIDtdVqt/Vcg",
-	"nQAQCiJKptLmx8Zzttdr9fZdkkljoGQUfxOWjcMR8ICzYB11/IGKNzQhj0PH6d34Vmrcd3vg3iDtJKWk",
-	"QJDjJRip94zNZnMkyYWy7IIT9In8ognARTUcCEpfAahJRrfT+QpBpDwdhJJG2tF2eLioaIrEt0hC3yfl",
-	"vEViW6rZzprIe59n4lAp9hgKVw28NERAv1xY8bJ+RcRAIRLgOHPTXxN1oNfXBpibCBVlCapLoVWuet9c",
-	"tkhZZ2ZQ52r1KgBeEx1yAwJIwNuzKx+gEGv3wEX/6uRnbeHqkOTCXQJDDfW+TspkI7qboH9NTHCBe8Xm",
-	"qYi+ceCi+AAxWeVQuSapR0UyX/GRIow4BWMJBQcwva63GV7CLNWQfk+aGaDXRJ6aY5EGqUg0ZvfyiqtX",
-	"2LRBFkZhXqVIRXHkVBRJKTbpQd4ThtK77ZzsL1F2uc8THiMS2k6TbSKO6h/5VwVcfdNH/nSrKtLtqY77",
-	"WwrEH/6Bx/UPaKJ9ZP/ACiP5QJj4w8fSME73w2VibNz1r9IyMznVLdZVs36iFlAWmntmmoiAzlFaFtI2",
-	"l2Eag2FehQNBF9B0BDARdK5q9MzpLcozNryS6sU8O68vo/fVk1krSYT2UOAoAhB0Wq1roh0fZuBjrRlG",
-	"r9IXS1pBKre61FN0AgSeq+hDCA5bPZegljv2NMZYPssV4uJSxQKuElrZdkxyP3/zG5ZBT87VV+oiw8HT",
-	"gKgygSv42grVUYxpB+n89lnlbFEPrjXblrx+NIARCJEKZZhLu8k8zt4bzeENkmQ32i9EKxwfHESy04xy",
-	"cfyy1WrpF4oatMpFpvJj6jAm32gtPz2L6Bsf5D7rN/NLTHu595/v/38AAAD//w==",
+	"4Zp4SjwJxAiMzlLUPmg3sBkN6N8yjKezDBC7RayC8sMvTZtczQsmEEcoBHsOcPZfScJVAphOJIJBABOu",
+	"9onP6II0wUdyQ+iCXBNGE4E42Ou1evsK3QtGyRTMkZjRUH0/9DUpQgJG/SiiixGYIRgitg/kmHJ0LokA",
+	"kVsU0RiZvXhPxRuakPDB22CRhuTGiRo024x0Ggfl977cNryngCfBzKZvTDSzUjaFBP8FNdEXwNPS4gIu",
+	"IwrDK0rfQjZFjy5OBaUgUiPXkqTt7tNIUgWS5HZINM1oKoZBgGLBwV4bvMOv91dI2Cs8RzR5uICVE8eM",
+	"3uIQMRDiUFEUJHyBGBijCWWanoMZCm5+4iBEMIwwsTBpAHEwfe/LojGDWsGWwT7BBPNZCrs0eFOYwZ4N",
+	"q0Ejpe8gWRr88oejk1Iwh2QJDA1yMFECHXPQvzgHN2j5CjAk2BLAiUAMtC29VYKlSpidL6q5chDBHIYI",
+	"zCX+smVUqFTKPQ5ixABHASXhNdlzLWD/FRhdygU3+nLBI8DhkmtDTlCgEDGFmEgR6XtaiqpdsPpUzcWB",
+	"mlEZiAuIRbrZCrGYTJtFG36dSSoR8ZHARMwow3+h8BEMFm0cpajEHGTHoWx+e0aHmG5/WcaxQJtjzjGZ",
+	"+mAOowllcxT6INGKUBoiDN3SG6lRKwBr7vlIeBLHlAkUvkMhhldqeY8pveeJ/BcClWEsXFZhcMj0w6ez",
+	"jkdlYEcSgSug1Ij8TdKM6vBG2TA7IjFEAuJI8c9tNuJQ/cy9498/exHVo3jHv3sS5PSs9Mm3NiBmNEZM",
+	"LMG1+vHasyglx3v64f7Tve/YvXx+Y5blPfPFOkRc58vuUwoe5mCBoqihiV4fZcaJAGOG4A0HELAkQqmp",
+	"qGfwlWXPpdWXpLai4hEYNiiJlmCCUaTdLHuUgIAhKJC21xlS7hEYGWN9X+GEA1FRY9dkr4Se/SYYmX1t",
+	"VjZ1ZGBCMJjp+QEUQB1xldGZIU/RRF/h9Ve0/ECi5UkGFHcI2G6Di2WElDHCuRIX+Sq4FLAhlh3mmEBh",
+	"OBjGsSQISa+q1/AGLVdt1qCbAWMDcu9n1Pden+EVzdz7Nrnnow9xKM97v573zz8M3nw4ff/+xdk/++8u",
+	"3p5JDYAChsSwAMvibzBi//woyJuzd+cHv754d3r2/ueD8cXd5QSf/Mv0/fXsXzmxWt3vfY8S9GGiOGkd",
+	"Ja5anOSU1zC4GUfwL9TPebrUTi4xDLH8BUYXGh0Y8cy5U9yqPnjdscWj3KuCQ68gPgwefm21emkD38sw",
+	"2Wr12p1u7/D5i5dHLThupf+1LXyUxsp3DGu3SGWyDbhSuzQwDrUclqKvsPNyg68w/fDZQ0Tq+t8rcHxy",
+	"ee9yT+Xv+tcMAH/NAHT8BwqEZ++mPHzj6ZZbl/WWWyhmjCbTmbJYB92GRBUUeBwpfV3a0HES3CAhhfCy",
+	"Me40zJ++F5So6MvuOyJhTDERw4RF3rE3EyLmxwcHvNtMeGOBuGi0Wr3mOF3kuNMM6Fy5h6d6/VazKh2l",
+	"a7Q0XXm5FoU8724kkBJy1hFlvq1F2VTYvvVDaII4tTpUMGavrDbypMKCcusThoso6LR6Lx3LTrFtz2Yj",
+	"vojG3iYucdLaetZYp2h+oQtpxUvrUrYJpMoUFGSdN2qaComv39DVUree6vmyHFVPvdRZjFI19O4kmO6u",
+	"WU4ijIiw9T6YMkiEr860kABEBGIxwxxJoweChCNWklSBGkPjZEzvGvrvhhKw5jetp4u/m2+SY9Ip9BhH",
+	"BRQGwbQqOKwpixc4h4ebZUQRpO1UVwnWzxsYq6qy5HI+OdpJvNYa0q3RcoSUF+jkW3q3kzLrg9f0TtqL",
+	"NCGiTAVFGnwSopjQKDRo81oOKtlCG9C7R9YDFmzWlZTXqgrjGAqBmMTv//u91Tj69L//y9u06xsFc3E5",
+	"1bvVfiJmPghWcD/YOzn5eV8y/N/+cbVJPMu9WIPVonTyvT8WYk3zvy1EsTmVamNNB7WSrWX8Q6mToQlD",
+	"fDYU9AYR08Z8a+hv+aaoBdQX/M4lbSbeIppr9ChhOtUmpc/byYeB8Rvmmj670oOSlADHU4JCMF6qYzGM",
+	"45/0uTOG+Im0Sgw5j2cMcrk3N2jZsD5IysG3UCCj9xvyv9dnP5+/BxeX57/1r87Ar2f/Ul+vybvz87Pb",
+	"v5+/7p/237+e3vw5u8E/Hy1ar/t/P3vT7w9Oms3mNVFtz96fOvrL2ZJxhIP8kKsDMnLSkazy/ai+DXPb",
+	"iN9u4sKmbNm1iOFtYS4rb7khnx6skctgFVdYRvQK8V4REltqcgLUCKkKgCQ0xt1PHBhJBpQke2S23EVy",
+	"fiMMUAJ9u85lUtKLewxiKoLlJBeGpzMRQgH7Mb6SzR7kilKjgVMooLpmcFEJjHG+w9nsDRjj8ibnLR1e",
+	"Jvw4uM4HqotvVw8XPne1oi0U1rKmd8SnbMSR4dZpOIzat/hGRC8649voxfiP5A9pjf5Fiey4QONhQiIa",
+	"3CDWfpgtnaOnZFJb4FRZt8KsD7XA9cI2TrStae1cXcXC7pMic6x3cOS7uwGjLgau6dXYiYJqGq3r4ftk",
+	"osWKO1RB2RuGUEOgOwEIFQjAMU2EvlYPVOeE6TjPQiTroFv8tXi8OnQEdPpWqO1aeP4xg0IHRhTCtCaU",
+	"NcHHGAgKDlstEMwgg4FAjBcBu4QLADlHgoMIkjC3ejGZIq4G+4OO+XbwvsXcEVnZV9GwpcjKkkDJ42Tl",
+	"X1aorHdMkijy9adYXfDpD/rfbf2PIcd/IR0NmobgFhrrcFWlc+W/1G/cO27rgMokEvpushBNvDoOOaCE",
+	"oyAR+BYNJxBHCZODtZRDEgoUDpV3tNPqPG+0241O76rdOW61jlut//byNuPlMHOqeAlnw25vPJ48D1HY",
+	"Hr/oHUGvLJfzHVOxpjq+THfHRAwpm7Y7XTgOeofPQzR58fLobvlXq92RjfkQBhLaNBo6glwM1WXfBmBV",
+	"Q3O3qzGpviR8Q785ElDym9xMgeDcO1bStRFHUEwom0uyMRGyF4yGiabeQRe8Tn276Z3kMMh0WOHKYdV9",
+	"w+4Xc8+ePbs8O+2fXJ2dPnv2bNX1m31zgCAXjVQZaWhT5ujmk6g7UUNf6up1PepUc0l71l1nFVzZjkyV",
+	"HU7kYLM5DBp8BjuHz4+7kyPYDlqoM34R9uDztgJF6L2//5TfdHv9k6vz3xQ61JdhHfBMU4agCgLQRJHE",
+	"4Qa6l/OmTFhR3kXmXyfJL/KWNut+9rBA842afyAog1OUy6t3NERRbpJ5kDGodlm4Y+n7K6LoXwGJB5CQ",
+	"CHEOCjHyUs7JH+E4ytjPEZVuq/h0Wb6NmBQml87PF6QVbOWGI5lD0mAIhhIKdV/vg4TgPxOkIyRRMUAS",
+	"zimZlmOFeRO8S7hSfteEC8iE9pzoFx4jsCekPooZmuA7MIfshgMcch2+qkJoAkoExARAQChp8BgGKNdO",
+	"OvgqV08rpML6xxuECk1OmcNSweY5j/tpm+vrgbdWqQ0Mu1SIQXHPMZghGInZUi1UCkapSPmSBLwJBh8H",
+	"F2fvT89Oj0EM098kuqXk9wuOzRsUi+Y1edM/fyub60F1QAZPo4oPgcBzJAkMQMDoAuzBRNA5FDjYb4L+",
+	"5ckv57/JziGKkEChDwRi0qSLDHbNeSNj+ww8z/f0xJ7vpcNISsv3I+uzBlFXiItLRbsOj24iAjpXRkAe",
+	"T3+LxVIvsQn66SJ1KCXmgAscRQCCTqtVMhasGKPQ2FVDyf3tlx0poFCspW0eEaSvNLW4bsI5/IsSuODm",
+	"OtPoIYY4jW4RSC9IPUtQXvQHg7NT5bbMB40wF3JHFW0CWydlz1a4ANnHymCSkxHfIDb9WhNm4UpKxJfF",
+	"q4WuddJRbt+paWrPa9/argahQhcZTJ9dT4FseZe2zOf0M5id4k5ZUHbcgyFA6y3MNneMJkoKFGIh9ioB",
+	"EPuWMKwQZCHIC8E54DRhAXKbQlI6ImHwZIjlXfotB6OGFfTvFHhRMKDGFhIklwx1fO2Qw9SKdZD5Nudx",
+	"xwnrvrhZ6wZ4l7bLNrDuhEpD3zt3tl44iG5eRVnVVlnAJQejDJPq0WGqA3L8um57qxjfLDpeq+YD2brM",
+	"4ApDZYCrKFjD6+pC+JG4nN49FSPTOzcLfyt30UWOU9D+4DV9X7k1l9G7In/Ru++Ds2xf8SMxmOU9fiJG",
+	"yxZRi9++kre6yG02yD+YruCV35r3sq5FFsxR/D1wopP/Sh5A83JA0Cy03+YwMCrMPgIcRSgQOsafz2As",
+	"j1/XZFSCaaRPh+tuAHJrYdX2bzLJfSUR1/d2KXnf3sb13ddIMt+bUjqN0DBkygu6bpyfVctT2dA1kLR0",
+	"hzDG6wf5RYi4H2PXAJhwAadMibU1I5ynzVxjxJSLKUP8z2j9IBdZO9coTJ7O1nW/5NzVj3fXdxt0nb1m",
+	"kCF9sl7fO2vnHIXQxSSCNxs2cZA2c40h8JThDUu/Um3cvW8EvdnUW7ap9q5ehRXlxf2X05GD7ldxqj/0",
+	"tcsW7vaVWrTeJeFq2t0UrbaZ1+qNsFby1BtiDd3XHGAN99UbYRXn1Ou9RuzVnX4V69Xp7ZR49bquFPn1",
+	"uju1X82uazRfzRFWK259O76ZPnc8LOgxgRr0iU4L1jK2OZ6jOcRS3fIlCf7vHN/FCN00YkbDRu/weRPD",
+	"eXPKEbvFAUpDZrTHyz7d5442619PH9eZz2YCO9vjTtANe+hw8lyjRJqm+rfySi1Xr17t0Cy3EhLjlfe2",
+	"EAWhzIFQG2TGK9H/pfFPE2PqkPEFC+7HmUkOUGTI7Q5NNjoLx6YCnr+Hg9NKwbujSJoighgO9IPsX66u",
+	"LlSk1NPIJrOWFaYa5Kjkb4cxbhpYpLg5uG0f6Jvwig1n5bXomzwKMH0DiiBDDOSsZxCtjjppv3tz9NE5",
+	"iCR3n13J04xA8yEOh2nUgnJaKhCGKlGfjvtopkAVb/p1hM9QJRqUYkhl2vDzz6q/xKHKnWe5NHVk0L1D",
+	"SmTHsx8SQg6Q88Z20iFFY0EyZLj9HqTCGkNyN7lAQDbkEwmDbL5VJzeOiTwqGQVsTIwXL3vtXnqJd3R0",
+	"tPI4l7pAz3/++29/yy8G3faK4yoCTxswjvNriMyxYcW1FaEp3Etk4fM8oLHE/u/WCGPIceB9cjA4tpDy",
+	"g8P5gU3n2/F4hskCk+f4/R64fN2he0f1b4Yc/P3tE7F5voZax5EYcr6gLFRuj4B1hXoitmgxK72NZEA5",
+	"zzBr7GffVKiL1OnpncZYPzaDBEZLgQOppmdU4s8Lx800ztS2MlzWeWwv4gdf8oMCZW7HmDkuC5xpofh7",
+	"YE2nK2VX1Xs5GADKQF/QOZggFD4Ra16qqCTHzksYSqb4OKLTgi0u2zTv5pHJRi23R6QZE7st86QeTlV+",
+	"LRVpfguTSBw4HZxMAfKDr/iBJqvtGIpxXuAkic3vgYVczuhdOaivoh7BoAv2KCtm93mqwLb/4CuI/yAG",
+	"VUS7HX/yboE9eff74M41VyU72p5qyAs55FOxZH4pu22kWmvSRp2wGzR640PYeH704mXj5Yuj5w14OO4F",
+	"3bCD2hPXqdGs5H/09//JTo8CEZgO/aIzOXr5cjxpvHw+aTd6bThpHLXhuNEJXwRhq90Ox70XljdIzxAU",
+	"nxyaeDfjRDpQCw3BKQ2SuSpw4XscC5Q98xKU02Z+RS0VuN85edHuPG/1Gu3ui1aj1zt70ei33xw2ep3n",
+	"hy+6b077L1t9v3Pa6fR6J91G57Ddb/SOzvqNo27/ZaN7dNY+6fZbz1tvzpzywsb8D7nBDwrstKX8yLoW",
+	"5UiO4u9Cnqy+u91VnKQjPpU0yYIznLufXhQde3dL5VnKH2VUFf7XuxJbn4LFbJ5uiFnxYP32Q//07LJ0",
+	"sO6/77/919X5ycDzdXWQ9Bgw1FmruTwOtHyP0cgaI0856118fP32/MTzvQVkaEYTNerJh3cXH6/Ohv/4",
+	"xSldrJ34IVz4gc1bW8qWtGdRtGT4/R4ky6qQjB3Fih6u/EJGTwq4fmP5VGcKDcvmc4WO+fqmjxcwEdTF",
+	"yyJd4g9G5gcZKW/HxRqHBRY2aP0++Ncd07Qz/95c0ZsnY1AVLlkrLr94LwUD0axcS2megwvzg34KXz5j",
+	"CFF5I0NjZHI6yH81dB6zcrInNrFnXH1PpZKMYjKhTX1P5XtyZbQZYS6cl1YiRcIPFpYsbKh5WxaW3Uos",
+	"rND6bbOwyqD/mobLFRlcFogIXd+pCd7p968cEHSLGPgzoQIBnoznWAgUglsYJYivfgz9tQouyFGbstsx",
+	"qDeOo/zCTk+WVW/3m+WNyfLK5Zd8R0kU33tD2RiHISLph2JpK997p+Jh3lOhqnDlHQul0DzfVRHOX1M4",
+	"xK/gyHcX5/Gdlc/8Yk2kjXnF8ofXqt1KOj61Xt4XU2sKlgQiYSgEZu98U2FnhhgCUP6PlIsCPC29FinM",
+	"MXfNLCKljTkXaF5NIXK/CoNZdRBn7dS0XBugEyBFwFLlyujc3Zl6WCUEfktVVx5DCKyvwVLcwGztGwWE",
+	"Er7W6C7Eqzg/3cAHDMUqR1MB2wqmcuaWQpoDI1kUuJ/8+lkPDFy+WZKL+aqRntvZfoVQXJUo3Xz5B2U3",
+	"OhWLDsgFKu6zVu7sHwHRTx4QvVvCQ5t4vmAS8Y0JE/E8RoxTIlEtTWh1kZ7WktDUVMjw0+24ss1V8GTn",
+	"J7FR5j9yZsUVaHSkuzOEkObOVCmkdbkCndS2ksB23dvLtRnGNUyVZLt+hRbX9h/oxn3ddtds5T/kwWZ5",
+	"UO8p2uZdqdO/mqf9U0bF30J6ZrnDTRjHvKmfHMjupuBckTKyc/3PH04GF/9s5Ef08gG+fXDQMr/+yNr8",
+	"hbM2byLS7SjqjUqSqNODlcTnT1w/xagWFfsheGoLHie1G8TZClTh0EyzBnXbq+21DFZNz/eAnPolHNaa",
+	"LUdrjeZlriuje0v+S1For9nFcMW3HNvm9C6+ZlrMKEdpjeUZlawHCVBnV8mD6hxcLvj24/WR6/WRXS4u",
+	"w5CrrNoaZG1dUG0L419SzS8ai+WSm49wAChsil1HSO9PyiH6r4sPgyuns7a0jTb21I5uqY9tAigb56dU",
+	"eVLlj6r48wwpYtek7wPUnDbBKCea0SuA5rFY6nJjgFEqdNNiMu0Cldn5stsdZ+7RuuluDcuXs97qYOKx",
+	"8Sm7xYDONFtcvC4xS8Ml4MrpjMUMyE1peg5xU4lZtra32/Ld5bCbev2m2HVHZ2jVfx1uzHub8U+ZItZI",
+	"w4sCLreQiKbqn8pMnta9FDNXpUuVXzyVErH2klo5x1UeWvnPvI2KO7NL/au/qlq4IICq1UarbG+Lps+1",
+	"CA1tMby1qM/WLrZaLXsf204vmLX+GjPlNz2pvCBUFfRPBYb502CRTiZc39pr0etUsE4KMZJvd7vUDGAx",
+	"jHbLGu54JWkGM3Mzo9zc2oQu0dAj6L8i7VgDulezndHkWrTKEy15RC2uCX7bsMaNC5vDOxvCw5Zj08q2",
+	"VQELdQ2ransnVWwsQf0h1njNSnabgTe5bApAb9bLWztcHoGa6jkiVgH56d73yg8Pt/Yg5M9pY0YniHON",
+	"a3fBmf+Yx66F8sOONdc4n2xhHeab+Lh2YbpM60ptI9hzeHeuG1uSIb9O28ZV61yWu8rkNjXl17piszl3",
+	"K/n4jdFpPfmwZs0FEfFwd2MuLGAcW/5GoPHmrvL1baG0VD2sANx22vqrOSsdS9/BX/J4XsoCEl2C4C3m",
+	"1uscvlvg3BscCWkDyjNghLkoFf8oUV2l2I7jpViFGqxO1XT5jhCptS+PTeMrI2Q4gixwHIVPIEcNTDgi",
+	"HMupAU/GeisAnaizkDQAm46qG9U7uexmvV7kmCmp4TTb31lxa/WPtn02xoJBtgQ3aNlQFisQcMrBnkBw",
+	"7oOAcgEClSnbB8bft192J1MuhrqNRM9JQ4oFFbRXjXOsgF08iJbjvBBDulSYOm9yLMpU85QVr4qkV5i5",
+	"DPkF5BxADka6wUjxgCINdCfUYkzpG6rLyESQ689ryt7kZGOtsDzx+3R8QJL5WG7attNYp1P3FO3GGHLl",
+	"C8pmAXv6qAmUi2aqCGT9wbd4Zl7ftLhNFVSbn1eveoIZF/VWvKJ+0fuHVCkqUdKjjl0W/Qp8v+ptKcJg",
+	"U1AZv36BsF26oZKhYVuXupUpJH3usz5w5ptJ3bFbHImFsGrhzLGpnJw7RW2o7LrG3Y02yoO90lTreMtB",
+	"uwIdW/uWY8qKrtDDXrdj+TyfHx52DzcJDfUKrMpBf5efgaCqehSYMDr3gbS4EAz1xaiQLFRVyG6VbF6P",
+	"2U42Xdd56+3gPBrOaVjy2MUMTdSFSWrWhZgrFvc9GEV0oTlSNzG87fneLWJ4smwEMP/3JIlWZDTREqMS",
+	"rqeKmNloam4d66MoxCJcf+OR0k381VJr2q1slZhXoOaiYtMZs8r/Kyj/o2l4YdptfeJ8VGlU77y4FmZ5",
+	"YizYrs5ATfO+DKQmcSEFPhAwupGHwZUJLX1TmtF6H1l8iZ29J7MTGhWSjqVvOXROFivhoK6gUqjsUCiz",
+	"Y92yd10Vs/LUJlsfj8v5cUp66AnS1eymUr7s7WS+bNeF7DoMbH0j+wS3ZcUt2Hj9U5J4GS5cwm3Q7auT",
+	"9K9oubuXRh7qcJA6ZG7QEuxR40CPlvruBAKu/bzaX7Pvdth8jVeYTudMHkJiFUJ0w1S+8tqkUqtL2M4T",
+	"Y/D4SAXoczBqV6AvYMi1IDed7SbgstxF+v1uE4zs+nMjoP7JARYACgDJspjfKA0oq1wpfJ9phwo3BHoJ",
+	"ZUWp66Vm/puceu2lrjYCuw+7VBh0H1mOF4sNVp4eFfY6bQv2jPwF/X8MioKmVK1wRVnQrVWALn3ruGYg",
+	"0dK8jucgIdJmUa4gKSF1nyJ0DC4OyjZ+p+fUOVOnu8nsvv65OLadcMPef9fw2jwfch4VtJnL+/abaqqc",
+	"FCn+f+Lg6u0ABJJYJ8oOtqJMVr2JcbLhCkGygxU+6G6yvgscvIK4narS9zCcD00KjxUdz+H8kkZo16uh",
+	"ryGE6pn1K3CyKUzdjZFPansdv2ypMzhP5jptc/8dkBtTfjt3Z1fQzwzaRq/j6VwsQ6jqQ0NGjuGCH2M4",
+	"Pz62w4SPZaODvKM8DOV4zMih+nDNnrgULOPm8wyYgntlS7gqAswS+NL0tKpmy6G9Ghc52RrrWg3ZSpw8",
+	"rehXBYIPkvkculwkfXX+Q6GJQAEqPswHutEYhcrMpIkAWHATt1LyyH39CvyV45IFkvUgKoQCNeRxwrUT",
+	"WaTk6uhGTEDpeXpRFWxanWNOa7mFA9X6lTuMX7Hymb/EkAm2NLWm1VJr6A6NEj16EVjfRvFqyjP2sfM9",
+	"lwp3AmckYMtYAgWleuXCNw/1GRIJIyh8Jb+q570c8BldgNGzZ88uz077J1dnp8+ePRsVt2AL6WxLiefd",
+	"l731JwzfWzAskLQ8MqKz8qupW9QHiNY4blBp1Gh6WfPE5xvPEfiNPAGylrX1xGWR7FhoXeGcg7Hu0t3J",
+	"P+XUfdvepFh5LzkW6oWyctdlkbnvcMAopxMBfmYwntV6n/wjS+VOWSp3c+RZJPC4Zz/7ne/GgOcCOj/X",
+	"OEJl2N3WnbbxgOLER1W3EBXPJI9qXOin4L52lVGW2TIQhChCUygVz6o3lusONQ7S27yLFR0ht9JAsbn7",
+	"adp018fE3wPz1jwcrcHpxhPSBoR+KlCas82Wolg7bykBYzSD0UTfO6p8V0+m5cuPelvNfr/fb5Te9T5o",
+	"P3NK/nd5CPyIJkSOnMe1HOo8Ki7n6dzakMgy3rrDyH+koP2SKWiLNyga0fZB0YXzbVlsC5Mko6XV0Sob",
+	"Y1cffgUpglkWIJY5UdNHVYVHVpufWa3Yu8Jdoz1s93lhzG7LNaje9Bq4yENKNja1yOTzlqEZKeXUcAK7",
+	"NthxfFeOdoiZTnykosbV0yZIQpDGNWyyoTJm20Rsv6LlBcSsaDk9YVDH9y2zappUa5C9yaTaGIKybvDt",
+	"1NGvCgmY2fcQ1Wyr3/mOFcX+I+VtsCF72NV2Br4rwCxf0JZGk9sMyobbnMthoKOY8oj4dzRE0Sp/N5wW",
+	"MviDUcmxOwKYq8s34xwvpBazXq1eE+M2ZyiOYIBCMF5WXZSKTgph8enM+VXJUD8wDNGkd/h8OsNSWlM5",
+	"eiLkcX0CcZQwSRItJcalNbnW5Z62GS+tRzUJZ8NubzyePA9R2B6/6B1Br8xjl3ABIOdI+UrSEE/dHRMx",
+	"pGza7nThOOgdPg/R5MXLo7vlX612RzYuv9OIIBfDYIaCmw3AqoYm/aAOtldfEr6hnyN3svyzEUdQTCib",
+	"W/mTLxgNEx3SNuiC1+m16NMXTyoSxyOUSDKTKG+9Tk35DVzJfMqfsHj9k6vz386ytIzDOuCZpgxBLtGg",
+	"iSKJww10Xz18FlnNtp1XcJ11a6da/N5v/Dds/NVqHH363D68/y/X/YubU8ui5w3EkZQlkiE4wESlv1i8",
+	"AodgTm+Rljd25CUFb/rnb89OC28mnAanLRDqXni5BMTnQmCDS1ZY2JEN6iCnZPDnM+SSBkSQhFp4qvwh",
+	"ZIq4wsEfdMzrvHspyClXkCtdEPUMi00hMW+7izdHG2SbtW7Z0l53p+ded+EFWgkiliCA7mAgoqVO6qvp",
+	"XWodzS2u6zmHQC0PfHYnEOGYkuMsV3BGUrdYLDXx6dc+DCoUOKllI8JtiV0G4q0cXU9kmME3F34c8IAl",
+	"4zEKzSMnBeQMwUjMlo4w/LqAZIrCCYrJCztJIhDAKEqz1GTxzntQHVrUI0QFtTou8f3dsTP/Dl/c+d5d",
+	"Y0ob5uMfnJLmJVyY/Ol2KvucZ1boVFc2sErlotpYucqtsGzHCuaYRVwzuiDqcd26S+JvWsNvuScPfMZa",
+	"MBzWyhIczAoRIiZridoXP7tXsVO3NEEfWMbDNdmDBPzyrn+SvoXVBK7D96ByKYSI4VsUqhco2vpWCdjl",
+	"b/sgkjsMTX7MayKQFh9ihpiKTQlovARzKIIZ4trirpV73BEjU0k9vvtzXKfNU0doG30QaVGq+u4ujkrG",
+	"1Nr5l+umz1n/EFg2jxLzKDSC3Bg4dQCzDbp6dkv50rBg3hXtgM3FJfy0CoWNDyt7eK7BS3qmqokLGnGF",
+	"QVjeCBdxFGy5AoKcFpulasr87Dokl2pybApCvUxIQVP+xF3GhK4JAji8xWTqKx8gQ5OE6xdl8BaBvV6n",
+	"sw/w5JpgoWiFN8GpnpgrbcwSVDokFwjGsoDkClaWTJCqQsH0EwdcoJj7gBtdD5mUTlCkpIo5uMUcjytB",
+	"jKHRKkMpOtovO3KTUKzPVXlq/rVxztlTLk6j2zx+17OORBf9weDsVLnW8kFNeJbWSMDWTWZE2QBkHyuD",
+	"fdJFWrY7IBXW+3nDOcOgomZZB7lXA4Fil0C1AN2J8TUkfgF8e9RV1K/gcQSUK5E3Rfp2VtFQiS4eb5vK",
+	"O7CuxErV5rIjsL21iSNSh52Z1/f0adLzvcGv5xcXZ6ebbyONeMwEYgqqE7t2HbHt3Lqm/F2x3l2pGt7+",
+	"Ghvu+ypF53xtsu2Dkgfe5GXR5V/gjWD1bUn6wDl9JTKJlk2zy029d80Q3e72SDB/sJHOolC96THGrs8k",
+	"CqW2tr1LN2Xi3Bfp/86l23aLgDO4/rfKo1Zd0xdOoqYnfJQMat8aDda72lyFgE/Zbjw0l1rG14U8aj+Z",
+	"FGp8fQ61bw2pj55TzVxcPmXgV4aGGrz99atFuHa3RiK2j+po+NASpqZKhKDmmP8KwLHKzGu8PDcIxbZb",
+	"p2IV176A67Nghm+RwzAefBxcnL0/1bbxHBMb6PaGQp7lHFcLYH0xTuYgQpBxgEXJw3xYy8G8xo3fjzDU",
+	"Sez0Wo71Y5vMie8DhXP5IVuj27H/VUuL1vfFXkAmJWTpOnyO2FQeqYlxrBtvLSVIJXNOf2eIJ5EA80Se",
+	"jhCA10QV1isNlqZDyz07P/HMAaGdBBVW2FDv9AQSQtWcxtHyKn0JpbwDUACOSIjJFGAh90p7L9RtVPre",
+	"myEY5m9/ds7X95EjNkBCpeHJXYSPUFm1Kh2qM61I/iJ/QzwN45rDJeBIvDJXj0qf9S9Pfjn/Tf7BEGAI",
+	"BjO5u2KG2AKbBF1G/mU3vTlLF7K05J8dKFwXR7StRl4dkval0vWUonayoR+mUKrTP3HUTXXanMZcZTud",
+	"rhWWRAjALOf3mNGbsiL5EtU0y5uSz2GdtyvTZceCFWHduQ/LctzkJF4PRlfi/kKgGyYqQ5nxHR+nI/gA",
+	"a6npg4TcELogQ/NgV1LikJJo6Wv31VA7OkvJKlbB4SaEDGHrPD/6IilhWCwHkqo1rnXW9H6inw2N1V9v",
+	"0tM9vxk2m81K5FH/4lwX9tP3Q9J+ACPdduTregGQg1EhQfsxMPnZTbtmGmOtFKz6ySukbPfu71W8wISa",
+	"8BABA2U0GY7OXnmDOcREQEwQUwGnhVxPUyxmyVjlOMoTN2X/qub/z0eVBpUqDWSHIih/dTkqjR8rCRb6",
+	"1lkQhSDCRCXkuibps3eVK9EUlOdgz66J6YNB189j+H3rXaCfplDjPnhN73xwORj41yQtaMSV5JxThva1",
+	"joR6mtSyU7niuE4Wd02uyaV6cFXKHqZvA/LFm9AXNZ5S8rmIBwvKbnyA9INgFQyTBddpW9QHC327V7UP",
+	"zMWTnGwGSajy1oxhcJNdTKJbxK4Jn9GFVPMwvcqEU4jJcfEFPFespLu7rpLlYs9UxQp12eODxQwK9WZZ",
+	"3ULChCMfzKAJH5QqKCtBvDcqFCwe7Wt7JsIBMvWLU1s5lkq20Wm2KpS3WCyaUP3cpGx6YPryg7fnJ2fv",
+	"B2eqjxQrWEQFctbZAblJ1Nps6WbypARj7B173War2dWBLjPFwQe37QObRvmBRZqywdT16PwqXXSa1lmi",
+	"8OLD4AqsHe9ANh+Zh3o6M6vOEA35NVEx+kDVQkHyYxO8RwupSFT61lcA6pNFaPOOslVmqs64SaF6TUba",
+	"2Pk/qT2jgjwhv0GhlDV6L6TwVuCdh8aTbyW7/lmHDGaArPQ95E0O3uI5FitjqK2GH3RJlhotT0y5rM0t",
+	"z3XW2CuV/FW2d+TRsZGmJC+27G11peodm/ya2VmufLGav2OoH39QAxxMNDh635pglO+c3Bnu3PlVMGeX",
+	"GPWAdaXWdgKsD4dgTx4M9gFlAJP0kzJO9+sAZ9805/BV8zNsn3HcCihMDzNO7OiU5iuepLhylN9/kjaD",
+	"yc0g23darVSlmnx6MI4jE6J/8IcJPdgW+28xF1pnl2382NzXFdB773u9VnvV8Bm8Bx8JNGaEfrLY63Q2",
+	"d8oNXh3KqTsebe54Rek7SJbGRaMOfYcaW+v7nZtwBlPOXRVHN3lcVCJ+l9UA9srycl9aQHCqvPWWNNPO",
+	"eZPYtxQRwuXBEfOZOhgWY1IhAZnhUUkdKk/vCUeSc6V9cE0yecqb4KNOZT0qn3eVHNYHuc3hBteEJYRr",
+	"0W+8rdLSzYP39Ok9Vb+3SOuUXqejWgsrRMDYtM1rMqhENqFyYhLVu5ibxKUxdIxGjuU89+drU1xuA38Y",
+	"Y11xFO+q/8+2vG9l7DPpH4mVHVKqeBgljuNE/Ujb7zGi/ovlBazG2lddNSra/f6+tlop0Ufqtb0vHsFM",
+	"hpkvJl9XvJZxyNmrog5ZQA5MHJIRtjXE2GsYZuvcVT63aojZE0omEdbOiV67u7nDBVxGFIZXlL6FTEdU",
+	"9tqHdaDjSRxTJlD4DoUYphGV34UWkb16NWYzeXeLWkfTrzxBVTTPSi1z73ubjX/lNXMqo7fK1JPSqnRk",
+	"tobwAbGOBGBPYMS1n4lIUYfDfd8cKZTsuyZyuDENl01wIVehhOkokrb6SEn6kS5bMfLTtCF5wY492Xdk",
+	"1UIYGVvrmsR2xYn9Y6B/N7UvgLZkx1Ea9BpQEiSMISKANOGY4Oa4nK5XHqSuCSWmQqIqzwH6tU47wBx2",
+	"lG7N7eYah5zv+YTzaVttW09arqh5dG+E9jdpAz+RWP4hZR9iq+8uMj8XIp+lHTXBiN1r6Rkh4TAC3614",
+	"ZJZd7+wJxOaYwGjfByGjMVcerdwSTv1jUkhNGEL8msgG6lgJLlGMoPL4nJ69Pbs6y105BU8dDo35bPnH",
+	"0lP8NbEA2+u0WvuvQDoBIBRElEzlGQMbD99er9Xbd0k0jYGSEf5NWFIOh8UDzqx11Ph7Kt7QhHxd+k/v",
+	"/rcyG3y3h/EN0k5gSgqEPF6CkXqv2Ww2R5LMKMsucEGfyC+acFzUxoGg9BWAmtR0O52PEUTKk0MoaaQd",
+	"bYeOi/qmSHyLpPefRXE/I7EttW1n9eS9zzPxqwyQGApXbcA0dEK/6FiRcWBFJEUhQuI4u764Jsphoa9T",
+	"MDeRO8piVZdlq64wfHMJJWWrmUH5DdRrCXhNdCgSCCABP59d+QCFWLs/LvpXJ79oS1yHahfuWBhqqHeH",
+	"UgcYVdEE/Wtigi7cKzZPaPRNDBfFh5nJKofRNUk9RpJpi483YcQpGEsoOIBpGIMtKCTMUu3pd7aZoXxN",
+	"YBCgWKTBOxKNWbyCkgYrbO8gCy8xr3WkYjpyKqakFLP1IO8QQ+mdf072lygLeuAJjxEJbafQNpFY9V0a",
+	"qwLRvmmXRrpVFan4VO6MbQXpD//HN+H/0MT+yP6PFcb8gTDxnI+lmZzulcvE2OLrX/ll5nyqk6yre/3k",
+	"L6AsNPf2NBEBnaO0zKZt1sM0psW8sgeCLqDpCGAi6FzVPJrTW5RnwHgl1ZJ5xl9ftu+rJ8hW0g3tgcFR",
+	"BCDotFrXRDt2zMDHWqOMXqUvwLRiVdcNUr/RCRB4rqI5IThs9VwCXu7Y0xh/+SxXiItLFVu5Sthl2zHJ",
+	"7z+a37Ls+l6kwZW6GHLIAkBUucYV8sAKmVIMbQdL/f5J5c5RD981u5e8oTSAEQiRCimZSzvNPJLfG83h",
+	"DZLkOtovRI0cHxxEstOMcnH8stVq6ZeiGrTKhbLy7+pwMt9oST89M+kbNOT2ZTTzy2R7ufef7v9/AAAA",
+	"//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -38,6 +38,9 @@ func (s *Server) authenticate(applies func(echo.Context) bool) echo.MiddlewareFu
 				}
 				s.auth.put(hash, p)
 			}
+			if ok, wait := s.limiter.allow(hash); !ok {
+				return tooManyRequests(wait)
+			}
 			ctx := context.WithValue(c.Request().Context(), principalKey{}, p)
 			c.SetRequest(c.Request().WithContext(ctx))
 			return next(c)

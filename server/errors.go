@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/connvault/connvault"
@@ -18,6 +19,8 @@ type apiError struct {
 	Type    gen.ErrorBodyType
 	Message string
 	Items   []gen.ValidationErrorItem
+	// retryAfter, in seconds, becomes a Retry-After header (429).
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return string(e.Type) + ": " + e.Message }
@@ -300,6 +303,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if allow := c.Response().Header().Get("Allow"); allow == "" {
 			c.Response().Header().Set("Allow", allowedMethods(c.Request().URL.Path))
 		}
+	}
+	if ae.retryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(ae.Status)

@@ -255,3 +255,33 @@ func TestRevocationIsHonouredWithinTheCacheTTL(t *testing.T) {
 	time.Sleep(400 * time.Millisecond)
 	wantError(t, h.Call(t, "GET", connectionsPath, nil), 401, "UnauthorizedError")
 }
+
+// Each API key has its own budget; past it every operation answers 429
+// with Retry-After, and another key is unaffected.
+func TestRateLimitPerKey(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{RateLimit: 0.5})
+	other := connvaulttest.NewTenant(t, h.Store)
+	for _, req := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", connectionsPath, s3Create("limited")}, {"GET", connectionsPath, nil}, {"POST", connectionsPath + "/list", map[string]any{}},
+		{"GET", connPath("x"), nil}, {"PATCH", connPath("x"), map[string]any{"name": "y"}}, {"DELETE", connPath("x"), nil},
+		{"POST", connPath("x") + "/test", nil},
+	} {
+		tn := connvaulttest.NewTenant(t, h.Store)
+		first := h.CallAs(t, "Bearer "+tn.APIKey, req.method, req.path, req.body)
+		if first.Status == 429 {
+			t.Fatalf("%s %s: the first request was limited", req.method, req.path)
+		}
+		r := h.CallAs(t, "Bearer "+tn.APIKey, req.method, req.path, req.body)
+		wantError(t, r, 429, "TooManyRequestsError")
+		if r.Header.Get("Retry-After") != "2" {
+			t.Errorf("Retry-After = %q", r.Header.Get("Retry-After"))
+		}
+	}
+	if r := h.CallAs(t, "Bearer "+other.APIKey, "GET", connectionsPath, nil); r.Status != 200 {
+		t.Errorf("another key was limited too: %d", r.Status)
+	}
+}

@@ -43,6 +43,11 @@ type Config struct {
 	// the database again, and so how long a revoked key may still work
 	// (default 5s; negative turns the cache off).
 	AuthCacheTTL time.Duration
+	// RateLimit is the sustained requests per second each API key may
+	// make (0: unlimited); RateBurst how many it may make at once
+	// (default twice the rate).
+	RateLimit float64
+	RateBurst int
 	// OnResponseViolation, when set, receives every answer that does not
 	// match the spec (response validation is on only then).
 	OnResponseViolation ResponseViolation
@@ -55,6 +60,7 @@ type Server struct {
 	log     *slog.Logger
 	schemas *configSchemas
 	auth    *authCache
+	limiter *rateLimiter
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -85,7 +91,8 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 	if cfg.AuthCacheTTL == 0 {
 		cfg.AuthCacheTTL = 5 * time.Second
 	}
-	s := &Server{store: st, cfg: cfg, log: cfg.Logger, schemas: schemas, auth: newAuthCache(cfg.AuthCacheTTL)}
+	s := &Server{store: st, cfg: cfg, log: cfg.Logger, schemas: schemas, auth: newAuthCache(cfg.AuthCacheTTL),
+		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

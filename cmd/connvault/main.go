@@ -47,6 +47,8 @@ type Config struct {
 	HealthBackoff        time.Duration
 	HealthConcurrency    int
 	ValidateResponses    bool
+	RateLimit            float64
+	RateBurst            int
 	PprofAddr            string
 	ProviderEndpoints    map[string]string
 	AWS                  providers.AWSCredentials
@@ -105,6 +107,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		HealthBackoff:        envDuration("CONNVAULT_HEALTH_BACKOFF", 5*time.Minute),
 		HealthConcurrency:    envInt("CONNVAULT_HEALTH_CONCURRENCY", 4),
 		ValidateResponses:    envBool("CONNVAULT_VALIDATE_RESPONSES", false),
+		RateLimit:            envFloat("CONNVAULT_RATE_LIMIT", 100),
+		RateBurst:            envInt("CONNVAULT_RATE_BURST", 200),
 		PprofAddr:            env("CONNVAULT_PPROF_ADDR", ""),
 		// The server's own AWS identity, to assume the roles of iam_role
 		// connections. Environment only: no flag puts a secret in argv.
@@ -121,6 +125,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "deadline of one connectivity check (CONNVAULT_CHECK_TIMEOUT)")
 	fs.DurationVar(&cfg.HealthInterval, "health-interval", cfg.HealthInterval, "background check interval, 0 turns it off (CONNVAULT_HEALTH_INTERVAL)")
 	fs.DurationVar(&cfg.HealthBackoff, "health-backoff", cfg.HealthBackoff, "wait after a first failure, doubling per failure (CONNVAULT_HEALTH_BACKOFF)")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per second per API key, 0 for none (CONNVAULT_RATE_LIMIT)")
 	fs.IntVar(&cfg.HealthConcurrency, "health-concurrency", cfg.HealthConcurrency, "checks in flight per process (CONNVAULT_HEALTH_CONCURRENCY)")
 	var org, user string
 	if cmd == "apikey create" {
@@ -256,6 +261,8 @@ func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Log
 		CheckTimeout: cfg.CheckTimeout,
 		Schedule:     schedule(cfg),
 		Logger:       logger,
+		RateLimit:    cfg.RateLimit,
+		RateBurst:    cfg.RateBurst,
 	}
 	if cfg.ValidateResponses {
 		scfg.OnResponseViolation = func(method, path string, status int, err error) {
@@ -343,6 +350,13 @@ func parseEndpoints(s string) (map[string]string, error) {
 		out[strings.TrimSpace(name)] = strings.TrimSpace(u)
 	}
 	return out, nil
+}
+
+func envFloat(name string, def float64) float64 {
+	if f, err := strconv.ParseFloat(env(name, ""), 64); err == nil {
+		return f
+	}
+	return def
 }
 
 func envInt(name string, def int) int {

@@ -389,7 +389,8 @@ func startServer(ctx context.Context, databaseURL string) (*serverProc, error) {
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "CONNVAULT_DATABASE_URL="+databaseURL, "CONNVAULT_ADDR="+addr,
-		"CONNVAULT_ENCRYPTION_KEY="+benchKey, "CONNVAULT_HEALTH_INTERVAL=0", "CONNVAULT_LOG_LEVEL=warn")
+		"CONNVAULT_ENCRYPTION_KEY="+benchKey, "CONNVAULT_HEALTH_INTERVAL=0", "CONNVAULT_LOG_LEVEL=warn",
+		"CONNVAULT_RATE_LIMIT=0") // the benchmark measures throughput, not the limiter
 	if addr := os.Getenv("CONNVAULT_BENCH_PPROF_ADDR"); addr != "" {
 		cmd.Env = append(cmd.Env, "CONNVAULT_PPROF_ADDR="+addr)
 	}
