@@ -164,7 +164,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 
 // ErrStale reports that a connection changed between read and write; the
 // client gets a 409 and may retry.
-var ErrStale = connvault.Errorf(connvault.ECONFLICT, "the connection was changed by another request; retry")
+var ErrStale = connvault.Errorf(connvault.ESTATE, "the connection was changed by another request; retry")
 
 // ArchiveConnection moves a connection to ARCHIVED and drops its secrets.
 // Archiving an archived connection (found by id) returns it unchanged.
