@@ -13,6 +13,9 @@ DEV_ORG := int_devorganization000000000
 DEV_USER := usr_devuser00000000
 
 DEVDB := scripts/devdb.sh
+# The database the user configured, if any; `make test` only recreates the
+# test database of the project-local Postgres, never one it was given.
+USER_DATABASE_URL := $(CONNVAULT_DATABASE_URL)
 # Start (or reuse) the local Postgres and export its URLs, the encryption key
 # and CONNVAULT_PG_BIN. Two steps: `eval "$$(cmd)"` would hide cmd's failure.
 BOOTSTRAP := devenv="$$($(DEVDB) up)"; eval "$$devenv"
@@ -73,6 +76,11 @@ run: build ## start a local Postgres if needed, migrate, print a dev API key and
 
 test: ## start a local Postgres if needed, run the whole suite against it, then check spec coverage
 	@$(BOOTSTRAP); \
+	if [ -z "$(USER_DATABASE_URL)" ]; then \
+		echo "test: a fresh connvault_test database on the local Postgres"; \
+		"$$CONNVAULT_PG_BIN/psql" -X -q "$$CONNVAULT_DATABASE_URL" -v ON_ERROR_STOP=1 \
+			-c "DROP DATABASE IF EXISTS connvault_test WITH (FORCE)" -c "CREATE DATABASE connvault_test"; \
+	fi; \
 	export CONNVAULT_DATABASE_URL="$$CONNVAULT_TEST_DATABASE_URL"; \
 	export CONNVAULT_SPEC_COVERAGE="$$(mktemp)"; \
 	$(MAKE) --no-print-directory clients/typescript/node_modules; \
