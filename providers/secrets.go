@@ -1,10 +1,7 @@
 package providers
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"net/url"
 	"sort"
 	"strings"
@@ -195,14 +192,6 @@ func Scrub(msg string, values []string) string {
 		}
 	}
 	return msg
-}
-
-// Fingerprint is an HMAC-SHA256 of value under key, shortened: enough to
-// tell two values apart, useless for recovering one.
-func Fingerprint(key []byte, value string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(value))
-	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))[:16]
 }
 
 func deepCopy(m Config) Config {
