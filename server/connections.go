@@ -303,26 +303,22 @@ func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *in
 		out.Results = append(out.Results, model(c))
 	}
 	page := f.Offset/f.Limit + 1
-	pg := gen.Pagination{Page: page, PageSize: f.Limit}
-	pg.Total = nullableOf(res.Total)
-	out.Total = pg.Total
+	pg := gen.Pagination{Page: page, PageSize: f.Limit, Total: res.Total}
+	out.Total = res.Total
 	if res.Total != nil {
 		pages := (*res.Total + f.Limit - 1) / f.Limit
-		pg.TotalPages = nullableOf(&pages)
-	} else {
-		pg.TotalPages = nullableOf[int](nil)
+		pg.TotalPages = &pages
 	}
-	pg.PreviousPage, pg.NextPage, pg.NextCursor = nullableOf[int](nil), nullableOf[int](nil), nullableOf[string](nil)
 	if page > 1 && f.After == nil {
 		prev := page - 1
-		pg.PreviousPage = nullableOf(&prev)
+		pg.PreviousPage = &prev
 	}
 	if res.Next != nil {
 		next := res.Next.Encode()
-		pg.NextCursor = nullableOf(&next)
+		pg.NextCursor = &next
 		if f.After == nil {
 			np := page + 1
-			pg.NextPage = nullableOf(&np)
+			pg.NextPage = &np
 		}
 	}
 	out.Pagination = pg

@@ -5,7 +5,6 @@ import (
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/gen"
-	"github.com/oapi-codegen/nullable"
 )
 
 // model is the response view of a connection. provider_config is served
@@ -18,15 +17,15 @@ func model(c *connvault.Connection) gen.StorageConnectionModel {
 		ProviderType:        gen.ProviderType(c.ProviderType),
 		ProviderConfig:      c.Config,
 		Name:                c.Name,
-		Description:         nullableOf(c.Description),
+		Description:         c.Description,
 		Status:              gen.ConnectionStatus(c.Status),
 		IsActive:            c.IsActive(),
-		LastUsedAt:          nullableOf(c.LastUsedAt),
-		LastCheckedAt:       nullableOf(c.LastCheckedAt),
-		LastError:           nullableOf(c.LastError),
+		LastUsedAt:          c.LastUsedAt,
+		LastCheckedAt:       c.LastCheckedAt,
+		LastError:           c.LastError,
 		ConsecutiveFailures: c.ConsecutiveFailures,
-		StatusReason:        nullableOf(c.StatusReason),
-		StatusChangedAt:     nullableOf(c.StatusChangedAt),
+		StatusReason:        c.StatusReason,
+		StatusChangedAt:     c.StatusChangedAt,
 		CreatedAt:           c.CreatedAt,
 		UpdatedAt:           c.UpdatedAt,
 		CreatedByUserId:     c.CreatedByUserID,
@@ -42,11 +41,4 @@ func model(c *connvault.Connection) gen.StorageConnectionModel {
 		})
 	}
 	return m
-}
-
-func nullableOf[T any](p *T) nullable.Nullable[T] {
-	if p == nil {
-		return nullable.NewNullNullable[T]()
-	}
-	return nullable.NewNullableWithValue(*p)
 }

@@ -906,7 +906,7 @@ type ConnectionList struct {
 	Results    []StorageConnectionModel `json:"results"`
 
 	// Total All matching connections; null unless include_total.
-	Total nullable.Nullable[int] `json:"total"`
+	Total *int `json:"total"`
 }
 
 // ConnectionName Human-readable name, unique in the organization among live connections. Must not
@@ -1727,23 +1727,23 @@ type Metadata map[string]interface{}
 // Example: {"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1}
 type Pagination struct {
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
-	NextCursor nullable.Nullable[string] `json:"next_cursor"`
+	NextCursor *string `json:"next_cursor"`
 
 	// NextPage Next page number, null on the last page.
-	NextPage nullable.Nullable[int] `json:"next_page"`
+	NextPage *int `json:"next_page"`
 
 	// Page 1-based page number (offset paging).
 	Page     int `json:"page"`
 	PageSize int `json:"page_size"`
 
 	// PreviousPage Previous page number, null on the first.
-	PreviousPage nullable.Nullable[int] `json:"previous_page"`
+	PreviousPage *int `json:"previous_page"`
 
 	// Total Null unless include_total.
-	Total nullable.Nullable[int] `json:"total"`
+	Total *int `json:"total"`
 
 	// TotalPages Null unless include_total.
-	TotalPages nullable.Nullable[int] `json:"total_pages"`
+	TotalPages *int `json:"total_pages"`
 }
 
 // PostgresqlConfig A PostgreSQL database.
@@ -2048,7 +2048,7 @@ type StorageConnectionModel struct {
 	CreatedByUserId string `json:"created_by_user_id"`
 
 	// Description Example: Raw assets landed by the ingestion jobs
-	Description nullable.Nullable[string] `json:"description"`
+	Description *string `json:"description"`
 
 	// InternalId The owning organization.
 	//
@@ -2059,13 +2059,13 @@ type StorageConnectionModel struct {
 	IsActive bool `json:"is_active"`
 
 	// LastCheckedAt Extension: when the connectivity check last ran.
-	LastCheckedAt nullable.Nullable[time.Time] `json:"last_checked_at"`
+	LastCheckedAt *time.Time `json:"last_checked_at"`
 
 	// LastError Last check failure, secrets scrubbed; null when healthy.
-	LastError nullable.Nullable[string] `json:"last_error"`
+	LastError *string `json:"last_error"`
 
 	// LastUsedAt Last successful call to the provider (a passing check counts).
-	LastUsedAt nullable.Nullable[time.Time] `json:"last_used_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
 
 	// Metadata Arbitrary key-value tags (team, cost center, project).
 	//
@@ -2098,13 +2098,13 @@ type StorageConnectionModel struct {
 	Status ConnectionStatus `json:"status"`
 
 	// StatusChangedAt Extension: when the status last changed.
-	StatusChangedAt nullable.Nullable[time.Time] `json:"status_changed_at"`
+	StatusChangedAt *time.Time `json:"status_changed_at"`
 
 	// StatusReason Extension: why the status last changed.
 	//
 	// Example: 5 consecutive failed health checks
-	StatusReason nullable.Nullable[string] `json:"status_reason"`
-	UpdatedAt    time.Time                 `json:"updated_at"`
+	StatusReason *string   `json:"status_reason"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
