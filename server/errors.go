@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -247,6 +248,15 @@ func schemaItem(se *openapi3.SchemaError, prefix []string) gen.ValidationErrorIt
 		item.Message = "value is not a valid " + se.Schema.Format
 		named = false
 	case se.SchemaField == "discriminator":
+		// Name the accepted values, so a typo is easy to fix.
+		if se.Schema != nil && se.Schema.Discriminator != nil && strings.HasSuffix(se.Reason, "has invalid value") {
+			values := make([]string, 0, len(se.Schema.Discriminator.Mapping))
+			for v := range se.Schema.Discriminator.Mapping {
+				values = append(values, v)
+			}
+			sort.Strings(values)
+			item.Message = name + " must be one of: " + strings.Join(values, ", ")
+		}
 	case se.SchemaField == "not" && len(loc) > 0 && loc[len(loc)-1] == "name":
 		item.Message = "name must not start with conn_ (the prefix of connection ids)"
 		named = false

@@ -141,6 +141,23 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 	})
 }
 
+func TestUnknownDiscriminatorValuesListTheAcceptedOnes(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	body := s3Create("typo")
+	body["provider_type"] = "dropbox"
+	e := wantError(t, h.Call(t, "POST", connectionsPath, body), 422, "ValidationError")
+	if msg := e["message"].(string); !strings.Contains(msg, "provider_type must be one of: backblaze, box, brightdata") || strings.Contains(msg, "dropbox") {
+		t.Errorf("message = %q", msg)
+	}
+	body = s3Create("typo")
+	body["provider_config"].(map[string]any)["credentials"].(map[string]any)["type"] = "acess_key"
+	e = wantError(t, h.Call(t, "POST", connectionsPath, body), 422, "ValidationError")
+	if msg := e["message"].(string); !strings.Contains(msg, "type must be one of: access_key, iam_role") {
+		t.Errorf("message = %q", msg)
+	}
+}
+
 func TestErrorsNeverQuoteSubmittedValues(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
