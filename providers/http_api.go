@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -25,101 +27,168 @@ type httpAPIConfig struct {
 	ItemIDField    string                 `json:"item_id_field"`
 	RequestTimeout int                    `json:"request_timeout"`
 	Credentials    httpHeadersCredentials `json:"credentials"`
-	Pagination     struct {
-		Type       string `json:"type"`
-		CursorPath string `json:"cursor_path"`
-	} `json:"pagination"`
+	Pagination     httpAPIPagination      `json:"pagination"`
+}
+
+// httpAPIPagination says how a sync walks the API. The check fetches only
+// the first page, asking for it the way the sync will, so a wrong
+// parameter name fails now rather than on page two.
+type httpAPIPagination struct {
+	// Type is none, page, offset or cursor.
+	Type string `json:"type"`
+	// PageParam is the query parameter carrying the page number (page)
+	// or the offset (offset).
+	PageParam string `json:"page_param"`
+	// SizeParam and PageSize ask for a page size, when both are set.
+	SizeParam string `json:"size_param"`
+	PageSize  int    `json:"page_size"`
+	// CursorPath is the dotted path of the next cursor in the answer and
+	// CursorParam the query parameter that sends it back.
+	CursorPath  string `json:"cursor_path"`
+	CursorParam string `json:"cursor_param"`
 }
 
 // checkHTTPAPI performs the configured request for the first page and
 // proves the answer has what a sync needs: the item array at items_path,
-// items with item_id_field, and the cursor when cursor paging is set.
+// items carrying item_id_field, and the cursor when cursor_path is set.
 func checkHTTPAPI(ctx context.Context, cfg Config, env Env) Result {
 	var c httpAPIConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
-	ctx, cancel := withRequestTimeout(ctx, c.RequestTimeout)
-	defer cancel()
-	method := c.HTTPMethod
+	u, err := parseHTTPURL("base_url", c.BaseURL)
+	if err != nil {
+		return failed("fetch first page", err.Error())
+	}
+	if err := checkHeaders(c.Credentials.Headers); err != nil {
+		return failed("fetch first page", err.Error())
+	}
+	q := u.Query()
+	switch p := c.Pagination; p.Type {
+	case "page", "offset":
+		if p.PageParam != "" {
+			first := "1"
+			if p.Type == "offset" {
+				first = "0"
+			}
+			q.Set(p.PageParam, first)
+		}
+	}
+	if p := c.Pagination; p.Type != "" && p.Type != "none" && p.SizeParam != "" && p.PageSize > 0 {
+		q.Set(p.SizeParam, strconv.Itoa(p.PageSize))
+	}
+	u.RawQuery = q.Encode()
+
+	method := strings.ToUpper(c.HTTPMethod)
 	if method == "" {
 		method = http.MethodGet
 	}
-	var body *bytes.Reader
-	if method == http.MethodPost && c.RequestBody != nil {
-		b, _ := json.Marshal(c.RequestBody)
-		body = bytes.NewReader(b)
-	} else {
-		body = bytes.NewReader(nil)
+	if method != http.MethodGet && method != http.MethodPost {
+		return failed("fetch first page", "http_method must be GET or POST")
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL, body)
+	var body []byte
+	if method == http.MethodPost && c.RequestBody != nil {
+		if body, err = json.Marshal(c.RequestBody); err != nil {
+			return failed("fetch first page", "request_body cannot be encoded as JSON")
+		}
+	}
+	reqCtx, cancel := withRequestTimeout(ctx, c.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return failed("fetch first page", "base_url is not a valid URL")
 	}
-	if body.Len() > 0 {
+	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	setHeaders(req, c.Credentials.Headers, "")
-	raw, err := fetch(env, req)
+	ans, err := fetch(env, req)
 	if err != nil {
-		return failed("fetch first page", Describe(err))
+		return failed("fetch first page", "the API could not be read: "+describeFetch(ctx, err, c.RequestTimeout))
 	}
-	steps := []Step{{Name: "fetch first page", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(raw))}}
+	steps := []Step{{Name: "fetch first page", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(ans.Body))}}
+	fail := func(step, msg string) Result {
+		return Result{Message: msg, Steps: append(steps, Step{Name: step, Status: StepFailed, Message: msg})}
+	}
+
 	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(ans.Body))
+	dec.UseNumber() // ids may be 64-bit integers
+	if err := dec.Decode(&doc); err != nil || dec.More() {
 		msg := "the answer is not JSON"
-		return Result{Message: msg, Steps: append(steps, Step{Name: "find items", Status: StepFailed, Message: msg})}
+		if mt, _, perr := mime.ParseMediaType(ans.ContentType); perr == nil && mt != "" {
+			msg += " (Content-Type " + mt + ")"
+		}
+		return fail("find items", msg)
 	}
-	node, ok := lookupPath(doc, c.ItemsPath)
+	node, found := lookupPath(doc, c.ItemsPath)
+	if !found {
+		return fail("find items", "items_path "+displayPath(c.ItemsPath)+" was not found in the answer")
+	}
 	items, isArray := node.([]any)
-	if !ok || !isArray {
-		msg := "items_path " + displayPath(c.ItemsPath) + " was not found in the answer"
-		if ok {
-			msg = "items_path " + displayPath(c.ItemsPath) + " is not an array in the answer"
-		}
-		return Result{Message: msg, Steps: append(steps, Step{Name: "find items", Status: StepFailed, Message: msg})}
+	if !isArray {
+		return fail("find items", "items_path "+displayPath(c.ItemsPath)+" is not an array in the answer")
 	}
-	if len(items) > 0 {
-		first, isObj := items[0].(map[string]any)
-		if _, has := first[c.ItemIDField]; !isObj || !has {
-			msg := "items have no field " + c.ItemIDField
-			return Result{Message: msg, Steps: append(steps, Step{Name: "find items", Status: StepFailed, Message: msg})}
-		}
-	}
-	msg := fmt.Sprintf("found %d items with field %s", len(items), c.ItemIDField)
+	var msg string
 	if len(items) == 0 {
-		msg = "the first page has no items yet (the array exists)"
+		msg = "the first page has no items yet (the array exists, item_id_field cannot be verified)"
+	} else {
+		first, isObj := items[0].(map[string]any)
+		if !isObj {
+			return fail("find items", "items are not JSON objects")
+		}
+		if _, has := first[c.ItemIDField]; !has {
+			return fail("find items", "items have no field "+c.ItemIDField)
+		}
+		msg = fmt.Sprintf("found %d items with field %s", len(items), c.ItemIDField)
 	}
 	steps = append(steps, Step{Name: "find items", Status: StepPassed, Message: msg})
-	if c.Pagination.Type == "cursor" && c.Pagination.CursorPath != "" {
-		if _, ok := lookupPath(doc, c.Pagination.CursorPath); !ok {
-			m := "pagination cursor_path " + c.Pagination.CursorPath + " was not found in the answer"
-			return Result{Message: m, Steps: append(steps, Step{Name: "find cursor", Status: StepFailed, Message: m})}
+
+	if cp := c.Pagination.CursorPath; cp != "" {
+		cursor, ok := lookupPath(doc, cp)
+		if !ok {
+			return fail("find cursor", "pagination cursor_path "+cp+" was not found in the answer")
 		}
-		steps = append(steps, Step{Name: "find cursor", Status: StepPassed, Message: "the cursor is in the answer"})
+		note := "the answer carries the next cursor"
+		if cursor == nil || cursor == "" {
+			// Present but empty is how APIs say "last page".
+			note = "the cursor is present and empty: this is the only page"
+		}
+		steps = append(steps, Step{Name: "find cursor", Status: StepPassed, Message: note})
 	}
 	return Result{Success: true, Message: msg, Steps: steps}
 }
 
-// lookupPath follows a dotted path through JSON objects; "" is the root.
+// lookupPath follows a dotted path through JSON objects; "" is the root. A
+// numeric segment indexes an array (results.0.items).
 func lookupPath(doc any, path string) (any, bool) {
 	if path == "" {
 		return doc, true
 	}
 	node := doc
-	for _, seg := range strings.Split(path, ".") {
-		obj, ok := node.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if node, ok = obj[seg]; !ok {
+	for seg := range strings.SplitSeq(path, ".") {
+		switch n := node.(type) {
+		case map[string]any:
+			v, ok := n[seg]
+			if !ok {
+				return nil, false
+			}
+			node = v
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(n) {
+				return nil, false
+			}
+			node = n[i]
+		default:
 			return nil, false
 		}
 	}
 	return node, true
 }
 
+// displayPath names the root in messages, where "" would read as a typo.
 func displayPath(p string) string {
 	if p == "" {
 		return "(root)"

@@ -9,7 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
+	"unicode/utf8"
 )
 
 func init() {
@@ -20,11 +20,6 @@ func init() {
 	})
 }
 
-type httpHeadersCredentials struct {
-	Type    string            `json:"type"`
-	Headers map[string]string `json:"headers"`
-}
-
 type rssConfig struct {
 	FeedURL        string                 `json:"feed_url"`
 	UserAgent      string                 `json:"user_agent"`
@@ -32,114 +27,147 @@ type rssConfig struct {
 	Credentials    httpHeadersCredentials `json:"credentials"`
 }
 
-// defaultUserAgent identifies connvault to feed and API servers.
-const defaultUserAgent = "connvault/1 (+connectivity check)"
-
-// checkRSS fetches the feed and parses it as RSS 2.0, RSS 1.0 (RDF) or Atom.
+// checkRSS fetches the feed once (GET feed_url with the configured headers,
+// under request_timeout) and parses it as RSS 2.0, RSS 1.0 (RDF) or Atom,
+// counting its items: a URL that answers 200 with an HTML page is the
+// common mistake, and only parsing catches it.
 func checkRSS(ctx context.Context, cfg Config, env Env) Result {
 	var c rssConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
-	ctx, cancel := withRequestTimeout(ctx, c.RequestTimeout)
+	u, err := parseHTTPURL("feed_url", c.FeedURL)
+	if err != nil {
+		return failed("fetch feed", err.Error())
+	}
+	if err := checkHeaders(c.Credentials.Headers); err != nil {
+		return failed("fetch feed", err.Error())
+	}
+	reqCtx, cancel := withRequestTimeout(ctx, c.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.FeedURL, nil)
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return failed("fetch feed", "feed_url is not a valid URL")
 	}
-	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8")
+	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8")
 	setHeaders(req, c.Credentials.Headers, c.UserAgent)
-	body, err := fetch(env, req)
+	ans, err := fetch(env, req)
 	if err != nil {
-		msg := Describe(err)
-		return failed("fetch feed", msg)
+		return failed("fetch feed", "the feed could not be fetched: "+describeFetch(ctx, err, c.RequestTimeout))
 	}
-	steps := []Step{{Name: "fetch feed", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(body))}}
-	kind, items, err := parseFeed(body)
+	steps := []Step{{Name: "fetch feed", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(ans.Body))}}
+	kind, items, err := parseFeed(ans.Body)
 	if err != nil {
 		return Result{Message: err.Error(), Steps: append(steps, Step{Name: "parse feed", Status: StepFailed, Message: err.Error()})}
 	}
 	msg := fmt.Sprintf("%s feed with %d items", kind, items)
+	if items == 0 {
+		msg += " (nothing published yet)"
+	}
 	return Result{Success: true, Message: msg, Steps: append(steps, Step{Name: "parse feed", Status: StepPassed, Message: msg})}
 }
 
-// withRequestTimeout bounds ctx by a configured timeout in seconds, if any.
-func withRequestTimeout(ctx context.Context, seconds int) (context.Context, context.CancelFunc) {
-	if seconds <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, time.Duration(seconds)*time.Second)
-}
-
-// setHeaders applies configured (secret) headers and the user agent.
-func setHeaders(req *http.Request, headers map[string]string, userAgent string) {
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	if userAgent == "" {
-		userAgent = defaultUserAgent
-	}
-	req.Header.Set("User-Agent", userAgent)
-}
-
-// fetch performs req and returns the (bounded) body of a 2xx answer.
-func fetch(env Env, req *http.Request) ([]byte, error) {
-	resp, err := env.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := readLimited(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &httpStatusError{Status: resp.StatusCode}
-	}
-	return body, nil
-}
-
-// errNotAFeed is the message users see for HTML pages and other XML.
+// errNotAFeed is what users see for HTML pages, JSON and other XML.
 var errNotAFeed = errors.New("feed is not RSS or Atom")
 
+// feedItemDepth is where each format keeps its items: rss>channel>item,
+// rdf:RDF>item, feed>entry. Counting only there keeps nested elements that
+// happen to be called item (in extension namespaces) out of the count.
+var feedItemDepth = map[string]struct {
+	kind  string
+	item  string
+	depth int
+}{
+	"rss":  {"RSS 2.0", "item", 3},
+	"rdf":  {"RSS 1.0", "item", 2},
+	"feed": {"Atom", "entry", 2},
+}
+
 // parseFeed recognises the feed by its root element and counts its items.
+// Errors never quote the document: it is the provider's answer.
 func parseFeed(body []byte) (kind string, items int, err error) {
 	dec := xml.NewDecoder(bytes.NewReader(body))
+	// Real feeds carry HTML entities (&nbsp;) and sloppy markup that
+	// readers tolerate; the check should not be stricter than they are.
 	dec.Strict = false
-	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	dec.Entity = xml.HTMLEntity
+	dec.CharsetReader = charsetReader
 	var root string
+	var format struct {
+		kind  string
+		item  string
+		depth int
+	}
 	depth := 0
 	for {
 		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
 		if err != nil {
 			if root == "" {
 				return "", 0, errNotAFeed
 			}
-			break
+			var se *xml.SyntaxError
+			if errors.As(err, &se) {
+				return "", 0, fmt.Errorf("the feed is not well-formed XML (line %d)", se.Line)
+			}
+			return "", 0, errors.New("the feed cannot be read as XML")
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
 			name := strings.ToLower(t.Name.Local)
 			if depth == 1 {
-				root = name
-				if root != "rss" && root != "feed" && root != "rdf" {
+				f, ok := feedItemDepth[name]
+				if !ok {
 					return "", 0, errNotAFeed
 				}
+				root, format = name, f
 				continue
 			}
-			if (root == "feed" && name == "entry") || (root != "feed" && name == "item") {
+			if depth == format.depth && name == format.item {
 				items++
 			}
 		case xml.EndElement:
 			depth--
 		}
 	}
-	switch root {
-	case "rss":
-		return "RSS 2.0", items, nil
-	case "rdf":
-		return "RSS 1.0", items, nil
+	if root == "" {
+		return "", 0, errNotAFeed
 	}
-	return "Atom", items, nil
+	return format.kind, items, nil
 }
+
+// charsetReader decodes the legacy encodings feeds still declare (Latin-1,
+// Windows-1252) without a dependency; UTF-8 and US-ASCII pass through.
+func charsetReader(label string, r io.Reader) (io.Reader, error) {
+	switch strings.ToLower(label) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		return r, nil
+	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "windows-1252", "cp1252":
+		b, err := io.ReadAll(r) // already bounded by readLimited
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, 0, len(b)+len(b)/8)
+		for _, c := range b {
+			out = utf8.AppendRune(out, win1252(c))
+		}
+		return bytes.NewReader(out), nil
+	}
+	return nil, errors.New("the feed's character encoding is not supported")
+}
+
+// win1252 maps a Windows-1252 byte to its rune. It is a superset of
+// Latin-1 for printable text, which is what mislabelled feeds contain.
+func win1252(c byte) rune {
+	if c < 0x80 || c >= 0xa0 {
+		return rune(c)
+	}
+	return win1252High[c-0x80]
+}
+
+// win1252High is Windows-1252 0x80-0x9F; the five unassigned bytes map to
+// the C1 controls, as browsers do.
+var win1252High = []rune("€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008dŽ\u008f\u0090‘’“”•–—˜™š›œ\u009džŸ")

@@ -7,30 +7,47 @@ import (
 	"sync/atomic"
 )
 
-// Feed serves RSS 2.0 at /rss.xml, Atom at /atom.xml, RSS 1.0 at /rdf.xml
-// and an HTML page at /page.html. When Header is set, every request must
-// carry it with Value, or the answer is a 401 that echoes the header sent,
-// as careless servers do.
+// Feed serves feeds the way blogs do: RSS 2.0 at /rss.xml (2 items), Atom
+// at /atom.xml (1 entry), RSS 1.0 at /rdf.xml (1 item), an empty RSS 2.0
+// feed at /empty.xml, an ISO-8859-1 feed at /latin1.xml (1 item), broken
+// XML at /broken.xml, an HTML page at /page.html, and /slow, which never
+// answers before the request gives up. When Header is set, every request
+// must carry it with Value, or the answer is a 401 page that echoes the
+// header sent, as careless servers do.
 type Feed struct {
-	URL      string
-	Header   string
-	Value    string
+	URL    string
+	Header string
+	Value  string
+	// Requests counts every request the double received.
 	Requests atomic.Int64
+	// UserAgent is the User-Agent of the last request.
+	UserAgent atomic.Value
+	srv       *httptest.Server
 }
 
-// NewFeed starts the feed double.
+// NewFeed starts the feed double; it stops when the test ends.
 func NewFeed(t TB, header, value string) *Feed {
 	t.Helper()
 	d := &Feed{Header: header, Value: value}
-	srv := httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(srv.Close)
-	d.URL = srv.URL
+	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
+	t.Cleanup(d.srv.Close)
+	d.URL = d.srv.URL
 	return d
 }
 
+// Endpoints is empty: rss configs carry the feed's URL themselves.
+func (d *Feed) Endpoints() map[string]string { return map[string]string{} }
+
+// Client is an HTTP client for the double's server.
+func (d *Feed) Client() *http.Client { return d.srv.Client() }
+
 const rss2 = `<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0"><channel><title>Example</title><link>https://example.invalid/</link>
-<item><title>One</title><guid>1</guid></item><item><title>Two</title><guid>2</guid></item></channel></rss>`
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Example</title><link>https://example.invalid/</link>
+<item><title>One &amp; only&nbsp;</title><guid>1</guid><media:group><media:item>not an item</media:item></media:group></item>
+<item><title>Two</title><guid>2</guid></item></channel></rss>`
+
+const rss2Empty = `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Nothing yet</title><link>https://example.invalid/</link></channel></rss>`
 
 const atom = `<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Example</title><id>urn:x</id>
@@ -40,27 +57,44 @@ const rdf = `<?xml version="1.0"?>
 <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
 <channel rdf:about="x"><title>Example</title></channel><item rdf:about="1"><title>One</title></item></rdf:RDF>`
 
+// latin1 is "Café" and "Noël" in ISO-8859-1 bytes.
+const latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<rss version=\"2.0\"><channel><title>Caf\xe9</title>" +
+	"<item><title>No\xebl</title></item></channel></rss>"
+
+const broken = `<?xml version="1.0"?><rss version="2.0"><channel><item><title>One</title></item><item><title>Two</oops>`
+
 func (d *Feed) serve(w http.ResponseWriter, r *http.Request) {
 	d.Requests.Add(1)
+	d.UserAgent.Store(r.Header.Get("User-Agent"))
 	if d.Header != "" && r.Header.Get(d.Header) != d.Value {
+		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprintf(w, "<html>401: %s=%q is not allowed</html>", d.Header, r.Header.Get(d.Header))
 		return
 	}
+	body, ctype := "", "application/rss+xml"
 	switch r.URL.Path {
 	case "/rss.xml":
-		w.Header().Set("Content-Type", "application/rss+xml")
-		fmt.Fprint(w, rss2)
+		body = rss2
+	case "/empty.xml":
+		body = rss2Empty
 	case "/atom.xml":
-		w.Header().Set("Content-Type", "application/atom+xml")
-		fmt.Fprint(w, atom)
+		body, ctype = atom, "application/atom+xml"
 	case "/rdf.xml":
-		w.Header().Set("Content-Type", "application/rdf+xml")
-		fmt.Fprint(w, rdf)
+		body, ctype = rdf, "application/rdf+xml"
+	case "/latin1.xml":
+		body, ctype = latin1, "application/rss+xml; charset=iso-8859-1"
+	case "/broken.xml":
+		body = broken
 	case "/page.html":
-		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, "<!doctype html><html><head><title>Not a feed</title></head><body>hello</body></html>")
+		body, ctype = "<!doctype html><html><head><title>Not a feed</title></head><body>hello</body></html>", "text/html"
+	case "/slow":
+		<-r.Context().Done() // the client gives up first
+		return
 	default:
 		http.NotFound(w, r)
+		return
 	}
+	w.Header().Set("Content-Type", ctype)
+	fmt.Fprint(w, body)
 }

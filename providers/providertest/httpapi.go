@@ -5,45 +5,78 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"sync"
 	"sync/atomic"
 )
 
 // HTTPAPI is a JSON API double. GET or POST /items answers
-// {"data": {"items": [...]}, "meta": {"next": "..."}}; /empty has an empty
-// array, /text is not JSON. A request without "Authorization: Bearer
-// <Token>" gets a 401 whose body echoes the header it got.
+// {"data": {"items": [...]}, "meta": {"next": "c2", "end": null}}; /list
+// answers a root array, /empty an empty items array, /text plain text. A
+// request without "Authorization: Bearer <Token>" gets a 401 whose JSON
+// body echoes the header it got, as careless APIs do; a POST whose body
+// is not JSON gets a 400.
 type HTTPAPI struct {
-	URL      string
-	Token    string
+	URL   string
+	Token string
+	// Requests counts every request the double received.
 	Requests atomic.Int64
+	srv      *httptest.Server
+
+	mu        sync.Mutex
+	lastQuery url.Values
 }
 
-// NewHTTPAPI starts the double.
+// NewHTTPAPI starts the double; it stops when the test ends.
 func NewHTTPAPI(t TB, token string) *HTTPAPI {
 	t.Helper()
 	d := &HTTPAPI{Token: token}
-	srv := httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(srv.Close)
-	d.URL = srv.URL
+	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
+	t.Cleanup(d.srv.Close)
+	d.URL = d.srv.URL
 	return d
+}
+
+// Endpoints is empty: http_api configs carry the API's URL themselves.
+func (d *HTTPAPI) Endpoints() map[string]string { return map[string]string{} }
+
+// Client is an HTTP client for the double's server.
+func (d *HTTPAPI) Client() *http.Client { return d.srv.Client() }
+
+// LastQuery is the query string of the last request, to see which page
+// parameters a check asked for.
+func (d *HTTPAPI) LastQuery() url.Values {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lastQuery
 }
 
 func (d *HTTPAPI) serve(w http.ResponseWriter, r *http.Request) {
 	d.Requests.Add(1)
+	d.mu.Lock()
+	d.lastQuery = r.URL.Query()
+	d.mu.Unlock()
 	if got := r.Header.Get("Authorization"); got != "Bearer "+d.Token {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": "unauthorized", "detail": "bad Authorization header: " + got})
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized", "detail": "bad Authorization header: " + got})
 		return
+	}
+	if r.Method == http.MethodPost && r.ContentLength != 0 {
+		var v any
+		if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_json"})
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	switch r.URL.Path {
 	case "/items":
-		fmt.Fprint(w, `{"data":{"items":[{"id":"a1","title":"first"},{"id":"a2","title":"second"}]},"meta":{"next":"c2"}}`)
+		fmt.Fprint(w, `{"data":{"items":[{"id":"a1","title":"first"},{"id":9007199254740993,"title":"second"}]},"meta":{"next":"c2","end":null}}`)
+	case "/list":
+		fmt.Fprint(w, `[{"id":"a1"},{"id":"a2"},{"id":"a3"}]`)
 	case "/empty":
 		fmt.Fprint(w, `{"data":{"items":[]}}`)
 	case "/text":
-		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, "plain text")
 	default:
 		http.NotFound(w, r)

@@ -1,0 +1,114 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// httpHeadersCredentials is the optional credentials variant of rss and
+// http_api: headers sent with every request, whose values are secret (a
+// bearer token, an API key header).
+type httpHeadersCredentials struct {
+	Type    string            `json:"type"`
+	Headers map[string]string `json:"headers"`
+}
+
+// defaultUserAgent identifies connvault to feed and API servers; some
+// refuse Go's default agent.
+const defaultUserAgent = "connvault/1 (+connectivity check)"
+
+// defaultRequestTimeout is the spec's default request_timeout, in seconds.
+const defaultRequestTimeout = 30
+
+// checkHeaders refuses header names or values that net/http would reject
+// only later with a less helpful error. The message names the header,
+// never its (secret) value.
+func checkHeaders(headers map[string]string) error {
+	names := make([]string, 0, len(headers))
+	for k := range headers {
+		names = append(names, k)
+	}
+	sort.Strings(names) // the same config always yields the same message
+	for _, k := range names {
+		if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) }) {
+			return errors.New("a header name in credentials.headers is not a valid HTTP header name")
+		}
+		if strings.ContainsAny(headers[k], "\r\n\x00") {
+			return fmt.Errorf("the value of header %s contains a line break or NUL", k)
+		}
+	}
+	return nil
+}
+
+// setHeaders applies the configured (secret) headers, then the user agent.
+func setHeaders(req *http.Request, headers map[string]string, userAgent string) {
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if userAgent == "" {
+		userAgent = defaultUserAgent
+	}
+	req.Header.Set("User-Agent", userAgent)
+}
+
+// parseHTTPURL accepts absolute http and https URLs only: anything else
+// (a relative path, file:, ftp:) cannot be fetched by the check.
+func parseHTTPURL(field, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New(field + " must be an absolute http or https URL")
+	}
+	return u, nil
+}
+
+// withRequestTimeout bounds ctx by request_timeout seconds (the spec's
+// default when unset); ctx's own deadline still wins when it is sooner.
+func withRequestTimeout(ctx context.Context, seconds int) (context.Context, context.CancelFunc) {
+	if seconds <= 0 {
+		seconds = defaultRequestTimeout
+	}
+	return context.WithTimeout(ctx, time.Duration(seconds)*time.Second)
+}
+
+// describeFetch explains a failed fetch; when the configured
+// request_timeout (not the check's own deadline) ran out, it says so.
+func describeFetch(parent context.Context, err error, seconds int) string {
+	if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
+		if seconds <= 0 {
+			seconds = defaultRequestTimeout
+		}
+		return fmt.Sprintf("no answer within request_timeout (%d s)", seconds)
+	}
+	return Describe(err)
+}
+
+// fetched is a bounded 2xx answer.
+type fetched struct {
+	Body        []byte
+	ContentType string
+}
+
+// fetch performs req and returns the bounded body of a 2xx answer. A
+// non-2xx answer becomes *httpStatusError and its body is dropped unread
+// beyond the limit: servers echo credentials back in error pages.
+func fetch(env Env, req *http.Request) (fetched, error) {
+	resp, err := env.HTTP.Do(req)
+	if err != nil {
+		return fetched{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fetched{}, &httpStatusError{Status: resp.StatusCode}
+	}
+	body, err := readLimited(resp.Body)
+	if err != nil {
+		return fetched{}, err
+	}
+	return fetched{Body: body, ContentType: resp.Header.Get("Content-Type")}, nil
+}
