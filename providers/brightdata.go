@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 )
@@ -27,22 +28,28 @@ type brightDataZone struct {
 	Type string `json:"type"`
 }
 
-// checkBrightData reads the account's active zones (GET /zone/get_active_zones,
-// Bright Data's documented read-only account call) with the API token; with a
-// zone configured it must be among them, and with a dataset configured its
-// snapshot list (GET /datasets/v3/snapshots?dataset_id=...) must be readable.
+// checkBrightData proves the API token with Bright Data's documented
+// read-only account call, GET {api_base}/zone/get_active_zones (Account
+// Management API, bearer token, answers [{"name","type"}]). A configured
+// zone must be among the active ones. A configured dataset must be
+// readable with GET /datasets/v3/snapshots?dataset_id=..&status=ready&limit=1
+// (Web Scraper API "Get snapshots"), which lists at most one snapshot
+// and triggers no collection, so the check costs nothing.
 func checkBrightData(ctx context.Context, cfg Config, env Env) Result {
 	var c brightDataConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
-	base := env.Endpoint("brightdata.api_base", "https://api.brightdata.com")
+	base, err := url.Parse(env.Endpoint("brightdata.api_base", "https://api.brightdata.com"))
+	if err != nil || base.Host == "" {
+		return failed("authenticate", "the Bright Data endpoint is not a valid URL")
+	}
 	auth := "Bearer " + c.Credentials.APIToken
 	var zones []brightDataZone
-	if err := getJSON(ctx, env, base+"/zone/get_active_zones", auth, &zones); err != nil {
-		return failed("authenticate", Describe(err))
+	if err := getJSON(ctx, env, base.JoinPath("zone", "get_active_zones").String(), auth, &zones); err != nil {
+		return failed("authenticate", "the API token was not accepted: "+Describe(err))
 	}
-	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: "the API token was accepted"}}
+	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: fmt.Sprintf("the API token was accepted (%d active zones)", len(zones))}}
 	if c.Zone != "" {
 		if !slices.ContainsFunc(zones, func(z brightDataZone) bool { return z.Name == c.Zone }) {
 			msg := "zone " + c.Zone + " is not an active zone of this account"
@@ -51,13 +58,20 @@ func checkBrightData(ctx context.Context, cfg Config, env Env) Result {
 		steps = append(steps, Step{Name: "find zone", Status: StepPassed, Message: "the zone is active"})
 	}
 	if c.DatasetID != "" {
-		var snapshots []map[string]any
-		u := base + "/datasets/v3/snapshots?dataset_id=" + url.QueryEscape(c.DatasetID) + "&status=ready"
-		if err := getJSON(ctx, env, u, auth, &snapshots); err != nil {
-			msg := "the dataset cannot be read: " + Describe(err)
+		u := base.JoinPath("datasets", "v3", "snapshots")
+		u.RawQuery = url.Values{"dataset_id": {c.DatasetID}, "status": {"ready"}, "limit": {"1"}}.Encode()
+		var snapshots []struct {
+			ID string `json:"id"`
+		}
+		if err := getJSON(ctx, env, u.String(), auth, &snapshots); err != nil {
+			msg := "dataset " + c.DatasetID + " cannot be read: " + Describe(err)
 			return Result{Message: msg, Steps: append(steps, Step{Name: "read dataset", Status: StepFailed, Message: msg})}
 		}
-		steps = append(steps, Step{Name: "read dataset", Status: StepPassed, Message: "the dataset's snapshots are readable"})
+		note := "the dataset is readable"
+		if len(snapshots) == 0 {
+			note += " (no ready snapshot yet)"
+		}
+		steps = append(steps, Step{Name: "read dataset", Status: StepPassed, Message: note})
 	}
 	return Result{Success: true, Message: "the API token works", Steps: steps}
 }

@@ -3,8 +3,10 @@ package providers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 func init() {
@@ -23,32 +25,39 @@ type instagramConfig struct {
 	} `json:"credentials"`
 }
 
-// checkInstagram reads the token owner's profile (GET /me) and, when set,
-// the business account. The Graph API takes the token as a query
-// parameter, so errors are built here and never carry the request URL.
+// checkInstagram reads the token owner's profile (GET {graph_base}/me?
+// fields=id,username) and, when business_account_id is set, that account
+// (GET {graph_base}/{id}?fields=id). The Graph API takes the token as the
+// access_token query parameter, so no error from these calls is ever
+// printed as is: *url.Error would carry the URL and the token with it.
 func checkInstagram(ctx context.Context, cfg Config, env Env) Result {
 	var c instagramConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
+	}
+	token := c.Credentials.AccessToken
+	if token == "" {
+		return failed("read profile", "credentials.access_token is empty")
 	}
 	base := env.Endpoint("instagram.graph_base", "https://graph.instagram.com")
 	var me struct {
 		ID       string `json:"id"`
 		Username string `json:"username"`
 	}
-	if msg := instagramGet(ctx, env, base+"/me", "id,username", c.Credentials.AccessToken, &me); msg != "" {
+	if msg := instagramGet(ctx, env, base, "me", "id,username", token, &me); msg != "" {
 		return failed("read profile", msg)
 	}
 	steps := []Step{{Name: "read profile", Status: StepPassed, Message: "the access token belongs to @" + me.Username}}
-	if c.Credentials.InstagramUserID != "" && c.Credentials.InstagramUserID != me.ID {
-		msg := "the access token belongs to another Instagram user"
+	if want := c.Credentials.InstagramUserID; want != "" && want != me.ID {
+		msg := "the access token belongs to another Instagram user than instagram_user_id"
 		return Result{Message: msg, Steps: append(steps, Step{Name: "match user", Status: StepFailed, Message: msg})}
 	}
-	if c.BusinessAccountID != "" {
+	if id := c.BusinessAccountID; id != "" {
 		var acct struct {
 			ID string `json:"id"`
 		}
-		if msg := instagramGet(ctx, env, base+"/"+url.PathEscape(c.BusinessAccountID), "id", c.Credentials.AccessToken, &acct); msg != "" {
+		if msg := instagramGet(ctx, env, base, id, "id", token, &acct); msg != "" {
+			msg = "business account " + id + ": " + msg
 			return Result{Message: msg, Steps: append(steps, Step{Name: "read business account", Status: StepFailed, Message: msg})}
 		}
 		steps = append(steps, Step{Name: "read business account", Status: StepPassed, Message: "the business account is readable"})
@@ -56,25 +65,33 @@ func checkInstagram(ctx context.Context, cfg Config, env Env) Result {
 	return Result{Success: true, Message: "the access token works for @" + me.Username, Steps: steps}
 }
 
-// instagramGet calls the Graph API and returns a user-facing message on
-// failure ("" on success).
-func instagramGet(ctx context.Context, env Env, endpoint, fields, token string, out any) string {
-	q := url.Values{"fields": {fields}, "access_token": {token}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"?"+q.Encode(), nil)
+// instagramGet reads one Graph API node and returns a user-facing message
+// on failure ("" on success).
+func instagramGet(ctx context.Context, env Env, base, node, fields, token string, out any) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return "the Instagram endpoint is not a valid URL"
+	}
+	// PathEscape keeps a business_account_id like "../x" one segment.
+	u = u.JoinPath(url.PathEscape(node))
+	u.RawQuery = url.Values{"fields": {fields}, "access_token": {token}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return "the Instagram endpoint is not a valid URL"
 	}
+	req.Header.Set("Accept", "application/json")
 	resp, err := env.HTTP.Do(req)
 	if err != nil {
-		// *url.Error would print the URL, token included: describe only.
-		return Describe(unwrapURLError(err))
+		return describeTokenInURL(err, token)
 	}
 	defer resp.Body.Close()
 	body, err := readLimited(resp.Body)
 	if err != nil {
-		return Describe(err)
+		return describeTokenInURL(err, token)
 	}
 	if resp.StatusCode != http.StatusOK {
+		// {"error":{"message":..,"type":"OAuthException","code":190,...}}:
+		// only the numeric code is used; message may quote the token.
 		var e struct {
 			Error struct {
 				Type string `json:"type"`
@@ -82,15 +99,21 @@ func instagramGet(ctx context.Context, env Env, endpoint, fields, token string, 
 			} `json:"error"`
 		}
 		_ = json.Unmarshal(body, &e)
-		switch {
-		case e.Error.Code == 190:
+		switch e.Error.Code {
+		case 190:
 			return "the access token is invalid or expired"
-		case e.Error.Code == 10 || e.Error.Code == 200:
+		case 10, 200:
 			return "the access token lacks the permission for this account"
-		case resp.StatusCode == http.StatusNotFound || e.Error.Code == 100:
-			return "the account was not found"
+		case 4, 17, 32, 613:
+			return "Instagram's rate limit was reached; try again later"
+		case 100:
+			return "the account was not found or the token cannot see it"
 		}
-		return Describe(&httpStatusError{Status: resp.StatusCode, Code: e.Error.Type})
+		code := e.Error.Type
+		if !isShortCode(code) {
+			code = ""
+		}
+		return Describe(&httpStatusError{Status: resp.StatusCode, Code: code})
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return "the Instagram answer is not the expected JSON"
@@ -98,10 +121,18 @@ func instagramGet(ctx context.Context, env Env, endpoint, fields, token string, 
 	return ""
 }
 
-// unwrapURLError drops the *url.Error wrapper (which names the URL).
-func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
+// describeTokenInURL explains a transport failure of a request whose URL
+// carries token. It drops the *url.Error wrapper, which names the URL, and
+// falls back to a generic text if the rest still mentions the token (a
+// Location header quoted by a redirect error, for instance).
+func describeTokenInURL(err error, token string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
 	}
-	return err
+	msg := Describe(err)
+	if strings.Contains(msg, token) || strings.Contains(msg, url.QueryEscape(token)) {
+		return "the request to the provider failed"
+	}
+	return msg
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 )
 
 func init() {
@@ -21,19 +22,43 @@ type tiktokConfig struct {
 	} `json:"credentials"`
 }
 
-// checkTikTok reads the token owner's basic profile (GET /v2/user/info/).
-// TikTok answers {"data": {"user": {...}}, "error": {"code": "ok"}}.
+// tiktokAnswer is the envelope of every TikTok v2 answer: the error object
+// is present on success too, with code "ok".
+type tiktokAnswer struct {
+	Data struct {
+		User struct {
+			OpenID      string `json:"open_id"`
+			DisplayName string `json:"display_name"`
+		} `json:"user"`
+	} `json:"data"`
+	Error struct {
+		Code string `json:"code"`
+	} `json:"error"`
+}
+
+// checkTikTok reads the token owner's basic profile: GET
+// {api_base}/v2/user/info/?fields=open_id,display_name with the access
+// token as a bearer token (needs scope user.info.basic, which every TikTok
+// login grants). With open_id configured the token must belong to it.
 func checkTikTok(ctx context.Context, cfg Config, env Env) Result {
 	var c tiktokConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
 	base := env.Endpoint("tiktok.api_base", "https://open.tiktokapis.com")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/user/info/?fields=open_id,display_name", nil)
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return failed("read profile", "the TikTok endpoint is not a valid URL")
+	}
+	u = u.JoinPath("v2", "user", "info") // JoinPath drops the trailing slash TikTok's path has
+	u.Path += "/"
+	u.RawQuery = "fields=open_id,display_name"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return failed("read profile", "the TikTok endpoint is not a valid URL")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Credentials.AccessToken)
+	req.Header.Set("Accept", "application/json")
 	resp, err := env.HTTP.Do(req)
 	if err != nil {
 		return failed("read profile", Describe(err))
@@ -43,26 +68,21 @@ func checkTikTok(ctx context.Context, cfg Config, env Env) Result {
 	if err != nil {
 		return failed("read profile", Describe(err))
 	}
-	var ans struct {
-		Data struct {
-			User struct {
-				OpenID      string `json:"open_id"`
-				DisplayName string `json:"display_name"`
-			} `json:"user"`
-		} `json:"data"`
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(body, &ans); err != nil {
-		return failed("read profile", "the TikTok answer is not the expected JSON")
-	}
+	var ans tiktokAnswer
+	jsonErr := json.Unmarshal(body, &ans)
 	if resp.StatusCode != http.StatusOK || ans.Error.Code != "ok" {
+		// Only the error code is used: TikTok's message text can quote
+		// the request back.
 		switch ans.Error.Code {
 		case "access_token_invalid":
 			return failed("read profile", "the access token is invalid or expired")
 		case "scope_not_authorized":
 			return failed("read profile", "the access token lacks the user.info.basic scope")
+		case "rate_limit_exceeded":
+			return failed("read profile", "TikTok's rate limit was reached; try again later")
+		}
+		if resp.StatusCode == http.StatusOK && jsonErr != nil {
+			return failed("read profile", "the TikTok answer is not the expected JSON")
 		}
 		code := ans.Error.Code
 		if !isShortCode(code) {
@@ -70,10 +90,14 @@ func checkTikTok(ctx context.Context, cfg Config, env Env) Result {
 		}
 		return failed("read profile", Describe(&httpStatusError{Status: resp.StatusCode, Code: code}))
 	}
-	steps := []Step{{Name: "read profile", Status: StepPassed, Message: "the access token belongs to " + ans.Data.User.DisplayName}}
-	if c.Credentials.OpenID != "" && c.Credentials.OpenID != ans.Data.User.OpenID {
-		msg := "the token belongs to another user"
+	who := ans.Data.User.DisplayName
+	if who == "" {
+		who = "open_id " + ans.Data.User.OpenID
+	}
+	steps := []Step{{Name: "read profile", Status: StepPassed, Message: "the access token belongs to " + who}}
+	if want := c.Credentials.OpenID; want != "" && want != ans.Data.User.OpenID {
+		msg := "the token belongs to another user than open_id"
 		return Result{Message: msg, Steps: append(steps, Step{Name: "match user", Status: StepFailed, Message: msg})}
 	}
-	return Result{Success: true, Message: "the access token works", Steps: steps}
+	return Result{Success: true, Message: "the access token works for " + who, Steps: steps}
 }
