@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -33,15 +34,16 @@ type boxConfig struct {
 
 // checkBox gets a token from Box's token endpoint (refresh token, client
 // credentials grant, or a JWT assertion signed with the app's key) and
-// reads the configured folder.
+// reads the configured folder, "0" (All Files) by default.
 func checkBox(ctx context.Context, cfg Config, env Env) Result {
 	var c boxConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
-	api := env.Endpoint("box.api_base", "https://api.box.com")
+	api := strings.TrimRight(env.Endpoint("box.api_base", "https://api.box.com"), "/")
 	tokenURL := api + "/oauth2/token"
 	cr := c.Credentials
+	// Every Box grant, the JWT one included, carries the client secret.
 	form := url.Values{"client_id": {cr.ClientID}, "client_secret": {cr.ClientSecret}}
 	var steps []Step
 	switch cr.Type {
@@ -50,12 +52,15 @@ func checkBox(ctx context.Context, cfg Config, env Env) Result {
 		form.Set("refresh_token", cr.RefreshToken)
 	case "ccg":
 		form.Set("grant_type", "client_credentials")
-		if cr.UserID != "" {
+		switch {
+		case cr.UserID != "": // a user is the narrower subject: prefer it
 			form.Set("box_subject_type", "user")
 			form.Set("box_subject_id", cr.UserID)
-		} else {
+		case cr.EnterpriseID != "":
 			form.Set("box_subject_type", "enterprise")
 			form.Set("box_subject_id", cr.EnterpriseID)
+		default:
+			return failed("read credentials", "ccg credentials need enterprise_id or user_id")
 		}
 	case "jwt":
 		key, err := parseRSAKey(cr.PrivateKey, cr.Passphrase)
@@ -64,6 +69,7 @@ func checkBox(ctx context.Context, cfg Config, env Env) Result {
 		}
 		jti := make([]byte, 16)
 		_, _ = rand.Read(jti)
+		// Box refuses an exp more than 60 s ahead; 45 s leaves room for skew.
 		assertion, err := signRS256(key, cr.PublicKeyID, map[string]any{
 			"iss": cr.ClientID, "sub": cr.EnterpriseID, "box_sub_type": "enterprise", "aud": tokenURL,
 			"jti": hex.EncodeToString(jti), "exp": time.Now().Add(45 * time.Second).Unix(),
@@ -71,27 +77,30 @@ func checkBox(ctx context.Context, cfg Config, env Env) Result {
 		if err != nil {
 			return failed("read credentials", "the private key cannot sign")
 		}
-		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the app key is valid"})
+		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the app key is a valid RSA key"})
 		form.Set("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
 		form.Set("assertion", assertion)
+	default:
+		return failed("read credentials", "credentials.type must be oauth, ccg or jwt")
 	}
 	token, err := fetchToken(ctx, env, tokenURL, form)
 	if err != nil {
-		return Result{Message: Describe(err), Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: Describe(err)})}
+		return stepFailure(steps, "authenticate", describeTokenError(err))
 	}
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"})
+
 	folder := c.FolderID
 	if folder == "" {
 		folder = "0"
 	}
 	var f struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
+		ID string `json:"id"`
 	}
 	if err := getJSON(ctx, env, api+"/2.0/folders/"+url.PathEscape(folder)+"?fields=id,name", "Bearer "+token, &f); err != nil {
-		msg := Describe(err)
-		return Result{Message: msg, Steps: append(steps, Step{Name: "read folder", Status: StepFailed, Message: msg})}
+		return stepFailure(steps, "read folder", describeRead(err, "the folder"))
 	}
-	msg := "read folder " + f.Name
+	// The folder's name is the user's data, not ours to echo into results
+	// that end up in last_error and logs; its id is what they configured.
+	msg := "read folder " + folder
 	return Result{Success: true, Message: msg, Steps: append(steps, Step{Name: "read folder", Status: StepPassed, Message: msg})}
 }

@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -29,56 +30,68 @@ type googleDriveConfig struct {
 	} `json:"credentials"`
 }
 
+// driveReadonlyScope is the narrowest scope that lists files: a check must
+// not ask for write access it will never use.
 const driveReadonlyScope = "https://www.googleapis.com/auth/drive.readonly"
 
-// checkGoogleDrive gets an access token (a signed service-account JWT or
-// a refresh token exchanged at the token URL) and lists one file.
+// checkGoogleDrive gets an access token (a signed service-account JWT, or a
+// refresh token, exchanged at the token URL) and lists one file, inside the
+// shared drive and folder when the config names them.
 func checkGoogleDrive(ctx context.Context, cfg Config, env Env) Result {
 	var c googleDriveConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
 	tokenURL := env.Endpoint("google_drive.token_url", "https://oauth2.googleapis.com/token")
-	apiBase := env.Endpoint("google_drive.api_base", "https://www.googleapis.com")
+	apiBase := strings.TrimRight(env.Endpoint("google_drive.api_base", "https://www.googleapis.com"), "/")
+	cr := c.Credentials
 	var steps []Step
 	var form url.Values
-	switch c.Credentials.Type {
+	switch cr.Type {
 	case "service_account":
-		key, err := parseRSAKey(c.Credentials.PrivateKey, "")
+		key, err := parseRSAKey(cr.PrivateKey, "")
 		if err != nil {
 			return failed("read credentials", err.Error())
 		}
+		// RFC 7523 assertion as Google documents it for service accounts;
+		// sub asks for domain-wide delegation to that user.
 		now := time.Now()
-		claims := map[string]any{"iss": c.Credentials.ClientEmail, "scope": driveReadonlyScope, "aud": tokenURL,
+		claims := map[string]any{"iss": cr.ClientEmail, "scope": driveReadonlyScope, "aud": tokenURL,
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 		if c.ImpersonateUser != "" {
 			claims["sub"] = c.ImpersonateUser
 		}
-		assertion, err := signRS256(key, c.Credentials.PrivateKeyID, claims)
+		assertion, err := signRS256(key, cr.PrivateKeyID, claims)
 		if err != nil {
 			return failed("read credentials", "the private key cannot sign")
 		}
-		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the service account key is valid"})
+		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the service account key is a valid RSA key"})
 		form = url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
-	default: // oauth
-		form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.Credentials.RefreshToken},
-			"client_id": {c.Credentials.ClientID}, "client_secret": {c.Credentials.ClientSecret}}
+	case "oauth":
+		form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cr.RefreshToken},
+			"client_id": {cr.ClientID}, "client_secret": {cr.ClientSecret}}
+	default:
+		return failed("read credentials", "credentials.type must be service_account or oauth")
 	}
 	token, err := fetchToken(ctx, env, tokenURL, form)
 	if err != nil {
-		return Result{Message: Describe(err), Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: Describe(err)})}
+		return stepFailure(steps, "authenticate", describeTokenError(err))
 	}
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"})
 
-	q := url.Values{"pageSize": {"1"}, "fields": {"files(id,name)"}}
+	q := url.Values{"pageSize": {"1"}, "fields": {"files(id)"}}
+	thing := "the drive"
 	if c.SharedDriveID != "" {
+		// Drive only searches a shared drive when all four are set.
 		q.Set("corpora", "drive")
 		q.Set("driveId", c.SharedDriveID)
 		q.Set("includeItemsFromAllDrives", "true")
 		q.Set("supportsAllDrives", "true")
+		thing = "the shared drive"
 	}
 	if c.FolderID != "" {
-		q.Set("q", "'"+c.FolderID+"' in parents")
+		q.Set("q", "'"+driveQueryEscape(c.FolderID)+"' in parents")
+		thing = "the folder"
 	}
 	var files struct {
 		Files []struct {
@@ -86,38 +99,17 @@ func checkGoogleDrive(ctx context.Context, cfg Config, env Env) Result {
 		} `json:"files"`
 	}
 	if err := getJSON(ctx, env, apiBase+"/drive/v3/files?"+q.Encode(), "Bearer "+token, &files); err != nil {
-		msg := Describe(err)
-		return Result{Message: msg, Steps: append(steps, Step{Name: "list files", Status: StepFailed, Message: msg})}
+		return stepFailure(steps, "list files", describeRead(err, thing))
 	}
-	msg := "listed files"
+	msg := "listed files in " + thing
 	if len(files.Files) == 0 {
-		msg = "listed files (none visible yet)"
+		msg += " (none visible yet)"
 	}
 	return Result{Success: true, Message: msg, Steps: append(steps, Step{Name: "list files", Status: StepPassed, Message: msg})}
 }
 
-// fetchToken posts an OAuth 2.0 token request and returns the access token.
-func fetchToken(ctx context.Context, env Env, tokenURL string, form url.Values) (string, error) {
-	req, err := postForm(ctx, tokenURL, form)
-	if err != nil {
-		return "", err
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := doJSON(env, req, &tok); err != nil {
-		return "", err
-	}
-	if tok.AccessToken == "" {
-		return "", errNoAccessToken
-	}
-	return tok.AccessToken, nil
-}
-
-var errNoAccessToken = invalidTokenAnswer{}
-
-type invalidTokenAnswer struct{}
-
-func (invalidTokenAnswer) Error() string {
-	return "the token endpoint answered without an access token"
+// driveQueryEscape escapes a value for a single-quoted Drive query string,
+// so a folder id cannot change the query.
+func driveQueryEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s)
 }

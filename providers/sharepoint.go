@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"net/url"
+	"strings"
 )
 
 func init() {
@@ -25,43 +26,60 @@ type sharePointConfig struct {
 	} `json:"credentials"`
 }
 
+// graphDefaultScope asks for the permissions granted to the app registration
+// as a whole: the only scope the client credentials grant accepts.
+const graphDefaultScope = "https://graph.microsoft.com/.default"
+
 // checkSharePoint gets a Microsoft identity platform token (client
-// credentials, or a delegated refresh token) and reads the site or drive
-// through Microsoft Graph.
+// credentials, or a delegated user's refresh token) and reads the drive,
+// the site, or the tenant's root site through Microsoft Graph.
 func checkSharePoint(ctx context.Context, cfg Config, env Env) Result {
 	var c sharePointConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
-	login := env.Endpoint("sharepoint.login_base", "https://login.microsoftonline.com")
-	graph := env.Endpoint("sharepoint.graph_base", "https://graph.microsoft.com")
-	form := url.Values{"client_id": {c.Credentials.ClientID}, "client_secret": {c.Credentials.ClientSecret}}
-	if c.Credentials.Type == "delegated" {
-		form.Set("grant_type", "refresh_token")
-		form.Set("refresh_token", c.Credentials.RefreshToken)
-		form.Set("scope", "https://graph.microsoft.com/.default offline_access")
-	} else {
+	login := strings.TrimRight(env.Endpoint("sharepoint.login_base", "https://login.microsoftonline.com"), "/")
+	graph := strings.TrimRight(env.Endpoint("sharepoint.graph_base", "https://graph.microsoft.com"), "/")
+	cr := c.Credentials
+	form := url.Values{"client_id": {cr.ClientID}, "client_secret": {cr.ClientSecret}}
+	switch cr.Type {
+	case "client_credentials":
 		form.Set("grant_type", "client_credentials")
-		form.Set("scope", "https://graph.microsoft.com/.default")
+		form.Set("scope", graphDefaultScope)
+	case "delegated":
+		form.Set("grant_type", "refresh_token")
+		form.Set("refresh_token", cr.RefreshToken)
+		form.Set("scope", graphDefaultScope+" offline_access")
+	default:
+		return failed("read credentials", "credentials.type must be client_credentials or delegated")
 	}
-	token, err := fetchToken(ctx, env, login+"/"+url.PathEscape(c.Credentials.TenantID)+"/oauth2/v2.0/token", form)
+	if cr.TenantID == "" || strings.ContainsAny(cr.TenantID, "/?#") {
+		return failed("read credentials", "tenant_id must be a tenant GUID or domain")
+	}
+	token, err := fetchToken(ctx, env, login+"/"+url.PathEscape(cr.TenantID)+"/oauth2/v2.0/token", form)
 	if err != nil {
-		return failed("authenticate", Describe(err))
+		return failed("authenticate", describeTokenError(err))
 	}
 	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: "got an access token"}}
-	path, what := "/v1.0/sites/root", "read site"
+
+	path, step, thing := "/v1.0/sites/root", "read site", "the root site"
 	switch {
 	case c.DriveID != "":
-		path, what = "/v1.0/drives/"+url.PathEscape(c.DriveID), "read drive"
+		path, step, thing = "/v1.0/drives/"+url.PathEscape(c.DriveID), "read drive", "the drive"
 	case c.SiteID != "":
-		path = "/v1.0/sites/" + url.PathEscape(c.SiteID)
+		// A site id is "host,site-guid,web-guid" or a path "host:/sites/name".
+		site, ok := pathEscapeSegments(c.SiteID)
+		if !ok {
+			return stepFailure(steps, "read site", "site_id is not a Graph site id or site path")
+		}
+		path, thing = "/v1.0/sites/"+site, "the site"
 	}
 	var item struct {
 		ID string `json:"id"`
 	}
-	if err := getJSON(ctx, env, graph+path, "Bearer "+token, &item); err != nil {
-		msg := Describe(err)
-		return Result{Message: msg, Steps: append(steps, Step{Name: what, Status: StepFailed, Message: msg})}
+	if err := getJSON(ctx, env, graph+path+"?$select=id", "Bearer "+token, &item); err != nil {
+		return stepFailure(steps, step, describeRead(err, thing))
 	}
-	return Result{Success: true, Message: what + ": ok", Steps: append(steps, Step{Name: what, Status: StepPassed, Message: "readable"})}
+	msg := "read " + thing
+	return Result{Success: true, Message: msg, Steps: append(steps, Step{Name: step, Status: StepPassed, Message: msg})}
 }

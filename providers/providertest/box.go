@@ -4,18 +4,27 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Box is a double of Box's token endpoint (refresh token, client
-// credentials grant, JWT assertion) and GET /2.0/folders/{id}.
+// credentials grant for the enterprise or an added user, JWT assertion)
+// and of GET /2.0/folders/{id}. Folders "0" and "12345" exist. Refusals
+// use Box's real status codes and OAuth error bodies.
 type Box struct {
 	URL                                  string
 	ClientID, ClientSecret, RefreshToken string
 	EnterpriseID                         string
 	PublicKeyID                          string
 	Key                                  KeyPair
-	Requests                             atomic.Int64
+	// Requests counts every request the double served.
+	Requests atomic.Int64
+
+	srv   *httptest.Server
+	mu    sync.Mutex
+	users map[string]bool
 }
 
 const boxAccessToken = "box-double-access-token"
@@ -23,62 +32,114 @@ const boxAccessToken = "box-double-access-token"
 // NewBox starts the double.
 func NewBox(t TB, clientID, clientSecret, refreshToken, enterpriseID, publicKeyID string, key KeyPair) *Box {
 	t.Helper()
-	d := &Box{ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken, EnterpriseID: enterpriseID, PublicKeyID: publicKeyID, Key: key}
-	srv := httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(srv.Close)
-	d.URL = srv.URL
+	d := &Box{ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken, EnterpriseID: enterpriseID,
+		PublicKeyID: publicKeyID, Key: key, users: map[string]bool{}}
+	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
+	t.Cleanup(d.srv.Close)
+	d.URL = d.srv.URL
 	return d
 }
 
 // Endpoints points the box provider at the double.
 func (d *Box) Endpoints() map[string]string { return map[string]string{"box.api_base": d.URL} }
 
+// Client is an HTTP client for the double.
+func (d *Box) Client() *http.Client { return d.srv.Client() }
+
+// AddUser makes id a user the app may act as through the client
+// credentials grant (box_subject_type=user).
+func (d *Box) AddUser(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.users[id] = true
+}
+
+func (d *Box) isUser(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.users[id]
+}
+
 func (d *Box) serve(w http.ResponseWriter, r *http.Request) {
 	d.Requests.Add(1)
-	w.Header().Set("Content-Type", "application/json")
 	switch {
-	case r.URL.Path == "/oauth2/token":
-		_ = r.ParseForm()
-		f := r.PostForm
-		if f.Get("client_id") != d.ClientID || f.Get("client_secret") != d.ClientSecret {
-			writeJSON(w, 400, map[string]any{"error": "invalid_client", "error_description": "The client credentials are invalid"})
-			return
-		}
-		switch f.Get("grant_type") {
-		case "refresh_token":
-			if f.Get("refresh_token") != d.RefreshToken {
-				writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Invalid refresh token"})
-				return
-			}
-		case "client_credentials":
-			if f.Get("box_subject_type") != "enterprise" || f.Get("box_subject_id") != d.EnterpriseID {
-				writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Grant credentials are invalid"})
-				return
-			}
-		case "urn:ietf:params:oauth:grant-type:jwt-bearer":
-			header, claims, err := verifyRS256(f.Get("assertion"), &d.Key.Key.PublicKey)
-			if err != nil || header["kid"] != d.PublicKeyID || claims["iss"] != d.ClientID || claims["sub"] != d.EnterpriseID ||
-				claims["aud"] != d.URL+"/oauth2/token" || claims["jti"] == nil {
-				writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Signature verification error"})
-				return
-			}
-		default:
-			writeJSON(w, 400, map[string]any{"error": "unsupported_grant_type"})
-			return
-		}
-		writeJSON(w, 200, map[string]any{"access_token": boxAccessToken, "expires_in": 3600, "token_type": "bearer"})
-	case strings.HasPrefix(r.URL.Path, "/2.0/folders/"):
-		if r.Header.Get("Authorization") != "Bearer "+boxAccessToken {
-			w.WriteHeader(401)
-			return
-		}
-		id := strings.TrimPrefix(r.URL.Path, "/2.0/folders/")
-		if id != "0" && id != "12345" {
-			writeJSON(w, 404, map[string]any{"type": "error", "status": 404, "code": "not_found", "message": "Not Found"})
-			return
-		}
-		writeJSON(w, 200, map[string]any{"type": "folder", "id": id, "name": "All Files"})
+	case r.URL.Path == "/oauth2/token" && r.Method == http.MethodPost:
+		d.token(w, r)
+	case strings.HasPrefix(r.URL.Path, "/2.0/folders/") && r.Method == http.MethodGet:
+		d.folder(w, r)
 	default:
-		http.NotFound(w, r)
+		writeJSON(w, 404, boxError(404, "not_found", "Not Found"))
 	}
+}
+
+func (d *Box) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, map[string]any{"error": "invalid_request", "error_description": "Invalid grant_type parameter or parameter missing"})
+		return
+	}
+	f := r.PostForm
+	if f.Get("client_id") != d.ClientID || f.Get("client_secret") != d.ClientSecret {
+		writeJSON(w, 400, map[string]any{"error": "invalid_client", "error_description": "The client credentials are invalid"})
+		return
+	}
+	switch f.Get("grant_type") {
+	case "refresh_token":
+		if f.Get("refresh_token") != d.RefreshToken {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Invalid refresh token"})
+			return
+		}
+	case "client_credentials":
+		typ, id := f.Get("box_subject_type"), f.Get("box_subject_id")
+		if !(typ == "enterprise" && id == d.EnterpriseID) && !(typ == "user" && d.isUser(id)) {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Grant credentials are invalid"})
+			return
+		}
+	case "urn:ietf:params:oauth:grant-type:jwt-bearer":
+		header, claims, err := verifyRS256(f.Get("assertion"), &d.Key.Key.PublicKey)
+		if err != nil || header["kid"] != d.PublicKeyID {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Signature verification error. The public key identified by \"kid\" must correspond to the private key used for signing."})
+			return
+		}
+		// Box refuses an assertion valid for more than 60 seconds.
+		if exp, _ := claims["exp"].(float64); time.Unix(int64(exp), 0).After(time.Now().Add(60 * time.Second)) {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Please check the 'exp' claim."})
+			return
+		}
+		if claims["iss"] != d.ClientID || claims["aud"] != d.URL+"/oauth2/token" || claims["jti"] == nil {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Please check the 'iss', 'aud' and 'jti' claims."})
+			return
+		}
+		if claims["box_sub_type"] != "enterprise" || claims["sub"] != d.EnterpriseID {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Please check the 'sub' claim."})
+			return
+		}
+	default:
+		writeJSON(w, 400, map[string]any{"error": "unsupported_grant_type", "error_description": "Grant type is not supported"})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"access_token": boxAccessToken, "expires_in": 3600, "token_type": "bearer", "restricted_to": []any{}})
+}
+
+func (d *Box) folder(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+boxAccessToken {
+		// Box answers a bad token with an empty 401 and WWW-Authenticate.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="Service", error="invalid_token", error_description="The access token provided is invalid."`)
+		w.WriteHeader(401)
+		return
+	}
+	id := strings.TrimPrefix(r.URL.Path, "/2.0/folders/")
+	if id != "0" && id != "12345" {
+		writeJSON(w, 404, boxError(404, "not_found", "Not Found"))
+		return
+	}
+	name := "All Files"
+	if id != "0" {
+		name = "Reports"
+	}
+	writeJSON(w, 200, map[string]any{"type": "folder", "id": id, "name": name, "etag": "1"})
+}
+
+// boxError is the error body of Box's API (not of its token endpoint).
+func boxError(status int, code, msg string) map[string]any {
+	return map[string]any{"type": "error", "status": status, "code": code, "message": msg, "request_id": "abcdef123456"}
 }
