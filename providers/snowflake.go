@@ -3,12 +3,18 @@ package providers
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -38,18 +44,67 @@ type snowflakeConfig struct {
 	} `json:"credentials"`
 }
 
+// snowflakeAccountRE is what an account identifier may hold ("xy12345",
+// "xy12345.us-east-1", "myorg-myaccount"). It becomes part of a host name,
+// so nothing else may pass.
+var snowflakeAccountRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$`)
+
+// snowflakePoll is the pause between polls of a statement that Snowflake
+// answered as still running (a warehouse resuming can take seconds).
+const snowflakePoll = 500 * time.Millisecond
+
 // checkSnowflake authenticates and runs SELECT 1. Key pairs use the SQL API
 // v2 with a key-pair JWT; passwords, which the SQL API does not take, use
-// the login-request endpoint and a session token.
+// the login-request endpoint the drivers use and a session token.
 func checkSnowflake(ctx context.Context, cfg Config, env Env) Result {
 	var c snowflakeConfig
 	if err := decodeConfig(cfg, &c); err != nil {
 		return failed("read configuration", "the configuration cannot be read")
 	}
-	base := env.Endpoint("snowflake.base_url", "https://"+url.PathEscape(strings.ToLower(c.Account))+".snowflakecomputing.com")
-	if c.Credentials.Type == "username_password" {
+	if !snowflakeAccountRE.MatchString(c.Account) {
+		return failed("read configuration", "account is not a Snowflake account identifier (like xy12345.us-east-1 or myorg-myaccount)")
+	}
+	base := strings.TrimRight(env.Endpoint("snowflake.base_url", "https://"+strings.ToLower(c.Account)+".snowflakecomputing.com"), "/")
+	switch c.Credentials.Type {
+	case "key_pair":
+		return snowflakeKeyPair(ctx, env, base, c)
+	case "username_password":
 		return snowflakePassword(ctx, env, base, c)
 	}
+	return failed("read credentials", "credentials.type must be key_pair or username_password")
+}
+
+// snowflakeJWTAccount is the account part of a key-pair JWT's iss and sub:
+// upper case, without the region and cloud of an account locator
+// ("xy12345.us-east-1" -> "XY12345"), as Snowflake's key-pair guide says.
+func snowflakeJWTAccount(account string) string {
+	a := strings.ToUpper(account)
+	sep := "."
+	if strings.Contains(a, ".GLOBAL") {
+		sep = "-"
+	}
+	if i := strings.Index(a, sep); i > 0 {
+		a = a[:i]
+	}
+	return a
+}
+
+// snowflakeStatementTimeout is the SQL API "timeout" for the check: the
+// configured one, but never past the check's own deadline.
+func snowflakeStatementTimeout(ctx context.Context, configured int) int {
+	t := configured
+	if t <= 0 {
+		t = 300 // the spec's default
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if left := int(math.Ceil(time.Until(dl).Seconds())); left < t {
+			t = max(left, 1)
+		}
+	}
+	return t
+}
+
+func snowflakeKeyPair(ctx context.Context, env Env, base string, c snowflakeConfig) Result {
 	key, err := parseRSAKey(c.Credentials.PrivateKey, c.Credentials.PrivateKeyPassphrase)
 	if err != nil {
 		return failed("read credentials", err.Error())
@@ -58,52 +113,242 @@ func checkSnowflake(ctx context.Context, cfg Config, env Env) Result {
 	if err != nil {
 		return failed("read credentials", "the public key cannot be derived")
 	}
+	// iss carries the fingerprint Snowflake shows as RSA_PUBLIC_KEY_FP, so it
+	// picks which of the user's two registered keys to verify against.
 	sum := sha256.Sum256(pub)
-	account := strings.ToUpper(strings.SplitN(c.Account, ".", 2)[0])
-	user := strings.ToUpper(c.Credentials.Username)
+	subject := snowflakeJWTAccount(c.Account) + "." + strings.ToUpper(c.Credentials.Username)
 	now := time.Now()
 	jwt, err := signRS256(key, "", map[string]any{
-		"iss": account + "." + user + ".SHA256:" + base64.StdEncoding.EncodeToString(sum[:]),
-		"sub": account + "." + user, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"iss": subject + ".SHA256:" + base64.StdEncoding.EncodeToString(sum[:]),
+		"sub": subject, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
 	if err != nil {
 		return failed("read credentials", "the private key cannot sign")
 	}
-	steps := []Step{{Name: "read credentials", Status: StepPassed, Message: "the key pair is valid"}}
-	timeout := c.QueryTimeoutSeconds
-	if timeout == 0 {
-		timeout = 30
-	}
-	body, _ := json.Marshal(map[string]any{"statement": "SELECT 1", "timeout": timeout,
+	steps := []Step{{Name: "read credentials", Status: StepPassed, Message: "the private key is a valid RSA key"}}
+
+	body, err := json.Marshal(map[string]any{"statement": "SELECT 1", "timeout": snowflakeStatementTimeout(ctx, c.QueryTimeoutSeconds),
 		"warehouse": c.Warehouse, "database": c.Database, "schema": c.Schema, "role": c.Role})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v2/statements", bytes.NewReader(body))
 	if err != nil {
-		return failed("authenticate", "the Snowflake endpoint is not a valid URL")
+		return failed("run SELECT 1", "the request cannot be built")
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+jwt)
-	req.Header.Set("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
+	auth := func(req *http.Request) {
+		req.Header.Set("Authorization", "Bearer "+jwt)
+		req.Header.Set("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
+	}
 	var ans struct {
-		Data [][]any `json:"data"`
+		Data               [][]any `json:"data"`
+		StatementStatusURL string  `json:"statementStatusUrl"`
 	}
-	if err := doJSON(env, req, &ans); err != nil {
-		msg := Describe(err)
-		return Result{Message: msg, Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: msg})}
+	status, err := snowflakeDo(ctx, env, http.MethodPost, base+"/api/v2/statements", body, auth, &ans)
+	for err == nil && status == http.StatusAccepted {
+		// Still running: the SQL API hands back a status URL on this host.
+		next, ok := snowflakeSameHostPath(base, ans.StatementStatusURL)
+		if !ok {
+			err = errors.New("the SQL API answered with an unusable statement status URL")
+			break
+		}
+		if err = sleepCtx(ctx, snowflakePoll); err == nil {
+			ans.Data, ans.StatementStatusURL = nil, ""
+			status, err = snowflakeDo(ctx, env, http.MethodGet, next, nil, auth, &ans)
+		}
+	}
+	if err != nil {
+		// Only a refusal or no answer at all is an authentication failure;
+		// a SQL error (422) means the key was accepted.
+		var se *httpStatusError
+		if !errors.As(err, &se) || se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden {
+			return stepFailure(steps, "authenticate", describeSnowflake(err))
+		}
+		steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the key pair was accepted"})
+		return stepFailure(steps, "run SELECT 1", describeSnowflake(err))
 	}
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the key pair was accepted"})
 	return selectOneResult(steps, ans.Data)
 }
 
+func snowflakePassword(ctx context.Context, env Env, base string, c snowflakeConfig) Result {
+	q := url.Values{"request_id": {newUUID()}}
+	for k, v := range map[string]string{"warehouse": c.Warehouse, "databaseName": c.Database, "schemaName": c.Schema, "roleName": c.Role} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	body, err := json.Marshal(map[string]any{"data": map[string]any{
+		"ACCOUNT_NAME": snowflakeJWTAccount(c.Account), "LOGIN_NAME": c.Credentials.Username,
+		"PASSWORD": c.Credentials.Password, "CLIENT_APP_ID": "connvault", "CLIENT_APP_VERSION": "1.0"}})
+	if err != nil {
+		return failed("authenticate", "the request cannot be built")
+	}
+	var login struct {
+		Success bool   `json:"success"`
+		Code    string `json:"code"`
+		Data    struct {
+			Token string `json:"token"`
+		} `json:"data"`
+	}
+	if _, err := snowflakeDo(ctx, env, http.MethodPost, base+"/session/v1/login-request?"+q.Encode(), body, nil, &login); err != nil {
+		return failed("authenticate", describeSnowflake(err))
+	}
+	// The login endpoint answers 200 either way; success and code decide.
+	if !login.Success || login.Data.Token == "" {
+		return failed("authenticate", describeSnowflake(&snowflakeRefusal{Code: login.Code}))
+	}
+	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: "logged in with the password"}}
+	auth := func(req *http.Request) { req.Header.Set("Authorization", `Snowflake Token="`+login.Data.Token+`"`) }
+	defer snowflakeLogout(ctx, env, base, auth)
+
+	qb, err := json.Marshal(map[string]any{"sqlText": "SELECT 1", "sequenceId": 1, "asyncExec": false,
+		"querySubmissionTime": time.Now().UnixMilli()})
+	if err != nil {
+		return stepFailure(steps, "run SELECT 1", "the request cannot be built")
+	}
+	var qa struct {
+		Success bool   `json:"success"`
+		Code    string `json:"code"`
+		Data    struct {
+			RowSet       [][]any `json:"rowset"`
+			GetResultURL string  `json:"getResultUrl"`
+		} `json:"data"`
+	}
+	_, err = snowflakeDo(ctx, env, http.MethodPost, base+"/queries/v1/query-request?requestId="+newUUID(), qb, auth, &qa)
+	// 333333/333334: the query is still running; its result URL is polled.
+	for err == nil && (qa.Code == "333333" || qa.Code == "333334") {
+		next, ok := snowflakeSameHostPath(base, qa.Data.GetResultURL)
+		if !ok {
+			err = errors.New("the query endpoint answered with an unusable result URL")
+			break
+		}
+		if err = sleepCtx(ctx, snowflakePoll); err == nil {
+			qa.Success, qa.Code, qa.Data.RowSet, qa.Data.GetResultURL = false, "", nil, ""
+			_, err = snowflakeDo(ctx, env, http.MethodGet, next, nil, auth, &qa)
+		}
+	}
+	if err == nil && !qa.Success {
+		err = &snowflakeRefusal{Code: qa.Code}
+	}
+	if err != nil {
+		return stepFailure(steps, "run SELECT 1", describeSnowflake(err))
+	}
+	return selectOneResult(steps, qa.Data.RowSet)
+}
+
+// snowflakeLogout ends the session the check opened rather than leave it
+// to expire: checks run on a schedule and sessions count against limits.
+func snowflakeLogout(ctx context.Context, env Env, base string, auth func(*http.Request)) {
+	if ctx.Err() != nil {
+		return
+	}
+	_, _ = snowflakeDo(ctx, env, http.MethodPost, base+"/session?delete=true", []byte("{}"), auth, nil)
+}
+
+// snowflakeDo sends one JSON request and decodes a 2xx answer into out. A
+// non-2xx answer becomes *httpStatusError with Snowflake's numeric code
+// ("390144"), never its message, which may quote identifiers.
+func snowflakeDo(ctx context.Context, env Env, method, endpoint string, body []byte, auth func(*http.Request), out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, rd)
+	if err != nil {
+		return 0, errInvalidEndpoint
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "connvault/1.0")
+	if auth != nil {
+		auth(req)
+	}
+	resp, err := env.HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := readLimited(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		se := &httpStatusError{Status: resp.StatusCode}
+		var e struct {
+			Code string `json:"code"`
+		}
+		if json.Unmarshal(raw, &e) == nil && isShortCode(e.Code) {
+			se.Code = e.Code
+		}
+		return resp.StatusCode, se
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, errors.New("the answer from Snowflake is not the expected JSON")
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// snowflakeSameHostPath resolves a path Snowflake handed back (a status or
+// result URL) against base, refusing anything that would leave its host.
+func snowflakeSameHostPath(base, p string) (string, bool) {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\@") {
+		return "", false
+	}
+	return base + p, true
+}
+
+// snowflakeRefusal is a 200 answer with success=false, the way Snowflake's
+// session and query endpoints say no.
+type snowflakeRefusal struct{ Code string }
+
+func (e *snowflakeRefusal) Error() string {
+	if !isShortCode(e.Code) {
+		return "Snowflake refused the request"
+	}
+	return "Snowflake refused the request (code " + e.Code + ")"
+}
+
+// snowflakeCodes explains the Snowflake codes a check meets most often.
+var snowflakeCodes = map[string]string{
+	"390100": "incorrect username or password",
+	"390144": "the key-pair JWT was refused: the user's RSA_PUBLIC_KEY, the account or the username does not match",
+	"390102": "the user is temporarily locked after failed logins",
+	"390189": "the role is not granted to this user",
+	"390201": "the database, schema or warehouse does not exist or the role cannot use it",
+	"002003": "the database, schema or warehouse does not exist or the role cannot use it",
+	"000606": "no active warehouse: set warehouse, or give the user a default one",
+}
+
+// describeSnowflake explains a failed Snowflake call by its code.
+func describeSnowflake(err error) string {
+	var se *httpStatusError
+	var sr *snowflakeRefusal
+	switch {
+	case errors.As(err, &sr):
+		if m, ok := snowflakeCodes[sr.Code]; ok {
+			return m + " (Snowflake code " + sr.Code + ")"
+		}
+		return sr.Error()
+	case errors.As(err, &se):
+		if m, ok := snowflakeCodes[se.Code]; ok {
+			return fmt.Sprintf("%s (%s)", m, se.Error())
+		}
+	}
+	return Describe(err)
+}
+
 func selectOneResult(steps []Step, data [][]any) Result {
-	if len(data) != 1 || len(data[0]) != 1 || strings.TrimSpace(toString(data[0][0])) != "1" {
-		msg := "SELECT 1 did not return 1"
-		return Result{Message: msg, Steps: append(steps, Step{Name: "run SELECT 1", Status: StepFailed, Message: msg})}
+	if len(data) != 1 || len(data[0]) != 1 || strings.TrimSpace(cellString(data[0][0])) != "1" {
+		return stepFailure(steps, "run SELECT 1", "SELECT 1 did not return 1")
 	}
 	return Result{Success: true, Message: "authenticated and ran SELECT 1",
 		Steps: append(steps, Step{Name: "run SELECT 1", Status: StepPassed, Message: "returned 1"})}
 }
 
-func toString(v any) string {
+// cellString reads a result cell: Snowflake sends every value as a string,
+// but a number is accepted too.
+func cellString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -113,55 +358,24 @@ func toString(v any) string {
 	return ""
 }
 
-func snowflakePassword(ctx context.Context, env Env, base string, c snowflakeConfig) Result {
-	q := url.Values{}
-	for k, v := range map[string]string{"warehouse": c.Warehouse, "databaseName": c.Database, "schemaName": c.Schema, "roleName": c.Role} {
-		if v != "" {
-			q.Set(k, v)
-		}
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	body, _ := json.Marshal(map[string]any{"data": map[string]any{
-		"ACCOUNT_NAME": strings.ToUpper(strings.SplitN(c.Account, ".", 2)[0]), "LOGIN_NAME": c.Credentials.Username,
-		"PASSWORD": c.Credentials.Password, "CLIENT_APP_ID": "connvault", "CLIENT_APP_VERSION": "1"}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/session/v1/login-request?"+q.Encode(), bytes.NewReader(body))
-	if err != nil {
-		return failed("authenticate", "the Snowflake endpoint is not a valid URL")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	var login struct {
-		Success bool   `json:"success"`
-		Code    string `json:"code"`
-		Data    struct {
-			Token string `json:"token"`
-		} `json:"data"`
-	}
-	if err := doJSON(env, req, &login); err != nil {
-		return failed("authenticate", Describe(err))
-	}
-	if !login.Success || login.Data.Token == "" {
-		msg := "Snowflake refused the login"
-		if login.Code == "390100" {
-			msg = "incorrect username or password"
-		}
-		return failed("authenticate", msg)
-	}
-	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: "logged in"}}
-	qb, _ := json.Marshal(map[string]any{"sqlText": "SELECT 1", "sequenceId": 1})
-	qreq, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/queries/v1/query-request", bytes.NewReader(qb))
-	if err != nil {
-		return failed("run SELECT 1", "the Snowflake endpoint is not a valid URL")
-	}
-	qreq.Header.Set("Content-Type", "application/json")
-	qreq.Header.Set("Authorization", `Snowflake Token="`+login.Data.Token+`"`)
-	var qa struct {
-		Success bool `json:"success"`
-		Data    struct {
-			RowSet [][]any `json:"rowset"`
-		} `json:"data"`
-	}
-	if err := doJSON(env, qreq, &qa); err != nil {
-		msg := Describe(err)
-		return Result{Message: msg, Steps: append(steps, Step{Name: "run SELECT 1", Status: StepFailed, Message: msg})}
-	}
-	return selectOneResult(steps, qa.Data.RowSet)
+}
+
+// newUUID returns a random (version 4) UUID, the form Snowflake expects
+// for request ids.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
