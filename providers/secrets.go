@@ -29,14 +29,7 @@ func moveSecrets(src, dst Config, path []string) {
 	if len(path) == 0 {
 		return
 	}
-	keys := []string{path[0]}
-	if path[0] == "*" {
-		keys = keys[:0]
-		for k := range src {
-			keys = append(keys, k)
-		}
-	}
-	for _, k := range keys {
+	for _, k := range matchKeys(src, path[0]) {
 		v, ok := src[k]
 		if !ok {
 			continue
@@ -158,6 +151,88 @@ func isSecretPath(p *Provider, path []string) bool {
 	return false
 }
 
+// Redact is the response view of a stored config: public plus the
+// redaction marker at every path where a secret is stored. A string left in
+// public at a declared secret path is masked too, so Redact(p, full, nil)
+// is safe on a plaintext config as well.
+func Redact(p *Provider, public, secrets Config) Config {
+	out := deepCopy(public)
+	markLeaves(out, secrets)
+	for _, path := range p.Secrets {
+		maskPath(out, strings.Split(path, "."))
+	}
+	return out
+}
+
+// markLeaves puts the marker into dst wherever src holds a string.
+func markLeaves(dst, src Config) {
+	for k, v := range src {
+		switch vv := v.(type) {
+		case string:
+			dst[k] = connvault.RedactedMarker
+		case map[string]any:
+			child, ok := dst[k].(map[string]any)
+			if !ok {
+				child = map[string]any{}
+				dst[k] = child
+			}
+			markLeaves(child, vv)
+		}
+	}
+}
+
+// maskPath replaces the strings at a declared secret path with the marker.
+func maskPath(m Config, path []string) {
+	for _, k := range matchKeys(m, path[0]) {
+		if len(path) == 1 {
+			if _, ok := m[k].(string); ok {
+				m[k] = connvault.RedactedMarker
+			}
+			continue
+		}
+		if child, ok := m[k].(map[string]any); ok {
+			maskPath(child, path[1:])
+		}
+	}
+}
+
+// matchKeys lists the keys of m a path segment names ("*": all of them).
+func matchKeys(m Config, seg string) []string {
+	if seg != "*" {
+		return []string{seg}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// SecretPaths lists, sorted, the concrete dotted paths of the secrets that
+// are set (e.g. "http_headers.headers.X-Api-Key"), for a summary that
+// shows which secrets exist without showing them. A stored value at a path
+// the provider no longer declares secret is not listed.
+func SecretPaths(p *Provider, secrets Config) []string {
+	var out []string
+	var walk func(Config, []string)
+	walk = func(m Config, at []string) {
+		for k, v := range m {
+			path := append(append([]string{}, at...), k)
+			switch vv := v.(type) {
+			case string:
+				if isSecretPath(p, path) {
+					out = append(out, strings.Join(path, "."))
+				}
+			case map[string]any:
+				walk(vv, path)
+			}
+		}
+	}
+	walk(secrets, nil)
+	sort.Strings(out)
+	return out
+}
+
 // SecretValues lists the secret strings of a full config, for Scrub.
 func SecretValues(p *Provider, cfg Config) []string {
 	_, secrets := Split(p, cfg)
@@ -181,7 +256,9 @@ func SecretValues(p *Provider, cfg Config) []string {
 // base64) in msg with the marker. Very short values are skipped: replacing
 // them would mangle ordinary text and they are not worth protecting.
 func Scrub(msg string, values []string) string {
-	// Longest first, so a secret containing another is replaced whole.
+	// Longest first, so a secret containing another is replaced whole; on
+	// a copy, as the caller's slice is not ours to reorder.
+	values = append([]string(nil), values...)
 	sort.Slice(values, func(i, j int) bool { return len(values[i]) > len(values[j]) })
 	for _, v := range values {
 		if len(v) < 4 {
@@ -194,22 +271,29 @@ func Scrub(msg string, values []string) string {
 	return msg
 }
 
+// deepCopy copies a decoded JSON object all the way down, so that a result
+// never shares a map or slice with an argument (the stored config, say).
 func deepCopy(m Config) Config {
 	if m == nil {
 		return Config{}
 	}
 	out := make(Config, len(m))
 	for k, v := range m {
-		switch vv := v.(type) {
-		case map[string]any:
-			out[k] = deepCopy(vv)
-		case []any:
-			cp := make([]any, len(vv))
-			copy(cp, vv)
-			out[k] = cp
-		default:
-			out[k] = v
-		}
+		out[k] = copyValue(v)
 	}
 	return out
+}
+
+func copyValue(v any) any {
+	switch vv := v.(type) {
+	case map[string]any:
+		return deepCopy(vv)
+	case []any:
+		cp := make([]any, len(vv))
+		for i, e := range vv {
+			cp[i] = copyValue(e)
+		}
+		return cp
+	}
+	return v
 }
