@@ -151,7 +151,7 @@ func TestMerge(t *testing.T) {
 				"http_headers":{"headers":{"X-Api-Key":"stored-header","X-Other":"other-header"}}}`,
 		},
 		{
-			name:  "markers keep secrets, a new value replaces one, null clears one",
+			name: "markers keep secrets, a new value replaces one, null clears one",
 			patch: `{"credentials":{"type":"access_key","access_key_id":"AKIA2","secret_access_key":"` + marker + `","session_token":null},
 				"http_headers":{"headers":{"X-Api-Key":"` + marker + `","X-Other":"new-header","X-New":"added-header"}}}`,
 			want: `{"bucket":"old","region":"eu-west-1","prefix":"p/","tags":["a"],
