@@ -32,6 +32,10 @@ type EnvOptions struct {
 	// and resolve only "localhost", so no test can send a packet (not even
 	// a DNS query) off this machine.
 	LoopbackOnly bool
+	// Lookup replaces the resolver (nil: LookupHost). Tests use it to make
+	// a name resolve to a forbidden address, as a rebinding DNS server
+	// would, and see the guard refuse the answer.
+	Lookup func(ctx context.Context, host string) ([]string, error)
 }
 
 // errOffMachine is what LoopbackOnly answers for anything else.
@@ -48,6 +52,9 @@ func NewEnv(opts EnvOptions) Env {
 	}
 	dialer := GuardedDialer(opts.AllowPrivateNetworks)
 	lookup := LookupHost
+	if opts.Lookup != nil {
+		lookup = opts.Lookup
+	}
 	if opts.LoopbackOnly {
 		lookup = func(ctx context.Context, host string) ([]string, error) {
 			if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
@@ -102,19 +109,28 @@ func NewEnv(opts EnvOptions) Env {
 		TLSClientConfig:       &tls.Config{InsecureSkipVerify: opts.InsecureSkipVerify}, //nolint:gosec // opt-in for doubles
 	}
 	client := &http.Client{
-		Transport: transport,
-		Timeout:   opts.Timeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return errors.New("too many redirects")
-			}
-			if req.URL.Host != via[0].URL.Host {
-				return errors.New("refused to follow a redirect to another host")
-			}
-			return nil
-		},
+		Transport:     transport,
+		Timeout:       opts.Timeout,
+		CheckRedirect: checkRedirect,
 	}
 	return Env{HTTP: client, Dial: dial, Lookup: lookup, Endpoints: opts.Endpoints, AWS: opts.AWS}
+}
+
+// checkRedirect follows at most maxRedirects redirects, each to the host
+// the check was pointed at and never from https down to http: a provider
+// answer must not steer a check (and its credentials) somewhere else.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	first := via[0].URL
+	if !strings.EqualFold(req.URL.Host, first.Host) {
+		return errors.New("refused to follow a redirect to another host")
+	}
+	if first.Scheme == "https" && req.URL.Scheme != "https" {
+		return errors.New("refused to follow a redirect from https to http")
+	}
+	return nil
 }
 
 // IsReservedInvalid reports names under the .invalid top-level domain,
@@ -158,19 +174,56 @@ func GuardedDialer(allowPrivate bool) *net.Dialer {
 	return d
 }
 
-// cgnat is the shared address space of RFC 6598, used inside providers'
-// networks and never a public endpoint.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// reserved are ranges netip has no predicate for that never hold a public
+// endpoint: "this network" (which Linux routes to the host itself), CGNAT
+// (RFC 6598, inside providers' networks), IETF protocol assignments,
+// benchmarking, the reserved class E with broadcast, and IPv6 site-local.
+var reserved = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("fec0::/10"),
+}
+
+// Prefixes whose IPv6 addresses carry an IPv4 address that a gateway
+// (NAT64, 6to4) would dial for us: the embedded address is judged instead.
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+)
 
 // Blocked reports whether an address is one a check must not dial without
 // AllowPrivateNetworks: loopback, private, link-local (which holds cloud
-// metadata at 169.254.169.254), unspecified, multicast or CGNAT, including
-// their IPv4-mapped IPv6 forms.
+// metadata at 169.254.169.254), unspecified, multicast, CGNAT or otherwise
+// reserved, including IPv4-mapped, NAT64 and 6to4 forms of those.
 func Blocked(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || cgnat.Contains(a) ||
-		!a.IsValid()
+	if !a.IsValid() {
+		return true
+	}
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return true
+	}
+	for _, p := range reserved {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	b := a.As16()
+	switch {
+	case nat64.Contains(a):
+		return Blocked(netip.AddrFrom4([4]byte(b[12:16])))
+	case nat64Local.Contains(a):
+		// RFC 8215 leaves the embedding to the operator: refuse the range.
+		return true
+	case sixToFour.Contains(a):
+		return Blocked(netip.AddrFrom4([4]byte(b[2:6])))
+	}
+	return false
 }
 
 // DialContext is a helper for checks that need a raw connection.
