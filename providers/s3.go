@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"iter"
 	"net"
 	"net/http"
 	"net/url"
@@ -123,13 +124,22 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 	if err != nil {
 		return Result{Message: "the S3 client could not be set up", Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: "invalid endpoint"})}
 	}
-	listCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// One object, or the end of an empty listing, is proof enough.
-	obj, found := <-client.ListObjects(listCtx, t.bucket, minio.ListObjectsOptions{MaxKeys: 1, Prefix: t.prefix})
-	cancel()
+	// One object, or the end of an empty listing, is proof enough. The
+	// iterator is pulled once and stopped: minio-go's channel form keeps
+	// fetching the next page in the background, a second request.
+	next, stop := iter.Pull(client.ListObjectsIter(ctx, t.bucket, minio.ListObjectsOptions{MaxKeys: 1, Prefix: t.prefix}))
+	obj, found := next()
+	stop()
 	if found && obj.Err != nil {
 		msg := describeS3(obj.Err)
+		// Name the step at fault: a refused key or signature is the
+		// credentials, anything after S3 accepted them is the bucket.
+		if s3AuthCodes[minio.ToErrorResponse(obj.Err).Code] {
+			return Result{Message: msg, Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: msg})}
+		}
+		if minio.ToErrorResponse(obj.Err).Code != "" {
+			steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the credentials were accepted"})
+		}
 		return Result{Message: msg, Steps: append(steps, Step{Name: "list bucket", Status: StepFailed, Message: msg})}
 	}
 	if err := ctx.Err(); err != nil && !found {
@@ -142,6 +152,13 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the credentials were accepted"},
 		Step{Name: "list bucket", Status: StepPassed, Message: msg})
 	return Result{Success: true, Message: msg, Steps: steps}
+}
+
+// s3AuthCodes are the S3 error codes that refuse the credentials
+// themselves, before any bucket is looked at.
+var s3AuthCodes = map[string]bool{
+	"InvalidAccessKeyId": true, "SignatureDoesNotMatch": true, "ExpiredToken": true, "InvalidToken": true,
+	"TokenRefreshRequired": true, "AuthorizationHeaderMalformed": true,
 }
 
 // describeS3 names the cause of an S3 error for a user.
@@ -160,7 +177,12 @@ func describeS3(err error) string {
 		return "the session token is invalid or expired"
 	case "":
 	default:
-		return "the provider refused the request (" + resp.Code + ")"
+		// Only a machine code is quoted: S3-compatible servers are many,
+		// and their free text may echo what was sent.
+		if isShortCode(resp.Code) {
+			return "the provider refused the request (" + resp.Code + ")"
+		}
+		return "the provider refused the request"
 	}
 	if errors.Is(err, ErrBlockedAddress) {
 		return ErrBlockedAddress.Error()

@@ -60,21 +60,37 @@ func TestS3Check(t *testing.T) {
 		name, bucket, key, secret string
 		ok                        bool
 		message                   string
+		steps                     string
 	}{
-		{"lists one object", "assets", key, secret, true, "listed bucket assets"},
-		{"empty bucket passes", "empty", key, secret, true, "no objects"},
-		{"wrong secret", "assets", key, "wrong-secret-value", false, "the secret access key is wrong"},
-		{"unknown key id", "assets", "AKIAOTHER", secret, false, "access key id is not known"},
-		{"missing bucket", "nope-bucket", key, secret, false, "the bucket does not exist"},
-		{"bucket policy denies", "locked", key, secret, false, "access denied by bucket policy"},
+		{"lists one object", "assets", key, secret, true, "listed bucket assets",
+			"resolve endpoint=PASSED,authenticate=PASSED,list bucket=PASSED"},
+		{"empty bucket passes", "empty", key, secret, true, "no objects",
+			"resolve endpoint=PASSED,authenticate=PASSED,list bucket=PASSED"},
+		{"wrong secret", "assets", key, "wrong-secret-value", false, "the secret access key is wrong",
+			"resolve endpoint=PASSED,authenticate=FAILED"},
+		{"unknown key id", "assets", "AKIAOTHER", secret, false, "access key id is not known",
+			"resolve endpoint=PASSED,authenticate=FAILED"},
+		{"missing bucket", "nope-bucket", key, secret, false, "the bucket does not exist",
+			"resolve endpoint=PASSED,authenticate=PASSED,list bucket=FAILED"},
+		{"bucket policy denies", "locked", key, secret, false, "access denied by bucket policy",
+			"resolve endpoint=PASSED,authenticate=PASSED,list bucket=FAILED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			before := d.Requests.Load()
 			res := run(t, "s3", s3Config(d.URL, tc.bucket, tc.key, tc.secret), env)
 			if res.Success != tc.ok || !strings.Contains(res.Message, tc.message) {
 				t.Fatalf("success=%v message=%q, want %v %q (steps %+v)", res.Success, res.Message, tc.ok, tc.message, res.Steps)
 			}
-			if len(res.Steps) == 0 || res.Steps[len(res.Steps)-1].Name != "list bucket" {
-				t.Errorf("steps = %+v", res.Steps)
+			var got []string
+			for _, s := range res.Steps {
+				got = append(got, s.Name+"="+string(s.Status))
+			}
+			if strings.Join(got, ",") != tc.steps {
+				t.Errorf("steps = %s, want %s", strings.Join(got, ","), tc.steps)
+			}
+			// One ListObjectsV2, no retry of a refused credential.
+			if n := d.Requests.Load() - before; n != 1 {
+				t.Errorf("the double served %d requests, want 1", n)
 			}
 			assertNoSecret(t, res, secret, "wrong-secret-value")
 		})
