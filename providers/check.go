@@ -14,7 +14,9 @@ func Run(ctx context.Context, p *Provider, cfg Config, env Env) (res Result) {
 	secrets := SecretValues(p, cfg)
 	defer func() {
 		if r := recover(); r != nil {
-			res = Result{Success: false, Message: fmt.Sprintf("the %s check failed unexpectedly", p.Type)}
+			// The panic value is not shown: it may hold the config.
+			msg := fmt.Sprintf("the %s check failed unexpectedly", p.Type)
+			res = Result{Success: false, Message: msg, Steps: []Step{{Name: "run check", Status: StepFailed, Message: msg}}}
 		}
 		if !res.Success && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			res.TimedOut = true
@@ -24,6 +26,7 @@ func Run(ctx context.Context, p *Provider, cfg Config, env Env) (res Result) {
 		}
 		res.Message = Scrub(res.Message, secrets)
 		for i := range res.Steps {
+			res.Steps[i].Name = Scrub(res.Steps[i].Name, secrets)
 			res.Steps[i].Message = Scrub(res.Steps[i].Message, secrets)
 		}
 	}()
