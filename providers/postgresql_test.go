@@ -2,10 +2,12 @@ package providers_test
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/connvaulttest"
@@ -54,19 +56,74 @@ func TestPostgresCheck(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, user, pass, db, table, message string
+		steps                                string
 	}{
-		{"wrong password", role, "not-the-password", db, "", "authentication failed"},
-		{"unknown database", role, password, "no_such_db_here", "", "database does not exist"},
-		{"missing table", role, password, db, "no_such_table", "table was not found"},
+		{"wrong password", role, "not-the-password", db, "", "authentication failed", "connect=PASSED,authenticate=FAILED"},
+		{"unknown user", role + "_nobody", password, db, "", "authentication failed", "connect=PASSED,authenticate=FAILED"},
+		{"unknown database", role, password, "no_such_db_here", "", "database does not exist", "connect=PASSED,authenticate=FAILED"},
+		{"missing table", role, password, db, "no_such_table", "table was not found",
+			"connect=PASSED,authenticate=PASSED,SELECT 1=PASSED,find table=FAILED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(t, "postgresql", cfg(tc.user, tc.pass, tc.db, tc.table), env)
 			if res.Success || !strings.Contains(res.Message, tc.message) {
 				t.Fatalf("got %+v, want failure %q", res, tc.message)
 			}
+			if got := stepList(res); got != tc.steps {
+				t.Errorf("steps = %s, want %s", got, tc.steps)
+			}
 			assertNoSecret(t, res, password, "not-the-password")
 		})
 	}
+
+	// ssl_mode defaults to prefer, which falls back to plaintext on a
+	// server without TLS; require does not.
+	noMode := cfg(role, password, db, "")
+	delete(noMode, "ssl_mode")
+	if res := run(t, "postgresql", noMode, env); !res.Success {
+		t.Errorf("default ssl_mode: %+v", res)
+	}
+	var ssl string
+	if err := pool.QueryRow(ctx, "SHOW ssl").Scan(&ssl); err == nil && ssl == "off" {
+		required := cfg(role, password, db, "")
+		required["ssl_mode"] = "require"
+		if res := run(t, "postgresql", required, env); res.Success || !strings.Contains(res.Message, "TLS") {
+			t.Errorf("ssl_mode=require against a server without TLS: %+v", res)
+		}
+	}
+
+	// The check's deadline ends a connection attempt that never answers.
+	quiet, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	go func() {
+		for {
+			c, err := quiet.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accept and say nothing
+		}
+	}()
+	silent := cfg(role, password, db, "")
+	silent["host"], silent["port"] = "127.0.0.1", float64(quiet.Addr().(*net.TCPAddr).Port)
+	p, _ := providers.Lookup("postgresql")
+	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if res := providers.Run(sctx, p, silent, env); res.Success || !res.TimedOut || time.Since(start) > 2*time.Second {
+		t.Errorf("silent server: %+v after %v", res, time.Since(start))
+	}
+}
+
+func stepList(res providers.Result) string {
+	var out []string
+	for _, s := range res.Steps {
+		out = append(out, s.Name+"="+string(s.Status))
+	}
+	return strings.Join(out, ",")
 }
 
 func TestPostgresCheckRefusesLoopbackByDefault(t *testing.T) {
