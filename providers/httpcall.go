@@ -2,6 +2,8 @@ package providers
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,6 +139,16 @@ func Describe(err error) string {
 		return "the provider answered " + se.Error()
 	case errors.Is(err, errResponseTooLarge):
 		return err.Error()
+	}
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	if errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) {
+		return "the provider's TLS certificate is not trusted for this host"
+	}
+	var recordErr tls.RecordHeaderError
+	if errors.As(err, &recordErr) {
+		return "the provider did not answer with TLS (is the URL meant to be http?)"
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {

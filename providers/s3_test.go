@@ -164,3 +164,40 @@ func TestS3AssumeRole(t *testing.T) {
 		t.Errorf("no server credentials: %+v", res)
 	}
 }
+
+// verify_ssl=false is the user's explicit choice for one endpoint (a MinIO
+// with a self-signed certificate); by default such an endpoint is refused.
+func TestS3VerifySSL(t *testing.T) {
+	t.Parallel()
+	d := providertest.NewS3TLS(t, "AKIATLS", "tls-secret-value", map[string][]string{"tls-bucket": {"k"}})
+	cfg := s3Config(d.URL, "tls-bucket", "AKIATLS", "tls-secret-value")
+	res := run(t, "s3", cfg, localEnv(nil))
+	if res.Success || !strings.Contains(res.Message, "TLS certificate is not trusted") {
+		t.Errorf("self-signed endpoint with verify_ssl default: %+v", res)
+	}
+	cfg["verify_ssl"] = false
+	if res := run(t, "s3", cfg, localEnv(nil)); !res.Success {
+		t.Errorf("verify_ssl=false: %+v", res)
+	}
+	// The choice is per check: the shared client still verifies.
+	delete(cfg, "verify_ssl")
+	if res := run(t, "s3", cfg, localEnv(nil)); res.Success {
+		t.Errorf("verify_ssl=false leaked into the shared transport: %+v", res)
+	}
+}
+
+func TestBackblazeNeedsAnEndpoint(t *testing.T) {
+	t.Parallel()
+	res := run(t, "backblaze", providers.Config{"bucket": "b",
+		"credentials": map[string]any{"type": "application_key", "key_id": "k", "application_key": "b2-secret-value"}}, localEnv(nil))
+	if res.Success || !strings.Contains(res.Message, "set endpoint_url or region") {
+		t.Errorf("got %+v", res)
+	}
+	// With a region the endpoint is derived; tests resolve nothing but
+	// localhost, so the derived AWS-style name fails to resolve, locally.
+	res = run(t, "backblaze", providers.Config{"bucket": "b", "region": "us-west-004",
+		"credentials": map[string]any{"type": "application_key", "key_id": "k", "application_key": "b2-secret-value"}}, localEnv(nil))
+	if res.Success || !strings.Contains(res.Message, "could not be resolved") {
+		t.Errorf("derived endpoint: %+v", res)
+	}
+}

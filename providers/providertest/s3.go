@@ -45,12 +45,30 @@ func (d *S3) SetDelay(delay time.Duration) { d.delay.Store(int64(delay)) }
 // NewS3 starts a double with one access key and the given buckets.
 func NewS3(t TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
 	t.Helper()
-	d := &S3{AccessKey: accessKey, SecretKey: secretKey, buckets: buckets, denied: map[string]bool{},
-		keys: map[string]sigKey{accessKey: {secret: secretKey}}}
+	d := newS3(accessKey, secretKey, buckets)
 	srv := httptest.NewServer(http.HandlerFunc(d.serve))
 	t.Cleanup(srv.Close)
 	d.URL = srv.URL
 	return d
+}
+
+// NewS3TLS is NewS3 behind HTTPS with httptest's self-signed certificate,
+// which no client trusts: for testing verify_ssl.
+func NewS3TLS(t TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
+	t.Helper()
+	d := newS3(accessKey, secretKey, buckets)
+	srv := httptest.NewTLSServer(http.HandlerFunc(d.serve))
+	t.Cleanup(srv.Close)
+	d.URL = srv.URL
+	return d
+}
+
+func newS3(accessKey, secretKey string, buckets map[string][]string) *S3 {
+	if buckets == nil {
+		buckets = map[string][]string{}
+	}
+	return &S3{AccessKey: accessKey, SecretKey: secretKey, buckets: buckets, denied: map[string]bool{},
+		keys: map[string]sigKey{accessKey: {secret: secretKey}}}
 }
 
 // BucketRequests counts the requests that named bucket.
