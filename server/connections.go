@@ -60,7 +60,7 @@ func (s *Server) CreateConnection(ctx context.Context, req gen.CreateConnectionR
 		Name:         in.Name,
 		Description:  in.Description,
 		ProviderType: in.ProviderType,
-		Config:       public,
+		Config:       providers.Redact(p, public, secrets),
 		Secrets:      connvault.SecretsFrom(secrets),
 		Metadata:     in.Metadata,
 		NextCheckAt:  s.cfg.Schedule.Next(connvault.Health{Status: connvault.StatusActive}, time.Now().UTC()),
@@ -190,7 +190,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 			c.Health = c.Health.AfterCheck(true, "", now, s.cfg.Schedule)
 		}
 		public, secrets := providers.Split(p, merged)
-		change = &store.ConfigChange{Public: public, Secrets: connvault.SecretsFrom(secrets)}
+		change = &store.ConfigChange{Config: providers.Redact(p, public, secrets), Secrets: connvault.SecretsFrom(secrets)}
 	}
 	// After the config: new credentials that test OK may already have
 	// brought a FAILED connection back, which a status of ACTIVE confirms.

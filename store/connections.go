@@ -26,7 +26,9 @@ type NewConnection struct {
 	Name         string
 	Description  *string
 	ProviderType string
-	// Config is the non-secret part of provider_config.
+	// Config is provider_config as stored and read back: the non-secret
+	// fields with the redaction marker at each secret (providers.Redact), so
+	// reads serve it as is and never decrypt.
 	Config   map[string]any
 	Secrets  connvault.Secrets
 	Metadata map[string]any
@@ -48,7 +50,7 @@ func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvau
 		Name:            n.Name,
 		Description:     n.Description,
 		ProviderType:    n.ProviderType,
-		ProviderConfig:  withMarkers(n.Config, n.Secrets),
+		ProviderConfig:  mustJSON(n.Config, "{}"),
 		SecretsJson:     secretsJSON,
 		EncryptionKey:   s.currentPassphrase(),
 		SecretKeyID:     keyID,
@@ -105,10 +107,11 @@ func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault
 	return connvault.SecretsFrom(m), nil
 }
 
-// ConfigChange replaces a connection's provider_config: the new non-secret
-// part and the new secrets (an empty Secrets removes them all).
+// ConfigChange replaces a connection's provider_config: the new stored
+// config (non-secret fields, markers at the secrets: providers.Redact) and
+// the new secrets (an empty Secrets removes them all).
 type ConfigChange struct {
-	Public  map[string]any
+	Config  map[string]any
 	Secrets connvault.Secrets
 	// SameValues says the secret values did not change (key rotation), so
 	// each field keeps its changed_at.
@@ -150,7 +153,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 			return nil, err
 		}
 		p.ReplaceSecrets, p.SecretsJson, p.SecretKeyID, p.SecretFields = true, secretsJSON, keyID, fields
-		p.ProviderConfig = withMarkers(change.Public, change.Secrets)
+		p.ProviderConfig = mustJSON(change.Config, "{}")
 	}
 	row, err := s.q.UpdateConnection(ctx, p)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -448,39 +451,6 @@ func fromRow(r sqlcdb.GetConnectionByIDRow) (*connvault.Connection, error) {
 		return nil, fmt.Errorf("connection %s: secret_fields: %w", r.ConnectionID, err)
 	}
 	return c, nil
-}
-
-// withMarkers is the stored form of a config: its non-secret fields plus
-// the redaction marker at every path where a secret is stored, so that
-// reads can serve the column as is and never decrypt anything.
-func withMarkers(public map[string]any, secrets connvault.Secrets) []byte {
-	out := copyMap(public)
-	for path := range flattenStrings(secrets.Plain(), "") {
-		segs := strings.Split(path, ".")
-		node := out
-		for _, seg := range segs[:len(segs)-1] {
-			child, ok := node[seg].(map[string]any)
-			if !ok {
-				child = map[string]any{}
-				node[seg] = child
-			}
-			node = child
-		}
-		node[segs[len(segs)-1]] = connvault.RedactedMarker
-	}
-	return mustJSON(out, "{}")
-}
-
-func copyMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		if mm, ok := v.(map[string]any); ok {
-			out[k] = copyMap(mm)
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func utcPtr(t *time.Time) *time.Time {

@@ -43,11 +43,11 @@ func (s *Store) RotateKeys(ctx context.Context, orgs ...string) (int, error) {
 				if err != nil {
 					return rotated, err
 				}
-				public, err := c.ConfigMap()
+				stored, err := c.ConfigMap()
 				if err != nil {
 					return rotated, err
 				}
-				_, err = s.UpdateConnection(ctx, c, &ConfigChange{Public: public, Secrets: secrets, SameValues: true})
+				_, err = s.UpdateConnection(ctx, c, &ConfigChange{Config: stored, Secrets: secrets, SameValues: true})
 				switch {
 				case err == ErrStale: // changed meanwhile: the next pass takes it
 				case err != nil:

@@ -89,7 +89,7 @@ func seed(ctx context.Context, st *store.Store, o options) (*fixture, error) {
 				public, secrets := providers.Split(p, cfg)
 				_, err := st.CreateConnection(ctx, store.NewConnection{
 					OrgID: orgID(j.org), UserID: userID(j.org), Name: fmt.Sprintf("source-%06d", j.n), ProviderType: pt,
-					Config: public, Secrets: connvault.SecretsFrom(secrets), Metadata: map[string]any{"team": fmt.Sprintf("team-%d", j.n%7)},
+					Config: providers.Redact(p, public, secrets), Secrets: connvault.SecretsFrom(secrets), Metadata: map[string]any{"team": fmt.Sprintf("team-%d", j.n%7)},
 				})
 				if err != nil {
 					errOnce.Do(func() { firstErr = err })
