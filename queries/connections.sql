@@ -174,7 +174,9 @@ RETURNING c.internal_id, c.connection_id, c.name, c.description, c.provider_type
     c.created_by_user_id, c.created_at, c.updated_at, c.version, c.next_check_at;
 
 -- name: LeaseOwner :one
-SELECT lease_owner, lease_expires_at > now() AS lease_live FROM connections
+-- Who holds the health-check lease (NULL once a manual test or an archive
+-- released it).
+SELECT lease_owner FROM connections
 WHERE internal_id = @internal_id AND connection_id = @connection_id;
 
 -- name: ListConnectionsUnderOtherKeys :many

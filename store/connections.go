@@ -212,7 +212,7 @@ func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, 
 			if err != nil {
 				return mapError(err, "connection")
 			}
-			if lease.LeaseOwner == nil || *lease.LeaseOwner != leaseOwner {
+			if lease == nil || *lease != leaseOwner {
 				return ErrLeaseLost
 			}
 		}

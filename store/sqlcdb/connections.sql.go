@@ -494,7 +494,7 @@ func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionPara
 }
 
 const LeaseOwner = `-- name: LeaseOwner :one
-SELECT lease_owner, lease_expires_at > now() AS lease_live FROM connections
+SELECT lease_owner FROM connections
 WHERE internal_id = $1 AND connection_id = $2
 `
 
@@ -503,16 +503,13 @@ type LeaseOwnerParams struct {
 	ConnectionID string
 }
 
-type LeaseOwnerRow struct {
-	LeaseOwner *string
-	LeaseLive  bool
-}
-
-func (q *Queries) LeaseOwner(ctx context.Context, arg LeaseOwnerParams) (LeaseOwnerRow, error) {
+// Who holds the health-check lease (NULL once a manual test or an archive
+// released it).
+func (q *Queries) LeaseOwner(ctx context.Context, arg LeaseOwnerParams) (*string, error) {
 	row := q.db.QueryRow(ctx, LeaseOwner, arg.InternalID, arg.ConnectionID)
-	var i LeaseOwnerRow
-	err := row.Scan(&i.LeaseOwner, &i.LeaseLive)
-	return i, err
+	var lease_owner *string
+	err := row.Scan(&lease_owner)
+	return lease_owner, err
 }
 
 const ListConnections = `-- name: ListConnections :many

@@ -1,0 +1,62 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/store"
+)
+
+// A manual test (or an archive) that lands while a background check holds
+// the lease releases it; the background outcome that arrives afterwards must
+// be told it lost the lease, not fail reading a NULL lease.
+func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	c, err := st.CreateConnection(ctx, store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: "leased", ProviderType: "rss",
+		Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The background checker's claim, on this row alone (ClaimDue would
+	// take any tenant's due rows).
+	const owner = "checker-under-test"
+	if _, err := st.Pool().Exec(ctx, `UPDATE connections SET lease_owner = $1, lease_expires_at = now() + interval '1 minute'
+		WHERE internal_id = $2 AND connection_id = $3`, owner, tn.OrgID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Minute}
+	if _, err := st.RecordCheck(ctx, tn.OrgID, c.ID, true, "", sched, ""); err != nil {
+		t.Fatalf("manual test outcome: %v", err)
+	}
+	_, err = st.RecordCheck(ctx, tn.OrgID, c.ID, false, "late background failure", sched, owner)
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("background outcome after the lease was released: %v, want ErrLeaseLost", err)
+	}
+	got, err := st.GetConnection(ctx, tn.OrgID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ConsecutiveFailures != 0 || got.LastError != nil {
+		t.Errorf("the lost outcome was recorded: failures=%d last_error=%v", got.ConsecutiveFailures, got.LastError)
+	}
+
+	// Archived while leased: the late outcome is refused the same way.
+	if _, err := st.Pool().Exec(ctx, `UPDATE connections SET lease_owner = $1, lease_expires_at = now() + interval '1 minute'
+		WHERE internal_id = $2 AND connection_id = $3`, owner, tn.OrgID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ArchiveConnection(ctx, tn.OrgID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RecordCheck(ctx, tn.OrgID, c.ID, true, "", sched, owner); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("background outcome after archive: %v, want ErrLeaseLost", err)
+	}
+}
