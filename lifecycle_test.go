@@ -121,9 +121,15 @@ func TestSetByUser(t *testing.T) {
 		{"set FAILED", connvault.StatusActive, connvault.StatusFailed, "", connvault.EINVALID},
 		{"set ARCHIVED", connvault.StatusActive, connvault.StatusArchived, "", connvault.EINVALID},
 		{"change ARCHIVED", connvault.StatusArchived, connvault.StatusActive, "", connvault.ESTATE},
+		{"resume what was FAILED when suspended", connvault.StatusSuspended, connvault.StatusActive, "", connvault.EINVALID},
+		{"suspend again what was FAILED", connvault.StatusSuspended, connvault.StatusSuspended, connvault.StatusSuspended, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := health(tc.from, 0).SetByUser(tc.to, now, sched)
+			failures := 0
+			if strings.Contains(tc.name, "was FAILED") {
+				failures = connvault.FailureThreshold + 1
+			}
+			got, err := health(tc.from, failures).SetByUser(tc.to, now, sched)
 			if tc.wantErr != "" {
 				if connvault.ErrorCode(err) != tc.wantErr {
 					t.Fatalf("err = %v, want code %s", err, tc.wantErr)

@@ -90,6 +90,30 @@ func TestTestEndpointRecordsOutcomes(t *testing.T) {
 	}
 	// ACTIVE cannot be decreed; a passing test brings it back.
 	wantFieldError(t, h.Call(t, "PATCH", connPath(id), map[string]any{"status": "ACTIVE"}), "body", "status")
+	// Nor by way of SUSPENDED: suspending keeps the failures, and resuming
+	// waits for a passing test too.
+	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"status": "SUSPENDED"}); r.Status != 200 || r.JSON(t)["status"] != "SUSPENDED" {
+		t.Fatalf("suspend a FAILED connection: %d %s", r.Status, r.Body)
+	}
+	wantFieldError(t, h.Call(t, "PATCH", connPath(id), map[string]any{"status": "ACTIVE"}), "body", "status")
+	wantFieldError(t, h.Call(t, "PATCH", connPath(id), map[string]any{"is_active": true}), "body", "status")
+	if got := h.Call(t, "GET", connPath(id), nil).JSON(t); got["status"] != "SUSPENDED" || got["consecutive_failures"] != float64(5) {
+		t.Fatalf("a refused resume changed the connection: %v %v", got["status"], got["consecutive_failures"])
+	}
+	d.SetFailing(false)
+	if r := h.Call(t, "POST", connPath(id)+"/test", nil); r.JSON(t)["success"] != true {
+		t.Fatalf("test while suspended: %s", r.Body)
+	}
+	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"status": "ACTIVE"}); r.Status != 200 || r.JSON(t)["status"] != "ACTIVE" {
+		t.Fatalf("resume after a passing test: %d %s", r.Status, r.Body)
+	}
+	d.SetFailing(true)
+	for i := 1; i <= 5; i++ {
+		h.Call(t, "POST", connPath(id)+"/test", nil)
+	}
+	if got := h.Call(t, "GET", connPath(id), nil).JSON(t); got["status"] != "FAILED" {
+		t.Fatalf("failing again: status %v", got["status"])
+	}
 	d.SetFailing(false)
 	if r := h.Call(t, "POST", connPath(id)+"/test", nil); r.JSON(t)["success"] != true {
 		t.Fatalf("recovery test: %s", r.Body)

@@ -47,13 +47,19 @@ func (s *Server) CreateConnection(ctx context.Context, req gen.CreateConnectionR
 	if err != nil {
 		return nil, err
 	}
+	// Merged onto nothing: the one rule for secrets sent as the redaction
+	// marker refuses them here too (there is no stored value to keep).
+	config, err := providers.Merge(p, nil, in.ProviderConfig)
+	if err != nil {
+		return nil, locateUnder(err, "body", "provider_config")
+	}
 	tested := in.TestBeforeSave == nil || *in.TestBeforeSave
 	if tested {
-		if out := s.runCheck(ctx, p, in.ProviderConfig); !out.Success {
+		if out := s.runCheck(ctx, p, config); !out.Success {
 			return nil, out.refusal()
 		}
 	}
-	public, secrets := providers.Split(p, in.ProviderConfig)
+	public, secrets := providers.Split(p, config)
 	c, err := s.store.CreateConnection(ctx, store.NewConnection{
 		OrgID:        who.OrgID,
 		UserID:       who.UserID,

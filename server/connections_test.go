@@ -287,6 +287,17 @@ func TestPatchSendingBackTheRedactedConfigKeepsSecrets(t *testing.T) {
 	wantFieldError(t, r, "body", "provider_config", "credentials", "session_token")
 }
 
+// The marker means "keep what is stored"; on create nothing is stored, so a
+// client that pasted a GET answer into a create is told, and nothing is saved.
+func TestCreateRefusesTheRedactionMarkerAsASecret(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	body := s3Create("pasted")
+	body["provider_config"].(map[string]any)["credentials"].(map[string]any)["secret_access_key"] = "***REDACTED***"
+	wantFieldError(t, h.Call(t, "POST", connectionsPath, body), "body", "provider_config", "credentials", "secret_access_key")
+	wantError(t, h.Call(t, "GET", connPath("pasted"), nil), 404, "NotFoundError")
+}
+
 func TestDeleteArchives(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
