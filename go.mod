@@ -3,6 +3,7 @@ module github.com/connvault/connvault
 go 1.26.0
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

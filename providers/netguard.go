@@ -11,12 +11,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"code.dny.dev/ssrf"
 )
 
 // EnvOptions configure NewEnv.
 type EnvOptions struct {
-	// AllowPrivateNetworks lets checks dial loopback, private and link-local
-	// addresses: for local development and tests only.
+	// AllowPrivateNetworks lets checks dial any address, loopback, private
+	// and link-local included: for local development and tests only.
 	AllowPrivateNetworks bool
 	// Timeout caps one outbound call (default 10s); the check's own
 	// deadline on ctx usually ends it first.
@@ -73,8 +75,10 @@ func NewEnv(opts EnvOptions) Env {
 		}
 		ip, perr := netip.ParseAddr(host)
 		if perr == nil {
-			if !opts.AllowPrivateNetworks && Blocked(ip) {
-				return nil, ErrBlockedAddress
+			if !opts.AllowPrivateNetworks {
+				if err := CheckAddress(ip); err != nil {
+					return nil, err
+				}
 			}
 			if opts.LoopbackOnly && !ip.Unmap().IsLoopback() {
 				return nil, errOffMachine
@@ -164,67 +168,129 @@ func GuardedDialer(allowPrivate bool) *net.Dialer {
 	d.Control = func(network, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
-			return fmt.Errorf("%w: unparsable address", ErrBlockedAddress)
+			return &BlockedAddressError{Kind: "an address connvault cannot parse"}
 		}
-		if Blocked(ap.Addr()) {
-			return ErrBlockedAddress
-		}
-		return nil
+		return CheckAddress(ap.Addr())
 	}
 	return d
 }
 
-// reserved are ranges netip has no predicate for that never hold a public
-// endpoint: "this network" (which Linux routes to the host itself), CGNAT
-// (RFC 6598, inside providers' networks), IETF protocol assignments,
-// benchmarking, the reserved class E with broadcast, and IPv6 site-local.
-var reserved = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("fec0::/10"),
+// guardian is the allow-list: an IPv4 address passes unless IANA's
+// special-purpose registry (or multicast, or class E) holds it, an IPv6
+// address only inside global unicast 2000::/3 and outside that registry's
+// entries there (Teredo and the rest of 2001::/23, 6to4, documentation).
+// Only its address judgement is used: checks dial databases on any port.
+var guardian = ssrf.New(ssrf.WithAnyNetwork(), ssrf.WithAnyPort())
+
+// nat64 is the well-known NAT64 prefix: DNS64 on an IPv6-only host
+// answers every IPv4-only name with it, and the gateway dials the
+// embedded IPv4 address for us, so that address is what gets judged.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// kinds name refused ranges for the refusal's message, most specific
+// first. They only name: whether an address is refused is decided by the
+// allow-list (and by netip's predicates, as a second opinion) in
+// CheckAddress, so a range missing here is still refused, as "reserved".
+var kinds = []struct {
+	prefix netip.Prefix
+	kind   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "the unspecified address or \"this network\""},
+	{netip.MustParsePrefix("::/128"), "the unspecified address or \"this network\""},
+	{netip.MustParsePrefix("127.0.0.0/8"), "a loopback address"},
+	{netip.MustParsePrefix("::1/128"), "a loopback address"},
+	{netip.MustParsePrefix("10.0.0.0/8"), "a private address"},
+	{netip.MustParsePrefix("172.16.0.0/12"), "a private address"},
+	{netip.MustParsePrefix("192.168.0.0/16"), "a private address"},
+	{netip.MustParsePrefix("fc00::/7"), "a private (unique local) address"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "a link-local address (cloud metadata services answer there)"},
+	{netip.MustParsePrefix("fe80::/10"), "a link-local address"},
+	{netip.MustParsePrefix("fec0::/10"), "a site-local address"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "a shared (carrier-grade NAT) address"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "a documentation address"},
+	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address"},
+	{netip.MustParsePrefix("3fff::/20"), "a documentation address"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "a benchmarking address"},
+	{netip.MustParsePrefix("2001:2::/48"), "a benchmarking address"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "a multicast address"},
+	{netip.MustParsePrefix("ff00::/8"), "a multicast address"},
+	{netip.MustParsePrefix("255.255.255.255/32"), "the broadcast address"},
+	{netip.MustParsePrefix("::/96"), "an IPv4-compatible IPv6 address"},
+	{netip.MustParsePrefix("2001::/32"), "a Teredo address"},
+	{netip.MustParsePrefix("2002::/16"), "a 6to4 address"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local-use NAT64 address"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "an address reserved for IETF protocols"},
+	{netip.MustParsePrefix("2001::/23"), "an address reserved for IETF protocols"},
 }
 
-// Prefixes whose IPv6 addresses carry an IPv4 address that a gateway
-// (NAT64, 6to4) would dial for us: the embedded address is judged instead.
-var (
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")
-	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
-	sixToFour  = netip.MustParsePrefix("2002::/16")
-)
+// BlockedAddressError is the guard's refusal: errors.Is(err,
+// ErrBlockedAddress) holds for it. It says what kind of address was
+// refused and never which one: the address a name resolved to is not the
+// user's to learn (a check must not become a way to map the network), and
+// this text reaches check steps and last_error.
+type BlockedAddressError struct {
+	// Kind names the range with its article, e.g. "a loopback address".
+	Kind string
+}
 
-// Blocked reports whether an address is one a check must not dial without
-// AllowPrivateNetworks: loopback, private, link-local (which holds cloud
-// metadata at 169.254.169.254), unspecified, multicast, CGNAT or otherwise
-// reserved, including IPv4-mapped, NAT64 and 6to4 forms of those.
-func Blocked(a netip.Addr) bool {
-	a = a.Unmap()
+func (e *BlockedAddressError) Error() string {
+	return "refused to connect to " + e.Kind + ": connvault connects only to public internet addresses (set CONNVAULT_ALLOW_PRIVATE_NETWORKS=true to allow the others)"
+}
+
+// Is makes errors.Is(err, ErrBlockedAddress) hold.
+func (e *BlockedAddressError) Is(target error) bool { return target == ErrBlockedAddress }
+
+// CheckAddress is the guard's judgement: nil for a globally routable
+// unicast address, a *BlockedAddressError for anything else. IPv4-mapped
+// addresses are judged as the IPv4 address the kernel would dial, and a
+// NAT64 (64:ff9b::/96) address as the IPv4 address it embeds.
+func CheckAddress(a netip.Addr) error {
+	if kind := refusedKind(a); kind != "" {
+		return &BlockedAddressError{Kind: kind}
+	}
+	return nil
+}
+
+// refusedKind names what kind of address a is, or "" for one the allow-list
+// lets through.
+func refusedKind(a netip.Addr) string {
 	if !a.IsValid() {
-		return true
+		return "an invalid address"
 	}
-	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
-		return true
+	zoned := a.Zone() != ""
+	a = a.WithZone("").Unmap()
+	if a.Is6() && nat64.Contains(a) {
+		b := a.As16()
+		if kind := refusedKind(netip.AddrFrom4([4]byte(b[12:16]))); kind != "" {
+			return "a NAT64 address embedding " + kind
+		}
+		return ""
 	}
-	for _, p := range reserved {
-		if p.Contains(a) {
-			return true
+	// The allow-list decides; netip's predicates are a second opinion that
+	// keeps the basic ranges refused whatever a later list says.
+	refused := guardian.SafeAddr(a) != nil || !a.IsGlobalUnicast() || a.IsPrivate() ||
+		a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified()
+	if !refused && !zoned {
+		return ""
+	}
+	for _, k := range kinds {
+		if k.prefix.Contains(a) {
+			return k.kind
 		}
 	}
-	b := a.As16()
-	switch {
-	case nat64.Contains(a):
-		return Blocked(netip.AddrFrom4([4]byte(b[12:16])))
-	case nat64Local.Contains(a):
-		// RFC 8215 leaves the embedding to the operator: refuse the range.
-		return true
-	case sixToFour.Contains(a):
-		return Blocked(netip.AddrFrom4([4]byte(b[2:6])))
+	if !refused {
+		// Only link-local addresses need a zone; no public endpoint has one.
+		return "a scoped IPv6 address (one with a zone)"
 	}
-	return false
+	return "a reserved address"
 }
+
+// Blocked reports whether an address is one a check must not dial without
+// AllowPrivateNetworks: anything but a globally routable unicast address
+// (see CheckAddress).
+func Blocked(a netip.Addr) bool { return CheckAddress(a) != nil }
 
 // DialContext is a helper for checks that need a raw connection.
 func (e Env) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -17,22 +17,104 @@ import (
 	"github.com/connvault/connvault/providers"
 )
 
-func TestBlockedAddresses(t *testing.T) {
+// guardCases are the guard's table: each address with the kind its
+// refusal names, or "" for one the allow-list lets through. Allowed
+// addresses are only judged here, never dialed.
+var guardCases = []struct{ addr, kind string }{
+	// IPv4 special-purpose space.
+	{"0.0.0.0", "unspecified"}, {"0.1.2.3", "unspecified"},
+	{"127.0.0.1", "loopback"}, {"127.9.9.9", "loopback"},
+	{"10.0.0.1", "private"}, {"10.1.2.3", "private"}, {"172.16.5.4", "private"}, {"172.31.255.254", "private"}, {"192.168.1.1", "private"},
+	{"169.254.169.254", "link-local"}, {"169.254.0.1", "link-local"},
+	{"100.64.0.1", "carrier-grade NAT"}, {"100.100.100.200", "carrier-grade NAT"}, {"100.127.255.254", "carrier-grade NAT"},
+	{"192.0.0.8", "IETF"}, {"192.0.0.170", "IETF"},
+	{"192.0.2.1", "documentation"}, {"198.51.100.7", "documentation"}, {"203.0.113.9", "documentation"},
+	{"198.18.0.1", "benchmarking"}, {"198.19.255.254", "benchmarking"},
+	{"224.0.0.1", "multicast"}, {"239.255.255.250", "multicast"},
+	{"240.0.0.1", "reserved"}, {"254.1.2.3", "reserved"}, {"255.255.255.255", "broadcast"},
+	{"192.88.99.1", "reserved"}, {"192.31.196.1", "reserved"}, {"192.175.48.1", "reserved"}, {"192.52.193.1", "reserved"},
+
+	// IPv4-mapped forms are judged as the IPv4 address the kernel dials.
+	{"::ffff:127.0.0.1", "loopback"}, {"::ffff:10.1.2.3", "private"}, {"::ffff:169.254.169.254", "link-local"},
+	{"::ffff:100.100.100.200", "carrier-grade NAT"}, {"::ffff:0.0.0.0", "unspecified"}, {"::ffff:192.0.2.1", "documentation"},
+	{"::ffff:198.18.0.1", "benchmarking"}, {"::ffff:240.0.0.1", "reserved"}, {"::ffff:224.0.0.1", "multicast"},
+	{"::ffff:192.0.0.8", "IETF"},
+
+	// IPv6 outside global unicast.
+	{"::", "unspecified"}, {"::1", "loopback"},
+	{"::127.0.0.1", "IPv4-compatible"}, {"::a9fe:a9fe", "IPv4-compatible"}, {"::a01:203", "IPv4-compatible"}, {"::8.8.8.8", "IPv4-compatible"},
+	{"::ffff:0:a9fe:a9fe", "reserved"}, // IPv4-translated (SIIT)
+	{"100::1", "reserved"},             // discard-only
+	{"fc00::1", "unique local"}, {"fd00::1", "unique local"},
+	{"fe80::1", "link-local"}, {"febf::1", "link-local"}, {"fe80::1%eth0", "link-local"},
+	{"fec0::1", "site-local"}, {"feff::1", "site-local"},
+	{"ff02::1", "multicast"}, {"ff0e::1", "multicast"}, {"ff05::1:3", "multicast"},
+	{"4000::1", "reserved"}, {"5f00::1", "reserved"}, {"1fff::1", "reserved"},
+
+	// NAT64: the embedded IPv4 address is judged; local-use NAT64 is refused.
+	{"64:ff9b::a9fe:a9fe", "NAT64 address embedding a link-local"}, {"64:ff9b::7f00:1", "NAT64 address embedding a loopback"},
+	{"64:ff9b::a01:203", "NAT64 address embedding a private"}, {"64:ff9b::c000:201", "NAT64 address embedding a documentation"},
+	{"64:ff9b::6440:1", "NAT64 address embedding a shared"}, {"64:ff9b::0:0", "NAT64 address embedding the unspecified"},
+	{"64:ff9b:1::a01:203", "local-use NAT64"}, {"64:ff9b:1::808:808", "local-use NAT64"},
+
+	// Special-purpose space inside 2000::/3.
+	{"2001::1", "Teredo"}, {"2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"}, {"2001:0:a9fe:a9fe::1", "Teredo"},
+	{"2001:2::1", "benchmarking"}, {"2001:10::1", "IETF"}, {"2001:1ff::1", "IETF"},
+	{"2001:db8::1", "documentation"}, {"2001:db8:ffff::1", "documentation"}, {"3fff::1", "documentation"}, {"3fff:fff::1", "documentation"},
+	// 6to4 is refused whatever it embeds (RFC 7526 deprecated its relays).
+	{"2002:a00:1::", "6to4"}, {"2002:7f00:1::1", "6to4"}, {"2002:a9fe:a9fe::1", "6to4"}, {"2002:808:808::1", "6to4"},
+	{"2620:4f:8000::1", "reserved"},
+	{"2606:4700::1111%eth0", "zone"},
+
+	// Public addresses: allowed.
+	{"8.8.8.8", ""}, {"1.1.1.1", ""}, {"2606:4700::1111", ""}, {"2001:4860:4860::8888", ""},
+	{"100.128.0.1", ""}, {"172.32.0.1", ""}, {"198.20.0.1", ""}, {"192.0.3.1", ""}, {"223.255.255.254", ""},
+	{"::ffff:8.8.8.8", ""}, {"64:ff9b::808:808", ""}, {"2001:200::1", ""}, {"3fff:1000::1", ""},
+}
+
+func TestGuardTable(t *testing.T) {
 	t.Parallel()
-	for addr, want := range map[string]bool{
-		"127.0.0.1": true, "127.9.9.9": true, "10.0.0.1": true, "172.16.5.4": true, "192.168.1.1": true,
-		"169.254.169.254": true, "100.64.0.1": true, "0.0.0.0": true, "::1": true, "fe80::1": true, "fd00::1": true,
-		"::ffff:127.0.0.1": true, "::ffff:169.254.169.254": true, "224.0.0.1": true,
-		"::ffff:10.1.2.3": true, "::ffff:100.100.100.200": true, "0.1.2.3": true, "198.18.0.1": true,
-		"255.255.255.255": true, "fec0::1": true, "ff02::1": true, "::": true,
-		"64:ff9b::a9fe:a9fe": true, "64:ff9b::7f00:1": true, "2002:a00:1::": true, "2002:7f00:1::1": true,
-		"64:ff9b::808:808": false, "2002:808:808::1": false,
-		"8.8.8.8": false, "1.1.1.1": false, "2606:4700::1111": false, "100.128.0.1": false, "172.32.0.1": false,
-	} {
-		if got := providers.Blocked(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("Blocked(%s) = %v, want %v", addr, got, want)
+	for _, tc := range guardCases {
+		a := netip.MustParseAddr(tc.addr)
+		err := providers.CheckAddress(a)
+		if blocked := providers.Blocked(a); blocked != (tc.kind != "") || blocked != (err != nil) {
+			t.Errorf("Blocked(%s) = %v, CheckAddress = %v; want refused: %v", tc.addr, blocked, err, tc.kind != "")
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, providers.ErrBlockedAddress) {
+			t.Errorf("%s: %v is not ErrBlockedAddress", tc.addr, err)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.kind) || !strings.HasPrefix(msg, "refused to connect to ") {
+			t.Errorf("%s: %q does not name %q", tc.addr, msg, tc.kind)
+		}
+		if form := addressIn(msg, a); form != "" {
+			t.Errorf("%s: the refusal quotes the address (%s): %q", tc.addr, form, msg)
 		}
 	}
+	if !providers.Blocked(netip.Addr{}) {
+		t.Error("the zero Addr is not refused")
+	}
+}
+
+// addressIn returns the form of a that msg quotes, or "".
+func addressIn(msg string, a netip.Addr) string {
+	b := a.WithZone("")
+	forms := []string{a.String(), b.String(), b.StringExpanded(), b.Unmap().String(), netip.AddrFrom16(b.As16()).String()}
+	// The low 32 bits, where IPv4-mapped, -compatible and NAT64 forms
+	// keep an IPv4 address, as dotted octets and as IPv6 hex.
+	b16 := b.As16()
+	forms = append(forms, strconv.Itoa(int(b16[14]))+"."+strconv.Itoa(int(b16[15])),
+		strconv.FormatUint(uint64(b16[12])<<8|uint64(b16[13]), 16)+":"+strconv.FormatUint(uint64(b16[14])<<8|uint64(b16[15]), 16))
+	for _, f := range forms {
+		if strings.Contains(msg, f) {
+			return f
+		}
+	}
+	return ""
 }
 
 // The guard refuses in the dialer's Control hook, after resolution and
