@@ -160,6 +160,10 @@ func NewServer(t testing.TB, opts Options) *Harness {
 		RateLimit:    opts.RateLimit,
 		RateBurst:    1,
 		Logger:       server.NewLogger(logs, "debug"),
+		// Every answer of every test server is checked against the spec.
+		OnResponseViolation: func(method, path string, status int, err error) {
+			t.Errorf("answer does not match openapi.yaml: %s %s -> %d: %v", method, path, status, err)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

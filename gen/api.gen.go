@@ -915,7 +915,9 @@ type ConnectionList struct {
 }
 
 // ConnectionName Human-readable name, unique in the organization among live connections. Must not
-// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+// list operation, so such a connection could not be read by name) and must contain a
+// non-space character.
 //
 // Example: Production S3 Bucket
 type ConnectionName = string
@@ -955,7 +957,9 @@ type CreateBackblazeConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -995,7 +999,9 @@ type CreateBoxConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1035,7 +1041,9 @@ type CreateBrightdataConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1083,7 +1091,9 @@ type CreateGoogleDriveConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1123,7 +1133,9 @@ type CreateHttpApiConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1163,7 +1175,9 @@ type CreateInstagramConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1203,7 +1217,9 @@ type CreatePostgresqlConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1243,7 +1259,9 @@ type CreateRssConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1283,7 +1301,9 @@ type CreateS3ConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1323,7 +1343,9 @@ type CreateSharepointConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1363,7 +1385,9 @@ type CreateSnowflakeConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1403,7 +1427,9 @@ type CreateTigrisConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1443,7 +1469,9 @@ type CreateTiktokConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -2226,7 +2254,9 @@ type UpdateConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -5276,205 +5306,206 @@ func (sh *strictHandler) TestConnection(ctx echo.Context, connectionIdentifier C
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc9s40uBfQfG+qrFzlKyXk9ipqzrFdma8k4fXcmZ3v7FPgkhIwpgCOABoWZPy99uv8CAJkpBE2Y4T",
-	"72aqdium8Gz0C92N7i9eQOcxJYgI7h1+8WLI4BwJxNRfR5QQFAhMyWmIiMATjJj8HiIeMBzLH7xD72KG",
-	"QJC1/ImDkfxr2Gw2RwCHPqAMYMEBgXMEdj6fv28gHsAYhbtNz/fQLZzHEfIOPdUJjoN2pxuiSW//5XSG",
-	"Pd/DcooYipnne3II01JPNsT5unyPoT8TzFDoHQqWIN/jwQzNoVzwHN6+R2QqZt5hu9XyvTkm2d++J5ax",
-	"HJYLhsnUu7vzvaOEcerY6qcY/pkgEKifwYTROYAgZugG04SDGE6R3H4Mp5hA2aVJ0K0Y6uajZrqbPxPE",
-	"ltZ29GQr1tuR662u8JQEURKiCypgVF3nEU2IADCKwByKYIbJ1DohDnYCygUHlCCAbgWDQK1od9UCsZ5r",
-	"KNRk9jpDNIFJJLzDCYw4ytY5pjRCkKiFvsdzLKorPINTBDj+C62aNFL9nJPtyxOEt3iezNV56gM1f2aL",
-	"wESgKWJqEZ8mE44cq/iYzMeIATopgEdQwK9xDHbwlFCGQrCYIQJG5hgB5mCKbxBZCS+qZ3Ouvbz04upb",
-	"jtXfScTmMSUcKaJ8C8Nz9GeCuNpPQIlARP0TxnGEA4V3e39wub8vOXl98RBjGqXniHM4lZMwPQ4Y03Ap",
-	"t0WoADcwwiH42+DTRy9bTD7liRrkzve4gCLh3mFPrp8nQYA4N2hwZ2/8vxiaeIfe/9rL+cye/pXvqcHO",
-	"zd70Tqucxb02sFNa025TruqIkkmEg4dDBloIARZYzICYYcPDYMQQDJcA3WIueA6lvv5+oj47AHXwdQGl",
-	"1oY5EPAaETBeAkiomCEGInxjM2iwU13oruLSYoYuidUQcwBZMMM3KASQhCCABBAKIkqmiIFgBskUgZ0U",
-	"5uYYLomn2JNAjMDoJAXtg04Dm9GA/i2DeDrLALEbxCog3//auMnVvGACcYRCsONYzu4bibiKAdOJBDAI",
-	"YMLVOfEZXZAm+EyuCV2QS8JoIhAHO71Wb1eBe8EomYI5EjMaqu/7vkZFSMCoH0V0MQIzBEPEdoEcU47O",
-	"JRIgcoMiGiNzFh+peEcTEj74GCzUkNQ4UYNmh5FO48D83tc7ho8U8CSY2fiNiSZWyqaQ4L+gRvrC8jS3",
-	"OIPLiMLwgtL3kE3Ro7NTQSmI1Mi1OGm7+zScVC1JUjskGmc0FsMgQLHgYKcNPuC3uys47AWeI5o8nMHK",
-	"iWNGb3CIGAhxqDAKEr5ADIzRhDKNz8EMBdc/cRAiGEaYWJA0C3EQfe/rgjFbtVpbtvYJJpjP0rVLhTdd",
-	"M9ix12rASOkHSJYGvvzh4KQUzCFZAoODHEwUQ8cc9M9OwTVavgEMCbYEcCIQA21LbpXWUkXMzleVXPkS",
-	"wRyGCMwl/LJtVLBU8j0OYsQARwEl4SXZcW1g9w0YncsNN/pywyPA4ZJrRU5QoAAxhZhIFul7mouqU7D6",
-	"VNXFgZpRKYgLiEV62AqwmEybRR1+nUoqAfGZwETMKMN/ofARFBatHKWgxBxk16FsfntGB5tuf13CsZY2",
-	"x5xjMvXBHEYTyuYo9EGiBaFURBi6oddSolYWrKnnM+FJHFMmUPgBhRheqO09JveeJ/JfCFSGsWBZXYOD",
-	"p+8/nXY8Ki92JAG4YpUakL9JnFEd3ikd5p5ADJGAOFL0c5ONOFQ/c+/w9y9eRPUo3uHvnlxyele68q0D",
-	"iBmNERNLcKl+vPQsTMnhnn64u7rzHaeXz2/UsrxnvlkHi+t83XNKl4c5WKAoamik11eZcSLAmCF4zQEE",
-	"LIlQqirqGXyl2XOp9SWprqhoBIYNSqIlmGAUaTPLDiUgYAgKpPV1hpR5BEZGWd9VMOFAVMTYJdkpgWe3",
-	"CUbmXJuVQx2ZNSEYzPT8AAqgrrhK6cyAp3Cir+D6K1p+ItHyKFsUdzDYboOLZYSUMsK5Yhf5LrhksCGW",
-	"HeaYQGEoGMaxRAiJr6rX8BotVx3WoJstxl7InZ9h30d9h1c4c+fb6J6PPsShvO/9eto//TR49+n448dX",
-	"J//sfzh7fyIlAAoYEsPCWhZ/gxH752dB3p18ON379dWH45OPP++Nz27PJ/joX6bvryf/ypHV6n7ne5Sg",
-	"TxNFSeswcdXmJKW8hcH1OIJ/oX5O06V2cothiOUvMDrT4MCIZ8ad4lH1wduOzR7lWRUMegX2YeDwa6vV",
-	"Sxv4XgbJVqvX7nR7+y9fvT5owXEr/a9twaM0Vn5iWJtFKpNtgJU6pYExqOVrKdoKO6832ArTD188RKSs",
-	"/72yjiuX9S63VP6uf80W4K8ZgI7/QIHw7NOUl2883fLost7yCMWM0WQ6UxrroNuQoIICjyMlr0sHOk6C",
-	"ayQkE142xp2G+dP3ghIWfd1zRySMKSZimLDIO/RmQsT8cG+Pd5sJbywQF41Wq9ccp5scd5oBnSvz8FTv",
-	"32pWxaN0j5akK2/XwpCX3Y0IUgLOOqTMj7XImwrHt34IjRDHVocKxOyd1QaeFFhQHn3CcBEEnVbvtWPb",
-	"KbTt2WzAF8HY20QlTlxbTxrrBM0vdCG1eKldyjaBFJmCgqzzRklTQfH1B7qa69YTPV+XouqJlzqbUaKG",
-	"3h4F0/tLlqMIIyJsuQ+mDBLhqzstJAARgVjMMEdS6YEg4YiVOFWgxtAwGdPbhv67oRis+U3L6eLv5puk",
-	"mHQKPcZBAYRBMK0yDmvKogNnf38zjyguaTvRVVrrlw2EVRVZcjtXjnYSrrWGdEu0HCDlDTrplt7eS5j1",
-	"wVt6K/VFmhBRxoIiDj4JUkxoFBqweS0HlmwhDejtI8sBa22WS8prVZlxDIVATML3//3eahxc/e//8jad",
-	"+kbGXNxO1bfaT8TMB8EK6gc7R0c/70qC/9s/LjaxZ3kWa6Ba5E6+98dCrGn+t4UoNqdSbKzpoHayNY9/",
-	"KHYyNGGIz4aCXiNi2phvDf0tPxS1gfqM37mlzchbBHONHiVIp9Kk9Hk7/jAwdsNc0mcuPShRCXA8JSgE",
-	"46W6FsM4/knfO2OIn0iqxJDzeMYgl2dzjZYN64PEHHwDBTJyvyH/e3vy8+lHcHZ++lv/4gT8evIv9fWS",
-	"fDg9Pbn5++nb/nH/49vp9Z+za/zzwaL1tv/3k3f9/uCo2WxeEtX25OOxo7+cLRlHOMgvuTogI0cdSSrP",
-	"R/RtmNsG/HYTFw5ly65FCG+75rLwlgdy9WCJXF5WcYdlQK9g7xUmsaUkJ0CNkIoASEKj3P3EgeFkQHGy",
-	"RybL+3DO74QASkvfrnMZlfTmHgOZistyogvD05kIoYD9GF/IZg8yRanRwDEUULkZXFgCY5yfcDZ7A8a4",
-	"fMh5S4eVCT8OrPOB6sLb1cMFz/tq0RYIa2nT94SnbMSRodZpOIzaN/haRK8645vo1fiP5A+pjf5Fiey4",
-	"QONhQiIaXCPWfpgunYOnpFJby6mSboVYH6qB641tnGhb1dq5u4qG3SdF4lhv4MhPdwNEXQRc06pxLwyq",
-	"qbSuX9+ViRYrnlAFZO8YQg2BbgUgVCAAxzQR2q0eqM4J03GehUjWQbf4a/F6te8I6PStUNu16/nHDAod",
-	"GFEI05pQ1gSfYyAo2G+1QDCDDAYCMV5c2DlcAMg5EhxEkIS51ovJFHE12B90zLdb73vMHZGVfRUNW4qs",
-	"LDGUPE5W/mWFynqHJIkiX3+KlYNPf9D/but/DDn+C+lo0DQEt9BYh6sqmSv/pX7j3mFbB1QmkdC+yUI0",
-	"8eo45IASjoJE4Bs0nEAcJUwO1lIGSShQOFTW0U6r87LRbjc6vYt257DVOmy1/tvL24yXw8yo4iWcDbu9",
-	"8XjyMkRhe/yqdwC9Ml/OT0zFmur4Mt0dEzGkbNrudOE46O2/DNHk1euD2+VfrXZHNuZDGMjVptHQEeRi",
-	"qJx9GxarGhrfroak+pLwDf3mSEBJb/IwBYJz71Bx10YcQTGhbC7RxkTInjEaJhp7B13wNrXtpj7JYZDJ",
-	"sILLYZW/4f6OuRcvXpyfHPePLk6OX7x4scr9ZnsOEOSikQojvdqUOLr5JMonavBLuV7Xg041l7hn+Tqr",
-	"y5XtyFTp4UQONpvDoMFnsLP/8rA7OYDtoIU641dhD75sq6UIffZ3V7mn2+sfXZz+psChvgzrLM80ZQiq",
-	"IACNFEkcbsB7OW9KhBXhXST+dZz8LG9pk+4XDws03yj5B4IyOEU5v/pAQxTlKpkHGYPqlIU7lr6/Ior+",
-	"DZBwAAmJEOegECMv+Zz8EY6jjPwcUem2iE+35duASdfkkvn5hrSArXg4kjkkDYZgKFeh/PU+SAj+M0E6",
-	"QhIVAyThnJJpOVaYN8GHhCvhd0m4gExoy4l+4TECO0LKo5ihCb4Fc8iuOcAh1+GrKoQmoERATAAEhJIG",
-	"j2GAcumkg69y8bSCK6x/vEGo0OiUGSzV2jzndT9tc3k58NYKtYEhlwoyKOo5BDMEIzFbqo1KxigFKV+S",
-	"gDfB4PPg7OTj8cnxIYhh+psEt+T8fsGweY1i0bwk7/qn72VzPagOyOBpVPE+EHiOJIIBCBhdgB2YCDqH",
-	"Age7TdA/P/rl9DfZOUQREij0gUBMqnSRga65b2Rkny3P8z09sed76TAS0/LzyPqsAdQF4uJc4a7DopuI",
-	"gM6VEpDH099gsdRbbIJ+ukkdSok54AJHEYCg02qVlAUrxig0etVQUn/7dUcyKBRrbptHBGmXpmbXTTiH",
-	"f1ECF9y4M40cYojT6AaB1EHqWYzyrD8YnBwrs2U+aIS5kCeqcBPYMil7tsIFyD5WBpOUjPgGtunXmjAL",
-	"V1IsvsxeLXCt447y+I5NU3te22u7egkVvMjW9MX1FMjmd2nLfE4/W7OT3SkNyo57MAhovYXZxsdooqRA",
-	"IRZipxIAsWsxwwpCFoK8EJwDThMWILcqJLkjEgZOBlk+pN/yZdTQgv6dAi8KCtTYAoKkkqGOrx1ymGqx",
-	"DjTf5j7uuGHdFQ9r3QAf0nbZAdadUEnoO+fJ1gsH0c2rIKvqKgu45GCUQVI9OkxlQA5fl7e3CvHNrOOt",
-	"aj6QrcsEriBUXnAVBGtoXTmEH4nK6e1TETK9dZPw9+KLLlKcWu0PWtP+yq2pjN4W6YvePg/Ksm3Fj0Rg",
-	"lvX4iQgt20QtevtG1uoitdlL/kF0Bav81rSXdS2SYA7i50CJTvorWQDNywFBs9B+m8LAqDD7CHAUoUDo",
-	"GH8+g7G8fl2SUWlNI307XOcByLWFVce/SSX3FUdc39sl5H37GNd3X8PJfG9K6TRCw5ApK+i6cX5WLY9l",
-	"Q9dAUtMdwhivH+QXIeJ+jF0DYMIFnDLF1taMcJo2c40RUy6mDPE/o/WDnGXtXKMweTtb1/2cc1c/3l3f",
-	"bdB19ppBhvTNen3vrJ1zFEIXkwhebzjEQdrMNYbAU4Y3bP1CtXH3vhb0elNv2abau+oKK/KLu68nIwfd",
-	"b2JUf+hrly3M7SulaD0n4Wrc3RSttpnW6o2wlvPUG2IN3tccYA311RthFeXU672G7dWdfhXp1ent5Hj1",
-	"uq5k+fW6O6Vfza5rJF/NEVYLbu0d34yf97ws6DGBGvSJbgvWNra5nqM5xFLc8iUJ/u8c38YIXTdiRsNG",
-	"b/9lE8N5c8oRu8EBSkNmtMXLvt3nhjbrX08f15nPZgI72+NO0A17aH/yUoNEqqb6t/JOLVOv3u3QbLcS",
-	"EuOVz7YQBaHUgVArZMYq0f+l8U8TY+rg8QUN7sedSQ5QJMjtLk02OAvXpgKcn8PFaSXjvSdLmiKCGA70",
-	"g+xfLi7OVKTU0/Ams5cVqhrkqGRvhzFumrVIdrN3097TnvCKDmflteibPAowfQOKIEMM5KRnAK2uOmm/",
-	"O3P10TmIJHWfXMjbjEDzIQ6HadSCMlqqJQxVoj4d99FMF1X09OsIn6FKNCjZkMq04eefVX8JQ5U7zzJp",
-	"6sigOweXyK5nPziEHCCnje24QwrGAmfIYPscuMIaRfJ+fIGAbMgnYgbZfKtubhwTeVUyAtioGK9e99q9",
-	"1Il3cHCw8jqXmkBPf/77b3/LHYNufcXhisDTBozj3A2RGTasuLbiagp+iSx8ngc0ltD/3RphDDkOvCsH",
-	"gWMLKD8onO/ZeL4djWeQLBB5Dt/nQOXrLt33FP9myMHf3z8Rmed7qHUdiSHnC8pCZfYIWFeoJ2KLFrPS",
-	"20gClPMMs8Z+9k2FukiZnvo0xvqxGSQwWgocSDE9oxJ+XjhupnGmtpbh0s5jexM/6JLvFTBzO8LMYVmg",
-	"TAvEz4E0naaU+4re88EAUAb6gs7BBKHwiUjzXEUlOU5erqGkio8jOi3o4rJN83YemWzU8nhEmjGx2zJP",
-	"6uFU5ddSkeY3MInEntPAydRCftAV39NotR1BMc4LlCSh+RxIyGWMvi8F9VXUIxh0wQ5lxew+TxXY9h/s",
-	"gvgPIlCFtNvRJ+8WyJN3nwd1rnGV3FP3VEOeySGfiiRzp+y2kWqtSRt1wm7Q6I33YePlwavXjdevDl42",
-	"4P64F3TDDmpPXLdGs5P/0d//J7s9CkRgOvSrzuTg9evxpPH65aTd6LXhpHHQhuNGJ3wVhK12Oxz3XlnW",
-	"ID1DUHxyaOLdjBFpT200BMc0SOaqwIXvcSxQ9sxLUE6buYtaCnC/c/Sq3XnZ6jXa3VetRq938qrRb7/b",
-	"b/Q6L/dfdd8d91+3+n7nuNPp9Y66jc5+u9/oHZz0Gwfd/utG9+CkfdTtt1623p04+YUN+R98g+8VyGlL",
-	"/pF1LfKRHMTPgp+s9t3el52kIz4VN8mCM5ynnzqKDr3bpbIs5Y8yqgL/27nE1qdgMYenG2JWvFi//9Q/",
-	"PjkvXaz7H/vv/3VxejTwfF0dJL0GDHXWai6vAy3fYzSyxshTznpnn9++Pz3yfG8BGZrRRI169OnD2eeL",
-	"k+E/fnFyF+skfjAXvmfT1pa8Je1ZZC0ZfJ8DZ1kVknFPtqKHK7+Q0ZMCrt9YPtWdQq9l871Cx3x919cL",
-	"mAjqomWRbvEHIfO9DJW3o2INwwIJG7A+D/p1xzTdm36vL+j1kxGoCpesFZdf9EvBQDQrbilNc3BhftBP",
-	"4ct3DCEqb2RojExOB/mvhs5jVk72xCb2jKv9VCrJKCYT2tR+Kt+TO6PNCHPhdFqJFAg/SFiSsMHmbUlY",
-	"diuRsALr903CKoP+WxouV2RwWSAidH2nJvig379yQNANYuDPhAoEeDKeYyFQCG5glCC++jH0tyq4IEdt",
-	"ym6HoN44jvIL93qyrHq73yxvTJZXLr/kO0qi+N47ysY4DBFJPxRLW/neBxUP85EKVYUr71goheb5ropw",
-	"/prCIX4FRr67OI/vrHzmF2sibcwrlj+8Vu1W4vGx9fK+mFpTsCQQCUMhMGfnmwo7M8QQgPJ/pFwU4Gnx",
-	"tYhhjrlrZhEpHcypQPNqCpG7VRDMqoM4a6em5doAnQDJApYqV0bn9tbUwyoB8HuquvIYTGB9DZbiAWZ7",
-	"38ggFPO1RncBXsX56QY+YChWOZoK0FZrKmduKaQ5MJxFLffKr5/1wKzLN1tyEV810nM73a8QiqsSpZsv",
-	"/6DsWqdi0QG5QMV91sqd/SMg+skDou+X8NBGnq+YRHxjwkQ8jxHjlEhQSxVaOdLTWhIamwoZfrodV7a5",
-	"Cpzs/CQ2yPxHzqy4AoyOdHcGEdLcmSqFtC5XoJPaVhLYrnt7uTbDuF5TJdmuX8HFtf0HunFft71vtvIf",
-	"/GAzP6j3FG3zqdTpX83TfpVh8feQnlmecBPGMW/qJweyuyk4V8SM7F7/86ejwdk/G/kVvXyBb+/ttcyv",
-	"P7I2f+WszZuQdDuMeqeSJOr0YCX2+RPXTzGqRcV+MJ7ajMeJ7QZwtgBVMDTTrAHd9mJ7LYFV0/M9IKd+",
-	"CYa1ZsvBWqN5merK4N6S/lIQ2nt2EVzxLce2Ob2Lr5kWM8pRWmN5RiXpQQLU3VXSoLoHlwu+/Xh95Hp9",
-	"ZJeLyyDkKqu2BlhbF1TbQvmXWPOLhmK55OYjXAAKh2LXEdLnk1KI/uvs0+DCaawtHaMNPXWiW8pjGwHK",
-	"yvkxVZZU+aMq/jxDCtk16vsANadNMMqRZvQGoHkslrrcGGCUCt20mEy7gGV2vux2x5l7tG66W0Py5ay3",
-	"Oph4bGzKbjagM80WN69LzNJwCbgyOmMxA/JQmp6D3VRilq3j7bZ8dznspt6/KXbd0Rla9V/7G/PeZvRT",
-	"xog13PCsAMstOKKp+qcyk6d1L8XMVelS5RdPuUSsraRWznGVh1b+M2+j4s7sUv/qr6oULjCgarXRKtnb",
-	"rOlLLURDWwxvbeqLdYqtVss+x7bTCmbtv8ZMuacn5ReEqoL+KcMwfxoo0smEa6+9Zr1OAevEEMP57q+X",
-	"mgEsgtFmWUMdbyTOYGY8M8rMrVXoEg49gvwr4o41oHs32ylNrk2rPNGSRtTmmuC3DXvcuLE5vLVXuN9y",
-	"HFpZtypAoa5iVW3vxIqNJag/xRquWcluM/Amk01h0Zvl8tYGl0fApnqGiFWLvLrzvfLDw60tCPlz2pjR",
-	"CeJcw9pdcOY/5rFrofywY8817idbaIf5IT6uXphu03KpbVz2HN6e6sYWZ8jdaduYap3bcleZ3Kam/FpT",
-	"bDbn/Uo+fmd4Wo8/rNlzgUU83NyYMwsYx5a9EWi4uat8fV8gLVUPKyxuO2n9zYyVjq3fw17yeFbKAhBd",
-	"jOA95tbrHH6/wLl3OBJSB5R3wAhzUSr+UcK6SrEdx0uxCjZYnarp8h0hUmtfHpvGF4bJcARZ4LgKH0GO",
-	"GphwRDiWUwOejPVRADpRdyGpADYdVTeqPrnMs14vcsyU1HCq7R+suLX6V9s+G2PBIFuCa7RsKI0VCDjl",
-	"YEcgOPdBQLkAgcqU7QNj79stm5MpF0PdRoLnqCHZggraq8Y5VpZdvIiW47wQQ7pUmLpvcizKWPOUFa+K",
-	"qFeYubzyM8g5gByMdIORogGFGuhWqM2Y0jdUl5GJINef15S9ydHG2mF54o/p+IAk87E8tG2nsW6n7ina",
-	"jTHkyhaUzQJ29FUTKBPNVCHI+otv8c68vmnxmCqgNj+v3vUEMy7q7XhF/aKPD6lSVMKkRx27zPrV8v2q",
-	"taW4BhuDyvD1C4jtkg2VDA3bmtStTCHpc5/1gTPfTeqO+8WRWACrFs4cm8rJuVHUXpVd17i7UUd5sFWa",
-	"ahlvGWhXgGNr23JMWdEUut/rdiyb58v9/e7+JqahXoFVKejv8jMQVFWPAhNG5z6QGheCoXaMCklCVYHs",
-	"Fsnm9ZhtZNN1nbc+Ds6j4ZyGJYtdzNBEOUxStS7EXJG478EoogtNkbqJoW3P924Qw5NlI4D5vydJtCKj",
-	"ieYYlXA9VcTMBlNz61gfhSEW4vobr5Ru5K+WWtNmZavEvFpqzio23TGr9L8C8z+bhmem3dY3zkflRvXu",
-	"i2vXLG+MBd3VGahp3peBVCUupMAHAkbX8jK4MqGlb0ozWu8jiy+xs/dkdkKjQtKx9C2HzsliJRzUFVQK",
-	"lR0KZXYsL3vXVTErT22y9fW4nB+nJIeeIF3N/UTK1/VO5tt2OWTXQWBrj+wTeMuKR7DR/VPieBksXMxt",
-	"0O2rm/SvaHl/K4281OEgNchcoyXYocaAHi217wQCru282l6z6zbYfItXmE7jTB5CYhVCdK+p7PLaJFKr",
-	"W9jOEmPg+EgF6PNl1K5AX4CQa0NuPLsfg8tyF+n3u00wsuvPjYD6JwdYACgAJMtifqM0oKziUnieaYcK",
-	"HgK9hbKg1PVSM/tNjr32Vlcrgd2HORUG3Ufm48Vig5WnR4WzTtuCHcN/Qf8fgyKjKVUrXFEWdGsRoEvf",
-	"OtwMJFqa1/EcJETqLMoUJDmk7lNcHYOLvbKO3+k5Zc7UaW4yp69/Lo5tJ9ywz981vFbPh5xHBWnmsr79",
-	"ppoqI0UK/584uHg/AIFE1onSg60ok1VvYpxkuIKR3EMLH3Q3ad8FCl6B3E5R6XsYzocmhceKjqdwfk4j",
-	"dF/X0LdgQvXU+hUw2RSm7obIlTpexy9bygzOk7lO29z/AOTBlN/O3doV9DOFttHreDoXyxCq+tCQkUO4",
-	"4IcYzg8P7TDhQ9loL+8oL0M5HDN0qD5csycuBcu46TxbTMG8suW6KgzMYvhS9bSqZsuhvRqOnGyPdbWG",
-	"bCdOmlb4qwLBB8l8Dl0mkr66/6HQRKAAFR/mA91ojEKlZtJEACy4iVspWeS+fQX+ynXJWpL1ICqEAjXk",
-	"dcJ1Elmk5OroRkxA6Xl6URRs2p1jTmu7hQvV+p07lF+x8pm/hJAJtjS1ptVWa8gODRI9enGxvg3i1Zhn",
-	"9GPney4V7gROSMCWsVwUlOKVC9881GdIJIyg8I38qp73csBndAFGL168OD857h9dnBy/ePFiVDyCLbiz",
-	"zSVedl/31t8wfG/BsEBS88iQzsqvpryoD2CtcdygUqnR+LLmic93niPwO3kCZG1r64nLLNmx0brMOV/G",
-	"Oqe7k37Kqfu29aRYeS85FuqFsjLXZZG5H3DAKKcTAX5mMJ7Vep/8I0vlvbJU3s+QZ6HA49797He+GwOe",
-	"C+D8UuMKlUF3W3PaxguKEx5V2UJUPJO8qnGhn4L72lRGWabLQBCiCE2hFDyr3liuu9Q4UG/zKVZkhDxK",
-	"s4rN3Y/Tpvd9TPwciLfm5WgNTDfekDYA9KqAac42W7JibbylBIzRDEYT7XdU+a6eTMqXH/W2mv1+v98o",
-	"vet90HnmmPzv8hD4EVWIHDiPqznUeVRcztO5tSKRZbx1h5H/SEH7NVPQFj0oGtD2RdEF821JbAuVJMOl",
-	"1dEqG2NXH+6CFMEsCxDLjKjpo6rCI6vNz6xWnF3B12gP231ZGLPbcg2qD70GLPKQko1NLTT5smVoRoo5",
-	"NYzArgN2XN+VoR1iphMfqahx9bQJkhCkcQ2bdKiM2DYh269oeQYxK2pOTxjU8bx5Vk2Vag2wN6lUG0NQ",
-	"1g2+nTj6VQEBM9sPUc22+sxPrMj2Hylvg72yh7m2s+W7AszyDW2pNLnVoGy4zbkcBjqKKY+I/0BDFK2y",
-	"d8NpIYM/GJUMuyOAuXK+GeN4IbWY9Wr1khizOUNxBAMUgvGyaqJUeFIIi09nzl0lQ/3AMEST3v7L6QxL",
-	"bk3l6ImQ1/UJxFHCJEq0FBuX2uRak3vaZry0HtUknA27vfF48jJEYXv8qncAvTKNncMFgJwjZStJQzx1",
-	"d0zEkLJpu9OF46C3/zJEk1evD26Xf7XaHdm4/E4jglwMgxkKrjcsVjU06Qd1sL36kvAN/Ry5k+WfjTiC",
-	"YkLZ3MqffMZomOiQtkEXvE3dok9fPKmIHI9QIslMoqz1OjXld+CSucqfsHj9o4vT306ytIzDOsszTRmC",
-	"XIJBI0UShxvwvnr5LJKarTuvoDrLa6da/N5v/Dds/NVqHFx9ae/f/ZfL/+Km1DLreQdxJHmJJAgOMFHp",
-	"LxZvwD6Y0xuk+Y0deUnBu/7p+5PjwpsJp8JpM4S6Di8Xg/hSCGxw8QoLOrJBHeCUFP58hpzTgAiSUDNP",
-	"lT+ETBFXMPiDjnmddy8FPuUKcqULop5hsSkk5m130XO0gbdZ+5Yt7X13eu59F16glVbEEgTQLQxEtNRJ",
-	"fTW+S6mjqcXlnnMw1PLAJ7cCEY4pOcxyBWcodYPFUiOffu3DoAKBE1s2Atzm2OVFvJej64kMMfjG4ccB",
-	"D1gyHqPQPHJSi5whGInZ0hGGX3chmaBwLsXkhZ0kEQhgFKVZarJ45x2oLi3qEaJatbou8d37Q2f+DF/c",
-	"+d5tY0ob5uMfnJLmOVyY/Ol2KvucZlbIVFc2sErlotpQuci1sOzECuqYhVwzuiDqcd06J/F3LeG3PJMH",
-	"PmMtKA5reQkOZoUIEZO1RJ2Ln/lV7NQtTdAHlvJwSXYgAb986B+lb2E1guvwPahMCiFi+AaF6gWK1r5V",
-	"Anb52y6I5AlDkx/zkgik2YeYIaZiUwIaL8EcimCGuNa4a+Ued8TIVFKP3/85rlPnqcO0jTyINCtVfe/P",
-	"jkrK1Nr5l+umz0l/H1g6j2LzKDSM3Cg4dRZmK3T19Jay07Cg3hX1gM3FJfy0CoUNDyt7eC7BS3KmKokL",
-	"EnGFQlg+CBdyFHS5AoCcGpslasr07Lokl2pybApCPU9IQVL+xF3KhK4JAji8wWTqKxsgQ5OE6xdl8AaB",
-	"nV6nswvw5JJgoXCFN8GxnpgracwSVLokFxDG0oDkDlaWTJCiQq3pJw64QDH3ATeyHjLJnaBIURVzcIM5",
-	"HleCGEMjVYaSdbRfd+QhoVjfq/LU/GvjnLOnXJxGN3n8rmddic76g8HJsTKt5YOa8CwtkYAtm8yIsgHI",
-	"PlYGu9JFWra7IBX2+2XDPcOAomZZB3lWA4FiF0O1Fnovwtcr8QvLt0ddhf1qPY6AcsXypkh7ZxUOlfDi",
-	"8Y6pfALrSqxUdS47AttbmzgiNdiZeX1P3yY93xv8enp2dnK82Rtp2GPGENOlOqFr1xHbzqxryt8V692V",
-	"quHtrtHhnlcpOudrk20flDzQk5dFl3+FN4LVtyXpA+f0lcgkWjbNKTf12TVDdHO/R4L5g410FgXqTY8x",
-	"7vtMolBqa1tfuikT53ak/zuXbrtfBJyB9b9VHrXqnr5yEjU94aNkUPvecLCea3MVAK6y03hoLrWMrgt5",
-	"1H4yKdT4+hxq3xtQHz2nmnFcPmXgVwaGGrT97atFuE63RiK2z+pq+NASpqZKhKDmmv8GwLHKzGusPNcI",
-	"xbZZp6IV13bA9VkwwzfIoRgPPg/OTj4ea914jom96PaGQp7lHFcLYH0xRuYgQpBxgEXJwry/2cBcNMCl",
-	"bZsfzT9+182u7HYNPE9T2pgg9CkWs2SsEiJQGONGQEM0RWQvm/rO7s6vcdxIn/k3lCaFWPbmZI1ToR9h",
-	"qFPqacge6qc/mUvBBwoD5IcM4m43wzctdFrfMnwGmeTXJef8HLGpvOATY+Y3tmNKkEotnf7OEE8iAeaJ",
-	"vKshAC+JKvNXGixNzpbbmX7imTlEmywqhLmh+uoRJISqOY3Z5036LkvZKqAAHJEQkynAQp6VtqUo31j6",
-	"+pwhGOYvke6dPfAzR2yAhEoKlBssH6HOa5VXVWdakYpG/oZ4GlQ2h0vAkXhjHKFKuvbPj345/U3+wRBg",
-	"CAYzebpihtgCm3RhhhtnfuecwRRyxuSfHSBcF9W0rX6wOkDuayUPKsUQZUM/TLxVp3/iGKDqtDmOuYqI",
-	"Og09LIkQgFkG8jGj12Wx9jVqe5YPJZ/Duv1XpssuKSuCzHOLmmVGylG83hpdZQQKYXeYqHxpxpJ9mI7g",
-	"A6y5pg8Sck3oggzN82GJiUNKoqWvjWlDbXYtpc5YtQ43ImQAW2eH0m6thGGxHEis1rDWOdz7iX7ENFZ/",
-	"vUttDfx62Gw2K3FQ/bNTXWZQe6ukNgNGuu3I19ULIAejQrr4Q2CyxZt2zTTiWwlY9ZNXSCDv3d2p6IUJ",
-	"NcEqAgZKdTAUnb05B3OIiYCYIKbCXwuZpywFI08jlf2rWo0gH1Wqd6pQkR0Yoazn5Rg5fqg4WOhbN1MU",
-	"gggTlR7skqSP8FXmRlPenoMdu0KnDwZdP39R4FuvFP00oRv3wVt664PzwcC/JGl5Ja4455wytKtlJNTT",
-	"pHqmylzHdeq6S3JJztXzr1IuM+2byDdvAnHUeErI5yweLCi79gHSz5NVaE4W6qc1Yx8stK+xqh8YN5ic",
-	"bAZJqLLojGFwnblJ0Q1il4TP6EKKeZg6VuEUYnJYfI/PFSnp7i7HttzsiaqfoVxPPljMoFAvqJVPFCYc",
-	"+WAGTTCjFEFZQeSdUaF88mhX6zMRDpCpppxq7rEUso1Os1XBvMVi0YTq5yZl0z3Tl++9Pz06+Tg4UX0k",
-	"W8EiKqCzzlXITdrYZks3k/c2GGPv0Os2W82uDruZKQreu2nv2TjK9yzUlA2mrifwF+mm0yTTEoRnnwYX",
-	"YO14e7L5yDwb1Hlidb5qyC+JejEAVGUWJD82wUe0kIJEJZN9A6C+54Q27ShdZaaqnpuErpdkpJWd/5Pq",
-	"MyrkFPJrFEpeo89CMm+1vNPQ+BWs1Ns/6wDGbCErLSF5k733eI7Fyohuq+EnXSCmRssjU7xrc8tTncP2",
-	"QqWile0dWX1soCnOiy19Wzl4vUOT7TO7WZbdvPmrivrREDWWg4lejj63JhjlJydPhjtPftWaM5dKvcW6",
-	"En07F6wvh2BHXgx2AWUAk/STUk536yzO9nvn66tmi9g+/7kV3pheZpzQ0QnWVzyQcWVMv7uSOoPJFCHb",
-	"d1qtVKSa7H4wjiPzYGDvDxMIsS3032MutMwu6/ix8R4WwHvne71We9Xw2Xr3PhNo1Aj9gLLX6WzulCu8",
-	"OrBUdzzY3PGC0g+QLI3BSF369jW01vc7NcEVpri8KtVussqosgAurQHslPnlrtSA4FT5Dixupl0FJs1w",
-	"KT6Fy4sj5jN1MSxGyEICMsWjkshU3t4TjiTlSv3gkmT8lDfBZ51Ye1S+7yo+rC9ym4MfLglLCNes39h+",
-	"paabhxLq23sqfm+Qlim9Tke1FlbAgtFpm5dkUImzQuU0Kap3MVOKS2LoiJEcynkm0rem1N0G+jDKuqIo",
-	"3lX/nx1538ofaJJREitXpRTxMEoc14n6cb/PMb7/q2UprEb+V001ykp4d1dbrJTwI7Uh3xWvYMb2+NX4",
-	"64q3Ow4+e1GUIQvIgYmKMsy2Bht7C8Nsn/flz60abPaIkkmEtXGi1+5u7nAGlxGF4QWl7yHT8Z299n6d",
-	"1fEkjikTKPyAQgzT+M5nIUVkr16N2UwW4KLU0fgrb1AVybNSytz53mblX1nNnMLovVL1JLcqXZmtIXxA",
-	"rCsB2BEYcW1nIpLV4XDXN1cKxfsuiRxuTMNlE5zJXShmOoqkrj5SnH6ki2iM/DSJSV4+ZEf2HVmVGUZG",
-	"17oksV3/YvcQ6N9NJQ6gNdlxlIbgBpQECWOICCBVOCa4uS6n+5UXqUtCianXqIqFgH6t2w4wlx0lW3O9",
-	"ucYl5znfcK62lbb1uOWKCkx3hml/lzrwE7HlH1z2Ibr6/Vnml0IcttSjJhixO809IyQcSuCHFU/eMvfO",
-	"jkBsjgmMdn0QMhpzZdHKNeHUPiaZ1IQhxC+JbKCuleAcxQgqi8/xyfuTi5PclFOw1OHQqM+WfSy9xV8S",
-	"a2E7nVZr9w1IJwCEgoiSqbxjYGPh2+m1ersujqYhUFLCvwtNymGweMCdtY4Y/0jFO5qQb4v/aSTCVmqD",
-	"77YwvkPaCExJAZHHSzBSr0ebzeZIohllmQMX9In8ohHHhW0cCErfAKhRTbfT2SFBpCw5hJJG2tE26Liw",
-	"b4rE94h6/1kY9zMS22LbdlpP3vs0Y79KAYmhcFUqTEMn9PuSFfkPVkRSFCIkDjP3xSVRBgvtTsHcxBEp",
-	"jVU5y1a5MHzjhJK81cyg7Abq7Qa8JDowCgSQgJ9PLnyAQqzNH2f9i6NftCauA8cLPhaGGuoVpJQBRlQ0",
-	"Qf+SmKAL947Ngx7tieGi+Ew0WWUwuiSpxUgSbfEpKYw4BWO5Cg5gGsZgMwq5Zin29KvfTFG+JDAIUCzS",
-	"4B0JxixeQXGDFbp3kIWXmLdDUjAdOAVTUooge5B1iKHU55+j/TnKgh54wmNEQtsotE1cWH2TxqqwuO/a",
-	"pJEeVYUrPpU5Y1tG+sP+8V3YPzSyP7L9Y4UyvydMdOljSSaneeU8Mbr4+jeHmTqfyiTLda8fIAaUhcZv",
-	"TxMR0DlKi37aaj1MY1rMm38g6AKajgAmgs5VBaY5vUF5Po43UiyZpAL1efuuehBtpQDRFhgcRQCCTqt1",
-	"SbRhxwx8qCXK6E36Hk0LVuVukPKNToDAcxXNCcF+q+di8PLEnkb5y2e5QFycq9jKVcwuO45J7v9ofs+8",
-	"67lwgwvlGHLwAkBU8cgV/MAKmVIEbQdL/X6lMvmoZ/ia3EvWUBrACIRIhZTMpZ5mnuzvjObwGkl0He0W",
-	"okYO9/Yi2WlGuTh83Wq19LtVvbSKQ1nZd3U4mW+kpJ/embQHDbltGc3cmWxv9+7q7v8HAAD//w==",
+	"7H0Lc9s40uBfQfG2auwcJevlPJS6qlNsZ8Y7eXgtZ2b3G+eTIBKSMKYADgFa1uT8/fYrPEgCJCRRtuOJ",
+	"dzNVuxVTeDQa3Y1Gd6P7ixfQRUwJIpx5/S9eDBO4QBwl8q8jSggKOKbkNESE4ylGifgeIhYkOBY/eH3v",
+	"Yo5AkLf8gYGx+GvUbDbHAIc+oAnAnAECFwjsfTp/10AsgDEK95ue76EbuIgj5PU92QlOgnanG6Jp7/D5",
+	"bI4938Niihjyued7YgjdUk02wgVcvpegP1KcoNDr8yRFvseCOVpAAfAC3rxDZMbnXr/davneApP8b9/j",
+	"q1gMy3iCycy7vfW9ozRh1LHUjzH8I0UgkD+DaUIXAII4QdeYpgzEcIbE8mM4wwSKLk2CbvhINR83s9X8",
+	"kaJkZSxHTbYG3k6r5YLwlARRGqILymFUhfOIpoQDGEVgAXkwx2Rm7BADewFlnAFKEEA3PIFAQrS/DkCs",
+	"5hpxOZkJZ4imMI2415/CiKEczgmlEYJEAvoOLzCvQngGZwgw/CdaN2kk+zknOxQ7CG/wIl3I/VQbqv/M",
+	"gcCEoxlKJBAfp1OGHFB8SBcTlAA6tdDDKWBXOAZ7eEZogkKwnCMCxnobAWZghq8RWYsvqmZzwl4G3Ya+",
+	"5YD+VhA2iylhSDLlGxieoz9SxOR6Ako4IvKfMI4jHEi6O/idifV9Kdjri4eSRJH0AjEGZ2KSRI0DJjRc",
+	"iWURysE1jHAI/j78+MHLgSmmPJGD3Poe45CnzOv3BPwsDQLEmCaDW3Phf0vQ1Ot7/+ugkDMH6ld2IAc7",
+	"12tTK61KFjdsYK8E035TQHVEyTTCwf0xAw2CAEvM54DPsZZhMEoQDFcA3WDGWYGlgfp+Ij87EPXq6yJK",
+	"woYZ4PAKETBZAUgon6MERPjaFNBgrwrovpTSfI4uidEQMwCTYI6vUQggCUEACSAURJTMUAKCOSQzBPYy",
+	"nOttuCSeFE8cJQRGJxlq77UbWI8G1G85xrNZhii5RkkF5YdfmzaZnBdMIY5QCPYc4Oy/FoQrBTCdCgSD",
+	"AKZM7hOb0yVpgk/kitAluSQJTTliYK/X6u1LdC8TSmZggfichvL7oa9IERIwHkQRXY7BHMEQJftAjClG",
+	"Z4IIELlGEY2R3osPlL+lKQnvvQ0GaQhunMpB883IpnFQfu/rbcMHClgazE36xkQxK01mkOA/oSJ6Czwl",
+	"Lc7gKqIwvKD0HUxm6MHFKacURHLkWpK03X0cSSpBEtwOiaIZRcUwCFDMGdhrg/f4zf4aCXuBF4im9xew",
+	"YuI4odc4RAkIcSgpChK2RAmYoClNFD0HcxRc/cBAiGAYYWJgUgPiYPre10VjDrWELYd9iglm8wx2zAuY",
+	"wZ4Jq0Yjpe8hWWn8svujk1KwgGQFNA0yMJUCHTMwODsFV2j1GiSIJysApxwloG2cWyVYqoTZ+aonVwEi",
+	"WMAQgYXAX76MCpUKucdAjBLAUEBJeEn2XAvYfw3G52LBjYFY8BgwuGJKkeMUSETMICZCRPqekqJyF4w+",
+	"VXVxKGeUCuISYp5ttkQsJrOmrcNvUkkFIj4RmPI5TfCfKHwAhUUpRxkqMQP5dSif35zRIabbX5dxDNAW",
+	"mDFMZj5YwGhKkwUKfZCqg1AoIgm6plfiRK0ArLjnE2FpHNOEo/A9CjG8kMt7SOm9SMW/EKgMY+CyCoND",
+	"ph8+nnY8LgM7BntroVSI/EXQjOzwVuowd0RiiDjEkeSf63zEkfyZef3fvngRVaN4/d88AXJ2V/rsGxsQ",
+	"JzRGCV+BS/njpWdQSoH37MPt51vfsXvF/FotK3oWi3WIuM7X3acMPMzAEkVRQxG9uspMUg4mCYJXDECQ",
+	"pBHKVEU1gy81eya0vjTTFSWPwLBBSbQCU4wiZWbZowQECYIcKX09QdI8AiOtrO9LnDDAK8fYJdkroWe/",
+	"CcZ6X5uVTR1rmBAM5mp+ADmQV1ypdObIkzQxkHj9Ga0+kmh1lAPFHAK222B8FSGpjDAmxUWxCiYEbIhF",
+	"hwUmkGsOhnEsCELQq+w1ukKrdZs17ObAmIDc+jn1fVB3eEkzt75J7sXoIxyK+97Pp4PTj8O3H48/fHhx",
+	"8s/B+7N3J57vMRQkiI8sWJZ/h1Hyz0+cvD15f3rw84v3xycffjyYnN2cT/HRv3Tfn0/+VRCr0f3W9yhB",
+	"H6eSkzZR4rrFCU55A4OrSQT/RIOCp0vtxBLDEItfYHSm0IERy4079lYNwJuOKR7FXlkGPUt8aDz83Gr1",
+	"sga+l2Oy1eq1O93e4fMXL1+14KSV/dc28FEaq9gxrMwilcm24Eru0lAb1ApYbFth5+UWW2H24YuHiDjr",
+	"f6vA8dllvSsslb+pX3MA/A0D0MnvKOCeuZvi8o1nO25d3ltsIZ8nNJ3NpcY67DYEqiDHk0ie16UNnaTB",
+	"FeJCCK8ak05D/+l7QYmKvu6+IxLGFBM+SpPI63tzzmPWPzhg3WbKGkvEeKPV6jUn2SInnWZAF9I8PFPr",
+	"N5pV6Shbo3HSlZdrUMjz7lYCKSFnE1EW22rLJmv7Ng+hCOLY6FDBmLmy2sgTBxYUW58m2EZBp9V76Vh2",
+	"hm1zNhPxNhp727jESWubWWPTQfMTXQotXmiXok0gjkxOQd5560lTIfHNG7pe6tY7er4uR9U7XuosRh41",
+	"9OYomN39ZDmKMCLcPPfBLIGE+/JOCwlAhKMkTjBDQumBwviVlCRVIMdQOJnQm4b6uyEFrP5NndP27/qb",
+	"7xVTqDFeWSgMgllVcBhT2g6cw8PtMsIGabejqwTrly2MVT2yxHI+O9oJvNYa0n2iFQgpL9DJt/TmTofZ",
+	"ALyhN0JfFC6vMhXYNPgoRDGlUajR5rUcVLLDaUBvHvgcMGAzXFJeqyqMY8g5SgR+//u3VuPV5//9N2/b",
+	"rm8VzPZyqr7VQcrnPgjWcD/YOzr6cV8w/N9/vdgmnsVebMCqLZ187/cl39D870tuN6fi2NjQQa5kZxl/",
+	"X+pM0DRBbD7i9AoR3UZ/a6hvxabIBdQX/M4lbSfeYLZjjxKms9Ok9Hk3+TDUdsPipM9delCQEmB4RlAo",
+	"HGbiWgzj+Ad174whfqRTJYaMxfMEMuT1xVHeMD4IysHXkCN97jfEf29Ofjz9AM7OT38ZXJyAn0/+Jb9e",
+	"kvenpyfX/zh9MzgefHgzu/pjfoV/fLVsvRn84+TtYDA8ajabl0S2Pflw7OgvZksnEQ6KS64KyChIR7DK",
+	"0zn6tsxtIn63ia1N2bGrjeFdYS4f3mJDPt/7RC6DZa+wjOg14r0iJHY8yQmQI2RHgDBhKeXuBwa0JANS",
+	"kj0wW95Fcn4jDFACfbfOZVJSi3sIYrLBcpJLgmdzHkIOBzG+EM3uZYqSo4FjyKF0M7ioBMa42OF89gaM",
+	"cXmTi5YOKxN+GFwXA9XFt6uHC5931aINFNbSpu+IT9GIIc2ts3AUta/xFY9edCbX0YvJ7+nvQhv9kxLR",
+	"cYkmo5RENLhCSft+unSBnpJKbYBTZd0Ks95XA1cL2zrRrqq1c3UVDXtAbObYbOAodncLRl0MXNOqcScK",
+	"qqm0bobvs44Ws3eogrK3CUINjm44IJQjACc05cqtHsjOaaLiPE1O8YZd+1f7enXoCOj0jVDbjfD8Oodc",
+	"BUZYYVpTmjTBp1iYsA5bLeHtSWDAUcJswM7hEkDGEBdBICQstF5MZojJwX6nE7YbvO8wc0RWDmQ0bCmy",
+	"siRQijhZ8ZcRKuv1SRpFvvoUSwef+qD+3Vb/GInwURUNmoXgWo1VuGq/rf8lf2Nevy2Zi6URV75JK5p4",
+	"fRxyQAlDQcrxNRoJL1qaiMFa0iAJOQpH0jraaXWeN9rtRqd30e70W61+q/VfXtFmshrlRhUvZcmo25tM",
+	"ps9DFLYnL3qvoFeWy8WOyVhTFV+mugt7Lk1m7U4XToLe4fMQTV+8fHWz+rPV7ojGbAQDAW0WDR1BxkfS",
+	"2bcFWNlQ+3YVJuWXlG3pt0AcCn4Tm8kRXHh9KV0bcQS5MB8LstERsmcJDVNFvcMueJPZdjOf5CjIzzDL",
+	"5bDO33B3x9yzZ8/OT44HRxcnx8+ePVvnfjM9Bwgy3sgOIwWt7sO6xSTSJ6rpS7peN6NONvf65sKaVXBF",
+	"OzKTejgRg80XMGiwOewcPu93p69gO2ihzuRF2IPP2xIUrvb+9nPh6fYGRxenv5x42ZdRHfB00wRBGQSg",
+	"iCKNwy10f/tZs55iOvvwtpl/kyQ/K1qarPvFwxwttp78Q04TOEOFvHpPQxQVKpkHkwTKXebuWPrBmij6",
+	"10DgAaQkQowBK0ZeyDnxI5xEOfs5otLNIz5blm8iJoPJdeYXC1IHbMXDkS4gaSQIhgIK6a8XMTZYvF/A",
+	"KqTKCpCECxFtWooVZk3wXkTCEMovCeMw4cpyol54jMEeF+dRnKApvgELmFwxgEO276v4GUJlDM04wozL",
+	"tgiIhxw6vOGSiO9A0ISEwAdMx3JawdcBTaMwG0osR5xZYjUqSFZOFFDCISYAXhJCSYPFMEDFIahivIpT",
+	"cI3w2fxGhFCuqDa3i+5JHPw/sYi/7XtO60LW9vJy6G08Q4eaOyu0J5m1L8J8Iz5fyRULOSxwwFYkYE0w",
+	"/DQ8O/lwfHLcBzHMfhOoFgeNb9lRr1AswjPeDk7fnRxng6r4D5YFMR8CjhdI0LMIRqFLsAdTTheQ42C/",
+	"CQbnRz+d/iI6hyhCXIRtcZQIDTLSWNbXm1zK5OB5vqcm9nwvG8b7bO5L3mcDoi4Q4+eSVRwG5JQHdCF1",
+	"joKCrjFfqSU2wSBbpPxbxmBzHEUAgk6rVdJNjJCmUKtxIyFs2i9FpBBHsRLuRQCS8qCq06EJF/BPSuCS",
+	"ae+pPvYSxGh0jUDmj/UMuXw2GA5PjqWVtBhUEJfYUUmjwDwC81cyIk4t+1gZTAgOxLZIab/WhHl0lDxR",
+	"ytLcQNcmYSy271g3Nec1ncTrQajQRQ7TF9fLI1O8Zi2LOf0cZqd0lQqbGWahCdB4erOLS1MHZQEr9GKv",
+	"Em+xb0i+CkFaMWUILgCjaRIgt+YlhDHiGk+aWN5n3wowaihd/05xHpa+NjGQwBHjIxXOO2IwU5odZL7L",
+	"9d9xobu1N2vTAO+zdvkG1p1QKgS3zp2tF32imldRVlWNliKqepxjctw0zoD8q9O5XMX4dtHxRjYfitZl",
+	"BpcYKgNcRcEGXqc3BQbvy+X05rEYmd64WfhbcX3bHCeh/c5ryj26M5fRG5u/6M3T4CzTNP1ADGYYqx+J",
+	"0fJF1OK3v8g4bnObCfJ3prOcADvzXt7VZsH885PgRCf/lQyO6gdhSc5eEpgcBsbW7GPAUIQCrp4UsDmM",
+	"xfXrkoxLMI3V7XCTw6HQFtZt/zaV3JcScXNv1yHvm9u4ufsGSeZ7M0pnERqFiTS6bhrnR9nyWDR0DSQ0",
+	"3RGM8eZBfuI8HsTYNQAmjMNZAhebRzjNmrnGiCnjswSxP6LNg5zl7VyjJIxt7n7OmKsf627uNuw6e81h",
+	"gtTNenPvvJ1zFEKX0whebdnEYdbMNQbHswRvWfqFbOPufcXp1bbeok21d9XzZsuL2693Rg67f4kN/76P",
+	"a3aw7q89Rev5JNfT7q1fp+cmXqs3wkbJU2+IDXRfc4AN3FdvhHWcU6/3BrFXd/p1rFent1Pi1eu6VuTX",
+	"6+48/Wp23XDy1Rxh/cGtnPHb6fOOlwU1JpCDPtJtwVjGLtdztIBYHLfCtP9/F/gmRuiqESc0bPQOnzcx",
+	"XDRnDCXXOEBZhI6yeJm3+8LQZvzr8cNIi9kUWLA96QTdsIcOp88VSoRqqn4rr9Qw9arVjvRyKxE4Xnlv",
+	"raALqQ6ESiHTVonBT41/6pBWh4y3NLjvdyYxgM2Qu12aTHRa1ybzhydxcVoreO8okmaIoAQH6v33TxcX",
+	"ZzIw63Fkk17LGlUNMlSyt8MYNzUsQtwcXLcPlOO9osMZaTQGOm0DzJ6cIpigBBSspxEtrzpZv1t99VEp",
+	"jwR3n1x4vnTzj3A4yoIkcKg/inAf+RBDrL+ZAWUHFqiAopHMa+j1PZn9xPOLz7K/wKFM1WeYNGUDSUll",
+	"KZFfz75LCDFAwRu7SYcMjZZkyD4+CamwQZG8m1wgIB/ykYRBPt+6mxvDRFyV9AGsVYwXL3vtXubEe/Xq",
+	"1drrXGYCPf3xH7/8vXAMuvUVhysCzxowjgs3RG7YMMLobGgsv0Qerc8CGgvs/2aMMIEMB95nB4NjAynf",
+	"OZwdmHS+G4/nmLSYPP/6JLh806X7jse/HnL4j3ePxObFGmpdR2LI2JImoTR7BEmXyxdpy1ZiZNMRDCjm",
+	"GeWN/fyb1/cSeaZnPo2JetsGCYxWHAfM8705FfjzwkkzC2s1tQyXdh6bi/jOl+zAoszdGLPApcWZxecn",
+	"wZpOU8pdj97z4VC8Lh5wugBTJKLEHoU1zxlz86SAoaSKTyI6s3Rx0aZ5s4h08muxPTxL0Nht6Rf8cIak",
+	"QVys51o8+T5wGjgTCch3vmIHiqx2Y6iEMYuTBDafAgsNuw/HQQMZ9SiCavdoYicTeqzAtv9gF8R/EINK",
+	"ot2NP1nXYk/WfRrcucFVckfdUw55JoZ8LJbM17BzpFpr2kadsBs0epND2Hj+6sXLxssXr5434OGkF3TD",
+	"DmpPXbdGvZL/Ud//J789ckRgNvSLzvTVy5eTaePl82m70WvDaeNVG04anfBFELba7XDSe2FYg9QMgf3C",
+	"Uce7aSPSgVxoCI5pkC4Q4czzPYY5yl+Vccpos3BRiwPc7xy9aHeet3qNdvdFq9HrnbxoDNpvDxu9zvPD",
+	"F923x4OXrYHfOe50er2jbqNz2B40eq9OBo1X3cHLRvfVSfuoO2g9b709ccoLE/Pf5QY7sNhpR/mRd7Xl",
+	"SP75aciT9b7bu4qTbMTHkibZfG5hkjmK+t7NSlqWikcZ1QP/r3OJbc74ojdPNcSJfbF+93FwfHJeulgP",
+	"Pgze/evi9Eg8M5LFSLJrwEglyWbiOtDyvYRGxhhFhlvv7NObd6dHnu8tYYLmNJWjHn18f/bp4mT0609O",
+	"6WLsxHfhwg5M3tpRtmQ9bdGSfX0SkmVdSMYdxYoarvxCRk0KmHrS+Vh3CgXL9nuFivn6pq8X4i2fi5d5",
+	"tsTvjMwOclLejYsVDi0WVp+eCP+6Y5ruzL9XF/Tq0RhUwF4vLt/2S8GANytuKcVzcKl/uEKr4rf8jsF5",
+	"5Y0MjZFOISH+1VBp08q5pZKpOeN6P5XMaYrJlDaVn8r3xMpoM8KMO51WPEPCdxYWLKypeVcWFt1KLCw+",
+	"feMsLBP2v6Hhak3CmCUiXJWTaoL36v0rAwSJvIh/pJQjwNLJAnOOQlE/IUVs/WPov6q+gxi1Kbr1Qb1x",
+	"HNUe7vRkWfZ2v1nempuvXO3Jd1Rg8b23NJngMEQk+2BX0vK99zIe5gPlsuhX0dGqvOb5rgJ0/oY6JX4F",
+	"R767FpDvLLTm2yWYtqYxKx5ey3Zr6fi42JdSJk+epAFPhY1F752vC/rMUYIAFP8j5RoEj0uvNoU55q6Z",
+	"tKS0MaccLaoZS27XYTAvRuIs1ZpVhxN5EoQIWAFCSaNzc6PLb5UQ+C0VeXkIIbC55Iu9gfnatwoIKXyN",
+	"0V2Il3F+qoEPEhTLlFAWtiVM5UQxVpoDLVkkuJ/9+lkPNFy+XpKL+aqRnrvpflYorszLrr/8SpMrlZJF",
+	"BeQCGfdZK1X394DoRw+Ivlt+RZN4vmLO8q35GfEiRgmjRKBaqNCiU166QlGTlemn23Elt6vgycxPYqLM",
+	"f+BEjmvQ6MiupwkhS9UpM1ar6ggqh24lX+6mt5cbE5ormCq5ff0KLW7sP1SNB6rtXZOjf5cH2+VBvado",
+	"23elTv9qWvjPORV/C9mgxQ43YRyzpnpyILrr+nY2ZeT3+h8/Hg3P/tkorujlC3z74KClf/2eJPorJ4ne",
+	"RqS7UdRbmZNRpQcric8fmHqKUa1h9l3w1BY8TmrXiDMPUIlDPc0G1O1+bG9ksErr+6TwL+Gw1mwFWms0",
+	"L3NdGd078l+GQnPNLoaz33LsmkLcfs20nFOGspLOcypYDxIg766CB+U9uFxf7vvrI9frI7M6XY4hVxW3",
+	"DcjauX7bDsq/oJqfFBbLFT4f4AJgbYpZtkjtT8Yh6q+zj8MLp7G2tI0m9nBYQkiN89gkgLJyfkylJVX8",
+	"KGtNi/zaHC0U6fsANWeitGpONOPXAC1ivlLVzUBCKVdNLeawqcxMz93uOHOP1s2uq1m+nGRXBRNPtE3Z",
+	"LQZUYlt78aqirahKzBDR2WLFpjQ9h7ipxCwb29ttlYfW1bebav26tnZHZWpVfx1uTbOb80+ZIjZIwzML",
+	"lztIRF1kUCZCz8ps8rmrsKZokkuJWFlJjRTnMh+t+GfRRsadzQwfkvyregpbAqha3LTK9qZo+lKL0NAO",
+	"wxuL+mLsoni35W+smG6vv8ZMhacnkxeEEmQIDP2nxiKdTpny2ivR6zxgnRSiJd/d9VI9gMEwyiyrueO1",
+	"oBmcaM+MNHMrFbpEQw9w/tm0YwzoXs1uSpNr0TKRs+ARubgm+GXLGrcubAFvTAgPW45NK+tWFhbqKlbV",
+	"9k6q2Frx+mOs8JrtNtADbzPZWEBvP5d3Nrg8ADXVM0SsA1IYEsoPD3e2IOQDCH/BFDGmcO2ub/Mf89jV",
+	"qnbsWHON+8kO2mGxiQ+rF2bLNFxqW8FewJtT1diQDIU7bRdTrXNZ7qKWu5Sw32iKzee8W4XJb4xO68mH",
+	"DWu2RMT9zY2FsIBxbNgbgcKbu6jYt4VSm7lt4HY7rf8yY6Vj6XewlzycldJCoksQiPpHRcASu1vg3Fsc",
+	"caEDijtghBkv1RopUV2lto/jpViFGoxO1XT5jhCpjS+PdeMLLWQYgknguAofQYYamDBEGBZTi0AjtRW6",
+	"CIhUAJuO6huVHS486/Uix3RJDafa/t6IW6t/tR0kE8wTmKyEmbghNVbA4YyBPY7gwgcBZRwEiHCU+EDb",
+	"+/bL5mTK+Ei1Eeg5ElGCPc93xjlWwLYvouU4L5QgVZlM3jcZ5mWqecwCWzbpWTOXIT+DjAHIwFg1GEse",
+	"kKQhyq6JMXWlHaqq1kSQqc8bquwUZGOssDzxh2x8QNLFRGzartMYt1P3FO2GMDiE5ixgT101gTTRzCSB",
+	"bL742nfmzU3tbaqgWv+8ftVTnDBeb8VryiV9uE9RpBIlPejYZdEvwfer1hYbBpOCyvj1LcJ2nQ2VDA27",
+	"mtSNTCHZc5/NgTPfTOqOu8WRGAir1umc6ELN+eotqMwyyt2tOsq9rdKUcRuWdejY2bYc08Q2hR72uh3D",
+	"5vn88LB7uE1oyFdgVQ76h/gsDC7CCQemCV34ABPGEQyVY5QLFqoeyO4jWb8eM0DVZaR33g7GotGChiWL",
+	"XZygqXSYZGpdiJlkcd+DIhTW84smmrc937tGCZ6uGgEs/j1NozUZTZTEqITric8Wmpo7x/pICjEI1996",
+	"pXQTf/+L26xsVLSXoBaiYtsds8r/ayj/k254ptvtfON8UGlU7764EWZxY7R0V2egpn5fBjKV2C5Ix2F0",
+	"JS6DaxNa+roSpPE+0n6Jnb8nMxMaWUnHsrccKieLkXBQVVCxKjtYZXYML3vXVTGrSG2y8/W4nB+ndA49",
+	"Qrqaux0pX9c7WSzb5ZDdhIGdPbKP4C2zt2Cr+6ck8XJcuITbsDuQN+mf0eruVhpxqcNBZpARMY97VBvQ",
+	"o5XynUDAlJ1X2Wv23Qabv+IVptM4U4SQGIUQ3TCVXV7bjtTqEnazxGg8PlC9+wKM2gXvLQy5FuSms7sJ",
+	"uDx3kXq/2wRjs/7cGMh/MoA5gFy8M7HzG2UBZRWXwtNMO2R5CNQSygelqpua228K6jWXul4J7N7PqTDs",
+	"PrAct4sNVp4eWXudtQV7Wv6Cwa9DW9CUqhWuKQu68xGgKu063AwkWunX8QykROgs0hQkJKTqY0OXwOVB",
+	"Wcfv9JxnzsxpbtK7r362xzYTbpj77xpeqecjxiLrNHNZ336RTaWRIsP/DwxcvBuCQBDrVOrBRpTJujcx",
+	"TjZcI0juoIUPu9u0b4uD1xC386j0PQwXI53CY03HU7g4pxG6q2vorxBC9dT6NTjZFqbuxshnub2OX3Y8",
+	"MxhLFypt8+A9EBtTEv/oxizYnyu0jV7HU7lYRjAh0gNJ+nDJ+hgu+n0zTLgvGh0UHcVlqMBjTg4VoW1N",
+	"XAqWcfN5DoxlXtkRrooAMwR+p2VWxP5vMbRXw5GTr7Gu1pCvxMnTkn5lIPgwXSygy0QykPc/FOoIFCDj",
+	"w3ygGk1QKNVMmnKAOdNxKyWL3F9f8L9yXTJAMh5EhZCjhrhOuHYij5RcH92ICSg9T7ePgm2rc8xpLNe6",
+	"UG1euUP55Wuf+QsM6WBLXWtaLrXG2SHbaUTbwPomitdTntaPXTQnf2+CExIkq1gABcXxyrivH+oniKcJ",
+	"QeFrkOjnvQywOV2C8bNnz85PjgdHFyfHz549G9tbsIN0NqXE8+7L3uYbhu8tE8yR0DxyojPyq0kv6j1E",
+	"axw3qFBqFL1seOLzjecI/EaeABnL2nniskh2LLSucC7A2OR0d/JPOXXfrp4UI+8lw1y+UJbmujwy9z0O",
+	"EsrolIMfExjPa71P/p6l8k5ZKu9myDNI4GHvfuY7360BzxY6v9S4QuXY3dWctvWC4sRH9WwhMp5JXNUY",
+	"V0/BfWUqo0muy0AQogjNoDh41r2x3HSpcZDe9l2snBG+l0Oxvftx1vSuj4mfAvPWvBxtwOmtX7evG6Gf",
+	"LUpzttlRFCvjLSVgguYwmiq/o8x39WinfPlRb6s5GAwGjdK73nvtZ0HJ/y4PgR9QhSiQ87CaQ51HxeU8",
+	"nTsrEln/NWHk31PQfs0UtLYHhabli6IL57uy2A4qSU5L66NVtsau3t8FyYN5HiCWG1GzR1XWI6vtz6zW",
+	"7J3lazSH7T63xuy2XIOqTa+BiyKkZGtTg0y+7BiakVFODSOwa4Md13dpaIc4UYmPZNS4fNokosizuIZt",
+	"OlTObNuI7We0OoM4sTWnRwzqeNoyq6ZKtQHZ21SqrSEomwbf7Tj6WSIBJ6Yfoppt9YnvmC32HyhvgwnZ",
+	"/VzbOfiuALNiQTsqTW41KB9uey6HoYpiKiLi39MQRevs3SLeycjWC8Ylw+5Y5NfjOjgKhXZqMePV6iXR",
+	"ZvMExREMUAgmq6qJ8pLYBFrMXLhKRuqBYYimvcPnszn2fPGZoSDl4ro+hThKE8S8fkuKcciV8XWtyT1r",
+	"M1kZj2pSloy6vclk+jxEYXvyovcKemUeO4dLABlD0laShXiq7sJhTJNZu9OFk6B3+DxE0xcvX92s/my1",
+	"hYun8k4jgiL8f46Cqy3AyoY6/aAKtpdfUralnyN3svizEUeQC7O/kT/5LKFhqkLahl3wJnOLPn7xJJs4",
+	"HqBEkp5EWutVaspvwCXzuXjC4g2OLk5/OcnTMo7qgKebJggySjKiSONwC91XL582q5m68xquM7x2ssVv",
+	"g8Z/wcafrcarz1/ah7d/c/lf3JxaFj1vIY6ELBEMwYQ3CYKELl+DQ7Cg10jJGzPykoK3g9N3J8fWmwmn",
+	"wmkKhLoOL5eA+GIFNrhkhYEd0aAOckoKfzFDIWlABEmohKdAgiA5JnHwO52wOu9eLDnlCnKlSyKfYSUz",
+	"SPTbbttztEW2GesWLc11d3rudVsv0EoQCZ8cuoEBj1Yqqa+id3HqKG5xueccArU88MkNR4RhSvp5ruCc",
+	"pK4xXyniU699EihR4KSWrQg3JXYZiHdidDWRZgZfO/wYYEGSTibCryemUEDOEYz4fOUIw68LSH5QOEHR",
+	"eWGnaQQCGEVZlpo83nkPykuLfIQooZbXJbZ/d+wsnuCLO9+7acxoQ3/8nVHSPIdLnT/dTGWfz7buTHVl",
+	"A6tULqqNlYtCC8t3zFLHDOKa0yWRj+s2OYm/6RN+xz255zNWS3HYKEtwMLciRHTWErkvfu5XMVO3NMEA",
+	"GMrDJdmDBPz0fnCUvYVVBK7C96A0KYRIuKZC+QJFNmEyAbv4bR9EYoehzo95SThS4oPPUSJjUwIar8AC",
+	"8mCOmNK4a+Ued8TIVFKP3/05rlPnqSO09XkQKVEq+95dHJWUqY3zrzZNX7D+ITB0HinmUagFuVZw6gBm",
+	"KnT19Jay09BS72w9YHtxCT+rQmHiw8geXpzgpXOmehJbJ+IahbC8ES7isHQ5C0FOjc04asr87Lokl2py",
+	"bAtCPU+JdVL+wFzKhKoJAhi8xmTmSxtggqYpUy/K4DUCe71OZx/g6SXBXNIKa4JjNTETjcTcpUuyRTCG",
+	"BiRWsLZkgjgqJEw/MMA4ipkPmD7rYSKkE+QZqWIGrjHDk0oQY6hPlZEQHe2XHbFJKFb3qiI1/8Y45/wp",
+	"F6PRdRG/6xlXorPBcHhyLE1rxaA6PEudSMA8m/SIogHIP1YG+6yKtOx2QbLW+2XLPUOjomZZB7FXQ45i",
+	"l0A1AL0T4ytIfAt8c9R11C/hcQSUS5E3Q8o7K2moRBcPt03lHdhUYqWqc5kR2N7GxBGZwU7P63vqNun5",
+	"3vDn07Ozk+Pt3kgtHnOBmIHqxK5ZR2w3s67qWqp3V6qGt79Bh3tapeicr012fVByT09eHl3+Fd4IVt+W",
+	"6CMmfyUyjVZNvctNtXfNEF3f7ZFg8WAjm0WiettjjLs+k7BKbe3qS9dl4tyO9H/n0m13i4DTuP63yqNW",
+	"XdNXTqKmJnyQDGrfGg3Wc22uQ8DnfDfum0st52srj9oPOoUaa3pPCakPnlNNOy4fM/ArR0MN3v7rq0W4",
+	"drdGIrZP8mp43xKmukoEp/qa/xrAiczMq608VwjFplmnohXXdsANkmAubAVVxXj4aXh28uFY6cYLTEyg",
+	"21sKeZZzXC2B8UUbmYMIwYQBzEsW5sPtBmbbAJe1bX7Q//hNNftstmvgRZbSRgehzzCfpxOZEIHCGDcC",
+	"GqIZIgf51Ldmd3aF40b2zL8hNSmU5G9ONjgVBhGGKqWewmxfPf3JXQo+kBQgPuQYd7sZ/tJCp/Utw2cw",
+	"EfK65JxfoGQmLvhEm/m17ZgSJFNLZ78niImnzItU3NUQgJdElvkrDZYlZyvsTD+w3ByiTBYVxtxSffUI",
+	"EkLlnNrs8zp7lyVtFZADhkgonBGYi71SthTpG8tenycIhsVLpDtnDxSBO0PEZVKgwmD5AHVeq7KqOtOa",
+	"VDTiN8SyoLIFXAGG+GvtCJWn6+D86KfTX8QfCQIJgsFc7K4wAy+xThempXHudy4EjJUzpvjsQOGmqKZd",
+	"9YP1AXJfK3lQKYYoH/p+x1t1+keOAapOW9CYq4io09CTpBESrnedgXyS0KvysfY1anuWN6WYw7j9V6bL",
+	"LylrgswLi5phRsqHqwmjq4yAFXaHicyXpi3Z/WwEH2AlNX2QkitCl2Sknw8LShyJF42+MqaNlNm1lDpj",
+	"HRxuQsgRtskOpdxaaYL5aiioWuFa5XAfpOoR00T+9TazNbCrUbPZrMRBiaI+ssyg8lYJbQaMVduxr6oX",
+	"CE+jlS6+D9RMQLdrZhHf8oCVP3lWAnnv9lZGL0ypDlbhMJCqg+bo/M05WEBMOMQEJTL81co8ZSgYeYfi",
+	"X5VbszGqUO9koSIzMEJaz8sxcqwvJVjoGzdTFIIIE5ke7JJkj/Bl5kZd3p6BPbNCpw+GXb94UeAbrxT9",
+	"LKEb88EbeuOL/Fv+JcnKKzEpORc0QfvqjIRqmkzPlJnrmEpdd0kuybl8/lXKZaZ8E8XidSCOHE8e8oWI",
+	"B0uaXPkAqefJog3KQ/2UZuyDpfI1VvUD7QYTk80hCWUWHZG2LHeTomuUXBLhrRbHPMwcq3AGMenb7/GZ",
+	"ZCXV3eXYFos9kfUzpOtJlIiGHF1nPlGYMuSDOVRQMrgwCiLvja3yyeN9pc9EOEC6mnKmucfikG10mq0K",
+	"5S2XyyaUPzdpMjvQfdnBu9Ojkw/DE9lHiBXMI4ucVa5CptPGNlvNVnZvgzH2+l632Wp2VdjNXHKwKO5k",
+	"0ig7MEhTNJghvkanEIvOkkwLFIr6PGDjeAei+Vg/G5TMr/NVQ3ZJ5IsBICuzIPGxCT6gpThIZDLZ1wCq",
+	"e05o8o7UVeay6rlO6HpJxkrZ+T+ZPiNDTiG7Ev5vqnVLIbwleKeh9isUKjT7UQUw5oCstYQUTQ7e4QXm",
+	"ayO6jYYfVYGYGi2PdPGu7S1PVQ7bC5mK9tYvb5bM6mMijU51hudM35YOXq+vs33mN8uym7d4VVE/GqIG",
+	"OJgocNS+NcG42DmxM8y58+tgzl0q9YB1Jfp2Aqwuh2BPXAz2xfMMTLJPUjndrwOc6fcu4Ktmi9g9/3kx",
+	"eX6ZcWJHJVhf80DGlTFdOD/zTBGifafVyo5Und0PxnGkHwwc/K4DIXbFvsh+r87sso4fa++hhd5b3+u1",
+	"2uuGz+E9+ESgViPUA8pep7O9U6HwqsBS1fHV9o4XlL6HZKUNRvLSd9hqbe93qoMrdHF5WapdZ5WRZQFc",
+	"WgPYK8vLfc/3RFSb0OwMaaZcBTrNcCk+hYmLI2ZzeTG0I2QhAbniUUlkKm7vIg4BE6kfXJJcnrIm+KQS",
+	"a4/L910ph9VFbnvwwyVJUsKU6Ne2X6HpFqGE6vaeHb/XSJ0pvU5HtuZGwILWaZuXZFiJs0LlNCmyt50p",
+	"xXViqIiRAstFJtI3utTdFv7QyrrkKNaV/59v+cDIH6iWBYmRq1Ic8cJiWN3P+nG/TzG+/6tlKaxG/ldN",
+	"NdJKeHtb+1gp0UdmQ761r2Da9vjV5OuatzsOOXthnyFLyICOitLCtoYYewPDfJ13lc+tGmJWuB8jrIwT",
+	"vXZ3e4czuIooDC8ofQcTFd/Zax/WgY6lcUwTjsL3KMQwi+98EqeI6NWrMZvOAmyfOop+xQ2qcvKsPWVu",
+	"fW+78i8Ach9G76SqJ6RV6cpsDOEDYlwJwB7HiCk7ExGiDof7vr5SSNl3ScRwwvDTBGdiFVKYjiOhq4+l",
+	"pB+rIhpjP0tiUpQP2RN9x0ZlhrHWtS5JbNa/2O8D9buuxAGUJjuJshDcgJIgTRJEOMCEoYQzfV3O1isu",
+	"UpeEEl2vUQzaBINatx2gLzvybC305hqXnKd8w/m862lbT1quqcB0q4X2N6kDP5JY/i5l76Or311kfrHi",
+	"sBHheIpRcqukZ4S4Qwl8v+bJW+7e2eMoEfEu0b4PwoTGTFq0Ck04s48JITVNEGIiupipayU4RzGC0uJz",
+	"fPLu5OKkMOVYljocavXZsI9lt/hLYgC212m19l+DbAJAKIgomYk7BtYWvr1eq7fvkmgKAyUl/JvQpBwG",
+	"i3vcWesc4x8of0tT8tfSfxaJsJPa4LstjG+RMgJTYhGyeAUu/pReAEFmNMkduGBAxBdFOC5qY4BT+hpA",
+	"RWqqncoOCSJpySGUNLKOpkHHRX0zxL9F0vvPorgfEd+V2nbTeorep7n4lQpILJwUrip0KnRCvS9Zk/9g",
+	"TSSFFSHRz90Xl0QaLJQ7BTMdRyQ1VvGPtS4MXzuhhGzVM0i7gXy7AS+JCowCASTgx5MLH6AQK/PH2eDi",
+	"6CcJmA4ct3wsCWogsSPiDNBHRRMMLokOunCvWD/oUZ4Yxu1nouk6g9ElySxGgmntp6QwYhRMBBTCdqXD",
+	"GExBIWAWx5569ZsrypcEBgGKeRa8I9CYxytIabBG9w7y8BL9dkgcTK+cB1NaiiC7l3UoQZnPvyD7c5QH",
+	"PbCUxYiEplFol7iw+iaNdWFx37RJI9uqilR8LHPGroL0u/3jm7B/KGJ/YPvHGmX+gOvo0oc6mZzmlfNU",
+	"6+Kb3xzm6nx2Jhmue/UAMaBJqP32NOUBXaCs6Kep1sMspkW/+QecLqHuCGDK6UJWYBL5OYp8HK/FsaST",
+	"CtSX7fvyQbSRAkRZYHAUAQg6rdYlUYYdPXBfnSjj19l7NHWwSneDON+EkQcvZDQnBIetnkvAix17HOWv",
+	"mOUCMX4uYyvXCbt8O6aF/6P5LcuupyINLqRjyCELAKHL9fLACJmSDG0GS/32WbCqeoav2L1kDaWBiPhB",
+	"MqRkgQjPnuzvjRciZ2iSkvG+FTXSPzgQgVzRnDLef9lqtdS7VThzDa/suyqczNenpJ/dmZQHDbltGc3C",
+	"mWwu9/bz7f8fAA==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -238,6 +238,7 @@ func TestPatch(t *testing.T) {
 		{"unknown field", map[string]any{"nmae": "typo"}, []string{"body", "nmae"}},
 		{"read-only field", map[string]any{"connection_id": "conn_aaaaaaaaaaaaaaa"}, []string{"body", "connection_id"}},
 		{"empty name", map[string]any{"name": ""}, []string{"body", "name"}},
+		{"name list", map[string]any{"name": "list"}, []string{"body", "name"}},
 		{"status and is_active disagree", map[string]any{"status": "ACTIVE", "is_active": false}, []string{"body", "is_active"}},
 		{"merged config breaks the schema", map[string]any{"provider_config": map[string]any{"bucket": "x"}}, []string{"body", "provider_config", "bucket"}},
 		{"unknown config field", map[string]any{"provider_config": map[string]any{"buckt": "typo"}}, []string{"body", "provider_config", "buckt"}},

@@ -258,7 +258,7 @@ func schemaItem(se *openapi3.SchemaError, prefix []string) gen.ValidationErrorIt
 			item.Message = name + " must be one of: " + strings.Join(values, ", ")
 		}
 	case se.SchemaField == "not" && len(loc) > 0 && loc[len(loc)-1] == "name":
-		item.Message = "name must not start with conn_ (the prefix of connection ids)"
+		item.Message = "name must not start with conn_ (the prefix of connection ids) nor be \"list\" (the list route)"
 		named = false
 	default:
 		named = false

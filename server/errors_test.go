@@ -104,6 +104,7 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{"blank name", with(func(b map[string]any) { b["name"] = "   " }), []string{"body", "name"}},
 		{"name of 101 characters", with(func(b map[string]any) { b["name"] = strings.Repeat("n", 101) }), []string{"body", "name"}},
 		{"name starting with conn_", with(func(b map[string]any) { b["name"] = "conn_lookslikeanid" }), []string{"body", "name"}},
+		{"name list (the list route)", with(func(b map[string]any) { b["name"] = "list" }), []string{"body", "name"}},
 		{"description of 501 characters", with(func(b map[string]any) { b["description"] = strings.Repeat("d", 501) }), []string{"body", "description"}},
 		{"metadata not an object", with(func(b map[string]any) { b["metadata"] = []any{1} }), []string{"body", "metadata"}},
 		{"test_before_save not a boolean", with(func(b map[string]any) { b["test_before_save"] = "yes" }), []string{"body", "test_before_save"}},

@@ -147,17 +147,23 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 
 func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/v1/") }
 
-// loadSpec parses the embedded spec once per process and registers the
-// string formats the validator must enforce (a global of kin-openapi).
-// Validation only reads the parsed spec, so servers share it.
-var loadSpec = sync.OnceValues(func() (*openapi3.T, error) {
-	spec, err := gen.GetSpec() // parses; called once at start-up
+// loadSpec parses the embedded spec for one server. Each server gets its
+// own copy: the request validator writes into the spec it is given (its
+// Servers list), so a shared one is a data race between servers.
+func loadSpec() (*openapi3.T, error) {
+	defineFormats()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
+	return spec, nil
+}
+
+// defineFormats registers the string formats the validator must enforce,
+// once per process: they are a global of kin-openapi.
+var defineFormats = sync.OnceFunc(func() {
 	openapi3.DefineStringFormatValidator("uri", openapi3.NewCallbackValidator(validateURI))
 	openapi3.DefineStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail))
-	return spec, nil
 })
 
 func validateURI(s string) error {

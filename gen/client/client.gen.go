@@ -910,7 +910,9 @@ type ConnectionList struct {
 }
 
 // ConnectionName Human-readable name, unique in the organization among live connections. Must not
-// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+// list operation, so such a connection could not be read by name) and must contain a
+// non-space character.
 //
 // Example: Production S3 Bucket
 type ConnectionName = string
@@ -950,7 +952,9 @@ type CreateBackblazeConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -990,7 +994,9 @@ type CreateBoxConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1030,7 +1036,9 @@ type CreateBrightdataConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1078,7 +1086,9 @@ type CreateGoogleDriveConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1118,7 +1128,9 @@ type CreateHttpApiConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1158,7 +1170,9 @@ type CreateInstagramConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1198,7 +1212,9 @@ type CreatePostgresqlConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1238,7 +1254,9 @@ type CreateRssConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1278,7 +1296,9 @@ type CreateS3ConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1318,7 +1338,9 @@ type CreateSharepointConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1358,7 +1380,9 @@ type CreateSnowflakeConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1398,7 +1422,9 @@ type CreateTigrisConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -1438,7 +1464,9 @@ type CreateTiktokConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
@@ -2221,7 +2249,9 @@ type UpdateConnectionRequest struct {
 	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
-	// start with `conn_` (that prefix marks ids) and must contain a non-space character.
+	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+	// list operation, so such a connection could not be read by name) and must contain a
+	// non-space character.
 	//
 	//
 	// Example: Production S3 Bucket
