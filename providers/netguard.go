@@ -83,13 +83,15 @@ func NewEnv(opts EnvOptions) Env {
 			if opts.LoopbackOnly && !ip.Unmap().IsLoopback() {
 				return nil, errOffMachine
 			}
-			return dialer.DialContext(ctx, network, addr)
+			conn, err := dialer.DialContext(ctx, network, addr)
+			return conn, withoutAddress(err)
 		}
 		addrs, err := lookup(ctx, host)
 		if err != nil {
 			return nil, err
 		}
 		// Try each address in turn; the guard checks each one as it dials.
+		// A refusal is returned without the address the name resolved to.
 		var firstErr error
 		for _, a := range addrs {
 			conn, err := dialer.DialContext(ctx, network, net.JoinHostPort(a, port))
@@ -97,7 +99,7 @@ func NewEnv(opts EnvOptions) Env {
 				return conn, nil
 			}
 			if firstErr == nil {
-				firstErr = err
+				firstErr = withoutAddress(err)
 			}
 		}
 		return nil, firstErr
@@ -291,6 +293,16 @@ func refusedKind(a netip.Addr) string {
 // AllowPrivateNetworks: anything but a globally routable unicast address
 // (see CheckAddress).
 func Blocked(a netip.Addr) bool { return CheckAddress(a) != nil }
+
+// withoutAddress strips what the dialer wrapped around a refusal
+// (*net.OpError quotes the address it refused) and keeps the rest.
+func withoutAddress(err error) error {
+	var blocked *BlockedAddressError
+	if errors.As(err, &blocked) {
+		return blocked
+	}
+	return err
+}
 
 // DialContext is a helper for checks that need a raw connection.
 func (e Env) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {

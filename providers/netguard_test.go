@@ -252,6 +252,69 @@ func TestGuardJudgesResolvedAddresses(t *testing.T) {
 	}
 }
 
+// What a refusal says reaches check steps and last_error: it names the
+// kind of address, never the address a name resolved to, on every path (the
+// HTTP client, Describe, the raw dialer, a whole check over HTTP and one
+// over the database dialer).
+func TestRefusalNamesNoResolvedAddress(t *testing.T) {
+	t.Parallel()
+	answers := map[string]struct{ addr, kind string }{
+		"intranet.test": {"10.1.2.3", "a private address"},
+		"metadata.test": {"169.254.169.254", "a link-local address"},
+		"mapped.test":   {"::ffff:127.0.0.1", "a loopback address"},
+	}
+	env := providers.NewEnv(providers.EnvOptions{Timeout: 2 * time.Second,
+		Lookup: func(_ context.Context, host string) ([]string, error) {
+			if a, ok := answers[host]; ok {
+				return []string{a.addr}, nil
+			}
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}})
+	for host, answer := range answers {
+		resolved := netip.MustParseAddr(answer.addr)
+		var texts []string
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+host+"/feed", nil)
+		_, err := env.HTTP.Do(req)
+		cancel()
+		if !errors.Is(err, providers.ErrBlockedAddress) {
+			t.Errorf("%s: HTTP err = %v, want ErrBlockedAddress", host, err)
+			continue
+		}
+		texts = append(texts, err.Error(), providers.Describe(err))
+		if _, err := env.Dial(context.Background(), "tcp", net.JoinHostPort(host, "5432")); !errors.Is(err, providers.ErrBlockedAddress) {
+			t.Errorf("%s: raw dial err = %v", host, err)
+		} else {
+			texts = append(texts, err.Error())
+		}
+		var blocked *providers.BlockedAddressError
+		if _, err := env.Dial(context.Background(), "tcp", net.JoinHostPort(host, "443")); !errors.As(err, &blocked) || !strings.HasPrefix(blocked.Kind, answer.kind) {
+			t.Errorf("%s: raw dial err = %#v, want the kind %q", host, err, answer.kind)
+		}
+		for _, res := range []providers.Result{
+			run(t, "rss", rssConfig("http://"+host+"/feed", "", ""), env),
+			run(t, "postgresql", providers.Config{"host": host, "port": float64(5432), "database": "x",
+				"credentials": map[string]any{"type": "username_password", "username": "u", "password": "pw"}}, env),
+		} {
+			if res.Success || !strings.Contains(res.Message, "refused to connect") {
+				t.Errorf("%s: check result %+v", host, res)
+			}
+			texts = append(texts, res.Message)
+			for _, s := range res.Steps {
+				texts = append(texts, s.Name, s.Message)
+			}
+		}
+		for _, text := range texts {
+			if form := addressIn(text, resolved); form != "" {
+				t.Errorf("%s: %q quotes the resolved address (%s)", host, text, form)
+			}
+		}
+		if !strings.Contains(texts[0], answer.kind) || !strings.Contains(texts[1], answer.kind) {
+			t.Errorf("%s: %q / %q do not name %q", host, texts[0], texts[1], answer.kind)
+		}
+	}
+}
+
 // The dialer's Control hook runs after the socket exists and before
 // connect(2): it is handed the resolved address and its refusal ends the
 // dial, so no packet leaves for a refused address.
