@@ -152,7 +152,9 @@ export interface components {
         UserSettableStatus: "ACTIVE" | "SUSPENDED";
         /**
          * @description Human-readable name, unique in the organization among live connections. Must not
-         *     start with `conn_` (that prefix marks ids) and must contain a non-space character.
+         *     start with `conn_` (that prefix marks ids), must not be `list` (the path of the
+         *     list operation, so such a connection could not be read by name) and must contain a
+         *     non-space character.
          * @example Production S3 Bucket
          */
         ConnectionName: string;
