@@ -3,6 +3,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
+# The approved Go toolchain: every go command below runs it (the go command fetches
+# it through the module proxy). `make GOTOOLCHAIN=go1.x.y target` overrides it.
+export GOTOOLCHAIN := go1.27.3
+
 # Generator versions, pinned in one place.
 OAPI_CODEGEN := github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2
 SQLC := github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1

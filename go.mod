@@ -2,6 +2,8 @@ module github.com/connvault/connvault
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	code.dny.dev/ssrf v0.3.0
 	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect
