@@ -65,7 +65,10 @@ const (
 	ESTATE    = "state_conflict" // 409 ConflictError: the state forbids it (archived)
 	EUNAUTH   = "unauthorized"   // 401 UnauthorizedError
 	ETIMEOUT  = "timeout"        // 504 TimeoutError
-	EINTERNAL = "internal"       // 500 InternalServerError
+	// EUNAVAILABLE: the database cannot be reached or did not answer in
+	// time; the same request may succeed shortly.
+	EUNAVAILABLE = "unavailable" // 503 ServiceUnavailableError
+	EINTERNAL    = "internal"    // 500 InternalServerError
 )
 
 // Error is an application error with a code the edge understands and a
@@ -75,10 +78,20 @@ type Error struct {
 	Message string
 	// Field is the request location at fault, e.g. ["body","name"], if any.
 	Field []string
+	// Cause is the underlying error, for logs only (never shown).
+	Cause error
 }
 
 // Error implements the error interface.
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return e.Code + ": " + e.Message + ": " + e.Cause.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap exposes the cause to errors.Is and errors.As.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Errorf builds an *Error with a formatted message.
 func Errorf(code, format string, args ...any) *Error {

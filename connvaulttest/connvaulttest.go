@@ -50,7 +50,7 @@ func Pool(t testing.TB) *pgxpool.Pool {
 	poolOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		pool, poolErr = store.Open(ctx, url)
+		pool, poolErr = store.Open(ctx, url, store.OpenOptions{})
 		if poolErr == nil {
 			poolErr = store.Migrate(ctx, pool)
 		}
@@ -109,6 +109,18 @@ type Options struct {
 	// DenyPrivateNetworks runs the production SSRF guard (checks may not
 	// dial loopback), for tests of the guard itself.
 	DenyPrivateNetworks bool
+	// UnreachableDatabase gives the server a pool whose database refuses
+	// every connection (a closed loopback port): every request that needs
+	// the database meets an outage (503s).
+	UnreachableDatabase bool
+	// DatabaseURL, when set, is the database the server uses (the tenant
+	// is still created in the test database's schema there, so it must be
+	// migrated): e.g. a fault-injecting proxy in front of the test database.
+	DatabaseURL string
+	// UnauthenticatedRateLimit limits requests without a valid key per
+	// client address (0: unlimited), burst UnauthenticatedBurst.
+	UnauthenticatedRateLimit float64
+	UnauthenticatedBurst     int
 }
 
 // Harness is a running server with one tenant.
@@ -142,24 +154,48 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	var broken *pgxpool.Pool
 	if opts.BrokenDatabase {
 		var err error
-		if broken, err = store.Open(context.Background(), DatabaseURL(t)); err != nil {
+		if broken, err = store.Open(context.Background(), DatabaseURL(t), store.OpenOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		keys, _ := store.NewKeyring(EncryptionKey)
 		st = store.New(broken, keys)
 	}
+	tenantStore := st
+	if opts.UnreachableDatabase || opts.DatabaseURL != "" {
+		url := opts.DatabaseURL
+		if url == "" {
+			url = "postgres://connvault@127.0.0.1:1/unreachable?sslmode=disable&connect_timeout=1"
+		}
+		cfg, err := pgxpool.ParseConfig(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := pgxpool.NewWithConfig(context.Background(), cfg) // connects lazily
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		keys, _ := store.NewKeyring(EncryptionKey)
+		st = store.New(p, keys)
+	}
 	if opts.CheckTimeout == 0 {
 		opts.CheckTimeout = 5 * time.Second
 	}
 	logs := &syncBuffer{}
+	logger, err := server.NewLogger(logs, "debug")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e, err := server.New(st, server.Config{
-		Env:          providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: !opts.DenyPrivateNetworks, LoopbackOnly: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
-		CheckTimeout: opts.CheckTimeout,
-		Schedule:     opts.Schedule,
-		AuthCacheTTL: opts.AuthCacheTTL,
-		RateLimit:    opts.RateLimit,
-		RateBurst:    1,
-		Logger:       server.NewLogger(logs, "debug"),
+		Env:                      providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: !opts.DenyPrivateNetworks, LoopbackOnly: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
+		CheckTimeout:             opts.CheckTimeout,
+		Schedule:                 opts.Schedule,
+		AuthCacheTTL:             opts.AuthCacheTTL,
+		RateLimit:                opts.RateLimit,
+		RateBurst:                1,
+		UnauthenticatedRateLimit: opts.UnauthenticatedRateLimit,
+		UnauthenticatedBurst:     opts.UnauthenticatedBurst,
+		Logger:                   logger,
 		// Every answer of every test server is checked against the spec.
 		OnResponseViolation: func(method, path string, status int, err error) {
 			t.Errorf("answer does not match openapi.yaml: %s %s -> %d: %v", method, path, status, err)
@@ -168,9 +204,11 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(recordStatuses(e))
+	srv := httptest.NewUnstartedServer(recordStatuses(e))
+	srv.Listener = server.AnswerProtocolErrorsInEnvelope(srv.Listener)
+	srv.Start()
 	t.Cleanup(srv.Close)
-	h := &Harness{URL: srv.URL, Store: st, Tenant: NewTenant(t, st), logs: logs}
+	h := &Harness{URL: srv.URL, Store: tenantStore, Tenant: NewTenant(t, tenantStore), logs: logs}
 	if broken != nil {
 		broken.Close()
 	}

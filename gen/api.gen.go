@@ -321,18 +321,21 @@ func (e CreateTiktokConnectionRequestProviderType) Valid() bool {
 
 // Defines values for ErrorBodyType.
 const (
-	ErrorBodyTypeAlreadyExistsError        ErrorBodyType = "AlreadyExistsError"
-	ErrorBodyTypeBadRequestError           ErrorBodyType = "BadRequestError"
-	ErrorBodyTypeConflictError             ErrorBodyType = "ConflictError"
-	ErrorBodyTypeForbiddenError            ErrorBodyType = "ForbiddenError"
-	ErrorBodyTypeInternalServerError       ErrorBodyType = "InternalServerError"
-	ErrorBodyTypeMethodNotAllowedError     ErrorBodyType = "MethodNotAllowedError"
-	ErrorBodyTypeNotFoundError             ErrorBodyType = "NotFoundError"
-	ErrorBodyTypeTimeoutError              ErrorBodyType = "TimeoutError"
-	ErrorBodyTypeTooManyRequestsError      ErrorBodyType = "TooManyRequestsError"
-	ErrorBodyTypeUnauthorizedError         ErrorBodyType = "UnauthorizedError"
-	ErrorBodyTypeUnsupportedMediaTypeError ErrorBodyType = "UnsupportedMediaTypeError"
-	ErrorBodyTypeValidationError           ErrorBodyType = "ValidationError"
+	ErrorBodyTypeAlreadyExistsError               ErrorBodyType = "AlreadyExistsError"
+	ErrorBodyTypeBadRequestError                  ErrorBodyType = "BadRequestError"
+	ErrorBodyTypeConflictError                    ErrorBodyType = "ConflictError"
+	ErrorBodyTypeForbiddenError                   ErrorBodyType = "ForbiddenError"
+	ErrorBodyTypeInternalServerError              ErrorBodyType = "InternalServerError"
+	ErrorBodyTypeMethodNotAllowedError            ErrorBodyType = "MethodNotAllowedError"
+	ErrorBodyTypeNotFoundError                    ErrorBodyType = "NotFoundError"
+	ErrorBodyTypeNotImplementedError              ErrorBodyType = "NotImplementedError"
+	ErrorBodyTypeRequestHeaderFieldsTooLargeError ErrorBodyType = "RequestHeaderFieldsTooLargeError"
+	ErrorBodyTypeServiceUnavailableError          ErrorBodyType = "ServiceUnavailableError"
+	ErrorBodyTypeTimeoutError                     ErrorBodyType = "TimeoutError"
+	ErrorBodyTypeTooManyRequestsError             ErrorBodyType = "TooManyRequestsError"
+	ErrorBodyTypeUnauthorizedError                ErrorBodyType = "UnauthorizedError"
+	ErrorBodyTypeUnsupportedMediaTypeError        ErrorBodyType = "UnsupportedMediaTypeError"
+	ErrorBodyTypeValidationError                  ErrorBodyType = "ValidationError"
 )
 
 // Valid indicates whether the value is a known member of the ErrorBodyType enum.
@@ -351,6 +354,12 @@ func (e ErrorBodyType) Valid() bool {
 	case ErrorBodyTypeMethodNotAllowedError:
 		return true
 	case ErrorBodyTypeNotFoundError:
+		return true
+	case ErrorBodyTypeNotImplementedError:
+		return true
+	case ErrorBodyTypeRequestHeaderFieldsTooLargeError:
+		return true
+	case ErrorBodyTypeServiceUnavailableError:
 		return true
 	case ErrorBodyTypeTimeoutError:
 		return true
@@ -406,6 +415,24 @@ const (
 func (e GoogleServiceAccountCredentialsType) Valid() bool {
 	switch e {
 	case GoogleServiceAccountCredentialsTypeServiceAccount:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HealthStatusStatus.
+const (
+	HealthStatusStatusOk          HealthStatusStatus = "ok"
+	HealthStatusStatusUnavailable HealthStatusStatus = "unavailable"
+)
+
+// Valid indicates whether the value is a known member of the HealthStatusStatus enum.
+func (e HealthStatusStatus) Valid() bool {
+	switch e {
+	case HealthStatusStatusOk:
+		return true
+	case HealthStatusStatusUnavailable:
 		return true
 	default:
 		return false
@@ -974,7 +1001,7 @@ type CreateBackblazeConnectionRequest struct {
 	ProviderType CreateBackblazeConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1016,7 +1043,7 @@ type CreateBoxConnectionRequest struct {
 	ProviderType CreateBoxConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1058,7 +1085,7 @@ type CreateBrightdataConnectionRequest struct {
 	ProviderType CreateBrightdataConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1108,7 +1135,7 @@ type CreateGoogleDriveConnectionRequest struct {
 	ProviderType CreateGoogleDriveConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1150,7 +1177,7 @@ type CreateHttpApiConnectionRequest struct {
 	ProviderType CreateHttpApiConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1192,7 +1219,7 @@ type CreateInstagramConnectionRequest struct {
 	ProviderType CreateInstagramConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1234,7 +1261,7 @@ type CreatePostgresqlConnectionRequest struct {
 	ProviderType CreatePostgresqlConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1276,7 +1303,7 @@ type CreateRssConnectionRequest struct {
 	ProviderType CreateRssConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1318,7 +1345,7 @@ type CreateS3ConnectionRequest struct {
 	ProviderType CreateS3ConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1360,7 +1387,7 @@ type CreateSharepointConnectionRequest struct {
 	ProviderType CreateSharepointConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1402,7 +1429,7 @@ type CreateSnowflakeConnectionRequest struct {
 	ProviderType CreateSnowflakeConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1444,7 +1471,7 @@ type CreateTigrisConnectionRequest struct {
 	ProviderType CreateTigrisConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1486,7 +1513,7 @@ type CreateTiktokConnectionRequest struct {
 	ProviderType CreateTiktokConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1526,6 +1553,13 @@ type ErrorResponse struct {
 	//
 	// Example: {"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"}
 	Error ErrorBody `json:"error"`
+
+	// RequestId The request's id, as in the `X-Request-Id` response header and the server's log
+	// lines: quote it when reporting a problem.
+	//
+	//
+	// Example: 7f3c2a9e4b1d4c0f8e2a6b5d9c1e3f70
+	RequestId *string `json:"request_id,omitempty"`
 
 	// Status The HTTP status, repeated.
 	//
@@ -1604,6 +1638,18 @@ type GoogleServiceAccountCredentials struct {
 
 // GoogleServiceAccountCredentialsType defines model for GoogleServiceAccountCredentials.Type.
 type GoogleServiceAccountCredentialsType string
+
+// HealthStatus A probe's answer.
+//
+// Example: {"status":"ok"}
+type HealthStatus struct {
+	// Checks Each failed readiness check by name, with what failed.
+	Checks *map[string]string `json:"checks,omitempty"`
+	Status HealthStatusStatus `json:"status"`
+}
+
+// HealthStatusStatus defines model for HealthStatus.Status.
+type HealthStatusStatus string
 
 // HttpApiConfig A JSON HTTP API whose answer holds an array of items.
 //
@@ -2141,7 +2187,7 @@ type StorageConnectionModel struct {
 }
 
 // TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-// it fails. Defaults to true.
+// it fails. Defaults to true (absent or null).
 //
 // Example: true
 type TestBeforeSave = bool
@@ -2275,7 +2321,7 @@ type UpdateConnectionRequest struct {
 	Status *UserSettableStatus `json:"status,omitempty"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -2358,6 +2404,11 @@ type NotFound = ErrorResponse
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type PayloadTooLarge = ErrorResponse
 
+// ServiceUnavailable The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
+type ServiceUnavailable = ErrorResponse
+
 // Timeout The envelope of every non-2xx answer.
 //
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
@@ -2408,6 +2459,13 @@ type ListConnectionsGetParams struct {
 
 	// Search Case-insensitive substring of the connection name.
 	Search *string `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// CreateConnectionParams defines parameters for CreateConnection.
+type CreateConnectionParams struct {
+	// IdempotencyKey A client-chosen key (1 to 255 printable ASCII characters) that makes retries of
+	// this create safe. Kept per organization for 24 hours.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // ListConnectionsParams defines parameters for ListConnections.
@@ -3929,12 +3987,18 @@ func (t *TiktokCredentials) UnmarshalJSON(b []byte) error {
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// Healthz Liveness
+	// (GET /healthz)
+	Healthz(ctx echo.Context) error
+	// Readyz Readiness
+	// (GET /readyz)
+	Readyz(ctx echo.Context) error
 	// ListConnectionsGet List storage connections (query parameters)
 	// (GET /v1/organizations/connections)
 	ListConnectionsGet(ctx echo.Context, params ListConnectionsGetParams) error
 	// CreateConnection Create a storage connection
 	// (POST /v1/organizations/connections)
-	CreateConnection(ctx echo.Context) error
+	CreateConnection(ctx echo.Context, params CreateConnectionParams) error
 	// ListConnections List storage connections
 	// (POST /v1/organizations/connections/list)
 	ListConnections(ctx echo.Context, params ListConnectionsParams) error
@@ -3955,6 +4019,24 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// Healthz converts echo context to params.
+func (w *ServerInterfaceWrapper) Healthz(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Healthz(ctx)
+	return err
+}
+
+// Readyz converts echo context to params.
+func (w *ServerInterfaceWrapper) Readyz(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Readyz(ctx)
+	return err
 }
 
 // ListConnectionsGet converts echo context to params.
@@ -4028,8 +4110,28 @@ func (w *ServerInterfaceWrapper) ListConnectionsGet(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateConnection(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateConnectionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateConnection(ctx)
+	err = w.Handler.CreateConnection(ctx, params)
 	return err
 }
 
@@ -4183,6 +4285,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
+	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 	router.GET(options.BaseURL+"/v1/organizations/connections", wrapper.ListConnectionsGet, options.OperationMiddlewares["listConnectionsGet"]...)
 	router.POST(options.BaseURL+"/v1/organizations/connections", wrapper.CreateConnection, options.OperationMiddlewares["createConnection"]...)
 	router.POST(options.BaseURL+"/v1/organizations/connections/list", wrapper.ListConnections, options.OperationMiddlewares["listConnections"]...)
@@ -4203,6 +4307,15 @@ type NotFoundJSONResponse ErrorResponse
 
 type PayloadTooLargeJSONResponse ErrorResponse
 
+type ServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type ServiceUnavailableJSONResponse struct {
+	Body ErrorResponse
+
+	Headers ServiceUnavailableResponseHeaders
+}
+
 type TimeoutJSONResponse ErrorResponse
 
 type TooManyRequestsResponseHeaders struct {
@@ -4219,6 +4332,72 @@ type UnauthorizedJSONResponse ErrorResponse
 type UnsupportedMediaTypeJSONResponse ErrorResponse
 
 type ValidationFailedJSONResponse ErrorResponse
+
+type HealthzRequestObject struct {
+}
+
+type HealthzResponseObject interface {
+	VisitHealthzResponse(w http.ResponseWriter) error
+}
+
+type Healthz200JSONResponse HealthStatus
+
+func (response Healthz200JSONResponse) VisitHealthzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReadyzRequestObject struct {
+}
+
+type ReadyzResponseObject interface {
+	VisitReadyzResponse(w http.ResponseWriter) error
+}
+
+type Readyz200JSONResponse HealthStatus
+
+func (response Readyz200JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Readyz503ResponseHeaders struct {
+	RetryAfter *int
+}
+
+type Readyz503JSONResponse struct {
+	Body    HealthStatus
+	Headers Readyz503ResponseHeaders
+}
+
+func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListConnectionsGetRequestObject struct {
 	Params ListConnectionsGetParams
@@ -4301,8 +4480,26 @@ func (response ListConnectionsGet500JSONResponse) VisitListConnectionsGetRespons
 	return err
 }
 
+type ListConnectionsGet503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListConnectionsGet503JSONResponse) VisitListConnectionsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateConnectionRequestObject struct {
-	Body *CreateConnectionJSONRequestBody
+	Params CreateConnectionParams
+	Body   *CreateConnectionJSONRequestBody
 }
 
 type CreateConnectionResponseObject interface {
@@ -4436,6 +4633,23 @@ func (response CreateConnection500JSONResponse) VisitCreateConnectionResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnection503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateConnection503JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4580,6 +4794,23 @@ func (response ListConnections500JSONResponse) VisitListConnectionsResponse(w ht
 	return err
 }
 
+type ListConnections503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListConnections503JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteConnectionRequestObject struct {
 	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
 }
@@ -4661,6 +4892,23 @@ func (response DeleteConnection500JSONResponse) VisitDeleteConnectionResponse(w 
 	return err
 }
 
+type DeleteConnection503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteConnection503JSONResponse) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetConnectionRequestObject struct {
 	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
 }
@@ -4738,6 +4986,23 @@ func (response GetConnection500JSONResponse) VisitGetConnectionResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnection503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetConnection503JSONResponse) VisitGetConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4896,6 +5161,23 @@ func (response UpdateConnection500JSONResponse) VisitUpdateConnectionResponse(w 
 	return err
 }
 
+type UpdateConnection503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateConnection503JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateConnection504JSONResponse struct{ TimeoutJSONResponse }
 
 func (response UpdateConnection504JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
@@ -5005,6 +5287,23 @@ func (response TestConnection500JSONResponse) VisitTestConnectionResponse(w http
 	return err
 }
 
+type TestConnection503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response TestConnection503JSONResponse) VisitTestConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestConnection504JSONResponse struct{ TimeoutJSONResponse }
 
 func (response TestConnection504JSONResponse) VisitTestConnectionResponse(w http.ResponseWriter) error {
@@ -5021,6 +5320,12 @@ func (response TestConnection504JSONResponse) VisitTestConnectionResponse(w http
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// Healthz Liveness
+	// (GET /healthz)
+	Healthz(ctx context.Context, request HealthzRequestObject) (HealthzResponseObject, error)
+	// Readyz Readiness
+	// (GET /readyz)
+	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
 	// ListConnectionsGet List storage connections (query parameters)
 	// (GET /v1/organizations/connections)
 	ListConnectionsGet(ctx context.Context, request ListConnectionsGetRequestObject) (ListConnectionsGetResponseObject, error)
@@ -5056,6 +5361,52 @@ type strictHandler struct {
 	middlewares []StrictMiddlewareFunc
 }
 
+// Healthz operation middleware
+func (sh *strictHandler) Healthz(ctx echo.Context) error {
+	var request HealthzRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Healthz(ctx.Request().Context(), request.(HealthzRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Healthz")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(HealthzResponseObject); ok {
+		return validResponse.VisitHealthzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Readyz operation middleware
+func (sh *strictHandler) Readyz(ctx echo.Context) error {
+	var request ReadyzRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Readyz(ctx.Request().Context(), request.(ReadyzRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Readyz")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ReadyzResponseObject); ok {
+		return validResponse.VisitReadyzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListConnectionsGet operation middleware
 func (sh *strictHandler) ListConnectionsGet(ctx echo.Context, params ListConnectionsGetParams) error {
 	var request ListConnectionsGetRequestObject
@@ -5082,8 +5433,10 @@ func (sh *strictHandler) ListConnectionsGet(ctx echo.Context, params ListConnect
 }
 
 // CreateConnection operation middleware
-func (sh *strictHandler) CreateConnection(ctx echo.Context) error {
+func (sh *strictHandler) CreateConnection(ctx echo.Context, params CreateConnectionParams) error {
 	var request CreateConnectionRequestObject
+
+	request.Params = params
 
 	var body CreateConnectionJSONRequestBody
 	var err error
@@ -5306,206 +5659,224 @@ func (sh *strictHandler) TestConnection(ctx echo.Context, connectionIdentifier C
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc9s40uBfQfG2auwcJevlPJS6qlNsZ8Y7eXgtZ2b3G+eTIBKSMKYADgFa1uT8/fYrPEgCJCRRtuOJ",
-	"dzNVuxVTeDQa3Y1Gd6P7ixfQRUwJIpx5/S9eDBO4QBwl8q8jSggKOKbkNESE4ylGifgeIhYkOBY/eH3v",
-	"Yo5AkLf8gYGx+GvUbDbHAIc+oAnAnAECFwjsfTp/10AsgDEK95ue76EbuIgj5PU92QlOgnanG6Jp7/D5",
-	"bI4938Niihjyued7YgjdUk02wgVcvpegP1KcoNDr8yRFvseCOVpAAfAC3rxDZMbnXr/davneApP8b9/j",
-	"q1gMy3iCycy7vfW9ozRh1LHUjzH8I0UgkD+DaUIXAII4QdeYpgzEcIbE8mM4wwSKLk2CbvhINR83s9X8",
-	"kaJkZSxHTbYG3k6r5YLwlARRGqILymFUhfOIpoQDGEVgAXkwx2Rm7BADewFlnAFKEEA3PIFAQrS/DkCs",
-	"5hpxOZkJZ4imMI2415/CiKEczgmlEYJEAvoOLzCvQngGZwgw/CdaN2kk+zknOxQ7CG/wIl3I/VQbqv/M",
-	"gcCEoxlKJBAfp1OGHFB8SBcTlAA6tdDDKWBXOAZ7eEZogkKwnCMCxnobAWZghq8RWYsvqmZzwl4G3Ya+",
-	"5YD+VhA2iylhSDLlGxieoz9SxOR6Ako4IvKfMI4jHEi6O/idifV9Kdjri4eSRJH0AjEGZ2KSRI0DJjRc",
-	"iWURysE1jHAI/j78+MHLgSmmPJGD3Poe45CnzOv3BPwsDQLEmCaDW3Phf0vQ1Ot7/+ugkDMH6ld2IAc7",
-	"12tTK61KFjdsYK8E035TQHVEyTTCwf0xAw2CAEvM54DPsZZhMEoQDFcA3WDGWYGlgfp+Ij87EPXq6yJK",
-	"woYZ4PAKETBZAUgon6MERPjaFNBgrwrovpTSfI4uidEQMwCTYI6vUQggCUEACSAURJTMUAKCOSQzBPYy",
-	"nOttuCSeFE8cJQRGJxlq77UbWI8G1G85xrNZhii5RkkF5YdfmzaZnBdMIY5QCPYc4Oy/FoQrBTCdCgSD",
-	"AKZM7hOb0yVpgk/kitAluSQJTTliYK/X6u1LdC8TSmZggfichvL7oa9IERIwHkQRXY7BHMEQJftAjClG",
-	"Z4IIELlGEY2R3osPlL+lKQnvvQ0GaQhunMpB883IpnFQfu/rbcMHClgazE36xkQxK01mkOA/oSJ6Czwl",
-	"Lc7gKqIwvKD0HUxm6MHFKacURHLkWpK03X0cSSpBEtwOiaIZRcUwCFDMGdhrg/f4zf4aCXuBF4im9xew",
-	"YuI4odc4RAkIcSgpChK2RAmYoClNFD0HcxRc/cBAiGAYYWJgUgPiYPre10VjDrWELYd9iglm8wx2zAuY",
-	"wZ4Jq0Yjpe8hWWn8svujk1KwgGQFNA0yMJUCHTMwODsFV2j1GiSIJysApxwloG2cWyVYqoTZ+aonVwEi",
-	"WMAQgYXAX76MCpUKucdAjBLAUEBJeEn2XAvYfw3G52LBjYFY8BgwuGJKkeMUSETMICZCRPqekqJyF4w+",
-	"VXVxKGeUCuISYp5ttkQsJrOmrcNvUkkFIj4RmPI5TfCfKHwAhUUpRxkqMQP5dSif35zRIabbX5dxDNAW",
-	"mDFMZj5YwGhKkwUKfZCqg1AoIgm6plfiRK0ArLjnE2FpHNOEo/A9CjG8kMt7SOm9SMW/EKgMY+CyCoND",
-	"ph8+nnY8LgM7BntroVSI/EXQjOzwVuowd0RiiDjEkeSf63zEkfyZef3fvngRVaN4/d88AXJ2V/rsGxsQ",
-	"JzRGCV+BS/njpWdQSoH37MPt51vfsXvF/FotK3oWi3WIuM7X3acMPMzAEkVRQxG9uspMUg4mCYJXDECQ",
-	"pBHKVEU1gy81eya0vjTTFSWPwLBBSbQCU4wiZWbZowQECYIcKX09QdI8AiOtrO9LnDDAK8fYJdkroWe/",
-	"CcZ6X5uVTR1rmBAM5mp+ADmQV1ypdObIkzQxkHj9Ga0+kmh1lAPFHAK222B8FSGpjDAmxUWxCiYEbIhF",
-	"hwUmkGsOhnEsCELQq+w1ukKrdZs17ObAmIDc+jn1fVB3eEkzt75J7sXoIxyK+97Pp4PTj8O3H48/fHhx",
-	"8s/B+7N3J57vMRQkiI8sWJZ/h1Hyz0+cvD15f3rw84v3xycffjyYnN2cT/HRv3Tfn0/+VRCr0f3W9yhB",
-	"H6eSkzZR4rrFCU55A4OrSQT/RIOCp0vtxBLDEItfYHSm0IERy4079lYNwJuOKR7FXlkGPUt8aDz83Gr1",
-	"sga+l2Oy1eq1O93e4fMXL1+14KSV/dc28FEaq9gxrMwilcm24Eru0lAb1ApYbFth5+UWW2H24YuHiDjr",
-	"f6vA8dllvSsslb+pX3MA/A0D0MnvKOCeuZvi8o1nO25d3ltsIZ8nNJ3NpcY67DYEqiDHk0ie16UNnaTB",
-	"FeJCCK8ak05D/+l7QYmKvu6+IxLGFBM+SpPI63tzzmPWPzhg3WbKGkvEeKPV6jUn2SInnWZAF9I8PFPr",
-	"N5pV6Shbo3HSlZdrUMjz7lYCKSFnE1EW22rLJmv7Ng+hCOLY6FDBmLmy2sgTBxYUW58m2EZBp9V76Vh2",
-	"hm1zNhPxNhp727jESWubWWPTQfMTXQotXmiXok0gjkxOQd5560lTIfHNG7pe6tY7er4uR9U7XuosRh41",
-	"9OYomN39ZDmKMCLcPPfBLIGE+/JOCwlAhKMkTjBDQumBwviVlCRVIMdQOJnQm4b6uyEFrP5NndP27/qb",
-	"7xVTqDFeWSgMgllVcBhT2g6cw8PtMsIGabejqwTrly2MVT2yxHI+O9oJvNYa0n2iFQgpL9DJt/TmTofZ",
-	"ALyhN0JfFC6vMhXYNPgoRDGlUajR5rUcVLLDaUBvHvgcMGAzXFJeqyqMY8g5SgR+//u3VuPV5//9N2/b",
-	"rm8VzPZyqr7VQcrnPgjWcD/YOzr6cV8w/N9/vdgmnsVebMCqLZ187/cl39D870tuN6fi2NjQQa5kZxl/",
-	"X+pM0DRBbD7i9AoR3UZ/a6hvxabIBdQX/M4lbSfeYLZjjxKms9Ok9Hk3+TDUdsPipM9delCQEmB4RlAo",
-	"HGbiWgzj+Ad174whfqRTJYaMxfMEMuT1xVHeMD4IysHXkCN97jfEf29Ofjz9AM7OT38ZXJyAn0/+Jb9e",
-	"kvenpyfX/zh9MzgefHgzu/pjfoV/fLVsvRn84+TtYDA8ajabl0S2Pflw7OgvZksnEQ6KS64KyChIR7DK",
-	"0zn6tsxtIn63ia1N2bGrjeFdYS4f3mJDPt/7RC6DZa+wjOg14r0iJHY8yQmQI2RHgDBhKeXuBwa0JANS",
-	"kj0wW95Fcn4jDFACfbfOZVJSi3sIYrLBcpJLgmdzHkIOBzG+EM3uZYqSo4FjyKF0M7ioBMa42OF89gaM",
-	"cXmTi5YOKxN+GFwXA9XFt6uHC5931aINFNbSpu+IT9GIIc2ts3AUta/xFY9edCbX0YvJ7+nvQhv9kxLR",
-	"cYkmo5RENLhCSft+unSBnpJKbYBTZd0Ks95XA1cL2zrRrqq1c3UVDXtAbObYbOAodncLRl0MXNOqcScK",
-	"qqm0bobvs44Ws3eogrK3CUINjm44IJQjACc05cqtHsjOaaLiPE1O8YZd+1f7enXoCOj0jVDbjfD8Oodc",
-	"BUZYYVpTmjTBp1iYsA5bLeHtSWDAUcJswM7hEkDGEBdBICQstF5MZojJwX6nE7YbvO8wc0RWDmQ0bCmy",
-	"siRQijhZ8ZcRKuv1SRpFvvoUSwef+qD+3Vb/GInwURUNmoXgWo1VuGq/rf8lf2Nevy2Zi6URV75JK5p4",
-	"fRxyQAlDQcrxNRoJL1qaiMFa0iAJOQpH0jraaXWeN9rtRqd30e70W61+q/VfXtFmshrlRhUvZcmo25tM",
-	"ps9DFLYnL3qvoFeWy8WOyVhTFV+mugt7Lk1m7U4XToLe4fMQTV+8fHWz+rPV7ojGbAQDAW0WDR1BxkfS",
-	"2bcFWNlQ+3YVJuWXlG3pt0AcCn4Tm8kRXHh9KV0bcQS5MB8LstERsmcJDVNFvcMueJPZdjOf5CjIzzDL",
-	"5bDO33B3x9yzZ8/OT44HRxcnx8+ePVvnfjM9Bwgy3sgOIwWt7sO6xSTSJ6rpS7peN6NONvf65sKaVXBF",
-	"OzKTejgRg80XMGiwOewcPu93p69gO2ihzuRF2IPP2xIUrvb+9nPh6fYGRxenv5x42ZdRHfB00wRBGQSg",
-	"iCKNwy10f/tZs55iOvvwtpl/kyQ/K1qarPvFwxwttp78Q04TOEOFvHpPQxQVKpkHkwTKXebuWPrBmij6",
-	"10DgAaQkQowBK0ZeyDnxI5xEOfs5otLNIz5blm8iJoPJdeYXC1IHbMXDkS4gaSQIhgIK6a8XMTZYvF/A",
-	"KqTKCpCECxFtWooVZk3wXkTCEMovCeMw4cpyol54jMEeF+dRnKApvgELmFwxgEO276v4GUJlDM04wozL",
-	"tgiIhxw6vOGSiO9A0ISEwAdMx3JawdcBTaMwG0osR5xZYjUqSFZOFFDCISYAXhJCSYPFMEDFIahivIpT",
-	"cI3w2fxGhFCuqDa3i+5JHPw/sYi/7XtO60LW9vJy6G08Q4eaOyu0J5m1L8J8Iz5fyRULOSxwwFYkYE0w",
-	"/DQ8O/lwfHLcBzHMfhOoFgeNb9lRr1AswjPeDk7fnRxng6r4D5YFMR8CjhdI0LMIRqFLsAdTTheQ42C/",
-	"CQbnRz+d/iI6hyhCXIRtcZQIDTLSWNbXm1zK5OB5vqcm9nwvG8b7bO5L3mcDoi4Q4+eSVRwG5JQHdCF1",
-	"joKCrjFfqSU2wSBbpPxbxmBzHEUAgk6rVdJNjJCmUKtxIyFs2i9FpBBHsRLuRQCS8qCq06EJF/BPSuCS",
-	"ae+pPvYSxGh0jUDmj/UMuXw2GA5PjqWVtBhUEJfYUUmjwDwC81cyIk4t+1gZTAgOxLZIab/WhHl0lDxR",
-	"ytLcQNcmYSy271g3Nec1ncTrQajQRQ7TF9fLI1O8Zi2LOf0cZqd0lQqbGWahCdB4erOLS1MHZQEr9GKv",
-	"Em+xb0i+CkFaMWUILgCjaRIgt+YlhDHiGk+aWN5n3wowaihd/05xHpa+NjGQwBHjIxXOO2IwU5odZL7L",
-	"9d9xobu1N2vTAO+zdvkG1p1QKgS3zp2tF32imldRVlWNliKqepxjctw0zoD8q9O5XMX4dtHxRjYfitZl",
-	"BpcYKgNcRcEGXqc3BQbvy+X05rEYmd64WfhbcX3bHCeh/c5ryj26M5fRG5u/6M3T4CzTNP1ADGYYqx+J",
-	"0fJF1OK3v8g4bnObCfJ3prOcADvzXt7VZsH885PgRCf/lQyO6gdhSc5eEpgcBsbW7GPAUIQCrp4UsDmM",
-	"xfXrkoxLMI3V7XCTw6HQFtZt/zaV3JcScXNv1yHvm9u4ufsGSeZ7M0pnERqFiTS6bhrnR9nyWDR0DSQ0",
-	"3RGM8eZBfuI8HsTYNQAmjMNZAhebRzjNmrnGiCnjswSxP6LNg5zl7VyjJIxt7n7OmKsf627uNuw6e81h",
-	"gtTNenPvvJ1zFEKX0whebdnEYdbMNQbHswRvWfqFbOPufcXp1bbeok21d9XzZsuL2693Rg67f4kN/76P",
-	"a3aw7q89Rev5JNfT7q1fp+cmXqs3wkbJU2+IDXRfc4AN3FdvhHWcU6/3BrFXd/p1rFent1Pi1eu6VuTX",
-	"6+48/Wp23XDy1Rxh/cGtnPHb6fOOlwU1JpCDPtJtwVjGLtdztIBYHLfCtP9/F/gmRuiqESc0bPQOnzcx",
-	"XDRnDCXXOEBZhI6yeJm3+8LQZvzr8cNIi9kUWLA96QTdsIcOp88VSoRqqn4rr9Qw9arVjvRyKxE4Xnlv",
-	"raALqQ6ESiHTVonBT41/6pBWh4y3NLjvdyYxgM2Qu12aTHRa1ybzhydxcVoreO8okmaIoAQH6v33TxcX",
-	"ZzIw63Fkk17LGlUNMlSyt8MYNzUsQtwcXLcPlOO9osMZaTQGOm0DzJ6cIpigBBSspxEtrzpZv1t99VEp",
-	"jwR3n1x4vnTzj3A4yoIkcKg/inAf+RBDrL+ZAWUHFqiAopHMa+j1PZn9xPOLz7K/wKFM1WeYNGUDSUll",
-	"KZFfz75LCDFAwRu7SYcMjZZkyD4+CamwQZG8m1wgIB/ykYRBPt+6mxvDRFyV9AGsVYwXL3vtXubEe/Xq",
-	"1drrXGYCPf3xH7/8vXAMuvUVhysCzxowjgs3RG7YMMLobGgsv0Qerc8CGgvs/2aMMIEMB95nB4NjAynf",
-	"OZwdmHS+G4/nmLSYPP/6JLh806X7jse/HnL4j3ePxObFGmpdR2LI2JImoTR7BEmXyxdpy1ZiZNMRDCjm",
-	"GeWN/fyb1/cSeaZnPo2JetsGCYxWHAfM8705FfjzwkkzC2s1tQyXdh6bi/jOl+zAoszdGLPApcWZxecn",
-	"wZpOU8pdj97z4VC8Lh5wugBTJKLEHoU1zxlz86SAoaSKTyI6s3Rx0aZ5s4h08muxPTxL0Nht6Rf8cIak",
-	"QVys51o8+T5wGjgTCch3vmIHiqx2Y6iEMYuTBDafAgsNuw/HQQMZ9SiCavdoYicTeqzAtv9gF8R/EINK",
-	"ot2NP1nXYk/WfRrcucFVckfdUw55JoZ8LJbM17BzpFpr2kadsBs0epND2Hj+6sXLxssXr5434OGkF3TD",
-	"DmpPXbdGvZL/Ud//J789ckRgNvSLzvTVy5eTaePl82m70WvDaeNVG04anfBFELba7XDSe2FYg9QMgf3C",
-	"Uce7aSPSgVxoCI5pkC4Q4czzPYY5yl+Vccpos3BRiwPc7xy9aHeet3qNdvdFq9HrnbxoDNpvDxu9zvPD",
-	"F923x4OXrYHfOe50er2jbqNz2B40eq9OBo1X3cHLRvfVSfuoO2g9b709ccoLE/Pf5QY7sNhpR/mRd7Xl",
-	"SP75aciT9b7bu4qTbMTHkibZfG5hkjmK+t7NSlqWikcZ1QP/r3OJbc74ojdPNcSJfbF+93FwfHJeulgP",
-	"Pgze/evi9Eg8M5LFSLJrwEglyWbiOtDyvYRGxhhFhlvv7NObd6dHnu8tYYLmNJWjHn18f/bp4mT0609O",
-	"6WLsxHfhwg5M3tpRtmQ9bdGSfX0SkmVdSMYdxYoarvxCRk0KmHrS+Vh3CgXL9nuFivn6pq8X4i2fi5d5",
-	"tsTvjMwOclLejYsVDi0WVp+eCP+6Y5ruzL9XF/Tq0RhUwF4vLt/2S8GANytuKcVzcKl/uEKr4rf8jsF5",
-	"5Y0MjZFOISH+1VBp08q5pZKpOeN6P5XMaYrJlDaVn8r3xMpoM8KMO51WPEPCdxYWLKypeVcWFt1KLCw+",
-	"feMsLBP2v6Hhak3CmCUiXJWTaoL36v0rAwSJvIh/pJQjwNLJAnOOQlE/IUVs/WPov6q+gxi1Kbr1Qb1x",
-	"HNUe7vRkWfZ2v1nempuvXO3Jd1Rg8b23NJngMEQk+2BX0vK99zIe5gPlsuhX0dGqvOb5rgJ0/oY6JX4F",
-	"R767FpDvLLTm2yWYtqYxKx5ey3Zr6fi42JdSJk+epAFPhY1F752vC/rMUYIAFP8j5RoEj0uvNoU55q6Z",
-	"tKS0MaccLaoZS27XYTAvRuIs1ZpVhxN5EoQIWAFCSaNzc6PLb5UQ+C0VeXkIIbC55Iu9gfnatwoIKXyN",
-	"0V2Il3F+qoEPEhTLlFAWtiVM5UQxVpoDLVkkuJ/9+lkPNFy+XpKL+aqRnrvpflYorszLrr/8SpMrlZJF",
-	"BeQCGfdZK1X394DoRw+Ivlt+RZN4vmLO8q35GfEiRgmjRKBaqNCiU166QlGTlemn23Elt6vgycxPYqLM",
-	"f+BEjmvQ6MiupwkhS9UpM1ar6ggqh24lX+6mt5cbE5ormCq5ff0KLW7sP1SNB6rtXZOjf5cH2+VBvado",
-	"23elTv9qWvjPORV/C9mgxQ43YRyzpnpyILrr+nY2ZeT3+h8/Hg3P/tkorujlC3z74KClf/2eJPorJ4ne",
-	"RqS7UdRbmZNRpQcric8fmHqKUa1h9l3w1BY8TmrXiDMPUIlDPc0G1O1+bG9ksErr+6TwL+Gw1mwFWms0",
-	"L3NdGd078l+GQnPNLoaz33LsmkLcfs20nFOGspLOcypYDxIg766CB+U9uFxf7vvrI9frI7M6XY4hVxW3",
-	"DcjauX7bDsq/oJqfFBbLFT4f4AJgbYpZtkjtT8Yh6q+zj8MLp7G2tI0m9nBYQkiN89gkgLJyfkylJVX8",
-	"KGtNi/zaHC0U6fsANWeitGpONOPXAC1ivlLVzUBCKVdNLeawqcxMz93uOHOP1s2uq1m+nGRXBRNPtE3Z",
-	"LQZUYlt78aqirahKzBDR2WLFpjQ9h7ipxCwb29ttlYfW1bebav26tnZHZWpVfx1uTbOb80+ZIjZIwzML",
-	"lztIRF1kUCZCz8ps8rmrsKZokkuJWFlJjRTnMh+t+GfRRsadzQwfkvyregpbAqha3LTK9qZo+lKL0NAO",
-	"wxuL+mLsoni35W+smG6vv8ZMhacnkxeEEmQIDP2nxiKdTpny2ivR6zxgnRSiJd/d9VI9gMEwyiyrueO1",
-	"oBmcaM+MNHMrFbpEQw9w/tm0YwzoXs1uSpNr0TKRs+ARubgm+GXLGrcubAFvTAgPW45NK+tWFhbqKlbV",
-	"9k6q2Frx+mOs8JrtNtADbzPZWEBvP5d3Nrg8ADXVM0SsA1IYEsoPD3e2IOQDCH/BFDGmcO2ub/Mf89jV",
-	"qnbsWHON+8kO2mGxiQ+rF2bLNFxqW8FewJtT1diQDIU7bRdTrXNZ7qKWu5Sw32iKzee8W4XJb4xO68mH",
-	"DWu2RMT9zY2FsIBxbNgbgcKbu6jYt4VSm7lt4HY7rf8yY6Vj6XewlzycldJCoksQiPpHRcASu1vg3Fsc",
-	"caEDijtghBkv1RopUV2lto/jpViFGoxO1XT5jhCpjS+PdeMLLWQYgknguAofQYYamDBEGBZTi0AjtRW6",
-	"CIhUAJuO6huVHS486/Uix3RJDafa/t6IW6t/tR0kE8wTmKyEmbghNVbA4YyBPY7gwgcBZRwEiHCU+EDb",
-	"+/bL5mTK+Ei1Eeg5ElGCPc93xjlWwLYvouU4L5QgVZlM3jcZ5mWqecwCWzbpWTOXIT+DjAHIwFg1GEse",
-	"kKQhyq6JMXWlHaqq1kSQqc8bquwUZGOssDzxh2x8QNLFRGzartMYt1P3FO2GMDiE5ixgT101gTTRzCSB",
-	"bL742nfmzU3tbaqgWv+8ftVTnDBeb8VryiV9uE9RpBIlPejYZdEvwfer1hYbBpOCyvj1LcJ2nQ2VDA27",
-	"mtSNTCHZc5/NgTPfTOqOu8WRGAir1umc6ELN+eotqMwyyt2tOsq9rdKUcRuWdejY2bYc08Q2hR72uh3D",
-	"5vn88LB7uE1oyFdgVQ76h/gsDC7CCQemCV34ABPGEQyVY5QLFqoeyO4jWb8eM0DVZaR33g7GotGChiWL",
-	"XZygqXSYZGpdiJlkcd+DIhTW84smmrc937tGCZ6uGgEs/j1NozUZTZTEqITric8Wmpo7x/pICjEI1996",
-	"pXQTf/+L26xsVLSXoBaiYtsds8r/ayj/k254ptvtfON8UGlU7764EWZxY7R0V2egpn5fBjKV2C5Ix2F0",
-	"JS6DaxNa+roSpPE+0n6Jnb8nMxMaWUnHsrccKieLkXBQVVCxKjtYZXYML3vXVTGrSG2y8/W4nB+ndA49",
-	"Qrqaux0pX9c7WSzb5ZDdhIGdPbKP4C2zt2Cr+6ck8XJcuITbsDuQN+mf0eruVhpxqcNBZpARMY97VBvQ",
-	"o5XynUDAlJ1X2Wv23Qabv+IVptM4U4SQGIUQ3TCVXV7bjtTqEnazxGg8PlC9+wKM2gXvLQy5FuSms7sJ",
-	"uDx3kXq/2wRjs/7cGMh/MoA5gFy8M7HzG2UBZRWXwtNMO2R5CNQSygelqpua228K6jWXul4J7N7PqTDs",
-	"PrAct4sNVp4eWXudtQV7Wv6Cwa9DW9CUqhWuKQu68xGgKu063AwkWunX8QykROgs0hQkJKTqY0OXwOVB",
-	"Wcfv9JxnzsxpbtK7r362xzYTbpj77xpeqecjxiLrNHNZ336RTaWRIsP/DwxcvBuCQBDrVOrBRpTJujcx",
-	"TjZcI0juoIUPu9u0b4uD1xC386j0PQwXI53CY03HU7g4pxG6q2vorxBC9dT6NTjZFqbuxshnub2OX3Y8",
-	"MxhLFypt8+A9EBtTEv/oxizYnyu0jV7HU7lYRjAh0gNJ+nDJ+hgu+n0zTLgvGh0UHcVlqMBjTg4VoW1N",
-	"XAqWcfN5DoxlXtkRrooAMwR+p2VWxP5vMbRXw5GTr7Gu1pCvxMnTkn5lIPgwXSygy0QykPc/FOoIFCDj",
-	"w3ygGk1QKNVMmnKAOdNxKyWL3F9f8L9yXTJAMh5EhZCjhrhOuHYij5RcH92ICSg9T7ePgm2rc8xpLNe6",
-	"UG1euUP55Wuf+QsM6WBLXWtaLrXG2SHbaUTbwPomitdTntaPXTQnf2+CExIkq1gABcXxyrivH+oniKcJ",
-	"QeFrkOjnvQywOV2C8bNnz85PjgdHFyfHz549G9tbsIN0NqXE8+7L3uYbhu8tE8yR0DxyojPyq0kv6j1E",
-	"axw3qFBqFL1seOLzjecI/EaeABnL2nniskh2LLSucC7A2OR0d/JPOXXfrp4UI+8lw1y+UJbmujwy9z0O",
-	"EsrolIMfExjPa71P/p6l8k5ZKu9myDNI4GHvfuY7360BzxY6v9S4QuXY3dWctvWC4sRH9WwhMp5JXNUY",
-	"V0/BfWUqo0muy0AQogjNoDh41r2x3HSpcZDe9l2snBG+l0Oxvftx1vSuj4mfAvPWvBxtwOmtX7evG6Gf",
-	"LUpzttlRFCvjLSVgguYwmiq/o8x39WinfPlRb6s5GAwGjdK73nvtZ0HJ/y4PgR9QhSiQ87CaQ51HxeU8",
-	"nTsrEln/NWHk31PQfs0UtLYHhabli6IL57uy2A4qSU5L66NVtsau3t8FyYN5HiCWG1GzR1XWI6vtz6zW",
-	"7J3lazSH7T63xuy2XIOqTa+BiyKkZGtTg0y+7BiakVFODSOwa4Md13dpaIc4UYmPZNS4fNokosizuIZt",
-	"OlTObNuI7We0OoM4sTWnRwzqeNoyq6ZKtQHZ21SqrSEomwbf7Tj6WSIBJ6Yfoppt9YnvmC32HyhvgwnZ",
-	"/VzbOfiuALNiQTsqTW41KB9uey6HoYpiKiLi39MQRevs3SLeycjWC8Ylw+5Y5NfjOjgKhXZqMePV6iXR",
-	"ZvMExREMUAgmq6qJ8pLYBFrMXLhKRuqBYYimvcPnszn2fPGZoSDl4ro+hThKE8S8fkuKcciV8XWtyT1r",
-	"M1kZj2pSloy6vclk+jxEYXvyovcKemUeO4dLABlD0laShXiq7sJhTJNZu9OFk6B3+DxE0xcvX92s/my1",
-	"hYun8k4jgiL8f46Cqy3AyoY6/aAKtpdfUralnyN3svizEUeQC7O/kT/5LKFhqkLahl3wJnOLPn7xJJs4",
-	"HqBEkp5EWutVaspvwCXzuXjC4g2OLk5/OcnTMo7qgKebJggySjKiSONwC91XL582q5m68xquM7x2ssVv",
-	"g8Z/wcafrcarz1/ah7d/c/lf3JxaFj1vIY6ELBEMwYQ3CYKELl+DQ7Cg10jJGzPykoK3g9N3J8fWmwmn",
-	"wmkKhLoOL5eA+GIFNrhkhYEd0aAOckoKfzFDIWlABEmohKdAgiA5JnHwO52wOu9eLDnlCnKlSyKfYSUz",
-	"SPTbbttztEW2GesWLc11d3rudVsv0EoQCZ8cuoEBj1Yqqa+id3HqKG5xueccArU88MkNR4RhSvp5ruCc",
-	"pK4xXyniU699EihR4KSWrQg3JXYZiHdidDWRZgZfO/wYYEGSTibCryemUEDOEYz4fOUIw68LSH5QOEHR",
-	"eWGnaQQCGEVZlpo83nkPykuLfIQooZbXJbZ/d+wsnuCLO9+7acxoQ3/8nVHSPIdLnT/dTGWfz7buTHVl",
-	"A6tULqqNlYtCC8t3zFLHDOKa0yWRj+s2OYm/6RN+xz255zNWS3HYKEtwMLciRHTWErkvfu5XMVO3NMEA",
-	"GMrDJdmDBPz0fnCUvYVVBK7C96A0KYRIuKZC+QJFNmEyAbv4bR9EYoehzo95SThS4oPPUSJjUwIar8AC",
-	"8mCOmNK4a+Ued8TIVFKP3/05rlPnqSO09XkQKVEq+95dHJWUqY3zrzZNX7D+ITB0HinmUagFuVZw6gBm",
-	"KnT19Jay09BS72w9YHtxCT+rQmHiw8geXpzgpXOmehJbJ+IahbC8ES7isHQ5C0FOjc04asr87Lokl2py",
-	"bAtCPU+JdVL+wFzKhKoJAhi8xmTmSxtggqYpUy/K4DUCe71OZx/g6SXBXNIKa4JjNTETjcTcpUuyRTCG",
-	"BiRWsLZkgjgqJEw/MMA4ipkPmD7rYSKkE+QZqWIGrjHDk0oQY6hPlZEQHe2XHbFJKFb3qiI1/8Y45/wp",
-	"F6PRdRG/6xlXorPBcHhyLE1rxaA6PEudSMA8m/SIogHIP1YG+6yKtOx2QbLW+2XLPUOjomZZB7FXQ45i",
-	"l0A1AL0T4ytIfAt8c9R11C/hcQSUS5E3Q8o7K2moRBcPt03lHdhUYqWqc5kR2N7GxBGZwU7P63vqNun5",
-	"3vDn07Ozk+Pt3kgtHnOBmIHqxK5ZR2w3s67qWqp3V6qGt79Bh3tapeicr012fVByT09eHl3+Fd4IVt+W",
-	"6CMmfyUyjVZNvctNtXfNEF3f7ZFg8WAjm0WiettjjLs+k7BKbe3qS9dl4tyO9H/n0m13i4DTuP63yqNW",
-	"XdNXTqKmJnyQDGrfGg3Wc22uQ8DnfDfum0st52srj9oPOoUaa3pPCakPnlNNOy4fM/ArR0MN3v7rq0W4",
-	"drdGIrZP8mp43xKmukoEp/qa/xrAiczMq608VwjFplmnohXXdsANkmAubAVVxXj4aXh28uFY6cYLTEyg",
-	"21sKeZZzXC2B8UUbmYMIwYQBzEsW5sPtBmbbAJe1bX7Q//hNNftstmvgRZbSRgehzzCfpxOZEIHCGDcC",
-	"GqIZIgf51Ldmd3aF40b2zL8hNSmU5G9ONjgVBhGGKqWewmxfPf3JXQo+kBQgPuQYd7sZ/tJCp/Utw2cw",
-	"EfK65JxfoGQmLvhEm/m17ZgSJFNLZ78niImnzItU3NUQgJdElvkrDZYlZyvsTD+w3ByiTBYVxtxSffUI",
-	"EkLlnNrs8zp7lyVtFZADhkgonBGYi71SthTpG8tenycIhsVLpDtnDxSBO0PEZVKgwmD5AHVeq7KqOtOa",
-	"VDTiN8SyoLIFXAGG+GvtCJWn6+D86KfTX8QfCQIJgsFc7K4wAy+xThempXHudy4EjJUzpvjsQOGmqKZd",
-	"9YP1AXJfK3lQKYYoH/p+x1t1+keOAapOW9CYq4io09CTpBESrnedgXyS0KvysfY1anuWN6WYw7j9V6bL",
-	"LylrgswLi5phRsqHqwmjq4yAFXaHicyXpi3Z/WwEH2AlNX2QkitCl2Sknw8LShyJF42+MqaNlNm1lDpj",
-	"HRxuQsgRtskOpdxaaYL5aiioWuFa5XAfpOoR00T+9TazNbCrUbPZrMRBiaI+ssyg8lYJbQaMVduxr6oX",
-	"CE+jlS6+D9RMQLdrZhHf8oCVP3lWAnnv9lZGL0ypDlbhMJCqg+bo/M05WEBMOMQEJTL81co8ZSgYeYfi",
-	"X5VbszGqUO9koSIzMEJaz8sxcqwvJVjoGzdTFIIIE5ke7JJkj/Bl5kZd3p6BPbNCpw+GXb94UeAbrxT9",
-	"LKEb88EbeuOL/Fv+JcnKKzEpORc0QfvqjIRqmkzPlJnrmEpdd0kuybl8/lXKZaZ8E8XidSCOHE8e8oWI",
-	"B0uaXPkAqefJog3KQ/2UZuyDpfI1VvUD7QYTk80hCWUWHZG2LHeTomuUXBLhrRbHPMwcq3AGMenb7/GZ",
-	"ZCXV3eXYFos9kfUzpOtJlIiGHF1nPlGYMuSDOVRQMrgwCiLvja3yyeN9pc9EOEC6mnKmucfikG10mq0K",
-	"5S2XyyaUPzdpMjvQfdnBu9Ojkw/DE9lHiBXMI4ucVa5CptPGNlvNVnZvgzH2+l632Wp2VdjNXHKwKO5k",
-	"0ig7MEhTNJghvkanEIvOkkwLFIr6PGDjeAei+Vg/G5TMr/NVQ3ZJ5IsBICuzIPGxCT6gpThIZDLZ1wCq",
-	"e05o8o7UVeay6rlO6HpJxkrZ+T+ZPiNDTiG7Ev5vqnVLIbwleKeh9isUKjT7UQUw5oCstYQUTQ7e4QXm",
-	"ayO6jYYfVYGYGi2PdPGu7S1PVQ7bC5mK9tYvb5bM6mMijU51hudM35YOXq+vs33mN8uym7d4VVE/GqIG",
-	"OJgocNS+NcG42DmxM8y58+tgzl0q9YB1Jfp2Aqwuh2BPXAz2xfMMTLJPUjndrwOc6fcu4Ktmi9g9/3kx",
-	"eX6ZcWJHJVhf80DGlTFdOD/zTBGifafVyo5Und0PxnGkHwwc/K4DIXbFvsh+r87sso4fa++hhd5b3+u1",
-	"2uuGz+E9+ESgViPUA8pep7O9U6HwqsBS1fHV9o4XlL6HZKUNRvLSd9hqbe93qoMrdHF5WapdZ5WRZQFc",
-	"WgPYK8vLfc/3RFSb0OwMaaZcBTrNcCk+hYmLI2ZzeTG0I2QhAbniUUlkKm7vIg4BE6kfXJJcnrIm+KQS",
-	"a4/L910ph9VFbnvwwyVJUsKU6Ne2X6HpFqGE6vaeHb/XSJ0pvU5HtuZGwILWaZuXZFiJs0LlNCmyt50p",
-	"xXViqIiRAstFJtI3utTdFv7QyrrkKNaV/59v+cDIH6iWBYmRq1Ic8cJiWN3P+nG/TzG+/6tlKaxG/ldN",
-	"NdJKeHtb+1gp0UdmQ761r2Da9vjV5OuatzsOOXthnyFLyICOitLCtoYYewPDfJ13lc+tGmJWuB8jrIwT",
-	"vXZ3e4czuIooDC8ofQcTFd/Zax/WgY6lcUwTjsL3KMQwi+98EqeI6NWrMZvOAmyfOop+xQ2qcvKsPWVu",
-	"fW+78i8Ach9G76SqJ6RV6cpsDOEDYlwJwB7HiCk7ExGiDof7vr5SSNl3ScRwwvDTBGdiFVKYjiOhq4+l",
-	"pB+rIhpjP0tiUpQP2RN9x0ZlhrHWtS5JbNa/2O8D9buuxAGUJjuJshDcgJIgTRJEOMCEoYQzfV3O1isu",
-	"UpeEEl2vUQzaBINatx2gLzvybC305hqXnKd8w/m862lbT1quqcB0q4X2N6kDP5JY/i5l76Or311kfrHi",
-	"sBHheIpRcqukZ4S4Qwl8v+bJW+7e2eMoEfEu0b4PwoTGTFq0Ck04s48JITVNEGIiupipayU4RzGC0uJz",
-	"fPLu5OKkMOVYljocavXZsI9lt/hLYgC212m19l+DbAJAKIgomYk7BtYWvr1eq7fvkmgKAyUl/JvQpBwG",
-	"i3vcWesc4x8of0tT8tfSfxaJsJPa4LstjG+RMgJTYhGyeAUu/pReAEFmNMkduGBAxBdFOC5qY4BT+hpA",
-	"RWqqncoOCSJpySGUNLKOpkHHRX0zxL9F0vvPorgfEd+V2nbTeorep7n4lQpILJwUrip0KnRCvS9Zk/9g",
-	"TSSFFSHRz90Xl0QaLJQ7BTMdRyQ1VvGPtS4MXzuhhGzVM0i7gXy7AS+JCowCASTgx5MLH6AQK/PH2eDi",
-	"6CcJmA4ct3wsCWogsSPiDNBHRRMMLokOunCvWD/oUZ4Yxu1nouk6g9ElySxGgmntp6QwYhRMBBTCdqXD",
-	"GExBIWAWx5569ZsrypcEBgGKeRa8I9CYxytIabBG9w7y8BL9dkgcTK+cB1NaiiC7l3UoQZnPvyD7c5QH",
-	"PbCUxYiEplFol7iw+iaNdWFx37RJI9uqilR8LHPGroL0u/3jm7B/KGJ/YPvHGmX+gOvo0oc6mZzmlfNU",
-	"6+Kb3xzm6nx2Jhmue/UAMaBJqP32NOUBXaCs6Kep1sMspkW/+QecLqHuCGDK6UJWYBL5OYp8HK/FsaST",
-	"CtSX7fvyQbSRAkRZYHAUAQg6rdYlUYYdPXBfnSjj19l7NHWwSneDON+EkQcvZDQnBIetnkvAix17HOWv",
-	"mOUCMX4uYyvXCbt8O6aF/6P5LcuupyINLqRjyCELAKHL9fLACJmSDG0GS/32WbCqeoav2L1kDaWBiPhB",
-	"MqRkgQjPnuzvjRciZ2iSkvG+FTXSPzgQgVzRnDLef9lqtdS7VThzDa/suyqczNenpJ/dmZQHDbltGc3C",
-	"mWwu9/bz7f8fAA==",
+	"7L0Lc9s4sij8V1D8tir2HErWy0ms1Fd1FduZ8ebltZ3Z3TPOsSASkjCmAC0AWdbk+vz2Ww2AJEhCL9vx",
+	"JLuZqt2KKTwb/UJ3o/tLEPHJlDPClAy6X4IpFnhCFBH6r0POGIkU5ewkJkzRISUCvsdERoJO4YegG1yM",
+	"CYqyls8k6sNfV/V6vY9oHCIuEFUSMTwhaOfT2bsakRGekni3HoQBucWTaUKCbqA74UHUbLVjMuzsPx+N",
+	"aRAGFKaYYjUOwgCGsC3NZFc0X1cYCPKvGRUkDrpKzEgYyGhMJhgWPMG37wgbqXHQbTYaYTChLPs7DNRi",
+	"CsNKJSgbBXd3YXA4E5J7tvpxiv81IyjSP6Oh4BOE0VSQG8pnEk3xiMD2p3hEGYYudUZu1ZVp3q+nu/nX",
+	"jIiFsx0z2ZL1thoN3wpPWJTMYnLBFU6q6zzkM6YQThI0wSoaUzZyTkiinYhLJRFnBJFbJTDSK9pdtkBq",
+	"5rpSejJ3nTEZ4lmigu4QJ5Jk6xxwnhDM9ELf0QlV1RWe4hFBkv5Blk2a6H7eyfbhBPEtncwm+jzNgdo/",
+	"s0VQpsiICL2Ij8OhJJ5VfJhNBkQgPiyAR3Ekr+kU7dAR44LEaD4mDPXtMSIq0YjeELYUXtzM5l17eenF",
+	"1Tc8q78LA0HklDNJNFG+xvEZ+deMSL2fiDNFmP4nnk4TGmm82/tdwv6+5OT1JSBCGJSeECnxCCYRZhw0",
+	"4PECtsW4Qjc4oTH66/nHD0G2mHzKYz3IXRhIhdVMBt0OrF/OoohIadHgzt34XwQZBt3g/9vL+cye+VXu",
+	"6cHO7N7MTqucxb82tFNa024dVnXI2TCh0cMhgx2EQHOqxkiNqeVhOBEExwtEbqlUModSz3w/1p89gDr4",
+	"uoDSa6MSKXxNGBosEGZcjYlACb1xGTTaqS50V3NpNSaXzGlIJcIiGtMbEiPMYhRhhhhHCWcjIlA0xmxE",
+	"0E4Kc3sMlyzQ7EkRwXBynIL2QadB7WjI/JZBPJ3lnIgbIiog3//auCn1vGiIaUJitONZzu4rQFzNgPkQ",
+	"AIwiPJP6nOSYz1kdfWLXjM/ZJRN8pohEO51GZ1eDey44G6EJUWMe6+/7oUFFzFC/lyR83kdjgmMidhGM",
+	"CaNLQALCbkjCp8SexQeu3vAZix98DA5qADUO9aDZYaTTeDC/8/WO4QNHchaNXfymzBArFyPM6B/YIH1h",
+	"eYZbnOJFwnF8wfk7LEbk0dmp4hwleuSNOGmz/TScVC8JqB0zgzMGi3EUkamSaKeJ3tPXu0s4LOA2jcgn",
+	"hm8wTfAgeTjYYA0xVniADWHM8rFfIUGUWACtCJUscjhWl5HB057CFY2DbvBi2I5a+IB0Bs24EzWGL0kL",
+	"Px/sxwdRk7SHLxqByy2+MvyzPUZ8lsSahAYECYKjMYmB/8bUfMVMzonQeEwn5JLtLNntbh19sMxljqVl",
+	"yDGasYRIqY+WT4nAVivnc2ZHvmQSLyTS0mFOZQZlPFREoP4Z/FHrwR99JEnEWSyBlYSB4TZaC3EaVdWq",
+	"c9MJFKk5prDNIRfEzELZqF7UdVepbgDJCzohfKYeBc+mgt/QmFRgbVcITaIxia6fSRQTHCeUOcRrF+KR",
+	"M52viznZqvXasrUPKaNynK6dqnzNaMddq6HcC87fY7awJC0fDk7O0QSzBbIEJ9FQ6xBUot7pCbomiyJe",
+	"NR1VqbSWKi9sfVVlKV8imuCYoInBTruNCmMEUSvRlAhLDZdsx7eB3Vdl2gEq03cHxZEGxAhT9meS0ieG",
+	"Z2rMBf2DxI+gIxt9PAUllSi7gWfzuzN6NIPm1yUcZ2kTKiVloxBNcDLkYkLiEM2M7gW8V5Abfg1KXGXB",
+	"hno+MTmbTrlQJH5PYoov9PYeU2GYzKQWCJVhHFhW1+BRI/af7kLWLy+2j3aWrtIA8lfAGd3hjVab7wnE",
+	"mChME00/N9mIV/pnGXR/+xIk3IwSdH8LYMnp9fxz6BzAVICEVAt0qX+8DBxMyeGefrj7fBd6Ti+f394E",
+	"8p75Zj0srvV1zyldHpVoTpKkZpDe3J4HM4UGguBriTASs4SktxMzQ6gvkxIuGrP0eqJpBMc1zpIFGlKS",
+	"GMveDmcoEgQrYq6IgmiLHE6sOrKrYWK0kaIYu2Q7JfDs1lHfnmu9cqh9uyZQl8z8CCukrSr6npMBT+NE",
+	"T8P1LVl8ZMniMFuU9DDYdk2qRUK0/iulZhf5LiQw2JhChwllWFkKxtMpIATgq+51dU0Wyw7rvJ0txl3I",
+	"XZhh3wdjNtI4cxe66J6PbtTZ3tuT3snH8zcfjz58eHH8j97703fHQRhIEgmirgprmf8VJ+IfnxR7c/z+",
+	"ZO/ti/dHxx9+3huc3p4N6eE/bd+3x//MkdXpfhcGnJGPQ01JqzBx2eaAUl7j6HqQ4D9IL6fpUjvYYhxT",
+	"+AUnpwYclMjMnlg8qh563XLZI5xVwYZcYB8WDm8bjU7aIAwySDYanWar3dl//uLlQQMPGul/TQcepbHy",
+	"E6PGEleZbA2s9CmdWxtuvpaiebr1co15Ov3wJSAMZP1vlXV89hmMc+P4b+bXbAHhigH44HcSqcA9TbD3",
+	"0NGWR5f1hiNUY8Fno7HWWM/bNQAVVnSQaHldOtDBLLomCpjwojZo1eyfYRCVsOjrnjth8ZRTpq5mIgm6",
+	"wVipqezu7cl2fSZrcyJVrdHo1AfpJgetesQnAQB9ZPbvNKviUbpHR9KVt+tgyPP2WgQpAWcVUubHWuRN",
+	"heNbPYRBiCOnQwVi7s42Bh4ILAxHPxO0CIJWo/PSs+0U2u5sLuCLYOysoxIvrq0mjVWC5hc+By0etEto",
+	"E4HIVBxlnddKmgqKrz7Q5Vx3M9HzdSlqM/GyyWa0qOG3h9Ho/pLlMKGEKVfuo5HATIX6TosZIkwRMRVU",
+	"ElB6MNhbRYlTRXoMA5MBv62Zv2uawdrfjJwu/m6/hUE+hRnjoADCKBpVGYczZdFnuL+/nkcUl7Sd6Cqt",
+	"9csawqqKLNjOZ087gOtGQ/olWg6Q8ga9dMtv7yXMeug1vwV9EbysZSwo4uCTIMWQJ7EFW9DwYMkW0oDf",
+	"PrIccNbmeEGDRpUZT7FSRAB8/+e3Ru3g83/9JVh36msZc3E7VXd+b6bGIYqWUD/aOTz8eRcI/q9/v1jH",
+	"nuEsVkC1yJ3C4Pe5WtH8r3NVbM5BbKzooHeyNY9/KHYKMhREjq8UvybMtrHfauZbfih6A5szfu+W1iNv",
+	"NNqyRwnSqTQpfd6OP5xbu2Eu6TMvMgZUQpKOGInBRwvXYjydPjP3zimmTyRVpljK6VhgSYIuiPKa8wEw",
+	"h95gRazcr8F/r49/PvmATs9Ofu1dHKO3x//UXy/Z+5OT45u/nbzuHfU+vB5d/2t8TX8+mDde9/52/KbX",
+	"Oz+s1+uXTLc9/nDk6Q+zzQYJjfJLrokBylEHSOX7EX1r5nYBv93EhUPZsmsRwtuuuSy84UA+P1gil5dV",
+	"3GEZ0EvYe4VJbCnJGdIjpCIATFhGuXsmkeVkSHOyRybL+3DOb4QASkvfrnMZlczmHgOZisvyoougo7EC",
+	"L2xvSi+g2YNMUXo0dIQV1m4GH5bgKc1POJu9hqe0fMh5S4+ViT4OrPOBNoW3r4cPnvfVoh0QbqRN3xOe",
+	"0EgSS62j+Cpp3tBrlbxoDW6SF4PfZ7+DNvoHZ9BxTgZXM5bw6JqI5sN06Rw8JZXaWU6VdCvE+lAN3Gxs",
+	"7UTbqtbe3VU07B4rEsdqA0d+umsg6iPgDa0a98KgDZXW1ev7bAMUiydUAdkbQUhNkVsFHjaC8IDPlHGr",
+	"R7rzzER0FCglOG8Xfy1er/Y9McShE929cj1/H2NlAiMKkYFDLuro0xRMWPuNBnh7BI4UEbK4sDM8R1hK",
+	"oiDuiMW51kvZiEg92O98ILdb7zsqPcG8PR2AXQrmLTGUPDQb/nKis4MumyVJaD5NtYPPfDD/bpp/XEHE",
+	"sglATqO+C41NhHS3af+lf5NBt6mJS84SZXyThQD25aHvEWeSRDNFb8gVeNFmAgZraIMkViS+0tbRVqP1",
+	"vNZs1lqdi2ar22h0G43/DvI2g8VVZlQJZlJctTuDwfB5TOLm4EXnAAdlvpyfmA5vNiGNpjvYc7kYNVtt",
+	"PIg6+89jMnzx8uB28Uej2YLG8gpHsNo0AD/BUl1pZ9+axeqG1rdrIKm/zOSafhOiMNAbHKYieBJ0NXet",
+	"TROswHwMaGODsk8Fj2cGe8/b6HVq2019kldRJsMKLodl/ob7O+Z++umns+Oj3uHF8dFPP/20zP3meg4I",
+	"lqqWCiOzWttHtvNJtE/U4peJBFsJOt086Lobq1eXC+3YSOvhDAYbT3BUk2Pc2n/ebQ8PcDNqkNbgRdzB",
+	"z5t6Kcqc/d3n3NMd9A4vTn49zkLtrjZZnm0qCNZBAAYpZtN4Dd7ffbakZ4iuKLyLxL+Kk5/mLV3S/RJQ",
+	"RSZrJf+54gKPSM6v3vOYJLlKFmAhsD5l5X++0VvycOMVAjikAX6FZxnA5+BHE5FpyM/zEMIV8em2Qhcw",
+	"6Zp8Mj/fkBGwFQ/HbIJZTRAcwyq0vx5ibCg8maEmpKoQk4snEOBcCk+XdfQeImEYV5dMKiyUsZyYR0V9",
+	"tKNAHk0FGdJbNMHiWiIay93QxM/YoMp+QqXSbQmCt0M2vOGSwfc8KjJE0oYPF+L9y/GZWmbBbkxctp4o",
+	"4kxhyhC+ZIyzmpziiORC0MR45VJwCfNZ/SyJcWWwNrOL7mgY/F/YxF92A691IW17eXkerJSh55Y6K7in",
+	"ibULkeWJGi/0joEPAwzkgkWyjs4/nZ8efzg6PuqiKU5/A1CDoAkLdtRrMoXwjDe9k3fHR+mgJv5DpnHz",
+	"+zrMFfAZglH4HO3gmeITrGi0W0e9s8NfTn6FzjFJiIKwLUUEaJCJhbK93mRcJlteEAZm4iAM0mGCz+65",
+	"ZH1WAOqCSHWmScVjQJ6piE+0zpFj0A1VC7PFOuqlm9R/67B/RZMEYdRqNEq6iRPSFFs17gqYTfMlRAop",
+	"MjXMPQ9AMh5UIx3qeIL/4AzPpfWeWrEniOTJDUGpP9YJeA5Oe+fnx0faSpoPCsgFJ6pxFLkiMHuYBXFq",
+	"6cfKYMA4iFzDpcONJsyio7REKXNzB1yrmDEc35Ft6s7rOomXL6GCF9mavvgeu7nsNW2Zzxlma/ZyV62w",
+	"uWEWFgGd117buDRtUBYqhF7sVOItdh3OV0HIQkwZwRMk+UxExK95ATMmysLJIsv79Fu+jA2Urn+nOI+C",
+	"vjZwgKCIVFcmnPdK4lRp9qD5Ntd/z4XurnhYqwZ4n7bLDnDTCbVCcOc92c2iT0zzKsiqqtEcoqr7GST7",
+	"dUcGZF+9zuUqxNezjte6+Tm0LhO4hlB5wVUQrKB1fptD8KFUzm+fipD5rZ+EvxXXd5Hi9Gp/0Jpxj25N",
+	"Zfy2SF/89vugLNc0/UgE5hirn4jQsk1sRG9/knG8SG3ukn8QXcEJsDXtZV2LJJh9/i4o0Ut/JYOj+QEs",
+	"yelLApfCUL8wOzxJTEikzJMCOcZTuH5dsn5pTX1zO1zlcMi1hWXHv04lDzVHXN3bJ+RD9xhXd1/BycJg",
+	"xPkoIVex0EbXVeP8rFseQUPfQKDpXuEpXT3IL0pNe1PqG4AyqfBI4MnqEU7SZr4xplyqkSDyX8nqQU6z",
+	"dr5RhJSru59J6esn26u7nbe9vcZYEHOzXt07a+cdhfH5MMHXaw7xPG3mG0PRkaBrtn6h2/h7Xyt+va43",
+	"tKn2rnreivzi7uvJyPP2n2LDf+jjmi2s+0ul6GY+yeW4exdu0nMVrW02wkrOs9kQK/B+wwFWUN9mIyyj",
+	"nM16r2B7m06/jPQ26e3leJt1XcryN+vulX4bdl0h+TYcYbngNs749fh5z8uCGRPpQZ/otuBsY5vrOZlg",
+	"CuIWTPv/Z0Jvp4Rc16aCx7XO/vM6xZP6SJrsE2mEjrF4ubf73NDm/Ovpw0jz2cyycHPQitpxh+wPnxuQ",
+	"gGpqfivv1DH1mt1e2e1WInCC8tkWgi60OhAbhcxaJXq/1P5hQ1o9PL6gwf24M8EARYLc7tLkgrNwbXJ/",
+	"+C4uTksZ7z1Z0ogwImhk3n//cnFxqgOznoY32b0sUdWwJCV7O57Sul0LsJu9m+aecbxXdDgnjUbPpm3A",
+	"6ZNTggURKCc9C2h91Un73dmrj8myBdR9fBGE2s1/ReOrNEiCxvYjhPvohxiw/3q6qGJggQkoutKpNINu",
+	"oLOfBGH+WfcHGOrskI5JUzfQmFTmEtn17AeHgAFy2tiOO6RgLHCG9ON3wRVWKJL34wsMZUM+ETPI5lt2",
+	"c5OUwVXJCmCrYrx42Wl2UifewcHB0utcagI9+flvv/41dwz69RWPK4KOang6zd0QmWHDCaMrrqbgl8ii",
+	"9WXEpwD935wRBljSKPjsIXDqAOUHhcs9F8+3o/EMkgUiz75+F1S+6tJ9T/Fvhzz/27snIvN8DxtdR6ZY",
+	"yjkXsTZ7RKKt9Iu0eUM42XSAAGGeq6xxmH0LuoHQMj31aQzM2zbMcLJQNJJBGIw5wC+IB/U0rNXVMnza",
+	"+dTdxA+6lHsFzNyOMHNYFigz//xdkKbXlHJf0Xt2fg6vi3uKT9CQQJTYk5DmmZR+moQ1lFTxQcJHBV0c",
+	"2tRvJ0mQZ9pUaYLGdsO+4Mcjog3isJ8bePK95zVwCr2QH3Ql9wxabUdQQsoCJQE0vwcSOm8/HgX1dNQj",
+	"BNXucFFMJvRUgW3/wS6I/yAC1Ui7HX3KdoE8Zfv7oM4VrpJ76p56yFMY8qlIMtvD1pFqjWGTtOJ2VOsM",
+	"9nHt+cGLl7WXLw6e1/D+oBO14xZpDn23RruT/zXf/ze7PSrCcDr0i9bw4OXLwbD28vmwWes08bB20MSD",
+	"Wit+EcWNZjMedF441iAzQ1R84Wjj3awRaU9vNEZHPJpNCFMyCANJFclelSkueT13UYMAD1uHL5qt541O",
+	"rdl+0ah1Oscvar3mm/1ap/V8/0X7zVHvZaMXto5arU7nsF1r7Td7tc7Bca920O69rLUPjpuH7V7jeePN",
+	"sZdfuJD/wTfkXoGctuQfWdciH8k+fx/8ZLnv9r7sJB3xqbhJOp+fmaSOom5wu9CWpfxRRlXg/3kusdUZ",
+	"X+zhmYZUFC/W7z72jo7PShfr3ofeu39enBzCMyNd/ya9BlzZlPFwHWiEgeCJM0ae4TY4/fT63clhEAZz",
+	"LMiYz/Sohx/fn366OL76+y9e7uKcxA/mIvdc2tqSt6Q9i6wl/fpdcJZlIRn3ZCtmuPILGTMpkuZJ51Pd",
+	"Kcxa1t8rTMzXN329gLd8PlpW6RZ/ELLcy1B5Oyo2MCyQsPn0ndCvP6bp3vR7fcGvn4xAYe2bxeUX/VI4",
+	"UvWKW8rQHJ7bH67JIv8tu2MoVXkjw6fEppCAf9VM2rRybikxdGdc7qfSOU0pG/K68VOFAeyM1xMqlddp",
+	"pVIg/CBhIGGLzduSMHQrkTB8+sZJWCfsfw11FfwJY+aEKVPBrI7em/evEjFyQwT614wrguRsMKFKkRjq",
+	"J8yIXP4Y+s+q7wCj1qFbF202jqfaw72eLOve/jfLa3PzlQuMhZ4KLGHwhosBjWPC0g/F4m1h8F7Hw3zg",
+	"SteZyzsWiv0Foa/mYbiiTklYgVHorwUUemv7hcUSTOHSMmBh+qjkF+0TfKNTo6R13pw9nwC6TQhT6Q7X",
+	"ZkbL33LrdktJ4yg/6lJyUCVmkZqB2caiQ2hrBI2JIAjD/1i5rMHTkkARaT1zb5gHpXTWJ4pMqklQ7pZB",
+	"MKtv4i04nNY4hNQLwFUWiHFWa93e2opeJQB+S3VjHoOvrK4iUzzAbO9reY7m56USel+Wl5Z5JnV9ZyzT",
+	"7C79f9Qs3dVO4j5Ky9baKpU6lUheV+uZRAkfQUoWRmTXSgWqDDEIAvwDNC0MQBokZFLOqbJBab8Kt5RL",
+	"kp7ApnRMpGkQwvw6fVYBjTSwy0l1CikhLBfW5/A53DxDhF1XaM/Kx1WqUbHb6cmFsGWdw95++TsX1yZ9",
+	"jQleRjpGdqO05j+Cx588ePx+uShd5PmK+d3X5rKkkykRkjMANVw3oFNW5sNgUyErUrvlSwRYgZOby8UF",
+	"WfjISS+XgNGTidAiQprWVGf3NpUkTL7hSm7hVe9UVyZ/N2uq5EEOK7i4sr9VpHqm7X0Tyf/gB+v5wWbP",
+	"9tafyib9qyn0P2dY/C1kzoYTruPpVNbN8wzobmsBFjEjs4H8/PHw/PQftdycUTZ2NPf2GvbXHwm1v3JC",
+	"7XVIuh1GmUuaSaVWYp/PpHm2Uq339oPxbMx4vNhuAecKUA1DO80K0G0vtlcSWKX1Q8odlGC40Ww5WDdo",
+	"Xqa6Mri3pL8UhO6efQT3i06fuDRzo74pkWfSfwVO7z4Bv/agg87IuJxiv6zJSx4c67KcJtehIDjWbzhs",
+	"1kObPTM0iTznY6xsy3rg2WR+R8t42nUQBk5V+PXgtWN4YVh4O7Rtyvri67n5mEtioY3GHNgXZkgbNoCP",
+	"aSNJuZ7hj9duvtdubjXEDEK+qoErgLV1vcAtLlCANcaWKMsVZR/hElU4FLdMljmflA7MX6cfzy+8zoHS",
+	"MbrQo3EJIBvoNC4ClFnNEdeWe/hR1zaHfO6KTAzqh4jUR1DKN0Oa/itEJlO1MNX0kOBcmaYF4ihimZsO",
+	"vtny5rrdNJuzJflyUmdj4xpYH4afDZhEysXNmwrKUAVbaicHMDU4FC83q8TIO8fbbpSHttXe62b/tpZ7",
+	"y2QGNn/tr03rnNFPGSNWcMPTAiy34Ii2qKVOvJ+WdVVjXyFXaJJxiakxoTsp9XX+Y/hn3kbHOY4cn6X+",
+	"qyq6CgyoWky3SvYua/qyEaKRLYZ3NvXFOUV4JxiurNBf3P8GM+WexZRfMM6IwzDsnxaKfDiUJkrEsF6v",
+	"FPViiOV899ft7QAOwRibvaWOV4AzVFhPoPaBmGtICYceQf4VcccZcJnes43i6du0Vn2ARvTm6ujXNXtc",
+	"u7EJvnVXuN/wHFpZPy1AYVPltNreixVrK6x/nBq4pqdt3QFrS6sXFr1eLm9ttHoEbNrMmLNskWCMKT90",
+	"3doKkw0A2v+QSGlg7a+n9B/zuLpQXduz5w3ueFtoh/khPq5emG7T8beuXfYE356Yxg5nyH2t25i7vdvy",
+	"F1F1k/4/yJydzXm/iqbfGJ5uxh9W7LnAIh5uss2ZBZ5OHZstMnDzF7H7tkBaJO7i4raT1n+awdez9XvY",
+	"nB7P0lsAoo8RQL2tPEBO3i9Q8w1NFBG6cBhKqFSl2jYlrKvUkvK8TKxgg9OpWp7BE5K38qW7bXxhmYwk",
+	"WESeq/AhlqRGmSRMUpgaAtvMUdiiM1oBrHuqvayITtgsUtEaAr1q+3snTnLzq21PDKgSWCzA1F7TGitS",
+	"eCTRjiJ4EqKIS4UiwhQRIbI2092ySZ5LdWXaAHgOISq1E4TeuNrKsosX0XJcIRHEVMLT901JVRlrnrKg",
+	"WxH1CjOXV36KpYQwmb5p0Nc0oFEDyvzBmLayEzdxNAmW5vOKqk452jg7LE/8IR0fsdlkAIe27TTO7dQ/",
+	"RbMGBofYnQXtmKsm0iaakUaQ1Rff4p15ddPiMVVAbX9evushFVJttuMl5bk+PKQIVwmTHnXsMuvXyw+r",
+	"1pbiGlwMKsM3LCC2TzZUMoJsa1J3MtOkz8tWBx99M6li7heL4wCsWhd2YAuDZ7svrMot291eq6M82CrN",
+	"pSquZRk4trYtT7komkL3O+2WY/N8vr/f3l/HNPSrwyoF/Q0+g8EFHJloKPgkRJRJRXBsnMsKSKgqkP0i",
+	"2b5WdJZqy5ZvfRxSJlcTHpcsdlNBhkQ4NruYSk3iYYAh9DoI8yaWtoMwuCGCDhe1COf/Hs6SJRl0DMeo",
+	"hDzC5wKY6lvHS2kMcRA3XHul9CN/94vfrAwaLrSJsNJLzVnFujtmlf6XYP4n2/DUttv6xvmo3Giz++LK",
+	"NcONsaC7eoNd7XtGlKrExQKICifXcBlcmkA1tJVHnfe4xZf/2ftFN4FWIcld+nbI5AByElyaij2FSiKF",
+	"sk45O5LtHMQ5vuepdLa+HpfzMZXk0BOkR7qfSPm63sl82z6H7CoIbO2RfQJvWfEI1rp/Shwvg4WPuZ23",
+	"e/om/ZYs7m+lgUsdjVKDDMSN7nBrQE8WxneCkTR2XmOv2fUbbP6MV79e40wehuMU3vSvqezyWidSq1vY",
+	"zhJj4fg4oXfOMja1yhQh5NuQH8/ux+CyXFnmvXgd9d16h32k/ynhDQZW8AipmE8rDcqruBS+zzRXBQ+B",
+	"2UJZUJo6vZn9Jsded6vLlcD2w5wK5+1H5uPF4paVd2mFs07boh3Lf1Hv7+dFRlOqjrmkDO3WIsBUdva4",
+	"GViysNkYJJox0Fm0KQg4pOlTXJ3A872yjt/qeGXOyGtusqdvfi6O7SZ4cc/fN7xRz6+kTArSzGd9+1U3",
+	"1UaKFP7PJLp4d44iQNah1oOdKJNl74q8ZLiEkdxDCz9vr9O+CxS8BLm9ojIMKJ5c2ZQxSzqe4MkZT8h9",
+	"XUN/BhPaTK1fApN1of5+iHzWx+v5ZUuZIeVsYtKE994jOJgS+ye3xh6QpRwzCm2t0wpM7p8rLGAgLFgX",
+	"z2WX4km364Zad6HRXt4RLkM5HDN0qDDtwsSlYBk/nWeLKZhXtlxXhYE5DL/VcCuw/w8MHWzgyMn2uKnW",
+	"kO3ES9Maf3Uw/flsMsE+E0lP3/9IbCNQkI4PC5FpNCCxVjP5TCGqpI1bKVnkxpiNVpb4DoM0mtT1DFeJ",
+	"C9qxkS70qq9E4wmOanKMW/vPu+3hAW5GDdIavIg7+HlTU6daklzCXZLzqCzGitTgOuE7iSxScnl0I2Wo",
+	"lA6hKArW7c4zp7PdwoVq9c49yq9amlYCIGSDLW1tc73VDWSHbmcBXVxs6IJ4OeZZ/diHc/r3OjpmkVhM",
+	"YVEYxKtUoU0MIYiaCUbiV9nLYYnkmM9R/6effjo7PuodXhwf/fTTT/3iEWzBnV0u8bz9srP6hhEGc0EV",
+	"Ac0jQzonn5/2oj6AtU6nNQ5KjcGXFc+kvvGclN/IMypnW1tPXGbJno1uypzzZaxyunvpp5wqcltPipNn",
+	"VVKlX3lrc10WmfueRoJLPlToZ4Gn443eeP/IinqvrKj3M+Q5KPC4dz/3rfTagOcCOL9scIXKoLutOW3t",
+	"BcULj6psYTqeCa5qUpnn9PaxEReZLoNRTBIywiB4lr1TXXWp8aDe+lOsyIgwyFaxvvtR2vS+D7K/B+Ld",
+	"8HK0AqZ34aZ9/QD9XMA0b5stWbEx3nKGBmSMk6HxO+r8ak8m5csPoxv1Xq/Xq5XeRj/oPHNM/nd5TP2I",
+	"KkQOnMfVHDZ5mF3OC7u1IpH2XxJG/iPl8ddMeVz0oPBZ+aLog/m2JLaFSpLh0vJolbWxqw93QaponAWI",
+	"ZUbU9FFV4ZHV+mdWS86u4Gt0h20/L4zZbvgGNYe+ASzykJK1TR00+bJlaEaKORsYgX0H7Lm+a0M7psIk",
+	"j9JR4/ppE0SRp3EN63SojNjWIdtbsjjFVBQ1pycM6vi+edaGKtUKYK9TqdaGoKwafDtx9FYDgQrXD1HN",
+	"7vudn1iR7T9S7gt3ZQ9zbWfL9wWY5RvaUmnyq0HZcOvzYZybKKY8Iv49j0myzN4N8U5OdmjULxl2+5B8",
+	"UdngKBIX07M5r1YvmTWbCzJNcERiSHBRMVFesnJYfDpz7iq5Mg8MYzLs7D8fjWkQwmdJopmC6zokyZgJ",
+	"IoNuQ7NxrIzxdanJPW0zWDiPamZSXLU7g8HweUzi5uBF5wAHZRo7w3OEpSTaVpKGeJru4DDmYtRstfEg",
+	"6uw/j8nwxcuD28UfjSa4eCrvNBIM4f+Q92PNYnVDm5vSBNvrLzO5pp8nVzf8WZsmWIHZ38nXfSp4PDMh",
+	"bedt9Dp1iz59sa4icjxCSS47ibbWm7yl34BL5nP+hCXoHV6c/Hqcpba82mR5tqkgWHKWIsVsGq/B++rl",
+	"s0hqru68hOocr51u8Vuv9t+49kejdvD5S3P/7i8+/4ufUsus541JiaMJQudJxUjw+Su0jyb8hhh+40Ze",
+	"cvSmd/Lu+KjwZsKrcLoMYVOHl49BfCkENvh4hQMdaLAJcEoKfz5DzmlQgllsmCcAAVBOahj8zgdyk3cv",
+	"BT7lC3Llc6afYYkRZvZtd9FztIa3OfuGlu6+Wx3/vgsv0EorAp8cucWRShYmya3Bd5A6hlp87jkPQy0P",
+	"fHyrCJOUs26WSDpDqRuqFjYLE4yDBNYg8GLLWoC7HLu8iHcwupnIEkNoHX4SyUjMBgPw68EUZpFjncpq",
+	"4QnD33QhmaDwLsXm1h3OEhThJEmz1GTxzjtYX1r0I0S9an1dkrv3h87kO3xxFwa3tRGv2Y+/S87qZ3hu",
+	"8/W7pROy2ZbJVF9GtUqlrI2hcpFrYdmJFdQxB7nGfM7047pVTuJvWsJveSYPfMZaUBxW8hIajQsRIjZr",
+	"iT6XMPOruKlb6qiHHOXhku1ghn553ztM38IaBDfhe1ibFGICrqlYv0BxsoPDb7sogRPGNsfoJVPEsA81",
+	"JkLHpkR8ukATrKIxkUbj3igxvSdGppKX/v7Pcb06zyZM28qDxLBS3ff+7KikTK2cf7Fq+pz095Gj86TJ",
+	"/gwjtwrOJgtzFbrN9Jay07Cg3hX1gPXFTMK06okLDycDey7BS3KmKokLEnGJQlg+CB9yFHS5AoC8Gpsj",
+	"asr07Lskl2rAVDDhbMYKovGZ9GkPpugMkviGslGojX6CDGfSPCHDNwTtdFqtXUSHl4ya/I6yjo6MQVVC",
+	"Ix2TtIMHOgcUF1oX2C1dkw3KLEEhRyeCPS2tsAHCQy/6mURSkakMkbTSHwvgV1n+SVC9bqikg0pYY2zl",
+	"zBUwk+ZLKLIAI+mbVl7JYWXkc/a4S/LkJo/oDZxL0mnv/Pz4SBvb8kFtwJaRUciVVnZEaICyj5XBPpsy",
+	"QdtdmQr7/bLm5mFBsWEVEDirc0WmPhbrLPRerMCsJCws3x11GT3o9XhCzDUTHBHjr9U4VMKLxzum8gms",
+	"KvJT1cLcmOzVhS5SE56dNwzM/TIIg/O3J6enx0fr/ZOWYWYsMl2qF7puJbvtDL2ma6niYqke4+4Kre77",
+	"KobofX+y7ROTB/r2snjzr/BqsPraJH3ynL4bGSaLuj3lujm7ekxu7vdsMH/Ckc6iQb3uecZ9H04Uir1t",
+	"6123hQr9rvV/5+KB94uJs7D+t8qsVt3TV06rZiZ8lJxq3xoObubsXAaAz9lpPDS7WkbXhcxqz2xSNVkP",
+	"viegPnqWNevKfMpQsAwMG9D2n1+Dw3e6G6Rm+6Qviw8tomtrbyhuL/6vkL2nWbvPNSFT19BT0Yo3dsn1",
+	"RDQG60FVMT7/dH56/OHI6MYTytxFN9eUki1nvZoj54s1O0cJwUIiqko25/31JueiSS5tW/9g//GbafbZ",
+	"bVejkzTJjQ1LH1E1ng10igSOp7QW8ZiMCNvLpr5zu8trOq2lD/9rWpMiInuFssLN0EsoNkn2DGS75uKd",
+	"ORlCpDEAPmQQ9zse/tRSu5vbik+xAH5dctdPiBjBBZ9Zw7+1JnNGdLLp9HdBJDxunszgrkYQvmS6KmRp",
+	"sDRdW255eiYze4kxYVQIc03930PMGNdzWkPQq/SllrZVYIUkYTG4J6iCszLGljitpVHXHB3H+duke+cT",
+	"hFCec6J0mqDchPkIlYarvKo605LkNPAbkWmY2QQvkCTqlXWNaunaOzv85eRX+EMQJAiOxnC6akzEnNoE",
+	"YpYbZ57onMEUssjknz0gXBXntK1+sDxk7mulEypFFWVDP0y8Vad/4qig6rQ5jvlqznoNPWKWEHDG25zk",
+	"A8Gvy2Lta5SCLR9KPodz+69Ml11SloSd5xY1x4yUDbfhGn2FBQqBeJTpDGrWtt1NRwgRNVwzRDN2zfic",
+	"XdkHxYCJV/DGMTTGtKu87E++uKXr8CNCBrBVdijj6JoJqhbngNUG1iare29mnjUN9F9vUluDvL6q1+uV",
+	"yCgo86OLNxr/FWgzqG/a9kNTzwB8j4UE8l1kZkK2XT2NAdcCVv8UFFLKB3d3Op5hyG34isKRVh0sRWev",
+	"0NEEU6YwZUTogNhCLipHwcg65P+q3JqdUUG906WL3FAJbT0vR83JruZgcejcTEmMEsp0wrBLlj7L17kc",
+	"keQzERGJdty6pyE6b4f5G4PQebcYpineZIhe89sQMnKFlywtuCQ155xwQXaNjMRmmlTP1LnspElmd8ku",
+	"2Zl+EFbKbmacF/nmbWiOHk8L+ZzFozkX1yEi5sEytCFZ8J/RjEM0N97Hqn5gHWMw2RizWOfVgURmmeOU",
+	"3BBxycB/beoc24HxCFPWLb7Ql5qUTHefqxs2e6wramhnVKiLbJGb1EuKZ5KEaIzNKiWeOPWzd/qFatv9",
+	"XWcwW9kqwkJQohGkVOHZlELoms3rq8szCWE3aKcJl4lm6yW4cBURMrxkMR1RJUPUB8rpX8H/dfvgCerX",
+	"+rvGC0qVISnOSIgwYmSOqCvW0UW6fqqdN5RdMlNJJOEjwEKil5Iy9bngykjbtEB1Xtm6r438zAAsrZim",
+	"VbmERsTWHU8vLVPQL2qteqNCdPP5vI71z3UuRnu2r9x7d3J4/OH8WPcBjkpVUqBkk7hR2hy69Ua9kV5Z",
+	"8ZQG3aBdb9TbJgZprJnXnsGnP+DfI9/T/wvjw9Mvz6hEM2OF0Emb2KiOziEvAONqrJFtYD33WcrVLqgn",
+	"AH/FUUwiGpNLlnraFdfP9I3zLJskhNGQ00YSALRCSuDhkEYGmCB4NDs5iQFqdg9hkL3wh420Go2U8dms",
+	"bHg6TWyg997vsiQeK7Xs8icVK7PkudXzNMddA8B6QZAE3d8gwDHNqRG8ozeEmfLdELADIupjulkZfIau",
+	"e0C1i9VHZsMdIsxScgORY/FUdguHZFtIzUJ0LKF5vBICmV8ys1FN54YoJnRkbzA6VdJgRpMYgYSWYVaM",
+	"3TI3aHRN0mCK2LI6w4Pgu/ECw7UE8KA2m9bROZy3PWykMxnMxzSxGbrTlbYaDR8iWMB8k3hwBmurw3j7",
+	"jfZ268nLKDrPxmZM30/SO362Zrei4aMt/gNXWlYsXqG+WU0fSSB9E86TR+gZNcypgXNGlFjUerp+XzU7",
+	"mMYzbSGaYxBkJhwAy2vNTkBk1QN3D6teYN3draKrs7R65CrCumnuubqK3HNUlNXkBsIjLT8AohQqt6GV",
+	"4+1B8759UG4yiJtKBlheMv2WDOmaXQQ+1tEHMgfZo9OMv0LY2LtiV4fSd9YxjWPCbKrvS9Y3aPH/p/da",
+	"/RgBy2uIjOLCR0JJsSjDzya0PVvIUot43mTvHZ1QtfStj9PwoykdtkHLQ1vWcX3LE5Pd/EInKb8Ly4el",
+	"8725QONDm/s/tbvo0J+ga/NAZxbGcgDQZnRVjJPbYDnUMlVzbnXUz08OTkZ6T37ZmjPX+maL9ZWA8C7Y",
+	"GAnRjhIzsguqFmXpJ22k2N1kcW5EVL6+ah6h7Stj5JNnRi0vdEzpjSVPJ321NO4+30uybAt9qIviY8I9",
+	"U32AD4vgvQuDTqO5bPhsvXufGLbXSfO0vtNqre+UGz7MkwPT8WB9xwvO32O2sGq9NHKvsb7fiQ2709cH",
+	"R1qu7mWrhX9yZd9dUa2SynfxRDtlVrvrCAiHERpvs81dXwp6lGB7pHKsbYvFZxeYoezuWsmODQZgrR8z",
+	"fcW8ZBkrlnX0yVRr6JdNppqFG1vg+gC7SyZmTBqpYd2HIKXz+HRjAE5vcDfEiKNOq5VpcmnMmzWL1C/Z",
+	"eSV4l5Rzb+nexfRb+gKolTu48J3EZDLlirBoUXtLFn1zG1BigSQekmTRTZXRVgeN+Uw4d0zQG1Ohecn0",
+	"J102NdUNs2ocbrS++dGoFOamLghWJLu7vMrGv2TZBJjpO6IZHgQnAOZVpo+m06T3Qs22aZIgMWPMxDOi",
+	"TuPAJ2XN7Dl6VWVsmfStNzYac0mMTm0uw639faSjogHpUe/88OQEbP8CRxqZjQFigq+J1PClBETeJdNC",
+	"xqxCQ7yO3pKpQlMiCtYajaLpEZSiKoP9uBW9HLZJzYxj6sXLdspujRKY89vSkQer3qwXTbnOi5nfLi9v",
+	"W83a5eXti+PP//WXYAmP1gfy2tbg3UzR1gxdal6Ts42ek9g4xQkniTZct8Fx6Ql/3fhB0vf48PCrpU+u",
+	"Pkmseoy0s/Ju46vNYYnUUlf2XdESbF2gX028L3lUvMRg4AiROU4JNbayfgMp+hrH2T7vqx40NpDyEAWV",
+	"UOMj6TQ3ENSneJFwHF9w/g4L8/Ck09zfZHVyNp1yoUj8nsQUpw9P/t2VGOja2WChtrJBUekxqA/2nIri",
+	"s1TJWXcN1tdWWJBfF3qnLynA6EpGf2eIECyw2WUW7SgQStpTxoBL0ng3tJdhzTZBWBkRX0ensAvNh/sJ",
+	"3DL7Wpb3TWGwfpgmZstLou1o+6xTbapvbwmXbOrW9NrtIvO7rS5mhLmWqeZZUcRZNBOCMIUok0QoaQ3+",
+	"6X6N7sCZNZLBoHXU2+iejuw1Xat2+Y1vg+v593w331pQb8Zol1SVvLP8/pu8vT0RR//BoP+kW+b9ue2X",
+	"wrM0whQdUiLuDONNiPKonu+XZADIYlt2FBEQ7JvshigWfCq1Oy+/w6XOQeBvQ0GIhLdX0thS0BmZEqzN",
+	"nEfH744vjnP7ZcFNSWN78XMubqnp6pI5C9tpNRq7r1A6AWIcJZyN4HZMrXtzp9Po7PqYoYFA4Rb1jehv",
+	"HivdAww1m2gAH7h6w2fsuyWdNIJzK2Ul9Fvk3xDjPOesQAOQTwf+1NET2gMsssA31GPwxeCcD1ElUpy/",
+	"QthgqWln8myjRFs+GWe1tKNrAPUh7oiobxFrfyDrhsj6M1HbIup2alre+yRj+lpjmoIj1VcK2ESrmke+",
+	"S5JQLQleLQSldrOIkUumDXzGgESlDd3WKjb8Y2nUSGjjfoCj2xm0jUQ/l8WXzBiytGf65+OLEJGYGnPh",
+	"ae/i8Be9MPtWrxDWIkiNwGGC5LECqo56l8zGufp3bF9VG7OfVMVcHbNlBtZLllpYgd6L+TxwIjkawCrA",
+	"HGgjR10eA2sGYWtSr2Sa/SXDUUSmKo2XBjBmIaKakSy5LERZRK99wA3i8MArDmeloP3gIZYwQdIwS9eH",
+	"msWZypmcEha7BrBtQvE3N98se4nwTZtv0qOqMNSnMt1sy4N/2Hq+d1uPoZNHtvUsuX3sKfsW6LGEmteU",
+	"dDazl4fVKSSy+0cqzpxAS5NPIuIitlGWfKYiPiFp0Xb3HoLTCGSbswkpPse2I8IzxSe6guaE35A8n9or",
+	"kGjWzbS5WNjVCW2cFG656whDaNMlM0YsO3DXCKP+qzR7gJHJ2rMHohEMWnRCjIdqv9HxyQY4sadROfNZ",
+	"LohUZ/olzDI+mR3HMHc11r9ltvcfwEgutPvWw0YQ4/PlrKQYelWMiv/tM1C5CUn0eTff8QhCu4mOHZ4Q",
+	"ptLwxZ0+eC4B0/u7hRjZ7t4eROwnYy5V92Wj0dB8xC6tEjGizeDm3UBoZXOYXvKMn5v47Tb13Hvpbrca",
+	"lJJGbVqOY0PNgHMNiHk2xwVcSZXAigsJt0WUvgFghMQk3nXmcuLS7j7f/b8BAA==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

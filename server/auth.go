@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/connvault/connvault"
@@ -25,14 +27,14 @@ func (s *Server) authenticate(applies func(echo.Context) bool) echo.MiddlewareFu
 			}
 			raw, ok := bearerKey(c.Request().Header.Get(echo.HeaderAuthorization))
 			if !ok {
-				return unauthorized()
+				return s.unauthorized(c)
 			}
 			p, ok, hash := s.auth.get(raw)
 			if !ok {
 				var err error
 				if p, err = s.store.Authenticate(c.Request().Context(), raw); err != nil {
 					if connvault.ErrorCode(err) == connvault.EUNAUTH {
-						return unauthorized()
+						return s.unauthorized(c)
 					}
 					return err
 				}
@@ -61,7 +63,14 @@ func bearerKey(header string) (string, bool) {
 	return key, true
 }
 
-func unauthorized() error {
+// unauthorized answers a request without a valid key: 401, or 429 once its
+// client address has sent too many of them.
+func (s *Server) unauthorized(c echo.Context) error {
+	if ok, wait := s.anonymous.allow(sha256.Sum256([]byte(c.RealIP()))); !ok {
+		return &apiError{Status: http.StatusTooManyRequests, Type: gen.ErrorBodyTypeTooManyRequestsError,
+			Message:    "too many requests without a valid API key from this address; retry after " + strconv.Itoa(wait) + "s",
+			retryAfter: wait}
+	}
 	return &apiError{Status: http.StatusUnauthorized, Type: gen.ErrorBodyTypeUnauthorizedError,
 		Message: "a valid API key is required: send Authorization: Bearer sk_..."}
 }

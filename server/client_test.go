@@ -35,7 +35,7 @@ func TestGeneratedClientBuildsTypedS3Config(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := h.Client.CreateConnectionWithResponse(ctx, body)
+	created, err := h.Client.CreateConnectionWithResponse(ctx, nil, body)
 	if err != nil {
 		t.Fatal(err)
 	}

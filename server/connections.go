@@ -43,6 +43,43 @@ func (s *Server) CreateConnection(ctx context.Context, req gen.CreateConnectionR
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return nil, err
 	}
+	key := req.Params.IdempotencyKey
+	if key == nil {
+		c, err := s.create(ctx, who, in)
+		if err != nil {
+			return nil, err
+		}
+		return gen.CreateConnection200JSONResponse(model(c)), nil
+	}
+	idem, err := s.store.ClaimIdempotencyKey(ctx, who.OrgID, *key, raw)
+	if err != nil {
+		return nil, err
+	}
+	if idem.Replay != nil {
+		var first gen.StorageConnectionModel
+		if err := json.Unmarshal(idem.Replay, &first); err != nil {
+			return nil, err
+		}
+		return gen.CreateConnection200JSONResponse(first), nil
+	}
+	c, err := s.create(ctx, who, in)
+	if err != nil {
+		idem.Release()
+		return nil, err
+	}
+	answer := model(c)
+	if raw, err := json.Marshal(answer); err != nil {
+		idem.Release()
+	} else if err := idem.Complete(raw); err != nil {
+		// The connection exists; only a retry with this key would create
+		// another. Say so in the log rather than fail the create.
+		s.log.ErrorContext(ctx, "idempotency answer not stored", "connection_id", c.ID, "error", err.Error())
+	}
+	return gen.CreateConnection200JSONResponse(answer), nil
+}
+
+// create checks (unless told not to) and stores a new connection.
+func (s *Server) create(ctx context.Context, who store.Principal, in createInput) (*connvault.Connection, error) {
 	p, err := lookupProvider(in.ProviderType)
 	if err != nil {
 		return nil, err
@@ -81,7 +118,7 @@ func (s *Server) CreateConnection(ctx context.Context, req gen.CreateConnectionR
 		}
 	}
 	s.log.InfoContext(ctx, "connection created", "org", c.OrgID, "connection_id", c.ID, "provider_type", c.ProviderType)
-	return gen.CreateConnection200JSONResponse(model(c)), nil
+	return c, nil
 }
 
 // GetConnection implements GET /v1/organizations/connections/{id}.

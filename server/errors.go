@@ -26,8 +26,11 @@ type apiError struct {
 
 func (e *apiError) Error() string { return string(e.Type) + ": " + e.Message }
 
-func (e *apiError) envelope() gen.ErrorResponse {
+func (e *apiError) envelope(requestID string) gen.ErrorResponse {
 	body := gen.ErrorResponse{Success: false, Status: e.Status, Error: gen.ErrorBody{Type: e.Type, Message: e.Message}}
+	if requestID != "" {
+		body.RequestId = &requestID
+	}
 	if len(e.Items) > 0 {
 		items := e.Items
 		body.Error.Details = &gen.ErrorDetails{ValidationErrors: &items}
@@ -37,17 +40,20 @@ func (e *apiError) envelope() gen.ErrorResponse {
 
 // errorTypes maps HTTP statuses to the reference's error types.
 var errorTypes = map[int]gen.ErrorBodyType{
-	http.StatusBadRequest:            gen.ErrorBodyTypeBadRequestError,
-	http.StatusUnauthorized:          gen.ErrorBodyTypeUnauthorizedError,
-	http.StatusForbidden:             gen.ErrorBodyTypeForbiddenError,
-	http.StatusNotFound:              gen.ErrorBodyTypeNotFoundError,
-	http.StatusMethodNotAllowed:      gen.ErrorBodyTypeMethodNotAllowedError,
-	http.StatusConflict:              gen.ErrorBodyTypeConflictError,
-	http.StatusRequestEntityTooLarge: gen.ErrorBodyTypeBadRequestError,
-	http.StatusUnsupportedMediaType:  gen.ErrorBodyTypeUnsupportedMediaTypeError,
-	http.StatusUnprocessableEntity:   gen.ErrorBodyTypeValidationError,
-	http.StatusTooManyRequests:       gen.ErrorBodyTypeTooManyRequestsError,
-	http.StatusGatewayTimeout:        gen.ErrorBodyTypeTimeoutError,
+	http.StatusBadRequest:                  gen.ErrorBodyTypeBadRequestError,
+	http.StatusUnauthorized:                gen.ErrorBodyTypeUnauthorizedError,
+	http.StatusForbidden:                   gen.ErrorBodyTypeForbiddenError,
+	http.StatusNotFound:                    gen.ErrorBodyTypeNotFoundError,
+	http.StatusMethodNotAllowed:            gen.ErrorBodyTypeMethodNotAllowedError,
+	http.StatusConflict:                    gen.ErrorBodyTypeConflictError,
+	http.StatusRequestEntityTooLarge:       gen.ErrorBodyTypeBadRequestError,
+	http.StatusUnsupportedMediaType:        gen.ErrorBodyTypeUnsupportedMediaTypeError,
+	http.StatusUnprocessableEntity:         gen.ErrorBodyTypeValidationError,
+	http.StatusTooManyRequests:             gen.ErrorBodyTypeTooManyRequestsError,
+	http.StatusGatewayTimeout:              gen.ErrorBodyTypeTimeoutError,
+	http.StatusServiceUnavailable:          gen.ErrorBodyTypeServiceUnavailableError,
+	http.StatusRequestHeaderFieldsTooLarge: gen.ErrorBodyTypeRequestHeaderFieldsTooLargeError,
+	http.StatusNotImplemented:              gen.ErrorBodyTypeNotImplementedError,
 }
 
 // toAPIError maps any error to the envelope, once, at the edge. Unknown
@@ -76,6 +82,8 @@ func toAPIError(err error) *apiError {
 			e.Status, e.Type = http.StatusUnauthorized, gen.ErrorBodyTypeUnauthorizedError
 		case connvault.ETIMEOUT:
 			e.Status, e.Type = http.StatusGatewayTimeout, gen.ErrorBodyTypeTimeoutError
+		case connvault.EUNAVAILABLE:
+			e.Status, e.Type, e.retryAfter = http.StatusServiceUnavailable, gen.ErrorBodyTypeServiceUnavailableError, 1
 		default:
 			return internalError()
 		}
@@ -307,7 +315,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	ae := toAPIError(err)
 	if ae.Status >= 500 {
-		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "error", err.Error())
+		// The path pattern, not the URL: a name in the URL is the user's.
+		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "route", c.Path(), "error", sanitizeText(err.Error()))
+	}
+	if ae.Status == http.StatusUnauthorized || ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusRequestEntityTooLarge {
+		// Refused before its body was read: close rather than let net/http
+		// read (up to 256 KiB of) an unwanted body before answering.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
 	}
 	if ae.Status == http.StatusMethodNotAllowed {
 		if allow := c.Response().Header().Get("Allow"); allow == "" {
@@ -321,7 +335,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(ae.Status)
 		return
 	}
-	_ = c.JSON(ae.Status, ae.envelope())
+	_ = c.JSON(ae.Status, ae.envelope(requestID(c.Request().Context())))
 }
 
 // allowedMethods answers the Allow header of a 405 from the spec's paths.

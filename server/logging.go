@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -11,13 +12,14 @@ import (
 
 // NewLogger returns a JSON logger whose handler redacts any attribute whose
 // key looks like it names a credential, as a second line of defence behind
-// connvault.Secret (which already prints as the marker).
-func NewLogger(w io.Writer, level string) *slog.Logger {
+// connvault.Secret (which already prints as the marker). level is debug,
+// info, warn or error.
+func NewLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		lv = slog.LevelInfo
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(redactingHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})})
+	return slog.New(redactingHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})}), nil
 }
 
 // secretKeyWords mark attribute keys whose values are never logged.
@@ -27,6 +29,9 @@ type redactingHandler struct{ slog.Handler }
 
 func (h redactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	if id := requestID(ctx); id != "" {
+		out.AddAttrs(slog.String("request_id", id))
+	}
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(redactAttr(a))
 		return true

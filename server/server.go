@@ -48,6 +48,12 @@ type Config struct {
 	// (default twice the rate).
 	RateLimit float64
 	RateBurst int
+	// UnauthenticatedRateLimit is the sustained rate of requests without a
+	// valid API key each client address may make (0: unlimited), with a
+	// burst of UnauthenticatedBurst (default twice the rate). It bounds
+	// key guessing and the database lookups it costs.
+	UnauthenticatedRateLimit float64
+	UnauthenticatedBurst     int
 	// OnResponseViolation, when set, receives every answer that does not
 	// match the spec (response validation is on only then).
 	OnResponseViolation ResponseViolation
@@ -61,6 +67,8 @@ type Server struct {
 	schemas *configSchemas
 	auth    *authCache
 	limiter *rateLimiter
+	// anonymous limits requests without a valid key, per client address.
+	anonymous *rateLimiter
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -92,11 +100,14 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 		cfg.AuthCacheTTL = 5 * time.Second
 	}
 	s := &Server{store: st, cfg: cfg, log: cfg.Logger, schemas: schemas, auth: newAuthCache(cfg.AuthCacheTTL),
-		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst)}
+		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst), anonymous: newRateLimiter(cfg.UnauthenticatedRateLimit, cfg.UnauthenticatedBurst)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	// The peer's address, never X-Forwarded-For, which any client can write.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(assignRequestID)
 	e.Use(echomw.RecoverWithConfig(echomw.RecoverConfig{
 		DisableStackAll: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -114,10 +125,21 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 		e.Use(mw)
 	}
 	e.Use(s.logRequests)
-	e.Use(echomw.BodyLimit(fmt.Sprintf("%dB", cfg.MaxBodyBytes)))
 
 	api := isAPI
+	// Authentication before the body limit and before anything reads the
+	// body: an unauthenticated caller is answered without its body read.
 	e.Use(s.authenticate(api))
+	e.Use(echomw.BodyLimit(fmt.Sprintf("%dB", cfg.MaxBodyBytes)))
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		guarded := storableInput(next)
+		return func(c echo.Context) error {
+			if !api(c) {
+				return next(c)
+			}
+			return guarded(c)
+		}
+	})
 	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		Skipper:              func(c echo.Context) bool { return !api(c) },
 		DoNotValidateServers: true,
@@ -137,7 +159,6 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 		ErrorHandler: func(c echo.Context, he *echo.HTTPError) error { return validationError(he) },
 	}))
 
-	e.GET("/healthz", s.healthz)
 	if err := registerDocs(e); err != nil {
 		return nil, err
 	}
@@ -182,13 +203,22 @@ func validateEmail(s string) error {
 	return nil
 }
 
-func (s *Server) healthz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+// Healthz implements GET /healthz: liveness, the process answers.
+func (s *Server) Healthz(context.Context, gen.HealthzRequestObject) (gen.HealthzResponseObject, error) {
+	return gen.Healthz200JSONResponse{Status: gen.HealthStatusStatusOk}, nil
+}
+
+// Readyz implements GET /readyz: the database answers within a second, the
+// schema is current and the key matches.
+func (s *Server) Readyz(ctx context.Context, _ gen.ReadyzRequestObject) (gen.ReadyzResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if err := s.store.Pool().Ping(ctx); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+	if failed := s.store.Ready(ctx); failed != nil {
+		retry := 1
+		return gen.Readyz503JSONResponse{Body: gen.HealthStatus{Status: gen.HealthStatusStatusUnavailable, Checks: &failed},
+			Headers: gen.Readyz503ResponseHeaders{RetryAfter: &retry}}, nil
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	return gen.Readyz200JSONResponse{Status: gen.HealthStatusStatusOk}, nil
 }
 
 // logRequests logs one line per request: never bodies, headers or query

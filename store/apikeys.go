@@ -7,7 +7,6 @@ import (
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/store/sqlcdb"
-	"github.com/jackc/pgx/v5"
 )
 
 // Principal is who an API key speaks for.
@@ -31,8 +30,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, orgID, userID string) (string,
 		return "", connvault.Errorf(connvault.EINVALID, "user id must be usr_ followed by 15 letters or digits")
 	}
 	raw := connvault.NewAPIKey()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
+	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		if err := q.EnsureOrganization(ctx, orgID); err != nil {
 			return err
 		}

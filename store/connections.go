@@ -201,8 +201,7 @@ var ErrLeaseLost = errors.New("health check lease lost to another checker")
 // checker took the row over; a manual test passes "".
 func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule, leaseOwner string) (*connvault.Connection, error) {
 	var out *connvault.Connection
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
+	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		row, err := q.LockConnection(ctx, sqlcdb.LockConnectionParams{InternalID: orgID, ConnectionID: connID})
 		if err != nil {
 			return mapError(err, "connection")

@@ -7,9 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/migrations"
@@ -22,23 +25,90 @@ import (
 
 // Store is the database behind connvault.
 type Store struct {
-	pool *pgxpool.Pool
-	q    *sqlcdb.Queries
-	keys Keyring
+	pool         *pgxpool.Pool
+	q            *sqlcdb.Queries
+	keys         Keyring
+	queryTimeout time.Duration
 }
 
-// New wraps an open pool. keys encrypts and fingerprints secrets.
+// New wraps an open pool. keys encrypts and fingerprints secrets. Every
+// statement is bounded by DefaultQueryTimeout (see WithQueryTimeout).
 func New(pool *pgxpool.Pool, keys Keyring) *Store {
-	return &Store{pool: pool, q: sqlcdb.New(pool), keys: keys}
+	return (&Store{pool: pool, keys: keys}).WithQueryTimeout(DefaultQueryTimeout)
 }
 
-// Open connects to databaseURL and checks the connection.
-func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+// WithQueryTimeout returns the store with another per-statement deadline.
+func (s *Store) WithQueryTimeout(d time.Duration) *Store {
+	if d <= 0 {
+		d = DefaultQueryTimeout
+	}
+	return &Store{pool: s.pool, keys: s.keys, queryTimeout: d, q: sqlcdb.New(bounded{db: s.pool, timeout: d})}
+}
+
+// OpenOptions adjust Open.
+type OpenOptions struct {
+	// AllowLoggedParameters starts even where connvault's sessions cannot
+	// turn off the logging of statement parameters (see Open). Secrets and
+	// the pgcrypto passphrase then reach the database's log whenever it
+	// logs statements with their parameters: accept that risk explicitly.
+	AllowLoggedParameters bool
+}
+
+// unloggedParameters are set on every pooled session: secrets and the
+// pgcrypto passphrase travel as statement parameters, and a database that
+// logs statements (log_statement, log_min_duration_statement, errors)
+// would otherwise write them into its log in plaintext.
+var unloggedParameters = map[string]string{
+	"log_parameter_max_length":          "0",
+	"log_parameter_max_length_on_error": "0",
+}
+
+// ErrParametersLoggable explains how to let connvault's role keep its
+// statement parameters out of the database's log.
+var ErrParametersLoggable = errors.New("the database role cannot set log_parameter_max_length and " +
+	"log_parameter_max_length_on_error, so the database may log secrets sent as statement parameters. " +
+	"As a superuser run: GRANT SET ON PARAMETER log_parameter_max_length, log_parameter_max_length_on_error TO <connvault's role>; " +
+	"(PostgreSQL 15+), or start with CONNVAULT_ALLOW_LOGGED_PARAMETERS=true to accept the risk")
+
+// Open connects to databaseURL with every session set to keep statement
+// parameters out of the database's log, and checks that they are.
+func Open(ctx context.Context, databaseURL string, opts OpenOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// The URL may carry a password: don't wrap pgx's message.
 		return nil, errors.New("invalid database URL")
 	}
+	for name, value := range unloggedParameters {
+		cfg.ConnConfig.RuntimeParams[name] = value
+	}
+	pool, err := connect(ctx, cfg)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InsufficientPrivilege {
+		if !opts.AllowLoggedParameters {
+			return nil, ErrParametersLoggable
+		}
+		for name := range unloggedParameters {
+			delete(cfg.ConnConfig.RuntimeParams, name)
+		}
+		return connect(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for name, want := range unloggedParameters {
+		var got string
+		if err := pool.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&got); err != nil || got != want {
+			pool.Close()
+			if err != nil {
+				return nil, fmt.Errorf("check %s: %w", name, err)
+			}
+			return nil, fmt.Errorf("%s is %s on connvault's sessions, want %s", name, got, want)
+		}
+	}
+	return pool, nil
+}
+
+func connect(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -117,6 +187,9 @@ func mapError(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return connvault.Errorf(connvault.ENOTFOUND, "%s not found", what)
 	}
+	if unavailable(err) {
+		return &connvault.Error{Code: connvault.EUNAVAILABLE, Message: "the database is unavailable; retry shortly", Cause: err}
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -130,4 +203,28 @@ func mapError(err error, what string) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// unavailable reports errors that mean the database cannot be reached or
+// did not answer in time, as opposed to refusing the statement: the
+// request may succeed if retried.
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return true
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08 (connection exception), 57P01-57P03 (the server is
+		// shutting down or starting up), 53300 (too many connections).
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == pgerrcode.AdminShutdown ||
+			pgErr.Code == pgerrcode.CrashShutdown || pgErr.Code == pgerrcode.CannotConnectNow ||
+			pgErr.Code == pgerrcode.TooManyConnections
+	}
+	// A connection the server closed under us.
+	return pgconn.SafeToRetry(err)
 }

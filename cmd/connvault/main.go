@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -49,6 +50,9 @@ type Config struct {
 	ValidateResponses    bool
 	RateLimit            float64
 	RateBurst            int
+	UnauthRateLimit      float64
+	QueryTimeout         time.Duration
+	AllowLoggedParams    bool
 	PprofAddr            string
 	ProviderEndpoints    map[string]string
 	AWS                  providers.AWSCredentials
@@ -56,7 +60,11 @@ type Config struct {
 }
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return // usage was printed on request
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "connvault:", err)
 		os.Exit(1)
 	}
@@ -74,7 +82,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
+	if isHelp(args[0]) || args[0] == "help" {
+		fmt.Fprintln(stdout, usage+"\n\nEach command's flags: connvault COMMAND --help")
+		return flag.ErrHelp
+	}
 	cmd, args := args[0], args[1:]
+	if (cmd == "apikey" || cmd == "keys" || cmd == "health") && len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, usage)
+		return flag.ErrHelp
+	}
 	if cmd == "apikey" {
 		if len(args) == 0 || (args[0] != "create" && args[0] != "revoke") {
 			return errors.New(usage)
@@ -94,21 +110,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd, args = "health run-once", args[1:]
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout) // --help is asked for: usage on stdout, exit 0
+	var e envReader      // collects every bad setting, to report them all
 	cfg := Config{
 		DatabaseURL:   env("CONNVAULT_DATABASE_URL", ""),
 		Addr:          env("CONNVAULT_ADDR", ":8000"),
 		EncryptionKey: env("CONNVAULT_ENCRYPTION_KEY", ""),
 		// Keys rows may still be encrypted under, until `keys rotate` ran.
 		PreviousKeys:         splitList(env("CONNVAULT_ENCRYPTION_KEY_PREVIOUS", "")),
-		AllowPrivateNetworks: envBool("CONNVAULT_ALLOW_PRIVATE_NETWORKS", false),
-		CheckTimeout:         envDuration("CONNVAULT_CHECK_TIMEOUT", 10*time.Second),
-		HealthInterval:       envDuration("CONNVAULT_HEALTH_INTERVAL", 15*time.Minute),
-		HealthBackoff:        envDuration("CONNVAULT_HEALTH_BACKOFF", 5*time.Minute),
-		HealthConcurrency:    envInt("CONNVAULT_HEALTH_CONCURRENCY", 4),
-		ValidateResponses:    envBool("CONNVAULT_VALIDATE_RESPONSES", false),
-		RateLimit:            envFloat("CONNVAULT_RATE_LIMIT", 100),
-		RateBurst:            envInt("CONNVAULT_RATE_BURST", 200),
+		AllowPrivateNetworks: e.bool("CONNVAULT_ALLOW_PRIVATE_NETWORKS", false),
+		CheckTimeout:         e.duration("CONNVAULT_CHECK_TIMEOUT", 10*time.Second),
+		HealthInterval:       e.duration("CONNVAULT_HEALTH_INTERVAL", 15*time.Minute),
+		HealthBackoff:        e.duration("CONNVAULT_HEALTH_BACKOFF", 5*time.Minute),
+		HealthConcurrency:    e.int("CONNVAULT_HEALTH_CONCURRENCY", 4),
+		ValidateResponses:    e.bool("CONNVAULT_VALIDATE_RESPONSES", false),
+		RateLimit:            e.float("CONNVAULT_RATE_LIMIT", 100),
+		RateBurst:            e.int("CONNVAULT_RATE_BURST", 200),
+		UnauthRateLimit:      e.float("CONNVAULT_UNAUTHENTICATED_RATE_LIMIT", 10),
+		QueryTimeout:         e.duration("CONNVAULT_QUERY_TIMEOUT", store.DefaultQueryTimeout),
+		AllowLoggedParams:    e.bool("CONNVAULT_ALLOW_LOGGED_PARAMETERS", false),
 		PprofAddr:            env("CONNVAULT_PPROF_ADDR", ""),
 		// The server's own AWS identity, to assume the roles of iam_role
 		// connections. Environment only: no flag puts a secret in argv.
@@ -127,6 +147,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.DurationVar(&cfg.HealthBackoff, "health-backoff", cfg.HealthBackoff, "wait after a first failure, doubling per failure (CONNVAULT_HEALTH_BACKOFF)")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per second per API key, 0 for none (CONNVAULT_RATE_LIMIT)")
 	fs.IntVar(&cfg.HealthConcurrency, "health-concurrency", cfg.HealthConcurrency, "checks in flight per process (CONNVAULT_HEALTH_CONCURRENCY)")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests an API key may make at once (CONNVAULT_RATE_BURST)")
+	fs.Float64Var(&cfg.UnauthRateLimit, "unauthenticated-rate-limit", cfg.UnauthRateLimit, "requests per second without a valid API key per client address, 0 for none (CONNVAULT_UNAUTHENTICATED_RATE_LIMIT)")
+	fs.DurationVar(&cfg.QueryTimeout, "query-timeout", cfg.QueryTimeout, "deadline of one database statement; past it the request answers 503 (CONNVAULT_QUERY_TIMEOUT)")
+	fs.BoolVar(&cfg.AllowLoggedParams, "allow-logged-parameters", cfg.AllowLoggedParams, "start even if the database role cannot keep statement parameters (secrets) out of the database's log (CONNVAULT_ALLOW_LOGGED_PARAMETERS)")
+	fs.BoolVar(&cfg.ValidateResponses, "validate-responses", cfg.ValidateResponses, "log every answer that does not match openapi.yaml (CONNVAULT_VALIDATE_RESPONSES)")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", cfg.PprofAddr, "serve Go profiles on this address, keep it on loopback (CONNVAULT_PPROF_ADDR)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (CONNVAULT_LOG_LEVEL)")
 	var org, user string
 	if cmd == "apikey create" {
 		fs.StringVar(&org, "org", "", "organization id, int_ + 24 characters")
@@ -135,7 +162,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	endpoints := env("CONNVAULT_PROVIDER_ENDPOINTS", "")
 	fs.StringVar(&endpoints, "provider-endpoints", endpoints, "provider URL overrides, name=url pairs separated by commas, e.g. box.api_base=https://... (CONNVAULT_PROVIDER_ENDPOINTS)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return err // flag.ErrHelp for --help, after printing the usage
+	}
+	if err := errors.Join(e.errs...); err != nil {
+		return fmt.Errorf("bad settings:\n%w", err)
 	}
 	var err error
 	if cfg.ProviderEndpoints, err = parseEndpoints(endpoints); err != nil {
@@ -144,11 +174,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cfg.DatabaseURL == "" {
 		return errors.New("CONNVAULT_DATABASE_URL (or --database-url) is required")
 	}
-	logger := server.NewLogger(stderr, cfg.LogLevel)
+	logger, err := server.NewLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("CONNVAULT_LOG_LEVEL: %w", err)
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	pool, err := store.Open(ctx, cfg.DatabaseURL)
+	pool, err := store.Open(ctx, cfg.DatabaseURL, store.OpenOptions{AllowLoggedParameters: cfg.AllowLoggedParams})
 	if err != nil {
 		return err
 	}
@@ -222,7 +255,11 @@ func openStore(ctx context.Context, cfg Config, pool *pgxpool.Pool) (*store.Stor
 	if err := store.Migrate(ctx, pool); err != nil {
 		return nil, err
 	}
-	return store.New(pool, keys), nil
+	st := store.New(pool, keys).WithQueryTimeout(cfg.QueryTimeout)
+	if err := st.CheckKey(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 func checkEnv(cfg Config) providers.Env {
@@ -257,12 +294,13 @@ func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Log
 		return err
 	}
 	scfg := server.Config{
-		Env:          checkEnv(cfg),
-		CheckTimeout: cfg.CheckTimeout,
-		Schedule:     schedule(cfg),
-		Logger:       logger,
-		RateLimit:    cfg.RateLimit,
-		RateBurst:    cfg.RateBurst,
+		Env:                      checkEnv(cfg),
+		CheckTimeout:             cfg.CheckTimeout,
+		Schedule:                 schedule(cfg),
+		Logger:                   logger,
+		RateLimit:                cfg.RateLimit,
+		RateBurst:                cfg.RateBurst,
+		UnauthenticatedRateLimit: cfg.UnauthRateLimit,
 	}
 	if cfg.ValidateResponses {
 		scfg.OnResponseViolation = func(method, path string, status int, err error) {
@@ -294,10 +332,15 @@ func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Log
 		close(checkerDone)
 		logger.Info("background health checker is off (CONNVAULT_HEALTH_INTERVAL=0)")
 	}
-	srv := &http.Server{Addr: cfg.Addr, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(e, cfg.CheckTimeout)
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("serving", "addr", cfg.Addr, "allow_private_networks", cfg.AllowPrivateNetworks)
+	go func() { errc <- srv.Serve(server.AnswerProtocolErrorsInEnvelope(l)) }()
+	// Bound: a client can connect from here on.
+	logger.Info("serving", "addr", l.Addr().String(), "allow_private_networks", cfg.AllowPrivateNetworks)
 	select {
 	case err := <-errc:
 		return err
@@ -311,16 +354,26 @@ func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Log
 	return err
 }
 
+// newHTTPServer bounds what a slow or idle client can hold: headers within
+// 10 s, the whole request within 30 s, the answer within the check timeout
+// plus 30 s (a create or a test waits for its provider check), and an idle
+// keep-alive connection for 2 minutes.
+func newHTTPServer(h http.Handler, checkTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      checkTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
+
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
 		return v
-	}
-	return def
-}
-
-func envBool(name string, def bool) bool {
-	if b, err := strconv.ParseBool(env(name, strconv.FormatBool(def))); err == nil {
-		return b
 	}
 	return def
 }
@@ -352,30 +405,66 @@ func parseEndpoints(s string) (map[string]string, error) {
 	return out, nil
 }
 
-func envFloat(name string, def float64) float64 {
-	if f, err := strconv.ParseFloat(env(name, ""), 64); err == nil {
-		return f
-	}
-	return def
+// envReader reads typed settings from the environment and keeps every
+// malformed one: a bad setting stops start-up with a message, it never
+// falls back to the default silently.
+type envReader struct{ errs []error }
+
+func (r *envReader) bad(name, value, want string) {
+	r.errs = append(r.errs, fmt.Errorf("%s=%q: want %s", name, value, want))
 }
 
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(env(name, "")); err == nil {
-		return n
-	}
-	return def
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
+func (r *envReader) bool(name string, def bool) bool {
 	v := env(name, "")
 	if v == "" {
 		return def
 	}
-	if d, err := time.ParseDuration(v); err == nil {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.bad(name, v, "true or false")
+		return def
+	}
+	return b
+}
+
+func (r *envReader) float(name string, def float64) float64 {
+	v := env(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		r.bad(name, v, "a number of 0 or more")
+		return def
+	}
+	return f
+}
+
+func (r *envReader) int(name string, def int) int {
+	v := env(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		r.bad(name, v, "a whole number of 0 or more")
+		return def
+	}
+	return n
+}
+
+// duration accepts Go durations (90s, 15m) and plain seconds.
+func (r *envReader) duration(name string, def time.Duration) time.Duration {
+	v := env(name, "")
+	if v == "" {
+		return def
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 		return d
 	}
-	if n, err := strconv.Atoi(v); err == nil { // plain seconds
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 		return time.Duration(n) * time.Second
 	}
+	r.bad(name, v, "a duration such as 30s or 15m, or whole seconds")
 	return def
 }

@@ -316,18 +316,21 @@ func (e CreateTiktokConnectionRequestProviderType) Valid() bool {
 
 // Defines values for ErrorBodyType.
 const (
-	ErrorBodyTypeAlreadyExistsError        ErrorBodyType = "AlreadyExistsError"
-	ErrorBodyTypeBadRequestError           ErrorBodyType = "BadRequestError"
-	ErrorBodyTypeConflictError             ErrorBodyType = "ConflictError"
-	ErrorBodyTypeForbiddenError            ErrorBodyType = "ForbiddenError"
-	ErrorBodyTypeInternalServerError       ErrorBodyType = "InternalServerError"
-	ErrorBodyTypeMethodNotAllowedError     ErrorBodyType = "MethodNotAllowedError"
-	ErrorBodyTypeNotFoundError             ErrorBodyType = "NotFoundError"
-	ErrorBodyTypeTimeoutError              ErrorBodyType = "TimeoutError"
-	ErrorBodyTypeTooManyRequestsError      ErrorBodyType = "TooManyRequestsError"
-	ErrorBodyTypeUnauthorizedError         ErrorBodyType = "UnauthorizedError"
-	ErrorBodyTypeUnsupportedMediaTypeError ErrorBodyType = "UnsupportedMediaTypeError"
-	ErrorBodyTypeValidationError           ErrorBodyType = "ValidationError"
+	ErrorBodyTypeAlreadyExistsError               ErrorBodyType = "AlreadyExistsError"
+	ErrorBodyTypeBadRequestError                  ErrorBodyType = "BadRequestError"
+	ErrorBodyTypeConflictError                    ErrorBodyType = "ConflictError"
+	ErrorBodyTypeForbiddenError                   ErrorBodyType = "ForbiddenError"
+	ErrorBodyTypeInternalServerError              ErrorBodyType = "InternalServerError"
+	ErrorBodyTypeMethodNotAllowedError            ErrorBodyType = "MethodNotAllowedError"
+	ErrorBodyTypeNotFoundError                    ErrorBodyType = "NotFoundError"
+	ErrorBodyTypeNotImplementedError              ErrorBodyType = "NotImplementedError"
+	ErrorBodyTypeRequestHeaderFieldsTooLargeError ErrorBodyType = "RequestHeaderFieldsTooLargeError"
+	ErrorBodyTypeServiceUnavailableError          ErrorBodyType = "ServiceUnavailableError"
+	ErrorBodyTypeTimeoutError                     ErrorBodyType = "TimeoutError"
+	ErrorBodyTypeTooManyRequestsError             ErrorBodyType = "TooManyRequestsError"
+	ErrorBodyTypeUnauthorizedError                ErrorBodyType = "UnauthorizedError"
+	ErrorBodyTypeUnsupportedMediaTypeError        ErrorBodyType = "UnsupportedMediaTypeError"
+	ErrorBodyTypeValidationError                  ErrorBodyType = "ValidationError"
 )
 
 // Valid indicates whether the value is a known member of the ErrorBodyType enum.
@@ -346,6 +349,12 @@ func (e ErrorBodyType) Valid() bool {
 	case ErrorBodyTypeMethodNotAllowedError:
 		return true
 	case ErrorBodyTypeNotFoundError:
+		return true
+	case ErrorBodyTypeNotImplementedError:
+		return true
+	case ErrorBodyTypeRequestHeaderFieldsTooLargeError:
+		return true
+	case ErrorBodyTypeServiceUnavailableError:
 		return true
 	case ErrorBodyTypeTimeoutError:
 		return true
@@ -401,6 +410,24 @@ const (
 func (e GoogleServiceAccountCredentialsType) Valid() bool {
 	switch e {
 	case GoogleServiceAccountCredentialsTypeServiceAccount:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HealthStatusStatus.
+const (
+	HealthStatusStatusOk          HealthStatusStatus = "ok"
+	HealthStatusStatusUnavailable HealthStatusStatus = "unavailable"
+)
+
+// Valid indicates whether the value is a known member of the HealthStatusStatus enum.
+func (e HealthStatusStatus) Valid() bool {
+	switch e {
+	case HealthStatusStatusOk:
+		return true
+	case HealthStatusStatusUnavailable:
 		return true
 	default:
 		return false
@@ -969,7 +996,7 @@ type CreateBackblazeConnectionRequest struct {
 	ProviderType CreateBackblazeConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1011,7 +1038,7 @@ type CreateBoxConnectionRequest struct {
 	ProviderType CreateBoxConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1053,7 +1080,7 @@ type CreateBrightdataConnectionRequest struct {
 	ProviderType CreateBrightdataConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1103,7 +1130,7 @@ type CreateGoogleDriveConnectionRequest struct {
 	ProviderType CreateGoogleDriveConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1145,7 +1172,7 @@ type CreateHttpApiConnectionRequest struct {
 	ProviderType CreateHttpApiConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1187,7 +1214,7 @@ type CreateInstagramConnectionRequest struct {
 	ProviderType CreateInstagramConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1229,7 +1256,7 @@ type CreatePostgresqlConnectionRequest struct {
 	ProviderType CreatePostgresqlConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1271,7 +1298,7 @@ type CreateRssConnectionRequest struct {
 	ProviderType CreateRssConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1313,7 +1340,7 @@ type CreateS3ConnectionRequest struct {
 	ProviderType CreateS3ConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1355,7 +1382,7 @@ type CreateSharepointConnectionRequest struct {
 	ProviderType CreateSharepointConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1397,7 +1424,7 @@ type CreateSnowflakeConnectionRequest struct {
 	ProviderType CreateSnowflakeConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1439,7 +1466,7 @@ type CreateTigrisConnectionRequest struct {
 	ProviderType CreateTigrisConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1481,7 +1508,7 @@ type CreateTiktokConnectionRequest struct {
 	ProviderType CreateTiktokConnectionRequestProviderType `json:"provider_type"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -1521,6 +1548,13 @@ type ErrorResponse struct {
 	//
 	// Example: {"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"}
 	Error ErrorBody `json:"error"`
+
+	// RequestId The request's id, as in the `X-Request-Id` response header and the server's log
+	// lines: quote it when reporting a problem.
+	//
+	//
+	// Example: 7f3c2a9e4b1d4c0f8e2a6b5d9c1e3f70
+	RequestId *string `json:"request_id,omitempty"`
 
 	// Status The HTTP status, repeated.
 	//
@@ -1599,6 +1633,18 @@ type GoogleServiceAccountCredentials struct {
 
 // GoogleServiceAccountCredentialsType defines model for GoogleServiceAccountCredentials.Type.
 type GoogleServiceAccountCredentialsType string
+
+// HealthStatus A probe's answer.
+//
+// Example: {"status":"ok"}
+type HealthStatus struct {
+	// Checks Each failed readiness check by name, with what failed.
+	Checks *map[string]string `json:"checks,omitempty"`
+	Status HealthStatusStatus `json:"status"`
+}
+
+// HealthStatusStatus defines model for HealthStatus.Status.
+type HealthStatusStatus string
 
 // HttpApiConfig A JSON HTTP API whose answer holds an array of items.
 //
@@ -2136,7 +2182,7 @@ type StorageConnectionModel struct {
 }
 
 // TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-// it fails. Defaults to true.
+// it fails. Defaults to true (absent or null).
 //
 // Example: true
 type TestBeforeSave = bool
@@ -2270,7 +2316,7 @@ type UpdateConnectionRequest struct {
 	Status *UserSettableStatus `json:"status,omitempty"`
 
 	// TestBeforeSave Run the provider's connectivity check before saving, and refuse to save (422) if
-	// it fails. Defaults to true.
+	// it fails. Defaults to true (absent or null).
 	//
 	//
 	// Example: true
@@ -2353,6 +2399,11 @@ type NotFound = ErrorResponse
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type PayloadTooLarge = ErrorResponse
 
+// ServiceUnavailable The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
+type ServiceUnavailable = ErrorResponse
+
 // Timeout The envelope of every non-2xx answer.
 //
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
@@ -2403,6 +2454,13 @@ type ListConnectionsGetParams struct {
 
 	// Search Case-insensitive substring of the connection name.
 	Search *string `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// CreateConnectionParams defines parameters for CreateConnection.
+type CreateConnectionParams struct {
+	// IdempotencyKey A client-chosen key (1 to 255 printable ASCII characters) that makes retries of
+	// this create safe. Kept per organization for 24 hours.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // ListConnectionsParams defines parameters for ListConnections.
@@ -3996,6 +4054,23 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// Healthz Liveness
+	//
+	// The process is up and serving. Says nothing about the database: use it to decide
+	// whether to restart the process, not whether to send it traffic.
+	//
+	// Corresponds with GET /healthz (the `Healthz` operationId).
+	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Readyz Readiness
+	//
+	// The server can answer API requests: the database answers within a second, its
+	// schema has every migration this build knows, and the encryption key matched the
+	// stored key check at start-up. Send traffic only while this answers 200.
+	//
+	// Corresponds with GET /readyz (the `Readyz` operationId).
+	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListConnectionsGet List storage connections (query parameters)
 	//
 	// The same listing as `POST /v1/organizations/connections/list`, with the filters as
@@ -4012,10 +4087,14 @@ type ClientInterface interface {
 	// runs first and a failing check refuses the save with 422 and the check's message.
 	// Secret fields are encrypted at rest and never returned.
 	//
+	// Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+	// same body answers the first successful answer again and creates nothing; the same
+	// key with another body is a 422; while the first request is still running, a 409.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/organizations/connections (the `CreateConnection` operationId).
-	CreateConnectionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateConnectionWithBody(ctx context.Context, params *CreateConnectionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateConnection Create a storage connection
 	//
@@ -4024,10 +4103,14 @@ type ClientInterface interface {
 	// runs first and a failing check refuses the save with 422 and the check's message.
 	// Secret fields are encrypted at rest and never returned.
 	//
+	// Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+	// same body answers the first successful answer again and creates nothing; the same
+	// key with another body is a 422; while the first request is still running, a 409.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/organizations/connections (the `CreateConnection` operationId).
-	CreateConnection(ctx context.Context, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateConnection(ctx context.Context, params *CreateConnectionParams, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListConnectionsWithBody List storage connections
 	//
@@ -4109,6 +4192,43 @@ type ClientInterface interface {
 	TestConnection(ctx context.Context, connectionIdentifier ConnectionIdentifier, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// Healthz Liveness
+//
+// The process is up and serving. Says nothing about the database: use it to decide
+// whether to restart the process, not whether to send it traffic.
+//
+// Corresponds with GET /healthz (the `Healthz` operationId).
+func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHealthzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Readyz Readiness
+//
+// The server can answer API requests: the database answers within a second, its
+// schema has every migration this build knows, and the encryption key matched the
+// stored key check at start-up. Send traffic only while this answers 200.
+//
+// Corresponds with GET /readyz (the `Readyz` operationId).
+func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListConnectionsGet List storage connections (query parameters)
 //
 // The same listing as `POST /v1/organizations/connections/list`, with the filters as
@@ -4135,11 +4255,15 @@ func (c *Client) ListConnectionsGet(ctx context.Context, params *ListConnections
 // runs first and a failing check refuses the save with 422 and the check's message.
 // Secret fields are encrypted at rest and never returned.
 //
+// Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+// same body answers the first successful answer again and creates nothing; the same
+// key with another body is a 422; while the first request is still running, a 409.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/organizations/connections (the `CreateConnection` operationId).
-func (c *Client) CreateConnectionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateConnectionRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateConnectionWithBody(ctx context.Context, params *CreateConnectionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectionRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4157,11 +4281,15 @@ func (c *Client) CreateConnectionWithBody(ctx context.Context, contentType strin
 // runs first and a failing check refuses the save with 422 and the check's message.
 // Secret fields are encrypted at rest and never returned.
 //
+// Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+// same body answers the first successful answer again and creates nothing; the same
+// key with another body is a 422; while the first request is still running, a 409.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/organizations/connections (the `CreateConnection` operationId).
-func (c *Client) CreateConnection(ctx context.Context, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateConnectionRequest(c.Server, body)
+func (c *Client) CreateConnection(ctx context.Context, params *CreateConnectionParams, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectionRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4321,6 +4449,60 @@ func (c *Client) TestConnection(ctx context.Context, connectionIdentifier Connec
 	return c.Client.Do(req)
 }
 
+// NewHealthzRequest constructs an http.Request for the Healthz method
+func NewHealthzRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/healthz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewReadyzRequest constructs an http.Request for the Readyz method
+func NewReadyzRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/readyz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListConnectionsGetRequest constructs an http.Request for the ListConnectionsGet method
 func NewListConnectionsGetRequest(server string, params *ListConnectionsGetParams) (*http.Request, error) {
 	var err error
@@ -4460,18 +4642,18 @@ func NewListConnectionsGetRequest(server string, params *ListConnectionsGetParam
 }
 
 // NewCreateConnectionRequest calls the generic CreateConnection builder with application/json body
-func NewCreateConnectionRequest(server string, body CreateConnectionJSONRequestBody) (*http.Request, error) {
+func NewCreateConnectionRequest(server string, params *CreateConnectionParams, body CreateConnectionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateConnectionRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateConnectionRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateConnectionRequestWithBody constructs an http.Request for the CreateConnection method, with any body, and a specified content type
-func NewCreateConnectionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateConnectionRequestWithBody(server string, params *CreateConnectionParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4495,6 +4677,21 @@ func NewCreateConnectionRequestWithBody(server string, contentType string, body 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -4795,6 +4992,27 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// HealthzWithResponse Liveness
+	//
+	// The process is up and serving. Says nothing about the database: use it to decide
+	// whether to restart the process, not whether to send it traffic.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /healthz (the `Healthz` operationId).
+	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
+
+	// ReadyzWithResponse Readiness
+	//
+	// The server can answer API requests: the database answers within a second, its
+	// schema has every migration this build knows, and the encryption key matched the
+	// stored key check at start-up. Send traffic only while this answers 200.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /readyz (the `Readyz` operationId).
+	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
+
 	// ListConnectionsGetWithResponse List storage connections (query parameters)
 	//
 	// The same listing as `POST /v1/organizations/connections/list`, with the filters as
@@ -4813,10 +5031,14 @@ type ClientWithResponsesInterface interface {
 	// runs first and a failing check refuses the save with 422 and the check's message.
 	// Secret fields are encrypted at rest and never returned.
 	//
+	// Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+	// same body answers the first successful answer again and creates nothing; the same
+	// key with another body is a 422; while the first request is still running, a 409.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/organizations/connections (the `CreateConnection` operationId).
-	CreateConnectionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error)
+	CreateConnectionWithBodyWithResponse(ctx context.Context, params *CreateConnectionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error)
 
 	// CreateConnectionWithResponse Create a storage connection
 	//
@@ -4825,10 +5047,14 @@ type ClientWithResponsesInterface interface {
 	// runs first and a failing check refuses the save with 422 and the check's message.
 	// Secret fields are encrypted at rest and never returned.
 	//
+	// Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+	// same body answers the first successful answer again and creates nothing; the same
+	// key with another body is a 422; while the first request is still running, a 409.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/organizations/connections (the `CreateConnection` operationId).
-	CreateConnectionWithResponse(ctx context.Context, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error)
+	CreateConnectionWithResponse(ctx context.Context, params *CreateConnectionParams, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error)
 
 	// ListConnectionsWithBodyWithResponse List storage connections
 	//
@@ -4916,8 +5142,109 @@ type ClientWithResponsesInterface interface {
 	TestConnectionWithResponse(ctx context.Context, connectionIdentifier ConnectionIdentifier, reqEditors ...RequestEditorFn) (*TestConnectionResponse, error)
 }
 
+type HealthzResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HealthStatus
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HealthzResponse) GetJSON200() *HealthStatus {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r HealthzResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HealthzResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HealthzResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HealthzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ReadyzResponse503Headers the declared response headers of an HTTP 503 response for Readyz
+type ReadyzResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ReadyzResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HealthStatus
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *HealthStatus
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReadyzResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReadyzResponse) GetJSON200() *HealthStatus {
+	return r.JSON200
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ReadyzResponse) GetJSON503() *HealthStatus {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ReadyzResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReadyzResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReadyzResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReadyzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListConnectionsGetResponse429Headers the declared response headers of an HTTP 429 response for ListConnectionsGet
 type ListConnectionsGetResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListConnectionsGetResponse503Headers the declared response headers of an HTTP 503 response for ListConnectionsGet
+type ListConnectionsGetResponse503Headers struct {
 	RetryAfter *int
 }
 
@@ -4934,8 +5261,12 @@ type ListConnectionsGetResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListConnectionsGetResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListConnectionsGetResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4961,6 +5292,11 @@ func (r ListConnectionsGetResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ListConnectionsGetResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListConnectionsGetResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4997,6 +5333,11 @@ type CreateConnectionResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateConnectionResponse503Headers the declared response headers of an HTTP 503 response for CreateConnection
+type CreateConnectionResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateConnectionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5018,10 +5359,14 @@ type CreateConnectionResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *Timeout
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateConnectionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateConnectionResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5069,6 +5414,11 @@ func (r CreateConnectionResponse) GetJSON500() *InternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateConnectionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r CreateConnectionResponse) GetJSON504() *Timeout {
 	return r.JSON504
@@ -5108,6 +5458,11 @@ type ListConnectionsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListConnectionsResponse503Headers the declared response headers of an HTTP 503 response for ListConnections
+type ListConnectionsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListConnectionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5127,8 +5482,12 @@ type ListConnectionsResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListConnectionsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListConnectionsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5171,6 +5530,11 @@ func (r ListConnectionsResponse) GetJSON500() *InternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListConnectionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListConnectionsResponse) GetBody() []byte {
 	return r.Body
@@ -5205,6 +5569,11 @@ type DeleteConnectionResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteConnectionResponse503Headers the declared response headers of an HTTP 503 response for DeleteConnection
+type DeleteConnectionResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteConnectionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5218,8 +5587,12 @@ type DeleteConnectionResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteConnectionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteConnectionResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5245,6 +5618,11 @@ func (r DeleteConnectionResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DeleteConnectionResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteConnectionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5281,6 +5659,11 @@ type GetConnectionResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetConnectionResponse503Headers the declared response headers of an HTTP 503 response for GetConnection
+type GetConnectionResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetConnectionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5294,8 +5677,12 @@ type GetConnectionResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetConnectionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetConnectionResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5321,6 +5708,11 @@ func (r GetConnectionResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetConnectionResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetConnectionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5357,6 +5749,11 @@ type UpdateConnectionResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateConnectionResponse503Headers the declared response headers of an HTTP 503 response for UpdateConnection
+type UpdateConnectionResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateConnectionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5380,10 +5777,14 @@ type UpdateConnectionResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *Timeout
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateConnectionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateConnectionResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5436,6 +5837,11 @@ func (r UpdateConnectionResponse) GetJSON500() *InternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateConnectionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r UpdateConnectionResponse) GetJSON504() *Timeout {
 	return r.JSON504
@@ -5475,6 +5881,11 @@ type TestConnectionResponse429Headers struct {
 	RetryAfter *int
 }
 
+// TestConnectionResponse503Headers the declared response headers of an HTTP 503 response for TestConnection
+type TestConnectionResponse503Headers struct {
+	RetryAfter *int
+}
+
 type TestConnectionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5490,10 +5901,14 @@ type TestConnectionResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *Timeout
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *TestConnectionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TestConnectionResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5524,6 +5939,11 @@ func (r TestConnectionResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r TestConnectionResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TestConnectionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
@@ -5560,6 +5980,39 @@ func (r TestConnectionResponse) ContentType() string {
 	return ""
 }
 
+// HealthzWithResponse Liveness
+//
+// The process is up and serving. Says nothing about the database: use it to decide
+// whether to restart the process, not whether to send it traffic.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /healthz (the `Healthz` operationId).
+func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error) {
+	rsp, err := c.Healthz(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHealthzResponse(rsp)
+}
+
+// ReadyzWithResponse Readiness
+//
+// The server can answer API requests: the database answers within a second, its
+// schema has every migration this build knows, and the encryption key matched the
+// stored key check at start-up. Send traffic only while this answers 200.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /readyz (the `Readyz` operationId).
+func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error) {
+	rsp, err := c.Readyz(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReadyzResponse(rsp)
+}
+
 // ListConnectionsGetWithResponse List storage connections (query parameters)
 //
 // The same listing as `POST /v1/organizations/connections/list`, with the filters as
@@ -5584,11 +6037,15 @@ func (c *ClientWithResponses) ListConnectionsGetWithResponse(ctx context.Context
 // runs first and a failing check refuses the save with 422 and the check's message.
 // Secret fields are encrypted at rest and never returned.
 //
+// Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+// same body answers the first successful answer again and creates nothing; the same
+// key with another body is a 422; while the first request is still running, a 409.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/organizations/connections (the `CreateConnection` operationId).
-func (c *ClientWithResponses) CreateConnectionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error) {
-	rsp, err := c.CreateConnectionWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateConnectionWithBodyWithResponse(ctx context.Context, params *CreateConnectionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error) {
+	rsp, err := c.CreateConnectionWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5602,11 +6059,15 @@ func (c *ClientWithResponses) CreateConnectionWithBodyWithResponse(ctx context.C
 // runs first and a failing check refuses the save with 422 and the check's message.
 // Secret fields are encrypted at rest and never returned.
 //
+// Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+// same body answers the first successful answer again and creates nothing; the same
+// key with another body is a 422; while the first request is still running, a 409.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/organizations/connections (the `CreateConnection` operationId).
-func (c *ClientWithResponses) CreateConnectionWithResponse(ctx context.Context, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error) {
-	rsp, err := c.CreateConnection(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateConnectionWithResponse(ctx context.Context, params *CreateConnectionParams, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error) {
+	rsp, err := c.CreateConnection(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5740,6 +6201,78 @@ func (c *ClientWithResponses) TestConnectionWithResponse(ctx context.Context, co
 	return ParseTestConnectionResponse(rsp)
 }
 
+// ParseHealthzResponse parses an HTTP response from a HealthzWithResponse call
+func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HealthzResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HealthStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReadyzResponse parses an HTTP response from a ReadyzWithResponse call
+func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReadyzResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HealthStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest HealthStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ReadyzResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListConnectionsGetResponse parses an HTTP response from a ListConnectionsGetWithResponse call
 func ParseListConnectionsGetResponse(rsp *http.Response) (*ListConnectionsGetResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5789,6 +6322,13 @@ func ParseListConnectionsGetResponse(rsp *http.Response) (*ListConnectionsGetRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -5802,6 +6342,16 @@ func ParseListConnectionsGetResponse(rsp *http.Response) (*ListConnectionsGetRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListConnectionsGetResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -5884,6 +6434,13 @@ func ParseCreateConnectionResponse(rsp *http.Response) (*CreateConnectionRespons
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
 		var dest Timeout
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5904,6 +6461,16 @@ func ParseCreateConnectionResponse(rsp *http.Response) (*CreateConnectionRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateConnectionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -5979,6 +6546,13 @@ func ParseListConnectionsResponse(rsp *http.Response) (*ListConnectionsResponse,
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -5992,6 +6566,16 @@ func ParseListConnectionsResponse(rsp *http.Response) (*ListConnectionsResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListConnectionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -6046,6 +6630,13 @@ func ParseDeleteConnectionResponse(rsp *http.Response) (*DeleteConnectionRespons
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -6059,6 +6650,16 @@ func ParseDeleteConnectionResponse(rsp *http.Response) (*DeleteConnectionRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteConnectionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -6113,6 +6714,13 @@ func ParseGetConnectionResponse(rsp *http.Response) (*GetConnectionResponse, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -6126,6 +6734,16 @@ func ParseGetConnectionResponse(rsp *http.Response) (*GetConnectionResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetConnectionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -6215,6 +6833,13 @@ func ParseUpdateConnectionResponse(rsp *http.Response) (*UpdateConnectionRespons
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
 		var dest Timeout
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6235,6 +6860,16 @@ func ParseUpdateConnectionResponse(rsp *http.Response) (*UpdateConnectionRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateConnectionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -6296,6 +6931,13 @@ func ParseTestConnectionResponse(rsp *http.Response) (*TestConnectionResponse, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
 		var dest Timeout
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6316,6 +6958,16 @@ func ParseTestConnectionResponse(rsp *http.Response) (*TestConnectionResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers TestConnectionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -45,9 +45,27 @@ type Connection struct {
 	Version             int64
 }
 
+type EncryptionKey struct {
+	KeyID        string
+	RegisteredAt time.Time
+}
+
+type IdempotencyKey struct {
+	InternalID     string
+	IdempotencyKey string
+	RequestHash    []byte
+	Response       []byte
+	CreatedAt      time.Time
+}
+
 type Organization struct {
 	InternalID string
 	CreatedAt  time.Time
+}
+
+type SchemaMigration struct {
+	Version   string
+	AppliedAt time.Time
 }
 
 type User struct {

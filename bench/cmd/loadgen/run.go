@@ -61,7 +61,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	pool, err := store.Open(ctx, o.databaseURL)
+	pool, err := store.Open(ctx, o.databaseURL, store.OpenOptions{})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/gen"
+	"github.com/labstack/echo/v4"
+)
+
+// storableInput refuses, before the validator and any handler run, what
+// JSON and URLs can carry but Postgres cannot store or compare: NUL
+// characters and invalid UTF-8 in identifiers, query values, body strings
+// and keys, and numbers beyond float64. It also refuses what the validator
+// lets through silently: a query parameter given twice and data after the
+// JSON body. So a refused request never reaches a provider check or the
+// database, and never surfaces as a 500.
+func storableInput(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if !storable(req.URL.Path) {
+			// No connection can have such an id or name.
+			return connvault.Errorf(connvault.ENOTFOUND, "connection not found")
+		}
+		for name, values := range req.URL.Query() {
+			loc := []string{"query", sanitizeText(name)}
+			switch {
+			case !storable(name):
+				return invalidInput([]string{"query"}, "query parameter names must be UTF-8 text without NUL characters")
+			case len(values) > 1:
+				return invalidInput(loc, "query parameter "+strconv.Quote(name)+" is given more than once")
+			case !storable(values[0]):
+				return invalidInput(loc, "value must be UTF-8 text without NUL characters")
+			}
+		}
+		if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
+			return next(c)
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			var he *echo.HTTPError
+			if errors.As(err, &he) {
+				return he // the body limit (413)
+			}
+			return &apiError{Status: http.StatusBadRequest, Type: gen.ErrorBodyTypeBadRequestError, Message: "request body could not be read"}
+		}
+		_ = req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if strings.HasPrefix(req.Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
+			if err := checkJSONBody(body); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+// storable reports whether Postgres can store s as text.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// sanitizeText makes text from outside (a request, a provider's answer)
+// safe to store and show: valid UTF-8, no NUL.
+func sanitizeText(s string) string {
+	if storable(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+func invalidInput(loc []string, msg string) *apiError {
+	return &apiError{Status: http.StatusUnprocessableEntity, Type: gen.ErrorBodyTypeValidationError,
+		Message: strings.Join(loc, ".") + ": " + msg,
+		Items:   []gen.ValidationErrorItem{{Type: "invalid", Location: loc, Message: msg}}}
+}
+
+// checkJSONBody walks a JSON body once. Syntax errors are left to the
+// validator, which answers them (400) in its own words.
+func checkJSONBody(body []byte) error {
+	if !utf8.Valid(body) {
+		return invalidInput([]string{"body"}, "request body must be UTF-8 encoded JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err == nil {
+		err = walkValue(dec, tok, []string{"body"})
+	}
+	if err != nil {
+		if errors.Is(err, errSyntax) || err == io.EOF {
+			return nil // the validator answers malformed JSON (400)
+		}
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil
+		}
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &apiError{Status: http.StatusBadRequest, Type: gen.ErrorBodyTypeBadRequestError,
+			Message: "request body is not valid JSON: data follows the JSON value"}
+	}
+	return nil
+}
+
+// errSyntax stops the walk at malformed JSON, for the validator to report.
+var errSyntax = errors.New("syntax")
+
+func walkValue(dec *json.Decoder, tok json.Token, at []string) error {
+	switch v := tok.(type) {
+	case string:
+		if strings.IndexByte(v, 0) >= 0 {
+			return invalidInput(at, "text must not contain NUL (\\u0000) characters")
+		}
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(v), 64); err != nil || f != f {
+			return invalidInput(at, "number is out of range")
+		}
+	case json.Delim:
+		switch v {
+		case '{':
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return errSyntax
+				}
+				key, _ := kt.(string)
+				here := append(at[:len(at):len(at)], sanitizeText(key))
+				if strings.IndexByte(key, 0) >= 0 {
+					return invalidInput(here, "keys must not contain NUL (\\u0000) characters")
+				}
+				vt, err := dec.Token()
+				if err != nil {
+					return errSyntax
+				}
+				if err := walkValue(dec, vt, here); err != nil {
+					return err
+				}
+			}
+			if _, err := dec.Token(); err != nil { // '}'
+				return errSyntax
+			}
+		case '[':
+			for i := 0; dec.More(); i++ {
+				vt, err := dec.Token()
+				if err != nil {
+					return errSyntax
+				}
+				if err := walkValue(dec, vt, append(at[:len(at):len(at)], strconv.Itoa(i))); err != nil {
+					return err
+				}
+			}
+			if _, err := dec.Token(); err != nil { // ']'
+				return errSyntax
+			}
+		}
+	}
+	return nil
+}
