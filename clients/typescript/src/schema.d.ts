@@ -4,6 +4,49 @@
  */
 
 export interface paths {
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness
+         * @description The process is up and serving. Says nothing about the database: use it to decide
+         *     whether to restart the process, not whether to send it traffic.
+         */
+        get: operations["healthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness
+         * @description The server can answer API requests: the database answers within a second, its
+         *     schema has every migration this build knows, and the encryption key matched the
+         *     stored key check at start-up. Send traffic only while this answers 200.
+         */
+        get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizations/connections": {
         parameters: {
             query?: never;
@@ -25,6 +68,10 @@ export interface paths {
          *     operations. Unless `test_before_save` is false, the provider's connectivity check
          *     runs first and a failing check refuses the save with 422 and the check's message.
          *     Secret fields are encrypted at rest and never returned.
+         *
+         *     Send an `Idempotency-Key` to retry safely: within 24 hours the same key with the
+         *     same body answers the first successful answer again and creates nothing; the same
+         *     key with another body is a 422; while the first request is still running, a 409.
          */
         post: operations["createConnection"];
         delete?: never;
@@ -132,6 +179,20 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * @description A probe's answer.
+         * @example {
+         *       "status": "ok"
+         *     }
+         */
+        HealthStatus: {
+            /** @enum {string} */
+            status: "ok" | "unavailable";
+            /** @description Each failed readiness check by name, with what failed. */
+            checks?: {
+                [key: string]: string;
+            };
+        };
+        /**
          * @description The storage provider a connection talks to.
          * @example s3
          * @enum {string}
@@ -175,11 +236,10 @@ export interface components {
         };
         /**
          * @description Run the provider's connectivity check before saving, and refuse to save (422) if
-         *     it fails. Defaults to true.
-         * @default true
+         *     it fails. Defaults to true (absent or null).
          * @example true
          */
-        TestBeforeSave: boolean;
+        TestBeforeSave: boolean | null;
         /**
          * @description Request to create a connection. `provider_type` selects the shape of
          *     `provider_config`.
@@ -1856,6 +1916,12 @@ export interface components {
              */
             status: number;
             error: components["schemas"]["ErrorBody"];
+            /**
+             * @description The request's id, as in the `X-Request-Id` response header and the server's log
+             *     lines: quote it when reporting a problem.
+             * @example 7f3c2a9e4b1d4c0f8e2a6b5d9c1e3f70
+             */
+            request_id?: string;
         };
         /**
          * @description What went wrong. Messages never quote submitted values.
@@ -1879,7 +1945,7 @@ export interface components {
         ErrorBody: {
             message: string;
             /** @enum {string} */
-            type: "BadRequestError" | "UnauthorizedError" | "ForbiddenError" | "NotFoundError" | "MethodNotAllowedError" | "ConflictError" | "AlreadyExistsError" | "UnsupportedMediaTypeError" | "ValidationError" | "TooManyRequestsError" | "InternalServerError" | "TimeoutError";
+            type: "BadRequestError" | "UnauthorizedError" | "ForbiddenError" | "NotFoundError" | "MethodNotAllowedError" | "ConflictError" | "AlreadyExistsError" | "UnsupportedMediaTypeError" | "ValidationError" | "TooManyRequestsError" | "InternalServerError" | "TimeoutError" | "ServiceUnavailableError" | "RequestHeaderFieldsTooLargeError" | "NotImplementedError";
             details?: components["schemas"]["ErrorDetails"];
         };
         /**
@@ -2125,6 +2191,32 @@ export interface components {
             };
         };
         /**
+         * @description The database could not be reached or did not answer in time
+         *     (ServiceUnavailableError). Nothing was changed unless the operation's own answer
+         *     says otherwise; retry after `Retry-After` seconds.
+         */
+        ServiceUnavailable: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "success": false,
+                 *       "status": 503,
+                 *       "error": {
+                 *         "type": "ServiceUnavailableError",
+                 *         "message": "the database is unavailable; retry shortly"
+                 *       },
+                 *       "request_id": "7f3c2a9e4b1d4c0f8e2a6b5d9c1e3f70"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /**
          * @description The server failed (InternalServerError); nothing of the cause is shown. Unknown
          *     routes (404) and wrong methods (405, with an `Allow` header) use the same envelope.
          */
@@ -2168,6 +2260,75 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    healthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process is up. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HealthStatus"];
+                };
+            };
+        };
+    };
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HealthStatus"];
+                };
+            };
+            /** @description Not ready; `checks` says which check failed. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before asking again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "unavailable",
+                     *       "checks": {
+                     *         "database": "unreachable"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HealthStatus"];
+                };
+            };
+        };
+    };
     listConnectionsGet: {
         parameters: {
             query?: {
@@ -2207,12 +2368,20 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     createConnection: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A client-chosen key (1 to 255 printable ASCII characters) that makes retries of
+                 *     this create safe. Kept per organization for 24 hours.
+                 * @example 5d2c8f3e-create-prod-s3
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2239,6 +2408,7 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["Timeout"];
         };
     };
@@ -2280,6 +2450,7 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getConnection: {
@@ -2310,6 +2481,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     deleteConnection: {
@@ -2340,6 +2512,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     updateConnection: {
@@ -2379,6 +2552,7 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["Timeout"];
         };
     };
@@ -2411,6 +2585,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["Timeout"];
         };
     };
