@@ -33,7 +33,7 @@ USER_DATABASE_URL := $(CONNVAULT_DATABASE_URL)
 # and CONNVAULT_PG_BIN. Two steps: `eval "$$(cmd)"` would hide cmd's failure.
 BOOTSTRAP := devenv="$$($(DEVDB) up)"; eval "$$devenv"
 
-.PHONY: help generate verify build run test bench db-up db-down clean docs-screenshot
+.PHONY: help generate verify build run test fuzz bench db-up db-down clean docs-screenshot
 
 # The TypeScript client's toolchain, pinned by its package-lock.json.
 clients/typescript/node_modules: clients/typescript/package.json clients/typescript/package-lock.json
@@ -104,9 +104,18 @@ test: ## start a local Postgres if needed, run the whole suite against it, then 
 	(cd clients/typescript && npx --no-install tsc --noEmit && npx --no-install tsc); \
 	export CONNVAULT_TS_ROUNDTRIP="$$PWD/clients/typescript/dist/roundtrip.js"; \
 	export CONNVAULT_CHROMIUM="$$(scripts/chromium.sh)"; \
-	go test -count=1 -timeout 15m ./...; \
+	go test -race -count=1 -timeout 15m ./...; \
 	go run ./cmd/speccoverage "$$CONNVAULT_SPEC_COVERAGE"; \
 	rm -f "$$CONNVAULT_SPEC_COVERAGE"
+
+FUZZTIME ?= 30s
+fuzz: ## run each HTTP fuzz target (create, patch, list, identifiers) for FUZZTIME (default 30s) on the local Postgres
+	@$(BOOTSTRAP); \
+	export CONNVAULT_DATABASE_URL="$$CONNVAULT_TEST_DATABASE_URL"; \
+	for target in FuzzCreate FuzzPatch FuzzList FuzzIdentifier; do \
+		echo "fuzz: $$target for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -parallel 2 ./server || exit 1; \
+	done
 
 bench: ## seed 100,000 connections, load the real server and its SQL floor; writes bench/results/
 	@if [ ! -d bench/cmd/loadgen ]; then echo "make bench: benchmarks are not written yet (no bench/cmd/loadgen)" >&2; exit 1; fi

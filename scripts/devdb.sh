@@ -85,9 +85,21 @@ install_postgres() {
 	# The package may start a system cluster; ours runs beside it on its own port.
 }
 
+# The dev encryption key lives with the cluster whose secrets it encrypts
+# (as root the cluster is outside the clone, and a fresh clone at the same
+# path must not meet the old rows with a new key). A cluster without its
+# key is started afresh: its secrets could not be read anyway.
 encryption_key() {
-	local f="$data_dir/encryption.key"
+	local f="$cluster/encryption.key" old="$data_dir/encryption.key"
+	if [ ! -s "$f" ] && [ -s "$old" ] && [ -s "$pgdata/PG_VERSION" ]; then
+		cp "$old" "$f" # the layout before the key moved next to the cluster
+	fi
 	if [ ! -s "$f" ]; then
+		if [ -s "$pgdata/PG_VERSION" ]; then
+			log "the cluster in $pgdata has no encryption key beside it: starting it afresh"
+			running && run_pg "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >&2
+			run_pg rm -rf "$pgdata"
+		fi
 		(umask 077 && head -c 32 /dev/urandom | base64 >"$f.tmp" && mv "$f.tmp" "$f")
 		log "created a dev encryption key in $f"
 	fi
@@ -126,7 +138,7 @@ cluster_port() {
 
 running() { run_pg "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; }
 
-start_local() {
+prepare_cluster_dir() {
 	bin="$(find_bin)" || { install_postgres; bin="$(find_bin)" || die "no PostgreSQL server binaries after installing"; }
 	if is_root; then
 		id postgres >/dev/null 2>&1 || die "user postgres is missing (is the postgresql package installed?)"
@@ -136,7 +148,14 @@ start_local() {
 		if [ -L "$data_dir/pg" ] || [ ! -e "$data_dir/pg" ]; then
 			ln -sfn "$cluster" "$data_dir/pg"
 		fi
+	else
+		mkdir -p "$cluster"
 	fi
+}
+
+start_local() {
+	bin="$(find_bin)" || die "no PostgreSQL server binaries"
+
 	if [ ! -s "$pgdata/PG_VERSION" ]; then
 		log "initialising a cluster in $pgdata"
 		run_pg rm -rf "$pgdata"
@@ -187,11 +206,11 @@ start_local() {
 up() {
 	lock
 	local out=() key
-	key="$(encryption_key)"
-	if [ -z "${CONNVAULT_ENCRYPTION_KEY:-}" ]; then
-		out+=("export CONNVAULT_ENCRYPTION_KEY='$key'")
-	fi
 	if [ -n "${CONNVAULT_DATABASE_URL:-}" ]; then
+		if [ -z "${CONNVAULT_ENCRYPTION_KEY:-}" ]; then
+			cluster="$data_dir" pgdata="$data_dir/no-cluster" key="$(encryption_key)"
+			out+=("export CONNVAULT_ENCRYPTION_KEY='$key'")
+		fi
 		log "using CONNVAULT_DATABASE_URL; no local Postgres started"
 		out+=("export CONNVAULT_TEST_DATABASE_URL='${CONNVAULT_TEST_DATABASE_URL:-$CONNVAULT_DATABASE_URL}'")
 		out+=("export CONNVAULT_BENCH_DATABASE_URL='${CONNVAULT_BENCH_DATABASE_URL:-$CONNVAULT_DATABASE_URL}'")
@@ -206,15 +225,23 @@ up() {
 		return 0
 	fi
 	local bin port
+	prepare_cluster_dir
+	bin="$(find_bin)" || true
+	key="$(encryption_key)"
+	if [ -z "${CONNVAULT_ENCRYPTION_KEY:-}" ]; then
+		out+=("export CONNVAULT_ENCRYPTION_KEY='$key'")
+	fi
 	start_local
 	local base="postgres://postgres@127.0.0.1:$port"
 	out+=("export CONNVAULT_DATABASE_URL='$base/connvault?sslmode=disable'")
 	out+=("export CONNVAULT_TEST_DATABASE_URL='$base/connvault_test?sslmode=disable'")
 	out+=("export CONNVAULT_BENCH_DATABASE_URL='$base/connvault_bench?sslmode=disable'")
 	out+=("export CONNVAULT_PG_BIN='$bin'")
+	# The server's log, for the test that looks for secrets in it.
+	out+=("export CONNVAULT_PG_LOG='$cluster/postgres.log'")
 	{
 		echo "# written by scripts/devdb.sh up; source it to reach the dev cluster"
-		echo "export CONNVAULT_ENCRYPTION_KEY=\"\${CONNVAULT_ENCRYPTION_KEY:-\$(cat '$data_dir/encryption.key')}\""
+		echo "export CONNVAULT_ENCRYPTION_KEY=\"\${CONNVAULT_ENCRYPTION_KEY:-\$(cat '$cluster/encryption.key')}\""
 		printf '%s\n' "${out[@]}" | grep -v '^export CONNVAULT_ENCRYPTION_KEY='
 	} >"$data_dir/env.tmp"
 	mv "$data_dir/env.tmp" "$data_dir/env"
