@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/connvaulttest"
@@ -229,4 +230,52 @@ func TestConcurrentOutcomesAreNotLost(t *testing.T) {
 	if got.ConsecutiveFailures != 4 {
 		t.Errorf("4 concurrent failures recorded as %d", got.ConsecutiveFailures)
 	}
+}
+
+// A provider that answers with bytes Postgres cannot store (a non-UTF-8
+// SQLSTATE) still has every failed pass recorded, up to FAILED.
+func TestInvalidBytesFromAProviderAreRecorded(t *testing.T) {
+	pg := providertest.NewPGWire(t, "\xff\xfe\x80Z9", "caf\xe9 \x01\x7f refused")
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	past := time.Now().Add(-time.Second)
+	c, err := st.CreateConnection(context.Background(), store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: "broken server", ProviderType: "postgresql",
+		Config: map[string]any{"host": "127.0.0.1", "port": float64(pg.Addr.Port), "database": "d", "ssl_mode": "disable",
+			"credentials": map[string]any{"type": "username_password", "username": "u"}},
+		Secrets:     connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"password": "pw-of-broken-server"}}),
+		NextCheckAt: &past,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Backoff 20, 40, 80, 160 ms: due again before each pass, not within one.
+	sched := connvault.Schedule{Interval: time.Hour, Backoff: 20 * time.Millisecond}
+	chk := checker(st, "bytes", sched, time.Minute)
+	for pass := 1; pass <= 5; pass++ {
+		time.Sleep(200 * time.Millisecond)
+		if _, err := chk.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.GetConnection(context.Background(), tn.OrgID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ConsecutiveFailures != pass || got.LastError == nil || !utf8.ValidString(*got.LastError) {
+			t.Fatalf("after pass %d: %d failures, last_error %q", pass, got.ConsecutiveFailures, deref(got.LastError))
+		}
+	}
+	if got, _ := st.GetConnection(context.Background(), tn.OrgID, c.ID); got.Status != connvault.StatusFailed {
+		t.Fatalf("status %s after five failed passes", got.Status)
+	}
+	if pg.Conns.Load() < 5 {
+		t.Errorf("the double saw %d connections, want at least 5", pg.Conns.Load())
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/connvault/connvault"
 )
 
 // Run runs p's check on a full config under ctx's deadline and makes its
@@ -24,10 +26,13 @@ func Run(ctx context.Context, p *Provider, cfg Config, env Env) (res Result) {
 				res.Message = "the provider did not answer before the check's deadline"
 			}
 		}
-		res.Message = Scrub(res.Message, secrets)
+		// Scrubbed of secrets, then cleaned: a provider may answer with
+		// bytes Postgres cannot store (a non-UTF-8 SQLSTATE, NUL), and the
+		// message is stored as last_error and shown.
+		res.Message = connvault.CleanText(Scrub(res.Message, secrets))
 		for i := range res.Steps {
-			res.Steps[i].Name = Scrub(res.Steps[i].Name, secrets)
-			res.Steps[i].Message = Scrub(res.Steps[i].Message, secrets)
+			res.Steps[i].Name = connvault.CleanText(Scrub(res.Steps[i].Name, secrets))
+			res.Steps[i].Message = connvault.CleanText(Scrub(res.Steps[i].Message, secrets))
 		}
 	}()
 	if p.Check == nil {

@@ -11,8 +11,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/providers/providertest"
 	"github.com/connvault/connvault/store"
 )
 
@@ -288,4 +290,32 @@ func TestRequestIDs(t *testing.T) {
 	if r := h.Call(t, "GET", connectionsPath, nil); len(r.Header.Get("X-Request-Id")) != 32 {
 		t.Errorf("no request id on a 200: %q", r.Header.Get("X-Request-Id"))
 	}
+}
+
+// A provider answering with bytes Postgres cannot store (a PostgreSQL
+// server sending a non-UTF-8 SQLSTATE) makes /test report a failure (200),
+// never a 500, and the failure is recorded.
+func TestProviderAnsweringInvalidBytes(t *testing.T) {
+	t.Parallel()
+	pg := providertest.NewPGWire(t, "\xff\xfe\x80Z9", "caf\xe9 \x01\x7f refused")
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, map[string]any{"name": "bytes", "provider_type": "postgresql", "test_before_save": false,
+		"provider_config": map[string]any{"host": "127.0.0.1", "port": pg.Addr.Port, "database": "d", "ssl_mode": "disable",
+			"credentials": map[string]any{"type": "username_password", "username": "u", "password": "pw-bytes"}}})
+	id := c["connection_id"].(string)
+	for i := 1; i <= 5; i++ {
+		r := h.Call(t, "POST", connPath(id)+"/test", nil)
+		if r.Status != 200 || r.JSON(t)["success"] != false || !utf8.Valid(r.Body) {
+			t.Fatalf("test %d: %d %q", i, r.Status, r.Body)
+		}
+	}
+	got := h.Call(t, "GET", connPath(id), nil).JSON(t)
+	if got["status"] != "FAILED" || got["consecutive_failures"] != float64(5) {
+		t.Fatalf("after five failed tests: %v %v", got["status"], got["consecutive_failures"])
+	}
+	// A create tested against it is refused with a 422, not a 500.
+	body := map[string]any{"name": "bytes 2", "provider_type": "postgresql",
+		"provider_config": map[string]any{"host": "127.0.0.1", "port": pg.Addr.Port, "database": "d", "ssl_mode": "disable",
+			"credentials": map[string]any{"type": "username_password", "username": "u", "password": "pw-bytes"}}}
+	wantError(t, h.Call(t, "POST", connectionsPath, body), 422, "ValidationError")
 }

@@ -67,14 +67,8 @@ func storable(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
-// sanitizeText makes text from outside (a request, a provider's answer)
-// safe to store and show: valid UTF-8, no NUL.
-func sanitizeText(s string) string {
-	if storable(s) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
+// sanitizeText makes a request's text safe to quote in an answer or a log.
+func sanitizeText(s string) string { return connvault.CleanText(s) }
 
 func invalidInput(loc []string, msg string) *apiError {
 	return &apiError{Status: http.StatusUnprocessableEntity, Type: gen.ErrorBodyTypeValidationError,
