@@ -17,8 +17,9 @@ GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 VULNDB := golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 # Vulnerabilities govulncheck may find called without failing verify. Both are echo/v4
 # advisories with no fixed v4 release and no symbol data for v4, so any use of echo
-# matches; the code uses neither echo's Proxy middleware nor RealIP (its rate limit is
-# per API key). Fixed only in echo/v5; drop them when the server moves to it.
+# matches. GO-2026-6875 is echo's Proxy middleware, not used; GO-2026-6872 is RealIP
+# trusting X-Forwarded-For, which server.New turns off (e.IPExtractor = ExtractIPDirect).
+# Fixed only in echo/v5; drop them when the server moves to it.
 GOVULNCHECK_ACCEPT := GO-2026-6872 GO-2026-6875
 
 # Dev/test API key identities printed by `make run`.
