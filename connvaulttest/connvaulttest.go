@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,9 +115,9 @@ type Options struct {
 	// every connection (a closed loopback port): every request that needs
 	// the database meets an outage (503s).
 	UnreachableDatabase bool
-	// DatabaseURL, when set, is the database the server uses (the tenant
-	// is still created in the test database's schema there, so it must be
-	// migrated): e.g. a fault-injecting proxy in front of the test database.
+	// DatabaseURL, when set, is the (migrated) database the server and its
+	// tenant use: a FreshDatabase, or a fault-injecting proxy in front of
+	// the test database.
 	DatabaseURL string
 	// UnauthenticatedRateLimit limits requests without a valid key per
 	// client address (0: unlimited), burst UnauthenticatedBurst.
@@ -161,22 +163,24 @@ func NewServer(t testing.TB, opts Options) *Harness {
 		st = store.New(broken, keys)
 	}
 	tenantStore := st
-	if opts.UnreachableDatabase || opts.DatabaseURL != "" {
-		url := opts.DatabaseURL
-		if url == "" {
-			url = "postgres://connvault@127.0.0.1:1/unreachable?sslmode=disable&connect_timeout=1"
-		}
-		cfg, err := pgxpool.ParseConfig(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := pgxpool.NewWithConfig(context.Background(), cfg) // connects lazily
+	keys, _ := store.NewKeyring(EncryptionKey)
+	switch {
+	case opts.UnreachableDatabase:
+		// Nothing listens on port 1; the pool connects lazily.
+		p, err := pgxpool.New(context.Background(), "postgres://connvault@127.0.0.1:1/unreachable?sslmode=disable&connect_timeout=1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(p.Close)
-		keys, _ := store.NewKeyring(EncryptionKey)
 		st = store.New(p, keys)
+	case opts.DatabaseURL != "":
+		p, err := store.Open(context.Background(), opts.DatabaseURL, store.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		st = store.New(p, keys)
+		tenantStore = st
 	}
 	if opts.CheckTimeout == 0 {
 		opts.CheckTimeout = 5 * time.Second
@@ -231,4 +235,33 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// FreshDatabase creates an empty, migrated database of its own on the test
+// server for tests that must not share state (the start-up key check, the
+// database's log settings), drops it when the test ends, and returns its URL.
+func FreshDatabase(t testing.TB) string {
+	t.Helper()
+	base := DatabaseURL(t)
+	name := "connvault_t_" + strings.ToLower(connvault.NewUserID()[4:])
+	ctx := context.Background()
+	admin := Pool(t)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	pool, err := store.Open(ctx, u.String(), store.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := store.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	return u.String()
 }

@@ -16,7 +16,8 @@ import (
 // meanwhile is simply picked up by the next pass. With orgs given, only
 // those organizations are rotated.
 func (s *Store) RotateKeys(ctx context.Context, orgs ...string) (int, error) {
-	if len(orgs) == 0 {
+	everyOrg := len(orgs) == 0
+	if everyOrg {
 		var err error
 		if orgs, err = s.q.ListOrganizations(ctx); err != nil {
 			return 0, fmt.Errorf("rotate keys: %w", err)
@@ -56,6 +57,14 @@ func (s *Store) RotateKeys(ctx context.Context, orgs ...string) (int, error) {
 					rotated++
 				}
 			}
+		}
+	}
+	// Keys no row is encrypted under any more are no longer accepted at
+	// start-up (CheckKey): a server still holding only the old key must
+	// not start against rows it cannot read.
+	if everyOrg {
+		if _, err := s.q.ForgetUnusedKeyIDs(ctx, s.keys.CurrentID); err != nil {
+			return rotated, mapError(err, "encryption keys")
 		}
 	}
 	return rotated, nil

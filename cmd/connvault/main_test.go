@@ -3,11 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/store"
 )
 
 // The operator commands, as an operator runs them: migrate, create a key
@@ -69,4 +77,144 @@ func TestKeysRotateCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"keys", "spin"}, nil, &out, &errs); err == nil {
 		t.Error("keys spin accepted")
 	}
+}
+
+var (
+	keyA = "key-a-" + strings.Repeat("a", 40)
+	keyB = "key-b-" + strings.Repeat("b", 40)
+)
+
+// A server started with a key the database's secrets were not encrypted
+// under refuses to start, saying what to do; the right key, or the new key
+// with the old one as previous, starts.
+func TestWrongKeyStopsStartUp(t *testing.T) {
+	t.Setenv("CONNVAULT_DATABASE_URL", connvaulttest.FreshDatabase(t))
+	t.Setenv("CONNVAULT_ENCRYPTION_KEY_PREVIOUS", "")
+	ctx := context.Background()
+	var out, errs bytes.Buffer
+	t.Setenv("CONNVAULT_ENCRYPTION_KEY", keyA)
+	if err := run(ctx, []string{"keys", "rotate"}, nil, &out, &errs); err != nil {
+		t.Fatalf("first start with key A: %v", err)
+	}
+	t.Setenv("CONNVAULT_ENCRYPTION_KEY", keyB)
+	err := run(ctx, []string{"keys", "rotate"}, nil, &out, &errs)
+	if !errors.Is(err, store.ErrWrongKey) || strings.Contains(err.Error(), keyA) || strings.Contains(err.Error(), keyB) {
+		t.Fatalf("start with key B: %v", err)
+	}
+	if err := run(ctx, []string{"health", "run-once"}, nil, &out, &errs); !errors.Is(err, store.ErrWrongKey) {
+		t.Errorf("health run-once with key B: %v", err)
+	}
+	t.Setenv("CONNVAULT_ENCRYPTION_KEY_PREVIOUS", keyA)
+	if err := run(ctx, []string{"keys", "rotate"}, nil, &out, &errs); err != nil {
+		t.Fatalf("key B with A as previous: %v", err)
+	}
+	// Rotated (nothing was encrypted under A): B alone starts now, A alone
+	// does not.
+	t.Setenv("CONNVAULT_ENCRYPTION_KEY_PREVIOUS", "")
+	if err := run(ctx, []string{"keys", "rotate"}, nil, &out, &errs); err != nil {
+		t.Fatalf("key B alone after rotation: %v", err)
+	}
+	t.Setenv("CONNVAULT_ENCRYPTION_KEY", keyA)
+	if err := run(ctx, []string{"keys", "rotate"}, nil, &out, &errs); !errors.Is(err, store.ErrWrongKey) {
+		t.Errorf("key A after rotating to B: %v", err)
+	}
+}
+
+// Malformed settings stop start-up with a message naming each; they never
+// fall back to a default silently.
+func TestBadSettingsStopStartUp(t *testing.T) {
+	t.Setenv("CONNVAULT_DATABASE_URL", "postgres://nobody@127.0.0.1:1/never-reached")
+	t.Setenv("CONNVAULT_HEALTH_INTERVAL", "banana")
+	t.Setenv("CONNVAULT_ALLOW_PRIVATE_NETWORKS", "yes")
+	t.Setenv("CONNVAULT_RATE_LIMIT", "-3")
+	var out, errs bytes.Buffer
+	err := run(context.Background(), []string{"serve"}, nil, &out, &errs)
+	for _, want := range []string{"CONNVAULT_HEALTH_INTERVAL", "banana", "CONNVAULT_ALLOW_PRIVATE_NETWORKS", "CONNVAULT_RATE_LIMIT"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+	t.Setenv("CONNVAULT_HEALTH_INTERVAL", "")
+	t.Setenv("CONNVAULT_ALLOW_PRIVATE_NETWORKS", "")
+	t.Setenv("CONNVAULT_RATE_LIMIT", "")
+	t.Setenv("CONNVAULT_LOG_LEVEL", "verbose")
+	if err := run(context.Background(), []string{"serve"}, nil, &out, &errs); err == nil || !strings.Contains(err.Error(), "CONNVAULT_LOG_LEVEL") {
+		t.Errorf("log level verbose: %v", err)
+	}
+}
+
+// --help prints usage on stdout and succeeds, for the command and every
+// subcommand.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}, {"migrate", "--help"},
+		{"apikey", "--help"}, {"apikey", "create", "--help"}, {"apikey", "revoke", "--help"},
+		{"keys", "--help"}, {"keys", "rotate", "--help"}, {"health", "--help"}, {"health", "run-once", "--help"}} {
+		var out, errs bytes.Buffer
+		err := run(context.Background(), args, nil, &out, &errs)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(strings.ToLower(out.String()), "usage") {
+			t.Errorf("%v: err %v, stdout %q", args, err, out.String())
+		}
+	}
+}
+
+// serve logs "serving" once the port is bound: a client may connect from
+// that line on. The listener answers in the envelope and with timeouts set.
+func TestServeLogsServingAfterBinding(t *testing.T) {
+	t.Setenv("CONNVAULT_DATABASE_URL", connvaulttest.FreshDatabase(t))
+	t.Setenv("CONNVAULT_ENCRYPTION_KEY", keyA)
+	t.Setenv("CONNVAULT_ADDR", "127.0.0.1:0")
+	t.Setenv("CONNVAULT_HEALTH_INTERVAL", "0")
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, nil, io.Discard, logs) }()
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "serving" {
+				addr = entry.Addr
+			}
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no serving line: %s", logs.String())
+	}
+	// Connect right after the line, no retries.
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatalf("connect after 'serving': %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz = %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+func TestHTTPServerTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), 10*time.Second)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.IdleTimeout <= 0 || srv.WriteTimeout <= 10*time.Second {
+		t.Errorf("timeouts: header %v read %v write %v idle %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
