@@ -51,7 +51,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, orgID, userID string) (string,
 func (s *Store) Authenticate(ctx context.Context, raw string) (Principal, error) {
 	row, err := s.q.LookupAPIKey(ctx, hashKey(raw))
 	if err != nil {
-		if connvault.ErrorCode(mapError(err, "api key")) == connvault.ENOTFOUND {
+		err = mapError(err, "api key")
+		if connvault.ErrorCode(err) == connvault.ENOTFOUND {
 			return Principal{}, connvault.Errorf(connvault.EUNAUTH, "the API key is not valid")
 		}
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
@@ -63,7 +64,7 @@ func (s *Store) Authenticate(ctx context.Context, raw string) (Principal, error)
 func (s *Store) RevokeAPIKey(ctx context.Context, raw string) error {
 	n, err := s.q.RevokeAPIKey(ctx, hashKey(raw))
 	if err != nil {
-		return fmt.Errorf("revoke api key: %w", err)
+		return fmt.Errorf("revoke api key: %w", mapError(err, "api key"))
 	}
 	if n == 0 {
 		return connvault.Errorf(connvault.ENOTFOUND, "api key not found")

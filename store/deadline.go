@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/connvault/connvault/store/sqlcdb"
@@ -76,7 +77,11 @@ func (r cancelRow) Scan(dest ...any) error {
 func (s *Store) inTx(ctx context.Context, fn func(q *sqlcdb.Queries) error) error {
 	ctx, cancel := withDeadline(ctx, s.queryTimeout)
 	defer cancel()
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return fn(s.q.WithTx(tx))
 	})
+	if errors.Is(err, ErrLeaseLost) {
+		return err
+	}
+	return mapError(err, "transaction")
 }

@@ -184,6 +184,9 @@ func mapError(err error, what string) error {
 	if err == nil {
 		return nil
 	}
+	if ce := (*connvault.Error)(nil); errors.As(err, &ce) {
+		return err // mapped already
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return connvault.Errorf(connvault.ENOTFOUND, "%s not found", what)
 	}
