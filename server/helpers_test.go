@@ -36,7 +36,7 @@ func connPath(identifier string) string {
 }
 
 // create makes a connection and returns its JSON model.
-func create(t *testing.T, h *connvaulttest.Harness, body map[string]any) map[string]any {
+func create(t testing.TB, h *connvaulttest.Harness, body map[string]any) map[string]any {
 	t.Helper()
 	r := h.Call(t, "POST", connectionsPath, body)
 	if r.Status != 200 {
