@@ -89,14 +89,11 @@ func checkJSONBody(body []byte) error {
 		err = walkValue(dec, tok, []string{"body"})
 	}
 	if err != nil {
-		if errors.Is(err, errSyntax) || err == io.EOF {
-			return nil // the validator answers malformed JSON (400)
+		var refused *apiError
+		if errors.As(err, &refused) {
+			return refused
 		}
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return nil
-		}
-		return err
+		return nil // malformed JSON, however it breaks: the validator answers 400
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &apiError{Status: http.StatusBadRequest, Type: gen.ErrorBodyTypeBadRequestError,
@@ -106,7 +103,7 @@ func checkJSONBody(body []byte) error {
 }
 
 // errSyntax stops the walk at malformed JSON, for the validator to report.
-var errSyntax = errors.New("syntax")
+var errSyntax = errors.New("malformed JSON")
 
 func walkValue(dec *json.Decoder, tok json.Token, at []string) error {
 	switch v := tok.(type) {
