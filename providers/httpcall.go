@@ -122,7 +122,7 @@ func Describe(err error) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "the provider did not answer before the check's deadline"
 	case errors.Is(err, ErrBlockedAddress):
-		return err.Error()
+		return blockedMessage(err)
 	case errors.As(err, &dnsErr):
 		return "the host name could not be resolved"
 	case errors.As(err, &se):
@@ -165,7 +165,7 @@ func Describe(err error) string {
 	return err.Error()
 }
 
-// ErrBlockedAddress is returned by the SSRF guard when a check would dial a
-// loopback, private, link-local or metadata address and private networks
-// are not allowed. Its text names no address the user did not choose.
-var ErrBlockedAddress = errors.New("refused to connect: the address is loopback, private or link-local (set CONNVAULT_ALLOW_PRIVATE_NETWORKS=true to allow)")
+// ErrBlockedAddress is what every refusal of the SSRF guard matches
+// (errors.Is): a dial to anything but a public internet address while
+// private networks are not allowed. Its text names no address.
+var ErrBlockedAddress = errors.New("refused to connect: the address is not a public internet address (set CONNVAULT_ALLOW_PRIVATE_NETWORKS=true to allow)")

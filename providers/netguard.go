@@ -244,6 +244,16 @@ func (e *BlockedAddressError) Error() string {
 // Is makes errors.Is(err, ErrBlockedAddress) hold.
 func (e *BlockedAddressError) Is(target error) bool { return target == ErrBlockedAddress }
 
+// blockedMessage is what a check says when the guard refused its dial: the
+// kind of address refused, never the address nor the URL around it.
+func blockedMessage(err error) string {
+	var blocked *BlockedAddressError
+	if errors.As(err, &blocked) {
+		return blocked.Error()
+	}
+	return ErrBlockedAddress.Error()
+}
+
 // CheckAddress is the guard's judgement: nil for a globally routable
 // unicast address, a *BlockedAddressError for anything else. IPv4-mapped
 // addresses are judged as the IPv4 address the kernel would dial, and a

@@ -114,7 +114,7 @@ func describePostgres(err error) (step, msg string) {
 		return "connect", fmt.Sprintf("the server refused the connection (SQLSTATE %s)", pgErr.Code)
 	}
 	if errors.Is(err, ErrBlockedAddress) {
-		return "connect", ErrBlockedAddress.Error()
+		return "connect", blockedMessage(err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "connect", "the server did not answer before the check's deadline"

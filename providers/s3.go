@@ -185,7 +185,7 @@ func describeS3(err error) string {
 		return "the provider refused the request"
 	}
 	if errors.Is(err, ErrBlockedAddress) {
-		return ErrBlockedAddress.Error()
+		return blockedMessage(err)
 	}
 	msg := Describe(err)
 	if strings.Contains(msg, "://") {
