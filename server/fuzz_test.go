@@ -146,7 +146,7 @@ func FuzzList(f *testing.F) {
 		f.Add(s.query, s.body)
 	}
 	f.Fuzz(func(t *testing.T, query, body string) {
-		if strings.ContainsAny(query, "# \r\n") {
+		if _, err := url.Parse("http://h/?" + query); err != nil || strings.ContainsAny(query, "# ") {
 			return // not a query string a client can send
 		}
 		fs.check(t, fs.h.Call(t, "GET", connectionsPath+"?"+query, nil))
