@@ -151,6 +151,10 @@ func validationError(he *echo.HTTPError) *apiError {
 			}
 		case errors.As(err, &re):
 			switch {
+			case re.Parameter != nil && re.Parameter.In == "path":
+				// Only an identifier is in the path: one the spec refuses
+				// (longer than any name) names no connection.
+				status = http.StatusNotFound
 			case errors.As(re.Err, &pe):
 				if re.Parameter != nil {
 					items = append(items, gen.ValidationErrorItem{Type: "invalid", Location: []string{re.Parameter.In, re.Parameter.Name}, Message: "value has the wrong type"})
@@ -188,6 +192,8 @@ func validationError(he *echo.HTTPError) *apiError {
 	}
 	walk(he.Internal)
 	switch status {
+	case http.StatusNotFound:
+		return &apiError{Status: status, Type: gen.ErrorBodyTypeNotFoundError, Message: "connection not found"}
 	case http.StatusBadRequest:
 		return &apiError{Status: status, Type: gen.ErrorBodyTypeBadRequestError, Message: "request body is not valid JSON"}
 	case http.StatusUnsupportedMediaType:

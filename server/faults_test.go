@@ -121,7 +121,7 @@ func TestUnstorableBodiesAre422BeforeAnyCheck(t *testing.T) {
 func TestUnstorableIdentifiersAndQueries(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
-	for _, ident := range []string{"%00", "a%00b", "%FF", "%C3%28", "%ED%A0%80"} {
+	for _, ident := range []string{"%00", "a%00b", "%FF", "%C3%28", "%ED%A0%80", strings.Repeat("n", 101)} {
 		for _, route := range []struct{ method, suffix string }{{"GET", ""}, {"PATCH", ""}, {"DELETE", ""}, {"POST", "/test"}} {
 			var body any
 			if route.method == "PATCH" {
