@@ -104,3 +104,62 @@ func mapLeaves(m map[string]any, f func(any) any) map[string]any {
 	}
 	return out
 }
+
+// SealedConfig is a provider_config split for storage: Config is what is
+// stored in the clear and read back, with RedactedMarker at each secret's
+// path; Secrets holds the values, encrypted at rest. providers.Seal makes
+// one from a full config; the store refuses one whose secrets lack their
+// markers, so a secret cannot be stored without its place being marked.
+type SealedConfig struct {
+	Config  map[string]any
+	Secrets Secrets
+}
+
+// Plain returns the full plaintext config: Config with each marker replaced
+// by its secret. Only for a provider check or a merge; never stored, never
+// shown.
+func (s SealedConfig) Plain() map[string]any {
+	out := mapLeaves(s.Config, func(v any) any { return v }) // a deep copy
+	var merge func(dst map[string]any, src Secrets)
+	merge = func(dst map[string]any, src Secrets) {
+		for k, v := range src {
+			switch vv := v.(type) {
+			case map[string]any:
+				dm, ok := dst[k].(map[string]any)
+				if !ok {
+					dm = map[string]any{}
+					dst[k] = dm
+				}
+				merge(dm, Secrets(vv))
+			case Secret:
+				dst[k] = vv.Reveal()
+			default:
+				dst[k] = vv
+			}
+		}
+	}
+	merge(out, s.Secrets)
+	return out
+}
+
+// UnmarkedSecret returns the dotted path of a secret whose place in Config
+// does not hold RedactedMarker; "" when every secret is marked.
+func (s SealedConfig) UnmarkedSecret() string {
+	var find func(cfg map[string]any, secrets map[string]any, prefix string) string
+	find = func(cfg map[string]any, secrets map[string]any, prefix string) string {
+		for k, v := range secrets {
+			if inner, ok := v.(map[string]any); ok {
+				sub, _ := cfg[k].(map[string]any)
+				if p := find(sub, inner, prefix+k+"."); p != "" {
+					return p
+				}
+				continue
+			}
+			if cfg[k] != RedactedMarker {
+				return prefix + k
+			}
+		}
+		return ""
+	}
+	return find(s.Config, s.Secrets, "")
+}

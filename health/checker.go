@@ -153,18 +153,13 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 		log.Error("no provider for stored connection")
 		return aborted
 	}
-	secrets, err := c.store.Secrets(ctx, conn)
+	sealed, err := c.store.Sealed(ctx, conn)
 	if err != nil {
-		log.Error("cannot read secrets", "error", err.Error())
-		return aborted
-	}
-	stored, err := conn.ConfigMap()
-	if err != nil {
-		log.Error("cannot read provider_config", "error", err.Error())
+		log.Error("cannot read the stored config", "error", err.Error())
 		return aborted
 	}
 	checkCtx, cancel := context.WithTimeout(ctx, c.cfg.CheckTimeout)
-	res := providers.Run(checkCtx, p, providers.Join(stored, secrets.Plain()), c.cfg.Env)
+	res := providers.Run(checkCtx, p, sealed.Plain(), c.cfg.Env)
 	cancel()
 	if ctx.Err() != nil {
 		// Shutting down: leave the row leased; it is checked again once

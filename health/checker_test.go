@@ -37,8 +37,8 @@ func seed(t *testing.T, st *store.Store, d *providertest.S3, n int) (connvaultte
 		d.AddBucket(bucket, "k")
 		c, err := st.CreateConnection(context.Background(), store.NewConnection{
 			OrgID: tn.OrgID, UserID: tn.UserID, Name: bucket, ProviderType: "s3",
-			Config:      map[string]any{"bucket": bucket, "endpoint_url": d.URL, "region": "us-east-1", "credentials": map[string]any{"type": "access_key", "access_key_id": d.AccessKey}},
-			Secrets:     connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": secret}}),
+			Config: seal(t, "s3", map[string]any{"bucket": bucket, "endpoint_url": d.URL, "region": "us-east-1",
+				"credentials": map[string]any{"type": "access_key", "access_key_id": d.AccessKey, "secret_access_key": secret}}),
 			NextCheckAt: &past,
 		})
 		if err != nil {
@@ -241,9 +241,8 @@ func TestInvalidBytesFromAProviderAreRecorded(t *testing.T) {
 	past := time.Now().Add(-time.Second)
 	c, err := st.CreateConnection(context.Background(), store.NewConnection{
 		OrgID: tn.OrgID, UserID: tn.UserID, Name: "broken server", ProviderType: "postgresql",
-		Config: map[string]any{"host": "127.0.0.1", "port": float64(pg.Addr.Port), "database": "d", "ssl_mode": "disable",
-			"credentials": map[string]any{"type": "username_password", "username": "u"}},
-		Secrets:     connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"password": "pw-of-broken-server"}}),
+		Config: seal(t, "postgresql", map[string]any{"host": "127.0.0.1", "port": float64(pg.Addr.Port), "database": "d", "ssl_mode": "disable",
+			"credentials": map[string]any{"type": "username_password", "username": "u", "password": "pw-of-broken-server"}}),
 		NextCheckAt: &past,
 	})
 	if err != nil {
@@ -278,4 +277,14 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// seal seals a full config as the server does before storing it.
+func seal(t *testing.T, providerType string, full map[string]any) connvault.SealedConfig {
+	t.Helper()
+	p, ok := providers.Lookup(providerType)
+	if !ok {
+		t.Fatalf("no provider %s", providerType)
+	}
+	return providers.Seal(p, full)
 }

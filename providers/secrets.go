@@ -56,27 +56,14 @@ func moveSecrets(src, dst Config, path []string) {
 	}
 }
 
-// Join deep-merges secrets back into public: the full plaintext config.
-func Join(public, secrets Config) Config {
-	out := deepCopy(public)
-	mergeInto(out, secrets)
-	return out
+// Seal splits a full config for storage (see connvault.SealedConfig): the
+// stored config with the marker at each secret, and the secrets. Its Plain
+// gives the full config back.
+func Seal(p *Provider, full Config) connvault.SealedConfig {
+	public, secrets := Split(p, full)
+	return connvault.SealedConfig{Config: Redact(p, public, secrets), Secrets: connvault.SecretsFrom(secrets)}
 }
 
-func mergeInto(dst, src Config) {
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			dm, ok := dst[k].(map[string]any)
-			if !ok {
-				dm = map[string]any{}
-				dst[k] = dm
-			}
-			mergeInto(dm, sm)
-			continue
-		}
-		dst[k] = v
-	}
-}
 
 // Merge applies a PATCH of provider_config to the stored full config. Objects
 // merge deeply; scalars and arrays replace; null removes a key. A secret sent

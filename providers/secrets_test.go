@@ -85,8 +85,12 @@ func TestSplitJoin(t *testing.T) {
 			if got := providers.SecretPaths(testProvider, secrets); !reflect.DeepEqual(got, tc.paths) {
 				t.Errorf("SecretPaths = %v, want %v", got, tc.paths)
 			}
-			if joined := providers.Join(public, secrets); !reflect.DeepEqual(joined, cfgOf(t, tc.cfg)) {
-				t.Errorf("Join = %v, want the original", joined)
+			sealed := providers.Seal(testProvider, cfg)
+			if plain := sealed.Plain(); !reflect.DeepEqual(plain, map[string]any(cfgOf(t, tc.cfg))) {
+				t.Errorf("Seal(...).Plain() = %v, want the original", plain)
+			}
+			if path := sealed.UnmarkedSecret(); path != "" {
+				t.Errorf("Seal left the secret at %s unmarked", path)
 			}
 			if !reflect.DeepEqual(cfg, cfgOf(t, tc.cfg)) {
 				t.Errorf("Split changed its argument: %v", cfg)

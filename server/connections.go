@@ -96,15 +96,13 @@ func (s *Server) create(ctx context.Context, who store.Principal, in createInput
 			return nil, out.refusal()
 		}
 	}
-	public, secrets := providers.Split(p, config)
 	c, err := s.store.CreateConnection(ctx, store.NewConnection{
 		OrgID:        who.OrgID,
 		UserID:       who.UserID,
 		Name:         in.Name,
 		Description:  in.Description,
 		ProviderType: in.ProviderType,
-		Config:       providers.Redact(p, public, secrets),
-		Secrets:      connvault.SecretsFrom(secrets),
+		Config:       providers.Seal(p, config),
 		Metadata:     in.Metadata,
 		NextCheckAt:  s.cfg.Schedule.Next(connvault.Health{Status: connvault.StatusActive}, time.Now().UTC()),
 	})
@@ -154,15 +152,11 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := s.store.Secrets(ctx, c)
+	sealed, err := s.store.Sealed(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	stored, err := c.ConfigMap()
-	if err != nil {
-		return nil, err
-	}
-	out := s.runCheck(ctx, p, providers.Join(stored, secrets.Plain()))
+	out := s.runCheck(ctx, p, sealed.Plain())
 	// Record even when the client has gone: the outcome is real.
 	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, ""); err != nil {
 		return nil, err
@@ -209,15 +203,11 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 		if err != nil {
 			return nil, err
 		}
-		storedSecrets, err := s.store.Secrets(ctx, c)
+		sealed, err := s.store.Sealed(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		storedConfig, err := c.ConfigMap()
-		if err != nil {
-			return nil, err
-		}
-		merged, err := providers.Merge(p, providers.Join(storedConfig, storedSecrets.Plain()), *body.ProviderConfig)
+		merged, err := providers.Merge(p, sealed.Plain(), *body.ProviderConfig)
 		if err != nil {
 			return nil, locateUnder(err, "body", "provider_config")
 		}
@@ -232,8 +222,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 			// New credentials that test OK bring a FAILED connection back.
 			c.Health = c.Health.AfterCheck(true, "", now, s.cfg.Schedule)
 		}
-		public, secrets := providers.Split(p, merged)
-		change = &store.ConfigChange{Config: providers.Redact(p, public, secrets), Secrets: connvault.SecretsFrom(secrets)}
+		change = &store.ConfigChange{Config: providers.Seal(p, merged)}
 	}
 	// After the config: new credentials that test OK may already have
 	// brought a FAILED connection back, which a status of ACTIVE confirms.

@@ -26,11 +26,9 @@ type NewConnection struct {
 	Name         string
 	Description  *string
 	ProviderType string
-	// Config is provider_config as stored and read back: the non-secret
-	// fields with the redaction marker at each secret (providers.Redact), so
-	// reads serve it as is and never decrypt.
-	Config   map[string]any
-	Secrets  connvault.Secrets
+	// Config is provider_config sealed for storage (providers.Seal): the
+	// stored part is what reads serve as is, never decrypting.
+	Config   connvault.SealedConfig
 	Metadata map[string]any
 	// NextCheckAt schedules the first background health check.
 	NextCheckAt *time.Time
@@ -40,7 +38,7 @@ type NewConnection struct {
 // A live connection of the same name in the organization is ECONFLICT.
 func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvault.Connection, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond) // Postgres precision
-	secretsJSON, keyID, fields, err := s.sealSecrets(n.Secrets, nil, now, false)
+	secretsJSON, keyID, fields, err := s.sealSecrets(n.Config, nil, now, false)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +48,7 @@ func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvau
 		Name:            n.Name,
 		Description:     n.Description,
 		ProviderType:    n.ProviderType,
-		ProviderConfig:  mustJSON(n.Config, "{}"),
+		ProviderConfig:  mustJSON(n.Config.Config, "{}"),
 		SecretsJson:     secretsJSON,
 		EncryptionKey:   s.currentPassphrase(),
 		SecretKeyID:     keyID,
@@ -107,12 +105,25 @@ func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault
 	return connvault.SecretsFrom(m), nil
 }
 
-// ConfigChange replaces a connection's provider_config: the new stored
-// config (non-secret fields, markers at the secrets: providers.Redact) and
-// the new secrets (an empty Secrets removes them all).
+// Sealed reads the connection's config as stored, with its secrets
+// decrypted: Plain() of it is the full plaintext config a check or a merge
+// needs.
+func (s *Store) Sealed(ctx context.Context, c *connvault.Connection) (connvault.SealedConfig, error) {
+	config, err := c.ConfigMap()
+	if err != nil {
+		return connvault.SealedConfig{}, err
+	}
+	secrets, err := s.Secrets(ctx, c)
+	if err != nil {
+		return connvault.SealedConfig{}, err
+	}
+	return connvault.SealedConfig{Config: config, Secrets: secrets}, nil
+}
+
+// ConfigChange replaces a connection's provider_config, sealed for storage
+// (providers.Seal); empty Secrets remove them all.
 type ConfigChange struct {
-	Config  map[string]any
-	Secrets connvault.Secrets
+	Config connvault.SealedConfig
 	// SameValues says the secret values did not change (key rotation), so
 	// each field keeps its changed_at.
 	SameValues bool
@@ -148,12 +159,12 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		Version:             c.Version,
 	}
 	if change != nil {
-		secretsJSON, keyID, fields, err := s.sealSecrets(change.Secrets, c.SecretFields, now, change.SameValues)
+		secretsJSON, keyID, fields, err := s.sealSecrets(change.Config, c.SecretFields, now, change.SameValues)
 		if err != nil {
 			return nil, err
 		}
 		p.ReplaceSecrets, p.SecretsJson, p.SecretKeyID, p.SecretFields = true, secretsJSON, keyID, fields
-		p.ProviderConfig = mustJSON(change.Config, "{}")
+		p.ProviderConfig = mustJSON(change.Config.Config, "{}")
 	}
 	row, err := s.q.UpdateConnection(ctx, p)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -364,8 +375,14 @@ func likePattern(search *string) *string {
 
 // sealSecrets prepares secrets for the encryption query: their plaintext
 // JSON, the key id and the fingerprint summary. A field whose value did not
-// change keeps its previous changed_at.
-func (s *Store) sealSecrets(secrets connvault.Secrets, previous []connvault.SecretField, now time.Time, sameValues bool) (*string, *string, json.RawMessage, error) {
+// change keeps its previous changed_at. A config whose stored part lacks
+// the marker at a secret's path is refused: reads serve the stored part as
+// is, so the marker is what tells a client a secret is kept there.
+func (s *Store) sealSecrets(sealed connvault.SealedConfig, previous []connvault.SecretField, now time.Time, sameValues bool) (*string, *string, json.RawMessage, error) {
+	if path := sealed.UnmarkedSecret(); path != "" {
+		return nil, nil, nil, fmt.Errorf("store: the secret at %s has no redaction marker in the stored config (seal configs with providers.Seal)", path)
+	}
+	secrets := sealed.Secrets
 	if secrets.Empty() {
 		return nil, nil, json.RawMessage("[]"), nil
 	}

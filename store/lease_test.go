@@ -20,7 +20,7 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 	tn := connvaulttest.NewTenant(t, st)
 	c, err := st.CreateConnection(ctx, store.NewConnection{
 		OrgID: tn.OrgID, UserID: tn.UserID, Name: "leased", ProviderType: "rss",
-		Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"},
+		Config: connvault.SealedConfig{Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -40,15 +40,11 @@ func (s *Store) RotateKeys(ctx context.Context, orgs ...string) (int, error) {
 				if err != nil {
 					return rotated, err
 				}
-				secrets, err := s.Secrets(ctx, c)
+				sealed, err := s.Sealed(ctx, c)
 				if err != nil {
 					return rotated, err
 				}
-				stored, err := c.ConfigMap()
-				if err != nil {
-					return rotated, err
-				}
-				_, err = s.UpdateConnection(ctx, c, &ConfigChange{Config: stored, Secrets: secrets, SameValues: true})
+				_, err = s.UpdateConnection(ctx, c, &ConfigChange{Config: sealed, SameValues: true})
 				switch {
 				case err == ErrStale: // changed meanwhile: the next pass takes it
 				case err != nil:

@@ -19,8 +19,10 @@ func TestRotateKeysReencryptsUnderTheNewKey(t *testing.T) {
 	tn := connvaulttest.NewTenant(t, old)
 	c, err := old.CreateConnection(ctx, store.NewConnection{
 		OrgID: tn.OrgID, UserID: tn.UserID, Name: "rotating", ProviderType: "s3",
-		Config:  map[string]any{"bucket": "b", "credentials": map[string]any{"type": "access_key", "access_key_id": "AK"}},
-		Secrets: connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": "rotate-me-secret"}}),
+		Config: connvault.SealedConfig{
+			Config:  map[string]any{"bucket": "b", "credentials": map[string]any{"type": "access_key", "access_key_id": "AK", "secret_access_key": connvault.RedactedMarker}},
+			Secrets: connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": "rotate-me-secret"}}),
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,5 +60,24 @@ func TestRotateKeysReencryptsUnderTheNewKey(t *testing.T) {
 	}
 	if n, err := st.RotateKeys(ctx, tn.OrgID); err != nil || n != 0 {
 		t.Errorf("second rotation rewrote %d rows (%v)", n, err)
+	}
+}
+
+// The store refuses a sealed config whose stored part lacks the marker at a
+// secret's path: reads serve the stored part, and the marker is what says
+// a secret is kept there.
+func TestStoreRefusesUnmarkedSecrets(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	_, err := st.CreateConnection(ctx, store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: "unmarked", ProviderType: "s3",
+		Config: connvault.SealedConfig{
+			Config:  map[string]any{"bucket": "b", "credentials": map[string]any{"type": "access_key", "access_key_id": "AK"}},
+			Secrets: connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": "unmarked-secret"}}),
+		},
+	})
+	if err == nil || !strings.Contains(err.Error(), "credentials.secret_access_key") || strings.Contains(err.Error(), "unmarked-secret") {
+		t.Fatalf("unmarked secret: %v", err)
 	}
 }

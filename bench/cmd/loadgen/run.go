@@ -84,11 +84,10 @@ func run(ctx context.Context, o options) error {
 	e.client = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, DisableCompression: true}}
 	p, _ := providers.Lookup("s3")
 	_, cfg := seedConfig(0)
-	public, secrets := providers.Split(p, cfg)
-	// Stored as the server stores it: with the marker where the secret was.
-	public["credentials"].(map[string]any)["secret_access_key"] = connvault.RedactedMarker
-	e.s3Split.public, _ = json.Marshal(public)
-	sj, _ := json.Marshal(secrets)
+	// Sealed as the server seals it: the marker where the secret was.
+	sealed := providers.Seal(p, cfg)
+	e.s3Split.public, _ = json.Marshal(sealed.Config)
+	sj, _ := json.Marshal(sealed.Secrets.Plain())
 	e.s3Split.secrets = string(sj)
 	e.s3Split.fields = []byte(`[{"field":"credentials.secret_access_key","fingerprint":"hmac-sha256:0000000000000000","changed_at":"2026-11-24T00:00:00Z"}]`)
 	e.s3Body = func(name string) []byte {

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/store"
 )
@@ -86,10 +85,9 @@ func seed(ctx context.Context, st *store.Store, o options) (*fixture, error) {
 			for j := range jobs {
 				pt, cfg := seedConfig(j.n)
 				p, _ := providers.Lookup(pt)
-				public, secrets := providers.Split(p, cfg)
 				_, err := st.CreateConnection(ctx, store.NewConnection{
 					OrgID: orgID(j.org), UserID: userID(j.org), Name: fmt.Sprintf("source-%06d", j.n), ProviderType: pt,
-					Config: providers.Redact(p, public, secrets), Secrets: connvault.SecretsFrom(secrets), Metadata: map[string]any{"team": fmt.Sprintf("team-%d", j.n%7)},
+					Config: providers.Seal(p, cfg), Metadata: map[string]any{"team": fmt.Sprintf("team-%d", j.n%7)},
 				})
 				if err != nil {
 					errOnce.Do(func() { firstErr = err })
