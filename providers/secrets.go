@@ -64,7 +64,6 @@ func Seal(p *Provider, full Config) connvault.SealedConfig {
 	return connvault.SealedConfig{Config: Redact(p, public, secrets), Secrets: connvault.SecretsFrom(secrets)}
 }
 
-
 // Merge applies a PATCH of provider_config to the stored full config. Objects
 // merge deeply; scalars and arrays replace; null removes a key. A secret sent
 // back as the redaction marker (or left out) keeps its stored value. When the
