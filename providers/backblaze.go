@@ -15,7 +15,7 @@ func init() {
 func checkBackblaze(ctx context.Context, cfg Config, env Env) Result {
 	var c s3Config
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	endpoint := c.EndpointURL
 	if endpoint == "" && c.Region != "" {
@@ -23,7 +23,7 @@ func checkBackblaze(ctx context.Context, cfg Config, env Env) Result {
 	}
 	endpoint = env.Endpoint("backblaze.endpoint_url", endpoint)
 	if endpoint == "" {
-		return failed("resolve endpoint", "set endpoint_url or region: Backblaze's S3 endpoint depends on the account's region")
+		return failStep("resolve endpoint", "set endpoint_url or region: Backblaze's S3 endpoint depends on the account's region")
 	}
 	region := c.Region
 	if region == "" {

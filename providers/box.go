@@ -38,7 +38,7 @@ type boxConfig struct {
 func checkBox(ctx context.Context, cfg Config, env Env) Result {
 	var c boxConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	api := strings.TrimRight(env.Endpoint("box.api_base", "https://api.box.com"), "/")
 	tokenURL := api + "/oauth2/token"
@@ -60,12 +60,12 @@ func checkBox(ctx context.Context, cfg Config, env Env) Result {
 			form.Set("box_subject_type", "enterprise")
 			form.Set("box_subject_id", cr.EnterpriseID)
 		default:
-			return failed("read credentials", "ccg credentials need enterprise_id or user_id")
+			return failStep("read credentials", "ccg credentials need enterprise_id or user_id")
 		}
 	case "jwt":
 		key, err := parseRSAKey(cr.PrivateKey, cr.Passphrase)
 		if err != nil {
-			return failed("read credentials", err.Error())
+			return failStep("read credentials", err.Error())
 		}
 		jti := make([]byte, 16)
 		_, _ = rand.Read(jti)
@@ -75,17 +75,17 @@ func checkBox(ctx context.Context, cfg Config, env Env) Result {
 			"jti": hex.EncodeToString(jti), "exp": time.Now().Add(45 * time.Second).Unix(),
 		})
 		if err != nil {
-			return failed("read credentials", "the private key cannot sign")
+			return failStep("read credentials", "the private key cannot sign")
 		}
 		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the app key is a valid RSA key"})
 		form.Set("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
 		form.Set("assertion", assertion)
 	default:
-		return failed("read credentials", "credentials.type must be oauth, ccg or jwt")
+		return failStep("read credentials", "credentials.type must be oauth, ccg or jwt")
 	}
 	token, err := fetchToken(ctx, env, tokenURL, form)
 	if err != nil {
-		return stepFailure(steps, "authenticate", describeTokenError(err))
+		return failStep("authenticate", describeTokenError(err), steps...)
 	}
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"})
 
@@ -97,7 +97,7 @@ func checkBox(ctx context.Context, cfg Config, env Env) Result {
 		ID string `json:"id"`
 	}
 	if err := getJSON(ctx, env, api+"/2.0/folders/"+url.PathEscape(folder)+"?fields=id,name", "Bearer "+token, &f); err != nil {
-		return stepFailure(steps, "read folder", describeRead(err, "the folder"))
+		return failStep("read folder", describeRead(err, "the folder"), steps...)
 	}
 	// The folder's name is the user's data, not ours to echo into results
 	// that end up in last_error and logs; its id is what they configured.

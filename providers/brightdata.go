@@ -38,22 +38,22 @@ type brightDataZone struct {
 func checkBrightData(ctx context.Context, cfg Config, env Env) Result {
 	var c brightDataConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	base, err := url.Parse(env.Endpoint("brightdata.api_base", "https://api.brightdata.com"))
 	if err != nil || base.Host == "" {
-		return failed("authenticate", "the Bright Data endpoint is not a valid URL")
+		return failStep("authenticate", "the Bright Data endpoint is not a valid URL")
 	}
 	auth := "Bearer " + c.Credentials.APIToken
 	var zones []brightDataZone
 	if err := getJSON(ctx, env, base.JoinPath("zone", "get_active_zones").String(), auth, &zones); err != nil {
-		return failed("authenticate", "the API token was not accepted: "+Describe(err))
+		return failStep("authenticate", "the API token was not accepted: "+Describe(err))
 	}
 	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: fmt.Sprintf("the API token was accepted (%d active zones)", len(zones))}}
 	if c.Zone != "" {
 		if !slices.ContainsFunc(zones, func(z brightDataZone) bool { return z.Name == c.Zone }) {
 			msg := "zone " + c.Zone + " is not an active zone of this account"
-			return Result{Message: msg, Steps: append(steps, Step{Name: "find zone", Status: StepFailed, Message: msg})}
+			return failStep("find zone", msg, steps...)
 		}
 		steps = append(steps, Step{Name: "find zone", Status: StepPassed, Message: "the zone is active"})
 	}
@@ -65,7 +65,7 @@ func checkBrightData(ctx context.Context, cfg Config, env Env) Result {
 		}
 		if err := getJSON(ctx, env, u.String(), auth, &snapshots); err != nil {
 			msg := "dataset " + c.DatasetID + " cannot be read: " + Describe(err)
-			return Result{Message: msg, Steps: append(steps, Step{Name: "read dataset", Status: StepFailed, Message: msg})}
+			return failStep("read dataset", msg, steps...)
 		}
 		note := "the dataset is readable"
 		if len(snapshots) == 0 {

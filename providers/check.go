@@ -18,7 +18,7 @@ func Run(ctx context.Context, p *Provider, cfg Config, env Env) (res Result) {
 		if r := recover(); r != nil {
 			// The panic value is not shown: it may hold the config.
 			msg := fmt.Sprintf("the %s check failed unexpectedly", p.Type)
-			res = Result{Success: false, Message: msg, Steps: []Step{{Name: "run check", Status: StepFailed, Message: msg}}}
+			res = failStep("run check", msg)
 		}
 		if !res.Success && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			res.TimedOut = true

@@ -40,7 +40,7 @@ const driveReadonlyScope = "https://www.googleapis.com/auth/drive.readonly"
 func checkGoogleDrive(ctx context.Context, cfg Config, env Env) Result {
 	var c googleDriveConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	tokenURL := env.Endpoint("google_drive.token_url", "https://oauth2.googleapis.com/token")
 	apiBase := strings.TrimRight(env.Endpoint("google_drive.api_base", "https://www.googleapis.com"), "/")
@@ -51,7 +51,7 @@ func checkGoogleDrive(ctx context.Context, cfg Config, env Env) Result {
 	case "service_account":
 		key, err := parseRSAKey(cr.PrivateKey, "")
 		if err != nil {
-			return failed("read credentials", err.Error())
+			return failStep("read credentials", err.Error())
 		}
 		// RFC 7523 assertion as Google documents it for service accounts;
 		// sub asks for domain-wide delegation to that user.
@@ -63,7 +63,7 @@ func checkGoogleDrive(ctx context.Context, cfg Config, env Env) Result {
 		}
 		assertion, err := signRS256(key, cr.PrivateKeyID, claims)
 		if err != nil {
-			return failed("read credentials", "the private key cannot sign")
+			return failStep("read credentials", "the private key cannot sign")
 		}
 		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the service account key is a valid RSA key"})
 		form = url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
@@ -71,11 +71,11 @@ func checkGoogleDrive(ctx context.Context, cfg Config, env Env) Result {
 		form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cr.RefreshToken},
 			"client_id": {cr.ClientID}, "client_secret": {cr.ClientSecret}}
 	default:
-		return failed("read credentials", "credentials.type must be service_account or oauth")
+		return failStep("read credentials", "credentials.type must be service_account or oauth")
 	}
 	token, err := fetchToken(ctx, env, tokenURL, form)
 	if err != nil {
-		return stepFailure(steps, "authenticate", describeTokenError(err))
+		return failStep("authenticate", describeTokenError(err), steps...)
 	}
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"})
 
@@ -99,7 +99,7 @@ func checkGoogleDrive(ctx context.Context, cfg Config, env Env) Result {
 		} `json:"files"`
 	}
 	if err := getJSON(ctx, env, apiBase+"/drive/v3/files?"+q.Encode(), "Bearer "+token, &files); err != nil {
-		return stepFailure(steps, "list files", describeRead(err, thing))
+		return failStep("list files", describeRead(err, thing), steps...)
 	}
 	msg := "listed files in " + thing
 	if len(files.Files) == 0 {

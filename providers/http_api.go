@@ -54,14 +54,14 @@ type httpAPIPagination struct {
 func checkHTTPAPI(ctx context.Context, cfg Config, env Env) Result {
 	var c httpAPIConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	u, err := parseHTTPURL("base_url", c.BaseURL)
 	if err != nil {
-		return failed("fetch first page", err.Error())
+		return failStep("fetch first page", err.Error())
 	}
 	if err := checkHeaders(c.Credentials.Headers); err != nil {
-		return failed("fetch first page", err.Error())
+		return failStep("fetch first page", err.Error())
 	}
 	q := u.Query()
 	switch p := c.Pagination; p.Type {
@@ -84,19 +84,19 @@ func checkHTTPAPI(ctx context.Context, cfg Config, env Env) Result {
 		method = http.MethodGet
 	}
 	if method != http.MethodGet && method != http.MethodPost {
-		return failed("fetch first page", "http_method must be GET or POST")
+		return failStep("fetch first page", "http_method must be GET or POST")
 	}
 	var body []byte
 	if method == http.MethodPost && c.RequestBody != nil {
 		if body, err = json.Marshal(c.RequestBody); err != nil {
-			return failed("fetch first page", "request_body cannot be encoded as JSON")
+			return failStep("fetch first page", "request_body cannot be encoded as JSON")
 		}
 	}
 	reqCtx, cancel := withRequestTimeout(ctx, c.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(reqCtx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return failed("fetch first page", "base_url is not a valid URL")
+		return failStep("fetch first page", "base_url is not a valid URL")
 	}
 	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
@@ -105,12 +105,9 @@ func checkHTTPAPI(ctx context.Context, cfg Config, env Env) Result {
 	setHeaders(req, c.Credentials.Headers, "")
 	ans, err := fetch(env, req)
 	if err != nil {
-		return failed("fetch first page", "the API could not be read: "+describeFetch(ctx, err, c.RequestTimeout))
+		return failStep("fetch first page", "the API could not be read: "+describeFetch(ctx, err, c.RequestTimeout))
 	}
 	steps := []Step{{Name: "fetch first page", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(ans.Body))}}
-	fail := func(step, msg string) Result {
-		return Result{Message: msg, Steps: append(steps, Step{Name: step, Status: StepFailed, Message: msg})}
-	}
 
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(ans.Body))
@@ -120,15 +117,15 @@ func checkHTTPAPI(ctx context.Context, cfg Config, env Env) Result {
 		if mt, _, perr := mime.ParseMediaType(ans.ContentType); perr == nil && mt != "" {
 			msg += " (Content-Type " + mt + ")"
 		}
-		return fail("find items", msg)
+		return failStep("find items", msg, steps...)
 	}
 	node, found := lookupPath(doc, c.ItemsPath)
 	if !found {
-		return fail("find items", "items_path "+displayPath(c.ItemsPath)+" was not found in the answer")
+		return failStep("find items", "items_path "+displayPath(c.ItemsPath)+" was not found in the answer", steps...)
 	}
 	items, isArray := node.([]any)
 	if !isArray {
-		return fail("find items", "items_path "+displayPath(c.ItemsPath)+" is not an array in the answer")
+		return failStep("find items", "items_path "+displayPath(c.ItemsPath)+" is not an array in the answer", steps...)
 	}
 	var msg string
 	if len(items) == 0 {
@@ -136,10 +133,10 @@ func checkHTTPAPI(ctx context.Context, cfg Config, env Env) Result {
 	} else {
 		first, isObj := items[0].(map[string]any)
 		if !isObj {
-			return fail("find items", "items are not JSON objects")
+			return failStep("find items", "items are not JSON objects", steps...)
 		}
 		if _, has := first[c.ItemIDField]; !has {
-			return fail("find items", "items have no field "+c.ItemIDField)
+			return failStep("find items", "items have no field "+c.ItemIDField, steps...)
 		}
 		msg = fmt.Sprintf("found %d items with field %s", len(items), c.ItemIDField)
 	}
@@ -148,7 +145,7 @@ func checkHTTPAPI(ctx context.Context, cfg Config, env Env) Result {
 	if cp := c.Pagination.CursorPath; cp != "" {
 		cursor, ok := lookupPath(doc, cp)
 		if !ok {
-			return fail("find cursor", "pagination cursor_path "+cp+" was not found in the answer")
+			return failStep("find cursor", "pagination cursor_path "+cp+" was not found in the answer", steps...)
 		}
 		note := "the answer carries the next cursor"
 		if cursor == nil || cursor == "" {

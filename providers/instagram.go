@@ -33,11 +33,11 @@ type instagramConfig struct {
 func checkInstagram(ctx context.Context, cfg Config, env Env) Result {
 	var c instagramConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	token := c.Credentials.AccessToken
 	if token == "" {
-		return failed("read profile", "credentials.access_token is empty")
+		return failStep("read profile", "credentials.access_token is empty")
 	}
 	base := env.Endpoint("instagram.graph_base", "https://graph.instagram.com")
 	var me struct {
@@ -45,12 +45,12 @@ func checkInstagram(ctx context.Context, cfg Config, env Env) Result {
 		Username string `json:"username"`
 	}
 	if msg := instagramGet(ctx, env, base, "me", "id,username", token, &me); msg != "" {
-		return failed("read profile", msg)
+		return failStep("read profile", msg)
 	}
 	steps := []Step{{Name: "read profile", Status: StepPassed, Message: "the access token belongs to @" + me.Username}}
 	if want := c.Credentials.InstagramUserID; want != "" && want != me.ID {
 		msg := "the access token belongs to another Instagram user than instagram_user_id"
-		return Result{Message: msg, Steps: append(steps, Step{Name: "match user", Status: StepFailed, Message: msg})}
+		return failStep("match user", msg, steps...)
 	}
 	if id := c.BusinessAccountID; id != "" {
 		var acct struct {
@@ -58,7 +58,7 @@ func checkInstagram(ctx context.Context, cfg Config, env Env) Result {
 		}
 		if msg := instagramGet(ctx, env, base, id, "id", token, &acct); msg != "" {
 			msg = "business account " + id + ": " + msg
-			return Result{Message: msg, Steps: append(steps, Step{Name: "read business account", Status: StepFailed, Message: msg})}
+			return failStep("read business account", msg, steps...)
 		}
 		steps = append(steps, Step{Name: "read business account", Status: StepPassed, Message: "the business account is readable"})
 	}

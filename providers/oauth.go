@@ -78,8 +78,3 @@ func pathEscapeSegments(id string) (string, bool) {
 	}
 	return strings.Join(parts, "/"), true
 }
-
-// stepFailure appends a failed step to steps and makes the result.
-func stepFailure(steps []Step, name, msg string) Result {
-	return Result{Message: msg, Steps: append(steps, Step{Name: name, Status: StepFailed, Message: msg})}
-}

@@ -38,7 +38,7 @@ type postgresConfig struct {
 func checkPostgres(ctx context.Context, cfg Config, env Env) Result {
 	var c postgresConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	if c.Port == 0 {
 		c.Port = 5432
@@ -53,7 +53,7 @@ func checkPostgres(ctx context.Context, cfg Config, env Env) Result {
 	}, " ")
 	pc, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return failed("connect", "the connection settings are not valid")
+		return failStep("connect", "the connection settings are not valid")
 	}
 	pc.DialFunc = env.DialContext
 	pc.LookupFunc = env.LookupHost
@@ -64,7 +64,7 @@ func checkPostgres(ctx context.Context, cfg Config, env Env) Result {
 		if step == "authenticate" {
 			steps = append(steps, Step{Name: "connect", Status: StepPassed, Message: "the server answered"})
 		}
-		return Result{Message: msg, Steps: append(steps, Step{Name: step, Status: StepFailed, Message: msg})}
+		return failStep(step, msg, steps...)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	steps = append(steps, Step{Name: "connect", Status: StepPassed, Message: "the server answered"},
@@ -72,7 +72,7 @@ func checkPostgres(ctx context.Context, cfg Config, env Env) Result {
 	var one int
 	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		_, msg := describePostgres(err)
-		return Result{Message: msg, Steps: append(steps, Step{Name: "SELECT 1", Status: StepFailed, Message: msg})}
+		return failStep("SELECT 1", msg, steps...)
 	}
 	steps = append(steps, Step{Name: "SELECT 1", Status: StepPassed, Message: "the query ran"})
 	if c.Table != "" {
@@ -84,7 +84,7 @@ func checkPostgres(ctx context.Context, cfg Config, env Env) Result {
 		err := conn.QueryRow(ctx, "SELECT to_regclass(quote_ident($1) || '.' || quote_ident($2)) IS NOT NULL", schema, c.Table).Scan(&found)
 		if err != nil || !found {
 			msg := "the table was not found, or the user may not see it"
-			return Result{Message: msg, Steps: append(steps, Step{Name: "find table", Status: StepFailed, Message: msg})}
+			return failStep("find table", msg, steps...)
 		}
 		steps = append(steps, Step{Name: "find table", Status: StepPassed, Message: "the table is visible"})
 	}

@@ -21,34 +21,6 @@ import (
 // lives in memory for the length of a request or a check.
 type Config = map[string]any
 
-// StepStatus is the outcome of one step of a connectivity check.
-type StepStatus string
-
-// Step outcomes, as shown to users in the test response.
-const (
-	StepPassed  StepStatus = "PASSED"
-	StepFailed  StepStatus = "FAILED"
-	StepSkipped StepStatus = "SKIPPED"
-)
-
-// Step is one stage of a check ("resolve host", "authenticate", "list bucket"),
-// so a user sees which part failed. Message never contains a secret.
-type Step struct {
-	Name    string
-	Status  StepStatus
-	Message string
-}
-
-// Result is the outcome of a connectivity check. Message is user-facing,
-// useful ("access denied by bucket policy") and never contains a secret.
-type Result struct {
-	Success bool
-	Message string
-	Steps   []Step
-	// TimedOut is set when the check ran out of its deadline.
-	TimedOut bool
-}
-
 // Env is everything a check may use to reach the outside world. The server
 // builds it once from configuration; tests point Endpoints at local doubles.
 type Env struct {

@@ -34,31 +34,31 @@ type rssConfig struct {
 func checkRSS(ctx context.Context, cfg Config, env Env) Result {
 	var c rssConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	u, err := parseHTTPURL("feed_url", c.FeedURL)
 	if err != nil {
-		return failed("fetch feed", err.Error())
+		return failStep("fetch feed", err.Error())
 	}
 	if err := checkHeaders(c.Credentials.Headers); err != nil {
-		return failed("fetch feed", err.Error())
+		return failStep("fetch feed", err.Error())
 	}
 	reqCtx, cancel := withRequestTimeout(ctx, c.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return failed("fetch feed", "feed_url is not a valid URL")
+		return failStep("fetch feed", "feed_url is not a valid URL")
 	}
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8")
 	setHeaders(req, c.Credentials.Headers, c.UserAgent)
 	ans, err := fetch(env, req)
 	if err != nil {
-		return failed("fetch feed", "the feed could not be fetched: "+describeFetch(ctx, err, c.RequestTimeout))
+		return failStep("fetch feed", "the feed could not be fetched: "+describeFetch(ctx, err, c.RequestTimeout))
 	}
 	steps := []Step{{Name: "fetch feed", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(ans.Body))}}
 	kind, items, err := parseFeed(ans.Body)
 	if err != nil {
-		return Result{Message: err.Error(), Steps: append(steps, Step{Name: "parse feed", Status: StepFailed, Message: err.Error()})}
+		return failStep("parse feed", err.Error(), steps...)
 	}
 	msg := fmt.Sprintf("%s feed with %d items", kind, items)
 	if items == 0 {

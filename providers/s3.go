@@ -53,7 +53,7 @@ func decodeConfig(cfg Config, out any) error {
 func checkS3(ctx context.Context, cfg Config, env Env) Result {
 	var c s3Config
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	region := c.Region
 	if region == "" {
@@ -70,13 +70,13 @@ func checkS3(ctx context.Context, cfg Config, env Env) Result {
 	if c.Credentials.Type != "iam_role" {
 		return listOneObject(ctx, env, target)
 	}
-	creds, step := assumeRole(ctx, env, region, c.Credentials.RoleARN, c.Credentials.ExternalID)
-	if step.Status != StepPassed {
-		return Result{Message: step.Message, Steps: []Step{step}}
+	creds, refused := assumeRole(ctx, env, region, c.Credentials.RoleARN, c.Credentials.ExternalID)
+	if refused != "" {
+		return failStep("assume role", refused)
 	}
 	target.accessKey, target.secretKey, target.sessionToken = creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken
 	res := listOneObject(ctx, env, target)
-	res.Steps = append([]Step{step}, res.Steps...)
+	res.Steps = append([]Step{{Name: "assume role", Status: StepPassed, Message: "assumed the role"}}, res.Steps...)
 	return res
 }
 
@@ -93,12 +93,11 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 	var steps []Step
 	u, err := url.Parse(t.endpoint)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return failed("resolve endpoint", "endpoint_url must be an http or https URL")
+		return failStep("resolve endpoint", "endpoint_url must be an http or https URL")
 	}
 	if host := u.Hostname(); net.ParseIP(host) == nil {
 		if _, err := env.LookupHost(ctx, host); err != nil {
-			return Result{Message: "the endpoint host name could not be resolved",
-				Steps: []Step{{Name: "resolve endpoint", Status: StepFailed, Message: "the host name could not be resolved"}}}
+			return failStep("resolve endpoint", "the endpoint host name could not be resolved")
 		}
 	}
 	steps = append(steps, Step{Name: "resolve endpoint", Status: StepPassed, Message: u.Host})
@@ -122,7 +121,7 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 		MaxRetries: 1,
 	})
 	if err != nil {
-		return Result{Message: "the S3 client could not be set up", Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: "invalid endpoint"})}
+		return failStep("authenticate", "the S3 client could not be set up (invalid endpoint)", steps...)
 	}
 	// One object, or the end of an empty listing, is proof enough. The
 	// iterator is pulled once and stopped: minio-go's channel form keeps
@@ -135,15 +134,15 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 		// Name the step at fault: a refused key or signature is the
 		// credentials, anything after S3 accepted them is the bucket.
 		if s3AuthCodes[minio.ToErrorResponse(obj.Err).Code] {
-			return Result{Message: msg, Steps: append(steps, Step{Name: "authenticate", Status: StepFailed, Message: msg})}
+			return failStep("authenticate", msg, steps...)
 		}
 		if minio.ToErrorResponse(obj.Err).Code != "" {
 			steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the credentials were accepted"})
 		}
-		return Result{Message: msg, Steps: append(steps, Step{Name: "list bucket", Status: StepFailed, Message: msg})}
+		return failStep("list bucket", msg, steps...)
 	}
 	if err := ctx.Err(); err != nil && !found {
-		return Result{Message: Describe(err), Steps: append(steps, Step{Name: "list bucket", Status: StepFailed, Message: Describe(err)})}
+		return failStep("list bucket", Describe(err), steps...)
 	}
 	msg := "listed bucket " + t.bucket
 	if !found {
@@ -192,9 +191,4 @@ func describeS3(err error) string {
 		return "could not reach the S3 endpoint"
 	}
 	return msg
-}
-
-// failed is a result whose only step failed.
-func failed(step, msg string) Result {
-	return Result{Message: msg, Steps: []Step{{Name: step, Status: StepFailed, Message: msg}}}
 }

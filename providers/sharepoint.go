@@ -36,7 +36,7 @@ const graphDefaultScope = "https://graph.microsoft.com/.default"
 func checkSharePoint(ctx context.Context, cfg Config, env Env) Result {
 	var c sharePointConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	login := strings.TrimRight(env.Endpoint("sharepoint.login_base", "https://login.microsoftonline.com"), "/")
 	graph := strings.TrimRight(env.Endpoint("sharepoint.graph_base", "https://graph.microsoft.com"), "/")
@@ -51,14 +51,14 @@ func checkSharePoint(ctx context.Context, cfg Config, env Env) Result {
 		form.Set("refresh_token", cr.RefreshToken)
 		form.Set("scope", graphDefaultScope+" offline_access")
 	default:
-		return failed("read credentials", "credentials.type must be client_credentials or delegated")
+		return failStep("read credentials", "credentials.type must be client_credentials or delegated")
 	}
 	if cr.TenantID == "" || strings.ContainsAny(cr.TenantID, "/?#") {
-		return failed("read credentials", "tenant_id must be a tenant GUID or domain")
+		return failStep("read credentials", "tenant_id must be a tenant GUID or domain")
 	}
 	token, err := fetchToken(ctx, env, login+"/"+url.PathEscape(cr.TenantID)+"/oauth2/v2.0/token", form)
 	if err != nil {
-		return failed("authenticate", describeTokenError(err))
+		return failStep("authenticate", describeTokenError(err))
 	}
 	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: "got an access token"}}
 
@@ -70,7 +70,7 @@ func checkSharePoint(ctx context.Context, cfg Config, env Env) Result {
 		// A site id is "host,site-guid,web-guid" or a path "host:/sites/name".
 		site, ok := pathEscapeSegments(c.SiteID)
 		if !ok {
-			return stepFailure(steps, "read site", "site_id is not a Graph site id or site path")
+			return failStep("read site", "site_id is not a Graph site id or site path", steps...)
 		}
 		path, thing = "/v1.0/sites/"+site, "the site"
 	}
@@ -78,7 +78,7 @@ func checkSharePoint(ctx context.Context, cfg Config, env Env) Result {
 		ID string `json:"id"`
 	}
 	if err := getJSON(ctx, env, graph+path+"?$select=id", "Bearer "+token, &item); err != nil {
-		return stepFailure(steps, step, describeRead(err, thing))
+		return failStep(step, describeRead(err, thing), steps...)
 	}
 	msg := "read " + thing
 	return Result{Success: true, Message: msg, Steps: append(steps, Step{Name: step, Status: StepPassed, Message: msg})}

@@ -59,10 +59,10 @@ const snowflakePoll = 500 * time.Millisecond
 func checkSnowflake(ctx context.Context, cfg Config, env Env) Result {
 	var c snowflakeConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	if !snowflakeAccountRE.MatchString(c.Account) {
-		return failed("read configuration", "account is not a Snowflake account identifier (like xy12345.us-east-1 or myorg-myaccount)")
+		return failStep("read configuration", "account is not a Snowflake account identifier (like xy12345.us-east-1 or myorg-myaccount)")
 	}
 	base := strings.TrimRight(env.Endpoint("snowflake.base_url", "https://"+strings.ToLower(c.Account)+".snowflakecomputing.com"), "/")
 	switch c.Credentials.Type {
@@ -71,7 +71,7 @@ func checkSnowflake(ctx context.Context, cfg Config, env Env) Result {
 	case "username_password":
 		return snowflakePassword(ctx, env, base, c)
 	}
-	return failed("read credentials", "credentials.type must be key_pair or username_password")
+	return failStep("read credentials", "credentials.type must be key_pair or username_password")
 }
 
 // snowflakeJWTAccount is the account part of a key-pair JWT's iss and sub:
@@ -107,11 +107,11 @@ func snowflakeStatementTimeout(ctx context.Context, configured int) int {
 func snowflakeKeyPair(ctx context.Context, env Env, base string, c snowflakeConfig) Result {
 	key, err := parseRSAKey(c.Credentials.PrivateKey, c.Credentials.PrivateKeyPassphrase)
 	if err != nil {
-		return failed("read credentials", err.Error())
+		return failStep("read credentials", err.Error())
 	}
 	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
-		return failed("read credentials", "the public key cannot be derived")
+		return failStep("read credentials", "the public key cannot be derived")
 	}
 	// iss carries the fingerprint Snowflake shows as RSA_PUBLIC_KEY_FP, so it
 	// picks which of the user's two registered keys to verify against.
@@ -123,14 +123,14 @@ func snowflakeKeyPair(ctx context.Context, env Env, base string, c snowflakeConf
 		"sub": subject, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
 	if err != nil {
-		return failed("read credentials", "the private key cannot sign")
+		return failStep("read credentials", "the private key cannot sign")
 	}
 	steps := []Step{{Name: "read credentials", Status: StepPassed, Message: "the private key is a valid RSA key"}}
 
 	body, err := json.Marshal(map[string]any{"statement": "SELECT 1", "timeout": snowflakeStatementTimeout(ctx, c.QueryTimeoutSeconds),
 		"warehouse": c.Warehouse, "database": c.Database, "schema": c.Schema, "role": c.Role})
 	if err != nil {
-		return failed("run SELECT 1", "the request cannot be built")
+		return failStep("run SELECT 1", "the request cannot be built")
 	}
 	auth := func(req *http.Request) {
 		req.Header.Set("Authorization", "Bearer "+jwt)
@@ -158,10 +158,10 @@ func snowflakeKeyPair(ctx context.Context, env Env, base string, c snowflakeConf
 		// a SQL error (422) means the key was accepted.
 		var se *httpStatusError
 		if !errors.As(err, &se) || se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden {
-			return stepFailure(steps, "authenticate", describeSnowflake(err))
+			return failStep("authenticate", describeSnowflake(err), steps...)
 		}
 		steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the key pair was accepted"})
-		return stepFailure(steps, "run SELECT 1", describeSnowflake(err))
+		return failStep("run SELECT 1", describeSnowflake(err), steps...)
 	}
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the key pair was accepted"})
 	return selectOneResult(steps, ans.Data)
@@ -178,7 +178,7 @@ func snowflakePassword(ctx context.Context, env Env, base string, c snowflakeCon
 		"ACCOUNT_NAME": snowflakeJWTAccount(c.Account), "LOGIN_NAME": c.Credentials.Username,
 		"PASSWORD": c.Credentials.Password, "CLIENT_APP_ID": "connvault", "CLIENT_APP_VERSION": "1.0"}})
 	if err != nil {
-		return failed("authenticate", "the request cannot be built")
+		return failStep("authenticate", "the request cannot be built")
 	}
 	var login struct {
 		Success bool   `json:"success"`
@@ -188,11 +188,11 @@ func snowflakePassword(ctx context.Context, env Env, base string, c snowflakeCon
 		} `json:"data"`
 	}
 	if _, err := snowflakeDo(ctx, env, http.MethodPost, base+"/session/v1/login-request?"+q.Encode(), body, nil, &login); err != nil {
-		return failed("authenticate", describeSnowflake(err))
+		return failStep("authenticate", describeSnowflake(err))
 	}
 	// The login endpoint answers 200 either way; success and code decide.
 	if !login.Success || login.Data.Token == "" {
-		return failed("authenticate", describeSnowflake(&snowflakeRefusal{Code: login.Code}))
+		return failStep("authenticate", describeSnowflake(&snowflakeRefusal{Code: login.Code}))
 	}
 	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: "logged in with the password"}}
 	auth := func(req *http.Request) { req.Header.Set("Authorization", `Snowflake Token="`+login.Data.Token+`"`) }
@@ -201,7 +201,7 @@ func snowflakePassword(ctx context.Context, env Env, base string, c snowflakeCon
 	qb, err := json.Marshal(map[string]any{"sqlText": "SELECT 1", "sequenceId": 1, "asyncExec": false,
 		"querySubmissionTime": time.Now().UnixMilli()})
 	if err != nil {
-		return stepFailure(steps, "run SELECT 1", "the request cannot be built")
+		return failStep("run SELECT 1", "the request cannot be built", steps...)
 	}
 	var qa struct {
 		Success bool   `json:"success"`
@@ -228,7 +228,7 @@ func snowflakePassword(ctx context.Context, env Env, base string, c snowflakeCon
 		err = &snowflakeRefusal{Code: qa.Code}
 	}
 	if err != nil {
-		return stepFailure(steps, "run SELECT 1", describeSnowflake(err))
+		return failStep("run SELECT 1", describeSnowflake(err), steps...)
 	}
 	return selectOneResult(steps, qa.Data.RowSet)
 }
@@ -340,7 +340,7 @@ func describeSnowflake(err error) string {
 
 func selectOneResult(steps []Step, data [][]any) Result {
 	if len(data) != 1 || len(data[0]) != 1 || strings.TrimSpace(cellString(data[0][0])) != "1" {
-		return stepFailure(steps, "run SELECT 1", "SELECT 1 did not return 1")
+		return failStep("run SELECT 1", "SELECT 1 did not return 1", steps...)
 	}
 	return Result{Success: true, Message: "authenticated and ran SELECT 1",
 		Steps: append(steps, Step{Name: "run SELECT 1", Status: StepPassed, Message: "returned 1"})}

@@ -21,11 +21,10 @@ type stsCredentials struct {
 
 // assumeRole calls AWS STS AssumeRole as the server's own AWS identity for
 // an S3 connection of credentials type iam_role: the connection stores only
-// the role (and external id), the trust lies with the role's policy.
-func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string) (stsCredentials, Step) {
-	fail := func(msg string) (stsCredentials, Step) {
-		return stsCredentials{}, Step{Name: "assume role", Status: StepFailed, Message: msg}
-	}
+// the role (and external id), the trust lies with the role's policy. It
+// returns the temporary credentials, or why the role was not assumed.
+func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string) (stsCredentials, string) {
+	fail := func(msg string) (stsCredentials, string) { return stsCredentials{}, msg }
 	base := env.AWS
 	if base.AccessKeyID == "" || base.SecretAccessKey == "" {
 		return fail("assuming an IAM role needs the server's own AWS credentials (CONNVAULT_AWS_ACCESS_KEY_ID and CONNVAULT_AWS_SECRET_ACCESS_KEY)")
@@ -80,5 +79,5 @@ func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string
 	if err := xml.Unmarshal(raw, &ans); err != nil || ans.Credentials.AccessKeyID == "" {
 		return fail("the STS answer holds no credentials")
 	}
-	return ans.Credentials, Step{Name: "assume role", Status: StepPassed, Message: "assumed the role"}
+	return ans.Credentials, ""
 }

@@ -14,7 +14,7 @@ func init() {
 func checkTigris(ctx context.Context, cfg Config, env Env) Result {
 	var c s3Config
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	region := c.Region
 	if region == "" {

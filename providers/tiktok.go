@@ -43,30 +43,30 @@ type tiktokAnswer struct {
 func checkTikTok(ctx context.Context, cfg Config, env Env) Result {
 	var c tiktokConfig
 	if err := decodeConfig(cfg, &c); err != nil {
-		return failed("read configuration", "the configuration cannot be read")
+		return failStep("read configuration", "the configuration cannot be read")
 	}
 	base := env.Endpoint("tiktok.api_base", "https://open.tiktokapis.com")
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
-		return failed("read profile", "the TikTok endpoint is not a valid URL")
+		return failStep("read profile", "the TikTok endpoint is not a valid URL")
 	}
 	u = u.JoinPath("v2", "user", "info") // JoinPath drops the trailing slash TikTok's path has
 	u.Path += "/"
 	u.RawQuery = "fields=open_id,display_name"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return failed("read profile", "the TikTok endpoint is not a valid URL")
+		return failStep("read profile", "the TikTok endpoint is not a valid URL")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Credentials.AccessToken)
 	req.Header.Set("Accept", "application/json")
 	resp, err := env.HTTP.Do(req)
 	if err != nil {
-		return failed("read profile", Describe(err))
+		return failStep("read profile", Describe(err))
 	}
 	defer resp.Body.Close()
 	body, err := readLimited(resp.Body)
 	if err != nil {
-		return failed("read profile", Describe(err))
+		return failStep("read profile", Describe(err))
 	}
 	var ans tiktokAnswer
 	jsonErr := json.Unmarshal(body, &ans)
@@ -75,20 +75,20 @@ func checkTikTok(ctx context.Context, cfg Config, env Env) Result {
 		// the request back.
 		switch ans.Error.Code {
 		case "access_token_invalid":
-			return failed("read profile", "the access token is invalid or expired")
+			return failStep("read profile", "the access token is invalid or expired")
 		case "scope_not_authorized":
-			return failed("read profile", "the access token lacks the user.info.basic scope")
+			return failStep("read profile", "the access token lacks the user.info.basic scope")
 		case "rate_limit_exceeded":
-			return failed("read profile", "TikTok's rate limit was reached; try again later")
+			return failStep("read profile", "TikTok's rate limit was reached; try again later")
 		}
 		if resp.StatusCode == http.StatusOK && jsonErr != nil {
-			return failed("read profile", "the TikTok answer is not the expected JSON")
+			return failStep("read profile", "the TikTok answer is not the expected JSON")
 		}
 		code := ans.Error.Code
 		if !isShortCode(code) {
 			code = ""
 		}
-		return failed("read profile", Describe(&httpStatusError{Status: resp.StatusCode, Code: code}))
+		return failStep("read profile", Describe(&httpStatusError{Status: resp.StatusCode, Code: code}))
 	}
 	who := ans.Data.User.DisplayName
 	if who == "" {
@@ -97,7 +97,7 @@ func checkTikTok(ctx context.Context, cfg Config, env Env) Result {
 	steps := []Step{{Name: "read profile", Status: StepPassed, Message: "the access token belongs to " + who}}
 	if want := c.Credentials.OpenID; want != "" && want != ans.Data.User.OpenID {
 		msg := "the token belongs to another user than open_id"
-		return Result{Message: msg, Steps: append(steps, Step{Name: "match user", Status: StepFailed, Message: msg})}
+		return failStep("match user", msg, steps...)
 	}
 	return Result{Success: true, Message: "the access token works for " + who, Steps: steps}
 }

@@ -1,0 +1,36 @@
+package providers
+
+// StepStatus is the outcome of one step of a connectivity check.
+type StepStatus string
+
+// Step outcomes, as shown to users in the test response.
+const (
+	StepPassed  StepStatus = "PASSED"
+	StepFailed  StepStatus = "FAILED"
+	StepSkipped StepStatus = "SKIPPED"
+)
+
+// Step is one stage of a check ("resolve host", "authenticate", "list bucket"),
+// so a user sees which part failed. Message never contains a secret.
+type Step struct {
+	Name    string
+	Status  StepStatus
+	Message string
+}
+
+// Result is the outcome of a connectivity check. Message is user-facing,
+// useful ("access denied by bucket policy") and never contains a secret.
+type Result struct {
+	Success bool
+	Message string
+	Steps   []Step
+	// TimedOut is set when the check ran out of its deadline.
+	TimedOut bool
+}
+
+// failStep is how a check fails: the step name failed with msg after the
+// steps that passed, and msg is the result's message too, so a user reads
+// the same cause in both places.
+func failStep(name, msg string, passed ...Step) Result {
+	return Result{Message: msg, Steps: append(passed, Step{Name: name, Status: StepFailed, Message: msg})}
+}
