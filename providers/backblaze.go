@@ -3,20 +3,12 @@ package providers
 import "context"
 
 func init() {
-	Register(&Provider{
-		Type:    "backblaze",
-		Secrets: []string{"credentials.application_key"},
-		Check:   checkBackblaze,
-	})
+	register("backblaze", []string{"credentials.application_key"}, checkBackblaze)
 }
 
 // Backblaze B2 is checked through its S3-compatible API, where the key id
 // is the access key and the application key the secret.
-func checkBackblaze(ctx context.Context, cfg Config, env Env) Result {
-	var c s3Config
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkBackblaze(ctx context.Context, c s3Config, env Env) Result {
 	endpoint := c.EndpointURL
 	if endpoint == "" && c.Region != "" {
 		endpoint = "https://s3." + c.Region + ".backblazeb2.com"

@@ -10,11 +10,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "box",
-		Secrets: []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"},
-		Check:   checkBox,
-	})
+	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"}, checkBox)
 }
 
 type boxConfig struct {
@@ -35,11 +31,7 @@ type boxConfig struct {
 // checkBox gets a token from Box's token endpoint (refresh token, client
 // credentials grant, or a JWT assertion signed with the app's key) and
 // reads the configured folder, "0" (All Files) by default.
-func checkBox(ctx context.Context, cfg Config, env Env) Result {
-	var c boxConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkBox(ctx context.Context, c boxConfig, env Env) Result {
 	api := strings.TrimRight(env.Endpoint("box.api_base", "https://api.box.com"), "/")
 	tokenURL := api + "/oauth2/token"
 	cr := c.Credentials

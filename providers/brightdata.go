@@ -8,11 +8,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "brightdata",
-		Secrets: []string{"credentials.api_token"},
-		Check:   checkBrightData,
-	})
+	register("brightdata", []string{"credentials.api_token"}, checkBrightData)
 }
 
 type brightDataConfig struct {
@@ -35,11 +31,7 @@ type brightDataZone struct {
 // readable with GET /datasets/v3/snapshots?dataset_id=..&status=ready&limit=1
 // (Web Scraper API "Get snapshots"), which lists at most one snapshot
 // and triggers no collection, so the check costs nothing.
-func checkBrightData(ctx context.Context, cfg Config, env Env) Result {
-	var c brightDataConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkBrightData(ctx context.Context, c brightDataConfig, env Env) Result {
 	base, err := url.Parse(env.Endpoint("brightdata.api_base", "https://api.brightdata.com"))
 	if err != nil || base.Host == "" {
 		return failStep("authenticate", "the Bright Data endpoint is not a valid URL")

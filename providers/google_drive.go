@@ -8,11 +8,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "google_drive",
-		Secrets: []string{"credentials.private_key", "credentials.client_secret", "credentials.refresh_token"},
-		Check:   checkGoogleDrive,
-	})
+	register("google_drive", []string{"credentials.private_key", "credentials.client_secret", "credentials.refresh_token"}, checkGoogleDrive)
 }
 
 type googleDriveConfig struct {
@@ -37,11 +33,7 @@ const driveReadonlyScope = "https://www.googleapis.com/auth/drive.readonly"
 // checkGoogleDrive gets an access token (a signed service-account JWT, or a
 // refresh token, exchanged at the token URL) and lists one file, inside the
 // shared drive and folder when the config names them.
-func checkGoogleDrive(ctx context.Context, cfg Config, env Env) Result {
-	var c googleDriveConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result {
 	tokenURL := env.Endpoint("google_drive.token_url", "https://oauth2.googleapis.com/token")
 	apiBase := strings.TrimRight(env.Endpoint("google_drive.api_base", "https://www.googleapis.com"), "/")
 	cr := c.Credentials

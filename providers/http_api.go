@@ -12,11 +12,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "http_api",
-		Secrets: []string{"credentials.headers.*"},
-		Check:   checkHTTPAPI,
-	})
+	register("http_api", []string{"credentials.headers.*"}, checkHTTPAPI)
 }
 
 type httpAPIConfig struct {
@@ -51,11 +47,7 @@ type httpAPIPagination struct {
 // checkHTTPAPI performs the configured request for the first page and
 // proves the answer has what a sync needs: the item array at items_path,
 // items carrying item_id_field, and the cursor when cursor_path is set.
-func checkHTTPAPI(ctx context.Context, cfg Config, env Env) Result {
-	var c httpAPIConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
 	u, err := parseHTTPURL("base_url", c.BaseURL)
 	if err != nil {
 		return failStep("fetch first page", err.Error())

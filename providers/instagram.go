@@ -10,11 +10,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "instagram",
-		Secrets: []string{"credentials.client_secret", "credentials.access_token"},
-		Check:   checkInstagram,
-	})
+	register("instagram", []string{"credentials.client_secret", "credentials.access_token"}, checkInstagram)
 }
 
 type instagramConfig struct {
@@ -30,11 +26,7 @@ type instagramConfig struct {
 // (GET {graph_base}/{id}?fields=id). The Graph API takes the token as the
 // access_token query parameter, so no error from these calls is ever
 // printed as is: *url.Error would carry the URL and the token with it.
-func checkInstagram(ctx context.Context, cfg Config, env Env) Result {
-	var c instagramConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkInstagram(ctx context.Context, c instagramConfig, env Env) Result {
 	token := c.Credentials.AccessToken
 	if token == "" {
 		return failStep("read profile", "credentials.access_token is empty")

@@ -13,11 +13,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "postgresql",
-		Secrets: []string{"credentials.password"},
-		Check:   checkPostgres,
-	})
+	register("postgresql", []string{"credentials.password"}, checkPostgres)
 }
 
 type postgresConfig struct {
@@ -35,11 +31,7 @@ type postgresConfig struct {
 
 // checkPostgres connects through the SSRF guard, authenticates and runs
 // SELECT 1; with a table configured, it also checks the table is visible.
-func checkPostgres(ctx context.Context, cfg Config, env Env) Result {
-	var c postgresConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkPostgres(ctx context.Context, c postgresConfig, env Env) Result {
 	if c.Port == 0 {
 		c.Port = 5432
 	}

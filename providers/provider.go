@@ -9,12 +9,13 @@ package providers
 
 import (
 	"context"
-
-	"github.com/connvault/connvault"
+	"encoding/json"
 	"net"
 	"net/http"
 	"sort"
 	"sync"
+
+	"github.com/connvault/connvault"
 )
 
 // Config is a provider_config decoded from JSON, secrets in plaintext. It only
@@ -72,7 +73,8 @@ type Provider struct {
 	// values). Only string values are treated as secrets.
 	Secrets []string
 	// Check proves the credentials work with the cheapest read-only call the
-	// provider offers. The caller sets the deadline on ctx.
+	// provider offers. The caller sets the deadline on ctx. register builds
+	// it around the provider's check of its typed config.
 	Check func(ctx context.Context, cfg Config, env Env) Result
 }
 
@@ -81,15 +83,34 @@ var (
 	registry   = map[string]*Provider{}
 )
 
-// Register adds p to the registry. It is called from init() in each
-// provider's file and panics on a duplicate, a programming error.
-func Register(p *Provider) {
+// register adds a provider from init() in its file and panics on a
+// duplicate, a programming error. Its check starts from its typed config:
+// the config map is decoded into C once, here, so no check opens with the
+// decode (or handles its failure its own way).
+func register[C any](providerType string, secrets []string, check func(ctx context.Context, c C, env Env) Result) {
+	p := &Provider{Type: providerType, Secrets: secrets, Check: func(ctx context.Context, cfg Config, env Env) Result {
+		var c C
+		if err := decodeConfig(cfg, &c); err != nil {
+			return failStep("read configuration", "the configuration cannot be read")
+		}
+		return check(ctx, c, env)
+	}}
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[p.Type]; dup {
 		panic("providers: duplicate registration of " + p.Type)
 	}
 	registry[p.Type] = p
+}
+
+// decodeConfig decodes a config map into a provider's typed config with a
+// JSON round trip: the struct's JSON tags are the spec's field names.
+func decodeConfig(cfg Config, out any) error {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
 }
 
 // Lookup returns the provider for a provider_type.

@@ -13,11 +13,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "rss",
-		Secrets: []string{"credentials.headers.*"},
-		Check:   checkRSS,
-	})
+	register("rss", []string{"credentials.headers.*"}, checkRSS)
 }
 
 type rssConfig struct {
@@ -31,11 +27,7 @@ type rssConfig struct {
 // under request_timeout) and parses it as RSS 2.0, RSS 1.0 (RDF) or Atom,
 // counting its items: a URL that answers 200 with an HTML page is the
 // common mistake, and only parsing catches it.
-func checkRSS(ctx context.Context, cfg Config, env Env) Result {
-	var c rssConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkRSS(ctx context.Context, c rssConfig, env Env) Result {
 	u, err := parseHTTPURL("feed_url", c.FeedURL)
 	if err != nil {
 		return failStep("fetch feed", err.Error())

@@ -3,7 +3,6 @@ package providers
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"iter"
 	"net"
@@ -16,11 +15,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "s3",
-		Secrets: []string{"credentials.secret_access_key", "credentials.session_token"},
-		Check:   checkS3,
-	})
+	register("s3", []string{"credentials.secret_access_key", "credentials.session_token"}, checkS3)
 }
 
 // s3Config is the part of an S3-style config the check needs.
@@ -42,19 +37,7 @@ type s3Config struct {
 	} `json:"credentials"`
 }
 
-func decodeConfig(cfg Config, out any) error {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
-}
-
-func checkS3(ctx context.Context, cfg Config, env Env) Result {
-	var c s3Config
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkS3(ctx context.Context, c s3Config, env Env) Result {
 	region := c.Region
 	if region == "" {
 		region = "us-east-1"

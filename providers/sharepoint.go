@@ -7,11 +7,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "sharepoint",
-		Secrets: []string{"credentials.client_secret", "credentials.refresh_token"},
-		Check:   checkSharePoint,
-	})
+	register("sharepoint", []string{"credentials.client_secret", "credentials.refresh_token"}, checkSharePoint)
 }
 
 type sharePointConfig struct {
@@ -33,11 +29,7 @@ const graphDefaultScope = "https://graph.microsoft.com/.default"
 // checkSharePoint gets a Microsoft identity platform token (client
 // credentials, or a delegated user's refresh token) and reads the drive,
 // the site, or the tenant's root site through Microsoft Graph.
-func checkSharePoint(ctx context.Context, cfg Config, env Env) Result {
-	var c sharePointConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkSharePoint(ctx context.Context, c sharePointConfig, env Env) Result {
 	login := strings.TrimRight(env.Endpoint("sharepoint.login_base", "https://login.microsoftonline.com"), "/")
 	graph := strings.TrimRight(env.Endpoint("sharepoint.graph_base", "https://graph.microsoft.com"), "/")
 	cr := c.Credentials

@@ -21,11 +21,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "snowflake",
-		Secrets: []string{"credentials.private_key", "credentials.private_key_passphrase", "credentials.password"},
-		Check:   checkSnowflake,
-	})
+	register("snowflake", []string{"credentials.private_key", "credentials.private_key_passphrase", "credentials.password"}, checkSnowflake)
 }
 
 type snowflakeConfig struct {
@@ -56,11 +52,7 @@ const snowflakePoll = 500 * time.Millisecond
 // checkSnowflake authenticates and runs SELECT 1. Key pairs use the SQL API
 // v2 with a key-pair JWT; passwords, which the SQL API does not take, use
 // the login-request endpoint the drivers use and a session token.
-func checkSnowflake(ctx context.Context, cfg Config, env Env) Result {
-	var c snowflakeConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkSnowflake(ctx context.Context, c snowflakeConfig, env Env) Result {
 	if !snowflakeAccountRE.MatchString(c.Account) {
 		return failStep("read configuration", "account is not a Snowflake account identifier (like xy12345.us-east-1 or myorg-myaccount)")
 	}

@@ -3,19 +3,11 @@ package providers
 import "context"
 
 func init() {
-	Register(&Provider{
-		Type:    "tigris",
-		Secrets: []string{"credentials.secret_access_key", "credentials.session_token"},
-		Check:   checkTigris,
-	})
+	register("tigris", []string{"credentials.secret_access_key", "credentials.session_token"}, checkTigris)
 }
 
 // Tigris speaks the S3 API; only its defaults differ.
-func checkTigris(ctx context.Context, cfg Config, env Env) Result {
-	var c s3Config
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkTigris(ctx context.Context, c s3Config, env Env) Result {
 	region := c.Region
 	if region == "" {
 		region = "auto"

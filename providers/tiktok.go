@@ -8,11 +8,7 @@ import (
 )
 
 func init() {
-	Register(&Provider{
-		Type:    "tiktok",
-		Secrets: []string{"credentials.client_secret", "credentials.access_token", "credentials.refresh_token"},
-		Check:   checkTikTok,
-	})
+	register("tiktok", []string{"credentials.client_secret", "credentials.access_token", "credentials.refresh_token"}, checkTikTok)
 }
 
 type tiktokConfig struct {
@@ -40,11 +36,7 @@ type tiktokAnswer struct {
 // {api_base}/v2/user/info/?fields=open_id,display_name with the access
 // token as a bearer token (needs scope user.info.basic, which every TikTok
 // login grants). With open_id configured the token must belong to it.
-func checkTikTok(ctx context.Context, cfg Config, env Env) Result {
-	var c tiktokConfig
-	if err := decodeConfig(cfg, &c); err != nil {
-		return failStep("read configuration", "the configuration cannot be read")
-	}
+func checkTikTok(ctx context.Context, c tiktokConfig, env Env) Result {
 	base := env.Endpoint("tiktok.api_base", "https://open.tiktokapis.com")
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
