@@ -1,6 +1,7 @@
 package connvault
 
 import (
+	"fmt"
 	"time"
 	"unicode/utf8"
 )
@@ -67,6 +68,62 @@ func (s Schedule) Next(h Health, now time.Time) *time.Time {
 // IsActive is true exactly when the status is ACTIVE.
 func (h Health) IsActive() bool { return h.Status == StatusActive }
 
+// NewHealth is a new connection's health: ACTIVE, with its first background
+// check scheduled. checked says a check passed just before saving; it is
+// recorded like any passing check.
+func NewHealth(now time.Time, checked bool, sched Schedule) Health {
+	h := Health{Status: StatusActive, StatusChangedAt: &now}
+	if checked {
+		h.LastCheckedAt, h.LastUsedAt = &now, &now
+	}
+	h.NextCheckAt = sched.Next(h, now)
+	return h
+}
+
+// Mutable is the rule that ARCHIVED is terminal, in one place: an archived
+// connection cannot be changed, tested or checked.
+func (h Health) Mutable() error {
+	if h.Status == StatusArchived {
+		return Errorf(ESTATE, "the connection is archived: it is kept for the record, without credentials, and can no longer change or be tested")
+	}
+	return nil
+}
+
+// Archive moves a connection to ARCHIVED for good; archived says it was
+// already, in which case nothing changes.
+func (h Health) Archive(now time.Time) (next Health, archived bool) {
+	if h.Status == StatusArchived {
+		return h, true
+	}
+	next = h
+	next.setStatus(StatusArchived, "archived by user", now)
+	next.NextCheckAt = nil
+	return next, false
+}
+
+// Transition names the status change from h to next that a check caused.
+type Transition string
+
+// The status changes a check outcome can cause.
+const (
+	Unchanged Transition = ""
+	// Disabled: ACTIVE to FAILED after FailureThreshold failed checks.
+	Disabled Transition = "disabled"
+	// Recovered: FAILED to ACTIVE after a passing check.
+	Recovered Transition = "recovered"
+)
+
+// TransitionTo says which status change moving from h to next is.
+func (h Health) TransitionTo(next Health) Transition {
+	switch {
+	case h.Status == StatusActive && next.Status == StatusFailed:
+		return Disabled
+	case h.Status == StatusFailed && next.Status == StatusActive:
+		return Recovered
+	}
+	return Unchanged
+}
+
 // AfterCheck is the lifecycle rule for a check outcome, in one place. A
 // success resets the failure count and error and brings FAILED back to
 // ACTIVE; a failure counts, stores the (already scrubbed) message truncated
@@ -89,7 +146,7 @@ func (h Health) AfterCheck(ok bool, message string, now time.Time, sched Schedul
 		msg := Truncate(message, MaxErrorLength)
 		next.LastError = &msg
 		if h.Status == StatusActive && next.ConsecutiveFailures >= FailureThreshold {
-			next.setStatus(StatusFailed, "disabled after 5 consecutive failed checks", now)
+			next.setStatus(StatusFailed, fmt.Sprintf("disabled after %d consecutive failed checks", FailureThreshold), now)
 		}
 	}
 	next.NextCheckAt = sched.Next(next, now)
@@ -115,9 +172,10 @@ func Truncate(s string, n int) string {
 // SUSPENDED may be asked for; a FAILED connection returns to ACTIVE through
 // a passing check, not by decree; ARCHIVED is terminal.
 func (h Health) SetByUser(target Status, now time.Time, sched Schedule) (Health, error) {
+	if err := h.Mutable(); err != nil {
+		return h, err
+	}
 	switch {
-	case h.Status == StatusArchived:
-		return h, Errorf(ESTATE, "the connection is archived and can no longer change")
 	case target != StatusActive && target != StatusSuspended:
 		return h, &Error{Code: EINVALID, Message: "status may only be set to ACTIVE or SUSPENDED", Field: []string{"body", "status"}}
 	case h.Status == target:

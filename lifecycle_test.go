@@ -1,6 +1,7 @@
 package connvault_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,48 @@ func TestSetByUser(t *testing.T) {
 				t.Errorf("next check %v for %s", got.NextCheckAt, got.Status)
 			}
 		})
+	}
+}
+
+func TestNewHealth(t *testing.T) {
+	untested := connvault.NewHealth(now, false, sched)
+	if untested.Status != connvault.StatusActive || untested.LastCheckedAt != nil || untested.NextCheckAt == nil || !untested.NextCheckAt.Equal(now.Add(sched.Interval)) {
+		t.Errorf("untested: %+v", untested)
+	}
+	tested := connvault.NewHealth(now, true, sched)
+	if tested.LastCheckedAt == nil || tested.LastUsedAt == nil || !tested.LastUsedAt.Equal(now) || tested.NextCheckAt == nil {
+		t.Errorf("tested: %+v", tested)
+	}
+}
+
+func TestArchivedIsTerminal(t *testing.T) {
+	h, already := health(connvault.StatusFailed, 6).Archive(now)
+	if already || h.Status != connvault.StatusArchived || h.NextCheckAt != nil || h.StatusReason == nil {
+		t.Fatalf("archive: %+v %v", h, already)
+	}
+	if _, again := h.Archive(now.Add(time.Hour)); !again {
+		t.Error("archiving twice changed it again")
+	}
+	if err := h.Mutable(); connvault.ErrorCode(err) != connvault.ESTATE {
+		t.Errorf("Mutable of archived: %v", err)
+	}
+	if err := health(connvault.StatusSuspended, 0).Mutable(); err != nil {
+		t.Errorf("Mutable of suspended: %v", err)
+	}
+}
+
+func TestTransitionTo(t *testing.T) {
+	active, failed := health(connvault.StatusActive, 4), health(connvault.StatusFailed, 5)
+	if got := active.TransitionTo(active.AfterCheck(false, "x", now, sched)); got != connvault.Disabled {
+		t.Errorf("fifth failure: %q", got)
+	}
+	if got := failed.TransitionTo(failed.AfterCheck(true, "", now, sched)); got != connvault.Recovered {
+		t.Errorf("pass after FAILED: %q", got)
+	}
+	if got := active.TransitionTo(active); got != connvault.Unchanged {
+		t.Errorf("no change: %q", got)
+	}
+	if r := *active.AfterCheck(false, "x", now, sched).StatusReason; !strings.Contains(r, strconv.Itoa(connvault.FailureThreshold)) {
+		t.Errorf("reason %q does not name the threshold", r)
 	}
 }

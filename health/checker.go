@@ -176,7 +176,7 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 		return aborted
 	case res.Success:
 		return passed
-	case saved.Status == connvault.StatusFailed && conn.Status == connvault.StatusActive:
+	case conn.TransitionTo(saved.Health) == connvault.Disabled:
 		log.Warn("connection disabled", "consecutive_failures", saved.ConsecutiveFailures, "last_error", res.Message)
 		return disabled
 	}

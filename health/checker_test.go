@@ -39,7 +39,7 @@ func seed(t *testing.T, st *store.Store, d *providertest.S3, n int) (connvaultte
 			OrgID: tn.OrgID, UserID: tn.UserID, Name: bucket, ProviderType: "s3",
 			Config: seal(t, "s3", map[string]any{"bucket": bucket, "endpoint_url": d.URL, "region": "us-east-1",
 				"credentials": map[string]any{"type": "access_key", "access_key_id": d.AccessKey, "secret_access_key": secret}}),
-			NextCheckAt: &past,
+			Health: connvault.Health{Status: connvault.StatusActive, NextCheckAt: &past},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -243,7 +243,7 @@ func TestInvalidBytesFromAProviderAreRecorded(t *testing.T) {
 		OrgID: tn.OrgID, UserID: tn.UserID, Name: "broken server", ProviderType: "postgresql",
 		Config: seal(t, "postgresql", map[string]any{"host": "127.0.0.1", "port": float64(pg.Addr.Port), "database": "d", "ssl_mode": "disable",
 			"credentials": map[string]any{"type": "username_password", "username": "u", "password": "pw-of-broken-server"}}),
-		NextCheckAt: &past,
+		Health: connvault.Health{Status: connvault.StatusActive, NextCheckAt: &past},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,49 +1,47 @@
 -- Every statement filters by internal_id: tenancy is enforced in SQL, not
--- only in Go. Reads never select or decrypt the secrets column.
+-- only in Go. Reads of connections return the one model type (SELECT *):
+-- the table holds no secret, so no read can select one; the ciphertext is
+-- in connection_secrets, read only by DecryptSecrets.
 
 -- name: InsertConnection :one
 INSERT INTO connections (
     internal_id, connection_id, name, description, provider_type, provider_config,
-    secrets, secret_key_id, secret_fields, metadata, created_by_user_id,
-    status_changed_at, next_check_at
+    secret_key_id, secret_fields, metadata, created_by_user_id,
+    status, status_reason, status_changed_at, last_checked_at, last_used_at, next_check_at
 ) VALUES (
     @internal_id, @connection_id, @name, @description, @provider_type, @provider_config,
-    -- compress-algo=0: compressing before encrypting leaks length information.
-    -- s2k-mode=1: the key is 256 random bits, so iterated key stretching would
-    -- only cost time.
-    CASE WHEN sqlc.narg(secrets_json)::text IS NULL THEN NULL
-         ELSE pgp_sym_encrypt(sqlc.narg(secrets_json)::text, @encryption_key::text,
-                              'cipher-algo=aes256, compress-algo=0, s2k-mode=1') END,
     sqlc.narg(secret_key_id), @secret_fields, @metadata, @created_by_user_id,
-    now(), @next_check_at
+    @status, sqlc.narg(status_reason), sqlc.narg(status_changed_at), sqlc.narg(last_checked_at),
+    sqlc.narg(last_used_at), sqlc.narg(next_check_at)
 )
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at;
+RETURNING *;
 
--- name: GetConnectionByID :one
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
-WHERE internal_id = @internal_id AND connection_id = @connection_id;
+-- name: PutSecrets :exec
+-- compress-algo=0: compressing before encrypting leaks length information.
+-- s2k-mode=1: the key is 256 random bits, so iterated key stretching would
+-- only cost time.
+INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
+VALUES (@internal_id, @connection_id,
+        pgp_sym_encrypt(@secrets_json::text, @encryption_key::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1'))
+ON CONFLICT (internal_id, connection_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext;
 
--- name: GetConnectionByName :one
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
-WHERE internal_id = @internal_id AND name = @name AND status <> 'ARCHIVED';
+-- name: DeleteSecrets :exec
+DELETE FROM connection_secrets WHERE internal_id = @internal_id AND connection_id = @connection_id;
 
 -- name: DecryptSecrets :one
 -- The one statement that decrypts; used only to run a check or merge a PATCH.
-SELECT pgp_sym_decrypt(secrets, @encryption_key::text)::text AS secrets_json
-FROM connections
-WHERE internal_id = @internal_id AND connection_id = @connection_id
-  AND secrets IS NOT NULL AND secret_key_id = @secret_key_id;
+SELECT pgp_sym_decrypt(s.ciphertext, @encryption_key::text)::text AS secrets_json
+FROM connection_secrets s
+JOIN connections c ON c.internal_id = s.internal_id AND c.connection_id = s.connection_id
+WHERE s.internal_id = @internal_id AND s.connection_id = @connection_id AND c.secret_key_id = @secret_key_id;
+
+-- name: GetConnectionByID :one
+SELECT * FROM connections
+WHERE internal_id = @internal_id AND connection_id = @connection_id;
+
+-- name: GetConnectionByName :one
+SELECT * FROM connections
+WHERE internal_id = @internal_id AND name = @name AND status <> 'ARCHIVED';
 
 -- name: UpdateConnection :one
 -- Optimistic concurrency: succeeds only if nobody wrote since version was read.
@@ -52,11 +50,7 @@ UPDATE connections SET
     description = @description,
     metadata = @metadata,
     provider_config = @provider_config,
-    secrets = CASE WHEN NOT @replace_secrets::boolean THEN secrets
-                   WHEN sqlc.narg(secrets_json)::text IS NULL THEN NULL
-                   ELSE pgp_sym_encrypt(sqlc.narg(secrets_json)::text, @encryption_key::text,
-                                        'cipher-algo=aes256, compress-algo=0, s2k-mode=1') END,
-    secret_key_id = CASE WHEN @replace_secrets::boolean THEN sqlc.narg(secret_key_id) ELSE secret_key_id END,
+    secret_key_id = sqlc.narg(secret_key_id),
     secret_fields = @secret_fields,
     status = @status,
     status_reason = sqlc.narg(status_reason),
@@ -69,39 +63,13 @@ UPDATE connections SET
     updated_at = now(),
     version = version + 1
 WHERE internal_id = @internal_id AND connection_id = @connection_id AND version = @version
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at;
-
--- name: ArchiveConnection :one
-UPDATE connections SET
-    status = 'ARCHIVED',
-    status_reason = 'archived by user',
-    status_changed_at = now(),
-    secrets = NULL,
-    secret_key_id = NULL,
-    secret_fields = '[]',
-    next_check_at = NULL,
-    lease_owner = NULL,
-    lease_expires_at = NULL,
-    updated_at = now(),
-    version = version + 1
-WHERE internal_id = @internal_id AND connection_id = @connection_id AND status <> 'ARCHIVED'
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at;
+RETURNING *;
 
 -- name: ListConnections :many
 -- Newest first, ties by id. With a cursor, keyset pagination on
 -- (created_at, connection_id), served by connections_list_order at any depth;
 -- without one, OFFSET paging.
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
+SELECT * FROM connections
 WHERE internal_id = @internal_id
   AND (sqlc.narg(status)::text IS NULL AND status <> 'ARCHIVED' OR status = sqlc.narg(status)::text)
   AND (sqlc.narg(provider_type)::text IS NULL OR provider_type = sqlc.narg(provider_type)::text)
@@ -121,12 +89,8 @@ WHERE internal_id = @internal_id
   AND (sqlc.narg(search)::text IS NULL OR name ILIKE '%' || sqlc.narg(search)::text || '%' ESCAPE '\');
 
 -- name: LockConnection :one
--- Serialises check outcomes on one connection so no increment is lost.
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
+-- Serialises health changes on one connection so no increment is lost.
+SELECT * FROM connections
 WHERE internal_id = @internal_id AND connection_id = @connection_id
 FOR UPDATE;
 
@@ -140,51 +104,66 @@ UPDATE connections SET
     last_checked_at = sqlc.narg(last_checked_at),
     last_used_at = sqlc.narg(last_used_at),
     next_check_at = sqlc.narg(next_check_at),
-    lease_owner = NULL,
-    lease_expires_at = NULL,
     updated_at = now(),
     version = version + 1
 WHERE internal_id = @internal_id AND connection_id = @connection_id
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at;
+RETURNING *;
+
+-- name: ArchiveConnection :one
+-- The health (ARCHIVED) comes from the lifecycle rule; the secrets go.
+UPDATE connections SET
+    status = @status,
+    status_reason = sqlc.narg(status_reason),
+    status_changed_at = sqlc.narg(status_changed_at),
+    next_check_at = NULL,
+    secret_key_id = NULL,
+    secret_fields = '[]',
+    updated_at = now(),
+    version = version + 1
+WHERE internal_id = @internal_id AND connection_id = @connection_id AND status <> 'ARCHIVED'
+RETURNING *;
 
 -- name: ClaimDueConnections :many
 -- The health checker's lease: take up to @batch due ACTIVE connections that
 -- nobody holds (or whose holder's lease ran out, e.g. a replica that died
 -- mid-check). SKIP LOCKED lets replicas claim side by side without waiting
--- on each other or taking the same row.
-UPDATE connections c SET
-    lease_owner = @lease_owner,
-    lease_expires_at = now() + make_interval(secs => @lease_seconds::double precision)
-FROM (
+-- on each other or taking the same row; the lease's own upsert settles a
+-- race the snapshot cannot see (a lease taken meanwhile is live, so its row
+-- is not taken over and not returned).
+WITH due AS (
     SELECT d.internal_id, d.connection_id FROM connections d
     WHERE d.status = 'ACTIVE'
       AND d.next_check_at <= now()
-      AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+      AND NOT EXISTS (SELECT 1 FROM connection_leases l
+                      WHERE l.internal_id = d.internal_id AND l.connection_id = d.connection_id
+                        AND l.expires_at >= now())
     ORDER BY d.next_check_at
     LIMIT @batch
     FOR UPDATE SKIP LOCKED
-) due
-WHERE c.internal_id = due.internal_id AND c.connection_id = due.connection_id
-RETURNING c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config,
-    c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at,
-    c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.metadata,
-    c.created_by_user_id, c.created_at, c.updated_at, c.version, c.next_check_at;
+), leased AS (
+    INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
+    SELECT due.internal_id, due.connection_id, @lease_owner::text,
+           now() + make_interval(secs => @lease_seconds::double precision)
+    FROM due
+    ON CONFLICT (internal_id, connection_id) DO UPDATE
+        SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+        WHERE connection_leases.expires_at < now()
+    RETURNING internal_id, connection_id
+)
+SELECT sqlc.embed(c) FROM connections c
+JOIN leased ON c.internal_id = leased.internal_id AND c.connection_id = leased.connection_id;
 
 -- name: LeaseOwner :one
--- Who holds the health-check lease (NULL once a manual test or an archive
--- released it).
-SELECT lease_owner FROM connections
+-- Who holds the health-check lease (no row once a manual test, an archive
+-- or the holder's own outcome released it).
+SELECT owner FROM connection_leases
 WHERE internal_id = @internal_id AND connection_id = @connection_id;
+
+-- name: ReleaseLease :exec
+DELETE FROM connection_leases WHERE internal_id = @internal_id AND connection_id = @connection_id;
 
 -- name: ListConnectionsUnderOtherKeys :many
 -- Key rotation: rows of one organization still encrypted under another key.
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
+SELECT * FROM connections
 WHERE internal_id = @internal_id AND secret_key_id IS NOT NULL AND secret_key_id <> @current_key_id
 LIMIT @row_limit;

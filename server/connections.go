@@ -104,16 +104,11 @@ func (s *Server) create(ctx context.Context, who store.Principal, in createInput
 		ProviderType: in.ProviderType,
 		Config:       providers.Seal(p, config),
 		Metadata:     in.Metadata,
-		NextCheckAt:  s.cfg.Schedule.Next(connvault.Health{Status: connvault.StatusActive}, time.Now().UTC()),
+		// A check that passed before saving is recorded with the row.
+		Health: connvault.NewHealth(time.Now().UTC(), tested, s.cfg.Schedule),
 	})
 	if err != nil {
 		return nil, err
-	}
-	if tested {
-		// The check passed: record it, so last_used_at tells the truth.
-		if c, err = s.store.RecordCheck(ctx, c.OrgID, c.ID, true, "", s.cfg.Schedule, ""); err != nil {
-			return nil, err
-		}
 	}
 	s.log.InfoContext(ctx, "connection created", "org", c.OrgID, "connection_id", c.ID, "provider_type", c.ProviderType)
 	return c, nil
@@ -145,8 +140,8 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 	if err != nil {
 		return nil, err
 	}
-	if c.Status == connvault.StatusArchived {
-		return nil, connvault.Errorf(connvault.ESTATE, "the connection is archived; archived connections keep no credentials to test")
+	if err := c.Mutable(); err != nil {
+		return nil, err
 	}
 	p, err := lookupProvider(c.ProviderType)
 	if err != nil {
@@ -174,8 +169,8 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	if err != nil {
 		return nil, err
 	}
-	if c.Status == connvault.StatusArchived {
-		return nil, connvault.Errorf(connvault.ESTATE, "the connection is archived and can no longer be updated")
+	if err := c.Mutable(); err != nil {
+		return nil, err
 	}
 	now := time.Now().UTC()
 	if body.Name != nil {

@@ -30,50 +30,74 @@ type NewConnection struct {
 	// stored part is what reads serve as is, never decrypting.
 	Config   connvault.SealedConfig
 	Metadata map[string]any
-	// NextCheckAt schedules the first background health check.
-	NextCheckAt *time.Time
+	// Health is the new connection's health (connvault.NewHealth).
+	Health connvault.Health
 }
 
-// CreateConnection stores a new connection with its secrets encrypted.
-// A live connection of the same name in the organization is ECONFLICT.
+// CreateConnection stores a new connection and its encrypted secrets in
+// one transaction. A live connection of the same name in the organization
+// is ECONFLICT.
 func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvault.Connection, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond) // Postgres precision
 	secretsJSON, keyID, fields, err := s.sealSecrets(n.Config, nil, now, false)
 	if err != nil {
 		return nil, err
 	}
-	row, err := s.q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
-		InternalID:      n.OrgID,
-		ConnectionID:    connvault.NewConnectionID(),
-		Name:            n.Name,
-		Description:     n.Description,
-		ProviderType:    n.ProviderType,
-		ProviderConfig:  mustJSON(n.Config.Config, "{}"),
-		SecretsJson:     secretsJSON,
-		EncryptionKey:   s.currentPassphrase(),
-		SecretKeyID:     keyID,
-		SecretFields:    fields,
-		Metadata:        mustJSON(n.Metadata, "{}"),
-		CreatedByUserID: n.UserID,
-		NextCheckAt:     n.NextCheckAt,
+	h := n.Health
+	if h.Status == "" {
+		h = connvault.NewHealth(now, false, connvault.DefaultSchedule)
+	}
+	var row sqlcdb.Connection
+	err = s.inTx(ctx, func(q *sqlcdb.Queries) error {
+		var err error
+		row, err = q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
+			InternalID:      n.OrgID,
+			ConnectionID:    connvault.NewConnectionID(),
+			Name:            n.Name,
+			Description:     n.Description,
+			ProviderType:    n.ProviderType,
+			ProviderConfig:  mustJSON(n.Config.Config, "{}"),
+			SecretKeyID:     keyID,
+			SecretFields:    fields,
+			Metadata:        mustJSON(n.Metadata, "{}"),
+			CreatedByUserID: n.UserID,
+			Status:          string(h.Status),
+			StatusReason:    h.StatusReason,
+			StatusChangedAt: h.StatusChangedAt,
+			LastCheckedAt:   h.LastCheckedAt,
+			LastUsedAt:      h.LastUsedAt,
+			NextCheckAt:     h.NextCheckAt,
+		})
+		if err != nil {
+			return mapError(err, "connection")
+		}
+		return s.putSecrets(ctx, q, row.InternalID, row.ConnectionID, secretsJSON)
 	})
 	if err != nil {
-		return nil, mapError(err, "connection")
+		return nil, err
 	}
-	return fromRow(sqlcdb.GetConnectionByIDRow(row))
+	return fromRow(row)
+}
+
+// putSecrets stores (or, for nil, deletes) a connection's encrypted secrets.
+func (s *Store) putSecrets(ctx context.Context, q *sqlcdb.Queries, orgID, connID string, secretsJSON *string) error {
+	if secretsJSON == nil {
+		return mapError(q.DeleteSecrets(ctx, sqlcdb.DeleteSecretsParams{InternalID: orgID, ConnectionID: connID}), "secrets")
+	}
+	return mapError(q.PutSecrets(ctx, sqlcdb.PutSecretsParams{
+		InternalID: orgID, ConnectionID: connID, SecretsJson: *secretsJSON, EncryptionKey: s.currentPassphrase(),
+	}), "secrets")
 }
 
 // GetConnection finds a connection by conn_ id (archived ones included) or
 // by name (live ones only). Another organization's connection is ENOTFOUND.
 func (s *Store) GetConnection(ctx context.Context, orgID, identifier string) (*connvault.Connection, error) {
-	var row sqlcdb.GetConnectionByIDRow
+	var row sqlcdb.Connection
 	var err error
 	if strings.HasPrefix(identifier, "conn_") {
 		row, err = s.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: orgID, ConnectionID: identifier})
 	} else {
-		var r sqlcdb.GetConnectionByNameRow
-		r, err = s.q.GetConnectionByName(ctx, sqlcdb.GetConnectionByNameParams{InternalID: orgID, Name: identifier})
-		row = sqlcdb.GetConnectionByIDRow(r)
+		row, err = s.q.GetConnectionByName(ctx, sqlcdb.GetConnectionByNameParams{InternalID: orgID, Name: identifier})
 	}
 	if err != nil {
 		return nil, mapError(err, "connection")
@@ -143,7 +167,6 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		Description:         c.Description,
 		Metadata:            metadata,
 		ProviderConfig:      c.Config,
-		EncryptionKey:       s.currentPassphrase(),
 		SecretKeyID:         c.SecretKeyID,
 		SecretFields:        mustJSON(c.SecretFields, "[]"),
 		Status:              string(c.Status),
@@ -158,22 +181,31 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		ConnectionID:        c.ID,
 		Version:             c.Version,
 	}
+	var secretsJSON *string
 	if change != nil {
-		secretsJSON, keyID, fields, err := s.sealSecrets(change.Config, c.SecretFields, now, change.SameValues)
+		var err error
+		secretsJSON, p.SecretKeyID, p.SecretFields, err = s.sealSecrets(change.Config, c.SecretFields, now, change.SameValues)
 		if err != nil {
 			return nil, err
 		}
-		p.ReplaceSecrets, p.SecretsJson, p.SecretKeyID, p.SecretFields = true, secretsJSON, keyID, fields
 		p.ProviderConfig = mustJSON(change.Config.Config, "{}")
 	}
-	row, err := s.q.UpdateConnection(ctx, p)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrStale
-	}
+	var row sqlcdb.Connection
+	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
+		var err error
+		row, err = q.UpdateConnection(ctx, p)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrStale
+		}
+		if err != nil || change == nil {
+			return mapError(err, "connection")
+		}
+		return s.putSecrets(ctx, q, c.OrgID, c.ID, secretsJSON)
+	})
 	if err != nil {
-		return nil, mapError(err, "connection")
+		return nil, err
 	}
-	return fromRow(sqlcdb.GetConnectionByIDRow(row))
+	return fromRow(row)
 }
 
 // ErrStale reports that a connection changed between read and write; the
@@ -187,18 +219,33 @@ func (s *Store) ArchiveConnection(ctx context.Context, orgID, identifier string)
 	if err != nil {
 		return nil, err
 	}
-	if c.Status == connvault.StatusArchived {
+	h, already := c.Health.Archive(time.Now().UTC())
+	if already {
 		return c, nil
 	}
-	row, err := s.q.ArchiveConnection(ctx, sqlcdb.ArchiveConnectionParams{InternalID: orgID, ConnectionID: c.ID})
+	var row sqlcdb.Connection
+	err = s.inTx(ctx, func(q *sqlcdb.Queries) error {
+		var err error
+		row, err = q.ArchiveConnection(ctx, sqlcdb.ArchiveConnectionParams{
+			InternalID: orgID, ConnectionID: c.ID,
+			Status: string(h.Status), StatusReason: h.StatusReason, StatusChangedAt: h.StatusChangedAt,
+		})
+		if err != nil {
+			return err
+		}
+		if err := q.DeleteSecrets(ctx, sqlcdb.DeleteSecretsParams{InternalID: orgID, ConnectionID: c.ID}); err != nil {
+			return err
+		}
+		return q.ReleaseLease(ctx, sqlcdb.ReleaseLeaseParams{InternalID: orgID, ConnectionID: c.ID})
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Archived concurrently: answer with what is stored now.
 		return s.GetConnection(ctx, orgID, c.ID)
 	}
 	if err != nil {
-		return nil, mapError(err, "connection")
+		return nil, err
 	}
-	return fromRow(sqlcdb.GetConnectionByIDRow(row))
+	return fromRow(row)
 }
 
 // ErrLeaseLost reports that a health check finished after its lease went
@@ -218,20 +265,20 @@ func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, 
 			return mapError(err, "connection")
 		}
 		if leaseOwner != "" {
-			lease, err := q.LeaseOwner(ctx, sqlcdb.LeaseOwnerParams{InternalID: orgID, ConnectionID: connID})
+			owner, err := q.LeaseOwner(ctx, sqlcdb.LeaseOwnerParams{InternalID: orgID, ConnectionID: connID})
+			if errors.Is(err, pgx.ErrNoRows) || (err == nil && owner != leaseOwner) {
+				return ErrLeaseLost
+			}
 			if err != nil {
 				return mapError(err, "connection")
 			}
-			if lease == nil || *lease != leaseOwner {
-				return ErrLeaseLost
-			}
 		}
-		c, err := fromRow(sqlcdb.GetConnectionByIDRow(row))
+		c, err := fromRow(row)
 		if err != nil {
 			return err
 		}
-		if c.Status == connvault.StatusArchived {
-			return connvault.Errorf(connvault.ESTATE, "the connection is archived")
+		if err := c.Mutable(); err != nil {
+			return err
 		}
 		h := c.Health.AfterCheck(ok, message, time.Now().UTC(), sched)
 		saved, err := q.SaveConnectionHealth(ctx, sqlcdb.SaveConnectionHealthParams{
@@ -249,7 +296,12 @@ func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, 
 		if err != nil {
 			return mapError(err, "connection")
 		}
-		out, err = fromRow(sqlcdb.GetConnectionByIDRow(saved))
+		// Any lease ends with an outcome: the background checker's own, or
+		// a manual test's, which makes a running background check's late.
+		if err := q.ReleaseLease(ctx, sqlcdb.ReleaseLeaseParams{InternalID: orgID, ConnectionID: connID}); err != nil {
+			return mapError(err, "connection")
+		}
+		out, err = fromRow(saved)
 		return err
 	})
 	return out, err
@@ -258,14 +310,14 @@ func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, 
 // ClaimDue leases up to batch due ACTIVE connections to owner for lease.
 func (s *Store) ClaimDue(ctx context.Context, owner string, lease time.Duration, batch int) ([]*connvault.Connection, error) {
 	rows, err := s.q.ClaimDueConnections(ctx, sqlcdb.ClaimDueConnectionsParams{
-		LeaseOwner: &owner, LeaseSeconds: lease.Seconds(), Batch: int32(batch),
+		LeaseOwner: owner, LeaseSeconds: lease.Seconds(), Batch: int32(batch),
 	})
 	if err != nil {
 		return nil, mapError(err, "connections")
 	}
 	out := make([]*connvault.Connection, 0, len(rows))
 	for _, r := range rows {
-		c, err := fromRow(sqlcdb.GetConnectionByIDRow(r))
+		c, err := fromRow(r.Connection)
 		if err != nil {
 			return nil, err
 		}
@@ -345,7 +397,7 @@ func (s *Store) ListConnections(ctx context.Context, f ListFilter) (*ListResult,
 			res.Next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
 			break
 		}
-		c, err := fromRow(sqlcdb.GetConnectionByIDRow(r))
+		c, err := fromRow(r)
 		if err != nil {
 			return nil, err
 		}
@@ -438,7 +490,8 @@ func flattenStrings(m map[string]any, prefix string) map[string]string {
 	return out
 }
 
-func fromRow(r sqlcdb.GetConnectionByIDRow) (*connvault.Connection, error) {
+// fromRow is the one conversion from the stored row to the domain type.
+func fromRow(r sqlcdb.Connection) (*connvault.Connection, error) {
 	c := &connvault.Connection{
 		OrgID:        r.InternalID,
 		ID:           r.ConnectionID,

@@ -28,8 +28,8 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 	// The background checker's claim, on this row alone (ClaimDue would
 	// take any tenant's due rows).
 	const owner = "checker-under-test"
-	if _, err := st.Pool().Exec(ctx, `UPDATE connections SET lease_owner = $1, lease_expires_at = now() + interval '1 minute'
-		WHERE internal_id = $2 AND connection_id = $3`, owner, tn.OrgID, c.ID); err != nil {
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
+		VALUES ($2, $3, $1, now() + interval '1 minute')`, owner, tn.OrgID, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Minute}
@@ -49,8 +49,8 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 	}
 
 	// Archived while leased: the late outcome is refused the same way.
-	if _, err := st.Pool().Exec(ctx, `UPDATE connections SET lease_owner = $1, lease_expires_at = now() + interval '1 minute'
-		WHERE internal_id = $2 AND connection_id = $3`, owner, tn.OrgID, c.ID); err != nil {
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
+		VALUES ($2, $3, $1, now() + interval '1 minute')`, owner, tn.OrgID, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ArchiveConnection(ctx, tn.OrgID, c.ID); err != nil {

@@ -36,7 +36,7 @@ func (s *Store) RotateKeys(ctx context.Context, orgs ...string) (int, error) {
 				break
 			}
 			for _, r := range rows {
-				c, err := fromRow(sqlcdb.GetConnectionByIDRow(r))
+				c, err := fromRow(r)
 				if err != nil {
 					return rotated, err
 				}

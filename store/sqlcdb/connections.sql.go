@@ -12,57 +12,36 @@ import (
 
 const ArchiveConnection = `-- name: ArchiveConnection :one
 UPDATE connections SET
-    status = 'ARCHIVED',
-    status_reason = 'archived by user',
-    status_changed_at = now(),
-    secrets = NULL,
+    status = $1,
+    status_reason = $2,
+    status_changed_at = $3,
+    next_check_at = NULL,
     secret_key_id = NULL,
     secret_fields = '[]',
-    next_check_at = NULL,
-    lease_owner = NULL,
-    lease_expires_at = NULL,
     updated_at = now(),
     version = version + 1
-WHERE internal_id = $1 AND connection_id = $2 AND status <> 'ARCHIVED'
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
+WHERE internal_id = $4 AND connection_id = $5 AND status <> 'ARCHIVED'
+RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
 `
 
 type ArchiveConnectionParams struct {
-	InternalID   string
-	ConnectionID string
+	Status          string
+	StatusReason    *string
+	StatusChangedAt *time.Time
+	InternalID      string
+	ConnectionID    string
 }
 
-type ArchiveConnectionRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
-}
-
-func (q *Queries) ArchiveConnection(ctx context.Context, arg ArchiveConnectionParams) (ArchiveConnectionRow, error) {
-	row := q.db.QueryRow(ctx, ArchiveConnection, arg.InternalID, arg.ConnectionID)
-	var i ArchiveConnectionRow
+// The health (ARCHIVED) comes from the lifecycle rule; the secrets go.
+func (q *Queries) ArchiveConnection(ctx context.Context, arg ArchiveConnectionParams) (Connection, error) {
+	row := q.db.QueryRow(ctx, ArchiveConnection,
+		arg.Status,
+		arg.StatusReason,
+		arg.StatusChangedAt,
+		arg.InternalID,
+		arg.ConnectionID,
+	)
+	var i Connection
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,
@@ -80,73 +59,59 @@ func (q *Queries) ArchiveConnection(ctx context.Context, arg ArchiveConnectionPa
 		&i.LastCheckedAt,
 		&i.LastError,
 		&i.ConsecutiveFailures,
+		&i.NextCheckAt,
 		&i.Metadata,
 		&i.CreatedByUserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
-		&i.NextCheckAt,
 	)
 	return i, err
 }
 
 const ClaimDueConnections = `-- name: ClaimDueConnections :many
-UPDATE connections c SET
-    lease_owner = $1,
-    lease_expires_at = now() + make_interval(secs => $2::double precision)
-FROM (
+WITH due AS (
     SELECT d.internal_id, d.connection_id FROM connections d
     WHERE d.status = 'ACTIVE'
       AND d.next_check_at <= now()
-      AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+      AND NOT EXISTS (SELECT 1 FROM connection_leases l
+                      WHERE l.internal_id = d.internal_id AND l.connection_id = d.connection_id
+                        AND l.expires_at >= now())
     ORDER BY d.next_check_at
-    LIMIT $3
+    LIMIT $1
     FOR UPDATE SKIP LOCKED
-) due
-WHERE c.internal_id = due.internal_id AND c.connection_id = due.connection_id
-RETURNING c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config,
-    c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at,
-    c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.metadata,
-    c.created_by_user_id, c.created_at, c.updated_at, c.version, c.next_check_at
+), leased AS (
+    INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
+    SELECT due.internal_id, due.connection_id, $2::text,
+           now() + make_interval(secs => $3::double precision)
+    FROM due
+    ON CONFLICT (internal_id, connection_id) DO UPDATE
+        SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+        WHERE connection_leases.expires_at < now()
+    RETURNING internal_id, connection_id
+)
+SELECT c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config, c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at, c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.next_check_at, c.metadata, c.created_by_user_id, c.created_at, c.updated_at, c.version FROM connections c
+JOIN leased ON c.internal_id = leased.internal_id AND c.connection_id = leased.connection_id
 `
 
 type ClaimDueConnectionsParams struct {
-	LeaseOwner   *string
-	LeaseSeconds float64
 	Batch        int32
+	LeaseOwner   string
+	LeaseSeconds float64
 }
 
 type ClaimDueConnectionsRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
+	Connection Connection
 }
 
 // The health checker's lease: take up to @batch due ACTIVE connections that
 // nobody holds (or whose holder's lease ran out, e.g. a replica that died
 // mid-check). SKIP LOCKED lets replicas claim side by side without waiting
-// on each other or taking the same row.
+// on each other or taking the same row; the lease's own upsert settles a
+// race the snapshot cannot see (a lease taken meanwhile is live, so its row
+// is not taken over and not returned).
 func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectionsParams) ([]ClaimDueConnectionsRow, error) {
-	rows, err := q.db.Query(ctx, ClaimDueConnections, arg.LeaseOwner, arg.LeaseSeconds, arg.Batch)
+	rows, err := q.db.Query(ctx, ClaimDueConnections, arg.Batch, arg.LeaseOwner, arg.LeaseSeconds)
 	if err != nil {
 		return nil, err
 	}
@@ -155,28 +120,28 @@ func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectio
 	for rows.Next() {
 		var i ClaimDueConnectionsRow
 		if err := rows.Scan(
-			&i.InternalID,
-			&i.ConnectionID,
-			&i.Name,
-			&i.Description,
-			&i.ProviderType,
-			&i.ProviderConfig,
-			&i.SecretKeyID,
-			&i.SecretFields,
-			&i.Status,
-			&i.IsActive,
-			&i.StatusReason,
-			&i.StatusChangedAt,
-			&i.LastUsedAt,
-			&i.LastCheckedAt,
-			&i.LastError,
-			&i.ConsecutiveFailures,
-			&i.Metadata,
-			&i.CreatedByUserID,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.Version,
-			&i.NextCheckAt,
+			&i.Connection.InternalID,
+			&i.Connection.ConnectionID,
+			&i.Connection.Name,
+			&i.Connection.Description,
+			&i.Connection.ProviderType,
+			&i.Connection.ProviderConfig,
+			&i.Connection.SecretKeyID,
+			&i.Connection.SecretFields,
+			&i.Connection.Status,
+			&i.Connection.IsActive,
+			&i.Connection.StatusReason,
+			&i.Connection.StatusChangedAt,
+			&i.Connection.LastUsedAt,
+			&i.Connection.LastCheckedAt,
+			&i.Connection.LastError,
+			&i.Connection.ConsecutiveFailures,
+			&i.Connection.NextCheckAt,
+			&i.Connection.Metadata,
+			&i.Connection.CreatedByUserID,
+			&i.Connection.CreatedAt,
+			&i.Connection.UpdatedAt,
+			&i.Connection.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -219,10 +184,10 @@ func (q *Queries) CountConnections(ctx context.Context, arg CountConnectionsPara
 }
 
 const DecryptSecrets = `-- name: DecryptSecrets :one
-SELECT pgp_sym_decrypt(secrets, $1::text)::text AS secrets_json
-FROM connections
-WHERE internal_id = $2 AND connection_id = $3
-  AND secrets IS NOT NULL AND secret_key_id = $4
+SELECT pgp_sym_decrypt(s.ciphertext, $1::text)::text AS secrets_json
+FROM connection_secrets s
+JOIN connections c ON c.internal_id = s.internal_id AND c.connection_id = s.connection_id
+WHERE s.internal_id = $2 AND s.connection_id = $3 AND c.secret_key_id = $4
 `
 
 type DecryptSecretsParams struct {
@@ -245,12 +210,22 @@ func (q *Queries) DecryptSecrets(ctx context.Context, arg DecryptSecretsParams) 
 	return secrets_json, err
 }
 
+const DeleteSecrets = `-- name: DeleteSecrets :exec
+DELETE FROM connection_secrets WHERE internal_id = $1 AND connection_id = $2
+`
+
+type DeleteSecretsParams struct {
+	InternalID   string
+	ConnectionID string
+}
+
+func (q *Queries) DeleteSecrets(ctx context.Context, arg DeleteSecretsParams) error {
+	_, err := q.db.Exec(ctx, DeleteSecrets, arg.InternalID, arg.ConnectionID)
+	return err
+}
+
 const GetConnectionByID = `-- name: GetConnectionByID :one
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
+SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM connections
 WHERE internal_id = $1 AND connection_id = $2
 `
 
@@ -259,34 +234,9 @@ type GetConnectionByIDParams struct {
 	ConnectionID string
 }
 
-type GetConnectionByIDRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
-}
-
-func (q *Queries) GetConnectionByID(ctx context.Context, arg GetConnectionByIDParams) (GetConnectionByIDRow, error) {
+func (q *Queries) GetConnectionByID(ctx context.Context, arg GetConnectionByIDParams) (Connection, error) {
 	row := q.db.QueryRow(ctx, GetConnectionByID, arg.InternalID, arg.ConnectionID)
-	var i GetConnectionByIDRow
+	var i Connection
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,
@@ -304,22 +254,18 @@ func (q *Queries) GetConnectionByID(ctx context.Context, arg GetConnectionByIDPa
 		&i.LastCheckedAt,
 		&i.LastError,
 		&i.ConsecutiveFailures,
+		&i.NextCheckAt,
 		&i.Metadata,
 		&i.CreatedByUserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
-		&i.NextCheckAt,
 	)
 	return i, err
 }
 
 const GetConnectionByName = `-- name: GetConnectionByName :one
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
+SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM connections
 WHERE internal_id = $1 AND name = $2 AND status <> 'ARCHIVED'
 `
 
@@ -328,34 +274,9 @@ type GetConnectionByNameParams struct {
 	Name       string
 }
 
-type GetConnectionByNameRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
-}
-
-func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNameParams) (GetConnectionByNameRow, error) {
+func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNameParams) (Connection, error) {
 	row := q.db.QueryRow(ctx, GetConnectionByName, arg.InternalID, arg.Name)
-	var i GetConnectionByNameRow
+	var i Connection
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,
@@ -373,12 +294,12 @@ func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNa
 		&i.LastCheckedAt,
 		&i.LastError,
 		&i.ConsecutiveFailures,
+		&i.NextCheckAt,
 		&i.Metadata,
 		&i.CreatedByUserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
-		&i.NextCheckAt,
 	)
 	return i, err
 }
@@ -387,23 +308,15 @@ const InsertConnection = `-- name: InsertConnection :one
 
 INSERT INTO connections (
     internal_id, connection_id, name, description, provider_type, provider_config,
-    secrets, secret_key_id, secret_fields, metadata, created_by_user_id,
-    status_changed_at, next_check_at
+    secret_key_id, secret_fields, metadata, created_by_user_id,
+    status, status_reason, status_changed_at, last_checked_at, last_used_at, next_check_at
 ) VALUES (
     $1, $2, $3, $4, $5, $6,
-    -- compress-algo=0: compressing before encrypting leaks length information.
-    -- s2k-mode=1: the key is 256 random bits, so iterated key stretching would
-    -- only cost time.
-    CASE WHEN $7::text IS NULL THEN NULL
-         ELSE pgp_sym_encrypt($7::text, $8::text,
-                              'cipher-algo=aes256, compress-algo=0, s2k-mode=1') END,
-    $9, $10, $11, $12,
-    now(), $13
+    $7, $8, $9, $10,
+    $11, $12, $13, $14,
+    $15, $16
 )
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
+RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
 `
 
 type InsertConnectionParams struct {
@@ -413,43 +326,23 @@ type InsertConnectionParams struct {
 	Description     *string
 	ProviderType    string
 	ProviderConfig  []byte
-	SecretsJson     *string
-	EncryptionKey   string
 	SecretKeyID     *string
 	SecretFields    []byte
 	Metadata        []byte
 	CreatedByUserID string
+	Status          string
+	StatusReason    *string
+	StatusChangedAt *time.Time
+	LastCheckedAt   *time.Time
+	LastUsedAt      *time.Time
 	NextCheckAt     *time.Time
 }
 
-type InsertConnectionRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
-}
-
 // Every statement filters by internal_id: tenancy is enforced in SQL, not
-// only in Go. Reads never select or decrypt the secrets column.
-func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionParams) (InsertConnectionRow, error) {
+// only in Go. Reads of connections return the one model type (SELECT *):
+// the table holds no secret, so no read can select one; the ciphertext is
+// in connection_secrets, read only by DecryptSecrets.
+func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionParams) (Connection, error) {
 	row := q.db.QueryRow(ctx, InsertConnection,
 		arg.InternalID,
 		arg.ConnectionID,
@@ -457,15 +350,18 @@ func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionPara
 		arg.Description,
 		arg.ProviderType,
 		arg.ProviderConfig,
-		arg.SecretsJson,
-		arg.EncryptionKey,
 		arg.SecretKeyID,
 		arg.SecretFields,
 		arg.Metadata,
 		arg.CreatedByUserID,
+		arg.Status,
+		arg.StatusReason,
+		arg.StatusChangedAt,
+		arg.LastCheckedAt,
+		arg.LastUsedAt,
 		arg.NextCheckAt,
 	)
-	var i InsertConnectionRow
+	var i Connection
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,
@@ -483,18 +379,18 @@ func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionPara
 		&i.LastCheckedAt,
 		&i.LastError,
 		&i.ConsecutiveFailures,
+		&i.NextCheckAt,
 		&i.Metadata,
 		&i.CreatedByUserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
-		&i.NextCheckAt,
 	)
 	return i, err
 }
 
 const LeaseOwner = `-- name: LeaseOwner :one
-SELECT lease_owner FROM connections
+SELECT owner FROM connection_leases
 WHERE internal_id = $1 AND connection_id = $2
 `
 
@@ -503,21 +399,17 @@ type LeaseOwnerParams struct {
 	ConnectionID string
 }
 
-// Who holds the health-check lease (NULL once a manual test or an archive
-// released it).
-func (q *Queries) LeaseOwner(ctx context.Context, arg LeaseOwnerParams) (*string, error) {
+// Who holds the health-check lease (no row once a manual test, an archive
+// or the holder's own outcome released it).
+func (q *Queries) LeaseOwner(ctx context.Context, arg LeaseOwnerParams) (string, error) {
 	row := q.db.QueryRow(ctx, LeaseOwner, arg.InternalID, arg.ConnectionID)
-	var lease_owner *string
-	err := row.Scan(&lease_owner)
-	return lease_owner, err
+	var owner string
+	err := row.Scan(&owner)
+	return owner, err
 }
 
 const ListConnections = `-- name: ListConnections :many
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
+SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM connections
 WHERE internal_id = $1
   AND ($2::text IS NULL AND status <> 'ARCHIVED' OR status = $2::text)
   AND ($3::text IS NULL OR provider_type = $3::text)
@@ -541,35 +433,10 @@ type ListConnectionsParams struct {
 	RowLimit          int32
 }
 
-type ListConnectionsRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
-}
-
 // Newest first, ties by id. With a cursor, keyset pagination on
 // (created_at, connection_id), served by connections_list_order at any depth;
 // without one, OFFSET paging.
-func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams) ([]ListConnectionsRow, error) {
+func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams) ([]Connection, error) {
 	rows, err := q.db.Query(ctx, ListConnections,
 		arg.InternalID,
 		arg.Status,
@@ -585,9 +452,9 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListConnectionsRow
+	var items []Connection
 	for rows.Next() {
-		var i ListConnectionsRow
+		var i Connection
 		if err := rows.Scan(
 			&i.InternalID,
 			&i.ConnectionID,
@@ -605,12 +472,12 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 			&i.LastCheckedAt,
 			&i.LastError,
 			&i.ConsecutiveFailures,
+			&i.NextCheckAt,
 			&i.Metadata,
 			&i.CreatedByUserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
-			&i.NextCheckAt,
 		); err != nil {
 			return nil, err
 		}
@@ -623,11 +490,7 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 }
 
 const ListConnectionsUnderOtherKeys = `-- name: ListConnectionsUnderOtherKeys :many
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
+SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM connections
 WHERE internal_id = $1 AND secret_key_id IS NOT NULL AND secret_key_id <> $2
 LIMIT $3
 `
@@ -638,41 +501,16 @@ type ListConnectionsUnderOtherKeysParams struct {
 	RowLimit     int32
 }
 
-type ListConnectionsUnderOtherKeysRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
-}
-
 // Key rotation: rows of one organization still encrypted under another key.
-func (q *Queries) ListConnectionsUnderOtherKeys(ctx context.Context, arg ListConnectionsUnderOtherKeysParams) ([]ListConnectionsUnderOtherKeysRow, error) {
+func (q *Queries) ListConnectionsUnderOtherKeys(ctx context.Context, arg ListConnectionsUnderOtherKeysParams) ([]Connection, error) {
 	rows, err := q.db.Query(ctx, ListConnectionsUnderOtherKeys, arg.InternalID, arg.CurrentKeyID, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListConnectionsUnderOtherKeysRow
+	var items []Connection
 	for rows.Next() {
-		var i ListConnectionsUnderOtherKeysRow
+		var i Connection
 		if err := rows.Scan(
 			&i.InternalID,
 			&i.ConnectionID,
@@ -690,12 +528,12 @@ func (q *Queries) ListConnectionsUnderOtherKeys(ctx context.Context, arg ListCon
 			&i.LastCheckedAt,
 			&i.LastError,
 			&i.ConsecutiveFailures,
+			&i.NextCheckAt,
 			&i.Metadata,
 			&i.CreatedByUserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
-			&i.NextCheckAt,
 		); err != nil {
 			return nil, err
 		}
@@ -708,11 +546,7 @@ func (q *Queries) ListConnectionsUnderOtherKeys(ctx context.Context, arg ListCon
 }
 
 const LockConnection = `-- name: LockConnection :one
-SELECT internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
-FROM connections
+SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM connections
 WHERE internal_id = $1 AND connection_id = $2
 FOR UPDATE
 `
@@ -722,35 +556,10 @@ type LockConnectionParams struct {
 	ConnectionID string
 }
 
-type LockConnectionRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
-}
-
-// Serialises check outcomes on one connection so no increment is lost.
-func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) (LockConnectionRow, error) {
+// Serialises health changes on one connection so no increment is lost.
+func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) (Connection, error) {
 	row := q.db.QueryRow(ctx, LockConnection, arg.InternalID, arg.ConnectionID)
-	var i LockConnectionRow
+	var i Connection
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,
@@ -768,14 +577,55 @@ func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) 
 		&i.LastCheckedAt,
 		&i.LastError,
 		&i.ConsecutiveFailures,
+		&i.NextCheckAt,
 		&i.Metadata,
 		&i.CreatedByUserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
-		&i.NextCheckAt,
 	)
 	return i, err
+}
+
+const PutSecrets = `-- name: PutSecrets :exec
+INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
+VALUES ($1, $2,
+        pgp_sym_encrypt($3::text, $4::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1'))
+ON CONFLICT (internal_id, connection_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext
+`
+
+type PutSecretsParams struct {
+	InternalID    string
+	ConnectionID  string
+	SecretsJson   string
+	EncryptionKey string
+}
+
+// compress-algo=0: compressing before encrypting leaks length information.
+// s2k-mode=1: the key is 256 random bits, so iterated key stretching would
+// only cost time.
+func (q *Queries) PutSecrets(ctx context.Context, arg PutSecretsParams) error {
+	_, err := q.db.Exec(ctx, PutSecrets,
+		arg.InternalID,
+		arg.ConnectionID,
+		arg.SecretsJson,
+		arg.EncryptionKey,
+	)
+	return err
+}
+
+const ReleaseLease = `-- name: ReleaseLease :exec
+DELETE FROM connection_leases WHERE internal_id = $1 AND connection_id = $2
+`
+
+type ReleaseLeaseParams struct {
+	InternalID   string
+	ConnectionID string
+}
+
+func (q *Queries) ReleaseLease(ctx context.Context, arg ReleaseLeaseParams) error {
+	_, err := q.db.Exec(ctx, ReleaseLease, arg.InternalID, arg.ConnectionID)
+	return err
 }
 
 const SaveConnectionHealth = `-- name: SaveConnectionHealth :one
@@ -788,15 +638,10 @@ UPDATE connections SET
     last_checked_at = $6,
     last_used_at = $7,
     next_check_at = $8,
-    lease_owner = NULL,
-    lease_expires_at = NULL,
     updated_at = now(),
     version = version + 1
 WHERE internal_id = $9 AND connection_id = $10
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
+RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
 `
 
 type SaveConnectionHealthParams struct {
@@ -812,32 +657,7 @@ type SaveConnectionHealthParams struct {
 	ConnectionID        string
 }
 
-type SaveConnectionHealthRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
-}
-
-func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHealthParams) (SaveConnectionHealthRow, error) {
+func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHealthParams) (Connection, error) {
 	row := q.db.QueryRow(ctx, SaveConnectionHealth,
 		arg.Status,
 		arg.StatusReason,
@@ -850,7 +670,7 @@ func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHe
 		arg.InternalID,
 		arg.ConnectionID,
 	)
-	var i SaveConnectionHealthRow
+	var i Connection
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,
@@ -868,12 +688,12 @@ func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHe
 		&i.LastCheckedAt,
 		&i.LastError,
 		&i.ConsecutiveFailures,
+		&i.NextCheckAt,
 		&i.Metadata,
 		&i.CreatedByUserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
-		&i.NextCheckAt,
 	)
 	return i, err
 }
@@ -884,27 +704,20 @@ UPDATE connections SET
     description = $2,
     metadata = $3,
     provider_config = $4,
-    secrets = CASE WHEN NOT $5::boolean THEN secrets
-                   WHEN $6::text IS NULL THEN NULL
-                   ELSE pgp_sym_encrypt($6::text, $7::text,
-                                        'cipher-algo=aes256, compress-algo=0, s2k-mode=1') END,
-    secret_key_id = CASE WHEN $5::boolean THEN $8 ELSE secret_key_id END,
-    secret_fields = $9,
-    status = $10,
-    status_reason = $11,
-    status_changed_at = $12,
-    consecutive_failures = $13,
-    last_error = $14,
-    last_checked_at = $15,
-    last_used_at = $16,
-    next_check_at = $17,
+    secret_key_id = $5,
+    secret_fields = $6,
+    status = $7,
+    status_reason = $8,
+    status_changed_at = $9,
+    consecutive_failures = $10,
+    last_error = $11,
+    last_checked_at = $12,
+    last_used_at = $13,
+    next_check_at = $14,
     updated_at = now(),
     version = version + 1
-WHERE internal_id = $18 AND connection_id = $19 AND version = $20
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at,
-    last_used_at, last_checked_at, last_error, consecutive_failures, metadata,
-    created_by_user_id, created_at, updated_at, version, next_check_at
+WHERE internal_id = $15 AND connection_id = $16 AND version = $17
+RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
 `
 
 type UpdateConnectionParams struct {
@@ -912,9 +725,6 @@ type UpdateConnectionParams struct {
 	Description         *string
 	Metadata            []byte
 	ProviderConfig      []byte
-	ReplaceSecrets      bool
-	SecretsJson         *string
-	EncryptionKey       string
 	SecretKeyID         *string
 	SecretFields        []byte
 	Status              string
@@ -928,43 +738,15 @@ type UpdateConnectionParams struct {
 	InternalID          string
 	ConnectionID        string
 	Version             int64
-}
-
-type UpdateConnectionRow struct {
-	InternalID          string
-	ConnectionID        string
-	Name                string
-	Description         *string
-	ProviderType        string
-	ProviderConfig      []byte
-	SecretKeyID         *string
-	SecretFields        []byte
-	Status              string
-	IsActive            *bool
-	StatusReason        *string
-	StatusChangedAt     *time.Time
-	LastUsedAt          *time.Time
-	LastCheckedAt       *time.Time
-	LastError           *string
-	ConsecutiveFailures int32
-	Metadata            []byte
-	CreatedByUserID     string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Version             int64
-	NextCheckAt         *time.Time
 }
 
 // Optimistic concurrency: succeeds only if nobody wrote since version was read.
-func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionParams) (UpdateConnectionRow, error) {
+func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionParams) (Connection, error) {
 	row := q.db.QueryRow(ctx, UpdateConnection,
 		arg.Name,
 		arg.Description,
 		arg.Metadata,
 		arg.ProviderConfig,
-		arg.ReplaceSecrets,
-		arg.SecretsJson,
-		arg.EncryptionKey,
 		arg.SecretKeyID,
 		arg.SecretFields,
 		arg.Status,
@@ -979,7 +761,7 @@ func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionPara
 		arg.ConnectionID,
 		arg.Version,
 	)
-	var i UpdateConnectionRow
+	var i Connection
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,
@@ -997,12 +779,12 @@ func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionPara
 		&i.LastCheckedAt,
 		&i.LastError,
 		&i.ConsecutiveFailures,
+		&i.NextCheckAt,
 		&i.Metadata,
 		&i.CreatedByUserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
-		&i.NextCheckAt,
 	)
 	return i, err
 }

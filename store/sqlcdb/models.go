@@ -24,7 +24,6 @@ type Connection struct {
 	Description         *string
 	ProviderType        string
 	ProviderConfig      []byte
-	Secrets             []byte
 	SecretKeyID         *string
 	SecretFields        []byte
 	Status              string
@@ -36,13 +35,24 @@ type Connection struct {
 	LastError           *string
 	ConsecutiveFailures int32
 	NextCheckAt         *time.Time
-	LeaseOwner          *string
-	LeaseExpiresAt      *time.Time
 	Metadata            []byte
 	CreatedByUserID     string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Version             int64
+}
+
+type ConnectionLease struct {
+	InternalID   string
+	ConnectionID string
+	Owner        string
+	ExpiresAt    time.Time
+}
+
+type ConnectionSecret struct {
+	InternalID   string
+	ConnectionID string
+	Ciphertext   []byte
 }
 
 type EncryptionKey struct {
