@@ -95,7 +95,7 @@ func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
 	}
 	req.Header.Set("Accept", "application/json")
 	setHeaders(req, c.Credentials.Headers, "")
-	ans, err := fetch(env, req)
+	ans, err := env.send(req, nil)
 	if err != nil {
 		return failStep("fetch first page", "the API could not be read: "+describeFetch(ctx, err, c.RequestTimeout))
 	}

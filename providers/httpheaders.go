@@ -87,28 +87,3 @@ func describeFetch(parent context.Context, err error, seconds int) string {
 	}
 	return Describe(err)
 }
-
-// fetched is a bounded 2xx answer.
-type fetched struct {
-	Body        []byte
-	ContentType string
-}
-
-// fetch performs req and returns the bounded body of a 2xx answer. A
-// non-2xx answer becomes *httpStatusError and its body is dropped unread
-// beyond the limit: servers echo credentials back in error pages.
-func fetch(env Env, req *http.Request) (fetched, error) {
-	resp, err := env.HTTP.Do(req)
-	if err != nil {
-		return fetched{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fetched{}, &httpStatusError{Status: resp.StatusCode}
-	}
-	body, err := readLimited(resp.Body)
-	if err != nil {
-		return fetched{}, err
-	}
-	return fetched{Body: body, ContentType: resp.Header.Get("Content-Type")}, nil
-}

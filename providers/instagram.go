@@ -72,25 +72,17 @@ func instagramGet(ctx context.Context, env Env, base, node, fields, token string
 		return "the Instagram endpoint is not a valid URL"
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := env.HTTP.Do(req)
-	if err != nil {
-		return describeTokenInURL(err, token)
-	}
-	defer resp.Body.Close()
-	body, err := readLimited(resp.Body)
-	if err != nil {
-		return describeTokenInURL(err, token)
-	}
-	if resp.StatusCode != http.StatusOK {
-		// {"error":{"message":..,"type":"OAuthException","code":190,...}}:
-		// only the numeric code is used; message may quote the token.
+	// {"error":{"message":..,"type":"OAuthException","code":190,...}}: only
+	// the type and the numeric code are used; message may quote the token.
+	ans, err := env.send(req, jsonCode("error", "type"))
+	var se *httpStatusError
+	if errors.As(err, &se) {
 		var e struct {
 			Error struct {
-				Type string `json:"type"`
-				Code int    `json:"code"`
+				Code int `json:"code"`
 			} `json:"error"`
 		}
-		_ = json.Unmarshal(body, &e)
+		_ = json.Unmarshal(ans.Body, &e)
 		switch e.Error.Code {
 		case 190:
 			return "the access token is invalid or expired"
@@ -101,13 +93,12 @@ func instagramGet(ctx context.Context, env Env, base, node, fields, token string
 		case 100:
 			return "the account was not found or the token cannot see it"
 		}
-		code := e.Error.Type
-		if !isShortCode(code) {
-			code = ""
-		}
-		return Describe(&httpStatusError{Status: resp.StatusCode, Code: code})
+		return Describe(se)
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err != nil {
+		return describeTokenInURL(err, token)
+	}
+	if err := json.Unmarshal(ans.Body, out); err != nil {
 		return "the Instagram answer is not the expected JSON"
 	}
 	return ""

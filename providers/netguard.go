@@ -227,6 +227,11 @@ var kinds = []struct {
 	{netip.MustParsePrefix("2001::/23"), "an address reserved for IETF protocols"},
 }
 
+// ErrBlockedAddress is what every refusal of the SSRF guard matches
+// (errors.Is): a dial to anything but a public internet address while
+// private networks are not allowed. Its text names no address.
+var ErrBlockedAddress = errors.New("refused to connect: the address is not a public internet address (set CONNVAULT_ALLOW_PRIVATE_NETWORKS=true to allow)")
+
 // BlockedAddressError is the guard's refusal: errors.Is(err,
 // ErrBlockedAddress) holds for it. It says what kind of address was
 // refused and never which one: the address a name resolved to is not the

@@ -43,7 +43,7 @@ func checkRSS(ctx context.Context, c rssConfig, env Env) Result {
 	}
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8")
 	setHeaders(req, c.Credentials.Headers, c.UserAgent)
-	ans, err := fetch(env, req)
+	ans, err := env.send(req, nil)
 	if err != nil {
 		return failStep("fetch feed", "the feed could not be fetched: "+describeFetch(ctx, err, c.RequestTimeout))
 	}

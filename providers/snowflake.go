@@ -254,31 +254,14 @@ func snowflakeDo(ctx context.Context, env Env, method, endpoint string, body []b
 	if auth != nil {
 		auth(req)
 	}
-	resp, err := env.HTTP.Do(req)
+	ans, err := env.send(req, jsonCode("code"))
 	if err != nil {
-		return 0, err
+		return ans.Status, err
 	}
-	defer resp.Body.Close()
-	raw, err := readLimited(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
+	if out != nil && json.Unmarshal(ans.Body, out) != nil {
+		return ans.Status, errors.New("the answer from Snowflake is not the expected JSON")
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		se := &httpStatusError{Status: resp.StatusCode}
-		var e struct {
-			Code string `json:"code"`
-		}
-		if json.Unmarshal(raw, &e) == nil && isShortCode(e.Code) {
-			se.Code = e.Code
-		}
-		return resp.StatusCode, se
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, errors.New("the answer from Snowflake is not the expected JSON")
-		}
-	}
-	return resp.StatusCode, nil
+	return ans.Status, nil
 }
 
 // snowflakeSameHostPath resolves a path Snowflake handed back (a status or

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,37 +48,34 @@ func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string
 		req.Header.Set("X-Amz-Security-Token", tok)
 	}
 	signed := signer.SignV4STS(*req, base.AccessKeyID, base.SecretAccessKey.Reveal(), region)
-	resp, err := env.HTTP.Do(signed)
-	if err != nil {
-		return fail(Describe(err))
-	}
-	defer resp.Body.Close()
-	raw, err := readLimited(resp.Body)
-	if err != nil {
-		return fail(Describe(err))
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Code string `xml:"Error>Code"`
-		}
-		_ = xml.Unmarshal(raw, &e)
-		switch e.Code {
+	raw, err := env.send(signed, awsErrorCode)
+	var se *httpStatusError
+	if errors.As(err, &se) {
+		switch se.Code {
 		case "AccessDenied":
 			return fail("the role's trust policy does not let this server assume it (check the role ARN and external id)")
 		case "InvalidClientTokenId", "SignatureDoesNotMatch":
-			return fail("AWS refused the server's own credentials (" + e.Code + ")")
+			return fail("AWS refused the server's own credentials (" + se.Code + ")")
 		}
-		code := e.Code
-		if !isShortCode(code) {
-			code = ""
-		}
-		return fail(Describe(&httpStatusError{Status: resp.StatusCode, Code: code}))
+	}
+	if err != nil {
+		return fail(Describe(err))
 	}
 	var ans struct {
 		Credentials stsCredentials `xml:"AssumeRoleResult>Credentials"`
 	}
-	if err := xml.Unmarshal(raw, &ans); err != nil || ans.Credentials.AccessKeyID == "" {
+	if err := xml.Unmarshal(raw.Body, &ans); err != nil || ans.Credentials.AccessKeyID == "" {
 		return fail("the STS answer holds no credentials")
 	}
 	return ans.Credentials, ""
+}
+
+// awsErrorCode finds the code of an AWS XML error body
+// (<ErrorResponse><Error><Code>).
+func awsErrorCode(body []byte) string {
+	var e struct {
+		Code string `xml:"Error>Code"`
+	}
+	_ = xml.Unmarshal(body, &e)
+	return e.Code
 }

@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 )
@@ -51,18 +52,14 @@ func checkTikTok(ctx context.Context, c tiktokConfig, env Env) Result {
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Credentials.AccessToken)
 	req.Header.Set("Accept", "application/json")
-	resp, err := env.HTTP.Do(req)
-	if err != nil {
-		return failStep("read profile", Describe(err))
-	}
-	defer resp.Body.Close()
-	body, err := readLimited(resp.Body)
-	if err != nil {
+	// The envelope is read whatever the status: TikTok's error code is in it.
+	raw, err := env.send(req, nil)
+	if err != nil && !errors.As(err, new(*httpStatusError)) {
 		return failStep("read profile", Describe(err))
 	}
 	var ans tiktokAnswer
-	jsonErr := json.Unmarshal(body, &ans)
-	if resp.StatusCode != http.StatusOK || ans.Error.Code != "ok" {
+	jsonErr := json.Unmarshal(raw.Body, &ans)
+	if raw.Status != http.StatusOK || ans.Error.Code != "ok" {
 		// Only the error code is used: TikTok's message text can quote
 		// the request back.
 		switch ans.Error.Code {
@@ -73,14 +70,10 @@ func checkTikTok(ctx context.Context, c tiktokConfig, env Env) Result {
 		case "rate_limit_exceeded":
 			return failStep("read profile", "TikTok's rate limit was reached; try again later")
 		}
-		if resp.StatusCode == http.StatusOK && jsonErr != nil {
+		if raw.Status == http.StatusOK && jsonErr != nil {
 			return failStep("read profile", "the TikTok answer is not the expected JSON")
 		}
-		code := ans.Error.Code
-		if !isShortCode(code) {
-			code = ""
-		}
-		return failStep("read profile", Describe(&httpStatusError{Status: resp.StatusCode, Code: code}))
+		return failStep("read profile", Describe(statusError(raw.Status, ans.Error.Code)))
 	}
 	who := ans.Data.User.DisplayName
 	if who == "" {

@@ -1,0 +1,65 @@
+package providers
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+)
+
+// Describe turns a failed call into a user-facing explanation that names
+// the cause ("authentication refused", "timed out") and never quotes a body.
+func Describe(err error) string {
+	var se *httpStatusError
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the provider did not answer before the check's deadline"
+	case errors.Is(err, ErrBlockedAddress):
+		return blockedMessage(err)
+	case errors.As(err, &dnsErr):
+		return "the host name could not be resolved"
+	case errors.As(err, &se):
+		switch se.Status {
+		case http.StatusUnauthorized:
+			return "authentication refused by the provider (" + se.Error() + ")"
+		case http.StatusForbidden:
+			return "access denied by the provider (" + se.Error() + ")"
+		case http.StatusNotFound:
+			return "the resource was not found (" + se.Error() + ")"
+		case http.StatusBadRequest:
+			return "the provider rejected the request (" + se.Error() + ")"
+		}
+		return "the provider answered " + se.Error()
+	case errors.Is(err, errResponseTooLarge):
+		return err.Error()
+	}
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	if errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) {
+		return "the provider's TLS certificate is not trusted for this host"
+	}
+	var recordErr tls.RecordHeaderError
+	if errors.As(err, &recordErr) {
+		return "the provider did not answer with TLS (is the URL meant to be http?)"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return "the provider did not answer before the check's deadline"
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return "could not connect to the provider: " + opErr.Op + " failed"
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return "request to the provider failed"
+	}
+	return err.Error()
+}
