@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // Describe turns a failed call into a user-facing explanation that names
@@ -62,4 +63,20 @@ func Describe(err error) string {
 		return "request to the provider failed"
 	}
 	return err.Error()
+}
+
+// describeTokenInURL explains a transport failure of a request whose URL
+// carries token. It drops the *url.Error wrapper, which names the URL, and
+// falls back to a generic text if the rest still mentions the token (a
+// Location header quoted by a redirect error, for instance).
+func describeTokenInURL(err error, token string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	msg := Describe(err)
+	if strings.Contains(msg, token) || strings.Contains(msg, url.QueryEscape(token)) {
+		return "the request to the provider failed"
+	}
+	return msg
 }

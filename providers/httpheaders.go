@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -55,16 +54,6 @@ func setHeaders(req *http.Request, headers map[string]string, userAgent string) 
 		userAgent = defaultUserAgent
 	}
 	req.Header.Set("User-Agent", userAgent)
-}
-
-// parseHTTPURL accepts absolute http and https URLs only: anything else
-// (a relative path, file:, ftp:) cannot be fetched by the check.
-func parseHTTPURL(field, raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New(field + " must be an absolute http or https URL")
-	}
-	return u, nil
 }
 
 // withRequestTimeout bounds ctx by request_timeout seconds (the spec's

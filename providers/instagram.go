@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 func init() {
@@ -102,20 +101,4 @@ func instagramGet(ctx context.Context, env Env, base, node, fields, token string
 		return "the Instagram answer is not the expected JSON"
 	}
 	return ""
-}
-
-// describeTokenInURL explains a transport failure of a request whose URL
-// carries token. It drops the *url.Error wrapper, which names the URL, and
-// falls back to a generic text if the rest still mentions the token (a
-// Location header quoted by a redirect error, for instance).
-func describeTokenInURL(err error, token string) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	msg := Describe(err)
-	if strings.Contains(msg, token) || strings.Contains(msg, url.QueryEscape(token)) {
-		return "the request to the provider failed"
-	}
-	return msg
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // fetchToken posts an OAuth 2.0 token request (RFC 6749 section 4 and the
@@ -63,18 +62,4 @@ func describeRead(err error, thing string) string {
 		}
 	}
 	return Describe(err)
-}
-
-// pathEscapeSegments escapes each "/"-separated segment of a user-given id
-// that may legitimately be a path (a Graph site "host:/sites/name"), and
-// refuses dot segments so the id cannot climb out of its collection.
-func pathEscapeSegments(id string) (string, bool) {
-	parts := strings.Split(id, "/")
-	for i, p := range parts {
-		if p == "." || p == ".." {
-			return "", false
-		}
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/"), true
 }
