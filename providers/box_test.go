@@ -1,6 +1,9 @@
 package providers_test
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"strconv"
 	"testing"
 
 	"github.com/connvault/connvault/providers"
@@ -66,4 +69,27 @@ func TestBoxCheck(t *testing.T) {
 			want: "the folder was not found", step: "read folder", calls: 2},
 	})
 	expiredCheck(t, "box", d, &d.Requests, cfg("type", "oauth", "refresh_token", refresh))
+}
+
+// A wrong passphrase whose padding happens to check out (1 in 256) is still
+// a wrong passphrase, for the legacy PEM encryption as for PKCS#8.
+func TestLegacyKeyWithAWrongPassphraseThatPadsCleanly(t *testing.T) {
+	t.Parallel()
+	key := providertest.NewKeyPair(t)
+	encrypted := key.EncryptedPKCS1PEM(t, "the-right-passphrase")
+	block, _ := pem.Decode([]byte(encrypted))
+	lucky := ""
+	for i := 0; i < 100000 && lucky == ""; i++ {
+		p := "wrong-" + strconv.Itoa(i)
+		//lint:ignore SA1019 the legacy form is what is under test
+		if _, err := x509.DecryptPEMBlock(block, []byte(p)); err == nil {
+			lucky = p
+		}
+	}
+	if lucky == "" {
+		t.Fatal("no wrong passphrase with clean padding found")
+	}
+	cfg := providers.Config{"credentials": map[string]any{"type": "jwt", "client_id": "c", "client_secret": "s",
+		"enterprise_id": "1", "public_key_id": "k", "private_key": encrypted, "passphrase": lucky}}
+	expectResult(t, rawCheck(t, "box", cfg, providers.Env{}), false, "the private key passphrase is wrong", lucky)
 }

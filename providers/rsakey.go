@@ -47,6 +47,7 @@ func parseRSAKey(pemText, passphrase string) (*rsa.PrivateKey, error) {
 		return nil, errBadPrivateKey
 	}
 	der := block.Bytes
+	decrypted := false
 	switch {
 	case block.Type == "ENCRYPTED PRIVATE KEY":
 		if passphrase == "" {
@@ -56,6 +57,7 @@ func parseRSAKey(pemText, passphrase string) (*rsa.PrivateKey, error) {
 		if der, err = decryptPKCS8(der, passphrase); err != nil {
 			return nil, err
 		}
+		decrypted = true
 	//lint:ignore SA1019 legacy PEM encryption is still what `openssl genrsa -aes256` (1.x) and older tools emit
 	case x509.IsEncryptedPEMBlock(block):
 		if passphrase == "" {
@@ -66,6 +68,7 @@ func parseRSAKey(pemText, passphrase string) (*rsa.PrivateKey, error) {
 		if der, err = x509.DecryptPEMBlock(block, []byte(passphrase)); err != nil {
 			return nil, errWrongPassphrase
 		}
+		decrypted = true
 	}
 	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
 		if rk, ok := k.(*rsa.PrivateKey); ok {
@@ -76,8 +79,9 @@ func parseRSAKey(pemText, passphrase string) (*rsa.PrivateKey, error) {
 	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
 		return k, nil
 	}
-	if block.Type == "ENCRYPTED PRIVATE KEY" {
-		// Padding matched by chance (1 in 256) but the plaintext is noise.
+	if decrypted {
+		// Padding matched by chance (1 in 256) but the plaintext is noise:
+		// in both encrypted forms, which only check the padding.
 		return nil, errWrongPassphrase
 	}
 	return nil, errBadPrivateKey
