@@ -74,14 +74,47 @@ const (
 )
 
 // Error is an application error with a code the edge understands and a
-// message safe to show a user: it never quotes submitted values.
+// message safe to show a user: it never quotes submitted values. It is the
+// one error type handlers return; the HTTP edge maps it to an answer once.
 type Error struct {
 	Code    string
 	Message string
-	// Field is the request location at fault, e.g. ["body","name"], if any.
-	Field []string
+	// Fields are the broken rules of an EINVALID error, each where it broke.
+	Fields []FieldError
 	// Cause is the underlying error, for logs only (never shown).
 	Cause error
+}
+
+// FieldError is one rule a request broke.
+type FieldError struct {
+	// Location is where, e.g. ["body","provider_config","bucket"].
+	Location []string
+	// Type is the kind of failure: missing, invalid, unknown_field,
+	// read_only or check_failed.
+	Type    string
+	Message string
+}
+
+// Invalid is an EINVALID error about one location.
+func Invalid(location []string, message string) *Error {
+	return &Error{Code: EINVALID, Message: message, Fields: []FieldError{{Location: location, Type: "invalid", Message: message}}}
+}
+
+// Under returns err with every field location prefixed by prefix, when err
+// is an EINVALID *Error (a rule checked on a part of the request, located
+// where that part sits); other errors are returned as they are.
+func Under(err error, prefix ...string) error {
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Code != EINVALID {
+		return err
+	}
+	out := *ce
+	out.Fields = make([]FieldError, len(ce.Fields))
+	for i, f := range ce.Fields {
+		f.Location = append(append([]string{}, prefix...), f.Location...)
+		out.Fields[i] = f
+	}
+	return &out
 }
 
 // Error implements the error interface.
@@ -109,14 +142,6 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
-// ErrorMessage returns the user-safe message of err, a generic one otherwise.
-func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return "internal error"
-}
 
 // CleanText makes text from outside (a request, a provider's answer) safe
 // to store in Postgres and to show: invalid UTF-8, NUL and other control

@@ -177,16 +177,16 @@ func (h Health) SetByUser(target Status, now time.Time, sched Schedule) (Health,
 	}
 	switch {
 	case target != StatusActive && target != StatusSuspended:
-		return h, &Error{Code: EINVALID, Message: "status may only be set to ACTIVE or SUSPENDED", Field: []string{"body", "status"}}
+		return h, Invalid([]string{"body", "status"}, "status may only be set to ACTIVE or SUSPENDED")
 	case h.Status == target:
 		return h, nil
 	case h.Status == StatusFailed && target == StatusActive:
-		return h, &Error{Code: EINVALID, Message: "a FAILED connection becomes ACTIVE again after a passing test (POST .../test) or a credential update that tests OK", Field: []string{"body", "status"}}
+		return h, Invalid([]string{"body", "status"}, "a FAILED connection becomes ACTIVE again after a passing test (POST .../test) or a credential update that tests OK")
 	case target == StatusActive && h.ConsecutiveFailures >= FailureThreshold:
 		// Suspending a FAILED connection must not be a way around the rule
 		// above: its failures are kept while suspended, and resuming waits
 		// for a passing test just as leaving FAILED does.
-		return h, &Error{Code: EINVALID, Message: "this connection's last checks failed (it was FAILED when suspended): it can be resumed after a passing test (POST .../test) or a credential update that tests OK", Field: []string{"body", "status"}}
+		return h, Invalid([]string{"body", "status"}, "this connection's last checks failed (it was FAILED when suspended): it can be resumed after a passing test (POST .../test) or a credential update that tests OK")
 	}
 	next := h
 	reason := "suspended by user"

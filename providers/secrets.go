@@ -103,8 +103,7 @@ func mergePatch(p *Provider, dst, patch Config, at []string) error {
 		case string:
 			if vv == connvault.RedactedMarker && isSecretPath(p, path) {
 				if _, stored := dst[k].(string); !stored {
-					return &connvault.Error{Code: connvault.EINVALID, Field: path,
-						Message: "field " + strings.Join(path, ".") + " holds the redaction marker but no secret is stored there: send the real value"}
+					return connvault.Invalid(path, "field "+strings.Join(path, ".")+" holds the redaction marker but no secret is stored there: send the real value")
 				}
 				continue // keep the stored secret
 			}

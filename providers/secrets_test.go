@@ -191,8 +191,8 @@ func TestMerge(t *testing.T) {
 				if !errors.As(err, &ce) || ce.Code != connvault.EINVALID || !strings.Contains(ce.Message, tc.errPath) {
 					t.Fatalf("err = %v, want EINVALID naming %s", err, tc.errPath)
 				}
-				if strings.Join(ce.Field, ".") != tc.errPath {
-					t.Errorf("Field = %v", ce.Field)
+				if len(ce.Fields) != 1 || strings.Join(ce.Fields[0].Location, ".") != tc.errPath {
+					t.Errorf("Fields = %v", ce.Fields)
 				}
 				if strings.Contains(ce.Message, "stored-") {
 					t.Errorf("the error quotes a value: %s", ce.Message)

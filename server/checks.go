@@ -34,8 +34,8 @@ func (o checkOutcome) refusal() error {
 		return connvault.Errorf(connvault.ETIMEOUT, "connection test timed out: %s", o.Message)
 	}
 	msg := "connection test failed: " + o.Message
-	return &apiError{Status: 422, Type: gen.ErrorBodyTypeValidationError, Message: msg,
-		Items: []gen.ValidationErrorItem{{Type: "check_failed", Location: []string{"body", "provider_config"}, Message: msg}}}
+	return &connvault.Error{Code: connvault.EINVALID, Message: msg,
+		Fields: []connvault.FieldError{{Type: "check_failed", Location: []string{"body", "provider_config"}, Message: msg}}}
 }
 
 func (o checkOutcome) response() gen.ConnectionTestResult {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/connvault/connvault"
-	"github.com/connvault/connvault/gen"
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
@@ -47,6 +46,5 @@ func (cs *configSchemas) validate(providerType string, cfg map[string]any) error
 	if err == nil {
 		return nil
 	}
-	items := schemaItems(err, []string{"body", "provider_config"})
-	return &apiError{Status: 422, Type: gen.ErrorBodyTypeValidationError, Message: summarize(items), Items: items}
+	return invalidFields(schemaFields(err, []string{"body", "provider_config"}))
 }

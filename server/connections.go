@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
@@ -27,7 +26,7 @@ type createInput struct {
 func lookupProvider(providerType string) (*providers.Provider, error) {
 	p, ok := providers.Lookup(providerType)
 	if !ok {
-		return nil, &connvault.Error{Code: connvault.EINVALID, Message: "provider_type is not supported by this server", Field: []string{"body", "provider_type"}}
+		return nil, connvault.Invalid([]string{"body", "provider_type"}, "provider_type is not supported by this server")
 	}
 	return p, nil
 }
@@ -88,7 +87,7 @@ func (s *Server) create(ctx context.Context, who store.Principal, in createInput
 	// marker refuses them here too (there is no stored value to keep).
 	config, err := providers.Merge(p, nil, in.ProviderConfig)
 	if err != nil {
-		return nil, locateUnder(err, "body", "provider_config")
+		return nil, connvault.Under(err, "body", "provider_config")
 	}
 	tested := in.TestBeforeSave == nil || *in.TestBeforeSave
 	if tested {
@@ -204,7 +203,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 		}
 		merged, err := providers.Merge(p, sealed.Plain(), *body.ProviderConfig)
 		if err != nil {
-			return nil, locateUnder(err, "body", "provider_config")
+			return nil, connvault.Under(err, "body", "provider_config")
 		}
 		if err := s.schemas.validate(c.ProviderType, merged); err != nil {
 			return nil, err
@@ -249,23 +248,13 @@ func requestedStatus(body *gen.UpdateConnectionRequest) (connvault.Status, bool,
 	}
 	switch {
 	case fromStatus != "" && fromActive != "" && fromStatus != fromActive:
-		return "", false, &connvault.Error{Code: connvault.EINVALID, Message: "status and is_active disagree", Field: []string{"body", "is_active"}}
+		return "", false, connvault.Invalid([]string{"body", "is_active"}, "status and is_active disagree")
 	case fromStatus != "":
 		return fromStatus, true, nil
 	case fromActive != "":
 		return fromActive, true, nil
 	}
 	return "", false, nil
-}
-
-// locateUnder prefixes the field of a validation error with where it sits.
-func locateUnder(err error, prefix ...string) error {
-	var ce *connvault.Error
-	if errors.As(err, &ce) && ce.Code == connvault.EINVALID {
-		loc := append(append([]string{}, prefix...), ce.Field...)
-		return &connvault.Error{Code: ce.Code, Message: ce.Message, Field: loc}
-	}
-	return err
 }
 
 // ListConnections implements POST /v1/organizations/connections/list.
@@ -313,7 +302,7 @@ func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *in
 	if cursor != nil && *cursor != "" {
 		cur, err := store.DecodeCursor(*cursor)
 		if err != nil {
-			return gen.ConnectionList{}, locateUnder(err, "query", "cursor")
+			return gen.ConnectionList{}, connvault.Under(err, "query", "cursor")
 		}
 		f.After, f.Offset = &cur, 0
 	}

@@ -69,8 +69,8 @@ func toAPIError(err error) *apiError {
 		switch ce.Code {
 		case connvault.EINVALID:
 			e.Status, e.Type = http.StatusUnprocessableEntity, gen.ErrorBodyTypeValidationError
-			if len(ce.Field) > 0 {
-				e.Items = []gen.ValidationErrorItem{{Type: "invalid", Location: ce.Field, Message: ce.Message}}
+			for _, f := range ce.Fields {
+				e.Items = append(e.Items, gen.ValidationErrorItem{Type: f.Type, Location: f.Location, Message: f.Message})
 			}
 		case connvault.ENOTFOUND:
 			e.Status, e.Type = http.StatusNotFound, gen.ErrorBodyTypeNotFoundError
@@ -129,14 +129,14 @@ func fromHTTPError(he *echo.HTTPError) *apiError {
 
 // validationError converts what the request validator found into the
 // envelope: 400 for unparsable bodies, 415 for the wrong content type, 404
-// and 405 for routes, 422 with one item per broken rule otherwise. Messages
-// come from kin-openapi with schema details disabled, so they name fields
-// and rules, never submitted values.
-func validationError(he *echo.HTTPError) *apiError {
+// for identifiers no connection can have, 422 with one item per broken
+// rule otherwise. Messages come from kin-openapi with schema details
+// disabled, so they name fields and rules, never submitted values.
+func validationError(he *echo.HTTPError) error {
 	if he.Internal == nil {
 		return fromHTTPError(he)
 	}
-	var items []gen.ValidationErrorItem
+	var fields []connvault.FieldError
 	status := http.StatusUnprocessableEntity
 	var walk func(err error)
 	walk = func(err error) {
@@ -144,56 +144,47 @@ func validationError(he *echo.HTTPError) *apiError {
 		var re *openapi3filter.RequestError
 		var se *openapi3.SchemaError
 		var pe *openapi3filter.ParseError
+		var sre *openapi3filter.SecurityRequirementsError
 		switch {
 		case errors.As(err, &me) && isMulti(err):
 			for _, e := range me {
 				walk(e)
 			}
 		case errors.As(err, &re):
+			var loc []string
+			if re.Parameter != nil {
+				loc = []string{re.Parameter.In, re.Parameter.Name}
+			}
 			switch {
 			case re.Parameter != nil && re.Parameter.In == "path":
 				// Only an identifier is in the path: one the spec refuses
 				// (longer than any name) names no connection.
 				status = http.StatusNotFound
+			case errors.As(re.Err, &pe) && re.Parameter != nil:
+				fields = append(fields, connvault.FieldError{Type: "invalid", Location: loc, Message: "value has the wrong type"})
 			case errors.As(re.Err, &pe):
-				if re.Parameter != nil {
-					items = append(items, gen.ValidationErrorItem{Type: "invalid", Location: []string{re.Parameter.In, re.Parameter.Name}, Message: "value has the wrong type"})
-					return
-				}
 				status = http.StatusBadRequest
-			case strings.HasPrefix(re.Reason, "header Content-Type has unexpected value"),
-				strings.Contains(re.Error(), "unsupported content type"):
+			case wrongContentType(re):
 				status = http.StatusUnsupportedMediaType
 			case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
-				loc := []string{"body"}
-				if re.Parameter != nil {
-					loc = []string{re.Parameter.In, re.Parameter.Name}
-				}
-				items = append(items, gen.ValidationErrorItem{Type: "missing", Location: loc, Message: "value is required but missing"})
+				fields = append(fields, connvault.FieldError{Type: "missing", Location: orBody(loc), Message: "value is required but missing"})
 			case re.Err != nil:
-				prefix := []string{"body"}
-				if re.Parameter != nil {
-					prefix = []string{re.Parameter.In, re.Parameter.Name}
-				}
-				items = append(items, schemaItems(re.Err, prefix)...)
+				fields = append(fields, schemaFields(re.Err, orBody(loc))...)
 			default:
-				items = append(items, gen.ValidationErrorItem{Type: "invalid", Location: []string{"body"}, Message: re.Reason})
+				fields = append(fields, connvault.FieldError{Type: "invalid", Location: orBody(loc), Message: re.Reason})
 			}
 		case errors.As(err, &se):
-			items = append(items, schemaItems(se, []string{"body"})...)
+			fields = append(fields, schemaFields(se, []string{"body"})...)
+		case errors.As(err, &sre):
+			status = http.StatusUnauthorized
 		default:
-			var sre *openapi3filter.SecurityRequirementsError
-			if errors.As(err, &sre) {
-				status = http.StatusUnauthorized
-				return
-			}
-			items = append(items, gen.ValidationErrorItem{Type: "invalid", Location: []string{"body"}, Message: "request is not valid"})
+			fields = append(fields, connvault.FieldError{Type: "invalid", Location: []string{"body"}, Message: "request is not valid"})
 		}
 	}
 	walk(he.Internal)
 	switch status {
 	case http.StatusNotFound:
-		return &apiError{Status: status, Type: gen.ErrorBodyTypeNotFoundError, Message: "connection not found"}
+		return connvault.Errorf(connvault.ENOTFOUND, "connection not found")
 	case http.StatusBadRequest:
 		return &apiError{Status: status, Type: gen.ErrorBodyTypeBadRequestError, Message: "request body is not valid JSON"}
 	case http.StatusUnsupportedMediaType:
@@ -201,7 +192,35 @@ func validationError(he *echo.HTTPError) *apiError {
 	case http.StatusUnauthorized:
 		return &apiError{Status: status, Type: gen.ErrorBodyTypeUnauthorizedError, Message: "a valid API key is required"}
 	}
-	return &apiError{Status: status, Type: gen.ErrorBodyTypeValidationError, Message: summarize(items), Items: items}
+	return invalidFields(fields)
+}
+
+// invalidFields is the domain error for broken rules, summarised by the
+// first of them.
+func invalidFields(fields []connvault.FieldError) *connvault.Error {
+	msg := "request validation failed"
+	if len(fields) > 0 {
+		msg = strings.Join(fields[0].Location, ".") + ": " + fields[0].Message
+		if len(fields) > 1 {
+			msg += " (and more, see details)"
+		}
+	}
+	return &connvault.Error{Code: connvault.EINVALID, Message: msg, Fields: fields}
+}
+
+// wrongContentType recognises kin-openapi's refusal of a media type. It has
+// no typed error for it, only these two texts (its own
+// validation_error_encoder matches them the same way); a test pins both.
+func wrongContentType(re *openapi3filter.RequestError) bool {
+	return strings.HasPrefix(re.Reason, "header Content-Type has unexpected value") ||
+		strings.Contains(re.Error(), "unsupported content type")
+}
+
+func orBody(loc []string) []string {
+	if loc == nil {
+		return []string{"body"}
+	}
+	return loc
 }
 
 func isMulti(err error) bool {
@@ -209,10 +228,18 @@ func isMulti(err error) bool {
 	return ok
 }
 
-// schemaItems flattens schema errors (including those nested in oneOf,
-// allOf and discriminator failures) into items located under prefix.
-func schemaItems(err error, prefix []string) []gen.ValidationErrorItem {
-	var out []gen.ValidationErrorItem
+// schemaFields flattens schema errors (including those nested in oneOf,
+// allOf and discriminator failures) into broken rules located under prefix.
+func schemaFields(err error, prefix []string) []connvault.FieldError {
+	var out []connvault.FieldError
+	seen := map[string]bool{}
+	add := func(f connvault.FieldError) {
+		key := strings.Join(f.Location, "\x00") + "\x00" + f.Type + "\x00" + f.Message
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, f)
+		}
+	}
 	var walk func(error)
 	walk = func(err error) {
 		switch e := err.(type) {
@@ -228,89 +255,91 @@ func schemaItems(err error, prefix []string) []gen.ValidationErrorItem {
 				walk(e.Origin)
 				return
 			}
-			out = append(out, schemaItem(e, prefix))
+			for _, f := range schemaRule(e, prefix) {
+				add(f)
+			}
 			return
 		}
 		if inner := errors.Unwrap(err); inner != nil {
 			walk(inner)
 			return
 		}
-		out = append(out, gen.ValidationErrorItem{Type: "invalid", Location: prefix, Message: "value is not valid"})
+		add(connvault.FieldError{Type: "invalid", Location: prefix, Message: "value is not valid"})
 	}
 	walk(err)
 	return out
 }
 
-// schemaItem describes one broken rule. kin-openapi names the property at
-// fault in quotes for rules about an object's members, so the location
-// points at the member, not at the object.
-func schemaItem(se *openapi3.SchemaError, prefix []string) gen.ValidationErrorItem {
+// schemaRule describes one broken rule from the error's typed fields: the
+// schema keyword that failed (SchemaField), the value and the schema. The
+// location is the JSON pointer kin-openapi keeps, which for "required" and
+// "readOnly" already ends at the property.
+func schemaRule(se *openapi3.SchemaError, prefix []string) []connvault.FieldError {
 	loc := append(append([]string{}, prefix...), se.JSONPointer()...)
-	item := gen.ValidationErrorItem{Type: "invalid", Message: se.Reason}
-	name, named := quoted(se.Reason)
-	switch {
-	case se.SchemaField == "required":
-		item.Type = "missing"
-	case strings.HasSuffix(se.Reason, "is unsupported"):
-		item.Type = "unknown_field"
-		item.Message = "unknown field " + `"` + name + `"`
-	case se.SchemaField == "readOnly" || strings.HasPrefix(se.Reason, "readOnly property"):
-		item.Type = "read_only"
-		item.Message = "field " + `"` + name + `"` + " is read-only and cannot be set"
-	case se.SchemaField == "format" || (se.Origin != nil && se.Schema != nil && se.Schema.Format != ""):
+	at := func(extra ...string) []string { return append(append([]string{}, loc...), extra...) }
+	switch se.SchemaField {
+	case "required":
+		return []connvault.FieldError{{Type: "missing", Location: loc, Message: se.Reason}}
+	case "properties":
+		// additionalProperties: false. The unknown members are those of
+		// the value the schema does not declare.
+		var out []connvault.FieldError
+		if obj, ok := se.Value.(map[string]any); ok && se.Schema != nil {
+			names := make([]string, 0, len(obj))
+			for name := range obj {
+				if _, declared := se.Schema.Properties[name]; !declared {
+					names = append(names, name)
+				}
+			}
+			sort.Strings(names)
+			for _, name := range names {
+				out = append(out, connvault.FieldError{Type: "unknown_field", Location: at(name), Message: "unknown field " + strconv.Quote(name)})
+			}
+		}
+		if len(out) == 0 {
+			out = append(out, connvault.FieldError{Type: "unknown_field", Location: loc, Message: "unknown field"})
+		}
+		return out
+	case "readOnly":
+		name := ""
+		if len(loc) > 0 {
+			name = loc[len(loc)-1]
+		}
+		return []connvault.FieldError{{Type: "read_only", Location: loc, Message: "field " + strconv.Quote(name) + " is read-only and cannot be set"}}
+	case "format":
 		// The format checker's own text may quote the value: use ours.
-		item.Message = "value is not a valid " + se.Schema.Format
-		named = false
-	case se.SchemaField == "discriminator":
-		// Name the accepted values, so a typo is easy to fix.
-		if se.Schema != nil && se.Schema.Discriminator != nil && strings.HasSuffix(se.Reason, "has invalid value") {
-			values := make([]string, 0, len(se.Schema.Discriminator.Mapping))
-			for v := range se.Schema.Discriminator.Mapping {
+		return []connvault.FieldError{{Type: "invalid", Location: loc, Message: "value is not a valid " + se.Schema.Format}}
+	case "discriminator":
+		d := se.Schema.Discriminator
+		if d == nil {
+			return []connvault.FieldError{{Type: "invalid", Location: loc, Message: se.Reason}}
+		}
+		if len(loc) == 0 || loc[len(loc)-1] != d.PropertyName {
+			loc = at(d.PropertyName)
+		}
+		if _, isString := se.Value.(string); isString && len(d.Mapping) > 0 {
+			// Name the accepted values, so a typo is easy to fix.
+			values := make([]string, 0, len(d.Mapping))
+			for v := range d.Mapping {
 				values = append(values, v)
 			}
 			sort.Strings(values)
-			item.Message = name + " must be one of: " + strings.Join(values, ", ")
+			return []connvault.FieldError{{Type: "invalid", Location: loc, Message: d.PropertyName + " must be one of: " + strings.Join(values, ", ")}}
 		}
-	case se.SchemaField == "not" && len(loc) > 0 && loc[len(loc)-1] == "name":
-		item.Message = "name must not start with conn_ (the prefix of connection ids) nor be \"list\" (the list route)"
-		named = false
-	default:
-		named = false
+		return []connvault.FieldError{{Type: "invalid", Location: loc, Message: se.Reason}}
+	case "not":
+		if len(loc) > 0 && loc[len(loc)-1] == "name" {
+			return []connvault.FieldError{{Type: "invalid", Location: loc, Message: "name must not start with conn_ (the prefix of connection ids) nor be \"list\" (the list route)"}}
+		}
 	}
-	if named && (len(loc) == 0 || loc[len(loc)-1] != name) {
-		loc = append(loc, name)
+	if se.Origin != nil && se.Schema != nil && se.Schema.Format != "" {
+		return []connvault.FieldError{{Type: "invalid", Location: loc, Message: "value is not a valid " + se.Schema.Format}}
 	}
-	if item.Message == "" {
-		item.Message = "value does not satisfy the schema's " + se.SchemaField + " rule"
+	msg := se.Reason
+	if msg == "" {
+		msg = "value does not satisfy the schema's " + se.SchemaField + " rule"
 	}
-	item.Location = loc
-	return item
-}
-
-// quoted returns the first double-quoted word of s: kin-openapi names the
-// property at fault that way ("property \"name\" is missing").
-func quoted(s string) (string, bool) {
-	i := strings.IndexByte(s, '"')
-	if i < 0 {
-		return "", false
-	}
-	j := strings.IndexByte(s[i+1:], '"')
-	if j < 0 {
-		return "", false
-	}
-	return s[i+1 : i+1+j], true
-}
-
-func summarize(items []gen.ValidationErrorItem) string {
-	if len(items) == 0 {
-		return "request validation failed"
-	}
-	first := items[0]
-	msg := strings.Join(first.Location, ".") + ": " + first.Message
-	if len(items) > 1 {
-		msg += " (and more, see details)"
-	}
-	return msg
+	return []connvault.FieldError{{Type: "invalid", Location: loc, Message: msg}}
 }
 
 // handleError is the Echo error handler: every non-2xx answer, whatever its

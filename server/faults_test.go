@@ -319,3 +319,16 @@ func TestProviderAnsweringInvalidBytes(t *testing.T) {
 			"credentials": map[string]any{"type": "username_password", "username": "u", "password": "pw-bytes"}}}
 	wantError(t, h.Call(t, "POST", connectionsPath, body), 422, "ValidationError")
 }
+
+// A create without a body is a 422 naming the missing body (the
+// validator's ErrInvalidRequired branch).
+func TestCreateWithoutABody(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	r := h.Call(t, "POST", connectionsPath, "")
+	e := wantError(t, r, 422, "ValidationError")
+	items := e["details"].(map[string]any)["validation_errors"].([]any)
+	if first := items[0].(map[string]any); first["type"] != "missing" || fmt.Sprint(first["location"]) != "[body]" {
+		t.Errorf("items %v", items)
+	}
+}

@@ -104,8 +104,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, orgID, key string, body
 		}
 		switch {
 		case string(held.RequestHash) != string(hash[:]):
-			return nil, &connvault.Error{Code: connvault.EINVALID, Field: []string{"header", "Idempotency-Key"},
-				Message: "this Idempotency-Key was used with a different request body in the last 24 hours"}
+			return nil, connvault.Invalid([]string{"header", "Idempotency-Key"}, "this Idempotency-Key was used with a different request body in the last 24 hours")
 		case held.Response == nil:
 			return nil, connvault.Errorf(connvault.ESTATE, "a request with this Idempotency-Key is still running; retry when it has finished")
 		}
