@@ -142,7 +142,6 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
-
 // CleanText makes text from outside (a request, a provider's answer) safe
 // to store in Postgres and to show: invalid UTF-8, NUL and other control
 // characters but tab and newline become U+FFFD.
