@@ -2,10 +2,8 @@ package providertest
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -14,15 +12,12 @@ import (
 // and of GET /2.0/folders/{id}. Folders "0" and "12345" exist. Refusals
 // use Box's real status codes and OAuth error bodies.
 type Box struct {
-	URL                                  string
+	Server
 	ClientID, ClientSecret, RefreshToken string
 	EnterpriseID                         string
 	PublicKeyID                          string
 	Key                                  KeyPair
-	// Requests counts every request the double served.
-	Requests atomic.Int64
 
-	srv   *httptest.Server
 	mu    sync.Mutex
 	users map[string]bool
 }
@@ -34,17 +29,9 @@ func NewBox(t TB, clientID, clientSecret, refreshToken, enterpriseID, publicKeyI
 	t.Helper()
 	d := &Box{ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken, EnterpriseID: enterpriseID,
 		PublicKeyID: publicKeyID, Key: key, users: map[string]bool{}}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, map[string]string{"box.api_base": ""})
 	return d
 }
-
-// Endpoints points the box provider at the double.
-func (d *Box) Endpoints() map[string]string { return map[string]string{"box.api_base": d.URL} }
-
-// Client is an HTTP client for the double.
-func (d *Box) Client() *http.Client { return d.srv.Client() }
 
 // AddUser makes id a user the app may act as through the client
 // credentials grant (box_subject_type=user).
@@ -61,7 +48,6 @@ func (d *Box) isUser(id string) bool {
 }
 
 func (d *Box) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	switch {
 	case r.URL.Path == "/oauth2/token" && r.Method == http.MethodPost:
 		d.token(w, r)

@@ -2,8 +2,6 @@ package providertest
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 )
 
 // Bright Data names the double knows.
@@ -18,33 +16,19 @@ const (
 // text that echoes the Authorization header, so tests prove the check
 // never repeats a provider's error text.
 type BrightData struct {
-	URL   string
+	Server
 	Token string
-	// Requests counts every request the double received.
-	Requests atomic.Int64
-	srv      *httptest.Server
 }
 
 // NewBrightData starts the double; it stops when the test ends.
 func NewBrightData(t TB, token string) *BrightData {
 	t.Helper()
 	d := &BrightData{Token: token}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, map[string]string{"brightdata.api_base": ""})
 	return d
 }
 
-// Endpoints points the brightdata provider at the double.
-func (d *BrightData) Endpoints() map[string]string {
-	return map[string]string{"brightdata.api_base": d.URL}
-}
-
-// Client is an HTTP client for the double's server.
-func (d *BrightData) Client() *http.Client { return d.srv.Client() }
-
 func (d *BrightData) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	if auth := r.Header.Get("Authorization"); auth != "Bearer "+d.Token {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)

@@ -3,7 +3,6 @@ package providertest
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 )
 
@@ -15,31 +14,20 @@ import (
 // must carry it with Value, or the answer is a 401 page that echoes the
 // header sent, as careless servers do.
 type Feed struct {
-	URL    string
+	Server
 	Header string
 	Value  string
-	// Requests counts every request the double received.
-	Requests atomic.Int64
 	// UserAgent is the User-Agent of the last request.
 	UserAgent atomic.Value
-	srv       *httptest.Server
 }
 
 // NewFeed starts the feed double; it stops when the test ends.
 func NewFeed(t TB, header, value string) *Feed {
 	t.Helper()
 	d := &Feed{Header: header, Value: value}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, nil)
 	return d
 }
-
-// Endpoints is empty: rss configs carry the feed's URL themselves.
-func (d *Feed) Endpoints() map[string]string { return map[string]string{} }
-
-// Client is an HTTP client for the double's server.
-func (d *Feed) Client() *http.Client { return d.srv.Client() }
 
 const rss2 = `<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Example</title><link>https://example.invalid/</link>
@@ -64,7 +52,6 @@ const latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<rss version=\"
 const broken = `<?xml version="1.0"?><rss version="2.0"><channel><item><title>One</title></item><item><title>Two</oops>`
 
 func (d *Feed) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	d.UserAgent.Store(r.Header.Get("User-Agent"))
 	if d.Header != "" && r.Header.Get(d.Header) != d.Value {
 		w.Header().Set("Content-Type", "text/html")

@@ -2,11 +2,9 @@ package providertest
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -18,14 +16,11 @@ import (
 // and RefreshToken. Drive ids and folder ids containing "missing" do not
 // exist. Refusals use Google's real status codes and error bodies.
 type Google struct {
-	URL                                  string
+	Server
 	Key                                  KeyPair
 	ClientEmail                          string
 	ClientID, ClientSecret, RefreshToken string
-	// Requests counts every request the double served.
-	Requests atomic.Int64
 
-	srv          *httptest.Server
 	mu           sync.Mutex
 	impersonable map[string]bool
 	keyID        string
@@ -38,19 +33,9 @@ func NewGoogle(t TB, key KeyPair, clientEmail, clientID, clientSecret, refreshTo
 	t.Helper()
 	d := &Google{Key: key, ClientEmail: clientEmail, ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken,
 		impersonable: map[string]bool{}}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, map[string]string{"google_drive.token_url": "/token", "google_drive.api_base": ""})
 	return d
 }
-
-// Endpoints points the google_drive provider at the double.
-func (d *Google) Endpoints() map[string]string {
-	return map[string]string{"google_drive.token_url": d.URL + "/token", "google_drive.api_base": d.URL}
-}
-
-// Client is an HTTP client for the double.
-func (d *Google) Client() *http.Client { return d.srv.Client() }
 
 // AllowImpersonation grants the service account domain-wide delegation for
 // users, so an assertion with sub set to one of them is accepted.
@@ -86,7 +71,6 @@ func (d *Google) requiredKeyID() string {
 var driveParentQuery = regexp.MustCompile(`^'((?:[^'\\]|\\.)+)' in parents$`)
 
 func (d *Google) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	switch {
 	case r.URL.Path == "/token" && r.Method == http.MethodPost:
 		d.token(w, r)

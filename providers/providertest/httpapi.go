@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync"
-	"sync/atomic"
 )
 
 // HTTPAPI is a JSON API double. GET or POST /items answers
@@ -17,11 +15,8 @@ import (
 // body echoes the header it got, as careless APIs do; a POST whose body
 // is not JSON gets a 400.
 type HTTPAPI struct {
-	URL   string
+	Server
 	Token string
-	// Requests counts every request the double received.
-	Requests atomic.Int64
-	srv      *httptest.Server
 
 	mu        sync.Mutex
 	lastQuery url.Values
@@ -31,17 +26,9 @@ type HTTPAPI struct {
 func NewHTTPAPI(t TB, token string) *HTTPAPI {
 	t.Helper()
 	d := &HTTPAPI{Token: token}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, nil)
 	return d
 }
-
-// Endpoints is empty: http_api configs carry the API's URL themselves.
-func (d *HTTPAPI) Endpoints() map[string]string { return map[string]string{} }
-
-// Client is an HTTP client for the double's server.
-func (d *HTTPAPI) Client() *http.Client { return d.srv.Client() }
 
 // LastQuery is the query string of the last request, to see which page
 // parameters a check asked for.
@@ -52,7 +39,6 @@ func (d *HTTPAPI) LastQuery() url.Values {
 }
 
 func (d *HTTPAPI) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	d.mu.Lock()
 	d.lastQuery = r.URL.Query()
 	d.mu.Unlock()

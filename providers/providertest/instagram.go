@@ -2,9 +2,7 @@ package providertest
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 )
 
 // InstagramUserID and InstagramUsername are who the double's token
@@ -20,35 +18,21 @@ const (
 // OAuthException (code 190) whose message quotes the token back, so tests
 // prove the check never repeats a provider's error text.
 type Instagram struct {
-	URL   string
+	Server
 	Token string
 	// BusinessAccountID is the one business account the token can read.
 	BusinessAccountID string
-	// Requests counts every request the double received.
-	Requests atomic.Int64
-	srv      *httptest.Server
 }
 
 // NewInstagram starts the double; it stops when the test ends.
 func NewInstagram(t TB, token, businessAccountID string) *Instagram {
 	t.Helper()
 	d := &Instagram{Token: token, BusinessAccountID: businessAccountID}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, map[string]string{"instagram.graph_base": ""})
 	return d
 }
 
-// Endpoints points the instagram provider at the double.
-func (d *Instagram) Endpoints() map[string]string {
-	return map[string]string{"instagram.graph_base": d.URL}
-}
-
-// Client is an HTTP client for the double's server.
-func (d *Instagram) Client() *http.Client { return d.srv.Client() }
-
 func (d *Instagram) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	if r.Method != http.MethodGet {
 		writeJSON(w, http.StatusBadRequest, graphError("Unsupported "+strings.ToLower(r.Method)+" request.", "GraphMethodException", 100))
 		return

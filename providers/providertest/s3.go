@@ -1,7 +1,3 @@
-// Package providertest holds local doubles of the providers' services:
-// httptest servers that speak each provider's real wire format, check
-// credentials for real and refuse wrong ones the way the provider does.
-// They count requests, so tests can assert how often a provider was called.
 package providertest
 
 import (
@@ -9,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -20,11 +15,9 @@ import (
 // S3 is an S3-compatible double: path-style ListObjectsV2 and HeadBucket,
 // AWS Signature V4 verified by recomputing it with the known secret.
 type S3 struct {
-	URL       string
+	Server
 	AccessKey string
 	SecretKey string
-	// Requests counts every request received.
-	Requests  atomic.Int64
 	perBucket sync.Map // bucket -> *atomic.Int64
 
 	mu      sync.Mutex
@@ -42,9 +35,7 @@ func (d *S3) SetDelay(delay time.Duration) { d.delay.Store(int64(delay)) }
 func NewS3(t TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
 	t.Helper()
 	d := newS3(accessKey, secretKey, buckets)
-	srv := httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(srv.Close)
-	d.URL = srv.URL
+	d.start(t, d.serve, nil)
 	return d
 }
 
@@ -53,9 +44,7 @@ func NewS3(t TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
 func NewS3TLS(t TB, accessKey, secretKey string, buckets map[string][]string) *S3 {
 	t.Helper()
 	d := newS3(accessKey, secretKey, buckets)
-	srv := httptest.NewTLSServer(http.HandlerFunc(d.serve))
-	t.Cleanup(srv.Close)
-	d.URL = srv.URL
+	d.startTLS(t, d.serve, nil)
 	return d
 }
 
@@ -141,7 +130,6 @@ type listBucketResult struct {
 }
 
 func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	bucket := strings.Trim(strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0], "/")
 	n, _ := d.perBucket.LoadOrStore(bucket, new(atomic.Int64))
 	n.(*atomic.Int64).Add(1)

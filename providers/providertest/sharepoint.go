@@ -2,9 +2,7 @@ package providertest
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 )
 
 // SharePoint is a double of the Microsoft identity platform token endpoint
@@ -14,12 +12,8 @@ import (
 // Refusals carry Microsoft's real AADSTS error bodies and Graph's error
 // envelope.
 type SharePoint struct {
-	URL                                            string
+	Server
 	TenantID, ClientID, ClientSecret, RefreshToken string
-	// Requests counts every request the double served.
-	Requests atomic.Int64
-
-	srv *httptest.Server
 }
 
 const graphAccessToken = "eyJ0eXAi.graph-double-token"
@@ -28,22 +22,11 @@ const graphAccessToken = "eyJ0eXAi.graph-double-token"
 func NewSharePoint(t TB, tenantID, clientID, clientSecret, refreshToken string) *SharePoint {
 	t.Helper()
 	d := &SharePoint{TenantID: tenantID, ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, map[string]string{"sharepoint.login_base": "", "sharepoint.graph_base": ""})
 	return d
 }
 
-// Endpoints points the sharepoint provider at the double.
-func (d *SharePoint) Endpoints() map[string]string {
-	return map[string]string{"sharepoint.login_base": d.URL, "sharepoint.graph_base": d.URL}
-}
-
-// Client is an HTTP client for the double.
-func (d *SharePoint) Client() *http.Client { return d.srv.Client() }
-
 func (d *SharePoint) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	switch {
 	case r.URL.Path == "/"+d.TenantID+"/oauth2/v2.0/token" && r.Method == http.MethodPost:
 		d.token(w, r)

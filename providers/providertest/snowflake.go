@@ -3,7 +3,6 @@ package providertest
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,17 +17,14 @@ import (
 // hour. A warehouse, database, schema or role containing "MISSING" fails
 // the query with code 002003. Refusals use Snowflake's real shapes.
 type Snowflake struct {
-	URL      string
+	Server
 	Account  string // upper case, e.g. "XY12345"
 	User     string // upper case
 	Password string
 	Key      KeyPair
-	// Requests counts every request the double served.
-	Requests atomic.Int64
 	// Logouts counts sessions closed with POST /session?delete=true.
 	Logouts atomic.Int64
 
-	srv     *httptest.Server
 	pending atomic.Int64 // polls left before a running statement completes
 	async   atomic.Int64 // statements to answer as "still running"
 	mu      sync.Mutex
@@ -41,19 +37,9 @@ const snowflakeSession = "sf-double-session-token"
 func NewSnowflake(t TB, account, user, password string, key KeyPair) *Snowflake {
 	t.Helper()
 	d := &Snowflake{Account: strings.ToUpper(account), User: strings.ToUpper(user), Password: password, Key: key}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, map[string]string{"snowflake.base_url": ""})
 	return d
 }
-
-// Endpoints points the snowflake provider at the double.
-func (d *Snowflake) Endpoints() map[string]string {
-	return map[string]string{"snowflake.base_url": d.URL}
-}
-
-// Client is an HTTP client for the double.
-func (d *Snowflake) Client() *http.Client { return d.srv.Client() }
 
 // RunAsync makes the next statement answer "still running" (SQL API 202,
 // query-request code 333334) for polls status checks before completing, as
@@ -74,7 +60,6 @@ func (d *Snowflake) LastStatement() map[string]any {
 }
 
 func (d *Snowflake) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	switch {
 	case r.URL.Path == "/api/v2/statements" && r.Method == http.MethodPost:
 		if d.jwtOK(w, r) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 )
@@ -16,10 +15,9 @@ import (
 // external id against the role's trust policy, and hands out temporary
 // credentials that the given S3 double then accepts.
 type STS struct {
-	URL        string
+	Server
 	RoleARN    string
 	ExternalID string
-	Requests   atomic.Int64
 }
 
 // NewSTS starts the double; serverKey/serverSecret is the identity allowed
@@ -28,8 +26,7 @@ func NewSTS(t TB, serverKey, serverSecret, roleARN, externalID string, s3 *S3) *
 	t.Helper()
 	d := &STS{RoleARN: roleARN, ExternalID: externalID}
 	var issued atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.Requests.Add(1)
+	d.start(t, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
 		sum := sha256.Sum256(body)
 		stsErr := func(status int, code, msg string) {
@@ -61,8 +58,6 @@ func NewSTS(t TB, serverKey, serverSecret, roleARN, externalID string, s3 *S3) *
 		w.Header().Set("Content-Type", "text/xml")
 		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><AssumedRoleUser><Arn>%s/connvault-check</Arn><AssumedRoleId>AROA:connvault-check</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe</RequestId></ResponseMetadata></AssumeRoleResponse>`,
 			d.RoleARN, key, secret, token)
-	}))
-	t.Cleanup(srv.Close)
-	d.URL = srv.URL
+	}, map[string]string{"s3.sts_url": ""})
 	return d
 }

@@ -2,9 +2,7 @@ package providertest
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 )
 
 // TikTokOpenID is the open_id the double's token belongs to.
@@ -16,35 +14,23 @@ const TikTokOpenID = "open-123"
 // access_token_invalid whose message echoes the Authorization header it
 // got, so tests prove the check never repeats a provider's error text.
 type TikTok struct {
-	URL   string
+	Server
 	Token string
-	// Requests counts every request the double received.
-	Requests atomic.Int64
-	srv      *httptest.Server
 }
 
 // NewTikTok starts the double; it stops when the test ends.
 func NewTikTok(t TB, token string) *TikTok {
 	t.Helper()
 	d := &TikTok{Token: token}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	d.URL = d.srv.URL
+	d.start(t, d.serve, map[string]string{"tiktok.api_base": ""})
 	return d
 }
-
-// Endpoints points the tiktok provider at the double.
-func (d *TikTok) Endpoints() map[string]string { return map[string]string{"tiktok.api_base": d.URL} }
-
-// Client is an HTTP client for the double's server.
-func (d *TikTok) Client() *http.Client { return d.srv.Client() }
 
 func tiktokError(code, message string) map[string]any {
 	return map[string]any{"data": map[string]any{}, "error": map[string]any{"code": code, "message": message, "log_id": "202611241200000A1B2C3D4E5F"}}
 }
 
 func (d *TikTok) serve(w http.ResponseWriter, r *http.Request) {
-	d.Requests.Add(1)
 	if r.Method != http.MethodGet || r.URL.Path != "/v2/user/info/" {
 		writeJSON(w, http.StatusNotFound, tiktokError("invalid_params", "The requested path does not exist."))
 		return
