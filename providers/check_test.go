@@ -54,3 +54,22 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+// localEnv lets checks reach loopback doubles, as tests need.
+func localEnv(endpoints map[string]string) providers.Env {
+	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, LoopbackOnly: true, Timeout: 5 * time.Second, Endpoints: endpoints})
+}
+
+// run runs a check through providers.Run, as the server does. Run scrubs
+// the config's secrets from the result, so a test that asserts no secret
+// leaks uses rawCheck instead.
+func run(t *testing.T, providerType string, cfg providers.Config, env providers.Env) providers.Result {
+	t.Helper()
+	p, ok := providers.Lookup(providerType)
+	if !ok {
+		t.Fatalf("provider %s is not registered", providerType)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return providers.Run(ctx, p, cfg, env)
+}

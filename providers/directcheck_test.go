@@ -2,7 +2,6 @@ package providers_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -18,9 +17,9 @@ type double interface {
 	Endpoints() map[string]string
 }
 
-// directCase is one check run straight through Provider.Check, without
-// providers.Run: Run scrubs secrets from results, which would hide a
-// provider that leaks one.
+// directCase is one check run straight through Provider.Check (rawCheck),
+// without providers.Run: Run scrubs secrets from results, which would hide
+// a provider that leaks one.
 type directCase struct {
 	name  string
 	cfg   providers.Config
@@ -35,10 +34,6 @@ type directCase struct {
 // against d, with a direct Env: no SSRF guard, which is netguard's to test.
 func runDirect(t *testing.T, provider string, d double, requests *atomic.Int64, secrets []string, cases []directCase) {
 	t.Helper()
-	p, ok := providers.Lookup(provider)
-	if !ok {
-		t.Fatalf("provider %s is not registered", provider)
-	}
 	env := providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,9 +41,7 @@ func runDirect(t *testing.T, provider string, d double, requests *atomic.Int64, 
 				tc.setup()
 			}
 			before := requests.Load()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			res := p.Check(ctx, tc.cfg, env)
+			res := rawCheck(t, provider, tc.cfg, env)
 			if res.Success != tc.ok || !strings.Contains(res.Message, tc.want) {
 				t.Fatalf("got success=%v %q, want %v and %q\nsteps: %+v", res.Success, res.Message, tc.ok, tc.want, res.Steps)
 			}
@@ -56,12 +49,7 @@ func runDirect(t *testing.T, provider string, d double, requests *atomic.Int64, 
 			if got := requests.Load() - before; got != tc.calls {
 				t.Errorf("the double served %d requests, want %d", got, tc.calls)
 			}
-			dump := fmt.Sprintf("%#v", res)
-			for _, s := range secrets {
-				if s != "" && strings.Contains(dump, s) {
-					t.Errorf("the result reveals secret %q: %s", s, dump)
-				}
-			}
+			assertNoSecret(t, res, secrets...)
 		})
 	}
 }
@@ -107,11 +95,10 @@ func pemLines(pemText string) []string {
 // fail at once with the deadline message and send nothing.
 func expiredCheck(t *testing.T, provider string, d double, requests *atomic.Int64, cfg providers.Config) {
 	t.Helper()
-	p, _ := providers.Lookup(provider)
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
 	before := requests.Load()
-	res := p.Check(ctx, cfg, providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()})
+	res := rawCheckCtx(ctx, t, provider, cfg, providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()})
 	if res.Success || !strings.Contains(res.Message, "deadline") {
 		t.Errorf("expired check: got %+v", res)
 	}

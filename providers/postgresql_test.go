@@ -65,7 +65,7 @@ func TestPostgresCheck(t *testing.T) {
 			"connect=PASSED,authenticate=PASSED,SELECT 1=PASSED,find table=FAILED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := run(t, "postgresql", cfg(tc.user, tc.pass, tc.db, tc.table), env)
+			res := rawCheck(t, "postgresql", cfg(tc.user, tc.pass, tc.db, tc.table), env)
 			if res.Success || !strings.Contains(res.Message, tc.message) {
 				t.Fatalf("got %+v, want failure %q", res, tc.message)
 			}

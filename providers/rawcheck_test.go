@@ -73,3 +73,22 @@ func runRawCases(t *testing.T, providerType string, env providers.Env, secrets [
 		})
 	}
 }
+
+// assertNoSecret fails if any secret value appears in the result.
+func assertNoSecret(t *testing.T, res providers.Result, secrets ...string) {
+	t.Helper()
+	texts := []string{res.Message}
+	for _, s := range res.Steps {
+		texts = append(texts, s.Name, s.Message)
+	}
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		for _, txt := range texts {
+			if strings.Contains(txt, s) {
+				t.Errorf("result reveals a secret: %q", txt)
+			}
+		}
+	}
+}

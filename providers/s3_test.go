@@ -1,47 +1,13 @@
 package providers_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/providers/providertest"
 )
-
-// localEnv lets checks reach loopback doubles, as tests need.
-func localEnv(endpoints map[string]string) providers.Env {
-	return providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, LoopbackOnly: true, Timeout: 5 * time.Second, Endpoints: endpoints})
-}
-
-func run(t *testing.T, providerType string, cfg providers.Config, env providers.Env) providers.Result {
-	t.Helper()
-	p, ok := providers.Lookup(providerType)
-	if !ok {
-		t.Fatalf("provider %s is not registered", providerType)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return providers.Run(ctx, p, cfg, env)
-}
-
-// assertNoSecret fails if any secret value appears in the result.
-func assertNoSecret(t *testing.T, res providers.Result, secrets ...string) {
-	t.Helper()
-	texts := []string{res.Message}
-	for _, s := range res.Steps {
-		texts = append(texts, s.Name, s.Message)
-	}
-	for _, s := range secrets {
-		for _, txt := range texts {
-			if strings.Contains(txt, s) {
-				t.Errorf("result reveals a secret: %q", txt)
-			}
-		}
-	}
-}
 
 func s3Config(endpoint, bucket, key, secret string) providers.Config {
 	return providers.Config{
@@ -77,7 +43,7 @@ func TestS3Check(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := d.Requests.Load()
-			res := run(t, "s3", s3Config(d.URL, tc.bucket, tc.key, tc.secret), env)
+			res := rawCheck(t, "s3", s3Config(d.URL, tc.bucket, tc.key, tc.secret), env)
 			if res.Success != tc.ok || !strings.Contains(res.Message, tc.message) {
 				t.Fatalf("success=%v message=%q, want %v %q (steps %+v)", res.Success, res.Message, tc.ok, tc.message, res.Steps)
 			}
@@ -117,7 +83,7 @@ func TestS3CompatibleProviders(t *testing.T) {
 	if !ok.Success {
 		t.Errorf("backblaze: %+v", ok)
 	}
-	bad := run(t, "backblaze", providers.Config{"bucket": "b2-bucket", "endpoint_url": b.URL,
+	bad := rawCheck(t, "backblaze", providers.Config{"bucket": "b2-bucket", "endpoint_url": b.URL,
 		"credentials": map[string]any{"type": "application_key", "key_id": "0041234567890", "application_key": "b2-wrong-key"}}, localEnv(nil))
 	if bad.Success || !strings.Contains(bad.Message, "secret access key is wrong") {
 		t.Errorf("backblaze wrong key: %+v", bad)
@@ -152,7 +118,7 @@ func TestS3AssumeRole(t *testing.T) {
 		return providers.Config{"bucket": "role-bucket", "endpoint_url": s3d.URL,
 			"credentials": map[string]any{"type": "iam_role", "role_arn": roleARN, "external_id": externalID}}
 	}
-	runCases(t, "s3", env("server-own-secret"), []string{"server-own-secret"}, []checkCase{
+	runRawCases(t, "s3", env("server-own-secret"), []string{"server-own-secret"}, []rawCase{
 		{"assumes the role and lists", cfg(role, "ext-42"), true, "listed bucket role-bucket"},
 		{"wrong external id", cfg(role, "ext-99"), false, "trust policy"},
 		{"another role", cfg("arn:aws:iam::123456789012:role/other", "ext-42"), false, "trust policy"},
