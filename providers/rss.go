@@ -9,7 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"unicode/utf8"
+
+	"golang.org/x/net/html/charset"
 )
 
 func init() {
@@ -83,7 +84,9 @@ func parseFeed(body []byte) (kind string, items int, err error) {
 	// readers tolerate; the check should not be stricter than they are.
 	dec.Strict = false
 	dec.Entity = xml.HTMLEntity
-	dec.CharsetReader = charsetReader
+	// Feeds still declare legacy encodings (Latin-1, Windows-1252, and
+	// more): the WHATWG labels browsers accept, decoded as browsers do.
+	dec.CharsetReader = charset.NewReaderLabel
 	var root string
 	var format struct {
 		kind  string
@@ -130,36 +133,3 @@ func parseFeed(body []byte) (kind string, items int, err error) {
 	}
 	return format.kind, items, nil
 }
-
-// charsetReader decodes the legacy encodings feeds still declare (Latin-1,
-// Windows-1252) without a dependency; UTF-8 and US-ASCII pass through.
-func charsetReader(label string, r io.Reader) (io.Reader, error) {
-	switch strings.ToLower(label) {
-	case "", "utf-8", "utf8", "us-ascii", "ascii":
-		return r, nil
-	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "windows-1252", "cp1252":
-		b, err := io.ReadAll(r) // already bounded by readLimited
-		if err != nil {
-			return nil, err
-		}
-		out := make([]byte, 0, len(b)+len(b)/8)
-		for _, c := range b {
-			out = utf8.AppendRune(out, win1252(c))
-		}
-		return bytes.NewReader(out), nil
-	}
-	return nil, errors.New("the feed's character encoding is not supported")
-}
-
-// win1252 maps a Windows-1252 byte to its rune. It is a superset of
-// Latin-1 for printable text, which is what mislabelled feeds contain.
-func win1252(c byte) rune {
-	if c < 0x80 || c >= 0xa0 {
-		return rune(c)
-	}
-	return win1252High[c-0x80]
-}
-
-// win1252High is Windows-1252 0x80-0x9F; the five unassigned bytes map to
-// the C1 controls, as browsers do.
-var win1252High = []rune("€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008dŽ\u008f\u0090‘’“”•–—˜™š›œ\u009džŸ")

@@ -33,6 +33,7 @@ func TestRSSCheck(t *testing.T) {
 		{"RSS 1.0", cfg("/rdf.xml"), true, "RSS 1.0 feed with 1 items"},
 		{"empty feed", cfg("/empty.xml"), true, "RSS 2.0 feed with 0 items (nothing published yet)"},
 		{"ISO-8859-1 feed", cfg("/latin1.xml"), true, "RSS 2.0 feed with 1 items"},
+		{"Windows-1252 feed", cfg("/cp1252.xml"), true, "RSS 2.0 feed with 1 items"},
 		{"HTML page", cfg("/page.html"), false, "feed is not RSS or Atom"},
 		{"broken XML", cfg("/broken.xml"), false, "the feed is not well-formed XML (line 1)"},
 		{"missing feed", cfg("/nope.xml"), false, "the resource was not found (HTTP 404 Not Found)"},

@@ -8,7 +8,8 @@ import (
 
 // Feed serves feeds the way blogs do: RSS 2.0 at /rss.xml (2 items), Atom
 // at /atom.xml (1 entry), RSS 1.0 at /rdf.xml (1 item), an empty RSS 2.0
-// feed at /empty.xml, an ISO-8859-1 feed at /latin1.xml (1 item), broken
+// feed at /empty.xml, an ISO-8859-1 feed at /latin1.xml (1 item), a
+// Windows-1252 feed at /cp1252.xml (1 item), broken
 // XML at /broken.xml, an HTML page at /page.html, and /slow, which never
 // answers before the request gives up. When Header is set, every request
 // must carry it with Value, or the answer is a 401 page that echoes the
@@ -49,6 +50,11 @@ const rdf = `<?xml version="1.0"?>
 const latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<rss version=\"2.0\"><channel><title>Caf\xe9</title>" +
 	"<item><title>No\xebl</title></item></channel></rss>"
 
+// cp1252 has the bytes Windows-1252 alone assigns (0x80-0x9f): "€", curly
+// quotes and a dash.
+const cp1252 = "<?xml version=\"1.0\" encoding=\"windows-1252\"?>\n<rss version=\"2.0\"><channel><title>\x80 prices</title>" +
+	"<item><title>\x93Quoted\x94 \x96 dashed</title></item></channel></rss>"
+
 const broken = `<?xml version="1.0"?><rss version="2.0"><channel><item><title>One</title></item><item><title>Two</oops>`
 
 func (d *Feed) serve(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +77,8 @@ func (d *Feed) serve(w http.ResponseWriter, r *http.Request) {
 		body, ctype = rdf, "application/rdf+xml"
 	case "/latin1.xml":
 		body, ctype = latin1, "application/rss+xml; charset=iso-8859-1"
+	case "/cp1252.xml":
+		body, ctype = cp1252, "application/rss+xml; charset=windows-1252"
 	case "/broken.xml":
 		body = broken
 	case "/page.html":
