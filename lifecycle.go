@@ -11,6 +11,10 @@ import (
 // before it locks the account.
 const FailureThreshold = 5
 
+// DefaultCheckTimeout bounds a connectivity check unless configured
+// otherwise (CONNVAULT_CHECK_TIMEOUT).
+const DefaultCheckTimeout = 10 * time.Second
+
 // MaxErrorLength bounds last_error, in characters.
 const MaxErrorLength = 1000
 

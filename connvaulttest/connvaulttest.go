@@ -1,17 +1,23 @@
 // Package connvaulttest builds real connvault servers for tests: a real
-// Postgres (from CONNVAULT_TEST_DATABASE_URL, as `make test` sets up), the
-// real store and the Echo instance main serves, behind httptest. Tenants are
-// isolated by organization, so tests run in parallel on one database.
+// Postgres (the server CONNVAULT_TEST_DATABASE_URL names, as `make test`
+// sets up), the real store and the Echo instance main serves, behind
+// httptest. Each test process (one per package) gets a database of its own
+// on that server; within it tenants are isolated by organization, so a
+// package's tests run in parallel.
 package connvaulttest
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +26,7 @@ import (
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/server"
 	"github.com/connvault/connvault/store"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -27,14 +34,18 @@ import (
 const EncryptionKey = "test-encryption-key-0123456789abcdef0123456789"
 
 var (
-	poolOnce sync.Once
-	pool     *pgxpool.Pool
-	poolErr  error
+	dbOnce  sync.Once
+	dbURL   string
+	dbErr   error
+	poolOne sync.Once
+	pool    *pgxpool.Pool
+	poolErr error
 )
 
-// DatabaseURL returns the test database URL or fails the test: the suite
-// runs against a real Postgres, never without one.
-func DatabaseURL(t testing.TB) string {
+// serverURL is the test database the environment names (`make test` sets
+// CONNVAULT_TEST_DATABASE_URL): each test process works in a database of
+// its own on that server, never in this one.
+func serverURL(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"CONNVAULT_TEST_DATABASE_URL", "CONNVAULT_DATABASE_URL"} {
 		if v := os.Getenv(name); v != "" {
@@ -45,11 +56,80 @@ func DatabaseURL(t testing.TB) string {
 	return ""
 }
 
-// Pool returns the shared, migrated pool of the test database.
+// DatabaseURL returns the URL of this test process's own database, made
+// empty on first use: packages that `go test` runs side by side (one
+// process each) never see each other's rows, so no test depends on another
+// package's connections not being due, say.
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
+	base := serverURL(t)
+	dbOnce.Do(func() { dbURL, dbErr = processDatabase(base) })
+	if dbErr != nil {
+		t.Fatalf("test database: %v", dbErr)
+	}
+	return dbURL
+}
+
+// processDatabasePrefix names the databases of test processes.
+const processDatabasePrefix = "connvault_proc_"
+
+// processDatabase creates connvault_proc_<pid>_<package> on the server of
+// base, first dropping those of test processes that are gone (a process
+// cannot drop its own at exit without a TestMain in every package).
+func processDatabase(base string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", err
+	}
+	defer admin.Close(ctx)
+	rows, err := admin.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", processDatabasePrefix+"%")
+	if err != nil {
+		return "", err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	for _, name := range names {
+		pidText, _, _ := strings.Cut(strings.TrimPrefix(name, processDatabasePrefix), "_")
+		if pid, err := strconv.Atoi(pidText); err == nil && !processAlive(pid) {
+			_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		}
+	}
+	pkg := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+	pkg = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(pkg))
+	name := fmt.Sprintf("%s%d_%.20s", processDatabasePrefix, os.Getpid(), pkg)
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return "", err
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// processAlive reports whether a process of this machine has the pid.
+func processAlive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+// Pool returns the migrated pool of this process's test database.
 func Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	url := DatabaseURL(t)
-	poolOnce.Do(func() {
+	poolOne.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		pool, poolErr = store.Open(ctx, url, store.OpenOptions{})
@@ -250,7 +330,7 @@ func (s *syncBuffer) String() string {
 func FreshDatabase(t testing.TB) string {
 	t.Helper()
 	base := DatabaseURL(t)
-	name := "connvault_t_" + strings.ToLower(connvault.NewUserID()[4:])
+	name := fmt.Sprintf("%s%d_fresh_%s", processDatabasePrefix, os.Getpid(), strings.ToLower(connvault.NewUserID()[4:]))
 	ctx := context.Background()
 	admin := Pool(t)
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {

@@ -30,7 +30,7 @@ type Config struct {
 	Schedule connvault.Schedule
 	// Concurrency bounds checks in flight (default 4).
 	Concurrency int
-	// CheckTimeout bounds one check (default 10s).
+	// CheckTimeout bounds one check (default connvault.DefaultCheckTimeout).
 	CheckTimeout time.Duration
 	// Lease is how long a claimed row stays ours (default 3 × CheckTimeout):
 	// longer than a check can take, short enough that a dead replica's
@@ -66,7 +66,7 @@ func New(st *store.Store, cfg Config) *Checker {
 		cfg.Concurrency = 4
 	}
 	if cfg.CheckTimeout <= 0 {
-		cfg.CheckTimeout = 10 * time.Second
+		cfg.CheckTimeout = connvault.DefaultCheckTimeout
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 3 * cfg.CheckTimeout

@@ -16,9 +16,8 @@ import (
 	"github.com/connvault/connvault/store"
 )
 
-// These tests claim due rows from the shared test database, so they run
-// one after another (no t.Parallel); other tests' rows are not due for
-// 15 minutes.
+// These tests claim due rows from this package's test database (each test
+// process has its own), so they run one after another (no t.Parallel).
 
 const secret = "health-check-secret"
 

@@ -58,7 +58,8 @@ CREATE TABLE connections (
     last_checked_at      timestamptz,
     last_error           text CHECK (char_length(last_error) <= 1000),
     consecutive_failures integer NOT NULL DEFAULT 0 CHECK (consecutive_failures >= 0),
-    -- Health checker scheduling and leases (see queries/health.sql).
+    -- Health checker scheduling and leases (see ClaimDueConnections in
+    -- queries/connections.sql; the leases moved to connection_leases in 004).
     next_check_at        timestamptz,
     lease_owner          text,
     lease_expires_at     timestamptz,

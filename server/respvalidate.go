@@ -3,12 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 )
@@ -55,8 +53,6 @@ func validateResponses(spec *openapi3.T, report ResponseViolation) (echo.Middlew
 	}, nil
 }
 
-var _ routers.Router = (*gorillamux.Router)(nil)
-
 // teeWriter passes the answer through and keeps a copy to validate.
 type teeWriter struct {
 	http.ResponseWriter
@@ -67,5 +63,3 @@ func (w *teeWriter) Write(b []byte) (int, error) {
 	w.body.Write(b)
 	return w.ResponseWriter.Write(b)
 }
-
-var _ io.Writer = (*teeWriter)(nil)

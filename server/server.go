@@ -29,7 +29,8 @@ import (
 type Config struct {
 	// Env is how provider checks reach the outside world.
 	Env providers.Env
-	// CheckTimeout bounds every connectivity check (default 10s).
+	// CheckTimeout bounds every connectivity check (default
+	// connvault.DefaultCheckTimeout).
 	CheckTimeout time.Duration
 	// Schedule decides when connections are checked next (default
 	// connvault.DefaultSchedule). Whether this process runs the background
@@ -77,7 +78,7 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 // error handler.
 func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 	if cfg.CheckTimeout <= 0 {
-		cfg.CheckTimeout = 10 * time.Second
+		cfg.CheckTimeout = connvault.DefaultCheckTimeout
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20

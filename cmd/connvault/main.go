@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// Keys rows may still be encrypted under, until `keys rotate` ran.
 		PreviousKeys:         splitList(env("CONNVAULT_ENCRYPTION_KEY_PREVIOUS", "")),
 		AllowPrivateNetworks: e.bool("CONNVAULT_ALLOW_PRIVATE_NETWORKS", false),
-		CheckTimeout:         e.duration("CONNVAULT_CHECK_TIMEOUT", 10*time.Second),
+		CheckTimeout:         e.duration("CONNVAULT_CHECK_TIMEOUT", connvault.DefaultCheckTimeout),
 		HealthInterval:       e.duration("CONNVAULT_HEALTH_INTERVAL", 15*time.Minute),
 		HealthBackoff:        e.duration("CONNVAULT_HEALTH_BACKOFF", 5*time.Minute),
 		HealthConcurrency:    e.int("CONNVAULT_HEALTH_CONCURRENCY", 4),
