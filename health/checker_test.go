@@ -62,9 +62,13 @@ func TestTwoCheckersShareAPassAndCheckEachConnectionOnce(t *testing.T) {
 	pass := func() (health.Stats, health.Stats) {
 		var sa, sb health.Stats
 		var wg sync.WaitGroup
-		wg.Go(func() { sa, _ = a.RunOnce(context.Background()) })
-		wg.Go(func() { sb, _ = b.RunOnce(context.Background()) })
+		var errA, errB error
+		wg.Go(func() { sa, errA = a.RunOnce(context.Background()) })
+		wg.Go(func() { sb, errB = b.RunOnce(context.Background()) })
 		wg.Wait()
+		if errA != nil || errB != nil {
+			t.Fatalf("pass: %v / %v", errA, errB)
+		}
 		return sa, sb
 	}
 	sa, sb := pass()
@@ -117,7 +121,7 @@ func TestFailingConnectionIsDisabledAfterFivePassesAndRevivedByPatch(t *testing.
 		if _, err := chk.RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := st.GetConnection(context.Background(), tn.OrgID, c.ID)
+		got := mustGet(t, st, tn.OrgID, c.ID)
 		if got.ConsecutiveFailures != pass {
 			t.Fatalf("after pass %d: %d failures (%s)", pass, got.ConsecutiveFailures, got.Status)
 		}
@@ -137,7 +141,7 @@ func TestFailingConnectionIsDisabledAfterFivePassesAndRevivedByPatch(t *testing.
 	if n := d.BucketRequests(c.Name); n != calls {
 		t.Fatalf("a FAILED connection was probed again (%d -> %d calls)", calls, n)
 	}
-	failedConn, _ := st.GetConnection(context.Background(), tn.OrgID, c.ID)
+	failedConn := mustGet(t, st, tn.OrgID, c.ID)
 	if failedConn.StatusReason == nil || failedConn.StatusChangedAt == nil {
 		t.Error("no status_reason / status_changed_at recorded")
 	}
@@ -204,7 +208,7 @@ func TestLeasedRowsOfADeadCheckerArePickedUpAfterTheLease(t *testing.T) {
 		t.Fatalf("after the lease: checked %d, want %d", s.Checked, len(conns))
 	}
 	for _, c := range conns {
-		got, _ := st.GetConnection(context.Background(), tn.OrgID, c.ID)
+		got := mustGet(t, st, tn.OrgID, c.ID)
 		if got.LastCheckedAt == nil || got.ConsecutiveFailures != 0 {
 			t.Errorf("%s: %+v", c.Name, got.Health)
 		}
@@ -225,7 +229,7 @@ func TestConcurrentOutcomesAreNotLost(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got, _ := st.GetConnection(context.Background(), tn.OrgID, conns[0].ID)
+	got := mustGet(t, st, tn.OrgID, conns[0].ID)
 	if got.ConsecutiveFailures != 4 {
 		t.Errorf("4 concurrent failures recorded as %d", got.ConsecutiveFailures)
 	}
@@ -263,7 +267,7 @@ func TestInvalidBytesFromAProviderAreRecorded(t *testing.T) {
 			t.Fatalf("after pass %d: %d failures, last_error %q", pass, got.ConsecutiveFailures, deref(got.LastError))
 		}
 	}
-	if got, _ := st.GetConnection(context.Background(), tn.OrgID, c.ID); got.Status != connvault.StatusFailed {
+	if got := mustGet(t, st, tn.OrgID, c.ID); got.Status != connvault.StatusFailed {
 		t.Fatalf("status %s after five failed passes", got.Status)
 	}
 	if pg.Conns.Load() < 5 {
@@ -286,4 +290,14 @@ func seal(t *testing.T, providerType string, full map[string]any) connvault.Seal
 		t.Fatalf("no provider %s", providerType)
 	}
 	return providers.Seal(p, full)
+}
+
+// mustGet reads a connection back, failing the test if it cannot.
+func mustGet(t *testing.T, st *store.Store, orgID, id string) *connvault.Connection {
+	t.Helper()
+	c, err := st.GetConnection(context.Background(), orgID, id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	return c
 }

@@ -262,7 +262,10 @@ func TestUnauthenticatedRequestsAreRateLimitedPerAddress(t *testing.T) {
 func TestRequestIDs(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", h.URL+connPath("missing-one"), nil)
+	req, err := http.NewRequestWithContext(t.Context(), "GET", h.URL+connPath("missing-one"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+h.Tenant.APIKey)
 	req.Header.Set("X-Request-Id", "trace-abc.123")
 	resp, err := http.DefaultClient.Do(req)

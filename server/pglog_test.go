@@ -49,7 +49,10 @@ func TestNoSecretReachesTheDatabaseLog(t *testing.T) {
 	if r := h.Call(t, "POST", connPath(id)+"/test", nil); r.Status != 200 || r.JSON(t)["success"] != true {
 		t.Fatalf("test: %d %s", r.Status, r.Body)
 	}
-	oldRing, _ := store.NewKeyring(connvaulttest.EncryptionKey)
+	oldRing, err := store.NewKeyring(connvaulttest.EncryptionKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	newKey := "rotated-key-for-the-log-test-0123456789abcdef"
 	ring, err := store.NewKeyring(newKey, connvaulttest.EncryptionKey)
 	if err != nil {
@@ -85,7 +88,10 @@ func TestNoSecretReachesTheDatabaseLog(t *testing.T) {
 	if !strings.Contains(log, canary) || !strings.Contains(log, "INSERT INTO connections") || !strings.Contains(log, "pgp_sym_decrypt") {
 		t.Fatalf("the database did not log statements and parameters as configured; log since start:\n%.2000s", log)
 	}
-	newRing, _ := store.NewKeyring(newKey)
+	newRing, err := store.NewKeyring(newKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for what, secret := range map[string]string{
 		"first secret": first, "second secret": second,
 		"passphrase": oldRing.CurrentPassphrase(), "rotated passphrase": newRing.CurrentPassphrase(),

@@ -14,7 +14,10 @@ func TestRotateKeysReencryptsUnderTheNewKey(t *testing.T) {
 	ctx := context.Background()
 	pool := connvaulttest.Pool(t)
 	oldKey, newKey := "old-key-"+strings.Repeat("o", 32), "new-key-"+strings.Repeat("n", 32)
-	oldRing, _ := store.NewKeyring(oldKey)
+	oldRing, err := store.NewKeyring(oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	old := store.New(pool, oldRing)
 	tn := connvaulttest.NewTenant(t, old)
 	c, err := old.CreateConnection(ctx, store.NewConnection{
@@ -29,7 +32,10 @@ func TestRotateKeysReencryptsUnderTheNewKey(t *testing.T) {
 	}
 
 	// A server with only the new key cannot read the row yet.
-	newOnly, _ := store.NewKeyring(newKey)
+	newOnly, err := store.NewKeyring(newKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.New(pool, newOnly).Secrets(ctx, c); err == nil {
 		t.Fatal("the new key alone decrypted a row written under the old one")
 	}
