@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"code.dny.dev/ssrf"
+	"github.com/connvault/connvault"
 )
 
 // EnvOptions configure NewEnv.
@@ -20,8 +21,9 @@ type EnvOptions struct {
 	// AllowPrivateNetworks lets checks dial any address, loopback, private
 	// and link-local included: for local development and tests only.
 	AllowPrivateNetworks bool
-	// Timeout caps one outbound call (default 10s); the check's own
-	// deadline on ctx usually ends it first.
+	// Timeout caps one outbound call (default
+	// connvault.DefaultCheckTimeout); the check's own deadline on ctx
+	// usually ends it first.
 	Timeout time.Duration
 	// Endpoints override provider base and token URLs.
 	Endpoints map[string]string
@@ -50,7 +52,7 @@ const maxRedirects = 3
 // one dialer, both behind the SSRF guard.
 func NewEnv(opts EnvOptions) Env {
 	if opts.Timeout <= 0 {
-		opts.Timeout = 10 * time.Second
+		opts.Timeout = connvault.DefaultCheckTimeout
 	}
 	dialer := GuardedDialer(opts.AllowPrivateNetworks)
 	lookup := LookupHost
@@ -139,10 +141,10 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// IsReservedInvalid reports names under the .invalid top-level domain,
+// isReservedInvalid reports names under the .invalid top-level domain,
 // which RFC 6761 reserves to never resolve: they are answered "no such
 // host" without asking any DNS server.
-func IsReservedInvalid(host string) bool {
+func isReservedInvalid(host string) bool {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	return h == "invalid" || strings.HasSuffix(h, ".invalid")
 }
@@ -152,18 +154,22 @@ func LookupHost(ctx context.Context, host string) ([]string, error) {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return []string{host}, nil
 	}
-	if IsReservedInvalid(host) {
+	if isReservedInvalid(host) {
 		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
 	return net.DefaultResolver.LookupHost(ctx, host)
 }
+
+// dialTimeout caps one connection attempt of the guarded dialer, which
+// knows no check's deadline; the deadline on ctx usually ends it first.
+const dialTimeout = 10 * time.Second
 
 // GuardedDialer returns a dialer that checks every resolved IP right before
 // connecting (in Control, after DNS), so a name that resolves, or later
 // re-resolves, to a forbidden address cannot pass: the refusal happens
 // before any packet is sent.
 func GuardedDialer(allowPrivate bool) *net.Dialer {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	if allowPrivate {
 		return d
 	}
@@ -303,11 +309,6 @@ func refusedKind(a netip.Addr) string {
 	}
 	return "a reserved address"
 }
-
-// Blocked reports whether an address is one a check must not dial without
-// AllowPrivateNetworks: anything but a globally routable unicast address
-// (see CheckAddress).
-func Blocked(a netip.Addr) bool { return CheckAddress(a) != nil }
 
 // withoutAddress strips what the dialer wrapped around a refusal
 // (*net.OpError quotes the address it refused) and keeps the rest.

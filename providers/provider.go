@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"sort"
 	"sync"
 
 	"github.com/connvault/connvault"
@@ -119,16 +118,4 @@ func Lookup(providerType string) (*Provider, bool) {
 	defer registryMu.RUnlock()
 	p, ok := registry[providerType]
 	return p, ok
-}
-
-// Types returns every registered provider_type, sorted.
-func Types() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for t := range registry {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
 }

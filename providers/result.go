@@ -5,9 +5,8 @@ type StepStatus string
 
 // Step outcomes, as shown to users in the test response.
 const (
-	StepPassed  StepStatus = "PASSED"
-	StepFailed  StepStatus = "FAILED"
-	StepSkipped StepStatus = "SKIPPED"
+	StepPassed StepStatus = "PASSED"
+	StepFailed StepStatus = "FAILED"
 )
 
 // Step is one stage of a check ("resolve host", "authenticate", "list bucket"),
