@@ -31,8 +31,8 @@ func TestCreateTestsBeforeSaving(t *testing.T) {
 
 	r := h.Call(t, "POST", connectionsPath, s3Against(d, "refused", "assets", "wrong-secret-for-checks"))
 	e := wantError(t, r, 422, "ValidationError")
-	if !strings.Contains(e["message"].(string), "the secret access key is wrong") {
-		t.Errorf("message = %v", e["message"])
+	if !strings.Contains(e.Message, "the secret access key is wrong") {
+		t.Errorf("message = %v", e.Message)
 	}
 	if strings.Contains(string(r.Body), "wrong-secret-for-checks") {
 		t.Error("the refusal quotes the secret")

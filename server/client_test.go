@@ -82,8 +82,8 @@ func TestCheckTimeoutIsA504(t *testing.T) {
 	d.SetDelay(5 * time.Second)
 	r := h.Call(t, "POST", connectionsPath, s3Against(d, "slow", "slow-bucket", "slow-secret"))
 	e := wantError(t, r, 504, "TimeoutError")
-	if !strings.Contains(e["message"].(string), "deadline") {
-		t.Errorf("message = %v", e["message"])
+	if !strings.Contains(e.Message, "deadline") {
+		t.Errorf("message = %v", e.Message)
 	}
 	body := s3Against(d, "slow", "slow-bucket", "slow-secret")
 	body["test_before_save"] = false
@@ -108,8 +108,8 @@ func TestSSRFGuardOverHTTP(t *testing.T) {
 		body := s3Against(d, "ssrf", "ssrf-bucket", "ssrf-secret")
 		body["provider_config"].(map[string]any)["endpoint_url"] = endpoint
 		e := wantError(t, h.Call(t, "POST", connectionsPath, body), 422, "ValidationError")
-		if !strings.Contains(e["message"].(string), "refused to connect") {
-			t.Errorf("%s: %v", endpoint, e["message"])
+		if !strings.Contains(e.Message, "refused to connect") {
+			t.Errorf("%s: %v", endpoint, e.Message)
 		}
 	}
 	if n := d.Requests.Load(); n != 0 {

@@ -54,8 +54,8 @@ func TestDuplicateNameConflicts(t *testing.T) {
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	create(t, h, s3Create("unique"))
 	e := wantError(t, h.Call(t, "POST", connectionsPath, s3Create("unique")), 409, "AlreadyExistsError")
-	if !strings.Contains(e["message"].(string), "already exists") {
-		t.Errorf("message = %v", e["message"])
+	if !strings.Contains(e.Message, "already exists") {
+		t.Errorf("message = %v", e.Message)
 	}
 }
 
@@ -148,13 +148,13 @@ func TestUnknownDiscriminatorValuesListTheAcceptedOnes(t *testing.T) {
 	body := s3Create("typo")
 	body["provider_type"] = "dropbox"
 	e := wantError(t, h.Call(t, "POST", connectionsPath, body), 422, "ValidationError")
-	if msg := e["message"].(string); !strings.Contains(msg, "provider_type must be one of: backblaze, box, brightdata") || strings.Contains(msg, "dropbox") {
+	if msg := e.Message; !strings.Contains(msg, "provider_type must be one of: backblaze, box, brightdata") || strings.Contains(msg, "dropbox") {
 		t.Errorf("message = %q", msg)
 	}
 	body = s3Create("typo")
 	body["provider_config"].(map[string]any)["credentials"].(map[string]any)["type"] = "acess_key"
 	e = wantError(t, h.Call(t, "POST", connectionsPath, body), 422, "ValidationError")
-	if msg := e["message"].(string); !strings.Contains(msg, "type must be one of: access_key, iam_role") {
+	if msg := e.Message; !strings.Contains(msg, "type must be one of: access_key, iam_role") {
 		t.Errorf("message = %q", msg)
 	}
 }
@@ -184,8 +184,7 @@ func TestMalformedRequests(t *testing.T) {
 	wantError(t, h.Call(t, "POST", connectionsPath, `not json`), 400, "BadRequestError")
 	wantError(t, h.Call(t, "PATCH", connPath("x"), `{"name"`), 400, "BadRequestError")
 	wantError(t, h.Call(t, "POST", connectionsPath+"/list", `[1,2`), 400, "BadRequestError")
-	e := wantError(t, h.CallAs(t, auth, "PUT", connectionsPath, nil), 405, "MethodNotAllowedError")
-	_ = e
+	wantError(t, h.CallAs(t, auth, "PUT", connectionsPath, nil), 405, "MethodNotAllowedError")
 	if r := h.CallAs(t, auth, "PUT", connectionsPath, nil); r.Header.Get("Allow") == "" {
 		t.Error("405 without an Allow header")
 	}
@@ -225,8 +224,8 @@ func TestDatabaseFailureIsAnOpaque500(t *testing.T) {
 	} {
 		r := h.Call(t, req.method, req.path, req.body)
 		e := wantError(t, r, 500, "InternalServerError")
-		if e["message"] != "internal error" {
-			t.Errorf("%s %s: message %v", req.method, req.path, e["message"])
+		if e.Message != "internal error" {
+			t.Errorf("%s %s: message %v", req.method, req.path, e.Message)
 		}
 	}
 	if !strings.Contains(h.Logs(), "request failed") {

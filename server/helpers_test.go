@@ -1,12 +1,14 @@
 package server_test
 
 import (
-	"fmt"
+	"bytes"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/gen/client"
 )
 
 const connectionsPath = "/v1/organizations/connections"
@@ -45,41 +47,59 @@ func create(t testing.TB, h *connvaulttest.Harness, body map[string]any) map[str
 	return r.JSON(t)
 }
 
-// wantError asserts an answer in the error envelope with status and type.
-func wantError(t *testing.T, r connvaulttest.Response, status int, typ string) map[string]any {
+// wantError asserts an answer in the error envelope with status and type,
+// decoded into the generated client's type, and returns its error body.
+func wantError(t *testing.T, r connvaulttest.Response, status int, typ string) client.ErrorBody {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d: %s", r.Status, status, r.Body)
 	}
-	m := r.JSON(t)
-	if m["success"] != false || m["status"] != float64(status) {
-		t.Fatalf("not the error envelope: %s", r.Body)
+	var env client.ErrorResponse
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil || env.Success || env.Status != status {
+		t.Fatalf("not the error envelope (%v): %s", err, r.Body)
 	}
-	e, _ := m["error"].(map[string]any)
-	if e == nil || e["type"] != typ || e["message"] == "" {
-		t.Fatalf("error type = %v, want %s: %s", e["type"], typ, r.Body)
+	if string(env.Error.Type) != typ || env.Error.Message == "" {
+		t.Fatalf("error type = %v, want %s: %s", env.Error.Type, typ, r.Body)
 	}
-	return e
+	return env.Error
+}
+
+// validationItems returns the broken rules of a 422.
+func validationItems(e client.ErrorBody) []client.ValidationErrorItem {
+	if e.Details == nil || e.Details.ValidationErrors == nil {
+		return nil
+	}
+	return *e.Details.ValidationErrors
 }
 
 // wantFieldError asserts a 422 whose validation_errors name location.
 func wantFieldError(t *testing.T, r connvaulttest.Response, location ...string) {
 	t.Helper()
-	e := wantError(t, r, 422, "ValidationError")
-	details, _ := e["details"].(map[string]any)
-	items, _ := details["validation_errors"].([]any)
 	want := strings.Join(location, ".")
 	var got []string
-	for _, it := range items {
-		m := it.(map[string]any)
-		var parts []string
-		for _, p := range m["location"].([]any) {
-			parts = append(parts, fmt.Sprint(p))
-		}
-		got = append(got, strings.Join(parts, "."))
-		if strings.Join(parts, ".") == want {
+	for _, item := range validationItems(wantError(t, r, 422, "ValidationError")) {
+		got = append(got, strings.Join(item.Location, "."))
+		if got[len(got)-1] == want {
 			return
 		}
 	}
 	t.Fatalf("no validation error at %s; got %v: %s", want, got, r.Body)
+}
+
+// model decodes a connection answer into the generated client's type,
+// refusing fields the spec does not declare.
+func model(t testing.TB, r connvaulttest.Response) client.StorageConnectionModel {
+	t.Helper()
+	if r.Status != 200 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	var m client.StorageConnectionModel
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("not a connection (%v): %s", err, r.Body)
+	}
+	return m
 }
