@@ -55,19 +55,15 @@ func checkBox(ctx context.Context, c boxConfig, env Env) Result {
 			return failStep("read credentials", "ccg credentials need enterprise_id or user_id")
 		}
 	case "jwt":
-		key, err := parseRSAKey(cr.PrivateKey, cr.Passphrase)
-		if err != nil {
-			return failStep("read credentials", err.Error())
-		}
 		jti := make([]byte, 16)
 		_, _ = rand.Read(jti)
 		// Box refuses an exp more than 60 s ahead; 45 s leaves room for skew.
-		assertion, err := signRS256(key, cr.PublicKeyID, map[string]any{
+		assertion, err := signJWT(cr.PrivateKey, cr.Passphrase, cr.PublicKeyID, map[string]any{
 			"iss": cr.ClientID, "sub": cr.EnterpriseID, "box_sub_type": "enterprise", "aud": tokenURL,
 			"jti": hex.EncodeToString(jti), "exp": time.Now().Add(45 * time.Second).Unix(),
 		})
 		if err != nil {
-			return failStep("read credentials", "the private key cannot sign")
+			return failStep("read credentials", err.Error())
 		}
 		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the app key is a valid RSA key"})
 		form.Set("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")

@@ -41,10 +41,6 @@ func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result 
 	var form url.Values
 	switch cr.Type {
 	case "service_account":
-		key, err := parseRSAKey(cr.PrivateKey, "")
-		if err != nil {
-			return failStep("read credentials", err.Error())
-		}
 		// RFC 7523 assertion as Google documents it for service accounts;
 		// sub asks for domain-wide delegation to that user.
 		now := time.Now()
@@ -53,9 +49,9 @@ func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result 
 		if c.ImpersonateUser != "" {
 			claims["sub"] = c.ImpersonateUser
 		}
-		assertion, err := signRS256(key, cr.PrivateKeyID, claims)
+		assertion, err := signJWT(cr.PrivateKey, "", cr.PrivateKeyID, claims)
 		if err != nil {
-			return failStep("read credentials", "the private key cannot sign")
+			return failStep("read credentials", err.Error())
 		}
 		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the service account key is a valid RSA key"})
 		form = url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}

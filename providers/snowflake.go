@@ -114,7 +114,7 @@ func snowflakeKeyPair(ctx context.Context, env Env, base string, c snowflakeConf
 		"sub": subject, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
 	if err != nil {
-		return failStep("read credentials", "the private key cannot sign")
+		return failStep("read credentials", err.Error())
 	}
 	steps := []Step{{Name: "read credentials", Status: StepPassed, Message: "the private key is a valid RSA key"}}
 
