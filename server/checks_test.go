@@ -25,8 +25,8 @@ func TestCreateTestsBeforeSaving(t *testing.T) {
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 
 	ok := create(t, h, s3Against(d, "checked", "assets", "right-secret-for-checks"))
-	if ok["last_used_at"] == nil || ok["last_checked_at"] == nil {
-		t.Errorf("a passing check before save is not recorded: %v %v", ok["last_used_at"], ok["last_checked_at"])
+	if ok.LastUsedAt == nil || ok.LastCheckedAt == nil {
+		t.Errorf("a passing check before save is not recorded: %v %v", ok.LastUsedAt, ok.LastCheckedAt)
 	}
 
 	r := h.Call(t, "POST", connectionsPath, s3Against(d, "refused", "assets", "wrong-secret-for-checks"))
@@ -56,7 +56,7 @@ func TestTestEndpointRecordsOutcomes(t *testing.T) {
 	d := providertest.NewS3(t, "AKIATESTEP", "secret-for-test-endpoint", map[string][]string{"assets": {"a"}})
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Against(d, "tested", "assets", "secret-for-test-endpoint"))
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 
 	r := h.Call(t, "POST", connPath(id)+"/test", nil)
 	if r.Status != 200 {
@@ -131,7 +131,7 @@ func TestPatchRoundTripKeepsWorkingCredentials(t *testing.T) {
 	d := providertest.NewS3(t, "AKIAROUND", "round-trip-secret-value", map[string][]string{"first": {"a"}, "second": {"b"}})
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Against(d, "round trip", "first", "round-trip-secret-value"))
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 	cfg := h.Call(t, "GET", connPath(id), nil).JSON(t)["provider_config"].(map[string]any)
 	cfg["bucket"] = "second"
 	r := h.Call(t, "PATCH", connPath(id), map[string]any{"provider_config": cfg}) // tested before saving

@@ -87,7 +87,7 @@ func TestCheckTimeoutIsA504(t *testing.T) {
 	}
 	body := s3Against(d, "slow", "slow-bucket", "slow-secret")
 	body["test_before_save"] = false
-	id := create(t, h, body)["connection_id"].(string)
+	id := create(t, h, body).ConnectionId
 	wantError(t, h.Call(t, "POST", connPath(id)+"/test", nil), 504, "TimeoutError")
 	// A credential change whose check times out is refused the same way.
 	patch := map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "slow-secret-2"}}}

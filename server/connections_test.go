@@ -1,12 +1,13 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/gen/client"
 )
 
 func TestCreateThenGetByIDAndByName(t *testing.T) {
@@ -17,39 +18,33 @@ func TestCreateThenGetByIDAndByName(t *testing.T) {
 	body["metadata"] = map[string]any{"team": "marketing"}
 	c := create(t, h, body)
 
-	if !regexp.MustCompile(`^conn_[A-Za-z0-9]{15}$`).MatchString(c["connection_id"].(string)) {
-		t.Errorf("connection_id = %v", c["connection_id"])
+	if !regexp.MustCompile(`^conn_[A-Za-z0-9]{15}$`).MatchString(c.ConnectionId) {
+		t.Errorf("connection_id = %v", c.ConnectionId)
 	}
-	checks := map[string]any{
-		"internal_id": h.Tenant.OrgID, "created_by_user_id": h.Tenant.UserID, "name": "Marketing bucket",
-		"provider_type": "s3", "status": "ACTIVE", "is_active": true, "consecutive_failures": float64(0),
-		"description": "assets", "last_error": nil, "last_used_at": nil,
+	if c.InternalId != h.Tenant.OrgID || c.CreatedByUserId != h.Tenant.UserID || c.Name != "Marketing bucket" ||
+		c.ProviderType != client.ProviderTypeS3 || c.Status != client.ConnectionStatusACTIVE || !c.IsActive ||
+		c.ConsecutiveFailures != 0 || c.Description == nil || *c.Description != "assets" || c.LastError != nil || c.LastUsedAt != nil {
+		t.Errorf("created = %+v", c)
 	}
-	for k, want := range checks {
-		if c[k] != want {
-			t.Errorf("%s = %v, want %v", k, c[k], want)
-		}
+	var metadata map[string]string
+	if err := json.Unmarshal(c.Metadata, &metadata); err != nil || metadata["team"] != "marketing" {
+		t.Errorf("metadata = %s (%v)", c.Metadata, err)
 	}
-	if c["metadata"].(map[string]any)["team"] != "marketing" {
-		t.Errorf("metadata = %v", c["metadata"])
+	if c.CreatedAt.IsZero() || c.UpdatedAt.Before(c.CreatedAt) {
+		t.Errorf("created_at %v, updated_at %v", c.CreatedAt, c.UpdatedAt)
 	}
-	for _, k := range []string{"created_at", "updated_at"} {
-		if _, err := time.Parse(time.RFC3339, c[k].(string)); err != nil {
-			t.Errorf("%s = %v: %v", k, c[k], err)
-		}
+	var cfg client.S3Config
+	if err := json.Unmarshal(c.ProviderConfig, &cfg); err != nil {
+		t.Fatal(err)
 	}
-	creds := c["provider_config"].(map[string]any)["credentials"].(map[string]any)
-	if creds["secret_access_key"] != "***REDACTED***" || creds["access_key_id"] != "AKIAEXAMPLE" {
-		t.Errorf("credentials = %v", creds)
+	creds, err := cfg.Credentials.AsS3AccessKeyCredentials()
+	if err != nil || creds.SecretAccessKey == nil || *creds.SecretAccessKey != "***REDACTED***" || creds.AccessKeyId != "AKIAEXAMPLE" {
+		t.Errorf("credentials = %+v (%v)", creds, err)
 	}
 
-	for _, ident := range []string{c["connection_id"].(string), "Marketing bucket"} {
-		r := h.Call(t, "GET", connPath(ident), nil)
-		if r.Status != 200 {
-			t.Fatalf("GET %s: %d %s", ident, r.Status, r.Body)
-		}
-		if got := r.JSON(t)["connection_id"]; got != c["connection_id"] {
-			t.Errorf("GET %s found %v", ident, got)
+	for _, ident := range []string{c.ConnectionId, "Marketing bucket"} {
+		if got := model(t, h.Call(t, "GET", connPath(ident), nil)); got.ConnectionId != c.ConnectionId {
+			t.Errorf("GET %s found %v", ident, got.ConnectionId)
 		}
 	}
 }
@@ -58,15 +53,14 @@ func TestCreateDefaults(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Create("defaults"))
-	if m, ok := c["metadata"].(map[string]any); !ok || len(m) != 0 {
-		t.Errorf("metadata = %v, want {}", c["metadata"])
+	if string(c.Metadata) != "{}" {
+		t.Errorf("metadata = %s, want {}", c.Metadata)
 	}
-	if v, present := c["description"]; !present || v != nil {
-		t.Errorf("description = %v (present %v), want null", v, present)
+	if c.Description != nil {
+		t.Errorf("description = %v, want null", *c.Description)
 	}
-	fields := c["secret_fields"].([]any)
-	if len(fields) != 1 || fields[0].(map[string]any)["field"] != "credentials.secret_access_key" {
-		t.Errorf("secret_fields = %v", fields)
+	if len(c.SecretFields) != 1 || c.SecretFields[0].Field != "credentials.secret_access_key" || !c.SecretFields[0].Set {
+		t.Errorf("secret_fields = %+v", c.SecretFields)
 	}
 }
 
@@ -79,7 +73,7 @@ func TestListFiltersAndCursorPaging(t *testing.T) {
 		if i%2 == 1 {
 			body = pgCreate(fmt.Sprintf("database %d", i))
 		}
-		ids = append(ids, create(t, h, body)["connection_id"].(string))
+		ids = append(ids, create(t, h, body).ConnectionId)
 	}
 	// Newest first: walk every page by cursor and find each once, in order.
 	var seen []string
@@ -201,17 +195,17 @@ func TestPatch(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Create("patch me"))
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 
 	r := h.Call(t, "PATCH", connPath(id), map[string]any{"name": "patched", "description": "new", "metadata": map[string]any{"k": "v"}})
 	if r.Status != 200 {
 		t.Fatalf("patch: %d %s", r.Status, r.Body)
 	}
-	p := r.JSON(t)
-	if p["name"] != "patched" || p["description"] != "new" || p["metadata"].(map[string]any)["k"] != "v" {
-		t.Errorf("patched = %v", p)
+	p := model(t, r)
+	if p.Name != "patched" || p.Description == nil || *p.Description != "new" || string(p.Metadata) != `{"k":"v"}` {
+		t.Errorf("patched = %+v", p)
 	}
-	if p["updated_at"] == c["updated_at"] {
+	if !p.UpdatedAt.After(c.UpdatedAt) {
 		t.Error("updated_at did not change")
 	}
 	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"description": nil}); r.JSON(t)["description"] != nil {
@@ -259,7 +253,7 @@ func TestPatchSendingBackTheRedactedConfigKeepsSecrets(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Create("roundtrip"))
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 	got := h.Call(t, "GET", connPath(id), nil).JSON(t)
 	cfg := got["provider_config"].(map[string]any)
 	cfg["bucket"] = "renamed-bucket"
@@ -303,7 +297,7 @@ func TestDeleteArchives(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Create("to archive"))
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 
 	r := h.Call(t, "DELETE", connPath("to archive"), nil)
 	if r.Status != 200 {

@@ -236,7 +236,7 @@ func TestDatabaseFailureIsAnOpaque500(t *testing.T) {
 func TestBodyLimitsAndMediaTypesOnEveryBodyOperation(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
-	id := create(t, h, s3Create("bodies"))["connection_id"].(string)
+	id := create(t, h, s3Create("bodies")).ConnectionId
 	big := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
 	for _, req := range [][2]string{{"POST", connectionsPath}, {"POST", connectionsPath + "/list"}, {"PATCH", connPath(id)}} {
 		if r := h.Call(t, req[0], req[1], big); r.Status != 413 {

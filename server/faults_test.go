@@ -80,7 +80,7 @@ func TestUnstorableBodiesAre422BeforeAnyCheck(t *testing.T) {
 
 	// The same on PATCH, and nothing changes.
 	c := create(t, h, s3Create("patched"))
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 	for _, tc := range []struct {
 		name, body string
 		status     int
@@ -100,9 +100,9 @@ func TestUnstorableBodiesAre422BeforeAnyCheck(t *testing.T) {
 			wantError(t, r, tc.status, map[int]string{400: "BadRequestError", 422: "ValidationError"}[tc.status])
 		})
 	}
-	after := h.Call(t, "GET", connPath(id), nil).JSON(t)
-	if after["version"] != c["version"] && after["updated_at"] != c["updated_at"] {
-		t.Errorf("a refused PATCH changed the connection: %v -> %v", c["updated_at"], after["updated_at"])
+	after := model(t, h.Call(t, "GET", connPath(id), nil))
+	if !after.UpdatedAt.Equal(c.UpdatedAt) {
+		t.Errorf("a refused PATCH changed the connection: %v -> %v", c.UpdatedAt, after.UpdatedAt)
 	}
 
 	// test_before_save: null means the default (test first).
@@ -305,7 +305,7 @@ func TestProviderAnsweringInvalidBytes(t *testing.T) {
 	c := create(t, h, map[string]any{"name": "bytes", "provider_type": "postgresql", "test_before_save": false,
 		"provider_config": map[string]any{"host": "127.0.0.1", "port": pg.Addr.Port, "database": "d", "ssl_mode": "disable",
 			"credentials": map[string]any{"type": "username_password", "username": "u", "password": "pw-bytes"}}})
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 	for i := 1; i <= 5; i++ {
 		r := h.Call(t, "POST", connPath(id)+"/test", nil)
 		if r.Status != 200 || r.JSON(t)["success"] != false || !utf8.Valid(r.Body) {

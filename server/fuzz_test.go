@@ -102,7 +102,7 @@ func FuzzCreate(f *testing.F) {
 func FuzzPatch(f *testing.F) {
 	fs := newFuzzServer(f)
 	c := create(f, fs.h, s3Create("fuzzed patch"))
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 	for _, s := range []string{
 		`{"name":"renamed"}`, `{"description":null}`, `{"metadata":{"k":"v"}}`, `{"status":"SUSPENDED"}`, `{"status":"ACTIVE"}`,
 		`{"is_active":false}`, `{"provider_config":{"bucket":"other-bucket"},"test_before_save":false}`,

@@ -37,14 +37,10 @@ func connPath(identifier string) string {
 	return connectionsPath + "/" + url.PathEscape(identifier)
 }
 
-// create makes a connection and returns its JSON model.
-func create(t testing.TB, h *connvaulttest.Harness, body map[string]any) map[string]any {
+// create makes a connection and returns it as the generated client reads it.
+func create(t testing.TB, h *connvaulttest.Harness, body map[string]any) client.StorageConnectionModel {
 	t.Helper()
-	r := h.Call(t, "POST", connectionsPath, body)
-	if r.Status != 200 {
-		t.Fatalf("create: status %d: %s", r.Status, r.Body)
-	}
-	return r.JSON(t)
+	return model(t, h.Call(t, "POST", connectionsPath, body))
 }
 
 // wantError asserts an answer in the error envelope with status and type,

@@ -15,7 +15,7 @@ func TestOrganizationsAreIsolated(t *testing.T) {
 	otherAuth := "Bearer " + other.APIKey
 
 	mine := create(t, h, s3Create("shared name"))
-	id := mine["connection_id"].(string)
+	id := mine.ConnectionId
 
 	for _, ident := range []string{id, "shared name"} {
 		wantError(t, h.CallAs(t, otherAuth, "GET", connPath(ident), nil), 404, "NotFoundError")

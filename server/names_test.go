@@ -14,7 +14,7 @@ func TestNamesWithAwkwardCharactersRoundTrip(t *testing.T) {
 	for _, name := range []string{"team/assets", "100% raw", "café ☕", "a+b?c#d", "x..y", "  padded  "} {
 		c := create(t, h, s3Create(name))
 		r := h.Call(t, "GET", connPath(name), nil)
-		if r.Status != 200 || r.JSON(t)["connection_id"] != c["connection_id"] {
+		if r.Status != 200 || model(t, r).ConnectionId != c.ConnectionId {
 			t.Errorf("GET %q: %d %s", name, r.Status, r.Body)
 			continue
 		}

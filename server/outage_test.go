@@ -72,7 +72,7 @@ func TestDatabaseHangAnswers503WithinTheDeadline(t *testing.T) {
 	h := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: proxy.URL(t), AuthCacheTTL: -1})
 	c := create(t, h, s3Create("hang"))
 	proxy.Hang()
-	for _, op := range everyOperation(c["connection_id"].(string)) {
+	for _, op := range everyOperation(c.ConnectionId) {
 		start := time.Now()
 		r := h.Call(t, op.method, op.path, op.body)
 		wantUnavailable(t, r)

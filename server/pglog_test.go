@@ -41,7 +41,7 @@ func TestNoSecretReachesTheDatabaseLog(t *testing.T) {
 	d := providertest.NewS3(t, "AKIAPGLOG", first, map[string][]string{"logged": {"a"}})
 	h := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: dbURL})
 	c := create(t, h, s3Against(d, "logged", "logged", first))
-	id := c["connection_id"].(string)
+	id := c.ConnectionId
 	d.RotateSecret(second)
 	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": second}}}); r.Status != 200 {
 		t.Fatalf("patch: %d %s", r.Status, r.Body)

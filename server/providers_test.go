@@ -174,13 +174,17 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 				t.Fatalf("create: %d %s", r.Status, r.Body)
 			}
 			answers = append(answers, string(r.Body))
-			c := r.JSON(t)
-			if n := len(c["secret_fields"].([]any)); n == 0 {
+			c := model(t, r)
+			if len(c.SecretFields) == 0 {
 				t.Errorf("no secret_fields reported")
 			}
-			for _, f := range c["secret_fields"].([]any) {
-				path := strings.Split(f.(map[string]any)["field"].(string), ".")
-				var node any = c["provider_config"]
+			var config map[string]any
+			if err := json.Unmarshal(c.ProviderConfig, &config); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range c.SecretFields {
+				path := strings.Split(f.Field, ".")
+				var node any = config
 				for _, seg := range path {
 					node = node.(map[string]any)[seg]
 				}
@@ -188,7 +192,7 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 					t.Errorf("%v reads back as %v", path, node)
 				}
 			}
-			id := c["connection_id"].(string)
+			id := c.ConnectionId
 			if testable {
 				tr := h.Call(t, "POST", connPath(id)+"/test", nil)
 				answers = append(answers, string(tr.Body))
