@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -44,19 +45,9 @@ type httpAPIPagination struct {
 	CursorParam string `json:"cursor_param"`
 }
 
-// checkHTTPAPI performs the configured request for the first page and
-// proves the answer has what a sync needs: the item array at items_path,
-// items carrying item_id_field, and the cursor when cursor_path is set.
-func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
-	u, err := parseHTTPURL("base_url", c.BaseURL)
-	if err != nil {
-		return failStep("fetch first page", err.Error())
-	}
-	if err := checkHeaders(c.Credentials.Headers); err != nil {
-		return failStep("fetch first page", err.Error())
-	}
-	q := u.Query()
-	switch p := c.Pagination; p.Type {
+// firstPage asks for the first page the way a sync will.
+func (p httpAPIPagination) firstPage(q url.Values) {
+	switch p.Type {
 	case "page", "offset":
 		if p.PageParam != "" {
 			first := "1"
@@ -66,11 +57,15 @@ func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
 			q.Set(p.PageParam, first)
 		}
 	}
-	if p := c.Pagination; p.Type != "" && p.Type != "none" && p.SizeParam != "" && p.PageSize > 0 {
+	if p.Type != "" && p.Type != "none" && p.SizeParam != "" && p.PageSize > 0 {
 		q.Set(p.SizeParam, strconv.Itoa(p.PageSize))
 	}
-	u.RawQuery = q.Encode()
+}
 
+// checkHTTPAPI performs the configured request for the first page and
+// proves the answer has what a sync needs: the item array at items_path,
+// items carrying item_id_field, and the cursor when cursor_path is set.
+func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
 	method := strings.ToUpper(c.HTTPMethod)
 	if method == "" {
 		method = http.MethodGet
@@ -80,24 +75,16 @@ func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
 	}
 	var body []byte
 	if method == http.MethodPost && c.RequestBody != nil {
+		var err error
 		if body, err = json.Marshal(c.RequestBody); err != nil {
 			return failStep("fetch first page", "request_body cannot be encoded as JSON")
 		}
 	}
-	reqCtx, cancel := withRequestTimeout(ctx, c.RequestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(reqCtx, method, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return failStep("fetch first page", "base_url is not a valid URL")
-	}
-	if len(body) > 0 {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	setHeaders(req, c.Credentials.Headers, "")
-	ans, err := env.send(req, nil)
-	if err != nil {
-		return failStep("fetch first page", "the API could not be read: "+describeFetch(ctx, err, c.RequestTimeout))
+	ans, failure := fetchConfigured(ctx, env, configuredRequest{Field: "base_url", URL: c.BaseURL, Query: c.Pagination.firstPage,
+		Method: method, JSONBody: body, Accept: "application/json", Headers: c.Credentials.Headers,
+		Timeout: c.RequestTimeout, Failed: "the API could not be read"})
+	if failure != "" {
+		return failStep("fetch first page", failure)
 	}
 	steps := []Step{{Name: "fetch first page", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(ans.Body))}}
 

@@ -1,10 +1,12 @@
 package providers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -45,34 +47,70 @@ func checkHeaders(headers map[string]string) error {
 	return nil
 }
 
-// setHeaders applies the configured (secret) headers, then the user agent.
-func setHeaders(req *http.Request, headers map[string]string, userAgent string) {
-	for k, v := range headers {
-		req.Header.Set(k, v)
+// configuredRequest is one request to a URL the user configured (rss
+// feed_url, http_api base_url), carrying the http_headers credentials and
+// bounded by request_timeout.
+type configuredRequest struct {
+	Field     string            // the config field holding the URL, named in messages
+	URL       string            // absolute http or https
+	Query     func(url.Values)  // sets query parameters; nil leaves the URL as given
+	Method    string            // GET when empty
+	JSONBody  []byte            // sent as application/json when set
+	Accept    string            // the media types asked for
+	Headers   map[string]string // the configured (secret) headers
+	UserAgent string            // defaultUserAgent when empty
+	Timeout   int               // request_timeout in seconds; the spec's default when 0
+	Failed    string            // what a failed fetch says first ("the feed could not be fetched")
+}
+
+// fetchConfigured sends r through env.send and returns the 2xx answer, or
+// why it failed in words a user can act on: a bad URL or header names the
+// field, and a request_timeout that ran out (not the check's own deadline)
+// says so.
+func fetchConfigured(ctx context.Context, env Env, r configuredRequest) (answer, string) {
+	u, err := parseHTTPURL(r.Field, r.URL)
+	if err != nil {
+		return answer{}, err.Error()
+	}
+	if err := checkHeaders(r.Headers); err != nil {
+		return answer{}, err.Error()
+	}
+	if r.Query != nil {
+		q := u.Query()
+		r.Query(q)
+		u.RawQuery = q.Encode()
+	}
+	method, timeout, userAgent := r.Method, r.Timeout, r.UserAgent
+	if method == "" {
+		method = http.MethodGet
+	}
+	if timeout <= 0 {
+		timeout = defaultRequestTimeout
 	}
 	if userAgent == "" {
 		userAgent = defaultUserAgent
 	}
+	// ctx's own deadline still wins when it is sooner.
+	reqCtx, cancel := context.WithTimeout(ctx, time.Duration(timeout)*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, method, u.String(), bytes.NewReader(r.JSONBody))
+	if err != nil {
+		return answer{}, r.Field + " is not a valid URL"
+	}
+	if len(r.JSONBody) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", r.Accept)
+	for k, v := range r.Headers {
+		req.Header.Set(k, v)
+	}
 	req.Header.Set("User-Agent", userAgent)
-}
-
-// withRequestTimeout bounds ctx by request_timeout seconds (the spec's
-// default when unset); ctx's own deadline still wins when it is sooner.
-func withRequestTimeout(ctx context.Context, seconds int) (context.Context, context.CancelFunc) {
-	if seconds <= 0 {
-		seconds = defaultRequestTimeout
+	ans, err := env.send(req, nil)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		return answer{}, fmt.Sprintf("%s: no answer within request_timeout (%d s)", r.Failed, timeout)
+	case err != nil:
+		return answer{}, r.Failed + ": " + Describe(err)
 	}
-	return context.WithTimeout(ctx, time.Duration(seconds)*time.Second)
-}
-
-// describeFetch explains a failed fetch; when the configured
-// request_timeout (not the check's own deadline) ran out, it says so.
-func describeFetch(parent context.Context, err error, seconds int) string {
-	if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
-		if seconds <= 0 {
-			seconds = defaultRequestTimeout
-		}
-		return fmt.Sprintf("no answer within request_timeout (%d s)", seconds)
-	}
-	return Describe(err)
+	return ans, ""
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"golang.org/x/net/html/charset"
@@ -29,24 +28,11 @@ type rssConfig struct {
 // counting its items: a URL that answers 200 with an HTML page is the
 // common mistake, and only parsing catches it.
 func checkRSS(ctx context.Context, c rssConfig, env Env) Result {
-	u, err := parseHTTPURL("feed_url", c.FeedURL)
-	if err != nil {
-		return failStep("fetch feed", err.Error())
-	}
-	if err := checkHeaders(c.Credentials.Headers); err != nil {
-		return failStep("fetch feed", err.Error())
-	}
-	reqCtx, cancel := withRequestTimeout(ctx, c.RequestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return failStep("fetch feed", "feed_url is not a valid URL")
-	}
-	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8")
-	setHeaders(req, c.Credentials.Headers, c.UserAgent)
-	ans, err := env.send(req, nil)
-	if err != nil {
-		return failStep("fetch feed", "the feed could not be fetched: "+describeFetch(ctx, err, c.RequestTimeout))
+	ans, failure := fetchConfigured(ctx, env, configuredRequest{Field: "feed_url", URL: c.FeedURL,
+		Accept:  "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8",
+		Headers: c.Credentials.Headers, UserAgent: c.UserAgent, Timeout: c.RequestTimeout, Failed: "the feed could not be fetched"})
+	if failure != "" {
+		return failStep("fetch feed", failure)
 	}
 	steps := []Step{{Name: "fetch feed", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(ans.Body))}}
 	kind, items, err := parseFeed(ans.Body)

@@ -97,3 +97,14 @@ func TestResponseSizeIsBounded(t *testing.T) {
 		t.Fatalf("got %+v", res)
 	}
 }
+
+// A feed slower than request_timeout fails with that setting named, well
+// before the check's own deadline.
+func TestRSSCheckRequestTimeout(t *testing.T) {
+	t.Parallel()
+	d := providertest.NewFeed(t, "", "")
+	cfg := rssConfig(d.URL+"/slow", "", "")
+	cfg["request_timeout"] = float64(1)
+	expectResult(t, rawCheck(t, "rss", cfg, providers.Env{HTTP: d.Client()}), false,
+		"the feed could not be fetched: no answer within request_timeout (1 s)")
+}
