@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/gen/client"
 	"github.com/connvault/connvault/providers/providertest"
 )
 
@@ -62,9 +64,7 @@ func TestTestEndpointRecordsOutcomes(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("test: %d %s", r.Status, r.Body)
 	}
-	res := r.JSON(t)
-	steps := res["details"].(map[string]any)["steps"].([]any)
-	if res["success"] != true || len(steps) < 2 {
+	if res := testResult(t, r); !res.Success || len(res.Details.Steps) < 2 {
 		t.Fatalf("test result = %s", r.Body)
 	}
 
@@ -73,54 +73,52 @@ func TestTestEndpointRecordsOutcomes(t *testing.T) {
 	d.SetFailing(true)
 	for i := 1; i <= 5; i++ {
 		r := h.Call(t, "POST", connPath("tested")+"/test", nil)
-		if r.Status != 200 || r.JSON(t)["success"] != false {
+		if r.Status != 200 || testResult(t, r).Success {
 			t.Fatalf("failing test %d: %d %s", i, r.Status, r.Body)
 		}
-		got := h.Call(t, "GET", connPath(id), nil).JSON(t)
-		if got["consecutive_failures"] != float64(i) || !strings.Contains(got["last_error"].(string), "access key id is not known") {
-			t.Fatalf("after failure %d: %v %v", i, got["consecutive_failures"], got["last_error"])
+		got := get(t, h, id)
+		if got.ConsecutiveFailures != i || got.LastError == nil || !strings.Contains(*got.LastError, "access key id is not known") {
+			t.Fatalf("after failure %d: %v %v", i, got.ConsecutiveFailures, got.LastError)
 		}
-		if wantStatus := map[bool]string{true: "FAILED", false: "ACTIVE"}[i == 5]; got["status"] != wantStatus {
-			t.Fatalf("after failure %d status = %v, want %s", i, got["status"], wantStatus)
+		if wantStatus := map[bool]client.ConnectionStatus{true: client.ConnectionStatusFAILED, false: client.ConnectionStatusACTIVE}[i == 5]; got.Status != wantStatus {
+			t.Fatalf("after failure %d status = %v, want %s", i, got.Status, wantStatus)
 		}
 	}
-	failedConn := h.Call(t, "GET", connPath(id), nil).JSON(t)
-	if failedConn["is_active"] != false || failedConn["status_reason"] == nil {
-		t.Errorf("FAILED connection: is_active %v reason %v", failedConn["is_active"], failedConn["status_reason"])
+	if failedConn := get(t, h, id); failedConn.IsActive || failedConn.StatusReason == nil {
+		t.Errorf("FAILED connection: is_active %v reason %v", failedConn.IsActive, failedConn.StatusReason)
 	}
 	// ACTIVE cannot be decreed; a passing test brings it back.
 	wantFieldError(t, h.Call(t, "PATCH", connPath(id), map[string]any{"status": "ACTIVE"}), "body", "status")
 	// Nor by way of SUSPENDED: suspending keeps the failures, and resuming
 	// waits for a passing test too.
-	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"status": "SUSPENDED"}); r.Status != 200 || r.JSON(t)["status"] != "SUSPENDED" {
+	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"status": "SUSPENDED"}); r.Status != 200 || model(t, r).Status != "SUSPENDED" {
 		t.Fatalf("suspend a FAILED connection: %d %s", r.Status, r.Body)
 	}
 	wantFieldError(t, h.Call(t, "PATCH", connPath(id), map[string]any{"status": "ACTIVE"}), "body", "status")
 	wantFieldError(t, h.Call(t, "PATCH", connPath(id), map[string]any{"is_active": true}), "body", "status")
-	if got := h.Call(t, "GET", connPath(id), nil).JSON(t); got["status"] != "SUSPENDED" || got["consecutive_failures"] != float64(5) {
-		t.Fatalf("a refused resume changed the connection: %v %v", got["status"], got["consecutive_failures"])
+	if got := get(t, h, id); got.Status != client.ConnectionStatusSUSPENDED || got.ConsecutiveFailures != 5 {
+		t.Fatalf("a refused resume changed the connection: %v %v", got.Status, got.ConsecutiveFailures)
 	}
 	d.SetFailing(false)
-	if r := h.Call(t, "POST", connPath(id)+"/test", nil); r.JSON(t)["success"] != true {
+	if r := h.Call(t, "POST", connPath(id)+"/test", nil); !testResult(t, r).Success {
 		t.Fatalf("test while suspended: %s", r.Body)
 	}
-	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"status": "ACTIVE"}); r.Status != 200 || r.JSON(t)["status"] != "ACTIVE" {
+	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"status": "ACTIVE"}); r.Status != 200 || model(t, r).Status != "ACTIVE" {
 		t.Fatalf("resume after a passing test: %d %s", r.Status, r.Body)
 	}
 	d.SetFailing(true)
 	for i := 1; i <= 5; i++ {
 		h.Call(t, "POST", connPath(id)+"/test", nil)
 	}
-	if got := h.Call(t, "GET", connPath(id), nil).JSON(t); got["status"] != "FAILED" {
-		t.Fatalf("failing again: status %v", got["status"])
+	if got := get(t, h, id); got.Status != client.ConnectionStatusFAILED {
+		t.Fatalf("failing again: status %v", got.Status)
 	}
 	d.SetFailing(false)
-	if r := h.Call(t, "POST", connPath(id)+"/test", nil); r.JSON(t)["success"] != true {
+	if r := h.Call(t, "POST", connPath(id)+"/test", nil); !testResult(t, r).Success {
 		t.Fatalf("recovery test: %s", r.Body)
 	}
-	back := h.Call(t, "GET", connPath(id), nil).JSON(t)
-	if back["status"] != "ACTIVE" || back["consecutive_failures"] != float64(0) || back["last_error"] != nil {
-		t.Errorf("after recovery: %v %v %v", back["status"], back["consecutive_failures"], back["last_error"])
+	if back := get(t, h, id); back.Status != client.ConnectionStatusACTIVE || back.ConsecutiveFailures != 0 || back.LastError != nil {
+		t.Errorf("after recovery: %v %v %v", back.Status, back.ConsecutiveFailures, back.LastError)
 	}
 }
 
@@ -132,32 +130,34 @@ func TestPatchRoundTripKeepsWorkingCredentials(t *testing.T) {
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Against(d, "round trip", "first", "round-trip-secret-value"))
 	id := c.ConnectionId
-	cfg := h.Call(t, "GET", connPath(id), nil).JSON(t)["provider_config"].(map[string]any)
+	var cfg map[string]any // the config exactly as read, markers included
+	if err := json.Unmarshal(get(t, h, id).ProviderConfig, &cfg); err != nil {
+		t.Fatal(err)
+	}
 	cfg["bucket"] = "second"
 	r := h.Call(t, "PATCH", connPath(id), map[string]any{"provider_config": cfg}) // tested before saving
 	if r.Status != 200 {
 		t.Fatalf("patch: %d %s", r.Status, r.Body)
 	}
-	res := h.Call(t, "POST", connPath(id)+"/test", nil).JSON(t)
-	if res["success"] != true || !strings.Contains(res["message"].(string), "second") {
-		t.Errorf("test after round trip: %v", res)
+	if res := testResult(t, h.Call(t, "POST", connPath(id)+"/test", nil)); !res.Success || !strings.Contains(res.Message, "second") {
+		t.Errorf("test after round trip: %+v", res)
 	}
 	// New credentials that fail their test are refused and not stored.
 	bad := map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "a-wrong-new-secret"}}}
 	wantError(t, h.Call(t, "PATCH", connPath(id), bad), 422, "ValidationError")
-	if res := h.Call(t, "POST", connPath(id)+"/test", nil).JSON(t); res["success"] != true {
-		t.Errorf("a refused PATCH changed the stored secret: %v", res)
+	if res := testResult(t, h.Call(t, "POST", connPath(id)+"/test", nil)); !res.Success {
+		t.Errorf("a refused PATCH changed the stored secret: %+v", res)
 	}
 	// A secret_fields fingerprint changes with the secret, not otherwise.
-	before := h.Call(t, "GET", connPath(id), nil).JSON(t)["secret_fields"].([]any)[0].(map[string]any)
+	before := get(t, h, id).SecretFields[0]
 	d.RotateSecret("rotated-secret-value")
 	rot := map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "rotated-secret-value"}}}
-	after := h.Call(t, "PATCH", connPath(id), rot).JSON(t)["secret_fields"].([]any)[0].(map[string]any)
-	if before["fingerprint"] == after["fingerprint"] || before["changed_at"] == after["changed_at"] {
-		t.Errorf("fingerprint did not follow the rotation: %v -> %v", before, after)
+	after := model(t, h.Call(t, "PATCH", connPath(id), rot)).SecretFields[0]
+	if before.Fingerprint == after.Fingerprint || before.ChangedAt.Equal(after.ChangedAt) {
+		t.Errorf("fingerprint did not follow the rotation: %+v -> %+v", before, after)
 	}
-	same := h.Call(t, "PATCH", connPath(id), map[string]any{"name": "renamed"}).JSON(t)["secret_fields"].([]any)[0].(map[string]any)
-	if same["fingerprint"] != after["fingerprint"] || same["changed_at"] != after["changed_at"] {
-		t.Errorf("fingerprint changed without a secret change: %v -> %v", after, same)
+	same := model(t, h.Call(t, "PATCH", connPath(id), map[string]any{"name": "renamed"})).SecretFields[0]
+	if same.Fingerprint != after.Fingerprint || !same.ChangedAt.Equal(after.ChangedAt) {
+		t.Errorf("fingerprint changed without a secret change: %+v -> %+v", after, same)
 	}
 }

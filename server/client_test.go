@@ -92,9 +92,8 @@ func TestCheckTimeoutIsA504(t *testing.T) {
 	// A credential change whose check times out is refused the same way.
 	patch := map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "slow-secret-2"}}}
 	wantError(t, h.Call(t, "PATCH", connPath(id), patch), 504, "TimeoutError")
-	got := h.Call(t, "GET", connPath(id), nil).JSON(t)
-	if got["consecutive_failures"] != float64(1) {
-		t.Errorf("a timed-out test is not recorded as a failure: %v", got["consecutive_failures"])
+	if got := get(t, h, id); got.ConsecutiveFailures != 1 {
+		t.Errorf("a timed-out test is not recorded as a failure: %v", got.ConsecutiveFailures)
 	}
 }
 

@@ -83,19 +83,14 @@ func TestListFiltersAndCursorPaging(t *testing.T) {
 		if cursor != "" {
 			path += "&cursor=" + cursor
 		}
-		r := h.Call(t, "POST", path, map[string]any{})
-		if r.Status != 200 {
-			t.Fatalf("list: %d %s", r.Status, r.Body)
+		page := listPage(t, h.Call(t, "POST", path, map[string]any{}))
+		for _, res := range page.Results {
+			seen = append(seen, res.ConnectionId)
 		}
-		page := r.JSON(t)
-		for _, res := range page["results"].([]any) {
-			seen = append(seen, res.(map[string]any)["connection_id"].(string))
-		}
-		next, _ := page["pagination"].(map[string]any)["next_cursor"].(string)
-		if next == "" {
+		if page.Pagination.NextCursor == nil {
 			break
 		}
-		cursor = next
+		cursor = *page.Pagination.NextCursor
 		if pages > 5 {
 			t.Fatal("cursor paging does not end")
 		}
@@ -111,10 +106,7 @@ func TestListFiltersAndCursorPaging(t *testing.T) {
 
 	count := func(r connvaulttest.Response) int {
 		t.Helper()
-		if r.Status != 200 {
-			t.Fatalf("list: %d %s", r.Status, r.Body)
-		}
-		return len(r.JSON(t)["results"].([]any))
+		return len(listPage(t, r).Results)
 	}
 	if n := count(h.Call(t, "POST", connectionsPath+"/list", map[string]any{"provider_type": "postgresql"})); n != 3 {
 		t.Errorf("provider_type=postgresql: %d results, want 3", n)
@@ -133,20 +125,17 @@ func TestListFiltersAndCursorPaging(t *testing.T) {
 	}
 
 	// Offset paging with totals.
-	r := h.Call(t, "GET", connectionsPath+"?limit=2&offset=2&include_total=true", nil)
-	page := r.JSON(t)
-	pg := page["pagination"].(map[string]any)
-	if page["total"] != float64(7) || pg["total"] != float64(7) || pg["total_pages"] != float64(4) ||
-		pg["page"] != float64(2) || pg["next_page"] != float64(3) || pg["previous_page"] != float64(1) || pg["page_size"] != float64(2) {
-		t.Errorf("pagination = %v total = %v", pg, page["total"])
+	page := listPage(t, h.Call(t, "GET", connectionsPath+"?limit=2&offset=2&include_total=true", nil))
+	pg := page.Pagination
+	if intOf(page.Total) != 7 || intOf(pg.Total) != 7 || intOf(pg.TotalPages) != 4 ||
+		pg.Page != 2 || intOf(pg.NextPage) != 3 || intOf(pg.PreviousPage) != 1 || pg.PageSize != 2 {
+		t.Errorf("pagination = %+v total = %v", pg, intOf(page.Total))
 	}
-	if got := page["results"].([]any)[0].(map[string]any)["connection_id"]; got != ids[4] {
+	if got := page.Results[0].ConnectionId; got != ids[4] {
 		t.Errorf("offset 2 starts at %v, want %v", got, ids[4])
 	}
-	if v, present := page["total"]; !present {
-		t.Error("total missing")
-	} else if r := h.Call(t, "GET", connectionsPath, nil).JSON(t); r["total"] != nil {
-		t.Errorf("total without include_total = %v, want null (got %v)", r["total"], v)
+	if r := listPage(t, h.Call(t, "GET", connectionsPath, nil)); r.Total != nil {
+		t.Errorf("total without include_total = %v, want null", *r.Total)
 	}
 
 	// Archived connections are hidden unless asked for.
@@ -167,16 +156,18 @@ func TestCursorIsStableUnderConcurrentInserts(t *testing.T) {
 	for i := range 4 {
 		create(t, h, s3Create(fmt.Sprintf("old %d", i)))
 	}
-	first := h.Call(t, "GET", connectionsPath+"?limit=2", nil).JSON(t)
-	cursor := first["pagination"].(map[string]any)["next_cursor"].(string)
+	first := listPage(t, h.Call(t, "GET", connectionsPath+"?limit=2", nil))
+	if first.Pagination.NextCursor == nil {
+		t.Fatal("no next cursor")
+	}
 	create(t, h, s3Create("inserted meanwhile"))
-	second := h.Call(t, "GET", connectionsPath+"?limit=2&cursor="+cursor, nil).JSON(t)
-	for _, r := range second["results"].([]any) {
-		if name := r.(map[string]any)["name"]; name == "inserted meanwhile" || name == "old 3" || name == "old 2" {
+	second := listPage(t, h.Call(t, "GET", connectionsPath+"?limit=2&cursor="+*first.Pagination.NextCursor, nil))
+	for _, r := range second.Results {
+		if name := r.Name; name == "inserted meanwhile" || name == "old 3" || name == "old 2" {
 			t.Errorf("page 2 repeats or shifts: %v", name)
 		}
 	}
-	if n := len(second["results"].([]any)); n != 2 {
+	if n := len(second.Results); n != 2 {
 		t.Errorf("page 2 has %d results, want 2", n)
 	}
 }
@@ -208,17 +199,17 @@ func TestPatch(t *testing.T) {
 	if !p.UpdatedAt.After(c.UpdatedAt) {
 		t.Error("updated_at did not change")
 	}
-	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"description": nil}); r.JSON(t)["description"] != nil {
-		t.Errorf("description after null = %v", r.JSON(t)["description"])
+	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"description": nil}); model(t, r).Description != nil {
+		t.Errorf("description after null = %s", r.Body)
 	}
 
-	s := h.Call(t, "PATCH", connPath("patched"), map[string]any{"status": "SUSPENDED"}).JSON(t)
-	if s["status"] != "SUSPENDED" || s["is_active"] != false || s["status_reason"] != "suspended by user" {
-		t.Errorf("suspend: %v %v %v", s["status"], s["is_active"], s["status_reason"])
+	s := model(t, h.Call(t, "PATCH", connPath("patched"), map[string]any{"status": "SUSPENDED"}))
+	if s.Status != client.ConnectionStatusSUSPENDED || s.IsActive || s.StatusReason == nil || *s.StatusReason != "suspended by user" {
+		t.Errorf("suspend: %+v", s)
 	}
-	a := h.Call(t, "PATCH", connPath(id), map[string]any{"is_active": true}).JSON(t)
-	if a["status"] != "ACTIVE" || a["is_active"] != true {
-		t.Errorf("is_active=true gave %v %v", a["status"], a["is_active"])
+	a := model(t, h.Call(t, "PATCH", connPath(id), map[string]any{"is_active": true}))
+	if a.Status != client.ConnectionStatusACTIVE || !a.IsActive {
+		t.Errorf("is_active=true gave %v %v", a.Status, a.IsActive)
 	}
 
 	for _, tc := range []struct {
@@ -254,15 +245,17 @@ func TestPatchSendingBackTheRedactedConfigKeepsSecrets(t *testing.T) {
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Create("roundtrip"))
 	id := c.ConnectionId
-	got := h.Call(t, "GET", connPath(id), nil).JSON(t)
-	cfg := got["provider_config"].(map[string]any)
-	cfg["bucket"] = "renamed-bucket"
-	r := h.Call(t, "PATCH", connPath(id), map[string]any{"provider_config": cfg, "test_before_save": false})
-	if r.Status != 200 {
-		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	var cfg map[string]any // the config exactly as read, markers included
+	if err := json.Unmarshal(get(t, h, id).ProviderConfig, &cfg); err != nil {
+		t.Fatal(err)
 	}
-	if b := r.JSON(t)["provider_config"].(map[string]any)["bucket"]; b != "renamed-bucket" {
-		t.Errorf("bucket = %v", b)
+	cfg["bucket"] = "renamed-bucket"
+	var patched client.S3Config
+	if err := json.Unmarshal(model(t, h.Call(t, "PATCH", connPath(id), map[string]any{"provider_config": cfg, "test_before_save": false})).ProviderConfig, &patched); err != nil {
+		t.Fatal(err)
+	}
+	if patched.Bucket != "renamed-bucket" {
+		t.Errorf("bucket = %v", patched.Bucket)
 	}
 	conn, err := h.Store.GetConnection(t.Context(), h.Tenant.OrgID, id)
 	if err != nil {
@@ -277,7 +270,7 @@ func TestPatchSendingBackTheRedactedConfigKeepsSecrets(t *testing.T) {
 	}
 
 	// A marker where no secret is stored is refused, not stored.
-	r = h.Call(t, "PATCH", connPath(id), map[string]any{"test_before_save": false, "provider_config": map[string]any{
+	r := h.Call(t, "PATCH", connPath(id), map[string]any{"test_before_save": false, "provider_config": map[string]any{
 		"credentials": map[string]any{"session_token": "***REDACTED***"}}})
 	wantFieldError(t, r, "body", "provider_config", "credentials", "session_token")
 }
@@ -299,21 +292,17 @@ func TestDeleteArchives(t *testing.T) {
 	c := create(t, h, s3Create("to archive"))
 	id := c.ConnectionId
 
-	r := h.Call(t, "DELETE", connPath("to archive"), nil)
-	if r.Status != 200 {
-		t.Fatalf("delete: %d %s", r.Status, r.Body)
-	}
-	a := r.JSON(t)
-	if a["status"] != "ARCHIVED" || a["is_active"] != false || len(a["secret_fields"].([]any)) != 0 {
-		t.Errorf("archived = %v %v %v", a["status"], a["is_active"], a["secret_fields"])
+	a := model(t, h.Call(t, "DELETE", connPath("to archive"), nil))
+	if a.Status != client.ConnectionStatusARCHIVED || a.IsActive || len(a.SecretFields) != 0 {
+		t.Errorf("archived = %v %v %v", a.Status, a.IsActive, a.SecretFields)
 	}
 	// Repeating by id answers the same archived connection; the name no longer finds it.
 	again := h.Call(t, "DELETE", connPath(id), nil)
-	if again.Status != 200 || again.JSON(t)["status"] != "ARCHIVED" {
+	if again.Status != 200 || model(t, again).Status != "ARCHIVED" {
 		t.Errorf("second delete by id: %d %s", again.Status, again.Body)
 	}
 	wantError(t, h.Call(t, "DELETE", connPath("to archive"), nil), 404, "NotFoundError")
-	if g := h.Call(t, "GET", connPath(id), nil); g.JSON(t)["status"] != "ARCHIVED" {
+	if g := h.Call(t, "GET", connPath(id), nil); model(t, g).Status != "ARCHIVED" {
 		t.Errorf("GET archived by id: %s", g.Body)
 	}
 	wantError(t, h.Call(t, "POST", connPath(id)+"/test", nil), 409, "ConflictError")

@@ -110,7 +110,7 @@ func TestUnstorableBodiesAre422BeforeAnyCheck(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("test_before_save null: %d %s", r.Status, r.Body)
 	}
-	if calls.Load() != 1 || r.JSON(t)["last_checked_at"] == nil {
+	if calls.Load() != 1 || model(t, r).LastCheckedAt == nil {
 		t.Errorf("test_before_save null did not test first (%d provider calls)", calls.Load())
 	}
 }
@@ -308,13 +308,12 @@ func TestProviderAnsweringInvalidBytes(t *testing.T) {
 	id := c.ConnectionId
 	for i := 1; i <= 5; i++ {
 		r := h.Call(t, "POST", connPath(id)+"/test", nil)
-		if r.Status != 200 || r.JSON(t)["success"] != false || !utf8.Valid(r.Body) {
+		if r.Status != 200 || testResult(t, r).Success || !utf8.Valid(r.Body) {
 			t.Fatalf("test %d: %d %q", i, r.Status, r.Body)
 		}
 	}
-	got := h.Call(t, "GET", connPath(id), nil).JSON(t)
-	if got["status"] != "FAILED" || got["consecutive_failures"] != float64(5) {
-		t.Fatalf("after five failed tests: %v %v", got["status"], got["consecutive_failures"])
+	if got := get(t, h, id); got.Status != "FAILED" || got.ConsecutiveFailures != 5 {
+		t.Fatalf("after five failed tests: %v %v", got.Status, got.ConsecutiveFailures)
 	}
 	// A create tested against it is refused with a 422, not a 500.
 	body := map[string]any{"name": "bytes 2", "provider_type": "postgresql",

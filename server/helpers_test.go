@@ -99,3 +99,47 @@ func model(t testing.TB, r connvaulttest.Response) client.StorageConnectionModel
 	}
 	return m
 }
+
+// testResult decodes a POST .../test answer into the generated client's type.
+func testResult(t testing.TB, r connvaulttest.Response) client.ConnectionTestResult {
+	t.Helper()
+	if r.Status != 200 {
+		t.Fatalf("test: status %d: %s", r.Status, r.Body)
+	}
+	var res client.ConnectionTestResult
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil {
+		t.Fatalf("not a test result (%v): %s", err, r.Body)
+	}
+	return res
+}
+
+// listPage decodes a list answer into the generated client's type.
+func listPage(t testing.TB, r connvaulttest.Response) client.ConnectionList {
+	t.Helper()
+	if r.Status != 200 {
+		t.Fatalf("list: status %d: %s", r.Status, r.Body)
+	}
+	var page client.ConnectionList
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&page); err != nil {
+		t.Fatalf("not a list page (%v): %s", err, r.Body)
+	}
+	return page
+}
+
+// get reads a connection by id or name.
+func get(t testing.TB, h *connvaulttest.Harness, identifier string) client.StorageConnectionModel {
+	t.Helper()
+	return model(t, h.Call(t, "GET", connPath(identifier), nil))
+}
+
+// intOf reads an optional number, -1 for null.
+func intOf(p *int) int {
+	if p == nil {
+		return -1
+	}
+	return *p
+}

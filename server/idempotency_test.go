@@ -73,7 +73,7 @@ func TestIdempotentCreate(t *testing.T) {
 	for _, r := range answers {
 		switch r.Status {
 		case 200:
-			ids[r.JSON(t)["connection_id"].(string)] = true
+			ids[model(t, r).ConnectionId] = true
 		case 409:
 			wantError(t, r, 409, "ConflictError")
 		default:

@@ -46,7 +46,7 @@ func TestNoSecretReachesTheDatabaseLog(t *testing.T) {
 	if r := h.Call(t, "PATCH", connPath(id), map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": second}}}); r.Status != 200 {
 		t.Fatalf("patch: %d %s", r.Status, r.Body)
 	}
-	if r := h.Call(t, "POST", connPath(id)+"/test", nil); r.Status != 200 || r.JSON(t)["success"] != true {
+	if r := h.Call(t, "POST", connPath(id)+"/test", nil); r.Status != 200 || !testResult(t, r).Success {
 		t.Fatalf("test: %d %s", r.Status, r.Body)
 	}
 	oldRing, err := store.NewKeyring(connvaulttest.EncryptionKey)

@@ -196,7 +196,7 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			if testable {
 				tr := h.Call(t, "POST", connPath(id)+"/test", nil)
 				answers = append(answers, string(tr.Body))
-				if tr.JSON(t)["success"] != true {
+				if !testResult(t, tr).Success {
 					t.Errorf("test against the double: %s", tr.Body)
 				}
 				wrong := clone(pc.valid)
@@ -206,9 +206,9 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 				wantFieldError(t, rr, "body", "provider_config")
 				// Saved untested, its test reports the failure as a 200.
 				rw := h.Call(t, "POST", connectionsPath, body(pc.provider+" wrong", wrong, false))
-				wt := h.Call(t, "POST", connPath(rw.JSON(t)["connection_id"].(string))+"/test", nil)
+				wt := h.Call(t, "POST", connPath(model(t, rw).ConnectionId)+"/test", nil)
 				answers = append(answers, string(wt.Body))
-				if wt.Status != 200 || wt.JSON(t)["success"] != false || wt.JSON(t)["message"] == "" {
+				if wt.Status != 200 || testResult(t, wt).Success || testResult(t, wt).Message == "" {
 					t.Errorf("test with wrong credentials: %d %s", wt.Status, wt.Body)
 				}
 			}

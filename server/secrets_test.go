@@ -32,8 +32,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 		answers = append(answers, string(r.Body))
 		return r
 	}
-	s3ID := record(h.Call(t, "POST", connectionsPath, s3)).JSON(t)["connection_id"].(string)
-	pgID := record(h.Call(t, "POST", connectionsPath, pg)).JSON(t)["connection_id"].(string)
+	s3ID := model(t, record(h.Call(t, "POST", connectionsPath, s3))).ConnectionId
+	pgID := model(t, record(h.Call(t, "POST", connectionsPath, pg))).ConnectionId
 	record(h.Call(t, "GET", connPath(s3ID), nil))
 	record(h.Call(t, "GET", connPath("leak check pg"), nil))
 	record(h.Call(t, "GET", connectionsPath+"?include_total=true", nil))
