@@ -1,7 +1,9 @@
 package health_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/gen/client"
 	"github.com/connvault/connvault/health"
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/providers/providertest"
@@ -147,16 +150,21 @@ func TestFailingConnectionIsDisabledAfterFivePassesAndRevivedByPatch(t *testing.
 	}
 
 	// The user fixes the credentials; the PATCH tests them and revives it.
-	api := h.ClientFor(t, tn.APIKey)
-	_ = api
-	r := h.CallAs(t, "Bearer "+tn.APIKey, "PATCH", "/v1/organizations/connections/"+c.ID,
-		map[string]any{"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "the-provider-changed-it"}}})
-	if r.Status != 200 {
-		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	secret := client.SecretString("the-provider-changed-it")
+	var creds client.S3Credentials
+	if err := creds.FromS3AccessKeyCredentials(client.S3AccessKeyCredentials{Type: client.S3AccessKeyCredentialsTypeAccessKey, AccessKeyId: d.AccessKey, SecretAccessKey: &secret}); err != nil {
+		t.Fatal(err)
 	}
-	m := r.JSON(t)
-	if m["status"] != "ACTIVE" || m["consecutive_failures"] != float64(0) || m["is_active"] != true {
-		t.Fatalf("after fixing: %v %v %v", m["status"], m["consecutive_failures"], m["is_active"])
+	patch, err := json.Marshal(map[string]any{"provider_config": map[string]any{"credentials": creds}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.ClientFor(t, tn.APIKey).UpdateConnectionWithBodyWithResponse(context.Background(), c.ID, "application/json", bytes.NewReader(patch))
+	if err != nil || r.JSON200 == nil {
+		t.Fatalf("patch: %v %s", err, r.Body)
+	}
+	if m := r.JSON200; m.Status != client.ConnectionStatusACTIVE || m.ConsecutiveFailures != 0 || !m.IsActive {
+		t.Fatalf("after fixing: %v %v %v", m.Status, m.ConsecutiveFailures, m.IsActive)
 	}
 	// And the checker watches it again.
 	if _, err := st.Pool().Exec(context.Background(), `UPDATE connections SET next_check_at = now() WHERE internal_id = $1`, tn.OrgID); err != nil {

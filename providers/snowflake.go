@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func init() {
@@ -159,7 +161,7 @@ func snowflakeKeyPair(ctx context.Context, env Env, base string, c snowflakeConf
 }
 
 func snowflakePassword(ctx context.Context, env Env, base string, c snowflakeConfig) Result {
-	q := url.Values{"request_id": {newUUID()}}
+	q := url.Values{"request_id": {uuid.NewString()}}
 	for k, v := range map[string]string{"warehouse": c.Warehouse, "databaseName": c.Database, "schemaName": c.Schema, "roleName": c.Role} {
 		if v != "" {
 			q.Set(k, v)
@@ -202,7 +204,7 @@ func snowflakePassword(ctx context.Context, env Env, base string, c snowflakeCon
 			GetResultURL string  `json:"getResultUrl"`
 		} `json:"data"`
 	}
-	_, err = snowflakeDo(ctx, env, http.MethodPost, base+"/queries/v1/query-request?requestId="+newUUID(), qb, auth, &qa)
+	_, err = snowflakeDo(ctx, env, http.MethodPost, base+"/queries/v1/query-request?requestId="+uuid.NewString(), qb, auth, &qa)
 	// 333333/333334: the query is still running; its result URL is polled.
 	for err == nil && (qa.Code == "333333" || qa.Code == "333334") {
 		next, ok := snowflakeSameHostPath(base, qa.Data.GetResultURL)
