@@ -215,7 +215,7 @@ type Harness struct {
 	Tenant Tenant
 	// Client is the generated Go client, authenticated as Tenant.
 	Client *client.ClientWithResponses
-	logs   *syncBuffer
+	logs   *SyncBuffer
 }
 
 // Logs returns everything the server logged so far.
@@ -274,7 +274,7 @@ func NewServer(t testing.TB, opts Options) *Harness {
 			t.Errorf("answer does not match openapi.yaml: %s %s -> %d: %v", method, path, status, err)
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	logger, err := server.NewLogger(logs, "debug")
 	if err != nil {
 		t.Fatal(err)
@@ -307,18 +307,21 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	return h
 }
 
-type syncBuffer struct {
+// SyncBuffer is a buffer several goroutines may write (a server's log).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

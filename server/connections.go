@@ -31,6 +31,20 @@ func lookupProvider(providerType string) (*providers.Provider, error) {
 	return p, nil
 }
 
+// plainConfig returns c's provider and its full plaintext config (stored
+// config with the secrets decrypted), for a check or a merge.
+func (s *Server) plainConfig(ctx context.Context, c *connvault.Connection) (*providers.Provider, providers.Config, error) {
+	p, err := lookupProvider(c.ProviderType)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealed, err := s.store.Sealed(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, sealed.Plain(), nil
+}
+
 // CreateConnection implements POST /v1/organizations/connections.
 func (s *Server) CreateConnection(ctx context.Context, req gen.CreateConnectionRequestObject) (gen.CreateConnectionResponseObject, error) {
 	who := principal(ctx)
@@ -142,15 +156,11 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 	if err := c.Mutable(); err != nil {
 		return nil, err
 	}
-	p, err := lookupProvider(c.ProviderType)
+	p, full, err := s.plainConfig(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.store.Sealed(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	out := s.runCheck(ctx, p, sealed.Plain())
+	out := s.runCheck(ctx, p, full)
 	// Record even when the client has gone: the outcome is real.
 	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, ""); err != nil {
 		return nil, err
@@ -193,15 +203,11 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 
 	var change *store.ConfigChange
 	if body.ProviderConfig != nil {
-		p, err := lookupProvider(c.ProviderType)
+		p, full, err := s.plainConfig(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		sealed, err := s.store.Sealed(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		merged, err := providers.Merge(p, sealed.Plain(), *body.ProviderConfig)
+		merged, err := providers.Merge(p, full, *body.ProviderConfig)
 		if err != nil {
 			return nil, connvault.Under(err, "body", "provider_config")
 		}

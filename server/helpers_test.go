@@ -88,46 +88,35 @@ func wantFieldError(t *testing.T, r connvaulttest.Response, location ...string) 
 // refusing fields the spec does not declare.
 func model(t testing.TB, r connvaulttest.Response) client.StorageConnectionModel {
 	t.Helper()
+	return decodeAnswer[client.StorageConnectionModel](t, r, "a connection")
+}
+
+// decodeAnswer decodes a 200 answer into a generated type, refusing
+// fields the type does not declare, so a shape change fails loudly.
+func decodeAnswer[T any](t testing.TB, r connvaulttest.Response, what string) T {
+	t.Helper()
+	var v T
 	if r.Status != 200 {
-		t.Fatalf("status %d: %s", r.Status, r.Body)
+		t.Fatalf("want %s, got status %d: %s", what, r.Status, r.Body)
 	}
-	var m client.StorageConnectionModel
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		t.Fatalf("not a connection (%v): %s", err, r.Body)
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("not %s (%v): %s", what, err, r.Body)
 	}
-	return m
+	return v
 }
 
 // testResult decodes a POST .../test answer into the generated client's type.
 func testResult(t testing.TB, r connvaulttest.Response) client.ConnectionTestResult {
 	t.Helper()
-	if r.Status != 200 {
-		t.Fatalf("test: status %d: %s", r.Status, r.Body)
-	}
-	var res client.ConnectionTestResult
-	dec := json.NewDecoder(bytes.NewReader(r.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&res); err != nil {
-		t.Fatalf("not a test result (%v): %s", err, r.Body)
-	}
-	return res
+	return decodeAnswer[client.ConnectionTestResult](t, r, "a test result")
 }
 
 // listPage decodes a list answer into the generated client's type.
 func listPage(t testing.TB, r connvaulttest.Response) client.ConnectionList {
 	t.Helper()
-	if r.Status != 200 {
-		t.Fatalf("list: status %d: %s", r.Status, r.Body)
-	}
-	var page client.ConnectionList
-	dec := json.NewDecoder(bytes.NewReader(r.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&page); err != nil {
-		t.Fatalf("not a list page (%v): %s", err, r.Body)
-	}
-	return page
+	return decodeAnswer[client.ConnectionList](t, r, "a list page")
 }
 
 // get reads a connection by id or name.
