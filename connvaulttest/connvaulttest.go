@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -202,6 +203,9 @@ type Options struct {
 	// OnResponseViolation replaces the default (t.Errorf) for answers that
 	// do not match the spec: fuzz targets report them from their own t.
 	OnResponseViolation func(method, path string, status int, err error)
+	// SkipResponseValidation serves as production does by default, without
+	// checking answers against the spec: for benchmarks of the handler path.
+	SkipResponseValidation bool
 	// UnauthenticatedRateLimit limits requests without a valid key per
 	// client address (0: unlimited), burst UnauthenticatedBurst.
 	UnauthenticatedRateLimit float64
@@ -210,9 +214,11 @@ type Options struct {
 
 // Harness is a running server with one tenant.
 type Harness struct {
-	URL    string
-	Store  *store.Store
-	Tenant Tenant
+	URL string
+	// Handler is the server itself, for in-process benchmarks.
+	Handler http.Handler
+	Store   *store.Store
+	Tenant  Tenant
 	// Client is the generated Go client, authenticated as Tenant.
 	Client *client.ClientWithResponses
 	logs   *SyncBuffer
@@ -279,7 +285,7 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := server.New(st, server.Config{
+	cfg := server.Config{
 		Env:                      providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: !opts.DenyPrivateNetworks, LoopbackOnly: true, Timeout: opts.CheckTimeout, Endpoints: opts.Endpoints}),
 		CheckTimeout:             opts.CheckTimeout,
 		Schedule:                 opts.Schedule,
@@ -289,9 +295,12 @@ func NewServer(t testing.TB, opts Options) *Harness {
 		UnauthenticatedRateLimit: opts.UnauthenticatedRateLimit,
 		UnauthenticatedBurst:     opts.UnauthenticatedBurst,
 		Logger:                   logger,
+	}
+	if !opts.SkipResponseValidation {
 		// Every answer of every test server is checked against the spec.
-		OnResponseViolation: onViolation,
-	})
+		cfg.OnResponseViolation = onViolation
+	}
+	e, err := server.New(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +308,7 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	srv.Listener = server.AnswerProtocolErrorsInEnvelope(srv.Listener)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	h := &Harness{URL: srv.URL, Store: tenantStore, Tenant: NewTenant(t, tenantStore), logs: logs}
+	h := &Harness{URL: srv.URL, Handler: e, Store: tenantStore, Tenant: NewTenant(t, tenantStore), logs: logs}
 	if broken != nil {
 		broken.Close()
 	}

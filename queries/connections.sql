@@ -4,26 +4,31 @@
 -- in connection_secrets, read only by DecryptSecrets.
 
 -- name: InsertConnection :one
-INSERT INTO connections (
-    internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, metadata, created_by_user_id,
-    status, status_reason, status_changed_at, last_checked_at, last_used_at, next_check_at
-) VALUES (
-    @internal_id, @connection_id, @name, @description, @provider_type, @provider_config,
-    sqlc.narg(secret_key_id), @secret_fields, @metadata, @created_by_user_id,
-    @status, sqlc.narg(status_reason), sqlc.narg(status_changed_at), sqlc.narg(last_checked_at),
-    sqlc.narg(last_used_at), sqlc.narg(next_check_at)
-)
-RETURNING *;
-
--- name: PutSecrets :exec
+-- The row and its encrypted secrets in one statement (one round trip, one
+-- implicit transaction).
 -- compress-algo=0: compressing before encrypting leaks length information.
 -- s2k-mode=1: the key is 256 random bits, so iterated key stretching would
 -- only cost time.
-INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
-VALUES (@internal_id, @connection_id,
-        pgp_sym_encrypt(@secrets_json::text, @encryption_key::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1'))
-ON CONFLICT (internal_id, connection_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext;
+WITH inserted AS (
+    INSERT INTO connections (
+        internal_id, connection_id, name, description, provider_type, provider_config,
+        secret_key_id, secret_fields, metadata, created_by_user_id,
+        status, status_reason, status_changed_at, last_checked_at, last_used_at, next_check_at
+    ) VALUES (
+        @internal_id, @connection_id, @name, @description, @provider_type, @provider_config,
+        sqlc.narg(secret_key_id), @secret_fields, @metadata, @created_by_user_id,
+        @status, sqlc.narg(status_reason), sqlc.narg(status_changed_at), sqlc.narg(last_checked_at),
+        sqlc.narg(last_used_at), sqlc.narg(next_check_at)
+    )
+    RETURNING *
+), sealed AS (
+    INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
+    SELECT i.internal_id, i.connection_id,
+           pgp_sym_encrypt(sqlc.narg(secrets_json)::text, @encryption_key::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1')
+    FROM inserted i
+    WHERE sqlc.narg(secrets_json)::text IS NOT NULL
+)
+SELECT * FROM inserted;
 
 -- name: DeleteSecrets :exec
 DELETE FROM connection_secrets WHERE internal_id = @internal_id AND connection_id = @connection_id;
@@ -44,26 +49,43 @@ SELECT * FROM connections
 WHERE internal_id = @internal_id AND name = @name AND status <> 'ARCHIVED';
 
 -- name: UpdateConnection :one
--- Optimistic concurrency: succeeds only if nobody wrote since version was read.
-UPDATE connections SET
-    name = @name,
-    description = @description,
-    metadata = @metadata,
-    provider_config = @provider_config,
-    secret_key_id = sqlc.narg(secret_key_id),
-    secret_fields = @secret_fields,
-    status = @status,
-    status_reason = sqlc.narg(status_reason),
-    status_changed_at = sqlc.narg(status_changed_at),
-    consecutive_failures = @consecutive_failures,
-    last_error = sqlc.narg(last_error),
-    last_checked_at = sqlc.narg(last_checked_at),
-    last_used_at = sqlc.narg(last_used_at),
-    next_check_at = sqlc.narg(next_check_at),
-    updated_at = now(),
-    version = version + 1
-WHERE internal_id = @internal_id AND connection_id = @connection_id AND version = @version
-RETURNING *;
+-- Optimistic concurrency: succeeds only if nobody wrote since version was
+-- read. With replace_secrets, the encrypted secrets are replaced (or, for
+-- NULL, deleted) in the same statement.
+WITH updated AS (
+    UPDATE connections SET
+        name = @name,
+        description = @description,
+        metadata = @metadata,
+        provider_config = @provider_config,
+        secret_key_id = sqlc.narg(secret_key_id),
+        secret_fields = @secret_fields,
+        status = @status,
+        status_reason = sqlc.narg(status_reason),
+        status_changed_at = sqlc.narg(status_changed_at),
+        consecutive_failures = @consecutive_failures,
+        last_error = sqlc.narg(last_error),
+        last_checked_at = sqlc.narg(last_checked_at),
+        last_used_at = sqlc.narg(last_used_at),
+        next_check_at = sqlc.narg(next_check_at),
+        updated_at = now(),
+        version = version + 1
+    WHERE connections.internal_id = @internal_id AND connections.connection_id = @connection_id AND version = @version
+    RETURNING *
+), sealed AS (
+    INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
+    SELECT u.internal_id, u.connection_id,
+           pgp_sym_encrypt(sqlc.narg(secrets_json)::text, @encryption_key::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1')
+    FROM updated u
+    WHERE @replace_secrets::boolean AND sqlc.narg(secrets_json)::text IS NOT NULL
+    ON CONFLICT (internal_id, connection_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext
+), dropped AS (
+    DELETE FROM connection_secrets s
+    USING updated u
+    WHERE @replace_secrets::boolean AND sqlc.narg(secrets_json)::text IS NULL
+      AND s.internal_id = u.internal_id AND s.connection_id = u.connection_id
+)
+SELECT * FROM updated;
 
 -- name: ListConnections :many
 -- Newest first, ties by id. With a cursor, keyset pagination on

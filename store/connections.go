@@ -35,8 +35,8 @@ type NewConnection struct {
 }
 
 // CreateConnection stores a new connection and its encrypted secrets in
-// one transaction. A live connection of the same name in the organization
-// is ECONFLICT.
+// one statement. A live connection of the same name in the organization is
+// ECONFLICT.
 func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvault.Connection, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond) // Postgres precision
 	secretsJSON, keyID, fields, err := s.sealSecrets(n.Config, nil, now, false)
@@ -47,46 +47,30 @@ func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvau
 	if h.Status == "" {
 		h = connvault.NewHealth(now, false, connvault.DefaultSchedule)
 	}
-	var row sqlcdb.Connection
-	err = s.inTx(ctx, func(q *sqlcdb.Queries) error {
-		var err error
-		row, err = q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
-			InternalID:      n.OrgID,
-			ConnectionID:    connvault.NewConnectionID(),
-			Name:            n.Name,
-			Description:     n.Description,
-			ProviderType:    n.ProviderType,
-			ProviderConfig:  mustJSON(n.Config.Config, "{}"),
-			SecretKeyID:     keyID,
-			SecretFields:    fields,
-			Metadata:        mustJSON(n.Metadata, "{}"),
-			CreatedByUserID: n.UserID,
-			Status:          string(h.Status),
-			StatusReason:    h.StatusReason,
-			StatusChangedAt: h.StatusChangedAt,
-			LastCheckedAt:   h.LastCheckedAt,
-			LastUsedAt:      h.LastUsedAt,
-			NextCheckAt:     h.NextCheckAt,
-		})
-		if err != nil {
-			return mapError(err, "connection")
-		}
-		return s.putSecrets(ctx, q, row.InternalID, row.ConnectionID, secretsJSON)
+	row, err := s.q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
+		InternalID:      n.OrgID,
+		ConnectionID:    connvault.NewConnectionID(),
+		Name:            n.Name,
+		Description:     n.Description,
+		ProviderType:    n.ProviderType,
+		ProviderConfig:  mustJSON(n.Config.Config, "{}"),
+		SecretKeyID:     keyID,
+		SecretFields:    fields,
+		Metadata:        mustJSON(n.Metadata, "{}"),
+		CreatedByUserID: n.UserID,
+		Status:          string(h.Status),
+		StatusReason:    h.StatusReason,
+		StatusChangedAt: h.StatusChangedAt,
+		LastCheckedAt:   h.LastCheckedAt,
+		LastUsedAt:      h.LastUsedAt,
+		NextCheckAt:     h.NextCheckAt,
+		SecretsJson:     secretsJSON,
+		EncryptionKey:   s.currentPassphrase(),
 	})
 	if err != nil {
-		return nil, err
+		return nil, mapError(err, "connection")
 	}
-	return fromRow(row)
-}
-
-// putSecrets stores (or, for nil, deletes) a connection's encrypted secrets.
-func (s *Store) putSecrets(ctx context.Context, q *sqlcdb.Queries, orgID, connID string, secretsJSON *string) error {
-	if secretsJSON == nil {
-		return mapError(q.DeleteSecrets(ctx, sqlcdb.DeleteSecretsParams{InternalID: orgID, ConnectionID: connID}), "secrets")
-	}
-	return mapError(q.PutSecrets(ctx, sqlcdb.PutSecretsParams{
-		InternalID: orgID, ConnectionID: connID, SecretsJson: *secretsJSON, EncryptionKey: s.currentPassphrase(),
-	}), "secrets")
+	return fromRow(sqlcdb.Connection(row))
 }
 
 // GetConnection finds a connection by conn_ id (archived ones included) or
@@ -167,6 +151,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		Description:         c.Description,
 		Metadata:            metadata,
 		ProviderConfig:      c.Config,
+		EncryptionKey:       s.currentPassphrase(),
 		SecretKeyID:         c.SecretKeyID,
 		SecretFields:        mustJSON(c.SecretFields, "[]"),
 		Status:              string(c.Status),
@@ -181,31 +166,23 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		ConnectionID:        c.ID,
 		Version:             c.Version,
 	}
-	var secretsJSON *string
 	if change != nil {
 		var err error
-		secretsJSON, p.SecretKeyID, p.SecretFields, err = s.sealSecrets(change.Config, c.SecretFields, now, change.SameValues)
+		p.ReplaceSecrets = true
+		p.SecretsJson, p.SecretKeyID, p.SecretFields, err = s.sealSecrets(change.Config, c.SecretFields, now, change.SameValues)
 		if err != nil {
 			return nil, err
 		}
 		p.ProviderConfig = mustJSON(change.Config.Config, "{}")
 	}
-	var row sqlcdb.Connection
-	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
-		var err error
-		row, err = q.UpdateConnection(ctx, p)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrStale
-		}
-		if err != nil || change == nil {
-			return mapError(err, "connection")
-		}
-		return s.putSecrets(ctx, q, c.OrgID, c.ID, secretsJSON)
-	})
-	if err != nil {
-		return nil, err
+	row, err := s.q.UpdateConnection(ctx, p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrStale
 	}
-	return fromRow(row)
+	if err != nil {
+		return nil, mapError(err, "connection")
+	}
+	return fromRow(sqlcdb.Connection(row))
 }
 
 // ErrStale reports that a connection changed between read and write; the

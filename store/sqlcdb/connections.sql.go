@@ -306,17 +306,26 @@ func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNa
 
 const InsertConnection = `-- name: InsertConnection :one
 
-INSERT INTO connections (
-    internal_id, connection_id, name, description, provider_type, provider_config,
-    secret_key_id, secret_fields, metadata, created_by_user_id,
-    status, status_reason, status_changed_at, last_checked_at, last_used_at, next_check_at
-) VALUES (
-    $1, $2, $3, $4, $5, $6,
-    $7, $8, $9, $10,
-    $11, $12, $13, $14,
-    $15, $16
+WITH inserted AS (
+    INSERT INTO connections (
+        internal_id, connection_id, name, description, provider_type, provider_config,
+        secret_key_id, secret_fields, metadata, created_by_user_id,
+        status, status_reason, status_changed_at, last_checked_at, last_used_at, next_check_at
+    ) VALUES (
+        $1, $2, $3, $4, $5, $6,
+        $7, $8, $9, $10,
+        $11, $12, $13, $14,
+        $15, $16
+    )
+    RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
+), sealed AS (
+    INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
+    SELECT i.internal_id, i.connection_id,
+           pgp_sym_encrypt($17::text, $18::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1')
+    FROM inserted i
+    WHERE $17::text IS NOT NULL
 )
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
+SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM inserted
 `
 
 type InsertConnectionParams struct {
@@ -336,13 +345,45 @@ type InsertConnectionParams struct {
 	LastCheckedAt   *time.Time
 	LastUsedAt      *time.Time
 	NextCheckAt     *time.Time
+	SecretsJson     *string
+	EncryptionKey   string
+}
+
+type InsertConnectionRow struct {
+	InternalID          string
+	ConnectionID        string
+	Name                string
+	Description         *string
+	ProviderType        string
+	ProviderConfig      []byte
+	SecretKeyID         *string
+	SecretFields        []byte
+	Status              string
+	IsActive            *bool
+	StatusReason        *string
+	StatusChangedAt     *time.Time
+	LastUsedAt          *time.Time
+	LastCheckedAt       *time.Time
+	LastError           *string
+	ConsecutiveFailures int32
+	NextCheckAt         *time.Time
+	Metadata            []byte
+	CreatedByUserID     string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Version             int64
 }
 
 // Every statement filters by internal_id: tenancy is enforced in SQL, not
 // only in Go. Reads of connections return the one model type (SELECT *):
 // the table holds no secret, so no read can select one; the ciphertext is
 // in connection_secrets, read only by DecryptSecrets.
-func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionParams) (Connection, error) {
+// The row and its encrypted secrets in one statement (one round trip, one
+// implicit transaction).
+// compress-algo=0: compressing before encrypting leaks length information.
+// s2k-mode=1: the key is 256 random bits, so iterated key stretching would
+// only cost time.
+func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionParams) (InsertConnectionRow, error) {
 	row := q.db.QueryRow(ctx, InsertConnection,
 		arg.InternalID,
 		arg.ConnectionID,
@@ -360,8 +401,10 @@ func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionPara
 		arg.LastCheckedAt,
 		arg.LastUsedAt,
 		arg.NextCheckAt,
+		arg.SecretsJson,
+		arg.EncryptionKey,
 	)
-	var i Connection
+	var i InsertConnectionRow
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,
@@ -587,33 +630,6 @@ func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) 
 	return i, err
 }
 
-const PutSecrets = `-- name: PutSecrets :exec
-INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
-VALUES ($1, $2,
-        pgp_sym_encrypt($3::text, $4::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1'))
-ON CONFLICT (internal_id, connection_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext
-`
-
-type PutSecretsParams struct {
-	InternalID    string
-	ConnectionID  string
-	SecretsJson   string
-	EncryptionKey string
-}
-
-// compress-algo=0: compressing before encrypting leaks length information.
-// s2k-mode=1: the key is 256 random bits, so iterated key stretching would
-// only cost time.
-func (q *Queries) PutSecrets(ctx context.Context, arg PutSecretsParams) error {
-	_, err := q.db.Exec(ctx, PutSecrets,
-		arg.InternalID,
-		arg.ConnectionID,
-		arg.SecretsJson,
-		arg.EncryptionKey,
-	)
-	return err
-}
-
 const ReleaseLease = `-- name: ReleaseLease :exec
 DELETE FROM connection_leases WHERE internal_id = $1 AND connection_id = $2
 `
@@ -699,25 +715,40 @@ func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHe
 }
 
 const UpdateConnection = `-- name: UpdateConnection :one
-UPDATE connections SET
-    name = $1,
-    description = $2,
-    metadata = $3,
-    provider_config = $4,
-    secret_key_id = $5,
-    secret_fields = $6,
-    status = $7,
-    status_reason = $8,
-    status_changed_at = $9,
-    consecutive_failures = $10,
-    last_error = $11,
-    last_checked_at = $12,
-    last_used_at = $13,
-    next_check_at = $14,
-    updated_at = now(),
-    version = version + 1
-WHERE internal_id = $15 AND connection_id = $16 AND version = $17
-RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
+WITH updated AS (
+    UPDATE connections SET
+        name = $1,
+        description = $2,
+        metadata = $3,
+        provider_config = $4,
+        secret_key_id = $5,
+        secret_fields = $6,
+        status = $7,
+        status_reason = $8,
+        status_changed_at = $9,
+        consecutive_failures = $10,
+        last_error = $11,
+        last_checked_at = $12,
+        last_used_at = $13,
+        next_check_at = $14,
+        updated_at = now(),
+        version = version + 1
+    WHERE connections.internal_id = $15 AND connections.connection_id = $16 AND version = $17
+    RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
+), sealed AS (
+    INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
+    SELECT u.internal_id, u.connection_id,
+           pgp_sym_encrypt($18::text, $19::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1')
+    FROM updated u
+    WHERE $20::boolean AND $18::text IS NOT NULL
+    ON CONFLICT (internal_id, connection_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext
+), dropped AS (
+    DELETE FROM connection_secrets s
+    USING updated u
+    WHERE $20::boolean AND $18::text IS NULL
+      AND s.internal_id = u.internal_id AND s.connection_id = u.connection_id
+)
+SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM updated
 `
 
 type UpdateConnectionParams struct {
@@ -738,10 +769,40 @@ type UpdateConnectionParams struct {
 	InternalID          string
 	ConnectionID        string
 	Version             int64
+	SecretsJson         *string
+	EncryptionKey       string
+	ReplaceSecrets      bool
 }
 
-// Optimistic concurrency: succeeds only if nobody wrote since version was read.
-func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionParams) (Connection, error) {
+type UpdateConnectionRow struct {
+	InternalID          string
+	ConnectionID        string
+	Name                string
+	Description         *string
+	ProviderType        string
+	ProviderConfig      []byte
+	SecretKeyID         *string
+	SecretFields        []byte
+	Status              string
+	IsActive            *bool
+	StatusReason        *string
+	StatusChangedAt     *time.Time
+	LastUsedAt          *time.Time
+	LastCheckedAt       *time.Time
+	LastError           *string
+	ConsecutiveFailures int32
+	NextCheckAt         *time.Time
+	Metadata            []byte
+	CreatedByUserID     string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Version             int64
+}
+
+// Optimistic concurrency: succeeds only if nobody wrote since version was
+// read. With replace_secrets, the encrypted secrets are replaced (or, for
+// NULL, deleted) in the same statement.
+func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionParams) (UpdateConnectionRow, error) {
 	row := q.db.QueryRow(ctx, UpdateConnection,
 		arg.Name,
 		arg.Description,
@@ -760,8 +821,11 @@ func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionPara
 		arg.InternalID,
 		arg.ConnectionID,
 		arg.Version,
+		arg.SecretsJson,
+		arg.EncryptionKey,
+		arg.ReplaceSecrets,
 	)
-	var i Connection
+	var i UpdateConnectionRow
 	err := row.Scan(
 		&i.InternalID,
 		&i.ConnectionID,

@@ -27,8 +27,6 @@ import (
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/store"
 	"github.com/connvault/connvault/store/sqlcdb"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 const benchKey = "bench-encryption-key-0123456789abcdef-0123456789"
@@ -38,7 +36,6 @@ type env struct {
 	fx      *fixture
 	baseURL string
 	client  *http.Client
-	pool    *pgxpool.Pool
 	q       *sqlcdb.Queries
 	keys    store.Keyring
 	runID   string
@@ -83,7 +80,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer srv.stop()
 
-	e := &env{fx: fx, baseURL: srv.url, pool: pool, q: sqlcdb.New(pool), keys: keys, runID: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
+	e := &env{fx: fx, baseURL: srv.url, q: sqlcdb.New(pool), keys: keys, runID: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
 	e.client = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, DisableCompression: true}}
 	p, _ := providers.Lookup("s3")
 	_, cfg := seedConfig(0)
@@ -230,20 +227,14 @@ func floorCreate(ctx context.Context, e *env, r *rand.Rand) error {
 	secrets := e.s3Split.secrets
 	now := time.Now()
 	next := now.Add(15 * time.Minute)
-	// The handler's transaction: the row, then its encrypted secrets.
-	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		q := e.q.WithTx(tx)
-		row, err := q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
-			InternalID: org.ID, ConnectionID: connvault.NewConnectionID(), Name: e.newName(), ProviderType: "s3",
-			ProviderConfig: e.s3Split.public, SecretKeyID: &keyID, SecretFields: e.s3Split.fields, Metadata: []byte(`{}`),
-			CreatedByUserID: org.UserID, Status: "ACTIVE", StatusChangedAt: &now, NextCheckAt: &next,
-		})
-		if err != nil {
-			return err
-		}
-		return q.PutSecrets(ctx, sqlcdb.PutSecretsParams{InternalID: row.InternalID, ConnectionID: row.ConnectionID,
-			SecretsJson: secrets, EncryptionKey: e.keys.CurrentPassphrase()})
+	// The handler's statement: the row and its encrypted secrets.
+	_, err := e.q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
+		InternalID: org.ID, ConnectionID: connvault.NewConnectionID(), Name: e.newName(), ProviderType: "s3",
+		ProviderConfig: e.s3Split.public, SecretKeyID: &keyID, SecretFields: e.s3Split.fields, Metadata: []byte(`{}`),
+		CreatedByUserID: org.UserID, Status: "ACTIVE", StatusChangedAt: &now, NextCheckAt: &next,
+		SecretsJson: &secrets, EncryptionKey: e.keys.CurrentPassphrase(),
 	})
+	return err
 }
 
 func floorGetByID(ctx context.Context, e *env, r *rand.Rand) error {
@@ -279,7 +270,7 @@ func floorPatch(ctx context.Context, e *env, r *rand.Rand) error {
 	desc := "bench " + strconv.Itoa(r.IntN(1_000_000))
 	_, err = e.q.UpdateConnection(ctx, sqlcdb.UpdateConnectionParams{
 		Name: row.Name, Description: &desc, Metadata: row.Metadata, ProviderConfig: row.ProviderConfig,
-		SecretKeyID: row.SecretKeyID, SecretFields: row.SecretFields,
+		EncryptionKey: e.keys.CurrentPassphrase(), SecretKeyID: row.SecretKeyID, SecretFields: row.SecretFields,
 		Status: row.Status, StatusReason: row.StatusReason, StatusChangedAt: row.StatusChangedAt,
 		ConsecutiveFailures: row.ConsecutiveFailures, LastError: row.LastError, LastCheckedAt: row.LastCheckedAt,
 		LastUsedAt: row.LastUsedAt, NextCheckAt: row.NextCheckAt, InternalID: row.InternalID, ConnectionID: row.ConnectionID, Version: row.Version,
