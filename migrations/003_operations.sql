@@ -24,7 +24,9 @@ CREATE TABLE idempotency_keys (
     internal_id     text NOT NULL REFERENCES organizations (internal_id),
     idempotency_key text NOT NULL CHECK (char_length(idempotency_key) BETWEEN 1 AND 255),
     request_hash    bytea NOT NULL CHECK (length(request_hash) = 32),
-    response        jsonb,
+    -- The answer's bytes exactly as first sent (not jsonb, which would
+    -- reformat them): a retry gets the same bytes.
+    response        bytea,
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (internal_id, idempotency_key)
 );

@@ -62,33 +62,27 @@ func (s *Server) CreateConnection(ctx context.Context, req gen.CreateConnectionR
 		if err != nil {
 			return nil, err
 		}
-		return gen.CreateConnection200JSONResponse(model(c)), nil
+		return encodeConnection(c), nil
 	}
 	idem, err := s.store.ClaimIdempotencyKey(ctx, who.OrgID, *key, raw)
 	if err != nil {
 		return nil, err
 	}
 	if idem.Replay != nil {
-		var first gen.StorageConnectionModel
-		if err := json.Unmarshal(idem.Replay, &first); err != nil {
-			return nil, err
-		}
-		return gen.CreateConnection200JSONResponse(first), nil
+		return connectionAnswer(idem.Replay), nil
 	}
 	c, err := s.create(ctx, who, in)
 	if err != nil {
 		idem.Release()
 		return nil, err
 	}
-	answer := model(c)
-	if raw, err := json.Marshal(answer); err != nil {
-		idem.Release()
-	} else if err := idem.Complete(raw); err != nil {
+	answer := encodeConnection(c)
+	if err := idem.Complete(answer); err != nil {
 		// The connection exists; only a retry with this key would create
 		// another. Say so in the log rather than fail the create.
 		s.log.ErrorContext(ctx, "idempotency answer not stored", "connection_id", c.ID, "error", err.Error())
 	}
-	return gen.CreateConnection200JSONResponse(answer), nil
+	return answer, nil
 }
 
 // create checks (unless told not to) and stores a new connection.
@@ -133,7 +127,7 @@ func (s *Server) GetConnection(ctx context.Context, req gen.GetConnectionRequest
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetConnection200JSONResponse(model(c)), nil
+	return encodeConnection(c), nil
 }
 
 // DeleteConnection implements DELETE /v1/organizations/connections/{id}:
@@ -144,7 +138,7 @@ func (s *Server) DeleteConnection(ctx context.Context, req gen.DeleteConnectionR
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "connection archived", "org", c.OrgID, "connection_id", c.ID)
-	return gen.DeleteConnection200JSONResponse(model(c)), nil
+	return encodeConnection(c), nil
 }
 
 // TestConnection implements POST /v1/organizations/connections/{id}/test.
@@ -237,7 +231,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	if err != nil {
 		return nil, err
 	}
-	return gen.UpdateConnection200JSONResponse(model(updated)), nil
+	return encodeConnection(updated), nil
 }
 
 // requestedStatus reads status and its alias is_active; both given must agree.
@@ -276,7 +270,7 @@ func (s *Server) ListConnections(ctx context.Context, req gen.ListConnectionsReq
 	if err != nil {
 		return nil, err
 	}
-	return gen.ListConnections200JSONResponse(page), nil
+	return page, nil
 }
 
 // ListConnectionsGet implements GET /v1/organizations/connections.
@@ -293,10 +287,10 @@ func (s *Server) ListConnectionsGet(ctx context.Context, req gen.ListConnections
 	if err != nil {
 		return nil, err
 	}
-	return gen.ListConnectionsGet200JSONResponse(page), nil
+	return page, nil
 }
 
-func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *int, cursor *string, includeTotal *bool) (gen.ConnectionList, error) {
+func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *int, cursor *string, includeTotal *bool) (listAnswer, error) {
 	f.Limit, f.Offset = 50, 0
 	if limit != nil {
 		f.Limit = *limit
@@ -308,7 +302,7 @@ func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *in
 	if cursor != nil && *cursor != "" {
 		cur, err := store.DecodeCursor(*cursor)
 		if err != nil {
-			return gen.ConnectionList{}, connvault.Under(err, "query", "cursor")
+			return nil, connvault.Under(err, "query", "cursor")
 		}
 		f.After, f.Offset = &cur, 0
 	}
@@ -318,15 +312,10 @@ func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *in
 	}
 	res, err := s.store.ListConnections(ctx, f)
 	if err != nil {
-		return gen.ConnectionList{}, err
-	}
-	out := gen.ConnectionList{Results: make([]gen.StorageConnectionModel, 0, len(res.Connections))}
-	for _, c := range res.Connections {
-		out.Results = append(out.Results, model(c))
+		return nil, err
 	}
 	page := f.Offset/f.Limit + 1
 	pg := gen.Pagination{Page: page, PageSize: f.Limit, Total: res.Total}
-	out.Total = res.Total
 	if res.Total != nil {
 		pages := (*res.Total + f.Limit - 1) / f.Limit
 		pg.TotalPages = &pages
@@ -343,6 +332,5 @@ func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *in
 			pg.NextPage = &np
 		}
 	}
-	out.Pagination = pg
-	return out, nil
+	return encodeList(res.Connections, pg, res.Total), nil
 }

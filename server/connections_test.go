@@ -193,7 +193,8 @@ func TestPatch(t *testing.T) {
 		t.Fatalf("patch: %d %s", r.Status, r.Body)
 	}
 	p := model(t, r)
-	if p.Name != "patched" || p.Description == nil || *p.Description != "new" || string(p.Metadata) != `{"k":"v"}` {
+	var metadata map[string]string
+	if err := json.Unmarshal(p.Metadata, &metadata); err != nil || p.Name != "patched" || p.Description == nil || *p.Description != "new" || metadata["k"] != "v" {
 		t.Errorf("patched = %+v", p)
 	}
 	if !p.UpdatedAt.After(c.UpdatedAt) {

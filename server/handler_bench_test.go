@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/connvault/connvault/connvaulttest"
 )
@@ -46,11 +48,27 @@ func serve(b *testing.B, h *connvaulttest.Harness, method, path string, body []b
 	}
 }
 
+// cpuPerOp reports this process's CPU time (user + system) per operation:
+// the server's cost of a request, Postgres (another process) excluded.
+func cpuPerOp(b *testing.B) func() {
+	start := processCPU()
+	return func() {
+		b.ReportMetric(float64((processCPU()-start).Microseconds())/float64(b.N), "cpu-us/op")
+	}
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func BenchmarkHandlerGetByID(b *testing.B) {
 	h := benchServer(b)
 	id := create(b, h, s3Create("bench by id")).ConnectionId
 	path := connPath(id)
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	for b.Loop() {
 		serve(b, h, "GET", path, nil, 200)
 	}
@@ -61,6 +79,7 @@ func BenchmarkHandlerGetByName(b *testing.B) {
 	create(b, h, s3Create("bench by name"))
 	path := connPath("bench by name")
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	for b.Loop() {
 		serve(b, h, "GET", path, nil, 200)
 	}
@@ -72,6 +91,7 @@ func BenchmarkHandlerListFirstPage(b *testing.B) {
 		create(b, h, s3Create(fmt.Sprintf("bench list %02d", i)))
 	}
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	for b.Loop() {
 		serve(b, h, "GET", connectionsPath+"?limit=50", nil, 200)
 	}
@@ -81,6 +101,7 @@ func BenchmarkHandlerCreate(b *testing.B) {
 	h := benchServer(b)
 	i := 0
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	for b.Loop() {
 		i++
 		body, err := json.Marshal(s3Create(fmt.Sprintf("bench create %d", i)))

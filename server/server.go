@@ -141,8 +141,13 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 			return guarded(c)
 		}
 	})
+	identifiers, err := newIdentifierOnly(spec)
+	if err != nil {
+		return nil, err
+	}
+	e.Use(identifiers.middleware)
 	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
-		Skipper:              func(c echo.Context) bool { return !api(c) },
+		Skipper:              func(c echo.Context) bool { return !api(c) || validated(c) },
 		DoNotValidateServers: true,
 		Options: openapi3filter.Options{
 			MultiError:         true,

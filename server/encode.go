@@ -1,0 +1,261 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/gen"
+)
+
+// Answers that carry connections are encoded here, by appending to a pooled
+// buffer, instead of through encoding/json's reflection over an
+// intermediate gen.StorageConnectionModel: a GET is a few microseconds of
+// work and the encoding was a large part of it, a list page fifty times
+// that. provider_config and metadata are already JSON (served as stored).
+// The shape is gen.StorageConnectionModel's exactly; encode_test.go checks
+// it against encoding/json of that type, and every test server validates
+// every answer against the spec.
+
+// connectionAnswer is one connection, encoded; it answers every operation
+// whose 200 is a StorageConnectionModel.
+type connectionAnswer []byte
+
+func (a connectionAnswer) write(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(a)
+	return err
+}
+
+// VisitGetConnectionResponse implements gen.GetConnectionResponseObject.
+func (a connectionAnswer) VisitGetConnectionResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// VisitCreateConnectionResponse implements gen.CreateConnectionResponseObject.
+func (a connectionAnswer) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// VisitUpdateConnectionResponse implements gen.UpdateConnectionResponseObject.
+func (a connectionAnswer) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// VisitDeleteConnectionResponse implements gen.DeleteConnectionResponseObject.
+func (a connectionAnswer) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// listAnswer is a page of connections, encoded.
+type listAnswer []byte
+
+// VisitListConnectionsResponse implements gen.ListConnectionsResponseObject.
+func (a listAnswer) VisitListConnectionsResponse(w http.ResponseWriter) error {
+	return connectionAnswer(a).write(w)
+}
+
+// VisitListConnectionsGetResponse implements gen.ListConnectionsGetResponseObject.
+func (a listAnswer) VisitListConnectionsGetResponse(w http.ResponseWriter) error {
+	return connectionAnswer(a).write(w)
+}
+
+var (
+	_ gen.GetConnectionResponseObject      = connectionAnswer(nil)
+	_ gen.CreateConnectionResponseObject   = connectionAnswer(nil)
+	_ gen.UpdateConnectionResponseObject   = connectionAnswer(nil)
+	_ gen.DeleteConnectionResponseObject   = connectionAnswer(nil)
+	_ gen.ListConnectionsResponseObject    = listAnswer(nil)
+	_ gen.ListConnectionsGetResponseObject = listAnswer(nil)
+)
+
+// encodeConnection encodes one connection as its answer.
+func encodeConnection(c *connvault.Connection) connectionAnswer {
+	return append(appendConnection(make([]byte, 0, 1024), c), '\n')
+}
+
+// buffers recycles the scratch space of list pages (tens of KiB each).
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// encodeList encodes a list page.
+func encodeList(conns []*connvault.Connection, p gen.Pagination, total *int) listAnswer {
+	bp := buffers.Get().(*[]byte)
+	b := append((*bp)[:0], `{"pagination":{"next_cursor":`...)
+	b = appendOptString(b, p.NextCursor)
+	b = append(b, `,"next_page":`...)
+	b = appendOptInt(b, p.NextPage)
+	b = append(b, `,"page":`...)
+	b = strconv.AppendInt(b, int64(p.Page), 10)
+	b = append(b, `,"page_size":`...)
+	b = strconv.AppendInt(b, int64(p.PageSize), 10)
+	b = append(b, `,"previous_page":`...)
+	b = appendOptInt(b, p.PreviousPage)
+	b = append(b, `,"total":`...)
+	b = appendOptInt(b, p.Total)
+	b = append(b, `,"total_pages":`...)
+	b = appendOptInt(b, p.TotalPages)
+	b = append(b, `},"results":[`...)
+	for i, c := range conns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendConnection(b, c)
+	}
+	b = append(b, `],"total":`...)
+	b = appendOptInt(b, total)
+	b = append(b, "}\n"...)
+	out := listAnswer(append([]byte(nil), b...))
+	*bp = b
+	buffers.Put(bp)
+	return out
+}
+
+// appendConnection appends c as gen.StorageConnectionModel encodes, keys in
+// the same (alphabetical) order.
+func appendConnection(b []byte, c *connvault.Connection) []byte {
+	b = append(b, `{"connection_id":`...)
+	b = appendString(b, c.ID)
+	b = append(b, `,"consecutive_failures":`...)
+	b = strconv.AppendInt(b, int64(c.ConsecutiveFailures), 10)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, c.CreatedAt)
+	b = append(b, `,"created_by_user_id":`...)
+	b = appendString(b, c.CreatedByUserID)
+	b = append(b, `,"description":`...)
+	b = appendOptString(b, c.Description)
+	b = append(b, `,"internal_id":`...)
+	b = appendString(b, c.OrgID)
+	b = append(b, `,"is_active":`...)
+	b = strconv.AppendBool(b, c.IsActive())
+	b = append(b, `,"last_checked_at":`...)
+	b = appendOptTime(b, c.LastCheckedAt)
+	b = append(b, `,"last_error":`...)
+	b = appendOptString(b, c.LastError)
+	b = append(b, `,"last_used_at":`...)
+	b = appendOptTime(b, c.LastUsedAt)
+	b = append(b, `,"metadata":`...)
+	if len(c.Metadata) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, c.Metadata...)
+	}
+	b = append(b, `,"name":`...)
+	b = appendString(b, c.Name)
+	b = append(b, `,"provider_config":`...)
+	if len(c.Config) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, c.Config...)
+	}
+	b = append(b, `,"provider_type":`...)
+	b = appendString(b, c.ProviderType)
+	b = append(b, `,"secret_fields":[`...)
+	for i, f := range c.SecretFields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"changed_at":`...)
+		b = appendTime(b, f.ChangedAt)
+		b = append(b, `,"field":`...)
+		b = appendString(b, f.Field)
+		b = append(b, `,"fingerprint":`...)
+		b = appendString(b, f.Fingerprint)
+		b = append(b, `,"set":true}`...)
+	}
+	b = append(b, `],"status":`...)
+	b = appendString(b, string(c.Status))
+	b = append(b, `,"status_changed_at":`...)
+	b = appendOptTime(b, c.StatusChangedAt)
+	b = append(b, `,"status_reason":`...)
+	b = appendOptString(b, c.StatusReason)
+	b = append(b, `,"updated_at":`...)
+	b = appendTime(b, c.UpdatedAt)
+	return append(b, '}')
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendOptTime(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return appendTime(b, *t)
+}
+
+func appendOptString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendString(b, *s)
+}
+
+func appendOptInt(b []byte, n *int) []byte {
+	if n == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, int64(*n), 10)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string the way encoding/json does:
+// quotes, backslashes and control characters escaped, <, > and & as
+// \u003c, \u003e and \u0026, U+2028 and U+2029 escaped, invalid UTF-8
+// replaced by U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, "\uFFFD"...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/gen"
+)
+
+// model is the response view of a connection through the generated type:
+// the reference the hand-written encoder (encode.go) is checked against.
+func model(c *connvault.Connection) gen.StorageConnectionModel {
+	m := gen.StorageConnectionModel{
+		ConnectionId:        c.ID,
+		InternalId:          c.OrgID,
+		ProviderType:        gen.ProviderType(c.ProviderType),
+		ProviderConfig:      c.Config,
+		Name:                c.Name,
+		Description:         c.Description,
+		Status:              gen.ConnectionStatus(c.Status),
+		IsActive:            c.IsActive(),
+		LastUsedAt:          c.LastUsedAt,
+		LastCheckedAt:       c.LastCheckedAt,
+		LastError:           c.LastError,
+		ConsecutiveFailures: c.ConsecutiveFailures,
+		StatusReason:        c.StatusReason,
+		StatusChangedAt:     c.StatusChangedAt,
+		CreatedAt:           c.CreatedAt,
+		UpdatedAt:           c.UpdatedAt,
+		CreatedByUserId:     c.CreatedByUserID,
+		Metadata:            c.Metadata,
+		SecretFields:        make([]gen.SecretFieldSummary, 0, len(c.SecretFields)),
+	}
+	if len(m.Metadata) == 0 {
+		m.Metadata = json.RawMessage("{}")
+	}
+	for _, f := range c.SecretFields {
+		m.SecretFields = append(m.SecretFields, gen.SecretFieldSummary{
+			Field: f.Field, Set: true, Fingerprint: f.Fingerprint, ChangedAt: f.ChangedAt,
+		})
+	}
+	return m
+}
+
+func TestEncoderMatchesTheGeneratedModel(t *testing.T) {
+	now := time.Date(2026, 12, 1, 14, 40, 5, 123456000, time.UTC)
+	later := now.Add(90 * time.Second)
+	desc, reason, lastErr := "Raw <assets> & more \u2028 tab\t", "resumed by user", "refused: \"quote\" \\ \x01 caf\xe9"
+	full := &connvault.Connection{
+		OrgID: "int_aaaaaaaaaaaaaaaaaaaaaaaa", ID: "conn_aaaaaaaaaaaaaaa", Name: "Prod \u00e9 \U0001F600 <x>",
+		Description: &desc, ProviderType: "s3",
+		Config:       json.RawMessage(`{"bucket": "b", "credentials": {"type": "access_key", "secret_access_key": "***REDACTED***"}, "note": "<&>"}`),
+		SecretFields: []connvault.SecretField{{Field: "credentials.secret_access_key", Fingerprint: "hmac-sha256:0123456789abcdef", ChangedAt: now}},
+		Health: connvault.Health{Status: connvault.StatusActive, StatusReason: &reason, StatusChangedAt: &now,
+			ConsecutiveFailures: 3, LastError: &lastErr, LastUsedAt: &later, LastCheckedAt: &later},
+		Metadata: json.RawMessage(`{"team": "data", "n": 1.5e3}`), CreatedByUserID: "usr_aaaaaaaaaaaaaaa",
+		CreatedAt: now, UpdatedAt: later,
+	}
+	bare := &connvault.Connection{OrgID: "int_b", ID: "conn_b", Name: "bare", ProviderType: "rss", Config: json.RawMessage(`{}`),
+		Health: connvault.Health{Status: connvault.StatusArchived}, CreatedAt: now, UpdatedAt: now}
+	for _, c := range []*connvault.Connection{full, bare} {
+		ours := encodeConnection(c)
+		reference, err := json.Marshal(model(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal(ours, &a); err != nil {
+			t.Fatalf("ours is not JSON: %v: %s", err, ours)
+		}
+		if err := json.Unmarshal(reference, &b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("encodings differ:\nours %s\nwant %s", ours, reference)
+		}
+	}
+	// Strings byte for byte as encoding/json writes them.
+	for _, s := range []string{"plain", "q\"b\\", "<>&", "\u2028\u2029", "\x00\x1f\x7f", "bad \xff\xfe utf-8", "\u00e9\U0001F600", "\n\r\t\b\f"} {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+	// A list page decodes into the generated type.
+	total, next := 2, "cursor"
+	page := encodeList([]*connvault.Connection{full, bare}, gen.Pagination{Page: 1, PageSize: 2, Total: &total, NextCursor: &next}, &total)
+	var list gen.ConnectionList
+	if err := json.Unmarshal(page, &list); err != nil || len(list.Results) != 2 || *list.Total != 2 || *list.Pagination.NextCursor != "cursor" {
+		t.Fatalf("list page: %v: %s", err, page)
+	}
+}
