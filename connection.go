@@ -17,8 +17,11 @@ type Connection struct {
 	// Config is provider_config as stored and as clients read it: the
 	// non-secret fields, with RedactedMarker at each stored secret's path.
 	// Reads serve it as is; ConfigMap decodes it for the write paths.
-	Config       json.RawMessage
-	SecretFields []SecretField
+	Config json.RawMessage
+	// SecretFields is the summary of the stored secrets as stored and as
+	// clients read it: a JSON array of SecretField. Reads serve it as is;
+	// SecretFieldList decodes it for the write paths.
+	SecretFields json.RawMessage
 	// SecretKeyID names the server key the secrets are encrypted under; nil
 	// when the connection stores no secret.
 	SecretKeyID *string
@@ -44,11 +47,25 @@ func (c *Connection) ConfigMap() (map[string]any, error) {
 	return m, nil
 }
 
-// SecretField describes one stored secret without its value.
+// SecretField describes one stored secret without its value, in the shape
+// clients read (Set is always true: only stored secrets are listed).
 type SecretField struct {
 	Field       string    `json:"field"`
+	Set         bool      `json:"set"`
 	Fingerprint string    `json:"fingerprint"`
 	ChangedAt   time.Time `json:"changed_at"`
+}
+
+// SecretFieldList decodes SecretFields.
+func (c *Connection) SecretFieldList() ([]SecretField, error) {
+	if len(c.SecretFields) == 0 {
+		return nil, nil
+	}
+	var out []SecretField
+	if err := json.Unmarshal(c.SecretFields, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Secrets is the secret part of a provider_config: nested maps in the

@@ -15,7 +15,8 @@ import (
 // buffer, instead of through encoding/json's reflection over an
 // intermediate gen.StorageConnectionModel: a GET is a few microseconds of
 // work and the encoding was a large part of it, a list page fifty times
-// that. provider_config and metadata are already JSON (served as stored).
+// that. provider_config, metadata and secret_fields are already JSON in the
+// answer's shape (served as stored).
 // The shape is gen.StorageConnectionModel's exactly; encode_test.go checks
 // it against encoding/json of that type, and every test server validates
 // every answer against the spec.
@@ -151,20 +152,13 @@ func appendConnection(b []byte, c *connvault.Connection) []byte {
 	}
 	b = append(b, `,"provider_type":`...)
 	b = appendString(b, c.ProviderType)
-	b = append(b, `,"secret_fields":[`...)
-	for i, f := range c.SecretFields {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"changed_at":`...)
-		b = appendTime(b, f.ChangedAt)
-		b = append(b, `,"field":`...)
-		b = appendString(b, f.Field)
-		b = append(b, `,"fingerprint":`...)
-		b = appendString(b, f.Fingerprint)
-		b = append(b, `,"set":true}`...)
+	b = append(b, `,"secret_fields":`...)
+	if len(c.SecretFields) == 0 {
+		b = append(b, "[]"...)
+	} else {
+		b = append(b, c.SecretFields...) // stored in the answer's shape
 	}
-	b = append(b, `],"status":`...)
+	b = append(b, `,"status":`...)
 	b = appendString(b, string(c.Status))
 	b = append(b, `,"status_changed_at":`...)
 	b = appendOptTime(b, c.StatusChangedAt)
@@ -175,10 +169,48 @@ func appendConnection(b []byte, c *connvault.Connection) []byte {
 	return append(b, '}')
 }
 
+// appendTime writes t as time.Time's MarshalJSON does (RFC 3339 with as
+// many fractional digits as needed); UTC times, which the store returns,
+// without the general formatter.
 func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
+	if t.Location() != time.UTC || t.Year() < 0 || t.Year() > 9999 {
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+	year, month, day := t.Date()
+	hour, minute, second := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	if ns := t.Nanosecond(); ns != 0 {
+		digits := 9
+		for ns%10 == 0 {
+			ns /= 10
+			digits--
+		}
+		b = append(b, '.')
+		b = appendDigits(b, ns, digits)
+	}
+	return append(b, 'Z', '"')
+}
+
+// appendDigits appends n zero-padded to width digits.
+func appendDigits(b []byte, n, width int) []byte {
+	var buf [9]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, buf[:width]...)
 }
 
 func appendOptTime(b []byte, t *time.Time) []byte {

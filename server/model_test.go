@@ -32,14 +32,18 @@ func model(c *connvault.Connection) gen.StorageConnectionModel {
 		UpdatedAt:           c.UpdatedAt,
 		CreatedByUserId:     c.CreatedByUserID,
 		Metadata:            c.Metadata,
-		SecretFields:        make([]gen.SecretFieldSummary, 0, len(c.SecretFields)),
+		SecretFields:        []gen.SecretFieldSummary{},
 	}
 	if len(m.Metadata) == 0 {
 		m.Metadata = json.RawMessage("{}")
 	}
-	for _, f := range c.SecretFields {
+	fields, err := c.SecretFieldList()
+	if err != nil {
+		panic(err) // test data
+	}
+	for _, f := range fields {
 		m.SecretFields = append(m.SecretFields, gen.SecretFieldSummary{
-			Field: f.Field, Set: true, Fingerprint: f.Fingerprint, ChangedAt: f.ChangedAt,
+			Field: f.Field, Set: f.Set, Fingerprint: f.Fingerprint, ChangedAt: f.ChangedAt,
 		})
 	}
 	return m
@@ -53,7 +57,7 @@ func TestEncoderMatchesTheGeneratedModel(t *testing.T) {
 		OrgID: "int_aaaaaaaaaaaaaaaaaaaaaaaa", ID: "conn_aaaaaaaaaaaaaaa", Name: "Prod \u00e9 \U0001F600 <x>",
 		Description: &desc, ProviderType: "s3",
 		Config:       json.RawMessage(`{"bucket": "b", "credentials": {"type": "access_key", "secret_access_key": "***REDACTED***"}, "note": "<&>"}`),
-		SecretFields: []connvault.SecretField{{Field: "credentials.secret_access_key", Fingerprint: "hmac-sha256:0123456789abcdef", ChangedAt: now}},
+		SecretFields: json.RawMessage(`[{"set": true, "field": "credentials.secret_access_key", "changed_at": "2026-12-01T14:40:05.123456Z", "fingerprint": "hmac-sha256:0123456789abcdef"}]`),
 		Health: connvault.Health{Status: connvault.StatusActive, StatusReason: &reason, StatusChangedAt: &now,
 			ConsecutiveFailures: 3, LastError: &lastErr, LastUsedAt: &later, LastCheckedAt: &later},
 		Metadata: json.RawMessage(`{"team": "data", "n": 1.5e3}`), CreatedByUserID: "usr_aaaaaaaaaaaaaaa",
@@ -91,5 +95,21 @@ func TestEncoderMatchesTheGeneratedModel(t *testing.T) {
 	var list gen.ConnectionList
 	if err := json.Unmarshal(page, &list); err != nil || len(list.Results) != 2 || *list.Total != 2 || *list.Pagination.NextCursor != "cursor" {
 		t.Fatalf("list page: %v: %s", err, page)
+	}
+}
+
+func TestAppendTimeMatchesMarshalJSON(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 12, 1, 14, 40, 5, 0, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 120000000, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 6, 1, 0, 0, 0, 1000, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 6, 1, 12, 0, 0, 500, time.FixedZone("x", 3600)),
+	} {
+		want, _ := tm.MarshalJSON()
+		if got := appendTime(nil, tm); string(got) != string(want) {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
 	}
 }

@@ -48,13 +48,18 @@ func (c protocolConn) Write(p []byte) (int, error) {
 
 func envelopeProtocolError(p []byte) ([]byte, bool) {
 	const prefix = "HTTP/1.1 "
+	// Cheap first: every answer starts with the prefix, but only net/http's
+	// own error answers have its plain-text headers right after the status
+	// line (a short one: "431 Request Header Fields Too Large").
 	if !bytes.HasPrefix(p, []byte(prefix)) {
 		return nil, false
 	}
-	statusLine, _, found := strings.Cut(string(p[len(prefix):]), netHTTPErrorHeaders)
-	if !found || len(statusLine) < 3 || strings.Contains(statusLine, "\r\n") {
+	head := p[len(prefix):min(len(p), len(prefix)+64+len(netHTTPErrorHeaders))]
+	end := bytes.Index(head, []byte(netHTTPErrorHeaders))
+	if end < 3 || bytes.Contains(head[:end], []byte("\r\n")) {
 		return nil, false
 	}
+	statusLine := string(head[:end])
 	code, err := strconv.Atoi(statusLine[:3])
 	if err != nil || code < 400 {
 		return nil, false

@@ -153,7 +153,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		ProviderConfig:      c.Config,
 		EncryptionKey:       s.currentPassphrase(),
 		SecretKeyID:         c.SecretKeyID,
-		SecretFields:        mustJSON(c.SecretFields, "[]"),
+		SecretFields:        orEmptyArray(c.SecretFields),
 		Status:              string(c.Status),
 		StatusReason:        c.StatusReason,
 		StatusChangedAt:     c.StatusChangedAt,
@@ -169,7 +169,11 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 	if change != nil {
 		var err error
 		p.ReplaceSecrets = true
-		p.SecretsJson, p.SecretKeyID, p.SecretFields, err = s.sealSecrets(change.Config, c.SecretFields, now, change.SameValues)
+		previous, err := c.SecretFieldList()
+		if err != nil {
+			return nil, fmt.Errorf("connection %s: secret_fields: %w", c.ID, err)
+		}
+		p.SecretsJson, p.SecretKeyID, p.SecretFields, err = s.sealSecrets(change.Config, previous, now, change.SameValues)
 		if err != nil {
 			return nil, err
 		}
@@ -431,7 +435,7 @@ func (s *Store) sealSecrets(sealed connvault.SealedConfig, previous []connvault.
 		if p, ok := prev[path]; ok && (p.Fingerprint == fp || sameValues) {
 			changed = p.ChangedAt
 		}
-		fields = append(fields, connvault.SecretField{Field: path, Fingerprint: fp, ChangedAt: changed})
+		fields = append(fields, connvault.SecretField{Field: path, Set: true, Fingerprint: fp, ChangedAt: changed})
 	}
 	sort.Slice(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
 	str, id := string(b), s.keys.CurrentID
@@ -493,9 +497,8 @@ func fromRow(r sqlcdb.Connection) (*connvault.Connection, error) {
 	}
 	// provider_config and metadata stay JSON: reads serve them as stored.
 	c.Config, c.Metadata = r.ProviderConfig, r.Metadata
-	if err := json.Unmarshal(r.SecretFields, &c.SecretFields); err != nil {
-		return nil, fmt.Errorf("connection %s: secret_fields: %w", r.ConnectionID, err)
-	}
+	// Served as stored too; decoded only where a write needs it.
+	c.SecretFields = r.SecretFields
 	return c, nil
 }
 
@@ -515,4 +518,11 @@ func mustJSON(v any, def string) json.RawMessage {
 		return json.RawMessage(def)
 	}
 	return b
+}
+
+func orEmptyArray(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("[]")
+	}
+	return raw
 }

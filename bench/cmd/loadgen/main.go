@@ -29,6 +29,12 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == plainServeFlag {
+		if err := servePlain(os.Args[2], os.Args[3]); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	var o options
 	var levels string
 	flag.StringVar(&o.databaseURL, "database-url", os.Getenv("CONNVAULT_BENCH_DATABASE_URL"), "Postgres URL of a database the benchmark may fill")

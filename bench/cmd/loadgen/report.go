@@ -28,6 +28,12 @@ type report struct {
 	PoolSize        int      `json:"pool_size"`
 	ServerPeakRSSMB float64  `json:"server_peak_rss_mb"`
 	Results         []result `json:"results"`
+	// Floors of GET by id at the highest concurrency, measured in the same
+	// run: Postgres' own point select and a plain HTTP handler.
+	Floors *floors `json:"floors,omitempty"`
+	// GetByID versus those floors, at that concurrency.
+	GetByIDVsPgbench   float64 `json:"get_by_id_vs_pgbench"`
+	GetByIDVsPlainHTTP float64 `json:"get_by_id_vs_plain_http"`
 }
 
 var headerPrinted bool

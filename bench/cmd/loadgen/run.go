@@ -89,7 +89,7 @@ func run(ctx context.Context, o options) error {
 	e.s3Split.public, _ = json.Marshal(sealed.Config)
 	sj, _ := json.Marshal(sealed.Secrets.Plain())
 	e.s3Split.secrets = string(sj)
-	e.s3Split.fields = []byte(`[{"field":"credentials.secret_access_key","fingerprint":"hmac-sha256:0000000000000000","changed_at":"2026-11-24T00:00:00Z"}]`)
+	e.s3Split.fields = []byte(`[{"field":"credentials.secret_access_key","set":true,"fingerprint":"hmac-sha256:0000000000000000","changed_at":"2026-11-24T00:00:00Z"}]`)
 	e.s3Body = func(name string) []byte {
 		b, _ := json.Marshal(map[string]any{"name": name, "provider_type": "s3", "provider_config": cfg, "test_before_save": false})
 		return b
@@ -121,6 +121,9 @@ func run(ctx context.Context, o options) error {
 	}
 	report.ServerPeakRSSMB = float64(srv.peakRSSKB()) / 1024
 	fmt.Printf("\nserver peak RSS: %.1f MB\n", report.ServerPeakRSSMB)
+	if err := measureFloors(ctx, e, o, report); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: floors:", err)
+	}
 	return report.write(o.out)
 }
 
@@ -471,4 +474,55 @@ func gitCommit() string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// measureFloors measures pgbench and the plain HTTP handler at the highest
+// concurrency level and relates GET by id to them.
+func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
+	level := o.levels[len(o.levels)-1]
+	var byID *result
+	for i := range rep.Results {
+		if rep.Results[i].Operation == "get_by_id" && rep.Results[i].Concurrency == level {
+			byID = &rep.Results[i]
+		}
+	}
+	if byID == nil {
+		return nil
+	}
+	f := &floors{}
+	tps, cmd, err := pgbenchSelect(ctx, o.databaseURL, level, o.duration)
+	if err != nil {
+		return err
+	}
+	f.PgbenchSelectTPS, f.PgbenchCommand = tps, cmd
+	// The plain handler answers the bytes of a real GET by id.
+	t := e.fx.targets[0]
+	req, err := http.NewRequestWithContext(ctx, "GET", e.baseURL+"/v1/organizations/connections/"+t.id, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.fx.orgs[t.org].Key)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	plain, err := startPlainServer(body)
+	if err != nil {
+		return err
+	}
+	defer plain.stop()
+	st := measure(ctx, e, level, o.warmup, o.duration, httpPlain(plain.url))
+	f.PlainHTTPRPS, f.PlainHTTPBytes = st.Throughput, len(body)
+	rep.Floors = f
+	rep.GetByIDVsPgbench = byID.HTTP.Throughput / f.PgbenchSelectTPS
+	rep.GetByIDVsPlainHTTP = byID.HTTP.Throughput / f.PlainHTTPRPS
+	fmt.Printf("floors at concurrency %d: %s %.0f tps; plain net/http answering the same %d bytes %.0f req/s\n",
+		level, cmd, f.PgbenchSelectTPS, len(body), f.PlainHTTPRPS)
+	fmt.Printf("get_by_id: %.2fx pgbench, %.2fx plain net/http\n", rep.GetByIDVsPgbench, rep.GetByIDVsPlainHTTP)
+	return nil
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The absolute floors beside the per-operation SQL floor: what Postgres
+// itself does for the simplest point select (pgbench -S -M prepared), and
+// what a plain net/http handler answering the same bytes does under the
+// same HTTP load generator. A GET by id can be no faster than either.
+
+type floors struct {
+	PgbenchSelectTPS float64 `json:"pgbench_select_tps"`
+	PgbenchCommand   string  `json:"pgbench_command"`
+	PlainHTTPRPS     float64 `json:"plain_http_rps"`
+	PlainHTTPBytes   int     `json:"plain_http_body_bytes"`
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// pgbenchSelect runs pgbench's select-only workload against a database of
+// its own on the bench database's server, at the given clients.
+func pgbenchSelect(ctx context.Context, databaseURL string, clients int, d time.Duration) (float64, string, error) {
+	bin := os.Getenv("CONNVAULT_PG_BIN")
+	if bin == "" {
+		return 0, "", errors.New("CONNVAULT_PG_BIN is not set (make bench sets it)")
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return 0, "", err
+	}
+	admin := *u
+	u.Path = "/connvault_pgbench"
+	conn := u.String()
+	psql := exec.CommandContext(ctx, filepath.Join(bin, "psql"), "-X", "-q", admin.String(), "-tAc",
+		"SELECT 1 FROM pg_database WHERE datname = 'connvault_pgbench'")
+	out, err := psql.Output()
+	if err != nil {
+		return 0, "", fmt.Errorf("psql: %w", err)
+	}
+	if strings.TrimSpace(string(out)) != "1" {
+		create := exec.CommandContext(ctx, filepath.Join(bin, "psql"), "-X", "-q", admin.String(), "-c", "CREATE DATABASE connvault_pgbench")
+		create.Stderr = os.Stderr
+		if err := create.Run(); err != nil {
+			return 0, "", fmt.Errorf("create pgbench database: %w", err)
+		}
+		initdb := exec.CommandContext(ctx, filepath.Join(bin, "pgbench"), "-i", "-q", "-s", "1", conn)
+		initdb.Stderr = os.Stderr
+		if err := initdb.Run(); err != nil {
+			return 0, "", fmt.Errorf("pgbench -i: %w", err)
+		}
+	}
+	args := []string{"-S", "-M", "prepared", "-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(max(1, int(d.Seconds())))}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pgbench"), append(args, conn)...)
+	out, err = cmd.CombinedOutput()
+	if err != nil {
+		return 0, "", fmt.Errorf("pgbench: %w: %s", err, out)
+	}
+	m := tpsLine.FindSubmatch(out)
+	if m == nil {
+		return 0, "", fmt.Errorf("pgbench printed no tps: %s", out)
+	}
+	tps, err := strconv.ParseFloat(string(m[1]), 64)
+	return tps, "pgbench " + strings.Join(args, " "), err
+}
+
+// plainServer is this program run as a plain net/http server (another
+// process, as connvault is) answering every request with body.
+type plainServer struct {
+	cmd *exec.Cmd
+	url string
+}
+
+const plainServeFlag = "-serve-plain-http"
+
+func startPlainServer(body []byte) (*plainServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	f, err := os.CreateTemp("", "connvault-plain-body-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(body); err != nil {
+		return nil, err
+	}
+	f.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, plainServeFlag, addr, f.Name())
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &plainServer{cmd: cmd, url: "http://" + addr}
+	for range 100 {
+		if resp, err := http.Get(p.url + "/"); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return p, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return nil, errors.New("plain server did not start")
+}
+
+func (p *plainServer) stop() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+// servePlain is the plain server's main: it reads the body once, then
+// answers every request with it.
+func servePlain(addr, bodyFile string) error {
+	body, err := os.ReadFile(bodyFile)
+	if err != nil {
+		return err
+	}
+	return http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { //nolint:gosec // loopback bench double
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+}
+
+// httpPlain is the load against the plain server: a GET like a GET by id.
+func httpPlain(base string) func(context.Context, *env, *rand.Rand) error {
+	return func(ctx context.Context, e *env, r *rand.Rand) error {
+		t := e.pick(r)
+		req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/organizations/connections/"+t.id, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+e.fx.orgs[t.org].Key)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil
+	}
+}
