@@ -29,6 +29,9 @@ func storableInput(next echo.HandlerFunc) echo.HandlerFunc {
 			// No connection can have such an id or name.
 			return connvault.Errorf(connvault.ENOTFOUND, "connection not found")
 		}
+		if req.URL.RawQuery == "" {
+			return checkBody(c, next)
+		}
 		for name, values := range req.URL.Query() {
 			loc := []string{"query", sanitizeText(name)}
 			switch {
@@ -40,26 +43,32 @@ func storableInput(next echo.HandlerFunc) echo.HandlerFunc {
 				return invalidInput(loc, "value must be UTF-8 text without NUL characters")
 			}
 		}
-		if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
-			return next(c)
-		}
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			var he *echo.HTTPError
-			if errors.As(err, &he) {
-				return he // the body limit (413)
-			}
-			return &apiError{Status: http.StatusBadRequest, Type: gen.ErrorBodyTypeBadRequestError, Message: "request body could not be read"}
-		}
-		_ = req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		if strings.HasPrefix(req.Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
-			if err := checkJSONBody(body); err != nil {
-				return err
-			}
-		}
+		return checkBody(c, next)
+	}
+}
+
+// checkBody refuses a JSON body Postgres could not store, then serves.
+func checkBody(c echo.Context, next echo.HandlerFunc) error {
+	req := c.Request()
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
 		return next(c)
 	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return he // the body limit (413)
+		}
+		return &apiError{Status: http.StatusBadRequest, Type: gen.ErrorBodyTypeBadRequestError, Message: "request body could not be read"}
+	}
+	_ = req.Body.Close()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if strings.HasPrefix(req.Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
+		if err := checkJSONBody(body); err != nil {
+			return err
+		}
+	}
+	return next(c)
 }
 
 // storable reports whether Postgres can store s as text.
