@@ -28,8 +28,8 @@ type report struct {
 	PoolSize        int      `json:"pool_size"`
 	ServerPeakRSSMB float64  `json:"server_peak_rss_mb"`
 	Results         []result `json:"results"`
-	// Floors of GET by id at the highest concurrency, measured in the same
-	// run: Postgres' own point select and a plain HTTP handler.
+	// Floors of GET by id at concurrency 8, measured in the same run:
+	// Postgres' own point select and a plain HTTP handler.
 	Floors *floors `json:"floors,omitempty"`
 	// GetByID versus those floors, at that concurrency.
 	GetByIDVsPgbench   float64 `json:"get_by_id_vs_pgbench"`
