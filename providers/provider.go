@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/connvault/connvault"
 )
@@ -75,7 +76,40 @@ type Provider struct {
 	// provider offers. The caller sets the deadline on ctx. register builds
 	// it around the provider's check of its typed config.
 	Check func(ctx context.Context, cfg Config, env Env) Result
+	// Issue hands a sync worker credentials for the connection, as short-
+	// lived as the provider allows (an access token, a signed JWT, STS
+	// credentials), or the stored static secrets where there is nothing
+	// shorter. The caller sets the deadline on ctx, caches the result until
+	// shortly before ExpiresAt and stores Rotated when set.
+	Issue func(ctx context.Context, cfg Config, env Env) (Issued, error)
 }
+
+// Issued is what a sync worker receives for a connection.
+type Issued struct {
+	// Credentials are named as the provider names them (access_token,
+	// token_type, access_key_id, secret_access_key, session_token, jwt,
+	// username, password, headers, ...): everything a worker needs to call
+	// the provider, nothing it does not.
+	Credentials map[string]any
+	// ExpiresAt is when the credentials stop working; nil for static
+	// secrets handed out as stored.
+	ExpiresAt *time.Time
+	// Rotated is the full config with the secrets the provider replaced
+	// while issuing (Box, and any OAuth server that rotates refresh
+	// tokens, answer a new refresh token and revoke the old one). The
+	// caller must store it before handing anything out, or the connection
+	// is lost.
+	Rotated Config
+}
+
+// IssueError is a refusal by the provider (or by the configuration) to
+// issue credentials; Message is safe to show (no secret, no token).
+type IssueError struct {
+	Message  string
+	TimedOut bool
+}
+
+func (e *IssueError) Error() string { return e.Message }
 
 var (
 	registryMu sync.RWMutex
