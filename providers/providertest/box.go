@@ -10,25 +10,33 @@ import (
 // Box is a double of Box's token endpoint (refresh token, client
 // credentials grant for the enterprise or an added user, JWT assertion)
 // and of GET /2.0/folders/{id}. Folders "0" and "12345" exist. Refusals
-// use Box's real status codes and OAuth error bodies.
+// use Box's real status codes and OAuth error bodies. Each grant issues a
+// distinct access token that the folder API accepts for an hour;
+// TokenExchanges counts the token requests.
+//
+// Like Box, every refresh grant answers a new refresh token. Box also
+// revokes the one used at once; the double does so only after
+// SetRotation(RevokeUsedRefreshToken), because a connectivity check
+// spends the refresh token without being able to store the new one, and
+// tests that check the same connection twice would otherwise fail.
 type Box struct {
 	Server
-	ClientID, ClientSecret, RefreshToken string
-	EnterpriseID                         string
-	PublicKeyID                          string
-	Key                                  KeyPair
+	TokenEndpoint
+	ClientID, ClientSecret string
+	EnterpriseID           string
+	PublicKeyID            string
+	Key                    KeyPair
 
 	mu    sync.Mutex
 	users map[string]bool
 }
 
-const boxAccessToken = "box-double-access-token"
-
 // NewBox starts the double.
 func NewBox(t TB, clientID, clientSecret, refreshToken, enterpriseID, publicKeyID string, key KeyPair) *Box {
 	t.Helper()
-	d := &Box{ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken, EnterpriseID: enterpriseID,
+	d := &Box{ClientID: clientID, ClientSecret: clientSecret, EnterpriseID: enterpriseID,
 		PublicKeyID: publicKeyID, Key: key, users: map[string]bool{}}
+	d.initTokens("box-double", refreshToken, RotateRefreshToken, 3600)
 	d.start(t, d.serve, map[string]string{"box.api_base": ""})
 	return d
 }
@@ -59,6 +67,8 @@ func (d *Box) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Box) token(w http.ResponseWriter, r *http.Request) {
+	d.TokenExchanges.Add(1)
+	var rotated string
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, 400, map[string]any{"error": "invalid_request", "error_description": "Invalid grant_type parameter or parameter missing"})
 		return
@@ -70,7 +80,8 @@ func (d *Box) token(w http.ResponseWriter, r *http.Request) {
 	}
 	switch f.Get("grant_type") {
 	case "refresh_token":
-		if f.Get("refresh_token") != d.RefreshToken {
+		var ok bool
+		if rotated, ok = d.redeem(f.Get("refresh_token")); !ok {
 			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Invalid refresh token"})
 			return
 		}
@@ -103,11 +114,11 @@ func (d *Box) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]any{"error": "unsupported_grant_type", "error_description": "Grant type is not supported"})
 		return
 	}
-	writeJSON(w, 200, map[string]any{"access_token": boxAccessToken, "expires_in": 3600, "token_type": "bearer", "restricted_to": []any{}})
+	writeJSON(w, 200, d.tokenAnswer("bearer", rotated, map[string]any{"restricted_to": []any{}}))
 }
 
 func (d *Box) folder(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+boxAccessToken {
+	if !d.acceptsBearer(r.Header.Get("Authorization")) {
 		// Box answers a bad token with an empty 401 and WWW-Authenticate.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Service", error="invalid_token", error_description="The access token provided is invalid."`)
 		w.WriteHeader(401)

@@ -13,26 +13,28 @@ import (
 // (iss=ClientEmail, aud=its token URL, a Drive scope, at most one hour of
 // life, the kid set by RequireKeyID, sub only for users allowed by
 // AllowImpersonation), or a refresh-token grant of ClientID, ClientSecret
-// and RefreshToken. Drive ids and folder ids containing "missing" do not
+// and the refresh token it was started with (which, as at Google, is not
+// rotated unless SetRotation says so). Each grant issues a distinct access
+// token that files.list accepts for an hour; TokenExchanges counts the
+// token requests. Drive ids and folder ids containing "missing" do not
 // exist. Refusals use Google's real status codes and error bodies.
 type Google struct {
 	Server
-	Key                                  KeyPair
-	ClientEmail                          string
-	ClientID, ClientSecret, RefreshToken string
+	TokenEndpoint
+	Key                    KeyPair
+	ClientEmail            string
+	ClientID, ClientSecret string
 
 	mu           sync.Mutex
 	impersonable map[string]bool
 	keyID        string
 }
 
-const googleAccessToken = "ya29.double-access-token"
-
 // NewGoogle starts the double.
 func NewGoogle(t TB, key KeyPair, clientEmail, clientID, clientSecret, refreshToken string) *Google {
 	t.Helper()
-	d := &Google{Key: key, ClientEmail: clientEmail, ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken,
-		impersonable: map[string]bool{}}
+	d := &Google{Key: key, ClientEmail: clientEmail, ClientID: clientID, ClientSecret: clientSecret, impersonable: map[string]bool{}}
+	d.initTokens("ya29.double", refreshToken, KeepRefreshToken, 3599)
 	d.start(t, d.serve, map[string]string{"google_drive.token_url": "/token", "google_drive.api_base": ""})
 	return d
 }
@@ -82,6 +84,8 @@ func (d *Google) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Google) token(w http.ResponseWriter, r *http.Request) {
+	d.TokenExchanges.Add(1)
+	var rotated string
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, 400, map[string]any{"error": "invalid_request"})
 		return
@@ -117,7 +121,8 @@ func (d *Google) token(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 401, map[string]any{"error": "invalid_client", "error_description": "Unauthorized"})
 			return
 		}
-		if f.Get("refresh_token") != d.RefreshToken {
+		var ok bool
+		if rotated, ok = d.redeem(f.Get("refresh_token")); !ok {
 			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
 			return
 		}
@@ -125,11 +130,11 @@ func (d *Google) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]any{"error": "unsupported_grant_type", "error_description": "Invalid grant_type: " + f.Get("grant_type")})
 		return
 	}
-	writeJSON(w, 200, map[string]any{"access_token": googleAccessToken, "expires_in": 3599, "token_type": "Bearer"})
+	writeJSON(w, 200, d.tokenAnswer("Bearer", rotated, map[string]any{"scope": "https://www.googleapis.com/auth/drive.readonly"}))
 }
 
 func (d *Google) files(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+googleAccessToken {
+	if !d.acceptsBearer(r.Header.Get("Authorization")) {
 		writeJSON(w, 401, googleError(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", "UNAUTHENTICATED"))
 		return
 	}

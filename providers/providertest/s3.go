@@ -90,11 +90,11 @@ func (d *S3) RotateSecret(secret string) {
 }
 
 // AddTemporaryKey accepts a further key that must come with its session
-// token, as temporary STS credentials do.
-func (d *S3) AddTemporaryKey(accessKey, secret, sessionToken string) {
+// token, as temporary STS credentials do, until expires (zero: forever).
+func (d *S3) AddTemporaryKey(accessKey, secret, sessionToken string, expires time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.keys[accessKey] = sigKey{secret: secret, sessionToken: sessionToken}
+	d.keys[accessKey] = sigKey{secret: secret, sessionToken: sessionToken, expires: expires}
 }
 
 type s3Error struct {

@@ -10,18 +10,21 @@ import (
 // grants) and of Microsoft Graph's sites and drives. Site and drive ids
 // containing "missing" do not exist; ids containing "denied" answer 403.
 // Refusals carry Microsoft's real AADSTS error bodies and Graph's error
-// envelope.
+// envelope. Each grant issues a distinct access token that Graph accepts
+// for an hour; TokenExchanges counts the token requests. Like Microsoft,
+// a refresh grant answers a new refresh token and the earlier ones keep
+// working (SetRotation changes that).
 type SharePoint struct {
 	Server
-	TenantID, ClientID, ClientSecret, RefreshToken string
+	TokenEndpoint
+	TenantID, ClientID, ClientSecret string
 }
-
-const graphAccessToken = "eyJ0eXAi.graph-double-token"
 
 // NewSharePoint starts the double.
 func NewSharePoint(t TB, tenantID, clientID, clientSecret, refreshToken string) *SharePoint {
 	t.Helper()
-	d := &SharePoint{TenantID: tenantID, ClientID: clientID, ClientSecret: clientSecret, RefreshToken: refreshToken}
+	d := &SharePoint{TenantID: tenantID, ClientID: clientID, ClientSecret: clientSecret}
+	d.initTokens("eyJ0eXAi.graph-double", refreshToken, RotateRefreshToken, 3599)
 	d.start(t, d.serve, map[string]string{"sharepoint.login_base": "", "sharepoint.graph_base": ""})
 	return d
 }
@@ -31,6 +34,7 @@ func (d *SharePoint) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/"+d.TenantID+"/oauth2/v2.0/token" && r.Method == http.MethodPost:
 		d.token(w, r)
 	case strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token"):
+		d.TokenExchanges.Add(1)
 		writeJSON(w, 400, aadError("invalid_request", "AADSTS90002: Tenant not found.", 90002))
 	case strings.HasPrefix(r.URL.Path, "/v1.0/") && r.Method == http.MethodGet:
 		d.graph(w, r)
@@ -40,6 +44,8 @@ func (d *SharePoint) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *SharePoint) token(w http.ResponseWriter, r *http.Request) {
+	d.TokenExchanges.Add(1)
+	var rotated string
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, 400, aadError("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'grant_type'.", 900144))
 		return
@@ -62,23 +68,25 @@ func (d *SharePoint) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case "refresh_token":
-		if f.Get("refresh_token") != d.RefreshToken {
-			writeJSON(w, 400, aadError("invalid_grant", "AADSTS70000: Provided grant is invalid or malformed.", 70000))
-			return
-		}
 		if len(scopes) == 0 || !strings.HasPrefix(scopes[0], "https://graph.microsoft.com/") {
 			writeJSON(w, 400, aadError("invalid_scope", "AADSTS70011: The provided value for the input parameter 'scope' is not valid.", 70011))
+			return
+		}
+		// Spent last: a grant refused for another reason keeps its token.
+		var ok bool
+		if rotated, ok = d.redeem(f.Get("refresh_token")); !ok {
+			writeJSON(w, 400, aadError("invalid_grant", "AADSTS70000: Provided grant is invalid or malformed.", 70000))
 			return
 		}
 	default:
 		writeJSON(w, 400, aadError("unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.", 70003))
 		return
 	}
-	writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": graphAccessToken})
+	writeJSON(w, 200, d.tokenAnswer("Bearer", rotated, map[string]any{"ext_expires_in": 3599, "scope": "https://graph.microsoft.com/.default"}))
 }
 
 func (d *SharePoint) graph(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+graphAccessToken {
+	if !d.acceptsBearer(r.Header.Get("Authorization")) {
 		writeJSON(w, 401, msGraphError("InvalidAuthenticationToken", "Access token validation failure. Invalid audience."))
 		return
 	}

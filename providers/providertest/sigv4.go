@@ -8,10 +8,15 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 )
 
-// sigKey is one access key the double knows.
-type sigKey struct{ secret, sessionToken string }
+// sigKey is one access key the double knows; temporary keys carry their
+// session token and expiry.
+type sigKey struct {
+	secret, sessionToken string
+	expires              time.Time
+}
 
 // verifySigV4 recomputes the request's AWS Signature Version 4 with the
 // secret of its access key and returns AWS's error code when it does not
@@ -36,6 +41,9 @@ func verifySigV4(r *http.Request, keys map[string]sigKey, payloadHash string) (c
 	}
 	if key.sessionToken != "" && r.Header.Get("X-Amz-Security-Token") != key.sessionToken {
 		return "InvalidToken", "The provided token is malformed or otherwise invalid."
+	}
+	if !key.expires.IsZero() && time.Now().After(key.expires) {
+		return "ExpiredToken", "The provided token has expired."
 	}
 	secret := key.secret
 	signed := strings.Split(fields["SignedHeaders"], ";")

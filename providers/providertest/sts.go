@@ -6,18 +6,24 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // STS is a double of AWS STS AssumeRole: it verifies the caller's SigV4
 // signature against the server identity it knows, checks the role ARN and
 // external id against the role's trust policy, and hands out temporary
-// credentials that the given S3 double then accepts.
+// credentials that the given S3 double then accepts until they expire
+// (DurationSeconds, 900 to 43200, default 3600, as AWS allows).
 type STS struct {
 	Server
 	RoleARN    string
 	ExternalID string
+	// TokenExchanges counts the AssumeRole requests, granted or refused:
+	// one per exchange of the server's identity for temporary credentials.
+	TokenExchanges atomic.Int64
 }
 
 // NewSTS starts the double; serverKey/serverSecret is the identity allowed
@@ -48,16 +54,28 @@ func NewSTS(t TB, serverKey, serverSecret, roleARN, externalID string, s3 *S3) *
 			stsErr(http.StatusBadRequest, "InvalidAction", "unsupported in the double")
 			return
 		}
+		d.TokenExchanges.Add(1)
+		duration := 3600
+		if v := f.Get("DurationSeconds"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 900 || n > 43200 {
+				stsErr(http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint")
+				return
+			}
+			duration = n
+		}
 		if f.Get("RoleArn") != d.RoleARN || f.Get("ExternalId") != d.ExternalID {
 			stsErr(http.StatusForbidden, "AccessDenied", "User is not authorized to perform: sts:AssumeRole on resource: "+f.Get("RoleArn"))
 			return
 		}
 		n := issued.Add(1)
 		key, secret, token := fmt.Sprintf("ASIATEMP%08d", n), fmt.Sprintf("temp-secret-%d", n), fmt.Sprintf("FwoGZXIvYXdzEtemp%d", n)
-		s3.AddTemporaryKey(key, secret, token)
+		expires := time.Now().Add(time.Duration(duration) * time.Second).UTC().Truncate(time.Second)
+		s3.AddTemporaryKey(key, secret, token, expires)
+		session := f.Get("RoleSessionName")
 		w.Header().Set("Content-Type", "text/xml")
-		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><AssumedRoleUser><Arn>%s/connvault-check</Arn><AssumedRoleId>AROA:connvault-check</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe</RequestId></ResponseMetadata></AssumeRoleResponse>`,
-			d.RoleARN, key, secret, token)
+		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><AssumedRoleUser><Arn>%s/%s</Arn><AssumedRoleId>AROA:%s</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>%s</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+			d.RoleARN, session, session, key, secret, token, expires.Format(time.RFC3339))
 	}, map[string]string{"s3.sts_url": ""})
 	return d
 }
