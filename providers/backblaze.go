@@ -3,7 +3,13 @@ package providers
 import "context"
 
 func init() {
-	register("backblaze", []string{"credentials.application_key"}, checkBackblaze)
+	register("backblaze", []string{"credentials.application_key"}, checkBackblaze, issueBackblaze)
+}
+
+// issueBackblaze hands out the application key as stored: B2 has no
+// shorter-lived credential for its S3-compatible API.
+func issueBackblaze(_ context.Context, c s3Config, _ Env) (Issued, error) {
+	return static(map[string]any{"key_id": c.Credentials.KeyID, "application_key": c.Credentials.ApplicationKey})
 }
 
 // Backblaze B2 is checked through its S3-compatible API, where the key id

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"}, checkBox)
+	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"}, checkBox, nil)
 }
 
 type boxConfig struct {

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register("brightdata", []string{"credentials.api_token"}, checkBrightData)
+	register("brightdata", []string{"credentials.api_token"}, checkBrightData, issueBrightData)
 }
 
 type brightDataConfig struct {
@@ -22,6 +22,12 @@ type brightDataConfig struct {
 type brightDataZone struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+}
+
+// issueBrightData hands out the API token as stored: Bright Data has no
+// shorter-lived credential.
+func issueBrightData(_ context.Context, c brightDataConfig, _ Env) (Issued, error) {
+	return static(map[string]any{"api_token": c.Credentials.APIToken})
 }
 
 // checkBrightData proves the API token with Bright Data's documented

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register("google_drive", []string{"credentials.private_key", "credentials.client_secret", "credentials.refresh_token"}, checkGoogleDrive)
+	register("google_drive", []string{"credentials.private_key", "credentials.client_secret", "credentials.refresh_token"}, checkGoogleDrive, nil)
 }
 
 type googleDriveConfig struct {

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("http_api", []string{"credentials.headers.*"}, checkHTTPAPI)
+	register("http_api", []string{"credentials.headers.*"}, checkHTTPAPI, issueHTTPAPI)
 }
 
 type httpAPIConfig struct {
@@ -60,6 +60,12 @@ func (p httpAPIPagination) firstPage(q url.Values) {
 	if p.Type != "" && p.Type != "none" && p.SizeParam != "" && p.PageSize > 0 {
 		q.Set(p.SizeParam, strconv.Itoa(p.PageSize))
 	}
+}
+
+// issueHTTPAPI hands out the configured headers, the API's only
+// credentials.
+func issueHTTPAPI(_ context.Context, c httpAPIConfig, _ Env) (Issued, error) {
+	return c.Credentials.issue()
 }
 
 // checkHTTPAPI performs the configured request for the first page and

@@ -20,6 +20,19 @@ type httpHeadersCredentials struct {
 	Headers map[string]string `json:"headers"`
 }
 
+// issue hands out the headers as stored (none configured: none), once
+// they are headers a worker can send.
+func (h httpHeadersCredentials) issue() (Issued, error) {
+	if err := checkHeaders(h.Headers); err != nil {
+		return Issued{}, failed("read credentials", err.Error())
+	}
+	headers := make(map[string]any, len(h.Headers))
+	for k, v := range h.Headers {
+		headers[k] = v
+	}
+	return static(map[string]any{"headers": headers})
+}
+
 // defaultUserAgent identifies connvault to feed and API servers; some
 // refuse Go's default agent.
 const defaultUserAgent = "connvault/1 (+connectivity check)"

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register("instagram", []string{"credentials.client_secret", "credentials.access_token"}, checkInstagram)
+	register("instagram", []string{"credentials.client_secret", "credentials.access_token"}, checkInstagram, issueInstagram)
 }
 
 type instagramConfig struct {
@@ -18,6 +18,15 @@ type instagramConfig struct {
 		AccessToken     string `json:"access_token"`
 		InstagramUserID string `json:"instagram_user_id"`
 	} `json:"credentials"`
+}
+
+// issueInstagram hands out the stored access token: it is already the
+// token the Graph API takes (a long-lived one, which the user renews).
+func issueInstagram(_ context.Context, c instagramConfig, _ Env) (Issued, error) {
+	if c.Credentials.AccessToken == "" {
+		return Issued{}, failed("read credentials", "credentials.access_token is empty")
+	}
+	return static(map[string]any{"access_token": c.Credentials.AccessToken})
 }
 
 // checkInstagram reads the token owner's profile (GET {graph_base}/me?

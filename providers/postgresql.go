@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("postgresql", []string{"credentials.password"}, checkPostgres)
+	register("postgresql", []string{"credentials.password"}, checkPostgres, issuePostgres)
 }
 
 type postgresConfig struct {
@@ -29,15 +29,30 @@ type postgresConfig struct {
 	} `json:"credentials"`
 }
 
-// checkPostgres connects through the SSRF guard, authenticates and runs
-// SELECT 1; with a table configured, it also checks the table is visible.
-func checkPostgres(ctx context.Context, c postgresConfig, env Env) Result {
+// withDefaults fills in the spec's defaults the check and a worker
+// connect with.
+func (c postgresConfig) withDefaults() postgresConfig {
 	if c.Port == 0 {
 		c.Port = 5432
 	}
 	if c.SSLMode == "" {
 		c.SSLMode = "prefer"
 	}
+	return c
+}
+
+// issuePostgres hands out the stored user and password, with where to
+// connect: a database password has no shorter-lived form here.
+func issuePostgres(_ context.Context, c postgresConfig, _ Env) (Issued, error) {
+	c = c.withDefaults()
+	return static(map[string]any{"username": c.Credentials.Username, "password": c.Credentials.Password,
+		"host": c.Host, "port": c.Port, "database": c.Database, "ssl_mode": c.SSLMode})
+}
+
+// checkPostgres connects through the SSRF guard, authenticates and runs
+// SELECT 1; with a table configured, it also checks the table is visible.
+func checkPostgres(ctx context.Context, c postgresConfig, env Env) Result {
+	c = c.withDefaults()
 	dsn := strings.Join([]string{
 		"host=" + quoteDSN(c.Host), "port=" + strconv.Itoa(c.Port), "dbname=" + quoteDSN(c.Database),
 		"user=" + quoteDSN(c.Credentials.Username), "password=" + quoteDSN(c.Credentials.Password),

@@ -2,6 +2,7 @@ package providers_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/providers"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestPostgresCheck runs the check against the test database itself, with
@@ -133,5 +135,51 @@ func TestPostgresCheckRefusesLoopbackByDefault(t *testing.T) {
 		"credentials": map[string]any{"type": "username_password", "username": "u", "password": "secret-pw"}}, env)
 	if res.Success || !strings.Contains(res.Message, "refused to connect") {
 		t.Fatalf("got %+v", res)
+	}
+}
+
+// The issued password connects: a worker gets what it needs to log in as
+// the connection's role, and nothing is sent while issuing.
+func TestPostgresIssue(t *testing.T) {
+	t.Parallel()
+	pool := connvaulttest.Pool(t)
+	u, err := url.Parse(connvaulttest.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := "issue_" + strings.ToLower(connvault.NewUserID()[4:])
+	password := "pg-issue-password-" + role
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD '"+password+"'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	port, _ := strconv.Atoi(u.Port())
+	db := strings.TrimPrefix(u.Path, "/")
+	cfg := providers.Config{"host": u.Hostname(), "port": float64(port), "database": db, "ssl_mode": "disable", "table": "connections",
+		"credentials": map[string]any{"type": "username_password", "username": role, "password": password}}
+	// No Env at all: issuing a stored password dials nothing.
+	iss := mustIssue(t, "postgresql", cfg, providers.Env{})
+	expectStatic(t, iss, map[string]any{"username": role, "password": password, "host": u.Hostname(), "port": port,
+		"database": db, "ssl_mode": "disable"})
+
+	c := iss.Credentials
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=%s",
+		c["host"], c["port"], c["database"], c["username"], c["password"], c["ssl_mode"]))
+	if err != nil {
+		t.Fatalf("the issued password does not connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var who string
+	if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&who); err != nil || who != role {
+		t.Errorf("connected as %q (%v), want %s", who, err, role)
+	}
+
+	// The spec's defaults are what a worker connects with when unset.
+	delete(cfg, "port")
+	delete(cfg, "ssl_mode")
+	iss = mustIssue(t, "postgresql", cfg, providers.Env{})
+	if iss.Credentials["port"] != 5432 || iss.Credentials["ssl_mode"] != "prefer" {
+		t.Errorf("defaults: port %v, ssl_mode %v", iss.Credentials["port"], iss.Credentials["ssl_mode"])
 	}
 }

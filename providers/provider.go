@@ -80,7 +80,11 @@ type Provider struct {
 	// lived as the provider allows (an access token, a signed JWT, STS
 	// credentials), or the stored static secrets where there is nothing
 	// shorter. The caller sets the deadline on ctx, caches the result until
-	// shortly before ExpiresAt and stores Rotated when set.
+	// shortly before ExpiresAt and stores Rotated when set. Each call makes
+	// at most one token exchange with the provider (none for static
+	// secrets and Snowflake's key-pair JWT). Every failure is an
+	// *IssueError. register builds it around the provider's issue of its
+	// typed config.
 	Issue func(ctx context.Context, cfg Config, env Env) (Issued, error)
 }
 
@@ -103,9 +107,15 @@ type Issued struct {
 }
 
 // IssueError is a refusal by the provider (or by the configuration) to
-// issue credentials; Message is safe to show (no secret, no token).
+// issue credentials.
 type IssueError struct {
-	Message  string
+	// Message is safe to show (no secret, no token, scrubbed of the
+	// config's secrets like a check's result) and names the step that was
+	// refused, as a check's failed step does: "authenticate: authentication
+	// refused by the provider (HTTP 400 Bad Request (invalid_grant))",
+	// "assume role: ...", "read credentials: ...".
+	Message string
+	// TimedOut is set when ctx's deadline ended the exchange.
 	TimedOut bool
 }
 
@@ -117,17 +127,31 @@ var (
 )
 
 // register adds a provider from init() in its file and panics on a
-// duplicate, a programming error. Its check starts from its typed config:
-// the config map is decoded into C once, here, so no check opens with the
-// decode (or handles its failure its own way).
-func register[C any](providerType string, secrets []string, check func(ctx context.Context, c C, env Env) Result) {
+// duplicate, a programming error. Its file declares both of its
+// operations here, each starting from the typed config (the config map is
+// decoded into C once, here, so neither opens with the decode or handles
+// its failure its own way): check proves the credentials work, issue
+// hands a sync worker credentials (see Provider.Issue and wrapIssue).
+func register[C any](providerType string, secrets []string,
+	check func(ctx context.Context, c C, env Env) Result,
+	issue func(ctx context.Context, c C, env Env) (Issued, error),
+) {
 	p := &Provider{Type: providerType, Secrets: secrets, Check: func(ctx context.Context, cfg Config, env Env) Result {
 		var c C
 		if err := decodeConfig(cfg, &c); err != nil {
-			return failStep("read configuration", "the configuration cannot be read")
+			return errUnreadableConfig.result()
 		}
 		return check(ctx, c, env)
 	}}
+	if issue != nil {
+		p.Issue = wrapIssue(p, func(ctx context.Context, cfg Config, env Env) (Issued, error) {
+			var c C
+			if err := decodeConfig(cfg, &c); err != nil {
+				return Issued{}, errUnreadableConfig
+			}
+			return issue(ctx, c, env)
+		})
+	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[p.Type]; dup {

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("rss", []string{"credentials.headers.*"}, checkRSS)
+	register("rss", []string{"credentials.headers.*"}, checkRSS, issueRSS)
 }
 
 type rssConfig struct {
@@ -21,6 +21,11 @@ type rssConfig struct {
 	UserAgent      string                 `json:"user_agent"`
 	RequestTimeout int                    `json:"request_timeout"`
 	Credentials    httpHeadersCredentials `json:"credentials"`
+}
+
+// issueRSS hands out the configured headers, the feed's only credentials.
+func issueRSS(_ context.Context, c rssConfig, _ Env) (Issued, error) {
+	return c.Credentials.issue()
 }
 
 // checkRSS fetches the feed once (GET feed_url with the configured headers,

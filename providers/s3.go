@@ -5,7 +5,7 @@ import (
 )
 
 func init() {
-	register("s3", []string{"credentials.secret_access_key", "credentials.session_token"}, checkS3)
+	register("s3", []string{"credentials.secret_access_key", "credentials.session_token"}, checkS3, nil)
 }
 
 func checkS3(ctx context.Context, c s3Config, env Env) Result {

@@ -40,6 +40,16 @@ type s3Target struct {
 	accessKey, secretKey, sessionToken string
 }
 
+// issueAccessKey hands out an S3-style access key as stored (Tigris, and
+// S3's access_key credentials): it has no shorter-lived form.
+func issueAccessKey(_ context.Context, c s3Config, _ Env) (Issued, error) {
+	creds := map[string]any{"access_key_id": c.Credentials.AccessKeyID, "secret_access_key": c.Credentials.SecretAccessKey}
+	if c.Credentials.SessionToken != "" {
+		creds["session_token"] = c.Credentials.SessionToken
+	}
+	return static(creds)
+}
+
 // listOneObject is the check of every S3-compatible provider: the cheapest
 // authenticated read-only call, ListObjectsV2 with max-keys=1.
 func listOneObject(ctx context.Context, env Env, t s3Target) Result {

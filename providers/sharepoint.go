@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	register("sharepoint", []string{"credentials.client_secret", "credentials.refresh_token"}, checkSharePoint)
+	register("sharepoint", []string{"credentials.client_secret", "credentials.refresh_token"}, checkSharePoint, nil)
 }
 
 type sharePointConfig struct {

@@ -22,7 +22,7 @@ import (
 )
 
 func init() {
-	register("snowflake", []string{"credentials.private_key", "credentials.private_key_passphrase", "credentials.password"}, checkSnowflake)
+	register("snowflake", []string{"credentials.private_key", "credentials.private_key_passphrase", "credentials.password"}, checkSnowflake, nil)
 }
 
 type snowflakeConfig struct {

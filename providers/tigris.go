@@ -3,7 +3,7 @@ package providers
 import "context"
 
 func init() {
-	register("tigris", []string{"credentials.secret_access_key", "credentials.session_token"}, checkTigris)
+	register("tigris", []string{"credentials.secret_access_key", "credentials.session_token"}, checkTigris, issueAccessKey)
 }
 
 // Tigris speaks the S3 API; only its defaults differ.

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register("tiktok", []string{"credentials.client_secret", "credentials.access_token", "credentials.refresh_token"}, checkTikTok)
+	register("tiktok", []string{"credentials.client_secret", "credentials.access_token", "credentials.refresh_token"}, checkTikTok, nil)
 }
 
 type tiktokConfig struct {

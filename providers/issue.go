@@ -1,0 +1,78 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/connvault/connvault"
+)
+
+// stepError is a failed step of what Check and Issue share (reading the
+// credentials, a token exchange, assuming a role): Check shows it as its
+// failed step, Issue as an IssueError that names the step. msg is user-
+// facing and never holds a secret, like every step message.
+type stepError struct{ step, msg string }
+
+func (e *stepError) Error() string { return e.step + ": " + e.msg }
+
+// failed is the stepError of step failing with msg.
+func failed(step, msg string) *stepError { return &stepError{step: step, msg: msg} }
+
+// result is the check's failed result: e's step after the passed ones.
+func (e *stepError) result(passed ...Step) Result { return failStep(e.step, e.msg, passed...) }
+
+// errUnreadableConfig is a config that does not decode into its provider's
+// typed config.
+var errUnreadableConfig = failed("read configuration", "the configuration cannot be read")
+
+// wrapIssue makes issue safe to hand to callers, as Run does for checks:
+// a panic becomes an IssueError, every failure is an *IssueError (running
+// out of time marked TimedOut) whose message is scrubbed of the config's
+// secrets and cleaned, and Rotated, which issue returns holding only the
+// secrets the provider replaced, becomes the full config with them.
+func wrapIssue(p *Provider, issue func(ctx context.Context, cfg Config, env Env) (Issued, error)) func(ctx context.Context, cfg Config, env Env) (Issued, error) {
+	return func(ctx context.Context, cfg Config, env Env) (iss Issued, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				// The panic value is not shown: it may hold the config.
+				err = fmt.Errorf("issuing %s credentials failed unexpectedly", p.Type)
+			}
+			if err != nil {
+				iss, err = Issued{}, issueError(ctx, err, SecretValues(p, cfg))
+			}
+		}()
+		iss, err = issue(ctx, cfg, env)
+		if err == nil && iss.Rotated != nil {
+			full := deepCopy(cfg)
+			if err = mergePatch(p, full, iss.Rotated, nil); err == nil {
+				iss.Rotated = full
+			}
+		}
+		return iss, err
+	}
+}
+
+// issueError turns a failure to issue into the *IssueError callers get.
+func issueError(ctx context.Context, err error, secrets []string) *IssueError {
+	var ie *IssueError
+	if !errors.As(err, &ie) {
+		ie = &IssueError{Message: err.Error()}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		ie.TimedOut = true
+		ie.Message = "the provider did not answer before the deadline"
+		var se *stepError
+		if errors.As(err, &se) {
+			ie.Message = se.step + ": " + ie.Message
+		}
+	}
+	ie.Message = connvault.CleanText(Scrub(ie.Message, secrets))
+	return ie
+}
+
+// static hands out stored secrets as they are: nothing shorter-lived
+// exists for them, so they carry no expiry.
+func static(credentials map[string]any) (Issued, error) {
+	return Issued{Credentials: credentials}, nil
+}

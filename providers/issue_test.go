@@ -1,0 +1,264 @@
+package providers_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault/providers"
+	"github.com/connvault/connvault/providers/providertest"
+)
+
+// issueCtx calls a provider's Issue directly, under ctx.
+func issueCtx(ctx context.Context, t *testing.T, providerType string, cfg providers.Config, env providers.Env) (providers.Issued, error) {
+	t.Helper()
+	p, ok := providers.Lookup(providerType)
+	if !ok {
+		t.Fatalf("provider %s is not registered", providerType)
+	}
+	if p.Issue == nil {
+		t.Fatalf("provider %s cannot issue credentials", providerType)
+	}
+	return p.Issue(ctx, cfg, env)
+}
+
+// issue calls a provider's Issue under a 10 s deadline.
+func issue(t *testing.T, providerType string, cfg providers.Config, env providers.Env) (providers.Issued, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return issueCtx(ctx, t, providerType, cfg, env)
+}
+
+// mustIssue issues credentials and fails the test on a refusal.
+func mustIssue(t *testing.T, providerType string, cfg providers.Config, env providers.Env) providers.Issued {
+	t.Helper()
+	iss, err := issue(t, providerType, cfg, env)
+	if err != nil {
+		t.Fatalf("%s: issue: %v", providerType, err)
+	}
+	return iss
+}
+
+// issueCounted issues credentials and asserts that the double counted
+// exactly want events on counter (token exchanges, or requests) meanwhile.
+func issueCounted(t *testing.T, providerType string, cfg providers.Config, env providers.Env, counter *atomic.Int64, want int64) providers.Issued {
+	t.Helper()
+	before := counter.Load()
+	iss := mustIssue(t, providerType, cfg, env)
+	if got := counter.Load() - before; got != want {
+		t.Errorf("%s: %d exchanges for one Issue, want %d", providerType, got, want)
+	}
+	return iss
+}
+
+// expectIssueError asserts a refusal: an *IssueError whose message has
+// want and none of the secrets.
+func expectIssueError(t *testing.T, err error, want string, secrets ...string) *providers.IssueError {
+	t.Helper()
+	var ie *providers.IssueError
+	if !errors.As(err, &ie) {
+		t.Fatalf("got %v (%T), want an *IssueError", err, err)
+	}
+	if !strings.Contains(ie.Message, want) {
+		t.Errorf("IssueError %q, want it to say %q", ie.Message, want)
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(ie.Message, s) {
+			t.Errorf("IssueError reveals a secret: %q", ie.Message)
+		}
+	}
+	return ie
+}
+
+// expectStatic asserts credentials handed out as stored: exactly want,
+// no expiry, nothing rotated.
+func expectStatic(t *testing.T, iss providers.Issued, want map[string]any) {
+	t.Helper()
+	if iss.ExpiresAt != nil || iss.Rotated != nil {
+		t.Errorf("static credentials with ExpiresAt %v, Rotated %v", iss.ExpiresAt, iss.Rotated != nil)
+	}
+	if len(iss.Credentials) != len(want) {
+		t.Errorf("credentials have keys %v, want %v", keys(iss.Credentials), keys(want))
+	}
+	for k, v := range want {
+		if got, ok := iss.Credentials[k]; !ok || !equalJSON(got, v) {
+			t.Errorf("credentials[%s] = %v, want %v", k, got, v)
+		}
+	}
+}
+
+// expectExpiry asserts credentials that expire within (min, max] from now.
+func expectExpiry(t *testing.T, iss providers.Issued, minLife, maxLife time.Duration) {
+	t.Helper()
+	if iss.ExpiresAt == nil {
+		t.Fatalf("no ExpiresAt on short-lived credentials")
+	}
+	if life := time.Until(*iss.ExpiresAt); life <= minLife || life > maxLife {
+		t.Errorf("credentials live %v, want more than %v and at most %v", life, minLife, maxLife)
+	}
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func equalJSON(a, b any) bool {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok != bok {
+		return false
+	}
+	if !aok {
+		return a == b
+	}
+	if len(am) != len(bm) {
+		return false
+	}
+	for k, v := range am {
+		if !equalJSON(v, bm[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// call makes a worker's request to a double and returns its status.
+func call(t *testing.T, client *http.Client, method, url string, header http.Header) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// bearer is the header of a bearer token.
+func bearer(token any) http.Header {
+	s, _ := token.(string)
+	return http.Header{"Authorization": {"Bearer " + s}}
+}
+
+// Static secrets are handed out as stored, without calling anyone, and the
+// worker can use them at the double.
+func TestIssueStaticSecrets(t *testing.T) {
+	t.Parallel()
+	t.Run("tigris", func(t *testing.T) {
+		t.Parallel()
+		d := providertest.NewS3(t, "tid", "tigris-secret-value", map[string][]string{"bkt": {"k"}})
+		cfg := providers.Config{"bucket": "bkt", "endpoint_url": d.URL,
+			"credentials": map[string]any{"type": "access_key", "access_key_id": "tid", "secret_access_key": "tigris-secret-value"}}
+		iss := issueCounted(t, "tigris", cfg, localEnv(nil), &d.Requests, 0)
+		expectStatic(t, iss, map[string]any{"access_key_id": "tid", "secret_access_key": "tigris-secret-value"})
+		expectListWorks(t, d, "bkt", iss.Credentials["access_key_id"], iss.Credentials["secret_access_key"], nil)
+	})
+	t.Run("backblaze", func(t *testing.T) {
+		t.Parallel()
+		d := providertest.NewS3(t, "0041234567890", "b2-application-key-value", map[string][]string{"b2-bucket": {"k"}})
+		cfg := providers.Config{"bucket": "b2-bucket", "endpoint_url": d.URL,
+			"credentials": map[string]any{"type": "application_key", "key_id": "0041234567890", "application_key": "b2-application-key-value"}}
+		iss := issueCounted(t, "backblaze", cfg, localEnv(nil), &d.Requests, 0)
+		expectStatic(t, iss, map[string]any{"key_id": "0041234567890", "application_key": "b2-application-key-value"})
+		expectListWorks(t, d, "b2-bucket", iss.Credentials["key_id"], iss.Credentials["application_key"], nil)
+	})
+	t.Run("brightdata", func(t *testing.T) {
+		t.Parallel()
+		d := providertest.NewBrightData(t, "brightdata-api-token-value")
+		iss := issueCounted(t, "brightdata", brightDataConfig("brightdata-api-token-value", providertest.BrightDataZone, ""),
+			providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()}, &d.Requests, 0)
+		expectStatic(t, iss, map[string]any{"api_token": "brightdata-api-token-value"})
+		if got := call(t, d.Client(), "GET", d.URL+"/zone/get_active_zones", bearer(iss.Credentials["api_token"])); got != 200 {
+			t.Errorf("the issued token gets %d from the double", got)
+		}
+	})
+	t.Run("instagram", func(t *testing.T) {
+		t.Parallel()
+		const token = "IGQVJ-instagram+access/token"
+		d := providertest.NewInstagram(t, token, "")
+		env := providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()}
+		iss := issueCounted(t, "instagram", instagramConfig(token, "", ""), env, &d.Requests, 0)
+		expectStatic(t, iss, map[string]any{"access_token": token})
+		tok, _ := iss.Credentials["access_token"].(string)
+		if got := call(t, d.Client(), "GET", d.URL+"/me?fields=id&access_token="+url.QueryEscape(tok), nil); got != 200 {
+			t.Errorf("the issued token gets %d from the double", got)
+		}
+		_, err := issue(t, "instagram", instagramConfig("", "", ""), env)
+		expectIssueError(t, err, "read credentials: credentials.access_token is empty")
+	})
+	t.Run("rss", func(t *testing.T) {
+		t.Parallel()
+		d := providertest.NewFeed(t, "X-Api-Key", "feed-header-secret-value")
+		iss := issueCounted(t, "rss", rssConfig(d.URL+"/rss.xml", "X-Api-Key", "feed-header-secret-value"), providers.Env{HTTP: d.Client()}, &d.Requests, 0)
+		expectStatic(t, iss, map[string]any{"headers": map[string]any{"X-Api-Key": "feed-header-secret-value"}})
+		if got := call(t, d.Client(), "GET", d.URL+"/rss.xml", headerOf(iss)); got != 200 {
+			t.Errorf("the issued headers get %d from the feed", got)
+		}
+		_, err := issue(t, "rss", rssConfig(d.URL+"/rss.xml", "X-Api-Key", "feed-header-secret-value\r\nX: 1"), providers.Env{HTTP: d.Client()})
+		expectIssueError(t, err, "read credentials: the value of header X-Api-Key contains a line break", "feed-header-secret-value")
+		// A feed without credentials has no headers to hand out.
+		expectStatic(t, mustIssue(t, "rss", rssConfig(d.URL+"/rss.xml", "", ""), providers.Env{}), map[string]any{"headers": map[string]any{}})
+	})
+	t.Run("http_api", func(t *testing.T) {
+		t.Parallel()
+		d := providertest.NewHTTPAPI(t, "api-bearer-token-value")
+		iss := issueCounted(t, "http_api", httpAPIConfig(d.URL+"/items", "data.items", "id", "api-bearer-token-value"), providers.Env{HTTP: d.Client()}, &d.Requests, 0)
+		expectStatic(t, iss, map[string]any{"headers": map[string]any{"Authorization": "Bearer api-bearer-token-value"}})
+		if got := call(t, d.Client(), "GET", d.URL+"/items", headerOf(iss)); got != 200 {
+			t.Errorf("the issued headers get %d from the API", got)
+		}
+	})
+}
+
+// expectListWorks asserts that the S3 double lists bucket for a worker
+// holding these keys (ListObjectsV2, through the s3 check's client).
+func expectListWorks(t *testing.T, d *providertest.S3, bucket string, key, secret, sessionToken any) {
+	t.Helper()
+	k, _ := key.(string)
+	s, _ := secret.(string)
+	cfg := s3Config(d.URL, bucket, k, s)
+	if tok, ok := sessionToken.(string); ok {
+		cfg["credentials"].(map[string]any)["session_token"] = tok
+	}
+	if res := rawCheck(t, "s3", cfg, localEnv(nil)); !res.Success {
+		t.Errorf("the issued keys do not list %s: %s", bucket, res.Message)
+	}
+}
+
+// headerOf is the http.Header of issued headers credentials.
+func headerOf(iss providers.Issued) http.Header {
+	h := http.Header{}
+	m, _ := iss.Credentials["headers"].(map[string]any)
+	for k, v := range m {
+		s, _ := v.(string)
+		h.Set(k, s)
+	}
+	return h
+}
+
+// Every Issue starts from its typed config: a config that does not decode
+// is refused before anything is sent (the zero Env has no client, so a
+// request would panic, which would say "failed unexpectedly" instead).
+func TestIssueStartsFromTheTypedConfig(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{"tigris", "backblaze", "postgresql", "rss", "http_api", "instagram", "brightdata"} {
+		_, err := issue(t, typ, providers.Config{"credentials": "not an object"}, providers.Env{})
+		expectIssueError(t, err, "read configuration: the configuration cannot be read")
+	}
+}
