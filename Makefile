@@ -85,7 +85,7 @@ build: ## build bin/connvault
 run: build ## start a local Postgres if needed, migrate, print a dev API key and serve on :8000
 	@$(BOOTSTRAP); \
 	bin/connvault migrate; \
-	key="$$(bin/connvault apikey create --org $(DEV_ORG) --user $(DEV_USER) | tail -n1)"; \
+	key="$$(bin/connvault apikey create --org $(DEV_ORG) --user $(DEV_USER) --name dev --scopes read,write,use,admin | tail -n1)"; \
 	[ -n "$$key" ] || { echo "make run: 'connvault apikey create' printed no key" >&2; exit 1; }; \
 	addr="$${CONNVAULT_ADDR:-:8000}"; \
 	echo; echo "  connvault dev API key: $$key"; \

@@ -70,7 +70,9 @@ const (
 	// EUNAVAILABLE: the database cannot be reached or did not answer in
 	// time; the same request may succeed shortly.
 	EUNAVAILABLE = "unavailable" // 503 ServiceUnavailableError
-	EINTERNAL    = "internal"    // 500 InternalServerError
+	// EPROVIDER: the provider refused or failed a call made for the request.
+	EPROVIDER = "provider" // 502 ProviderError
+	EINTERNAL = "internal" // 500 InternalServerError
 )
 
 // Error is an application error with a code the edge understands and a

@@ -35,6 +35,9 @@ func NewOrgID() string { return "int_" + randomString(24) }
 // NewUserID returns "usr_" + 15 random alphanumerics.
 func NewUserID() string { return "usr_" + randomString(15) }
 
+// NewKeyID returns a new API key id, "key_" + 15 alphanumerics.
+func NewKeyID() string { return "key_" + randomString(15) }
+
 // NewAPIKey returns "sk_" + 40 random alphanumerics (about 238 bits).
 func NewAPIKey() string { return "sk_" + randomString(40) }
 

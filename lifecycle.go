@@ -74,14 +74,36 @@ func (h Health) IsActive() bool { return h.Status == StatusActive }
 
 // NewHealth is a new connection's health: ACTIVE, with its first background
 // check scheduled. checked says a check passed just before saving; it is
-// recorded like any passing check.
+// recorded like any passing check. A connection saved untested is due at
+// once: nothing has proved its credentials yet.
 func NewHealth(now time.Time, checked bool, sched Schedule) Health {
 	h := Health{Status: StatusActive, StatusChangedAt: &now}
-	if checked {
-		h.LastCheckedAt, h.LastUsedAt = &now, &now
+	if !checked {
+		return h.Untested(now)
 	}
+	h.LastCheckedAt, h.LastUsedAt = &now, &now
 	h.NextCheckAt = sched.Next(h, now)
 	return h
+}
+
+// Untested is the rule for credentials saved without a test (a create or a
+// PATCH with test_before_save false): an ACTIVE connection is due for its
+// background check at once.
+func (h Health) Untested(now time.Time) Health {
+	if h.Status == StatusActive {
+		h.NextCheckAt = &now
+	}
+	return h
+}
+
+// AfterUse is the rule for what a sync worker reports: a success is a use
+// (last_used_at, failures reset, FAILED back to ACTIVE), a failure counts
+// towards FAILED like a failed check. It is not a check: last_checked_at
+// stays.
+func (h Health) AfterUse(ok bool, message string, now time.Time, sched Schedule) Health {
+	next := h.AfterCheck(ok, message, now, sched)
+	next.LastCheckedAt = h.LastCheckedAt
+	return next
 }
 
 // Mutable is the rule that ARCHIVED is terminal, in one place: an archived

@@ -149,7 +149,7 @@ func TestSetByUser(t *testing.T) {
 
 func TestNewHealth(t *testing.T) {
 	untested := connvault.NewHealth(now, false, sched)
-	if untested.Status != connvault.StatusActive || untested.LastCheckedAt != nil || untested.NextCheckAt == nil || !untested.NextCheckAt.Equal(now.Add(sched.Interval)) {
+	if untested.Status != connvault.StatusActive || untested.LastCheckedAt != nil || untested.NextCheckAt == nil || !untested.NextCheckAt.Equal(now) {
 		t.Errorf("untested: %+v", untested)
 	}
 	tested := connvault.NewHealth(now, true, sched)
@@ -187,5 +187,22 @@ func TestTransitionTo(t *testing.T) {
 	}
 	if r := *active.AfterCheck(false, "x", now, sched).StatusReason; !strings.Contains(r, strconv.Itoa(connvault.FailureThreshold)) {
 		t.Errorf("reason %q does not name the threshold", r)
+	}
+}
+
+func TestAfterUse(t *testing.T) {
+	checked := now.Add(-time.Hour)
+	h := health(connvault.StatusActive, 4)
+	h.LastCheckedAt = &checked
+	failed := h.AfterUse(false, "sync failed", now, sched)
+	if failed.Status != connvault.StatusFailed || failed.ConsecutiveFailures != 5 || *failed.LastError != "sync failed" || !failed.LastCheckedAt.Equal(checked) {
+		t.Errorf("fifth failed use: %+v", failed)
+	}
+	ok := failed.AfterUse(true, "", now, sched)
+	if ok.Status != connvault.StatusActive || ok.ConsecutiveFailures != 0 || !ok.LastUsedAt.Equal(now) || !ok.LastCheckedAt.Equal(checked) {
+		t.Errorf("successful use: %+v", ok)
+	}
+	if got := health(connvault.StatusSuspended, 0).Untested(now); got.NextCheckAt != nil {
+		t.Errorf("a suspended connection became due: %v", got.NextCheckAt)
 	}
 }

@@ -154,23 +154,31 @@ func Store(t testing.TB) *store.Store {
 	return store.New(Pool(t), keys)
 }
 
-// Tenant is an organization with a user and an API key.
+// Tenant is an organization with a user and an API key of every scope.
 type Tenant struct {
 	OrgID  string
 	UserID string
 	APIKey string
+	KeyID  string
 }
 
 // NewTenant creates a fresh organization, user and key.
 func NewTenant(t testing.TB, st *store.Store) Tenant {
 	t.Helper()
 	tn := Tenant{OrgID: connvault.NewOrgID(), UserID: connvault.NewUserID()}
-	key, err := st.CreateAPIKey(context.Background(), tn.OrgID, tn.UserID)
+	tn.APIKey, tn.KeyID = NewKey(t, st, tn, connvault.AllScopes...)
+	return tn
+}
+
+// NewKey creates another key of the tenant's user with the given scopes
+// and answers it and its id.
+func NewKey(t testing.TB, st *store.Store, tn Tenant, scopes ...connvault.Scope) (string, string) {
+	t.Helper()
+	key, k, err := st.CreateAPIKey(context.Background(), store.NewAPIKey{OrgID: tn.OrgID, UserID: tn.UserID, Name: "test", Scopes: scopes})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn.APIKey = key
-	return tn
+	return key, k.ID
 }
 
 // Options adjust a test server.

@@ -329,6 +329,7 @@ const (
 	ErrorBodyTypeMethodNotAllowedError            ErrorBodyType = "MethodNotAllowedError"
 	ErrorBodyTypeNotFoundError                    ErrorBodyType = "NotFoundError"
 	ErrorBodyTypeNotImplementedError              ErrorBodyType = "NotImplementedError"
+	ErrorBodyTypeProviderError                    ErrorBodyType = "ProviderError"
 	ErrorBodyTypeRequestHeaderFieldsTooLargeError ErrorBodyType = "RequestHeaderFieldsTooLargeError"
 	ErrorBodyTypeServiceUnavailableError          ErrorBodyType = "ServiceUnavailableError"
 	ErrorBodyTypeTimeoutError                     ErrorBodyType = "TimeoutError"
@@ -356,6 +357,8 @@ func (e ErrorBodyType) Valid() bool {
 	case ErrorBodyTypeNotFoundError:
 		return true
 	case ErrorBodyTypeNotImplementedError:
+		return true
+	case ErrorBodyTypeProviderError:
 		return true
 	case ErrorBodyTypeRequestHeaderFieldsTooLargeError:
 		return true
@@ -385,6 +388,48 @@ const (
 func (e ErrorResponseSuccess) Valid() bool {
 	switch e {
 	case ErrorResponseSuccessFalse:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventAction.
+const (
+	EventActionApiKeyCreated           EventAction = "api_key.created"
+	EventActionApiKeyRevoked           EventAction = "api_key.revoked"
+	EventActionConnectionArchived      EventAction = "connection.archived"
+	EventActionConnectionChecked       EventAction = "connection.checked"
+	EventActionConnectionCreated       EventAction = "connection.created"
+	EventActionConnectionStatusChanged EventAction = "connection.status_changed"
+	EventActionConnectionTested        EventAction = "connection.tested"
+	EventActionConnectionUpdated       EventAction = "connection.updated"
+	EventActionCredentialsIssued       EventAction = "credentials.issued"
+	EventActionUsageReported           EventAction = "usage.reported"
+)
+
+// Valid indicates whether the value is a known member of the EventAction enum.
+func (e EventAction) Valid() bool {
+	switch e {
+	case EventActionApiKeyCreated:
+		return true
+	case EventActionApiKeyRevoked:
+		return true
+	case EventActionConnectionArchived:
+		return true
+	case EventActionConnectionChecked:
+		return true
+	case EventActionConnectionCreated:
+		return true
+	case EventActionConnectionStatusChanged:
+		return true
+	case EventActionConnectionTested:
+		return true
+	case EventActionConnectionUpdated:
+		return true
+	case EventActionCredentialsIssued:
+		return true
+	case EventActionUsageReported:
 		return true
 	default:
 		return false
@@ -622,6 +667,30 @@ func (e S3IamRoleCredentialsType) Valid() bool {
 	}
 }
 
+// Defines values for Scope.
+const (
+	ScopeAdmin Scope = "admin"
+	ScopeRead  Scope = "read"
+	ScopeUse   Scope = "use"
+	ScopeWrite Scope = "write"
+)
+
+// Valid indicates whether the value is a known member of the Scope enum.
+func (e Scope) Valid() bool {
+	switch e {
+	case ScopeAdmin:
+		return true
+	case ScopeRead:
+		return true
+	case ScopeUse:
+		return true
+	case ScopeWrite:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SharepointClientCredentialsType.
 const (
 	SharepointClientCredentialsTypeClientCredentials SharepointClientCredentialsType = "client_credentials"
@@ -703,6 +772,24 @@ func (e TiktokOAuthCredentialsType) Valid() bool {
 	}
 }
 
+// Defines values for UsageReportOperation.
+const (
+	UsageReportOperationList UsageReportOperation = "list"
+	UsageReportOperationSync UsageReportOperation = "sync"
+)
+
+// Valid indicates whether the value is a known member of the UsageReportOperation enum.
+func (e UsageReportOperation) Valid() bool {
+	switch e {
+	case UsageReportOperationList:
+		return true
+	case UsageReportOperationSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserSettableStatus.
 const (
 	UserSettableStatusACTIVE    UserSettableStatus = "ACTIVE"
@@ -741,6 +828,52 @@ func (e UsernamePasswordCredentialsType) Valid() bool {
 // Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
 type AccessKeyOnlyCredentials struct {
 	union json.RawMessage
+}
+
+// ApiKey Example: {"created_at":"2026-12-01T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","key_id":"key_abc123def456ghi","last_used_at":null,"name":"sync workers","prefix":"sk_live","revoked_at":null,"scopes":["use"]}
+type ApiKey struct {
+	CreatedAt       time.Time `json:"created_at"`
+	CreatedByUserId string    `json:"created_by_user_id"`
+
+	// KeyId Example: key_abc123def456ghi
+	KeyId string `json:"key_id"`
+
+	// LastUsedAt Within a few seconds (keys are cached).
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Name       string     `json:"name"`
+
+	// Prefix The first characters of the key, to recognise it.
+	//
+	// Example: sk_live
+	Prefix    string     `json:"prefix"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	Scopes    []Scope    `json:"scopes"`
+}
+
+// ApiKeyCreated Example: {"created_at":"2026-12-01T12:00:00Z","key":"sk_abcdefghijklmnopqrstuvwxyz0123456789ABCDEF","key_id":"key_abc123def456ghi","name":"sync workers","prefix":"sk_abcd","scopes":["use"]}
+type ApiKeyCreated struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// Key The API key. Shown in this answer only.
+	Key    string  `json:"key"`
+	KeyId  string  `json:"key_id"`
+	Name   string  `json:"name"`
+	Prefix string  `json:"prefix"`
+	Scopes []Scope `json:"scopes"`
+}
+
+// ApiKeyList Example: {"results":[{"created_at":"2026-12-01T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","key_id":"key_abc123def456ghi","last_used_at":null,"name":"sync workers","prefix":"sk_live","revoked_at":null,"scopes":["use"]}]}
+type ApiKeyList struct {
+	Results []ApiKey `json:"results"`
+}
+
+// ApiKeyRequest Example: {"name":"sync workers","scopes":["use"]}
+type ApiKeyRequest struct {
+	// Name What the key is for.
+	Name string `json:"name"`
+
+	// Scopes Defaults to read and write.
+	Scopes *[]Scope `json:"scopes,omitempty"`
 }
 
 // BackblazeApplicationKeyCredentials A B2 application key.
@@ -1571,6 +1704,34 @@ type ErrorResponse struct {
 // ErrorResponseSuccess defines model for ErrorResponse.Success.
 type ErrorResponseSuccess bool
 
+// Event Example: {"action":"connection.updated","actor":{"key_id":"key_abc123def456ghi","user_id":"usr_34bbf6ded1b749a"},"connection_id":"conn_abc123def456ghi","details":{"fields":["name","provider_config.bucket"]},"event_id":"evt_000000000000042","occurred_at":"2026-12-01T12:00:00Z","request_id":"7f3c2a9e4b1d4c0f8e2a6b5d9c1e3f70"}
+type Event struct {
+	// Action Example: connection.updated
+	Action EventAction `json:"action"`
+
+	// Actor Who acted; both null for connvault's own health checker.
+	Actor struct {
+		KeyId  *string `json:"key_id"`
+		UserId *string `json:"user_id"`
+	} `json:"actor"`
+	ConnectionId *string `json:"connection_id"`
+
+	// Details What happened (field names, outcomes, statuses); never a value of a secret.
+	Details    map[string]interface{} `json:"details"`
+	EventId    string                 `json:"event_id"`
+	OccurredAt time.Time              `json:"occurred_at"`
+	RequestId  *string                `json:"request_id"`
+}
+
+// EventAction Example: connection.updated
+type EventAction string
+
+// EventList Example: {"next_cursor":null,"results":[]}
+type EventList struct {
+	NextCursor *string `json:"next_cursor"`
+	Results    []Event `json:"results"`
+}
+
 // GoogleDriveConfig Google Drive or a Google Workspace shared drive.
 //
 // Example: {"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"}
@@ -1774,6 +1935,25 @@ type InstagramOAuthCredentials struct {
 // InstagramOAuthCredentialsType defines model for InstagramOAuthCredentials.Type.
 type InstagramOAuthCredentialsType string
 
+// IssuedCredentials Example: {"connection_id":"conn_abc123def456ghi","credentials":{"access_token":"ya29.a0Af...","token_type":"Bearer"},"expires_at":"2026-12-01T13:00:00Z","issued_at":"2026-12-01T12:00:00Z","provider_type":"google_drive"}
+type IssuedCredentials struct {
+	ConnectionId string `json:"connection_id"`
+
+	// Credentials Named as the provider names them (access_token, access_key_id, secret_access_key, session_token, jwt, password, headers, ...).
+	Credentials map[string]interface{} `json:"credentials"`
+
+	// ExpiresAt When they stop working; null for static secrets.
+	ExpiresAt *time.Time `json:"expires_at"`
+
+	// IssuedAt When these credentials were obtained (a cached token keeps its time).
+	IssuedAt time.Time `json:"issued_at"`
+
+	// ProviderType The storage provider a connection talks to.
+	//
+	// Example: s3
+	ProviderType ProviderType `json:"provider_type"`
+}
+
 // ListConnectionsRequest Filters for listing connections.
 //
 // Example: {"is_active":true,"provider_type":"s3"}
@@ -1972,6 +2152,12 @@ type S3IamRoleCredentials struct {
 
 // S3IamRoleCredentialsType defines model for S3IamRoleCredentials.Type.
 type S3IamRoleCredentialsType string
+
+// Scope What an API key may do: `read` (get, list, events), `write` (create, update, delete,
+// test), `use` (credentials and usage reports), `admin` (API keys).
+//
+// Example: read
+type Scope string
 
 // SecretFieldSummary A stored secret field, described without its value.
 //
@@ -2328,6 +2514,17 @@ type UpdateConnectionRequest struct {
 	TestBeforeSave *TestBeforeSave `json:"test_before_save,omitempty"`
 }
 
+// UsageReport Example: {"error":"403 from the provider listing the bucket","operation":"sync","success":false}
+type UsageReport struct {
+	// Error What went wrong (failures only; stored as last_error, so never put a secret here).
+	Error     *string              `json:"error,omitempty"`
+	Operation UsageReportOperation `json:"operation"`
+	Success   bool                 `json:"success"`
+}
+
+// UsageReportOperation defines model for UsageReport.Operation.
+type UsageReportOperation string
+
 // UserSettableStatus The statuses a user may set; FAILED and ARCHIVED are reached otherwise.
 //
 // Example: SUSPENDED
@@ -2370,8 +2567,20 @@ type ConnectionIdentifier = string
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// EventCursor defines model for EventCursor.
+type EventCursor = string
+
+// EventLimit defines model for EventLimit.
+type EventLimit = int
+
+// EventSince defines model for EventSince.
+type EventSince = time.Time
+
 // IncludeTotal defines model for IncludeTotal.
 type IncludeTotal = bool
+
+// KeyID defines model for KeyID.
+type KeyID = string
 
 // Limit defines model for Limit.
 type Limit = int
@@ -2389,6 +2598,11 @@ type BadRequest = ErrorResponse
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type Conflict = ErrorResponse
 
+// Forbidden The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
+type Forbidden = ErrorResponse
+
 // InternalError The envelope of every non-2xx answer.
 //
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
@@ -2403,6 +2617,11 @@ type NotFound = ErrorResponse
 //
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type PayloadTooLarge = ErrorResponse
+
+// ProviderRefused The envelope of every non-2xx answer.
+//
+// Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
+type ProviderRefused = ErrorResponse
 
 // ServiceUnavailable The envelope of every non-2xx answer.
 //
@@ -2483,6 +2702,39 @@ type ListConnectionsParams struct {
 	IncludeTotal *IncludeTotal `form:"include_total,omitempty" json:"include_total,omitempty"`
 }
 
+// ListConnectionEventsParams defines parameters for ListConnectionEvents.
+type ListConnectionEventsParams struct {
+	// Action Only events of this action.
+	Action *EventAction `form:"action,omitempty" json:"action,omitempty"`
+
+	// Since Only events at or after this time.
+	Since *EventSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// Limit Page size.
+	Limit *EventLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *EventCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// Action Only events of this action.
+	Action *EventAction `form:"action,omitempty" json:"action,omitempty"`
+
+	// Since Only events at or after this time.
+	Since *EventSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// Limit Page size.
+	Limit *EventLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *EventCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
+type CreateApiKeyJSONRequestBody = ApiKeyRequest
+
 // CreateConnectionJSONRequestBody defines body for CreateConnection for application/json ContentType.
 type CreateConnectionJSONRequestBody = CreateConnectionRequest
 
@@ -2491,6 +2743,9 @@ type ListConnectionsJSONRequestBody = ListConnectionsRequest
 
 // UpdateConnectionJSONRequestBody defines body for UpdateConnection for application/json ContentType.
 type UpdateConnectionJSONRequestBody = UpdateConnectionRequest
+
+// ReportUsageJSONRequestBody defines body for ReportUsage for application/json ContentType.
+type ReportUsageJSONRequestBody = UsageReport
 
 // AsS3AccessKeyCredentials returns the union data inside the AccessKeyOnlyCredentials as a S3AccessKeyCredentials
 func (t AccessKeyOnlyCredentials) AsS3AccessKeyCredentials() (S3AccessKeyCredentials, error) {
@@ -3993,6 +4248,15 @@ type ServerInterface interface {
 	// Readyz Readiness
 	// (GET /readyz)
 	Readyz(ctx echo.Context) error
+	// ListApiKeys List the organization's API keys
+	// (GET /v1/organizations/api-keys)
+	ListApiKeys(ctx echo.Context) error
+	// CreateApiKey Create an API key
+	// (POST /v1/organizations/api-keys)
+	CreateApiKey(ctx echo.Context) error
+	// RevokeApiKey Revoke an API key
+	// (DELETE /v1/organizations/api-keys/{key_id})
+	RevokeApiKey(ctx echo.Context, keyId KeyID) error
 	// ListConnectionsGet List storage connections (query parameters)
 	// (GET /v1/organizations/connections)
 	ListConnectionsGet(ctx echo.Context, params ListConnectionsGetParams) error
@@ -4011,9 +4275,21 @@ type ServerInterface interface {
 	// UpdateConnection Update a storage connection
 	// (PATCH /v1/organizations/connections/{connection_identifier})
 	UpdateConnection(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error
+	// IssueCredentials Hand a sync worker the connection's credentials
+	// (POST /v1/organizations/connections/{connection_identifier}/credentials)
+	IssueCredentials(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error
+	// ListConnectionEvents The audit trail of one connection
+	// (GET /v1/organizations/connections/{connection_identifier}/events)
+	ListConnectionEvents(ctx echo.Context, connectionIdentifier ConnectionIdentifier, params ListConnectionEventsParams) error
 	// TestConnection Test a storage connection now
 	// (POST /v1/organizations/connections/{connection_identifier}/test)
 	TestConnection(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error
+	// ReportUsage Report a sync or list outcome
+	// (POST /v1/organizations/connections/{connection_identifier}/usage)
+	ReportUsage(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error
+	// ListEvents The organization's audit trail
+	// (GET /v1/organizations/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -4036,6 +4312,40 @@ func (w *ServerInterfaceWrapper) Readyz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Readyz(ctx)
+	return err
+}
+
+// ListApiKeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListApiKeys(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListApiKeys(ctx)
+	return err
+}
+
+// CreateApiKey converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateApiKey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateApiKey(ctx)
+	return err
+}
+
+// RevokeApiKey converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeApiKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "key_id" -------------
+	var keyId KeyID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "key_id", ctx.Param("key_id"), &keyId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter key_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeApiKey(ctx, keyId)
 	return err
 }
 
@@ -4222,6 +4532,68 @@ func (w *ServerInterfaceWrapper) UpdateConnection(ctx echo.Context) error {
 	return err
 }
 
+// IssueCredentials converts echo context to params.
+func (w *ServerInterfaceWrapper) IssueCredentials(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection_identifier" -------------
+	var connectionIdentifier ConnectionIdentifier
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection_identifier", ctx.Param("connection_identifier"), &connectionIdentifier, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection_identifier: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.IssueCredentials(ctx, connectionIdentifier)
+	return err
+}
+
+// ListConnectionEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListConnectionEvents(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection_identifier" -------------
+	var connectionIdentifier ConnectionIdentifier
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection_identifier", ctx.Param("connection_identifier"), &connectionIdentifier, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection_identifier: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListConnectionEventsParams
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListConnectionEvents(ctx, connectionIdentifier, params)
+	return err
+}
+
 // TestConnection converts echo context to params.
 func (w *ServerInterfaceWrapper) TestConnection(ctx echo.Context) error {
 	var err error
@@ -4235,6 +4607,61 @@ func (w *ServerInterfaceWrapper) TestConnection(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.TestConnection(ctx, connectionIdentifier)
+	return err
+}
+
+// ReportUsage converts echo context to params.
+func (w *ServerInterfaceWrapper) ReportUsage(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection_identifier" -------------
+	var connectionIdentifier ConnectionIdentifier
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection_identifier", ctx.Param("connection_identifier"), &connectionIdentifier, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection_identifier: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ReportUsage(ctx, connectionIdentifier)
+	return err
+}
+
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
 	return err
 }
 
@@ -4294,6 +4721,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/organizations/connections/:connection_identifier", wrapper.GetConnection, options.OperationMiddlewares["getConnection"]...)
 	router.PATCH(options.BaseURL+"/v1/organizations/connections/:connection_identifier", wrapper.UpdateConnection, options.OperationMiddlewares["updateConnection"]...)
 	router.POST(options.BaseURL+"/v1/organizations/connections/:connection_identifier/test", wrapper.TestConnection, options.OperationMiddlewares["testConnection"]...)
+	router.POST(options.BaseURL+"/v1/organizations/connections/:connection_identifier/credentials", wrapper.IssueCredentials, options.OperationMiddlewares["issueCredentials"]...)
+	router.POST(options.BaseURL+"/v1/organizations/connections/:connection_identifier/usage", wrapper.ReportUsage, options.OperationMiddlewares["reportUsage"]...)
+	router.GET(options.BaseURL+"/v1/organizations/connections/:connection_identifier/events", wrapper.ListConnectionEvents, options.OperationMiddlewares["listConnectionEvents"]...)
+	router.GET(options.BaseURL+"/v1/organizations/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
+	router.GET(options.BaseURL+"/v1/organizations/api-keys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
+	router.POST(options.BaseURL+"/v1/organizations/api-keys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
+	router.DELETE(options.BaseURL+"/v1/organizations/api-keys/:key_id", wrapper.RevokeApiKey, options.OperationMiddlewares["revokeApiKey"]...)
 
 }
 
@@ -4301,11 +4735,15 @@ type BadRequestJSONResponse ErrorResponse
 
 type ConflictJSONResponse ErrorResponse
 
+type ForbiddenJSONResponse ErrorResponse
+
 type InternalErrorJSONResponse ErrorResponse
 
 type NotFoundJSONResponse ErrorResponse
 
 type PayloadTooLargeJSONResponse ErrorResponse
+
+type ProviderRefusedJSONResponse ErrorResponse
 
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
@@ -4399,6 +4837,371 @@ func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 	return err
 }
 
+type ListApiKeysRequestObject struct {
+}
+
+type ListApiKeysResponseObject interface {
+	VisitListApiKeysResponse(w http.ResponseWriter) error
+}
+
+type ListApiKeys200JSONResponse ApiKeyList
+
+func (response ListApiKeys200JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListApiKeys401JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListApiKeys403JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListApiKeys429JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListApiKeys500JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListApiKeys503JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKeyRequestObject struct {
+	Body *CreateApiKeyJSONRequestBody
+}
+
+type CreateApiKeyResponseObject interface {
+	VisitCreateApiKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateApiKey200JSONResponse ApiKeyCreated
+
+func (response CreateApiKey200JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateApiKey400JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateApiKey401JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateApiKey403JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateApiKey413JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateApiKey415JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateApiKey422JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateApiKey429JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateApiKey500JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateApiKey503JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKeyRequestObject struct {
+	KeyId KeyID `json:"key_id"`
+}
+
+type RevokeApiKeyResponseObject interface {
+	VisitRevokeApiKeyResponse(w http.ResponseWriter) error
+}
+
+type RevokeApiKey200JSONResponse ApiKey
+
+func (response RevokeApiKey200JSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RevokeApiKey401JSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RevokeApiKey403JSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RevokeApiKey404JSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RevokeApiKey429JSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RevokeApiKey500JSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RevokeApiKey503JSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListConnectionsGetRequestObject struct {
 	Params ListConnectionsGetParams
 }
@@ -4431,6 +5234,20 @@ func (response ListConnectionsGet401JSONResponse) VisitListConnectionsGetRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionsGet403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListConnectionsGet403JSONResponse) VisitListConnectionsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4544,6 +5361,20 @@ func (response CreateConnection401JSONResponse) VisitCreateConnectionResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnection403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateConnection403JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4719,6 +5550,20 @@ func (response ListConnections401JSONResponse) VisitListConnectionsResponse(w ht
 	return err
 }
 
+type ListConnections403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListConnections403JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListConnections413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response ListConnections413JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
@@ -4847,6 +5692,20 @@ func (response DeleteConnection401JSONResponse) VisitDeleteConnectionResponse(w 
 	return err
 }
 
+type DeleteConnection403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteConnection403JSONResponse) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteConnection404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response DeleteConnection404JSONResponse) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
@@ -4941,6 +5800,20 @@ func (response GetConnection401JSONResponse) VisitGetConnectionResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnection403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetConnection403JSONResponse) VisitGetConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5054,6 +5927,20 @@ func (response UpdateConnection401JSONResponse) VisitUpdateConnectionResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateConnection403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateConnection403JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5192,6 +6079,297 @@ func (response UpdateConnection504JSONResponse) VisitUpdateConnectionResponse(w 
 	return err
 }
 
+type IssueCredentialsRequestObject struct {
+	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
+}
+
+type IssueCredentialsResponseObject interface {
+	VisitIssueCredentialsResponse(w http.ResponseWriter) error
+}
+
+type IssueCredentials200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type IssueCredentials200JSONResponse struct {
+	Body    IssuedCredentials
+	Headers IssueCredentials200ResponseHeaders
+}
+
+func (response IssueCredentials200JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response IssueCredentials401JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response IssueCredentials403JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response IssueCredentials404JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials409JSONResponse struct{ ConflictJSONResponse }
+
+func (response IssueCredentials409JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response IssueCredentials429JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response IssueCredentials500JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials502JSONResponse struct{ ProviderRefusedJSONResponse }
+
+func (response IssueCredentials502JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response IssueCredentials503JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentials504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response IssueCredentials504JSONResponse) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionEventsRequestObject struct {
+	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
+	Params               ListConnectionEventsParams
+}
+
+type ListConnectionEventsResponseObject interface {
+	VisitListConnectionEventsResponse(w http.ResponseWriter) error
+}
+
+type ListConnectionEvents200JSONResponse EventList
+
+func (response ListConnectionEvents200JSONResponse) VisitListConnectionEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListConnectionEvents401JSONResponse) VisitListConnectionEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionEvents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListConnectionEvents403JSONResponse) VisitListConnectionEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListConnectionEvents404JSONResponse) VisitListConnectionEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionEvents422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ListConnectionEvents422JSONResponse) VisitListConnectionEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionEvents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListConnectionEvents429JSONResponse) VisitListConnectionEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListConnectionEvents500JSONResponse) VisitListConnectionEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListConnectionEvents503JSONResponse) VisitListConnectionEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestConnectionRequestObject struct {
 	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
 }
@@ -5224,6 +6402,20 @@ func (response TestConnection401JSONResponse) VisitTestConnectionResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestConnection403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response TestConnection403JSONResponse) VisitTestConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5318,6 +6510,303 @@ func (response TestConnection504JSONResponse) VisitTestConnectionResponse(w http
 	return err
 }
 
+type ReportUsageRequestObject struct {
+	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
+	Body                 *ReportUsageJSONRequestBody
+}
+
+type ReportUsageResponseObject interface {
+	VisitReportUsageResponse(w http.ResponseWriter) error
+}
+
+type ReportUsage200JSONResponse StorageConnectionModel
+
+func (response ReportUsage200JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ReportUsage400JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ReportUsage401JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ReportUsage403JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ReportUsage404JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ReportUsage409JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ReportUsage413JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ReportUsage415JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ReportUsage422JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ReportUsage429JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ReportUsage500JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportUsage503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ReportUsage503JSONResponse) VisitReportUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	Params ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventList
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListEvents401JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListEvents403JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ListEvents422JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListEvents429JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListEvents500JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEvents503JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Healthz Liveness
@@ -5326,6 +6815,15 @@ type StrictServerInterface interface {
 	// Readyz Readiness
 	// (GET /readyz)
 	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
+	// ListApiKeys List the organization's API keys
+	// (GET /v1/organizations/api-keys)
+	ListApiKeys(ctx context.Context, request ListApiKeysRequestObject) (ListApiKeysResponseObject, error)
+	// CreateApiKey Create an API key
+	// (POST /v1/organizations/api-keys)
+	CreateApiKey(ctx context.Context, request CreateApiKeyRequestObject) (CreateApiKeyResponseObject, error)
+	// RevokeApiKey Revoke an API key
+	// (DELETE /v1/organizations/api-keys/{key_id})
+	RevokeApiKey(ctx context.Context, request RevokeApiKeyRequestObject) (RevokeApiKeyResponseObject, error)
 	// ListConnectionsGet List storage connections (query parameters)
 	// (GET /v1/organizations/connections)
 	ListConnectionsGet(ctx context.Context, request ListConnectionsGetRequestObject) (ListConnectionsGetResponseObject, error)
@@ -5344,9 +6842,21 @@ type StrictServerInterface interface {
 	// UpdateConnection Update a storage connection
 	// (PATCH /v1/organizations/connections/{connection_identifier})
 	UpdateConnection(ctx context.Context, request UpdateConnectionRequestObject) (UpdateConnectionResponseObject, error)
+	// IssueCredentials Hand a sync worker the connection's credentials
+	// (POST /v1/organizations/connections/{connection_identifier}/credentials)
+	IssueCredentials(ctx context.Context, request IssueCredentialsRequestObject) (IssueCredentialsResponseObject, error)
+	// ListConnectionEvents The audit trail of one connection
+	// (GET /v1/organizations/connections/{connection_identifier}/events)
+	ListConnectionEvents(ctx context.Context, request ListConnectionEventsRequestObject) (ListConnectionEventsResponseObject, error)
 	// TestConnection Test a storage connection now
 	// (POST /v1/organizations/connections/{connection_identifier}/test)
 	TestConnection(ctx context.Context, request TestConnectionRequestObject) (TestConnectionResponseObject, error)
+	// ReportUsage Report a sync or list outcome
+	// (POST /v1/organizations/connections/{connection_identifier}/usage)
+	ReportUsage(ctx context.Context, request ReportUsageRequestObject) (ReportUsageResponseObject, error)
+	// ListEvents The organization's audit trail
+	// (GET /v1/organizations/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -5401,6 +6911,100 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(ReadyzResponseObject); ok {
 		return validResponse.VisitReadyzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListApiKeys operation middleware
+func (sh *strictHandler) ListApiKeys(ctx echo.Context) error {
+	var request ListApiKeysRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListApiKeys(ctx.Request().Context(), request.(ListApiKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListApiKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListApiKeysResponseObject); ok {
+		return validResponse.VisitListApiKeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateApiKey operation middleware
+func (sh *strictHandler) CreateApiKey(ctx echo.Context) error {
+	var request CreateApiKeyRequestObject
+
+	var body CreateApiKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateApiKey(ctx.Request().Context(), request.(CreateApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateApiKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateApiKeyResponseObject); ok {
+		return validResponse.VisitCreateApiKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeApiKey operation middleware
+func (sh *strictHandler) RevokeApiKey(ctx echo.Context, keyId KeyID) error {
+	var request RevokeApiKeyRequestObject
+
+	request.KeyId = keyId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeApiKey(ctx.Request().Context(), request.(RevokeApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeApiKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeApiKeyResponseObject); ok {
+		return validResponse.VisitRevokeApiKeyResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -5629,6 +7233,57 @@ func (sh *strictHandler) UpdateConnection(ctx echo.Context, connectionIdentifier
 	return nil
 }
 
+// IssueCredentials operation middleware
+func (sh *strictHandler) IssueCredentials(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error {
+	var request IssueCredentialsRequestObject
+
+	request.ConnectionIdentifier = connectionIdentifier
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.IssueCredentials(ctx.Request().Context(), request.(IssueCredentialsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IssueCredentials")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(IssueCredentialsResponseObject); ok {
+		return validResponse.VisitIssueCredentialsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListConnectionEvents operation middleware
+func (sh *strictHandler) ListConnectionEvents(ctx echo.Context, connectionIdentifier ConnectionIdentifier, params ListConnectionEventsParams) error {
+	var request ListConnectionEventsRequestObject
+
+	request.ConnectionIdentifier = connectionIdentifier
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListConnectionEvents(ctx.Request().Context(), request.(ListConnectionEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListConnectionEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListConnectionEventsResponseObject); ok {
+		return validResponse.VisitListConnectionEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // TestConnection operation middleware
 func (sh *strictHandler) TestConnection(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error {
 	var request TestConnectionRequestObject
@@ -5654,229 +7309,345 @@ func (sh *strictHandler) TestConnection(ctx echo.Context, connectionIdentifier C
 	return nil
 }
 
+// ReportUsage operation middleware
+func (sh *strictHandler) ReportUsage(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error {
+	var request ReportUsageRequestObject
+
+	request.ConnectionIdentifier = connectionIdentifier
+
+	var body ReportUsageJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ReportUsage(ctx.Request().Context(), request.(ReportUsageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReportUsage")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ReportUsageResponseObject); ok {
+		return validResponse.VisitReportUsageResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) error {
+	var request ListEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx.Request().Context(), request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9s4sij8V1D8tir2HErWy0ms1Fd1FduZ8ebltZ3Z3TPOsSASkjCmAC0AWdbk+vz2Ww2AJEhCL9vx",
-	"JLuZqt2KKTwb/UJ3o/tLEPHJlDPClAy6X4IpFnhCFBH6r0POGIkU5ewkJkzRISUCvsdERoJO4YegG1yM",
-	"CYqyls8k6sNfV/V6vY9oHCIuEFUSMTwhaOfT2bsakRGekni3HoQBucWTaUKCbqA74UHUbLVjMuzsPx+N",
-	"aRAGFKaYYjUOwgCGsC3NZFc0X1cYCPKvGRUkDrpKzEgYyGhMJhgWPMG37wgbqXHQbTYaYTChLPs7DNRi",
-	"CsNKJSgbBXd3YXA4E5J7tvpxiv81IyjSP6Oh4BOE0VSQG8pnEk3xiMD2p3hEGYYudUZu1ZVp3q+nu/nX",
-	"jIiFsx0z2ZL1thoN3wpPWJTMYnLBFU6q6zzkM6YQThI0wSoaUzZyTkiinYhLJRFnBJFbJTDSK9pdtkBq",
-	"5rpSejJ3nTEZ4lmigu4QJ5Jk6xxwnhDM9ELf0QlV1RWe4hFBkv5Blk2a6H7eyfbhBPEtncwm+jzNgdo/",
-	"s0VQpsiICL2Ij8OhJJ5VfJhNBkQgPiyAR3Ekr+kU7dAR44LEaD4mDPXtMSIq0YjeELYUXtzM5l17eenF",
-	"1Tc8q78LA0HklDNJNFG+xvEZ+deMSL2fiDNFmP4nnk4TGmm82/tdwv6+5OT1JSBCGJSeECnxCCYRZhw0",
-	"4PECtsW4Qjc4oTH66/nHD0G2mHzKYz3IXRhIhdVMBt0OrF/OoohIadHgzt34XwQZBt3g/9vL+cye+VXu",
-	"6cHO7N7MTqucxb82tFNa024dVnXI2TCh0cMhgx2EQHOqxkiNqeVhOBEExwtEbqlUModSz3w/1p89gDr4",
-	"uoDSa6MSKXxNGBosEGZcjYlACb1xGTTaqS50V3NpNSaXzGlIJcIiGtMbEiPMYhRhhhhHCWcjIlA0xmxE",
-	"0E4Kc3sMlyzQ7EkRwXBynIL2QadB7WjI/JZBPJ3lnIgbIiog3//auCn1vGiIaUJitONZzu4rQFzNgPkQ",
-	"AIwiPJP6nOSYz1kdfWLXjM/ZJRN8pohEO51GZ1eDey44G6EJUWMe6+/7oUFFzFC/lyR83kdjgmMidhGM",
-	"CaNLQALCbkjCp8SexQeu3vAZix98DA5qADUO9aDZYaTTeDC/8/WO4QNHchaNXfymzBArFyPM6B/YIH1h",
-	"eYZbnOJFwnF8wfk7LEbk0dmp4hwleuSNOGmz/TScVC8JqB0zgzMGi3EUkamSaKeJ3tPXu0s4LOA2jcgn",
-	"hm8wTfAgeTjYYA0xVniADWHM8rFfIUGUWACtCJUscjhWl5HB057CFY2DbvBi2I5a+IB0Bs24EzWGL0kL",
-	"Px/sxwdRk7SHLxqByy2+MvyzPUZ8lsSahAYECYKjMYmB/8bUfMVMzonQeEwn5JLtLNntbh19sMxljqVl",
-	"yDGasYRIqY+WT4nAVivnc2ZHvmQSLyTS0mFOZQZlPFREoP4Z/FHrwR99JEnEWSyBlYSB4TZaC3EaVdWq",
-	"c9MJFKk5prDNIRfEzELZqF7UdVepbgDJCzohfKYeBc+mgt/QmFRgbVcITaIxia6fSRQTHCeUOcRrF+KR",
-	"M52viznZqvXasrUPKaNynK6dqnzNaMddq6HcC87fY7awJC0fDk7O0QSzBbIEJ9FQ6xBUot7pCbomiyJe",
-	"NR1VqbSWKi9sfVVlKV8imuCYoInBTruNCmMEUSvRlAhLDZdsx7eB3Vdl2gEq03cHxZEGxAhT9meS0ieG",
-	"Z2rMBf2DxI+gIxt9PAUllSi7gWfzuzN6NIPm1yUcZ2kTKiVloxBNcDLkYkLiEM2M7gW8V5Abfg1KXGXB",
-	"hno+MTmbTrlQJH5PYoov9PYeU2GYzKQWCJVhHFhW1+BRI/af7kLWLy+2j3aWrtIA8lfAGd3hjVab7wnE",
-	"mChME00/N9mIV/pnGXR/+xIk3IwSdH8LYMnp9fxz6BzAVICEVAt0qX+8DBxMyeGefrj7fBd6Ti+f394E",
-	"8p75Zj0srvV1zyldHpVoTpKkZpDe3J4HM4UGguBriTASs4SktxMzQ6gvkxIuGrP0eqJpBMc1zpIFGlKS",
-	"GMveDmcoEgQrYq6IgmiLHE6sOrKrYWK0kaIYu2Q7JfDs1lHfnmu9cqh9uyZQl8z8CCukrSr6npMBT+NE",
-	"T8P1LVl8ZMniMFuU9DDYdk2qRUK0/iulZhf5LiQw2JhChwllWFkKxtMpIATgq+51dU0Wyw7rvJ0txl3I",
-	"XZhh3wdjNtI4cxe66J6PbtTZ3tuT3snH8zcfjz58eHH8j97703fHQRhIEgmirgprmf8VJ+IfnxR7c/z+",
-	"ZO/ti/dHxx9+3huc3p4N6eE/bd+3x//MkdXpfhcGnJGPQ01JqzBx2eaAUl7j6HqQ4D9IL6fpUjvYYhxT",
-	"+AUnpwYclMjMnlg8qh563XLZI5xVwYZcYB8WDm8bjU7aIAwySDYanWar3dl//uLlQQMPGul/TQcepbHy",
-	"E6PGEleZbA2s9CmdWxtuvpaiebr1co15Ov3wJSAMZP1vlXV89hmMc+P4b+bXbAHhigH44HcSqcA9TbD3",
-	"0NGWR5f1hiNUY8Fno7HWWM/bNQAVVnSQaHldOtDBLLomCpjwojZo1eyfYRCVsOjrnjth8ZRTpq5mIgm6",
-	"wVipqezu7cl2fSZrcyJVrdHo1AfpJgetesQnAQB9ZPbvNKviUbpHR9KVt+tgyPP2WgQpAWcVUubHWuRN",
-	"heNbPYRBiCOnQwVi7s42Bh4ILAxHPxO0CIJWo/PSs+0U2u5sLuCLYOysoxIvrq0mjVWC5hc+By0etEto",
-	"E4HIVBxlnddKmgqKrz7Q5Vx3M9HzdSlqM/GyyWa0qOG3h9Ho/pLlMKGEKVfuo5HATIX6TosZIkwRMRVU",
-	"ElB6MNhbRYlTRXoMA5MBv62Zv2uawdrfjJwu/m6/hUE+hRnjoADCKBpVGYczZdFnuL+/nkcUl7Sd6Cqt",
-	"9csawqqKLNjOZ087gOtGQ/olWg6Q8ga9dMtv7yXMeug1vwV9EbysZSwo4uCTIMWQJ7EFW9DwYMkW0oDf",
-	"PrIccNbmeEGDRpUZT7FSRAB8/+e3Ru3g83/9JVh36msZc3E7VXd+b6bGIYqWUD/aOTz8eRcI/q9/v1jH",
-	"nuEsVkC1yJ3C4Pe5WtH8r3NVbM5BbKzooHeyNY9/KHYKMhREjq8UvybMtrHfauZbfih6A5szfu+W1iNv",
-	"NNqyRwnSqTQpfd6OP5xbu2Eu6TMvMgZUQpKOGInBRwvXYjydPjP3zimmTyRVpljK6VhgSYIuiPKa8wEw",
-	"h95gRazcr8F/r49/PvmATs9Ofu1dHKO3x//UXy/Z+5OT45u/nbzuHfU+vB5d/2t8TX8+mDde9/52/KbX",
-	"Oz+s1+uXTLc9/nDk6Q+zzQYJjfJLrokBylEHSOX7EX1r5nYBv93EhUPZsmsRwtuuuSy84UA+P1gil5dV",
-	"3GEZ0EvYe4VJbCnJGdIjpCIATFhGuXsmkeVkSHOyRybL+3DOb4QASkvfrnMZlczmHgOZisvyoougo7EC",
-	"L2xvSi+g2YNMUXo0dIQV1m4GH5bgKc1POJu9hqe0fMh5S4+ViT4OrPOBNoW3r4cPnvfVoh0QbqRN3xOe",
-	"0EgSS62j+Cpp3tBrlbxoDW6SF4PfZ7+DNvoHZ9BxTgZXM5bw6JqI5sN06Rw8JZXaWU6VdCvE+lAN3Gxs",
-	"7UTbqtbe3VU07B4rEsdqA0d+umsg6iPgDa0a98KgDZXW1ev7bAMUiydUAdkbQUhNkVsFHjaC8IDPlHGr",
-	"R7rzzER0FCglOG8Xfy1er/Y9McShE929cj1/H2NlAiMKkYFDLuro0xRMWPuNBnh7BI4UEbK4sDM8R1hK",
-	"oiDuiMW51kvZiEg92O98ILdb7zsqPcG8PR2AXQrmLTGUPDQb/nKis4MumyVJaD5NtYPPfDD/bpp/XEHE",
-	"sglATqO+C41NhHS3af+lf5NBt6mJS84SZXyThQD25aHvEWeSRDNFb8gVeNFmAgZraIMkViS+0tbRVqP1",
-	"vNZs1lqdi2ar22h0G43/DvI2g8VVZlQJZlJctTuDwfB5TOLm4EXnAAdlvpyfmA5vNiGNpjvYc7kYNVtt",
-	"PIg6+89jMnzx8uB28Uej2YLG8gpHsNo0AD/BUl1pZ9+axeqG1rdrIKm/zOSafhOiMNAbHKYieBJ0NXet",
-	"TROswHwMaGODsk8Fj2cGe8/b6HVq2019kldRJsMKLodl/ob7O+Z++umns+Oj3uHF8dFPP/20zP3meg4I",
-	"lqqWCiOzWttHtvNJtE/U4peJBFsJOt086Lobq1eXC+3YSOvhDAYbT3BUk2Pc2n/ebQ8PcDNqkNbgRdzB",
-	"z5t6Kcqc/d3n3NMd9A4vTn49zkLtrjZZnm0qCNZBAAYpZtN4Dd7ffbakZ4iuKLyLxL+Kk5/mLV3S/RJQ",
-	"RSZrJf+54gKPSM6v3vOYJLlKFmAhsD5l5X++0VvycOMVAjikAX6FZxnA5+BHE5FpyM/zEMIV8em2Qhcw",
-	"6Zp8Mj/fkBGwFQ/HbIJZTRAcwyq0vx5ibCg8maEmpKoQk4snEOBcCk+XdfQeImEYV5dMKiyUsZyYR0V9",
-	"tKNAHk0FGdJbNMHiWiIay93QxM/YoMp+QqXSbQmCt0M2vOGSwfc8KjJE0oYPF+L9y/GZWmbBbkxctp4o",
-	"4kxhyhC+ZIyzmpziiORC0MR45VJwCfNZ/SyJcWWwNrOL7mgY/F/YxF92A691IW17eXkerJSh55Y6K7in",
-	"ibULkeWJGi/0joEPAwzkgkWyjs4/nZ8efzg6PuqiKU5/A1CDoAkLdtRrMoXwjDe9k3fHR+mgJv5DpnHz",
-	"+zrMFfAZglH4HO3gmeITrGi0W0e9s8NfTn6FzjFJiIKwLUUEaJCJhbK93mRcJlteEAZm4iAM0mGCz+65",
-	"ZH1WAOqCSHWmScVjQJ6piE+0zpFj0A1VC7PFOuqlm9R/67B/RZMEYdRqNEq6iRPSFFs17gqYTfMlRAop",
-	"MjXMPQ9AMh5UIx3qeIL/4AzPpfWeWrEniOTJDUGpP9YJeA5Oe+fnx0faSpoPCsgFJ6pxFLkiMHuYBXFq",
-	"6cfKYMA4iFzDpcONJsyio7REKXNzB1yrmDEc35Ft6s7rOomXL6GCF9mavvgeu7nsNW2Zzxlma/ZyV62w",
-	"uWEWFgGd117buDRtUBYqhF7sVOItdh3OV0HIQkwZwRMk+UxExK95ATMmysLJIsv79Fu+jA2Urn+nOI+C",
-	"vjZwgKCIVFcmnPdK4lRp9qD5Ntd/z4XurnhYqwZ4n7bLDnDTCbVCcOc92c2iT0zzKsiqqtEcoqr7GST7",
-	"dUcGZF+9zuUqxNezjte6+Tm0LhO4hlB5wVUQrKB1fptD8KFUzm+fipD5rZ+EvxXXd5Hi9Gp/0Jpxj25N",
-	"Zfy2SF/89vugLNc0/UgE5hirn4jQsk1sRG9/knG8SG3ukn8QXcEJsDXtZV2LJJh9/i4o0Ut/JYOj+QEs",
-	"yelLApfCUL8wOzxJTEikzJMCOcZTuH5dsn5pTX1zO1zlcMi1hWXHv04lDzVHXN3bJ+RD9xhXd1/BycJg",
-	"xPkoIVex0EbXVeP8rFseQUPfQKDpXuEpXT3IL0pNe1PqG4AyqfBI4MnqEU7SZr4xplyqkSDyX8nqQU6z",
-	"dr5RhJSru59J6esn26u7nbe9vcZYEHOzXt07a+cdhfH5MMHXaw7xPG3mG0PRkaBrtn6h2/h7Xyt+va43",
-	"tKn2rnreivzi7uvJyPP2n2LDf+jjmi2s+0ul6GY+yeW4exdu0nMVrW02wkrOs9kQK/B+wwFWUN9mIyyj",
-	"nM16r2B7m06/jPQ26e3leJt1XcryN+vulX4bdl0h+TYcYbngNs749fh5z8uCGRPpQZ/otuBsY5vrOZlg",
-	"CuIWTPv/Z0Jvp4Rc16aCx7XO/vM6xZP6SJrsE2mEjrF4ubf73NDm/Ovpw0jz2cyycHPQitpxh+wPnxuQ",
-	"gGpqfivv1DH1mt1e2e1WInCC8tkWgi60OhAbhcxaJXq/1P5hQ1o9PL6gwf24M8EARYLc7tLkgrNwbXJ/",
-	"+C4uTksZ7z1Z0ogwImhk3n//cnFxqgOznoY32b0sUdWwJCV7O57Sul0LsJu9m+aecbxXdDgnjUbPpm3A",
-	"6ZNTggURKCc9C2h91Un73dmrj8myBdR9fBGE2s1/ReOrNEiCxvYjhPvohxiw/3q6qGJggQkoutKpNINu",
-	"oLOfBGH+WfcHGOrskI5JUzfQmFTmEtn17AeHgAFy2tiOO6RgLHCG9ON3wRVWKJL34wsMZUM+ETPI5lt2",
-	"c5OUwVXJCmCrYrx42Wl2UifewcHB0utcagI9+flvv/41dwz69RWPK4KOang6zd0QmWHDCaMrrqbgl8ii",
-	"9WXEpwD935wRBljSKPjsIXDqAOUHhcs9F8+3o/EMkgUiz75+F1S+6tJ9T/Fvhzz/27snIvN8DxtdR6ZY",
-	"yjkXsTZ7RKKt9Iu0eUM42XSAAGGeq6xxmH0LuoHQMj31aQzM2zbMcLJQNJJBGIw5wC+IB/U0rNXVMnza",
-	"+dTdxA+6lHsFzNyOMHNYFigz//xdkKbXlHJf0Xt2fg6vi3uKT9CQQJTYk5DmmZR+moQ1lFTxQcJHBV0c",
-	"2tRvJ0mQZ9pUaYLGdsO+4Mcjog3isJ8bePK95zVwCr2QH3Ql9wxabUdQQsoCJQE0vwcSOm8/HgX1dNQj",
-	"BNXucFFMJvRUgW3/wS6I/yAC1Ui7HX3KdoE8Zfv7oM4VrpJ76p56yFMY8qlIMtvD1pFqjWGTtOJ2VOsM",
-	"9nHt+cGLl7WXLw6e1/D+oBO14xZpDn23RruT/zXf/ze7PSrCcDr0i9bw4OXLwbD28vmwWes08bB20MSD",
-	"Wit+EcWNZjMedF441iAzQ1R84Wjj3awRaU9vNEZHPJpNCFMyCANJFclelSkueT13UYMAD1uHL5qt541O",
-	"rdl+0ah1Oscvar3mm/1ap/V8/0X7zVHvZaMXto5arU7nsF1r7Td7tc7Bca920O69rLUPjpuH7V7jeePN",
-	"sZdfuJD/wTfkXoGctuQfWdciH8k+fx/8ZLnv9r7sJB3xqbhJOp+fmaSOom5wu9CWpfxRRlXg/3kusdUZ",
-	"X+zhmYZUFC/W7z72jo7PShfr3ofeu39enBzCMyNd/ya9BlzZlPFwHWiEgeCJM0ae4TY4/fT63clhEAZz",
-	"LMiYz/Sohx/fn366OL76+y9e7uKcxA/mIvdc2tqSt6Q9i6wl/fpdcJZlIRn3ZCtmuPILGTMpkuZJ51Pd",
-	"Kcxa1t8rTMzXN329gLd8PlpW6RZ/ELLcy1B5Oyo2MCyQsPn0ndCvP6bp3vR7fcGvn4xAYe2bxeUX/VI4",
-	"UvWKW8rQHJ7bH67JIv8tu2MoVXkjw6fEppCAf9VM2rRybikxdGdc7qfSOU0pG/K68VOFAeyM1xMqlddp",
-	"pVIg/CBhIGGLzduSMHQrkTB8+sZJWCfsfw11FfwJY+aEKVPBrI7em/evEjFyQwT614wrguRsMKFKkRjq",
-	"J8yIXP4Y+s+q7wCj1qFbF202jqfaw72eLOve/jfLa3PzlQuMhZ4KLGHwhosBjWPC0g/F4m1h8F7Hw3zg",
-	"SteZyzsWiv0Foa/mYbiiTklYgVHorwUUemv7hcUSTOHSMmBh+qjkF+0TfKNTo6R13pw9nwC6TQhT6Q7X",
-	"ZkbL33LrdktJ4yg/6lJyUCVmkZqB2caiQ2hrBI2JIAjD/1i5rMHTkkARaT1zb5gHpXTWJ4pMqklQ7pZB",
-	"MKtv4i04nNY4hNQLwFUWiHFWa93e2opeJQB+S3VjHoOvrK4iUzzAbO9reY7m56USel+Wl5Z5JnV9ZyzT",
-	"7C79f9Qs3dVO4j5Ky9baKpU6lUheV+uZRAkfQUoWRmTXSgWqDDEIAvwDNC0MQBokZFLOqbJBab8Kt5RL",
-	"kp7ApnRMpGkQwvw6fVYBjTSwy0l1CikhLBfW5/A53DxDhF1XaM/Kx1WqUbHb6cmFsGWdw95++TsX1yZ9",
-	"jQleRjpGdqO05j+Cx588ePx+uShd5PmK+d3X5rKkkykRkjMANVw3oFNW5sNgUyErUrvlSwRYgZOby8UF",
-	"WfjISS+XgNGTidAiQprWVGf3NpUkTL7hSm7hVe9UVyZ/N2uq5EEOK7i4sr9VpHqm7X0Tyf/gB+v5wWbP",
-	"9tafyib9qyn0P2dY/C1kzoYTruPpVNbN8wzobmsBFjEjs4H8/PHw/PQftdycUTZ2NPf2GvbXHwm1v3JC",
-	"7XVIuh1GmUuaSaVWYp/PpHm2Uq339oPxbMx4vNhuAecKUA1DO80K0G0vtlcSWKX1Q8odlGC40Ww5WDdo",
-	"Xqa6Mri3pL8UhO6efQT3i06fuDRzo74pkWfSfwVO7z4Bv/agg87IuJxiv6zJSx4c67KcJtehIDjWbzhs",
-	"1kObPTM0iTznY6xsy3rg2WR+R8t42nUQBk5V+PXgtWN4YVh4O7Rtyvri67n5mEtioY3GHNgXZkgbNoCP",
-	"aSNJuZ7hj9duvtdubjXEDEK+qoErgLV1vcAtLlCANcaWKMsVZR/hElU4FLdMljmflA7MX6cfzy+8zoHS",
-	"MbrQo3EJIBvoNC4ClFnNEdeWe/hR1zaHfO6KTAzqh4jUR1DKN0Oa/itEJlO1MNX0kOBcmaYF4ihimZsO",
-	"vtny5rrdNJuzJflyUmdj4xpYH4afDZhEysXNmwrKUAVbaicHMDU4FC83q8TIO8fbbpSHttXe62b/tpZ7",
-	"y2QGNn/tr03rnNFPGSNWcMPTAiy34Ii2qKVOvJ+WdVVjXyFXaJJxiakxoTsp9XX+Y/hn3kbHOY4cn6X+",
-	"qyq6CgyoWky3SvYua/qyEaKRLYZ3NvXFOUV4JxiurNBf3P8GM+WexZRfMM6IwzDsnxaKfDiUJkrEsF6v",
-	"FPViiOV899ft7QAOwRibvaWOV4AzVFhPoPaBmGtICYceQf4VcccZcJnes43i6du0Vn2ARvTm6ujXNXtc",
-	"u7EJvnVXuN/wHFpZPy1AYVPltNreixVrK6x/nBq4pqdt3QFrS6sXFr1eLm9ttHoEbNrMmLNskWCMKT90",
-	"3doKkw0A2v+QSGlg7a+n9B/zuLpQXduz5w3ueFtoh/khPq5emG7T8beuXfYE356Yxg5nyH2t25i7vdvy",
-	"F1F1k/4/yJydzXm/iqbfGJ5uxh9W7LnAIh5uss2ZBZ5OHZstMnDzF7H7tkBaJO7i4raT1n+awdez9XvY",
-	"nB7P0lsAoo8RQL2tPEBO3i9Q8w1NFBG6cBhKqFSl2jYlrKvUkvK8TKxgg9OpWp7BE5K38qW7bXxhmYwk",
-	"WESeq/AhlqRGmSRMUpgaAtvMUdiiM1oBrHuqvayITtgsUtEaAr1q+3snTnLzq21PDKgSWCzA1F7TGitS",
-	"eCTRjiJ4EqKIS4UiwhQRIbI2092ySZ5LdWXaAHgOISq1E4TeuNrKsosX0XJcIRHEVMLT901JVRlrnrKg",
-	"WxH1CjOXV36KpYQwmb5p0Nc0oFEDyvzBmLayEzdxNAmW5vOKqk452jg7LE/8IR0fsdlkAIe27TTO7dQ/",
-	"RbMGBofYnQXtmKsm0iaakUaQ1Rff4p15ddPiMVVAbX9evushFVJttuMl5bk+PKQIVwmTHnXsMuvXyw+r",
-	"1pbiGlwMKsM3LCC2TzZUMoJsa1J3MtOkz8tWBx99M6li7heL4wCsWhd2YAuDZ7svrMot291eq6M82CrN",
-	"pSquZRk4trYtT7komkL3O+2WY/N8vr/f3l/HNPSrwyoF/Q0+g8EFHJloKPgkRJRJRXBsnMsKSKgqkP0i",
-	"2b5WdJZqy5ZvfRxSJlcTHpcsdlNBhkQ4NruYSk3iYYAh9DoI8yaWtoMwuCGCDhe1COf/Hs6SJRl0DMeo",
-	"hDzC5wKY6lvHS2kMcRA3XHul9CN/94vfrAwaLrSJsNJLzVnFujtmlf6XYP4n2/DUttv6xvmo3Giz++LK",
-	"NcONsaC7eoNd7XtGlKrExQKICifXcBlcmkA1tJVHnfe4xZf/2ftFN4FWIcld+nbI5AByElyaij2FSiKF",
-	"sk45O5LtHMQ5vuepdLa+HpfzMZXk0BOkR7qfSPm63sl82z6H7CoIbO2RfQJvWfEI1rp/Shwvg4WPuZ23",
-	"e/om/ZYs7m+lgUsdjVKDDMSN7nBrQE8WxneCkTR2XmOv2fUbbP6MV79e40wehuMU3vSvqezyWidSq1vY",
-	"zhJj4fg4oXfOMja1yhQh5NuQH8/ux+CyXFnmvXgd9d16h32k/ynhDQZW8AipmE8rDcqruBS+zzRXBQ+B",
-	"2UJZUJo6vZn9Jsded6vLlcD2w5wK5+1H5uPF4paVd2mFs07boh3Lf1Hv7+dFRlOqjrmkDO3WIsBUdva4",
-	"GViysNkYJJox0Fm0KQg4pOlTXJ3A872yjt/qeGXOyGtusqdvfi6O7SZ4cc/fN7xRz6+kTArSzGd9+1U3",
-	"1UaKFP7PJLp4d44iQNah1oOdKJNl74q8ZLiEkdxDCz9vr9O+CxS8BLm9ojIMKJ5c2ZQxSzqe4MkZT8h9",
-	"XUN/BhPaTK1fApN1of5+iHzWx+v5ZUuZIeVsYtKE994jOJgS+ye3xh6QpRwzCm2t0wpM7p8rLGAgLFgX",
-	"z2WX4km364Zad6HRXt4RLkM5HDN0qDDtwsSlYBk/nWeLKZhXtlxXhYE5DL/VcCuw/w8MHWzgyMn2uKnW",
-	"kO3ES9Maf3Uw/flsMsE+E0lP3/9IbCNQkI4PC5FpNCCxVjP5TCGqpI1bKVnkxpiNVpb4DoM0mtT1DFeJ",
-	"C9qxkS70qq9E4wmOanKMW/vPu+3hAW5GDdIavIg7+HlTU6daklzCXZLzqCzGitTgOuE7iSxScnl0I2Wo",
-	"lA6hKArW7c4zp7PdwoVq9c49yq9amlYCIGSDLW1tc73VDWSHbmcBXVxs6IJ4OeZZ/diHc/r3OjpmkVhM",
-	"YVEYxKtUoU0MIYiaCUbiV9nLYYnkmM9R/6effjo7PuodXhwf/fTTT/3iEWzBnV0u8bz9srP6hhEGc0EV",
-	"Ac0jQzonn5/2oj6AtU6nNQ5KjcGXFc+kvvGclN/IMypnW1tPXGbJno1uypzzZaxyunvpp5wqcltPipNn",
-	"VVKlX3lrc10WmfueRoJLPlToZ4Gn443eeP/IinqvrKj3M+Q5KPC4dz/3rfTagOcCOL9scIXKoLutOW3t",
-	"BcULj6psYTqeCa5qUpnn9PaxEReZLoNRTBIywiB4lr1TXXWp8aDe+lOsyIgwyFaxvvtR2vS+D7K/B+Ld",
-	"8HK0AqZ34aZ9/QD9XMA0b5stWbEx3nKGBmSMk6HxO+r8ak8m5csPoxv1Xq/Xq5XeRj/oPHNM/nd5TP2I",
-	"KkQOnMfVHDZ5mF3OC7u1IpH2XxJG/iPl8ddMeVz0oPBZ+aLog/m2JLaFSpLh0vJolbWxqw93QaponAWI",
-	"ZUbU9FFV4ZHV+mdWS86u4Gt0h20/L4zZbvgGNYe+ASzykJK1TR00+bJlaEaKORsYgX0H7Lm+a0M7psIk",
-	"j9JR4/ppE0SRp3EN63SojNjWIdtbsjjFVBQ1pycM6vi+edaGKtUKYK9TqdaGoKwafDtx9FYDgQrXD1HN",
-	"7vudn1iR7T9S7gt3ZQ9zbWfL9wWY5RvaUmnyq0HZcOvzYZybKKY8Iv49j0myzN4N8U5OdmjULxl2+5B8",
-	"UdngKBIX07M5r1YvmTWbCzJNcERiSHBRMVFesnJYfDpz7iq5Mg8MYzLs7D8fjWkQwmdJopmC6zokyZgJ",
-	"IoNuQ7NxrIzxdanJPW0zWDiPamZSXLU7g8HweUzi5uBF5wAHZRo7w3OEpSTaVpKGeJru4DDmYtRstfEg",
-	"6uw/j8nwxcuD28UfjSa4eCrvNBIM4f+Q92PNYnVDm5vSBNvrLzO5pp8nVzf8WZsmWIHZ38nXfSp4PDMh",
-	"bedt9Dp1iz59sa4icjxCSS47ibbWm7yl34BL5nP+hCXoHV6c/Hqcpba82mR5tqkgWHKWIsVsGq/B++rl",
-	"s0hqru68hOocr51u8Vuv9t+49kejdvD5S3P/7i8+/4ufUsus541JiaMJQudJxUjw+Su0jyb8hhh+40Ze",
-	"cvSmd/Lu+KjwZsKrcLoMYVOHl49BfCkENvh4hQMdaLAJcEoKfz5DzmlQgllsmCcAAVBOahj8zgdyk3cv",
-	"BT7lC3Llc6afYYkRZvZtd9FztIa3OfuGlu6+Wx3/vgsv0EorAp8cucWRShYmya3Bd5A6hlp87jkPQy0P",
-	"fHyrCJOUs26WSDpDqRuqFjYLE4yDBNYg8GLLWoC7HLu8iHcwupnIEkNoHX4SyUjMBgPw68EUZpFjncpq",
-	"4QnD33QhmaDwLsXm1h3OEhThJEmz1GTxzjtYX1r0I0S9an1dkrv3h87kO3xxFwa3tRGv2Y+/S87qZ3hu",
-	"8/W7pROy2ZbJVF9GtUqlrI2hcpFrYdmJFdQxB7nGfM7047pVTuJvWsJveSYPfMZaUBxW8hIajQsRIjZr",
-	"iT6XMPOruKlb6qiHHOXhku1ghn553ztM38IaBDfhe1ibFGICrqlYv0BxsoPDb7sogRPGNsfoJVPEsA81",
-	"JkLHpkR8ukATrKIxkUbj3igxvSdGppKX/v7Pcb06zyZM28qDxLBS3ff+7KikTK2cf7Fq+pz095Gj86TJ",
-	"/gwjtwrOJgtzFbrN9Jay07Cg3hX1gPXFTMK06okLDycDey7BS3KmKokLEnGJQlg+CB9yFHS5AoC8Gpsj",
-	"asr07Lskl2rAVDDhbMYKovGZ9GkPpugMkviGslGojX6CDGfSPCHDNwTtdFqtXUSHl4ya/I6yjo6MQVVC",
-	"Ix2TtIMHOgcUF1oX2C1dkw3KLEEhRyeCPS2tsAHCQy/6mURSkakMkbTSHwvgV1n+SVC9bqikg0pYY2zl",
-	"zBUwk+ZLKLIAI+mbVl7JYWXkc/a4S/LkJo/oDZxL0mnv/Pz4SBvb8kFtwJaRUciVVnZEaICyj5XBPpsy",
-	"QdtdmQr7/bLm5mFBsWEVEDirc0WmPhbrLPRerMCsJCws3x11GT3o9XhCzDUTHBHjr9U4VMKLxzum8gms",
-	"KvJT1cLcmOzVhS5SE56dNwzM/TIIg/O3J6enx0fr/ZOWYWYsMl2qF7puJbvtDL2ma6niYqke4+4Kre77",
-	"KobofX+y7ROTB/r2snjzr/BqsPraJH3ynL4bGSaLuj3lujm7ekxu7vdsMH/Ckc6iQb3uecZ9H04Uir1t",
-	"6123hQr9rvV/5+KB94uJs7D+t8qsVt3TV06rZiZ8lJxq3xoObubsXAaAz9lpPDS7WkbXhcxqz2xSNVkP",
-	"viegPnqWNevKfMpQsAwMG9D2n1+Dw3e6G6Rm+6Qviw8tomtrbyhuL/6vkL2nWbvPNSFT19BT0Yo3dsn1",
-	"RDQG60FVMT7/dH56/OHI6MYTytxFN9eUki1nvZoj54s1O0cJwUIiqko25/31JueiSS5tW/9g//GbafbZ",
-	"bVejkzTJjQ1LH1E1ng10igSOp7QW8ZiMCNvLpr5zu8trOq2lD/9rWpMiInuFssLN0EsoNkn2DGS75uKd",
-	"ORlCpDEAPmQQ9zse/tRSu5vbik+xAH5dctdPiBjBBZ9Zw7+1JnNGdLLp9HdBJDxunszgrkYQvmS6KmRp",
-	"sDRdW255eiYze4kxYVQIc03930PMGNdzWkPQq/SllrZVYIUkYTG4J6iCszLGljitpVHXHB3H+duke+cT",
-	"hFCec6J0mqDchPkIlYarvKo605LkNPAbkWmY2QQvkCTqlXWNaunaOzv85eRX+EMQJAiOxnC6akzEnNoE",
-	"YpYbZ57onMEUssjknz0gXBXntK1+sDxk7mulEypFFWVDP0y8Vad/4qig6rQ5jvlqznoNPWKWEHDG25zk",
-	"A8Gvy2Lta5SCLR9KPodz+69Ml11SloSd5xY1x4yUDbfhGn2FBQqBeJTpDGrWtt1NRwgRNVwzRDN2zfic",
-	"XdkHxYCJV/DGMTTGtKu87E++uKXr8CNCBrBVdijj6JoJqhbngNUG1iare29mnjUN9F9vUluDvL6q1+uV",
-	"yCgo86OLNxr/FWgzqG/a9kNTzwB8j4UE8l1kZkK2XT2NAdcCVv8UFFLKB3d3Op5hyG34isKRVh0sRWev",
-	"0NEEU6YwZUTogNhCLipHwcg65P+q3JqdUUG906WL3FAJbT0vR83JruZgcejcTEmMEsp0wrBLlj7L17kc",
-	"keQzERGJdty6pyE6b4f5G4PQebcYpineZIhe89sQMnKFlywtuCQ155xwQXaNjMRmmlTP1LnspElmd8ku",
-	"2Zl+EFbKbmacF/nmbWiOHk8L+ZzFozkX1yEi5sEytCFZ8J/RjEM0N97Hqn5gHWMw2RizWOfVgURmmeOU",
-	"3BBxycB/beoc24HxCFPWLb7Ql5qUTHefqxs2e6wramhnVKiLbJGb1EuKZ5KEaIzNKiWeOPWzd/qFatv9",
-	"XWcwW9kqwkJQohGkVOHZlELoms3rq8szCWE3aKcJl4lm6yW4cBURMrxkMR1RJUPUB8rpX8H/dfvgCerX",
-	"+rvGC0qVISnOSIgwYmSOqCvW0UW6fqqdN5RdMlNJJOEjwEKil5Iy9bngykjbtEB1Xtm6r438zAAsrZim",
-	"VbmERsTWHU8vLVPQL2qteqNCdPP5vI71z3UuRnu2r9x7d3J4/OH8WPcBjkpVUqBkk7hR2hy69Ua9kV5Z",
-	"8ZQG3aBdb9TbJgZprJnXnsGnP+DfI9/T/wvjw9Mvz6hEM2OF0Emb2KiOziEvAONqrJFtYD33WcrVLqgn",
-	"AH/FUUwiGpNLlnraFdfP9I3zLJskhNGQ00YSALRCSuDhkEYGmCB4NDs5iQFqdg9hkL3wh420Go2U8dms",
-	"bHg6TWyg997vsiQeK7Xs8icVK7PkudXzNMddA8B6QZAE3d8gwDHNqRG8ozeEmfLdELADIupjulkZfIau",
-	"e0C1i9VHZsMdIsxScgORY/FUdguHZFtIzUJ0LKF5vBICmV8ys1FN54YoJnRkbzA6VdJgRpMYgYSWYVaM",
-	"3TI3aHRN0mCK2LI6w4Pgu/ECw7UE8KA2m9bROZy3PWykMxnMxzSxGbrTlbYaDR8iWMB8k3hwBmurw3j7",
-	"jfZ268nLKDrPxmZM30/SO362Zrei4aMt/gNXWlYsXqG+WU0fSSB9E86TR+gZNcypgXNGlFjUerp+XzU7",
-	"mMYzbSGaYxBkJhwAy2vNTkBk1QN3D6teYN3draKrs7R65CrCumnuubqK3HNUlNXkBsIjLT8AohQqt6GV",
-	"4+1B8759UG4yiJtKBlheMv2WDOmaXQQ+1tEHMgfZo9OMv0LY2LtiV4fSd9YxjWPCbKrvS9Y3aPH/p/da",
-	"/RgBy2uIjOLCR0JJsSjDzya0PVvIUot43mTvHZ1QtfStj9PwoykdtkHLQ1vWcX3LE5Pd/EInKb8Ly4el",
-	"8725QONDm/s/tbvo0J+ga/NAZxbGcgDQZnRVjJPbYDnUMlVzbnXUz08OTkZ6T37ZmjPX+maL9ZWA8C7Y",
-	"GAnRjhIzsguqFmXpJ22k2N1kcW5EVL6+ah6h7Stj5JNnRi0vdEzpjSVPJ321NO4+30uybAt9qIviY8I9",
-	"U32AD4vgvQuDTqO5bPhsvXufGLbXSfO0vtNqre+UGz7MkwPT8WB9xwvO32O2sGq9NHKvsb7fiQ2709cH",
-	"R1qu7mWrhX9yZd9dUa2SynfxRDtlVrvrCAiHERpvs81dXwp6lGB7pHKsbYvFZxeYoezuWsmODQZgrR8z",
-	"fcW8ZBkrlnX0yVRr6JdNppqFG1vg+gC7SyZmTBqpYd2HIKXz+HRjAE5vcDfEiKNOq5VpcmnMmzWL1C/Z",
-	"eSV4l5Rzb+nexfRb+gKolTu48J3EZDLlirBoUXtLFn1zG1BigSQekmTRTZXRVgeN+Uw4d0zQG1Ohecn0",
-	"J102NdUNs2ocbrS++dGoFOamLghWJLu7vMrGv2TZBJjpO6IZHgQnAOZVpo+m06T3Qs22aZIgMWPMxDOi",
-	"TuPAJ2XN7Dl6VWVsmfStNzYac0mMTm0uw639faSjogHpUe/88OQEbP8CRxqZjQFigq+J1PClBETeJdNC",
-	"xqxCQ7yO3pKpQlMiCtYajaLpEZSiKoP9uBW9HLZJzYxj6sXLdspujRKY89vSkQer3qwXTbnOi5nfLi9v",
-	"W83a5eXti+PP//WXYAmP1gfy2tbg3UzR1gxdal6Ts42ek9g4xQkniTZct8Fx6Ql/3fhB0vf48PCrpU+u",
-	"Pkmseoy0s/Ju46vNYYnUUlf2XdESbF2gX028L3lUvMRg4AiROU4JNbayfgMp+hrH2T7vqx40NpDyEAWV",
-	"UOMj6TQ3ENSneJFwHF9w/g4L8/Ck09zfZHVyNp1yoUj8nsQUpw9P/t2VGOja2WChtrJBUekxqA/2nIri",
-	"s1TJWXcN1tdWWJBfF3qnLynA6EpGf2eIECyw2WUW7SgQStpTxoBL0ng3tJdhzTZBWBkRX0ensAvNh/sJ",
-	"3DL7Wpb3TWGwfpgmZstLou1o+6xTbapvbwmXbOrW9NrtIvO7rS5mhLmWqeZZUcRZNBOCMIUok0QoaQ3+",
-	"6X6N7sCZNZLBoHXU2+iejuw1Xat2+Y1vg+v593w331pQb8Zol1SVvLP8/pu8vT0RR//BoP+kW+b9ue2X",
-	"wrM0whQdUiLuDONNiPKonu+XZADIYlt2FBEQ7JvshigWfCq1Oy+/w6XOQeBvQ0GIhLdX0thS0BmZEqzN",
-	"nEfH744vjnP7ZcFNSWN78XMubqnp6pI5C9tpNRq7r1A6AWIcJZyN4HZMrXtzp9Po7PqYoYFA4Rb1jehv",
-	"HivdAww1m2gAH7h6w2fsuyWdNIJzK2Ul9Fvk3xDjPOesQAOQTwf+1NET2gMsssA31GPwxeCcD1ElUpy/",
-	"QthgqWln8myjRFs+GWe1tKNrAPUh7oiobxFrfyDrhsj6M1HbIup2alre+yRj+lpjmoIj1VcK2ESrmke+",
-	"S5JQLQleLQSldrOIkUumDXzGgESlDd3WKjb8Y2nUSGjjfoCj2xm0jUQ/l8WXzBiytGf65+OLEJGYGnPh",
-	"ae/i8Be9MPtWrxDWIkiNwGGC5LECqo56l8zGufp3bF9VG7OfVMVcHbNlBtZLllpYgd6L+TxwIjkawCrA",
-	"HGgjR10eA2sGYWtSr2Sa/SXDUUSmKo2XBjBmIaKakSy5LERZRK99wA3i8MArDmeloP3gIZYwQdIwS9eH",
-	"msWZypmcEha7BrBtQvE3N98se4nwTZtv0qOqMNSnMt1sy4N/2Hq+d1uPoZNHtvUsuX3sKfsW6LGEmteU",
-	"dDazl4fVKSSy+0cqzpxAS5NPIuIitlGWfKYiPiFp0Xb3HoLTCGSbswkpPse2I8IzxSe6guaE35A8n9or",
-	"kGjWzbS5WNjVCW2cFG656whDaNMlM0YsO3DXCKP+qzR7gJHJ2rMHohEMWnRCjIdqv9HxyQY4sadROfNZ",
-	"LohUZ/olzDI+mR3HMHc11r9ltvcfwEgutPvWw0YQ4/PlrKQYelWMiv/tM1C5CUn0eTff8QhCu4mOHZ4Q",
-	"ptLwxZ0+eC4B0/u7hRjZ7t4eROwnYy5V92Wj0dB8xC6tEjGizeDm3UBoZXOYXvKMn5v47Tb13Hvpbrca",
-	"lJJGbVqOY0PNgHMNiHk2xwVcSZXAigsJt0WUvgFghMQk3nXmcuLS7j7f/b8BAA==",
+	"7L17cxs3sij+VVDz2ypLOUOKIiU/5PpVXVqSE60f0YpydvdEPiI4A5KIhgAzAEUxvjqf/VYDmBlgBiSH",
+	"esXeOH+krCGeje5Go59fgohPppwRJkVw8CWY4hRPiCSp+uuQM0YiSTk7iQmTdEhJCt9jIqKUTuGH4CA4",
+	"HxMU5S2fCdSHvy6bzWYf0ThEPEVUCsTwhKCtT2fvG0REeEri7WYQBuQGT6YJCQ4C1QkPot12JybDvf3n",
+	"ozENwoDCFFMsx0EYwBCmpZ7skhbrCoOU/D6jKYmDA5nOSBiIaEwmGBY8wTfvCRvJcXCw22qFwYSy/O8w",
+	"kIspDCtkStkouL0Ng8NZKrhnqz9P8e8zgiL1MxqmfIIwmqbkmvKZQFM8IrD9KR5RhqFLk5Ebeamb95vZ",
+	"bn6fkXRhbUdPtmS97VbLt8Lja8JkN9LrqiyTJQtEoIVAfIjkmAqEVdtla9C/Omv4W0qGwUHw/+0UGLKj",
+	"fxU79uz5au4HtPtDancFpN7TCZXVpZ3iEUGC/kGWzZiofvaEMRniWSKDg33AI3xDJ7OJmlujlfkzXwhl",
+	"koxIWqykR1lEVh8ZlkAzeChJqs9O0snSFQo1nr3CIU8nWAYHQYwlaUDfwAeXExYls5icc4mT6noO+YxJ",
+	"hJMETbCMxpSNLBoXaCviApCLEURuZIqRWtX2skVSPdelVJN5wTnEiSD5OgecJwRr5HpHFidHfrbTPT1B",
+	"V2TxTCAao63+FVkothNqLJNjghIqFDTh31FKsCQIMzEnaYn7QNdazAca0nglt5liKUkKXf8HWv/abfw3",
+	"bvzRarz6/GV3//Zv3tP4KhD05+FQEM8qPs4mA5ICK7FxQHIkrugUbdER4ymJ0XxMGOobGkZUoBG9Jmwp",
+	"UnA9m3ft5aW7q295Vn8LJyKmnAmi7q43OD4jv8+IUPuJOJOEqX/i6TShkWLPO78JzT5zPPgSkDTVTGxC",
+	"hMAjmCTV46ABjxewLcYlusYJjdHfez9/LI6zmPJYDXIbBkJiORPBwR6sX8yiiAhhcP22NrOFwc7M3vRO",
+	"q5TgXxvaKq1puwmrOuRsmNDo/pDBFkKgOZVjza/UVY+TlOB4gcgNFVIUUOrq78fqswdQrx4XUGptwFPx",
+	"FWFosECYcTkmKUrotS3HoK3qQrdDw0oumNUQLtc0GtNrEiPMYhRhhhhHCWcjkqJojNmIoK0M5uYYLhjs",
+	"+i1PBzSOCbv3SSi4G3aIEhxdCcXyZoIgEfGpdQXkc3pg33lc2FfXp9amkYZPSap2jBghsUBb7kI15p4w",
+	"SVKGk+MMAvcCGjWjIf1bDqJslh5Jr0lagdP+YxOzUPOiIaYJidGWZznbr4HS1bWsBDyCIgxnTQUSYz5n",
+	"TfSJXTE+Zxcs5TNJBNraa+1tK/ycp5yN0ITIMY/V9/1Q0y5mqN9NEj7vozHBMUm3Ff6ocwKqIeyaJHxK",
+	"DPJ+5PItn7H43sdg0RKwr6EaND+MbBoPuu493jF85EjMorHNECgziJqOMKN/aFzdcpankfQULxKO43PO",
+	"3+N0RB78/pGco0SNXOvq2e08zdWjlgTsETONMxqLcRSRqRRoaxd9oG+2l1xJpym/pjFJz8hwJkj8APyQ",
+	"oKkZE6V6ULWqlAxTIsZI8ivCCgBm83uIvf244POuUkglUUUpUQ9cnADaoZjGikK0BIuwQORmSiJJ4gu2",
+	"5exg+7UaxsADCbwQaD7GEs2xyCYKESPqgJAgUUqkIWvgMjQinxi+xjTBg4Q8yGHEWOIB1ixqVoz9GqVE",
+	"pgvgWqlMFsWBVJeRH42hBxDDD4IXw07Uxq/I3mA33otaw5ekjZ8P9uNX0S7pDF+0AvsoH5kS8j1GfJbo",
+	"oxoAxuFoTGLPAQJHoRNywbaW7Ha7iT4aNg8Hp2WJGM1YQoS+QPNb85lAfM7MyBdMnbgSbOZU5FDWb8r+",
+	"GfzR6MIffTh8zmIBpx8Gmu8rAdpqVH0R9HQneAPMMYVtDnlK9CyUjZruG33VqwMgeU4nhM/kwxJ9CdZm",
+	"hdAkGpPo6plAMcFxQpnFRs1CPExg74mYgFpbvvYhZVSMs7VTWawZbdlr1Tz0nPMPmC0McxX3ByfnaILZ",
+	"AhmCE2jIjUbCSHIuXu1aUn5pLdVbqf2ocr4lDE9wTNBEY6fZRuWKAqFHoClJDTVcsC3fBrZfl2lH81XC",
+	"gBAUIEaYsj+TlD4xPJNjntI/HuASxeYpmYGSCpRrPfL57Rk9Mtru0zwpqEATKgRloxBNcAI6MLjhZloK",
+	"Bt6bkmt+BeJ0ZcGaej4xMZtOeSpJ/IHEFJ+r7T2k6DaZCXUhVIaxYFldg0eg2386XUK/vNg+2lq6Sg3I",
+	"XwBnVIe36gFzRyDGRGKaKPq5zke8VD+L4ODXL0HC9SjBwa8BLDnTLH0OrQOYpnBDygW6UD9eBBamFHDP",
+	"Ptx+vg09p1fMb95kRc9isx4W98iSY7Y8KtCcJElDI71W/AxmEg1Sgq8EwiidJSR7J+oZQqUHEfDkm2UP",
+	"RUUjOG5wUEUPKUm07WaLs0JzaoukRhzZVjDR0oh7jV2wrRJ4tpuob861WTnUvlkTiEt6ftCEK4WgEk1z",
+	"4Cmc6Cq4viML0Jwf5osSHgbbaQi5SIh6iQih2EWxCwEMNqbQYUIZloaC8XQKCAH4qnpdXpHFssPqdfLF",
+	"2Au5DXPs+6g1ngpnbkMb3YvRtTjbfXfSPfm59/bno48fXxz/q/vh9P1xEAZaQr901jL/O07Sf32S7O3x",
+	"h5Oddy8+HB1//HFncHpzNqSH/zZ93x3/u0BWq/ttGHBGfh4qSlqFics2B5TSndJ3ZFEiYI0r8aUyQbRb",
+	"7eeN3XajtXu+2z5otQ5arf8OwrzNYHE5EyTVW5+J9LKzNxgMn8ck3h282HuFgzDIIePX0CdYSBhDz8dm",
+	"SVJYRhYsQnOeXpFUBHAWZEhv4PvVJej6lApfXQlWV6WPAvYSzAQJPhdHSLVW2d5cPUuLf7Nfqs2yjX5Z",
+	"a5WodHWBUMb/f1J4QSCMhmSeSfto64osQG8JiiN4nSgtvXc/ABj9CtR2jsrsGtyeHWUQ91luhjQVEjhI",
+	"iiNJUpGxpyuyCEEUSknER4zCe1G6lpri+CoT2uf55Y67yTDgS0AlmYh1jLoHzYPbfCCcpngR3N7a9qFf",
+	"C6ORAYkBWj6bF0lCG9tKh+zs9XM+Ox/8RiIZ5KR5qAe4A4VqFiOuAP1iMhyN6W9XyYTx6e+pkLPr+c3i",
+	"j9Zuu7O3//zFy1fdN4dHx2/XE+t6woTZgschwyuy8KOiESGbqAea01zNZ96NcBs2l4y3jJRrUMQT4x1s",
+	"vgb2rUSm91TIEialRMwSqcWx/yi+X0W5fKs1D8jcjetOKBt2OdgtKyaOYwqIi5NTa23Gcm4dix8Q64gq",
+	"w9rS7QFaQ8OZQdIc8hTIYbVHTWEBv7joBSu5rDvbkTYAC30F4NgYLKjUBvCNKGNC2YnusFs6hDCYMfr7",
+	"jJif4SYon0v2kqgcyhscXQ0S/AfpFu+Ykmy07qTcLXfRm7b9JFS8KHCFxOJXI/u9a7X2sgYWrbRaezlT",
+	"buFBK/tv15IBS2NV0KAy2RpwK8m052GLNoq0X65xuso+fAkIA/3Gr5V1fPa5TdhHpn4NC563fADPaYJ5",
+	"lo42PLq8NxyhHKd8NhorLV2v0wBQYUkHibpgSgc6mEVXRAYHwWTRGLQb5k/FHx0setxzJyyecsrk5SxN",
+	"goNgLOVUHOzsiE5zJhpzImSj1dprDrJNDtrNiE8U+xzp/VvNqniU7dGWZ0vbtTDkeWctgpSAswopi2N1",
+	"32PO8a0eQiPEkdWhAjF7Z7WBlwsrs5S6IGi39l56hdoRLWlJHMC7YNxbRyVeXFtNGqse1z/xOfBq0KhB",
+	"mwhLAn/nnde+risovvpAl3Pdes/tx6Woek/qOpuB6/kNvzmMRne/WQ4TSph0jIijFDMZKj0+ZogwSdJp",
+	"Cq8s+ADW/rTEqSI1hobJgN809N8N/TzRv2ndhPu7+RYGxRR6jFcOCKNoVGUc1pSuJ+z+/noe4S5ps6ur",
+	"tNYvawiremXBdj572lnP/o1o1dxoBUDKG/TSLb+502XWRW/4DejI+IzJMha4OPgkSDHkSWzAFrQC3xOw",
+	"9m3Abx74HrDWZjktBq0qM7Z8QX8FD9D/+luw7tTXMmZ3O1VX4u5MjkMULaF+tHV4+OM2EPzf/3m+jj3D",
+	"WayAqsudwuC3uVzR/O9z6TbncG2s6KB2sjGPvy92Gg+RS+0hotuYb42S14jeQH3G793SeuSNRhv2KEE6",
+	"u01KnzfjDz1jKy1u+tzpEwMqIUFHjMTgUgnPRTydPtO69immT3SrTLEQ03GKhdGdNqwPgDn0Gkti7v0G",
+	"/Pfm+MeTj+j07OSX7vkxenf8b/X1gn04OTm+/sfJm+5R9+Ob0dXv4yv646t56033H8dvu93eYbPZvGCq",
+	"7fHHI09/mG02SGhUKPa1CqNAHSCVb+fqWzO3DfjNJnYOZcOuLoQ3XXP58oYD+XzvG7m8LHeHZUAvYe8V",
+	"JrHhTc6QGiG7AkCHooW7Z8L1f3tgsrwL5/xKCKC09M06l1FJb+4hkMldlhddUjoaS/A8607pOTS7lypK",
+	"jYaOsMRKL+7DEjylxQnnszfwlJYPuWjp0TLRh4F1MVBdePt6+OB5VynaAmEtafqO8IRGghhqHcWXye41",
+	"vZLJi/bgOnkx+G32G0ijf3AGHedkcDljCY+uSLp7P1m6AE9JpLaWUyXdCrHeVwLXG1s70aaitXd3FQm7",
+	"y1ziWK3gKE53DUR9BFxTq3EnDKoptK5e32cTT+SeUAVkb1NCGpLcSMS4JAgP+ExqO1ukOs+0F6tDKUGv",
+	"4/7qPq/2PfGeoRWzvHI9uVnDDeQB6wb6NAUV1n6rZdmn3YWd4TnCQhAJXu8sLqReykZEqMF+4wOx2Xoz",
+	"+1qZoUCEbCn2rsRQioBj+MuKpM0tY/Bpqpya9Af97139j0sIMNTxgllYrtNYR20e7Jp/qd/AqnIb5uYr",
+	"ZQC0w7KXB3RHnAkSzSS9JpfgOTRLYbBW6DMg7jbae3c1ILpgLE5MRSPqgBrdHfS5PB3ttjt4EO3tP4/J",
+	"8MXLV9rADY3FJY5gtZnLgDI9KgenNYtVDY0/m4aka7Vc1m9CJAZ6g8OUBE+0ZRs3pgmWoD4uTMwQthDP",
+	"NPb2OuhNptvN/LAuo/wOc0wOy+wNd3dG+uGHH86Oj7qH58dHP/zwwzKXI9tyQLCQjewy0qs1fUSnmET5",
+	"gRn80t7vK0GnmgcH9saa1eVCOzZScjiDwcYTHDXEGLf3nx90hq/wbtQi7cGLeA8/31VLkcZI+Lnw7gu6",
+	"h+cnvxzn4QWXdZZnmqYEK8dHjRSzabwG728/G9LTROde3i7xr+Lkp0XL23Bjg3ZP8hSPSMGvPvCYJFUD",
+	"d77UCidbEkz+GgEcsqAGJ1S8udxjx45b9hnUQxsw2Zp8d36xoY9eA/hPswlmDTBGwyqUj2KItP1Y+4oQ",
+	"NyIMTyC8rhRNKproA3j/Mi4vmJA4lVpzolNl9NGWhPtIuyqgCU6vIKJdbIfaZ9gEkvQTKqRqSxAEpRuf",
+	"qQumg9yzSJAQCRO85oTnlmNS1J0Fu9FRgWqiiDOJwVfsgjHOGmKKI1JcgtqvvbgFlzCf1a4BjMtSjPyW",
+	"gsH/hU38bTvwahfWeBMUR9gz1FnBPUWsBxDXmMjxQu1YBVsNFgjcJEQT9T71To8/Hh0fHaApzn4zMbRp",
+	"6OhRr8gUXFLfdk/eHx9lg2qfV5FFbe6r0B7AZ3DA5XO0hWeST7Ck0XYTdc8Ofzr5BTrHJCESXNUlSUGC",
+	"TAyUzfMm5zL58oIw0BMHYZANE3y2zyXvswJQ50TIM0UqHgXyTEZ8omSOAoOuqVzoLTZRN9uk+lsFnUqa",
+	"JAijdqtVkk0sN+7YiHGXyifjJXhHSzLVzL1wutYWVH07NPEE/8EZngtjPTXXXkoET64JyuyxVpBXcNrt",
+	"9Y6PlJa0GBSQC05U4Siyr8A8jwL45mcfK4MB4yBiDZcOa02Ye4SrG6XMzS1wrWLGcHxHpqk9r20kXr6E",
+	"Cl7ka/riS8Bhs9esZTFnmK/Zy12VwGa7WRgErOvWVDJpGkd05LhebFX8LbYtzldBSMcBkOAJEnyWRsQv",
+	"eQEzJtJx7As+ZN+KZdQQuv6T/DwceW1gAUESIS91CNOlwJnQ7EHzTZ7/ngfdrXtYqwb4kLWzPDPrTagE",
+	"glvvydbzPtHNqyCrikZziCTr55DsN607IP/qNS5XIb6edbxRzXvQ2uv4Vl5wFQQraJ3fFBC8L5Xzm6ci",
+	"ZH7jJ+GvxfTtUpxa7Xda0+bRjamM37j0xW++DcqyVdMPRGCWsvqJCC3fRC16+5OU4y612Uv+TnSOEWBj",
+	"2su7uiSYf/4mKNFLfyWFo/4BNMlZ9KRNYajvzA5pGBISSZMVaYyn8Py6YP3Smvr6dbjK4FBIC8uOf51I",
+	"HiqOuLq375IP7WNc3X0FJwuDEeejhFzGqVK6rhrnR9XyCBr6BgJJ9xJP6epBfpJy2p1S3wCUCYlHKZ6s",
+	"HuEka+YbY8qFHKVE/J6sHuQ0b+cbJRVidfczIXz9RGd1t17H22uMU6Jf1qt75+28ozA+Hyb4as0h9rJm",
+	"vjEkHaV0zdbPVRt/7yvJr9b1hjbV3lXLm8svbh/vjux1/hQd/n0DijfQ7i+9RevZJJfj7m1Yp+cqWqs3",
+	"wkrOU2+IFXhfc4AV1FdvhGWUU6/3CrZXd/plpFent5fj1eu6lOXX6+69/Wp2XXHz1Rxh+cWtjfHr8fOO",
+	"jwU9JlKDPtFrwdrGJs9zMsE0MRGQ/2dCb6aEXDWmKY8be/vPmxRPmiOhM25lHjpa42W/7gtFm/Wvp3cj",
+	"LWbTy8K7g3bUiffI/vC5BgmIpvq38k4tVa/e7aXZbsUDJyifreN0ocSBWAtkRivR/anxL+PS6uHxjgT3",
+	"/c0EA7gEudmjyQan82yyf/gmHk5LGe8dWdKIMJLSSOe8+en8/FQ5Zj0NbzJ7WSKqYUFK+nY8pU2zFmA3",
+	"O9e7O9rwXpHhrNRhXZOqCmchpwSnJEUF6RlAq6dO1u/WPH10jleg7uNzEz59SePLzEmCxuYjuPuoQAzY",
+	"fzNblOtYoB2KLlWBiOAgUBnfgrD4rPoDDFXNA0ulqRooTCpzifx59p1DwAAFbWzGHTIwOpwh+/hNcIUV",
+	"guTd+AJD+ZBPxAzy+Za93ARlRIjsAjYixouXe7t7mRHv1atXS59zmQr05Md//PL3wjDol1c8pgg6auDp",
+	"tDBD5IoNy43OXY1jl8i99YscEsUIAyxolOWTcAicWkD5TuFix8bzzWg8h6RD5PnXb4LKVz2673j9myF7",
+	"/3j/RGRe7KHWc2SKhZjzNFZqjyjtSBWRNm+lVgZBIECY5zJvHObfgoMgVXd6ZtMY6Ng2zHCykDQSQRiM",
+	"uVC5jwbNzK3VljJ80vnU3sR3uhQ7DmZuRpgFLB3KLD5/E6TpVaXc9eo96/Ugurgr+QQNCXiJPQlpngnh",
+	"p0lYQ0kUHyR85Mji0KZ5M0mCIru4zJJSd1omgh+PiFKIw36uIeR7x6vgTNVCvtOV2NFotRlBpUI4lATQ",
+	"/BZIqNd5OArqKq9HcKrd4qmbTOipHNv+wiaIvxCBKqTdjD5FxyFP0fk2qHOFqeSOsqca8hSGfCqSzPew",
+	"sadaa7hL2nEnauwN9nHj+asXLxsvX7x63sD7g72oE7fJ7tD3ajQ7+V/9/X/z16MkDGdDv2gPX718ORg2",
+	"Xj4f7jb2dvGw8WoXDxrt+EUUt3Z348HeC0sbpGeI3AhH4+9mlEg7aqMxOuLRbEKYFEEYCCpJHlUmueDN",
+	"wkQNF3jYPnyx237e2mvsdl60Gnt7xy8a3d23+4299vP9F523R92XrW7YPmq39/YOO432/m63sffquNt4",
+	"1em+bHReHe8edrqt5623x15+YUP+O98QOw45bcg/8q4uH8k/fxv8ZLnt9q7sJBvxqbhJNp+fmWSGooPg",
+	"ZqE0S0VQRvXC//NMYqszvpjD0w1p6j6s3//cPTo+Kz2sux+77/99fnIIYUaqXGX2DLg0ibPhOdAKg5Qn",
+	"1hhFVv/g9NOb9yeHQRjMcUrGfKZGPfz5w+mn8+PLf/7k5S7WSXxnLmLHpq0NeUvW02Ut2ddvgrMsc8m4",
+	"I1vRw5UjZPSkqsoYHj3Zm0KvZf27Qvt8fdXPC4jl89GyzLb4nZDFTo7Km1GxhqFDwvrTN0K/fp+mO9Pv",
+	"1Tm/ejIChbXX88t37VI4ks2KWUrTHJ6bH67Iovgtf2NIWYmR4VNiUkjAvxo6bVo5t1Q6tGdcbqdSOU0p",
+	"G/KmtlOFAeyMNxMqpNdoJTMgfCdhIGGDzZuSMHQrkTB8+spJWBUpegO1pPwJY+aESV0/t4k+6PhXYapo",
+	"/j7jkiAxG0yolCSGmlEzIpYHQ/9ZNa1g1CZ0O0D1xvFUuLpTyLLq7Y9ZXpubr1zeNvRUnQvLla3DUung",
+	"MPig/GE+cqmqHBcdndrcQegrUR6uqM0WVmAU+usfht7K0qFbdjJcWvo0zIJKflI2wbcqNUpWZdja8wmg",
+	"24QwWezQLW+7NlNaEdut2i0llaPi6EvJQmU6i+QM1DgGPUJTJ3FMUqLqDmFWLnPwtCThIrFn7pp5UUpn",
+	"DzUlvFU//BDMa7x5S9NkFbchFQNwmQVinDXaNzemOk0JgF9T7byH4DOrK+m5B5jvfS0PUvy9VEb4y/Ly",
+	"es8gFUsIxZZNtpf+vxqGDhsncR+l5gRNzXSVWqSoLfpMoISPIEULI+LA3BJUamJICfATkLwwAGmQkEk5",
+	"x0qN8sYV7imWJEGBTSkfSd0ghPlVOi0HjRSwy0l2nBQRhiurc/gc1s8YYdYVmrPycpVrUyXSKZFn1m8J",
+	"wSZnUhDCr/rc1xQMWp0u7Dasm77MIq08N1VF5NAiRtO8YIEwyHWujCfX8rJl/7fXDsKAR9EsTdfUT9qs",
+	"8nWFRjJIriESWGo3ymTTHMBleYgjHEkSv0YDLsc6hxPUFcit46YitZ0dR3Msd1FF/t61tdmsPPpr2pZw",
+	"MOuYp9Lw4V4JAWqsx8IF/9tO9/MIkmM8nRIG1Wh1oUtAIBEirjPviNCQKBHbr/Mq7Uqi1El5TMH2wLOL",
+	"AtE8cpWDZHULp7l8cjPA56sJM+RzF1GGeoZuzqyrM8zY6GrXYiiYhUkaGIR+DmJ9dFO5ub/p/D/uN5MF",
+	"0P2I02hMr/VXKw0dFWJGtHMXHpGm5v3qA0SuQ9GnYp3ZF1OozE3v5N1E5dQUWDwl2zzZIYskjlW5yGle",
+	"gyQ2zSqnllm7SlrorMeHDdUwi80UL04cjCqKYr78k6dXOh+ajoZBKuiiVp2M79FITx6NdLfkxjbyPGLB",
+	"kLXJkelkSlLBGYAari6HV2tsctLsddq+zLIVOFl8wAFZ+MBZlJeA0ZPa1iBClidblYvQpYl0AvtKsvpV",
+	"iQ9WVhPRa6ok1g8ruLiyv3mZd3Xbu1Ym+c4P1vODenHg60+lTv9qTZbPORZ/DaUY4ISbeDoVTR3vB91N",
+	"QX0XM3Kl+o8/H/ZO/9Uo9ONl7fnuzk7L/Pq9QsMjV2hYh6SbYZTW+mXPAId9PhM6DrJaQPQ746nNeLzY",
+	"bgBnX6AKhmaaFaDb/NpeSWCyWlH67vVzSjCsNVsB1hrNy1RXBveG9JeB0N6zj+B+UhqHpamAlaqNPBN+",
+	"HWqe+pVfedBBpfhdTrFf1hS6CI5xNM6S54KNQQUFmjS6Jh1zqDNDz0FNoFt63/mFki/naVeqsHFuNFgP",
+	"XjOGF4ZOMOqmNVDccOz5mAtioI3GHNgXZki99ICPqXdiuUDu9/BpX/i0XV43h5CvDO0KYG1cgHaDBxRg",
+	"jTZOiZ9ZsnjgR5RzKHbdRX0+GR3ov05/7p17rc2lY7ShR+MSQGrINDYCVKqZc2UKhh8hD5wqECLJRKN+",
+	"iEhz1ET9Amn6rxGZTOVCl2dFKedSN3WIw8Uyu77IbtubPL1ueQBD8uUqAVoNNzBG8fp6TsUDoBsSymoO",
+	"TA0OxcvNKkFX1vF2WuWhe9oX09ShpxM49922TjWv/9pfWycgp58yRqzghqcOLDfgiKZKsqrkktUJl2Nf",
+	"ZXBoknOJqbbBWjVaVEJ9+GfRRjnOjyzNrfqrenU5DKhanb1K9jZr+lIL0cgGw1ub+mKdIthDrHPc9Zqi",
+	"rP3XmKlwVcn4BeOMWAzD/GmgyIdDod0Oy1pG6xb1YojhfHeX7c0AFsFoo6+hjteAMzQ1riXKiF4YAiwc",
+	"eoD7z8Uda8Blcs8mgqdv00r0ARpRm2uiX9bsce3GJvjGXuF+y3NoZfnUgUJd4bTa3osV5fuwWnVhquGa",
+	"nbaxJ4t1ai9n0evv5Y2VVg+ATfWUOcsWCcqYcuaEjbUw+QAg/Q+JEBrW/gJ9f5lsHbY86dtzjTfeBtJh",
+	"cYgPKxdm27RMTmuXPcE3J7qxxRn8xqd16m7vtvxVue0qMvdSZ+dz3q1E9leGp/X4w4o9Oyzi/irbglng",
+	"6dTS2SINN39V1K8LpGXHD3txm93Wf5rC17P1O+icHk7T6wDRywiUhb+EebYWtmaBxJV3ygK3XzVxqzts",
+	"NtVLCj5nruv6Pta0PqUpEVVnok7hTKQdElb6G63M61h9YpQdaNZdFvUfk8DKYvDBU7XPzKq01wx8mqAt",
+	"G0whcmKEQlSJBYJPSgbIOvw2lyHKMvCEmewVomazue33s7EgXPWN0p6uCyQkn6I5T68oG70ufKSExJJG",
+	"ZlmiaWtlbFectd4W1hEuW4MgTumyOUkh/EtiqryPMIpwNCaxZmnoipCpQFQKVbxse+nCfIphNy5gZbod",
+	"0/hcXUzl27bkD1R2448c620BAOdEfNQJvjBFPIS4W1zOW5pIeKHBISZUyFIpw9KdUCkd6klEUaEiq1O1",
+	"Gte9IB0GgoBzUhVZDrEgDcoEYYLC1BDHoA/X1BhUpNb0FPdb4XxaLzDFqOm9j+oPVlhMfV7RTQdUpjhd",
+	"gCGsob3mJB4JtCUJnoQo4kKiiDBJ0hAZi8Z22WDGhbzUbQA8hxCEtBeE3jCqyrJdNVGFLFOiCx8rbZCg",
+	"sow1T1m/d6Wzl7vyUywEcOC+btBXNKBQA6o6w5iGwXHtJp1goT8363Aya4fliT9m4yM2mwzg0DadxtId",
+	"+afYbYA6MLZnQVtaEYSUAnWkEGS1WsrVaK1u6h5TBdTm5+W7HtJUyHo7XlKN9eN9aq6WMOlBxy4LZmr5",
+	"YVUX6q7BxqAyfNd7DVYSwG1q8LISEWbZBFa7Bn41mQHv5ilnAaz0ls+XYhtW7FVZN8jzztoXxL1tRrzk",
+	"AbsUHBtbfqY8dQ0V+3udtmWReL6/39lfxzRUkokqBf0DPoM6FNwM0DDlkxBRJiTBsXb9kEBC1QvZfyWb",
+	"5BTWUoPpbJDQyO1f4ziESC4nPC7p06cpGSpzZvboiqlQJB4GGCLtgrBoYmg7CINrktLhohHh4t/DWbIk",
+	"YaLmGJWIFvjsgKm5sTejwhALccO1Ch8/8h988Rt94P0JbSIs1VILVrFOA1Sl/yWY/8k0PDXtNtYHPSg3",
+	"qqfNWblm0Oc4sqs3lsmkryjeg069a4mTK1DVLM2XH5pC81b6FTfRU56uws6X6uQ0zkLFdcpHK5+5LtDo",
+	"FI5zqngW7Eh0ChAX+F5kTtxYeVVOv1m6h54gG+bdrpTH9R0otu1zl1gFgY39JZ7Alu0ewVrjbInj5bDw",
+	"Mbdep6u0JO/I4u461J7Wbxh1KXh1b3Fj3koW2rKJMw2MVj1s+9Wpf0aSF6/qtHCSs+qs+9dUNkivu1Kr",
+	"W9hMT+posu7rGGsto67O1IWQb0N+PLsbg8tTo+rgyibq2+Wt+0j9E3RYCEuIMXfTp2YusxWD37eZ1dSx",
+	"3+ktlC/KN+p7rr8psNfe6nIhsHM/k1+v88B83K1lXkk74Jx11hZtGf6Luv/suYymVAxdA7eJFZLhuSg7",
+	"8da9AkDapTceIyBLFib5lkAzBjKLUgUBh9R93NWleL5TlvHbe947Z+RVN5nT1z+7Y9v5/Ozz9w2vxfNL",
+	"IRLnNvNp335RTZWSIoP/M4HO3/dQBMg6VHKwpVFfFjbuJcMljOQOUnivs076dih4CXJ7r8owoHhyaTIE",
+	"Lul4gidnPCF3Ndz+GUyonli/BCbrAnH8EPmsjtfzy4Z3hhCzia4K0/2A4GBK7J/caH1AYZZTAm1DBeZD",
+	"+0ucwkA4ZQd4Lg4onhwc2IEQB9Bop+gIj6ECjjk6VJi2M3HJlc1P5/liHPXKhuuqMDCL4YPoOcUS1hUc",
+	"BP8DQwc1zKz5HutKDflOvDQdcd+jT4XOQ3700xPFMid4gWJ+gPqwrz7aGhEZKrNMiFTgudgOUX+eUkn6",
+	"aEtHV4dIx0yHKCYJkSS8YJIICQ1nwjTLjWVg+VfR2iZThxoPxxPK+mjLLEJsm5QdBhAGxGpW/UIOwkD1",
+	"cd99LooUgNUCmory6c0mE+zTDnXV05fExoCIlONqiHSjAYmVhM1nUlnytENdSRmpA9xt2+9uo73n2H4z",
+	"N3fbZaXKV6AdG5F0mupiweMJjhpijNv7zw86w1d4N2qR9uBFvIef7yrGJJekUbOXVDczQe7CvdztmjJU",
+	"zsrh3ILrdueZ09qu85ZcvXOP3C+XJlADCBkvcEBnEusjrnFtqnYG0O5iQxvEXqKznwY+nFO/N9Exi9LF",
+	"FBaFQbIAatMpKlIiZymDjCBZThyBxJjPUf+HH344Oz7qHp4fH/3www999wg2uJhsBvm883Jv9ePKUCEI",
+	"XTnSWZmrlXvHPW6V6bTBQZ7T+LIifvMrz77+lcR3WtvaeOLybeTZaN17qVjGKm8gL/2Uk6JvakSyKgoI",
+	"KlX6CaWpzEMGPtAo5YIPJfoxxdNxreQT3/P/3yn//910mBYKPOyz107isDYSwwHnlxqvxxy6m2oS177N",
+	"vPCo3i1MOVrCK1VInefDREHyNJdlsJLYRhgunmUB9Kvecx7UW3+KlTsiDPJVrO9+lDW9a6aIb4F4a74L",
+	"V8D0Nqzb1w/Qzw6medtsyIq13pozNCBjnAy1yVVlEn6yW76csaHV7Ha73UYpacO9zrPA5P+ULA8PKEIU",
+	"wHlYyaFOxohyBYSNBYms/5L4lu/FPR6zuIdrPOKz8kPRB/NNSWwDkSTHpeWOOmud6u9vfZXROPeNy/XH",
+	"WbSnE/25Pv5zydk5ZlZ72M5zZ8xOyzeoPvQasCi8adY2tdDky4ZeKRnm1NB/+w7Y83xXNgZMU53VToWz",
+	"qJhLUHJlLh3rZKic2NYh2zuyOMU0dSWnJ/Rn+bZ5Vk2RagWw14lUa71vVg2+2XX0TgGBprYJplrH4hs/",
+	"MZftP1BSHntl97Pq58v/vCSrblZMYqN7yC8G5cOtT9TT0w5cRTDABx6TZJm+G/TwVu5T1C8pdvuQVlwa",
+	"vzASu3kjrXD6C2bU5imZJjgiMWTeqagoL1g5IqBe8BaH0WcSnuuQvWeWEhEctBQbx1IrX5eq3LM2g8Xl",
+	"6nTVZRo7w3OEhSBKV5J5t+ruYCvn6Wi33cGDaG//eUyGL16+uln80doF61YlRCXBQl6avLYrF6samqzr",
+	"Os5AfZmJNf08VWngz8Y0wRLU/lZlmtOUxzPtzdfroDeZRfjpy9K6yPEAxWfNJHkG8a/CJPO5iN4Juofn",
+	"J78c50nbL+sszzRNCRacZUhhUhSv6Lg+jtDNfeyhOstgqVr82m38N2780Wq8+vxld//2bz77i59Sy6zn",
+	"rc7VpQhCVQCAvDzz12gfTfi1Dj50nE45ets9eX985ISLeAVOmyHUNXj5GMQXx6fDxyss6ECDOsApCfzF",
+	"DAWnQQlmsWaeAARAOaFg8BsfiFrBi8wxflf9e/mcqQi0dISZSTrhWo7W8DZr39DS3nd7z79vJ/iutCKw",
+	"yZEbHElwYRwTZnK0w62jqcVnnvMw1PLAxzeSMEE5O8hLpOQodU3lwqSHg3FQitndo0Vtjl1exHsYXU9k",
+	"iCGLmhVIROlsMAC7HkyhF6mz+i88EQh1F5JfFN6lmKoRw1mCIpwkWfqs3NV7C6tHi4q/VKtWzyWxfXfo",
+	"TL7BYMMwuGmMeMN8/E1w1jzDc1OZyi4Sls+27E5dHtEbrdFB+aByXkhh+Yk54piFXGMoEgFxhauMxF/1",
+	"Db/hmdwzgtcRHFbyEhqNHQ8Rk05JnUuY21XsnFJN1EWW8HDBtjBDP33oHmZhwBrBteciViqFmIBpKlbB",
+	"N1bdG/htGyVwwtgkPwZPG80+5Jikyjcl4lPw4pHRmAgtcdcqGuDxkalUELh7JLJX5qnDtM19kGhWqvre",
+	"nR2VhKmV8y9WTV+Q/j6yZJ4sC6ldnqXWtW0LdPXkljUR/rYcsL5sX5gV27HhYdUWKm7w0j1TvYmdG3GJ",
+	"QFg+CB9yOLKcAyCvxGZdNWV69j2SS9UOK5hwNmPO1fhM+KQHXV4RCXxN2ShUSr+UDGdCR8/ha4K29trt",
+	"bUSHF4zqxLOiiY60QlVAI+WTtIUHKjkdT5UssF16JmuUWYJClkwEe1paOw4uD7XoZwIJSaYiRMLc/jgF",
+	"fpUnxgXR65oKOqh4dMbmnrkEZrL7sg3HRqb6pVXUKFvp9J3HtQmeXBfOzIH1SDrt9nrHR0rZVgxqHLb0",
+	"HYXs28qMCA1Q/rEy2GddEHOzJ5Oz3y9rXh4GFDUrtMBZ9SSZ+listdA7sQK9ktBZvj3qMnpQ6/F41ysm",
+	"ODJFkhQOlfDi4Y6pfAKryllWpTDbHX11CbdMhWfmDQP9vgzCoPfu5PT0+Gi9fdIwzJxFZkv1Qteu2byZ",
+	"old3LdUWL1Ue314h1X1bZb+9oTebRtfc07aXu9o/QsBkNdAmi/bOQmaGyaJpTrmpz64Zk+u7RUwW0SvZ",
+	"LArU6yJT7hoz4pQ13tS6bkpy+03r/8llsu/mE2dg/R+V8rG6p0fO96gnfJBkj18bDtYzdi4DwOf8NO6b",
+	"9jGnayfl4zOT7VE0g28JqA+e/tGYMp/SFSwHQw3a/vOLA/lOt0bOyE/qsVgoIe6alk6pdyQ3D//XyLzT",
+	"jN7nipCpreipSMW1TXJdXdzSIxj3PvVOjz8eadl4Qpm96N3Ke8Xl/+WEX3NkfTFq5yghOBWIypLOeX+9",
+	"ytlVyWVtmx/NP37VzT7b7Rp0kuX3MW7pIyrHs4HKDsHxlDYiHpMRYTv51Ld2d3FFp40s50FDSVIkzaNQ",
+	"VpgZugnFIk8SORMH+uGdGxlCpDAAPuQQ9xse7FNdRQ55lj3rpVJPY6bunPvqik9xCvy6ZK6fkHQED3xm",
+	"FP9Gm8wZUVnws991YVA0mcFbjSB8wVS989JgWaa6QvP0TOT6Eq3CqBBmRUtbzpjIGFdzGkXQ6yxSS+kq",
+	"sESCsBjME1TCWWllS5wV+Wkqjo7jIjbpzqkUwZWnR6TKkFSoMKUq2qGUPpfC6I3WvfItLZM3HeMneDWe",
+	"kYwuVvKnalX6YK/VKbTEuVkgy6IpxxZTgeGyJPNiwUAcrVv+3RMxOlflFFLORmgrU+whCN16naEVFqhQ",
+	"BSp1k45om6q4A6NDH5OUbJeYz64/45a1/uJaMRvRErXvuIsK67VLqhcTeS+XKmosSaSEVbHpzC8Q4moF",
+	"ka+NLVuJQ92zw59OfoE/UoJSorPGcjkm6ZyaZHdmn7nrQHEjOJGvxWcPEFY5pm0q0C33cXys1FclN7B8",
+	"6PvJI9Xpn9iNqzptgWO/AL9VKHgMxAMvLL9mLp0lBOG8usUg5VdlOSThkaGaXwNVcMhcSJ9DS3GXPXjQ",
+	"hfrxIgD2OqHKFlwcWfahcijFHJa6pjJd/qpcEidQqEAtvV+B4vXW6CtR43hOUqay/RmedZCNECKqr7kQ",
+	"zdgV43N2aSLAARMvgbOFWvt5WRSQKxa3dB1+RMgBtkpxqC2Ts5TKRQ+wWsNa5yPvznQc2kD99TZTDomr",
+	"S53CvES2JrbfGBxB/ER93bYf6so4YCx2SpEcID0TMu2amdO+YqLqp8ApThLc3ioHlCE3/kYSR+pOMxSd",
+	"Z0xAE0yZSpadKg9mJ2+aJRHmHYp/VSvdFKPqPNuYOb4tytxRdnMUB4qDxaGlSiAxSihTye0uWJZCQuUd",
+	"RYLP0ogItGVX0A5RrxMWQSGhFWgaZukIRYje8JsQsseFFywr3adTIEx4Sra1UIP1NNnDQOVdFDrx4gW7",
+	"YGcqgq+UiU9bm4rNG18qNZ6Syuz05Dy9ChHREebQhuTemvopE6K5NhdXBTpjyYTJxpjFKgcUJN3LLd1w",
+	"pV8wcDgAgSO/1/EIU3bgplQQipR0d59vAmz2WNVmMiIDlGsk15lZG88ECdHY5KsXcAURdk0SPiVoq68Y",
+	"5ZkJke9vW4OZGokRTlNKFIL0/9UwT8LGSdw3eekP9ObVW/OZAD8ptLULr7/d9kuUEClJKsILFtMRlSJE",
+	"faCc/iX876CPeIr6jf62NltTqUmKMxIijBiZI2pf6+g8Wz9V1jbKLpiuSZXwEWAhUUvJmPo85VLftlQb",
+	"Jfvml0sa95VVhmmAZbU3leyd0Igw7eScvTKnIF802s1Whejm83kTq5+bPB3tmL5i5/3J4fHH3rHqAxyV",
+	"ysShZJ1kVJh8z81Ws5XpGPCUBgdBp9lqdrTT2Fgxrx2NT3/Av0e+XA3nWoxVoYJUoJlWG6kEY2zURD1I",
+	"5MC4HCtkGxhXizw98AGIJwB/yVFMIhqTC5a5RkiOUiKktnbmk4QwGrLaCAKAlkimeDikkQZmLhGegEiT",
+	"7QE4u8Y3tbd2q5UxPpNBEE+nifHM3/lNlK7HSlXUIgZmZUZHuw6r4rhrANh0LpLg4FfwSM2SoATv6TVh",
+	"WuwFDyu4on7ONiuCz9B1B6h2sfrIjH9KhFlGbnDlGDwVB84hmRZCsRDl/KmjjUIg8wumN6roXBPFhI7M",
+	"k1Ol9RrMaBIjuKGFZoJyTDLmBo10DhupCzAoVqd5EHzXZnt4RwIeNGbTJurBeZvDVu8X8PFJTDb5bKXt",
+	"VsuHCAYwXyUenMHamjDefquz2XqKgrxWnN+MqfdJppTJ12zXxn2wxX/kUt0Vi9eor1fTRwJIX/tfFS6V",
+	"WgyzqqmdEZkuGl1VCbaayU7hmVLpzTFcZNp/A4srxU7gymoG9h5Whczd3q6iq7OsDvEqwrre3bFlFbED",
+	"KjBIf7SU1v5Z+JehFM8BqQVkhrnmVxrF89zwxhkN9c2Pl1j2mxUMhndzd0rfwZx3QuN6562ngGIhy1gW",
+	"LD2Eq5IImSXivw2DvdbusrHzxe58YtgIrjrqeq/VWd/pLU8HNI6J0urttV+t73HO+QfMFkZyEJq0Wuv7",
+	"nRhXLCWhWAS5upcpbf/JJq9bl3MLjQclcTdLoWUhXv7pM2hTi8xlQmcEM5m0bnVSZj+DN8imxRWbORqd",
+	"T1kMB4ltjMW4inLaeUtjRJEL+Y0phfuA6GYOSmNc8QYz2uJHxvVDtct4GbqDTKgrJilPXc4iYvC9BkK9",
+	"wXG+t6cjkd0aPU7xIuE4Puf8PU61Y+7e7n6d5YnZdMpTSeIPJKY4c8zda7fXdy6UJTqu5FslaI0yViq+",
+	"zSl45aWy80W7+dxqCk+IJL4rEgQ5oWts4SgiU2n07UZa0wYvrOzw8GB4JlBCh0TSCUFb+0hsN9EZ3Dj6",
+	"NWgunwsGvCOTpqhEM5Y503rFKuhkcYhHpdRlJGpdqk96FbX21vf4yOVbPmPfLKorDLkfqsOjMsUTIpXg",
+	"t8TRoWiy844sTo60a0OVRCzV0OpnDjzaM+MKqDCg9jpaOd4ONO8bYUxXGdLVzrC4YCrpAipW2UQfLQno",
+	"NcLaMBzbuitlKxgrfDHlgC5YX4vj/39mT1BRu1gA+g556qOxxC3c9qOOAd0Iou/phMqlQfFWw5918e8a",
+	"LQ91NaEaLU+0lHuuChndhuXDUjmhbaDxoakPlhkolY98cGBqxeSm+LKnfD1OUi6+t3Y5mQylz62J+sXJ",
+	"wckI78kvW3Pug1pvsb4ycd4Fa2s62pLpjGwjniLKsk/KOLRdZ3F26ECxvqotbvPqecXkufXXCx1dnm9J",
+	"jhFfvT3wFn+0S6eA/rLnUFdXKONDF7xP+Rr6C0ld6hnlMRGgrTJz3rYuKYt1LrunVC7ipW+qYwEGZCrG",
+	"ykDsBjtjhnIDRKUcz5CnWsnJlJ3gguV8XTTRJ10erl92VFD3gTborg9ruWDpjAl9BRmnPVC1FFGh2u0i",
+	"U8NfE3237bXbuTouizQxtq3mBetVQuZIOeOt6u0mvVVafKWhA639SUwmUy4JixaNd2TR1ypdmS6QwEOS",
+	"LA4yGbW9h8Z8llqGAhA/sxv4gqlPYJzMRdK8/J8dI6t/1HohtTj9dM0V0K/z8S9YPgFmStGvh4dbGADz",
+	"OlcqZtNkyn11B9AkQemMMR1FhPZar3xXtp69wLzqhV3mI8YHMhpzQbRiVFs02vv7SMUiAj2gbu/w5AQ8",
+	"blIcKTzXVqQJviJCwZcSuD8vmLqx9CoUxJvoHZlKNCWpo4NQKJodQSmWKdiP29HLYYc09DiNacrjhuhk",
+	"vFtr8grmXTryYFWmKNceb8Wp/3pxcdPebVxc3Lw4/vxffwuWMPxN9BBmQ+p2EIoNFRyla1VSyXDCqtoD",
+	"NhNwF/QEndVOA/Atpvt4tHot1UQgVT8tpfS5ra2fPiyR2p+kSlqSymfJg9W6ROY4I9T4a1crtWqIDBCt",
+	"kNBIftdDPZJEBF1rqB3OTfE1v97KI0VtJjHp8g63617o6kUNi/VLVu/V+8mjGLeGcC0NaEvCFaecpxjw",
+	"XBpvh+adrpgwXH1aYGiiU9ihtqwk8ADuK8mgr+sa98MsuXJR0XlLmeytYrl984C5YFO7JPH2AdK/m+LI",
+	"WjRQN7RODRBxFs3SlDCJKBMklcL4gGT71ZIIZ8ZuCoM2UbeWCgEZDYISFIvHaA3NwbesNvj8OOaHJUXx",
+	"b83t8VU+LL+bHf6qZodlD+C7vHbXsu4vTp4KwiQdUpKutEh8WJISLPed3pIkhei/ZDtEccqN8bF4XmbO",
+	"Z8AshykhApIxCK0zQmdkSrBS5x4dvz8+Py70tI4bHI3Nm9R6U2YqugtmLWyr3Wptv0bZBIhxlHA2goc7",
+	"Ne5zW3utvW0fZ9UQcB54X4lo6dFGfreJPDAdZkFgDyZHhX47xluiXT05cygK0nXCn8rXF/Cdp3lcDeoy",
+	"+KIx2If2AknOXyOscV6302V8UKL0xYyzRtbRVhv7yGBE5NdIA99R/9FQ/0ciHwDtc4XrRuJoMfBJfh8p",
+	"yXAKPoRV8ski63RCoiUJc5cE2jkBdAe5s/QFU2pRrXajwoSZqqcE/GOpw3Ro+dqYGZRmScVa4Qum1X/K",
+	"KfPH4/MQkZhqJetp9/zwJ7Uwk1fE8ehOSYPAOcOlaO7OJupeZBZ7/45NBiitLBXSDUebLVNLX7BMLw3M",
+	"w809iBPB0QBWAUpUEzRlMyxYM8gBOk1k/oK5YNptIYvtBDDm0VGKKy15FEV59KE+2xhu6lfem3pWCjAO",
+	"7qM/TEkWYWQbyPMQKzETU8JiW224SdhwfaXXsqjpr1rplR1VhTt/vQqvTRn6dw3Zt64h05T1hBqyJc+s",
+	"nXIVmge6Kb16uG7m5a9DnCAIiaSIEWJyKqgEtNYtEcIVJ8Y8lY1E8WYsnN8vGE4SPhcHljlFpYDI4rLc",
+	"ECwVeKWzj2yDUU3QESMx+vs/z1XIjEQTLlSIzgUDQxXaKur7ZEU9tkPUO+85oVRbvQ7qZ2V5+9uvlQMH",
+	"jYo3ZnYThxdMqwHJzZSmRFxieaBSLvSb6ESIGYn14rUuLtKRv1v5oxUcQ7FWPhptXkoUQ92+YDMmaYKG",
+	"wPknlM0kqC61I7sckwXSE7621YVZHIaOoVKSP7nR17llFc1dY1DXLQLnXuYpl8oISnOhw8yO2ULH5eS+",
+	"wcqAa25hxxkHngZwuRZBUdvg+qRDSBQoBguk4uUokySdAKdJKRG+u5gCNN2aKI92N+mTsydb9lhwUxRZ",
+	"AQqHKgjrkDOZ8mRprdo+4w0F3b4bkJBFL2c/+xKq3P5HXWZPfD3UuMUyZ68znX3iz7tWftLOGeAGkrHX",
+	"iuIqcggju2p6CxYtu2Nm4j43jC4RvtSJ0nVvzG0koJcGttBcY204vjalSze7uVS3bmTynNVr3qMsIrVb",
+	"1zZqqNaZveIx/czMstZZAvR5feUajb+QNl5pW2exDkClCRyRq6izPaWh3ZNoQ+7MDqRJu/WokubZjIka",
+	"2ZpzzX6mjbHkOp26OeJpbOLj+UxGfEIQZ2XTwxbOckeY8ghI8jk2HSEwgk+USDjh16QoXfIaFDLGt6y+",
+	"VmNb5Y63qqUU/mIYglIzIdMMfKB1Kf3XWaJerVJS7nyg2QG7M50Q7Za239rziVNwYk+jfi1mOSdCnqmk",
+	"U8vkqfw4hoV/YTP4Luh8W+/gc+Xl6XkFI8bnT/sSnmX5ZR73DZzJZSmZ8lSax/AYT6cEHqNZtgiVxMxl",
+	"M03UM8xCEIiK79tp9/uGX8FPympTSbGvWECJTSX0ipivynqjGMRWv8jR1Ye5wjw/1VAqq+U1ySs0ATuy",
+	"HGZXm3H0llV6s0cK87RTp30rnnkaqjq9Byz8u7byu7by0YPtAALZQ5Hr7IDZjXrvR+GaB59OwaN9UUOj",
+	"rUdbDE+UT3mW5zHPQ6Td/3XdnO0wq76iW4VImiiBjHmZPYSZTTp0ZDqlGIJ0XsAmDLnprHsmG5ZelbJ0",
+	"m2DPTGtHpVCSUohwJHmKtlTWO+irKvBgxX2NA3/cROtetRdMOcpbGTOVGVCl2pSEabHSZGlHnef7KMYL",
+	"sb3M+e77I/g/4BH8V3vTlnxxrSfuZg/aUs4VNx3er58Bm3QuIl9EzHseQU43opKGTQiTWd6irT5Eu8BD",
+	"qb/tJMc62NlJoNOYC3nwstVqKXw1662ELBouByvNeF3Om3RsFPH72jWLiBdb9r0NvalXLYWfULFgTgAZ",
+	"cJktBTTUn6lUaMXgisX7RuUoprGSTkMtlWYjwF6cIfQZVcfwHLIaIme3Ih9TRXC7g5omnnGzBFWG6Zqs",
+	"OvDUHxCd0pmn0ZgImWLJUwGuRjmDZ4TEJLYnslLw3H6+/X8DAA==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

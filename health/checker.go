@@ -174,6 +174,9 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 	case err != nil:
 		log.Error("cannot record check", "error", err.Error())
 		return aborted
+	}
+	c.audit(ctx, conn, saved, res.Success)
+	switch {
 	case res.Success:
 		return passed
 	case conn.TransitionTo(saved.Health) == connvault.Disabled:
@@ -196,6 +199,24 @@ func (c *Checker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// audit records the check and any status change it caused; the actor is
+// connvault itself (no user, no key).
+func (c *Checker) audit(ctx context.Context, before, after *connvault.Connection, ok bool) {
+	events := []store.NewEvent{{OrgID: after.OrgID, Action: connvault.ActionChecked, ConnectionID: after.ID, Details: map[string]any{"success": ok}}}
+	if before.Status != after.Status {
+		details := map[string]any{"from": before.Status, "to": after.Status}
+		if after.StatusReason != nil {
+			details["reason"] = *after.StatusReason
+		}
+		events = append(events, store.NewEvent{OrgID: after.OrgID, Action: connvault.ActionStatusChanged, ConnectionID: after.ID, Details: details})
+	}
+	for _, e := range events {
+		if err := c.store.RecordEvent(ctx, e); err != nil {
+			c.cfg.Log.Error("audit event not recorded", "action", string(e.Action), "error", err.Error())
 		}
 	}
 }

@@ -56,3 +56,15 @@ func (c *authCache) put(h [32]byte, p store.Principal) {
 	}
 	c.m[h] = authEntry{p: p, expires: time.Now().Add(c.ttl)}
 }
+
+// forgetAll empties the cache: after a revocation, this process asks the
+// database again for every key (the cache is keyed by hash, so it cannot
+// find one key by its id).
+func (c *authCache) forgetAll() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.m = map[[32]byte]authEntry{}
+	c.mu.Unlock()
+}

@@ -118,6 +118,7 @@ func (s *Server) create(ctx context.Context, who store.Principal, in createInput
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "connection created", "org", c.OrgID, "connection_id", c.ID, "provider_type", c.ProviderType)
+	s.record(ctx, connvault.ActionCreated, c.ID, map[string]any{"provider_type": c.ProviderType, "tested": tested})
 	return c, nil
 }
 
@@ -133,11 +134,18 @@ func (s *Server) GetConnection(ctx context.Context, req gen.GetConnectionRequest
 // DeleteConnection implements DELETE /v1/organizations/connections/{id}:
 // archive, idempotent by id.
 func (s *Server) DeleteConnection(ctx context.Context, req gen.DeleteConnectionRequestObject) (gen.DeleteConnectionResponseObject, error) {
-	c, err := s.store.ArchiveConnection(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
+	before, err := s.store.GetConnection(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "connection archived", "org", c.OrgID, "connection_id", c.ID)
+	c, err := s.store.ArchiveConnection(ctx, before.OrgID, before.ID)
+	if err != nil {
+		return nil, err
+	}
+	if before.Status != c.Status {
+		s.log.InfoContext(ctx, "connection archived", "org", c.OrgID, "connection_id", c.ID)
+		s.record(ctx, connvault.ActionArchived, c.ID, map[string]any{"from": before.Status})
+	}
 	return encodeConnection(c), nil
 }
 
@@ -156,9 +164,12 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 	}
 	out := s.runCheck(ctx, p, full)
 	// Record even when the client has gone: the outcome is real.
-	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, ""); err != nil {
+	after, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, "")
+	if err != nil {
 		return nil, err
 	}
+	s.record(ctx, connvault.ActionTested, c.ID, map[string]any{"success": out.Success, "timed_out": out.TimedOut})
+	s.recordStatus(ctx, c, after)
 	if out.TimedOut {
 		return nil, connvault.Errorf(connvault.ETIMEOUT, "connection test timed out: %s", out.Message)
 	}
@@ -175,6 +186,8 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	if err := c.Mutable(); err != nil {
 		return nil, err
 	}
+	before := *c
+	var changed []string
 	now := time.Now().UTC()
 	if body.Name != nil {
 		c.Name = *body.Name
@@ -215,7 +228,10 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 			}
 			// New credentials that test OK bring a FAILED connection back.
 			c.Health = c.Health.AfterCheck(true, "", now, s.cfg.Schedule)
+		} else {
+			c.Health = c.Health.Untested(now)
 		}
+		changed = append(changed, changedPaths(full, merged, "provider_config.")...)
 		change = &store.ConfigChange{Config: providers.Seal(p, merged)}
 	}
 	// After the config: new credentials that test OK may already have
@@ -231,6 +247,26 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	if err != nil {
 		return nil, err
 	}
+	if change != nil {
+		// Tokens issued from the old credentials are not handed out again.
+		if err := s.store.ForgetIssued(ctx, c.OrgID, c.ID); err != nil {
+			s.log.ErrorContext(ctx, "cached credentials not dropped", "connection_id", c.ID, "error", err.Error())
+		}
+	}
+	if body.Name != nil && before.Name != updated.Name {
+		changed = append(changed, "name")
+	}
+	if body.Description.IsSpecified() {
+		changed = append(changed, "description")
+	}
+	if body.Metadata != nil {
+		changed = append(changed, "metadata")
+	}
+	if body.Status != nil || body.IsActive != nil {
+		changed = append(changed, "status")
+	}
+	s.record(ctx, connvault.ActionUpdated, c.ID, map[string]any{"fields": changed})
+	s.recordStatus(ctx, &before, updated)
 	return encodeConnection(updated), nil
 }
 

@@ -50,6 +50,9 @@ func (a connectionAnswer) VisitDeleteConnectionResponse(w http.ResponseWriter) e
 	return a.write(w)
 }
 
+// VisitReportUsageResponse implements gen.ReportUsageResponseObject.
+func (a connectionAnswer) VisitReportUsageResponse(w http.ResponseWriter) error { return a.write(w) }
+
 // listAnswer is a page of connections, encoded.
 type listAnswer []byte
 

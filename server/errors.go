@@ -82,6 +82,8 @@ func toAPIError(err error) *apiError {
 			e.Status, e.Type = http.StatusUnauthorized, gen.ErrorBodyTypeUnauthorizedError
 		case connvault.ETIMEOUT:
 			e.Status, e.Type = http.StatusGatewayTimeout, gen.ErrorBodyTypeTimeoutError
+		case connvault.EPROVIDER:
+			e.Status, e.Type = http.StatusBadGateway, gen.ErrorBodyTypeProviderError
 		case connvault.EUNAVAILABLE:
 			e.Status, e.Type, e.retryAfter = http.StatusServiceUnavailable, gen.ErrorBodyTypeServiceUnavailableError, 1
 		default:

@@ -131,6 +131,11 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 	// Authentication before the body limit and before anything reads the
 	// body: an unauthenticated caller is answered without its body read.
 	e.Use(s.authenticate(api))
+	scopes, err := requiredScopes(spec)
+	if err != nil {
+		return nil, err
+	}
+	e.Use(s.requireScope(scopes))
 	e.Use(echomw.BodyLimit(fmt.Sprintf("%dB", cfg.MaxBodyBytes)))
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		guarded := storableInput(next)

@@ -239,6 +239,20 @@ var ErrLeaseLost = errors.New("health check lease lost to another checker")
 // background check passes its leaseOwner and gets ErrLeaseLost if another
 // checker took the row over; a manual test passes "".
 func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule, leaseOwner string) (*connvault.Connection, error) {
+	return s.recordHealth(ctx, orgID, connID, leaseOwner, func(h connvault.Health, now time.Time) connvault.Health {
+		return h.AfterCheck(ok, message, now, sched)
+	})
+}
+
+// RecordUsage applies what a sync worker reported (connvault.Health.AfterUse)
+// under the same row lock as a check outcome.
+func (s *Store) RecordUsage(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule) (*connvault.Connection, error) {
+	return s.recordHealth(ctx, orgID, connID, "", func(h connvault.Health, now time.Time) connvault.Health {
+		return h.AfterUse(ok, message, now, sched)
+	})
+}
+
+func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner string, rule func(connvault.Health, time.Time) connvault.Health) (*connvault.Connection, error) {
 	var out *connvault.Connection
 	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		row, err := q.LockConnection(ctx, sqlcdb.LockConnectionParams{InternalID: orgID, ConnectionID: connID})
@@ -261,7 +275,7 @@ func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, 
 		if err := c.Mutable(); err != nil {
 			return err
 		}
-		h := c.Health.AfterCheck(ok, message, time.Now().UTC(), sched)
+		h := rule(c.Health, time.Now().UTC())
 		saved, err := q.SaveConnectionHealth(ctx, sqlcdb.SaveConnectionHealthParams{
 			Status:              string(h.Status),
 			StatusReason:        h.StatusReason,

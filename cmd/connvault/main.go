@@ -53,6 +53,7 @@ type Config struct {
 	UnauthRateLimit      float64
 	QueryTimeout         time.Duration
 	AllowLoggedParams    bool
+	EventRetention       time.Duration
 	PprofAddr            string
 	ProviderEndpoints    map[string]string
 	AWS                  providers.AWSCredentials
@@ -73,8 +74,9 @@ func main() {
 const usage = `usage:
   connvault serve [flags]
   connvault migrate [flags]
-  connvault apikey create --org int_... --user usr_... [flags]
-  connvault apikey revoke [flags] < key-file
+  connvault apikey create --org int_... --user usr_... [--name N] [--scopes read,write,use,admin]
+  connvault apikey list --org int_...
+  connvault apikey revoke --id key_...   (or the key itself on stdin)
   connvault health run-once [flags]
   connvault keys rotate [flags]`
 
@@ -92,7 +94,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return flag.ErrHelp
 	}
 	if cmd == "apikey" {
-		if len(args) == 0 || (args[0] != "create" && args[0] != "revoke") {
+		if len(args) == 0 || (args[0] != "create" && args[0] != "revoke" && args[0] != "list") {
 			return errors.New(usage)
 		}
 		cmd, args = "apikey "+args[0], args[1:]
@@ -129,6 +131,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		UnauthRateLimit:      e.float("CONNVAULT_UNAUTHENTICATED_RATE_LIMIT", 10),
 		QueryTimeout:         e.duration("CONNVAULT_QUERY_TIMEOUT", store.DefaultQueryTimeout),
 		AllowLoggedParams:    e.bool("CONNVAULT_ALLOW_LOGGED_PARAMETERS", false),
+		EventRetention:       e.duration("CONNVAULT_EVENT_RETENTION", connvault.DefaultEventRetention),
 		PprofAddr:            env("CONNVAULT_PPROF_ADDR", ""),
 		// The server's own AWS identity, to assume the roles of iam_role
 		// connections. Environment only: no flag puts a secret in argv.
@@ -154,10 +157,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.BoolVar(&cfg.ValidateResponses, "validate-responses", cfg.ValidateResponses, "log every answer that does not match openapi.yaml (CONNVAULT_VALIDATE_RESPONSES)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", cfg.PprofAddr, "serve Go profiles on this address, keep it on loopback (CONNVAULT_PPROF_ADDR)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (CONNVAULT_LOG_LEVEL)")
-	var org, user string
-	if cmd == "apikey create" {
+	fs.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long audit events are kept (CONNVAULT_EVENT_RETENTION)")
+	var org, user, keyName, scopeList, keyID string
+	switch cmd {
+	case "apikey create":
 		fs.StringVar(&org, "org", "", "organization id, int_ + 24 characters")
 		fs.StringVar(&user, "user", "", "user id, usr_ + 15 characters")
+		fs.StringVar(&keyName, "name", "", "what the key is for")
+		fs.StringVar(&scopeList, "scopes", "read,write", "comma-separated: read, write, use, admin")
+	case "apikey list":
+		fs.StringVar(&org, "org", "", "organization id, int_ + 24 characters")
+	case "apikey revoke":
+		fs.StringVar(&keyID, "id", "", "the key's id (key_...); without it the key itself is read from stdin")
 	}
 	endpoints := env("CONNVAULT_PROVIDER_ENDPOINTS", "")
 	fs.StringVar(&endpoints, "provider-endpoints", endpoints, "provider URL overrides, name=url pairs separated by commas, e.g. box.api_base=https://... (CONNVAULT_PROVIDER_ENDPOINTS)")
@@ -197,21 +208,56 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "apikey create":
 		// The key is not needed to create API keys, but a store needs one.
 		st := store.New(pool, store.Keyring{})
-		key, err := st.CreateAPIKey(ctx, org, user)
+		scopes, err := parseScopes(scopeList)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "API key for %s / %s (shown once, only its hash is stored):\n%s\n", org, user, key)
+		key, k, err := st.CreateAPIKey(ctx, store.NewAPIKey{OrgID: org, UserID: user, Name: keyName, Scopes: scopes})
+		if err != nil {
+			return err
+		}
+		_ = st.RecordEvent(ctx, store.NewEvent{OrgID: org, Action: connvault.ActionKeyCreated, ActorUserID: user,
+			Details: map[string]any{"key_id": k.ID, "name": k.Name, "scopes": k.Scopes, "via": "cli"}})
+		fmt.Fprintf(stdout, "API key %s for %s / %s, scopes %s (shown once, only its hash is stored):\n%s\n", k.ID, org, user, joinScopes(k.Scopes), key)
+		return nil
+	case "apikey list":
+		if !connvault.ValidOrgID(org) {
+			return errors.New("apikey list: --org int_... is required")
+		}
+		keys, err := store.New(pool, store.Keyring{}).ListAPIKeys(ctx, org)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			state := "active"
+			if k.RevokedAt != nil {
+				state = "revoked " + k.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%s  %s...  %-20q %-24s %s\n", k.ID, k.Prefix, k.Name, joinScopes(k.Scopes), state)
+		}
 		return nil
 	case "apikey revoke":
-		// The key comes on stdin, not as an argument, so it stays out of
-		// shell history and process listings.
-		raw, err := io.ReadAll(io.LimitReader(stdin, 1024))
-		if err != nil {
-			return err
-		}
-		if err := store.New(pool, store.Keyring{}).RevokeAPIKey(ctx, strings.TrimSpace(string(raw))); err != nil {
-			return err
+		st := store.New(pool, store.Keyring{})
+		if keyID != "" {
+			orgs, err := st.KeyOrganization(ctx, keyID)
+			if err != nil {
+				return err
+			}
+			k, err := st.RevokeAPIKeyByID(ctx, orgs, keyID)
+			if err != nil {
+				return err
+			}
+			_ = st.RecordEvent(ctx, store.NewEvent{OrgID: k.OrgID, Action: connvault.ActionKeyRevoked, Details: map[string]any{"key_id": k.ID, "via": "cli"}})
+		} else {
+			// The key comes on stdin, not as an argument, so it stays out
+			// of shell history and process listings.
+			raw, err := io.ReadAll(io.LimitReader(stdin, 1024))
+			if err != nil {
+				return err
+			}
+			if err := st.RevokeAPIKey(ctx, strings.TrimSpace(string(raw))); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(stdout, "revoked; servers stop accepting it within their auth cache TTL (5s)")
 		return nil
@@ -332,6 +378,7 @@ func serve(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Log
 		close(checkerDone)
 		logger.Info("background health checker is off (CONNVAULT_HEALTH_INTERVAL=0)")
 	}
+	go sweep(ctx, st, cfg.EventRetention, logger)
 	srv := newHTTPServer(e, cfg.CheckTimeout)
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -467,4 +514,43 @@ func (r *envReader) duration(name string, def time.Duration) time.Duration {
 	}
 	r.bad(name, v, "a duration such as 30s or 15m, or whole seconds")
 	return def
+}
+
+// parseScopes reads "read,write,..." into scopes.
+func parseScopes(list string) ([]connvault.Scope, error) {
+	var out []connvault.Scope
+	for _, name := range splitList(list) {
+		if !connvault.ValidScope(name) {
+			return nil, fmt.Errorf("unknown scope %q: want read, write, use or admin", name)
+		}
+		out = append(out, connvault.Scope(name))
+	}
+	return out, nil
+}
+
+func joinScopes(scopes []connvault.Scope) string {
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ",")
+}
+
+// sweep deletes expired audit events and idempotency keys, at start and
+// hourly, until ctx ends.
+func sweep(ctx context.Context, st *store.Store, retention time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if events, keys, err := st.Sweep(ctx, retention); err != nil {
+			logger.Warn("sweep failed", "error", err.Error())
+		} else if events+keys > 0 {
+			logger.Info("swept", "events", events, "idempotency_keys", keys)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -15,6 +15,10 @@ type ApiKey struct {
 	UserID     string
 	CreatedAt  time.Time
 	RevokedAt  *time.Time
+	KeyID      string
+	Name       string
+	Scopes     []string
+	LastUsedAt *time.Time
 }
 
 type Connection struct {
@@ -60,12 +64,33 @@ type EncryptionKey struct {
 	RegisteredAt time.Time
 }
 
+type Event struct {
+	InternalID   string
+	EventSeq     int64
+	Action       string
+	OccurredAt   time.Time
+	ConnectionID *string
+	ActorUserID  *string
+	ActorKeyID   *string
+	RequestID    *string
+	Details      []byte
+}
+
 type IdempotencyKey struct {
 	InternalID     string
 	IdempotencyKey string
 	RequestHash    []byte
 	Response       []byte
 	CreatedAt      time.Time
+}
+
+type IssuedCredential struct {
+	InternalID   string
+	ConnectionID string
+	Ciphertext   []byte
+	SecretKeyID  string
+	IssuedAt     time.Time
+	ExpiresAt    time.Time
 }
 
 type Organization struct {

@@ -34,9 +34,10 @@ func (q *Queries) EnsureUser(ctx context.Context, arg EnsureUserParams) error {
 	return err
 }
 
-const InsertAPIKey = `-- name: InsertAPIKey :exec
-INSERT INTO api_keys (key_hash, key_prefix, internal_id, user_id)
-VALUES ($1, $2, $3, $4)
+const InsertAPIKey = `-- name: InsertAPIKey :one
+INSERT INTO api_keys (key_hash, key_prefix, internal_id, user_id, key_id, name, scopes)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING key_hash, key_prefix, internal_id, user_id, created_at, revoked_at, key_id, name, scopes, last_used_at
 `
 
 type InsertAPIKeyParams struct {
@@ -44,16 +45,81 @@ type InsertAPIKeyParams struct {
 	KeyPrefix  string
 	InternalID string
 	UserID     string
+	KeyID      string
+	Name       string
+	Scopes     []string
 }
 
-func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) error {
-	_, err := q.db.Exec(ctx, InsertAPIKey,
+func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) (ApiKey, error) {
+	row := q.db.QueryRow(ctx, InsertAPIKey,
 		arg.KeyHash,
 		arg.KeyPrefix,
 		arg.InternalID,
 		arg.UserID,
+		arg.KeyID,
+		arg.Name,
+		arg.Scopes,
 	)
-	return err
+	var i ApiKey
+	err := row.Scan(
+		&i.KeyHash,
+		&i.KeyPrefix,
+		&i.InternalID,
+		&i.UserID,
+		&i.CreatedAt,
+		&i.RevokedAt,
+		&i.KeyID,
+		&i.Name,
+		&i.Scopes,
+		&i.LastUsedAt,
+	)
+	return i, err
+}
+
+const KeyOrganization = `-- name: KeyOrganization :one
+SELECT internal_id FROM api_keys WHERE key_id = $1
+`
+
+func (q *Queries) KeyOrganization(ctx context.Context, keyID string) (string, error) {
+	row := q.db.QueryRow(ctx, KeyOrganization, keyID)
+	var internal_id string
+	err := row.Scan(&internal_id)
+	return internal_id, err
+}
+
+const ListAPIKeys = `-- name: ListAPIKeys :many
+SELECT key_hash, key_prefix, internal_id, user_id, created_at, revoked_at, key_id, name, scopes, last_used_at FROM api_keys WHERE internal_id = $1 ORDER BY created_at DESC, key_id DESC
+`
+
+func (q *Queries) ListAPIKeys(ctx context.Context, internalID string) ([]ApiKey, error) {
+	rows, err := q.db.Query(ctx, ListAPIKeys, internalID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ApiKey
+	for rows.Next() {
+		var i ApiKey
+		if err := rows.Scan(
+			&i.KeyHash,
+			&i.KeyPrefix,
+			&i.InternalID,
+			&i.UserID,
+			&i.CreatedAt,
+			&i.RevokedAt,
+			&i.KeyID,
+			&i.Name,
+			&i.Scopes,
+			&i.LastUsedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const ListOrganizations = `-- name: ListOrganizations :many
@@ -80,23 +146,6 @@ func (q *Queries) ListOrganizations(ctx context.Context) ([]string, error) {
 	return items, nil
 }
 
-const LookupAPIKey = `-- name: LookupAPIKey :one
-SELECT internal_id, user_id FROM api_keys
-WHERE key_hash = $1 AND revoked_at IS NULL
-`
-
-type LookupAPIKeyRow struct {
-	InternalID string
-	UserID     string
-}
-
-func (q *Queries) LookupAPIKey(ctx context.Context, keyHash []byte) (LookupAPIKeyRow, error) {
-	row := q.db.QueryRow(ctx, LookupAPIKey, keyHash)
-	var i LookupAPIKeyRow
-	err := row.Scan(&i.InternalID, &i.UserID)
-	return i, err
-}
-
 const RevokeAPIKey = `-- name: RevokeAPIKey :execrows
 UPDATE api_keys SET revoked_at = now()
 WHERE key_hash = $1 AND revoked_at IS NULL
@@ -108,4 +157,61 @@ func (q *Queries) RevokeAPIKey(ctx context.Context, keyHash []byte) (int64, erro
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const RevokeAPIKeyByID = `-- name: RevokeAPIKeyByID :one
+UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+WHERE internal_id = $1 AND key_id = $2
+RETURNING key_hash, key_prefix, internal_id, user_id, created_at, revoked_at, key_id, name, scopes, last_used_at
+`
+
+type RevokeAPIKeyByIDParams struct {
+	InternalID string
+	KeyID      string
+}
+
+// Revoking a revoked key answers it unchanged.
+func (q *Queries) RevokeAPIKeyByID(ctx context.Context, arg RevokeAPIKeyByIDParams) (ApiKey, error) {
+	row := q.db.QueryRow(ctx, RevokeAPIKeyByID, arg.InternalID, arg.KeyID)
+	var i ApiKey
+	err := row.Scan(
+		&i.KeyHash,
+		&i.KeyPrefix,
+		&i.InternalID,
+		&i.UserID,
+		&i.CreatedAt,
+		&i.RevokedAt,
+		&i.KeyID,
+		&i.Name,
+		&i.Scopes,
+		&i.LastUsedAt,
+	)
+	return i, err
+}
+
+const UseAPIKey = `-- name: UseAPIKey :one
+UPDATE api_keys SET last_used_at = now()
+WHERE key_hash = $1 AND revoked_at IS NULL
+RETURNING internal_id, user_id, key_id, scopes
+`
+
+type UseAPIKeyRow struct {
+	InternalID string
+	UserID     string
+	KeyID      string
+	Scopes     []string
+}
+
+// Resolving a key marks it used (the server caches the answer for a few
+// seconds, so this write happens at most that often per key and process).
+func (q *Queries) UseAPIKey(ctx context.Context, keyHash []byte) (UseAPIKeyRow, error) {
+	row := q.db.QueryRow(ctx, UseAPIKey, keyHash)
+	var i UseAPIKeyRow
+	err := row.Scan(
+		&i.InternalID,
+		&i.UserID,
+		&i.KeyID,
+		&i.Scopes,
+	)
+	return i, err
 }

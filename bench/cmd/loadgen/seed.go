@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/store"
 )
@@ -67,7 +68,7 @@ func seed(ctx context.Context, st *store.Store, o options) (*fixture, error) {
 		if i == 0 {
 			rows = o.bigOrgRows
 		}
-		key, err := st.CreateAPIKey(ctx, orgID(i), userID(i))
+		key, _, err := st.CreateAPIKey(ctx, store.NewAPIKey{OrgID: orgID(i), UserID: userID(i), Name: "bench", Scopes: connvault.AllScopes})
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/store/sqlcdb"
+	"github.com/jackc/pgx/v5"
+)
+
+// CachedCredentials are issued credentials as cached.
+type CachedCredentials struct {
+	Credentials json.RawMessage
+	IssuedAt    time.Time
+	ExpiresAt   time.Time
+}
+
+// ReuseMargin is how long before expiry a cached token stops being handed
+// out (or half its life, for tokens that live shorter than twice that).
+const ReuseMargin = 5 * time.Minute
+
+// CachedCredentials answers the cached token of c while it is good for
+// ReuseMargin more; nil when there is none.
+func (s *Store) CachedCredentials(ctx context.Context, c *connvault.Connection) (*CachedCredentials, error) {
+	row, err := s.q.CachedCredentials(ctx, sqlcdb.CachedCredentialsParams{
+		EncryptionKey: s.currentPassphrase(), InternalID: c.OrgID, ConnectionID: c.ID,
+		SecretKeyID: s.keys.CurrentID, MarginSeconds: ReuseMargin.Seconds(),
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, mapError(err, "issued credentials")
+	}
+	return &CachedCredentials{Credentials: json.RawMessage(row.CredentialsJson), IssuedAt: row.IssuedAt.UTC(), ExpiresAt: row.ExpiresAt.UTC()}, nil
+}
+
+// SaveIssued caches issued credentials and, when the provider rotated a
+// secret while issuing, stores the new secrets first, in the same
+// transaction: a new refresh token is never lost.
+func (s *Store) SaveIssued(ctx context.Context, c *connvault.Connection, cached CachedCredentials, rotated *connvault.SealedConfig) (*connvault.Connection, error) {
+	out := c
+	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
+		if rotated != nil {
+			previous, err := c.SecretFieldList()
+			if err != nil {
+				return fmt.Errorf("connection %s: secret_fields: %w", c.ID, err)
+			}
+			secretsJSON, keyID, fields, err := s.sealSecrets(*rotated, previous, time.Now().UTC().Truncate(time.Microsecond), false)
+			if err != nil {
+				return err
+			}
+			if secretsJSON == nil {
+				return errors.New("a rotation left no secrets")
+			}
+			row, err := q.ReplaceSecrets(ctx, sqlcdb.ReplaceSecretsParams{
+				SecretKeyID: keyID, SecretFields: fields, InternalID: c.OrgID, ConnectionID: c.ID,
+				SecretsJson: *secretsJSON, EncryptionKey: s.currentPassphrase(),
+			})
+			if err != nil {
+				return mapError(err, "connection")
+			}
+			if out, err = fromRow(sqlcdb.Connection(row)); err != nil {
+				return err
+			}
+		}
+		return mapError(q.SaveIssuedCredentials(ctx, sqlcdb.SaveIssuedCredentialsParams{
+			InternalID: c.OrgID, ConnectionID: c.ID, CredentialsJson: string(cached.Credentials),
+			EncryptionKey: s.currentPassphrase(), SecretKeyID: s.keys.CurrentID, IssuedAt: cached.IssuedAt, ExpiresAt: cached.ExpiresAt,
+		}), "issued credentials")
+	})
+	return out, err
+}
+
+// ForgetIssued drops c's cached token (its credentials changed).
+func (s *Store) ForgetIssued(ctx context.Context, orgID, connID string) error {
+	return mapError(s.q.ForgetIssuedCredentials(ctx, sqlcdb.ForgetIssuedCredentialsParams{InternalID: orgID, ConnectionID: connID}), "issued credentials")
+}
+
+// ErrIssueBusy reports that another request (on any replica) held the
+// issuing lock of a connection for longer than the caller would wait.
+var ErrIssueBusy = connvault.Errorf(connvault.EUNAVAILABLE, "credentials for this connection are being issued by another request; retry")
+
+// WithIssueLock runs fn while holding the connection's issuing lock, a
+// Postgres session advisory lock, so that one request among all replicas
+// exchanges tokens with the provider while the others wait for its result.
+// Waiting holds no pooled connection: it polls with pg_try_advisory_lock,
+// and before each attempt calls ready, which ends the wait with its
+// answer (typically: the winner's result is in the cache now).
+func (s *Store) WithIssueLock(ctx context.Context, c *connvault.Connection, wait time.Duration, ready func(context.Context) (bool, error), fn func(context.Context) error) error {
+	key := c.OrgID + "/" + c.ID
+	deadline := time.Now().Add(wait)
+	for {
+		if done, err := ready(ctx); err != nil || done {
+			return err
+		}
+		got, release, err := s.tryAdvisoryLock(ctx, key)
+		if err != nil {
+			return err
+		}
+		if got {
+			defer release()
+			if done, err := ready(ctx); err != nil || done {
+				return err
+			}
+			return fn(ctx)
+		}
+		if time.Now().After(deadline) {
+			return ErrIssueBusy
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (bool, func(), error) {
+	lockCtx, cancel := withDeadline(ctx, s.queryTimeout)
+	defer cancel()
+	conn, err := s.pool.Acquire(lockCtx)
+	if err != nil {
+		return false, nil, mapError(err, "issuing lock")
+	}
+	q := sqlcdb.New(conn)
+	got, err := q.TryIssueLock(lockCtx, key)
+	if err != nil {
+		conn.Release()
+		return false, nil, mapError(err, "issuing lock")
+	}
+	if !got {
+		conn.Release()
+		return false, nil, nil
+	}
+	return true, func() {
+		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.queryTimeout)
+		defer cancel()
+		if _, err := q.ReleaseIssueLock(unlockCtx, key); err != nil {
+			// The session may still hold it: close it, which releases it.
+			_ = conn.Conn().Close(unlockCtx)
+		}
+		conn.Release()
+	}, nil
+}
