@@ -1,0 +1,154 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/gen/client"
+)
+
+// A worker's usage reports go through the lifecycle rule: five failures in
+// a row make the connection FAILED, a success brings it back and sets
+// last_used_at; the error a worker quotes is scrubbed of the connection's
+// secrets.
+func TestUsageReports(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("used"))
+	path := connPath(c.ConnectionId) + "/usage"
+	for i := 1; i <= 5; i++ {
+		got := model(t, h.Call(t, "POST", path, map[string]any{"success": false, "operation": "sync",
+			"error": fmt.Sprintf("attempt %d: provider said 403 for key s3-secret-used", i)}))
+		want := client.ConnectionStatusACTIVE
+		if i == 5 {
+			want = client.ConnectionStatusFAILED
+		}
+		if got.ConsecutiveFailures != i || got.Status != want || got.LastError == nil {
+			t.Fatalf("after failed report %d: %v %v %v", i, got.ConsecutiveFailures, got.Status, got.LastError)
+		}
+		if strings.Contains(*got.LastError, "s3-secret-used") || !strings.Contains(*got.LastError, "***REDACTED***") {
+			t.Fatalf("last_error keeps the secret: %q", *got.LastError)
+		}
+		if got.LastCheckedAt != nil {
+			t.Errorf("a usage report counted as a check: %v", got.LastCheckedAt)
+		}
+	}
+	back := model(t, h.Call(t, "POST", path, map[string]any{"success": true, "operation": "list"}))
+	if back.Status != client.ConnectionStatusACTIVE || back.ConsecutiveFailures != 0 || back.LastUsedAt == nil || back.LastError != nil {
+		t.Fatalf("after a successful report: %+v", back)
+	}
+	wantFieldError(t, h.Call(t, "POST", path, map[string]any{"success": true, "operation": "delete"}), "body", "operation")
+	wantFieldError(t, h.Call(t, "POST", path, map[string]any{"operation": "sync"}), "body", "success")
+	h.Call(t, "DELETE", connPath(c.ConnectionId), nil)
+	wantError(t, h.Call(t, "POST", path, map[string]any{"success": true, "operation": "sync"}), 409, "ConflictError")
+	wantError(t, h.Call(t, "POST", connPath("conn_aaaaaaaaaaaaaaa")+"/usage", map[string]any{"success": true, "operation": "sync"}), 404, "NotFoundError")
+}
+
+// A connection saved without a test is due for its background check at
+// once; one tested before saving waits the interval.
+func TestUntestedConnectionsAreDueAtOnce(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("untested"))
+	stored, err := h.Store.GetConnection(t.Context(), h.Tenant.OrgID, c.ConnectionId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.NextCheckAt == nil || time.Until(*stored.NextCheckAt) > time.Second {
+		t.Fatalf("untested create: next check %v", stored.NextCheckAt)
+	}
+	// Suspend, resume (scheduled normally), then PATCH credentials untested: due at once again.
+	h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"status": "SUSPENDED"})
+	h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"status": "ACTIVE"})
+	if s, _ := h.Store.GetConnection(t.Context(), h.Tenant.OrgID, c.ConnectionId); s == nil || s.NextCheckAt == nil || time.Until(*s.NextCheckAt) < time.Minute {
+		t.Fatalf("after resume: %v", s.NextCheckAt)
+	}
+	h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"test_before_save": false,
+		"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "rotated-by-user"}}})
+	if s, _ := h.Store.GetConnection(t.Context(), h.Tenant.OrgID, c.ConnectionId); s == nil || s.NextCheckAt == nil || time.Until(*s.NextCheckAt) > time.Second {
+		t.Fatalf("after an untested credential change: %v", s.NextCheckAt)
+	}
+}
+
+// The audit trail records who did what, names changed fields but never
+// values, filters by action and time and pages by cursor.
+func TestAuditTrail(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("audited"))
+	id := c.ConnectionId
+	h.Call(t, "PATCH", connPath(id), map[string]any{"name": "audited 2", "test_before_save": false,
+		"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "new-audited-secret"}}})
+	h.Call(t, "PATCH", connPath(id), map[string]any{"status": "SUSPENDED"})
+	h.Call(t, "POST", connPath(id)+"/test", nil)
+	h.Call(t, "POST", connPath(id)+"/usage", map[string]any{"success": true, "operation": "sync"})
+	key := decodeAnswer[client.ApiKeyCreated](t, h.Call(t, "POST", "/v1/organizations/api-keys", map[string]any{"name": "k"}), "a key")
+	h.Call(t, "DELETE", "/v1/organizations/api-keys/"+key.KeyId, nil)
+	h.Call(t, "DELETE", connPath(id), nil)
+
+	events := decodeAnswer[client.EventList](t, h.Call(t, "GET", connPath(id)+"/events", nil), "events")
+	var actions []string
+	for _, e := range events.Results {
+		actions = append(actions, string(e.Action))
+		if e.Actor.UserId == nil || *e.Actor.UserId != h.Tenant.UserID || e.Actor.KeyId == nil || *e.Actor.KeyId != h.Tenant.KeyID || e.RequestId == nil {
+			t.Errorf("%s without its actor or request id: %+v", e.Action, e)
+		}
+	}
+	want := "connection.archived usage.reported connection.tested connection.status_changed connection.updated connection.updated connection.created"
+	if strings.Join(actions, " ") != want {
+		t.Errorf("actions newest first:\n got %q\nwant %q", strings.Join(actions, " "), want)
+	}
+	raw, _ := json.Marshal(events)
+	for _, secret := range []string{"new-audited-secret", "s3-secret-audited"} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("an event holds a secret: %s", raw)
+		}
+	}
+	if !strings.Contains(string(raw), "provider_config.credentials.secret_access_key") || !strings.Contains(string(raw), `"name"`) {
+		t.Errorf("the update does not name its fields: %s", raw)
+	}
+	all := decodeAnswer[client.EventList](t, h.Call(t, "GET", "/v1/organizations/events?action=api_key.created", nil), "events")
+	if len(all.Results) != 1 || all.Results[0].ConnectionId != nil {
+		t.Errorf("api_key.created events: %+v", all.Results)
+	}
+	// Paging: two at a time through everything, each once.
+	seen := map[string]bool{}
+	cursor := ""
+	for range 10 {
+		p := "/v1/organizations/events?limit=2"
+		if cursor != "" {
+			p += "&cursor=" + cursor
+		}
+		page := decodeAnswer[client.EventList](t, h.Call(t, "GET", p, nil), "events")
+		for _, e := range page.Results {
+			if seen[e.EventId] {
+				t.Fatalf("event %s on two pages", e.EventId)
+			}
+			seen[e.EventId] = true
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	if len(seen) != 9 { // 7 of the connection, 2 of the key
+		t.Errorf("paged through %d events, want 9", len(seen))
+	}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if page := decodeAnswer[client.EventList](t, h.Call(t, "GET", "/v1/organizations/events?since="+future, nil), "events"); len(page.Results) != 0 {
+		t.Errorf("since the future: %d events", len(page.Results))
+	}
+	wantFieldError(t, h.Call(t, "GET", "/v1/organizations/events?cursor=garbage", nil), "query", "cursor")
+	wantFieldError(t, h.Call(t, "GET", "/v1/organizations/events?action=connection.exploded", nil), "query", "action")
+	wantError(t, h.Call(t, "GET", connPath("conn_aaaaaaaaaaaaaaa")+"/events", nil), 404, "NotFoundError")
+	wantFieldError(t, h.Call(t, "GET", connPath(id)+"/events?limit=0", nil), "query", "limit")
+	// Another organization sees none of them.
+	other := connvaulttest.NewServer(t, connvaulttest.Options{})
+	if page := decodeAnswer[client.EventList](t, other.Call(t, "GET", "/v1/organizations/events", nil), "events"); len(page.Results) != 0 {
+		t.Errorf("another organization sees %d events", len(page.Results))
+	}
+}
