@@ -174,10 +174,364 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizations/connections/{connection_identifier}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand a sync worker the connection's credentials
+         * @description Answers what a worker needs to call the provider, as short-lived as the provider
+         *     allows: an access token (Google, SharePoint, Box, TikTok), a signed JWT of at most one
+         *     hour (Snowflake key pair), STS credentials (S3 `iam_role`); static secrets as stored,
+         *     with `expires_at: null`. Issued tokens are cached (encrypted, shared by every replica)
+         *     until five minutes before they expire; concurrent requests cause one exchange with the
+         *     provider. A refresh token the provider rotates is stored before anything is answered.
+         *     ACTIVE connections only (409 otherwise). Never cached by HTTP intermediaries.
+         */
+        post: operations["issueCredentials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizations/connections/{connection_identifier}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a sync or list outcome
+         * @description A worker reports what happened when it used the connection. Success sets
+         *     `last_used_at` and resets `consecutive_failures`; a failure counts like a failed
+         *     check (`last_error` set, FAILED after five in a row). Answers the connection.
+         */
+        post: operations["reportUsage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizations/connections/{connection_identifier}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The audit trail of one connection
+         * @description Newest first; `cursor` pages on.
+         */
+        get: operations["listConnectionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizations/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's audit trail
+         * @description Every create, update (names of changed fields, never values), status change, test and
+         *     check outcome, archive, credentials issued, usage report and API key created or revoked,
+         *     with its time, actor (user and key) and request id. Newest first; `cursor` pages on.
+         *     Kept for the configured retention (default 365 days).
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizations/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the organization's API keys
+         * @description Without the raw keys; revoked keys included, with `revoked_at`.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description The raw key is in this answer only; connvault keeps its hash.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizations/api-keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The API key's id (`key_...`, from the list or the create answer).
+                 * @example key_abc123def456ghi
+                 */
+                key_id: components["parameters"]["KeyID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Servers stop accepting it within their auth cache's lifetime (5 s). Revoking a revoked
+         *     key answers it unchanged.
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description What an API key may do: `read` (get, list, events), `write` (create, update, delete,
+         *     test), `use` (credentials and usage reports), `admin` (API keys).
+         * @example read
+         * @enum {string}
+         */
+        Scope: "read" | "write" | "use" | "admin";
+        /**
+         * @example {
+         *       "name": "sync workers",
+         *       "scopes": [
+         *         "use"
+         *       ]
+         *     }
+         */
+        ApiKeyRequest: {
+            /** @description What the key is for. */
+            name: string;
+            /** @description Defaults to read and write. */
+            scopes?: components["schemas"]["Scope"][];
+        };
+        /**
+         * @example {
+         *       "key_id": "key_abc123def456ghi",
+         *       "prefix": "sk_live",
+         *       "name": "sync workers",
+         *       "scopes": [
+         *         "use"
+         *       ],
+         *       "created_by_user_id": "usr_34bbf6ded1b749a",
+         *       "created_at": "2026-12-01T12:00:00Z",
+         *       "last_used_at": null,
+         *       "revoked_at": null
+         *     }
+         */
+        ApiKey: {
+            /** @example key_abc123def456ghi */
+            key_id: string;
+            /**
+             * @description The first characters of the key, to recognise it.
+             * @example sk_live
+             */
+            prefix: string;
+            name: string;
+            scopes: components["schemas"]["Scope"][];
+            created_by_user_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Within a few seconds (keys are cached).
+             */
+            last_used_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+        };
+        /**
+         * @example {
+         *       "key_id": "key_abc123def456ghi",
+         *       "key": "sk_abcdefghijklmnopqrstuvwxyz0123456789ABCDEF",
+         *       "prefix": "sk_abcd",
+         *       "name": "sync workers",
+         *       "scopes": [
+         *         "use"
+         *       ],
+         *       "created_at": "2026-12-01T12:00:00Z"
+         *     }
+         */
+        ApiKeyCreated: {
+            key_id: string;
+            /** @description The API key. Shown in this answer only. */
+            key: string;
+            prefix: string;
+            name: string;
+            scopes: components["schemas"]["Scope"][];
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @example {
+         *       "results": [
+         *         {
+         *           "key_id": "key_abc123def456ghi",
+         *           "prefix": "sk_live",
+         *           "name": "sync workers",
+         *           "scopes": [
+         *             "use"
+         *           ],
+         *           "created_by_user_id": "usr_34bbf6ded1b749a",
+         *           "created_at": "2026-12-01T12:00:00Z",
+         *           "last_used_at": null,
+         *           "revoked_at": null
+         *         }
+         *       ]
+         *     }
+         */
+        ApiKeyList: {
+            results: components["schemas"]["ApiKey"][];
+        };
+        /**
+         * @example {
+         *       "connection_id": "conn_abc123def456ghi",
+         *       "provider_type": "google_drive",
+         *       "credentials": {
+         *         "access_token": "ya29.a0Af...",
+         *         "token_type": "Bearer"
+         *       },
+         *       "issued_at": "2026-12-01T12:00:00Z",
+         *       "expires_at": "2026-12-01T13:00:00Z"
+         *     }
+         */
+        IssuedCredentials: {
+            connection_id: string;
+            provider_type: components["schemas"]["ProviderType"];
+            /** @description Named as the provider names them (access_token, access_key_id, secret_access_key, session_token, jwt, password, headers, ...). */
+            credentials: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @description When these credentials were obtained (a cached token keeps its time).
+             */
+            issued_at: string;
+            /**
+             * Format: date-time
+             * @description When they stop working; null for static secrets.
+             */
+            expires_at: string | null;
+        };
+        /**
+         * @example {
+         *       "success": false,
+         *       "operation": "sync",
+         *       "error": "403 from the provider listing the bucket"
+         *     }
+         */
+        UsageReport: {
+            success: boolean;
+            /** @enum {string} */
+            operation: "sync" | "list";
+            /** @description What went wrong (failures only; stored as last_error, so never put a secret here). */
+            error?: string;
+        };
+        /**
+         * @example connection.updated
+         * @enum {string}
+         */
+        EventAction: "connection.created" | "connection.updated" | "connection.status_changed" | "connection.tested" | "connection.checked" | "connection.archived" | "credentials.issued" | "usage.reported" | "api_key.created" | "api_key.revoked";
+        /**
+         * @example {
+         *       "event_id": "evt_000000000000042",
+         *       "action": "connection.updated",
+         *       "occurred_at": "2026-12-01T12:00:00Z",
+         *       "connection_id": "conn_abc123def456ghi",
+         *       "actor": {
+         *         "user_id": "usr_34bbf6ded1b749a",
+         *         "key_id": "key_abc123def456ghi"
+         *       },
+         *       "request_id": "7f3c2a9e4b1d4c0f8e2a6b5d9c1e3f70",
+         *       "details": {
+         *         "fields": [
+         *           "name",
+         *           "provider_config.bucket"
+         *         ]
+         *       }
+         *     }
+         */
+        Event: {
+            event_id: string;
+            action: components["schemas"]["EventAction"];
+            /** Format: date-time */
+            occurred_at: string;
+            connection_id: string | null;
+            /** @description Who acted; both null for connvault's own health checker. */
+            actor: {
+                user_id: string | null;
+                key_id: string | null;
+            };
+            request_id: string | null;
+            /** @description What happened (field names, outcomes, statuses); never a value of a secret. */
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @example {
+         *       "results": [],
+         *       "next_cursor": null
+         *     }
+         */
+        EventList: {
+            results: components["schemas"]["Event"][];
+            next_cursor: string | null;
+        };
         /**
          * @description A probe's answer.
          * @example {
@@ -1945,7 +2299,7 @@ export interface components {
         ErrorBody: {
             message: string;
             /** @enum {string} */
-            type: "BadRequestError" | "UnauthorizedError" | "ForbiddenError" | "NotFoundError" | "MethodNotAllowedError" | "ConflictError" | "AlreadyExistsError" | "UnsupportedMediaTypeError" | "ValidationError" | "TooManyRequestsError" | "InternalServerError" | "TimeoutError" | "ServiceUnavailableError" | "RequestHeaderFieldsTooLargeError" | "NotImplementedError";
+            type: "BadRequestError" | "UnauthorizedError" | "ForbiddenError" | "NotFoundError" | "MethodNotAllowedError" | "ConflictError" | "AlreadyExistsError" | "UnsupportedMediaTypeError" | "ValidationError" | "TooManyRequestsError" | "InternalServerError" | "TimeoutError" | "ServiceUnavailableError" | "RequestHeaderFieldsTooLargeError" | "NotImplementedError" | "ProviderError";
             details?: components["schemas"]["ErrorDetails"];
         };
         /**
@@ -1995,6 +2349,47 @@ export interface components {
         };
     };
     responses: {
+        /** @description The API key lacks the scope this operation needs (ForbiddenError). */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "success": false,
+                 *       "status": 403,
+                 *       "error": {
+                 *         "type": "ForbiddenError",
+                 *         "message": "this API key lacks the use scope"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /**
+         * @description The provider refused the stored credentials or did not answer as expected
+         *     (ProviderError); the message says what was refused, never a secret.
+         */
+        ProviderRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "success": false,
+                 *       "status": 502,
+                 *       "error": {
+                 *         "type": "ProviderError",
+                 *         "message": "the provider refused the refresh token"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The body is not valid JSON (BadRequestError). */
         BadRequest: {
             headers: {
@@ -2241,6 +2636,19 @@ export interface components {
     };
     parameters: {
         /**
+         * @description The API key's id (`key_...`, from the list or the create answer).
+         * @example key_abc123def456ghi
+         */
+        KeyID: string;
+        /** @description Only events of this action. */
+        EventAction: components["schemas"]["EventAction"];
+        /** @description Only events at or after this time. */
+        EventSince: string;
+        /** @description Page size. */
+        EventLimit: number;
+        /** @description Opaque cursor from a previous page's `next_cursor`. */
+        EventCursor: string;
+        /**
          * @description The connection's `conn_...` id, or its name (URL-escaped).
          * @example conn_abc123def456ghi
          */
@@ -2365,6 +2773,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -2402,6 +2811,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2445,6 +2855,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -2478,6 +2889,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -2509,6 +2921,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -2545,6 +2958,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -2581,12 +2995,258 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["Timeout"];
+        };
+    };
+    issueCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The credentials. */
+            200: {
+                headers: {
+                    /** @description Always `no-store`. */
+                    "Cache-Control"?: "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ProviderRefused"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    reportUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageReport"];
+            };
+        };
+        responses: {
+            /** @description The connection after the report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageConnectionModel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listConnectionEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events of this action. */
+                action?: components["parameters"]["EventAction"];
+                /** @description Only events at or after this time. */
+                since?: components["parameters"]["EventSince"];
+                /** @description Page size. */
+                limit?: components["parameters"]["EventLimit"];
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: components["parameters"]["EventCursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events of this action. */
+                action?: components["parameters"]["EventAction"];
+                /** @description Only events at or after this time. */
+                since?: components["parameters"]["EventSince"];
+                /** @description Page size. */
+                limit?: components["parameters"]["EventLimit"];
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: components["parameters"]["EventCursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The new key, shown once. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The API key's id (`key_...`, from the list or the create answer).
+                 * @example key_abc123def456ghi
+                 */
+                key_id: components["parameters"]["KeyID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revoked key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }
