@@ -200,3 +200,55 @@ func TestHTTPServerTimeouts(t *testing.T) {
 		t.Errorf("timeouts: header %v read %v write %v idle %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
 	}
 }
+
+// The operator's key commands: scopes and name, list without raw keys,
+// revoke by id; the default is read and write.
+func TestAPIKeyCommands(t *testing.T) {
+	t.Setenv("CONNVAULT_DATABASE_URL", connvaulttest.DatabaseURL(t))
+	ctx := context.Background()
+	org, user := connvault.NewOrgID(), connvault.NewUserID()
+	var out, errs bytes.Buffer
+	if err := run(ctx, []string{"apikey", "create", "--org", org, "--user", user, "--name", "everything", "--scopes", "read,write,use,admin"}, nil, &out, &errs); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	key := lines[len(lines)-1]
+	if !strings.HasPrefix(key, "sk_") || !strings.Contains(out.String(), "read,write,use,admin") {
+		t.Fatalf("create printed %q", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"apikey", "create", "--org", org, "--user", user}, nil, &out, &errs); err != nil {
+		t.Fatalf("create with defaults: %v", err)
+	}
+	if !strings.Contains(out.String(), "scopes read,write ") {
+		t.Errorf("default scopes: %q", out.String())
+	}
+	if err := run(ctx, []string{"apikey", "create", "--org", org, "--user", user, "--scopes", "root"}, nil, &out, &errs); err == nil {
+		t.Error("an unknown scope was accepted")
+	}
+	out.Reset()
+	if err := run(ctx, []string{"apikey", "list", "--org", org}, nil, &out, &errs); err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	listed := out.String()
+	if strings.Count(listed, "key_") != 2 || strings.Contains(listed, key) || !strings.Contains(listed, `"everything"`) {
+		t.Fatalf("list printed %q", listed)
+	}
+	keyID := strings.Fields(strings.Split(listed, "\n")[0])[0]
+	for _, line := range strings.Split(strings.TrimSpace(listed), "\n") {
+		if strings.Contains(line, "everything") {
+			keyID = strings.Fields(line)[0]
+		}
+	}
+	out.Reset()
+	if err := run(ctx, []string{"apikey", "revoke", "--id", keyID}, nil, &out, &errs); err != nil {
+		t.Fatalf("revoke --id: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"apikey", "list", "--org", org}, nil, &out, &errs); err != nil || !strings.Contains(out.String(), "revoked") {
+		t.Fatalf("after revoke: %v %q", err, out.String())
+	}
+	if err := run(ctx, []string{"apikey", "revoke", "--id", "key_aaaaaaaaaaaaaaa"}, nil, &out, &errs); err == nil {
+		t.Error("revoking an unknown id succeeded")
+	}
+}
