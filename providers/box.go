@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"}, checkBox, nil)
+	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"}, checkBox, issueBox)
 }
 
 type boxConfig struct {
@@ -28,12 +28,16 @@ type boxConfig struct {
 	} `json:"credentials"`
 }
 
-// checkBox gets a token from Box's token endpoint (refresh token, client
-// credentials grant, or a JWT assertion signed with the app's key) and
-// reads the configured folder, "0" (All Files) by default.
-func checkBox(ctx context.Context, c boxConfig, env Env) Result {
-	api := strings.TrimRight(env.Endpoint("box.api_base", "https://api.box.com"), "/")
-	tokenURL := api + "/oauth2/token"
+// boxAPI is Box's API base, which also serves its token endpoint.
+func boxAPI(env Env) string {
+	return strings.TrimRight(env.Endpoint("box.api_base", "https://api.box.com"), "/")
+}
+
+// boxToken gets a token from Box's token endpoint: refresh token, client
+// credentials grant, or a JWT assertion signed with the app's key. It
+// returns the steps that passed, on failure too.
+func boxToken(ctx context.Context, c boxConfig, env Env) (oauthToken, []Step, *stepError) {
+	tokenURL := boxAPI(env) + "/oauth2/token"
 	cr := c.Credentials
 	// Every Box grant, the JWT one included, carries the client secret.
 	form := url.Values{"client_id": {cr.ClientID}, "client_secret": {cr.ClientSecret}}
@@ -52,7 +56,7 @@ func checkBox(ctx context.Context, c boxConfig, env Env) Result {
 			form.Set("box_subject_type", "enterprise")
 			form.Set("box_subject_id", cr.EnterpriseID)
 		default:
-			return failStep("read credentials", "ccg credentials need enterprise_id or user_id")
+			return oauthToken{}, nil, failed("read credentials", "ccg credentials need enterprise_id or user_id")
 		}
 	case "jwt":
 		jti := make([]byte, 16)
@@ -63,19 +67,31 @@ func checkBox(ctx context.Context, c boxConfig, env Env) Result {
 			"jti": hex.EncodeToString(jti), "exp": time.Now().Add(45 * time.Second).Unix(),
 		})
 		if err != nil {
-			return failStep("read credentials", err.Error())
+			return oauthToken{}, nil, failed("read credentials", err.Error())
 		}
 		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the app key is a valid RSA key"})
 		form.Set("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
 		form.Set("assertion", assertion)
 	default:
-		return failStep("read credentials", "credentials.type must be oauth, ccg or jwt")
+		return oauthToken{}, nil, failed("read credentials", "credentials.type must be oauth, ccg or jwt")
 	}
-	token, err := fetchToken(ctx, env, tokenURL, form)
-	if err != nil {
-		return failStep("authenticate", describeTokenError(err), steps...)
+	return exchange(ctx, env, tokenURL, form, steps)
+}
+
+// issueBox hands out an access token; a refresh-token grant always comes
+// back with Rotated, as Box replaces the refresh token on every use.
+func issueBox(ctx context.Context, c boxConfig, env Env) (Issued, error) {
+	return issueToken(boxToken(ctx, c, env))
+}
+
+// checkBox gets a token and reads the configured folder, "0" (All Files)
+// by default. Box revokes a refresh token once used: a check of oauth
+// credentials spends the stored one (see Provider.Issue's Rotated).
+func checkBox(ctx context.Context, c boxConfig, env Env) Result {
+	tok, steps, fail := boxToken(ctx, c, env)
+	if fail != nil {
+		return fail.result(steps...)
 	}
-	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"})
 
 	folder := c.FolderID
 	if folder == "" {
@@ -84,7 +100,7 @@ func checkBox(ctx context.Context, c boxConfig, env Env) Result {
 	var f struct {
 		ID string `json:"id"`
 	}
-	if err := getJSON(ctx, env, api+"/2.0/folders/"+url.PathEscape(folder)+"?fields=id,name", "Bearer "+token, &f); err != nil {
+	if err := getJSON(ctx, env, boxAPI(env)+"/2.0/folders/"+url.PathEscape(folder)+"?fields=id,name", "Bearer "+tok.AccessToken, &f); err != nil {
 		return failStep("read folder", describeRead(err, "the folder"), steps...)
 	}
 	// The folder's name is the user's data, not ours to echo into results

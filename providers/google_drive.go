@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register("google_drive", []string{"credentials.private_key", "credentials.client_secret", "credentials.refresh_token"}, checkGoogleDrive, nil)
+	register("google_drive", []string{"credentials.private_key", "credentials.client_secret", "credentials.refresh_token"}, checkGoogleDrive, issueGoogleDrive)
 }
 
 type googleDriveConfig struct {
@@ -30,12 +30,11 @@ type googleDriveConfig struct {
 // not ask for write access it will never use.
 const driveReadonlyScope = "https://www.googleapis.com/auth/drive.readonly"
 
-// checkGoogleDrive gets an access token (a signed service-account JWT, or a
-// refresh token, exchanged at the token URL) and lists one file, inside the
-// shared drive and folder when the config names them.
-func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result {
+// googleDriveToken gets an access token: a signed service-account JWT,
+// or a refresh token, exchanged at the token URL. It returns the steps
+// that passed, on failure too.
+func googleDriveToken(ctx context.Context, c googleDriveConfig, env Env) (oauthToken, []Step, *stepError) {
 	tokenURL := env.Endpoint("google_drive.token_url", "https://oauth2.googleapis.com/token")
-	apiBase := strings.TrimRight(env.Endpoint("google_drive.api_base", "https://www.googleapis.com"), "/")
 	cr := c.Credentials
 	var steps []Step
 	var form url.Values
@@ -51,7 +50,7 @@ func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result 
 		}
 		assertion, err := signJWT(cr.PrivateKey, "", cr.PrivateKeyID, claims)
 		if err != nil {
-			return failStep("read credentials", err.Error())
+			return oauthToken{}, nil, failed("read credentials", err.Error())
 		}
 		steps = append(steps, Step{Name: "read credentials", Status: StepPassed, Message: "the service account key is a valid RSA key"})
 		form = url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
@@ -59,13 +58,25 @@ func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result 
 		form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cr.RefreshToken},
 			"client_id": {cr.ClientID}, "client_secret": {cr.ClientSecret}}
 	default:
-		return failStep("read credentials", "credentials.type must be service_account or oauth")
+		return oauthToken{}, nil, failed("read credentials", "credentials.type must be service_account or oauth")
 	}
-	token, err := fetchToken(ctx, env, tokenURL, form)
-	if err != nil {
-		return failStep("authenticate", describeTokenError(err), steps...)
+	return exchange(ctx, env, tokenURL, form, steps)
+}
+
+// issueGoogleDrive hands out an access token of the service account or
+// the user (with Rotated, should Google replace the refresh token).
+func issueGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) (Issued, error) {
+	return issueToken(googleDriveToken(ctx, c, env))
+}
+
+// checkGoogleDrive gets an access token and lists one file, inside the
+// shared drive and folder when the config names them.
+func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result {
+	apiBase := strings.TrimRight(env.Endpoint("google_drive.api_base", "https://www.googleapis.com"), "/")
+	tok, steps, fail := googleDriveToken(ctx, c, env)
+	if fail != nil {
+		return fail.result(steps...)
 	}
-	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"})
 
 	q := url.Values{"pageSize": {"1"}, "fields": {"files(id)"}}
 	thing := "the drive"
@@ -86,7 +97,7 @@ func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result 
 			ID string `json:"id"`
 		} `json:"files"`
 	}
-	if err := getJSON(ctx, env, apiBase+"/drive/v3/files?"+q.Encode(), "Bearer "+token, &files); err != nil {
+	if err := getJSON(ctx, env, apiBase+"/drive/v3/files?"+q.Encode(), "Bearer "+tok.AccessToken, &files); err != nil {
 		return failStep("list files", describeRead(err, thing), steps...)
 	}
 	msg := "listed files in " + thing

@@ -13,21 +13,32 @@ import (
 	"github.com/connvault/connvault/providers/providertest"
 )
 
+// The Google double's account: a service account, and an OAuth client
+// with a user's refresh token.
+const (
+	googleEmail   = "sync@proj.iam.gserviceaccount.com"
+	googleSecret  = "GOCSPX-gd-client-secret"
+	googleRefresh = "1//gd-refresh-token"
+)
+
+// newGoogle starts the Google double with a service account key (kid1)
+// and returns it with that key and another one.
+func newGoogle(t *testing.T) (d *providertest.Google, key, other providertest.KeyPair) {
+	t.Helper()
+	key, other = providertest.NewKeyPair(t), providertest.NewKeyPair(t)
+	d = providertest.NewGoogle(t, key, googleEmail, "client-1.apps.googleusercontent.com", googleSecret, googleRefresh)
+	d.RequireKeyID("kid1")
+	return d, key, other
+}
+
 func TestGoogleDriveCheck(t *testing.T) {
 	t.Parallel()
-	const (
-		email   = "sync@proj.iam.gserviceaccount.com"
-		secret  = "GOCSPX-gd-client-secret"
-		refresh = "1//gd-refresh-token"
-	)
-	key, other := providertest.NewKeyPair(t), providertest.NewKeyPair(t)
-	d := providertest.NewGoogle(t, key, email, "client-1.apps.googleusercontent.com", secret, refresh)
-	d.RequireKeyID("kid1")
+	d, key, other := newGoogle(t)
 	d.AllowImpersonation("alice@example.com")
 
 	sa := func(pemText string, edit ...func(cfg, creds map[string]any)) providers.Config {
 		creds := map[string]any{"type": "service_account", "project_id": "proj", "private_key_id": "kid1",
-			"private_key": pemText, "client_email": email, "client_id": "123"}
+			"private_key": pemText, "client_email": googleEmail, "client_id": "123"}
 		cfg := providers.Config{"credentials": creds}
 		for _, e := range edit {
 			e(cfg, creds)
@@ -48,7 +59,7 @@ func TestGoogleDriveCheck(t *testing.T) {
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ecKey)
 	ecPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}))
 
-	secrets := append([]string{secret, refresh, "wrong-gd-secret", "1//revoked-refresh"}, pemLines(key.PKCS8PEM)...)
+	secrets := append([]string{googleSecret, googleRefresh, "wrong-gd-secret", "1//revoked-refresh"}, pemLines(key.PKCS8PEM)...)
 	secrets = append(secrets, pemLines(key.PKCS1PEM)...)
 	secrets = append(secrets, pemLines(other.PKCS8PEM)...)
 	runDirect(t, "google_drive", d, &d.Requests, secrets, []directCase{
@@ -65,10 +76,10 @@ func TestGoogleDriveCheck(t *testing.T) {
 		{name: "garbage private key", cfg: sa("not a key"), ok: false, want: "private_key is not a PEM RSA key", step: "read credentials", calls: 0},
 		{name: "truncated PEM private key", cfg: sa("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n"), ok: false, want: "private_key is not a PEM RSA key", step: "read credentials", calls: 0},
 		{name: "EC private key", cfg: sa(ecPEM), ok: false, want: "private_key is not a PEM RSA key", step: "read credentials", calls: 0},
-		{name: "oauth, shared drive", cfg: oauth(secret, refresh), ok: true, want: "listed files in the shared drive", step: "list files", calls: 2},
-		{name: "oauth, wrong client secret", cfg: oauth("wrong-gd-secret", refresh), ok: false,
+		{name: "oauth, shared drive", cfg: oauth(googleSecret, googleRefresh), ok: true, want: "listed files in the shared drive", step: "list files", calls: 2},
+		{name: "oauth, wrong client secret", cfg: oauth("wrong-gd-secret", googleRefresh), ok: false,
 			want: "authentication refused by the provider (HTTP 401 Unauthorized (invalid_client))", step: "authenticate", calls: 1},
-		{name: "oauth, revoked refresh token", cfg: oauth(secret, "1//revoked-refresh"), ok: false,
+		{name: "oauth, revoked refresh token", cfg: oauth(googleSecret, "1//revoked-refresh"), ok: false,
 			want: "authentication refused by the provider (HTTP 400 Bad Request (invalid_grant))", step: "authenticate", calls: 1},
 		{name: "shared drive not found", cfg: sa(key.PKCS8PEM, set("shared_drive_id", "missing-drive")), ok: false,
 			want: "the shared drive was not found", step: "list files", calls: 2},

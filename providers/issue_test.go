@@ -160,24 +160,21 @@ func bearer(token any) http.Header {
 // worker can use them at the double.
 func TestIssueStaticSecrets(t *testing.T) {
 	t.Parallel()
-	t.Run("tigris", func(t *testing.T) {
-		t.Parallel()
-		d := providertest.NewS3(t, "tid", "tigris-secret-value", map[string][]string{"bkt": {"k"}})
-		cfg := providers.Config{"bucket": "bkt", "endpoint_url": d.URL,
-			"credentials": map[string]any{"type": "access_key", "access_key_id": "tid", "secret_access_key": "tigris-secret-value"}}
-		iss := issueCounted(t, "tigris", cfg, localEnv(nil), &d.Requests, 0)
-		expectStatic(t, iss, map[string]any{"access_key_id": "tid", "secret_access_key": "tigris-secret-value"})
-		expectListWorks(t, d, "bkt", iss.Credentials["access_key_id"], iss.Credentials["secret_access_key"], nil)
-	})
-	t.Run("backblaze", func(t *testing.T) {
-		t.Parallel()
-		d := providertest.NewS3(t, "0041234567890", "b2-application-key-value", map[string][]string{"b2-bucket": {"k"}})
-		cfg := providers.Config{"bucket": "b2-bucket", "endpoint_url": d.URL,
-			"credentials": map[string]any{"type": "application_key", "key_id": "0041234567890", "application_key": "b2-application-key-value"}}
-		iss := issueCounted(t, "backblaze", cfg, localEnv(nil), &d.Requests, 0)
-		expectStatic(t, iss, map[string]any{"key_id": "0041234567890", "application_key": "b2-application-key-value"})
-		expectListWorks(t, d, "b2-bucket", iss.Credentials["key_id"], iss.Credentials["application_key"], nil)
-	})
+	// Tigris and Backblaze speak S3 with the keys as stored.
+	for _, tc := range []struct{ provider, typ, keyField, key, secretField, secret string }{
+		{"tigris", "access_key", "access_key_id", "tid", "secret_access_key", "tigris-secret-value"},
+		{"backblaze", "application_key", "key_id", "0041234567890", "application_key", "b2-application-key-value"},
+	} {
+		t.Run(tc.provider, func(t *testing.T) {
+			t.Parallel()
+			d := providertest.NewS3(t, tc.key, tc.secret, map[string][]string{"bkt": {"k"}})
+			cfg := providers.Config{"bucket": "bkt", "endpoint_url": d.URL,
+				"credentials": map[string]any{"type": tc.typ, tc.keyField: tc.key, tc.secretField: tc.secret}}
+			iss := issueCounted(t, tc.provider, cfg, localEnv(nil), &d.Requests, 0)
+			expectStatic(t, iss, map[string]any{tc.keyField: tc.key, tc.secretField: tc.secret})
+			expectListWorks(t, d, "bkt", iss.Credentials[tc.keyField], iss.Credentials[tc.secretField], nil)
+		})
+	}
 	t.Run("brightdata", func(t *testing.T) {
 		t.Parallel()
 		d := providertest.NewBrightData(t, "brightdata-api-token-value")
@@ -257,7 +254,7 @@ func headerOf(iss providers.Issued) http.Header {
 // request would panic, which would say "failed unexpectedly" instead).
 func TestIssueStartsFromTheTypedConfig(t *testing.T) {
 	t.Parallel()
-	for _, typ := range []string{"tigris", "backblaze", "postgresql", "rss", "http_api", "instagram", "brightdata"} {
+	for _, typ := range []string{"google_drive", "sharepoint", "box", "tigris", "backblaze", "postgresql", "rss", "http_api", "instagram", "brightdata"} {
 		_, err := issue(t, typ, providers.Config{"credentials": "not an object"}, providers.Env{})
 		expectIssueError(t, err, "read configuration: the configuration cannot be read")
 	}

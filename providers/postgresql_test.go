@@ -14,34 +14,54 @@ import (
 	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/providers"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// TestPostgresCheck runs the check against the test database itself, with
-// a role created for the test so the password is known.
-func TestPostgresCheck(t *testing.T) {
-	t.Parallel()
+// testRole is a login role made for one test in the test database, so its
+// password is known, and where that database listens.
+type testRole struct {
+	pool           *pgxpool.Pool
+	host, db       string
+	port           int
+	role, password string
+}
+
+// newTestRole creates the role (named prefix_...) until the test ends.
+func newTestRole(t *testing.T, prefix string) testRole {
+	t.Helper()
 	pool := connvaulttest.Pool(t)
 	u, err := url.Parse(connvaulttest.DatabaseURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	role := "check_" + strings.ToLower(connvault.NewUserID()[4:])
-	password := "pg-check-password-" + role
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD '"+password+"'"); err != nil {
+	r := testRole{pool: pool, host: u.Hostname(), db: strings.TrimPrefix(u.Path, "/")}
+	r.port, _ = strconv.Atoi(u.Port())
+	r.role = prefix + "_" + strings.ToLower(connvault.NewUserID()[4:])
+	r.password = "pg-" + prefix + "-password-" + r.role
+	if _, err := pool.Exec(context.Background(), "CREATE ROLE "+r.role+" LOGIN PASSWORD '"+r.password+"'"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
-	port, _ := strconv.Atoi(u.Port())
-	cfg := func(user, pass, db, table string) providers.Config {
-		c := providers.Config{"host": u.Hostname(), "port": float64(port), "database": db, "ssl_mode": "disable",
-			"credentials": map[string]any{"type": "username_password", "username": user, "password": pass}}
-		if table != "" {
-			c["table"] = table
-		}
-		return c
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+r.role) })
+	return r
+}
+
+// config is a postgresql config for the test database as user/pass.
+func (r testRole) config(user, pass, db, table string) providers.Config {
+	c := providers.Config{"host": r.host, "port": float64(r.port), "database": db, "ssl_mode": "disable",
+		"credentials": map[string]any{"type": "username_password", "username": user, "password": pass}}
+	if table != "" {
+		c["table"] = table
 	}
-	db := strings.TrimPrefix(u.Path, "/")
+	return c
+}
+
+// TestPostgresCheck runs the check against the test database itself, with
+// a role created for the test so the password is known.
+func TestPostgresCheck(t *testing.T) {
+	t.Parallel()
+	r := newTestRole(t, "check")
+	pool, role, password, db, cfg := r.pool, r.role, r.password, r.db, r.config
+	ctx := context.Background()
 	env := localEnv(nil)
 
 	res := run(t, "postgresql", cfg(role, password, db, "connections"), env)
@@ -142,26 +162,13 @@ func TestPostgresCheckRefusesLoopbackByDefault(t *testing.T) {
 // the connection's role, and nothing is sent while issuing.
 func TestPostgresIssue(t *testing.T) {
 	t.Parallel()
-	pool := connvaulttest.Pool(t)
-	u, err := url.Parse(connvaulttest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := "issue_" + strings.ToLower(connvault.NewUserID()[4:])
-	password := "pg-issue-password-" + role
+	r := newTestRole(t, "issue")
 	ctx := context.Background()
-	if _, err := pool.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD '"+password+"'"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
-	port, _ := strconv.Atoi(u.Port())
-	db := strings.TrimPrefix(u.Path, "/")
-	cfg := providers.Config{"host": u.Hostname(), "port": float64(port), "database": db, "ssl_mode": "disable", "table": "connections",
-		"credentials": map[string]any{"type": "username_password", "username": role, "password": password}}
+	cfg := r.config(r.role, r.password, r.db, "connections")
 	// No Env at all: issuing a stored password dials nothing.
 	iss := mustIssue(t, "postgresql", cfg, providers.Env{})
-	expectStatic(t, iss, map[string]any{"username": role, "password": password, "host": u.Hostname(), "port": port,
-		"database": db, "ssl_mode": "disable"})
+	expectStatic(t, iss, map[string]any{"username": r.role, "password": r.password, "host": r.host, "port": r.port,
+		"database": r.db, "ssl_mode": "disable"})
 
 	c := iss.Credentials
 	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=%s",
@@ -171,8 +178,8 @@ func TestPostgresIssue(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	var who string
-	if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&who); err != nil || who != role {
-		t.Errorf("connected as %q (%v), want %s", who, err, role)
+	if err := conn.QueryRow(ctx, "SELECT current_user").Scan(&who); err != nil || who != r.role {
+		t.Errorf("connected as %q (%v), want %s", who, err, r.role)
 	}
 
 	// The spec's defaults are what a worker connects with when unset.

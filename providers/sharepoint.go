@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	register("sharepoint", []string{"credentials.client_secret", "credentials.refresh_token"}, checkSharePoint, nil)
+	register("sharepoint", []string{"credentials.client_secret", "credentials.refresh_token"}, checkSharePoint, issueSharePoint)
 }
 
 type sharePointConfig struct {
@@ -26,12 +26,10 @@ type sharePointConfig struct {
 // as a whole: the only scope the client credentials grant accepts.
 const graphDefaultScope = "https://graph.microsoft.com/.default"
 
-// checkSharePoint gets a Microsoft identity platform token (client
-// credentials, or a delegated user's refresh token) and reads the drive,
-// the site, or the tenant's root site through Microsoft Graph.
-func checkSharePoint(ctx context.Context, c sharePointConfig, env Env) Result {
+// sharePointToken gets a Microsoft identity platform token: client
+// credentials, or a delegated user's refresh token.
+func sharePointToken(ctx context.Context, c sharePointConfig, env Env) (oauthToken, []Step, *stepError) {
 	login := strings.TrimRight(env.Endpoint("sharepoint.login_base", "https://login.microsoftonline.com"), "/")
-	graph := strings.TrimRight(env.Endpoint("sharepoint.graph_base", "https://graph.microsoft.com"), "/")
 	cr := c.Credentials
 	form := url.Values{"client_id": {cr.ClientID}, "client_secret": {cr.ClientSecret}}
 	switch cr.Type {
@@ -43,16 +41,28 @@ func checkSharePoint(ctx context.Context, c sharePointConfig, env Env) Result {
 		form.Set("refresh_token", cr.RefreshToken)
 		form.Set("scope", graphDefaultScope+" offline_access")
 	default:
-		return failStep("read credentials", "credentials.type must be client_credentials or delegated")
+		return oauthToken{}, nil, failed("read credentials", "credentials.type must be client_credentials or delegated")
 	}
 	if cr.TenantID == "" || strings.ContainsAny(cr.TenantID, "/?#") {
-		return failStep("read credentials", "tenant_id must be a tenant GUID or domain")
+		return oauthToken{}, nil, failed("read credentials", "tenant_id must be a tenant GUID or domain")
 	}
-	token, err := fetchToken(ctx, env, login+"/"+url.PathEscape(cr.TenantID)+"/oauth2/v2.0/token", form)
-	if err != nil {
-		return failStep("authenticate", describeTokenError(err))
+	return exchange(ctx, env, login+"/"+url.PathEscape(cr.TenantID)+"/oauth2/v2.0/token", form, nil)
+}
+
+// issueSharePoint hands out a Graph access token (with Rotated when
+// Microsoft answers a new refresh token, as it does for delegated users).
+func issueSharePoint(ctx context.Context, c sharePointConfig, env Env) (Issued, error) {
+	return issueToken(sharePointToken(ctx, c, env))
+}
+
+// checkSharePoint gets a token and reads the drive, the site, or the
+// tenant's root site through Microsoft Graph.
+func checkSharePoint(ctx context.Context, c sharePointConfig, env Env) Result {
+	graph := strings.TrimRight(env.Endpoint("sharepoint.graph_base", "https://graph.microsoft.com"), "/")
+	tok, steps, fail := sharePointToken(ctx, c, env)
+	if fail != nil {
+		return fail.result(steps...)
 	}
-	steps := []Step{{Name: "authenticate", Status: StepPassed, Message: "got an access token"}}
 
 	path, step, thing := "/v1.0/sites/root", "read site", "the root site"
 	switch {
@@ -69,7 +79,7 @@ func checkSharePoint(ctx context.Context, c sharePointConfig, env Env) Result {
 	var item struct {
 		ID string `json:"id"`
 	}
-	if err := getJSON(ctx, env, graph+path+"?$select=id", "Bearer "+token, &item); err != nil {
+	if err := getJSON(ctx, env, graph+path+"?$select=id", "Bearer "+tok.AccessToken, &item); err != nil {
 		return failStep(step, describeRead(err, thing), steps...)
 	}
 	msg := "read " + thing
