@@ -277,3 +277,45 @@ func TestIssueBoxRotatesByDefault(t *testing.T) {
 		t.Errorf("refresh token %q", d.RefreshToken())
 	}
 }
+
+func TestIssueTikTok(t *testing.T) {
+	t.Parallel()
+	const stored = "act.tiktok-stored-token"
+	d := providertest.NewTikTok(t, stored)
+	d.SetClient("awexamplekey", "tt-client-secret", "rft.tiktok-refresh")
+	env := providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()}
+	userInfo := d.URL + "/v2/user/info/?fields=open_id"
+
+	// The refresh: a two-hour access token the API takes, and a config
+	// holding both new tokens, since TikTok revoked the refresh token used.
+	cfg := tiktokConfig(stored, "")
+	iss := issueCounted(t, "tiktok", cfg, env, &d.TokenExchanges, 1)
+	tok := expectAccessToken(t, iss, "Bearer", 2*time.Hour)
+	if got := call(t, d.Client(), "GET", userInfo, bearer(tok)); got != 200 {
+		t.Errorf("TikTok answers the issued token with %d", got)
+	}
+	creds, _ := iss.Rotated["credentials"].(map[string]any)
+	if creds["refresh_token"] != d.RefreshToken() || creds["access_token"] != tok || creds["client_key"] != "awexamplekey" || iss.Rotated["scopes"] == nil {
+		t.Errorf("Rotated = %v, want the config with the new refresh and access tokens", iss.Rotated)
+	}
+	if d.AcceptsRefreshToken("rft.tiktok-refresh") {
+		t.Errorf("the double still takes the spent refresh token")
+	}
+	again := issueCounted(t, "tiktok", iss.Rotated, env, &d.TokenExchanges, 1)
+	if got := call(t, d.Client(), "GET", userInfo, bearer(again.Credentials["access_token"])); got != 200 {
+		t.Errorf("TikTok answers the token issued from the rotated config with %d", got)
+	}
+
+	wrongSecret := tiktokConfig(stored, "")
+	wrongSecret["credentials"].(map[string]any)["client_secret"] = "tt-wrong-secret"
+	noRefresh := tiktokConfig(stored, "")
+	delete(noRefresh["credentials"].(map[string]any), "refresh_token")
+	secrets := []string{stored, "rft.tiktok-refresh", "tt-client-secret", "tt-wrong-secret", d.RefreshToken()}
+	expectRefusals(t, "tiktok", env, &d.TokenExchanges, secrets, []refusal{
+		// TikTok answers a refusal with 200 and the OAuth error in the body.
+		{"spent refresh token", cfg, "authenticate: authentication refused by the provider (invalid_grant)", 1},
+		{"wrong client secret", wrongSecret, "authenticate: authentication refused by the provider (invalid_client)", 1},
+		{"no refresh token", noRefresh, "read credentials: credentials.refresh_token is needed", 0},
+	})
+	expectTimeout(t, "tiktok", iss.Rotated, env, &d.Requests, secrets...)
+}

@@ -254,7 +254,7 @@ func headerOf(iss providers.Issued) http.Header {
 // request would panic, which would say "failed unexpectedly" instead).
 func TestIssueStartsFromTheTypedConfig(t *testing.T) {
 	t.Parallel()
-	for _, typ := range []string{"google_drive", "sharepoint", "box", "tigris", "backblaze", "postgresql", "rss", "http_api", "instagram", "brightdata"} {
+	for _, typ := range []string{"google_drive", "sharepoint", "box", "tiktok", "tigris", "backblaze", "postgresql", "rss", "http_api", "instagram", "brightdata"} {
 		_, err := issue(t, typ, providers.Config{"credentials": "not an object"}, providers.Env{})
 		expectIssueError(t, err, "read configuration: the configuration cannot be read")
 	}

@@ -9,14 +9,58 @@ import (
 )
 
 func init() {
-	register("tiktok", []string{"credentials.client_secret", "credentials.access_token", "credentials.refresh_token"}, checkTikTok, nil)
+	register("tiktok", []string{"credentials.client_secret", "credentials.access_token", "credentials.refresh_token"}, checkTikTok, issueTikTok)
 }
 
 type tiktokConfig struct {
 	Credentials struct {
-		AccessToken string `json:"access_token"`
-		OpenID      string `json:"open_id"`
+		ClientKey    string `json:"client_key"`
+		ClientSecret string `json:"client_secret"`
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		OpenID       string `json:"open_id"`
 	} `json:"credentials"`
+}
+
+// tiktokURL is the URL of a TikTok v2 path under the API base, with the
+// trailing slash TikTok's paths have (JoinPath drops it).
+func tiktokURL(env Env, path ...string) (*url.URL, bool) {
+	u, err := url.Parse(env.Endpoint("tiktok.api_base", "https://open.tiktokapis.com"))
+	if err != nil || u.Host == "" {
+		return nil, false
+	}
+	u = u.JoinPath(path...)
+	u.Path += "/"
+	return u, true
+}
+
+// issueTikTok refreshes the user's access token at POST {api_base}/v2/
+// oauth/token/. TikTok replaces the refresh token on every refresh and
+// revokes the one used, so Rotated always carries the new one, and the
+// new access token too: the config's access token is what the check reads
+// with, and the stored one would expire within hours.
+func issueTikTok(ctx context.Context, c tiktokConfig, env Env) (Issued, error) {
+	u, ok := tiktokURL(env, "v2", "oauth", "token")
+	if !ok {
+		return Issued{}, failed("authenticate", "the TikTok endpoint is not a valid URL")
+	}
+	cr := c.Credentials
+	if cr.RefreshToken == "" {
+		return Issued{}, failed("read credentials", "credentials.refresh_token is needed to issue access tokens")
+	}
+	form := url.Values{"client_key": {cr.ClientKey}, "client_secret": {cr.ClientSecret},
+		"grant_type": {"refresh_token"}, "refresh_token": {cr.RefreshToken}}
+	tok, _, fail := exchange(ctx, env, u.String(), form, nil)
+	if fail != nil {
+		return Issued{}, fail
+	}
+	iss := tok.issued()
+	replaced := map[string]any{"access_token": tok.AccessToken}
+	if tok.rotated() {
+		replaced["refresh_token"] = tok.RefreshToken
+	}
+	iss.Rotated = Config{"credentials": replaced}
+	return iss, nil
 }
 
 // tiktokAnswer is the envelope of every TikTok v2 answer: the error object
@@ -38,13 +82,10 @@ type tiktokAnswer struct {
 // token as a bearer token (needs scope user.info.basic, which every TikTok
 // login grants). With open_id configured the token must belong to it.
 func checkTikTok(ctx context.Context, c tiktokConfig, env Env) Result {
-	base := env.Endpoint("tiktok.api_base", "https://open.tiktokapis.com")
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" {
+	u, ok := tiktokURL(env, "v2", "user", "info")
+	if !ok {
 		return failStep("read profile", "the TikTok endpoint is not a valid URL")
 	}
-	u = u.JoinPath("v2", "user", "info") // JoinPath drops the trailing slash TikTok's path has
-	u.Path += "/"
 	u.RawQuery = "fields=open_id,display_name"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
