@@ -1,7 +1,9 @@
 package providers_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -254,8 +256,88 @@ func headerOf(iss providers.Issued) http.Header {
 // request would panic, which would say "failed unexpectedly" instead).
 func TestIssueStartsFromTheTypedConfig(t *testing.T) {
 	t.Parallel()
-	for _, typ := range []string{"google_drive", "sharepoint", "box", "tiktok", "tigris", "backblaze", "postgresql", "rss", "http_api", "instagram", "brightdata"} {
+	for _, typ := range []string{"google_drive", "sharepoint", "box", "tiktok", "snowflake", "tigris", "backblaze", "postgresql", "rss", "http_api", "instagram", "brightdata"} {
 		_, err := issue(t, typ, providers.Config{"credentials": "not an object"}, providers.Env{})
 		expectIssueError(t, err, "read configuration: the configuration cannot be read")
 	}
+}
+
+// post sends a JSON body to a double with headers and returns the status
+// and the decoded answer.
+func post(t *testing.T, client *http.Client, url string, header http.Header, body any) (int, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ans map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&ans)
+	return resp.StatusCode, ans
+}
+
+// A key pair issues a JWT the SQL API takes, signed here, for an hour;
+// a password is handed out as stored and logs in.
+func TestIssueSnowflake(t *testing.T) {
+	t.Parallel()
+	const password, passphrase = "sf-password-value", "sf-key-passphrase"
+	key, other := providertest.NewKeyPair(t), providertest.NewKeyPair(t)
+	d := providertest.NewSnowflake(t, "xy12345", "loader", password, key)
+	env := providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()}
+	kp := func(pemText, pass string) providers.Config {
+		return providers.Config{"account": "xy12345.us-east-1", "warehouse": "COMPUTE_WH", "credentials": map[string]any{
+			"type": "key_pair", "username": "loader", "private_key": pemText, "private_key_passphrase": pass}}
+	}
+	statement := func(jwt, tokenType any) int {
+		t.Helper()
+		j, _ := jwt.(string)
+		tt, _ := tokenType.(string)
+		status, _ := post(t, d.Client(), d.URL+"/api/v2/statements", http.Header{"Authorization": {"Bearer " + j},
+			"X-Snowflake-Authorization-Token-Type": {tt}}, map[string]any{"statement": "SELECT 1", "timeout": 10})
+		return status
+	}
+
+	encrypted := key.EncryptedPKCS8PEM(t, passphrase)
+	iss := issueCounted(t, "snowflake", kp(encrypted, passphrase), env, &d.Requests, 0)
+	if len(iss.Credentials) != 2 || iss.Credentials["token_type"] != "KEYPAIR_JWT" || iss.Rotated != nil {
+		t.Errorf("credentials %v, want jwt and token_type KEYPAIR_JWT", keys(iss.Credentials))
+	}
+	expectExpiry(t, iss, 59*time.Minute, time.Hour)
+	if got := statement(iss.Credentials["jwt"], iss.Credentials["token_type"]); got != 200 {
+		t.Errorf("the SQL API answers the issued JWT with %d", got)
+	}
+	// Signed by a key Snowflake does not know, the JWT issues (nothing is
+	// asked) and the SQL API refuses it.
+	if got := statement(mustIssue(t, "snowflake", kp(other.PKCS8PEM, ""), env).Credentials["jwt"], "KEYPAIR_JWT"); got != 401 {
+		t.Errorf("the SQL API answers a JWT of another key with %d", got)
+	}
+
+	pw := providers.Config{"account": "xy12345", "credentials": map[string]any{"type": "username_password", "username": "loader", "password": password}}
+	iss = issueCounted(t, "snowflake", pw, env, &d.Requests, 0)
+	expectStatic(t, iss, map[string]any{"username": "loader", "password": password})
+	_, login := post(t, d.Client(), d.URL+"/session/v1/login-request?request_id=1", http.Header{}, map[string]any{"data": map[string]any{
+		"ACCOUNT_NAME": "XY12345", "LOGIN_NAME": iss.Credentials["username"], "PASSWORD": iss.Credentials["password"], "CLIENT_APP_ID": "worker"}})
+	if login["success"] != true {
+		t.Errorf("the issued password does not log in: %v", login["code"])
+	}
+
+	secrets := append([]string{password, passphrase, "nope-pass"}, pemLines(encrypted)...)
+	expectRefusals(t, "snowflake", env, &d.Requests, secrets, []refusal{
+		{"wrong passphrase", kp(encrypted, "nope-pass"), "read credentials: the private key passphrase is wrong", 0},
+		{"garbage key", kp("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", ""), "read credentials: private_key is not a PEM RSA key", 0},
+		{"account that is not an identifier", providers.Config{"account": "evil.example/x?", "credentials": map[string]any{"type": "key_pair"}},
+			"read configuration: account is not a Snowflake account identifier", 0},
+		{"unknown credentials type", providers.Config{"account": "xy12345", "credentials": map[string]any{"type": "oauth"}},
+			"read credentials: credentials.type must be key_pair or username_password", 0},
+	})
 }

@@ -22,7 +22,7 @@ import (
 )
 
 func init() {
-	register("snowflake", []string{"credentials.private_key", "credentials.private_key_passphrase", "credentials.password"}, checkSnowflake, nil)
+	register("snowflake", []string{"credentials.private_key", "credentials.private_key_passphrase", "credentials.password"}, checkSnowflake, issueSnowflake)
 }
 
 type snowflakeConfig struct {
@@ -55,7 +55,7 @@ const snowflakePoll = 500 * time.Millisecond
 // the login-request endpoint the drivers use and a session token.
 func checkSnowflake(ctx context.Context, c snowflakeConfig, env Env) Result {
 	if !snowflakeAccountRE.MatchString(c.Account) {
-		return failStep("read configuration", "account is not a Snowflake account identifier (like xy12345.us-east-1 or myorg-myaccount)")
+		return errSnowflakeAccount.result()
 	}
 	base := strings.TrimRight(env.Endpoint("snowflake.base_url", "https://"+strings.ToLower(c.Account)+".snowflakecomputing.com"), "/")
 	switch c.Credentials.Type {
@@ -64,7 +64,60 @@ func checkSnowflake(ctx context.Context, c snowflakeConfig, env Env) Result {
 	case "username_password":
 		return snowflakePassword(ctx, env, base, c)
 	}
-	return failStep("read credentials", "credentials.type must be key_pair or username_password")
+	return errSnowflakeType.result()
+}
+
+var (
+	errSnowflakeAccount = failed("read configuration", "account is not a Snowflake account identifier (like xy12345.us-east-1 or myorg-myaccount)")
+	errSnowflakeType    = failed("read credentials", "credentials.type must be key_pair or username_password")
+)
+
+// issueSnowflake signs a key-pair JWT, valid for an hour (Snowflake's
+// limit), that the SQL API takes as a bearer token: nothing is sent. A
+// password has no shorter-lived form the worker could use (a session
+// token needs a login, and Snowflake counts sessions), so it is handed
+// out as stored.
+func issueSnowflake(_ context.Context, c snowflakeConfig, _ Env) (Issued, error) {
+	if !snowflakeAccountRE.MatchString(c.Account) {
+		return Issued{}, errSnowflakeAccount
+	}
+	switch c.Credentials.Type {
+	case "key_pair":
+		jwt, exp, fail := snowflakeKeyPairJWT(c, time.Now())
+		if fail != nil {
+			return Issued{}, fail
+		}
+		return Issued{Credentials: map[string]any{"jwt": jwt, "token_type": "KEYPAIR_JWT"}, ExpiresAt: &exp}, nil
+	case "username_password":
+		return static(map[string]any{"username": c.Credentials.Username, "password": c.Credentials.Password})
+	}
+	return Issued{}, errSnowflakeType
+}
+
+// snowflakeKeyPairJWT signs the key-pair JWT of the SQL API, issued now
+// and valid for an hour, the most Snowflake accepts.
+func snowflakeKeyPairJWT(c snowflakeConfig, now time.Time) (jwt string, exp time.Time, fail *stepError) {
+	key, err := parseRSAKey(c.Credentials.PrivateKey, c.Credentials.PrivateKeyPassphrase)
+	if err != nil {
+		return "", exp, failed("read credentials", err.Error())
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return "", exp, failed("read credentials", "the public key cannot be derived")
+	}
+	// iss carries the fingerprint Snowflake shows as RSA_PUBLIC_KEY_FP, so it
+	// picks which of the user's two registered keys to verify against.
+	sum := sha256.Sum256(pub)
+	subject := snowflakeJWTAccount(c.Account) + "." + strings.ToUpper(c.Credentials.Username)
+	exp = now.Add(time.Hour).Truncate(time.Second)
+	jwt, err = signRS256(key, "", map[string]any{
+		"iss": subject + ".SHA256:" + base64.StdEncoding.EncodeToString(sum[:]),
+		"sub": subject, "iat": now.Unix(), "exp": exp.Unix(),
+	})
+	if err != nil {
+		return "", exp, failed("read credentials", err.Error())
+	}
+	return jwt, exp, nil
 }
 
 // snowflakeJWTAccount is the account part of a key-pair JWT's iss and sub:
@@ -98,25 +151,9 @@ func snowflakeStatementTimeout(ctx context.Context, configured int) int {
 }
 
 func snowflakeKeyPair(ctx context.Context, env Env, base string, c snowflakeConfig) Result {
-	key, err := parseRSAKey(c.Credentials.PrivateKey, c.Credentials.PrivateKeyPassphrase)
-	if err != nil {
-		return failStep("read credentials", err.Error())
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return failStep("read credentials", "the public key cannot be derived")
-	}
-	// iss carries the fingerprint Snowflake shows as RSA_PUBLIC_KEY_FP, so it
-	// picks which of the user's two registered keys to verify against.
-	sum := sha256.Sum256(pub)
-	subject := snowflakeJWTAccount(c.Account) + "." + strings.ToUpper(c.Credentials.Username)
-	now := time.Now()
-	jwt, err := signRS256(key, "", map[string]any{
-		"iss": subject + ".SHA256:" + base64.StdEncoding.EncodeToString(sum[:]),
-		"sub": subject, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	})
-	if err != nil {
-		return failStep("read credentials", err.Error())
+	jwt, _, fail := snowflakeKeyPairJWT(c, time.Now())
+	if fail != nil {
+		return fail.result()
 	}
 	steps := []Step{{Name: "read credentials", Status: StepPassed, Message: "the private key is a valid RSA key"}}
 
