@@ -319,3 +319,47 @@ func TestIssueTikTok(t *testing.T) {
 	})
 	expectTimeout(t, "tiktok", iss.Rotated, env, &d.Requests, secrets...)
 }
+
+// The refresh race the caller's cache must prevent, shown at the double:
+// twenty concurrent issues with the same Box refresh token are twenty
+// exchanges, one wins and rotates, the other nineteen are refused, and
+// only the winner's Rotated holds a refresh token that still works.
+func TestIssueBoxRefreshRace(t *testing.T) {
+	t.Parallel()
+	d := providertest.NewBox(t, "c", "box-secret-value", "box-refresh-value", "1", "k", providertest.NewKeyPair(t))
+	d.SetRotation(providertest.RevokeUsedRefreshToken)
+	env := providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()}
+	cfg := func() providers.Config {
+		return providers.Config{"credentials": map[string]any{"type": "oauth", "client_id": "c", "client_secret": "box-secret-value", "refresh_token": "box-refresh-value"}}
+	}
+	const n = 20
+	type outcome struct {
+		iss providers.Issued
+		err error
+	}
+	results := make(chan outcome, n)
+	for range n {
+		go func() {
+			iss, err := issue(t, "box", cfg(), env)
+			results <- outcome{iss, err}
+		}()
+	}
+	var won []providers.Issued
+	for range n {
+		o := <-results
+		if o.err == nil {
+			won = append(won, o.iss)
+			continue
+		}
+		expectIssueError(t, o.err, "invalid_grant", "box-secret-value", "box-refresh-value")
+	}
+	if got := d.TokenExchanges.Load(); got != n {
+		t.Errorf("TokenExchanges = %d, want %d", got, n)
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d of %d concurrent refreshes won, want exactly 1", len(won), n)
+	}
+	if got := won[0].Rotated["credentials"].(map[string]any)["refresh_token"]; got != d.RefreshToken() || !d.AcceptsRefreshToken(d.RefreshToken()) {
+		t.Errorf("the winner's refresh token %v is not the one the double takes", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/providers/providertest"
 )
@@ -251,17 +252,6 @@ func headerOf(iss providers.Issued) http.Header {
 	return h
 }
 
-// Every Issue starts from its typed config: a config that does not decode
-// is refused before anything is sent (the zero Env has no client, so a
-// request would panic, which would say "failed unexpectedly" instead).
-func TestIssueStartsFromTheTypedConfig(t *testing.T) {
-	t.Parallel()
-	for _, typ := range []string{"google_drive", "sharepoint", "box", "tiktok", "snowflake", "tigris", "backblaze", "postgresql", "rss", "http_api", "instagram", "brightdata"} {
-		_, err := issue(t, typ, providers.Config{"credentials": "not an object"}, providers.Env{})
-		expectIssueError(t, err, "read configuration: the configuration cannot be read")
-	}
-}
-
 // post sends a JSON body to a double with headers and returns the status
 // and the decoded answer.
 func post(t *testing.T, client *http.Client, url string, header http.Header, body any) (int, map[string]any) {
@@ -340,4 +330,73 @@ func TestIssueSnowflake(t *testing.T) {
 		{"unknown credentials type", providers.Config{"account": "xy12345", "credentials": map[string]any{"type": "oauth"}},
 			"read credentials: credentials.type must be key_pair or username_password", 0},
 	})
+}
+
+// S3 access keys are handed out as stored; an IAM role is assumed with
+// one STS call for an hour's temporary credentials, which list.
+func TestIssueS3(t *testing.T) {
+	t.Parallel()
+	const role = "arn:aws:iam::123456789012:role/connvault-read"
+	s3d := providertest.NewS3(t, "AKIATESTKEY", "s3-test-secret-wJalrXUtnFEMI", map[string][]string{"assets": {"a.txt"}})
+	sts := providertest.NewSTS(t, "AKIASERVER", "server-own-secret", role, "ext-42", s3d)
+	env := func(secret string) providers.Env {
+		e := localEnv(map[string]string{"s3.sts_url": sts.URL})
+		if secret != "" {
+			e.AWS = providers.AWSCredentials{AccessKeyID: "AKIASERVER", SecretAccessKey: connvault.Secret(secret)}
+		}
+		return e
+	}
+	assume := func(roleARN, externalID string) providers.Config {
+		return providers.Config{"bucket": "assets", "endpoint_url": s3d.URL,
+			"credentials": map[string]any{"type": "iam_role", "role_arn": roleARN, "external_id": externalID}}
+	}
+
+	static := s3Config(s3d.URL, "assets", "AKIATESTKEY", "s3-test-secret-wJalrXUtnFEMI")
+	iss := issueCounted(t, "s3", static, env("server-own-secret"), &sts.Requests, 0)
+	expectStatic(t, iss, map[string]any{"access_key_id": "AKIATESTKEY", "secret_access_key": "s3-test-secret-wJalrXUtnFEMI"})
+	expectListWorks(t, s3d, "assets", iss.Credentials["access_key_id"], iss.Credentials["secret_access_key"], nil)
+	static["credentials"].(map[string]any)["session_token"] = "stored-session-token"
+	if got := mustIssue(t, "s3", static, providers.Env{}).Credentials["session_token"]; got != "stored-session-token" {
+		t.Errorf("a stored session token is handed out as %v", got)
+	}
+
+	iss = issueCounted(t, "s3", assume(role, "ext-42"), env("server-own-secret"), &sts.TokenExchanges, 1)
+	if len(iss.Credentials) != 3 || iss.Credentials["session_token"] == nil || iss.Rotated != nil {
+		t.Errorf("credentials %v, want access_key_id, secret_access_key and session_token", keys(iss.Credentials))
+	}
+	expectExpiry(t, iss, 59*time.Minute, time.Hour)
+	expectListWorks(t, s3d, "assets", iss.Credentials["access_key_id"], iss.Credentials["secret_access_key"], iss.Credentials["session_token"])
+
+	for _, tc := range []struct {
+		name, secret, roleARN, externalID, want string
+		exchanges                               int64
+	}{
+		{"wrong external id", "server-own-secret", role, "ext-99", "assume role: the role's trust policy does not let this server assume it", 1},
+		{"another role", "server-own-secret", role + "-other", "ext-42", "assume role: the role's trust policy", 1},
+		{"wrong server credentials", "not-the-server-secret", role, "ext-42", "assume role: AWS refused the server's own credentials (SignatureDoesNotMatch)", 1},
+		{"no server credentials", "", role, "ext-42", "assume role: assuming an IAM role needs the server's own AWS credentials", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := sts.TokenExchanges.Load()
+			_, err := issue(t, "s3", assume(tc.roleARN, tc.externalID), env(tc.secret))
+			expectIssueError(t, err, tc.want, "server-own-secret", "not-the-server-secret")
+			if got := sts.TokenExchanges.Load() - before; got != tc.exchanges {
+				t.Errorf("%d AssumeRole calls, want %d", got, tc.exchanges)
+			}
+		})
+	}
+	expectTimeout(t, "s3", assume(role, "ext-42"), env("server-own-secret"), &sts.Requests, "server-own-secret")
+}
+
+// Every provider declares an issue, and every issue starts from its typed
+// config: a config that does not decode is refused before anything is
+// sent (the zero Env has no client: a request would panic, which would
+// read "failed unexpectedly" instead).
+func TestEveryProviderIssues(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{"s3", "tigris", "backblaze", "google_drive", "sharepoint", "box", "snowflake",
+		"postgresql", "rss", "http_api", "instagram", "tiktok", "brightdata"} {
+		_, err := issue(t, typ, providers.Config{"credentials": "not an object"}, providers.Env{})
+		expectIssueError(t, err, "read configuration: the configuration cannot be read")
+	}
 }

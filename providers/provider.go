@@ -143,15 +143,16 @@ func register[C any](providerType string, secrets []string,
 		}
 		return check(ctx, c, env)
 	}}
-	if issue != nil {
-		p.Issue = wrapIssue(p, func(ctx context.Context, cfg Config, env Env) (Issued, error) {
-			var c C
-			if err := decodeConfig(cfg, &c); err != nil {
-				return Issued{}, errUnreadableConfig
-			}
-			return issue(ctx, c, env)
-		})
+	if check == nil || issue == nil {
+		panic("providers: " + providerType + " must declare its check and its issue")
 	}
+	p.Issue = wrapIssue(p, func(ctx context.Context, cfg Config, env Env) (Issued, error) {
+		var c C
+		if err := decodeConfig(cfg, &c); err != nil {
+			return Issued{}, errUnreadableConfig
+		}
+		return issue(ctx, c, env)
+	})
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[p.Type]; dup {

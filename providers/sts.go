@@ -8,30 +8,47 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7/pkg/signer"
 )
 
 // stsCredentials are the temporary credentials AssumeRole returns.
 type stsCredentials struct {
-	AccessKeyID     string `xml:"AccessKeyId"`
-	SecretAccessKey string `xml:"SecretAccessKey"`
-	SessionToken    string `xml:"SessionToken"`
+	AccessKeyID     string    `xml:"AccessKeyId"`
+	SecretAccessKey string    `xml:"SecretAccessKey"`
+	SessionToken    string    `xml:"SessionToken"`
+	Expiration      time.Time `xml:"Expiration"`
 }
+
+// roleSession is what an assumed role is for: its session name (shown in
+// the role's CloudTrail) and how long its credentials live.
+type roleSession struct {
+	name     string
+	duration time.Duration
+}
+
+var (
+	// checkSession is the shortest session AWS grants: a check lists once.
+	checkSession = roleSession{name: "connvault-check", duration: 15 * time.Minute}
+	// syncSession is AWS's default session of an hour, for a sync worker.
+	syncSession = roleSession{name: "connvault-sync", duration: time.Hour}
+)
 
 // assumeRole calls AWS STS AssumeRole as the server's own AWS identity for
 // an S3 connection of credentials type iam_role: the connection stores only
 // the role (and external id), the trust lies with the role's policy. It
 // returns the temporary credentials, or why the role was not assumed.
-func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string) (stsCredentials, string) {
-	fail := func(msg string) (stsCredentials, string) { return stsCredentials{}, msg }
+func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string, session roleSession) (stsCredentials, *stepError) {
+	fail := func(msg string) (stsCredentials, *stepError) { return stsCredentials{}, failed("assume role", msg) }
 	base := env.AWS
 	if base.AccessKeyID == "" || base.SecretAccessKey == "" {
 		return fail("assuming an IAM role needs the server's own AWS credentials (CONNVAULT_AWS_ACCESS_KEY_ID and CONNVAULT_AWS_SECRET_ACCESS_KEY)")
 	}
 	form := url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"}, "RoleArn": {roleARN},
-		"RoleSessionName": {"connvault-check"}, "DurationSeconds": {"900"}}
+		"RoleSessionName": {session.name}, "DurationSeconds": {strconv.Itoa(int(session.duration.Seconds()))}}
 	if externalID != "" {
 		form.Set("ExternalId", externalID)
 	}
@@ -48,6 +65,7 @@ func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string
 		req.Header.Set("X-Amz-Security-Token", tok)
 	}
 	signed := signer.SignV4STS(*req, base.AccessKeyID, base.SecretAccessKey.Reveal(), region)
+	sent := time.Now()
 	raw, err := env.send(signed, awsErrorCode)
 	var se *httpStatusError
 	if errors.As(err, &se) {
@@ -67,7 +85,10 @@ func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string
 	if err := xml.Unmarshal(raw.Body, &ans); err != nil || ans.Credentials.AccessKeyID == "" {
 		return fail("the STS answer holds no credentials")
 	}
-	return ans.Credentials, ""
+	if ans.Credentials.Expiration.IsZero() {
+		ans.Credentials.Expiration = sent.Add(session.duration)
+	}
+	return ans.Credentials, nil
 }
 
 // awsErrorCode finds the code of an AWS XML error body

@@ -33,6 +33,7 @@ func NewSTS(t TB, serverKey, serverSecret, roleARN, externalID string, s3 *S3) *
 	d := &STS{RoleARN: roleARN, ExternalID: externalID}
 	var issued atomic.Int64
 	d.start(t, func(w http.ResponseWriter, r *http.Request) {
+		d.TokenExchanges.Add(1)
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
 		sum := sha256.Sum256(body)
 		stsErr := func(status int, code, msg string) {
@@ -54,7 +55,6 @@ func NewSTS(t TB, serverKey, serverSecret, roleARN, externalID string, s3 *S3) *
 			stsErr(http.StatusBadRequest, "InvalidAction", "unsupported in the double")
 			return
 		}
-		d.TokenExchanges.Add(1)
 		duration := 3600
 		if v := f.Get("DurationSeconds"); v != "" {
 			n, err := strconv.Atoi(v)
