@@ -136,6 +136,9 @@ func register[C any](providerType string, secrets []string,
 	check func(ctx context.Context, c C, env Env) Result,
 	issue func(ctx context.Context, c C, env Env) (Issued, error),
 ) {
+	if check == nil || issue == nil {
+		panic("providers: " + providerType + " must declare its check and its issue")
+	}
 	p := &Provider{Type: providerType, Secrets: secrets, Check: func(ctx context.Context, cfg Config, env Env) Result {
 		var c C
 		if err := decodeConfig(cfg, &c); err != nil {
@@ -143,9 +146,6 @@ func register[C any](providerType string, secrets []string,
 		}
 		return check(ctx, c, env)
 	}}
-	if check == nil || issue == nil {
-		panic("providers: " + providerType + " must declare its check and its issue")
-	}
 	p.Issue = wrapIssue(p, func(ctx context.Context, cfg Config, env Env) (Issued, error) {
 		var c C
 		if err := decodeConfig(cfg, &c); err != nil {
