@@ -211,6 +211,9 @@ type Options struct {
 	// OnResponseViolation replaces the default (t.Errorf) for answers that
 	// do not match the spec: fuzz targets report them from their own t.
 	OnResponseViolation func(method, path string, status int, err error)
+	// Tenant, when set, is the tenant the harness speaks for (another
+	// server's, to run two replicas of one organization).
+	Tenant *Tenant
 	// SkipResponseValidation serves as production does by default, without
 	// checking answers against the spec: for benchmarks of the handler path.
 	SkipResponseValidation bool
@@ -316,7 +319,12 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	srv.Listener = server.AnswerProtocolErrorsInEnvelope(srv.Listener)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	h := &Harness{URL: srv.URL, Handler: e, Store: tenantStore, Tenant: NewTenant(t, tenantStore), logs: logs}
+	h := &Harness{URL: srv.URL, Handler: e, Store: tenantStore, logs: logs}
+	if opts.Tenant != nil {
+		h.Tenant = *opts.Tenant
+	} else {
+		h.Tenant = NewTenant(t, tenantStore)
+	}
 	if broken != nil {
 		broken.Close()
 	}

@@ -28,11 +28,8 @@ func TestUnauthorized(t *testing.T) {
 		"key with spaces": "Bearer sk_abc def",
 	} {
 		t.Run(name, func(t *testing.T) {
-			for _, req := range [][2]string{
-				{"POST", connectionsPath}, {"GET", connectionsPath}, {"POST", connectionsPath + "/list"},
-				{"GET", connPath("x")}, {"PATCH", connPath("x")}, {"DELETE", connPath("x")}, {"POST", connPath("x") + "/test"},
-			} {
-				wantError(t, h.CallAs(t, auth, req[0], req[1], map[string]any{}), 401, "UnauthorizedError")
+			for _, req := range everyOperation("x") {
+				wantError(t, h.CallAs(t, auth, req.method, req.path, req.body), 401, "UnauthorizedError")
 			}
 		})
 	}
@@ -42,6 +39,7 @@ func TestNotFound(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	for _, ident := range []string{"conn_doesnotexist0000", "no such name", "conn_aaaaaaaaaaaaaaa"} {
+		wantError(t, h.Call(t, "POST", connPath(ident)+"/credentials", nil), 404, "NotFoundError")
 		wantError(t, h.Call(t, "GET", connPath(ident), nil), 404, "NotFoundError")
 		wantError(t, h.Call(t, "PATCH", connPath(ident), map[string]any{"name": "x"}), 404, "NotFoundError")
 		wantError(t, h.Call(t, "DELETE", connPath(ident), nil), 404, "NotFoundError")
@@ -183,6 +181,8 @@ func TestMalformedRequests(t *testing.T) {
 	wantError(t, h.Call(t, "POST", connectionsPath, `{"name": "x",`), 400, "BadRequestError")
 	wantError(t, h.Call(t, "POST", connectionsPath, `not json`), 400, "BadRequestError")
 	wantError(t, h.Call(t, "PATCH", connPath("x"), `{"name"`), 400, "BadRequestError")
+	wantError(t, h.Call(t, "POST", connPath("x")+"/usage", `{"success"`), 400, "BadRequestError")
+	wantError(t, h.Call(t, "POST", "/v1/organizations/api-keys", `{"name"`), 400, "BadRequestError")
 	wantError(t, h.Call(t, "POST", connectionsPath+"/list", `[1,2`), 400, "BadRequestError")
 	wantError(t, h.CallAs(t, auth, "PUT", connectionsPath, nil), 405, "MethodNotAllowedError")
 	if r := h.CallAs(t, auth, "PUT", connectionsPath, nil); r.Header.Get("Allow") == "" {
@@ -214,14 +214,7 @@ func TestMalformedRequests(t *testing.T) {
 func TestDatabaseFailureIsAnOpaque500(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{BrokenDatabase: true})
-	for _, req := range []struct {
-		method, path string
-		body         any
-	}{
-		{"POST", connectionsPath, s3Create("x")}, {"GET", connectionsPath, nil}, {"POST", connectionsPath + "/list", map[string]any{}},
-		{"GET", connPath("x"), nil}, {"PATCH", connPath("x"), map[string]any{"name": "y"}}, {"DELETE", connPath("x"), nil},
-		{"POST", connPath("x") + "/test", nil},
-	} {
+	for _, req := range everyOperation("x") {
 		r := h.Call(t, req.method, req.path, req.body)
 		e := wantError(t, r, 500, "InternalServerError")
 		if e.Message != "internal error" {
@@ -238,7 +231,8 @@ func TestBodyLimitsAndMediaTypesOnEveryBodyOperation(t *testing.T) {
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	id := create(t, h, s3Create("bodies")).ConnectionId
 	big := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
-	for _, req := range [][2]string{{"POST", connectionsPath}, {"POST", connectionsPath + "/list"}, {"PATCH", connPath(id)}} {
+	for _, req := range [][2]string{{"POST", connectionsPath}, {"POST", connectionsPath + "/list"}, {"PATCH", connPath(id)},
+		{"POST", connPath(id) + "/usage"}, {"POST", "/v1/organizations/api-keys"}} {
 		if r := h.Call(t, req[0], req[1], big); r.Status != 413 {
 			t.Errorf("%s %s with 2 MiB: %d", req[0], req[1], r.Status)
 		} else {
@@ -279,14 +273,7 @@ func TestRateLimitPerKey(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{RateLimit: 0.5})
 	other := connvaulttest.NewTenant(t, h.Store)
-	for _, req := range []struct {
-		method, path string
-		body         any
-	}{
-		{"POST", connectionsPath, s3Create("limited")}, {"GET", connectionsPath, nil}, {"POST", connectionsPath + "/list", map[string]any{}},
-		{"GET", connPath("x"), nil}, {"PATCH", connPath("x"), map[string]any{"name": "y"}}, {"DELETE", connPath("x"), nil},
-		{"POST", connPath("x") + "/test", nil},
-	} {
+	for _, req := range everyOperation("x") {
 		tn := connvaulttest.NewTenant(t, h.Store)
 		first := h.CallAs(t, "Bearer "+tn.APIKey, req.method, req.path, req.body)
 		if first.Status == 429 {

@@ -132,3 +132,30 @@ func intOf(p *int) int {
 	}
 	return *p
 }
+
+// apiRequest is one request a client would send.
+type apiRequest struct {
+	method, path string
+	body         any
+}
+
+// everyOperation is one request to every API operation of the spec, the
+// identifier ones on id.
+func everyOperation(id string) []apiRequest {
+	return []apiRequest{
+		{"POST", connectionsPath, s3Create("every operation")},
+		{"GET", connectionsPath, nil},
+		{"POST", connectionsPath + "/list", map[string]any{}},
+		{"GET", connPath(id), nil},
+		{"PATCH", connPath(id), map[string]any{"name": "renamed"}},
+		{"DELETE", connPath(id), nil},
+		{"POST", connPath(id) + "/test", nil},
+		{"POST", connPath(id) + "/credentials", nil},
+		{"POST", connPath(id) + "/usage", map[string]any{"success": true, "operation": "sync"}},
+		{"GET", connPath(id) + "/events", nil},
+		{"GET", "/v1/organizations/events", nil},
+		{"POST", "/v1/organizations/api-keys", map[string]any{"name": "k"}},
+		{"GET", "/v1/organizations/api-keys", nil},
+		{"DELETE", "/v1/organizations/api-keys/key_aaaaaaaaaaaaaaa", nil},
+	}
+}

@@ -14,25 +14,6 @@ import (
 	"github.com/connvault/connvault/gen/client"
 )
 
-// The seven operations, each as a request a client would send.
-func everyOperation(id string) []struct {
-	method, path string
-	body         any
-} {
-	return []struct {
-		method, path string
-		body         any
-	}{
-		{"POST", connectionsPath, s3Create("outage")},
-		{"GET", connectionsPath, nil},
-		{"POST", connectionsPath + "/list", map[string]any{}},
-		{"GET", connPath(id), nil},
-		{"PATCH", connPath(id), map[string]any{"name": "renamed"}},
-		{"DELETE", connPath(id), nil},
-		{"POST", connPath(id) + "/test", nil},
-	}
-}
-
 // wantUnavailable asserts a 503 ServiceUnavailableError with Retry-After.
 func wantUnavailable(t *testing.T, r connvaulttest.Response) {
 	t.Helper()

@@ -1,0 +1,144 @@
+package server_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/gen/client"
+	"github.com/connvault/connvault/providers/providertest"
+)
+
+func issued(t *testing.T, r connvaulttest.Response) client.IssuedCredentials {
+	t.Helper()
+	if cc := r.Header.Get("Cache-Control"); r.Status == 200 && cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
+	return decodeAnswer[client.IssuedCredentials](t, r, "issued credentials")
+}
+
+// Static secrets are handed out as stored, never cached, with no expiry;
+// the audit trail records the issue without the secret.
+func TestCredentialsOfStaticSecrets(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("static"))
+	got := issued(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil))
+	if got.ExpiresAt != nil || got.Credentials["secret_access_key"] != "s3-secret-static" || got.Credentials["access_key_id"] != "AKIAEXAMPLE" {
+		t.Fatalf("issued: %+v", got)
+	}
+	events := h.Call(t, "GET", connPath(c.ConnectionId)+"/events?action=credentials.issued", nil)
+	if !strings.Contains(string(events.Body), "credentials.issued") || strings.Contains(string(events.Body), "s3-secret-static") {
+		t.Errorf("events: %s", events.Body)
+	}
+	if strings.Contains(h.Logs(), "s3-secret-static") {
+		t.Error("the secret is in the log")
+	}
+	// Only ACTIVE connections hand out credentials.
+	h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"status": "SUSPENDED"})
+	wantError(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil), 409, "ConflictError")
+}
+
+// Box rotates its refresh token on every exchange and revokes the one
+// used. Twenty concurrent requests over two replicas make exactly one
+// exchange, all get the same access token, the new refresh token is what
+// is stored, and a request within the token's validity exchanges nothing.
+func TestCredentialsExchangeOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	box := providertest.NewBox(t, "boxcid", "cred-box-secret", "cred-box-refresh-1", "", "", providertest.KeyPair{})
+	box.SetRotation(providertest.RevokeUsedRefreshToken)
+	a := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints(), DatabaseURL: connvaulttest.DatabaseURL(t)})
+	b := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints(), DatabaseURL: connvaulttest.DatabaseURL(t), Tenant: &a.Tenant})
+	c := create(t, a, map[string]any{"name": "box sync", "provider_type": "box", "test_before_save": false,
+		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
+			"client_secret": "cred-box-secret", "refresh_token": "cred-box-refresh-1"}}})
+	path := connPath(c.ConnectionId) + "/credentials"
+
+	var wg sync.WaitGroup
+	answers := make([]connvaulttest.Response, 20)
+	for i := range answers {
+		h := a
+		if i%2 == 1 {
+			h = b
+		}
+		wg.Go(func() { answers[i] = h.Call(t, "POST", path, nil) })
+	}
+	wg.Wait()
+	tokens := map[any]int{}
+	for _, r := range answers {
+		got := issued(t, r)
+		tokens[got.Credentials["access_token"]]++
+		if got.ExpiresAt == nil || time.Until(*got.ExpiresAt) < 30*time.Minute {
+			t.Errorf("expires_at %v", got.ExpiresAt)
+		}
+	}
+	if n := box.TokenExchanges.Load(); n != 1 || len(tokens) != 1 {
+		t.Fatalf("20 concurrent requests on two replicas: %d exchanges, %d distinct tokens", n, len(tokens))
+	}
+	for token := range tokens {
+		if !box.AcceptsAccessToken(token.(string)) {
+			t.Error("the double does not accept the issued access token")
+		}
+	}
+	conn, err := a.Store.GetConnection(t.Context(), a.Tenant.OrgID, c.ConnectionId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := a.Store.Sealed(t.Context(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := sealed.Plain()["credentials"].(map[string]any)["refresh_token"].(string)
+	if stored == "cred-box-refresh-1" || stored != box.RefreshToken() || !box.AcceptsRefreshToken(stored) {
+		t.Fatalf("stored refresh token %q; the double's live one is %q", stored, box.RefreshToken())
+	}
+	// Within validity: served from the cache, no exchange.
+	again := issued(t, b.Call(t, "POST", path, nil))
+	if n := box.TokenExchanges.Load(); n != 1 || tokens[again.Credentials["access_token"]] == 0 {
+		t.Fatalf("a second request within validity made %d exchanges in all", n)
+	}
+	// New credentials drop the cached token.
+	if r := a.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"test_before_save": false,
+		"provider_config": map[string]any{"credentials": map[string]any{"refresh_token": stored}}}); r.Status != 200 {
+		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	}
+	issued(t, a.Call(t, "POST", path, nil))
+	if n := box.TokenExchanges.Load(); n != 2 {
+		t.Errorf("after new credentials: %d exchanges in all, want 2", n)
+	}
+}
+
+// A refused exchange is a 502 naming what was refused; one that does not
+// finish in time a 504; neither quotes a secret.
+func TestCredentialsRefusedAndTimedOut(t *testing.T) {
+	t.Parallel()
+	box := providertest.NewBox(t, "boxcid", "refused-box-secret", "the-live-refresh-token", "", "", providertest.KeyPair{})
+	h := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints()})
+	c := create(t, h, map[string]any{"name": "box refused", "provider_type": "box", "test_before_save": false,
+		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
+			"client_secret": "refused-box-secret", "refresh_token": "a-dead-refresh-token"}}})
+	r := h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil)
+	wantError(t, r, 502, "ProviderError")
+	for _, secret := range []string{"refused-box-secret", "a-dead-refresh-token"} {
+		if strings.Contains(string(r.Body), secret) || strings.Contains(h.Logs(), secret) {
+			t.Errorf("%q appears in the answer or the log", secret)
+		}
+	}
+
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	t.Cleanup(slow.Close)
+	hs := connvaulttest.NewServer(t, connvaulttest.Options{CheckTimeout: 300 * time.Millisecond, Endpoints: map[string]string{"box.api_base": slow.URL}})
+	sc := create(t, hs, map[string]any{"name": "box slow", "provider_type": "box", "test_before_save": false,
+		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
+			"client_secret": "slow-box-secret", "refresh_token": "slow-refresh"}}})
+	wantError(t, hs.Call(t, "POST", connPath(sc.ConnectionId)+"/credentials", nil), 504, "TimeoutError")
+}
