@@ -161,6 +161,13 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 	checkCtx, cancel := context.WithTimeout(ctx, c.cfg.CheckTimeout)
 	res := providers.Run(checkCtx, p, sealed.Plain(), c.cfg.Env)
 	cancel()
+	if res.Rotated != nil {
+		// The check spent the stored refresh token: keep the new one, even
+		// while shutting down.
+		if _, err := c.store.StoreRotated(context.WithoutCancel(ctx), conn, providers.Seal(p, res.Rotated)); err != nil {
+			log.Error("rotated secrets not stored", "error", err.Error())
+		}
+	}
 	if ctx.Err() != nil {
 		// Shutting down: leave the row leased; it is checked again once
 		// the lease runs out, by us or another replica.

@@ -309,3 +309,40 @@ func mustGet(t *testing.T, st *store.Store, orgID, id string) *connvault.Connect
 	}
 	return c
 }
+
+// A background check that spends a rotating refresh token stores the new
+// one: the next pass works too.
+func TestBackgroundChecksKeepRotatedRefreshTokens(t *testing.T) {
+	box := providertest.NewBox(t, "boxcid", "bg-box-secret", "bg-refresh-1", "", "", providertest.KeyPair{})
+	box.SetRotation(providertest.RevokeUsedRefreshToken)
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	past := time.Now().Add(-time.Second)
+	c, err := st.CreateConnection(context.Background(), store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: "box in the background", ProviderType: "box",
+		Config: seal(t, "box", map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
+			"client_secret": "bg-box-secret", "refresh_token": "bg-refresh-1"}}),
+		Health: connvault.Health{Status: connvault.StatusActive, NextCheckAt: &past},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envWithBox := providers.NewEnv(providers.EnvOptions{AllowPrivateNetworks: true, LoopbackOnly: true, Timeout: 5 * time.Second, Endpoints: box.Endpoints()})
+	chk := health.New(st, health.Config{Owner: "rotating", Schedule: connvault.Schedule{Interval: time.Hour, Backoff: time.Hour},
+		Concurrency: 1, CheckTimeout: 5 * time.Second, Lease: time.Minute, Env: envWithBox})
+	for pass := 1; pass <= 2; pass++ {
+		if _, err := st.Pool().Exec(context.Background(), `UPDATE connections SET next_check_at = now() - interval '1 second' WHERE connection_id = $1`, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chk.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := mustGet(t, st, tn.OrgID, c.ID)
+		if got.ConsecutiveFailures != 0 || got.LastError != nil {
+			t.Fatalf("pass %d: %d failures, last_error %q", pass, got.ConsecutiveFailures, deref(got.LastError))
+		}
+	}
+	if n := box.TokenExchanges.Load(); n != 2 {
+		t.Errorf("%d exchanges, want 2", n)
+	}
+}

@@ -87,8 +87,10 @@ func issueBox(ctx context.Context, c boxConfig, env Env) (Issued, error) {
 // checkBox gets a token and reads the configured folder, "0" (All Files)
 // by default. Box revokes a refresh token once used: a check of oauth
 // credentials spends the stored one (see Provider.Issue's Rotated).
-func checkBox(ctx context.Context, c boxConfig, env Env) Result {
+func checkBox(ctx context.Context, c boxConfig, env Env) (res Result) {
 	tok, steps, fail := boxToken(ctx, c, env)
+	// Whatever follows, the exchange may have replaced the refresh token.
+	defer func() { res.Rotated = tok.replacedSecrets() }()
 	if fail != nil {
 		return fail.result(steps...)
 	}

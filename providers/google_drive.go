@@ -71,9 +71,11 @@ func issueGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) (Issued
 
 // checkGoogleDrive gets an access token and lists one file, inside the
 // shared drive and folder when the config names them.
-func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) Result {
+func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) (res Result) {
 	apiBase := strings.TrimRight(env.Endpoint("google_drive.api_base", "https://www.googleapis.com"), "/")
 	tok, steps, fail := googleDriveToken(ctx, c, env)
+	// Whatever follows, the exchange may have replaced the refresh token.
+	defer func() { res.Rotated = tok.replacedSecrets() }()
 	if fail != nil {
 		return fail.result(steps...)
 	}

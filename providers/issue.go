@@ -43,14 +43,24 @@ func wrapIssue(p *Provider, issue func(ctx context.Context, cfg Config, env Env)
 			}
 		}()
 		iss, err = issue(ctx, cfg, env)
-		if err == nil && iss.Rotated != nil {
-			full := deepCopy(cfg)
-			if err = mergePatch(p, full, iss.Rotated, nil); err == nil {
-				iss.Rotated = full
-			}
+		if err == nil {
+			iss.Rotated = withReplaced(p, cfg, iss.Rotated)
 		}
 		return iss, err
 	}
+}
+
+// withReplaced is the full config with the secrets a provider replaced
+// (nil when it replaced none).
+func withReplaced(p *Provider, cfg, replaced Config) Config {
+	if replaced == nil {
+		return nil
+	}
+	full := deepCopy(cfg)
+	if err := mergePatch(p, full, replaced, nil); err != nil {
+		return nil
+	}
+	return full
 }
 
 // issueError turns a failure to issue into the *IssueError callers get.

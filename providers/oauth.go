@@ -82,11 +82,18 @@ func (t oauthToken) issued() Issued {
 	if tokenType == "" {
 		tokenType = "Bearer"
 	}
-	iss := Issued{Credentials: map[string]any{"access_token": t.AccessToken, "token_type": tokenType}, ExpiresAt: &t.ExpiresAt}
-	if t.rotated() {
-		iss.Rotated = Config{"credentials": map[string]any{"refresh_token": t.RefreshToken}}
+	return Issued{Credentials: map[string]any{"access_token": t.AccessToken, "token_type": tokenType}, ExpiresAt: &t.ExpiresAt,
+		Rotated: t.replacedSecrets()}
+}
+
+// replacedSecrets is the part of the config the answer replaced (a new
+// refresh token), nil when it replaced nothing; callers get it merged into
+// the full config as Issued.Rotated or Result.Rotated.
+func (t oauthToken) replacedSecrets() Config {
+	if !t.rotated() {
+		return nil
 	}
-	return iss
+	return Config{"credentials": map[string]any{"refresh_token": t.RefreshToken}}
 }
 
 // rotated reports whether the answer replaced the refresh token spent.

@@ -139,13 +139,16 @@ func register[C any](providerType string, secrets []string,
 	if check == nil || issue == nil {
 		panic("providers: " + providerType + " must declare its check and its issue")
 	}
-	p := &Provider{Type: providerType, Secrets: secrets, Check: func(ctx context.Context, cfg Config, env Env) Result {
+	p := &Provider{Type: providerType, Secrets: secrets}
+	p.Check = func(ctx context.Context, cfg Config, env Env) Result {
 		var c C
 		if err := decodeConfig(cfg, &c); err != nil {
 			return errUnreadableConfig.result()
 		}
-		return check(ctx, c, env)
-	}}
+		res := check(ctx, c, env)
+		res.Rotated = withReplaced(p, cfg, res.Rotated)
+		return res
+	}
 	p.Issue = wrapIssue(p, func(ctx context.Context, cfg Config, env Env) (Issued, error) {
 		var c C
 		if err := decodeConfig(cfg, &c); err != nil {

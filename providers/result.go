@@ -25,6 +25,11 @@ type Result struct {
 	Steps   []Step
 	// TimedOut is set when the check ran out of its deadline.
 	TimedOut bool
+	// Rotated is the full config with the secrets the provider replaced
+	// during the check (a refresh token it answered anew and revoked the
+	// old one of, as Box does): the caller must store it, or the
+	// connection dies with the check. Nil when nothing was replaced.
+	Rotated Config
 }
 
 // failStep is how a check fails: the step name failed with msg after the

@@ -57,9 +57,11 @@ func issueSharePoint(ctx context.Context, c sharePointConfig, env Env) (Issued, 
 
 // checkSharePoint gets a token and reads the drive, the site, or the
 // tenant's root site through Microsoft Graph.
-func checkSharePoint(ctx context.Context, c sharePointConfig, env Env) Result {
+func checkSharePoint(ctx context.Context, c sharePointConfig, env Env) (res Result) {
 	graph := strings.TrimRight(env.Endpoint("sharepoint.graph_base", "https://graph.microsoft.com"), "/")
 	tok, steps, fail := sharePointToken(ctx, c, env)
+	// Whatever follows, the exchange may have replaced the refresh token.
+	defer func() { res.Rotated = tok.replacedSecrets() }()
 	if fail != nil {
 		return fail.result(steps...)
 	}

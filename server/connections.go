@@ -99,8 +99,12 @@ func (s *Server) create(ctx context.Context, who store.Principal, in createInput
 	}
 	tested := in.TestBeforeSave == nil || *in.TestBeforeSave
 	if tested {
-		if out := s.runCheck(ctx, p, config); !out.Success {
+		out := s.runCheck(ctx, p, config)
+		if !out.Success {
 			return nil, out.refusal()
+		}
+		if out.Rotated != nil {
+			config = out.Rotated // the check spent the refresh token given
 		}
 	}
 	c, err := s.store.CreateConnection(ctx, store.NewConnection{
@@ -163,6 +167,12 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 		return nil, err
 	}
 	out := s.runCheck(ctx, p, full)
+	if out.Rotated != nil {
+		// The check spent the stored refresh token: keep the new one.
+		if c, err = s.store.StoreRotated(context.WithoutCancel(ctx), c, providers.Seal(p, out.Rotated)); err != nil {
+			return nil, err
+		}
+	}
 	// Record even when the client has gone: the outcome is real.
 	after, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, "")
 	if err != nil {
@@ -225,6 +235,9 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 			out := s.runCheck(ctx, p, merged)
 			if !out.Success {
 				return nil, out.refusal()
+			}
+			if out.Rotated != nil {
+				merged = out.Rotated // the check spent the refresh token given
 			}
 			// New credentials that test OK bring a FAILED connection back.
 			c.Health = c.Health.AfterCheck(true, "", now, s.cfg.Schedule)

@@ -142,3 +142,27 @@ func TestCredentialsRefusedAndTimedOut(t *testing.T) {
 			"client_secret": "slow-box-secret", "refresh_token": "slow-refresh"}}})
 	wantError(t, hs.Call(t, "POST", connPath(sc.ConnectionId)+"/credentials", nil), 504, "TimeoutError")
 }
+
+// Box revokes a refresh token once used: every check that exchanges one
+// (the check before saving, POST /test) stores the new one, so the
+// connection keeps working.
+func TestChecksKeepRotatedRefreshTokens(t *testing.T) {
+	t.Parallel()
+	box := providertest.NewBox(t, "boxcid", "rotating-box-secret", "rotating-refresh-1", "", "", providertest.KeyPair{})
+	box.SetRotation(providertest.RevokeUsedRefreshToken)
+	h := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints()})
+	c := create(t, h, map[string]any{"name": "box rotating", "provider_type": "box",
+		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
+			"client_secret": "rotating-box-secret", "refresh_token": "rotating-refresh-1"}}})
+	for i := range 3 {
+		if res := testResult(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/test", nil)); !res.Success {
+			t.Fatalf("test %d after the create's check: %+v", i+1, res)
+		}
+	}
+	if got := issued(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil)); !box.AcceptsAccessToken(got.Credentials["access_token"].(string)) {
+		t.Fatal("credentials after the checks do not work")
+	}
+	if n := box.TokenExchanges.Load(); n != 5 {
+		t.Errorf("%d exchanges, want 5 (create, three tests, credentials)", n)
+	}
+}

@@ -46,25 +46,8 @@ func (s *Store) SaveIssued(ctx context.Context, c *connvault.Connection, cached 
 	out := c
 	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		if rotated != nil {
-			previous, err := c.SecretFieldList()
-			if err != nil {
-				return fmt.Errorf("connection %s: secret_fields: %w", c.ID, err)
-			}
-			secretsJSON, keyID, fields, err := s.sealSecrets(*rotated, previous, time.Now().UTC().Truncate(time.Microsecond), false)
-			if err != nil {
-				return err
-			}
-			if secretsJSON == nil {
-				return errors.New("a rotation left no secrets")
-			}
-			row, err := q.ReplaceSecrets(ctx, sqlcdb.ReplaceSecretsParams{
-				SecretKeyID: keyID, SecretFields: fields, InternalID: c.OrgID, ConnectionID: c.ID,
-				SecretsJson: *secretsJSON, EncryptionKey: s.currentPassphrase(),
-			})
-			if err != nil {
-				return mapError(err, "connection")
-			}
-			if out, err = fromRow(sqlcdb.Connection(row)); err != nil {
+			var err error
+			if out, err = s.replaceSecrets(ctx, q, c, *rotated); err != nil {
 				return err
 			}
 		}
@@ -146,4 +129,33 @@ func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (bool, func(), 
 		}
 		conn.Release()
 	}, nil
+}
+
+// StoreRotated stores the secrets a provider replaced during a check (a
+// new refresh token), whatever else changed meanwhile: the old ones no
+// longer work.
+func (s *Store) StoreRotated(ctx context.Context, c *connvault.Connection, rotated connvault.SealedConfig) (*connvault.Connection, error) {
+	return s.replaceSecrets(ctx, s.q, c, rotated)
+}
+
+func (s *Store) replaceSecrets(ctx context.Context, q *sqlcdb.Queries, c *connvault.Connection, rotated connvault.SealedConfig) (*connvault.Connection, error) {
+	previous, err := c.SecretFieldList()
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: secret_fields: %w", c.ID, err)
+	}
+	secretsJSON, keyID, fields, err := s.sealSecrets(rotated, previous, time.Now().UTC().Truncate(time.Microsecond), false)
+	if err != nil {
+		return nil, err
+	}
+	if secretsJSON == nil {
+		return nil, errors.New("a rotation left no secrets")
+	}
+	row, err := q.ReplaceSecrets(ctx, sqlcdb.ReplaceSecretsParams{
+		SecretKeyID: keyID, SecretFields: fields, InternalID: c.OrgID, ConnectionID: c.ID,
+		SecretsJson: *secretsJSON, EncryptionKey: s.currentPassphrase(),
+	})
+	if err != nil {
+		return nil, mapError(err, "connection")
+	}
+	return fromRow(sqlcdb.Connection(row))
 }
