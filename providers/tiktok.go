@@ -81,22 +81,53 @@ type tiktokAnswer struct {
 // {api_base}/v2/user/info/?fields=open_id,display_name with the access
 // token as a bearer token (needs scope user.info.basic, which every TikTok
 // login grants). With open_id configured the token must belong to it.
+// checkTikTok reads the profile with the stored access token. TikTok's
+// access tokens live hours; when the stored one has expired and a refresh
+// token is configured, the check refreshes it (as a worker's credentials
+// request does), reads again, and hands back the new tokens as Rotated:
+// TikTok revokes the refresh token it was given.
 func checkTikTok(ctx context.Context, c tiktokConfig, env Env) Result {
+	res, expired := readTikTokProfile(ctx, c, env)
+	if !expired || c.Credentials.RefreshToken == "" {
+		return res
+	}
+	iss, err := issueTikTok(ctx, c, env)
+	if err != nil {
+		// The stored token's refusal stays the message; why the refresh
+		// failed is one more step.
+		why := "the refresh token was refused"
+		var se *stepError
+		if errors.As(err, &se) {
+			why = se.msg
+		}
+		res.Steps = append(res.Steps, Step{Name: "refresh access token", Status: StepFailed, Message: why})
+		return res
+	}
+	token, _ := iss.Credentials["access_token"].(string)
+	c.Credentials.AccessToken = token
+	res, _ = readTikTokProfile(ctx, c, env)
+	res.Rotated = iss.Rotated
+	return res
+}
+
+// readTikTokProfile reads the profile; expired says TikTok refused the
+// access token as invalid or expired.
+func readTikTokProfile(ctx context.Context, c tiktokConfig, env Env) (Result, bool) {
 	u, ok := tiktokURL(env, "v2", "user", "info")
 	if !ok {
-		return failStep("read profile", "the TikTok endpoint is not a valid URL")
+		return failStep("read profile", "the TikTok endpoint is not a valid URL"), false
 	}
 	u.RawQuery = "fields=open_id,display_name"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return failStep("read profile", "the TikTok endpoint is not a valid URL")
+		return failStep("read profile", "the TikTok endpoint is not a valid URL"), false
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Credentials.AccessToken)
 	req.Header.Set("Accept", "application/json")
 	// The envelope is read whatever the status: TikTok's error code is in it.
 	raw, err := env.send(req, nil)
 	if err != nil && !errors.As(err, new(*httpStatusError)) {
-		return failStep("read profile", Describe(err))
+		return failStep("read profile", Describe(err)), false
 	}
 	var ans tiktokAnswer
 	jsonErr := json.Unmarshal(raw.Body, &ans)
@@ -105,16 +136,16 @@ func checkTikTok(ctx context.Context, c tiktokConfig, env Env) Result {
 		// the request back.
 		switch ans.Error.Code {
 		case "access_token_invalid":
-			return failStep("read profile", "the access token is invalid or expired")
+			return failStep("read profile", "the access token is invalid or expired"), true
 		case "scope_not_authorized":
-			return failStep("read profile", "the access token lacks the user.info.basic scope")
+			return failStep("read profile", "the access token lacks the user.info.basic scope"), false
 		case "rate_limit_exceeded":
-			return failStep("read profile", "TikTok's rate limit was reached; try again later")
+			return failStep("read profile", "TikTok's rate limit was reached; try again later"), false
 		}
 		if raw.Status == http.StatusOK && jsonErr != nil {
-			return failStep("read profile", "the TikTok answer is not the expected JSON")
+			return failStep("read profile", "the TikTok answer is not the expected JSON"), false
 		}
-		return failStep("read profile", Describe(statusError(raw.Status, ans.Error.Code)))
+		return failStep("read profile", Describe(statusError(raw.Status, ans.Error.Code))), false
 	}
 	who := ans.Data.User.DisplayName
 	if who == "" {
@@ -123,7 +154,7 @@ func checkTikTok(ctx context.Context, c tiktokConfig, env Env) Result {
 	steps := []Step{{Name: "read profile", Status: StepPassed, Message: "the access token belongs to " + who}}
 	if want := c.Credentials.OpenID; want != "" && want != ans.Data.User.OpenID {
 		msg := "the token belongs to another user than open_id"
-		return failStep("match user", msg, steps...)
+		return failStep("match user", msg, steps...), false
 	}
-	return Result{Success: true, Message: "the access token works for " + who, Steps: steps}
+	return Result{Success: true, Message: "the access token works for " + who, Steps: steps}, false
 }

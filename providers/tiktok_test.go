@@ -39,3 +39,30 @@ func TestTikTokCheckIsOneRequest(t *testing.T) {
 		t.Errorf("double got %d requests, want 1", n)
 	}
 }
+
+// A stored access token that has expired is refreshed by the check, which
+// then reads with the new one and hands back both new tokens as Rotated
+// (TikTok revokes the refresh token used).
+func TestTikTokCheckRefreshesAnExpiredToken(t *testing.T) {
+	t.Parallel()
+	d := providertest.NewTikTok(t, "act.only-what-the-double-issued")
+	d.SetClient("awexamplekey", "tt-client-secret", "rft.tiktok-refresh")
+	env := providers.Env{HTTP: d.Client(), Endpoints: d.Endpoints()}
+	p, _ := providers.Lookup("tiktok")
+	res := providers.Run(t.Context(), p, tiktokConfig("act.expired-long-ago", ""), env)
+	if !res.Success {
+		t.Fatalf("check with an expired token: %+v", res)
+	}
+	creds, _ := res.Rotated["credentials"].(map[string]any)
+	if creds["refresh_token"] != d.RefreshToken() || creds["access_token"] == "act.expired-long-ago" || creds["client_key"] != "awexamplekey" {
+		t.Fatalf("Rotated = %v", res.Rotated)
+	}
+	if n := d.TokenExchanges.Load(); n != 1 {
+		t.Errorf("%d token exchanges, want 1", n)
+	}
+	// A valid stored token is used as is: no exchange, nothing rotated.
+	fresh := providers.Run(t.Context(), p, res.Rotated, env)
+	if !fresh.Success || fresh.Rotated != nil || d.TokenExchanges.Load() != 1 {
+		t.Errorf("check with the refreshed token: %+v (%d exchanges)", fresh, d.TokenExchanges.Load())
+	}
+}
