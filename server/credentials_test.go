@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -164,5 +165,28 @@ func TestChecksKeepRotatedRefreshTokens(t *testing.T) {
 	}
 	if n := box.TokenExchanges.Load(); n != 5 {
 		t.Errorf("%d exchanges, want 5 (create, three tests, credentials)", n)
+	}
+}
+
+// Many connections issuing at once: each lock holder works on the pooled
+// connection that holds its lock, so holders cannot starve the pool (with
+// a pool of 4, sixteen concurrent issues used to time out with 503s).
+func TestConcurrentIssuesOfManyConnections(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: connvaulttest.DatabaseURL(t)})
+	ids := make([]string, 16)
+	for i := range ids {
+		ids[i] = create(t, h, s3Create(fmt.Sprintf("pool %d", i))).ConnectionId
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, len(ids)*3)
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = h.Call(t, "POST", connPath(ids[i%len(ids)])+"/credentials", nil).Status })
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != 200 {
+			t.Errorf("request %d: %d", i, s)
+		}
 	}
 }

@@ -34,16 +34,16 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 		static bool
 		cached = true
 	)
-	ready := func(ctx context.Context) (bool, error) {
-		got, err := s.store.CachedCredentials(ctx, c)
+	ready := func(ctx context.Context, st *store.Store) (bool, error) {
+		got, err := st.CachedCredentials(ctx, c)
 		if got != nil {
 			out = got
 		}
 		return got != nil, err
 	}
-	err = s.store.WithIssueLock(ctx, c, s.issueWait(), ready, func(ctx context.Context) error {
+	err = s.store.WithIssueLock(ctx, c, s.issueWait(), ready, func(ctx context.Context, st *store.Store) error {
 		cached = false
-		sealed, err := s.store.Sealed(ctx, c)
+		sealed, err := st.Sealed(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -74,11 +74,11 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 		}
 		if static {
 			// A rotation without an expiry to cache: store the secrets alone.
-			_, err = s.store.SaveIssued(context.WithoutCancel(ctx), c, store.CachedCredentials{Credentials: creds, IssuedAt: now, ExpiresAt: now}, rotated)
+			_, err = st.SaveIssued(context.WithoutCancel(ctx), c, store.CachedCredentials{Credentials: creds, IssuedAt: now, ExpiresAt: now}, rotated)
 			return err
 		}
 		// Stored even if the client has gone: a rotated token must not be lost.
-		_, err = s.store.SaveIssued(context.WithoutCancel(ctx), c, *out, rotated)
+		_, err = st.SaveIssued(context.WithoutCancel(ctx), c, *out, rotated)
 		return err
 	})
 	if err != nil {

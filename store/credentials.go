@@ -73,24 +73,27 @@ var ErrIssueBusy = connvault.Errorf(connvault.EUNAVAILABLE, "credentials for thi
 // exchanges tokens with the provider while the others wait for its result.
 // Waiting holds no pooled connection: it polls with pg_try_advisory_lock,
 // and before each attempt calls ready, which ends the wait with its
-// answer (typically: the winner's result is in the cache now).
-func (s *Store) WithIssueLock(ctx context.Context, c *connvault.Connection, wait time.Duration, ready func(context.Context) (bool, error), fn func(context.Context) error) error {
+// answer (typically: the winner's result is in the cache now). Once the
+// lock is held, ready and fn get a store that runs on the connection
+// holding it: the holder needs no second pooled connection, so holders
+// cannot starve the pool between them.
+func (s *Store) WithIssueLock(ctx context.Context, c *connvault.Connection, wait time.Duration, ready func(context.Context, *Store) (bool, error), fn func(context.Context, *Store) error) error {
 	key := c.OrgID + "/" + c.ID
 	deadline := time.Now().Add(wait)
 	for {
-		if done, err := ready(ctx); err != nil || done {
+		if done, err := ready(ctx, s); err != nil || done {
 			return err
 		}
-		got, release, err := s.tryAdvisoryLock(ctx, key)
+		held, release, err := s.tryAdvisoryLock(ctx, key)
 		if err != nil {
 			return err
 		}
-		if got {
+		if held != nil {
 			defer release()
-			if done, err := ready(ctx); err != nil || done {
+			if done, err := ready(ctx, held); err != nil || done {
 				return err
 			}
-			return fn(ctx)
+			return fn(ctx, held)
 		}
 		if time.Now().After(deadline) {
 			return ErrIssueBusy
@@ -103,24 +106,28 @@ func (s *Store) WithIssueLock(ctx context.Context, c *connvault.Connection, wait
 	}
 }
 
-func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (bool, func(), error) {
+// tryAdvisoryLock takes the lock on a pooled connection and answers a
+// store bound to that connection, or nil when another session holds it.
+func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (*Store, func(), error) {
 	lockCtx, cancel := withDeadline(ctx, s.queryTimeout)
 	defer cancel()
 	conn, err := s.pool.Acquire(lockCtx)
 	if err != nil {
-		return false, nil, mapError(err, "issuing lock")
+		return nil, nil, mapError(err, "issuing lock")
 	}
 	q := sqlcdb.New(conn)
 	got, err := q.TryIssueLock(lockCtx, key)
 	if err != nil {
 		conn.Release()
-		return false, nil, mapError(err, "issuing lock")
+		return nil, nil, mapError(err, "issuing lock")
 	}
 	if !got {
 		conn.Release()
-		return false, nil, nil
+		return nil, nil, nil
 	}
-	return true, func() {
+	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout,
+		q: sqlcdb.New(bounded{db: conn, timeout: s.queryTimeout})}
+	return held, func() {
 		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.queryTimeout)
 		defer cancel()
 		if _, err := q.ReleaseIssueLock(unlockCtx, key); err != nil {

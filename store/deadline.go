@@ -77,7 +77,7 @@ func (r cancelRow) Scan(dest ...any) error {
 func (s *Store) inTx(ctx context.Context, fn func(q *sqlcdb.Queries) error) error {
 	ctx, cancel := withDeadline(ctx, s.queryTimeout)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		return fn(s.q.WithTx(tx))
 	})
 	if errors.Is(err, ErrLeaseLost) {

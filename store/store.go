@@ -25,10 +25,19 @@ import (
 
 // Store is the database behind connvault.
 type Store struct {
-	pool         *pgxpool.Pool
+	pool *pgxpool.Pool
+	// db runs the statements and transactions: the pool, or one pooled
+	// connection held for a while (see WithIssueLock).
+	db           database
 	q            *sqlcdb.Queries
 	keys         Keyring
 	queryTimeout time.Duration
+}
+
+// database is what the store runs statements and transactions on.
+type database interface {
+	sqlcdb.DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // New wraps an open pool. keys encrypts and fingerprints secrets. Every
@@ -42,7 +51,7 @@ func (s *Store) WithQueryTimeout(d time.Duration) *Store {
 	if d <= 0 {
 		d = DefaultQueryTimeout
 	}
-	return &Store{pool: s.pool, keys: s.keys, queryTimeout: d, q: sqlcdb.New(bounded{db: s.pool, timeout: d})}
+	return &Store{pool: s.pool, db: s.pool, keys: s.keys, queryTimeout: d, q: sqlcdb.New(bounded{db: s.pool, timeout: d})}
 }
 
 // OpenOptions adjust Open.

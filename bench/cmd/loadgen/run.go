@@ -136,6 +136,8 @@ func operations() []operation {
 		{name: "list_cursor_deep", http: httpListDeep, floor: floorListDeep},
 		{name: "patch", http: httpPatch, floor: floorPatch},
 		{name: "mixed_80_15_5", http: mixed(httpGetByID, httpPatch, httpCreate), floor: mixed(floorGetByID, floorPatch, floorCreate)},
+		{name: "credentials_static", http: httpCredentialsStatic, floor: floorCredentialsStatic},
+		{name: "credentials_cached", http: httpCredentialsCached, floor: floorCredentialsCached},
 	}
 }
 
@@ -531,4 +533,44 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 		level, cmd, f.PgbenchSelectTPS, len(body), f.PlainHTTPRPS)
 	fmt.Printf("get_by_id: %.2fx pgbench, %.2fx plain net/http\n", rep.GetByIDVsPgbench, rep.GetByIDVsPlainHTTP)
 	return nil
+}
+
+// ---- credentials: static secrets (every seeded connection) and a cached
+// short-lived token (a Snowflake key-pair JWT, signed locally, so no
+// provider is needed) ----
+
+func httpCredentialsStatic(ctx context.Context, e *env, r *rand.Rand) error {
+	t := e.pick(r)
+	return e.do(ctx, "POST", "/v1/organizations/connections/"+t.id+"/credentials", t.org, nil)
+}
+
+func httpCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
+	t := e.fx.keyPair
+	return e.do(ctx, "POST", "/v1/organizations/connections/"+t.id+"/credentials", t.org, nil)
+}
+
+// floorCredentialsStatic is the SQL of a static issue: the row and the
+// decryption of its secrets.
+func floorCredentialsStatic(ctx context.Context, e *env, r *rand.Rand) error {
+	t := e.pick(r)
+	row, err := e.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
+	if err != nil {
+		return err
+	}
+	_, err = e.q.DecryptSecrets(ctx, sqlcdb.DecryptSecretsParams{EncryptionKey: e.keys.CurrentPassphrase(),
+		InternalID: row.InternalID, ConnectionID: row.ConnectionID, SecretKeyID: row.SecretKeyID})
+	return err
+}
+
+// floorCredentialsCached is the SQL of a cache hit: the row and the
+// decryption of the cached token.
+func floorCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
+	t := e.fx.keyPair
+	row, err := e.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
+	if err != nil {
+		return err
+	}
+	_, err = e.q.CachedCredentials(ctx, sqlcdb.CachedCredentialsParams{EncryptionKey: e.keys.CurrentPassphrase(),
+		InternalID: row.InternalID, ConnectionID: row.ConnectionID, SecretKeyID: e.keys.CurrentID, MarginSeconds: store.ReuseMargin.Seconds()})
+	return err
 }

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"log"
 	"sync"
@@ -32,6 +36,9 @@ type fixture struct {
 	targets []target
 	// deepCursor is the cursor after row o.depth of the big org (org 0).
 	deepCursor store.Cursor
+	// keyPair is a Snowflake key-pair connection: its credentials are a
+	// JWT signed locally and cached for an hour.
+	keyPair target
 }
 
 func orgID(i int) string  { return fmt.Sprintf("int_bench%019d", i) }
@@ -144,5 +151,36 @@ func seed(ctx context.Context, st *store.Store, o options) (*fixture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deep cursor: %w", err)
 	}
+	if fx.keyPair, err = keyPairConnection(ctx, st, fx); err != nil {
+		return nil, err
+	}
 	return fx, nil
+}
+
+// keyPairConnection makes (or finds) the Snowflake key-pair connection of
+// the credentials_cached workload in organization 1.
+func keyPairConnection(ctx context.Context, st *store.Store, fx *fixture) (target, error) {
+	const name = "bench snowflake key pair"
+	org := fx.orgs[1]
+	if c, err := st.GetConnection(ctx, org.ID, name); err == nil {
+		return target{org: 1, id: c.ID, name: name}, nil
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return target{}, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return target{}, err
+	}
+	p, _ := providers.Lookup("snowflake")
+	cfg := providers.Config{"account": "xy12345", "warehouse": "WH", "database": "DB",
+		"credentials": map[string]any{"type": "key_pair", "username": "LOADER",
+			"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}}
+	c, err := st.CreateConnection(ctx, store.NewConnection{OrgID: org.ID, UserID: org.UserID, Name: name, ProviderType: "snowflake",
+		Config: providers.Seal(p, cfg)})
+	if err != nil {
+		return target{}, err
+	}
+	return target{org: 1, id: c.ID, name: name}, nil
 }
