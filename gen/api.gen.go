@@ -1055,11 +1055,6 @@ type BrightdataCredentials struct {
 // Example: S3 configuration
 type ConfigDescription = string
 
-// ConnectionDescription What the connection is for. Up to 500 characters.
-//
-// Example: Raw assets landed by the ingestion jobs
-type ConnectionDescription = string
-
 // ConnectionList A page of connections.
 //
 // Example: {"pagination":{"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1},"results":[{"connection_id":"conn_abc123def456ghi","consecutive_failures":0,"created_at":"2026-11-24T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","description":"Raw assets","internal_id":"int_org123abc456def789xyz012","is_active":true,"last_checked_at":"2026-11-24T12:00:00Z","last_error":null,"last_used_at":"2026-11-24T12:00:00Z","metadata":{"team":"data-platform"},"name":"Production S3 Bucket","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"***REDACTED***","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","secret_fields":[{"changed_at":"2026-11-24T12:00:00Z","field":"credentials.secret_access_key","fingerprint":"hmac-sha256:3f9a1c0e2b7d4a61","set":true}],"status":"ACTIVE","status_changed_at":"2026-11-24T12:00:00Z","status_reason":null,"updated_at":"2026-11-24T12:00:00Z"}],"total":1}
@@ -1106,15 +1101,15 @@ type ConnectionTestResult struct {
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Backblaze","provider_config":{"bucket":"my-b2-bucket","credentials":{"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"},"endpoint_url":"https://s3.us-west-004.backblazeb2.com","region":"us-west-004"},"provider_type":"backblaze","test_before_save":true}
 type CreateBackblazeConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1148,15 +1143,15 @@ type CreateBackblazeConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Box","provider_config":{"credentials":{"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"},"folder_id":"0"},"provider_type":"box","test_before_save":true}
 type CreateBoxConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1190,15 +1185,15 @@ type CreateBoxConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Brightdata","provider_config":{"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"},"provider_type":"brightdata","test_before_save":true}
 type CreateBrightdataConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1240,15 +1235,15 @@ type CreateConnectionRequest struct {
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing GoogleDrive","provider_config":{"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"},"provider_type":"google_drive","test_before_save":true}
 type CreateGoogleDriveConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1282,15 +1277,15 @@ type CreateGoogleDriveConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing HttpApi","provider_config":{"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}},"provider_type":"http_api","test_before_save":true}
 type CreateHttpApiConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1324,15 +1319,15 @@ type CreateHttpApiConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Instagram","provider_config":{"business_account_id":"17841400000000999","credentials":{"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"},"scopes":["instagram_basic"]},"provider_type":"instagram","test_before_save":true}
 type CreateInstagramConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1366,15 +1361,15 @@ type CreateInstagramConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Postgresql","provider_config":{"credentials":{"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"},"database":"analytics","host":"db.internal.example.com"},"provider_type":"postgresql","test_before_save":true}
 type CreatePostgresqlConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1408,15 +1403,15 @@ type CreatePostgresqlConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Rss","provider_config":{"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"},"provider_type":"rss","test_before_save":true}
 type CreateRssConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1450,15 +1445,15 @@ type CreateRssConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing S3","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","test_before_save":true}
 type CreateS3ConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1492,15 +1487,15 @@ type CreateS3ConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Sharepoint","provider_config":{"credentials":{"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"},"folder_path":"/Shared Documents","site_id":"contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"},"provider_type":"sharepoint","test_before_save":true}
 type CreateSharepointConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1534,15 +1529,15 @@ type CreateSharepointConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Snowflake","provider_config":{"account":"xy12345.us-east-1","credentials":{"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"},"database":"ANALYTICS","query_timeout_seconds":300,"role":"LOADER","schema":"PUBLIC","warehouse":"COMPUTE_WH"},"provider_type":"snowflake","test_before_save":true}
 type CreateSnowflakeConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1576,15 +1571,15 @@ type CreateSnowflakeConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Tigris","provider_config":{"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"},"provider_type":"tigris","test_before_save":true}
 type CreateTigrisConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1618,15 +1613,15 @@ type CreateTigrisConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Tiktok","provider_config":{"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]},"provider_type":"tiktok","test_before_save":true}
 type CreateTiktokConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1671,6 +1666,15 @@ type ErrorBody struct {
 // ErrorBodyType defines model for ErrorBody.Type.
 type ErrorBodyType string
 
+// ErrorDetail One broken rule in FastAPI's shape.
+//
+// Example: {"loc":["body","name"],"msg":"property \"name\" is missing","type":"missing"}
+type ErrorDetail struct {
+	Loc  []string `json:"loc"`
+	Msg  string   `json:"msg"`
+	Type string   `json:"type"`
+}
+
 // ErrorDetails Structured details, when there are any.
 //
 // Example: {"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]}
@@ -1682,6 +1686,10 @@ type ErrorDetails struct {
 //
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type ErrorResponse struct {
+	// Detail 422 only: the same broken rules in FastAPI's shape (`loc`, `msg`, `type`), beside the
+	// envelope, for clients generated from specs that use it.
+	Detail *[]ErrorDetail `json:"detail,omitempty"`
+
 	// Error What went wrong. Messages never quote submitted values.
 	//
 	// Example: {"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"}
@@ -1980,6 +1988,16 @@ type ListConnectionsRequest struct {
 //
 // Example: {"cost_center":"CC-1234","team":"marketing"}
 type Metadata map[string]interface{}
+
+// NewDescription What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
+//
+// Example: Raw assets landed by the ingestion jobs
+type NewDescription = string
+
+// NewMetadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
+//
+// Example: {"cost_center":"CC-1234","team":"marketing"}
+type NewMetadata map[string]interface{}
 
 // Pagination Where this page sits.
 //
@@ -7387,267 +7405,270 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17cxs3sij+VVDz2ypLOUOKIiU/5PpVXVqSE60f0YpydvdEPiI4A5KIhgAzAEUxvjqf/VYDmBlgBiSH",
-	"esXeOH+krCGeje5Go59fgohPppwRJkVw8CWY4hRPiCSp+uuQM0YiSTk7iQmTdEhJCt9jIqKUTuGH4CA4",
-	"HxMU5S2fCdSHvy6bzWYf0ThEPEVUCsTwhKCtT2fvG0REeEri7WYQBuQGT6YJCQ4C1QkPot12JybDvf3n",
-	"ozENwoDCFFMsx0EYwBCmpZ7skhbrCoOU/D6jKYmDA5nOSBiIaEwmGBY8wTfvCRvJcXCw22qFwYSy/O8w",
-	"kIspDCtkStkouL0Ng8NZKrhnqz9P8e8zgiL1MxqmfIIwmqbkmvKZQFM8IrD9KR5RhqFLk5Ebeamb95vZ",
-	"bn6fkXRhbUdPtmS97VbLt8Lja8JkN9LrqiyTJQtEoIVAfIjkmAqEVdtla9C/Omv4W0qGwUHw/+0UGLKj",
-	"fxU79uz5au4HtPtDancFpN7TCZXVpZ3iEUGC/kGWzZiofvaEMRniWSKDg33AI3xDJ7OJmlujlfkzXwhl",
-	"koxIWqykR1lEVh8ZlkAzeChJqs9O0snSFQo1nr3CIU8nWAYHQYwlaUDfwAeXExYls5icc4mT6noO+YxJ",
-	"hJMETbCMxpSNLBoXaCviApCLEURuZIqRWtX2skVSPdelVJN5wTnEiSD5OgecJwRr5HpHFidHfrbTPT1B",
-	"V2TxTCAao63+FVkothNqLJNjghIqFDTh31FKsCQIMzEnaYn7QNdazAca0nglt5liKUkKXf8HWv/abfw3",
-	"bvzRarz6/GV3//Zv3tP4KhD05+FQEM8qPs4mA5ICK7FxQHIkrugUbdER4ymJ0XxMGOobGkZUoBG9Jmwp",
-	"UnA9m3ft5aW7q295Vn8LJyKmnAmi7q43OD4jv8+IUPuJOJOEqX/i6TShkWLPO78JzT5zPPgSkDTVTGxC",
-	"hMAjmCTV46ABjxewLcYlusYJjdHfez9/LI6zmPJYDXIbBkJiORPBwR6sX8yiiAhhcP22NrOFwc7M3vRO",
-	"q5TgXxvaKq1puwmrOuRsmNDo/pDBFkKgOZVjza/UVY+TlOB4gcgNFVIUUOrq78fqswdQrx4XUGptwFPx",
-	"FWFosECYcTkmKUrotS3HoK3qQrdDw0oumNUQLtc0GtNrEiPMYhRhhhhHCWcjkqJojNmIoK0M5uYYLhjs",
-	"+i1PBzSOCbv3SSi4G3aIEhxdCcXyZoIgEfGpdQXkc3pg33lc2FfXp9amkYZPSap2jBghsUBb7kI15p4w",
-	"SVKGk+MMAvcCGjWjIf1bDqJslh5Jr0lagdP+YxOzUPOiIaYJidGWZznbr4HS1bWsBDyCIgxnTQUSYz5n",
-	"TfSJXTE+Zxcs5TNJBNraa+1tK/ycp5yN0ITIMY/V9/1Q0y5mqN9NEj7vozHBMUm3Ff6ocwKqIeyaJHxK",
-	"DPJ+5PItn7H43sdg0RKwr6EaND+MbBoPuu493jF85EjMorHNECgziJqOMKN/aFzdcpankfQULxKO43PO",
-	"3+N0RB78/pGco0SNXOvq2e08zdWjlgTsETONMxqLcRSRqRRoaxd9oG+2l1xJpym/pjFJz8hwJkj8APyQ",
-	"oKkZE6V6ULWqlAxTIsZI8ivCCgBm83uIvf244POuUkglUUUpUQ9cnADaoZjGikK0BIuwQORmSiJJ4gu2",
-	"5exg+7UaxsADCbwQaD7GEs2xyCYKESPqgJAgUUqkIWvgMjQinxi+xjTBg4Q8yGHEWOIB1ixqVoz9GqVE",
-	"pgvgWqlMFsWBVJeRH42hBxDDD4IXw07Uxq/I3mA33otaw5ekjZ8P9uNX0S7pDF+0AvsoH5kS8j1GfJbo",
-	"oxoAxuFoTGLPAQJHoRNywbaW7Ha7iT4aNg8Hp2WJGM1YQoS+QPNb85lAfM7MyBdMnbgSbOZU5FDWb8r+",
-	"GfzR6MIffTh8zmIBpx8Gmu8rAdpqVH0R9HQneAPMMYVtDnlK9CyUjZruG33VqwMgeU4nhM/kwxJ9CdZm",
-	"hdAkGpPo6plAMcFxQpnFRs1CPExg74mYgFpbvvYhZVSMs7VTWawZbdlr1Tz0nPMPmC0McxX3ByfnaILZ",
-	"AhmCE2jIjUbCSHIuXu1aUn5pLdVbqf2ocr4lDE9wTNBEY6fZRuWKAqFHoClJDTVcsC3fBrZfl2lH81XC",
-	"gBAUIEaYsj+TlD4xPJNjntI/HuASxeYpmYGSCpRrPfL57Rk9Mtru0zwpqEATKgRloxBNcAI6MLjhZloK",
-	"Bt6bkmt+BeJ0ZcGaej4xMZtOeSpJ/IHEFJ+r7T2k6DaZCXUhVIaxYFldg0eg2386XUK/vNg+2lq6Sg3I",
-	"XwBnVIe36gFzRyDGRGKaKPq5zke8VD+L4ODXL0HC9SjBwa8BLDnTLH0OrQOYpnBDygW6UD9eBBamFHDP",
-	"Ptx+vg09p1fMb95kRc9isx4W98iSY7Y8KtCcJElDI71W/AxmEg1Sgq8EwiidJSR7J+oZQqUHEfDkm2UP",
-	"RUUjOG5wUEUPKUm07WaLs0JzaoukRhzZVjDR0oh7jV2wrRJ4tpuob861WTnUvlkTiEt6ftCEK4WgEk1z",
-	"4Cmc6Cq4viML0Jwf5osSHgbbaQi5SIh6iQih2EWxCwEMNqbQYUIZloaC8XQKCAH4qnpdXpHFssPqdfLF",
-	"2Au5DXPs+6g1ngpnbkMb3YvRtTjbfXfSPfm59/bno48fXxz/q/vh9P1xEAZaQr901jL/O07Sf32S7O3x",
-	"h5Oddy8+HB1//HFncHpzNqSH/zZ93x3/u0BWq/ttGHBGfh4qSlqFics2B5TSndJ3ZFEiYI0r8aUyQbRb",
-	"7eeN3XajtXu+2z5otQ5arf8OwrzNYHE5EyTVW5+J9LKzNxgMn8ck3h282HuFgzDIIePX0CdYSBhDz8dm",
-	"SVJYRhYsQnOeXpFUBHAWZEhv4PvVJej6lApfXQlWV6WPAvYSzAQJPhdHSLVW2d5cPUuLf7Nfqs2yjX5Z",
-	"a5WodHWBUMb/f1J4QSCMhmSeSfto64osQG8JiiN4nSgtvXc/ABj9CtR2jsrsGtyeHWUQ91luhjQVEjhI",
-	"iiNJUpGxpyuyCEEUSknER4zCe1G6lpri+CoT2uf55Y67yTDgS0AlmYh1jLoHzYPbfCCcpngR3N7a9qFf",
-	"C6ORAYkBWj6bF0lCG9tKh+zs9XM+Ox/8RiIZ5KR5qAe4A4VqFiOuAP1iMhyN6W9XyYTx6e+pkLPr+c3i",
-	"j9Zuu7O3//zFy1fdN4dHx2/XE+t6woTZgschwyuy8KOiESGbqAea01zNZ96NcBs2l4y3jJRrUMQT4x1s",
-	"vgb2rUSm91TIEialRMwSqcWx/yi+X0W5fKs1D8jcjetOKBt2OdgtKyaOYwqIi5NTa23Gcm4dix8Q64gq",
-	"w9rS7QFaQ8OZQdIc8hTIYbVHTWEBv7joBSu5rDvbkTYAC30F4NgYLKjUBvCNKGNC2YnusFs6hDCYMfr7",
-	"jJif4SYon0v2kqgcyhscXQ0S/AfpFu+Ykmy07qTcLXfRm7b9JFS8KHCFxOJXI/u9a7X2sgYWrbRaezlT",
-	"buFBK/tv15IBS2NV0KAy2RpwK8m052GLNoq0X65xuso+fAkIA/3Gr5V1fPa5TdhHpn4NC563fADPaYJ5",
-	"lo42PLq8NxyhHKd8NhorLV2v0wBQYUkHibpgSgc6mEVXRAYHwWTRGLQb5k/FHx0setxzJyyecsrk5SxN",
-	"goNgLOVUHOzsiE5zJhpzImSj1dprDrJNDtrNiE8U+xzp/VvNqniU7dGWZ0vbtTDkeWctgpSAswopi2N1",
-	"32PO8a0eQiPEkdWhAjF7Z7WBlwsrs5S6IGi39l56hdoRLWlJHMC7YNxbRyVeXFtNGqse1z/xOfBq0KhB",
-	"mwhLAn/nnde+risovvpAl3Pdes/tx6Woek/qOpuB6/kNvzmMRne/WQ4TSph0jIijFDMZKj0+ZogwSdJp",
-	"Cq8s+ADW/rTEqSI1hobJgN809N8N/TzRv2ndhPu7+RYGxRR6jFcOCKNoVGUc1pSuJ+z+/noe4S5ps6ur",
-	"tNYvawiremXBdj572lnP/o1o1dxoBUDKG/TSLb+502XWRW/4DejI+IzJMha4OPgkSDHkSWzAFrQC3xOw",
-	"9m3Abx74HrDWZjktBq0qM7Z8QX8FD9D/+luw7tTXMmZ3O1VX4u5MjkMULaF+tHV4+OM2EPzf/3m+jj3D",
-	"WayAqsudwuC3uVzR/O9z6TbncG2s6KB2sjGPvy92Gg+RS+0hotuYb42S14jeQH3G793SeuSNRhv2KEE6",
-	"u01KnzfjDz1jKy1u+tzpEwMqIUFHjMTgUgnPRTydPtO69immT3SrTLEQ03GKhdGdNqwPgDn0Gkti7v0G",
-	"/Pfm+MeTj+j07OSX7vkxenf8b/X1gn04OTm+/sfJm+5R9+Ob0dXv4yv646t56033H8dvu93eYbPZvGCq",
-	"7fHHI09/mG02SGhUKPa1CqNAHSCVb+fqWzO3DfjNJnYOZcOuLoQ3XXP58oYD+XzvG7m8LHeHZUAvYe8V",
-	"JrHhTc6QGiG7AkCHooW7Z8L1f3tgsrwL5/xKCKC09M06l1FJb+4hkMldlhddUjoaS/A8607pOTS7lypK",
-	"jYaOsMRKL+7DEjylxQnnszfwlJYPuWjp0TLRh4F1MVBdePt6+OB5VynaAmEtafqO8IRGghhqHcWXye41",
-	"vZLJi/bgOnkx+G32G0ijf3AGHedkcDljCY+uSLp7P1m6AE9JpLaWUyXdCrHeVwLXG1s70aaitXd3FQm7",
-	"y1ziWK3gKE53DUR9BFxTq3EnDKoptK5e32cTT+SeUAVkb1NCGpLcSMS4JAgP+ExqO1ukOs+0F6tDKUGv",
-	"4/7qPq/2PfGeoRWzvHI9uVnDDeQB6wb6NAUV1n6rZdmn3YWd4TnCQhAJXu8sLqReykZEqMF+4wOx2Xoz",
-	"+1qZoUCEbCn2rsRQioBj+MuKpM0tY/Bpqpya9Af97139j0sIMNTxgllYrtNYR20e7Jp/qd/AqnIb5uYr",
-	"ZQC0w7KXB3RHnAkSzSS9JpfgOTRLYbBW6DMg7jbae3c1ILpgLE5MRSPqgBrdHfS5PB3ttjt4EO3tP4/J",
-	"8MXLV9rADY3FJY5gtZnLgDI9KgenNYtVDY0/m4aka7Vc1m9CJAZ6g8OUBE+0ZRs3pgmWoD4uTMwQthDP",
-	"NPb2OuhNptvN/LAuo/wOc0wOy+wNd3dG+uGHH86Oj7qH58dHP/zwwzKXI9tyQLCQjewy0qs1fUSnmET5",
-	"gRn80t7vK0GnmgcH9saa1eVCOzZScjiDwcYTHDXEGLf3nx90hq/wbtQi7cGLeA8/31VLkcZI+Lnw7gu6",
-	"h+cnvxzn4QWXdZZnmqYEK8dHjRSzabwG728/G9LTROde3i7xr+Lkp0XL23Bjg3ZP8hSPSMGvPvCYJFUD",
-	"d77UCidbEkz+GgEcsqAGJ1S8udxjx45b9hnUQxsw2Zp8d36xoY9eA/hPswlmDTBGwyqUj2KItP1Y+4oQ",
-	"NyIMTyC8rhRNKproA3j/Mi4vmJA4lVpzolNl9NGWhPtIuyqgCU6vIKJdbIfaZ9gEkvQTKqRqSxAEpRuf",
-	"qQumg9yzSJAQCRO85oTnlmNS1J0Fu9FRgWqiiDOJwVfsgjHOGmKKI1JcgtqvvbgFlzCf1a4BjMtSjPyW",
-	"gsH/hU38bTvwahfWeBMUR9gz1FnBPUWsBxDXmMjxQu1YBVsNFgjcJEQT9T71To8/Hh0fHaApzn4zMbRp",
-	"6OhRr8gUXFLfdk/eHx9lg2qfV5FFbe6r0B7AZ3DA5XO0hWeST7Ck0XYTdc8Ofzr5BTrHJCESXNUlSUGC",
-	"TAyUzfMm5zL58oIw0BMHYZANE3y2zyXvswJQ50TIM0UqHgXyTEZ8omSOAoOuqVzoLTZRN9uk+lsFnUqa",
-	"JAijdqtVkk0sN+7YiHGXyifjJXhHSzLVzL1wutYWVH07NPEE/8EZngtjPTXXXkoET64JyuyxVpBXcNrt",
-	"9Y6PlJa0GBSQC05U4Siyr8A8jwL45mcfK4MB4yBiDZcOa02Ye4SrG6XMzS1wrWLGcHxHpqk9r20kXr6E",
-	"Cl7ka/riS8Bhs9esZTFnmK/Zy12VwGa7WRgErOvWVDJpGkd05LhebFX8LbYtzldBSMcBkOAJEnyWRsQv",
-	"eQEzJtJx7As+ZN+KZdQQuv6T/DwceW1gAUESIS91CNOlwJnQ7EHzTZ7/ngfdrXtYqwb4kLWzPDPrTagE",
-	"glvvydbzPtHNqyCrikZziCTr55DsN607IP/qNS5XIb6edbxRzXvQ2uv4Vl5wFQQraJ3fFBC8L5Xzm6ci",
-	"ZH7jJ+GvxfTtUpxa7Xda0+bRjamM37j0xW++DcqyVdMPRGCWsvqJCC3fRC16+5OU4y612Uv+TnSOEWBj",
-	"2su7uiSYf/4mKNFLfyWFo/4BNMlZ9KRNYajvzA5pGBISSZMVaYyn8Py6YP3Smvr6dbjK4FBIC8uOf51I",
-	"HiqOuLq375IP7WNc3X0FJwuDEeejhFzGqVK6rhrnR9XyCBr6BgJJ9xJP6epBfpJy2p1S3wCUCYlHKZ6s",
-	"HuEka+YbY8qFHKVE/J6sHuQ0b+cbJRVidfczIXz9RGd1t17H22uMU6Jf1qt75+28ozA+Hyb4as0h9rJm",
-	"vjEkHaV0zdbPVRt/7yvJr9b1hjbV3lXLm8svbh/vjux1/hQd/n0DijfQ7i+9RevZJJfj7m1Yp+cqWqs3",
-	"wkrOU2+IFXhfc4AV1FdvhGWUU6/3CrZXd/plpFent5fj1eu6lOXX6+69/Wp2XXHz1Rxh+cWtjfHr8fOO",
-	"jwU9JlKDPtFrwdrGJs9zMsE0MRGQ/2dCb6aEXDWmKY8be/vPmxRPmiOhM25lHjpa42W/7gtFm/Wvp3cj",
-	"LWbTy8K7g3bUiffI/vC5BgmIpvq38k4tVa/e7aXZbsUDJyifreN0ocSBWAtkRivR/anxL+PS6uHxjgT3",
-	"/c0EA7gEudmjyQan82yyf/gmHk5LGe8dWdKIMJLSSOe8+en8/FQ5Zj0NbzJ7WSKqYUFK+nY8pU2zFmA3",
-	"O9e7O9rwXpHhrNRhXZOqCmchpwSnJEUF6RlAq6dO1u/WPH10jleg7uNzEz59SePLzEmCxuYjuPuoQAzY",
-	"fzNblOtYoB2KLlWBiOAgUBnfgrD4rPoDDFXNA0ulqRooTCpzifx59p1DwAAFbWzGHTIwOpwh+/hNcIUV",
-	"guTd+AJD+ZBPxAzy+Za93ARlRIjsAjYixouXe7t7mRHv1atXS59zmQr05Md//PL3wjDol1c8pgg6auDp",
-	"tDBD5IoNy43OXY1jl8i99YscEsUIAyxolOWTcAicWkD5TuFix8bzzWg8h6RD5PnXb4LKVz2673j9myF7",
-	"/3j/RGRe7KHWc2SKhZjzNFZqjyjtSBWRNm+lVgZBIECY5zJvHObfgoMgVXd6ZtMY6Ng2zHCykDQSQRiM",
-	"uVC5jwbNzK3VljJ80vnU3sR3uhQ7DmZuRpgFLB3KLD5/E6TpVaXc9eo96/Ugurgr+QQNCXiJPQlpngnh",
-	"p0lYQ0kUHyR85Mji0KZ5M0mCIru4zJJSd1omgh+PiFKIw36uIeR7x6vgTNVCvtOV2NFotRlBpUI4lATQ",
-	"/BZIqNd5OArqKq9HcKrd4qmbTOipHNv+wiaIvxCBKqTdjD5FxyFP0fk2qHOFqeSOsqca8hSGfCqSzPew",
-	"sadaa7hL2nEnauwN9nHj+asXLxsvX7x63sD7g72oE7fJ7tD3ajQ7+V/9/X/z16MkDGdDv2gPX718ORg2",
-	"Xj4f7jb2dvGw8WoXDxrt+EUUt3Z348HeC0sbpGeI3AhH4+9mlEg7aqMxOuLRbEKYFEEYCCpJHlUmueDN",
-	"wkQNF3jYPnyx237e2mvsdl60Gnt7xy8a3d23+4299vP9F523R92XrW7YPmq39/YOO432/m63sffquNt4",
-	"1em+bHReHe8edrqt5623x15+YUP+O98QOw45bcg/8q4uH8k/fxv8ZLnt9q7sJBvxqbhJNp+fmWSGooPg",
-	"ZqE0S0VQRvXC//NMYqszvpjD0w1p6j6s3//cPTo+Kz2sux+77/99fnIIYUaqXGX2DLg0ibPhOdAKg5Qn",
-	"1hhFVv/g9NOb9yeHQRjMcUrGfKZGPfz5w+mn8+PLf/7k5S7WSXxnLmLHpq0NeUvW02Ut2ddvgrMsc8m4",
-	"I1vRw5UjZPSkqsoYHj3Zm0KvZf27Qvt8fdXPC4jl89GyzLb4nZDFTo7Km1GxhqFDwvrTN0K/fp+mO9Pv",
-	"1Tm/ejIChbXX88t37VI4ks2KWUrTHJ6bH67Iovgtf2NIWYmR4VNiUkjAvxo6bVo5t1Q6tGdcbqdSOU0p",
-	"G/KmtlOFAeyMNxMqpNdoJTMgfCdhIGGDzZuSMHQrkTB8+spJWBUpegO1pPwJY+aESV0/t4k+6PhXYapo",
-	"/j7jkiAxG0yolCSGmlEzIpYHQ/9ZNa1g1CZ0O0D1xvFUuLpTyLLq7Y9ZXpubr1zeNvRUnQvLla3DUung",
-	"MPig/GE+cqmqHBcdndrcQegrUR6uqM0WVmAU+usfht7K0qFbdjJcWvo0zIJKflI2wbcqNUpWZdja8wmg",
-	"24QwWezQLW+7NlNaEdut2i0llaPi6EvJQmU6i+QM1DgGPUJTJ3FMUqLqDmFWLnPwtCThIrFn7pp5UUpn",
-	"DzUlvFU//BDMa7x5S9NkFbchFQNwmQVinDXaNzemOk0JgF9T7byH4DOrK+m5B5jvfS0PUvy9VEb4y/Ly",
-	"es8gFUsIxZZNtpf+vxqGDhsncR+l5gRNzXSVWqSoLfpMoISPIEULI+LA3BJUamJICfATkLwwAGmQkEk5",
-	"x0qN8sYV7imWJEGBTSkfSd0ghPlVOi0HjRSwy0l2nBQRhiurc/gc1s8YYdYVmrPycpVrUyXSKZFn1m8J",
-	"wSZnUhDCr/rc1xQMWp0u7Dasm77MIq08N1VF5NAiRtO8YIEwyHWujCfX8rJl/7fXDsKAR9EsTdfUT9qs",
-	"8nWFRjJIriESWGo3ymTTHMBleYgjHEkSv0YDLsc6hxPUFcit46YitZ0dR3Msd1FF/t61tdmsPPpr2pZw",
-	"MOuYp9Lw4V4JAWqsx8IF/9tO9/MIkmM8nRIG1Wh1oUtAIBEirjPviNCQKBHbr/Mq7Uqi1El5TMH2wLOL",
-	"AtE8cpWDZHULp7l8cjPA56sJM+RzF1GGeoZuzqyrM8zY6GrXYiiYhUkaGIR+DmJ9dFO5ub/p/D/uN5MF",
-	"0P2I02hMr/VXKw0dFWJGtHMXHpGm5v3qA0SuQ9GnYp3ZF1OozE3v5N1E5dQUWDwl2zzZIYskjlW5yGle",
-	"gyQ2zSqnllm7SlrorMeHDdUwi80UL04cjCqKYr78k6dXOh+ajoZBKuiiVp2M79FITx6NdLfkxjbyPGLB",
-	"kLXJkelkSlLBGYAari6HV2tsctLsddq+zLIVOFl8wAFZ+MBZlJeA0ZPa1iBClidblYvQpYl0AvtKsvpV",
-	"iQ9WVhPRa6ok1g8ruLiyv3mZd3Xbu1Ym+c4P1vODenHg60+lTv9qTZbPORZ/DaUY4ISbeDoVTR3vB91N",
-	"QX0XM3Kl+o8/H/ZO/9Uo9ONl7fnuzk7L/Pq9QsMjV2hYh6SbYZTW+mXPAId9PhM6DrJaQPQ746nNeLzY",
-	"bgBnX6AKhmaaFaDb/NpeSWCyWlH67vVzSjCsNVsB1hrNy1RXBveG9JeB0N6zj+B+UhqHpamAlaqNPBN+",
-	"HWqe+pVfedBBpfhdTrFf1hS6CI5xNM6S54KNQQUFmjS6Jh1zqDNDz0FNoFt63/mFki/naVeqsHFuNFgP",
-	"XjOGF4ZOMOqmNVDccOz5mAtioI3GHNgXZki99ICPqXdiuUDu9/BpX/i0XV43h5CvDO0KYG1cgHaDBxRg",
-	"jTZOiZ9ZsnjgR5RzKHbdRX0+GR3ov05/7p17rc2lY7ShR+MSQGrINDYCVKqZc2UKhh8hD5wqECLJRKN+",
-	"iEhz1ET9Amn6rxGZTOVCl2dFKedSN3WIw8Uyu77IbtubPL1ueQBD8uUqAVoNNzBG8fp6TsUDoBsSymoO",
-	"TA0OxcvNKkFX1vF2WuWhe9oX09ShpxM49922TjWv/9pfWycgp58yRqzghqcOLDfgiKZKsqrkktUJl2Nf",
-	"ZXBoknOJqbbBWjVaVEJ9+GfRRjnOjyzNrfqrenU5DKhanb1K9jZr+lIL0cgGw1ub+mKdIthDrHPc9Zqi",
-	"rP3XmKlwVcn4BeOMWAzD/GmgyIdDod0Oy1pG6xb1YojhfHeX7c0AFsFoo6+hjteAMzQ1riXKiF4YAiwc",
-	"eoD7z8Uda8Blcs8mgqdv00r0ARpRm2uiX9bsce3GJvjGXuF+y3NoZfnUgUJd4bTa3osV5fuwWnVhquGa",
-	"nbaxJ4t1ai9n0evv5Y2VVg+ATfWUOcsWCcqYcuaEjbUw+QAg/Q+JEBrW/gJ9f5lsHbY86dtzjTfeBtJh",
-	"cYgPKxdm27RMTmuXPcE3J7qxxRn8xqd16m7vtvxVue0qMvdSZ+dz3q1E9leGp/X4w4o9Oyzi/irbglng",
-	"6dTS2SINN39V1K8LpGXHD3txm93Wf5rC17P1O+icHk7T6wDRywiUhb+EebYWtmaBxJV3ygK3XzVxqzts",
-	"NtVLCj5nruv6Pta0PqUpEVVnok7hTKQdElb6G63M61h9YpQdaNZdFvUfk8DKYvDBU7XPzKq01wx8mqAt",
-	"G0whcmKEQlSJBYJPSgbIOvw2lyHKMvCEmewVomazue33s7EgXPWN0p6uCyQkn6I5T68oG70ufKSExJJG",
-	"ZlmiaWtlbFectd4W1hEuW4MgTumyOUkh/EtiqryPMIpwNCaxZmnoipCpQFQKVbxse+nCfIphNy5gZbod",
-	"0/hcXUzl27bkD1R2448c620BAOdEfNQJvjBFPIS4W1zOW5pIeKHBISZUyFIpw9KdUCkd6klEUaEiq1O1",
-	"Gte9IB0GgoBzUhVZDrEgDcoEYYLC1BDHoA/X1BhUpNb0FPdb4XxaLzDFqOm9j+oPVlhMfV7RTQdUpjhd",
-	"gCGsob3mJB4JtCUJnoQo4kKiiDBJ0hAZi8Z22WDGhbzUbQA8hxCEtBeE3jCqyrJdNVGFLFOiCx8rbZCg",
-	"sow1T1m/d6Wzl7vyUywEcOC+btBXNKBQA6o6w5iGwXHtJp1goT8363Aya4fliT9m4yM2mwzg0DadxtId",
-	"+afYbYA6MLZnQVtaEYSUAnWkEGS1WsrVaK1u6h5TBdTm5+W7HtJUyHo7XlKN9eN9aq6WMOlBxy4LZmr5",
-	"YVUX6q7BxqAyfNd7DVYSwG1q8LISEWbZBFa7Bn41mQHv5ilnAaz0ls+XYhtW7FVZN8jzztoXxL1tRrzk",
-	"AbsUHBtbfqY8dQ0V+3udtmWReL6/39lfxzRUkokqBf0DPoM6FNwM0DDlkxBRJiTBsXb9kEBC1QvZfyWb",
-	"5BTWUoPpbJDQyO1f4ziESC4nPC7p06cpGSpzZvboiqlQJB4GGCLtgrBoYmg7CINrktLhohHh4t/DWbIk",
-	"YaLmGJWIFvjsgKm5sTejwhALccO1Ch8/8h988Rt94P0JbSIs1VILVrFOA1Sl/yWY/8k0PDXtNtYHPSg3",
-	"qqfNWblm0Oc4sqs3lsmkryjeg069a4mTK1DVLM2XH5pC81b6FTfRU56uws6X6uQ0zkLFdcpHK5+5LtDo",
-	"FI5zqngW7Eh0ChAX+F5kTtxYeVVOv1m6h54gG+bdrpTH9R0otu1zl1gFgY39JZ7Alu0ewVrjbInj5bDw",
-	"Mbdep6u0JO/I4u461J7Wbxh1KXh1b3Fj3koW2rKJMw2MVj1s+9Wpf0aSF6/qtHCSs+qs+9dUNkivu1Kr",
-	"W9hMT+posu7rGGsto67O1IWQb0N+PLsbg8tTo+rgyibq2+Wt+0j9E3RYCEuIMXfTp2YusxWD37eZ1dSx",
-	"3+ktlC/KN+p7rr8psNfe6nIhsHM/k1+v88B83K1lXkk74Jx11hZtGf6Luv/suYymVAxdA7eJFZLhuSg7",
-	"8da9AkDapTceIyBLFib5lkAzBjKLUgUBh9R93NWleL5TlvHbe947Z+RVN5nT1z+7Y9v5/Ozz9w2vxfNL",
-	"IRLnNvNp335RTZWSIoP/M4HO3/dQBMg6VHKwpVFfFjbuJcMljOQOUnivs076dih4CXJ7r8owoHhyaTIE",
-	"Lul4gidnPCF3Ndz+GUyonli/BCbrAnH8EPmsjtfzy4Z3hhCzia4K0/2A4GBK7J/caH1AYZZTAm1DBeZD",
-	"+0ucwkA4ZQd4Lg4onhwc2IEQB9Bop+gIj6ECjjk6VJi2M3HJlc1P5/liHPXKhuuqMDCL4YPoOcUS1hUc",
-	"BP8DQwc1zKz5HutKDflOvDQdcd+jT4XOQ3700xPFMid4gWJ+gPqwrz7aGhEZKrNMiFTgudgOUX+eUkn6",
-	"aEtHV4dIx0yHKCYJkSS8YJIICQ1nwjTLjWVg+VfR2iZThxoPxxPK+mjLLEJsm5QdBhAGxGpW/UIOwkD1",
-	"cd99LooUgNUCmory6c0mE+zTDnXV05fExoCIlONqiHSjAYmVhM1nUlnytENdSRmpA9xt2+9uo73n2H4z",
-	"N3fbZaXKV6AdG5F0mupiweMJjhpijNv7zw86w1d4N2qR9uBFvIef7yrGJJekUbOXVDczQe7CvdztmjJU",
-	"zsrh3ILrdueZ09qu85ZcvXOP3C+XJlADCBkvcEBnEusjrnFtqnYG0O5iQxvEXqKznwY+nFO/N9Exi9LF",
-	"FBaFQbIAatMpKlIiZymDjCBZThyBxJjPUf+HH344Oz7qHp4fH/3www999wg2uJhsBvm883Jv9ePKUCEI",
-	"XTnSWZmrlXvHPW6V6bTBQZ7T+LIifvMrz77+lcR3WtvaeOLybeTZaN17qVjGKm8gL/2Uk6JvakSyKgoI",
-	"KlX6CaWpzEMGPtAo5YIPJfoxxdNxreQT3/P/3yn//910mBYKPOyz107isDYSwwHnlxqvxxy6m2oS177N",
-	"vPCo3i1MOVrCK1VInefDREHyNJdlsJLYRhgunmUB9Kvecx7UW3+KlTsiDPJVrO9+lDW9a6aIb4F4a74L",
-	"V8D0Nqzb1w/Qzw6medtsyIq13pozNCBjnAy1yVVlEn6yW76csaHV7Ha73UYpacO9zrPA5P+ULA8PKEIU",
-	"wHlYyaFOxohyBYSNBYms/5L4lu/FPR6zuIdrPOKz8kPRB/NNSWwDkSTHpeWOOmud6u9vfZXROPeNy/XH",
-	"WbSnE/25Pv5zydk5ZlZ72M5zZ8xOyzeoPvQasCi8adY2tdDky4ZeKRnm1NB/+w7Y83xXNgZMU53VToWz",
-	"qJhLUHJlLh3rZKic2NYh2zuyOMU0dSWnJ/Rn+bZ5Vk2RagWw14lUa71vVg2+2XX0TgGBprYJplrH4hs/",
-	"MZftP1BSHntl97Pq58v/vCSrblZMYqN7yC8G5cOtT9TT0w5cRTDABx6TZJm+G/TwVu5T1C8pdvuQVlwa",
-	"vzASu3kjrXD6C2bU5imZJjgiMWTeqagoL1g5IqBe8BaH0WcSnuuQvWeWEhEctBQbx1IrX5eq3LM2g8Xl",
-	"6nTVZRo7w3OEhSBKV5J5t+ruYCvn6Wi33cGDaG//eUyGL16+uln80doF61YlRCXBQl6avLYrF6samqzr",
-	"Os5AfZmJNf08VWngz8Y0wRLU/lZlmtOUxzPtzdfroDeZRfjpy9K6yPEAxWfNJHkG8a/CJPO5iN4Juofn",
-	"J78c50nbL+sszzRNCRacZUhhUhSv6Lg+jtDNfeyhOstgqVr82m38N2780Wq8+vxld//2bz77i59Sy6zn",
-	"rc7VpQhCVQCAvDzz12gfTfi1Dj50nE45ets9eX985ISLeAVOmyHUNXj5GMQXx6fDxyss6ECDOsApCfzF",
-	"DAWnQQlmsWaeAARAOaFg8BsfiFrBi8wxflf9e/mcqQi0dISZSTrhWo7W8DZr39DS3nd7z79vJ/iutCKw",
-	"yZEbHElwYRwTZnK0w62jqcVnnvMw1PLAxzeSMEE5O8hLpOQodU3lwqSHg3FQitndo0Vtjl1exHsYXU9k",
-	"iCGLmhVIROlsMAC7HkyhF6mz+i88EQh1F5JfFN6lmKoRw1mCIpwkWfqs3NV7C6tHi4q/VKtWzyWxfXfo",
-	"TL7BYMMwuGmMeMN8/E1w1jzDc1OZyi4Sls+27E5dHtEbrdFB+aByXkhh+Yk54piFXGMoEgFxhauMxF/1",
-	"Db/hmdwzgtcRHFbyEhqNHQ8Rk05JnUuY21XsnFJN1EWW8HDBtjBDP33oHmZhwBrBteciViqFmIBpKlbB",
-	"N1bdG/htGyVwwtgkPwZPG80+5Jikyjcl4lPw4pHRmAgtcdcqGuDxkalUELh7JLJX5qnDtM19kGhWqvre",
-	"nR2VhKmV8y9WTV+Q/j6yZJ4sC6ldnqXWtW0LdPXkljUR/rYcsL5sX5gV27HhYdUWKm7w0j1TvYmdG3GJ",
-	"QFg+CB9yOLKcAyCvxGZdNWV69j2SS9UOK5hwNmPO1fhM+KQHXV4RCXxN2ShUSr+UDGdCR8/ha4K29trt",
-	"bUSHF4zqxLOiiY60QlVAI+WTtIUHKjkdT5UssF16JmuUWYJClkwEe1paOw4uD7XoZwIJSaYiRMLc/jgF",
-	"fpUnxgXR65oKOqh4dMbmnrkEZrL7sg3HRqb6pVXUKFvp9J3HtQmeXBfOzIH1SDrt9nrHR0rZVgxqHLb0",
-	"HYXs28qMCA1Q/rEy2GddEHOzJ5Oz3y9rXh4GFDUrtMBZ9SSZ+listdA7sQK9ktBZvj3qMnpQ6/F41ysm",
-	"ODJFkhQOlfDi4Y6pfAKryllWpTDbHX11CbdMhWfmDQP9vgzCoPfu5PT0+Gi9fdIwzJxFZkv1Qteu2byZ",
-	"old3LdUWL1Ue314h1X1bZb+9oTebRtfc07aXu9o/QsBkNdAmi/bOQmaGyaJpTrmpz64Zk+u7RUwW0SvZ",
-	"LArU6yJT7hoz4pQ13tS6bkpy+03r/8llsu/mE2dg/R+V8rG6p0fO96gnfJBkj18bDtYzdi4DwOf8NO6b",
-	"9jGnayfl4zOT7VE0g28JqA+e/tGYMp/SFSwHQw3a/vOLA/lOt0bOyE/qsVgoIe6alk6pdyQ3D//XyLzT",
-	"jN7nipCpreipSMW1TXJdXdzSIxj3PvVOjz8eadl4Qpm96N3Ke8Xl/+WEX3NkfTFq5yghOBWIypLOeX+9",
-	"ytlVyWVtmx/NP37VzT7b7Rp0kuX3MW7pIyrHs4HKDsHxlDYiHpMRYTv51Ld2d3FFp40s50FDSVIkzaNQ",
-	"VpgZugnFIk8SORMH+uGdGxlCpDAAPuQQ9xse7FNdRQ55lj3rpVJPY6bunPvqik9xCvy6ZK6fkHQED3xm",
-	"FP9Gm8wZUVnws991YVA0mcFbjSB8wVS989JgWaa6QvP0TOT6Eq3CqBBmRUtbzpjIGFdzGkXQ6yxSS+kq",
-	"sESCsBjME1TCWWllS5wV+Wkqjo7jIjbpzqkUwZWnR6TKkFSoMKUq2qGUPpfC6I3WvfItLZM3HeMneDWe",
-	"kYwuVvKnalX6YK/VKbTEuVkgy6IpxxZTgeGyJPNiwUAcrVv+3RMxOlflFFLORmgrU+whCN16naEVFqhQ",
-	"BSp1k45om6q4A6NDH5OUbJeYz64/45a1/uJaMRvRErXvuIsK67VLqhcTeS+XKmosSaSEVbHpzC8Q4moF",
-	"ka+NLVuJQ92zw59OfoE/UoJSorPGcjkm6ZyaZHdmn7nrQHEjOJGvxWcPEFY5pm0q0C33cXys1FclN7B8",
-	"6PvJI9Xpn9iNqzptgWO/AL9VKHgMxAMvLL9mLp0lBOG8usUg5VdlOSThkaGaXwNVcMhcSJ9DS3GXPXjQ",
-	"hfrxIgD2OqHKFlwcWfahcijFHJa6pjJd/qpcEidQqEAtvV+B4vXW6CtR43hOUqay/RmedZCNECKqr7kQ",
-	"zdgV43N2aSLAARMvgbOFWvt5WRSQKxa3dB1+RMgBtkpxqC2Ts5TKRQ+wWsNa5yPvznQc2kD99TZTDomr",
-	"S53CvES2JrbfGBxB/ER93bYf6so4YCx2SpEcID0TMu2amdO+YqLqp8ApThLc3ioHlCE3/kYSR+pOMxSd",
-	"Z0xAE0yZSpadKg9mJ2+aJRHmHYp/VSvdFKPqPNuYOb4tytxRdnMUB4qDxaGlSiAxSihTye0uWJZCQuUd",
-	"RYLP0ogItGVX0A5RrxMWQSGhFWgaZukIRYje8JsQsseFFywr3adTIEx4Sra1UIP1NNnDQOVdFDrx4gW7",
-	"YGcqgq+UiU9bm4rNG18qNZ6Syuz05Dy9ChHREebQhuTemvopE6K5NhdXBTpjyYTJxpjFKgcUJN3LLd1w",
-	"pV8wcDgAgSO/1/EIU3bgplQQipR0d59vAmz2WNVmMiIDlGsk15lZG88ECdHY5KsXcAURdk0SPiVoq68Y",
-	"5ZkJke9vW4OZGokRTlNKFIL0/9UwT8LGSdw3eekP9ObVW/OZAD8ptLULr7/d9kuUEClJKsILFtMRlSJE",
-	"faCc/iX876CPeIr6jf62NltTqUmKMxIijBiZI2pf6+g8Wz9V1jbKLpiuSZXwEWAhUUvJmPo85VLftlQb",
-	"Jfvml0sa95VVhmmAZbU3leyd0Igw7eScvTKnIF802s1Whejm83kTq5+bPB3tmL5i5/3J4fHH3rHqAxyV",
-	"ysShZJ1kVJh8z81Ws5XpGPCUBgdBp9lqdrTT2Fgxrx2NT3/Av0e+XA3nWoxVoYJUoJlWG6kEY2zURD1I",
-	"5MC4HCtkGxhXizw98AGIJwB/yVFMIhqTC5a5RkiOUiKktnbmk4QwGrLaCAKAlkimeDikkQZmLhGegEiT",
-	"7QE4u8Y3tbd2q5UxPpNBEE+nifHM3/lNlK7HSlXUIgZmZUZHuw6r4rhrANh0LpLg4FfwSM2SoATv6TVh",
-	"WuwFDyu4on7ONiuCz9B1B6h2sfrIjH9KhFlGbnDlGDwVB84hmRZCsRDl/KmjjUIg8wumN6roXBPFhI7M",
-	"k1Ol9RrMaBIjuKGFZoJyTDLmBo10DhupCzAoVqd5EHzXZnt4RwIeNGbTJurBeZvDVu8X8PFJTDb5bKXt",
-	"VsuHCAYwXyUenMHamjDefquz2XqKgrxWnN+MqfdJppTJ12zXxn2wxX/kUt0Vi9eor1fTRwJIX/tfFS6V",
-	"WgyzqqmdEZkuGl1VCbaayU7hmVLpzTFcZNp/A4srxU7gymoG9h5Whczd3q6iq7OsDvEqwrre3bFlFbED",
-	"KjBIf7SU1v5Z+JehFM8BqQVkhrnmVxrF89zwxhkN9c2Pl1j2mxUMhndzd0rfwZx3QuN6562ngGIhy1gW",
-	"LD2Eq5IImSXivw2DvdbusrHzxe58YtgIrjrqeq/VWd/pLU8HNI6J0urttV+t73HO+QfMFkZyEJq0Wuv7",
-	"nRhXLCWhWAS5upcpbf/JJq9bl3MLjQclcTdLoWUhXv7pM2hTi8xlQmcEM5m0bnVSZj+DN8imxRWbORqd",
-	"T1kMB4ltjMW4inLaeUtjRJEL+Y0phfuA6GYOSmNc8QYz2uJHxvVDtct4GbqDTKgrJilPXc4iYvC9BkK9",
-	"wXG+t6cjkd0aPU7xIuE4Puf8PU61Y+7e7n6d5YnZdMpTSeIPJKY4c8zda7fXdy6UJTqu5FslaI0yViq+",
-	"zSl45aWy80W7+dxqCk+IJL4rEgQ5oWts4SgiU2n07UZa0wYvrOzw8GB4JlBCh0TSCUFb+0hsN9EZ3Dj6",
-	"NWgunwsGvCOTpqhEM5Y503rFKuhkcYhHpdRlJGpdqk96FbX21vf4yOVbPmPfLKorDLkfqsOjMsUTIpXg",
-	"t8TRoWiy844sTo60a0OVRCzV0OpnDjzaM+MKqDCg9jpaOd4ONO8bYUxXGdLVzrC4YCrpAipW2UQfLQno",
-	"NcLaMBzbuitlKxgrfDHlgC5YX4vj/39mT1BRu1gA+g556qOxxC3c9qOOAd0Iou/phMqlQfFWw5918e8a",
-	"LQ91NaEaLU+0lHuuChndhuXDUjmhbaDxoakPlhkolY98cGBqxeSm+LKnfD1OUi6+t3Y5mQylz62J+sXJ",
-	"wckI78kvW3Pug1pvsb4ycd4Fa2s62pLpjGwjniLKsk/KOLRdZ3F26ECxvqotbvPqecXkufXXCx1dnm9J",
-	"jhFfvT3wFn+0S6eA/rLnUFdXKONDF7xP+Rr6C0ld6hnlMRGgrTJz3rYuKYt1LrunVC7ipW+qYwEGZCrG",
-	"ykDsBjtjhnIDRKUcz5CnWsnJlJ3gguV8XTTRJ10erl92VFD3gTborg9ruWDpjAl9BRmnPVC1FFGh2u0i",
-	"U8NfE3237bXbuTouizQxtq3mBetVQuZIOeOt6u0mvVVafKWhA639SUwmUy4JixaNd2TR1ypdmS6QwEOS",
-	"LA4yGbW9h8Z8llqGAhA/sxv4gqlPYJzMRdK8/J8dI6t/1HohtTj9dM0V0K/z8S9YPgFmStGvh4dbGADz",
-	"OlcqZtNkyn11B9AkQemMMR1FhPZar3xXtp69wLzqhV3mI8YHMhpzQbRiVFs02vv7SMUiAj2gbu/w5AQ8",
-	"blIcKTzXVqQJviJCwZcSuD8vmLqx9CoUxJvoHZlKNCWpo4NQKJodQSmWKdiP29HLYYc09DiNacrjhuhk",
-	"vFtr8grmXTryYFWmKNceb8Wp/3pxcdPebVxc3Lw4/vxffwuWMPxN9BBmQ+p2EIoNFRyla1VSyXDCqtoD",
-	"NhNwF/QEndVOA/Atpvt4tHot1UQgVT8tpfS5ra2fPiyR2p+kSlqSymfJg9W6ROY4I9T4a1crtWqIDBCt",
-	"kNBIftdDPZJEBF1rqB3OTfE1v97KI0VtJjHp8g63617o6kUNi/VLVu/V+8mjGLeGcC0NaEvCFaecpxjw",
-	"XBpvh+adrpgwXH1aYGiiU9ihtqwk8ADuK8mgr+sa98MsuXJR0XlLmeytYrl984C5YFO7JPH2AdK/m+LI",
-	"WjRQN7RODRBxFs3SlDCJKBMklcL4gGT71ZIIZ8ZuCoM2UbeWCgEZDYISFIvHaA3NwbesNvj8OOaHJUXx",
-	"b83t8VU+LL+bHf6qZodlD+C7vHbXsu4vTp4KwiQdUpKutEh8WJISLPed3pIkhei/ZDtEccqN8bF4XmbO",
-	"Z8AshykhApIxCK0zQmdkSrBS5x4dvz8+Py70tI4bHI3Nm9R6U2YqugtmLWyr3Wptv0bZBIhxlHA2goc7",
-	"Ne5zW3utvW0fZ9UQcB54X4lo6dFGfreJPDAdZkFgDyZHhX47xluiXT05cygK0nXCn8rXF/Cdp3lcDeoy",
-	"+KIx2If2AknOXyOscV6302V8UKL0xYyzRtbRVhv7yGBE5NdIA99R/9FQ/0ciHwDtc4XrRuJoMfBJfh8p",
-	"yXAKPoRV8ski63RCoiUJc5cE2jkBdAe5s/QFU2pRrXajwoSZqqcE/GOpw3Ro+dqYGZRmScVa4Qum1X/K",
-	"KfPH4/MQkZhqJetp9/zwJ7Uwk1fE8ehOSYPAOcOlaO7OJupeZBZ7/45NBiitLBXSDUebLVNLX7BMLw3M",
-	"w809iBPB0QBWAUpUEzRlMyxYM8gBOk1k/oK5YNptIYvtBDDm0VGKKy15FEV59KE+2xhu6lfem3pWCjAO",
-	"7qM/TEkWYWQbyPMQKzETU8JiW224SdhwfaXXsqjpr1rplR1VhTt/vQqvTRn6dw3Zt64h05T1hBqyJc+s",
-	"nXIVmge6Kb16uG7m5a9DnCAIiaSIEWJyKqgEtNYtEcIVJ8Y8lY1E8WYsnN8vGE4SPhcHljlFpYDI4rLc",
-	"ECwVeKWzj2yDUU3QESMx+vs/z1XIjEQTLlSIzgUDQxXaKur7ZEU9tkPUO+85oVRbvQ7qZ2V5+9uvlQMH",
-	"jYo3ZnYThxdMqwHJzZSmRFxieaBSLvSb6ESIGYn14rUuLtKRv1v5oxUcQ7FWPhptXkoUQ92+YDMmaYKG",
-	"wPknlM0kqC61I7sckwXSE7621YVZHIaOoVKSP7nR17llFc1dY1DXLQLnXuYpl8oISnOhw8yO2ULH5eS+",
-	"wcqAa25hxxkHngZwuRZBUdvg+qRDSBQoBguk4uUokySdAKdJKRG+u5gCNN2aKI92N+mTsydb9lhwUxRZ",
-	"AQqHKgjrkDOZ8mRprdo+4w0F3b4bkJBFL2c/+xKq3P5HXWZPfD3UuMUyZ68znX3iz7tWftLOGeAGkrHX",
-	"iuIqcggju2p6CxYtu2Nm4j43jC4RvtSJ0nVvzG0koJcGttBcY204vjalSze7uVS3bmTynNVr3qMsIrVb",
-	"1zZqqNaZveIx/czMstZZAvR5feUajb+QNl5pW2exDkClCRyRq6izPaWh3ZNoQ+7MDqRJu/WokubZjIka",
-	"2ZpzzX6mjbHkOp26OeJpbOLj+UxGfEIQZ2XTwxbOckeY8ghI8jk2HSEwgk+USDjh16QoXfIaFDLGt6y+",
-	"VmNb5Y63qqUU/mIYglIzIdMMfKB1Kf3XWaJerVJS7nyg2QG7M50Q7Za239rziVNwYk+jfi1mOSdCnqmk",
-	"U8vkqfw4hoV/YTP4Luh8W+/gc+Xl6XkFI8bnT/sSnmX5ZR73DZzJZSmZ8lSax/AYT6cEHqNZtgiVxMxl",
-	"M03UM8xCEIiK79tp9/uGX8FPympTSbGvWECJTSX0ipivynqjGMRWv8jR1Ye5wjw/1VAqq+U1ySs0ATuy",
-	"HGZXm3H0llV6s0cK87RTp30rnnkaqjq9Byz8u7byu7by0YPtAALZQ5Hr7IDZjXrvR+GaB59OwaN9UUOj",
-	"rUdbDE+UT3mW5zHPQ6Td/3XdnO0wq76iW4VImiiBjHmZPYSZTTp0ZDqlGIJ0XsAmDLnprHsmG5ZelbJ0",
-	"m2DPTGtHpVCSUohwJHmKtlTWO+irKvBgxX2NA3/cROtetRdMOcpbGTOVGVCl2pSEabHSZGlHnef7KMYL",
-	"sb3M+e77I/g/4BH8V3vTlnxxrSfuZg/aUs4VNx3er58Bm3QuIl9EzHseQU43opKGTQiTWd6irT5Eu8BD",
-	"qb/tJMc62NlJoNOYC3nwstVqKXw1662ELBouByvNeF3Om3RsFPH72jWLiBdb9r0NvalXLYWfULFgTgAZ",
-	"cJktBTTUn6lUaMXgisX7RuUoprGSTkMtlWYjwF6cIfQZVcfwHLIaIme3Ih9TRXC7g5omnnGzBFWG6Zqs",
-	"OvDUHxCd0pmn0ZgImWLJUwGuRjmDZ4TEJLYnslLw3H6+/X8DAA==",
+	"7L17c9s4sij+VVD8bVXkOZSsh52HU7+qq9jOjDeP8VrO7O4Z51gQCUkYU4CGgCxrcn0++60GQBIkQYny",
+	"a5KdzB+7MYVno7vR6OcXL+CzOWeESeEdfPHmOMYzIkms/jrkjJFAUs5OQsIkHVMSw/eQiCCmc/jBO/DO",
+	"pwQFactnAg3hr8tWqzVENPQRjxGVAjE8I6jx6ex9k4gAz0m40/J8j9zg2Twi3oGnOuFR0On2QjLe238+",
+	"mVLP9yhMMcdy6vkeDGFa6skuabYu34vJ7wsak9A7kPGC+J4IpmSGYcEzfPOesImcegeddtv3ZpSlf/ue",
+	"XM1hWCFjyibe7a3vHS5iwR1b/XmOf18QFKif0TjmM4TRPCbXlC8EmuMJge3P8YQyDF1ajNzIS9182Ep2",
+	"8/uCxCtrO3qyivV2223XCo+vCZP9QK+rtEwWrRCBFgLxMZJTKhBWbavWoH/NreFvMRl7B97/t5thyK7+",
+	"Vezas6eruR/Q7g+pzhpIvaczKstLO8UTggT9g1TNGKl+9oQhGeNFJL2DfcAjfENni5maW6OV+TNdCGWS",
+	"TEicrWRAWUDWHxmWQDN4LEmsz07SWeUKhRrPXuGYxzMsvQMvxJI0oa/ngssJC6JFSM65xFF5PYd8wSTC",
+	"UYRmWAZTyiYWjQvUCLgA5GIEkRsZY6RWtVO1SKrnupRqMic4xzgSJF3niPOIYI1c78jq5MjNdvqnJ+iK",
+	"rJ4JREPUGF6RlWI7vsYyOSUookJBE/4dxARLgjATSxIXuA90rcV8oCEN13KbOZaSxND1f6D1r/3mf+Pm",
+	"H+3mq89fOvu3f3OexleBoD+Px4I4VvFxMRuRGFiJjQOSI3FF56hBJ4zHJETLKWFoaGgYUYEm9JqwSqTg",
+	"ejbn2otLz6++7Vj9LZyImHMmiLq73uDwjPy+IELtJ+BMEqb+iefziAaKPe/+JjT7TPHgi0fiWDOxGREC",
+	"T2CSWI+DRjxcwbYYl+gaRzREfx/8/DE7zmzKYzXIre8JieVCeAd7sH6xCAIihMH129rMFgY7M3vTOy1T",
+	"gnttqFFY004LVnXI2Tiiwf0hgy2EQEsqp5pfqaseRzHB4QqRGyqkyKDU19+P1WcHoF49LqDU2oCn4ivC",
+	"0GiFMONySmIU0WtbjkGN8kJ3fMNKLpjVEC7XOJjSaxIizEIUYIYYRxFnExKjYIrZhKBGAnNzDBcMdv2W",
+	"xyMahoTd+yQU3A07RBEOroRieQtBkAj43LoC0jkdsO89LuzL61Nr00jD5yRWO0aMkFCgRn6hGnNPmCQx",
+	"w9FxAoF7AY2a0ZD+LQVRMsuAxNckLsFp/7GJWah50RjTiISo4VjOzmugdHUtKwGPoADDWVOBxJQvWQt9",
+	"YleML9kFi/lCEoEae+29HYWfy5izCZoROeWh+r7va9rFDA37UcSXQzQlOCTxjsIfdU5ANYRdk4jPiUHe",
+	"j1y+5QsW3vsYLFoC9jVWg6aHkUzjQNe9xzuGjxyJRTC1GQJlBlHjCWb0D42rjdzyNJKe4lXEcXjO+Xsc",
+	"T8iD3z+ScxSpkWtdPZ3e01w9aknAHjHTOKOxGAcBmUuBGh30gb7ZqbiSTmN+TUMSn5HxQpDwAfghQXMz",
+	"Jor1oGpVMRnHREyR5FeEZQBM5ncQe/dxwedcpZBKogpioh64OAK0QyENFYVoCRZhgcjNnASShBeskdvB",
+	"zms1jIEHEngl0HKKJVpikUzkI0bUASFBgphIQ9bAZWhAPjF8jWmERxF5kMMIscQjrFnUIhv7NYqJjFfA",
+	"tWIZrbIDKS8jPRpDDyCGH3gvxr2gi1+RvVEn3Ava45eki5+P9sNXQYf0xi/ann2Uj0wJ6R4Dvoj0UY0A",
+	"43AwJaHjAIGj0Bm5YI2K3e600EfD5uHgtCwRogWLiNAXaHprPhOIL5kZ+YKpE1eCzZKKFMr6TTk8gz+a",
+	"ffhjCIfPWSjg9H1P830lQFuNyi+Cge4Eb4AlprDNMY+JnoWySSv/Rl/36gBIntMZ4Qv5sERfgLVZITQJ",
+	"piS4eiZQSHAYUWaxUbMQBxPYeyImoNaWrn1MGRXTZO1UZmtGDXutmoeec/4Bs5VhruL+4OQczTBbIUNw",
+	"Ao250UgYSS6PVx1Lyi+spXwrdR9VzreE4RkOCZpp7DTbKF1RIPQINCexoYYL1nBtYOd1kXY0XyUMCEEB",
+	"YoIp+zNJ6RPDCznlMf3jAS5RbJ6SCSipQKnWI53fntEho3We5klBBZpRISib+GiGI9CBwQ230FIw8N6Y",
+	"XPMrEKdLC9bU84mJxXzOY0nCDySk+Fxt7yFFt9lCqAuhNIwFy/IaHALd/tPpEobFxQ5Ro3KVGpC/AM6o",
+	"Dm/VA+aOQAyJxDRS9HOdjnipfhbewa9fvIjrUbyDXz1YcqJZ+uxbBzCP4YaUK3ShfrzwLEzJ4J58uP18",
+	"6ztOL5vfvMmyntlmHSzukSXHZHlUoCWJoqZGeq34GS0kGsUEXwmEUbyISPJO1DP4Sg8i4Mm3SB6KikZw",
+	"2OSgih5TEmnbTYOzTHNqi6RGHNlRMNHSSP4au2CNAnh2WmhozrVVOtShWROIS3p+0IQrhaASTVPgKZzo",
+	"K7i+IyvQnB+mixIOBttrCrmKiHqJCKHYRbYLAQw2pNBhRhmWhoLxfA4IAfiqel1ekVXVYQ166WLshdz6",
+	"KfZ91BpPhTO3vo3u2ehanO2/O+mf/Dx4+/PRx48vjv/V/3D6/tjzPS2hX+bWsvw7juJ/fZLs7fGHk913",
+	"Lz4cHX/8cXd0enM2pof/Nn3fHf87Q1ar+63vcUZ+HitKWoeJVZsDSunP6TuyKhCwxpXwUpkguu3u82an",
+	"22x3zjvdg3b7oN3+b89P24xWlwtBYr31hYgve3uj0fh5SMLO6MXeK+z5XgoZt4Y+wkLCGHo+toiizDKy",
+	"YgFa8viKxMKDsyBjegPfry5B16dU+OpKsLoqfRSwF28hiPc5O0Kqtcr25upZWtyb/VJulmz0y0arRKlr",
+	"HghF/P8nhRcEwmhMlom0jxpXZAV6S1AcwetEaemd+wHA6FegtnOUZtfgduwogbjLcjOmsZDAQWIcSBKL",
+	"hD1dkZUPolBMAj5hFN6LMm+pyY6vNKF9nl/uuJsEA754VJKZ2MSoB9Dcu00HwnGMV97trW0f+jUzGhmQ",
+	"GKClszmRxLexrXDIub1+Tmfno99IIL2UNA/1AHegUM1ixBWgX0jGkyn97SqaMT7/PRZycb28Wf3R7nR7",
+	"e/vPX7x81X9zeHT8djOxbiZMmM17HDK8Iis3KhoRsoUGoDlN1Xzm3Qi3YativCpSrkERT4x3sPka2LcW",
+	"md5TIQuYFBOxiKQWx/6j+H4Z5dKt1jwgczduOqFk2GqwW1ZMHIYUEBdHp9bajOXcOhY3IDYRVYK1hdsD",
+	"tIaGM4OkOeYxkMN6j5rMAn5xMfDWctn8bEfaACz0FYBDY7CgUhvAt6KMGWUnukOncAi+t2D09wUxP8NN",
+	"UDyX5CVROpQ3OLgaRfgP0s/eMQXZaNNJ5bfcR2+69pNQ8SIvLyRmvxrZ7127vZc0sGil3d5LmXIbj9rJ",
+	"fx1LBiyMVUKD0mQbwK0k04GDLdoo0n25wekq+fDFIwz0G7+W1vHZ5TZhH5n61c94XvUAjtME8yydbHl0",
+	"aW84QjmN+WIyVVq6Qa8JoMKSjiJ1wRQOdLQIroj0DrzZqjnqNs2fij/msOhxz52wcM4pk5eLOPIOvKmU",
+	"c3Gwuyt6rYVoLomQzXZ7rzVKNjnqtgI+U+xzovdvNSvjUbJHW54tbNfCkOe9jQhSAM46pMyONf8eyx3f",
+	"+iE0QhxZHUoQs3dWG3ipsLKIaR4E3fbeS6dQO6EFLUkO8Hkw7m2iEieurSeNdY/rn/gSeDVo1KBNgCWB",
+	"v9POG1/XJRRff6DVXLfec/txKarek7rOZuB6fsNvDoPJ3W+Ww4gSJnNGxEmMmfSVHh8zRJgk8TyGVxZ8",
+	"AGt/XOBUgRpDw2TEb5r676Z+nujftG4i/7v55nvZFHqMVzkQBsGkzDisKfOesPv7m3lEfknbXV2FtX7Z",
+	"QFjlKwu289nRznr2b0Wr5kbLAFLcoJNu+c2dLrM+esNvQEfGF0wWsSCPg0+CFGMehQZsXttzPQFr3wb8",
+	"5oHvAWttltOi1y4zY8sX9FfwAP2vv3mbTn0jY85vp+xK3F/IqY+CCupHjcPDH3eA4P/+z/NN7BnOYg1U",
+	"89zJ935byjXN/76U+eYcro01HdROtubx98VO4yFyqT1EdBvzrVnwGtEbqM/4nVvajLzBZMseBUgnt0nh",
+	"83b8YWBspdlNnzp9YkAlJOiEkRBcKuG5iOfzZ1rXPsf0iW6VORZiPo2xMLrTpvUBMIdeY0nMvd+E/94c",
+	"/3jyEZ2enfzSPz9G747/rb5esA8nJ8fX/zh50z/qf3wzufp9ekV/fLVsv+n/4/htvz84bLVaF0y1Pf54",
+	"5OgPsy1GEQ0yxb5WYWSoA6Ty7Vx9G+a2Ab/dxLlD2bJrHsLbrrl4ecOBfL73jVxcVn6HRUBXsPcSk9jy",
+	"JmdIjZBcAaBD0cLdM5H3f3tgsrwL5/xKCKCw9O06F1FJb+4hkCm/LCe6xHQyleB51p/Tc2h2L1WUGg0d",
+	"YYmVXtyFJXhOsxNOZ2/iOS0ectbSoWWiDwPrbKC68Hb1cMHzrlK0BcJa0vQd4QmNBDHUOgkvo841vZLR",
+	"i+7oOnox+m3xG0ijf3AGHZdkdLlgEQ+uSNy5nyydgacgUlvLKZNuiVjvK4HrjW2caFvR2rm7koTdZ3ni",
+	"WK/gyE53A0RdBFxTq3EnDKoptK5f32cTT5Q/oRLI3saENCW5kYhxSRAe8YXUdrZAdV5oL9YcpXiDXv7X",
+	"/PNq3xHv6Vsxy4m9qkigEHFaiGUrEGgWwAt/WZGpqaUJPs2Vk5D+oP/d0f+4hIA9HX+XhLnmGusoyIOO",
+	"+Zf6DawUt35qDlIGNTvMuTpAOuBMkGAh6TW5BE+cRQyDtX2XQa7T7O7d1SCXB+MZXiIsBJFCRffpABXd",
+	"HfSjPJ50uj08Cvb2n4dk/OLlK20whsbiEgew2sQEr0x5ymFow2JVQ+MfpiGZtwJW9ZsRiQF/4TAlwTNt",
+	"KcbNeYQlqGMzky2EAYQLHe4x6KE3ia408Wu6DNI7IafCr9Lf392554cffjg7Puofnh8f/fDDD1UuPLYm",
+	"nmAhmwlz16s1fUQvm0T5VRn80t7ka0GnmnsH9sZa5eVCOzZRci2DwaYzHDTFFHf3nx/0xq9wJ2iT7uhF",
+	"uIefd9RSpDG6fc685bz+4fnJL8epu/5lneWZpjHBypFQI8ViHm7A+9vPhvQ00eUvwzzxr+OMp1nLW39r",
+	"A/FA8hhPSMavPvCQRGWDcbrUEierCM5+jQAOSZBALvS6Ve0BY8cBuwzUvg2YZE2uOzTb0EenQfmnxQyz",
+	"Jhh3YRXK589H2h6rfS9IPsIKzyBcrRCdKVroA3jTMi4vmJA4lloToVNPDFFDgtlam/7RDMdXECEudnzt",
+	"g2sCM4YRFVK1JQiCvI0P0gXTQeNJZIWPhAkGy4W7FmM8lOYDdqOj7NREAWcSg+/VBWOcNcUcByRzetJ+",
+	"4tl1V8F81pvaGZeFmPOGgsH/hU38bcdzvtY3WOezIxwY6izhniLWA4gTjOR0pXasgpdGKwRuB6KFBp8G",
+	"p8cfj46PDtAcJ7+ZmNTYz+klr8gcXDzf9k/eHx8lg2ofUpFEQe6rUBnAZ3Bo5UvUwAvJZ1jSYKeF+meH",
+	"P538Ap1DEhEJrt+SxCCRRQbK5rmQcpl0eZ7v6Yk930uG8T7b55L2WQOocyLkmSIVh0J2IQM+UzJHhkHX",
+	"VK70Fluon2xS/a2COCWNIoRRt90uyCaWW3RoxKJL5ePwEryNJZlr5p45MWuLpL4dWniG/+AML4WxRppr",
+	"LyaCR9cEJfZNK2jKO+0PBsdHSuuYDQrIBSeqcBTZV2CalwB83ZOPpcGAcRCxgUv7tSZMPazVjVLk5ha4",
+	"1jFjOL4j09Se1za6Vi+hhBfpmr64ElrY7DVpmc3pp2t2clclsNluCwYB67oJFUyExrEb5VwZGiX/hR2L",
+	"85UQMudQR/AMCb6IA+KWvIAZE5lzlPM+JN+yZdQQuv6T/CZy8trIAoIkQl7qkKBLgROh2YHmtZ/TH8my",
+	"8Ja2T2lDzw9JU8vLccPb3RYGbp2nWs+TQzcvg6ssFi0hKmuYQnHYsvh/+tVpqC1DezPbeKOaD6C104ms",
+	"uOAyCNbQOb/JIHhfCuc3T0XE/MZNvl+LGTlPbWq1f3k6S70GtqAwfpOnLX7zbVCVreJ9IOKylL5PRGTp",
+	"JmrR2p+kZM5Tmr3kvzzBFe0MW9Bd2jVPfunnb4IKnbRXUDLqH8ChMIlAtKkLDXOzQyqDiATSZBaa4jk8",
+	"uS7YsLCmoX4RrlPaZ1JC1fFvEsN9xQ3X93Zd7r59jOu7r+FivjfhfBKRyzBWitZ14/yoWh5BQ9dAIN1e",
+	"4jldP8hPUs77c+oagDIh8STGs/UjnCTNXGPMuZCTmIjfo/WDnKbtXKPEQqzvfiaEq5/ore826Dl7TXFM",
+	"9Gt6fe+0nXMUxpfjCF9tOMRB0sw1hqSTmG7Y+rlq4+59JfnVpt7Qpty7bL3K84vbx7sfB70/RW9/36Dc",
+	"LTT6lTdoPbteNe7e+nV6rqO1eiOs5Tz1hliD9zUHWEN99Uaoopx6vdewvbrTV5Fend5OjlevayXLr9fd",
+	"efvV7Lrm5qs5QvXFrQ3am/Hzjg8FPSZSgz7RS8HaxjbPcjLDNDJRhP9nRm/mhFw15zEPm3v7z1sUz1oT",
+	"obNWJV4uWstlv+oz5Zr1r6d3xcxm08vCnVE36IV7ZH/8XIMERFP9W3GnlnpX7/bSbLfkxeIVzzbnuKDE",
+	"gVALZEYb0f+p+S/jFurg8TkJ7vt7KU+M2z2YbFDmnkz2D9/Eo6mS6d6RHU0IIzENdM6Yn87PT5Vj09Pw",
+	"JbOXCjENC1LQr+M5bZm1AKvZve7sakN7SX6zUm/1TaonnIRsEhyTGGVkZwCtnjlJv1vz7NE5UoGyj89N",
+	"+PElDS8Tpwgamo/g3qMCGWD/rWRReUcC7UB0qQoseAeeypjm+dln1R9gqGoGWGpM1UBhUpFDpE+z79wh",
+	"o4vtOEMCwhxXSD5+ExxhjQB5N57AUDrkEzGCdL6qF5ugjAiRXLxGtHjxcq+zlxjsXr16VfmMS9SeJz/+",
+	"45e/Z0ZAt5ziMD3QSRPP55nZIVVoWC5z+dXk7BCpp3uWfyEbYYQFDZJcDDniphZQ/urUbeP4dvSdQjFH",
+	"4OnXb4LC1z2073jtmyEH/3j/RCSe7aHWE2SOhVjyOFSqjiDuSRXJtWzHVuY9ID6Y5zJt7KffvAMvVnd5",
+	"YsMY6ZgwzHC0kjQQnu9NuVA5g0atxH3Vli5cEvnc3sRfnSZzWLkdUWZwzFFl9vmbIEun6uSuV+7ZYAAR",
+	"uX3JZ2hMwBPsScjyTAg3PcIaCuL3KOKTnPwNbVo3s8jLMnLLJJFzr22i3vGEKAU47OcawqR3nQrNWC3k",
+	"r05TGqW2I6ZYiBwVASS/BfIZ9B6OevrKqxGcZhs8ziffeSrHtb+wueEvQpwKYbejTdHLkabofRuUucYk",
+	"ckd5Uw15CkM+FTmme9jaE6097pBu2Auae6N93Hz+6sXL5ssXr5438f5oL+iFXdIZu16JZif/q7//b/pa",
+	"lIThZOgX3fGrly9H4+bL5+NOc6+Dx81XHTxqdsMXQdjudMLR3gtL86NnCPLRgMafzSiMdtVGQ3TEg8WM",
+	"MCk83xNUkjRiTHLBW5kpGi5uv3v4otN93t5rdnov2s29veMXzX7n7X5zr/t8/0Xv7VH/Zbvvd4+63b29",
+	"w16zu9/pN/deHfebr3r9l83eq+POYa/fft5+e+zkFTbk//I8wyalLXlH2jXPQ9LP3wYvqbbP3pWVJCM+",
+	"FSdJ5nMzksQYdODdrJQWKQu2KF/0f57Za31mFHN4uiGN8w/p9z/3j47PCg/p/sf++3+fnxwOPF+XdUxE",
+	"/0uTYBqeAG3fi3lkjZFlv/dOP715f3Lo+d4Sx2TKF2rUw58/nH46P778509OzmKdxF+esVh0tSVfSXrm",
+	"2Ury9ZvgKlUuF3dkKXq4YtSLnlRV4sKTJ3tH6LVsfkton66v+kkB8XkuOpbJFv/qRJyi8XYUrOGXI1/9",
+	"6RuhXbe/0p1p9+qcXz0ZccLa6/nb521POJCtkulJ0xtemh+uyCr7LX1XSFmKe+FzYlJCwL+aOq1YMfdS",
+	"PLZnrLZFqZyflI15S9uifA92xlsRFdJpmJIJEL6Tr8HkbckXuhXIFz595eSrCvi8gTpL7hzxS8Kkri3b",
+	"Qh90LKswFSZ/X3BJkFiMZlRKEkI9pQUR1YHNf1a9Jxi1Bd0OUL1xHNWf7hR+rHq744835q0rln71HRXZ",
+	"/GLVZ79QVtf3Pihfl49cqgrAWcdc3WrPd5Xv9tfULfNLMPLdtQF9Z9VlP1+S0a8sC+onwSI/KbvfW5Xm",
+	"JKnAa+35BNBtRpjMdpgv/boxi1gWp63aVZKKPk5HNgBG0CgGLq3rclGG3mIh+6cnz4SOWikQRsQDF8qL",
+	"yfboXkRPNbSVr6QC2bJUJGrWNUi5HnQwnR6jHvBcxbxkvAjkAnRehrZ8U4BxSmKiChphVqyf8LT8JA9i",
+	"x9w1E8QUCAeKVTjLibghmBaPc9a8SUp5Q04KYNErxDhrdm9uTNmbAgC/pqJ8D8Gk15foc7HwMhj3ul1V",
+	"HOggK5BukbVw0DVqDCMeDH00nIkJ/J+KWtvx0YgIGhKdeyY5GZ2kXYt+QvtpYrg7xzGfITEngSpjKlWF",
+	"dip1SFsttLKZk4PC06PeOIaSBQrlmL9Ulyl8Bil4fChabbL8DP/VNDy7eRIOUWwQ1tSeVyllshqtzwSK",
+	"+ARS8zAiDoxEQaWm/ZjA3QMSOgacGEVkVsytU6NMdImpiYrkN7Ap5SurG/gwv0qjlqMahVvF5Eq51CDm",
+	"Bldo99mvnynErCs5KycTvTbVNnOlBs36rceSyZXl+fCrPvcNhZfWp4m79eumrbM4SZqTrCSeanG0ZbQc",
+	"wAfIdWqoIdfysm3/t9f1fI8HwSKON9Sh2q6CeDl5aVDnNaPOoB8kT5kUwEXZmSMcSBK+RiMupzp3lyL9",
+	"xGPCVPa2syJpBp1fVJYHeWONO6sewYa2BRxMOqYpVFy4V0CAGuuxcMGtA9D9HI+OKZ7PCYOqvrpgKCCQ",
+	"8BHXGZeEb0iUiJ3XabV79frQyZhM4XvPsYsM0RziTg7J6hagy/PJ7QCfrsZPkC+/iCLUE3TLzbo+s5CN",
+	"rnZNi4xZmGSRnu/mINbHfAq//G8671P+m8n+mP+I42BKr/VXK/0gFWJBtLMfnpCW5v3qA2QugOJZ2TqT",
+	"L6bgWz6tl3MTpVNTYHGUvnNkBc2Sd5bFwFzzGiSxbTZBtcza1eb83Hpc2FAOt9lOQZeLhVLFZcyXf/L4",
+	"SufB0xFRSAXf1Ko38j0i7ckj0u6WJNpGnkcsvLIxyTSdzUksOANQw9WV49Uam3LpFXtdV0bhEpwsPpAD",
+	"mf/A2agrwOhIaWwQIck3rspu6BJPuhBAKen/uuQXa6uy6DWVChT4JVxc299ocfq67V0rvHznB5v5Qb1c",
+	"AJtPpU7/cm2bzykWfw0lLeCEW3g+Fy0d9wndA84kKWJGanz58efDwem/mpkdpWhl6ezuts2v3ytdPHKl",
+	"i01Iuh1GaQ1x8gzIsc9nQsfDlguxfmc8tRmPE9sN4OwLVMHQTLMGdNtf22sJTJYrc9+9DlEBhrVmy8Ba",
+	"o3mR6org3pL+EhDae3YR3E9K41CZAlqp2sgz4VYZpyl/+ZUDHVRq52qK/bKhYIh3jINpkjQZ7FEqQNSk",
+	"TzZpuH2dEXwJagLd0vnOz5R8KU+7UgWiUwPTZvCaMZwwzAUmb1tLJh+Wv5xyQQy00ZQD+8IMqZce8DH1",
+	"TiwWGv4eRu8Ko7fLFKcQcpXzXQOsrQv5bvGAAqzRhkzxM4tWD/yIyh2KXb9Sn09CB/qv058H507PhMIx",
+	"2tCjYQEgNWQaGwFKVeG5chuAHyEXIFgFoLlGfR+R1qSFhhnSDF8jMpvLlS5zi2LOpW6aI448ltl1ZTpd",
+	"Z9L8umUhDMkXq0NoNdzIOFDU13MqHgDdkFAeFsDU4FCc3KwUiGcdb69dHHqgfXVNPX86g3PvdHWJAf3X",
+	"/sb6ECn9FDFiDTc8zcFyC45oqk2rCj5JvXU5dVVYhyYpl5hre71Vm0cVUoB/Zm1UUMXE0tyqv8pXV44B",
+	"lavcl8neZk1faiEa2WJ4a1NfrFMEe4h1jh2nKcraf42ZMremhF8wzojFMMyfBop8PBbaNbWoZbRuUSeG",
+	"GM53d9neDGARjLZxG+p4DThDY+OGpHwGMkOAhUMPcP/lcccasEru2UbwdG1aiT5AI2pzLfTLhj1u3NgM",
+	"39gr3G87Dq0on+agUFc4Lbd3YkXxPiz718w1XJPTNvZksUntlVv05nt5a6XVA2BTPWVO1SJBGVPMpLG1",
+	"FiYdAKT/MRFCw9pd6PAvk7nFlidde67xxttCOswO8WHlwmSblslp47Jn+OZEN7Y4g9v4tEnd7dyWu7q5",
+	"XT3oXursdM67lRr/yvC0Hn9Ys+cci7i/yjZjFng+t3S2SMPNXV326wJp0fHDXtx2t/WfpvB1bP0OOqeH",
+	"0/TmgOhkBMrCX8A8WwtbszDm2jtlhbuvWrjdH7da6iUFn5MQB30fa1qf05iIsjNRL3Mm0g4Ja/2N1ub2",
+	"LD8xig40my6L+o9JYGUh+OCpmndmVdprBj7NUMMGk49ycWQ+KsWLwSclAyQdfltKHyUZmfxE9vJRq9Xa",
+	"cfvZWBAu+0Zpx94VEpLP0ZLHV5RNXmc+UkJiSQOzLNGytTK2K85GbwvrCKvWIEiuZN2SxBAiKDFV3kcY",
+	"BTiYklCzNHRFyFwgKoUqWrdTuTCXYjgfQ7I2BZNpfK4upuJtW/AHKoZ8BDnrbQaA3Im4qBN8YbLYGXG3",
+	"+K23NJLwQoNDjKiQhRKWhTuhVDLWkaCkREVWp3IVtntB2vcEAeekMrIcYkGalAnCBIWpIeZFH66pLalI",
+	"reUo6rjG+bReEJNR0zsf1R+sKKr6vKIfj6iMcbwCQ1hTe81JPBGoIQme+SjgQqKAMEliHxmLxk7RYMaF",
+	"vNRtADyHEKy25/nOcLvSsgvhYO6wIwBqhjngAD7mcQt9msMjeL/dzsptJoVRG1ig05Wccpa6VwvCQoWL",
+	"CyaIRNohdQfNCGYCMc7y/klW8WMUYRZmpS0pmxCh1vEbHwlHueqNnMgOZHv80zIQyfaJGsMvt8P7nGLF",
+	"DrNTzSv/Ssw2JrosuNLxCSqLvOApq3GvdeHLr/wUCwH36lA3GCpsUgQPNc9hTANrrp3fIyz051ad+8na",
+	"YXHij8n4iC1mIzjcbaexNILuKTpNUPKG9iyoodV7SKnFJwph1isb83rK9U3zx1QCtfm5etdjGgtZb8cV",
+	"tZU/3qeCcgGTHnTsoritlu+XNdz5NdgYVITvZl/QUqrHbc2YVrrRJIfIeofPryb/5938Hy2AFTQ06VJs",
+	"c5m9KuvCeN7b+C68tyWQF/yaK8GxtT1vzuO8+Wl/r9e17EzP9/d7+5uYhkotU6agf8BnuN/BeURFRPmI",
+	"MiEJDrVDjwQSKotZbkHLpKSxlurNF6OIBvn+NY5DiOhyxsOClWQek7EyUidP6ZAKReK+hyHW1vOzJoa2",
+	"Pd+7JjEdr5oBzv49XkQVqVE1xyjFKcHnHJhaW/uoKgyxENffqMZzI//BF7cpD7QK0CbAUi01YxWb9Hpl",
+	"+q/A/E+m4alpt7WW70G5UT0d3do1g5Yu9yJxRqiZxDXZKz9XvV7i6AoUcJXVMHyd9dFOupRP7ZYmqrGz",
+	"IueylieJInRyV6tagS65misHmavLm7Ej0ctAnOF7lid1a5VkMdFu4R56gry3d7tSHtcjJNu2ywlmHQS2",
+	"9oJ5Ag+F/BFsNLkXOF4KCxdzG/T6Svf1jqzurhkfaK2VUYKDr36DG6NltNL2apzo1bRCacetJP8z0js5",
+	"FeKZ62OGPRVrKroZbLpSy1vYTvud00/e193ZWkZdTXgeQq4NufHsbgwuTYSsQ2ZbaGgXqx8i9U/QTCIs",
+	"IVFCPlly4ghdMuN+mzmMc1ZZvYXiRflGfU+1chn22lutFgJ79zPkDnoPzMftwy5vNn/WSVvUMPwX9f85",
+	"yDOa9AYQvSytZQsrJMNLUXTNrnsFgLRLb1yZUaKVSbsn0IKBzKJUQcAhdZ/86mK83C3K+N09550zcaqb",
+	"zOnrn/Nj21k87fN3Da/F80shotxt5tLS/aKaKiVFAv9nAp2/H6AAkHWs5GDLTlKVDMBJhhWM5A5S+KC3",
+	"SfrOUXAFcjuvSt+jeHZp8oJWdDzBszMekbua4/8MJlRPrK+AyabwKjdEPqvjdfyy5Z0hxGKm6z71PyA4",
+	"mAL7JzdaH5AZW5VA21TpFqD9JY5hIByzA7wUBxTPDg7s8JYDaLSbdYTHUAbHFB1KTDs3ccFB0U3n6WJy",
+	"6pUt11ViYBbDB9FzjiWsyzvw/geG9moYz9M91pUa0p04aTrgc1JhDoFqCKcnimXO8AqF/AANYV9D1JgQ",
+	"6Stjm49UOgGx46PhMqaSDFFDx8z7SEfC+ygkEZHEv2CSCAkNF8I0S02g4M+hYvBN/hU1Hg5nlA1RwyxC",
+	"7JhELAYQBsRqVv1C9nxP9cm/+/IokgFWC2gqdmuwmM2wSzvUV09fEhqzsLbm+Eg3GpFQSdh8IZV9VrtJ",
+	"FpSROm2BbdHvNLt7OYt+ErxgOyKV+Qq0YxMSz2NdBnw6w0FTTHF3//lBb/wKd4I26Y5ehHv4eUcxJlmR",
+	"RNFeUt18E6ljfrUzPWWomGsldwtu2p1jTmu7ubfk+p075H5ZmUIRIGR8+wGdISkSbLXGtanaGUDnF+vb",
+	"IHYSnf00cOGc+r2FjlkQr+awKAySBVCbTjwSE7mIGeR5STIdCSSmfImGP/zww9nxUf/w/Pjohx9+GOaP",
+	"YIuLyWaQz3sv99Y/rgwVgtCVIp2Vr15ZRu9xq8znTciOZV65a6Jyv/J6C19J1K61ra0nLt5Gjo3WvZey",
+	"Zazz8XLST7EUwrZGJKuGiKBSJRVRmso0EOQDDWIu+FiiH2M8n9ZKKfK94sedKn7cTYdpocDDPnvt1Bwb",
+	"42ty4PxS4/WYQndbTeLGt5kTHuW7hSn3WXilCqmzt5jYVh6nsgxWEttEpQisSouw7j3nQL3Np1i6I3wv",
+	"XcXm7kdJ07vm//gWiLfmu3ANTG/9un3dAP2cwzRnmy1ZsdZbc4ZGZIqjsTa5qjziT3bLF/NwtFv9fr/f",
+	"LKTiuNd5Zpj8n5K74wFFiAw4Dys51MkDUqx9srUgkfSviFr6XtLnMUv65I1HfFF8KLpgvi2JbSGSpLhU",
+	"7aizMVTi/tZXGUxT37hUf5zE8OZiejdH9VacXc7Mag/be54bs9d2DaoPvQYsMm+ajU0tNPmypVdKgjk1",
+	"9N+uA3Y835WNAdNY5ypUQUoqkhaUXIlLxyYZKiW2Tcj2jqxOMY3zktMT+rN82zyrpki1BtibRKqN3jfr",
+	"Bt/uOnqngEBj2wRTrmLzjZ9Ynu0/UKole2X3s+qny/9ckSs5KSez1T3kFoPS4TanXxpoB64sxOMDD0lU",
+	"pe8GPbyV0RYNC4rdIYRGSOMXRsJ8NlArScIFM2rzmMwjHOjYhpKK8oIVIwTqheRxGH0h4bkOOZkWMRHe",
+	"QVuxcSy18rVS5Z60Ga0u1ychL9JYFq6hPNRsaxbYynk86XR7eBTs7T8PyfjFy1c3qz/aHbBulQKPIizk",
+	"pclWvHaxqqHJpa/jDNSXhdjQz1GTCv5sziMsQe1v1aU6jXm40N58gx56k1iEn74IdR45HqDUtJkkzQv/",
+	"VZhkPmcxWV7/8Pzkl+M0Ff9lneWZpjHBgrMEKUzi6TUdN0eH5jNaO6jOMliqFr/2m/+Nm3+0m68+f+ns",
+	"3/7NZX9xU2qR9bzVGdgUQai6DpBtafka7aMZv9YhpTmnU47e9k/eHx/lwkWcAqfNEOoavFwM4kvOp8PF",
+	"KyzoQIM6wCkI/HcJDNsckspyxu+yfy9fMhVXGE8wM6lE8pajDbzN2je0tPfd3XPvOxdSWVgR2OTIDQ4k",
+	"uDBOCTOZ9+HW0dTiMs85GGpx4OMbSZignB2kdX5SlLqmcmWS/sE4KMbs7jHANscuLuI9jK4nMsSQxEIL",
+	"JIJ4MRqBXQ+m0IvUtRpWjgiEugtJLwrnUkwtkPEiQgGOoiQpWurq3cDq0aKiatWq1XNJ7NwdOrNvMITU",
+	"926aE940H38TnLXO8NLUprPLBKazVd2p1XHawQYdlAsq55kUlp5YThyzkGsKpT8grnCdkfirvuG3PJN7",
+	"xmXnBIe1vIQG05yHiEmSpc7FT+0qdqawFuojS3i4YA3M0E8f+odJcLdGcO25iJVKISRgmjJVm7JqRvDb",
+	"DorghLEJQgZPG80+5JTEyjcl4HPw4pHBlIgtCjw5fGQcdZ7uGl/ulHnqMG1zH0Salaq+d2dHBWFq7fyr",
+	"ddNnpL+PLJknyS1rF92pdW3bAl09uWVD3gZbDthcuNNPSijZ8LAqRmU3eOGeKd/EuRuxQiAsHoQLOXKy",
+	"XA5ATonNumqK9Ox6JBfqnZYw4WzBclfjM+GSHnSBVSTwNWUTXyn9YjJeCB09h68Jaux1uzuIji8Y1emE",
+	"RQsdaYWqgEbKJ6mBRyrlII+VLLBTeCZrlKlAIUsmgj1VFkCEy0MtGqrKSTIXPhLm9sex1DXhDPJSga6p",
+	"oKOSR2do7plLYCadl104NjLXL62s0N5ap+80rk3w6DpzZvasR9JpfzA4PlLKtmxQ47Cl7yhk31ZmRGiA",
+	"0o+lwT7rkrjbPZly+/2y4eVhQFGz7g6c1UCSuYvFWgu9EyvQK/Fzy7dHraIHtR5n3VEIzjOlrxQOFfDi",
+	"4Y6peALrCtqWpTDbHX19Yb5EhWfm9T39vvR8b/Du5PT0+GizfdIwzJRFJkt1Qteu2L6dold3NeENqcau",
+	"kYvJ2Fkj1X1bBf+doTfbRtfc07aXuto/QsBkOdAmifZOQmbG0aplTrmlz64Vkuu7RUxm0SvJLArUmyJT",
+	"7hozkitsvq113RTkd5vW/5OL5N/NJ87A+j8qkWd5T4+cxVNP+CApPL82HKxn7KwCwOf0NO6bzDOl61wi",
+	"z2cmh6doed8SUB88qacxZT6lK1gKhhq0/eeXfHKdbo1MoJ/UYzFTQtw12aBS70huHv6vkXmnGb0PZGu0",
+	"FT0lqbi2Sa6vS5Y6BOPBp8Hp8ccjLRvPKLMX3SmXHF+T9e4jWSLri1E7BxHBsYBK4Ftnncur5JK2rY/m",
+	"H7/qZp/tdk06S/L7GLf0CZXTxUhlh+B4TpsBD8mEsN106lu7u7ii82aS86CpJCkSp1Eoa8wM/Yhikab+",
+	"XIgD/fBOjQw+UhgAH1KIuw0P9qmuI4c0G5/1UqmnMVN3zn11xac4Bn5dMNfPSDyBBz4zin+jTeaMqNoG",
+	"ye+63CuaLeCtRhC+YKpof2GwJFNdpnl6JlJ9iVZhlAizpKUt5sFkjKs5jSLodRKppXQVWKqMi2CeoBLO",
+	"SitbwqR0U0txdBxmsUl3TpAJrjwDIlWGpEyFKVUpFqX0uRRGb7TplW9pmZxJNj/Bq/GMJHSxlj/Z0bXa",
+	"4uTttXuZljg1CyS5UeXUYiowXFI6QKxY4FlV5dUE5Uhat1lLRYwuVZGMmLMJaiSKPQShW68TtMICZapA",
+	"pW7SEW1zFXdgdOhTEpOdAvPpuDNuWevPrhWzES1Ru447q5tfu1B+NpHzcimjRkUiJaxKiCd+gRBXK4h8",
+	"bWzZShzqnx3+dPIL/BETFBOdC5jLKYmX1CS7M/tMXQeyGyEX+Zp9dgBhnWPatgJdtY/jY6W+KriBpUPf",
+	"Tx4pT//EblzlaTMc+wX4rULBYyAeeGG5NXPxIiIIpzVLRjG/KsohEQ8M1fzqqTJS5kL67FuKu+TBgy7U",
+	"jxcesNcZVbbg7MiSD6VDyeaw1DWl6dJXZUWcQKYCtfR+6XA11+gqPJTznKRMZfszPOsgGcFHVF9zPlqw",
+	"K8aX7NJEgAMmXgJn87X28zIrC5gtrnIdbkRIAbZOcagtk4uYytUAsFrDWmeZ7y90HNpI/fU2UQ6Jq0ud",
+	"mL5Atia23xgcQfxEQ9126Ot6R2AszhWYOUB6JmTatRKnfcVE1U9eruSMd3urHFDG3PgbSRyoO81QdJox",
+	"Ac0wZSoFeqw8mHN50yyJMO2Q/atcvygbVWdPxyzn26LMHUU3R3GgOFjoW6oEEqKIMpXc7oIlKSRU3lEk",
+	"+CIOiEANuy66jwY9PwsK8a1AUz9JRyh89Ibf+JA9zr9gSUFGnQJhxmOyo4UarKdJHgYq76LQiRcv2AU7",
+	"UxF8hUx82tqUbd74Usk0t7WddJ7HVz4iOsIc2pDUW1M/ZXy01ObiskBnLJkw2RSzUOWAgqR7qaUbrvQL",
+	"Bg4HIHCk9zqeYMoO8ikVhCIl3d3lmwCbPVYVt4zIAEU4yXVi1sYLQXw0NVUIBFxBhF2TiM8h/7RilGcm",
+	"RH64Yw1mKl8GOI4pUQgy/FfTPAmbJ+HQVBs40JtXb81nAvykUKMDr79O9yXY3CWJhX/BQjqhUvhoCJQz",
+	"vIT/ORgiHqNhc7ijzdZUapLijPgII0aWiNrXOjpP1k+VtY2yC6YrjUV8AlhI1FISpr6MudS3LdVGyaH5",
+	"5ZKGQ2WVYRpgSUVVJXtHNCBMOzknr8w5yBfNbqtdIrrlctnC6ucWjye7pq/YfX9yePxxcKz6AEelMspR",
+	"sk4yKky+51a71U50DHhOvQOv12q3etppbKqY167Gpz/g3xNXroZzLcaqUEEq0EKrjVSCMTZpoQEkcmBc",
+	"ThWyjYyrRZoe+ADEE4C/5CgkAQ3JBUtcIyRXeRW0tTOdxIfRkNVG5XSHEWI8HtNAAzOVCE9CgJrZA3B2",
+	"jW9qb912O2F8JoMgns8j45m/+5soXI+lWrdZDMzajI52dV3FcTcAsJW7SLyDX8EjNUmC4r2n14RpsRc8",
+	"rOCK+jnZrPA+Q9ddoNrV+iMz/ikBZgm5wZVj8FQc5A7JtBCKhSjnTx1t5AOZXzC9UUXnmihmdGKenCqt",
+	"12hBoxDBDS00E5RTkjA3aKRz2EhdVkOxOs2D4Ls228M7EvCguZi30ADO2xy2er+Aj09kssknK+222y5E",
+	"MID5KvHgDNbWgvH2273t1pOVWbbi/BZMvU8SpUy6Zrvi8YMt/iOX6q5YvUZDvZohEkD62v8qc6nUYphV",
+	"I++MyHjV7Kv6vuVMdgrPlEpvieEi0/4bWFwpdgJXVsuz97AuZO72dh1dnSXVpdcR1nVn15ZVxC6owCD9",
+	"USWt/TPzL0MxXgJSC8gMc82vNIqnueGNMxoamh8vsRy2ShgM7+b+nL6DOe+ExvXOW08BJWCqWBYs3Yer",
+	"Em48k4j/1vf22p2qsdPF7n5i2AiuOup6r93b3Oktj0c0DInS6u11X23ucc75B8xWRnIQmrTam/udGFcs",
+	"JaFYBLm+10Dn1Pxkk9dtnnMLjQcFcTdJoWUhXvrpM2hTs8xlQmcEM5m0bnVSZjeDN8imxRWbORqdT1EM",
+	"B4ltisW0jHLaeUtjRJYL+Y0pcPyA6GYOSmNc9gYz2uJHxvVDtcuwCt1BJtR1sJSnLmcBMfheA6He4DDd",
+	"29ORSKdGj1O8ijgOzzl/j2PtmLvX2a+zPLGYz3ksSfiBhBQnjrl73e7mzpmyRMeVfKsErVHGSsW3PQWv",
+	"vVR2v2g3n1tN4RGRxHVFgiAndOU0MLTNpdG3G2lNG7ywssPDg+GZQBEdE0lnBDX2kdhpoTO4cfRr0Fw+",
+	"Fwx4RyJNUYkWLHGmdYpV0MniEI9KqVUkal2qT3oVtfc29/jI5Vu+YN8sqisMuR+qw6MyxjMileBX4eiQ",
+	"Ndl9R1YnR9q1oUwilmpo/TMHHu2JcQVUGFBRH60dbxeaD40wpqsM6Rp2WFwwlXQBZatsoY+WBPQaYW0Y",
+	"Dm3dlbIVTBW+mHJAF2yoxfH/P7EnqKhdLAB9oayZg8aifDm+H3UM6FYQfU9nVFYGxVsNf9Yl3Wu0PNTV",
+	"hGq0PNFS7rkqZHTrFw9L5YS2gcbHpj5YYqBUPvLegakVk5rii57y9ThJsaTixuUkMpQ+txYaZicHJyOc",
+	"J1+15tQHtd5iXcX/nAvW1nTUAIlpB/EYUZZ8UsahnTqLs0MHsvWVbXHb10TMJk+tv07o6KKLFTlGXFUU",
+	"wVv80S6dDPpVz6G+rlDGx3nwPuVr6C8kdalnlMNEgBpF5rxjXVIW66y6p1Qu4so31bEAAzIVU2Ugzgc7",
+	"Y4ZSA0SpHI8qNykIcBCwE1ywlK+LFvqky8MNi44K6j7QBt3NYS0XLF4woa8g47QHqpYsKlS7XSRq+Gui",
+	"77a9bjdVxyWRJsa21bpgg1LIHClmvFW980lvlRZfaehAa38SktmcS8KCVfMdWQ21SlfGKyTwmESrg0RG",
+	"7e6hKV/ElqEAxM/kBr5g6hMYJ1ORNC3/Z8fI6h+1XkgtTj9dUwX063T8C5ZOgJlS9Ovh4RYGwLxOlYrJ",
+	"NIlyX90BNIpQvGBMRxGhvfYr15WtZ88wr3xhF/mI8YEMplwQrRjVFo3u/j5SsYhAD6g/ODw5seqdGqvU",
+	"DF8RoeBLCdyfF0zdWHoVCuIt9I7MJZqTOKeDUCiaHEEhlsnbD7vBy3GPNPU4zXnMw6boJbxba/Iy5l04",
+	"cm9dpqi8Pd6KU//14uKm22leXNy8OP78X3/zKhj+NnoIsyF1OwjFhjKO0rcqqSQ4YVXtAZsJuAs6gs7q",
+	"14f9BtN9PFq9lnIikLKfllL63NbWTx8WSO1PUiVVpPKpeLBal8gSJ4Qafu1qpXYNkQGiFSIayO96qEeS",
+	"iKBrDbXDuSm+5tZbOaSo7SQmXd7hdtMLXb2oYbFuyeq9ej85FOPWEHlLA2pIuOKU8xQDnkvDHd+80xUT",
+	"hqtPCwwtdAo71JaVCB7AQyUZDHVd46GfJFfOKjo3lMneKpY7NA+YCza3SxLvHCD9uymOrEUDdUPr1AAB",
+	"Z8EijgmTiDJBYimMD0iyXy2JcGbspjBoC/VrqRCQ0SAoQTF7jNbQHHzLaoPPj2N+eJ+HkHV53H61D8vv",
+	"Zoe/qtmh6gF8l9fuRtb9JZengjBJx5TEay0SHypSgqW+0w1JYoj+i3Z8FMbcGB+z52XifAbMchwTIiAZ",
+	"g9A6I3RG5gQrde7R8fvj8+NMT5tzg6OheZNab8pERXfBrIU1uu32zmuUTIAYRxFnE3i4U+M+19hr7+24",
+	"OKuGQO6B95WIlg5t5HebyAPTYRIE9mBylO+2Y7wl2tWTsxxFQbpO+FP5+gK+8ziNq0F9Bl80BrvQXiDJ",
+	"+WuENc7rdrqMD4qUvphx1kw62mpjFxlMiPwaaeA76j8a6v9I5AOgfapw3UoczQY+Se8jJRnOwYewTD5J",
+	"ZJ1OSFSRMLci0C4XQHeQOktfMKUW1Wo3KkyYqXpKwD8qHaZ9y9fGzKA0SyrWCl8wrf5TTpk/Hp/7iIRU",
+	"K1lP++eHP6mFmbwiOY/umDQJnDNciububKH+RWKxd+/YZIDSylIh8+Foiyq19AVL9NLAPPK5B3EkOBrB",
+	"KkCJaoKmbIYFawY5QKeJTF8wF0y7LSSxnQDGNDpKcaWKR1GQRh/qsw3hpn7lvKkXhQBj7z76w5gkEUa2",
+	"gTwNsRILMScstNWG24QN11d6VUVNf9VKr+SoStz561V4bcvQv2vIvnUNmaasJ9SQVTyzdotVaB7opnTq",
+	"4fqJl78OcYIgJBIjRojJqaAS0Fq3hA9XnJjyWDYjxZuxyP1+wXAU8aU4sMwpKgVEEpeVD8FSgVc6+8gO",
+	"GNUEnTASor//81yFzEg040KF6FwwMFShRlbfJynqseOjwfkgF0rVGPTQMCnLO9x5rRw4aJC9MZOb2L9g",
+	"Wg1IbuY0JuISywOVcmHYQidCLEioF691cYGO/G2kj1ZwDMVa+Wi0eTFRDHXngi2YpBEaA+efUbaQoLrU",
+	"juxySlZIT/jaVhcmcRg6hkpJ/uRGX+eWVTR1jUH9fBG4/GUec6mMoDQVOszsmK10XE7qG6wMuOYWzjnj",
+	"wNMALtcsKGoHXJ90CIkCxWiFVLycSvEwA04TUyJcdzEFaOZrojza3aRPzp6s6rGQT1FkBSgcqiCsQ85k",
+	"zKPKWrVDxpsKusN8QEISvZz87EqocvsfdZk98fVQ4xZLnL3OdPaJP+9a+Uk7Z4AbSMJeS4qrIEcYyVUz",
+	"WLGg6o5ZiPvcMLpEeKUTZd69MbWRgF4a2EJrg7Xh+NqULt3u5lLd+oHJc1av+YCygNRuXduooVon9orH",
+	"9DMzy9pkCdDn9ZVrNP5C2nilbV2EOgCVRnBEeUWd7SkN7Z5EG3JndiBN2q1HlTTPFkzUyNacavYTbYwl",
+	"1+nUzQGPQxMfzxcy4DOCOCuaHho4yR1hyiMgyZfYdITACD5TIiGUMslKl7wGhYzxLauv1dhRueOtaimZ",
+	"vxiGoNREyDQDH2hdyvB1kqhXq5SUOx9odsDuDHEayi1tv73nEqfgxJ5G/ZrNck6EPFNJp6rkqfQ4xpl/",
+	"Ycv7Luh8W+/gc+Xl6XgFI8aXT/sSXiT5ZR73DZzIZbFK8GUew1M8nxN4jCbZIlQSszybaaGBYRaCQFT8",
+	"0E67PzT8Cn5SVptSin3FAgpsKqJXxHxV1hvFIBrDLEfXEOby0/xUY6msltckrdAE7MhymF1vxtFbVunN",
+	"HinM006d9q145mmo6vQesPDv2srv2spHD7YDCCQPRa6zAyY36r0fhRsefDoFj/ZF9Y22HjXAgKFishKb",
+	"UpKHSLv/67o5O35SfUW38pE0UQIJ8zJ78BObtJ+T6ZRiCNJ5AZsw5Kaz7plsWHpVytJtgj0TrR2VQklK",
+	"PsKB5DFqqKx30FdV4NHc1zjwhy206VV7wZSjvJUxU5kBVapNSZgWK02WdtR7vo9CvBI7Vc533x/B/wGP",
+	"4L/am7bgi2s9cbd70BZyruTT4f36GbBJ5yJyRcS85wHkdCMqadiMMJnkLWoMIdoFHkrDnVxyrIPd3Qg6",
+	"TbmQBy/b7bbCV7PeUsii4XKw0oTXpbxJx0YRt69dK4t4sWXfW9+ZetVS+AkVC5YLIAMu01BAQ8OFSoWW",
+	"Da5YvGtUjkIaKunU11JpMgLsJTeEPqPyGI5DVkOk7FakY6oI7vygpolj3CRBlWG6JqsOPPVHRKd05nEw",
+	"JULGWPJYgKtRyuAZISEJ7YmsFDy3n2//3wA=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

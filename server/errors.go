@@ -35,6 +35,9 @@ func (e *apiError) envelope(requestID string) gen.ErrorResponse {
 		items := e.Items
 		body.Error.Details = &gen.ErrorDetails{ValidationErrors: &items}
 	}
+	if e.Status == http.StatusUnprocessableEntity {
+		body.Detail = fastAPIDetail(e)
+	}
 	return body
 }
 
@@ -387,4 +390,17 @@ func allowedMethods(path string) string {
 	default:
 		return "GET, PATCH, DELETE"
 	}
+}
+
+// fastAPIDetail is a 422's broken rules in FastAPI's shape, which clients
+// generated from FastAPI specs (Mixpeek's) read.
+func fastAPIDetail(e *apiError) *[]gen.ErrorDetail {
+	out := make([]gen.ErrorDetail, 0, max(1, len(e.Items)))
+	for _, it := range e.Items {
+		out = append(out, gen.ErrorDetail{Loc: it.Location, Msg: it.Message, Type: it.Type})
+	}
+	if len(out) == 0 {
+		out = append(out, gen.ErrorDetail{Loc: []string{"body"}, Msg: e.Message, Type: "invalid"})
+	}
+	return &out
 }

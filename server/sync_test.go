@@ -152,3 +152,29 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("another organization sees %d events", len(page.Results))
 	}
 }
+
+// What Python clients (Mixpeek's SDK among them) send and read: null for
+// unset optional fields on create, and FastAPI's `detail` beside the
+// envelope of a 422.
+func TestNullsAndFastAPIDetail(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	body := s3Create("nulls")
+	body["description"], body["metadata"] = nil, nil
+	c := create(t, h, body)
+	if c.Description != nil || string(c.Metadata) != "{}" {
+		t.Errorf("nulls stored as %v %s", c.Description, c.Metadata)
+	}
+	r := h.Call(t, "POST", connectionsPath, map[string]any{"provider_type": "s3"})
+	var env client.ErrorResponse
+	if err := json.Unmarshal(r.Body, &env); err != nil || r.Status != 422 || env.Detail == nil || len(*env.Detail) == 0 {
+		t.Fatalf("422 without detail: %d %s", r.Status, r.Body)
+	}
+	first := (*env.Detail)[0]
+	if len(first.Loc) == 0 || first.Loc[0] != "body" || first.Msg == "" || first.Type == "" {
+		t.Errorf("detail %+v", first)
+	}
+	if r := h.Call(t, "GET", connPath("conn_aaaaaaaaaaaaaaa"), nil); strings.Contains(string(r.Body), `"detail"`) {
+		t.Errorf("a 404 carries detail: %s", r.Body)
+	}
+}

@@ -1050,11 +1050,6 @@ type BrightdataCredentials struct {
 // Example: S3 configuration
 type ConfigDescription = string
 
-// ConnectionDescription What the connection is for. Up to 500 characters.
-//
-// Example: Raw assets landed by the ingestion jobs
-type ConnectionDescription = string
-
 // ConnectionList A page of connections.
 //
 // Example: {"pagination":{"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1},"results":[{"connection_id":"conn_abc123def456ghi","consecutive_failures":0,"created_at":"2026-11-24T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","description":"Raw assets","internal_id":"int_org123abc456def789xyz012","is_active":true,"last_checked_at":"2026-11-24T12:00:00Z","last_error":null,"last_used_at":"2026-11-24T12:00:00Z","metadata":{"team":"data-platform"},"name":"Production S3 Bucket","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"***REDACTED***","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","secret_fields":[{"changed_at":"2026-11-24T12:00:00Z","field":"credentials.secret_access_key","fingerprint":"hmac-sha256:3f9a1c0e2b7d4a61","set":true}],"status":"ACTIVE","status_changed_at":"2026-11-24T12:00:00Z","status_reason":null,"updated_at":"2026-11-24T12:00:00Z"}],"total":1}
@@ -1101,15 +1096,15 @@ type ConnectionTestResult struct {
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Backblaze","provider_config":{"bucket":"my-b2-bucket","credentials":{"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"},"endpoint_url":"https://s3.us-west-004.backblazeb2.com","region":"us-west-004"},"provider_type":"backblaze","test_before_save":true}
 type CreateBackblazeConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1143,15 +1138,15 @@ type CreateBackblazeConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Box","provider_config":{"credentials":{"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","type":"ccg"},"folder_id":"0"},"provider_type":"box","test_before_save":true}
 type CreateBoxConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1185,15 +1180,15 @@ type CreateBoxConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Brightdata","provider_config":{"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"},"provider_type":"brightdata","test_before_save":true}
 type CreateBrightdataConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1235,15 +1230,15 @@ type CreateConnectionRequest struct {
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing GoogleDrive","provider_config":{"credentials":{"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"},"description":"Google Drive configuration","shared_drive_id":"0AH-Xabc123"},"provider_type":"google_drive","test_before_save":true}
 type CreateGoogleDriveConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1277,15 +1272,15 @@ type CreateGoogleDriveConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing HttpApi","provider_config":{"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}},"provider_type":"http_api","test_before_save":true}
 type CreateHttpApiConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1319,15 +1314,15 @@ type CreateHttpApiConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Instagram","provider_config":{"business_account_id":"17841400000000999","credentials":{"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"},"scopes":["instagram_basic"]},"provider_type":"instagram","test_before_save":true}
 type CreateInstagramConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1361,15 +1356,15 @@ type CreateInstagramConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Postgresql","provider_config":{"credentials":{"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"},"database":"analytics","host":"db.internal.example.com"},"provider_type":"postgresql","test_before_save":true}
 type CreatePostgresqlConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1403,15 +1398,15 @@ type CreatePostgresqlConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Rss","provider_config":{"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"},"provider_type":"rss","test_before_save":true}
 type CreateRssConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1445,15 +1440,15 @@ type CreateRssConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing S3","provider_config":{"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"us-east-1"},"provider_type":"s3","test_before_save":true}
 type CreateS3ConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1487,15 +1482,15 @@ type CreateS3ConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Sharepoint","provider_config":{"credentials":{"client_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","client_secret":"example~client~secret","tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","type":"client_credentials"},"folder_path":"/Shared Documents","site_id":"contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"},"provider_type":"sharepoint","test_before_save":true}
 type CreateSharepointConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1529,15 +1524,15 @@ type CreateSharepointConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Snowflake","provider_config":{"account":"xy12345.us-east-1","credentials":{"private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"key_pair","username":"LOADER"},"database":"ANALYTICS","query_timeout_seconds":300,"role":"LOADER","schema":"PUBLIC","warehouse":"COMPUTE_WH"},"provider_type":"snowflake","test_before_save":true}
 type CreateSnowflakeConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1571,15 +1566,15 @@ type CreateSnowflakeConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Tigris","provider_config":{"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"},"provider_type":"tigris","test_before_save":true}
 type CreateTigrisConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1613,15 +1608,15 @@ type CreateTigrisConnectionRequestProviderType string
 //
 // Example: {"description":"Team source","metadata":{"team":"marketing"},"name":"Marketing Tiktok","provider_config":{"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]},"provider_type":"tiktok","test_before_save":true}
 type CreateTiktokConnectionRequest struct {
-	// Description What the connection is for. Up to 500 characters.
+	// Description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
 	//
 	// Example: Raw assets landed by the ingestion jobs
-	Description *ConnectionDescription `json:"description,omitempty"`
+	Description *NewDescription `json:"description,omitempty"`
 
-	// Metadata Arbitrary key-value tags (team, cost center, project).
+	// Metadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
 	//
 	// Example: {"cost_center":"CC-1234","team":"marketing"}
-	Metadata *Metadata `json:"metadata,omitempty"`
+	Metadata *NewMetadata `json:"metadata,omitempty"`
 
 	// Name Human-readable name, unique in the organization among live connections. Must not
 	// start with `conn_` (that prefix marks ids), must not be `list` (the path of the
@@ -1666,6 +1661,15 @@ type ErrorBody struct {
 // ErrorBodyType defines model for ErrorBody.Type.
 type ErrorBodyType string
 
+// ErrorDetail One broken rule in FastAPI's shape.
+//
+// Example: {"loc":["body","name"],"msg":"property \"name\" is missing","type":"missing"}
+type ErrorDetail struct {
+	Loc  []string `json:"loc"`
+	Msg  string   `json:"msg"`
+	Type string   `json:"type"`
+}
+
 // ErrorDetails Structured details, when there are any.
 //
 // Example: {"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]}
@@ -1677,6 +1681,10 @@ type ErrorDetails struct {
 //
 // Example: {"error":{"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"},"status":422,"success":false}
 type ErrorResponse struct {
+	// Detail 422 only: the same broken rules in FastAPI's shape (`loc`, `msg`, `type`), beside the
+	// envelope, for clients generated from specs that use it.
+	Detail *[]ErrorDetail `json:"detail,omitempty"`
+
 	// Error What went wrong. Messages never quote submitted values.
 	//
 	// Example: {"details":{"validation_errors":[{"location":["body","name"],"message":"property \"name\" is missing","type":"missing"}]},"message":"body.name: property \"name\" is missing","type":"ValidationError"}
@@ -1975,6 +1983,16 @@ type ListConnectionsRequest struct {
 //
 // Example: {"cost_center":"CC-1234","team":"marketing"}
 type Metadata map[string]interface{}
+
+// NewDescription What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
+//
+// Example: Raw assets landed by the ingestion jobs
+type NewDescription = string
+
+// NewMetadata Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
+//
+// Example: {"cost_center":"CC-1234","team":"marketing"}
+type NewMetadata map[string]interface{}
 
 // Pagination Where this page sits.
 //

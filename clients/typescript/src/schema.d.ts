@@ -589,6 +589,21 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * @description What the connection is for. Up to 500 characters; null (as Python clients send for unset fields) means none.
+         * @example Raw assets landed by the ingestion jobs
+         */
+        NewDescription: string | null;
+        /**
+         * @description Arbitrary key-value tags (team, cost center, project); null means none (`{}`).
+         * @example {
+         *       "team": "marketing",
+         *       "cost_center": "CC-1234"
+         *     }
+         */
+        NewMetadata: {
+            [key: string]: unknown;
+        } | null;
+        /**
          * @description Run the provider's connectivity check before saving, and refuse to save (422) if
          *     it fails. Defaults to true (absent or null).
          * @example true
@@ -646,8 +661,8 @@ export interface components {
              */
             provider_type: "s3";
             provider_config: components["schemas"]["S3Config"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -679,8 +694,8 @@ export interface components {
              */
             provider_type: "postgresql";
             provider_config: components["schemas"]["PostgresqlConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -715,8 +730,8 @@ export interface components {
              */
             provider_type: "google_drive";
             provider_config: components["schemas"]["GoogleDriveConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -753,8 +768,8 @@ export interface components {
              */
             provider_type: "snowflake";
             provider_config: components["schemas"]["SnowflakeConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -787,8 +802,8 @@ export interface components {
              */
             provider_type: "sharepoint";
             provider_config: components["schemas"]["SharepointConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -820,8 +835,8 @@ export interface components {
              */
             provider_type: "tigris";
             provider_config: components["schemas"]["TigrisConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -857,8 +872,8 @@ export interface components {
              */
             provider_type: "instagram";
             provider_config: components["schemas"]["InstagramConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -895,8 +910,8 @@ export interface components {
              */
             provider_type: "tiktok";
             provider_config: components["schemas"]["TiktokConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -924,8 +939,8 @@ export interface components {
              */
             provider_type: "rss";
             provider_config: components["schemas"]["RssConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -965,8 +980,8 @@ export interface components {
              */
             provider_type: "http_api";
             provider_config: components["schemas"]["HttpApiConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -998,8 +1013,8 @@ export interface components {
              */
             provider_type: "box";
             provider_config: components["schemas"]["BoxConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -1030,8 +1045,8 @@ export interface components {
              */
             provider_type: "brightdata";
             provider_config: components["schemas"]["BrightdataConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -1064,8 +1079,8 @@ export interface components {
              */
             provider_type: "backblaze";
             provider_config: components["schemas"]["BackblazeConfig"];
-            description?: components["schemas"]["ConnectionDescription"];
-            metadata?: components["schemas"]["Metadata"];
+            description?: components["schemas"]["NewDescription"];
+            metadata?: components["schemas"]["NewMetadata"];
             test_before_save?: components["schemas"]["TestBeforeSave"];
         };
         /**
@@ -2276,6 +2291,11 @@ export interface components {
              * @example 7f3c2a9e4b1d4c0f8e2a6b5d9c1e3f70
              */
             request_id?: string;
+            /**
+             * @description 422 only: the same broken rules in FastAPI's shape (`loc`, `msg`, `type`), beside the
+             *     envelope, for clients generated from specs that use it.
+             */
+            detail?: components["schemas"]["ErrorDetail"][];
         };
         /**
          * @description What went wrong. Messages never quote submitted values.
@@ -2301,6 +2321,22 @@ export interface components {
             /** @enum {string} */
             type: "BadRequestError" | "UnauthorizedError" | "ForbiddenError" | "NotFoundError" | "MethodNotAllowedError" | "ConflictError" | "AlreadyExistsError" | "UnsupportedMediaTypeError" | "ValidationError" | "TooManyRequestsError" | "InternalServerError" | "TimeoutError" | "ServiceUnavailableError" | "RequestHeaderFieldsTooLargeError" | "NotImplementedError" | "ProviderError";
             details?: components["schemas"]["ErrorDetails"];
+        };
+        /**
+         * @description One broken rule in FastAPI's shape.
+         * @example {
+         *       "loc": [
+         *         "body",
+         *         "name"
+         *       ],
+         *       "msg": "property \"name\" is missing",
+         *       "type": "missing"
+         *     }
+         */
+        ErrorDetail: {
+            loc: string[];
+            msg: string;
+            type: string;
         };
         /**
          * @description Structured details, when there are any.
