@@ -40,6 +40,21 @@ func (e BackblazeApplicationKeyCredentialsType) Valid() bool {
 	}
 }
 
+// Defines values for BackblazeConfigProviderType.
+const (
+	BackblazeConfigProviderTypeBackblaze BackblazeConfigProviderType = "backblaze"
+)
+
+// Valid indicates whether the value is a known member of the BackblazeConfigProviderType enum.
+func (e BackblazeConfigProviderType) Valid() bool {
+	switch e {
+	case BackblazeConfigProviderTypeBackblaze:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BoxCcgCredentialsType.
 const (
 	BoxCcgCredentialsTypeCcg BoxCcgCredentialsType = "ccg"
@@ -49,6 +64,21 @@ const (
 func (e BoxCcgCredentialsType) Valid() bool {
 	switch e {
 	case BoxCcgCredentialsTypeCcg:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BoxConfigProviderType.
+const (
+	BoxConfigProviderTypeBox BoxConfigProviderType = "box"
+)
+
+// Valid indicates whether the value is a known member of the BoxConfigProviderType enum.
+func (e BoxConfigProviderType) Valid() bool {
+	switch e {
+	case BoxConfigProviderTypeBox:
 		return true
 	default:
 		return false
@@ -94,6 +124,21 @@ const (
 func (e BrightdataApiTokenCredentialsType) Valid() bool {
 	switch e {
 	case BrightdataApiTokenCredentialsTypeApiToken:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BrightdataConfigProviderType.
+const (
+	BrightdataConfigProviderTypeBrightdata BrightdataConfigProviderType = "brightdata"
+)
+
+// Valid indicates whether the value is a known member of the BrightdataConfigProviderType enum.
+func (e BrightdataConfigProviderType) Valid() bool {
+	switch e {
+	case BrightdataConfigProviderTypeBrightdata:
 		return true
 	default:
 		return false
@@ -436,6 +481,21 @@ func (e EventAction) Valid() bool {
 	}
 }
 
+// Defines values for GoogleDriveConfigProviderType.
+const (
+	GoogleDriveConfigProviderTypeGoogleDrive GoogleDriveConfigProviderType = "google_drive"
+)
+
+// Valid indicates whether the value is a known member of the GoogleDriveConfigProviderType enum.
+func (e GoogleDriveConfigProviderType) Valid() bool {
+	switch e {
+	case GoogleDriveConfigProviderTypeGoogleDrive:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GoogleOAuthCredentialsType.
 const (
 	GoogleOAuthCredentialsTypeOauth GoogleOAuthCredentialsType = "oauth"
@@ -502,6 +562,21 @@ func (e HttpApiConfigHttpMethod) Valid() bool {
 	}
 }
 
+// Defines values for HttpApiConfigProviderType.
+const (
+	HttpApiConfigProviderTypeHttpApi HttpApiConfigProviderType = "http_api"
+)
+
+// Valid indicates whether the value is a known member of the HttpApiConfigProviderType enum.
+func (e HttpApiConfigProviderType) Valid() bool {
+	switch e {
+	case HttpApiConfigProviderTypeHttpApi:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HttpApiPaginationType.
 const (
 	HttpApiPaginationTypeCursor HttpApiPaginationType = "cursor"
@@ -541,6 +616,21 @@ func (e HttpHeadersCredentialsType) Valid() bool {
 	}
 }
 
+// Defines values for InstagramConfigProviderType.
+const (
+	InstagramConfigProviderTypeInstagram InstagramConfigProviderType = "instagram"
+)
+
+// Valid indicates whether the value is a known member of the InstagramConfigProviderType enum.
+func (e InstagramConfigProviderType) Valid() bool {
+	switch e {
+	case InstagramConfigProviderTypeInstagram:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for InstagramOAuthCredentialsType.
 const (
 	InstagramOAuthCredentialsTypeOauth InstagramOAuthCredentialsType = "oauth"
@@ -550,6 +640,21 @@ const (
 func (e InstagramOAuthCredentialsType) Valid() bool {
 	switch e {
 	case InstagramOAuthCredentialsTypeOauth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostgresqlConfigProviderType.
+const (
+	PostgresqlConfigProviderTypePostgresql PostgresqlConfigProviderType = "postgresql"
+)
+
+// Valid indicates whether the value is a known member of the PostgresqlConfigProviderType enum.
+func (e PostgresqlConfigProviderType) Valid() bool {
+	switch e {
+	case PostgresqlConfigProviderTypePostgresql:
 		return true
 	default:
 		return false
@@ -637,6 +742,21 @@ func (e ProviderType) Valid() bool {
 	}
 }
 
+// Defines values for RssConfigProviderType.
+const (
+	RssConfigProviderTypeRss RssConfigProviderType = "rss"
+)
+
+// Valid indicates whether the value is a known member of the RssConfigProviderType enum.
+func (e RssConfigProviderType) Valid() bool {
+	switch e {
+	case RssConfigProviderTypeRss:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for S3AccessKeyCredentialsType.
 const (
 	S3AccessKeyCredentialsTypeAccessKey S3AccessKeyCredentialsType = "access_key"
@@ -646,6 +766,21 @@ const (
 func (e S3AccessKeyCredentialsType) Valid() bool {
 	switch e {
 	case S3AccessKeyCredentialsTypeAccessKey:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for S3ConfigProviderType.
+const (
+	S3ConfigProviderTypeS3 S3ConfigProviderType = "s3"
+)
+
+// Valid indicates whether the value is a known member of the S3ConfigProviderType enum.
+func (e S3ConfigProviderType) Valid() bool {
+	switch e {
+	case S3ConfigProviderTypeS3:
 		return true
 	default:
 		return false
@@ -706,6 +841,21 @@ func (e SharepointClientCredentialsType) Valid() bool {
 	}
 }
 
+// Defines values for SharepointConfigProviderType.
+const (
+	SharepointConfigProviderTypeSharepoint SharepointConfigProviderType = "sharepoint"
+)
+
+// Valid indicates whether the value is a known member of the SharepointConfigProviderType enum.
+func (e SharepointConfigProviderType) Valid() bool {
+	switch e {
+	case SharepointConfigProviderTypeSharepoint:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SharepointDelegatedCredentialsType.
 const (
 	SharepointDelegatedCredentialsTypeDelegated SharepointDelegatedCredentialsType = "delegated"
@@ -715,6 +865,21 @@ const (
 func (e SharepointDelegatedCredentialsType) Valid() bool {
 	switch e {
 	case SharepointDelegatedCredentialsTypeDelegated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SnowflakeConfigProviderType.
+const (
+	SnowflakeConfigProviderTypeSnowflake SnowflakeConfigProviderType = "snowflake"
+)
+
+// Valid indicates whether the value is a known member of the SnowflakeConfigProviderType enum.
+func (e SnowflakeConfigProviderType) Valid() bool {
+	switch e {
+	case SnowflakeConfigProviderTypeSnowflake:
 		return true
 	default:
 		return false
@@ -751,6 +916,36 @@ func (e TestStepStatus) Valid() bool {
 	case TestStepStatusPASSED:
 		return true
 	case TestStepStatusSKIPPED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TigrisConfigProviderType.
+const (
+	TigrisConfigProviderTypeTigris TigrisConfigProviderType = "tigris"
+)
+
+// Valid indicates whether the value is a known member of the TigrisConfigProviderType enum.
+func (e TigrisConfigProviderType) Valid() bool {
+	switch e {
+	case TigrisConfigProviderTypeTigris:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TiktokConfigProviderType.
+const (
+	TiktokConfigProviderTypeTiktok TiktokConfigProviderType = "tiktok"
+)
+
+// Valid indicates whether the value is a known member of the TiktokConfigProviderType enum.
+func (e TiktokConfigProviderType) Valid() bool {
+	switch e {
+	case TiktokConfigProviderTypeTiktok:
 		return true
 	default:
 		return false
@@ -911,9 +1106,15 @@ type BackblazeConfig struct {
 	// EndpointUrl Example: https://s3.us-west-004.backblazeb2.com
 	EndpointUrl *string `json:"endpoint_url,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *BackblazeConfigProviderType `json:"provider_type,omitempty"`
+
 	// Region Example: us-west-004
 	Region *string `json:"region,omitempty"`
 }
+
+// BackblazeConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type BackblazeConfigProviderType string
 
 // BackblazeCredentials How to authenticate to Backblaze.
 //
@@ -954,7 +1155,13 @@ type BoxConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 	FolderId    *string            `json:"folder_id,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *BoxConfigProviderType `json:"provider_type,omitempty"`
 }
+
+// BoxConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type BoxConfigProviderType string
 
 // BoxCredentials OAuth, client credentials grant (CCG) or JWT.
 //
@@ -1040,8 +1247,14 @@ type BrightdataConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	Zone        *string            `json:"zone,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *BrightdataConfigProviderType `json:"provider_type,omitempty"`
+	Zone         *string                       `json:"zone,omitempty"`
 }
+
+// BrightdataConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type BrightdataConfigProviderType string
 
 // BrightdataCredentials An API token.
 //
@@ -1756,9 +1969,15 @@ type GoogleDriveConfig struct {
 	FolderId        *string              `json:"folder_id,omitempty"`
 	ImpersonateUser *openapi_types.Email `json:"impersonate_user,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *GoogleDriveConfigProviderType `json:"provider_type,omitempty"`
+
 	// SharedDriveId Example: 0AH-Xabc123
 	SharedDriveId *string `json:"shared_drive_id,omitempty"`
 }
+
+// GoogleDriveConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type GoogleDriveConfigProviderType string
 
 // GoogleDriveCredentials A service account key or an OAuth refresh token.
 //
@@ -1851,6 +2070,9 @@ type HttpApiConfig struct {
 	// Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 	Pagination *HttpApiPagination `json:"pagination,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *HttpApiConfigProviderType `json:"provider_type,omitempty"`
+
 	// RequestBody JSON body sent with POST.
 	RequestBody *map[string]interface{} `json:"request_body,omitempty"`
 
@@ -1860,6 +2082,9 @@ type HttpApiConfig struct {
 
 // HttpApiConfigHttpMethod defines model for HttpApiConfig.HttpMethod.
 type HttpApiConfigHttpMethod string
+
+// HttpApiConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type HttpApiConfigProviderType string
 
 // HttpApiPagination How to page through the API.
 //
@@ -1912,8 +2137,14 @@ type InstagramConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	Scopes      *[]string          `json:"scopes,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *InstagramConfigProviderType `json:"provider_type,omitempty"`
+	Scopes       *[]string                    `json:"scopes,omitempty"`
 }
+
+// InstagramConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type InstagramConfigProviderType string
 
 // InstagramCredentials OAuth credentials.
 //
@@ -2044,6 +2275,9 @@ type PostgresqlConfig struct {
 	Host string `json:"host"`
 	Port *int   `json:"port,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *PostgresqlConfigProviderType `json:"provider_type,omitempty"`
+
 	// Query Query to sync from, instead of a table.
 	Query   *string                  `json:"query,omitempty"`
 	Schema  *string                  `json:"schema,omitempty"`
@@ -2052,6 +2286,9 @@ type PostgresqlConfig struct {
 	// Table Table to sync from.
 	Table *string `json:"table,omitempty"`
 }
+
+// PostgresqlConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type PostgresqlConfigProviderType string
 
 // PostgresqlConfigSslMode defines model for PostgresqlConfig.SslMode.
 type PostgresqlConfigSslMode string
@@ -2085,10 +2322,16 @@ type RssConfig struct {
 	// FeedUrl Example: https://blog.example.com/feed.xml
 	FeedUrl string `json:"feed_url"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *RssConfigProviderType `json:"provider_type,omitempty"`
+
 	// RequestTimeout Seconds.
 	RequestTimeout *int    `json:"request_timeout,omitempty"`
 	UserAgent      *string `json:"user_agent,omitempty"`
 }
+
+// RssConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type RssConfigProviderType string
 
 // S3AccessKeyCredentials Static access key (optionally with a session token).
 //
@@ -2141,6 +2384,9 @@ type S3Config struct {
 	// Example: raw/
 	Prefix *string `json:"prefix,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *S3ConfigProviderType `json:"provider_type,omitempty"`
+
 	// Region Bucket region.
 	//
 	// Example: us-east-1
@@ -2149,6 +2395,9 @@ type S3Config struct {
 	// VerifySsl Verify the endpoint's TLS certificate.
 	VerifySsl *bool `json:"verify_ssl,omitempty"`
 }
+
+// S3ConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type S3ConfigProviderType string
 
 // S3Credentials How to authenticate to S3.
 //
@@ -2232,8 +2481,14 @@ type SharepointConfig struct {
 	Description *ConfigDescription `json:"description,omitempty"`
 	DriveId     *string            `json:"drive_id,omitempty"`
 	FolderPath  *string            `json:"folder_path,omitempty"`
-	SiteId      *string            `json:"site_id,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *SharepointConfigProviderType `json:"provider_type,omitempty"`
+	SiteId       *string                       `json:"site_id,omitempty"`
 }
+
+// SharepointConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type SharepointConfigProviderType string
 
 // SharepointCredentials An app registration, with or without a delegated user's refresh token.
 //
@@ -2280,13 +2535,19 @@ type SnowflakeConfig struct {
 	// Description Free-text note about this configuration.
 	//
 	// Example: S3 configuration
-	Description         *ConfigDescription `json:"description,omitempty"`
-	FetchSize           *int               `json:"fetch_size,omitempty"`
-	QueryTimeoutSeconds *int               `json:"query_timeout_seconds,omitempty"`
-	Role                *string            `json:"role,omitempty"`
-	Schema              *string            `json:"schema,omitempty"`
-	Warehouse           *string            `json:"warehouse,omitempty"`
+	Description *ConfigDescription `json:"description,omitempty"`
+	FetchSize   *int               `json:"fetch_size,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType        *SnowflakeConfigProviderType `json:"provider_type,omitempty"`
+	QueryTimeoutSeconds *int                         `json:"query_timeout_seconds,omitempty"`
+	Role                *string                      `json:"role,omitempty"`
+	Schema              *string                      `json:"schema,omitempty"`
+	Warehouse           *string                      `json:"warehouse,omitempty"`
 }
+
+// SnowflakeConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type SnowflakeConfigProviderType string
 
 // SnowflakeCredentials A key pair or a user name and password.
 //
@@ -2436,8 +2697,14 @@ type TigrisConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 	EndpointUrl *string            `json:"endpoint_url,omitempty"`
-	Region      *string            `json:"region,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *TigrisConfigProviderType `json:"provider_type,omitempty"`
+	Region       *string                   `json:"region,omitempty"`
 }
+
+// TigrisConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type TigrisConfigProviderType string
 
 // TiktokConfig A TikTok account.
 //
@@ -2452,8 +2719,14 @@ type TiktokConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	Scopes      *[]string          `json:"scopes,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *TiktokConfigProviderType `json:"provider_type,omitempty"`
+	Scopes       *[]string                 `json:"scopes,omitempty"`
 }
+
+// TiktokConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type TiktokConfigProviderType string
 
 // TiktokCredentials OAuth credentials.
 //
@@ -7405,270 +7678,273 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17c9s4sij+VVD8bVXkOZSsh52HU7+qq9jOjDeP8VrO7O4Z51gQCUkYU4CGgCxrcn0++60GQBIkQYny",
-	"a5KdzB+7MYVno7vR6OcXL+CzOWeESeEdfPHmOMYzIkms/jrkjJFAUs5OQsIkHVMSw/eQiCCmc/jBO/DO",
-	"pwQFactnAg3hr8tWqzVENPQRjxGVAjE8I6jx6ex9k4gAz0m40/J8j9zg2Twi3oGnOuFR0On2QjLe238+",
-	"mVLP9yhMMcdy6vkeDGFa6skuabYu34vJ7wsak9A7kPGC+J4IpmSGYcEzfPOesImcegeddtv3ZpSlf/ue",
-	"XM1hWCFjyibe7a3vHS5iwR1b/XmOf18QFKif0TjmM4TRPCbXlC8EmuMJge3P8YQyDF1ajNzIS9182Ep2",
-	"8/uCxCtrO3qyivV2223XCo+vCZP9QK+rtEwWrRCBFgLxMZJTKhBWbavWoH/NreFvMRl7B97/t5thyK7+",
-	"Vezas6eruR/Q7g+pzhpIvaczKstLO8UTggT9g1TNGKl+9oQhGeNFJL2DfcAjfENni5maW6OV+TNdCGWS",
-	"TEicrWRAWUDWHxmWQDN4LEmsz07SWeUKhRrPXuGYxzMsvQMvxJI0oa/ngssJC6JFSM65xFF5PYd8wSTC",
-	"UYRmWAZTyiYWjQvUCLgA5GIEkRsZY6RWtVO1SKrnupRqMic4xzgSJF3niPOIYI1c78jq5MjNdvqnJ+iK",
-	"rJ4JREPUGF6RlWI7vsYyOSUookJBE/4dxARLgjATSxIXuA90rcV8oCEN13KbOZaSxND1f6D1r/3mf+Pm",
-	"H+3mq89fOvu3f3OexleBoD+Px4I4VvFxMRuRGFiJjQOSI3FF56hBJ4zHJETLKWFoaGgYUYEm9JqwSqTg",
-	"ejbn2otLz6++7Vj9LZyImHMmiLq73uDwjPy+IELtJ+BMEqb+iefziAaKPe/+JjT7TPHgi0fiWDOxGREC",
-	"T2CSWI+DRjxcwbYYl+gaRzREfx/8/DE7zmzKYzXIre8JieVCeAd7sH6xCAIihMH129rMFgY7M3vTOy1T",
-	"gnttqFFY004LVnXI2Tiiwf0hgy2EQEsqp5pfqaseRzHB4QqRGyqkyKDU19+P1WcHoF49LqDU2oCn4ivC",
-	"0GiFMONySmIU0WtbjkGN8kJ3fMNKLpjVEC7XOJjSaxIizEIUYIYYRxFnExKjYIrZhKBGAnNzDBcMdv2W",
-	"xyMahoTd+yQU3A07RBEOroRieQtBkAj43LoC0jkdsO89LuzL61Nr00jD5yRWO0aMkFCgRn6hGnNPmCQx",
-	"w9FxAoF7AY2a0ZD+LQVRMsuAxNckLsFp/7GJWah50RjTiISo4VjOzmugdHUtKwGPoADDWVOBxJQvWQt9",
-	"YleML9kFi/lCEoEae+29HYWfy5izCZoROeWh+r7va9rFDA37UcSXQzQlOCTxjsIfdU5ANYRdk4jPiUHe",
-	"j1y+5QsW3vsYLFoC9jVWg6aHkUzjQNe9xzuGjxyJRTC1GQJlBlHjCWb0D42rjdzyNJKe4lXEcXjO+Xsc",
-	"T8iD3z+ScxSpkWtdPZ3e01w9aknAHjHTOKOxGAcBmUuBGh30gb7ZqbiSTmN+TUMSn5HxQpDwAfghQXMz",
-	"Jor1oGpVMRnHREyR5FeEZQBM5ncQe/dxwedcpZBKogpioh64OAK0QyENFYVoCRZhgcjNnASShBeskdvB",
-	"zms1jIEHEngl0HKKJVpikUzkI0bUASFBgphIQ9bAZWhAPjF8jWmERxF5kMMIscQjrFnUIhv7NYqJjFfA",
-	"tWIZrbIDKS8jPRpDDyCGH3gvxr2gi1+RvVEn3Ava45eki5+P9sNXQYf0xi/ann2Uj0wJ6R4Dvoj0UY0A",
-	"43AwJaHjAIGj0Bm5YI2K3e600EfD5uHgtCwRogWLiNAXaHprPhOIL5kZ+YKpE1eCzZKKFMr6TTk8gz+a",
-	"ffhjCIfPWSjg9H1P830lQFuNyi+Cge4Eb4AlprDNMY+JnoWySSv/Rl/36gBIntMZ4Qv5sERfgLVZITQJ",
-	"piS4eiZQSHAYUWaxUbMQBxPYeyImoNaWrn1MGRXTZO1UZmtGDXutmoeec/4Bs5VhruL+4OQczTBbIUNw",
-	"Ao250UgYSS6PVx1Lyi+spXwrdR9VzreE4RkOCZpp7DTbKF1RIPQINCexoYYL1nBtYOd1kXY0XyUMCEEB",
-	"YoIp+zNJ6RPDCznlMf3jAS5RbJ6SCSipQKnWI53fntEho3We5klBBZpRISib+GiGI9CBwQ230FIw8N6Y",
-	"XPMrEKdLC9bU84mJxXzOY0nCDySk+Fxt7yFFt9lCqAuhNIwFy/IaHALd/tPpEobFxQ5Ro3KVGpC/AM6o",
-	"Dm/VA+aOQAyJxDRS9HOdjnipfhbewa9fvIjrUbyDXz1YcqJZ+uxbBzCP4YaUK3ShfrzwLEzJ4J58uP18",
-	"6ztOL5vfvMmyntlmHSzukSXHZHlUoCWJoqZGeq34GS0kGsUEXwmEUbyISPJO1DP4Sg8i4Mm3SB6KikZw",
-	"2OSgih5TEmnbTYOzTHNqi6RGHNlRMNHSSP4au2CNAnh2WmhozrVVOtShWROIS3p+0IQrhaASTVPgKZzo",
-	"K7i+IyvQnB+mixIOBttrCrmKiHqJCKHYRbYLAQw2pNBhRhmWhoLxfA4IAfiqel1ekVXVYQ166WLshdz6",
-	"KfZ91BpPhTO3vo3u2ehanO2/O+mf/Dx4+/PRx48vjv/V/3D6/tjzPS2hX+bWsvw7juJ/fZLs7fGHk913",
-	"Lz4cHX/8cXd0enM2pof/Nn3fHf87Q1ar+63vcUZ+HitKWoeJVZsDSunP6TuyKhCwxpXwUpkguu3u82an",
-	"22x3zjvdg3b7oN3+b89P24xWlwtBYr31hYgve3uj0fh5SMLO6MXeK+z5XgoZt4Y+wkLCGHo+toiizDKy",
-	"YgFa8viKxMKDsyBjegPfry5B16dU+OpKsLoqfRSwF28hiPc5O0Kqtcr25upZWtyb/VJulmz0y0arRKlr",
-	"HghF/P8nhRcEwmhMlom0jxpXZAV6S1AcwetEaemd+wHA6FegtnOUZtfgduwogbjLcjOmsZDAQWIcSBKL",
-	"hD1dkZUPolBMAj5hFN6LMm+pyY6vNKF9nl/uuJsEA754VJKZ2MSoB9Dcu00HwnGMV97trW0f+jUzGhmQ",
-	"GKClszmRxLexrXDIub1+Tmfno99IIL2UNA/1AHegUM1ixBWgX0jGkyn97SqaMT7/PRZycb28Wf3R7nR7",
-	"e/vPX7x81X9zeHT8djOxbiZMmM17HDK8Iis3KhoRsoUGoDlN1Xzm3Qi3YativCpSrkERT4x3sPka2LcW",
-	"md5TIQuYFBOxiKQWx/6j+H4Z5dKt1jwgczduOqFk2GqwW1ZMHIYUEBdHp9bajOXcOhY3IDYRVYK1hdsD",
-	"tIaGM4OkOeYxkMN6j5rMAn5xMfDWctn8bEfaACz0FYBDY7CgUhvAt6KMGWUnukOncAi+t2D09wUxP8NN",
-	"UDyX5CVROpQ3OLgaRfgP0s/eMQXZaNNJ5bfcR2+69pNQ8SIvLyRmvxrZ7127vZc0sGil3d5LmXIbj9rJ",
-	"fx1LBiyMVUKD0mQbwK0k04GDLdoo0n25wekq+fDFIwz0G7+W1vHZ5TZhH5n61c94XvUAjtME8yydbHl0",
-	"aW84QjmN+WIyVVq6Qa8JoMKSjiJ1wRQOdLQIroj0DrzZqjnqNs2fij/msOhxz52wcM4pk5eLOPIOvKmU",
-	"c3Gwuyt6rYVoLomQzXZ7rzVKNjnqtgI+U+xzovdvNSvjUbJHW54tbNfCkOe9jQhSAM46pMyONf8eyx3f",
-	"+iE0QhxZHUoQs3dWG3ipsLKIaR4E3fbeS6dQO6EFLUkO8Hkw7m2iEieurSeNdY/rn/gSeDVo1KBNgCWB",
-	"v9POG1/XJRRff6DVXLfec/txKarek7rOZuB6fsNvDoPJ3W+Ww4gSJnNGxEmMmfSVHh8zRJgk8TyGVxZ8",
-	"AGt/XOBUgRpDw2TEb5r676Z+nujftG4i/7v55nvZFHqMVzkQBsGkzDisKfOesPv7m3lEfknbXV2FtX7Z",
-	"QFjlKwu289nRznr2b0Wr5kbLAFLcoJNu+c2dLrM+esNvQEfGF0wWsSCPg0+CFGMehQZsXttzPQFr3wb8",
-	"5oHvAWttltOi1y4zY8sX9FfwAP2vv3mbTn0jY85vp+xK3F/IqY+CCupHjcPDH3eA4P/+z/NN7BnOYg1U",
-	"89zJ935byjXN/76U+eYcro01HdROtubx98VO4yFyqT1EdBvzrVnwGtEbqM/4nVvajLzBZMseBUgnt0nh",
-	"83b8YWBspdlNnzp9YkAlJOiEkRBcKuG5iOfzZ1rXPsf0iW6VORZiPo2xMLrTpvUBMIdeY0nMvd+E/94c",
-	"/3jyEZ2enfzSPz9G747/rb5esA8nJ8fX/zh50z/qf3wzufp9ekV/fLVsv+n/4/htvz84bLVaF0y1Pf54",
-	"5OgPsy1GEQ0yxb5WYWSoA6Ty7Vx9G+a2Ab/dxLlD2bJrHsLbrrl4ecOBfL73jVxcVn6HRUBXsPcSk9jy",
-	"JmdIjZBcAaBD0cLdM5H3f3tgsrwL5/xKCKCw9O06F1FJb+4hkCm/LCe6xHQyleB51p/Tc2h2L1WUGg0d",
-	"YYmVXtyFJXhOsxNOZ2/iOS0ectbSoWWiDwPrbKC68Hb1cMHzrlK0BcJa0vQd4QmNBDHUOgkvo841vZLR",
-	"i+7oOnox+m3xG0ijf3AGHZdkdLlgEQ+uSNy5nyydgacgUlvLKZNuiVjvK4HrjW2caFvR2rm7koTdZ3ni",
-	"WK/gyE53A0RdBFxTq3EnDKoptK5f32cTT5Q/oRLI3saENCW5kYhxSRAe8YXUdrZAdV5oL9YcpXiDXv7X",
-	"/PNq3xHv6Vsxy4m9qkigEHFaiGUrEGgWwAt/WZGpqaUJPs2Vk5D+oP/d0f+4hIA9HX+XhLnmGusoyIOO",
-	"+Zf6DawUt35qDlIGNTvMuTpAOuBMkGAh6TW5BE+cRQyDtX2XQa7T7O7d1SCXB+MZXiIsBJFCRffpABXd",
-	"HfSjPJ50uj08Cvb2n4dk/OLlK20whsbiEgew2sQEr0x5ymFow2JVQ+MfpiGZtwJW9ZsRiQF/4TAlwTNt",
-	"KcbNeYQlqGMzky2EAYQLHe4x6KE3ia408Wu6DNI7IafCr9Lf392554cffjg7Puofnh8f/fDDD1UuPLYm",
-	"nmAhmwlz16s1fUQvm0T5VRn80t7ka0GnmnsH9sZa5eVCOzZRci2DwaYzHDTFFHf3nx/0xq9wJ2iT7uhF",
-	"uIefd9RSpDG6fc685bz+4fnJL8epu/5lneWZpjHBypFQI8ViHm7A+9vPhvQ00eUvwzzxr+OMp1nLW39r",
-	"A/FA8hhPSMavPvCQRGWDcbrUEierCM5+jQAOSZBALvS6Ve0BY8cBuwzUvg2YZE2uOzTb0EenQfmnxQyz",
-	"Jhh3YRXK589H2h6rfS9IPsIKzyBcrRCdKVroA3jTMi4vmJA4lloToVNPDFFDgtlam/7RDMdXECEudnzt",
-	"g2sCM4YRFVK1JQiCvI0P0gXTQeNJZIWPhAkGy4W7FmM8lOYDdqOj7NREAWcSg+/VBWOcNcUcByRzetJ+",
-	"4tl1V8F81pvaGZeFmPOGgsH/hU38bcdzvtY3WOezIxwY6izhniLWA4gTjOR0pXasgpdGKwRuB6KFBp8G",
-	"p8cfj46PDtAcJ7+ZmNTYz+klr8gcXDzf9k/eHx8lg2ofUpFEQe6rUBnAZ3Bo5UvUwAvJZ1jSYKeF+meH",
-	"P538Ap1DEhEJrt+SxCCRRQbK5rmQcpl0eZ7v6Yk930uG8T7b55L2WQOocyLkmSIVh0J2IQM+UzJHhkHX",
-	"VK70Fluon2xS/a2COCWNIoRRt90uyCaWW3RoxKJL5ePwEryNJZlr5p45MWuLpL4dWniG/+AML4WxRppr",
-	"LyaCR9cEJfZNK2jKO+0PBsdHSuuYDQrIBSeqcBTZV2CalwB83ZOPpcGAcRCxgUv7tSZMPazVjVLk5ha4",
-	"1jFjOL4j09Se1za6Vi+hhBfpmr64ElrY7DVpmc3pp2t2clclsNluCwYB67oJFUyExrEb5VwZGiX/hR2L",
-	"85UQMudQR/AMCb6IA+KWvIAZE5lzlPM+JN+yZdQQuv6T/CZy8trIAoIkQl7qkKBLgROh2YHmtZ/TH8my",
-	"8Ja2T2lDzw9JU8vLccPb3RYGbp2nWs+TQzcvg6ssFi0hKmuYQnHYsvh/+tVpqC1DezPbeKOaD6C104ms",
-	"uOAyCNbQOb/JIHhfCuc3T0XE/MZNvl+LGTlPbWq1f3k6S70GtqAwfpOnLX7zbVCVreJ9IOKylL5PRGTp",
-	"JmrR2p+kZM5Tmr3kvzzBFe0MW9Bd2jVPfunnb4IKnbRXUDLqH8ChMIlAtKkLDXOzQyqDiATSZBaa4jk8",
-	"uS7YsLCmoX4RrlPaZ1JC1fFvEsN9xQ3X93Zd7r59jOu7r+FivjfhfBKRyzBWitZ14/yoWh5BQ9dAIN1e",
-	"4jldP8hPUs77c+oagDIh8STGs/UjnCTNXGPMuZCTmIjfo/WDnKbtXKPEQqzvfiaEq5/ore826Dl7TXFM",
-	"9Gt6fe+0nXMUxpfjCF9tOMRB0sw1hqSTmG7Y+rlq4+59JfnVpt7Qpty7bL3K84vbx7sfB70/RW9/36Dc",
-	"LTT6lTdoPbteNe7e+nV6rqO1eiOs5Tz1hliD9zUHWEN99Uaoopx6vdewvbrTV5Fend5OjlevayXLr9fd",
-	"efvV7Lrm5qs5QvXFrQ3am/Hzjg8FPSZSgz7RS8HaxjbPcjLDNDJRhP9nRm/mhFw15zEPm3v7z1sUz1oT",
-	"obNWJV4uWstlv+oz5Zr1r6d3xcxm08vCnVE36IV7ZH/8XIMERFP9W3GnlnpX7/bSbLfkxeIVzzbnuKDE",
-	"gVALZEYb0f+p+S/jFurg8TkJ7vt7KU+M2z2YbFDmnkz2D9/Eo6mS6d6RHU0IIzENdM6Yn87PT5Vj09Pw",
-	"JbOXCjENC1LQr+M5bZm1AKvZve7sakN7SX6zUm/1TaonnIRsEhyTGGVkZwCtnjlJv1vz7NE5UoGyj89N",
-	"+PElDS8Tpwgamo/g3qMCGWD/rWRReUcC7UB0qQoseAeeypjm+dln1R9gqGoGWGpM1UBhUpFDpE+z79wh",
-	"o4vtOEMCwhxXSD5+ExxhjQB5N57AUDrkEzGCdL6qF5ugjAiRXLxGtHjxcq+zlxjsXr16VfmMS9SeJz/+",
-	"45e/Z0ZAt5ziMD3QSRPP55nZIVVoWC5z+dXk7BCpp3uWfyEbYYQFDZJcDDniphZQ/urUbeP4dvSdQjFH",
-	"4OnXb4LC1z2073jtmyEH/3j/RCSe7aHWE2SOhVjyOFSqjiDuSRXJtWzHVuY9ID6Y5zJt7KffvAMvVnd5",
-	"YsMY6ZgwzHC0kjQQnu9NuVA5g0atxH3Vli5cEvnc3sRfnSZzWLkdUWZwzFFl9vmbIEun6uSuV+7ZYAAR",
-	"uX3JZ2hMwBPsScjyTAg3PcIaCuL3KOKTnPwNbVo3s8jLMnLLJJFzr22i3vGEKAU47OcawqR3nQrNWC3k",
-	"r05TGqW2I6ZYiBwVASS/BfIZ9B6OevrKqxGcZhs8ziffeSrHtb+wueEvQpwKYbejTdHLkabofRuUucYk",
-	"ckd5Uw15CkM+FTmme9jaE6097pBu2Auae6N93Hz+6sXL5ssXr5438f5oL+iFXdIZu16JZif/q7//b/pa",
-	"lIThZOgX3fGrly9H4+bL5+NOc6+Dx81XHTxqdsMXQdjudMLR3gtL86NnCPLRgMafzSiMdtVGQ3TEg8WM",
-	"MCk83xNUkjRiTHLBW5kpGi5uv3v4otN93t5rdnov2s29veMXzX7n7X5zr/t8/0Xv7VH/Zbvvd4+63b29",
-	"w16zu9/pN/deHfebr3r9l83eq+POYa/fft5+e+zkFTbk//I8wyalLXlH2jXPQ9LP3wYvqbbP3pWVJCM+",
-	"FSdJ5nMzksQYdODdrJQWKQu2KF/0f57Za31mFHN4uiGN8w/p9z/3j47PCg/p/sf++3+fnxwOPF+XdUxE",
-	"/0uTYBqeAG3fi3lkjZFlv/dOP715f3Lo+d4Sx2TKF2rUw58/nH46P778509OzmKdxF+esVh0tSVfSXrm",
-	"2Ury9ZvgKlUuF3dkKXq4YtSLnlRV4sKTJ3tH6LVsfkton66v+kkB8XkuOpbJFv/qRJyi8XYUrOGXI1/9",
-	"6RuhXbe/0p1p9+qcXz0ZccLa6/nb521POJCtkulJ0xtemh+uyCr7LX1XSFmKe+FzYlJCwL+aOq1YMfdS",
-	"PLZnrLZFqZyflI15S9uifA92xlsRFdJpmJIJEL6Tr8HkbckXuhXIFz595eSrCvi8gTpL7hzxS8Kkri3b",
-	"Qh90LKswFSZ/X3BJkFiMZlRKEkI9pQUR1YHNf1a9Jxi1Bd0OUL1xHNWf7hR+rHq744835q0rln71HRXZ",
-	"/GLVZ79QVtf3Pihfl49cqgrAWcdc3WrPd5Xv9tfULfNLMPLdtQF9Z9VlP1+S0a8sC+onwSI/KbvfW5Xm",
-	"JKnAa+35BNBtRpjMdpgv/boxi1gWp63aVZKKPk5HNgBG0CgGLq3rclGG3mIh+6cnz4SOWikQRsQDF8qL",
-	"yfboXkRPNbSVr6QC2bJUJGrWNUi5HnQwnR6jHvBcxbxkvAjkAnRehrZ8U4BxSmKiChphVqyf8LT8JA9i",
-	"x9w1E8QUCAeKVTjLibghmBaPc9a8SUp5Q04KYNErxDhrdm9uTNmbAgC/pqJ8D8Gk15foc7HwMhj3ul1V",
-	"HOggK5BukbVw0DVqDCMeDH00nIkJ/J+KWtvx0YgIGhKdeyY5GZ2kXYt+QvtpYrg7xzGfITEngSpjKlWF",
-	"dip1SFsttLKZk4PC06PeOIaSBQrlmL9Ulyl8Bil4fChabbL8DP/VNDy7eRIOUWwQ1tSeVyllshqtzwSK",
-	"+ARS8zAiDoxEQaWm/ZjA3QMSOgacGEVkVsytU6NMdImpiYrkN7Ap5SurG/gwv0qjlqMahVvF5Eq51CDm",
-	"Bldo99mvnynErCs5KycTvTbVNnOlBs36rceSyZXl+fCrPvcNhZfWp4m79eumrbM4SZqTrCSeanG0ZbQc",
-	"wAfIdWqoIdfysm3/t9f1fI8HwSKON9Sh2q6CeDl5aVDnNaPOoB8kT5kUwEXZmSMcSBK+RiMupzp3lyL9",
-	"xGPCVPa2syJpBp1fVJYHeWONO6sewYa2BRxMOqYpVFy4V0CAGuuxcMGtA9D9HI+OKZ7PCYOqvrpgKCCQ",
-	"8BHXGZeEb0iUiJ3XabV79frQyZhM4XvPsYsM0RziTg7J6hagy/PJ7QCfrsZPkC+/iCLUE3TLzbo+s5CN",
-	"rnZNi4xZmGSRnu/mINbHfAq//G8671P+m8n+mP+I42BKr/VXK/0gFWJBtLMfnpCW5v3qA2QugOJZ2TqT",
-	"L6bgWz6tl3MTpVNTYHGUvnNkBc2Sd5bFwFzzGiSxbTZBtcza1eb83Hpc2FAOt9lOQZeLhVLFZcyXf/L4",
-	"SufB0xFRSAXf1Ko38j0i7ckj0u6WJNpGnkcsvLIxyTSdzUksOANQw9WV49Uam3LpFXtdV0bhEpwsPpAD",
-	"mf/A2agrwOhIaWwQIck3rspu6BJPuhBAKen/uuQXa6uy6DWVChT4JVxc299ocfq67V0rvHznB5v5Qb1c",
-	"AJtPpU7/cm2bzykWfw0lLeCEW3g+Fy0d9wndA84kKWJGanz58efDwem/mpkdpWhl6ezuts2v3ytdPHKl",
-	"i01Iuh1GaQ1x8gzIsc9nQsfDlguxfmc8tRmPE9sN4OwLVMHQTLMGdNtf22sJTJYrc9+9DlEBhrVmy8Ba",
-	"o3mR6org3pL+EhDae3YR3E9K41CZAlqp2sgz4VYZpyl/+ZUDHVRq52qK/bKhYIh3jINpkjQZ7FEqQNSk",
-	"TzZpuH2dEXwJagLd0vnOz5R8KU+7UgWiUwPTZvCaMZwwzAUmb1tLJh+Wv5xyQQy00ZQD+8IMqZce8DH1",
-	"TiwWGv4eRu8Ko7fLFKcQcpXzXQOsrQv5bvGAAqzRhkzxM4tWD/yIyh2KXb9Sn09CB/qv058H507PhMIx",
-	"2tCjYQEgNWQaGwFKVeG5chuAHyEXIFgFoLlGfR+R1qSFhhnSDF8jMpvLlS5zi2LOpW6aI448ltl1ZTpd",
-	"Z9L8umUhDMkXq0NoNdzIOFDU13MqHgDdkFAeFsDU4FCc3KwUiGcdb69dHHqgfXVNPX86g3PvdHWJAf3X",
-	"/sb6ECn9FDFiDTc8zcFyC45oqk2rCj5JvXU5dVVYhyYpl5hre71Vm0cVUoB/Zm1UUMXE0tyqv8pXV44B",
-	"lavcl8neZk1faiEa2WJ4a1NfrFMEe4h1jh2nKcraf42ZMremhF8wzojFMMyfBop8PBbaNbWoZbRuUSeG",
-	"GM53d9neDGARjLZxG+p4DThDY+OGpHwGMkOAhUMPcP/lcccasEru2UbwdG1aiT5AI2pzLfTLhj1u3NgM",
-	"39gr3G87Dq0on+agUFc4Lbd3YkXxPiz718w1XJPTNvZksUntlVv05nt5a6XVA2BTPWVO1SJBGVPMpLG1",
-	"FiYdAKT/MRFCw9pd6PAvk7nFlidde67xxttCOswO8WHlwmSblslp47Jn+OZEN7Y4g9v4tEnd7dyWu7q5",
-	"XT3oXursdM67lRr/yvC0Hn9Ys+cci7i/yjZjFng+t3S2SMPNXV326wJp0fHDXtx2t/WfpvB1bP0OOqeH",
-	"0/TmgOhkBMrCX8A8WwtbszDm2jtlhbuvWrjdH7da6iUFn5MQB30fa1qf05iIsjNRL3Mm0g4Ja/2N1ub2",
-	"LD8xig40my6L+o9JYGUh+OCpmndmVdprBj7NUMMGk49ycWQ+KsWLwSclAyQdfltKHyUZmfxE9vJRq9Xa",
-	"cfvZWBAu+0Zpx94VEpLP0ZLHV5RNXmc+UkJiSQOzLNGytTK2K85GbwvrCKvWIEiuZN2SxBAiKDFV3kcY",
-	"BTiYklCzNHRFyFwgKoUqWrdTuTCXYjgfQ7I2BZNpfK4upuJtW/AHKoZ8BDnrbQaA3Im4qBN8YbLYGXG3",
-	"+K23NJLwQoNDjKiQhRKWhTuhVDLWkaCkREVWp3IVtntB2vcEAeekMrIcYkGalAnCBIWpIeZFH66pLalI",
-	"reUo6rjG+bReEJNR0zsf1R+sKKr6vKIfj6iMcbwCQ1hTe81JPBGoIQme+SjgQqKAMEliHxmLxk7RYMaF",
-	"vNRtADyHEKy25/nOcLvSsgvhYO6wIwBqhjngAD7mcQt9msMjeL/dzsptJoVRG1ig05Wccpa6VwvCQoWL",
-	"CyaIRNohdQfNCGYCMc7y/klW8WMUYRZmpS0pmxCh1vEbHwlHueqNnMgOZHv80zIQyfaJGsMvt8P7nGLF",
-	"DrNTzSv/Ssw2JrosuNLxCSqLvOApq3GvdeHLr/wUCwH36lA3GCpsUgQPNc9hTANrrp3fIyz051ad+8na",
-	"YXHij8n4iC1mIzjcbaexNILuKTpNUPKG9iyoodV7SKnFJwph1isb83rK9U3zx1QCtfm5etdjGgtZb8cV",
-	"tZU/3qeCcgGTHnTsoritlu+XNdz5NdgYVITvZl/QUqrHbc2YVrrRJIfIeofPryb/5938Hy2AFTQ06VJs",
-	"c5m9KuvCeN7b+C68tyWQF/yaK8GxtT1vzuO8+Wl/r9e17EzP9/d7+5uYhkotU6agf8BnuN/BeURFRPmI",
-	"MiEJDrVDjwQSKotZbkHLpKSxlurNF6OIBvn+NY5DiOhyxsOClWQek7EyUidP6ZAKReK+hyHW1vOzJoa2",
-	"Pd+7JjEdr5oBzv49XkQVqVE1xyjFKcHnHJhaW/uoKgyxENffqMZzI//BF7cpD7QK0CbAUi01YxWb9Hpl",
-	"+q/A/E+m4alpt7WW70G5UT0d3do1g5Yu9yJxRqiZxDXZKz9XvV7i6AoUcJXVMHyd9dFOupRP7ZYmqrGz",
-	"IueylieJInRyV6tagS65misHmavLm7Ej0ctAnOF7lid1a5VkMdFu4R56gry3d7tSHtcjJNu2ywlmHQS2",
-	"9oJ5Ag+F/BFsNLkXOF4KCxdzG/T6Svf1jqzurhkfaK2VUYKDr36DG6NltNL2apzo1bRCacetJP8z0js5",
-	"FeKZ62OGPRVrKroZbLpSy1vYTvud00/e193ZWkZdTXgeQq4NufHsbgwuTYSsQ2ZbaGgXqx8i9U/QTCIs",
-	"IVFCPlly4ghdMuN+mzmMc1ZZvYXiRflGfU+1chn22lutFgJ79zPkDnoPzMftwy5vNn/WSVvUMPwX9f85",
-	"yDOa9AYQvSytZQsrJMNLUXTNrnsFgLRLb1yZUaKVSbsn0IKBzKJUQcAhdZ/86mK83C3K+N09550zcaqb",
-	"zOnrn/Nj21k87fN3Da/F80shotxt5tLS/aKaKiVFAv9nAp2/H6AAkHWs5GDLTlKVDMBJhhWM5A5S+KC3",
-	"SfrOUXAFcjuvSt+jeHZp8oJWdDzBszMekbua4/8MJlRPrK+AyabwKjdEPqvjdfyy5Z0hxGKm6z71PyA4",
-	"mAL7JzdaH5AZW5VA21TpFqD9JY5hIByzA7wUBxTPDg7s8JYDaLSbdYTHUAbHFB1KTDs3ccFB0U3n6WJy",
-	"6pUt11ViYBbDB9FzjiWsyzvw/geG9moYz9M91pUa0p04aTrgc1JhDoFqCKcnimXO8AqF/AANYV9D1JgQ",
-	"6Stjm49UOgGx46PhMqaSDFFDx8z7SEfC+ygkEZHEv2CSCAkNF8I0S02g4M+hYvBN/hU1Hg5nlA1RwyxC",
-	"7JhELAYQBsRqVv1C9nxP9cm/+/IokgFWC2gqdmuwmM2wSzvUV09fEhqzsLbm+Eg3GpFQSdh8IZV9VrtJ",
-	"FpSROm2BbdHvNLt7OYt+ErxgOyKV+Qq0YxMSz2NdBnw6w0FTTHF3//lBb/wKd4I26Y5ehHv4eUcxJlmR",
-	"RNFeUt18E6ljfrUzPWWomGsldwtu2p1jTmu7ubfk+p075H5ZmUIRIGR8+wGdISkSbLXGtanaGUDnF+vb",
-	"IHYSnf00cOGc+r2FjlkQr+awKAySBVCbTjwSE7mIGeR5STIdCSSmfImGP/zww9nxUf/w/Pjohx9+GOaP",
-	"YIuLyWaQz3sv99Y/rgwVgtCVIp2Vr15ZRu9xq8znTciOZV65a6Jyv/J6C19J1K61ra0nLt5Gjo3WvZey",
-	"Zazz8XLST7EUwrZGJKuGiKBSJRVRmso0EOQDDWIu+FiiH2M8n9ZKKfK94sedKn7cTYdpocDDPnvt1Bwb",
-	"42ty4PxS4/WYQndbTeLGt5kTHuW7hSn3WXilCqmzt5jYVh6nsgxWEttEpQisSouw7j3nQL3Np1i6I3wv",
-	"XcXm7kdJ07vm//gWiLfmu3ANTG/9un3dAP2cwzRnmy1ZsdZbc4ZGZIqjsTa5qjziT3bLF/NwtFv9fr/f",
-	"LKTiuNd5Zpj8n5K74wFFiAw4Dys51MkDUqx9srUgkfSviFr6XtLnMUv65I1HfFF8KLpgvi2JbSGSpLhU",
-	"7aizMVTi/tZXGUxT37hUf5zE8OZiejdH9VacXc7Mag/be54bs9d2DaoPvQYsMm+ajU0tNPmypVdKgjk1",
-	"9N+uA3Y835WNAdNY5ypUQUoqkhaUXIlLxyYZKiW2Tcj2jqxOMY3zktMT+rN82zyrpki1BtibRKqN3jfr",
-	"Bt/uOnqngEBj2wRTrmLzjZ9Ynu0/UKole2X3s+qny/9ckSs5KSez1T3kFoPS4TanXxpoB64sxOMDD0lU",
-	"pe8GPbyV0RYNC4rdIYRGSOMXRsJ8NlArScIFM2rzmMwjHOjYhpKK8oIVIwTqheRxGH0h4bkOOZkWMRHe",
-	"QVuxcSy18rVS5Z60Ga0u1ychL9JYFq6hPNRsaxbYynk86XR7eBTs7T8PyfjFy1c3qz/aHbBulQKPIizk",
-	"pclWvHaxqqHJpa/jDNSXhdjQz1GTCv5sziMsQe1v1aU6jXm40N58gx56k1iEn74IdR45HqDUtJkkzQv/",
-	"VZhkPmcxWV7/8Pzkl+M0Ff9lneWZpjHBgrMEKUzi6TUdN0eH5jNaO6jOMliqFr/2m/+Nm3+0m68+f+ns",
-	"3/7NZX9xU2qR9bzVGdgUQai6DpBtafka7aMZv9YhpTmnU47e9k/eHx/lwkWcAqfNEOoavFwM4kvOp8PF",
-	"KyzoQIM6wCkI/HcJDNsckspyxu+yfy9fMhVXGE8wM6lE8pajDbzN2je0tPfd3XPvOxdSWVgR2OTIDQ4k",
-	"uDBOCTOZ9+HW0dTiMs85GGpx4OMbSZignB2kdX5SlLqmcmWS/sE4KMbs7jHANscuLuI9jK4nMsSQxEIL",
-	"JIJ4MRqBXQ+m0IvUtRpWjgiEugtJLwrnUkwtkPEiQgGOoiQpWurq3cDq0aKiatWq1XNJ7NwdOrNvMITU",
-	"926aE940H38TnLXO8NLUprPLBKazVd2p1XHawQYdlAsq55kUlp5YThyzkGsKpT8grnCdkfirvuG3PJN7",
-	"xmXnBIe1vIQG05yHiEmSpc7FT+0qdqawFuojS3i4YA3M0E8f+odJcLdGcO25iJVKISRgmjJVm7JqRvDb",
-	"DorghLEJQgZPG80+5JTEyjcl4HPw4pHBlIgtCjw5fGQcdZ7uGl/ulHnqMG1zH0Salaq+d2dHBWFq7fyr",
-	"ddNnpL+PLJknyS1rF92pdW3bAl09uWVD3gZbDthcuNNPSijZ8LAqRmU3eOGeKd/EuRuxQiAsHoQLOXKy",
-	"XA5ATonNumqK9Ox6JBfqnZYw4WzBclfjM+GSHnSBVSTwNWUTXyn9YjJeCB09h68Jaux1uzuIji8Y1emE",
-	"RQsdaYWqgEbKJ6mBRyrlII+VLLBTeCZrlKlAIUsmgj1VFkCEy0MtGqrKSTIXPhLm9sex1DXhDPJSga6p",
-	"oKOSR2do7plLYCadl104NjLXL62s0N5ap+80rk3w6DpzZvasR9JpfzA4PlLKtmxQ47Cl7yhk31ZmRGiA",
-	"0o+lwT7rkrjbPZly+/2y4eVhQFGz7g6c1UCSuYvFWgu9EyvQK/Fzy7dHraIHtR5n3VEIzjOlrxQOFfDi",
-	"4Y6peALrCtqWpTDbHX19Yb5EhWfm9T39vvR8b/Du5PT0+GizfdIwzJRFJkt1Qteu2L6dold3NeENqcau",
-	"kYvJ2Fkj1X1bBf+doTfbRtfc07aXuto/QsBkOdAmifZOQmbG0aplTrmlz64Vkuu7RUxm0SvJLArUmyJT",
-	"7hozkitsvq113RTkd5vW/5OL5N/NJ87A+j8qkWd5T4+cxVNP+CApPL82HKxn7KwCwOf0NO6bzDOl61wi",
-	"z2cmh6doed8SUB88qacxZT6lK1gKhhq0/eeXfHKdbo1MoJ/UYzFTQtw12aBS70huHv6vkXmnGb0PZGu0",
-	"FT0lqbi2Sa6vS5Y6BOPBp8Hp8ccjLRvPKLMX3SmXHF+T9e4jWSLri1E7BxHBsYBK4Ftnncur5JK2rY/m",
-	"H7/qZp/tdk06S/L7GLf0CZXTxUhlh+B4TpsBD8mEsN106lu7u7ii82aS86CpJCkSp1Eoa8wM/Yhikab+",
-	"XIgD/fBOjQw+UhgAH1KIuw0P9qmuI4c0G5/1UqmnMVN3zn11xac4Bn5dMNfPSDyBBz4zin+jTeaMqNoG",
-	"ye+63CuaLeCtRhC+YKpof2GwJFNdpnl6JlJ9iVZhlAizpKUt5sFkjKs5jSLodRKppXQVWKqMi2CeoBLO",
-	"SitbwqR0U0txdBxmsUl3TpAJrjwDIlWGpEyFKVUpFqX0uRRGb7TplW9pmZxJNj/Bq/GMJHSxlj/Z0bXa",
-	"4uTttXuZljg1CyS5UeXUYiowXFI6QKxY4FlV5dUE5Uhat1lLRYwuVZGMmLMJaiSKPQShW68TtMICZapA",
-	"pW7SEW1zFXdgdOhTEpOdAvPpuDNuWevPrhWzES1Ru447q5tfu1B+NpHzcimjRkUiJaxKiCd+gRBXK4h8",
-	"bWzZShzqnx3+dPIL/BETFBOdC5jLKYmX1CS7M/tMXQeyGyEX+Zp9dgBhnWPatgJdtY/jY6W+KriBpUPf",
-	"Tx4pT//EblzlaTMc+wX4rULBYyAeeGG5NXPxIiIIpzVLRjG/KsohEQ8M1fzqqTJS5kL67FuKu+TBgy7U",
-	"jxcesNcZVbbg7MiSD6VDyeaw1DWl6dJXZUWcQKYCtfR+6XA11+gqPJTznKRMZfszPOsgGcFHVF9zPlqw",
-	"K8aX7NJEgAMmXgJn87X28zIrC5gtrnIdbkRIAbZOcagtk4uYytUAsFrDWmeZ7y90HNpI/fU2UQ6Jq0ud",
-	"mL5Atia23xgcQfxEQ9126Ot6R2AszhWYOUB6JmTatRKnfcVE1U9eruSMd3urHFDG3PgbSRyoO81QdJox",
-	"Ac0wZSoFeqw8mHN50yyJMO2Q/atcvygbVWdPxyzn26LMHUU3R3GgOFjoW6oEEqKIMpXc7oIlKSRU3lEk",
-	"+CIOiEANuy66jwY9PwsK8a1AUz9JRyh89Ibf+JA9zr9gSUFGnQJhxmOyo4UarKdJHgYq76LQiRcv2AU7",
-	"UxF8hUx82tqUbd74Usk0t7WddJ7HVz4iOsIc2pDUW1M/ZXy01ObiskBnLJkw2RSzUOWAgqR7qaUbrvQL",
-	"Bg4HIHCk9zqeYMoO8ikVhCIl3d3lmwCbPVYVt4zIAEU4yXVi1sYLQXw0NVUIBFxBhF2TiM8h/7RilGcm",
-	"RH64Yw1mKl8GOI4pUQgy/FfTPAmbJ+HQVBs40JtXb81nAvykUKMDr79O9yXY3CWJhX/BQjqhUvhoCJQz",
-	"vIT/ORgiHqNhc7ijzdZUapLijPgII0aWiNrXOjpP1k+VtY2yC6YrjUV8AlhI1FISpr6MudS3LdVGyaH5",
-	"5ZKGQ2WVYRpgSUVVJXtHNCBMOzknr8w5yBfNbqtdIrrlctnC6ucWjye7pq/YfX9yePxxcKz6AEelMspR",
-	"sk4yKky+51a71U50DHhOvQOv12q3etppbKqY167Gpz/g3xNXroZzLcaqUEEq0EKrjVSCMTZpoQEkcmBc",
-	"ThWyjYyrRZoe+ADEE4C/5CgkAQ3JBUtcIyRXeRW0tTOdxIfRkNVG5XSHEWI8HtNAAzOVCE9CgJrZA3B2",
-	"jW9qb912O2F8JoMgns8j45m/+5soXI+lWrdZDMzajI52dV3FcTcAsJW7SLyDX8EjNUmC4r2n14RpsRc8",
-	"rOCK+jnZrPA+Q9ddoNrV+iMz/ikBZgm5wZVj8FQc5A7JtBCKhSjnTx1t5AOZXzC9UUXnmihmdGKenCqt",
-	"12hBoxDBDS00E5RTkjA3aKRz2EhdVkOxOs2D4Ls228M7EvCguZi30ADO2xy2er+Aj09kssknK+222y5E",
-	"MID5KvHgDNbWgvH2273t1pOVWbbi/BZMvU8SpUy6Zrvi8YMt/iOX6q5YvUZDvZohEkD62v8qc6nUYphV",
-	"I++MyHjV7Kv6vuVMdgrPlEpvieEi0/4bWFwpdgJXVsuz97AuZO72dh1dnSXVpdcR1nVn15ZVxC6owCD9",
-	"USWt/TPzL0MxXgJSC8gMc82vNIqnueGNMxoamh8vsRy2ShgM7+b+nL6DOe+ExvXOW08BJWCqWBYs3Yer",
-	"Em48k4j/1vf22p2qsdPF7n5i2AiuOup6r93b3Oktj0c0DInS6u11X23ucc75B8xWRnIQmrTam/udGFcs",
-	"JaFYBLm+10Dn1Pxkk9dtnnMLjQcFcTdJoWUhXvrpM2hTs8xlQmcEM5m0bnVSZjeDN8imxRWbORqdT1EM",
-	"B4ltisW0jHLaeUtjRJYL+Y0pcPyA6GYOSmNc9gYz2uJHxvVDtcuwCt1BJtR1sJSnLmcBMfheA6He4DDd",
-	"29ORSKdGj1O8ijgOzzl/j2PtmLvX2a+zPLGYz3ksSfiBhBQnjrl73e7mzpmyRMeVfKsErVHGSsW3PQWv",
-	"vVR2v2g3n1tN4RGRxHVFgiAndOU0MLTNpdG3G2lNG7ywssPDg+GZQBEdE0lnBDX2kdhpoTO4cfRr0Fw+",
-	"Fwx4RyJNUYkWLHGmdYpV0MniEI9KqVUkal2qT3oVtfc29/jI5Vu+YN8sqisMuR+qw6MyxjMileBX4eiQ",
-	"Ndl9R1YnR9q1oUwilmpo/TMHHu2JcQVUGFBRH60dbxeaD40wpqsM6Rp2WFwwlXQBZatsoY+WBPQaYW0Y",
-	"Dm3dlbIVTBW+mHJAF2yoxfH/P7EnqKhdLAB9oayZg8aifDm+H3UM6FYQfU9nVFYGxVsNf9Yl3Wu0PNTV",
-	"hGq0PNFS7rkqZHTrFw9L5YS2gcbHpj5YYqBUPvLegakVk5rii57y9ThJsaTixuUkMpQ+txYaZicHJyOc",
-	"J1+15tQHtd5iXcX/nAvW1nTUAIlpB/EYUZZ8UsahnTqLs0MHsvWVbXHb10TMJk+tv07o6KKLFTlGXFUU",
-	"wVv80S6dDPpVz6G+rlDGx3nwPuVr6C8kdalnlMNEgBpF5rxjXVIW66y6p1Qu4so31bEAAzIVU2Ugzgc7",
-	"Y4ZSA0SpHI8qNykIcBCwE1ywlK+LFvqky8MNi44K6j7QBt3NYS0XLF4woa8g47QHqpYsKlS7XSRq+Gui",
-	"77a9bjdVxyWRJsa21bpgg1LIHClmvFW980lvlRZfaehAa38SktmcS8KCVfMdWQ21SlfGKyTwmESrg0RG",
-	"7e6hKV/ElqEAxM/kBr5g6hMYJ1ORNC3/Z8fI6h+1XkgtTj9dUwX063T8C5ZOgJlS9Ovh4RYGwLxOlYrJ",
-	"NIlyX90BNIpQvGBMRxGhvfYr15WtZ88wr3xhF/mI8YEMplwQrRjVFo3u/j5SsYhAD6g/ODw5seqdGqvU",
-	"DF8RoeBLCdyfF0zdWHoVCuIt9I7MJZqTOKeDUCiaHEEhlsnbD7vBy3GPNPU4zXnMw6boJbxba/Iy5l04",
-	"cm9dpqi8Pd6KU//14uKm22leXNy8OP78X3/zKhj+NnoIsyF1OwjFhjKO0rcqqSQ4YVXtAZsJuAs6gs7q",
-	"14f9BtN9PFq9lnIikLKfllL63NbWTx8WSO1PUiVVpPKpeLBal8gSJ4Qafu1qpXYNkQGiFSIayO96qEeS",
-	"iKBrDbXDuSm+5tZbOaSo7SQmXd7hdtMLXb2oYbFuyeq9ej85FOPWEHlLA2pIuOKU8xQDnkvDHd+80xUT",
-	"hqtPCwwtdAo71JaVCB7AQyUZDHVd46GfJFfOKjo3lMneKpY7NA+YCza3SxLvHCD9uymOrEUDdUPr1AAB",
-	"Z8EijgmTiDJBYimMD0iyXy2JcGbspjBoC/VrqRCQ0SAoQTF7jNbQHHzLaoPPj2N+eJ+HkHV53H61D8vv",
-	"Zoe/qtmh6gF8l9fuRtb9JZengjBJx5TEay0SHypSgqW+0w1JYoj+i3Z8FMbcGB+z52XifAbMchwTIiAZ",
-	"g9A6I3RG5gQrde7R8fvj8+NMT5tzg6OheZNab8pERXfBrIU1uu32zmuUTIAYRxFnE3i4U+M+19hr7+24",
-	"OKuGQO6B95WIlg5t5HebyAPTYRIE9mBylO+2Y7wl2tWTsxxFQbpO+FP5+gK+8ziNq0F9Bl80BrvQXiDJ",
-	"+WuENc7rdrqMD4qUvphx1kw62mpjFxlMiPwaaeA76j8a6v9I5AOgfapw3UoczQY+Se8jJRnOwYewTD5J",
-	"ZJ1OSFSRMLci0C4XQHeQOktfMKUW1Wo3KkyYqXpKwD8qHaZ9y9fGzKA0SyrWCl8wrf5TTpk/Hp/7iIRU",
-	"K1lP++eHP6mFmbwiOY/umDQJnDNciububKH+RWKxd+/YZIDSylIh8+Foiyq19AVL9NLAPPK5B3EkOBrB",
-	"KkCJaoKmbIYFawY5QKeJTF8wF0y7LSSxnQDGNDpKcaWKR1GQRh/qsw3hpn7lvKkXhQBj7z76w5gkEUa2",
-	"gTwNsRILMScstNWG24QN11d6VUVNf9VKr+SoStz561V4bcvQv2vIvnUNmaasJ9SQVTyzdotVaB7opnTq",
-	"4fqJl78OcYIgJBIjRojJqaAS0Fq3hA9XnJjyWDYjxZuxyP1+wXAU8aU4sMwpKgVEEpeVD8FSgVc6+8gO",
-	"GNUEnTASor//81yFzEg040KF6FwwMFShRlbfJynqseOjwfkgF0rVGPTQMCnLO9x5rRw4aJC9MZOb2L9g",
-	"Wg1IbuY0JuISywOVcmHYQidCLEioF691cYGO/G2kj1ZwDMVa+Wi0eTFRDHXngi2YpBEaA+efUbaQoLrU",
-	"juxySlZIT/jaVhcmcRg6hkpJ/uRGX+eWVTR1jUH9fBG4/GUec6mMoDQVOszsmK10XE7qG6wMuOYWzjnj",
-	"wNMALtcsKGoHXJ90CIkCxWiFVLycSvEwA04TUyJcdzEFaOZrojza3aRPzp6s6rGQT1FkBSgcqiCsQ85k",
-	"zKPKWrVDxpsKusN8QEISvZz87EqocvsfdZk98fVQ4xZLnL3OdPaJP+9a+Uk7Z4AbSMJeS4qrIEcYyVUz",
-	"WLGg6o5ZiPvcMLpEeKUTZd69MbWRgF4a2EJrg7Xh+NqULt3u5lLd+oHJc1av+YCygNRuXduooVon9orH",
-	"9DMzy9pkCdDn9ZVrNP5C2nilbV2EOgCVRnBEeUWd7SkN7Z5EG3JndiBN2q1HlTTPFkzUyNacavYTbYwl",
-	"1+nUzQGPQxMfzxcy4DOCOCuaHho4yR1hyiMgyZfYdITACD5TIiGUMslKl7wGhYzxLauv1dhRueOtaimZ",
-	"vxiGoNREyDQDH2hdyvB1kqhXq5SUOx9odsDuDHEayi1tv73nEqfgxJ5G/ZrNck6EPFNJp6rkqfQ4xpl/",
-	"Ycv7Luh8W+/gc+Xl6XgFI8aXT/sSXiT5ZR73DZzIZbFK8GUew1M8nxN4jCbZIlQSszybaaGBYRaCQFT8",
-	"0E67PzT8Cn5SVptSin3FAgpsKqJXxHxV1hvFIBrDLEfXEOby0/xUY6msltckrdAE7MhymF1vxtFbVunN",
-	"HinM006d9q145mmo6vQesPDv2srv2spHD7YDCCQPRa6zAyY36r0fhRsefDoFj/ZF9Y22HjXAgKFishKb",
-	"UpKHSLv/67o5O35SfUW38pE0UQIJ8zJ78BObtJ+T6ZRiCNJ5AZsw5Kaz7plsWHpVytJtgj0TrR2VQklK",
-	"PsKB5DFqqKx30FdV4NHc1zjwhy206VV7wZSjvJUxU5kBVapNSZgWK02WdtR7vo9CvBI7Vc533x/B/wGP",
-	"4L/am7bgi2s9cbd70BZyruTT4f36GbBJ5yJyRcS85wHkdCMqadiMMJnkLWoMIdoFHkrDnVxyrIPd3Qg6",
-	"TbmQBy/b7bbCV7PeUsii4XKw0oTXpbxJx0YRt69dK4t4sWXfW9+ZetVS+AkVC5YLIAMu01BAQ8OFSoWW",
-	"Da5YvGtUjkIaKunU11JpMgLsJTeEPqPyGI5DVkOk7FakY6oI7vygpolj3CRBlWG6JqsOPPVHRKd05nEw",
-	"JULGWPJYgKtRyuAZISEJ7YmsFDy3n2//3wA=",
+	"7L17c9s4sij+VVD8bVXkOZSih52HU7+qq9jOjDeP8VrO7O4Z51gQCUkYU4CGgCxrcn0++60GQBIkQYny",
+	"K8km88duTOHZ6G40+vnZC/hszhlhUnj7n705jvGMSBKrvw44YySQlLPjkDBJx5TE8D0kIojpHH7w9r2z",
+	"KUFB2vKJQEP466LVag0RDX3EY0SlQAzPCGp8PH3XJCLAcxLutDzfI9d4No+It++pTngUdLq9kIx3955N",
+	"ptTzPQpTzLGcer4HQ5iWerILmq3L92Ly54LGJPT2ZbwgvieCKZlhWPAMX78jbCKn3n6n3fa9GWXp374n",
+	"V3MYVsiYsol3c+N7B4tYcMdWf53jPxcEBepnNI75DGE0j8kV5QuB5nhCYPtzPKEMQ5cWI9fyQjcftpLd",
+	"/Lkg8crajp6sYr3ddtu1wqMrwmQ/0OsqLZNFK0SghUB8jOSUCoRV26o16F9za/hbTMbevvf/Pc0w5Kn+",
+	"VTy1Z09Xczeg3R1SnTWQekdnVJaXdoInBAn6F6maMVL97AlDMsaLSHr7e4BH+JrOFjM1t0Yr82e6EMok",
+	"mZA4W8mAsoCsPzIsgWbwWJJYn52ks8oVCjWevcIxj2dYevteiCVpQl/PBZdjFkSLkJxxiaPyeg74gkmE",
+	"owjNsAymlE0sGheoEXAByMUIItcyxkitaqdqkVTPdSHVZE5wjnEkSLrOEecRwRq53pLV8aGb7fRPjtEl",
+	"WT0RiIaoMbwkK8V2fI1lckpQRIWCJvw7iAmWBGEmliQucB/oWov5QEMaruU2cywliaHr/0Dr3/vN/8bN",
+	"v9rNl58+d/Zu/uY8ja8CQX8djwVxrOLDYjYiMbASGwckR+KSzlGDThiPSYiWU8LQ0NAwogJN6BVhlUjB",
+	"9WzOtReXnl9927H6GzgRMedMEHV3vcbhKflzQYTaT8CZJEz9E8/nEQ0Ue376h9DsM8WDzx6JY83EZkQI",
+	"PIFJYj0OGvFwBdtiXKIrHNEQ/X3w64fsOLMpj9QgN74nJJYL4e3vwvrFIgiIEAbXb2ozWxjs1OxN77RM",
+	"Ce61oUZhTTstWNUBZ+OIBneHDLYQAi2pnGp+pa56HMUEhytErqmQIoNSX38/Up8dgHr5sIBSawOeii8J",
+	"Q6MVwozLKYlRRK9sOQY1ygvd8Q0rOWdWQ7hc42BKr0iIMAtRgBliHEWcTUiMgilmE4IaCczNMZwz2PUb",
+	"Ho9oGBJ255NQcDfsEEU4uBSK5S0EQSLgc+sKSOd0wL73sLAvr0+tTSMNn5NY7RgxQkKBGvmFasw9ZpLE",
+	"DEdHCQTuBDRqRkP6txREySwDEl+RuASnvYcmZqHmRWNMIxKihmM5O6+A0tW1rAQ8ggIMZ00FElO+ZC30",
+	"kV0yvmTnLOYLSQRq7LZ3dxR+LmPOJmhG5JSH6vuer2kXMzTsRxFfDtGU4JDEOwp/1DkB1RB2RSI+JwZ5",
+	"P3D5hi9YeOdjsGgJ2NdYDZoeRjKNA113H+4YPnAkFsHUZgiUGUSNJ5jRvzSuNnLL00h6glcRx+EZ5+9w",
+	"PCH3fv9IzlGkRq519XR6j3P1qCUBe8RM44zGYhwEZC4FanTQe/p6p+JKOon5FQ1JfErGC0HCe+CHBM3N",
+	"mCjWg6pVxWQcEzFFkl8SlgEwmd9B7N2HBZ9zlUIqiSqIiXrg4gjQDoU0VBSiJViEBSLXcxJIEp6zRm4H",
+	"O6/UMAYeSOCVQMsplmiJRTKRjxhRB4QECWIiDVkDl6EB+cjwFaYRHkXkXg4jxBKPsGZRi2zsVygmMl4B",
+	"14pltMoOpLyM9GgMPYAYvu89H/eCLn5JdkedcDdoj1+QLn422gtfBh3SGz9ve/ZRPjAlpHsM+CLSRzUC",
+	"jMPBlISOAwSOQmfknDUqdrvTQh8Mm4eD07JEiBYsIkJfoOmt+UQgvmRm5HOmTlwJNksqUijrN+XwFP5o",
+	"9uGPIRw+Z6GA0/c9zfeVAG01Kr8IBroTvAGWmMI2xzwmehbKJq38G33dqwMgeUZnhC/k/RJ9AdZmhdAk",
+	"mJLg8olAIcFhRJnFRs1CHExg95GYgFpbuvYxZVRMk7VTma0ZNey1ah56xvl7zFaGuYq7g5NzNMNshQzB",
+	"CTTmRiNhJLk8XnUsKb+wlvKt1H1QOd8Shmc4JGimsdNso3RFgdAj0JzEhhrOWcO1gZ1XRdrRfJUwIAQF",
+	"iAmm7EuS0keGF3LKY/rXPVyi2DwlE1BSgVKtRzq/PaNDRus8zpOCCjSjQlA28dEMR6ADgxtuoaVg4L0x",
+	"ueKXIE6XFqyp5yMTi/mcx5KE70lI8Zna3n2KbrOFUBdCaRgLluU1OAS6vcfTJQyLix2iRuUqNSB/A5xR",
+	"Hd6oB8wtgRgSiWmk6OcqHfFC/Sy8/d8/exHXo3j7v3uw5ESz9Mm3DmAeww0pV+hc/XjuWZiSwT35cPPp",
+	"xnecXja/eZNlPbPNOljcA0uOyfKoQEsSRU2N9FrxM1pINIoJvhQIo3gRkeSdqGfwlR5EwJNvkTwUFY3g",
+	"sMlBFT2mJNK2mwZnmebUFkmNOLKjYKKlkfw1ds4aBfDstNDQnGurdKhDsyYQl/T8oAlXCkElmqbAUzjR",
+	"V3B9S1agOT9IFyUcDLbXFHIVEfUSEUKxi2wXAhhsSKHDjDIsDQXj+RwQAvBV9bq4JKuqwxr00sXYC7nx",
+	"U+z7oDWeCmdufBvds9G1ONt/e9w//nXw5tfDDx+eH/2r//7k3ZHne1pCv8itZfl3HMX/+ijZm6P3x0/f",
+	"Pn9/ePTh56ejk+vTMT34t+n79ujfGbJa3W98jzPy61hR0jpMrNocUEp/Tt+SVYGANa6EF8oE0W13nzU7",
+	"3Wa7c9bp7rfb++32f3t+2ma0ulgIEuutL0R80dsdjcbPQhJ2Rs93X2LP91LIuDX0ERYSxtDzsUUUZZaR",
+	"FQvQkseXJBYenAUZ02v4fnkBuj6lwldXgtVV6aOAvXgLQbxP2RFSrVW2N1fP0uLe7Odys2SjnzdaJUpd",
+	"80Ao4v8/KbwgEEZjskykfdS4JCvQW4LiCF4nSkvv3A8ARr8CtZ2jNLsGt2NHCcRdlpsxjYUEDhLjQJJY",
+	"JOzpkqx8EIViEvAJo/BelHlLTXZ8pQnt8/x8y90kGPDZo5LMxCZGPYDm3k06EI5jvPJubmz70O+Z0ciA",
+	"xAAtnc2JJL6NbYVDzu31Uzo7H/1BAumlpHmgB7gFhWoWIy4B/UIynkzpH5fRjPH5n7GQi6vl9eqvdqfb",
+	"29179vzFy/7rg8OjN5uJdTNhwmzew5DhJVm5UdGIkC00AM1pquYz70a4DVsV41WRcg2KeGS8g83XwL61",
+	"yPSOClnApJiIRSS1OPYfxffLKJduteYBmbtx0wklw1aD3bJi4jCkgLg4OrHWZizn1rG4AbGJqBKsLdwe",
+	"oDU0nBkkzTGPgRzWe9RkFvDz84G3lsvmZzvUBmChrwAcGoMFldoAvhVlzCg71h06hUPwvQWjfy6I+Rlu",
+	"guK5JC+J0qG8xsHlKMJ/kX72jinIRptOKr/lPnrdtZ+Eihd5eSEx+9XIfm/b7d2kgUUr7fZuypTbeNRO",
+	"/utYMmBhrBIalCbbAG4lmQ4cbNFGke6LDU5XyYfPHmGg3/i9tI5PLrcJ+8jUr37G86oHcJwmmGfpZMuj",
+	"S3vDEcppzBeTqdLSDXpNABWWdBSpC6ZwoKNFcEmkt+/NVs1Rt2n+VPwxh0UPe+6EhXNOmbxYxJG3702l",
+	"nIv9p09Fr7UQzSURstlu77ZGySZH3VbAZ4p9TvT+rWZlPEr2aMuzhe1aGPKstxFBCsBZh5TZsebfY7nj",
+	"Wz+ERohDq0MJYvbOagMvFVYWMc2DoNvefeG7ZAb9pr5ICKToXaeR1Qdz0Ht6PSfkEgURhc0gQViIqNzX",
+	"qify5wJH2mqwkCRGuZGVQdnYnRS2GjJMd+AgwAwVbFDYWJE/491NJOwkhPV0u+7l/wtfwkUC6j5oE2BJ",
+	"4O+088anf4n+1mNb9ZVQTxfwsORe771fZzMgO7zm1wfB5PbX3oFC0ZyFcxJjJn1lZMAMESZJPI/hCQgf",
+	"EAiMBTaq0VzDZMSvm/rvpn476d+04iT/u/nme9kUeoyXORAGwaTM1awp8266e3ubGVh+Sdvdq4W1ft5A",
+	"WOX7FLbjImFLJ7EVrZrrNgNIcYNOuuXXt7pp++g1vwYFHl8wWcSCPA4+ClKMeRQasHltz/U+rX1V8et7",
+	"vqSstVkelV67zIwtR9XfwT31v/7mfYUXEL/eLPttvC/yUC5vor+QUx8FFUwJNQ4Oft4BPvT3f55tujUA",
+	"RdYcdp5p+t4fS7mm+d+XMt+cw222poPaydZXz12JxnjVXGivGt3GfGsWPG30BurfR84tbaapYLJljwKk",
+	"k0uu8Hk7tjUw9uVMAEkdZTGgEhJ0wkgIbqhAFXg+f6LtE3NMH+mym2Mh5tMYC6NvblofAHPoFZbEiCNN",
+	"+O/10c/HH9DJ6fFv/bMj9Pbo3+rrOXt/fHx09Y/j1/3D/ofXk8s/p5f055fL9uv+P47e9PuDg1ardc5U",
+	"26MPh47+MNtiFNEgM4ZotU+GOkAq386NvGFuG/DbTZw7lC275iG87ZqLMgUcyKc7CwrFZeV3WAR0BXsv",
+	"MYktBQyG1AjJFQB6Jy1zPhF5n8F7JsvbcM6vhAAKS9+ucxGV9ObuA5nyy3KiS0wnUwneev05PYNmd1Lf",
+	"qdHQIZZY2RJcWILnNDvhdPYmntPiIWctHZo5ej+wzgaqC29XDxc8byvcWyCsJeTfEp7QSBBDrZPwIupc",
+	"0UsZPe+OrqLnoz8Wf4CQ/Bdn0HFJRhcLFvHgksSdu4n4GXgKkr61nDLploj1rg+DLy3Ip2BwvkM12DeC",
+	"YVvB3wn70t77LE+667VCGe5tOG8Xe6mpCroVftcUqdev75OJEMvjTwlkb2JCmpJcSzhugvCIL6S2nAaq",
+	"80L7Jefo2Bv08r/m36R7jghe34pCTyyQRfYBMcSF6MQC+8hCsuEvK9Y4tR3Cp7ly+9If9L87+h8XEIKp",
+	"IyqTwOVcYx3Xut8x/1K/gd3pxk8NfMpEageuV4e8B5wJEiwkvSIX4Fu1iGGwtu8ysXaa3d3bmljzYDzF",
+	"S4SFIFKoeE0dcqS7g8abx5NOt4dHwe7es5CMn794qV0AoLG4wAGsNnGqUMZZ5QK2YbGqofH405DM23Wr",
+	"+s2IxIqR7H/2JMEzbfvHzXmEJSjYMyM8BHaECx3AM+ih14mCOeVYQXpj5YwyVRaZ27tr/fTTT6dHh/2D",
+	"s6PDn376qcopy7atECxks+Pg3J7oZZMoTzmDXzo+YC3oVHNv395Yq7xcaMcmSupmMNh0hoOmmOLu3rP9",
+	"3vgl7gRt0h09D3fxs45aijRm1E+Z/6PXPzg7/u0oDcC4qLM80zQmWLmGaqRYzMMNeH/zyZCeJrr8VZ0n",
+	"/nWc8SRreeNvbfIfSB7jCcn41XsekqjsApAutcTJKsLtXyGAQxL2kQumb1X7NNmR3S6XA98GTLIm1x2a",
+	"beiD00Xgl8UMsyaY62EVyovTR9rCrr1pSD5mDs8gALEQbyta6D2IFozLcyYkjqXWk+hkIkPUkOCIoJ05",
+	"0AzHlxDzL3Z8LZCYUJthRIVUbQmCsH3jVXbOdBqAJFbGR8KE9+UCmItRO0ovA7vRcZNqooAzicGb7pwx",
+	"zppijgOSubFpz//suqtgPuudJxiXhSwCDQWD/wub+NuOU0W7yd8iO8KBoc4S7ili3YfIz0hOV2rHKhxt",
+	"tELgSCJaaPBxcHL04fDocB/NcfKbiTKO/ZzW9JLMwWn3Tf/43dFhMqj2ChZJXOueCn4CfAYXZb5EDbyQ",
+	"fIYlDXZaqH968Mvxb9A5JBGR4MwvSQwSWWSgbMTKlMuky/N8T0/s+V4yjPfJPpe0zxpAnREhTxWpOETl",
+	"hQz4TMkcGQZdUbnSW2yhfrJJ9bcKy5U0ihBG3Xa7IJtYju6hEYsulNfKC/Afl2SumXvmlq5tzPp2aOEZ",
+	"/oszvBTGvmyuvZgIHl0RlFisrTA476Q/GBwdKp1oNiggF5yowlFkX4FppgmIXkg+lgYDxkHEBi7t15ow",
+	"9ZlXN0qRm1vgWseM4fgOTVN7XttSXb2EEl6ka/rsSlFis9ekZTann67ZyV2VwGY7ohgErOv4VbCrGld9",
+	"lHNOaZQ8UnYszldCyJyLJMEzJPgiDohb8gJmTGTO9dF7n3zLllFD6PpP8oTJyWsjCwiSCHmhg7wuBE6E",
+	"Zgea137sfyDLwkvfPqUNPd8nTS2/1Q2aBVsYuHGeaj3fHN18s2KiHy0hzm6YQnFY30GlDO3NbOO1aj6A",
+	"1k63wOKCyyBYQ+f8OoPgXSmcXz8WEfNrN/l+Lbb3PLWp1X73dJa6WmxBYfx6uNn2/hVSla2AvifislTS",
+	"j0Rk6SZq0doXUoHnKc1e8ndPcEUryBZ0l3YdbqEx/9qo0El7BSWj/gG8MJOYUpu60DA3OySniEggTa6o",
+	"KZ7Dk+ucDQtrGuoX4TqlfSYlVB3/JjHcV9xwfW/X5e7bx7i++xou5nsTzicRuQhjpWhdN87PquUhNHQN",
+	"BNLtBZ7T9YP8IuW8P6euASgTEk9iPFs/wnHSzDXGnAs5iYn4M1o/yEnazjVKLMT67qdCuPqJ3vpug56z",
+	"1xTHRL+m1/dO2zlHYXw5jvDlhkMcJM1cY0g6iemGrZ+pNu7el5JfbuoNbcq9y9arPL+4ebj7cdD7Inr7",
+	"u4ZZb6HRr7xB69n1qnH3xq/Tcx2t1RthLeepN8QavK85wBrqqzdCFeXU672G7dWdvor06vR2crx6XStZ",
+	"fr3uztuvZtc1N1/NEaovbm3Q3oyft3wo6DGRGvSRXgrWNrZ5lpMZppGJC/0/M+3g0ZzHPGzu7j1rUTxr",
+	"TYTOQ5b44Ggtl/2qz5Rr1r8e31E0m00vC3dG3aAX7pK98TMNEhBN9W/FnVrqXb3bC7Pdko+NVzzbnOOC",
+	"EgdCLZAZbUT/l+a/jNOqg8fnJLgf76U8MW73YLJBmXsy2T98E4+mSqZ7S3Y0IYzENNBZgH45OztRjk2P",
+	"w5fMXirENCxIQb+O57Rl1gKs5ulV56k2tJfkNyuZWt8k78JJEC7BMYlRRnYG0OqZk/S7Mc8enfUWKPvo",
+	"zASUX9DwInGKoKH5CO49KswC9t9KFpV3JNAORBeqZIa376kceJ6ffVb9AYaqCoSlxlQNFCYVOUT6NPvB",
+	"HTK62I4zJCDMcYXk4zfBEdYIkLfjCQylQz4SI0jnq3qxCcqIEMnFa0SL5y92O7uJwe7ly5eVz7hE7Xn8",
+	"8z9++3tmBHTLKQ7TA5008XyemR1ShYblMpdfTc4OkfrhZxk1shFGWNAgya6RI25qAeV7p24bx7ej7xSK",
+	"OQJPv34TFL7uoX3La98MOfjHu0ci8WwPtZ4gcyzEksehUnUEcU+qOLNlO7ZyKQLxwTwXaWM//ebte7G6",
+	"yxMbxkhHrGGGo5WkgfB8b8qFygI1aiXuq7Z04ZLI5/YmvneazGHldkSZwTFHldnnb4IsnaqT2165p4MB",
+	"xAv3JZ+hMQFPsEchy1Mh3PQIayiI36OIT3LyN7RpXc8iL8uxLpPU3L22SRWAJ0QpwGE/VxBb/tSp0IzV",
+	"Qr53mtIotR0xxULkqAgg+S2Qz6B3f9TTV16N4DTb4HE+ndJjOa59x+aG74Q4FcJuR5uilyNN0fs2KHON",
+	"SeSW8qYa8gSGfCxyTPewtSdae9wh3bAXNHdHe7j57OXzF80Xz18+a+K90W7QC7ukM3a9Es1O/ld//9/0",
+	"tSgJw8nQz7vjly9ejMbNF8/GneZuB4+bLzt41OyGz4Ow3emEo93nluZHzxDkowGNP5tRGD1VGw3RIQ8W",
+	"M8Kk8HxPUEnSiDHJBW9lpmi4uP3uwfNO91l7t9npPW83d3ePnjf7nTd7zd3us73nvTeH/Rftvt897HZ3",
+	"dw96ze5ep9/cfXnUb77s9V80ey+POge9fvtZ+82Rk1fYkP/ueYZNSlvyjrRrnoekn78NXlJtn70tK0lG",
+	"fCxOksznZiSJMWjfu14pLVIWbFG+6L+c2Wt93hZzeLohjfMP6Xe/9g+PTgsP6f6H/rt/nx0fDDxfF+pM",
+	"RP8LkzIcngBt34t5ZI2R1TPwTj6+fnd84PneEsdkyhdq1INf3598PDu6+OcvTs5incR3z1gsutqSryQ9",
+	"82wl+fpNcJUql4tbshQ9XDHqRU+qMhPgyaO9I/RaNr8ltE/XV/2kgPg8Fx3LZIvfOxGnaLwdBWv45chX",
+	"f/pGaNftr3Rr2r0845ePRpyw9nr+9nnbEw5kq2R60vSGl+aHS7LKfkvfFVKW4l74nJiUEPCvpk56VswM",
+	"FY/tGattUSpRKmVj3tK2KN+DnfFWRIV0GqZkAoQf5GsweVvyhW4F8oVPXzn5qpJMr6Fyljvr/5IwqasF",
+	"t9B7HcsqTM3QPxdcEiQWoxmVkoRQIWtBRHVg85eq4AWjtqDbPqo3jqOe163Cj1Vvd/zxxqx6xWK+vqPG",
+	"nl+s4+0XCiX73nvl6/KBS1XTOeuYq0Tu+a6C7P6aSnR+CUa+u9qj76yj7eeLbPqVhV79JFjkF2X3e6PS",
+	"nCQ1la09HwO6zQiT2Q7zxXw35jjL4rRVu0pS0cfpyAbACBrFwKV1pTXK0BssZP/k+InQUSsFwoh44EJ5",
+	"Mdke3YvoqYa28pVUIFuWikTNugYp14MOptNj1AOeqzybjBeBXIDOy9CWb0pqTklMVIkqzIoVMR6Xn+RB",
+	"7Ji7ZoKYAuFA+RFngRg3BNNygM4qRklxdshJASx6hRhnze71tSlkVADg11Rm8T6Y9Pqiiy4WXgbjbrer",
+	"yj3tZyXvLbIWDrpGjWHEg6GPhjMxgf9TUWs7PhoRQUOic88kJ6Mz2ycJ9ZSfJoa7cxzzGRJzEqjCtFLV",
+	"3KdSh7TVQiubOTkoPD3qjWMoWaBQYPtzdeHJJ5CCR2ULNFl+hv9qGp7dPA6HKDYIi7QXpkopk1XdfSJQ",
+	"xCeQmocRsW8kCio17ccE7h6Q0DHgxCgis2JunRqFv0tMTVQkv4FNKV9Z3cCH+VUatRzVKNwqJlfKpQYx",
+	"N7hCu09+/UwhZl3JWTmZ6JWpn5orHmnWbz2WTK4sz4df9blvKKW1Pk3cjV83bZ3FSdKcZCXxVIujLaPl",
+	"AD5ArlJDDbmSF237v92u53s8CBZxvKGy2HY14cupVYM6rxl1Bv0gecqkAC7KzhzhQJLwFRpxOdW5uxTp",
+	"Jx4Tpla7nRVJM+j8orIszRurFlpFHDa0LeBg0jFNoeLCvQIC1FiPhQtuHYDu53h0TPF8ThjUadYlYAGB",
+	"hI+4zrgkfEOiROy8Mm8RrF8fOhmTflK3PMcuMkRziDs5JKtbUjDPJ7cDfLoaP0G+/CKKUE/QLTfr+sxC",
+	"NrrahUAyZmGSRXq+m4NYH/Mp/PK/6bxP+W8m+2P+I46DKb3SX630g1SIBdHOfnhCWpr3qw+QuQDKoWXr",
+	"TL6YEn75tF7OTZROTYHFUczQkRU0S95ZFgNzzWuQxLbZBNUya9cP9HPrcWFDOdxmOwVdLhZKVeQxX/7J",
+	"40udB09HRCEVfFOrSMuPiLRHj0i7XQprG3kesFrNxhTYdDYnseAMQA1XV45Xa2zKpVfsddtfX0WbjTFq",
+	"pXO0+FTuSP17zpZdccyOlMsGUZNs7apoia7bpcsolEomrEvOsbamjV5TqbyDX6KVtf2Nlqmv2962Ps4P",
+	"frWZX9XLVbD5VOr0L1cG+pRi8ddQEAROuIXnc9HSNA/dA84kKWJGahz6+deDwcm/mpmdp2gF6jx92ja/",
+	"/qgT8sB1QjYh6XYYpTXYyTMlxz6fCB2vWy79+4Px1GY8Tmw3gLMvUAVDM80a0G0vVqwlMIcQcvsqTgUY",
+	"1potA2uN5kWqK4J7S/pLQGjv2UVwvyiNSGWKaqUKJE+EW6WdpiTmlw50UKmnqyn284ZyK94RDqZJUmew",
+	"l6kAVpPe2aQJ93XG8iWoMXRLpx4iU0KmPO1SlSRPDWCbwWvGcMIwFzi9bSWefNqA5ZQLYqCNphzYF2ZI",
+	"vUSBj6l3bLG09Y8wf1eYv10YO4WQq4D0GmBtXTp6iwceYI02tIpfWbS650de7lDsoqT6fBI60H+d/Do4",
+	"cz6LCsdoQ4+GBYDUkGlsBCiymkOu3BrgR8hVCA88aK5R30ekNWmhYYY0w1eIzOZypWsXo5hzqZvmiCOP",
+	"ZXbdm07XmdS/btkKQ/L56hVf+JG7NuVCosIcGeeT+jpixZ+gG6zRlIgAhHFy2lIQo4V6vXZx6IH2c27p",
+	"s6Ez2Eenq8sz6L/2NtbWSGm7iK1rOPVJ7py34NamvLmqfiSnMV9MpuqU+ifH5fJHJOVgc+3rYNU1UkUo",
+	"4J9ZGxWQMrG03uqv8rWaY445waLTdbIkm21+rkUEZIvhrU19tk4RbEnWOXacZjxr/zVmyqgq4WWMM2IR",
+	"gPnTQJGPx0K79RY1tNYN78QQw5Vv/+4wA1gEo/0DDHW8ApyhsXHhUv4WmRHFwqF7uJvzuGMNWCWTbSMU",
+	"uzatxDKgEbW5Fvptwx43bmyGr+0V7rUdh1aUnXNQqCs4l9s7saJ4V1ey+eS0jS1ebFLJ5Ra9WWbYWqF2",
+	"D9hUT9FUtUhQFBWzkGytIUoHgDtxTITQsHaXsPxust7Ysq5rzzXen1tIrtkh3q/M+oXlp/UZbZIzsGyJ",
+	"G2E6w9fHurHFttxWxU12AifM3UX17bJQd7IDpHPersL9V0ZE9ZjXmj3n+Nfddd0ZJ8PzuaXsRhpu7qLG",
+	"XxdIix499uK2EyW+mKbcsfVbKOvuT0WeA6KTESjXjQLm2errmhVP1154K9x92cLt/rjVUs88+Gy4shEW",
+	"NK3PaUxE2Uusl3mJaU+TtY5ka5O2lt8/Rc+oTTdZ/ZcusLIQLhdVzNCsSrtDwacZathg8lEuQNBHpUBA",
+	"+KQElKTDH0vpoyTVlp8Ihj5qtVo7bgcqC8Jlpzftsb2Cq2yOljy+pGzyKnN+ExJLGphliZatzrJ9rDa6",
+	"0VhHWLUGQXK1CJckhthPialyK8MowMGUhJqloUtC5gJRKVQ1wp3KhW12IlibW8s0PlMXU/G2LTh6FWN5",
+	"gpzZOwNA7kRc1AlOTllQlLhdYN4bGkl4PsIhRlTIQm3Swp1QqgXsyDxToiKrU7m83p0g7XuCgNdZGVkO",
+	"sCBNygRhgsLUEMykD9cUDVWk1nJU61zjVVwvOs3YN5wv/vdWeFx9XtGPR1TGOF6BBbGp3SElngjUkATP",
+	"fBRwIVFAmCSxj4wpaKdoaeRCXug2AJ4DiELc9XxnHGVp2YU4P3c8GQA1wxzw7B/zuIU+zuGFvtduZ3VU",
+	"k4q3DSzQyUpOOcuL1oCLCyaIRNrTeAfNCGYCMc7yjmdWVWsUYRZmNUspmxCh1vEHHwlHHfKNnMiOUHz4",
+	"0zIQyfaJGsPPN8O7nGLFDrNTzWsmS8w2Jrreu1JACiqLvOAxy6yv9c3Mr/wECwH36lA3GCpsUgQPxexh",
+	"TANrrqMaIiz051ad+8naYXHiD8n4iC1mIzjcbaex1JXuKTpN0ECH9iyooXWPSNkTJgph1mtC80rU9U3z",
+	"x1QCtfm5etdjGgtZb8cVRbM/3KU0dgGT7nXsoritlu+X1e/5NdgYVITvZiffUg7Pbe2/Vh7ZJDnMek/e",
+	"ryax6+0cWy2AFdRH6VJsO6O9KuvCeNbb+C68swmVFxzWK8GxtSF0zuO8bWxvt9e1jGDP9vZ6exuZxpdV",
+	"l21INasyGpVX9Q/4DNIH+ASpQDwfUSYkwaH205JA4GUh0C0GmkxIFiC9+WIU0SDfvwayCBFdzHhYMDDN",
+	"YzImsbXpkApYn+d7GEK8PT9rYjiP53tXJKbjVTPA2b/Hi8gNJqn5WSk8Dj7nwNTa2vVY4a9FVv5GJaOb",
+	"NPc/u62goPOANgGWaqkZI9ukdSxzpwq6/Gganph2W+sg75VX1tMgrl0z6BBz7yVnYKTJl5TpIOySjUji",
+	"6BLUg5UO7r5ONmrn+spnFEzzI9nJuHPJ8pP8JDqnsFUkQ1f6zVUhzZWDzpil6GUgzvA9S8+7tcK0mN+5",
+	"cEs+Qrrl2114D+vok23b5du0DgJbOzd94QunKivzI/ic5DFjoxNFgRGnR+TiuYNeXykM35LV7c0JA63q",
+	"M5YDiAxpcHMa0Up7IOBEGam1cDtuy8KXSHbmtCJkjrYZUlesqeg4summL29hO5NBTql7V+d6axl1zQd5",
+	"CLk25Maz2/HdNC24DiBvoSFhobpJAKWHSP0T1LkIS0gbkk8dnrjdlwzz32ZG75ydXW+hyAVfq++pKjPD",
+	"Xnur1bJp726m+UHvnq8X+7DLm82fddIWNQz/Rf1/DvKMJr2YRC9L8trCCsnwUhQDAerfTGRMrx1XEotW",
+	"JgmlQAsGopTSnwGH1H3yq4vx8mnx6dHd/fquwoos6AneVuCk/jm/YzvTro2Vrk3rt8yFEFHujnUpXH9T",
+	"TdW2Eqx4ItDZuwEKgITG6tFgmbyqEnY4mUMFe7vFk2XQ2/RUyfGVCpJzXuC+R/HswuTureh4jGenPCK3",
+	"9az4Eqyx3huoAiabQgzdEPmkjtfxy5Y3mRCLma7N1n+P4GAKlxK51qqdzG6upP+mSokC7S9wDAPhmO3j",
+	"pdineLa/b4d47UOjp1lHeDlmcEzRoXSV5CYuOMI6uU+2mJymbMt1ldiqdQ2BQDzHEtbl7Xv/A0N7Nfwg",
+	"0j3WlWXSnThpOuBzUmHZgoolJ8eKkc/wCoV8Hw1hX0PUmBDpK7upj1TKD7Hjo+EyppIMUUPntfCRzlbh",
+	"o5BERBL/nEkiJDRcCNMstWaDa47Kk2FyJKnxcDijbIgaZhFixyRLSt4qGsRqVq1O8HxP9ck/kvMokgFW",
+	"i40qfnGwmM2wS5XWNxeDsfBrw5yPdKMRCZXczxdSmdq1O25Br6xTi9jOGZ1mdzfnnJEE8Ng+ZWW+Au3Y",
+	"hMTzWJfqn85w0BRT3N17tt8bv8SdoE26o+fhLn7WUYxJViQ6tZdUNydMGpxSHVBCGSrmQ8rdgpt255jT",
+	"2m7u4b1+547XiKxMcwoQMvEtgM6QuAy2WuPaVO0MoPOL9W0QO4nOfrC4cE793kJHLIhXc1gUBskCqE0n",
+	"B4qJXMQMcjEl2cgEElO+RMOffvrp9Oiwf3B2dPjTTz8N80ewxcVkM8hnvRe76598hgpBFEyRzqopoYSy",
+	"O9wq83kTMtiZt/eayPSvvCbKVxK5bm1r64mLt5Fjo3XvpWwZ69z1nPRTLFeyrT3QqvMjqFSJf5RaNw04",
+	"ek+DmAs+lujnGM+ntdL+/KjKc6uqPLdT+FoocL+PcTs9zcY4rhw4P38Db9r1VXnSs99W+7rx5eg8rfLN",
+	"x5SfNryhhdT5n0z0OY9TSQsreXKikoxWJS5Z99p0EMZmHCvdYL6XrmJz98Ok6W0z9HwLrKXmq3UNTG/8",
+	"un3dAP2UwzRnmy0vCq3r5wyNyBRHY209V5UIHk0GKWbKabf6/X6/WUiWc6fzzDD5PyW7zj0KOBlw7leu",
+	"qZOpp1g9aWsxJ+lfEbv3oyjYQxYFyxvc+KL4jHXBfFsS20JgSnGp2iNsY0zO3Q3pMpimTpipdjuJZM9F",
+	"tm+Obf/SwtTaWmQViJWzm9t77j3LbbjXdu1YY2SNg8q8tjY2tXD485beTwla1zAduLDPoflQRiNMY52K",
+	"VYXqqWB30A8mrkObBLyUE2yihLdkdYJpnBfrHtFv6ttmqDXlvTXA3iTvbfTyWjf4dnflWwUEGtvWq3KR",
+	"rm/8xPJ30j1larNXdjc3jXT5nypSwSfVsra6JN0yWjrc5uxtA+0omAU6vechiapMBWDCsBJ2o2FBJz6E",
+	"ACFp/A9JmE92bOUxOWfG4hCTeYQDHeFT0u6es2KcTL3AVA6jLyRoOiCl2yImwttvKzaOpdZbV1orkjaj",
+	"1cX6GgtFGsuClpQnpG0IpExe8HjS6fbwKNjdexaS8fMXL69Xf7U7YBgshd9FWMgLk4x97WJVQ1MqREfb",
+	"qC8LsaGfo+Qe/NmcR1iCxcQqu3cS83ChvUYHPfQ6MaY/fo39PHLcQyV9M0la9uKrsGZ9yiITvf7B2fFv",
+	"R2mlkYs6yzNNY4IFZwlSmLz6azpujpHOJ+x3UJ1l61Utfu83/xs3/2o3X3763Nm7+ZvLdOWm1CLreaMT",
+	"OCqCUGVrIFnb8hXaQzN+pQOrc87NHL3pH787OswFTTkFTpsh1LUVuhjE55w7jItXWNCBBnWAU3iN3CY8",
+	"cnNgNsv5DZT9yPmSqejaeIKZyfaTN7pt4G3WvqGlve/urnvfucDiworAnEmucSDBJ3VKmCksAreOphaX",
+	"ZdPBUIsDH11LwgTlbD8tY5ai1BWVK5MzFMZBMWa3j4S3OXZxEe9gdD2RIYYkI4BAIogXoxGYRGEKvUhd",
+	"imbliHSpu5D0onAuxZQ6Gi8iFOAoSnIqpiEFDaweLSq2XK1aPZfEzu2hM/sGA6l977o54U3z8Q/BWesU",
+	"L03pTbsKajpb1Z1abU4JNijIXFA5y6Sw9MRy4piFXFOobATRtevs61/1Db/lmdwxO0FOcFjLS2gwzTnX",
+	"mDx26lz81OhjJ/NroT6yhIdz1sAM/fK+f5CkONAIrl1RsVIphASseqYoXVasDX7bQRGcMDaaIXBS0uxD",
+	"Tkms3HoCPgcHKBlMidiifp3DvchRxu62WRacMk8dpm3ug0izUtX39uyoIEytnX+1bvqM9PeQJfMkqant",
+	"mmK1rm1boKsnt2zIXmLLAZvrEvtJhTgbHlZBvOwGL9wz5Zs4dyNWCITFg3AhR06WywHIKbFZV02Rnl2P",
+	"5EI55xImnC5Y7mp8IlzSg64fjQS+omziK6VfTMYLoaM08RVBjd1udwfR8TmjOhu5aKFDrVAV0Ei5czXw",
+	"SGUF5bGSBXYKz2SNMhUoZMlEsKfK+q5weahFQ9FMSebCR8Lc/jiWuuSlQV4q0BUVdFRyhg3NPXMBzKTz",
+	"ogvHRub6pZXVEV3rxZ/GTwoeXWV+4J71SDrpDwZHh0rZlg1qfN30HYXs28qMCA1Q+rE02Cdd8Xu7J1Nu",
+	"v583vDwMKGqWFYOzGkgyd7FYa6G3YgV6JX5u+faoVfSg1uMsqwxBoKayn8KhAl7c3zEVT2Bdve6yFGZ7",
+	"8q+vO5qo8My8vqffl57vDd4en5wcHW42nhqGmbLIZKlO6Krg2lsZRXVXE6+SauwauSCbnTVSnY7r/aoD",
+	"qvBC8nWxVNuGS93R8JhGKTxAYG45cirJKpDEQI2jVcucckufXSskV99gZK5e/MaQpGT/Cgk2hRvdNhDo",
+	"TIWu39Ip4YxenvHLCo+E9SkTcSBbpVScmnrw0vxwSVbZb6l3jZRN/SlLyMnnxGjJ4V9NXXiu6G0Tj+0Z",
+	"q3MGK58gysa8pXMG+x6cKG8Bf3YkEN6CfAys/6OyAJvUB19hCuAytB84/6+e8F6S/35t1FHPQFwFgE/p",
+	"adw1DXDKcXIpgJ+Y7L+i5X1LQL33dMDG/PuYvn0pGGrQ9pevsuc63Ro5hD+qB3amuLltmlKlEpPcKEte",
+	"IfO2NbqyS0LmtnKs9JKobcbs6yrWjsfE4OPg5OjDoX5PzCizF90pvfHW5cv8QJbI+mJU9UFEcCwQla2t",
+	"81Xm1ZhJ29YH84/fdbNPdrsmnSWZwUwUxITK6WKkMrdwPKfNgIdkQtjTdOobu7u4pPNmkvijqaRPEqdB",
+	"T2tMM/2IYpEmDV6Ifa2sSA0zPlIYAB9SiLuNNfapriOHNI+n9bqrp2VUd85d9esnOAZ+XXBxmJF4AkoR",
+	"ZowlRgPPGVElW5LfdQVwLWOMCMLn7ApHtOgvkeS4zLR1T0Qqgmi1T4kwN8g+B5gxruY0yrNXSWCg0u9g",
+	"qQQgMOlQCWelFVRhUi2vpTg6DrNQuFun1gX3pwGRKntZpvaVqsKUUpRdCKNr26QZsTRzzvS8H+GlfUoS",
+	"uljLnyzuYqx03m67l2nWU1NKklVZTi2mAsMlFVHEigWe7xkjmpmgdMVVmAJVgPJS1f6JOZugRqIMRRAp",
+	"+CpBKyxQpj5VKjodQDlXgSTG7jAlMdkpMJ+OOxuetf7sWjEb0bK+67iTHX7eFFOatLQncl4uZdSoSHIG",
+	"vxGR+FJCGLcg8pWx/ytxqH968Mvxb/BHTFBMdBZxLqckXlKTJtPsM3W3yG6EXKB19tkBhHXOfNsKdNV+",
+	"oQ+Vlq7gOpcOfTd5pDz9I7u+lafNcOw34LcKBY+AeOCF5dZmxouIgMeJKcU0ivllUQ6JeGCo5ndPVccz",
+	"F9In31J2Jg8edK5+PPeAvc6osp9nR5Z8KB1KNoel4ipNl74qKwI/MrWxpStNh6u5Rlc9tZy3KWUqE6fh",
+	"WfvJCD6i+prz0YJdMr5kFybhAGDiBXA2X2uML7JKrNniKtfhRoQUYOuUrdqau4ipXA0AqzWsdX2K/kKH",
+	"PY7UX28ShZq4vNAlLQpka1JJGCMtiJ9oqNsOfV3GDQzsubpZ+0jPhEy7VhKFoZio+snLVdLybm6U086Y",
+	"Gx8tiQN1pxmKThN0oBmmTBVPiJXXdy6noSURph2yf5XLsmWj6roLmOX8gZSJqOgaKvYVBwt9S5VAQhRR",
+	"phJPnrMkY4nKWIwEX8QBEaihq3ejQzBo+2jQ87MoH9+Ka/aTVKHCR6/5tQ+ZHf1zltTA1Rk3ZjwmO1qo",
+	"wXqa5GGgcqIKnRT1nJ2zUxWSWciSqS102eaN/5lMs+Lb5Sp4fOkjohMaQBuSerjqp4yPltrEXhbojPUX",
+	"JptiFqpEaJAQM/UOgCv9nIGTBggc6b2OJ5iy/XwGD6FISXd3+XPAZo9UIUEjMkDdY3KVuALghSA+mpr6",
+	"JQKuIMKuSMTnkLleMcpTk5FhuGMNZooNBziOKVEIMvxX0zwJm8fh0NQp2debV2/NJwJ8y1CjA6+/TvcF",
+	"ioiUJBb+OQvphErhoyFQzvAC/md/CObOYXO4o039VGqS4oz4CCNGloja1zo6S9ZPlYWSsnOmCyhGfAJY",
+	"SNRSEqa+jLnUty3Vhtyh+eWChkNlyWIaYEkRayV7RzQgTDuGJ6/MOcgXzW6rXSK65XLZwurnFo8nT01f",
+	"8fTd8cHRh8GR6gMclcooR8k6AbAwmeJb7VY70THgOfX2vV6r3eppR7upYl5PNT79Bf+euFKDnGkxVsV+",
+	"UoEWWm2ksuyxSQsNIG8I43KqkG1k3FPSxOL7IJ4A/CVHIQloSM5Z4k4iuUrjoS3E6SQ+jIasNkbFimSM",
+	"x2MaaGCmEuFxCFAzewDOrvFN7a3bbieMz6TRxPN5ZKIZnv4hCtdjqbx4Fje0NtuqXdBccdwNAGzlLhJv",
+	"/3fw4k1y7njv6BVhWuwFrzS4on5NNiu8T9D1KVDtav2RGZ+eALOE3ODKMXgq9nOHZFoIxUKUw6yO0PKB",
+	"zM+Z3qiic00UMzoxT06V2260oFGI4IYWmgnKKUmYGzTSKZOkLsijWJ3mQfBduzrAOxLwoLmYt9AAztsc",
+	"tnq/gF9UZOpQJCvtttsuRDCA+Srx4BTW1oLx9tq97daTVba3AjcXTL1PEqVMuma7yPy9Lf4Dl+quWL1C",
+	"Q72aIRJA+tpnLXND1WKYVfrzlMh41eyrkurldI4Kz5RKb4nhItM+L1hcKnYCV1bLs/ewLgby5mYdXZ0m",
+	"Bf3XEdZV56ktqwgo1d6EbFuVtPbPzCcPxXgJSC0gEdEVv9QonlaVMA58aGh+vMBy2CphMLyb+3P6Fua8",
+	"FRrXO289BRSPqmJZsHQfrkoiZFLC48b3dtudqrHTxT79yLARXHUY/W67t7nTGx6PaBgSpdXb7b7c3OOM",
+	"8/eYrYzkIDRptTf3Ozbua0pCsQhyfa+BTiz70SavmzznFhoPCuJukrHNQrz00yfQpmaJ8oROQGcSt93o",
+	"hOluBm+QTYsrNnM0Op+iGA4S2xSLaRnltMObxogsT/lrU7f9HtHNHJTGuOwNZrTFD4zrB2qXYRW6g0yo",
+	"K+gp72bOAmLwvQZCvcZhurfHI5FOjR4neBVxHJ5x/g7H2pl5t7NXZ3liMZ/zWJLwPQkpTpyZd7vdzZ0z",
+	"ZYmOxflWCVqjjJX5cXsKXnupPP2sXaNuNIVHRBLXFQmCnNA1F3EQkLk0+nYjrWmDF1Z2eHgwPBEoomMi",
+	"6Yygxh4SOy10CjeOfg2ay+ecAe9IpCkq0YIlDshOsQo6WRziQSm1ikStS/VRr6L27uYeH7h8wxfsm0V1",
+	"hSF3Q3V4VMZ4RqQS/CocHbImT9+S1fGhdm0ok4ilGlr/zIFHe2JcARXGya+DM7R2vKfQfGiEMV2fTFe/",
+	"xOKcqUQVKFtlC32wJKBXCGvDcGjrrpStYKrwxRQSO2dDLY7//4k9QUU6YwHoCwURHTQW5Qt5/qzjZreC",
+	"6Ds6o7IykYDV8FdVLa5OywNdh6xGy2Mt5Z6pEmg3fvGwVGJ0G2h8bCoLJgZKFVfg7Zs6TqkpvhhdUI+T",
+	"FIuxblxOIkPpc2uhYXZycDLCefJVa079dust1lU21LlgbU1HDZCYdkDFRVnySRmHduoszg63yNZXtsVt",
+	"X001mzy1/jqho8u1VuRlcdVfBQ/7B7t0MuhXPYf6urYhH+fB+5ivoe9I6lLPKIeJADWKzHnHuqQs1ll1",
+	"T6nU15VvqiMBBmQqpspAnA8QxwylBohSqSxVqFYQ4CBgJzhnKV8XLfRRF5YcFh0V1H2gDbqbQ4HOWbxg",
+	"Ql9BxmkPVC1ZJK12u0jU8FdE32273W6qjkuic4xtq3XOBqUwQ1JMsKx653MsKy2+0tCB1v44JLM5l4QF",
+	"q+Zbshpqla6MV0jgMYlW+4mM2t1FU76ILUMBiJ/JDXzO1CcwTqYiaVo41I4r1j9qvZBanH66pgroV+n4",
+	"5yydADOl6NfDwy0MgHmVKhWTaRLlvroDaBSheMGYjrxCu+2Xritbz55hXvnCLvIR4wMZTLkgWjGqLRrd",
+	"vT2k4jeBHlB/cHB8bFVKNlapGb4kQsGXErg/z5m6sfQqFMRb6C2ZSzQncU4HoVA0OYJC/Je3F3aDF+Me",
+	"aepxmvOYh03RS3i31uRlzLtw5N667Fp5e7wV2//7+fl1t9M8P79+fvTpv/7mVTD8bfQQZkPqdhCKDWUc",
+	"pW+VE0pwwipdBTYTcBd0BOrVryz9DaZIebCiReXkKWU/LaX0uamtnz4okNoXUiVVpD+qeLBal8gSJ4Qa",
+	"fu1qpXYNkQHiKCIayB96qAeSiKBrDbXDmalA6NZbOaSo7SQmXU3kZtMLXb2oYbFuyeqdej85FOPWEHlL",
+	"A2pIuOKU8xQDnkvDHd+80xUThqtPCwwtdAI71JaVCB7AQyUZDHVF9KGfZMvOasE3lMneKrM9NA+Ycza3",
+	"i5nv7CP9uymrrkUDdUPrdAoBZ8EijgmTiDJBYimMD0iyXy2JcGbspjBoC/VrqRCQ0SAoQTF7jNbQHHzL",
+	"aoNPD2N+eJeHkHV53Hy1D8sfZofv1exQ9QC+zWt3I+v+nMvtQRiUyiPxWovE+4o0aqnvdEOSGKL/oh0f",
+	"hTE3xsfseZk4nwGzHMeECEhgIbTOCJ2SOcFKnXt49O7o7CjT0+bc4Gho3qTWmzJR0Z0za2GNbru98wol",
+	"EyDGUcTZBB7u1LjPNXbbuzsuzqohkHvgfSWipUMb+cMmcs90mASB3Zsc5bvtGG+IdvXkLEdRkOIU/lS+",
+	"voDvPE7jalCfwReNwS60F0hy/gphjfO6na4ahSKlL2acNZOOttrYRQYTIr9GGviB+g+G+j8TeQ9onypc",
+	"txJHs4GP0/tISYZz8CEsk08SWaeTOFUkGa4ItMsF0O2nztLnTKlFtdqNChNmqp4S8I9Kh2nf8rUxMyjN",
+	"koq1wudMq/+UU+bPR2c+IiHVStaT/tnBL2phJhdLzqM7Jk0C5wyXork7W6h/nljs3Ts2WbO0slTIfDja",
+	"okotfc4SvTQwj3y+RhwJjkawClCimqApm2HBmkEO0Kk10xfMOdNuC0lsJ4AxjY5SXKniURSk0Yf6bEO4",
+	"qV86b+pFIcDYu4v+MCZJhJFtIE9DrMRCzAkLbbXhNmHD9ZVeVVHTX7XSKzmqEnf+ehVe2zL0Hxqyb11D",
+	"pinrETVkFc+sp8WyQvd0Uzr1cP3Ey1+HOEEQEokRI8TkVFBJe61bQiW8EVMey2akeDMWud/PGY4ivhT7",
+	"ljlFpYBI4rLyIVgq8EpnH9kBo5qgE0ZC9Pd/nqmQGYlmXKgQnXMGhirUyAo2JYVQdnw0OBvkQqkagx4a",
+	"JlWghzuvlAMHDbI3ZnIT++dMqwHJ9ZzGRFxgua9SLgxb6FiIBQn14rUuLtCRv4300QqOoVgrH402LyaK",
+	"oe6cswWTNEJj4PwzyhYSVJfakV1OyQrpCV/Z6sIkDkPHUCnJn1zr69yyiqauMaifr+qXv8xjLpURlKZC",
+	"h5kds5WOy0l9g5UB19zCOWcceBrA5ZoFRe2A65MOIVGgGK2QipdTKR5mwGliSoTrLqYAzXwdmQe7m/TJ",
+	"2ZNVPRbyKYqsAIUDFYR1wJmMeVRZGnnIeFNBd5gPSEiil5OfXQlVbv6jLrNHvh5q3GKJs9epzj7x5a6V",
+	"X7RzBriBJOy1pLgKcoSRXDWDFQuq7piFuMsNoyvSVzpR5t0bUxsJ6KWBLbQ2WBuOrkyl3O1uLtWtH5gM",
+	"bPWaDygLSO3WtY0aqnVir3hIPzOzrE2WAH1eX7lG4zvSxitt6yLUAag0giPKK+psT2lo9yjakFuzA2nS",
+	"bj2opHm6YKJGhutUs59oYyy5Tqe7Dngcmvh4vpABnxHEWdH00MBJ7ghTUgJJvsSmIwRG8JkSCWf8imTl",
+	"Xl6BQsb4ltXXauyofPtWhZnMXwxDUGoiZJqB97UuZfgqSW6sVUrKnQ80O2B3pjOi3dL22rsucQpO7HHU",
+	"r9ksZ0TIU5V0qkqeSo9jnPkXtrwfgs639Q4+U16ejlcwYnz5uC/hRZJf5mHfwIlcFqsEX+YxPMXzOYHH",
+	"aJItQiUxy7OZFhoYZiEIRMUP7VIFQ8Ov4CdltSmVJVAsoMCmInpJzFdlvVEMojHMcnQNYS4/zU81lspq",
+	"eUXSqlbAjiyH2fVmHL1lld7sgcI87dRp34pnnoaqTu8BC/+hrfyhrXzwYDuAQPJQ5Do7YHKj3vlRuOHB",
+	"p1PwaF9U32jrUYPhmfIpT/I8pnmItPu/rjW04ycVa3QrH0kTJZAwL7MHP7FJ+zmZTimGIJ0XsAlDbjrr",
+	"nsmGpVelLN0m2DPR2lEplKTkIxxIHqOGynoHfVXVIs19jQN/2EKbXrXnTDnKWxkzlRlQpdqUhGmx0uSP",
+	"R71neyjEK7FT5Xz34xH8H/AI/t7etAVfXOuJu92DtpBzJZ8O7/dPgE06F5ErIuYdDyCnG1FJw2aEySRv",
+	"UWMI0S7wUBru5JJj7T99GkGnKRdy/0W73Vb4atZbClk0XA5WmvC6lDfp2Cji9rVrZREvtux74ztTr1oK",
+	"P6FiwXIBZMBlGgpoaLhQqdCywRWLd43KUUhDJZ36WipNRoC95IbQZ1Qew3HIaoiU3Yp0TBXBnR/UNHGM",
+	"mySoMkzXZNWBp/6I6JTOPA6mRMgYSx4LcDVKGTwjJCShPZGVgufm083/GwA=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

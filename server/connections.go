@@ -93,7 +93,7 @@ func (s *Server) create(ctx context.Context, who store.Principal, in createInput
 	}
 	// Merged onto nothing: the one rule for secrets sent as the redaction
 	// marker refuses them here too (there is no stored value to keep).
-	config, err := providers.Merge(p, nil, in.ProviderConfig)
+	config, err := providers.Merge(p, nil, withoutProviderType(in.ProviderConfig))
 	if err != nil {
 		return nil, connvault.Under(err, "body", "provider_config")
 	}
@@ -224,7 +224,11 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 		if err != nil {
 			return nil, err
 		}
-		merged, err := providers.Merge(p, full, *body.ProviderConfig)
+		patch := *body.ProviderConfig
+		if pt, ok := patch["provider_type"]; ok && pt != c.ProviderType {
+			return nil, connvault.Invalid([]string{"body", "provider_config", "provider_type"}, "provider_config.provider_type must equal the connection's provider_type, "+c.ProviderType)
+		}
+		merged, err := providers.Merge(p, full, withoutProviderType(patch))
 		if err != nil {
 			return nil, connvault.Under(err, "body", "provider_config")
 		}
@@ -382,4 +386,20 @@ func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *in
 		}
 	}
 	return encodeList(res.Connections, pg, res.Total), nil
+}
+
+// withoutProviderType drops provider_type from a provider_config: Mixpeek's
+// clients restate the connection's type there (the spec makes it equal the
+// outer one); it is not configuration and is not stored twice.
+func withoutProviderType(cfg map[string]any) map[string]any {
+	if _, ok := cfg["provider_type"]; !ok {
+		return cfg
+	}
+	out := make(map[string]any, len(cfg))
+	for k, v := range cfg {
+		if k != "provider_type" {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -178,3 +178,25 @@ func TestNullsAndFastAPIDetail(t *testing.T) {
 		t.Errorf("a 404 carries detail: %s", r.Body)
 	}
 }
+
+// Mixpeek's clients restate provider_type inside provider_config: accepted
+// when it equals the connection's, refused otherwise, never stored.
+func TestProviderTypeInsideTheConfig(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	body := s3Create("restated")
+	body["provider_config"].(map[string]any)["provider_type"] = "s3"
+	c := create(t, h, body)
+	if strings.Contains(string(c.ProviderConfig), "provider_type") {
+		t.Errorf("stored twice: %s", c.ProviderConfig)
+	}
+	other := s3Create("mismatch")
+	other["provider_config"].(map[string]any)["provider_type"] = "rss"
+	wantFieldError(t, h.Call(t, "POST", connectionsPath, other), "body", "provider_config", "provider_type")
+	if r := h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"test_before_save": false,
+		"provider_config": map[string]any{"provider_type": "s3", "region": "eu-west-1"}}); r.Status != 200 || strings.Contains(string(model(t, r).ProviderConfig), "provider_type") {
+		t.Errorf("PATCH restating the type: %d %s", r.Status, r.Body)
+	}
+	wantFieldError(t, h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"provider_config": map[string]any{"provider_type": "rss"}}),
+		"body", "provider_config", "provider_type")
+}

@@ -35,6 +35,21 @@ func (e BackblazeApplicationKeyCredentialsType) Valid() bool {
 	}
 }
 
+// Defines values for BackblazeConfigProviderType.
+const (
+	BackblazeConfigProviderTypeBackblaze BackblazeConfigProviderType = "backblaze"
+)
+
+// Valid indicates whether the value is a known member of the BackblazeConfigProviderType enum.
+func (e BackblazeConfigProviderType) Valid() bool {
+	switch e {
+	case BackblazeConfigProviderTypeBackblaze:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BoxCcgCredentialsType.
 const (
 	BoxCcgCredentialsTypeCcg BoxCcgCredentialsType = "ccg"
@@ -44,6 +59,21 @@ const (
 func (e BoxCcgCredentialsType) Valid() bool {
 	switch e {
 	case BoxCcgCredentialsTypeCcg:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BoxConfigProviderType.
+const (
+	BoxConfigProviderTypeBox BoxConfigProviderType = "box"
+)
+
+// Valid indicates whether the value is a known member of the BoxConfigProviderType enum.
+func (e BoxConfigProviderType) Valid() bool {
+	switch e {
+	case BoxConfigProviderTypeBox:
 		return true
 	default:
 		return false
@@ -89,6 +119,21 @@ const (
 func (e BrightdataApiTokenCredentialsType) Valid() bool {
 	switch e {
 	case BrightdataApiTokenCredentialsTypeApiToken:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BrightdataConfigProviderType.
+const (
+	BrightdataConfigProviderTypeBrightdata BrightdataConfigProviderType = "brightdata"
+)
+
+// Valid indicates whether the value is a known member of the BrightdataConfigProviderType enum.
+func (e BrightdataConfigProviderType) Valid() bool {
+	switch e {
+	case BrightdataConfigProviderTypeBrightdata:
 		return true
 	default:
 		return false
@@ -431,6 +476,21 @@ func (e EventAction) Valid() bool {
 	}
 }
 
+// Defines values for GoogleDriveConfigProviderType.
+const (
+	GoogleDriveConfigProviderTypeGoogleDrive GoogleDriveConfigProviderType = "google_drive"
+)
+
+// Valid indicates whether the value is a known member of the GoogleDriveConfigProviderType enum.
+func (e GoogleDriveConfigProviderType) Valid() bool {
+	switch e {
+	case GoogleDriveConfigProviderTypeGoogleDrive:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GoogleOAuthCredentialsType.
 const (
 	GoogleOAuthCredentialsTypeOauth GoogleOAuthCredentialsType = "oauth"
@@ -497,6 +557,21 @@ func (e HttpApiConfigHttpMethod) Valid() bool {
 	}
 }
 
+// Defines values for HttpApiConfigProviderType.
+const (
+	HttpApiConfigProviderTypeHttpApi HttpApiConfigProviderType = "http_api"
+)
+
+// Valid indicates whether the value is a known member of the HttpApiConfigProviderType enum.
+func (e HttpApiConfigProviderType) Valid() bool {
+	switch e {
+	case HttpApiConfigProviderTypeHttpApi:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HttpApiPaginationType.
 const (
 	HttpApiPaginationTypeCursor HttpApiPaginationType = "cursor"
@@ -536,6 +611,21 @@ func (e HttpHeadersCredentialsType) Valid() bool {
 	}
 }
 
+// Defines values for InstagramConfigProviderType.
+const (
+	InstagramConfigProviderTypeInstagram InstagramConfigProviderType = "instagram"
+)
+
+// Valid indicates whether the value is a known member of the InstagramConfigProviderType enum.
+func (e InstagramConfigProviderType) Valid() bool {
+	switch e {
+	case InstagramConfigProviderTypeInstagram:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for InstagramOAuthCredentialsType.
 const (
 	InstagramOAuthCredentialsTypeOauth InstagramOAuthCredentialsType = "oauth"
@@ -545,6 +635,21 @@ const (
 func (e InstagramOAuthCredentialsType) Valid() bool {
 	switch e {
 	case InstagramOAuthCredentialsTypeOauth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostgresqlConfigProviderType.
+const (
+	PostgresqlConfigProviderTypePostgresql PostgresqlConfigProviderType = "postgresql"
+)
+
+// Valid indicates whether the value is a known member of the PostgresqlConfigProviderType enum.
+func (e PostgresqlConfigProviderType) Valid() bool {
+	switch e {
+	case PostgresqlConfigProviderTypePostgresql:
 		return true
 	default:
 		return false
@@ -632,6 +737,21 @@ func (e ProviderType) Valid() bool {
 	}
 }
 
+// Defines values for RssConfigProviderType.
+const (
+	RssConfigProviderTypeRss RssConfigProviderType = "rss"
+)
+
+// Valid indicates whether the value is a known member of the RssConfigProviderType enum.
+func (e RssConfigProviderType) Valid() bool {
+	switch e {
+	case RssConfigProviderTypeRss:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for S3AccessKeyCredentialsType.
 const (
 	S3AccessKeyCredentialsTypeAccessKey S3AccessKeyCredentialsType = "access_key"
@@ -641,6 +761,21 @@ const (
 func (e S3AccessKeyCredentialsType) Valid() bool {
 	switch e {
 	case S3AccessKeyCredentialsTypeAccessKey:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for S3ConfigProviderType.
+const (
+	S3ConfigProviderTypeS3 S3ConfigProviderType = "s3"
+)
+
+// Valid indicates whether the value is a known member of the S3ConfigProviderType enum.
+func (e S3ConfigProviderType) Valid() bool {
+	switch e {
+	case S3ConfigProviderTypeS3:
 		return true
 	default:
 		return false
@@ -701,6 +836,21 @@ func (e SharepointClientCredentialsType) Valid() bool {
 	}
 }
 
+// Defines values for SharepointConfigProviderType.
+const (
+	SharepointConfigProviderTypeSharepoint SharepointConfigProviderType = "sharepoint"
+)
+
+// Valid indicates whether the value is a known member of the SharepointConfigProviderType enum.
+func (e SharepointConfigProviderType) Valid() bool {
+	switch e {
+	case SharepointConfigProviderTypeSharepoint:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SharepointDelegatedCredentialsType.
 const (
 	SharepointDelegatedCredentialsTypeDelegated SharepointDelegatedCredentialsType = "delegated"
@@ -710,6 +860,21 @@ const (
 func (e SharepointDelegatedCredentialsType) Valid() bool {
 	switch e {
 	case SharepointDelegatedCredentialsTypeDelegated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SnowflakeConfigProviderType.
+const (
+	SnowflakeConfigProviderTypeSnowflake SnowflakeConfigProviderType = "snowflake"
+)
+
+// Valid indicates whether the value is a known member of the SnowflakeConfigProviderType enum.
+func (e SnowflakeConfigProviderType) Valid() bool {
+	switch e {
+	case SnowflakeConfigProviderTypeSnowflake:
 		return true
 	default:
 		return false
@@ -746,6 +911,36 @@ func (e TestStepStatus) Valid() bool {
 	case TestStepStatusPASSED:
 		return true
 	case TestStepStatusSKIPPED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TigrisConfigProviderType.
+const (
+	TigrisConfigProviderTypeTigris TigrisConfigProviderType = "tigris"
+)
+
+// Valid indicates whether the value is a known member of the TigrisConfigProviderType enum.
+func (e TigrisConfigProviderType) Valid() bool {
+	switch e {
+	case TigrisConfigProviderTypeTigris:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TiktokConfigProviderType.
+const (
+	TiktokConfigProviderTypeTiktok TiktokConfigProviderType = "tiktok"
+)
+
+// Valid indicates whether the value is a known member of the TiktokConfigProviderType enum.
+func (e TiktokConfigProviderType) Valid() bool {
+	switch e {
+	case TiktokConfigProviderTypeTiktok:
 		return true
 	default:
 		return false
@@ -906,9 +1101,15 @@ type BackblazeConfig struct {
 	// EndpointUrl Example: https://s3.us-west-004.backblazeb2.com
 	EndpointUrl *string `json:"endpoint_url,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *BackblazeConfigProviderType `json:"provider_type,omitempty"`
+
 	// Region Example: us-west-004
 	Region *string `json:"region,omitempty"`
 }
+
+// BackblazeConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type BackblazeConfigProviderType string
 
 // BackblazeCredentials How to authenticate to Backblaze.
 //
@@ -949,7 +1150,13 @@ type BoxConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 	FolderId    *string            `json:"folder_id,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *BoxConfigProviderType `json:"provider_type,omitempty"`
 }
+
+// BoxConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type BoxConfigProviderType string
 
 // BoxCredentials OAuth, client credentials grant (CCG) or JWT.
 //
@@ -1035,8 +1242,14 @@ type BrightdataConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	Zone        *string            `json:"zone,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *BrightdataConfigProviderType `json:"provider_type,omitempty"`
+	Zone         *string                       `json:"zone,omitempty"`
 }
+
+// BrightdataConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type BrightdataConfigProviderType string
 
 // BrightdataCredentials An API token.
 //
@@ -1751,9 +1964,15 @@ type GoogleDriveConfig struct {
 	FolderId        *string              `json:"folder_id,omitempty"`
 	ImpersonateUser *openapi_types.Email `json:"impersonate_user,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *GoogleDriveConfigProviderType `json:"provider_type,omitempty"`
+
 	// SharedDriveId Example: 0AH-Xabc123
 	SharedDriveId *string `json:"shared_drive_id,omitempty"`
 }
+
+// GoogleDriveConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type GoogleDriveConfigProviderType string
 
 // GoogleDriveCredentials A service account key or an OAuth refresh token.
 //
@@ -1846,6 +2065,9 @@ type HttpApiConfig struct {
 	// Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 	Pagination *HttpApiPagination `json:"pagination,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *HttpApiConfigProviderType `json:"provider_type,omitempty"`
+
 	// RequestBody JSON body sent with POST.
 	RequestBody *map[string]interface{} `json:"request_body,omitempty"`
 
@@ -1855,6 +2077,9 @@ type HttpApiConfig struct {
 
 // HttpApiConfigHttpMethod defines model for HttpApiConfig.HttpMethod.
 type HttpApiConfigHttpMethod string
+
+// HttpApiConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type HttpApiConfigProviderType string
 
 // HttpApiPagination How to page through the API.
 //
@@ -1907,8 +2132,14 @@ type InstagramConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	Scopes      *[]string          `json:"scopes,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *InstagramConfigProviderType `json:"provider_type,omitempty"`
+	Scopes       *[]string                    `json:"scopes,omitempty"`
 }
+
+// InstagramConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type InstagramConfigProviderType string
 
 // InstagramCredentials OAuth credentials.
 //
@@ -2039,6 +2270,9 @@ type PostgresqlConfig struct {
 	Host string `json:"host"`
 	Port *int   `json:"port,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *PostgresqlConfigProviderType `json:"provider_type,omitempty"`
+
 	// Query Query to sync from, instead of a table.
 	Query   *string                  `json:"query,omitempty"`
 	Schema  *string                  `json:"schema,omitempty"`
@@ -2047,6 +2281,9 @@ type PostgresqlConfig struct {
 	// Table Table to sync from.
 	Table *string `json:"table,omitempty"`
 }
+
+// PostgresqlConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type PostgresqlConfigProviderType string
 
 // PostgresqlConfigSslMode defines model for PostgresqlConfig.SslMode.
 type PostgresqlConfigSslMode string
@@ -2080,10 +2317,16 @@ type RssConfig struct {
 	// FeedUrl Example: https://blog.example.com/feed.xml
 	FeedUrl string `json:"feed_url"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *RssConfigProviderType `json:"provider_type,omitempty"`
+
 	// RequestTimeout Seconds.
 	RequestTimeout *int    `json:"request_timeout,omitempty"`
 	UserAgent      *string `json:"user_agent,omitempty"`
 }
+
+// RssConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type RssConfigProviderType string
 
 // S3AccessKeyCredentials Static access key (optionally with a session token).
 //
@@ -2136,6 +2379,9 @@ type S3Config struct {
 	// Example: raw/
 	Prefix *string `json:"prefix,omitempty"`
 
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *S3ConfigProviderType `json:"provider_type,omitempty"`
+
 	// Region Bucket region.
 	//
 	// Example: us-east-1
@@ -2144,6 +2390,9 @@ type S3Config struct {
 	// VerifySsl Verify the endpoint's TLS certificate.
 	VerifySsl *bool `json:"verify_ssl,omitempty"`
 }
+
+// S3ConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type S3ConfigProviderType string
 
 // S3Credentials How to authenticate to S3.
 //
@@ -2227,8 +2476,14 @@ type SharepointConfig struct {
 	Description *ConfigDescription `json:"description,omitempty"`
 	DriveId     *string            `json:"drive_id,omitempty"`
 	FolderPath  *string            `json:"folder_path,omitempty"`
-	SiteId      *string            `json:"site_id,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *SharepointConfigProviderType `json:"provider_type,omitempty"`
+	SiteId       *string                       `json:"site_id,omitempty"`
 }
+
+// SharepointConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type SharepointConfigProviderType string
 
 // SharepointCredentials An app registration, with or without a delegated user's refresh token.
 //
@@ -2275,13 +2530,19 @@ type SnowflakeConfig struct {
 	// Description Free-text note about this configuration.
 	//
 	// Example: S3 configuration
-	Description         *ConfigDescription `json:"description,omitempty"`
-	FetchSize           *int               `json:"fetch_size,omitempty"`
-	QueryTimeoutSeconds *int               `json:"query_timeout_seconds,omitempty"`
-	Role                *string            `json:"role,omitempty"`
-	Schema              *string            `json:"schema,omitempty"`
-	Warehouse           *string            `json:"warehouse,omitempty"`
+	Description *ConfigDescription `json:"description,omitempty"`
+	FetchSize   *int               `json:"fetch_size,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType        *SnowflakeConfigProviderType `json:"provider_type,omitempty"`
+	QueryTimeoutSeconds *int                         `json:"query_timeout_seconds,omitempty"`
+	Role                *string                      `json:"role,omitempty"`
+	Schema              *string                      `json:"schema,omitempty"`
+	Warehouse           *string                      `json:"warehouse,omitempty"`
 }
+
+// SnowflakeConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type SnowflakeConfigProviderType string
 
 // SnowflakeCredentials A key pair or a user name and password.
 //
@@ -2431,8 +2692,14 @@ type TigrisConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 	EndpointUrl *string            `json:"endpoint_url,omitempty"`
-	Region      *string            `json:"region,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *TigrisConfigProviderType `json:"provider_type,omitempty"`
+	Region       *string                   `json:"region,omitempty"`
 }
+
+// TigrisConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type TigrisConfigProviderType string
 
 // TiktokConfig A TikTok account.
 //
@@ -2447,8 +2714,14 @@ type TiktokConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	Scopes      *[]string          `json:"scopes,omitempty"`
+
+	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+	ProviderType *TiktokConfigProviderType `json:"provider_type,omitempty"`
+	Scopes       *[]string                 `json:"scopes,omitempty"`
 }
+
+// TiktokConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+type TiktokConfigProviderType string
 
 // TiktokCredentials OAuth credentials.
 //

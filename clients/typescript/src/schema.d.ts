@@ -1106,6 +1106,11 @@ export interface components {
          *     }
          */
         S3Config: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "s3";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["S3Credentials"];
             /**
@@ -1194,6 +1199,11 @@ export interface components {
          *     }
          */
         TigrisConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "tigris";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["AccessKeyOnlyCredentials"];
             /** @example my-bucket */
@@ -1229,6 +1239,11 @@ export interface components {
          *     }
          */
         BackblazeConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "backblaze";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["BackblazeCredentials"];
             /** @example my-b2-bucket */
@@ -1280,6 +1295,11 @@ export interface components {
          *     }
          */
         PostgresqlConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "postgresql";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["PostgresqlCredentials"];
             /** @example db.internal.example.com */
@@ -1342,6 +1362,11 @@ export interface components {
          *     }
          */
         GoogleDriveConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "google_drive";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["GoogleDriveCredentials"];
             /** @example 0AH-Xabc123 */
@@ -1426,6 +1451,11 @@ export interface components {
          *     }
          */
         SnowflakeConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "snowflake";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["SnowflakeCredentials"];
             /** @example xy12345.us-east-1 */
@@ -1482,6 +1512,11 @@ export interface components {
          *     }
          */
         SharepointConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "sharepoint";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["SharepointCredentials"];
             site_id?: string;
@@ -1555,6 +1590,11 @@ export interface components {
          *     }
          */
         InstagramConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "instagram";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["InstagramCredentials"];
             business_account_id?: string;
@@ -1610,6 +1650,11 @@ export interface components {
          *     }
          */
         TiktokConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "tiktok";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["TiktokCredentials"];
             scopes?: string[];
@@ -1662,6 +1707,11 @@ export interface components {
          *     }
          */
         BoxConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "box";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["BoxCredentials"];
             /** @default 0 */
@@ -1753,6 +1803,11 @@ export interface components {
          *     }
          */
         BrightdataConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "brightdata";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["BrightdataCredentials"];
             zone?: string;
@@ -1825,6 +1880,11 @@ export interface components {
          *     }
          */
         RssConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "rss";
             description?: components["schemas"]["ConfigDescription"];
             credentials?: components["schemas"]["HttpHeadersOnlyCredentials"];
             /**
@@ -1860,6 +1920,11 @@ export interface components {
          *     }
          */
         HttpApiConfig: {
+            /**
+             * @description Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
+             * @enum {string}
+             */
+            provider_type?: "http_api";
             description?: components["schemas"]["ConfigDescription"];
             credentials?: components["schemas"]["HttpHeadersOnlyCredentials"];
             /**
