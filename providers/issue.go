@@ -11,13 +11,21 @@ import (
 // stepError is a failed step of what Check and Issue share (reading the
 // credentials, a token exchange, assuming a role): Check shows it as its
 // failed step, Issue as an IssueError that names the step. msg is user-
-// facing and never holds a secret, like every step message.
-type stepError struct{ step, msg string }
+// facing and never holds a secret, like every step message. refused
+// marks a refusal of the credentials by the provider (an OAuth refusal,
+// a role that may not be assumed), which a browse reports as Refused.
+type stepError struct {
+	step, msg string
+	refused   bool
+}
 
 func (e *stepError) Error() string { return e.step + ": " + e.msg }
 
 // failed is the stepError of step failing with msg.
 func failed(step, msg string) *stepError { return &stepError{step: step, msg: msg} }
+
+// refusedStep is the stepError of step refused by the provider with msg.
+func refusedStep(step, msg string) *stepError { return &stepError{step: step, msg: msg, refused: true} }
 
 // result is the check's failed result: e's step after the passed ones.
 func (e *stepError) result(passed ...Step) Result { return failStep(e.step, e.msg, passed...) }

@@ -70,7 +70,9 @@ func fetchToken(ctx context.Context, env Env, tokenURL string, form url.Values) 
 func exchange(ctx context.Context, env Env, tokenURL string, form url.Values, passed []Step) (oauthToken, []Step, *stepError) {
 	tok, err := fetchToken(ctx, env, tokenURL, form)
 	if err != nil {
-		return oauthToken{}, passed, failed("authenticate", describeTokenError(err))
+		fail := failed("authenticate", describeTokenError(err))
+		fail.refused = isTokenRefusal(err)
+		return oauthToken{}, passed, fail
 	}
 	return tok, append(passed, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"}), nil
 }
@@ -141,6 +143,19 @@ func (e *tokenRefusal) Error() string {
 var oauthRefusals = map[string]bool{
 	"invalid_client": true, "invalid_grant": true, "unauthorized_client": true,
 	"invalid_scope": true, "access_denied": true,
+}
+
+// isTokenRefusal reports whether a token request failed because the
+// credentials were refused (rather than the endpoint failing): an OAuth
+// refusal code, or HTTP 401 or 403.
+func isTokenRefusal(err error) bool {
+	var se *httpStatusError
+	if errors.As(err, &se) {
+		return se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden ||
+			(se.Status == http.StatusBadRequest && oauthRefusals[se.Code])
+	}
+	var tr *tokenRefusal
+	return errors.As(err, &tr) && oauthRefusals[tr.Code]
 }
 
 // describeTokenError explains a failed token request. Token endpoints answer

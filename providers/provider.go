@@ -86,6 +86,18 @@ type Provider struct {
 	// *IssueError. register builds it around the provider's issue of its
 	// typed config.
 	Issue func(ctx context.Context, cfg Config, env Env) (Issued, error)
+	// Browse lists one page of a folder's folders or files (see browse.go
+	// for what each provider calls), nil for providers without folders.
+	// The caller sets the deadline on ctx and stores page.Rotated when
+	// set, on failure too. Every failure is a *BrowseError: Refused (an
+	// auth or permission failure, as a failed check is), NotFound (the
+	// path), TimedOut or Invalid (the request). register builds it around
+	// the provider's browse of its typed config, declared with browsing.
+	Browse func(ctx context.Context, cfg Config, env Env, req BrowseRequest) (BrowsePage, error)
+
+	// browse is Browse before its errors are made safe to show: tests
+	// prove it never produces a secret in the first place.
+	browse func(ctx context.Context, cfg Config, env Env, req BrowseRequest) (BrowsePage, error)
 }
 
 // Issued is what a sync worker receives for a connection.
@@ -132,9 +144,12 @@ var (
 // decoded into C once, here, so neither opens with the decode or handles
 // its failure its own way): check proves the credentials work, issue
 // hands a sync worker credentials (see Provider.Issue and wrapIssue).
+// Optional operations follow as options: browsing(browse) for a provider
+// with folders (see Provider.Browse).
 func register[C any](providerType string, secrets []string,
 	check func(ctx context.Context, c C, env Env) Result,
 	issue func(ctx context.Context, c C, env Env) (Issued, error),
+	opts ...option[C],
 ) {
 	if check == nil || issue == nil {
 		panic("providers: " + providerType + " must declare its check and its issue")
@@ -156,6 +171,14 @@ func register[C any](providerType string, secrets []string,
 		}
 		return issue(ctx, c, env)
 	})
+	decode := func(cfg Config) (C, error) {
+		var c C
+		err := decodeConfig(cfg, &c)
+		return c, err
+	}
+	for _, opt := range opts {
+		opt(p, decode)
+	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[p.Type]; dup {

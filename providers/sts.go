@@ -71,7 +71,7 @@ func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string
 	if errors.As(err, &se) {
 		switch se.Code {
 		case "AccessDenied":
-			return fail("the role's trust policy does not let this server assume it (check the role ARN and external id)")
+			return stsCredentials{}, refusedStep("assume role", "the role's trust policy does not let this server assume it (check the role ARN and external id)")
 		case "InvalidClientTokenId", "SignatureDoesNotMatch":
 			return fail("AWS refused the server's own credentials (" + se.Code + ")")
 		}
