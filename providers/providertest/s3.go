@@ -1,19 +1,25 @@
 package providertest
 
 import (
+	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// S3 is an S3-compatible double: path-style ListObjectsV2 and HeadBucket,
-// AWS Signature V4 verified by recomputing it with the known secret.
+// S3 is an S3-compatible double: path-style ListObjectsV2 (prefix,
+// delimiter and common prefixes, max-keys, opaque continuation tokens,
+// URL encoding) and HeadBucket, AWS Signature V4 verified by recomputing
+// it with the known secret. Requests counts every request, BucketRequests
+// those of one bucket.
 type S3 struct {
 	Server
 	AccessKey string
@@ -23,6 +29,7 @@ type S3 struct {
 	mu      sync.Mutex
 	keys    map[string]sigKey   // access key id -> secret (and session token)
 	buckets map[string][]string // bucket -> object keys
+	meta    map[string]map[string]objectMeta
 	denied  map[string]bool     // buckets whose policy denies this key
 	failing atomic.Bool
 	delay   atomic.Int64 // nanoseconds each answer waits
@@ -52,7 +59,7 @@ func newS3(accessKey, secretKey string, buckets map[string][]string) *S3 {
 	if buckets == nil {
 		buckets = map[string][]string{}
 	}
-	return &S3{AccessKey: accessKey, SecretKey: secretKey, buckets: buckets, denied: map[string]bool{},
+	return &S3{AccessKey: accessKey, SecretKey: secretKey, buckets: buckets, denied: map[string]bool{}, meta: map[string]map[string]objectMeta{},
 		keys: map[string]sigKey{accessKey: {secret: secretKey}}}
 }
 
@@ -115,18 +122,164 @@ type listBucketResult struct {
 	XMLName     xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListBucketResult"`
 	Name        string   `xml:"Name"`
 	Prefix      string   `xml:"Prefix"`
+	Delimiter   string   `xml:"Delimiter,omitempty"`
 	KeyCount    int      `xml:"KeyCount"`
 	MaxKeys     int      `xml:"MaxKeys"`
 	IsTruncated bool     `xml:"IsTruncated"`
-	// NextContinuationToken is the key to continue after (opaque to clients).
-	NextContinuationToken string `xml:"NextContinuationToken,omitempty"`
-	Contents              []struct {
-		Key          string `xml:"Key"`
-		LastModified string `xml:"LastModified"`
-		ETag         string `xml:"ETag"`
-		Size         int64  `xml:"Size"`
-		StorageClass string `xml:"StorageClass"`
-	} `xml:"Contents"`
+	// EncodingType is "url" when the request asked for it: keys and
+	// prefixes are then URL-encoded, as S3 does.
+	EncodingType      string `xml:"EncodingType,omitempty"`
+	ContinuationToken string `xml:"ContinuationToken,omitempty"`
+	// NextContinuationToken is opaque to clients (it encodes the last
+	// entry listed, bound to the bucket, prefix and delimiter).
+	NextContinuationToken string           `xml:"NextContinuationToken,omitempty"`
+	Contents              []listedObject   `xml:"Contents"`
+	CommonPrefixes        []listedPrefixes `xml:"CommonPrefixes"`
+}
+
+type listedObject struct {
+	Key          string `xml:"Key"`
+	LastModified string `xml:"LastModified"`
+	ETag         string `xml:"ETag"`
+	Size         int64  `xml:"Size"`
+	StorageClass string `xml:"StorageClass"`
+}
+
+type listedPrefixes struct {
+	Prefix string `xml:"Prefix"`
+}
+
+// objectMeta is what the double knows of an object beyond its key.
+type objectMeta struct {
+	size     int64
+	modified time.Time
+}
+
+// defaultModified is the LastModified of objects added without one.
+var defaultModified = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+
+// AddTree adds the files of root to bucket (creating it) under prefix
+// ("" or ending in "/"), with their sizes and times; an empty folder
+// becomes a zero-byte "folder/" marker object, as consoles create them.
+// With SampleTree, prefixes are folders to a delimited ListObjectsV2.
+func (d *S3) AddTree(bucket, prefix string, root *Entry) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.meta[bucket] == nil {
+		d.meta[bucket] = map[string]objectMeta{}
+	}
+	var walk func(e *Entry, at string)
+	walk = func(e *Entry, at string) {
+		for _, c := range e.Children {
+			key := at + c.Name
+			if c.Folder {
+				if len(c.Children) == 0 {
+					d.buckets[bucket] = append(d.buckets[bucket], key+"/")
+					d.meta[bucket][key+"/"] = objectMeta{modified: c.Modified}
+				}
+				walk(c, key+"/")
+				continue
+			}
+			d.buckets[bucket] = append(d.buckets[bucket], key)
+			d.meta[bucket][key] = objectMeta{size: c.Size, modified: c.Modified}
+		}
+	}
+	if _, ok := d.buckets[bucket]; !ok {
+		d.buckets[bucket] = nil
+	}
+	walk(root, prefix)
+}
+
+// listObjectsV2 answers a ListObjectsV2 of objects (sorted here) with
+// S3's rules: keys under prefix, rolled up at the delimiter into common
+// prefixes, after the continuation token, max-keys entries (keys and
+// prefixes together, at most 1000) per page.
+func (d *S3) listObjectsV2(w http.ResponseWriter, r *http.Request, bucket string, objects []string, meta map[string]objectMeta) {
+	q := r.URL.Query()
+	prefix, delim := q.Get("prefix"), q.Get("delimiter")
+	maxKeys := 1000
+	if mk := q.Get("max-keys"); mk != "" {
+		n, err := strconv.Atoi(mk)
+		if err != nil || n < 0 {
+			writeS3Error(w, http.StatusBadRequest, "InvalidArgument", "Provided max-keys not an integer or within integer range", "/"+bucket)
+			return
+		}
+		maxKeys = min(n, 1000)
+	}
+	listing := bucket + "\x00" + prefix + "\x00" + delim
+	after := ""
+	if tok := q.Get("continuation-token"); tok != "" {
+		last, ok := readS3Token(tok, listing)
+		if !ok {
+			writeS3Error(w, http.StatusBadRequest, "InvalidArgument", "The continuation token provided is incorrect", "/"+bucket)
+			return
+		}
+		after = last
+	}
+	keys := append([]string(nil), objects...)
+	sort.Strings(keys)
+	type entry struct {
+		name     string
+		isPrefix bool
+	}
+	var entries []entry
+	for _, k := range keys {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		e := entry{name: k}
+		if delim != "" {
+			if i := strings.Index(k[len(prefix):], delim); i >= 0 {
+				e = entry{name: k[:len(prefix)+i+len(delim)], isPrefix: true}
+			}
+		}
+		if e.name <= after || (len(entries) > 0 && entries[len(entries)-1] == e) {
+			continue
+		}
+		entries = append(entries, e)
+	}
+	res := listBucketResult{Name: bucket, Prefix: prefix, Delimiter: delim, MaxKeys: maxKeys, ContinuationToken: q.Get("continuation-token")}
+	if len(entries) > maxKeys {
+		entries, res.IsTruncated = entries[:maxKeys], true
+		res.NextContinuationToken = s3Token(entries[len(entries)-1].name, listing)
+	}
+	encode := func(s string) string { return s }
+	if q.Get("encoding-type") == "url" {
+		res.EncodingType = "url"
+		encode = func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "%2F", "/") }
+		res.Prefix = encode(prefix)
+	}
+	for _, e := range entries {
+		if e.isPrefix {
+			res.CommonPrefixes = append(res.CommonPrefixes, listedPrefixes{Prefix: encode(e.name)})
+			continue
+		}
+		m, ok := meta[e.name]
+		if !ok {
+			m.modified = defaultModified
+		}
+		res.Contents = append(res.Contents, listedObject{Key: encode(e.name), LastModified: m.modified.Format("2006-01-02T15:04:05.000Z"),
+			ETag: `"d41d8cd98f00b204e9800998ecf8427e"`, Size: m.size, StorageClass: "STANDARD"})
+	}
+	res.KeyCount = len(entries)
+	w.Header().Set("Content-Type", "application/xml")
+	_ = xml.NewEncoder(w).Encode(res)
+}
+
+// s3Token is the opaque continuation token after entry in listing.
+func s3Token(entry, listing string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(entry + "\x00" + listing))
+}
+
+// readS3Token is the entry a continuation token of listing continues
+// after; ok is false for a token that is not one.
+func readS3Token(token, listing string) (entry string, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", false
+	}
+	entry, rest, found := strings.Cut(string(b), "\x00")
+	return entry, found && rest == listing && entry != ""
 }
 
 func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +297,8 @@ func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	keys := maps.Clone(d.keys)
 	objects, exists := d.buckets[bucket]
+	objects = append([]string(nil), objects...)
+	meta := maps.Clone(d.meta[bucket])
 	denied := d.denied[bucket]
 	d.mu.Unlock()
 
@@ -171,34 +326,7 @@ func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-east-1</LocationConstraint>`)
 	case r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "2":
-		q := r.URL.Query()
-		maxKeys := 1000
-		fmt.Sscan(q.Get("max-keys"), &maxKeys)
-		res := listBucketResult{Name: bucket, Prefix: q.Get("prefix"), MaxKeys: maxKeys}
-		var keys []string
-		after := q.Get("continuation-token")
-		for _, k := range objects {
-			if strings.HasPrefix(k, q.Get("prefix")) && k > after {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		if len(keys) > maxKeys {
-			keys, res.IsTruncated = keys[:maxKeys], true
-			res.NextContinuationToken = keys[len(keys)-1]
-		}
-		for _, k := range keys {
-			res.Contents = append(res.Contents, struct {
-				Key          string `xml:"Key"`
-				LastModified string `xml:"LastModified"`
-				ETag         string `xml:"ETag"`
-				Size         int64  `xml:"Size"`
-				StorageClass string `xml:"StorageClass"`
-			}{Key: k, LastModified: "2026-11-01T10:00:00.000Z", ETag: `"d41d8cd98f00b204e9800998ecf8427e"`, Size: 0, StorageClass: "STANDARD"})
-		}
-		res.KeyCount = len(res.Contents)
-		w.Header().Set("Content-Type", "application/xml")
-		_ = xml.NewEncoder(w).Encode(res)
+		d.listObjectsV2(w, r, bucket, objects, meta)
 	default:
 		writeS3Error(w, http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented", resource)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 )
 
@@ -22,7 +23,13 @@ type Server struct {
 
 	srv       *httptest.Server
 	endpoints map[string]string // endpoint name -> path under URL
+	last      atomic.Pointer[url.URL]
 }
+
+// LastURL is the URL (path and query) of the last request the double
+// received, nil before the first: tests read the parameters a client sent
+// (a page size, a page token).
+func (s *Server) LastURL() *url.URL { return s.last.Load() }
 
 // start serves handler over HTTP until the test ends. endpoints maps the
 // provider's endpoint names (CONNVAULT_PROVIDER_ENDPOINTS) to paths under
@@ -43,6 +50,8 @@ func (s *Server) listen(t TB, newServer func(http.Handler) *httptest.Server, han
 	s.endpoints = endpoints
 	s.srv = newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Requests.Add(1)
+		u := *r.URL
+		s.last.Store(&u)
 		handler(w, r)
 	}))
 	t.Cleanup(s.srv.Close)
