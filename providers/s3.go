@@ -5,7 +5,7 @@ import (
 )
 
 func init() {
-	register("s3", []string{"credentials.secret_access_key", "credentials.session_token"}, checkS3, issueS3)
+	register("s3", []string{"credentials.secret_access_key", "credentials.session_token"}, checkS3, issueS3, browsing(browseS3))
 }
 
 // s3Region is the configured region, us-east-1 by default.
@@ -16,7 +16,10 @@ func s3Region(c s3Config) string {
 	return c.Region
 }
 
-func checkS3(ctx context.Context, c s3Config, env Env) Result {
+// s3TargetOf is where and as whom an S3 connection lists: its endpoint
+// (AWS's for its region by default), bucket and prefix, as its access
+// key, or as its IAM role assumed for session (with the passed step).
+func s3TargetOf(ctx context.Context, c s3Config, env Env, session roleSession) (s3Target, []Step, *stepError) {
 	region := s3Region(c)
 	endpoint := env.Endpoint("s3.endpoint_url", c.EndpointURL)
 	if endpoint == "" {
@@ -27,16 +30,34 @@ func checkS3(ctx context.Context, c s3Config, env Env) Result {
 		accessKey: c.Credentials.AccessKeyID, secretKey: c.Credentials.SecretAccessKey, sessionToken: c.Credentials.SessionToken,
 	}
 	if c.Credentials.Type != "iam_role" {
-		return listOneObject(ctx, env, target)
+		return target, nil, nil
 	}
-	creds, fail := assumeRole(ctx, env, region, c.Credentials.RoleARN, c.Credentials.ExternalID, checkSession)
+	creds, fail := assumeRole(ctx, env, region, c.Credentials.RoleARN, c.Credentials.ExternalID, session)
 	if fail != nil {
-		return fail.result()
+		return s3Target{}, nil, fail
 	}
 	target.accessKey, target.secretKey, target.sessionToken = creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken
+	return target, []Step{{Name: "assume role", Status: StepPassed, Message: "assumed the role"}}, nil
+}
+
+func checkS3(ctx context.Context, c s3Config, env Env) Result {
+	target, steps, fail := s3TargetOf(ctx, c, env, checkSession)
+	if fail != nil {
+		return fail.result(steps...)
+	}
 	res := listOneObject(ctx, env, target)
-	res.Steps = append([]Step{{Name: "assume role", Status: StepPassed, Message: "assumed the role"}}, res.Steps...)
+	res.Steps = append(steps, res.Steps...)
 	return res
+}
+
+// browseS3 lists a folder of the bucket (under its prefix) as the access
+// key or the IAM role, assumed for a browse's short session.
+func browseS3(ctx context.Context, c s3Config, env Env, q browseQuery) (browseListing, error) {
+	target, _, fail := s3TargetOf(ctx, c, env, browseSession)
+	if fail != nil {
+		return browseListing{}, fail
+	}
+	return browseBucket(ctx, env, target, q)
 }
 
 // issueS3 hands out access keys as stored, and for an IAM role the

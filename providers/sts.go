@@ -33,6 +33,8 @@ type roleSession struct {
 var (
 	// checkSession is the shortest session AWS grants: a check lists once.
 	checkSession = roleSession{name: "connvault-check", duration: 15 * time.Minute}
+	// browseSession is as short: a browse lists a page or a few.
+	browseSession = roleSession{name: "connvault-browse", duration: 15 * time.Minute}
 	// syncSession is AWS's default session of an hour, for a sync worker.
 	syncSession = roleSession{name: "connvault-sync", duration: time.Hour}
 )
