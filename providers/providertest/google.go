@@ -3,6 +3,7 @@ package providertest
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,16 @@ import (
 // token that files.list accepts for an hour; TokenExchanges counts the
 // token requests. Drive ids and folder ids containing "missing" do not
 // exist. Refusals use Google's real status codes and error bodies.
+//
+// files.list serves SampleTree twice: as My Drive (its root is the
+// "root" alias) and as the shared drive SharedDriveID, whose items are
+// listed only with includeItemsFromAllDrives and supportsAllDrives, as
+// at Google. It understands the query clauses '<id>' in parents, name =,
+// mimeType = and !=, and trashed =, joined by "and"; pages by pageSize
+// (1 to 1000, 100 by default) and an opaque pageToken bound to its query;
+// and answers only the fields asked for (fields=nextPageToken,files(...)).
+// Folders it does not know (and every listing without a parent clause)
+// answer one file, 1AbC, as a drive that holds something.
 type Google struct {
 	Server
 	TokenEndpoint
@@ -28,12 +39,22 @@ type Google struct {
 	mu           sync.Mutex
 	impersonable map[string]bool
 	keyID        string
+
+	myDrive, sharedDrive *treeIndex
 }
+
+// SharedDriveID is the shared drive the Google double serves SampleTree
+// in (beside My Drive).
+const SharedDriveID = "0AH-drive"
+
+// driveFolderType is the MIME type of Drive folders.
+const driveFolderType = "application/vnd.google-apps.folder"
 
 // NewGoogle starts the double.
 func NewGoogle(t TB, key KeyPair, clientEmail, clientID, clientSecret, refreshToken string) *Google {
 	t.Helper()
-	d := &Google{Key: key, ClientEmail: clientEmail, ClientID: clientID, ClientSecret: clientSecret, impersonable: map[string]bool{}}
+	d := &Google{Key: key, ClientEmail: clientEmail, ClientID: clientID, ClientSecret: clientSecret, impersonable: map[string]bool{},
+		myDrive: indexTree(SampleTree(), "0AMyDriveRootFolder", "1md"), sharedDrive: indexTree(SampleTree(), SharedDriveID, "1sd")}
 	d.initTokens("ya29.double", refreshToken, KeepRefreshToken, 3599)
 	d.start(t, d.serve, map[string]string{"google_drive.token_url": "/token", "google_drive.api_base": ""})
 	return d
@@ -69,8 +90,67 @@ func (d *Google) requiredKeyID() string {
 	return d.keyID
 }
 
-// driveParentQuery is the only Drive query the double understands.
-var driveParentQuery = regexp.MustCompile(`^'((?:[^'\\]|\\.)+)' in parents$`)
+// DriveID is the id the double gives the item at path in My Drive (or,
+// with shared, in the shared drive), "" when there is none.
+func (d *Google) DriveID(path string, shared bool) string {
+	ix := d.myDrive
+	if shared {
+		ix = d.sharedDrive
+	}
+	if n := ix.at(path); n != nil {
+		return n.ID
+	}
+	return ""
+}
+
+// driveClause matches one clause of the Drive queries the double
+// understands, at the start of what is left of the query.
+var driveClause = regexp.MustCompile(`^(?:'((?:[^'\\]|\\.)+)' in parents|trashed\s*=\s*(true|false)|mimeType\s*(=|!=)\s*'((?:[^'\\]|\\.)*)'|name\s*=\s*'((?:[^'\\]|\\.)*)')`)
+
+// driveAnd joins clauses.
+var driveAnd = regexp.MustCompile(`^\s+and\s+`)
+
+// driveQuery is a parsed Drive query.
+type driveQuery struct {
+	parent           string
+	hasParent        bool
+	name, mime       *string
+	mimeNot, trashed bool
+}
+
+// parseDriveQuery parses q, or reports that the double does not
+// understand it (which Drive would answer 400 Invalid Value).
+func parseDriveQuery(q string) (driveQuery, bool) {
+	var dq driveQuery
+	unquote := func(s string) string { return strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(s) }
+	for first := true; q != ""; first = false {
+		if !first {
+			sep := driveAnd.FindString(q)
+			if sep == "" {
+				return dq, false
+			}
+			q = q[len(sep):]
+		}
+		m := driveClause.FindStringSubmatch(q)
+		if m == nil {
+			return dq, false
+		}
+		q = q[len(m[0]):]
+		switch {
+		case m[1] != "":
+			dq.parent, dq.hasParent = unquote(m[1]), true
+		case m[2] != "":
+			dq.trashed = m[2] == "true"
+		case m[3] != "":
+			v := unquote(m[4])
+			dq.mime, dq.mimeNot = &v, m[3] == "!="
+		default:
+			v := unquote(m[5])
+			dq.name = &v
+		}
+	}
+	return dq, true
+}
 
 func (d *Google) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
@@ -139,10 +219,6 @@ func (d *Google) files(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if ps := q.Get("pageSize"); ps != "" && (len(ps) > 4 || ps == "0") {
-		writeJSON(w, 400, googleError(400, "Invalid value for pageSize.", "INVALID_ARGUMENT"))
-		return
-	}
 	// Drive's own rules for shared drives: driveId needs corpora=drive and
 	// both all-drives flags, and corpora=drive needs a driveId.
 	if driveID := q.Get("driveId"); driveID != "" || q.Get("corpora") == "drive" {
@@ -155,18 +231,138 @@ func (d *Google) files(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if query := q.Get("q"); query != "" {
-		m := driveParentQuery.FindStringSubmatch(query)
-		if m == nil {
-			writeJSON(w, 400, googleError(400, "Invalid Value", "INVALID_ARGUMENT"))
+	pageSize := 100
+	if ps := q.Get("pageSize"); ps != "" {
+		n, err := strconv.Atoi(ps)
+		if err != nil || n < 1 || n > 1000 {
+			writeJSON(w, 400, googleError(400, "Invalid value for pageSize.", "INVALID_ARGUMENT"))
 			return
 		}
-		if strings.Contains(m[1], "missing") {
-			writeJSON(w, 404, googleError(404, "File not found: .", "NOT_FOUND"))
-			return
+		pageSize = n
+	}
+	dq, ok := parseDriveQuery(q.Get("q"))
+	if !ok {
+		writeJSON(w, 400, googleError(400, "Invalid Value", "INVALID_ARGUMENT"))
+		return
+	}
+	if strings.Contains(dq.parent, "missing") {
+		writeJSON(w, 404, googleError(404, "File not found: .", "NOT_FOUND"))
+		return
+	}
+	parent := d.driveFolder(dq.parent)
+	if !dq.hasParent || parent == nil {
+		writeJSON(w, 200, map[string]any{"files": []map[string]any{{"id": "1AbC"}}})
+		return
+	}
+	// Items of a shared drive are only listed for a client that says it
+	// supports them and asks for them.
+	var children []*node
+	if d.sharedDrive.byID[parent.ID] != parent || (q.Get("includeItemsFromAllDrives") == "true" && q.Get("supportsAllDrives") == "true") {
+		ix := d.myDrive
+		if d.sharedDrive.byID[parent.ID] == parent {
+			ix = d.sharedDrive
+		}
+		for _, c := range ix.children(parent) {
+			mime := c.MimeType
+			if c.Folder {
+				mime = driveFolderType
+			}
+			if (dq.name != nil && c.Name != *dq.name) || (dq.mime != nil && (mime == *dq.mime) == dq.mimeNot) || dq.trashed {
+				continue
+			}
+			children = append(children, c)
 		}
 	}
-	writeJSON(w, 200, map[string]any{"files": []map[string]any{{"id": "1AbC"}}})
+	listing := q.Get("q") + "|" + q.Get("driveId")
+	offset, ok := readPageToken(q.Get("pageToken"), listing)
+	if !ok {
+		writeJSON(w, 400, googleError(400, "Invalid Value", "INVALID_ARGUMENT"))
+		return
+	}
+	ans := map[string]any{"kind": "drive#fileList", "incompleteSearch": false}
+	files := []map[string]any{}
+	for i := offset; i < len(children) && i < offset+pageSize; i++ {
+		c := children[i]
+		f := map[string]any{"kind": "drive#file", "id": c.ID, "name": c.Name, "mimeType": c.MimeType,
+			"modifiedTime": c.Modified.Format("2006-01-02T15:04:05.000Z")}
+		if c.Folder {
+			f["mimeType"] = driveFolderType
+		} else {
+			f["size"] = strconv.FormatInt(c.Size, 10) // int64 fields are JSON strings at Google
+		}
+		files = append(files, f)
+	}
+	ans["files"] = files
+	if offset+pageSize < len(children) {
+		ans["nextPageToken"] = pageToken(listing, offset+pageSize)
+	}
+	writeJSON(w, 200, driveFields(ans, q.Get("fields")))
+}
+
+// driveFolder is the folder a parent clause names, nil when the double
+// does not know it.
+func (d *Google) driveFolder(id string) *node {
+	if id == "root" {
+		return d.myDrive.root
+	}
+	for _, ix := range []*treeIndex{d.myDrive, d.sharedDrive} {
+		if n := ix.byID[id]; n != nil && n.Folder {
+			return n
+		}
+	}
+	return nil
+}
+
+// driveFields keeps of a files.list answer only what fields asks for
+// ("nextPageToken,files(id,name)"), as Drive does; all of it without.
+func driveFields(ans map[string]any, fields string) map[string]any {
+	if fields == "" || fields == "*" {
+		return ans
+	}
+	out := map[string]any{}
+	for _, f := range splitFields(fields) {
+		name, sub, nested := strings.Cut(strings.TrimSuffix(f, ")"), "(")
+		v, ok := ans[name]
+		if !ok {
+			continue
+		}
+		if files, isList := v.([]map[string]any); isList && nested {
+			keep := splitFields(sub)
+			var kept []map[string]any
+			for _, file := range files {
+				k := map[string]any{}
+				for _, key := range keep {
+					if fv, ok := file[key]; ok {
+						k[key] = fv
+					}
+				}
+				kept = append(kept, k)
+			}
+			v = kept
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// splitFields splits a fields list at the commas outside parentheses.
+func splitFields(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
 }
 
 // googleError is the error body of Google's JSON APIs.
