@@ -3,12 +3,13 @@ package providers
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
 
 func init() {
-	register("google_drive", []string{"credentials.private_key", "credentials.client_secret", "credentials.refresh_token"}, checkGoogleDrive, issueGoogleDrive)
+	register("google_drive", []string{"credentials.private_key", "credentials.client_secret", "credentials.refresh_token"}, checkGoogleDrive, issueGoogleDrive, browsing(browseGoogleDrive))
 }
 
 type googleDriveConfig struct {
@@ -113,4 +114,97 @@ func checkGoogleDrive(ctx context.Context, c googleDriveConfig, env Env) (res Re
 // so a folder id cannot change the query.
 func driveQueryEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s)
+}
+
+// driveFolderType is the MIME type of Drive folders.
+const driveFolderType = "application/vnd.google-apps.folder"
+
+// driveFile is a file of a files.list answer; Drive sends int64 fields
+// such as size as JSON strings.
+type driveFile struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	MimeType     string `json:"mimeType"`
+	Size         string `json:"size"`
+	ModifiedTime string `json:"modifiedTime"`
+}
+
+// browseGoogleDrive lists a folder with files.list, through the check's
+// token exchange. The browse root is the config's folder_id, else its
+// shared drive (whose id is its root folder's), else My Drive ("root");
+// a path below it is resolved folder by folder, one files.list by name
+// per segment. The listing's query is '<folder>' in parents and
+// trashed = false, with mimeType = (folders) or != (files) Drive's
+// folder type; pageToken is the page token, pageSize the room left on
+// the page; the shared-drive parameters are the check's.
+func browseGoogleDrive(ctx context.Context, c googleDriveConfig, env Env, q browseQuery) (out browseListing, err error) {
+	apiBase := strings.TrimRight(env.Endpoint("google_drive.api_base", "https://www.googleapis.com"), "/")
+	tok, _, fail := googleDriveToken(ctx, c, env)
+	out.rotated = tok.replacedSecrets()
+	if fail != nil {
+		return out, fail
+	}
+	list := func(query string, pageSize int, pageToken, fields string) (files []driveFile, next string, err error) {
+		p := url.Values{"q": {query}, "pageSize": {strconv.Itoa(pageSize)}, "fields": {fields}, "orderBy": {"name"}}
+		if c.SharedDriveID != "" {
+			p.Set("corpora", "drive")
+			p.Set("driveId", c.SharedDriveID)
+			p.Set("includeItemsFromAllDrives", "true")
+			p.Set("supportsAllDrives", "true")
+		}
+		if pageToken != "" {
+			p.Set("pageToken", pageToken)
+		}
+		var ans struct {
+			Files         []driveFile `json:"files"`
+			NextPageToken string      `json:"nextPageToken"`
+		}
+		err = getJSON(ctx, env, apiBase+"/drive/v3/files?"+p.Encode(), "Bearer "+tok.AccessToken, &ans)
+		return ans.Files, ans.NextPageToken, err
+	}
+	folder, where := c.FolderID, "the folder"
+	switch {
+	case folder != "":
+	case c.SharedDriveID != "":
+		folder, where = c.SharedDriveID, "the shared drive"
+	default:
+		folder, where = "root", "the drive"
+	}
+	for i, seg := range q.Segments {
+		query := "'" + driveQueryEscape(folder) + "' in parents and name = '" + driveQueryEscape(seg) +
+			"' and mimeType = '" + driveFolderType + "' and trashed = false"
+		files, _, err := list(query, 1, "", "files(id)")
+		if err != nil {
+			return out, readFailure("resolve path", err, where)
+		}
+		if len(files) == 0 || files[0].ID == "" {
+			return out, notFound("resolve path", "no folder /"+strings.Join(q.Segments[:i+1], "/")+" in "+where)
+		}
+		folder, where = files[0].ID, "the folder"
+	}
+	op := "!="
+	if q.Kind == BrowseFolders {
+		op = "="
+	}
+	query := "'" + driveQueryEscape(folder) + "' in parents and trashed = false and mimeType " + op + " '" + driveFolderType + "'"
+	out.items, out.next, err = pageThrough(q, func(token string, limit int) ([]BrowseItem, string, error) {
+		files, next, err := list(query, limit, token, "nextPageToken,files(id,name,mimeType,size,modifiedTime)")
+		if err != nil {
+			return nil, "", readFailure("list folder", err, where)
+		}
+		got := make([]BrowseItem, 0, len(files))
+		for _, f := range files {
+			item := BrowseItem{ID: f.ID, Name: f.Name, Path: q.itemPath(f.Name), MimeType: f.MimeType,
+				ModifiedAt: timep(f.ModifiedTime), IsFolder: f.MimeType == driveFolderType}
+			if !q.wants(item.IsFolder) {
+				continue // the query asked Drive for the kind already
+			}
+			if n, err := strconv.ParseInt(f.Size, 10, 64); err == nil && !item.IsFolder {
+				item.Size = &n
+			}
+			got = append(got, item)
+		}
+		return got, next, nil
+	})
+	return out, err
 }
