@@ -2,6 +2,7 @@ package providertest
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -9,9 +10,13 @@ import (
 
 // Box is a double of Box's token endpoint (refresh token, client
 // credentials grant for the enterprise or an added user, JWT assertion)
-// and of GET /2.0/folders/{id}. Folders "0" and "12345" exist. Refusals
-// use Box's real status codes and OAuth error bodies. Each grant issues a
-// distinct access token that the folder API accepts for an hour;
+// and of GET /2.0/folders/{id} and /2.0/folders/{id}/items. Its folders
+// are SampleTree's: "0" (All Files) is the root and "12345" is /Reports
+// (BoxID names the others). Items come folders first, then files, each by
+// name, limit at a time (1 to 1000, 100 by default) from offset, with
+// total_count, and only the fields asked for beside type, id and etag.
+// Refusals use Box's real status codes and OAuth error bodies. Each grant
+// issues a distinct access token that the folder API accepts for an hour;
 // TokenExchanges counts the token requests.
 //
 // Like Box, every refresh grant answers a new refresh token. Box also
@@ -29,13 +34,27 @@ type Box struct {
 
 	mu    sync.Mutex
 	users map[string]bool
+	tree  *treeIndex
+}
+
+// BoxID is the id of the item at path in the double's tree, "" when there
+// is none.
+func (d *Box) BoxID(path string) string {
+	if n := d.tree.at(path); n != nil {
+		return n.ID
+	}
+	return ""
 }
 
 // NewBox starts the double.
 func NewBox(t TB, clientID, clientSecret, refreshToken, enterpriseID, publicKeyID string, key KeyPair) *Box {
 	t.Helper()
 	d := &Box{ClientID: clientID, ClientSecret: clientSecret, EnterpriseID: enterpriseID,
-		PublicKeyID: publicKeyID, Key: key, users: map[string]bool{}}
+		PublicKeyID: publicKeyID, Key: key, users: map[string]bool{}, tree: indexTree(SampleTree(), "0", "8800")}
+	reports := d.tree.at("/Reports")
+	delete(d.tree.byID, reports.ID)
+	reports.ID = "12345"
+	d.tree.byID[reports.ID] = reports
 	d.initTokens("box-double", refreshToken, RotateRefreshToken, 3600)
 	d.start(t, d.serve, map[string]string{"box.api_base": ""})
 	return d
@@ -59,6 +78,8 @@ func (d *Box) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/oauth2/token" && r.Method == http.MethodPost:
 		d.token(w, r)
+	case strings.HasPrefix(r.URL.Path, "/2.0/folders/") && strings.HasSuffix(r.URL.Path, "/items") && r.Method == http.MethodGet:
+		d.items(w, r)
 	case strings.HasPrefix(r.URL.Path, "/2.0/folders/") && r.Method == http.MethodGet:
 		d.folder(w, r)
 	default:
@@ -125,15 +146,84 @@ func (d *Box) folder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := strings.TrimPrefix(r.URL.Path, "/2.0/folders/")
-	if id != "0" && id != "12345" {
+	n := d.tree.byID[id]
+	if n == nil || !n.Folder {
 		writeJSON(w, 404, boxError(404, "not_found", "Not Found"))
 		return
 	}
-	name := "All Files"
-	if id != "0" {
-		name = "Reports"
+	name := n.Name
+	if n == d.tree.root {
+		name = "All Files"
 	}
 	writeJSON(w, 200, map[string]any{"type": "folder", "id": id, "name": name, "etag": "1"})
+}
+
+// items answers GET /2.0/folders/{id}/items.
+func (d *Box) items(w http.ResponseWriter, r *http.Request) {
+	if !d.acceptsBearer(r.Header.Get("Authorization")) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="Service", error="invalid_token", error_description="The access token provided is invalid."`)
+		w.WriteHeader(401)
+		return
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/2.0/folders/"), "/items")
+	n := d.tree.byID[id]
+	if n == nil || !n.Folder {
+		writeJSON(w, 404, boxError(404, "not_found", "Not Found"))
+		return
+	}
+	q := r.URL.Query()
+	limit, offset := 100, 0
+	if l := q.Get("limit"); l != "" {
+		v, err := strconv.Atoi(l)
+		if err != nil || v < 1 || v > 1000 {
+			writeJSON(w, 400, boxError(400, "bad_request", "Invalid value '"+l+"' for query parameter 'limit'."))
+			return
+		}
+		limit = v
+	}
+	if o := q.Get("offset"); o != "" {
+		v, err := strconv.Atoi(o)
+		if err != nil || v < 0 {
+			writeJSON(w, 400, boxError(400, "bad_request", "Invalid value '"+o+"' for query parameter 'offset'."))
+			return
+		}
+		offset = v
+	}
+	fields := map[string]bool{"name": true} // Box's mini representation
+	if f := q.Get("fields"); f != "" {
+		fields = map[string]bool{}
+		for _, name := range strings.Split(f, ",") {
+			fields[strings.TrimSpace(name)] = true
+		}
+	}
+	var kids []*node
+	for _, folders := range []bool{true, false} {
+		for _, c := range d.tree.children(n) {
+			if c.Folder == folders {
+				kids = append(kids, c)
+			}
+		}
+	}
+	entries := []map[string]any{}
+	for i := offset; i < len(kids) && i < offset+limit; i++ {
+		c := kids[i]
+		e := map[string]any{"type": "file", "id": c.ID, "etag": "0"}
+		if c.Folder {
+			e["type"] = "folder"
+		}
+		if fields["name"] {
+			e["name"] = c.Name
+		}
+		if fields["size"] {
+			e["size"] = c.Size
+		}
+		if fields["modified_at"] {
+			e["modified_at"] = c.Modified.Format(time.RFC3339)
+		}
+		entries = append(entries, e)
+	}
+	writeJSON(w, 200, map[string]any{"total_count": len(kids), "entries": entries, "offset": offset, "limit": limit,
+		"order": []map[string]any{{"by": "type", "direction": "ASC"}, {"by": "name", "direction": "ASC"}}})
 }
 
 // boxError is the error body of Box's API (not of its token endpoint).
