@@ -5,12 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
 
 func init() {
-	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"}, checkBox, issueBox)
+	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"}, checkBox, issueBox, browsing(browseBox))
 }
 
 type boxConfig struct {
@@ -109,4 +110,94 @@ func checkBox(ctx context.Context, c boxConfig, env Env) (res Result) {
 	// that end up in last_error and logs; its id is what they configured.
 	msg := "read folder " + folder
 	return Result{Success: true, Message: msg, Steps: append(steps, Step{Name: "read folder", Status: StepPassed, Message: msg})}
+}
+
+// boxItems is a page of GET /2.0/folders/{id}/items.
+type boxItems struct {
+	TotalCount int `json:"total_count"`
+	Entries    []struct {
+		Type       string `json:"type"`
+		ID         string `json:"id"`
+		Name       string `json:"name"`
+		Size       *int64 `json:"size"`
+		ModifiedAt string `json:"modified_at"`
+	} `json:"entries"`
+}
+
+// boxResolvePages bounds the pages of a folder a browse reads to find a
+// subfolder by name (1000 items each).
+const boxResolvePages = 10
+
+// browseBox lists a folder with GET /2.0/folders/{id}/items through the
+// check's token exchange (whose rotated refresh token comes back as
+// Rotated, on failure too). The browse root is folder_id ("0", All Files,
+// by default); a path below it is resolved folder by folder by name,
+// reading each folder's items up to boxResolvePages pages. The page token
+// is the offset, limit the room left on the page.
+func browseBox(ctx context.Context, c boxConfig, env Env, q browseQuery) (out browseListing, err error) {
+	if q.Token != "" {
+		if n, err := strconv.Atoi(q.Token); err != nil || n < 0 {
+			return out, invalidBrowse("read cursor", "the cursor was not handed out by this listing (same kind and path)")
+		}
+	}
+	tok, _, fail := boxToken(ctx, c, env)
+	out.rotated = tok.replacedSecrets()
+	if fail != nil {
+		return out, fail
+	}
+	list := func(folder string, offset, limit int, fields string) (boxItems, error) {
+		p := url.Values{"fields": {fields}, "limit": {strconv.Itoa(limit)}, "offset": {strconv.Itoa(offset)}}
+		var ans boxItems
+		err := getJSON(ctx, env, boxAPI(env)+"/2.0/folders/"+url.PathEscape(folder)+"/items?"+p.Encode(), "Bearer "+tok.AccessToken, &ans)
+		return ans, err
+	}
+	folder := c.FolderID
+	if folder == "" {
+		folder = "0"
+	}
+	for i, seg := range q.Segments {
+		found := ""
+		for offset, pages := 0, 0; found == "" && pages < boxResolvePages; pages++ {
+			res, err := list(folder, offset, 1000, "name")
+			if err != nil {
+				return out, readFailure("resolve path", err, "the folder")
+			}
+			for _, e := range res.Entries {
+				if e.Type == "folder" && e.Name == seg {
+					found = e.ID
+					break
+				}
+			}
+			if offset += len(res.Entries); len(res.Entries) == 0 || offset >= res.TotalCount {
+				break
+			}
+		}
+		if found == "" {
+			return out, notFound("resolve path", "no folder /"+strings.Join(q.Segments[:i+1], "/")+" in the folder")
+		}
+		folder = found
+	}
+	out.items, out.next, err = pageThrough(q, func(token string, limit int) ([]BrowseItem, string, error) {
+		offset, _ := strconv.Atoi(token)
+		res, err := list(folder, offset, limit, "name,size,modified_at")
+		if err != nil {
+			return nil, "", readFailure("list folder", err, "the folder")
+		}
+		var got []BrowseItem
+		for _, e := range res.Entries {
+			if (e.Type != "folder" && e.Type != "file") || !q.wants(e.Type == "folder") {
+				continue // web links are neither
+			}
+			item := BrowseItem{ID: e.ID, Name: e.Name, Path: q.itemPath(e.Name), ModifiedAt: timep(e.ModifiedAt), IsFolder: e.Type == "folder"}
+			if !item.IsFolder {
+				item.Size = e.Size
+			}
+			got = append(got, item)
+		}
+		if offset += len(res.Entries); len(res.Entries) == 0 || offset >= res.TotalCount {
+			return got, "", nil
+		}
+		return got, strconv.Itoa(offset), nil
+	})
+	return out, err
 }
