@@ -1,9 +1,12 @@
 package providers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -389,4 +392,62 @@ type browseRefusal struct {
 	want string
 	flag flag
 	sent int64 // requests each run sends
+}
+
+// The six providers with folders browse; each starts from its typed
+// config, so one that does not decode is refused before anything is sent
+// (the zero Env has no client: a request would panic), and a panic while
+// browsing is a failure that shows nothing of the config.
+func TestEveryFolderProviderBrowses(t *testing.T) {
+	t.Parallel()
+	const secret = "panic-secret-value-42"
+	for _, typ := range []string{"google_drive", "sharepoint", "box", "s3", "tigris", "backblaze"} {
+		page, be := browse(t, typ, providers.Config{"credentials": "not an object"}, providers.Env{}, providers.BrowseRequest{Kind: providers.BrowseFolders})
+		if be == nil || be.Message != "read configuration: the configuration cannot be read" || be.Refused || page.Rotated != nil {
+			t.Errorf("%s: an unreadable config: %+v", typ, be)
+		}
+		// No HTTP client: the first request panics.
+		cfg := providers.Config{"bucket": "b", "endpoint_url": "http://127.0.0.1:9", "credentials": map[string]any{"type": "access_key",
+			"access_key_id": "AKIAPANIC", "secret_access_key": secret, "key_id": "k", "application_key": secret,
+			"tenant_id": "t", "client_id": "c", "client_secret": secret, "enterprise_id": "1", "refresh_token": secret}}
+		switch typ {
+		case "google_drive":
+			cfg["credentials"].(map[string]any)["type"] = "oauth"
+		case "sharepoint":
+			cfg["credentials"].(map[string]any)["type"] = "client_credentials"
+		case "box":
+			cfg["credentials"].(map[string]any)["type"] = "ccg"
+		case "backblaze":
+			cfg["credentials"].(map[string]any)["type"] = "application_key"
+		}
+		_, be = browse(t, typ, cfg, providers.Env{}, providers.BrowseRequest{Kind: providers.BrowseFiles})
+		if be == nil || be.Message != "browse: browsing "+typ+" failed unexpectedly" {
+			t.Errorf("%s: a panic: %+v", typ, be)
+		}
+	}
+}
+
+// An S3-compatible answer larger than 4 MiB is refused, for the check and
+// the browse alike (minio reads its answers itself; the transport bounds
+// them).
+func TestS3AnswersAreBounded(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>`))
+		junk := bytes.Repeat([]byte("x"), 1<<20)
+		for i := 0; i < 5; i++ {
+			_, _ = w.Write(junk)
+		}
+		_, _ = w.Write([]byte(`</Name></ListBucketResult>`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := s3Config(srv.URL, "big", "AKIABIG", "big-secret-value")
+	_, be := browse(t, "s3", cfg, localEnv(nil), providers.BrowseRequest{Kind: providers.BrowseFiles})
+	if be == nil || !strings.Contains(be.Message, "larger than the 4 MiB limit") {
+		t.Errorf("browse of an oversized answer: %+v", be)
+	}
+	if res := rawCheck(t, "s3", cfg, localEnv(nil)); res.Success || !strings.Contains(res.Message, "larger than the 4 MiB limit") {
+		t.Errorf("check of an oversized answer: %+v", res)
+	}
 }
