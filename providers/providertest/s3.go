@@ -30,7 +30,7 @@ type S3 struct {
 	keys    map[string]sigKey   // access key id -> secret (and session token)
 	buckets map[string][]string // bucket -> object keys
 	meta    map[string]map[string]objectMeta
-	denied  map[string]bool     // buckets whose policy denies this key
+	denied  map[string]bool // buckets whose policy denies this key
 	failing atomic.Bool
 	delay   atomic.Int64 // nanoseconds each answer waits
 }
