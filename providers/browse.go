@@ -28,6 +28,13 @@ import (
 //   - s3, tigris, backblaze: ListObjectsV2 with delimiter "/": common
 //     prefixes are folders, objects files; the continuation token as the
 //     cursor.
+//
+// A caller (the server's browse routes) calls Browse under a deadline,
+// stores page.Rotated whenever it is set (on failure too), and reads the
+// outcome like a check's: success is a use of the connection; Refused is
+// an auth or permission failure (a failed check's consequences, with
+// Message as last_error); NotFound, Invalid and TimedOut are answers about
+// the request or the provider's speed, not the credentials.
 
 // BrowseKind is what a browse lists: folders or files.
 type BrowseKind string
@@ -65,8 +72,10 @@ type BrowseRequest struct {
 	// connection's config points: Drive's folder_id, else its shared
 	// drive, else My Drive; SharePoint's folder_path in its drive; Box's
 	// folder_id ("0", All Files, by default); the bucket (under its prefix)
-	// for S3-compatible providers. Names are matched exactly, so a Drive
-	// item whose name contains "/" cannot be addressed by path.
+	// for S3-compatible providers. Names are matched exactly (Drive and
+	// Box resolve a path one folder name at a time, taking the first of
+	// same-named folders), so a Drive item whose name contains "/" cannot
+	// be addressed by path.
 	Path string
 	// MaxResults is the most items the page holds: DefaultBrowseResults
 	// when zero or negative, at most MaxBrowseResults.
