@@ -1263,6 +1263,30 @@ type BrightdataCredentials struct {
 	union json.RawMessage
 }
 
+// BrowseItem Example: {"id":"1AbCdEf","mime_type":"application/vnd.google-apps.folder","modified_at":"2026-11-24T10:00:00Z","name":"Reports","path":"/Reports","size":null}
+type BrowseItem struct {
+	// Id The provider's id (an S3 prefix or key).
+	Id string `json:"id"`
+
+	// MimeType The provider's, or inode/directory for folders and application/octet-stream for files it does not type.
+	MimeType   string     `json:"mime_type"`
+	ModifiedAt *time.Time `json:"modified_at"`
+	Name       string     `json:"name"`
+
+	// Path From the connection's root.
+	Path string `json:"path"`
+	Size *int64 `json:"size"`
+}
+
+// BrowseList Example: {"next_cursor":null,"parent_path":"/","results":[{"id":"1AbCdEf","mime_type":"application/vnd.google-apps.folder","modified_at":null,"name":"Reports","path":"/Reports","size":null}]}
+type BrowseList struct {
+	NextCursor *string `json:"next_cursor"`
+
+	// ParentPath The folder listed.
+	ParentPath string       `json:"parent_path"`
+	Results    []BrowseItem `json:"results"`
+}
+
 // ConfigDescription Free-text note about this configuration.
 //
 // Example: S3 configuration
@@ -2852,6 +2876,15 @@ type ValidationErrorItem struct {
 	Type string `json:"type"`
 }
 
+// BrowseCursor defines model for BrowseCursor.
+type BrowseCursor = string
+
+// BrowseMaxResults defines model for BrowseMaxResults.
+type BrowseMaxResults = int
+
+// BrowsePath defines model for BrowsePath.
+type BrowsePath = string
+
 // ConnectionIdentifier defines model for ConnectionIdentifier.
 type ConnectionIdentifier = string
 
@@ -3006,6 +3039,30 @@ type ListConnectionEventsParams struct {
 
 	// Cursor Opaque cursor from a previous page's `next_cursor`.
 	Cursor *EventCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListFilesParams defines parameters for ListFiles.
+type ListFilesParams struct {
+	// Path The folder to list, from the connection's root (`/`).
+	Path *BrowsePath `form:"path,omitempty" json:"path,omitempty"`
+
+	// MaxResults Page size.
+	MaxResults *BrowseMaxResults `form:"max_results,omitempty" json:"max_results,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *BrowseCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListFoldersParams defines parameters for ListFolders.
+type ListFoldersParams struct {
+	// Path The folder to list, from the connection's root (`/`).
+	Path *BrowsePath `form:"path,omitempty" json:"path,omitempty"`
+
+	// MaxResults Page size.
+	MaxResults *BrowseMaxResults `form:"max_results,omitempty" json:"max_results,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *BrowseCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListEventsParams defines parameters for ListEvents.
@@ -4572,6 +4629,12 @@ type ServerInterface interface {
 	// ListConnectionEvents The audit trail of one connection
 	// (GET /v1/organizations/connections/{connection_identifier}/events)
 	ListConnectionEvents(ctx echo.Context, connectionIdentifier ConnectionIdentifier, params ListConnectionEventsParams) error
+	// ListFiles List the files under a path
+	// (GET /v1/organizations/connections/{connection_identifier}/files)
+	ListFiles(ctx echo.Context, connectionIdentifier ConnectionIdentifier, params ListFilesParams) error
+	// ListFolders List the folders under a path
+	// (GET /v1/organizations/connections/{connection_identifier}/folders)
+	ListFolders(ctx echo.Context, connectionIdentifier ConnectionIdentifier, params ListFoldersParams) error
 	// TestConnection Test a storage connection now
 	// (POST /v1/organizations/connections/{connection_identifier}/test)
 	TestConnection(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error
@@ -4885,6 +4948,84 @@ func (w *ServerInterfaceWrapper) ListConnectionEvents(ctx echo.Context) error {
 	return err
 }
 
+// ListFiles converts echo context to params.
+func (w *ServerInterfaceWrapper) ListFiles(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection_identifier" -------------
+	var connectionIdentifier ConnectionIdentifier
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection_identifier", ctx.Param("connection_identifier"), &connectionIdentifier, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection_identifier: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListFilesParams
+	// ------------- Optional query parameter "path" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "path", ctx.QueryParams(), &params.Path, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter path: %s", err))
+	}
+
+	// ------------- Optional query parameter "max_results" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_results", ctx.QueryParams(), &params.MaxResults, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter max_results: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListFiles(ctx, connectionIdentifier, params)
+	return err
+}
+
+// ListFolders converts echo context to params.
+func (w *ServerInterfaceWrapper) ListFolders(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "connection_identifier" -------------
+	var connectionIdentifier ConnectionIdentifier
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection_identifier", ctx.Param("connection_identifier"), &connectionIdentifier, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connection_identifier: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListFoldersParams
+	// ------------- Optional query parameter "path" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "path", ctx.QueryParams(), &params.Path, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter path: %s", err))
+	}
+
+	// ------------- Optional query parameter "max_results" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_results", ctx.QueryParams(), &params.MaxResults, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter max_results: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListFolders(ctx, connectionIdentifier, params)
+	return err
+}
+
 // TestConnection converts echo context to params.
 func (w *ServerInterfaceWrapper) TestConnection(ctx echo.Context) error {
 	var err error
@@ -5019,6 +5160,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/organizations/api-keys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
 	router.POST(options.BaseURL+"/v1/organizations/api-keys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
 	router.DELETE(options.BaseURL+"/v1/organizations/api-keys/:key_id", wrapper.RevokeApiKey, options.OperationMiddlewares["revokeApiKey"]...)
+	router.GET(options.BaseURL+"/v1/organizations/connections/:connection_identifier/folders", wrapper.ListFolders, options.OperationMiddlewares["listFolders"]...)
+	router.GET(options.BaseURL+"/v1/organizations/connections/:connection_identifier/files", wrapper.ListFiles, options.OperationMiddlewares["listFiles"]...)
 
 }
 
@@ -6661,6 +6804,344 @@ func (response ListConnectionEvents503JSONResponse) VisitListConnectionEventsRes
 	return err
 }
 
+type ListFilesRequestObject struct {
+	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
+	Params               ListFilesParams
+}
+
+type ListFilesResponseObject interface {
+	VisitListFilesResponse(w http.ResponseWriter) error
+}
+
+type ListFiles200JSONResponse BrowseList
+
+func (response ListFiles200JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListFiles401JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListFiles403JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListFiles404JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ListFiles409JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ListFiles422JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListFiles429JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListFiles500JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles502JSONResponse struct{ ProviderRefusedJSONResponse }
+
+func (response ListFiles502JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListFiles503JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFiles504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response ListFiles504JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFoldersRequestObject struct {
+	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
+	Params               ListFoldersParams
+}
+
+type ListFoldersResponseObject interface {
+	VisitListFoldersResponse(w http.ResponseWriter) error
+}
+
+type ListFolders200JSONResponse BrowseList
+
+func (response ListFolders200JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListFolders401JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListFolders403JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListFolders404JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ListFolders409JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ListFolders422JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListFolders429JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListFolders500JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders502JSONResponse struct{ ProviderRefusedJSONResponse }
+
+func (response ListFolders502JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListFolders503JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFolders504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response ListFolders504JSONResponse) VisitListFoldersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestConnectionRequestObject struct {
 	ConnectionIdentifier ConnectionIdentifier `json:"connection_identifier"`
 }
@@ -7139,6 +7620,12 @@ type StrictServerInterface interface {
 	// ListConnectionEvents The audit trail of one connection
 	// (GET /v1/organizations/connections/{connection_identifier}/events)
 	ListConnectionEvents(ctx context.Context, request ListConnectionEventsRequestObject) (ListConnectionEventsResponseObject, error)
+	// ListFiles List the files under a path
+	// (GET /v1/organizations/connections/{connection_identifier}/files)
+	ListFiles(ctx context.Context, request ListFilesRequestObject) (ListFilesResponseObject, error)
+	// ListFolders List the folders under a path
+	// (GET /v1/organizations/connections/{connection_identifier}/folders)
+	ListFolders(ctx context.Context, request ListFoldersRequestObject) (ListFoldersResponseObject, error)
 	// TestConnection Test a storage connection now
 	// (POST /v1/organizations/connections/{connection_identifier}/test)
 	TestConnection(ctx context.Context, request TestConnectionRequestObject) (TestConnectionResponseObject, error)
@@ -7575,6 +8062,58 @@ func (sh *strictHandler) ListConnectionEvents(ctx echo.Context, connectionIdenti
 	return nil
 }
 
+// ListFiles operation middleware
+func (sh *strictHandler) ListFiles(ctx echo.Context, connectionIdentifier ConnectionIdentifier, params ListFilesParams) error {
+	var request ListFilesRequestObject
+
+	request.ConnectionIdentifier = connectionIdentifier
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListFiles(ctx.Request().Context(), request.(ListFilesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListFiles")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListFilesResponseObject); ok {
+		return validResponse.VisitListFilesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListFolders operation middleware
+func (sh *strictHandler) ListFolders(ctx echo.Context, connectionIdentifier ConnectionIdentifier, params ListFoldersParams) error {
+	var request ListFoldersRequestObject
+
+	request.ConnectionIdentifier = connectionIdentifier
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListFolders(ctx.Request().Context(), request.(ListFoldersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListFolders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListFoldersResponseObject); ok {
+		return validResponse.VisitListFoldersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // TestConnection operation middleware
 func (sh *strictHandler) TestConnection(ctx echo.Context, connectionIdentifier ConnectionIdentifier) error {
 	var request TestConnectionRequestObject
@@ -7678,273 +8217,284 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17c9s4sij+VVD8bVXkOZSih52HU7+qq9jOjDeP8VrO7O4Z51gQCUkYU4CGgCxrcn0++60GQBIkQYny",
-	"K8km88duTOHZ6G40+vnZC/hszhlhUnj7n705jvGMSBKrvw44YySQlLPjkDBJx5TE8D0kIojpHH7w9r2z",
-	"KUFB2vKJQEP466LVag0RDX3EY0SlQAzPCGp8PH3XJCLAcxLutDzfI9d4No+It++pTngUdLq9kIx3955N",
-	"ptTzPQpTzLGcer4HQ5iWerILmq3L92Ly54LGJPT2ZbwgvieCKZlhWPAMX78jbCKn3n6n3fa9GWXp374n",
-	"V3MYVsiYsol3c+N7B4tYcMdWf53jPxcEBepnNI75DGE0j8kV5QuB5nhCYPtzPKEMQ5cWI9fyQjcftpLd",
-	"/Lkg8crajp6sYr3ddtu1wqMrwmQ/0OsqLZNFK0SghUB8jOSUCoRV26o16F9za/hbTMbevvf/Pc0w5Kn+",
-	"VTy1Z09Xczeg3R1SnTWQekdnVJaXdoInBAn6F6maMVL97AlDMsaLSHr7e4BH+JrOFjM1t0Yr82e6EMok",
-	"mZA4W8mAsoCsPzIsgWbwWJJYn52ks8oVCjWevcIxj2dYevteiCVpQl/PBZdjFkSLkJxxiaPyeg74gkmE",
-	"owjNsAymlE0sGheoEXAByMUIItcyxkitaqdqkVTPdSHVZE5wjnEkSLrOEecRwRq53pLV8aGb7fRPjtEl",
-	"WT0RiIaoMbwkK8V2fI1lckpQRIWCJvw7iAmWBGEmliQucB/oWov5QEMaruU2cywliaHr/0Dr3/vN/8bN",
-	"v9rNl58+d/Zu/uY8ja8CQX8djwVxrOLDYjYiMbASGwckR+KSzlGDThiPSYiWU8LQ0NAwogJN6BVhlUjB",
-	"9WzOtReXnl9927H6GzgRMedMEHV3vcbhKflzQYTaT8CZJEz9E8/nEQ0Ue376h9DsM8WDzx6JY83EZkQI",
-	"PIFJYj0OGvFwBdtiXKIrHNEQ/X3w64fsOLMpj9QgN74nJJYL4e3vwvrFIgiIEAbXb2ozWxjs1OxN77RM",
-	"Ce61oUZhTTstWNUBZ+OIBneHDLYQAi2pnGp+pa56HMUEhytErqmQIoNSX38/Up8dgHr5sIBSawOeii8J",
-	"Q6MVwozLKYlRRK9sOQY1ygvd8Q0rOWdWQ7hc42BKr0iIMAtRgBliHEWcTUiMgilmE4IaCczNMZwz2PUb",
-	"Ho9oGBJ255NQcDfsEEU4uBSK5S0EQSLgc+sKSOd0wL73sLAvr0+tTSMNn5NY7RgxQkKBGvmFasw9ZpLE",
-	"DEdHCQTuBDRqRkP6txREySwDEl+RuASnvYcmZqHmRWNMIxKihmM5O6+A0tW1rAQ8ggIMZ00FElO+ZC30",
-	"kV0yvmTnLOYLSQRq7LZ3dxR+LmPOJmhG5JSH6vuer2kXMzTsRxFfDtGU4JDEOwp/1DkB1RB2RSI+JwZ5",
-	"P3D5hi9YeOdjsGgJ2NdYDZoeRjKNA113H+4YPnAkFsHUZgiUGUSNJ5jRvzSuNnLL00h6glcRx+EZ5+9w",
-	"PCH3fv9IzlGkRq519XR6j3P1qCUBe8RM44zGYhwEZC4FanTQe/p6p+JKOon5FQ1JfErGC0HCe+CHBM3N",
-	"mCjWg6pVxWQcEzFFkl8SlgEwmd9B7N2HBZ9zlUIqiSqIiXrg4gjQDoU0VBSiJViEBSLXcxJIEp6zRm4H",
-	"O6/UMAYeSOCVQMsplmiJRTKRjxhRB4QECWIiDVkDl6EB+cjwFaYRHkXkXg4jxBKPsGZRi2zsVygmMl4B",
-	"14pltMoOpLyM9GgMPYAYvu89H/eCLn5JdkedcDdoj1+QLn422gtfBh3SGz9ve/ZRPjAlpHsM+CLSRzUC",
-	"jMPBlISOAwSOQmfknDUqdrvTQh8Mm4eD07JEiBYsIkJfoOmt+UQgvmRm5HOmTlwJNksqUijrN+XwFP5o",
-	"9uGPIRw+Z6GA0/c9zfeVAG01Kr8IBroTvAGWmMI2xzwmehbKJq38G33dqwMgeUZnhC/k/RJ9AdZmhdAk",
-	"mJLg8olAIcFhRJnFRs1CHExg95GYgFpbuvYxZVRMk7VTma0ZNey1ah56xvl7zFaGuYq7g5NzNMNshQzB",
-	"CTTmRiNhJLk8XnUsKb+wlvKt1H1QOd8Shmc4JGimsdNso3RFgdAj0JzEhhrOWcO1gZ1XRdrRfJUwIAQF",
-	"iAmm7EuS0keGF3LKY/rXPVyi2DwlE1BSgVKtRzq/PaNDRus8zpOCCjSjQlA28dEMR6ADgxtuoaVg4L0x",
-	"ueKXIE6XFqyp5yMTi/mcx5KE70lI8Zna3n2KbrOFUBdCaRgLluU1OAS6vcfTJQyLix2iRuUqNSB/A5xR",
-	"Hd6oB8wtgRgSiWmk6OcqHfFC/Sy8/d8/exHXo3j7v3uw5ESz9Mm3DmAeww0pV+hc/XjuWZiSwT35cPPp",
-	"xnecXja/eZNlPbPNOljcA0uOyfKoQEsSRU2N9FrxM1pINIoJvhQIo3gRkeSdqGfwlR5EwJNvkTwUFY3g",
-	"sMlBFT2mJNK2mwZnmebUFkmNOLKjYKKlkfw1ds4aBfDstNDQnGurdKhDsyYQl/T8oAlXCkElmqbAUzjR",
-	"V3B9S1agOT9IFyUcDLbXFHIVEfUSEUKxi2wXAhhsSKHDjDIsDQXj+RwQAvBV9bq4JKuqwxr00sXYC7nx",
-	"U+z7oDWeCmdufBvds9G1ONt/e9w//nXw5tfDDx+eH/2r//7k3ZHne1pCv8itZfl3HMX/+ijZm6P3x0/f",
-	"Pn9/ePTh56ejk+vTMT34t+n79ujfGbJa3W98jzPy61hR0jpMrNocUEp/Tt+SVYGANa6EF8oE0W13nzU7",
-	"3Wa7c9bp7rfb++32f3t+2ma0ulgIEuutL0R80dsdjcbPQhJ2Rs93X2LP91LIuDX0ERYSxtDzsUUUZZaR",
-	"FQvQkseXJBYenAUZ02v4fnkBuj6lwldXgtVV6aOAvXgLQbxP2RFSrVW2N1fP0uLe7Odys2SjnzdaJUpd",
-	"80Ao4v8/KbwgEEZjskykfdS4JCvQW4LiCF4nSkvv3A8ARr8CtZ2jNLsGt2NHCcRdlpsxjYUEDhLjQJJY",
-	"JOzpkqx8EIViEvAJo/BelHlLTXZ8pQnt8/x8y90kGPDZo5LMxCZGPYDm3k06EI5jvPJubmz70O+Z0ciA",
-	"xAAtnc2JJL6NbYVDzu31Uzo7H/1BAumlpHmgB7gFhWoWIy4B/UIynkzpH5fRjPH5n7GQi6vl9eqvdqfb",
-	"29179vzFy/7rg8OjN5uJdTNhwmzew5DhJVm5UdGIkC00AM1pquYz70a4DVsV41WRcg2KeGS8g83XwL61",
-	"yPSOClnApJiIRSS1OPYfxffLKJduteYBmbtx0wklw1aD3bJi4jCkgLg4OrHWZizn1rG4AbGJqBKsLdwe",
-	"oDU0nBkkzTGPgRzWe9RkFvDz84G3lsvmZzvUBmChrwAcGoMFldoAvhVlzCg71h06hUPwvQWjfy6I+Rlu",
-	"guK5JC+J0qG8xsHlKMJ/kX72jinIRptOKr/lPnrdtZ+Eihd5eSEx+9XIfm/b7d2kgUUr7fZuypTbeNRO",
-	"/utYMmBhrBIalCbbAG4lmQ4cbNFGke6LDU5XyYfPHmGg3/i9tI5PLrcJ+8jUr37G86oHcJwmmGfpZMuj",
-	"S3vDEcppzBeTqdLSDXpNABWWdBSpC6ZwoKNFcEmkt+/NVs1Rt2n+VPwxh0UPe+6EhXNOmbxYxJG3702l",
-	"nIv9p09Fr7UQzSURstlu77ZGySZH3VbAZ4p9TvT+rWZlPEr2aMuzhe1aGPKstxFBCsBZh5TZsebfY7nj",
-	"Wz+ERohDq0MJYvbOagMvFVYWMc2DoNvefeG7ZAb9pr5ICKToXaeR1Qdz0Ht6PSfkEgURhc0gQViIqNzX",
-	"qify5wJH2mqwkCRGuZGVQdnYnRS2GjJMd+AgwAwVbFDYWJE/491NJOwkhPV0u+7l/wtfwkUC6j5oE2BJ",
-	"4O+088anf4n+1mNb9ZVQTxfwsORe771fZzMgO7zm1wfB5PbX3oFC0ZyFcxJjJn1lZMAMESZJPI/hCQgf",
-	"EAiMBTaq0VzDZMSvm/rvpn476d+04iT/u/nme9kUeoyXORAGwaTM1awp8266e3ubGVh+Sdvdq4W1ft5A",
-	"WOX7FLbjImFLJ7EVrZrrNgNIcYNOuuXXt7pp++g1vwYFHl8wWcSCPA4+ClKMeRQasHltz/U+rX1V8et7",
-	"vqSstVkelV67zIwtR9XfwT31v/7mfYUXEL/eLPttvC/yUC5vor+QUx8FFUwJNQ4Oft4BPvT3f55tujUA",
-	"RdYcdp5p+t4fS7mm+d+XMt+cw222poPaydZXz12JxnjVXGivGt3GfGsWPG30BurfR84tbaapYLJljwKk",
-	"k0uu8Hk7tjUw9uVMAEkdZTGgEhJ0wkgIbqhAFXg+f6LtE3NMH+mym2Mh5tMYC6NvblofAHPoFZbEiCNN",
-	"+O/10c/HH9DJ6fFv/bMj9Pbo3+rrOXt/fHx09Y/j1/3D/ofXk8s/p5f055fL9uv+P47e9PuDg1ardc5U",
-	"26MPh47+MNtiFNEgM4ZotU+GOkAq386NvGFuG/DbTZw7lC275iG87ZqLMgUcyKc7CwrFZeV3WAR0BXsv",
-	"MYktBQyG1AjJFQB6Jy1zPhF5n8F7JsvbcM6vhAAKS9+ucxGV9ObuA5nyy3KiS0wnUwneev05PYNmd1Lf",
-	"qdHQIZZY2RJcWILnNDvhdPYmntPiIWctHZo5ej+wzgaqC29XDxc8byvcWyCsJeTfEp7QSBBDrZPwIupc",
-	"0UsZPe+OrqLnoz8Wf4CQ/Bdn0HFJRhcLFvHgksSdu4n4GXgKkr61nDLploj1rg+DLy3Ip2BwvkM12DeC",
-	"YVvB3wn70t77LE+667VCGe5tOG8Xe6mpCroVftcUqdev75OJEMvjTwlkb2JCmpJcSzhugvCIL6S2nAaq",
-	"80L7Jefo2Bv08r/m36R7jghe34pCTyyQRfYBMcSF6MQC+8hCsuEvK9Y4tR3Cp7ly+9If9L87+h8XEIKp",
-	"IyqTwOVcYx3Xut8x/1K/gd3pxk8NfMpEageuV4e8B5wJEiwkvSIX4Fu1iGGwtu8ysXaa3d3bmljzYDzF",
-	"S4SFIFKoeE0dcqS7g8abx5NOt4dHwe7es5CMn794qV0AoLG4wAGsNnGqUMZZ5QK2YbGqofH405DM23Wr",
-	"+s2IxIqR7H/2JMEzbfvHzXmEJSjYMyM8BHaECx3AM+ih14mCOeVYQXpj5YwyVRaZ27tr/fTTT6dHh/2D",
-	"s6PDn376qcopy7atECxks+Pg3J7oZZMoTzmDXzo+YC3oVHNv395Yq7xcaMcmSupmMNh0hoOmmOLu3rP9",
-	"3vgl7gRt0h09D3fxs45aijRm1E+Z/6PXPzg7/u0oDcC4qLM80zQmWLmGaqRYzMMNeH/zyZCeJrr8VZ0n",
-	"/nWc8SRreeNvbfIfSB7jCcn41XsekqjsApAutcTJKsLtXyGAQxL2kQumb1X7NNmR3S6XA98GTLIm1x2a",
-	"beiD00Xgl8UMsyaY62EVyovTR9rCrr1pSD5mDs8gALEQbyta6D2IFozLcyYkjqXWk+hkIkPUkOCIoJ05",
-	"0AzHlxDzL3Z8LZCYUJthRIVUbQmCsH3jVXbOdBqAJFbGR8KE9+UCmItRO0ovA7vRcZNqooAzicGb7pwx",
-	"zppijgOSubFpz//suqtgPuudJxiXhSwCDQWD/wub+NuOU0W7yd8iO8KBoc4S7ili3YfIz0hOV2rHKhxt",
-	"tELgSCJaaPBxcHL04fDocB/NcfKbiTKO/ZzW9JLMwWn3Tf/43dFhMqj2ChZJXOueCn4CfAYXZb5EDbyQ",
-	"fIYlDXZaqH968Mvxb9A5JBGR4MwvSQwSWWSgbMTKlMuky/N8T0/s+V4yjPfJPpe0zxpAnREhTxWpOETl",
-	"hQz4TMkcGQZdUbnSW2yhfrJJ9bcKy5U0ihBG3Xa7IJtYju6hEYsulNfKC/Afl2SumXvmlq5tzPp2aOEZ",
-	"/oszvBTGvmyuvZgIHl0RlFisrTA476Q/GBwdKp1oNiggF5yowlFkX4FppgmIXkg+lgYDxkHEBi7t15ow",
-	"9ZlXN0qRm1vgWseM4fgOTVN7XttSXb2EEl6ka/rsSlFis9ekZTann67ZyV2VwGY7ohgErOv4VbCrGld9",
-	"lHNOaZQ8UnYszldCyJyLJMEzJPgiDohb8gJmTGTO9dF7n3zLllFD6PpP8oTJyWsjCwiSCHmhg7wuBE6E",
-	"Zgea137sfyDLwkvfPqUNPd8nTS2/1Q2aBVsYuHGeaj3fHN18s2KiHy0hzm6YQnFY30GlDO3NbOO1aj6A",
-	"1k63wOKCyyBYQ+f8OoPgXSmcXz8WEfNrN/l+Lbb3PLWp1X73dJa6WmxBYfx6uNn2/hVSla2AvifislTS",
-	"j0Rk6SZq0doXUoHnKc1e8ndPcEUryBZ0l3YdbqEx/9qo0El7BSWj/gG8MJOYUpu60DA3OySniEggTa6o",
-	"KZ7Dk+ucDQtrGuoX4TqlfSYlVB3/JjHcV9xwfW/X5e7bx7i++xou5nsTzicRuQhjpWhdN87PquUhNHQN",
-	"BNLtBZ7T9YP8IuW8P6euASgTEk9iPFs/wnHSzDXGnAs5iYn4M1o/yEnazjVKLMT67qdCuPqJ3vpug56z",
-	"1xTHRL+m1/dO2zlHYXw5jvDlhkMcJM1cY0g6iemGrZ+pNu7el5JfbuoNbcq9y9arPL+4ebj7cdD7Inr7",
-	"u4ZZb6HRr7xB69n1qnH3xq/Tcx2t1RthLeepN8QavK85wBrqqzdCFeXU672G7dWdvor06vR2crx6XStZ",
-	"fr3uztuvZtc1N1/NEaovbm3Q3oyft3wo6DGRGvSRXgrWNrZ5lpMZppGJC/0/M+3g0ZzHPGzu7j1rUTxr",
-	"TYTOQ5b44Ggtl/2qz5Rr1r8e31E0m00vC3dG3aAX7pK98TMNEhBN9W/FnVrqXb3bC7Pdko+NVzzbnOOC",
-	"EgdCLZAZbUT/l+a/jNOqg8fnJLgf76U8MW73YLJBmXsy2T98E4+mSqZ7S3Y0IYzENNBZgH45OztRjk2P",
-	"w5fMXirENCxIQb+O57Rl1gKs5ulV56k2tJfkNyuZWt8k78JJEC7BMYlRRnYG0OqZk/S7Mc8enfUWKPvo",
-	"zASUX9DwInGKoKH5CO49KswC9t9KFpV3JNAORBeqZIa376kceJ6ffVb9AYaqCoSlxlQNFCYVOUT6NPvB",
-	"HTK62I4zJCDMcYXk4zfBEdYIkLfjCQylQz4SI0jnq3qxCcqIEMnFa0SL5y92O7uJwe7ly5eVz7hE7Xn8",
-	"8z9++3tmBHTLKQ7TA5008XyemR1ShYblMpdfTc4OkfrhZxk1shFGWNAgya6RI25qAeV7p24bx7ej7xSK",
-	"OQJPv34TFL7uoX3La98MOfjHu0ci8WwPtZ4gcyzEksehUnUEcU+qOLNlO7ZyKQLxwTwXaWM//ebte7G6",
-	"yxMbxkhHrGGGo5WkgfB8b8qFygI1aiXuq7Z04ZLI5/YmvneazGHldkSZwTFHldnnb4IsnaqT2165p4MB",
-	"xAv3JZ+hMQFPsEchy1Mh3PQIayiI36OIT3LyN7RpXc8iL8uxLpPU3L22SRWAJ0QpwGE/VxBb/tSp0IzV",
-	"Qr53mtIotR0xxULkqAgg+S2Qz6B3f9TTV16N4DTb4HE+ndJjOa59x+aG74Q4FcJuR5uilyNN0fs2KHON",
-	"SeSW8qYa8gSGfCxyTPewtSdae9wh3bAXNHdHe7j57OXzF80Xz18+a+K90W7QC7ukM3a9Es1O/ld//9/0",
-	"tSgJw8nQz7vjly9ejMbNF8/GneZuB4+bLzt41OyGz4Ow3emEo93nluZHzxDkowGNP5tRGD1VGw3RIQ8W",
-	"M8Kk8HxPUEnSiDHJBW9lpmi4uP3uwfNO91l7t9npPW83d3ePnjf7nTd7zd3us73nvTeH/Rftvt897HZ3",
-	"dw96ze5ep9/cfXnUb77s9V80ey+POge9fvtZ+82Rk1fYkP/ueYZNSlvyjrRrnoekn78NXlJtn70tK0lG",
-	"fCxOksznZiSJMWjfu14pLVIWbFG+6L+c2Wt93hZzeLohjfMP6Xe/9g+PTgsP6f6H/rt/nx0fDDxfF+pM",
-	"RP8LkzIcngBt34t5ZI2R1TPwTj6+fnd84PneEsdkyhdq1INf3598PDu6+OcvTs5incR3z1gsutqSryQ9",
-	"82wl+fpNcJUql4tbshQ9XDHqRU+qMhPgyaO9I/RaNr8ltE/XV/2kgPg8Fx3LZIvfOxGnaLwdBWv45chX",
-	"f/pGaNftr3Rr2r0845ePRpyw9nr+9nnbEw5kq2R60vSGl+aHS7LKfkvfFVKW4l74nJiUEPCvpk56VswM",
-	"FY/tGattUSpRKmVj3tK2KN+DnfFWRIV0GqZkAoQf5GsweVvyhW4F8oVPXzn5qpJMr6Fyljvr/5IwqasF",
-	"t9B7HcsqTM3QPxdcEiQWoxmVkoRQIWtBRHVg85eq4AWjtqDbPqo3jqOe163Cj1Vvd/zxxqx6xWK+vqPG",
-	"nl+s4+0XCiX73nvl6/KBS1XTOeuYq0Tu+a6C7P6aSnR+CUa+u9qj76yj7eeLbPqVhV79JFjkF2X3e6PS",
-	"nCQ1la09HwO6zQiT2Q7zxXw35jjL4rRVu0pS0cfpyAbACBrFwKV1pTXK0BssZP/k+InQUSsFwoh44EJ5",
-	"Mdke3YvoqYa28pVUIFuWikTNugYp14MOptNj1AOeqzybjBeBXIDOy9CWb0pqTklMVIkqzIoVMR6Xn+RB",
-	"7Ji7ZoKYAuFA+RFngRg3BNNygM4qRklxdshJASx6hRhnze71tSlkVADg11Rm8T6Y9Pqiiy4WXgbjbrer",
-	"yj3tZyXvLbIWDrpGjWHEg6GPhjMxgf9TUWs7PhoRQUOic88kJ6Mz2ycJ9ZSfJoa7cxzzGRJzEqjCtFLV",
-	"3KdSh7TVQiubOTkoPD3qjWMoWaBQYPtzdeHJJ5CCR2ULNFl+hv9qGp7dPA6HKDYIi7QXpkopk1XdfSJQ",
-	"xCeQmocRsW8kCio17ccE7h6Q0DHgxCgis2JunRqFv0tMTVQkv4FNKV9Z3cCH+VUatRzVKNwqJlfKpQYx",
-	"N7hCu09+/UwhZl3JWTmZ6JWpn5orHmnWbz2WTK4sz4df9blvKKW1Pk3cjV83bZ3FSdKcZCXxVIujLaPl",
-	"AD5ArlJDDbmSF237v92u53s8CBZxvKGy2HY14cupVYM6rxl1Bv0gecqkAC7KzhzhQJLwFRpxOdW5uxTp",
-	"Jx4Tpla7nRVJM+j8orIszRurFlpFHDa0LeBg0jFNoeLCvQIC1FiPhQtuHYDu53h0TPF8ThjUadYlYAGB",
-	"hI+4zrgkfEOiROy8Mm8RrF8fOhmTflK3PMcuMkRziDs5JKtbUjDPJ7cDfLoaP0G+/CKKUE/QLTfr+sxC",
-	"NrrahUAyZmGSRXq+m4NYH/Mp/PK/6bxP+W8m+2P+I46DKb3SX630g1SIBdHOfnhCWpr3qw+QuQDKoWXr",
-	"TL6YEn75tF7OTZROTYHFUczQkRU0S95ZFgNzzWuQxLbZBNUya9cP9HPrcWFDOdxmOwVdLhZKVeQxX/7J",
-	"40udB09HRCEVfFOrSMuPiLRHj0i7XQprG3kesFrNxhTYdDYnseAMQA1XV45Xa2zKpVfsddtfX0WbjTFq",
-	"pXO0+FTuSP17zpZdccyOlMsGUZNs7apoia7bpcsolEomrEvOsbamjV5TqbyDX6KVtf2Nlqmv2962Ps4P",
-	"frWZX9XLVbD5VOr0L1cG+pRi8ddQEAROuIXnc9HSNA/dA84kKWJGahz6+deDwcm/mpmdp2gF6jx92ja/",
-	"/qgT8sB1QjYh6XYYpTXYyTMlxz6fCB2vWy79+4Px1GY8Tmw3gLMvUAVDM80a0G0vVqwlMIcQcvsqTgUY",
-	"1potA2uN5kWqK4J7S/pLQGjv2UVwvyiNSGWKaqUKJE+EW6WdpiTmlw50UKmnqyn284ZyK94RDqZJUmew",
-	"l6kAVpPe2aQJ93XG8iWoMXRLpx4iU0KmPO1SlSRPDWCbwWvGcMIwFzi9bSWefNqA5ZQLYqCNphzYF2ZI",
-	"vUSBj6l3bLG09Y8wf1eYv10YO4WQq4D0GmBtXTp6iwceYI02tIpfWbS650de7lDsoqT6fBI60H+d/Do4",
-	"cz6LCsdoQ4+GBYDUkGlsBCiymkOu3BrgR8hVCA88aK5R30ekNWmhYYY0w1eIzOZypWsXo5hzqZvmiCOP",
-	"ZXbdm07XmdS/btkKQ/L56hVf+JG7NuVCosIcGeeT+jpixZ+gG6zRlIgAhHFy2lIQo4V6vXZx6IH2c27p",
-	"s6Ez2Eenq8sz6L/2NtbWSGm7iK1rOPVJ7py34NamvLmqfiSnMV9MpuqU+ifH5fJHJOVgc+3rYNU1UkUo",
-	"4J9ZGxWQMrG03uqv8rWaY445waLTdbIkm21+rkUEZIvhrU19tk4RbEnWOXacZjxr/zVmyqgq4WWMM2IR",
-	"gPnTQJGPx0K79RY1tNYN78QQw5Vv/+4wA1gEo/0DDHW8ApyhsXHhUv4WmRHFwqF7uJvzuGMNWCWTbSMU",
-	"uzatxDKgEbW5Fvptwx43bmyGr+0V7rUdh1aUnXNQqCs4l9s7saJ4V1ey+eS0jS1ebFLJ5Ra9WWbYWqF2",
-	"D9hUT9FUtUhQFBWzkGytIUoHgDtxTITQsHaXsPxust7Ysq5rzzXen1tIrtkh3q/M+oXlp/UZbZIzsGyJ",
-	"G2E6w9fHurHFttxWxU12AifM3UX17bJQd7IDpHPersL9V0ZE9ZjXmj3n+Nfddd0ZJ8PzuaXsRhpu7qLG",
-	"XxdIix499uK2EyW+mKbcsfVbKOvuT0WeA6KTESjXjQLm2errmhVP1154K9x92cLt/rjVUs88+Gy4shEW",
-	"NK3PaUxE2Uusl3mJaU+TtY5ka5O2lt8/Rc+oTTdZ/ZcusLIQLhdVzNCsSrtDwacZathg8lEuQNBHpUBA",
-	"+KQElKTDH0vpoyTVlp8Ihj5qtVo7bgcqC8Jlpzftsb2Cq2yOljy+pGzyKnN+ExJLGphliZatzrJ9rDa6",
-	"0VhHWLUGQXK1CJckhthPialyK8MowMGUhJqloUtC5gJRKVQ1wp3KhW12IlibW8s0PlMXU/G2LTh6FWN5",
-	"gpzZOwNA7kRc1AlOTllQlLhdYN4bGkl4PsIhRlTIQm3Swp1QqgXsyDxToiKrU7m83p0g7XuCgNdZGVkO",
-	"sCBNygRhgsLUEMykD9cUDVWk1nJU61zjVVwvOs3YN5wv/vdWeFx9XtGPR1TGOF6BBbGp3SElngjUkATP",
-	"fBRwIVFAmCSxj4wpaKdoaeRCXug2AJ4DiELc9XxnHGVp2YU4P3c8GQA1wxzw7B/zuIU+zuGFvtduZ3VU",
-	"k4q3DSzQyUpOOcuL1oCLCyaIRNrTeAfNCGYCMc7yjmdWVWsUYRZmNUspmxCh1vEHHwlHHfKNnMiOUHz4",
-	"0zIQyfaJGsPPN8O7nGLFDrNTzWsmS8w2Jrreu1JACiqLvOAxy6yv9c3Mr/wECwH36lA3GCpsUgQPxexh",
-	"TANrrqMaIiz051ad+8naYXHiD8n4iC1mIzjcbaex1JXuKTpN0ECH9iyooXWPSNkTJgph1mtC80rU9U3z",
-	"x1QCtfm5etdjGgtZb8cVRbM/3KU0dgGT7nXsoritlu+X1e/5NdgYVITvZiffUg7Pbe2/Vh7ZJDnMek/e",
-	"ryax6+0cWy2AFdRH6VJsO6O9KuvCeNbb+C68swmVFxzWK8GxtSF0zuO8bWxvt9e1jGDP9vZ6exuZxpdV",
-	"l21INasyGpVX9Q/4DNIH+ASpQDwfUSYkwaH205JA4GUh0C0GmkxIFiC9+WIU0SDfvwayCBFdzHhYMDDN",
-	"YzImsbXpkApYn+d7GEK8PT9rYjiP53tXJKbjVTPA2b/Hi8gNJqn5WSk8Dj7nwNTa2vVY4a9FVv5GJaOb",
-	"NPc/u62goPOANgGWaqkZI9ukdSxzpwq6/Gganph2W+sg75VX1tMgrl0z6BBz7yVnYKTJl5TpIOySjUji",
-	"6BLUg5UO7r5ONmrn+spnFEzzI9nJuHPJ8pP8JDqnsFUkQ1f6zVUhzZWDzpil6GUgzvA9S8+7tcK0mN+5",
-	"cEs+Qrrl2114D+vok23b5du0DgJbOzd94QunKivzI/ic5DFjoxNFgRGnR+TiuYNeXykM35LV7c0JA63q",
-	"M5YDiAxpcHMa0Up7IOBEGam1cDtuy8KXSHbmtCJkjrYZUlesqeg4summL29hO5NBTql7V+d6axl1zQd5",
-	"CLk25Maz2/HdNC24DiBvoSFhobpJAKWHSP0T1LkIS0gbkk8dnrjdlwzz32ZG75ydXW+hyAVfq++pKjPD",
-	"Xnur1bJp726m+UHvnq8X+7DLm82fddIWNQz/Rf1/DvKMJr2YRC9L8trCCsnwUhQDAerfTGRMrx1XEotW",
-	"JgmlQAsGopTSnwGH1H3yq4vx8mnx6dHd/fquwoos6AneVuCk/jm/YzvTro2Vrk3rt8yFEFHujnUpXH9T",
-	"TdW2Eqx4ItDZuwEKgITG6tFgmbyqEnY4mUMFe7vFk2XQ2/RUyfGVCpJzXuC+R/HswuTureh4jGenPCK3",
-	"9az4Eqyx3huoAiabQgzdEPmkjtfxy5Y3mRCLma7N1n+P4GAKlxK51qqdzG6upP+mSokC7S9wDAPhmO3j",
-	"pdineLa/b4d47UOjp1lHeDlmcEzRoXSV5CYuOMI6uU+2mJymbMt1ldiqdQ2BQDzHEtbl7Xv/A0N7Nfwg",
-	"0j3WlWXSnThpOuBzUmHZgoolJ8eKkc/wCoV8Hw1hX0PUmBDpK7upj1TKD7Hjo+EyppIMUUPntfCRzlbh",
-	"o5BERBL/nEkiJDRcCNMstWaDa47Kk2FyJKnxcDijbIgaZhFixyRLSt4qGsRqVq1O8HxP9ck/kvMokgFW",
-	"i40qfnGwmM2wS5XWNxeDsfBrw5yPdKMRCZXczxdSmdq1O25Br6xTi9jOGZ1mdzfnnJEE8Ng+ZWW+Au3Y",
-	"hMTzWJfqn85w0BRT3N17tt8bv8SdoE26o+fhLn7WUYxJViQ6tZdUNydMGpxSHVBCGSrmQ8rdgpt255jT",
-	"2m7u4b1+547XiKxMcwoQMvEtgM6QuAy2WuPaVO0MoPOL9W0QO4nOfrC4cE793kJHLIhXc1gUBskCqE0n",
-	"B4qJXMQMcjEl2cgEElO+RMOffvrp9Oiwf3B2dPjTTz8N80ewxcVkM8hnvRe76598hgpBFEyRzqopoYSy",
-	"O9wq83kTMtiZt/eayPSvvCbKVxK5bm1r64mLt5Fjo3XvpWwZ69z1nPRTLFeyrT3QqvMjqFSJf5RaNw04",
-	"ek+DmAs+lujnGM+ntdL+/KjKc6uqPLdT+FoocL+PcTs9zcY4rhw4P38Db9r1VXnSs99W+7rx5eg8rfLN",
-	"x5SfNryhhdT5n0z0OY9TSQsreXKikoxWJS5Z99p0EMZmHCvdYL6XrmJz98Ok6W0z9HwLrKXmq3UNTG/8",
-	"un3dAP2UwzRnmy0vCq3r5wyNyBRHY209V5UIHk0GKWbKabf6/X6/WUiWc6fzzDD5PyW7zj0KOBlw7leu",
-	"qZOpp1g9aWsxJ+lfEbv3oyjYQxYFyxvc+KL4jHXBfFsS20JgSnGp2iNsY0zO3Q3pMpimTpipdjuJZM9F",
-	"tm+Obf/SwtTaWmQViJWzm9t77j3LbbjXdu1YY2SNg8q8tjY2tXD485beTwla1zAduLDPoflQRiNMY52K",
-	"VYXqqWB30A8mrkObBLyUE2yihLdkdYJpnBfrHtFv6ttmqDXlvTXA3iTvbfTyWjf4dnflWwUEGtvWq3KR",
-	"rm/8xPJ30j1larNXdjc3jXT5nypSwSfVsra6JN0yWjrc5uxtA+0omAU6vechiapMBWDCsBJ2o2FBJz6E",
-	"ACFp/A9JmE92bOUxOWfG4hCTeYQDHeFT0u6es2KcTL3AVA6jLyRoOiCl2yImwttvKzaOpdZbV1orkjaj",
-	"1cX6GgtFGsuClpQnpG0IpExe8HjS6fbwKNjdexaS8fMXL69Xf7U7YBgshd9FWMgLk4x97WJVQ1MqREfb",
-	"qC8LsaGfo+Qe/NmcR1iCxcQqu3cS83ChvUYHPfQ6MaY/fo39PHLcQyV9M0la9uKrsGZ9yiITvf7B2fFv",
-	"R2mlkYs6yzNNY4IFZwlSmLz6azpujpHOJ+x3UJ1l61Utfu83/xs3/2o3X3763Nm7+ZvLdOWm1CLreaMT",
-	"OCqCUGVrIFnb8hXaQzN+pQOrc87NHL3pH787OswFTTkFTpsh1LUVuhjE55w7jItXWNCBBnWAU3iN3CY8",
-	"cnNgNsv5DZT9yPmSqejaeIKZyfaTN7pt4G3WvqGlve/urnvfucDiworAnEmucSDBJ3VKmCksAreOphaX",
-	"ZdPBUIsDH11LwgTlbD8tY5ai1BWVK5MzFMZBMWa3j4S3OXZxEe9gdD2RIYYkI4BAIogXoxGYRGEKvUhd",
-	"imbliHSpu5D0onAuxZQ6Gi8iFOAoSnIqpiEFDaweLSq2XK1aPZfEzu2hM/sGA6l977o54U3z8Q/BWesU",
-	"L03pTbsKajpb1Z1abU4JNijIXFA5y6Sw9MRy4piFXFOobATRtevs61/1Db/lmdwxO0FOcFjLS2gwzTnX",
-	"mDx26lz81OhjJ/NroT6yhIdz1sAM/fK+f5CkONAIrl1RsVIphASseqYoXVasDX7bQRGcMDaaIXBS0uxD",
-	"Tkms3HoCPgcHKBlMidiifp3DvchRxu62WRacMk8dpm3ug0izUtX39uyoIEytnX+1bvqM9PeQJfMkqant",
-	"mmK1rm1boKsnt2zIXmLLAZvrEvtJhTgbHlZBvOwGL9wz5Zs4dyNWCITFg3AhR06WywHIKbFZV02Rnl2P",
-	"5EI55xImnC5Y7mp8IlzSg64fjQS+omziK6VfTMYLoaM08RVBjd1udwfR8TmjOhu5aKFDrVAV0Ei5czXw",
-	"SGUF5bGSBXYKz2SNMhUoZMlEsKfK+q5weahFQ9FMSebCR8Lc/jiWuuSlQV4q0BUVdFRyhg3NPXMBzKTz",
-	"ogvHRub6pZXVEV3rxZ/GTwoeXWV+4J71SDrpDwZHh0rZlg1qfN30HYXs28qMCA1Q+rE02Cdd8Xu7J1Nu",
-	"v583vDwMKGqWFYOzGkgyd7FYa6G3YgV6JX5u+faoVfSg1uMsqwxBoKayn8KhAl7c3zEVT2Bdve6yFGZ7",
-	"8q+vO5qo8My8vqffl57vDd4en5wcHW42nhqGmbLIZKlO6Krg2lsZRXVXE6+SauwauSCbnTVSnY7r/aoD",
-	"qvBC8nWxVNuGS93R8JhGKTxAYG45cirJKpDEQI2jVcucckufXSskV99gZK5e/MaQpGT/Cgk2hRvdNhDo",
-	"TIWu39Ip4YxenvHLCo+E9SkTcSBbpVScmnrw0vxwSVbZb6l3jZRN/SlLyMnnxGjJ4V9NXXiu6G0Tj+0Z",
-	"q3MGK58gysa8pXMG+x6cKG8Bf3YkEN6CfAys/6OyAJvUB19hCuAytB84/6+e8F6S/35t1FHPQFwFgE/p",
-	"adw1DXDKcXIpgJ+Y7L+i5X1LQL33dMDG/PuYvn0pGGrQ9pevsuc63Ro5hD+qB3amuLltmlKlEpPcKEte",
-	"IfO2NbqyS0LmtnKs9JKobcbs6yrWjsfE4OPg5OjDoX5PzCizF90pvfHW5cv8QJbI+mJU9UFEcCwQla2t",
-	"81Xm1ZhJ29YH84/fdbNPdrsmnSWZwUwUxITK6WKkMrdwPKfNgIdkQtjTdOobu7u4pPNmkvijqaRPEqdB",
-	"T2tMM/2IYpEmDV6Ifa2sSA0zPlIYAB9SiLuNNfapriOHNI+n9bqrp2VUd85d9esnOAZ+XXBxmJF4AkoR",
-	"ZowlRgPPGVElW5LfdQVwLWOMCMLn7ApHtOgvkeS4zLR1T0Qqgmi1T4kwN8g+B5gxruY0yrNXSWCg0u9g",
-	"qQQgMOlQCWelFVRhUi2vpTg6DrNQuFun1gX3pwGRKntZpvaVqsKUUpRdCKNr26QZsTRzzvS8H+GlfUoS",
-	"uljLnyzuYqx03m67l2nWU1NKklVZTi2mAsMlFVHEigWe7xkjmpmgdMVVmAJVgPJS1f6JOZugRqIMRRAp",
-	"+CpBKyxQpj5VKjodQDlXgSTG7jAlMdkpMJ+OOxuetf7sWjEb0bK+67iTHX7eFFOatLQncl4uZdSoSHIG",
-	"vxGR+FJCGLcg8pWx/ytxqH968Mvxb/BHTFBMdBZxLqckXlKTJtPsM3W3yG6EXKB19tkBhHXOfNsKdNV+",
-	"oQ+Vlq7gOpcOfTd5pDz9I7u+lafNcOw34LcKBY+AeOCF5dZmxouIgMeJKcU0ivllUQ6JeGCo5ndPVccz",
-	"F9In31J2Jg8edK5+PPeAvc6osp9nR5Z8KB1KNoel4ipNl74qKwI/MrWxpStNh6u5Rlc9tZy3KWUqE6fh",
-	"WfvJCD6i+prz0YJdMr5kFybhAGDiBXA2X2uML7JKrNniKtfhRoQUYOuUrdqau4ipXA0AqzWsdX2K/kKH",
-	"PY7UX28ShZq4vNAlLQpka1JJGCMtiJ9oqNsOfV3GDQzsubpZ+0jPhEy7VhKFoZio+snLVdLybm6U086Y",
-	"Gx8tiQN1pxmKThN0oBmmTBVPiJXXdy6noSURph2yf5XLsmWj6roLmOX8gZSJqOgaKvYVBwt9S5VAQhRR",
-	"phJPnrMkY4nKWIwEX8QBEaihq3ejQzBo+2jQ87MoH9+Ka/aTVKHCR6/5tQ+ZHf1zltTA1Rk3ZjwmO1qo",
-	"wXqa5GGgcqIKnRT1nJ2zUxWSWciSqS102eaN/5lMs+Lb5Sp4fOkjohMaQBuSerjqp4yPltrEXhbojPUX",
-	"JptiFqpEaJAQM/UOgCv9nIGTBggc6b2OJ5iy/XwGD6FISXd3+XPAZo9UIUEjMkDdY3KVuALghSA+mpr6",
-	"JQKuIMKuSMTnkLleMcpTk5FhuGMNZooNBziOKVEIMvxX0zwJm8fh0NQp2debV2/NJwJ8y1CjA6+/TvcF",
-	"ioiUJBb+OQvphErhoyFQzvAC/md/CObOYXO4o039VGqS4oz4CCNGloja1zo6S9ZPlYWSsnOmCyhGfAJY",
-	"SNRSEqa+jLnUty3Vhtyh+eWChkNlyWIaYEkRayV7RzQgTDuGJ6/MOcgXzW6rXSK65XLZwurnFo8nT01f",
-	"8fTd8cHRh8GR6gMclcooR8k6AbAwmeJb7VY70THgOfX2vV6r3eppR7upYl5PNT79Bf+euFKDnGkxVsV+",
-	"UoEWWm2ksuyxSQsNIG8I43KqkG1k3FPSxOL7IJ4A/CVHIQloSM5Z4k4iuUrjoS3E6SQ+jIasNkbFimSM",
-	"x2MaaGCmEuFxCFAzewDOrvFN7a3bbieMz6TRxPN5ZKIZnv4hCtdjqbx4Fje0NtuqXdBccdwNAGzlLhJv",
-	"/3fw4k1y7njv6BVhWuwFrzS4on5NNiu8T9D1KVDtav2RGZ+eALOE3ODKMXgq9nOHZFoIxUKUw6yO0PKB",
-	"zM+Z3qiic00UMzoxT06V2260oFGI4IYWmgnKKUmYGzTSKZOkLsijWJ3mQfBduzrAOxLwoLmYt9AAztsc",
-	"tnq/gF9UZOpQJCvtttsuRDCA+Srx4BTW1oLx9tq97daTVba3AjcXTL1PEqVMuma7yPy9Lf4Dl+quWL1C",
-	"Q72aIRJA+tpnLXND1WKYVfrzlMh41eyrkurldI4Kz5RKb4nhItM+L1hcKnYCV1bLs/ewLgby5mYdXZ0m",
-	"Bf3XEdZV56ktqwgo1d6EbFuVtPbPzCcPxXgJSC0gEdEVv9QonlaVMA58aGh+vMBy2CphMLyb+3P6Fua8",
-	"FRrXO289BRSPqmJZsHQfrkoiZFLC48b3dtudqrHTxT79yLARXHUY/W67t7nTGx6PaBgSpdXb7b7c3OOM",
-	"8/eYrYzkIDRptTf3Ozbua0pCsQhyfa+BTiz70SavmzznFhoPCuJukrHNQrz00yfQpmaJ8oROQGcSt93o",
-	"hOluBm+QTYsrNnM0Op+iGA4S2xSLaRnltMObxogsT/lrU7f9HtHNHJTGuOwNZrTFD4zrB2qXYRW6g0yo",
-	"K+gp72bOAmLwvQZCvcZhurfHI5FOjR4neBVxHJ5x/g7H2pl5t7NXZ3liMZ/zWJLwPQkpTpyZd7vdzZ0z",
-	"ZYmOxflWCVqjjJX5cXsKXnupPP2sXaNuNIVHRBLXFQmCnNA1F3EQkLk0+nYjrWmDF1Z2eHgwPBEoomMi",
-	"6Yygxh4SOy10CjeOfg2ay+ecAe9IpCkq0YIlDshOsQo6WRziQSm1ikStS/VRr6L27uYeH7h8wxfsm0V1",
-	"hSF3Q3V4VMZ4RqQS/CocHbImT9+S1fGhdm0ok4ilGlr/zIFHe2JcARXGya+DM7R2vKfQfGiEMV2fTFe/",
-	"xOKcqUQVKFtlC32wJKBXCGvDcGjrrpStYKrwxRQSO2dDLY7//4k9QUU6YwHoCwURHTQW5Qt5/qzjZreC",
-	"6Ds6o7IykYDV8FdVLa5OywNdh6xGy2Mt5Z6pEmg3fvGwVGJ0G2h8bCoLJgZKFVfg7Zs6TqkpvhhdUI+T",
-	"FIuxblxOIkPpc2uhYXZycDLCefJVa079dust1lU21LlgbU1HDZCYdkDFRVnySRmHduoszg63yNZXtsVt",
-	"X001mzy1/jqho8u1VuRlcdVfBQ/7B7t0MuhXPYf6urYhH+fB+5ivoe9I6lLPKIeJADWKzHnHuqQs1ll1",
-	"T6nU15VvqiMBBmQqpspAnA8QxwylBohSqSxVqFYQ4CBgJzhnKV8XLfRRF5YcFh0V1H2gDbqbQ4HOWbxg",
-	"Ql9BxmkPVC1ZJK12u0jU8FdE32273W6qjkuic4xtq3XOBqUwQ1JMsKx653MsKy2+0tCB1v44JLM5l4QF",
-	"q+Zbshpqla6MV0jgMYlW+4mM2t1FU76ILUMBiJ/JDXzO1CcwTqYiaVo41I4r1j9qvZBanH66pgroV+n4",
-	"5yydADOl6NfDwy0MgHmVKhWTaRLlvroDaBSheMGYjrxCu+2Xritbz55hXvnCLvIR4wMZTLkgWjGqLRrd",
-	"vT2k4jeBHlB/cHB8bFVKNlapGb4kQsGXErg/z5m6sfQqFMRb6C2ZSzQncU4HoVA0OYJC/Je3F3aDF+Me",
-	"aepxmvOYh03RS3i31uRlzLtw5N667Fp5e7wV2//7+fl1t9M8P79+fvTpv/7mVTD8bfQQZkPqdhCKDWUc",
-	"pW+VE0pwwipdBTYTcBd0BOrVryz9DaZIebCiReXkKWU/LaX0uamtnz4okNoXUiVVpD+qeLBal8gSJ4Qa",
-	"fu1qpXYNkQHiKCIayB96qAeSiKBrDbXDmalA6NZbOaSo7SQmXU3kZtMLXb2oYbFuyeqdej85FOPWEHlL",
-	"A2pIuOKU8xQDnkvDHd+80xUThqtPCwwtdAI71JaVCB7AQyUZDHVF9KGfZMvOasE3lMneKrM9NA+Ycza3",
-	"i5nv7CP9uymrrkUDdUPrdAoBZ8EijgmTiDJBYimMD0iyXy2JcGbspjBoC/VrqRCQ0SAoQTF7jNbQHHzL",
-	"aoNPD2N+eJeHkHV53Hy1D8sfZofv1exQ9QC+zWt3I+v+nMvtQRiUyiPxWovE+4o0aqnvdEOSGKL/oh0f",
-	"hTE3xsfseZk4nwGzHMeECEhgIbTOCJ2SOcFKnXt49O7o7CjT0+bc4Gho3qTWmzJR0Z0za2GNbru98wol",
-	"EyDGUcTZBB7u1LjPNXbbuzsuzqohkHvgfSWipUMb+cMmcs90mASB3Zsc5bvtGG+IdvXkLEdRkOIU/lS+",
-	"voDvPE7jalCfwReNwS60F0hy/gphjfO6na4ahSKlL2acNZOOttrYRQYTIr9GGviB+g+G+j8TeQ9onypc",
-	"txJHs4GP0/tISYZz8CEsk08SWaeTOFUkGa4ItMsF0O2nztLnTKlFtdqNChNmqp4S8I9Kh2nf8rUxMyjN",
-	"koq1wudMq/+UU+bPR2c+IiHVStaT/tnBL2phJhdLzqM7Jk0C5wyXork7W6h/nljs3Ts2WbO0slTIfDja",
-	"okotfc4SvTQwj3y+RhwJjkawClCimqApm2HBmkEO0Kk10xfMOdNuC0lsJ4AxjY5SXKniURSk0Yf6bEO4",
-	"qV86b+pFIcDYu4v+MCZJhJFtIE9DrMRCzAkLbbXhNmHD9ZVeVVHTX7XSKzmqEnf+ehVe2zL0Hxqyb11D",
-	"pinrETVkFc+sp8WyQvd0Uzr1cP3Ey1+HOEEQEokRI8TkVFBJe61bQiW8EVMey2akeDMWud/PGY4ivhT7",
-	"ljlFpYBI4rLyIVgq8EpnH9kBo5qgE0ZC9Pd/nqmQGYlmXKgQnXMGhirUyAo2JYVQdnw0OBvkQqkagx4a",
-	"JlWghzuvlAMHDbI3ZnIT++dMqwHJ9ZzGRFxgua9SLgxb6FiIBQn14rUuLtCRv4300QqOoVgrH402LyaK",
-	"oe6cswWTNEJj4PwzyhYSVJfakV1OyQrpCV/Z6sIkDkPHUCnJn1zr69yyiqauMaifr+qXv8xjLpURlKZC",
-	"h5kds5WOy0l9g5UB19zCOWcceBrA5ZoFRe2A65MOIVGgGK2QipdTKR5mwGliSoTrLqYAzXwdmQe7m/TJ",
-	"2ZNVPRbyKYqsAIUDFYR1wJmMeVRZGnnIeFNBd5gPSEiil5OfXQlVbv6jLrNHvh5q3GKJs9epzj7x5a6V",
-	"X7RzBriBJOy1pLgKcoSRXDWDFQuq7piFuMsNoyvSVzpR5t0bUxsJ6KWBLbQ2WBuOrkyl3O1uLtWtH5gM",
-	"bPWaDygLSO3WtY0aqnVir3hIPzOzrE2WAH1eX7lG4zvSxitt6yLUAag0giPKK+psT2lo9yjakFuzA2nS",
-	"bj2opHm6YKJGhutUs59oYyy5Tqe7Dngcmvh4vpABnxHEWdH00MBJ7ghTUgJJvsSmIwRG8JkSCWf8imTl",
-	"Xl6BQsb4ltXXauyofPtWhZnMXwxDUGoiZJqB97UuZfgqSW6sVUrKnQ80O2B3pjOi3dL22rsucQpO7HHU",
-	"r9ksZ0TIU5V0qkqeSo9jnPkXtrwfgs639Q4+U16ejlcwYnz5uC/hRZJf5mHfwIlcFqsEX+YxPMXzOYHH",
-	"aJItQiUxy7OZFhoYZiEIRMUP7VIFQ8Ov4CdltSmVJVAsoMCmInpJzFdlvVEMojHMcnQNYS4/zU81lspq",
-	"eUXSqlbAjiyH2fVmHL1lld7sgcI87dRp34pnnoaqTu8BC/+hrfyhrXzwYDuAQPJQ5Do7YHKj3vlRuOHB",
-	"p1PwaF9U32jrUYPhmfIpT/I8pnmItPu/rjW04ycVa3QrH0kTJZAwL7MHP7FJ+zmZTimGIJ0XsAlDbjrr",
-	"nsmGpVelLN0m2DPR2lEplKTkIxxIHqOGynoHfVXVIs19jQN/2EKbXrXnTDnKWxkzlRlQpdqUhGmx0uSP",
-	"R71neyjEK7FT5Xz34xH8H/AI/t7etAVfXOuJu92DtpBzJZ8O7/dPgE06F5ErIuYdDyCnG1FJw2aEySRv",
-	"UWMI0S7wUBru5JJj7T99GkGnKRdy/0W73Vb4atZbClk0XA5WmvC6lDfp2Cji9rVrZREvtux74ztTr1oK",
-	"P6FiwXIBZMBlGgpoaLhQqdCywRWLd43KUUhDJZ36WipNRoC95IbQZ1Qew3HIaoiU3Yp0TBXBnR/UNHGM",
-	"mySoMkzXZNWBp/6I6JTOPA6mRMgYSx4LcDVKGTwjJCShPZGVgufm083/GwA=",
+	"7L17c9s2+jD6VTA8OxO7LyXrYufizJk5iu203iap13K6u78qrwWRkISaAlQCsqzm+P3s7zwASIIkKFG+",
+	"JWnTP3ZjCnc8NzzXz17AZ3POCJPCO/zszXGMZ0SSWP31JuZLQY4WseAx/B0SEcR0Liln3qH3yxz/sSAo",
+	"UD+jccxnCKN5TK4pXwg0xxPyTKAhIzfyUrcZNj3fo9D1jwWJV57vMTwj3qGnf/Z8TwRTMsMw1QzfvCNs",
+	"Iqfe4X7r1XPfk6s5NBUypmzi3d76ZnXv8c05EYtIivIKz/CEIEH/JFUTz/DNZWx627OHZIwXkfQOD1o+",
+	"NKKzxcw7bLda8Cdl5s90UZRJMiGxtaozLKd6IHs9F1OCxjwKSYwkRxEV0tfnJqcEBZwxEkDLZwLFnEu0",
+	"M9wb7lYtfQ4zONfs7Xm+fX7tVmffdX5H6YSnIWGSjimJ3WvOLW0If102m80hoqGPeIyoFAhWhXY+nr9r",
+	"EBHgOQnVwskNns0jdcXQCY+CdqcbkvH+wfPJlCY7M1tJgCGd7JJm6/K9mPyxoDEJvUMZL0gFrLTNDaV/",
+	"Ozd+L4Ce4wllGLo07w/bnVbLtcKTa8JkL9DrKi2TRStEoIVAfIzklAqEVduqNehfc2v4R0zG3qH3/+xl",
+	"+L+nfxV79uzpar40FWivOal3dEblHdA/Uv0eCPHVSvqUBWT9lWEJOIPHksT67iSdVa5QqPHsFY55PMPS",
+	"O/RCLEkD+nquczllQbQIyQWXOCqv54gvmEQ4itAMy2BK2cTCcYF2Ai4AuBhB5EbGGKlVVZIique6lGoy",
+	"53GOcSRIus4R5xHBGrh+JqvTYzfZ6Z2doiuyeiYQDdHO8IqsFNmxaCaQUDhN+HcQEywJwkwsSVygPtC1",
+	"FvGBhjRcS23mWEoSQ9f/Da1/6zX+Bzf+bDVeffrcPrj9h/M2vgoA/WU8FsSxig+L2YjEQEpsGJAciSs6",
+	"Rzt0wnhMQrScEoaGBocRFWhCrwmrBAquZ3Ouvbj0/OpbjtXfwo2IOWeCaMkEh+fkjwURaj8BZ5Iw9U88",
+	"n0c0UOR573ehyWcKB589EseaiM2IEHgCk8R6HDTi4Qq2xbhE1ziiIfpn/5cP2XVmU56oQW59T0gsFwIk",
+	"lJbviUUQECEMrN/WJrYw2LnZm95pGRPca0M7hTXtNj3N18cRDe5/MtgCCLSkcqrplWL1OIoJDleI3FAh",
+	"RXZKPf39RH12HNSrxz0otTagqfiKMDRaIcy4nJIYRfTalmPQTnmhu74hJQNmNQTmGgdTek1ChFmIAswQ",
+	"4yjibEJiFEwxmxC0k5y5uYYBg12/5fGIhiFh974Jde6GHKIIB1dCkbyFIEgEfG6xgHROx9l3H/fsy+tT",
+	"a9NAw+ckVjtGjJBQoJ38QjXknjJJYoajk+QE7nVo1IyG9G/pESWz9El8TeLSOR08NjILNS8aYxqREO04",
+	"lrP7GjBdsWUl4BEUYLhrKpCY8iVroo/sivElG7CYLyQRaGe/tb+r4HMZczZBMyKnPFTfD3yNu5ihYS+K",
+	"+HKIpgSHJN5V8KPuCbCGsGsS8TkxwPuBy7d8wcJ7X4OFS0C+xmrQ9DKSaRzguv941/CBI7EIpjZBoMwA",
+	"ajzBjP6pYXUntzwNpGd4FXEcXnD+DscT8uD8R3KOIjVyLdbT7j4N61FLAvKImYYZDcU4CMhcCrTTRu/p",
+	"m90KlnQW82sakvicjBeChA9ADwmamzFRrAdVq4rJOCZiiiS/Iiw7wGR+B7J3Hvf4nKsUUklUQUzUAxdH",
+	"AHYopKHCEC3BIiwQuZmTQJJwwHZyO9h9rYYx54EEXgm0nGKJllgkE/mIEXVBSJAgJtKgNVAZGpCPDF9j",
+	"GuFRRB7kMkIs8QhrErXIxn6NYiLjFVCtWEar7ELKy0ivxuADiOGH3otxN+jgV2R/1A73g9b4Jeng56OD",
+	"8FXQJt3xi5ZnX+UjY0K6x4AvIn1VI4A4HExJ6LhAoCh0RgZsp2K3u030wZB5uDgtS4RowSIiNANNueYz",
+	"gfiSmZEHTN24EmyWVKSnrN+Uw3P4o9GDP4Zw+ZyFAm7f9zTdVwK01aj8IujrTvAGWGIK2xzzmOhZKJs0",
+	"82/0da8OOMkLOiN8IR8W6QtnbVYITYIpCa6eCRQSHEaUWWTULMRBBPafiAiotaVrH1NGxTRZO5XZmtGO",
+	"vVZNQy84f4/ZyhBXcf/j5BzNMFshg3ACjbnRSBhJLg9XbUvKL6ylzJU6jyrnW8LwDIcEzTR0mm2UWBQI",
+	"PQLNSWywYcB2XBvYfV3EHU1XCQNEUAcxwZR9SVT6yPBCTnlM/3wAJorNUzI5SipQqvVI57dndMho7ad5",
+	"UlCBZlQIyiY+muEIdGDA4RZaCgbaG5NrfgXidGnBGns+MrGYz3ksSfiehBRfqO09pOg2WwjFEErDWGdZ",
+	"XoNDoDt4Ol3CsLjYIdqpXKU+yF8BZlSHt+oBc8dDDInENFL4c52OeKl+Ft7hb5+9iOtRvMPfPFhyoln6",
+	"5FsXMI+BQ8oVGqgfB54FKdm5Jx9uP936jtvL5jdvsqxntlkHiXtkyTFZHhVoSaKooYFeK35GC4lGMcFX",
+	"AmEULyKSvBP1DL7Sgwh48i2Sh6LCERw2OKiix5RE2nazw1mmObVFUiOO7Koz0dJIno0N2E7heHabaGju",
+	"tVm61KFZE4hLen7QhCuFoBJN08NTMNFT5/ozWYHm/ChdlMPG1+82hFxFRL1EhFDkItuFAAIbUugwowxL",
+	"g8F4PgeAAHhVvS6vyKrqsvrddDH2Qm79FPo+aI2ngplb3wb3bHQtzvZ+Pu2d/tJ/+8vxhw8vTv7Te3/2",
+	"7sTzPS2hX+bWsvwnjuL/fJTs7cn7072fX7w/Pvnw497o7OZ8TI/+a/r+fPLfDFit7re+xxn5ZawwaR0k",
+	"Vm0OMKU3pz+TVQGBNayEl8oE0Wl1njfanUarfdHuHLZah63W/3h+2ma0ulwIEuutL0R82d0fjcbPQxK2",
+	"Ry/2X2HP99KTcWvoIywkjKHnY4soyiwjKxagJY+vSCw8uAsypjfw/eoSdH1Kha9YgtVV6aOAvHgLQbxP",
+	"2RVSrVW2N1fP0uLe7Odys2SjnzdaJUpd84dQhP9/U3hBIIzGZJlI+2jniqxAbwmKI3idKC29cz9wMPoV",
+	"qO0cpdn1cTt2lJy408hNYyGBgsQ4kCQWCXm6IisfRKGYBHzCKLwXZd5Sk11faUL7Pj/fcTcJBHz2qCQz",
+	"sYlQ96G5d5sOhOMYr7zbW9s+9FtmNDJHYg4tnc0JJL4NbYVLzu31Uzo7H/1OAumlqHmkB7gDhmoSI64A",
+	"/EIynkzp71fRjPH5H7GQi+vlzerPVrvT3T94/uLlq96bo+OTt5uRdTNiwmze46DhFVm5QdGIkE3UB81p",
+	"quYz70bghs2K8apQuQZGPDHcweZrQN9aYHpHhSxAUuIZA0zkL0X3yyAXZy5EtS7I8MZNN5QMW33slhUT",
+	"hyEFwMXRmbU2Yzm3rsV9EJuQKoHaAvcAraGhzCBpjnncLHoPlTxqMgv4YND31lLZ/GzH2gAsNAvAoTFY",
+	"UKkN4FthxoyyU92hXbgE31sw+seCmJ+BExTvJXlJlC7lDQ6uRhH+k/Syd0xBNtp0U/kt99Cbjv0kVLTI",
+	"ywuJ2a9G9vu51dpPGli40mrtp0S5hUet5L+2JQMWxiqBQWmyDcetJNO+gyzaINJ5ucHpKvnw2SMM9Bu/",
+	"ldbxyeU2YV+Z+tXPaF71AI7bBPMsnWx5dWlvuEI5jfliMlVaun63AUeFJR1FisEULnS0CK6I9A692aox",
+	"6jTMn4o+5qDoce+dsHDOKZOXizjyDr2plHNxuLcnus2FaCyJkI1Wa785SjY56jQDPlPkc6L3bzUrw1Gy",
+	"R1ueLWzXgpDn3Y0AUjicdUCZXWv+PZa7vvVDaIA4tjqUTszeWe3DS4WVRUzzR9Bp7b/0XTKDflNfJghS",
+	"9K7TwOqDOeg9vZkTcoWCiMJmkCAsRFQeatUT+WOBI201WEgSo9zIyqBs7E4KWg0apjtwIGAGCvZR2FCR",
+	"v+P9TSjsRIT1eLvu5f8TXwIjAXUftAmwJPB32nnj07+Ef+uhrZol1NMFPC6613vv19kMyA5v+M1RMLk7",
+	"2ztSIJqzcE5izMDfGZwfGSJMkngewxMQPiAQGAtkVIO5PpMRv2novxv67aR/04qT/O/mm+9lU+gxXuWO",
+	"MAgmZapmTZl30z042EzA8kvajq8W1vp5A2KV+Slsx4XClk5iK1w17DY7kOIGnXjLb+7EaXvoDb8BBR5f",
+	"MFmEgjwMPglQaB99g42e631am1XxmwdmUtbabJ//VpkYW46qv4F76v/6h/cVMiB+s1n228gv8qdc3kRv",
+	"Iac+CiqIEto5OvpxF+jQP/99sYlrAIisuew80fS935dyTfN/LmW+OQdutqaD2snWrOe+SGO8ai61V41u",
+	"Y741Cp42egP1+ZFzS5txKphs2aNw0gmTK3zejmz1jX05E0BSR1kMoIQEnTASghsqYAWez59p+8Qc0ydi",
+	"dnMsxHwaY2H0zQ3rA0AOvcaSGHGkAf+9Ofnx9AM6Oz/9tXdxgn4++a/6OmDvT09Prv91+qZ33PvwZnL1",
+	"x/SK/vhq2XrT+9fJ216vf9RsNgdMtT35cOzoD7MtRhENMmOIVvtkoAOo8u1w5A1z2we/3cS5S9mya/6E",
+	"t11zUaaAC/l0b0GhuKz8DosHXUHeS0RiSwGDITVCwgJA76Rlzmci7zP4wGh5F8r5lSBAYenbdS6Ckt7c",
+	"QwBTfllOcInpZCrBW683pxfQ7F7qOzUaOsYSK1uCC0rwnGY3nM7ewHNavOSspUMzRx/mrLOB6p63q4fr",
+	"PO8q3FtHWEvIv+N5QiNBDLZOwsuofU2vZPSiM7qOXox+X/wOQvKfnEHHJRldLljEgysSt+8n4mfHU5D0",
+	"reWUUbeErPd9GHxpQT49Buc7VB/7xmPYVvB3nn1p7z2WR931WqEM9jbct4u81FQF3Qm+a4rU69f3KY1R",
+	"B/tIweKnMKfdGx2FJ2MP2MuMXJZVTnvXLGxOOJ9EpIHnc9HUb1LowEMI186ZCduNzv5Fu5WZCY396pzM",
+	"eSyVDU8Fy3t72ReIidTGuxJmJg/fKh9bEy2KGep3kbYOwsvuiuj41RJgWntcP6wOdWc8JHshjUkgebxS",
+	"2iy9e6GFCuuUeCCJbAgZEzzTDWlEBKIShZxo/zuY170q+yA/P7jrhjM7wdvKTATOJeo7stZGmXy+X70u",
+	"OxTVxnHF5Y3J2gTjZndipskfiJsSAEg7jNhW5HliDp7jGESKBOw8P7XTHv6mAezBcCBnuq4J8Q7brb2H",
+	"z5svPrfBNUkoIiqkpuIO1f92BnGLpNQ1iufX6ed26briMtdzgDAhDUluJGAXQXjEF1L7ewSq80JHU+Rd",
+	"jvrd/K95TdqBI++AnTsjAbmi0DOHyJx8THVB6MkSSVTAqfo0V86qCeBOiLHAT8ilBhmIA0/SLeQa62j8",
+	"w7b5l/oNrOW3eXDPpduoTtQRcCZIsJD0mlyCR+gihsFavssxRFP8uzmG5I/xHC8RFoIoaEniOXV3sNPx",
+	"eNLudPEo2D94HpLxi5evtOMSNBaXOIDVJkiiXEqU4+qGxaqGxk9Zn2TeG6Wq34xIrMQfoLgEzzS1xo15",
+	"hCXQyIwiQzhauNBhh/0uepOYxVI5K0jl7JwpucqOfHcn0x9++OH85Lh3dHFy/MMPP1S5ktoWYYKFbLQd",
+	"8qYnutkkyr/XwJeOalp7dKq5d2hvrFleLrRjE6UrYDDYdIaDhpjizsHzw+74FW4HLdIZvQj38fO2Woo0",
+	"zh+fMq9tr3d0cfrrSRo2dllneaZpTLByaNdAsZiHG+D+9pNBPY10eZKeR/51lPUsa3kHutyXPMYTktGr",
+	"9zwkUZlGp0stUbKKJCGvEZxDEqyWSwHS3F4IsHlCut1kTRXMwKzkg9Ox6afFDLNGTHAIq1C+5z7SfkHa",
+	"B5DkI33xDMKmC1kCRBO9hwcR43LAhMSx1NpdnQJpiHYkuE8ZIXOG4yuQPcWur59RJkBwCFxWtSUIOJ3x",
+	"hR0wnbwkifDzkTBBybm0C8VYQ6VNht3oaG81UcCZxOADPGCMs4aY44Bkzrc6XiljdxXEZ73LF+OykPtk",
+	"R53B/w+b+Meu07C0yUssu8K+wc4S7ClkPYR49UhOV2rHKoh2tEJixQLRRP2P/bOTD8cnx4dojpPfTG6E",
+	"2M/Zeq7IHEIN3vZO350cJ4PqWAaRROMfqJBNgGcIrOBLtIMXks+wpMFuE/XOj346/RU6hyQiEkKQJInh",
+	"HRmZUzaP4ZTKpMvzfE9P7PleMoz3yb6XtM+ag7ogQupsZ44H/kIGfKZkjgyCrqlc6S02US/ZpPpbJROQ",
+	"NIoQRp1WqyCbWOE5oRGLLpWv3UuIepFkrol7FkyjPWM0d2jiGf6TM7wUxivGsL2YCB5dE5T42VjBu95Z",
+	"r98/OVaWnGxQLZ8izfiQzQLT/DgQc5V8LA0GhIOIDVTarzVhGumjOEqRmlvHtY4Yw/Udm6b2vLZ/TfUS",
+	"yi+wZE2fXYmVbPKatMzm9NM1O6mrEths9zkDgHXdVQveICbACOVc6nZKfnS7FuUrAWTuDQNPasEXcUDc",
+	"khcQYyJz72DvffItW0YNoeuv5L+Xk9dG1iFIIuSlDk29FDgRmh1gXltF+YEsC/pJ+5Y29HyfNLWUGBv0",
+	"obYwcOu81Xoehbr5ZnVqL1pCdPAwPcVhfbe68mlvJhtvVPM+tHY6MxcXXD6CNXjOb7ITvC+G85unQmJ+",
+	"40bfr8VjKI9tarV/ezxLHcS2wDB+M9zsMfQVYpVtNnsg5LIMaU+EZOkmauHaFzLc5THNXvLfHuGKttst",
+	"8C7tOtzCzve1YaET9wpKRv0D+I4nkfA2dqFhbnZIqRORQJoMd1M8hyfXgA0LaxrqF+E6U2MmJVRd/yYx",
+	"3FfUcH1vF3P37Wtc330NFfM9bQC5DGOlaF03zo+q5TE0dA0E0u0lntP1g/wk5bw3p64BKBMST2I8Wz/C",
+	"adLMNcacCzmJifgjWj/IWdrONUosxPru50K4+onu+m79rrPXFMdEv6bX907bOUdhfDmO8NWGS+wnzVxj",
+	"SDqJ6YatX6g27t5Xkl9t6g1tyr3LNvc8vbh9PP7Y734Rvf19k0NsodGv5KD1vBGqYffWr9NzHa7VG2Et",
+	"5ak3xBq4rznAGuyrN0IV5tTrvYbs1Z2+CvXq9HZSvHpdK0l+ve5O7lez6xrOV3OEasatjPw14POODwU9",
+	"JlKDPtFLwdrGNs9yMsM0MtHs/99Mu6U15jEPG/sHz5sUz5oTobMnJp6DWstlv+oz5Zr1r6d3b89m08vC",
+	"7VEn6Ib75GD8XB8JiKb6t+JOLfWu3u2l2W7JM9Ar3m3OcUGJA6EWyIw2ovdT4z/G1d5B43MS3Pf3Uh4Z",
+	"t3sw2UeZezLZP3wTj6ZKontHcjQhjMQ00LnLfrq4OFPumE9Dl8xeKsQ0LEhBv47ntGnWAqRm77q9pw3t",
+	"JfnNSgHZMykHcZI6gOCYxChDO3PQ6pmT9Ls1zx6dqxsw++TCpMG4pOFl4hRBQ/NRJB5rsP9msqi8I4F2",
+	"ILpUZZy8Q09l7vT87LPqD2eoatdYakzVQEFSkUKkT7Pv1CHDi+0oQ3KEOaqQfPwmKMIaAfJuNIGhdMgn",
+	"IgTpfFUvNkEZPJEM4zWixYuX++39xGD36tWrymdcovY8/fFfv/4zMwK65RSH6YFOwI80MzukCg3LZS6/",
+	"mpwdIo0eyvIAZSOMsKBBkhMoh9zUOpS/O3bbML4dfqenmEPw9Os3geHrHtp3ZPtmyP6/3j0Rimd7qPUE",
+	"mWMhljwOlaojiLtSRccuW7GVARaQD+a5TBv76Tfv0IsVL09sGCMdZ4sZjlaSBsLzvSkXym9/1EzcV23p",
+	"wiWRz+1N/N1xMgeV2yFldo45rMw+fxNo6VSd3JXlnvf7EMTSk3yGxgQ8wZ4ELc+FcOMjrKEgfo8iPsnJ",
+	"39CmeTOLvKwyhEwKCnRbJsEJnhClAIf9XENGjD2nQjNWC/m745QGqe2QKRYih0Vwkt8C+vS7D4c9PeXV",
+	"CE6zOzzOJ4F7Kse1v7G54W+CnApgt8NN0c2hpuh+G5i5xiRyR3lTDXkGQz4VOqZ72NoTrTVuk07YDRr7",
+	"owPceP7qxcvGyxevnjfwwWg/6IYd0h67XolmJ/9Hf/8/6WtREoaToV90xq9evhyNGy+fj9uN/TYeN161",
+	"8ajRCV8EYavdDkf7LyzNj54hyMcwG3+2JE5RbTRExzxYzAgzAYuSpBFjkgvezEzRwLj9ztGLdud5a7/R",
+	"7r5oNfb3T140eu23B439zvODF923x72XrZ7fOe509vePuo3OQbvX2H910mu86vZeNrqvTtpH3V7reevt",
+	"iZNW2Cf/t6cZNiptSTvSrnkakn7+NmhJtX32rqQkGfGpKEkyn5uQJMagQ+9mpbRIWbBFmdF/ObPX+mxT",
+	"5vJ0QxrnH9Lvfukdn5wXHtK9D713/704Pep7vi4vnIj+l6bQATwBWr4X88gaI6vC4p19fPPu9MjzvSWO",
+	"yZQv1KhHv7w/+3hxcvnvn5yUxbqJvz1hsfBqS7qS9MyTleTrN0FVqlwu7khS9HDFqBc9qcqngidP9o7Q",
+	"a9n8ltA+XV/1kwLi81x4LJMt/t2ROAXj7TBYn18OffWnbwR33f5Kd8bdqwt+9WTICWuv52+ftz3hQDZL",
+	"pieNb3hpfrgiq+y39F0hZSnuhc+JSQkB/2roVI3FfHbx2J6x2hal0jtTNuZNbYvyPdgZb0ZUSKdhSiaH",
+	"8B19DSRvi77QrYC+8OkrR19VSO4ND1cVtUqWhEld47yJ3utYVmEqHf+x4JIgsRjNqJQkhLp+CyKqA5u/",
+	"VN1BGLUJ3Q5RvXEcVQjvFH6servjjzfmAi2WIPcdlUF9L1/U3/ML5d19773ydfnApapEn3UE+I5okA7e",
+	"i8Cytjq5oWl5WX9N/Uy/dEa+u0at76z+7+dLA/uV5an9JFjkJ2X3e6vSnCSV4K09nwK4zQiT2Q7zJcg3",
+	"ZmbM4rRVu0pU0dfpyAbACBrFQKV1fUjK0FssZO/s9JnQUSsFxIh44AJ5Mdke3IvgqYa28pVUAFuWikTN",
+	"ugYo1x8dTKfHqHd4rqKSMl4EcgE6L4NbvikEPCUxUYX1MCvW8XlaepI/YsfcNRPEFBCnMoOX+wTTIqbO",
+	"NGOEXZOIqwApBCR6hRhnjc7NjSm/VjjAr6k47EMQ6fWlYl0kvHyM+52OKlJ3qMPN8CyH1sKB12hnGPFg",
+	"6KPhTEzg/1TU2q6PRkTQkOjcM8nN6HocSRpQ5aeJgXeOIRegmJNAldOWaKFLNSqNTy2wsomTA8PTq944",
+	"hpIFbjPjb1X+R/O7Sv+ocpyaLD/D/zQMzW6chkMUG4BF2gtTpZTJaoU/EyjiE0jNw4g4NBIFlRr3Y5Ws",
+	"DyR0DDAxisismFvnxbgbdPArsj9qh/tBa/ySdPDz0UH4KmiT7vhFy5nFoyL5DWxK+crqBj7Mr9Ko5bBG",
+	"wVYxuVIuNYjh4ArsPvn1M4WYdSV35SSi16bqc67krVm/9VgyubI8H37V976hAOD6NHG3ft20dRYlSXOS",
+	"lcRTLY42jZYD6AC5Tg015Fpetuz/9jue7/EgWMTxhnqINshuBo1yQuigzmtG3UEvSJ4y6QEXZWeOcCBJ",
+	"+BqNuJzq3F0K9ROPiWcCQX1MOyuSJtD5RWW55TdmobRKz2xoW4DBpGOaQsUFewUAqLEeCxbcOgDdz/Ho",
+	"mOL5nDCoLq8LVwMACR9xnXFJ+AZFidh9bd4iWL8+dDIm/aRueo5dZIDmEHdyQFa3EGqeTm538Olq/AT4",
+	"8osonnoCbrlZ12cWssHVLl+UEQuTLNLz3RTE+phP4Zf/Ted9yn8z2R/zH3EcTOm1/mqlH6RCLIh29sMT",
+	"0tS0X32AzAVQxDFbZ/LFFB7Np/VybqJ0a+pY6mWvzZJ33j9R7LbZBNUyt0jwuimlazncZjsFXS4WStUR",
+	"M1/+zeMrnQdPR0QhFXxTq7TU94i0J49Iu1vifRt4HrHG1sbE/XQ2J7HgDI4aWFeOVmtoyqVX7HZaX18d",
+	"ro0xaqV7tOhU7kr9B87xX3HNjpTLBlCTGhOq1JKuNqiLv5QKvaxLzrG2EpdeU6kojV/ClbX9jZapp9ve",
+	"tarXd3q1mV7Vy1Ww+Vbq9C/XM/uUQvHXUMYIbripUtZrnIfuAWeSFCEjNQ79+MtR/+w/jczOU7QCtff2",
+	"WubX79WNHrm60SYg3Q6itAY7eabkyOczoeN1ywXLvxOe2oTHCe3m4GwGqs7QTLPm6LYXK9YimEMIuXvt",
+	"ucIZ1potO9YazYtYVzzuLfEvOUJ7zy6E+0lpRCpTVCtVIHkm3CrtNCUxv3KAg0o9XY2xnzcUifJOcDBN",
+	"kjqDvUwFsJr0ziZNuK8zli9BjaFbOvUQmRIypWlXnu8tMgPY5uM1YzjPMBc4vW39sHzagOWUC2JOG005",
+	"kC/MkHqJAh1T79hiQf7vYf6uMH+7nH96Qq6y92sOa+uC91s88ABqtKFV/MKi1QM/8nKXYpdS1veT4IH+",
+	"6+yX/oXzWVS4Rvv0aFg4kBoyjQ0ARVJzzJVbA/wIuQrhgQfNNej7iDQnTTTMgGb4GpHZXOoaVVjVcdJN",
+	"c8iRhzK77k2740zqX7dshUH5fPWKL/zIXZtyIVFhjozzSX0dsaJP0A3WaEpEAMA4KW0piNECvW6rOHRf",
+	"+zk39d3QGeyj3dHlGfRfBxtra6S4XYTWNZT6LHfPW1Drn/gSgFNVP5LTmC8mU3VLvbPTcvkjklKwufZ1",
+	"sOoaqSIU8M+sjQpImVhab/VXma3miGNOsGh3nCTJJpufayEB2WJ4a1OfrVsEW5J1j22nGc/af42ZMqxK",
+	"aBnjjFgIYP40p8jHY6HdeosaWovDOyHEUOW7vzvMABbCaP8Agx2vAWZobFy4lL9FZkSxYOgBeHMedqwB",
+	"q2SybYRi16aVWAY4ojbXRL9u2OPGjc3wjb3Cg5bj0oqyc+4U6grO5fZOqCjy6koyn9y2scWLTSq53KI3",
+	"ywxbK9QeAJrqKZqqFgmKomIWkq01ROkAwBPHRAh91u7Cu3+brDe2rOvac4335xaSa3aJDyuzfmH5aX1G",
+	"m+QOLFvixjOd4ZtT3dgiW26r4iY7gfPMy0ek9adZk3vZAdI5y0rfWnWAvy4kqke81uw5R7/ur+vOKBme",
+	"zy1lN9Ln5i7F/nUdadGjx17cdqLEF9OUO7Z+B2Xdw6nIc4foJATKdaMAebb6umbF07UMb4U7r5q41Rs3",
+	"m+qZB58NVTbCgsb1OY2JKHuJdTMvMe1pstaRbG3S1vL7p+gZtYmT1X/pAikLgblIqzS2doeCTzO0Yx+T",
+	"j3IBgj4qBQLCJyWgJB1+X0ofJam2/EQw9FGz2dx1O1BZJ1x2etMe2ytgZXO05PEVZZPXmfObkFjSwCxL",
+	"NG111laFtq0rrFqDILlahEsSQ+ynxFS5lWEU4GBKQk3S0BUhc4GoFKoa4W7lwjY7EazNrWUaXyjGVOS2",
+	"BUevYixPkDN7ZweQuxEXdoKTUxYUJe4WmPeWRhKej3CJERWyUJu0wBNKtYAdmWdKWGR1KpfXu9dJ+54g",
+	"4HVWBpYjLEiDMkGYoDA1BDPpyzVFQxWqNR3VOtd4FdeLTjP2DeeL/70VHlefVvTiEZUxjldgQWxod0iJ",
+	"JwLtSIJnPgq4kCggTJLYR8YUtFu0NHIhL3UbOJ4jiELc93xnHGVp2YU4P3c8Wb7ePXj2j3ncRB/n8EI/",
+	"aLWyOqpJxdsdLNDZSk45y4vWAIsLJohE2tN4F80IZgIxzvKOZ1ZVaxRhFmY1SymbEKHW8TsfCUcd8o2U",
+	"yI5QfPzbMieS7RPtDD/fDu9zixU7zG41r5ksEduY6HrvSgEpqCzSgqcss77WNzO/8jMsBPDVoW4wVNCk",
+	"EB6K2cOY5qy5jmqIsNCfm3X4k7XD4sQfkvERW8xGcLnbTmOpK91TtBuggQ7tWdCO1j0iZU+YKIBZrwnN",
+	"K1HXN81fU+mozc/Vux7TWMh6O64omv3hPqWxC5D0oGMXxW21fL+sfs+vwYag4vludvIt5fDc1v5r5ZFN",
+	"ksOs9+T9ahK73s2x1TqwgvooXYptZ7RXZTGM592N78J7m1B5wWG98ji2NoTOeZy3jR3sdzuWEez5wUH3",
+	"YCPR+LLqsg2pZlVGo/Kq/gWfQfoQKxaoQDwfUSYkwaH205KA4GUh0C0GmkxI1kF688UookG+fw1gESK6",
+	"nPGwYGCax2RMYmvTIRWwPs/3MIR4e37WxFAez/euSUzHq0aAs3+PF5H7mKSmZ6XwOPicO6bm1q7HCn4t",
+	"tPI3KhndqHn42W0FBZ0HtAmwVEvNCNkmrWOZOlXg5UfT8My021oH+aC0sp4Gce2aQYeYey85AyNNvqRM",
+	"B2GXbEQSR1egHqx0cPd1slE711c+o2CaH8lOxp1Llp/kJ9E5ha0iGbrSb64Kaa4cdEYsRTc74gzes/S8",
+	"WytMi/mdC1zyCdIt343hPa6jT7Ztl2/TuhPY2rnpCzOcqqzMT+BzkoeMjU4UBUKcXpGL5va7PaUw/Jms",
+	"7m5O6GtVn7EcQGTIDje3Ea20BwJOlJFaC7frtix8iWRnTitC5mibAXXFmoqOI5s4fXkL25kMckrd+zrX",
+	"W8uoaz7In5BrQ244uxvdTdOC6wDyJhoSFipOAiA9ROqfoM5FWELakHzq8MTtvmSY/zYzeufs7HoLRSr4",
+	"Rn1PVZkZ9NpbrZZNu/czzfe7D8xe7MsubzZ/10lbtGPoL+r9u58nNCljEt0syWsTKyDDS1EMBKjPmciY",
+	"3jhYEotWJgmlQAsGopTSnwGF1H3yq4vxcq/49Ojsf32ssCILegK3FTCpf87v2M60a0Ola9P6LXMpRJTj",
+	"sS6F66+qqdpWAhXPBLp410cBoNBYPRosk1dVwg4ncaggb3d4svS7m54qObpSgXJOBu57FM8uTe7eio6n",
+	"eHbOI3JXz4ovQRrrvYEqzmRTiKH7RD6p63X8siUnE2Ix07XZeu8RXEyBKZEbrdrJ7OZK+m+olCjQ/hLH",
+	"MBCO2SFeikOKZ4eHdojXITTayzrCyzE7xxQcSqwkN3HBEdZJfbLF5DRlW66rRFYtNgQC8RxLWJd36P1v",
+	"GNqr4QeR7rGuLJPuxInTAZ+TCssWVCw5O1WEfIZXKOSHaAj7GqKdCZG+spv6SKX8ELs+Gi5jKskQ7ei8",
+	"Fj7S2Sp8FJKISOIPmCRCQsOFMM1Saza45qg8GSZHkhoPhzPKhmjHLELsmmRJyVtFH7GaVasTPN9TffKP",
+	"5DyIZAerxUYVv9hfzGbYpUrrGcZgLPzaMOcj3WhEQiX384VUpnbtjlvQK+vUIrZzRrvR2c85ZyQBPLZP",
+	"WZmuQDs2IfE81qX6pzMcNMQUdw6eH3bHr3A7aJHO6EW4j5+3FWGSFYlO7SXVzQmTBqdUB5RQhor5kHJc",
+	"cNPuHHNa2809vNfv3PEakZVpTuGETHwLgDMkLoOt1mCbqp056PxiffuInUhnP1hcMKd+b6ITFsSrOSwK",
+	"g2QB2KaTA8VELmIGuZiSbGQCiSlfouEPP/xwfnLcO7o4Of7hhx+G+SvYgjHZBPJ59+X++iefwUIQBVOg",
+	"s2pKKKHsHlxlPm9ABjvz9l4Tmf6V10T5SiLXrW1tPXGRGzk2WpcvZctY567nxJ9iuZJt7YFWnR9BpUr8",
+	"o9S6acDRexrEXPCxRD/GeD6tlfbne1WeO1XluZvC1wKBh32M2+lpNsZx5Y7z8zfwpl1flSe9+221rxtf",
+	"js7bKnM+pvy04Q0tpM7/ZKLPeZxKWljJkxOVZLQqccm616YDMTbDWImD+V66is3dj5Omd83Q8y2Qlpqv",
+	"1jVneuvX7es+0E85SHO22ZJRaF0/Z2hEpjgaa+u5qkTwZDJIMVNOq9nr9XqNQrKce91nBsl/lew6Dyjg",
+	"ZIfzsHJNnUw9xepJW4s5Sf+K2L3vRcEesyhY3uDGF8VnrOvMt0WxLQSmFJaqPcI2xuTc35Aug2nqhJlq",
+	"t5NI9lxk++bY9i8tTK2tRVYBWDm7ub3n7vPchrst1441RNa4qMxra2NTC4Y/b+n9lIB1DdOBC/ocmg9l",
+	"NMI01qlYVaieCnYH/WDiOrRJwEspwSZM+JmszjCN82LdE/pNfdsEtaa8t+awN8l7G7281g2+Ha/8WR0C",
+	"jW3rVblI1zd+Y3me9ECZ2uyV3c9NI13+p4pU8Em1rK2YpFtGS4fbnL2trx0Fs0Cn9zwkUZWpAEwYVsJu",
+	"NCzoxIcQICSN/yEJ88mOrTwmA2YsDjGZRzjQET4l7e6AFeNk6gWmchh9IUHTASndFjER3mFLkXEstd66",
+	"0lqRtBmtLtfXWCjiWBa0pDwhbUMgOD/weNLudPEo2D94HpLxi5evblZ/ttpgGCyF30UY4oF0Mva1i1UN",
+	"TakQHW2jvizEhn6OknvwZ2MeYQkWE6vs3lnMw4X2Gu130ZvEmP70NfbzwPEAlfTNJGnZi6/CmvUpi0z0",
+	"ekcXp7+epJVGLusszzSNCRacJUBh8uqv6bg5RjqfsN+BdZatV7X4rdf4H9z4s9V49elz++D2Hy7TlRtT",
+	"i6TnrU7gqBBCla2BZG3L1+gAzfi1DqzOOTdz9LZ3+u7kOBc05RQ4bYJQ11boIhCfc+4wLlphnQ40qHM4",
+	"hdfIXcIjNwdms5zfQNmPnC+Ziq6NJ5iZbD95o9sG2mbtG1ra++7su/edCywurAjMmeQGBxJ8UqeEmcIi",
+	"wHU0trgsmw6CWhz45EYSJihnh2kZsxSkrqlcmZyhMA6KMbt7JLxNsYuLeAej64kMMiQZAQQSQbwYjcAk",
+	"ClPoRepSNCtHpEvdhaSMwrkUU+povIhQgKMoyamYhhTsYPVoUbHlatXquSR27346s28wkNr3bhoT3jAf",
+	"fxecNc/x0pTetKugprNV8dRqc0qwQUHmOpWLTApLbywnjlnANYXKRhBdu86+/lVz+C3v5J7ZCXKCw1pa",
+	"QoNpzrnG5LFT9+KnRh87mV8T9ZAlPAzYDmbop/e9oyTFgQZw7YqKlUohJGDVM0XpsmJt8NsuiuCGsdEM",
+	"gZOSJh9ySmLl1hPwOThAyWBKxBb16xzuRY4ydnfNsuCUeeoQbd1NE2rT9+7kqCBMrZ1/tW76DPUPkCXz",
+	"JKmp7Zpitdi2LdDVk1s2ZC+x5YDNdYn9pEKcfR5WQbyMgxf4TJkT5zhihUBYvAgXcORkudwBOSU2i9UU",
+	"8dn1SC6Ucy5BwvmC5VjjM+GSHnT9aCTwNWUTXyn9YjJeCB2lia8J2tnvdHYRHQ8Y1dnIRRMda4WqgEbK",
+	"nWsHjwRhEnSIACi7hWeyBpkKELJkIthTZX1XYB5q0VA0U5K58JEw3B/HUpe8NMBLBbqmgo5KzrCh4TOX",
+	"QEzaL6HEJ4ykXlpZHdG1Xvxp/KTg0XXmB+5Zj6SzXr9/cqyUbdmgxtdN8yhkcyszIjRA6cfSYJ90xe/t",
+	"nky5/X7e8PIwR1GzrBjcVV+SuYvEWgu9EynQK/Fzy7dHrcIHtR5nWWUIAjWV/RQMFeDi4a6peAPr6nWX",
+	"pTDbk3993dFEhWfm9T39voQ62D+fnp2dHG82nhqCmZLIZKnO01XBtXcyiuquJl4l1djt5IJsdtdIdTqu",
+	"96sOqMILydfFUm0bLnVPw2MapfAIgbnlyKkkq0ASAzWOVk1zy019d82QXH+Dkbl68RtDkpL9KyDYFG50",
+	"10CgCxW6fkenhAt6dcGvKjwS1qdMxIFsllJxauzBS/PDFVllv6XeNVI29KcsISefE6Mlh381dOG5ordN",
+	"PLZnrM4ZrHyCKBvzps4Z7Htwo7wJ9NmRQHgL9DFn/ZfKAmxSH3yFKYDLp/3I+X/1hA+S/Pdrw456BuKq",
+	"A/iU3sZ90wCnFCeXAviZyf4rmt63dKgPng7YmH+f0rcvPYYauP3lq+y5brdGDuGP6oGdKW7umqZUqcQk",
+	"N8qS18i8bY2u7IqQua0cK70kapsxe7qKteMx0f/YPzv5cKzfEzPK7EW3S2+8dfkyP5Alsr4YVX0QERwL",
+	"RGVz63yVeTVm0rb5wfzjN93sk92uQWdJZjATBTGhcroYqcwtHM9pI+AhmRC2l059a3cXV3TeSBJ/NJT0",
+	"SeI06GmNaaYXUSzSpMELcaiVFalhxkcKAuBDeuJuY419q+vQIc3jab3u6mkZFc+5r379DMdArwsuDjMS",
+	"T0ApwoyxxGjgOSOqZEvyu64ArmWMEUF4wK5xRIv+EkmOy0xb90ykIohW+5QQc4Psc4QZ42pOozx7nQQG",
+	"Kv0OlkoAApMOlXBXWkEVJtXymoqi4zALhbtzal1wf+oTqbKXZWpfqSpMKUXZpTC6tk2aEUsz50zP+xFe",
+	"2uckwYu19MmiLsZK5+23uplmPTWlJFmV5dQiKjBcUhFFrFjg+Z4xopkJSiyuwhSoApSXqvZPzNkE7STK",
+	"UASRgq8TsMICZepTpaLTAZRzFUhi7A5TEpPdAvFpu7PhWevP2IrZiJb1Xded7PDzppjSpKU9kZO5lEGj",
+	"IskZ/EZE4ksJYdyCyNfG/q/Eod750U+nv8IfMUEx0VnEuZySeElNmkyzz9TdIuMIuUDr7LPjENY5820r",
+	"0FX7hT5WWrqC61w69P3kkfL0T+z6Vp42g7Ffgd4qEDwB5IEXllubGS8iAh4nphTTKOZXRTkk4oHBmt88",
+	"VR3PMKRPvqXsTB48aKB+HHhAXmdU2c+zK0s+lC4lm8NScZWmS1+VFYEfmdrY0pWmw9Vco6ueWs7blDKV",
+	"idPQrMNkBB9RzeZ8tGBXjC/ZpUk4AJB4CZTN1xrjy6wSa7a4ynW4ASE9sHXKVm3NXcRUrvoA1fqsdX2K",
+	"3kKHPY7UX28ThZq4utQlLQpoa1JJGCMtiJ9oqNsOfV3GDQzsubpZh0jPhEy7ZhKFoYio+snLVdLybm+V",
+	"086YGx8tiQPF0wxGpwk60AxTpoonxMrrO5fT0JII0w7Zv8pl2bJRdd0FzHL+QMpEVHQNFYeKgoW+pUog",
+	"IYooU4knByzJWKIyFiPBF3FABNrR1bvRMRi0fdTv+lmUj2/FNftJqlDhozf8xofMjv6AJTVwdcaNGY/J",
+	"rhZqsJ4meRionKhCJ0UdsAE7VyGZhSyZ2kKXbd74n8k0K75droLHVz4iOqEBtCGph6t+yvhoqU3sZYHO",
+	"WH9hsilmoUqEBgkxU+8AYOkDBk4aIHCkfB1PMGWH+QweQqGS7u7y54DNnqhCgkZkgLrH5DpxBcALQXw0",
+	"NfVLBLAgwq5JxOeQuV4RynOTkWG4aw1mig0HOI4pUQAy/E/DPAkbp+HQ1Ck51JtXb81nAnzL0E4bXn/t",
+	"zksUESlJLPwBC+mESuGjIWDO8BL+53AI5s5hY7irTf1UapTijPgII0aWiNpsHV0k66fKQknZgOkCihGf",
+	"ABQStZSEqC9jLjW3pdqQOzS/XNJwqCxZTB9YUsRayd4RDQjTjuHJK3MO8kWj02yVkG65XDax+rnJ48me",
+	"6Sv23p0enXzon6g+QFGpjHKYrBMAC5MpvtlqthIdA55T79DrNlvNrna0myritafh6U/498SVGuRCi7Eq",
+	"9pMKtNBqI5Vlj02aqA95QxiXUwVsI+OekiYWPwTxBM5fchSSgIZkwBJ3EslVGg9tIU4n8WE0ZLUxKlYk",
+	"Yzwe00AfZioRnoZwamYPQNk1vKm9dVqthPCZNJp4Po9MNMPe76LAHkvlxbO4obXZVu2C5oribjjAZo6R",
+	"eIe/gRdvknPHe0evCdNiL3ilAYv6Jdms8D5B1z3A2tX6KzM+PQFmCboByzFwKg5zl2RaCEVClMOsjtDy",
+	"Ac0HTG9U4blGihmdmCenym03WtAoRMChhSaCckoS4gaNdMokqQvyKFKnaRB8164O8I4EOGgs5k3Uh/s2",
+	"l63eL+AXFZk6FMlKO62WCxDMwXyVcHAOa2vCeAet7nbrySrbW4GbC6beJ4lSJl2zXWT+wRb/gUvFK1av",
+	"0VCvZogEoL72WcvcULUYZpX+PCcyXjV6qqR6OZ2jgjOl0ltiYGTa5wWLK0VOgGU1PXsP62Igb2/X4dV5",
+	"UtB/HWJdt/dsWUVAqfYGZNuqxLV/Zz55KMZLAGoBiYiu+ZUG8bSqhHHgQ0Pz4yWWw2YJguHd3JvTn2HO",
+	"O4FxvfvWU0DxqCqSBUv3gVUSIZMSHre+t99qV42dLnbvI8NGcNVh9Put7uZOb3k8omFIlFZvv/Nqc48L",
+	"zt9jtjKSg9Co1drc79S4rykJxULI9b36OrHsRxu9bvOUW2g4KIi7ScY2C/DST59Am5olyhM6AZ1J3Har",
+	"E6a7CbwBNi2u2MTR6HyKYjhIbFMspmWQ0w5vGiKyPOVvTN32BwQ3c1Ea4rI3mNEWPzKsH6ldhlXgDjKh",
+	"rqCnvJs5C4iB9xoA9QaH6d6eDkXaNXqc4VXEcXjB+Tsca2fm/fZBneWJxXzOY0nC9ySkOHFm3u90NnfO",
+	"lCU6FudbRWgNMlbmx+0xeC1T2fusXaNuNYZHRBIXiwRBTuiaizgIyFwafbuR1rTBCys7PDwYngkU0TGR",
+	"dEbQzgESu010DhxHvwYN8xkwoB2JNEUlWrDEAdkpVkEni0I8KqZWoajFVJ+UFbX2N/f4wOVbvmDfLKgr",
+	"CLkfqMOjMsYzIpXgV+HokDXZ+5msTo+1a0MZRSzV0PpnDjzaE+MKqDDOfulfoLXj7UHzoRHGdH0yXf0S",
+	"iwFTiSpQtsom+mBJQK8R1obh0NZdKVvBVMGLKSQ2YEMtjv+/iT1BRTpjAeALBREdOBblC3n+qONmtzrR",
+	"d3RGZWUiAavhL6paXJ2WR7oOWY2Wp1rKvVAl0G794mWpxOj2ofGxqSyYGChVXIF3aOo4pab4YnRBPUpS",
+	"LMa6cTmJDKXvrYmG2c3BzQjnzVetOfXbrbdYV9lQ54K1NR3tgMS0CyouypJPyji0W2dxdrhFtr6yLW77",
+	"aqrZ5Kn113k6ulxrRV4WV/1V8LB/NKaTnX7Vc6inaxvycf54n/I19DeSutQzymEiQDtF4rxrMSmLdFbx",
+	"KZX6uvJNdSLAgEzFVBmI8wHimKHUAFEqlaUK1QoCFATsBAOW0nXRRB91Yclh0VFB8QNt0N0cCjRg8YIJ",
+	"zYKM0x6oWrJIWu12kajhr4nmbfudTqqOS6JzjG2rOWD9UpghKSZYVr3zOZaVFl9p6EBrfxqS2ZxLwoJV",
+	"42eyGmqVroxXSOAxiVaHiYza2UdTvogtQwGInwkHHjD1CYyTqUiaFg6144r1j1ovpBann66pAvp1Ov6A",
+	"pRNgphT9enjgwnAwr1OlYjJNotxXPIBGEYoXjOnIK7TfeuVi2Xr2DPLKDLtIR4wPZDDlgmjFqLZodA4O",
+	"kIrfBHxAvf7R6alVKdlYpWb4igh1vpQA/xwwxbH0KtSJN9HPZC7RnMQ5HYQC0eQKCvFf3kHYCV6Ou6Sh",
+	"x2nMYx42RDeh3VqTlxHvwpV767Jr5e3xVmz/b4PBTafdGAxuXpx8+l//8CoI/jZ6CLMhxR2EIkMZRelZ",
+	"5YQSmLBKV4HNBNwFHYF69StLf4MpUh6taFE5eUrZT0spfW5r66ePCqj2hVRJFemPKh6sFhNZ4gRRw69d",
+	"rdSqITJAHEVEA/ldD/VIEhF0raF2uDAVCN16K4cUtZ3EpKuJ3G56oasXNSzWLVm9U+8nh2LcGiJvaUA7",
+	"Eliccp5iQHNpuOubd7oiwsD6tMDQRGewQ21ZieABPFSSwVBXRB/6SbbsrBb8jjLZW2W2h+YBM2Bzu5j5",
+	"7iHSv5uy6lo0UBxap1MIOAsWcUyYRJQJEkthfECS/WpJhDNjN4VBm6hXS4WAjAZBCYrZY7SG5uBbVht8",
+	"ehzzw7v8CVnM4/arfVh+Nzv8Xc0OVQ/gu7x2N5Luz7ncHoRJOqYkXmuReF+RRi31nd6RJIbov2jXR2HM",
+	"jfExe14mzmdALMcxIQISWAitM0LnZE6wUucen7w7uTjJ9LQ5Nzgamjep9aZMVHQDZi1sp9Nq7b5GyQSI",
+	"cRRxNoGHOzXuczv7rf1dF2XVJ5B74H0loqVDG/ndJvLAeJgEgT2YHOW77RhviXb15CyHUZDiFP5Uvr4A",
+	"7zxO42pQj8EXDcEusBdIcv4aYQ3zup2uGoUipS9mnDWSjrba2IUGEyK/Rhz4DvqPBvo/EvkAYJ8qXLcS",
+	"R7OBT1N+pCTDOfgQltEniazTSZwqkgxXBNrlAugOU2fpAVNqUa12o8KEmaqnBPyj0mHat3xtzAxKs6Ri",
+	"rfCAafWfcsr88eTCRySkWsl61rs4+kktzORiyXl0x6RB4J6BKRre2US9QWKxd+/YZM3SylIh8+Foiyq1",
+	"9IAlemkgHvl8jTgSHI1gFaBENUFTNsGCNYMcoFNrpi+YAdNuC0lsJxxjGh2lqFLFoyhIow/13YbAqV85",
+	"OfWiEGDs3Ud/GJMkwsg2kKchVmIh5oSFttpwm7Dh+kqvqqjpr1rplVxViTp/vQqvbQn6dw3Zt64h05j1",
+	"hBqyimfWXrGs0ANxSqcerpd4+esQJwhCIjFihJicCippr8UlVMIbMeWxbESKNmOR+33AcBTxpTi0zCkq",
+	"BUQSl5UPwVKBVzr7yC4Y1QSdMBKif/77QoXMSDTjQoXoDBgYqtBOVrApKYSy66P+RT8XSrXT76JhUgV6",
+	"uPtaOXDQIHtjJpzYHzCtBiQ3cxoTcYnloUq5MGyiUyEWJNSL17q4QEf+7qSPVnAMxVr5aLR5MVEEdXfA",
+	"FkzSCI2B8s8oW0hQXWpHdjklK6QnfG2rC5M4DB1DpSR/cqPZuWUVTV1jUC9f1S/PzGMulRGUpkKHmR2z",
+	"lY7LSX2DlQHXcOGcMw48DYC5ZkFRu+D6pENI1FGMVkjFy6kUDzOgNDElwsWLKZxmvo7Mo/EmfXP2ZFWP",
+	"hXyKIitA4UgFYR1xJmMeVZZGHjLeUKc7zAckJNHLyc+uhCq3fylm9sTsoQYXS5y9znX2iS/HVn7Szhng",
+	"BpKQ15LiKsghRsJq+isWVPGYhbgPh9EV6SudKPPujamNBPTSQBaaG6wNJ9emUu52nEt16wUmA1u95n3K",
+	"AlK7dW2jhmqd2Cse08/MLGuTJUDf11eu0fgbaeOVtnUR6gBUGsEV5RV1tqc0tHsSbcidycGYRqSaGryj",
+	"V8YnStVyFolrtZ8mF1L9UUhjoqpqaEPoEMKJK4LZ3qoJt932m5gvBTnDKs9bzdbv8c25SpQk6vd5CsTX",
+	"M23GfHW0zb/Wy/dboRTfkpSRxhlqXExKOwAOWrRIQ91XTow0lakkRz1xJYrusRCdpxJ9Q1jKjsr8YTAH",
+	"vvroxxjPISCZRmFMmHp2GmqGVLobf6DM8b8oPav4tWMcAlFIlPcIiQ/RPCZjekP0S9CscTejgPpDjvT5",
+	"A5bm/MpLe0bBTEIUcy7hJZdEq1CTiKrsPX+Y+LwOmPI9HNpVEYavVRTXeCFwlLgjWhVbFkw/enGSTwft",
+	"DLOkX7DQJNvVWCob6DW89BLYFqnOOdmlcbkFD1hU8XCs8kl5a273O+2vQfv1WX2n/t+pf23qn6ND3yT9",
+	"lyYH7KOqPc8XTNQot5K6mSSmQUvJqGuvBDwOTbImvpABnxHEWdEPZicjvIYYS77EpiNE6fKZ0k/O+DXJ",
+	"ag++BuugIfr1TWy7qviTVe4wC17AkCEl0XiagQ+1YU8xEN1c2TdVbAmQfOBDdEY0Yzpo7bvoOtzY0/gC",
+	"ZLNcECE1ca9S7qXXMc6CXf5qpPSvb5S5UCFHDpMMYnz5tGaZRZLs8HENMomSMFbZZo1lZornc8JImKYu",
+	"Uxl182SmifqGWAgCKZryEqKhV1p2dNXIUiSgQKYiePpjQ04GTBOInOwIc/moJD6mJVaBHFnRW+t9ivSW",
+	"Va7dR8o5Yufx/VbCRPSp6lxzsPDvpvPvpvNHz/wAJ5BYLbhOVZ1w1HtbKDZYH3Q+SB0Y5RvXEbTD8EwF",
+	"OCZJx9OkmDoWVRe+3PWT8om6lY+kCVlNiJfZg584SPo5mU5ZKSG3LJAJg246BbRJzapXpdwuTeaRxIRM",
+	"pVCSko9wIHmMdlQKZuirSmhq6muiScMm2mRiGTAVtWmlb09VBkQSpsVKU8wIdZ8foBCvxG7Vq/u7ReYv",
+	"YJH5uxlYCoFhlr1lO+tKIQFgPjfzb58AmnRiTFd49jseQIJhojLYzgiTSRLNnSGEXsNDabiby9R6uLcX",
+	"QacpF/LwZavVUvBq1lvKn2GoHKw0oXUpbdKB+sQd+NHMwq9t2ffWd9YBsKzPQukXc9kMgMrsqENDw4XK",
+	"y5sNrki8a1SOQhoq6dTXUmkyAuwlN4S+o/IYF5bCAraqVde5lels+6J6bKPRcA9egCA1RkrLs0FVrqL8",
+	"ik0Tx7hJKlZD0U3+SNAjjIguXsJjWLKMseSxAKf6lHswQkIS2hNZySZvP93+3wEA",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

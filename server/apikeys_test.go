@@ -8,6 +8,7 @@ import (
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/gen/client"
+	"github.com/connvault/connvault/providers/providertest"
 )
 
 // The API key routes: create with scopes (the raw key once), list without
@@ -65,6 +66,8 @@ func TestAPIKeys(t *testing.T) {
 func TestScopeMatrix(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	d := providertest.NewS3(t, "AKIAMATRIX", "matrix-secret", map[string][]string{"matrix": {"a"}})
+	folders := create(t, h, s3Against(d, "matrix browse", "matrix", "matrix-secret"))
 	type op struct {
 		name, method, path string
 		body               any
@@ -87,6 +90,8 @@ func TestScopeMatrix(t *testing.T) {
 			{"credentials", "POST", connPath(own.ConnectionId) + "/credentials", nil, connvault.ScopeUse},
 			{"usage", "POST", connPath(own.ConnectionId) + "/usage", map[string]any{"success": true, "operation": "sync"}, connvault.ScopeUse},
 			{"connection events", "GET", connPath(own.ConnectionId) + "/events", nil, connvault.ScopeRead},
+			{"folders", "GET", connPath(folders.ConnectionId) + "/folders", nil, connvault.ScopeRead},
+			{"files", "GET", connPath(folders.ConnectionId) + "/files", nil, connvault.ScopeRead},
 			{"events", "GET", "/v1/organizations/events", nil, connvault.ScopeRead},
 			{"create key", "POST", "/v1/organizations/api-keys", map[string]any{"name": "k"}, connvault.ScopeAdmin},
 			{"list keys", "GET", "/v1/organizations/api-keys", nil, connvault.ScopeAdmin},

@@ -40,6 +40,8 @@ func TestNotFound(t *testing.T) {
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	for _, ident := range []string{"conn_doesnotexist0000", "no such name", "conn_aaaaaaaaaaaaaaa"} {
 		wantError(t, h.Call(t, "POST", connPath(ident)+"/credentials", nil), 404, "NotFoundError")
+		wantError(t, h.Call(t, "GET", connPath(ident)+"/folders", nil), 404, "NotFoundError")
+		wantError(t, h.Call(t, "GET", connPath(ident)+"/files", nil), 404, "NotFoundError")
 		wantError(t, h.Call(t, "GET", connPath(ident), nil), 404, "NotFoundError")
 		wantError(t, h.Call(t, "PATCH", connPath(ident), map[string]any{"name": "x"}), 404, "NotFoundError")
 		wantError(t, h.Call(t, "DELETE", connPath(ident), nil), 404, "NotFoundError")

@@ -153,6 +153,8 @@ func everyOperation(id string) []apiRequest {
 		{"POST", connPath(id) + "/credentials", nil},
 		{"POST", connPath(id) + "/usage", map[string]any{"success": true, "operation": "sync"}},
 		{"GET", connPath(id) + "/events", nil},
+		{"GET", connPath(id) + "/folders", nil},
+		{"GET", connPath(id) + "/files", nil},
 		{"GET", "/v1/organizations/events", nil},
 		{"POST", "/v1/organizations/api-keys", map[string]any{"name": "k"}},
 		{"GET", "/v1/organizations/api-keys", nil},

@@ -334,6 +334,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizations/connections/{connection_identifier}/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the folders under a path
+         * @description Asks the provider's own list API (Drive files.list, Graph children, Box folder items,
+         *     ListObjectsV2 with a delimiter: prefixes are folders) for the folders under `path`,
+         *     from the connection's configured root. A listing is a use of the connection: success
+         *     sets `last_used_at`; a refusal by the provider counts as a failure (`last_error`,
+         *     FAILED after five). Providers without folders answer 409. ACTIVE connections only.
+         */
+        get: operations["listFolders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizations/connections/{connection_identifier}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the files under a path
+         * @description Like the folders listing, for the files directly under `path`.
+         */
+        get: operations["listFiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -480,6 +536,51 @@ export interface components {
             operation: "sync" | "list";
             /** @description What went wrong (failures only; stored as last_error, so never put a secret here). */
             error?: string;
+        };
+        /**
+         * @example {
+         *       "id": "1AbCdEf",
+         *       "name": "Reports",
+         *       "path": "/Reports",
+         *       "mime_type": "application/vnd.google-apps.folder",
+         *       "size": null,
+         *       "modified_at": "2026-11-24T10:00:00Z"
+         *     }
+         */
+        BrowseItem: {
+            /** @description The provider's id (an S3 prefix or key). */
+            id: string;
+            name: string;
+            /** @description From the connection's root. */
+            path: string;
+            /** @description The provider's, or inode/directory for folders and application/octet-stream for files it does not type. */
+            mime_type: string;
+            /** Format: int64 */
+            size: number | null;
+            /** Format: date-time */
+            modified_at: string | null;
+        };
+        /**
+         * @example {
+         *       "results": [
+         *         {
+         *           "id": "1AbCdEf",
+         *           "name": "Reports",
+         *           "path": "/Reports",
+         *           "mime_type": "application/vnd.google-apps.folder",
+         *           "size": null,
+         *           "modified_at": null
+         *         }
+         *       ],
+         *       "parent_path": "/",
+         *       "next_cursor": null
+         *     }
+         */
+        BrowseList: {
+            results: components["schemas"]["BrowseItem"][];
+            /** @description The folder listed. */
+            parent_path: string;
+            next_cursor: string | null;
         };
         /**
          * @example connection.updated
@@ -2736,6 +2837,12 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The folder to list, from the connection's root (`/`). */
+        BrowsePath: string;
+        /** @description Page size. */
+        BrowseMaxResults: number;
+        /** @description Opaque cursor from a previous page's `next_cursor`. */
+        BrowseCursor: string;
         /**
          * @description The API key's id (`key_...`, from the list or the create answer).
          * @example key_abc123def456ghi
@@ -3348,6 +3455,92 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listFolders: {
+        parameters: {
+            query?: {
+                /** @description The folder to list, from the connection's root (`/`). */
+                path?: components["parameters"]["BrowsePath"];
+                /** @description Page size. */
+                max_results?: components["parameters"]["BrowseMaxResults"];
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: components["parameters"]["BrowseCursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of folders. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrowseList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ProviderRefused"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    listFiles: {
+        parameters: {
+            query?: {
+                /** @description The folder to list, from the connection's root (`/`). */
+                path?: components["parameters"]["BrowsePath"];
+                /** @description Page size. */
+                max_results?: components["parameters"]["BrowseMaxResults"];
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: components["parameters"]["BrowseCursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The connection's `conn_...` id, or its name (URL-escaped).
+                 * @example conn_abc123def456ghi
+                 */
+                connection_identifier: components["parameters"]["ConnectionIdentifier"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrowseList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["ProviderRefused"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
 }
