@@ -164,8 +164,9 @@ func driveChildren(rest string) (drive, path string, ok bool) {
 	if tail == "root/children" {
 		return drive, "", true
 	}
-	inner, found := strings.CutPrefix(tail, "root:/")
-	if inner, found = strings.CutSuffix(inner, ":/children"); !found || inner == "" {
+	inner, prefixed := strings.CutPrefix(tail, "root:/")
+	inner, suffixed := strings.CutSuffix(inner, ":/children")
+	if !prefixed || !suffixed || inner == "" {
 		return "", "", false
 	}
 	p, err := url.PathUnescape(inner)
