@@ -675,11 +675,6 @@ export interface components {
          */
         ConnectionName: string;
         /**
-         * @description What the connection is for. Up to 500 characters.
-         * @example Raw assets landed by the ingestion jobs
-         */
-        ConnectionDescription: string;
-        /**
          * @description Arbitrary key-value tags (team, cost center, project).
          * @example {
          *       "team": "marketing",
