@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -319,7 +321,8 @@ func (s *Server) ListConnections(ctx context.Context, req gen.ListConnectionsReq
 		f.IsActive = b.IsActive
 		f.Search = b.Search
 	}
-	page, err := s.list(ctx, f, req.Params.Limit, req.Params.Offset, req.Params.Cursor, req.Params.IncludeTotal)
+	// The filters travel in the body, so the page links carry only the paging.
+	page, err := s.list(ctx, f, req.Params.Limit, req.Params.Offset, req.Params.Cursor, listPath+"/list", url.Values{})
 	if err != nil {
 		return nil, err
 	}
@@ -336,14 +339,32 @@ func (s *Server) ListConnectionsGet(ctx context.Context, req gen.ListConnections
 		IsActive:     q.IsActive,
 		Search:       q.Search,
 	}
-	page, err := s.list(ctx, f, q.Limit, q.Offset, q.Cursor, q.IncludeTotal)
+	filters := url.Values{}
+	if q.ProviderType != nil {
+		filters.Set("provider_type", string(*q.ProviderType))
+	}
+	if q.Status != nil {
+		filters.Set("status", string(*q.Status))
+	}
+	if q.IsActive != nil {
+		filters.Set("is_active", strconv.FormatBool(*q.IsActive))
+	}
+	if q.Search != nil {
+		filters.Set("search", *q.Search)
+	}
+	page, err := s.list(ctx, f, q.Limit, q.Offset, q.Cursor, listPath, filters)
 	if err != nil {
 		return nil, err
 	}
 	return page, nil
 }
 
-func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *int, cursor *string, includeTotal *bool) (listAnswer, error) {
+// listPath is where GET lists; POST lists at listPath + "/list".
+const listPath = "/v1/organizations/connections"
+
+// list answers one page. next_page and previous_page are links to the same
+// list at another offset: path plus the filters in query plus limit and offset.
+func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *int, cursor *string, path string, query url.Values) (listAnswer, error) {
 	f.Limit, f.Offset = 50, 0
 	if limit != nil {
 		f.Limit = *limit
@@ -351,7 +372,6 @@ func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *in
 	if offset != nil {
 		f.Offset = *offset
 	}
-	f.IncludeTotal = includeTotal != nil && *includeTotal
 	if cursor != nil && *cursor != "" {
 		cur, err := store.DecodeCursor(*cursor)
 		if err != nil {
@@ -367,25 +387,29 @@ func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *in
 	if err != nil {
 		return nil, err
 	}
-	page := f.Offset/f.Limit + 1
-	pg := gen.Pagination{Page: page, PageSize: f.Limit, Total: res.Total}
-	if res.Total != nil {
-		pages := (*res.Total + f.Limit - 1) / f.Limit
-		pg.TotalPages = &pages
+	link := func(offset int) *string {
+		query.Set("limit", strconv.Itoa(f.Limit))
+		query.Set("offset", strconv.Itoa(offset))
+		l := path + "?" + query.Encode()
+		return &l
 	}
-	if page > 1 && f.After == nil {
-		prev := page - 1
-		pg.PreviousPage = &prev
+	pg := gen.Pagination{
+		Page:       f.Offset/f.Limit + 1,
+		PageSize:   f.Limit,
+		Total:      res.Total,
+		TotalPages: (res.Total + f.Limit - 1) / f.Limit,
+	}
+	if f.After == nil && f.Offset > 0 {
+		pg.PreviousPage = link(max(f.Offset-f.Limit, 0))
 	}
 	if res.Next != nil {
 		next := res.Next.Encode()
 		pg.NextCursor = &next
 		if f.After == nil {
-			np := page + 1
-			pg.NextPage = &np
+			pg.NextPage = link(f.Offset + f.Limit)
 		}
 	}
-	return encodeList(res.Connections, pg, res.Total), nil
+	return encodeList(res.Connections, pg), nil
 }
 
 // withoutProviderType drops provider_type from a provider_config: Mixpeek's

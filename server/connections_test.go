@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/gen/client"
+	"github.com/connvault/connvault/store"
 )
 
 func TestCreateThenGetByIDAndByName(t *testing.T) {
@@ -124,18 +126,58 @@ func TestListFiltersAndCursorPaging(t *testing.T) {
 		t.Errorf("is_active=false: %d results, want 0", n)
 	}
 
-	// Offset paging with totals.
+	// Offset paging: the total in every answer (Mixpeek's SDK requires an
+	// integer) and links to the neighbouring pages that lead to them.
 	page := listPage(t, h.Call(t, "GET", connectionsPath+"?limit=2&offset=2&include_total=true", nil))
 	pg := page.Pagination
-	if intOf(page.Total) != 7 || intOf(pg.Total) != 7 || intOf(pg.TotalPages) != 4 ||
-		pg.Page != 2 || intOf(pg.NextPage) != 3 || intOf(pg.PreviousPage) != 1 || pg.PageSize != 2 {
-		t.Errorf("pagination = %+v total = %v", pg, intOf(page.Total))
+	if page.Total != 7 || pg.Total != 7 || pg.TotalPages != 4 || pg.Page != 2 || pg.PageSize != 2 ||
+		strOf(pg.NextPage) != connectionsPath+"?limit=2&offset=4" || strOf(pg.PreviousPage) != connectionsPath+"?limit=2&offset=0" {
+		t.Errorf("pagination = %+v next %q previous %q, total = %d", pg, strOf(pg.NextPage), strOf(pg.PreviousPage), page.Total)
 	}
 	if got := page.Results[0].ConnectionId; got != ids[4] {
 		t.Errorf("offset 2 starts at %v, want %v", got, ids[4])
 	}
-	if r := listPage(t, h.Call(t, "GET", connectionsPath, nil)); r.Total != nil {
-		t.Errorf("total without include_total = %v, want null", *r.Total)
+	if next := listPage(t, h.Call(t, "GET", *pg.NextPage, nil)); len(next.Results) != 2 || next.Results[0].ConnectionId != ids[2] {
+		t.Errorf("following next_page: %+v", next.Results)
+	}
+	for _, tc := range []struct{ query, why string }{
+		{"", "one page holds all"},
+		{"?limit=3", "a full page"},
+		{"?limit=3&offset=6", "the last page"},
+		{"?offset=100", "a page past the end"},
+		{"?limit=3&cursor=" + store.Cursor{CreatedAt: time.Now().Add(time.Hour), ID: ids[0]}.Encode(), "a cursor page"},
+	} {
+		if r := listPage(t, h.Call(t, "GET", connectionsPath+tc.query, nil)); r.Total != 7 || r.Pagination.Total != 7 {
+			t.Errorf("%s (%q): total %d, pagination.total %d, want 7", tc.why, tc.query, r.Total, r.Pagination.Total)
+		}
+	}
+	// GET links keep the filters; a walk by next_page sees every match once.
+	var walked []string
+	link := connectionsPath + "?provider_type=s3&search=bucket&limit=3"
+	for pages := 0; link != ""; pages++ {
+		r := listPage(t, h.Call(t, "GET", link, nil))
+		if r.Total != 4 {
+			t.Errorf("%s: total %d, want 4", link, r.Total)
+		}
+		for _, c := range r.Results {
+			walked = append(walked, c.ConnectionId)
+		}
+		link = strOf(r.Pagination.NextPage)
+		if pages > 3 {
+			t.Fatal("next_page does not end")
+		}
+	}
+	if want := []string{ids[6], ids[4], ids[2], ids[0]}; fmt.Sprint(walked) != fmt.Sprint(want) {
+		t.Errorf("walk by next_page = %v, want %v", walked, want)
+	}
+	// POST's filters travel in its body; its links carry only the paging.
+	post := listPage(t, h.Call(t, "POST", connectionsPath+"/list?limit=3", map[string]any{"provider_type": "postgresql"}))
+	if post.Total != 3 || post.Pagination.NextPage != nil || post.Pagination.TotalPages != 1 {
+		t.Errorf("POST one page: %+v", post.Pagination)
+	}
+	post = listPage(t, h.Call(t, "POST", connectionsPath+"/list?limit=2", map[string]any{"provider_type": "postgresql"}))
+	if strOf(post.Pagination.NextPage) != connectionsPath+"/list?limit=2&offset=2" || post.Total != 3 {
+		t.Errorf("POST next_page = %q, total %d", strOf(post.Pagination.NextPage), post.Total)
 	}
 
 	// Archived connections are hidden unless asked for.

@@ -84,22 +84,22 @@ func encodeConnection(c *connvault.Connection) connectionAnswer {
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // encodeList encodes a list page.
-func encodeList(conns []*connvault.Connection, p gen.Pagination, total *int) listAnswer {
+func encodeList(conns []*connvault.Connection, p gen.Pagination) listAnswer {
 	bp := buffers.Get().(*[]byte)
 	b := append((*bp)[:0], `{"pagination":{"next_cursor":`...)
 	b = appendOptString(b, p.NextCursor)
 	b = append(b, `,"next_page":`...)
-	b = appendOptInt(b, p.NextPage)
+	b = appendOptString(b, p.NextPage)
 	b = append(b, `,"page":`...)
 	b = strconv.AppendInt(b, int64(p.Page), 10)
 	b = append(b, `,"page_size":`...)
 	b = strconv.AppendInt(b, int64(p.PageSize), 10)
 	b = append(b, `,"previous_page":`...)
-	b = appendOptInt(b, p.PreviousPage)
+	b = appendOptString(b, p.PreviousPage)
 	b = append(b, `,"total":`...)
-	b = appendOptInt(b, p.Total)
+	b = strconv.AppendInt(b, int64(p.Total), 10)
 	b = append(b, `,"total_pages":`...)
-	b = appendOptInt(b, p.TotalPages)
+	b = strconv.AppendInt(b, int64(p.TotalPages), 10)
 	b = append(b, `},"results":[`...)
 	for i, c := range conns {
 		if i > 0 {
@@ -108,7 +108,7 @@ func encodeList(conns []*connvault.Connection, p gen.Pagination, total *int) lis
 		b = appendConnection(b, c)
 	}
 	b = append(b, `],"total":`...)
-	b = appendOptInt(b, total)
+	b = strconv.AppendInt(b, int64(p.Total), 10)
 	b = append(b, "}\n"...)
 	out := listAnswer(append([]byte(nil), b...))
 	*bp = b

@@ -125,10 +125,10 @@ func get(t testing.TB, h *connvaulttest.Harness, identifier string) client.Stora
 	return model(t, h.Call(t, "GET", connPath(identifier), nil))
 }
 
-// intOf reads an optional number, -1 for null.
-func intOf(p *int) int {
+// strOf reads an optional string, "" for null.
+func strOf(p *string) string {
 	if p == nil {
-		return -1
+		return ""
 	}
 	return *p
 }

@@ -90,10 +90,11 @@ func TestEncoderMatchesTheGeneratedModel(t *testing.T) {
 		}
 	}
 	// A list page decodes into the generated type.
-	total, next := 2, "cursor"
-	page := encodeList([]*connvault.Connection{full, bare}, gen.Pagination{Page: 1, PageSize: 2, Total: &total, NextCursor: &next}, &total)
+	next, link := "cursor", "/v1/organizations/connections?limit=2&offset=2"
+	page := encodeList([]*connvault.Connection{full, bare}, gen.Pagination{Page: 1, PageSize: 2, Total: 3, TotalPages: 2, NextCursor: &next, NextPage: &link})
 	var list gen.ConnectionList
-	if err := json.Unmarshal(page, &list); err != nil || len(list.Results) != 2 || *list.Total != 2 || *list.Pagination.NextCursor != "cursor" {
+	if err := json.Unmarshal(page, &list); err != nil || len(list.Results) != 2 || list.Total != 3 || list.Pagination.TotalPages != 2 ||
+		*list.Pagination.NextCursor != "cursor" || *list.Pagination.NextPage != link || list.Pagination.PreviousPage != nil {
 		t.Fatalf("list page: %v: %s", err, page)
 	}
 }

@@ -326,13 +326,12 @@ type ListFilter struct {
 	OrgID        string
 	ProviderType *string
 	// Status nil hides archived connections; "ARCHIVED" lists only them.
-	Status       *string
-	IsActive     *bool
-	Search       *string
-	Limit        int
-	Offset       int
-	After        *Cursor
-	IncludeTotal bool
+	Status   *string
+	IsActive *bool
+	Search   *string
+	Limit    int
+	Offset   int
+	After    *Cursor
 }
 
 // Cursor is a keyset position: the last row of the previous page.
@@ -361,8 +360,8 @@ func DecodeCursor(s string) (Cursor, error) {
 // ListResult is one page.
 type ListResult struct {
 	Connections []*connvault.Connection
-	// Total is set when ListFilter.IncludeTotal.
-	Total *int
+	// Total counts every connection the filter matches, not only this page.
+	Total int
 	// Next is the cursor of the following page, nil on the last page.
 	Next *Cursor
 }
@@ -398,16 +397,20 @@ func (s *Store) ListConnections(ctx context.Context, f ListFilter) (*ListResult,
 		}
 		res.Connections = append(res.Connections, c)
 	}
-	if f.IncludeTotal {
-		n, err := s.q.CountConnections(ctx, sqlcdb.CountConnectionsParams{
-			InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive, Search: p.Search,
-		})
-		if err != nil {
-			return nil, mapError(err, "connections")
-		}
-		total := int(n)
-		res.Total = &total
+	// The last page by offset shows the total itself (what came before it
+	// plus what is on it), which spares most lists the COUNT. A full page, a
+	// page past the end and a cursor page (whose offset is unknown) need it.
+	if f.After == nil && res.Next == nil && (len(res.Connections) > 0 || f.Offset == 0) {
+		res.Total = f.Offset + len(res.Connections)
+		return res, nil
 	}
+	n, err := s.q.CountConnections(ctx, sqlcdb.CountConnectionsParams{
+		InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive, Search: p.Search,
+	})
+	if err != nil {
+		return nil, mapError(err, "connections")
+	}
+	res.Total = int(n)
 	return res, nil
 }
 

@@ -1297,8 +1297,8 @@ type ConnectionList struct {
 	Pagination Pagination               `json:"pagination"`
 	Results    []StorageConnectionModel `json:"results"`
 
-	// Total All matching connections; null unless include_total.
-	Total *int `json:"total"`
+	// Total All connections matching the filters (not only this page).
+	Total int `json:"total"`
 }
 
 // ConnectionName Human-readable name, unique in the organization among live connections. Must not
@@ -2256,21 +2256,28 @@ type Pagination struct {
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
 	NextCursor *string `json:"next_cursor"`
 
-	// NextPage Next page number, null on the last page.
-	NextPage *int `json:"next_page"`
+	// NextPage Link (path and query) to the next page by offset; null on the last page and
+	// when paging by cursor. The filters of POST .../list travel in its body: send
+	// the same body with the link.
+	//
+	//
+	// Example: /v1/organizations/connections?limit=50&offset=50
+	NextPage *string `json:"next_page"`
 
 	// Page 1-based page number (offset paging).
 	Page     int `json:"page"`
 	PageSize int `json:"page_size"`
 
-	// PreviousPage Previous page number, null on the first.
-	PreviousPage *int `json:"previous_page"`
+	// PreviousPage Link to the previous page by offset; null on the first page and when paging by cursor.
+	//
+	// Example: /v1/organizations/connections?limit=50&offset=0
+	PreviousPage *string `json:"previous_page"`
 
-	// Total Null unless include_total.
-	Total *int `json:"total"`
+	// Total All connections matching the filters; the same as the top-level total.
+	Total int `json:"total"`
 
-	// TotalPages Null unless include_total.
-	TotalPages *int `json:"total_pages"`
+	// TotalPages Pages of page_size; 0 when nothing matches.
+	TotalPages int `json:"total_pages"`
 }
 
 // PostgresqlConfig A PostgreSQL database.
@@ -2983,7 +2990,9 @@ type ListConnectionsGetParams struct {
 	// Cursor Opaque cursor from a previous page's `pagination.next_cursor`.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// IncludeTotal Count all matching connections (costs one extra query).
+	// IncludeTotal Accepted for Mixpeek's clients and has no effect: every answer carries `total`.
+	// It is counted with one extra query only when the page itself does not show it
+	// (a full page, a page past the end, or a cursor page).
 	IncludeTotal *IncludeTotal `form:"include_total,omitempty" json:"include_total,omitempty"`
 
 	// ProviderType Only connections of this provider.
@@ -3017,7 +3026,9 @@ type ListConnectionsParams struct {
 	// Cursor Opaque cursor from a previous page's `pagination.next_cursor`.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// IncludeTotal Count all matching connections (costs one extra query).
+	// IncludeTotal Accepted for Mixpeek's clients and has no effect: every answer carries `total`.
+	// It is counted with one extra query only when the page itself does not show it
+	// (a full page, a page past the end, or a cursor page).
 	IncludeTotal *IncludeTotal `form:"include_total,omitempty" json:"include_total,omitempty"`
 }
 

@@ -34,10 +34,14 @@ const got = must("get", await api.GET("/v1/organizations/connections/{connection
 if (got.connection_id !== id) throw new Error("get by name found another connection");
 
 const listed = must("list", await api.POST("/v1/organizations/connections/list", {
-  params: { query: { limit: 10, include_total: true } },
+  params: { query: { limit: 10 } },
   body: { provider_type: "rss", search: name },
 }));
-if (listed.results.length !== 1 || listed.pagination.total !== 1) throw new Error("list did not find it once");
+// total is a number in every answer, asked for or not; next_page a link or null.
+const total: number = listed.total;
+if (listed.results.length !== 1 || total !== 1 || listed.pagination.total !== 1 || listed.pagination.next_page !== null) {
+  throw new Error("list did not find it once");
+}
 
 const patched = must("patch", await api.PATCH("/v1/organizations/connections/{connection_identifier}", {
   params: { path: { connection_identifier: id } },

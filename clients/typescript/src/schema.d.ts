@@ -2315,8 +2315,8 @@ export interface components {
         ConnectionList: {
             results: components["schemas"]["StorageConnectionModel"][];
             pagination: components["schemas"]["Pagination"];
-            /** @description All matching connections; null unless include_total. */
-            total: number | null;
+            /** @description All connections matching the filters (not only this page). */
+            total: number;
         };
         /**
          * @description Where this page sits.
@@ -2331,17 +2331,25 @@ export interface components {
          *     }
          */
         Pagination: {
-            /** @description Null unless include_total. */
-            total: number | null;
+            /** @description All connections matching the filters; the same as the top-level total. */
+            total: number;
             /** @description 1-based page number (offset paging). */
             page: number;
             page_size: number;
-            /** @description Null unless include_total. */
-            total_pages: number | null;
-            /** @description Next page number, null on the last page. */
-            next_page: number | null;
-            /** @description Previous page number, null on the first. */
-            previous_page: number | null;
+            /** @description Pages of page_size; 0 when nothing matches. */
+            total_pages: number;
+            /**
+             * @description Link (path and query) to the next page by offset; null on the last page and
+             *     when paging by cursor. The filters of POST .../list travel in its body: send
+             *     the same body with the link.
+             * @example /v1/organizations/connections?limit=50&offset=50
+             */
+            next_page: string | null;
+            /**
+             * @description Link to the previous page by offset; null on the first page and when paging by cursor.
+             * @example /v1/organizations/connections?limit=50&offset=0
+             */
+            previous_page: string | null;
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
@@ -2862,7 +2870,11 @@ export interface components {
         Offset: number;
         /** @description Opaque cursor from a previous page's `pagination.next_cursor`. */
         Cursor: string;
-        /** @description Count all matching connections (costs one extra query). */
+        /**
+         * @description Accepted for Mixpeek's clients and has no effect: every answer carries `total`.
+         *     It is counted with one extra query only when the page itself does not show it
+         *     (a full page, a page past the end, or a cursor page).
+         */
         IncludeTotal: boolean;
     };
     requestBodies: never;
@@ -2949,7 +2961,11 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Opaque cursor from a previous page's `pagination.next_cursor`. */
                 cursor?: components["parameters"]["Cursor"];
-                /** @description Count all matching connections (costs one extra query). */
+                /**
+                 * @description Accepted for Mixpeek's clients and has no effect: every answer carries `total`.
+                 *     It is counted with one extra query only when the page itself does not show it
+                 *     (a full page, a page past the end, or a cursor page).
+                 */
                 include_total?: components["parameters"]["IncludeTotal"];
                 /** @description Only connections of this provider. */
                 provider_type?: components["schemas"]["ProviderType"];
@@ -3034,7 +3050,11 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Opaque cursor from a previous page's `pagination.next_cursor`. */
                 cursor?: components["parameters"]["Cursor"];
-                /** @description Count all matching connections (costs one extra query). */
+                /**
+                 * @description Accepted for Mixpeek's clients and has no effect: every answer carries `total`.
+                 *     It is counted with one extra query only when the page itself does not show it
+                 *     (a full page, a page past the end, or a cursor page).
+                 */
                 include_total?: components["parameters"]["IncludeTotal"];
             };
             header?: never;
