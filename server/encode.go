@@ -230,13 +230,6 @@ func appendOptString(b []byte, s *string) []byte {
 	return appendString(b, *s)
 }
 
-func appendOptInt(b []byte, n *int) []byte {
-	if n == nil {
-		return append(b, "null"...)
-	}
-	return strconv.AppendInt(b, int64(*n), 10)
-}
-
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string the way encoding/json does:
