@@ -64,6 +64,11 @@ func TestGoogleDriveCheck(t *testing.T) {
 	secrets = append(secrets, pemLines(other.PKCS8PEM)...)
 	runDirect(t, "google_drive", d, &d.Requests, secrets, []directCase{
 		{name: "service account, PKCS#8 key", cfg: sa(key.PKCS8PEM), ok: true, want: "listed files in the drive", step: "list files", calls: 2},
+		{name: "service account, the whole key file pasted: its token_uri is never dialed", cfg: sa(key.PKCS8PEM,
+			setCred("token_uri", "https://token-uri-from-the-request.invalid/token"), setCred("auth_uri", "https://accounts.google.com/o/oauth2/auth"),
+			setCred("auth_provider_x509_cert_url", "https://www.googleapis.com/oauth2/v1/certs"),
+			setCred("client_x509_cert_url", "https://www.googleapis.com/robot/v1/metadata/x509/sync"), setCred("universe_domain", "googleapis.com")),
+			ok: true, want: "listed files in the drive", step: "list files", calls: 2},
 		{name: "service account, PKCS#1 key", cfg: sa(key.PKCS1PEM), ok: true, want: "listed files", step: "list files", calls: 2},
 		{name: "service account, key pasted with \\n escapes", cfg: sa(strings.ReplaceAll(key.PKCS8PEM, "\n", `\n`)), ok: true, want: "listed files", step: "list files", calls: 2},
 		{name: "service account impersonating a delegated user", cfg: sa(key.PKCS8PEM, set("impersonate_user", "alice@example.com")), ok: true, want: "listed files", step: "list files", calls: 2},

@@ -165,6 +165,39 @@ func TestNullsAndFastAPIDetail(t *testing.T) {
 	if c.Description != nil || string(c.Metadata) != "{}" {
 		t.Errorf("nulls stored as %v %s", c.Description, c.Metadata)
 	}
+	// Inside provider_config too: an optional field sent as null is absent
+	// (not stored, its default applies), a secret included.
+	nested := s3Create("nested nulls")
+	cfg := nested["provider_config"].(map[string]any)
+	cfg["description"], cfg["prefix"], cfg["verify_ssl"] = nil, nil, nil
+	cfg["credentials"].(map[string]any)["session_token"] = nil
+	if c := create(t, h, nested); strings.Contains(string(c.ProviderConfig), "null") ||
+		strings.Contains(string(c.ProviderConfig), "prefix") || strings.Contains(string(c.ProviderConfig), "session_token") {
+		t.Errorf("nulls inside the config stored: %s", c.ProviderConfig)
+	}
+	httpAPI := map[string]any{"name": "api with null paging", "provider_type": "http_api", "test_before_save": false,
+		"provider_config": map[string]any{"base_url": "https://api.example.invalid/items", "item_id_field": "id",
+			"pagination": nil, "items_path": nil, "request_timeout": nil, "http_method": nil, "request_body": nil}}
+	if r := h.Call(t, "POST", connectionsPath, httpAPI); r.Status != 200 {
+		t.Errorf("http_api with null optional fields: %d %s", r.Status, r.Body)
+	}
+	// A Google service-account key file pasted whole is accepted as it is.
+	keyFile := map[string]any{"type": "service_account", "project_id": "proj", "private_key_id": "kid1",
+		"private_key":  "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n",
+		"client_email": "sync@proj.iam.gserviceaccount.com", "client_id": "123",
+		"auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token",
+		"auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+		"client_x509_cert_url":        "https://www.googleapis.com/robot/v1/metadata/x509/sync%40proj.iam.gserviceaccount.com",
+		"universe_domain":             "googleapis.com"}
+	if r := h.Call(t, "POST", connectionsPath, map[string]any{"name": "key file", "provider_type": "google_drive", "test_before_save": false,
+		"provider_config": map[string]any{"provider_type": "google_drive", "shared_drive_id": nil, "credentials": keyFile}}); r.Status != 200 {
+		t.Errorf("a whole key file: %d %s", r.Status, r.Body)
+	}
+	// A required field is still required when null.
+	required := s3Create("null bucket")
+	required["provider_config"].(map[string]any)["bucket"] = nil
+	wantFieldError(t, h.Call(t, "POST", connectionsPath, required), "body", "provider_config", "bucket")
+
 	r := h.Call(t, "POST", connectionsPath, map[string]any{"provider_type": "s3"})
 	var env client.ErrorResponse
 	if err := json.Unmarshal(r.Body, &env); err != nil || r.Status != 422 || env.Detail == nil || len(*env.Detail) == 0 {

@@ -1177,10 +1177,10 @@ type BoxJwtCredentials struct {
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 	EnterpriseId string        `json:"enterprise_id"`
 
-	// Passphrase A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	// Passphrase An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	Passphrase *SecretString `json:"passphrase,omitempty"`
+	Passphrase *OptionalSecretString `json:"passphrase,omitempty"`
 
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
@@ -2030,17 +2030,32 @@ type GoogleOAuthCredentialsType string
 //
 // Example: {"client_email":"sync@mixpeek-prod-456.iam.gserviceaccount.com","client_id":"123456789012345678901","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_id":"a1b2c3d4e5f6","project_id":"mixpeek-prod-456","type":"service_account"}
 type GoogleServiceAccountCredentials struct {
+	// AuthProviderX509CertUrl From the key file; stored, not used.
+	AuthProviderX509CertUrl *string `json:"auth_provider_x509_cert_url,omitempty"`
+
+	// AuthUri From the key file; stored, not used.
+	AuthUri *string `json:"auth_uri,omitempty"`
+
 	// ClientEmail Example: sync@project.iam.gserviceaccount.com
 	ClientEmail openapi_types.Email `json:"client_email"`
 	ClientId    *string             `json:"client_id,omitempty"`
 
+	// ClientX509CertUrl From the key file; stored, not used.
+	ClientX509CertUrl *string `json:"client_x509_cert_url,omitempty"`
+
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	PrivateKey   *SecretString                       `json:"private_key,omitempty"`
-	PrivateKeyId *string                             `json:"private_key_id,omitempty"`
-	ProjectId    *string                             `json:"project_id,omitempty"`
-	Type         GoogleServiceAccountCredentialsType `json:"type"`
+	PrivateKey   *SecretString `json:"private_key,omitempty"`
+	PrivateKeyId *string       `json:"private_key_id,omitempty"`
+	ProjectId    *string       `json:"project_id,omitempty"`
+
+	// TokenUri From the key file; stored, never dialed: the token endpoint is server configuration.
+	TokenUri *string                             `json:"token_uri,omitempty"`
+	Type     GoogleServiceAccountCredentialsType `json:"type"`
+
+	// UniverseDomain From the key file; stored, not used.
+	UniverseDomain *string `json:"universe_domain,omitempty"`
 }
 
 // GoogleServiceAccountCredentialsType defines model for GoogleServiceAccountCredentials.Type.
@@ -2084,7 +2099,7 @@ type HttpApiConfig struct {
 	// Example: data.items
 	ItemsPath *string `json:"items_path,omitempty"`
 
-	// Pagination How to page through the API.
+	// Pagination How to page through the API (null means absent).
 	//
 	// Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 	Pagination *HttpApiPagination `json:"pagination,omitempty"`
@@ -2105,7 +2120,7 @@ type HttpApiConfigHttpMethod string
 // HttpApiConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type HttpApiConfigProviderType string
 
-// HttpApiPagination How to page through the API.
+// HttpApiPagination How to page through the API (null means absent).
 //
 // Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 type HttpApiPagination struct {
@@ -2249,6 +2264,11 @@ type NewDescription = string
 // Example: {"cost_center":"CC-1234","team":"marketing"}
 type NewMetadata map[string]interface{}
 
+// OptionalSecretString An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
+//
+// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+type OptionalSecretString = string
+
 // Pagination Where this page sits.
 //
 // Example: {"next_cursor":null,"next_page":null,"page":1,"page_size":50,"previous_page":null,"total":1,"total_pages":1}
@@ -2371,10 +2391,10 @@ type S3AccessKeyCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	SecretAccessKey *SecretString `json:"secret_access_key,omitempty"`
 
-	// SessionToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	// SessionToken An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	SessionToken *SecretString              `json:"session_token,omitempty"`
+	SessionToken *OptionalSecretString      `json:"session_token,omitempty"`
 	Type         S3AccessKeyCredentialsType `json:"type"`
 }
 
@@ -2591,10 +2611,10 @@ type SnowflakeKeyPairCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKey *SecretString `json:"private_key,omitempty"`
 
-	// PrivateKeyPassphrase A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	// PrivateKeyPassphrase An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	PrivateKeyPassphrase *SecretString                   `json:"private_key_passphrase,omitempty"`
+	PrivateKeyPassphrase *OptionalSecretString           `json:"private_key_passphrase,omitempty"`
 	Type                 SnowflakeKeyPairCredentialsType `json:"type"`
 	Username             string                          `json:"username"`
 }
@@ -2777,10 +2797,10 @@ type TiktokOAuthCredentials struct {
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 	OpenId       *string       `json:"open_id,omitempty"`
 
-	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
+	// RefreshToken An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *SecretString              `json:"refresh_token,omitempty"`
+	RefreshToken *OptionalSecretString      `json:"refresh_token,omitempty"`
 	Type         TiktokOAuthCredentialsType `json:"type"`
 }
 

@@ -1183,12 +1183,17 @@ export interface components {
          * @description Free-text note about this configuration.
          * @example S3 configuration
          */
-        ConfigDescription: string;
+        ConfigDescription: string | null;
         /**
          * @description A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
          * @example wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
          */
         SecretString: string;
+        /**
+         * @description An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
+         * @example wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+         */
+        OptionalSecretString: string | null;
         /**
          * @description Amazon S3 bucket. `endpoint_url` points it at any S3-compatible service.
          * @example {
@@ -1218,23 +1223,23 @@ export interface components {
              * @description Bucket region.
              * @example us-east-1
              */
-            region?: string;
+            region?: string | null;
             /**
              * Format: uri
              * @description S3-compatible endpoint (default AWS).
              * @example https://s3.us-east-1.amazonaws.com
              */
-            endpoint_url?: string;
+            endpoint_url?: string | null;
             /**
              * @description Verify the endpoint's TLS certificate.
              * @default true
              */
-            verify_ssl: boolean;
+            verify_ssl: boolean | null;
             /**
              * @description Only objects under this key prefix.
              * @example raw/
              */
-            prefix?: string;
+            prefix?: string | null;
         };
         /**
          * @description How to authenticate to S3.
@@ -1262,7 +1267,7 @@ export interface components {
             /** @example AKIAIOSFODNN7EXAMPLE */
             access_key_id: string;
             secret_access_key: components["schemas"]["SecretString"];
-            session_token?: components["schemas"]["SecretString"];
+            session_token?: components["schemas"]["OptionalSecretString"];
         };
         /**
          * @description Assume an IAM role.
@@ -1280,7 +1285,7 @@ export interface components {
             type: "iam_role";
             /** @example arn:aws:iam::123456789012:role/connvault-read */
             role_arn: string;
-            external_id?: string;
+            external_id?: string | null;
         };
         /**
          * @description Tigris object storage (S3-compatible).
@@ -1305,12 +1310,12 @@ export interface components {
             /** @example my-bucket */
             bucket: string;
             /** @default auto */
-            region: string;
+            region: string | null;
             /**
              * Format: uri
              * @default https://fly.storage.tigris.dev
              */
-            endpoint_url: string;
+            endpoint_url: string | null;
         };
         /**
          * @description S3-style access key credentials.
@@ -1345,12 +1350,12 @@ export interface components {
             /** @example my-b2-bucket */
             bucket: string;
             /** @example us-west-004 */
-            region?: string;
+            region?: string | null;
             /**
              * Format: uri
              * @example https://s3.us-west-004.backblazeb2.com
              */
-            endpoint_url?: string;
+            endpoint_url?: string | null;
         };
         /**
          * @description How to authenticate to Backblaze.
@@ -1401,20 +1406,20 @@ export interface components {
             /** @example db.internal.example.com */
             host: string;
             /** @default 5432 */
-            port: number;
+            port: number | null;
             /** @example analytics */
             database: string;
             /** @default public */
-            schema: string;
+            schema: string | null;
             /**
              * @default prefer
-             * @enum {string}
+             * @enum {string|null}
              */
-            ssl_mode: "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+            ssl_mode: "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full" | null;
             /** @description Table to sync from. */
-            table?: string;
+            table?: string | null;
             /** @description Query to sync from, instead of a table. */
-            query?: string;
+            query?: string | null;
         };
         /**
          * @description How to authenticate to PostgreSQL.
@@ -1466,10 +1471,10 @@ export interface components {
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["GoogleDriveCredentials"];
             /** @example 0AH-Xabc123 */
-            shared_drive_id?: string;
+            shared_drive_id?: string | null;
             /** Format: email */
-            impersonate_user?: string;
-            folder_id?: string;
+            impersonate_user?: string | null;
+            folder_id?: string | null;
         };
         /**
          * @description A service account key or an OAuth refresh token.
@@ -1500,15 +1505,25 @@ export interface components {
              * @enum {string}
              */
             type: "service_account";
-            project_id?: string;
-            private_key_id?: string;
+            project_id?: string | null;
+            private_key_id?: string | null;
             private_key: components["schemas"]["SecretString"];
             /**
              * Format: email
              * @example sync@project.iam.gserviceaccount.com
              */
             client_email: string;
-            client_id?: string;
+            client_id?: string | null;
+            /** @description From the key file; stored, not used. */
+            auth_uri?: string | null;
+            /** @description From the key file; stored, never dialed: the token endpoint is server configuration. */
+            token_uri?: string | null;
+            /** @description From the key file; stored, not used. */
+            auth_provider_x509_cert_url?: string | null;
+            /** @description From the key file; stored, not used. */
+            client_x509_cert_url?: string | null;
+            /** @description From the key file; stored, not used. */
+            universe_domain?: string | null;
         };
         /**
          * @description An OAuth client and a user's refresh token.
@@ -1556,14 +1571,14 @@ export interface components {
             credentials: components["schemas"]["SnowflakeCredentials"];
             /** @example xy12345.us-east-1 */
             account: string;
-            warehouse?: string;
-            database?: string;
-            schema?: string;
-            role?: string;
+            warehouse?: string | null;
+            database?: string | null;
+            schema?: string | null;
+            role?: string | null;
             /** @default 300 */
-            query_timeout_seconds: number;
+            query_timeout_seconds: number | null;
             /** @default 10000 */
-            fetch_size: number;
+            fetch_size: number | null;
         };
         /**
          * @description A key pair or a user name and password.
@@ -1592,7 +1607,7 @@ export interface components {
             type: "key_pair";
             username: string;
             private_key: components["schemas"]["SecretString"];
-            private_key_passphrase?: components["schemas"]["SecretString"];
+            private_key_passphrase?: components["schemas"]["OptionalSecretString"];
         };
         /**
          * @description A SharePoint site or drive through Microsoft Graph.
@@ -1615,9 +1630,9 @@ export interface components {
             provider_type?: "sharepoint";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["SharepointCredentials"];
-            site_id?: string;
-            drive_id?: string;
-            folder_path?: string;
+            site_id?: string | null;
+            drive_id?: string | null;
+            folder_path?: string | null;
         };
         /**
          * @description An app registration, with or without a delegated user's refresh token.
@@ -1693,8 +1708,8 @@ export interface components {
             provider_type?: "instagram";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["InstagramCredentials"];
-            business_account_id?: string;
-            scopes?: string[];
+            business_account_id?: string | null;
+            scopes?: string[] | null;
         };
         /**
          * @description OAuth credentials.
@@ -1726,7 +1741,7 @@ export interface components {
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
             access_token: components["schemas"]["SecretString"];
-            instagram_user_id?: string;
+            instagram_user_id?: string | null;
         };
         /**
          * @description A TikTok account.
@@ -1753,7 +1768,7 @@ export interface components {
             provider_type?: "tiktok";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["TiktokCredentials"];
-            scopes?: string[];
+            scopes?: string[] | null;
         };
         /**
          * @description OAuth credentials.
@@ -1787,8 +1802,8 @@ export interface components {
             client_key: string;
             client_secret: components["schemas"]["SecretString"];
             access_token: components["schemas"]["SecretString"];
-            refresh_token?: components["schemas"]["SecretString"];
-            open_id?: string;
+            refresh_token?: components["schemas"]["OptionalSecretString"];
+            open_id?: string | null;
         };
         /**
          * @description A Box account.
@@ -1811,7 +1826,7 @@ export interface components {
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["BoxCredentials"];
             /** @default 0 */
-            folder_id: string;
+            folder_id: string | null;
         };
         /**
          * @description OAuth, client credentials grant (CCG) or JWT.
@@ -1859,8 +1874,8 @@ export interface components {
             type: "ccg";
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
-            enterprise_id?: string;
-            user_id?: string;
+            enterprise_id?: string | null;
+            user_id?: string | null;
         };
         /**
          * @description Server authentication with a JWT signed by the app's key pair.
@@ -1884,7 +1899,7 @@ export interface components {
             client_secret: components["schemas"]["SecretString"];
             public_key_id: string;
             private_key: components["schemas"]["SecretString"];
-            passphrase?: components["schemas"]["SecretString"];
+            passphrase?: components["schemas"]["OptionalSecretString"];
             enterprise_id: string;
         };
         /**
@@ -1906,8 +1921,8 @@ export interface components {
             provider_type?: "brightdata";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["BrightdataCredentials"];
-            zone?: string;
-            dataset_id?: string;
+            zone?: string | null;
+            dataset_id?: string | null;
         };
         /**
          * @description An API token.
@@ -1988,12 +2003,12 @@ export interface components {
              * @example https://blog.example.com/feed.xml
              */
             feed_url: string;
-            user_agent?: string;
+            user_agent?: string | null;
             /**
              * @description Seconds.
              * @default 30
              */
-            request_timeout: number;
+            request_timeout: number | null;
         };
         /**
          * @description A JSON HTTP API whose answer holds an array of items.
@@ -2030,18 +2045,18 @@ export interface components {
             base_url: string;
             /**
              * @default GET
-             * @enum {string}
+             * @enum {string|null}
              */
-            http_method: "GET" | "POST";
+            http_method: "GET" | "POST" | null;
             /** @description JSON body sent with POST. */
             request_body?: {
                 [key: string]: unknown;
-            };
+            } | null;
             /**
              * @description Dotted path to the item array, e.g. `data.items`; empty for a root array.
              * @example data.items
              */
-            items_path?: string;
+            items_path?: string | null;
             /** @example id */
             item_id_field: string;
             pagination?: components["schemas"]["HttpApiPagination"];
@@ -2049,10 +2064,10 @@ export interface components {
              * @description Seconds.
              * @default 30
              */
-            request_timeout: number;
+            request_timeout: number | null;
         };
         /**
-         * @description How to page through the API.
+         * @description How to page through the API (null means absent).
          * @example {
          *       "type": "page",
          *       "page_param": "page",
@@ -2066,12 +2081,12 @@ export interface components {
              * @enum {string}
              */
             type: "none" | "page" | "offset" | "cursor";
-            page_param?: string;
-            size_param?: string;
-            page_size?: number;
-            cursor_path?: string;
-            cursor_param?: string;
-        };
+            page_param?: string | null;
+            size_param?: string | null;
+            page_size?: number | null;
+            cursor_path?: string | null;
+            cursor_param?: string | null;
+        } | null;
         /**
          * @description A storage connection. `provider_config` is the stored configuration with every
          *     secret replaced by `***REDACTED***`.
