@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.passphrase"}, checkBox, issueBox, browsing(browseBox))
+	register("box", []string{"credentials.client_secret", "credentials.refresh_token", "credentials.private_key", "credentials.private_key_passphrase", "credentials.access_token"}, checkBox, issueBox, browsing(browseBox))
 }
 
 type boxConfig struct {
@@ -23,9 +23,9 @@ type boxConfig struct {
 		RefreshToken string `json:"refresh_token"`
 		EnterpriseID string `json:"enterprise_id"`
 		UserID       string `json:"user_id"`
-		PublicKeyID  string `json:"public_key_id"`
+		JWTKeyID     string `json:"jwt_key_id"`
 		PrivateKey   string `json:"private_key"`
-		Passphrase   string `json:"passphrase"`
+		Passphrase   string `json:"private_key_passphrase"`
 	} `json:"credentials"`
 }
 
@@ -63,7 +63,7 @@ func boxToken(ctx context.Context, c boxConfig, env Env) (oauthToken, []Step, *s
 		jti := make([]byte, 16)
 		_, _ = rand.Read(jti)
 		// Box refuses an exp more than 60 s ahead; 45 s leaves room for skew.
-		assertion, err := signJWT(cr.PrivateKey, cr.Passphrase, cr.PublicKeyID, map[string]any{
+		assertion, err := signJWT(cr.PrivateKey, cr.Passphrase, cr.JWTKeyID, map[string]any{
 			"iss": cr.ClientID, "sub": cr.EnterpriseID, "box_sub_type": "enterprise", "aud": tokenURL,
 			"jti": hex.EncodeToString(jti), "exp": time.Now().Add(45 * time.Second).Unix(),
 		})

@@ -33,7 +33,7 @@ func TestBoxCheck(t *testing.T) {
 		return c
 	}
 	jwt := func(kv ...string) providers.Config {
-		return cfg(append([]string{"type", "jwt", "public_key_id", "pubkey1", "enterprise_id", "9001"}, kv...)...)
+		return cfg(append([]string{"type", "jwt", "jwt_key_id", "pubkey1", "enterprise_id", "9001"}, kv...)...)
 	}
 	encrypted8 := key.EncryptedPKCS8PEM(t, passphrase)
 	encrypted1 := key.EncryptedPKCS1PEM(t, passphrase)
@@ -54,16 +54,16 @@ func TestBoxCheck(t *testing.T) {
 		{name: "ccg without a subject", cfg: cfg("type", "ccg"), ok: false, want: "enterprise_id or user_id", step: "read credentials", calls: 0},
 		{name: "jwt, PKCS#8 key", cfg: jwt("private_key", key.PKCS8PEM), ok: true, want: "read folder 0", step: "read folder", calls: 2},
 		{name: "jwt, PKCS#1 key", cfg: jwt("private_key", key.PKCS1PEM), ok: true, want: "read folder", step: "read folder", calls: 2},
-		{name: "jwt, encrypted PKCS#8 key (Box console)", cfg: jwt("private_key", encrypted8, "passphrase", passphrase), ok: true, want: "read folder", step: "read folder", calls: 2},
-		{name: "jwt, legacy encrypted PEM key", cfg: jwt("private_key", encrypted1, "passphrase", passphrase), ok: true, want: "read folder", step: "read folder", calls: 2},
-		{name: "jwt, wrong passphrase", cfg: jwt("private_key", encrypted8, "passphrase", "nope-pass"), ok: false, want: "the private key passphrase is wrong", step: "read credentials", calls: 0},
-		{name: "jwt, legacy key with wrong passphrase", cfg: jwt("private_key", encrypted1, "passphrase", "nope-pass"), ok: false, want: "the private key passphrase is wrong", step: "read credentials", calls: 0},
+		{name: "jwt, encrypted PKCS#8 key (Box console)", cfg: jwt("private_key", encrypted8, "private_key_passphrase", passphrase), ok: true, want: "read folder", step: "read folder", calls: 2},
+		{name: "jwt, legacy encrypted PEM key", cfg: jwt("private_key", encrypted1, "private_key_passphrase", passphrase), ok: true, want: "read folder", step: "read folder", calls: 2},
+		{name: "jwt, wrong passphrase", cfg: jwt("private_key", encrypted8, "private_key_passphrase", "nope-pass"), ok: false, want: "the private key passphrase is wrong", step: "read credentials", calls: 0},
+		{name: "jwt, legacy key with wrong passphrase", cfg: jwt("private_key", encrypted1, "private_key_passphrase", "nope-pass"), ok: false, want: "the private key passphrase is wrong", step: "read credentials", calls: 0},
 		{name: "jwt, encrypted key without passphrase", cfg: jwt("private_key", encrypted8), ok: false, want: "no passphrase is set", step: "read credentials", calls: 0},
 		{name: "jwt, garbage key", cfg: jwt("private_key", "-----BEGIN PRIVATE KEY-----\nZ2FyYmFnZQ==\n-----END PRIVATE KEY-----\n"), ok: false,
 			want: "private_key is not a PEM RSA key", step: "read credentials", calls: 0},
 		{name: "jwt, signed by another key", cfg: jwt("private_key", other.PKCS8PEM), ok: false,
 			want: "authentication refused by the provider (HTTP 400 Bad Request (invalid_grant))", step: "authenticate", calls: 1},
-		{name: "jwt, wrong public_key_id", cfg: jwt("private_key", key.PKCS8PEM, "public_key_id", "pubkey2"), ok: false, want: "invalid_grant", step: "authenticate", calls: 1},
+		{name: "jwt, wrong jwt_key_id", cfg: jwt("private_key", key.PKCS8PEM, "jwt_key_id", "pubkey2"), ok: false, want: "invalid_grant", step: "authenticate", calls: 1},
 		{name: "jwt, another enterprise", cfg: jwt("private_key", key.PKCS8PEM, "enterprise_id", "9002"), ok: false, want: "invalid_grant", step: "authenticate", calls: 1},
 		{name: "folder not found", cfg: cfg("type", "ccg", "enterprise_id", "9001", "folder_id", "404404"), ok: false,
 			want: "the folder was not found", step: "read folder", calls: 2},
@@ -90,6 +90,6 @@ func TestLegacyKeyWithAWrongPassphraseThatPadsCleanly(t *testing.T) {
 		t.Fatal("no wrong passphrase with clean padding found")
 	}
 	cfg := providers.Config{"credentials": map[string]any{"type": "jwt", "client_id": "c", "client_secret": "s",
-		"enterprise_id": "1", "public_key_id": "k", "private_key": encrypted, "passphrase": lucky}}
+		"enterprise_id": "1", "jwt_key_id": "k", "private_key": encrypted, "private_key_passphrase": lucky}}
 	expectResult(t, rawCheck(t, "box", cfg, providers.Env{}), false, "the private key passphrase is wrong", lucky)
 }

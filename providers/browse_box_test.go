@@ -74,7 +74,7 @@ func TestBrowseBox(t *testing.T) {
 		{"missing root folder", cfg("type", "ccg", "enterprise_id", "9001", "folder_id", "999"), "/", "list folder: the folder was not found", notFound, 2},
 		{"a file is no folder", s.cfg, "/readme.txt", "resolve path: no folder /readme.txt in the folder", notFound, 2},
 		{"wrong client secret", s.wrong, "/", "authenticate: authentication refused by the provider (HTTP 400 Bad Request (invalid_client))", refused, 1},
-		{"jwt signed by another key", cfg("type", "jwt", "public_key_id", "pubkey1", "enterprise_id", "9001", "private_key", other.PKCS8PEM),
+		{"jwt signed by another key", cfg("type", "jwt", "jwt_key_id", "pubkey1", "enterprise_id", "9001", "private_key", other.PKCS8PEM),
 			"/", "authenticate: authentication refused by the provider (HTTP 400 Bad Request (invalid_grant))", refused, 1},
 		{"ccg without a subject", cfg("type", "ccg"), "/", "read credentials: ccg credentials need enterprise_id or user_id", refused, 0},
 	})

@@ -239,7 +239,7 @@ func TestIssueBox(t *testing.T) {
 	// Client credentials (CCG) and the JWT grant: a token, nothing rotated.
 	for _, c := range []providers.Config{
 		cfg("type", "ccg", "enterprise_id", "9001"),
-		cfg("type", "jwt", "public_key_id", "pubkey1", "enterprise_id", "9001", "private_key", key.PKCS8PEM),
+		cfg("type", "jwt", "jwt_key_id", "pubkey1", "enterprise_id", "9001", "private_key", key.PKCS8PEM),
 	} {
 		iss := issueCounted(t, "box", c, env, &d.TokenExchanges, 1)
 		works(iss)
@@ -253,7 +253,7 @@ func TestIssueBox(t *testing.T) {
 	expectRefusals(t, "box", env, &d.TokenExchanges, secrets, []refusal{
 		{"wrong client secret", cfg("type", "ccg", "enterprise_id", "9001", "client_secret", "wrong-box-secret"),
 			"authenticate: authentication refused by the provider (HTTP 400 Bad Request (invalid_client))", 1},
-		{"jwt signed by another key", cfg("type", "jwt", "public_key_id", "pubkey1", "enterprise_id", "9001", "private_key", other.PKCS8PEM),
+		{"jwt signed by another key", cfg("type", "jwt", "jwt_key_id", "pubkey1", "enterprise_id", "9001", "private_key", other.PKCS8PEM),
 			"authenticate: authentication refused by the provider (HTTP 400 Bad Request (invalid_grant))", 1},
 		{"ccg without a subject", cfg("type", "ccg"), "read credentials: ccg credentials need enterprise_id or user_id", 0},
 	})

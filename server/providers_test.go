@@ -112,7 +112,7 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			secrets: []string{"e2e-box-secret", "e2e-box-refresh"},
 			invalid: []invalidConfig{
 				{"jwt without enterprise_id", func(c map[string]any) {
-					c["credentials"] = map[string]any{"type": "jwt", "client_id": "a", "client_secret": "b", "public_key_id": "c", "private_key": "d"}
+					c["credentials"] = map[string]any{"type": "jwt", "client_id": "a", "client_secret": "b", "jwt_key_id": "c", "private_key": "d"}
 				}, []string{"credentials", "enterprise_id"}},
 				{"folder_id not numeric", func(c map[string]any) { c["folder_id"] = "abc" }, []string{"folder_id"}},
 			}},

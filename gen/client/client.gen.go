@@ -1167,7 +1167,7 @@ type BoxCredentials struct {
 
 // BoxJwtCredentials Server authentication with a JWT signed by the app's key pair.
 //
-// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","passphrase":"key-passphrase","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","public_key_id":"abc123","type":"jwt"}
+// Example: {"client_id":"box-client-id","client_secret":"box-client-secret","enterprise_id":"9001","jwt_key_id":"abc123","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n","private_key_passphrase":"key-passphrase","type":"jwt"}
 type BoxJwtCredentials struct {
 	ClientId string `json:"client_id"`
 
@@ -1176,18 +1176,18 @@ type BoxJwtCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ClientSecret *SecretString `json:"client_secret,omitempty"`
 	EnterpriseId string        `json:"enterprise_id"`
-
-	// Passphrase An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
-	//
-	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	Passphrase *OptionalSecretString `json:"passphrase,omitempty"`
+	JwtKeyId     string        `json:"jwt_key_id"`
 
 	// PrivateKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	PrivateKey  *SecretString         `json:"private_key,omitempty"`
-	PublicKeyId string                `json:"public_key_id"`
-	Type        BoxJwtCredentialsType `json:"type"`
+	PrivateKey *SecretString `json:"private_key,omitempty"`
+
+	// PrivateKeyPassphrase An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+	PrivateKeyPassphrase *OptionalSecretString `json:"private_key_passphrase,omitempty"`
+	Type                 BoxJwtCredentialsType `json:"type"`
 }
 
 // BoxJwtCredentialsType defines model for BoxJwtCredentials.Type.
@@ -1197,7 +1197,11 @@ type BoxJwtCredentialsType string
 //
 // Example: {"client_id":"box-client-id","client_secret":"box-client-secret","refresh_token":"box-refresh-token","type":"oauth"}
 type BoxOAuthCredentials struct {
-	ClientId string `json:"client_id"`
+	// AccessToken An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
+	//
+	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+	AccessToken *OptionalSecretString `json:"access_token,omitempty"`
+	ClientId    string                `json:"client_id"`
 
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//

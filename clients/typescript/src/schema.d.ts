@@ -1856,6 +1856,8 @@ export interface components {
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
             refresh_token: components["schemas"]["SecretString"];
+            /** @description As Mixpeek clients send it: stored, encrypted; the check refreshes rather than trusting it. */
+            access_token?: components["schemas"]["OptionalSecretString"];
         };
         /**
          * @description Client credentials grant, for an enterprise or a user.
@@ -1883,9 +1885,9 @@ export interface components {
          *       "type": "jwt",
          *       "client_id": "box-client-id",
          *       "client_secret": "box-client-secret",
-         *       "public_key_id": "abc123",
+         *       "jwt_key_id": "abc123",
          *       "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n",
-         *       "passphrase": "key-passphrase",
+         *       "private_key_passphrase": "key-passphrase",
          *       "enterprise_id": "9001"
          *     }
          */
@@ -1897,9 +1899,9 @@ export interface components {
             type: "jwt";
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
-            public_key_id: string;
+            jwt_key_id: string;
             private_key: components["schemas"]["SecretString"];
-            passphrase?: components["schemas"]["OptionalSecretString"];
+            private_key_passphrase?: components["schemas"]["OptionalSecretString"];
             enterprise_id: string;
         };
         /**
