@@ -19,7 +19,7 @@ func Describe(err error) string {
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, context.DeadlineExceeded):
+	case isTimeout(err):
 		return "the provider did not answer before the check's deadline"
 	case errors.Is(err, ErrBlockedAddress):
 		return blockedMessage(err)
@@ -50,10 +50,6 @@ func Describe(err error) string {
 	if errors.As(err, &recordErr) {
 		return "the provider did not answer with TLS (is the URL meant to be http?)"
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return "the provider did not answer before the check's deadline"
-	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
 		return "could not connect to the provider: " + opErr.Op + " failed"
@@ -79,4 +75,11 @@ func describeTokenInURL(err error, token string) string {
 		return "the request to the provider failed"
 	}
 	return msg
+}
+
+// isTimeout reports a call that ran out of time: the caller's deadline or
+// the per-call timeout of the HTTP client or dialer.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }

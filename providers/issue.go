@@ -17,6 +17,10 @@ import (
 type stepError struct {
 	step, msg string
 	refused   bool
+	// timedOut: the provider did not answer in time. The per-call timeout
+	// and the caller's deadline are often the same length and either timer
+	// may fire first, so this is not left to ctx.Err() alone.
+	timedOut bool
 }
 
 func (e *stepError) Error() string { return e.step + ": " + e.msg }
@@ -77,10 +81,10 @@ func issueError(ctx context.Context, err error, secrets []string) *IssueError {
 	if !errors.As(err, &ie) {
 		ie = &IssueError{Message: err.Error()}
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	var se *stepError
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err) || (errors.As(err, &se) && se.timedOut) {
 		ie.TimedOut = true
 		ie.Message = "the provider did not answer before the deadline"
-		var se *stepError
 		if errors.As(err, &se) {
 			ie.Message = se.step + ": " + ie.Message
 		}

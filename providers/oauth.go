@@ -72,6 +72,7 @@ func exchange(ctx context.Context, env Env, tokenURL string, form url.Values, pa
 	if err != nil {
 		fail := failed("authenticate", describeTokenError(err))
 		fail.refused = isTokenRefusal(err)
+		fail.timedOut = isTimeout(err)
 		return oauthToken{}, passed, fail
 	}
 	return tok, append(passed, Step{Name: "authenticate", Status: StepPassed, Message: "got an access token"}), nil
