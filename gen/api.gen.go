@@ -577,6 +577,24 @@ func (e HttpApiConfigProviderType) Valid() bool {
 	}
 }
 
+// Defines values for HttpApiConfigResponseContentType.
+const (
+	HttpApiConfigResponseContentTypeJson  HttpApiConfigResponseContentType = "json"
+	HttpApiConfigResponseContentTypeJsonl HttpApiConfigResponseContentType = "jsonl"
+)
+
+// Valid indicates whether the value is a known member of the HttpApiConfigResponseContentType enum.
+func (e HttpApiConfigResponseContentType) Valid() bool {
+	switch e {
+	case HttpApiConfigResponseContentTypeJson:
+		return true
+	case HttpApiConfigResponseContentTypeJsonl:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HttpApiPaginationType.
 const (
 	HttpApiPaginationTypeCursor HttpApiPaginationType = "cursor"
@@ -2103,6 +2121,11 @@ type HttpApiConfig struct {
 	// ItemIdField Example: id
 	ItemIdField string `json:"item_id_field"`
 
+	// ItemModifiedField Field telling when an item changed; the check proves the first item has it.
+	//
+	// Example: updated_at
+	ItemModifiedField *string `json:"item_modified_field,omitempty"`
+
 	// ItemsPath Dotted path to the item array, e.g. `data.items`; empty for a root array.
 	//
 	// Example: data.items
@@ -2121,6 +2144,10 @@ type HttpApiConfig struct {
 
 	// RequestTimeout Seconds.
 	RequestTimeout *int `json:"request_timeout,omitempty"`
+
+	// ResponseContentType json (default): one document, items at items_path. jsonl: one item per line, items_path unused.
+	ResponseContentType *HttpApiConfigResponseContentType `json:"response_content_type,omitempty"`
+	UserAgent           *string                           `json:"user_agent,omitempty"`
 }
 
 // HttpApiConfigHttpMethod defines model for HttpApiConfig.HttpMethod.
@@ -2128,6 +2155,9 @@ type HttpApiConfigHttpMethod string
 
 // HttpApiConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type HttpApiConfigProviderType string
+
+// HttpApiConfigResponseContentType json (default): one document, items at items_path. jsonl: one item per line, items_path unused.
+type HttpApiConfigResponseContentType string
 
 // HttpApiPagination How to page through the API (null means absent).
 //
@@ -2209,9 +2239,13 @@ type InstagramOAuthCredentials struct {
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ClientSecret    *SecretString                 `json:"client_secret,omitempty"`
-	InstagramUserId *string                       `json:"instagram_user_id,omitempty"`
-	Type            InstagramOAuthCredentialsType `json:"type"`
+	ClientSecret      *SecretString `json:"client_secret,omitempty"`
+	InstagramUserId   *string       `json:"instagram_user_id,omitempty"`
+	InstagramUsername *string       `json:"instagram_username,omitempty"`
+
+	// TokenExpiresAt When access_token expires, as the client knows it; stored.
+	TokenExpiresAt *time.Time                    `json:"token_expires_at,omitempty"`
+	Type           InstagramOAuthCredentialsType `json:"type"`
 }
 
 // InstagramOAuthCredentialsType defines model for InstagramOAuthCredentials.Type.
@@ -2326,17 +2360,29 @@ type PostgresqlConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 
+	// FetchSize Rows per fetch for sync workers (Mixpeek clients send 1000).
+	FetchSize *int `json:"fetch_size,omitempty"`
+
 	// Host Example: db.internal.example.com
 	Host string `json:"host"`
-	Port *int   `json:"port,omitempty"`
+
+	// IncrementalColumn Column a sync orders by to read only new or changed rows; stored for sync workers.
+	IncrementalColumn *string `json:"incremental_column,omitempty"`
+	Port              *int    `json:"port,omitempty"`
+
+	// PrimaryKeyColumns Columns that identify a row; stored for sync workers.
+	PrimaryKeyColumns *[]string `json:"primary_key_columns,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *PostgresqlConfigProviderType `json:"provider_type,omitempty"`
 
 	// Query Query to sync from, instead of a table.
-	Query   *string                  `json:"query,omitempty"`
-	Schema  *string                  `json:"schema,omitempty"`
-	SslMode *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
+	Query *string `json:"query,omitempty"`
+
+	// QueryTimeoutSeconds Statement timeout for sync queries, seconds (Mixpeek clients send 300).
+	QueryTimeoutSeconds *int                     `json:"query_timeout_seconds,omitempty"`
+	Schema              *string                  `json:"schema,omitempty"`
+	SslMode             *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
 
 	// Table Table to sync from.
 	Table *string `json:"table,omitempty"`
@@ -2446,6 +2492,9 @@ type S3Config struct {
 	//
 	// Example: us-east-1
 	Region *string `json:"region,omitempty"`
+
+	// UseSsl As Mixpeek clients send it; stored, not used: the scheme of endpoint_url decides, and AWS itself is always reached over HTTPS.
+	UseSsl *bool `json:"use_ssl,omitempty"`
 
 	// VerifySsl Verify the endpoint's TLS certificate.
 	VerifySsl *bool `json:"verify_ssl,omitempty"`
@@ -2592,6 +2641,12 @@ type SnowflakeConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 	FetchSize   *int               `json:"fetch_size,omitempty"`
+
+	// IncrementalColumn Column a sync orders by to read only new or changed rows; stored for sync workers.
+	IncrementalColumn *string `json:"incremental_column,omitempty"`
+
+	// PrimaryKeyColumns Columns that identify a row; stored for sync workers.
+	PrimaryKeyColumns *[]string `json:"primary_key_columns,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType        *SnowflakeConfigProviderType `json:"provider_type,omitempty"`
@@ -2809,8 +2864,11 @@ type TiktokOAuthCredentials struct {
 	// RefreshToken An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *OptionalSecretString      `json:"refresh_token,omitempty"`
-	Type         TiktokOAuthCredentialsType `json:"type"`
+	RefreshToken *OptionalSecretString `json:"refresh_token,omitempty"`
+
+	// TokenExpiresAt When access_token expires, as the client knows it; stored.
+	TokenExpiresAt *time.Time                 `json:"token_expires_at,omitempty"`
+	Type           TiktokOAuthCredentialsType `json:"type"`
 }
 
 // TiktokOAuthCredentialsType defines model for TiktokOAuthCredentials.Type.
@@ -8252,292 +8310,299 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17d9s2tjj6VbB4Z63I86NkSbbzcNZZ9yqO03qapJ7Y6cycKseCSEhCTQEqAVpWc30++29tACRBEpQo",
-	"v5K06R8zMQWCwMZ+YT8/ewGfLzgjTArv8LO3wDGeE0li9dermC8FOUpiwWP4OyQiiOlCUs68Q+/nBf49",
-	"IShQP6NJzOcIo0VMrihPBFrgKXki0IiRa3mhx4w6nu9RePX3hMQrz/cYnhPv0NM/e74nghmZY/jUHF+/",
-	"JWwqZ97hfvfFU9+TqwUMFTKmbOrd3Phmde/w9QcikkiK6gpP8ZQgQf8gdR+e4+uL2Lxtfz0kE5xE0js8",
-	"6PowiM6TuXfY63bhT8rMn9miKJNkSmJrVadYzvRE9nrOZwRNeBSSGEmOIiqkr+EmZwQFnDESwMgnAsWc",
-	"S9Qa7Y526pa+gC841+zter4Nv163v++C31H2wZOQMEknlMTuNReWNoK/LjqdzgjR0Ec8RlQKBKtCrY8f",
-	"3raJCPCChGrh5BrPF5E6YngJj4Nefy8kk/2Dp9MZTXdmtpIiQ/axC5qvy/di8ntCYxJ6hzJOSA2u9MwJ",
-	"ZX87N34nhF7gKWUYXuncHbf73a5rhcdXhMlBoNdVWSaLVojACIH4BMkZFQirsXVr0L8W1vC3mEy8Q+//",
-	"2c3pf1f/Knbtr2er+dJcoLcGUm/pnMpbkH+k3rsnwlcrOaMsIOuPDEugGTyRJNZnJ+m8doVCzWevcMLj",
-	"OZbeoRdiSdrwrueCywkLoiQk51ziqLqeQRCQhSQhmvAYvaPXC0IunwgURFQvkYVohgViHJHJhATyEBYf",
-	"rxBmYkliFOA4pkSgkYTpR50hO5GIChTwhMGsSypniDOCyLWMMVJ7QhxgsJwRprgdIAYwDhJNUMgJfEsi",
-	"MeNLROWQtTCaJFGkRvkI69ELLKR6lzDNd3CKdfDzTmfIaoBINSwu1GoLwDRwG3MeEayR/SeyOnntZoOD",
-	"0xN0SVZPBKIhao0uyUqxQYuHA0uHlcG/g5hgSQzIStwQXm3EDGEgDddyvwWWksTw6v/A6F8H7f/G7T+6",
-	"7RefPvcObv7mxI6vgmB+nkwEcazifTIfkxhYWy4KBAhMcUkXqEWnjMck1Kg0MjwFsG9KrwirlZdcf825",
-	"9vLSi6vvOlZ/AyciFpwJojUlHH4gvydEqP0EnEnC1D/xYhHRQImL3d+EZucZHnz2SBxrpjonQuApfCTW",
-	"86AxD1eIasK4whEN0T/Ofn6fH2f+yWM1yY3vCYllIkBj6vqeSIKACOEdTnAkyE1j5g+TfTB70zutUoJ7",
-	"bahVWtNOx9N6xiSiwd0hgy2E0DxG8U+leuAoJjhcIXJNhRQ5lAb6+bF67ADUi4cFlFob8Hh8SRgaAwfl",
-	"ckZiFNErW69CrepCd3zDSobMGgjCPg5m9IqEik8HmAGfjjibAmeeYTYlqJXC3BzDkMGu3/B4TMOQsDuf",
-	"hIK7YYcowsGlUCwvEQSJgC8skZR90wH7vYeFfXV9am0aafiCxGrHiBESCtQqLlRj7gmTJGY4Ok4hcCeg",
-	"UTMb0r9lIEq/ckbiKxJX4HTw0MQs1HfRBNOIhKjlWM7OS6D0GWVTrXASFGA4ayqUyGYd9JFdMr5kQxbz",
-	"RBKBWvvd/R2Fn8uYsymaEznjoXp+4GvaxQyNBlHElyM0Izgk8Y7CH3VOQDWEXZGIL4hB3vdcvuEJC+98",
-	"DBYtAfuaqEmzw0g/40DX/Yc7hvcciSSY2QyBMoOo8RQz+ofG1VZheRpJT/Eq4jg85/wtjqfk3uWP5BxF",
-	"auZGoqe39ziiRy0J2CPWCqXBYqw0W4FaPfSOvtqpEUmnMb+iIYk/kEkiSHgP/JCghZkTxXpStaqYTGIi",
-	"ZkjyS8JyAKbfdxB7/2HB51ylkEqjCmKiLtw4ArRDIQ0VhRilHwtErhckkCQcslZhBzsv1TQGHkjglUDL",
-	"GZZoiUX6IR8xog4ICRLERBqyBi5DA/KR4StMIzyOyL0cRoglHmPNopJ87pcoJjJeAdeKZbTKD6S6jOxo",
-	"DD2AGn7oPZvsBX38guyPe+F+0J08J338dHwQvgh6ZG/yrOvZR/nAlJDtMeBJpI9qDBiHgxkJHQcIHIXO",
-	"yZC1ana700HvDZuHg9O6RIgSFhGhBWgmNZ8IxJfMzDxk6sSVYrOkIoOyvuOOPsAf7QH8MYLD5ywU+rKm",
-	"+b5SoK1B1RvBmX4J7gBLTGGbEx4T/RXKpp2izWDdrQMgeU7nhCfyfom+BGuzQhgSzEgAl+uQ4DCizGKj",
-	"ZiEOJrD/SExArS1b+4QyKmbp2qnM14xa9lo1Dz3n/B1mK8Ncxd3ByTmaY7ZChuCEMk7YmmYRr3qWll9a",
-	"S1Uq9R9Uz7eU4TkOCZpr7DTbqIgoUHoEWpDYUMOQtVwb2HlZph3NVwkDQlCAmGLKviQpfWQ4kTMe0z/u",
-	"QYhic5VMQUkFyqwe2fftLzp0tN7jXCmoQHMqBGVTH81xBDY5kHCJ1oKB98bkil+COl1ZsKaej0wkiwWP",
-	"JQnfkZDic7W9+1Td5olQAqEyjQXL6hocCt3B49kSRuXFjlCrdpUakL8AzqgX3qgLzC2BGBKJaaTo5yqb",
-	"8UL9LLzDXz97EdezeIe/erDk1LL0ybcOYBGDhJQrNFQ/Dj0LU3K4pw9uPt34jtPLv2/uZPmb+WYdLO6B",
-	"Ncd0eVSgJYmitkZ6bfgZJxKNY4IvBcIoTiKS3hP1F3xlBwG7ckoiQ6ZoBIdtZRaeUBJpm26Ls9xyaquk",
-	"Rh3ZUTDR2khRjA1ZqwSenQ4amXPtVA51ZNYE6pL+PljmlUFQqaYZ8BRODBRcfyIrsOQfZYty+BzP9tpC",
-	"riKibiJCKHaR70IAgw0pvDCnDEtDwXixAIQAfFVvXVySVd1hne1li7EXcuNn2PdeWzwVztz4Nrrns2t1",
-	"dvDTyeDk57M3P79+//7Z8b8H707fHnu+pzX0i8Jalv/AUfzvj5K9OX53svvTs3evj9//sDs+vf4woUf/",
-	"Me/+dPyfHFmt1298jzPy80RR0jpMrNscUMpgQX8iqxIBa1wJL5RLpN/tP233+u1u77zXP+x2D7vd//b8",
-	"bMx4dZEIEuutJyK+2NsfjydPQxL2xs/2X2DP9zLIuC30ERYS5tDfY0kU5Z6aFQvQkseXJBYenAWZ0Gt4",
-	"fnkBtj5lwlciwXpV2aOAvXiJIN6n/Aiptirbm2vm+XFv9nN1WLrRzxu9EpVXi0Ao4/+/KNwgEEYTsky1",
-	"fdS6JCuwW4LhCG4nykrv3A8ARt8CtZ+j8nUNbseOUog7ne40FhI4SIwDSWKRsqdLsvJBFYpJwKeMwn1R",
-	"Fj01+fFVPmif5+db7ibFgM8elWQuNjHqMxju3WQT4TjGK+/mxvYP/Zo7jQxIDNCyrzmRxLexrXTIhb1+",
-	"yr7Ox7+RQHoZaR7pCW5BoZrFiEtAv5BMpjP622U0Z3zxeyxkcrW8Xv3R7fX39g+ePnv+YvDq6PXxm83E",
-	"upkw4Wvew5DhJVm5UdGokB10BpbTzMxn7o0gDTs189WRcgOKeGS8g803wL61yPSWClnCpDRSB4TIn4rv",
-	"V1EuzkOaGh2QkY2bTiidth7slhcThyEFxMXRqbU2pVkWlAo3IDYRVYq1JekBVkPDmUHTnPC4U45mqkT4",
-	"5B7w4fDMW8tli197rR3AQosAHBqHBZXaAb4VZcwpO9Ev9EqH4HsJo78nxPwMkqB8LulNonIor3BwOY7w",
-	"H2SQ32NKutGmkypFfqBXfftKqHiRV1QS81+N7vdTt7ufDrBopdvdz5hyF4+76X89SwcszVVBg8rHNoBb",
-	"aaZnDrZoo0j/+YYgsPTBZ48wsG/8WlnHJ1fYhH1k6lc/53n1EzhOE9yzdLrl0WVvwxHKWcyT6UxZ6c72",
-	"2gAqLOk4UgKmdKDjJLgk0jv05qv2uN82fyr+WMCihz13wsIFp0xeJHHkHXozKRficHdX7HUS0V4SIdvd",
-	"7n5nnG5y3O8EfK7Y51Tv3xpWxaN0j7Y+W9quhSFP9zYiSAk465AyP9bifaxwfOun0Ajx2nqhAjF7Z42B",
-	"lykrSUyLIOh39583UFDTO/ZFSjDl6D+NvD64h0wgWRZGJggLEZWH2hRFfk9wpL0IiSQxKsz8Usd/KT+U",
-	"wl5DltmOHASZo4YNGhtLime+v3G7JRJ3Esp6ul5nGfiRL0HQgDkQxgRYEvg7e3mjaaBCn+uxsV5kNLMV",
-	"PCw7aGYPaLIZ0C1e8eujYHp7sXikULbgAZ3GmEF8NgQaMkSYJPEihisiPECgUJbYrEZ7DZMxv27rv9v6",
-	"bqV/04aV4u/mme/ln9BzvCiAMAimVa5nfbIYVnxwsJnBFZe0ndwtrfXzloRWlb+wPReJWzaMO9GyEdc5",
-	"wMoAcNI1v76VpB6gV/waDIA8YbKMJUUcfRSk0TkHhlo91/22sajj1/cs5Ky12TkM3c3M2wp8/RXCXf/P",
-	"37yvUIDx68265Eb5UoR6dRODRM58FNQwMdQ6OvphB/jWP/51vknKAMqsOfwik/W935ZyzfB/LGVxOAfp",
-	"t+YFtZOtRdVdichE6VzoKB09xjxrlyJ39Aaayy/nljbTWDDd8o0SpFOhWHq8HRs7M/7qXGHJAm8xoBIS",
-	"dMpICGGtQBV4sXii/R0LTB9JOP62lLk3Q9ttlBGGXmFJjNrShv9eHf9w8h6dfjj5ZXB+jH46/o96OmTv",
-	"Tk6Or/558mrwevD+1fTy99kl/eHFsvtq8M/jN4PB2VGn0xkyNfb4/WvH+8WvXSywEItZjIWxp7etBxkO",
-	"Ac18O6J8w7ftE9j23cI5bbfqOqCvnyXl9uXZytoInNCnO6sUBeAUd1sGew3Xr/COLfUQhtQMqWQA85ZW",
-	"XZ+IYmjiPVPrbRhqyS6knYdmgtud6hcjqdL2t3u5jIsaQPeBjcVlOVEuptOZhMDCwYKew7A7WRrVbOg1",
-	"lli5PVyYhhc0x5Ls6228oGVEyUc6jIj0fmCdT9QU3q43XPC87T3CAmGj+8Qt4QmDBDEUPw0vot4VvZTR",
-	"s/74Kno2/i35DfTxPziDF5dkfJGwiAeXJO7d7TaRg6d0qbCWUyXdjZfLu95JvvSdIQOL80qsj2FrsGx7",
-	"53CeTTWTlBVJe70BK8fNDfjgYj8NrVa3wv+G2vz69X3K0v/B1VNyXirK6g3GR+HxxAPxMycXVevY7hUL",
-	"O1POpxFp48VCdPT1GF7gIWTCFzyevXZ//7zXzT2exhX3gSx4LJU7UtUh8HbzJ5Deqf2QFcpN7+B14cIm",
-	"8RUzdLaHtKMTLpWXZLXj9Flbe1w/ra4iwHhIdkMak0DyeKUMb3r3OiHZhhIPJJFtIWOC53ogjYhAVOa5",
-	"xPBd96psQH6+9ygUZ+GHN7VFHpxL1GdkrY0y+XS/fl12Vq1N40oLMN53k1ecn4n5TBEgbk4AKO3wx1tJ",
-	"/alne4FjwuRFinaen7mcD3/VCHZvNFDwwjfEeIcb2t7D580HX9jgmvoeERVSc3WH12I7377FUpr694vr",
-	"9Au7dB1xVQo6UJiQtiTXEqiLIDzmidShK4F6OdGJIcXoqbO94q9Fo57KbNwI8bxMSYqCZSVJVQcopouX",
-	"lKS8ZkcN3qpHCxWHmyLylJjggim50CgEKe5pZYvCYF1Y4LBn/qV+g0CAmyL6Fyqb1NdECTgTJEgkvSIX",
-	"EOyaxDBZ13fFvGgJcLuYlyIYP+AlwkIQhT1pqqp+HVyQPJ72+nt4HOwfPA3J5NnzFzomCwaLCxzAatMj",
-	"VNEyKiZ3w2LVQBOCrSFZDLSpe29OJFbqEXBggueae+P2IsISeGbOoSHTLkx0RuXZHnqVevQyPSzI9PKC",
-	"l7zORX77+Nm///3vH45fD47Oj1///e9/r4uStZ3dBAvZ7jn0UU/s5R9RocsGv3TC1lrQqeHeob2xTnW5",
-	"MI5NlX2CwWSzOQ7aYob7B08P9yYvcC/okv74WbiPn/bUUqSJa/mUB6R7g6Pzk1+Os4y4iybLM0NjglWs",
-	"vkaKZBFuwPubT4b0NNEVWXyR+Ndx2tN85C349JnkMZ6SnF+94yGJqjw7W2qFk0VRoeTFHMtAZeNJFcIa",
-	"qcjVFig3KmheMV9d+sTbUK6iXkpkG05XVSMezKLeO6O2fkzmmLVjgkPg5Cqw3kc66EkHOJJiGjOeQ054",
-	"qQSC6KB3cGViXA6ZkDiW2tSs602NUEtCbJhRO+c4vgRtVOz4+qJlsh9HIHfVWIJA9plA3yHTlVnS9EUf",
-	"CZNxXagpUU6kVKZt2I1OZVcfCjiTGAKch4xx1hYLHJA8slgnY+UCsIb9rI9nY1yWCru0FAz+f9jE33ac",
-	"Xq5NIXD5EZ4Z+qxgnyLXQ0jGj+RspXasMoTHKyRWLBAddPbx7PT4/evj14dogdPfTOGH2C84ni7JAvIo",
-	"3gxO3h6/TifViRoiLTVwoPJRBVLh4jFfohZOJJ9jSYOdDhp8OPrx5Bd4OSQRkZBfJUkMN8vIQNlclzM+",
-	"ky3P8z39Yc/30mm8T/a5ZO+sAdQ5EVKXlnOYABIZ8LnSOnIMuqJypbfYQYN0k+pvVSlB0ihCGPW73ZJ2",
-	"YuUehUZRulCBhM8hpUeShWbveaaQDvvR8qGD5/gPzvBSmJAfI/hiInh0RVAaRGRlJnung7Oz49fKrZRP",
-	"qjVWpEUfsoVgVvwHEsrSh5XJgHEQsYFP+40+mKUxKZlS5ucWuNaxYzi+12ao/V07WKh+CdU7WbomZ9Uo",
-	"m72mI/Nv+tmandxVqWx2bKBBwKaxuKVQFpM9hQrxgq1KkOCOxfkqCFm41cAlW/AkDohb9wJmTGThZuy9",
-	"S5/ly2igdv2ZghMLGtvYAoIkQl7ovNsLgVO12YHmjY2Y78myZMG0T2nDm+/SoZZZY4PF1FYGbpyn2ixc",
-	"Ug/fbHAdREtIfR5lUBw1jxGsQnsz23ilhp/BaGekdnnBVRCsoXN+nUPwrhTOrx+LiPm1m3y/lnCmIrWp",
-	"1f7l6SyLXtuCwvj1aHP40ldIVbaj7Z6Iy3K9PRKRZZtoRGtfyNVXpDR7yX95git7e7egu+zV0RaewK+N",
-	"Cp20VzIz6h8g8D1N87epC40KX4d6QREJpCnfN8MLuHIN2ai0ppG+Ea5zPuZaQt3xb1LDfcUN17/tEu6+",
-	"fYzrX1/DxXxPu0QuwliZWtfN84Ma+RoGuiYC7fYCL+j6SX6UcjFYUNcElAmJpzGer5/hJB3mmmPBhZzG",
-	"RPwerZ/kNBvnmiUWYv3rH4RwvSf21r92tud8a4Zjom/T69/OxjlnYXw5ifDlhkM8S4e55pB0GtMNWz9X",
-	"Y9xvX0p+ueltGFN9u+qFL/KLm4eTj2d7X8Ryf9fKF1vY9GslaLP4hHrcvfGbvLmO1prNsJbzNJtiDd43",
-	"nGAN9TWboY5ymr29hu01/Xwd6TV528nxmr1ay/Kbve6Ufg1fXSP5Gs5QL7iV278Bft7yoqDnRGrSR7op",
-	"WNvY5lpO5phGJlX//5vrwLX2IuZhe//gaYfieWcqdGnINNZQW7nsW31uXLP+9UVj7tWycG/cD/bCfXIw",
-	"eapBAqqp/q28U8u8q3d7YbZbiR30ymdbCGVQ6kCoFTJjjRj82P63SUNw8PiCBvf9vlQkxu0uTDYoC1cm",
-	"+4dv4tJUy3RvyY6mhJGYBrow24/n56cqQPNx+JLZS42ahgUp2dfxgnbMWoDV7F71drWrvaK/WfUtB6ae",
-	"Ik7rIhAckxjlZGcAra456Xs35tqjC5EDZR+fmxofFzS8SMMiaGgeijSGDfbfSRdVDCXQIUQXqmeWd+ip",
-	"sqSenz9W7wMMVaMgy4ypBihMKnOI7Gr2nTvkdLEdZ0hBWOAK6cNvgiOsUSBvxxMYyqZ8JEaQfa/uxiYo",
-	"I0KkgteoFs+e7/f2U4fdixcvaq9xqdnz5Id//vKP3Ano1lMcrgc6hcjS3O2QGTSsoLniagp+iCxnKS9y",
-	"lM8wxoIGacGjAnFTCyh/deq2cXw7+s6gWCDw7Ok3QeHrLtq3FPtmyrN/vn0kEs/30OgKssBCLHkcKlNH",
-	"EO9JlRq77MZWeVsgPvjORTbYz555h16sZHnqwxjrJFvMcLSSNBCe7824UJH8404awGprFy6NfGFv4q9O",
-	"kwWs3I4oczgWqDJ//E2QpdN0cluR++HsDNJaBpLP0YRAJNijkOUHIdz0CGsoqd/jiE8L+jeM6VzPIy9v",
-	"eyHTbgl7XVONBU+JMoDDfq6gXMeu06AZq4X81WlKo9R2xBQLUaAigOS3QD5ne/dHPQMV1QhBsy0eFyvc",
-	"PVbg2l/Y3fAXIU6FsNvRptgrkKbY+zYoc41L5Jb6ppryFKZ8LHLM9rB1JFp30iP9cC9o748PcPvpi2fP",
-	"28+fvXjaxgfj/WAv7JPexHVLNDv5X/38f7PboiQMp1M/609ePH8+nrSfP5302vs9PGm/6OFxux8+C8Ju",
-	"rxeO959Zlh/9haCY1Wzi2dLMRbXREL3mQTInzKQwSpLljEkueCd3RYPg9vtHz3r9p939dm/vWbe9v3/8",
-	"rD3ovTlo7/efHjzbe/N68Lw78Puv+/39/aO9dv+gN2jvvzgetF/sDZ63914c9472Bt2n3TfHTl5hQ/4v",
-	"zzNsUtqSd2SvFnlI9vjb4CX1/tnbspJ0xsfiJOn33IwkdQYdetcrZUXKky2qgv4rLzWlB9K4eJF++/Pg",
-	"9fGH0kV68H7w9j/nJ0eQPqR6J6eq/4Xp4gBXgK7vxTyy5shbzHinH1+9PTnyfG+JYzLjiZr16Od3px/P",
-	"jy/+9aOTs1gn8ZdnLBZdbclX0jeLbCV9+k1wlbqQi1uyFD1dOetFf1RVXIG0yUdiN3otm+8SOqbrq75S",
-	"QH6ei45lusW/OhFnaLwdBWv4FchXP/pGaNcdr3Rr2r0855ePRpyw9mbx9kXfEw5kp+J60vSGl+aHS7LK",
-	"f8vuFVJW8l74gpiiEPCvti5jWa6iF0/sL9b7olRtasomvKN9Ub4HO+OdiArpdEzJFAjfyddg8rbkC6+V",
-	"yBcefeXkq7rkveLhqqYRy5IwqRu4d9A7ncsqTBvn3xMuCRLJeE6lJCE0LUyIqE9s/lJNFWHWDrx2iJrN",
-	"42ixeKv0Y/W2O/94YzH0cn9139H21Pfe8HhMw5Cw9EGxd73vvVOxLu+5VG328xcBvyMaZJMPIvCsrY6v",
-	"adY711/THNSvwMh3N+D1vRPjhtOVhLPBdt9jv7b3tp8mi/yo/H5vVKGTtM29tecTQLc5YTLfYbG/+sZa",
-	"jnmethpXSyr6OB3VABhB4xi4tG5+SRl6g4UcnJ48ETprpUQYEQ9cKC+m26N7GT3V1FbFkhpky4uRqK+u",
-	"Qcr1oIPP6TmaAc/VMVPGSSATsHkZ2vJNl+MZiYnqGohZuUnR4/KTIogd325YIqZEOLU1vdwQzDq0OguP",
-	"EXZFIq4SpBCw6BWC+iT962vTW64EwK+p8+19MOn1fXBdLLwKxv1+X5XWOdTpZnheIGvhoGvUGkU8GPlo",
-	"NBdT+D+VtbbjozERNCS69kx6MrqZSFooVMVpYpCdE6gOKBYkUL3CJUp0H0pl8WmEVjZzclB4dtQb51C6",
-	"wE3u/K2rCGl+VwUhVRVUU+Vn9O+24dntk3CEYoOwSEdhqpIyeSP0JwJFfAqleRgRh0ajoFLTfqzK94GG",
-	"jgEnxhGZl2vrPJvsBX38guyPe+F+0J08J338dHwQvgh6ZG/yrOus4lFT/AY2pWJl9QAfvq8KqRWoRuFW",
-	"ubhSoTSIkeAK7T75zSuFmHWlZ+VkolempXWhn69Zv3VZMtWyPB9+1ee+obvh+kJxN37TwnUWJ8mqklXU",
-	"U62OdoyVA/gAucocNeRKXnTt//b7nu/xIEjieEOzRxtlN6OGo954k9uMOoNBkF5lMgCXdWeOcCBJ+BKN",
-	"uZwhqGKmST+NmHgiEDT/tKsiaQZdXFReV39jlUSrT852dYDTF7MSKi7cKyHA5yYlmDNccNsA9HuOS8cM",
-	"LxaEQet83ZUbEEj4iOuKS8I3JErEzktzF8H69qGLMekrdcdz7CJHNIe6U0Cypl1ei3xyO8Bnq/FT5Csu",
-	"ogz1FN0KX11fWchGV7vXUs4sTLlIz3dzEOthsYhf8Tdd96n4zNR/LD7EcTCjV/qpVYCQCpEQHeyHp6Sj",
-	"eb96AJULoENlvs70iemqWizr5dxE5dQUWJrVs83Ld969dOy29QTVMrco+bqpyGs13WY7A10hF0o1QTNP",
-	"/sXjS10HT2dEIZV806jv1feMtEfPSLtdqX4beR6wAdjWpf7pfEFiwRmAHkRZgXdr7CqUW9zrd7/+rpcb",
-	"c9gq52zxscKR+w/cJaAGLRxFmg1ip10sVJ8o3VpRt6iptKNZV8xjbRsxvaZK6xy/Qltr3zdWqYEee9uW",
-	"ZN/522b+1qy2weZTafJ+tRnbpwyLv4ZmS3DCHVX0XvMAeD3gTJIyZmTOpB9+Pjo7/Xc79wuVvUa93d2u",
-	"+XXLHkzf+ydt2z9pE5Juh1Ha4p1eawrs84nQ+b3V7u3fGU9jxlOyACRydpGJ5+uD7ouLgMRZ8+2ahh4g",
-	"xqD5yEsjxn0l0hOhBfr2/bbVKpKYPuInixhjaxIKeQx81+DMRn2r7pO31PnM21/qiO6pa+EtN2+j+y1e",
-	"V7xrewRTdpaQ4oiE2jiu5smKS6v61rpbaKUbyPYALnPwMuk6+0QzekViQS5CPseU3Qs6bK8uF4VISg42",
-	"wrikxo/KDFhbl13Zv8kT4fbjZHW4+aVDgqt66/Vi5/OG3mneMQ5maSVzcBKrrG1T09zUxvd1mf4l2O70",
-	"SKfxLbe8Z4L50oNzy7y+m2W0mcMJw0K1gG3b7BVrZSxnXBADbTTjIIMxQ8r8AsJYGW9Kp/C9toWztoWF",
-	"aDmEbAnTAFiZdAGm5WAnVfHQ3KoBWKOjC8TPLFrds2WjcCh2c3N9Pikd6L9Ofz479z5tZDiVY7WhScMS",
-	"gBoo6jZClFnPa65ie+BHKNgJ3BOGa1LwEelMO2iUI9HoJSLzhdSt27Bqb6aHFoiliHV2O6hev4n8a9zN",
-	"xbCEYlOXL2zZWVuHJLXrj01EVnPHieJf8Bqs0fRNAYTq1PeMy1lnJdPXQtW9bvlTZzoZwMhK3XKm1+9a",
-	"DWgOtu5Tl/GGMnav4fSnBTzYgtv/yJeAzKppmJzFPJnO1CkC528pV92cYCYQHgMsd6qdxEjGFRc6aMhq",
-	"Eaa6ucA/8zEqs2tquY/UXzdVIJVEd4EBFzS9Xr+RWm+z6s+3IjRyh89bQPlsYQo4dS1c6W3GlSI8b7GS",
-	"nNJT/ss4IxZRmj/NKfHJROj4+7IrxdJKnFhpJMntL/xmAouIdSCPodCXgKc0NrGWKjAq93ZaOHoP+kQR",
-	"F60J6/TIbW5Brk0rVRLoUm2ug37ZsMeNG5vja3uFB13HoZUvGgUoNLUYVcc7saKsX9SKnvS0TdCM2GQL",
-	"Lyx6s56ztSX7HrCpmYW3bpFgoS2XC9raNJtNAHJ6QoTQsHb31P7LlKey9XPXnm9jnGmufeeHer969xfW",
-	"8daXokrPxAoCKMO48s4cX5/owQf13kt3eMAmB57zDKog046NfMidHHTZN6vemEYtvr8uImvG3NbsucDf",
-	"7u6EyjkdXiwsLxTScHO6oL4ykJZD8+zFbadqfDEXlmPrt7HWPpgvqwBUJ2NQMVklTLT9TA2bGa8VkCvc",
-	"f9HB3cGk01FGQ3hsuLZRLjTtL2hMRDX8cy8P/9QhZGsjRNdWY66aTsshj5skXfPbOrC2EISPtLrg6zhH",
-	"eDRHLRtMPipk/vqokuELj5RCk77w21L6KK2h56eKpI86nc6OOzLSgnA1mlWnYqxA1C3QkseXlE1f5lGt",
-	"QmJJA7Ms0bFNdlv11LeOsG4NghSajC5JDEndElMVL4pRgIMZCY1z4pKQhUBUCtVmdKd2YZujf9YWzTOD",
-	"z5WgKkvfUgRnOUkvKMSn5AAonIiLOiF6Mc92FLfLuH1jWgrDIUZUqGj7+h7qlTbfjpJSFSqyXqr2zbwT",
-	"pH1PEAgnrSLLERakTZkgTFD4NGQp6sM13YAVqXUcbXjXpAs0Szs1PhynheCdlffanFcM4jGVMY5X4Ldq",
-	"6zhniacCtSTBcx8FXEgUECZJ7CPjGyzbrGDMhR4D4DmC9OJ9z3cmSFeWXUrgdSeKAlBzzAFv4ITHHfRx",
-	"ATf6g243b5AsDONoYYFOV3LGWVH1BlxMmCAS6RSCHWONY5wVI0qthvUowizMmxFTNiVCreM3Pi7bmLtN",
-	"wv/s1OOHPy0DkXyfqDX6fDO6yylutPmmd6CC2lJ1PTLEzUDD3p0WUnTMgni1AFcBligmQqYe45jIJGaQ",
-	"CJGmAkHeFF+iUbEd/qh4tFvUq7BJ+One8/1KL+21Z+17y5hKAraZLNW9aFiuyKGY5I3XkaCyzCYdQeTq",
-	"0UKluukH+t+9gpEUbnaLmFxRnojC4LSvvfmX+k24+tyX4tGLKz/FQoDKMdIDRorQFC8k11JtxqAh15lc",
-	"ERb6caeJ6LZ2WP7wW8ouUUu5kOAuoioL7aTepOzjQLva8FqzDHh5yFRqmPIATeENvZcOOrf64/OJ8nyA",
-	"rrOrOlbLGF+RCDLUQBUAJ8mhYjVDlif5gedE2VvVNym7LOeagUPSbmEvdi1B+f9GdE7lfx10h0m323+q",
-	"9/FfB12voZm8CrReG1wiod45S+ZjEqOWntdsv9jzv+cymxct8OuHFhHPeYbmyNKha49tQmPr3JD72O4K",
-	"4EbwNdRTrdwQ2aoOmmMZzGB5Mkell3kWqNHVJV+0IwLYpKYtHEHXBdcCxVZJckoUvmYH9RJ1NawYl2o1",
-	"allEbPpQ+fqn9uxX3VPFBdlkW0aBzdkklWLR28ZcWAXL0ypk61NGvpoK4rfLoLAAVjJ3Zkuxffn2qiwh",
-	"93Rvo93izmELvJQZVQuOrYMNFjwu+pcP9vf6liP56cHB3sG27sEvbO7dUONcCbzqqv4Jj4GnihULVAa4",
-	"jygTkuBQB/xK2HT1ktJIf01L8lmA9hbJOKJBcb4qMm2eWkQXcx6WHKqLmExIbAElpEJN43sYao94fj7E",
-	"cCrP965ITCerdoDzf0+SKGoUBSP1r5U8bnhcAOvdg/oUPVhk6m80qrtJ/fCzOxIBbHowJsBSLT1njJus",
-	"7FVuV0PnH83AUzNua5v7vfLeZhbztWsGm3nBHuDM6DeF/nIbm91rGEkcXYI5vDbzytdVsu0ilcVSuFlh",
-	"P7uLRKHLS1pYSxfDt7o76Rb1hfbZeYfiQk6r2MtBnON/Xld+awdBuTFBSeo+Qp+A2wnQhw3Wy7ftik9c",
-	"B4GtAxS/sMCqayfwBeLAipiydZBSiVFnR+jiyWd7A2Uw/4msbu9eO9OmbuNJg0jyVmogicwNEqfGeG2F",
-	"3nF72r5EFU+nVy3PRMiRvmZN5cCrDbqeYwvbudAKTo1NLzsNWg4PmrWcpm60IqRcG3Pj2+34c9b3QldI",
-	"6aBRmmQBqD1C6p/g1gBbG2arYm+MNE+sEtDybbasKMSn6C2UueUr9Twz6edYbG+1Xufdu1sIy9nePYsh",
-	"+7AdpdIKZ52ORS3Dp9HgX2dFhpMJMLGXVzHvYIVkeCnKCVw1EqxBUhKZ0GuHKGPRylRdFihhoIIp4ylw",
-	"Tv1OcbUxXu6Wrzz9/a8/Yb+mDUiK1zU4q38uQsAuNW9jbRMg6DvUhRBRQXa7HBW/qKFqmykWPRHo/O0Z",
-	"CoDkJuoyssb0W1fRyslcatjjLa5GZ3ubrkQFvlRDsk5FwPconl+Y4vY1L57g+QcekdtGLH0J1trsrlUD",
-	"k0059W6IfFLH6/hlS0koRDLXzUsH7xAcTEmokWttksrjT9Qto61qhsH4CxzDRDhmh3gpDimeHx7aOc2H",
-	"MGg3fxFuqDkcM3SoiKLCh0sB6Y24Vb64gsVvy3VW2LQl1kARX2AJ6/QOvf+Bqb0G8UXZnpvqRtlOnDQe",
-	"8AWp8RhDi6/TEyUI5niFQn6IRrCvEWpNifRVPIKPVI0sseOjkfLTjVBLF4LykS7v5KOQREQSf8gkERIG",
-	"JsIMy6JEwAOhCkuZooJqPhzOKRuhllmE2DEen/SOpEGsvqrNGJ7vqXeKl/MiyuSA1WqoSuA/S+Zz7DIB",
-	"DowgSV2ryuHtIz1oTEJ1n+CJVH4rHRZfso/rWlx20FOv3d8vBD2lyX927GaVz8A4NiXxIqbqyj6b46At",
-	"Zrh/8PRwb/IC94Iu6Y+fhfv4aU8xKllTGdxeUtMialkiW33yGWWoXECwIDU37c7xTWu7hQv/+p07bjmy",
-	"ti44QMjkwgE6Q6VP2GrH2yhG1TgD6OJifRvETqJb79FPsym+Zp/9Zh+91YRJKXF3kDKLRRtKvpo7/ZrS",
-	"LF95E7GvpHSLta2tP1yWRo6NNpVL+TLWhcE66afc32tbv6bVGE9QqSrlKXNylmz4jgYxF3wi0Q8xXswa",
-	"1cn73sbuVm3sbmdotlDgfi/3dr22rfMxC+D9/A3ekde3uctw465W4I03T+fpumLfIH8C7uhC6momptIF",
-	"jzPNDCv9c6qqeNdV+lp3W3UQ0macrEg838tWsfn11+nQ25a0+xZYUcNb7xqY3vhN33UD9FMB05xjthQs",
-	"2ufAGRqTGY4mOkpAtfp5NJ2lXFqu2xkMBoN2qbrcnc4zx+Q/Szm6e1SIcuDcrx7UpLRduT3h1mpR+n5N",
-	"zu33rpsP2XWz6PjjSfna64L5tiS2hYKV4VJ9JNzWuXJ3DwCQwSyLl82s52nFikIFi+1rWHxp5WttM9Aa",
-	"xCv4/20Y7D0tAGCv2wQCGoNvcbB5NNvWr1o08fmOUWAp2TRwbbiw22GJUU4wTGNdS12l6KoiGGCvTEOo",
-	"NimQGafZRGk/kdUppnFRbXzE+LFvm2E31CfXAHuTPrkx2m3d5NvJ4p8UEGhse9eqXTa/8RMryrx7Ktlp",
-	"r+x+wlGybXyq6emStr3cShi7dcFsus0VKc904GSe2PiOhySqc2GAa8XqvIFGJVv9CBICpYnHJGGxRKhV",
-	"52jIjCckJosIBzqjr2J1HrJyXlyzRHQOsycSLDBQpjKJATW6ip1jqe3ptV6UdMx4dbG+WVKZ1vIkRRUZ",
-	"ajssIciDx9Nefw+Pg/2DpyGZPHv+4nr1R7cHDsxKum2EIf9Pd1VZu1g10PT80ilk6kkiNrzn6J0Lf7YX",
-	"EZbgybH6557GPEwUzCFS6VXq9N/Q4PoBIo+KyLF1fFE5fzn7SNa/6qvwsn3KM5G9wdH5yS/HWcuwiybL",
-	"M0NjggVnKVKYBjlrXtxcE6HYecdBdZYPWo34ddD+b9z+o9t+8elz7+Dmby6XmptSK/V8dVFaRRCq/xxG",
-	"MV++RAdozq90IYVCsDdHbwYnb49fb07ashlCUx+mi0F8LoT1uHiFBR0Y0AQ4pVvObdKhNxdiYIX4hmpc",
-	"PV8ylU1v5esVnYEbeJu1bxhp77u/7953oZBAaUXgZiXXOJDRSqfPaXwHqaOpxeVxdTDU8sTH15IwQTk7",
-	"zPqRZih1ReVKI5/OUY0xu33lC5tjV3IvYXb9IUMMaQUQgUQQJ+MxuGrhE3qRuqfcypE51HQhmaBwLsX0",
-	"LJwkEQpwFOVpoSbFooXV5QXwQ69aXZvEzu2hM/8GCyf43nV7ytvm4W+Cs84HvDQ9tO125tnX6mRqvRsn",
-	"2GCIc0HlPNfCshMrqGMWcs2gRSGkjK/z+3/VEn7LM7ljNZKC4rCWl9BgVgj6MXUuTTn61LlkF/vsoAGy",
-	"lIcha2GGfnw3OEpLmmgE1yG2WJkWQgLeRtNdNu+6Cr/toAhOGBsLEwRPafYhZyRW4UYBX6yy7OPmjWgd",
-	"YU+OfrS3rari1HmaMG39mmbU5t3bs6OSMrX2+6t1n89J/wBZOk9abt9uDtpIbNsKXTO9ZUO1IlsPqNYu",
-	"KvMhP231asPD6mybS/CSnKlK4oJErFEIywfhQo6CLlcAkFNjs0RNmZ5dl+RzIuQrMuExOcMuveRDwgqi",
-	"8YlwaQ9jNQMS+Iqyqa+MfzGZJEJnseIrglr7/f4OopMho7rDguig19owK2CQCjNr6WIsiMdKF9gpXZM1",
-	"ymwK5tZ7qm3UDsJDLRq6X0uyED4SRvrjWOre1QZ5qUBXVNBxJWg3NHLmAphJ7zn06oaZ1E0rbwi+Nlsh",
-	"yycVPLrK49c965J0Ojg7O36tjG75pCYGT8soZEsrMyMMQNnDymSAA0QYBGp6ZSrs9/OGm4cBRcP+oHBW",
-	"Z5IsXCzWWuitWIFeiV9Yvj1rHT2o9TjSQBQTnJoWvQqHSnhxf8dUPoFsZkcJv6oWZmccrG8gnprwzHd9",
-	"T98vPd87++nk9PT49WYnrWGYGYtMl+qErko2vpXzVb9q8nAyi12rkEy0s0ar03nOX3XiGE4kX5cztm1a",
-	"2B0dnFk2xQMkKlczxNIqDGmu1yRadcwpd/TZdUJydT95Xl/Ui6k3szHVKoWHQopt06hum9B0rlL9bxkc",
-	"cU4vz/llTWTE+hKqOJCdSqleTV14aX64JKv8tyzKR8q2fpQX7OULYqzo8K+27iBbjvqJJ/YX62uOq9gk",
-	"yia8o2uO+x6cMO8A/3YUIN+CvAys/1RVw02piG+gZHgV+g9cL1x/8F6KhX9t1NLMsVwHgE/Zady1bHjG",
-	"gQolw5+YauGi431LQL338uHGbfyYMYcZGG4R9bJVvGJTT/WtSo+7Tr1B7fGP6qKeG4BuW95YmdYkN0aX",
-	"l6ZgaWpzuyRkYRvZKjeSxu7QQRzMwHJTvZScfTw7PX7/Wt9L5pTZi+5V7orr6uy+J0tkPTEm/yAiOBaI",
-	"ys7WdW6L5tB0bOe9+cevetgne1ybztMKbibLY0rlLBmrijgcL2g74CGZErabffrGfl1c0kU7LZjSVlos",
-	"ibOkrjUunkFEsciKjSfiUBs9MgePjxQGwIMM4m6nj32q68giq/9r3RKbWSuVLLqrnf4Ux8DHS6EScxJP",
-	"wbjCjNPFWPI5I7pWpfk9JgKKQShdZEwQHrIrHNFy3EVaADa3+j0RmaqizUcVwtygIx1hxrj6pjHCvUwT",
-	"H5WdCEulKIFriKqWsdrQFaadRDuK0+MwT/W7dUluCKc6I1JVicvNx1J111MGtwthbHabLCyWhc9Z1vsj",
-	"3Ng/kJQu1vInO3lde/u8/e5ebqHPXDJpNXY5s5gKTJd2XhIrFni+Z5xx5gPVRHW3S1ElYC9Vj7GYsylq",
-	"pUZVBJmQaV9c0HNzM6wy9ekE0YVKfDH+ixmJyU6J+WhnY+XkrPXnYsVsRN8JXMed7vDzppzZdKT9Iadw",
-	"qaJGTfE4+I2INDYT0tRVoVtt51Fq0uDD0Y8nv8AfMUEx0d0HuJyReElNOVOzzyxsI5cIhUTy/LEDCOuC",
-	"A7dV9OrjTB+q3F8pFC+b+m5t/auff+QQuupncxz7BfitQsFjIB64ibmtonESEYSzlm/jmF+W9ZCIB4Zq",
-	"fvVUZ1AjkD75ltE0vQihofpx6AF7nVPlh8+PLH1QOZT8G5aprPK57PZZk6iSm58tm2s2XcM1uvo2FqJX",
-	"KVMVUg3POkxn8BHVYs5HCbtkfMkuTEEFwMQL4Gy+tjxf5F2q88XVrsONCBnA1hlttVc4ialcnQFWa1jr",
-	"vjaDRKdxjtVfb1LDnLi80K1wSmRrSmUYZy+on2ikx4583S4SHPWF/nyHSH8JmXGdNGtEMVH1k1fo2Ofd",
-	"3Kjgnwk3sV4SB0qmGYrOCpCgOaZMNV2JVRR5oVakpRFmL+T/qrZ/zGfV/VowK8QVKVdTOcRUHCoOFvqW",
-	"iYGEqnC7QJIPWVqhRVWWRoIncUAEav2gqnui1+AY99HZnp9nJflW3raflmAVPnrFr32omOkPWdofXFcU",
-	"mfOY7GilBuvPpBcDVXtW6OKzQzZkH1QKaan6qPb05Zs3cWwy66Zht7nh8aWPiC7YAGNIFimrrzI+WmpX",
-	"fVWhM15k+NgMs1AVjoNCo1mUAYj0IYNgD1A4MrmOp5iyw2KFEqFISb/uiguBzR6rhqVGZYCe8OQqDSnA",
-	"iSA+mmGR11Un7IpEfAEdLxSj/GAqTox2rMlMI/YAxzElCkFG/26bK2H7JByZ/kaHevPqrvlEQIwaavXg",
-	"9tfrP0cRkZLEwh+ykE6pFD4aAeWMLuB/DkeIx2jUHu3okAEqNUlxRnyEESNLRG2xjs7T9VPl6aRsyHSj",
-	"1ohPAQuJWkrK1Jcxl1raUu0QHplfLmg4Uh4xpgGWNvhXundEA8J0oHl6y1yAftHud7oVolsulx2sfu7w",
-	"eLpr3hW7b0+Ojt+fHat3gKNSGRUoWRdeFqbpQKfb6aa2B7yg3qG31+l29nTA3kwxr12NT3/Av6eu0ifn",
-	"Wo1VuapUoESbk1RVQjbtoDOoi5JWt8djE+aSFYA/BPUE4C85CklAQ6J6PgDk4VFMhNSe5uwjPsyGrDHG",
-	"FItkjCcTGmhgZhrhSQhQM3sAzq7xTe2t3+2mjM+UI8WLRWSyI3Z/EyXx+Dm/5fPLYp7S2iq26uNZo6Ab",
-	"fxMAOwVB4h3+CtHAaU0h7y29IkyrvRDdBiLq53SzwvsEr+4C1a7WH5mJDQowS8kNRI7BU3FYOCQzQigW",
-	"ogJvdcaYD2Q+ZHqjis41Uczp1Fw5Ve2/cUKjEIGEFpoJyhlJmRsM0iWhpG7kpVid5kHwXIdMwD0S8KCd",
-	"LDroDM7bHLa6v0B8VWSatKQr7Xe7LkQwgPkq8eADrK0D8x1097Zbj5Yl6qDzRNOEqftJapTJ1pwwfIVp",
-	"Zqy5n8W/51LJitVLNNKrGSEBpK9j3/JwVq2GWS2GPxAZr9qDiTIMfXbXHAYyX2IQZDp2BotLxU5AZHU8",
-	"ew/rup7c3KyjKwA/3URYlZ4lYAKDamK1tPavPLYPxXgJSC2g0NIVv9QoDtIkiJIwDQREI/PjBZajTgWD",
-	"4d48WNCf4Ju3QuNm560/AU3n6lgWLN0HUQkST7V/Ubi73+3VzZ0tdvcjw0Zx1Wn/+929zS+94fGYhiFR",
-	"Vr39/ovNb5xz/g6zldEchCat7ub3TkwYnNJQLIJc/9aZLsT70SavmyLnFhoPSupuWpHOQrzs0SewpuaF",
-	"AIUusGcK093oQvRuBm+QTasrNnM0Np+yGg4a2wyLWRXldOCcxoi8/vsruCreL7qZg9IYl9/BjLX4gXH9",
-	"SO0yrEN30Al1500VJc1ZQAy+N0CoVzjM9vZ4JNJr8MYpXkUch+ecv8WxDore7x00WZ5IFgseSxK+IyHF",
-	"aVD0fr+/+eXcWKJzer5VgtYoY1W23J6C1wqV3c86xOpGU3hEJHGJSFDkhO7VCo62hTT2dqOtaYcXVv55",
-	"uDA8ESiiEyLpnKDWARI7HfQBJI6+DRrhM2TAO1JtikqUsDSQ2alWwUsWh3hQSq0jUUuoPqoo6u5vfuM9",
-	"l294wr5ZVFcYcjdUh0tljOdEKsWvJgAiH7L7E1mdvNYhD2t7xa2/5sClPXWugAlDtQpcO59qIjjy8/aA",
-	"aaNBLIZMFc5A+So76L2lAb1EWDuGw0KvORwTNFP4ghIWESGGbKTV8f9K/QkqYxoLQF9opOqgsajYAPgH",
-	"nX+7FUTf0jmVtYUJrIE/q357TUYe6X5xDUaeaC33XLWqu/HLh6UKx9tA4xPTdjN1UKr8BO/Q9NfKXPHl",
-	"LIVmnKTcxHnjclIdSp9bB43yk4OTEc6Tr1tzFv/bbLGudsPOBWtvOmqBxrSDeIwoSx8p59BOk8XZaRv5",
-	"+qq+uO27MOcfz7y/TujoNs81dWBcfZshUv/BhE4O/brr0EA3vuSTIngf8zb0F9K61DXK4SJArTJz3rGE",
-	"lMU66+SUKu1de6c6FuBApmKmHMTFRHPMUOaAqLQgUw2uBQEOAn6CIcv4uuigj0oeoFE5UEHJA+3Q3ZxS",
-	"NGRxwoTpwaqD+cDUkmfk6rCL1Ax/RbRs2+/3M3NcmuVjfFudITurpCuScgFp9XaxhrSy4isLHVjtT0Iy",
-	"X3BJWLBq/0RWI23SlfEKCTwh0eow1VH7+2jGk9hyFID6mUrgIcub9qYqad501spP1j9qu5BanL66Zgbo",
-	"vMHrkGUfwEwZ+vX0IIUBMC8zo2L6mdS4r2QAjSIUJ4zpDC60333hEtn66znmVQV2mY+Y2MhgxgXRhlHt",
-	"0egfHCCVBwr0gAZnRycnVod145Wa40siFHypajML/Y6pMDBQEO+gn8hCogWJCzYIhaLpEZQbIR+E/eD5",
-	"ZI+09TztRczDtthLebe25OXMu3Tk3rpqXkV/vFUj4Nfh8Lrfaw+H18+OP/2fv3k1DH8bO4TZkJIOQrGh",
-	"nKMMrPZLKU5YLb/AZwLhgo6Ev+Yd6b/BUisP1uSpWoSlGqeljD43je3TRyVS+0KmpJoySjUXVkuILHFK",
-	"qOHXblbqNlAZIN8iooH8bod6II0IXm1gdjg3nR3ddiuHFrWdxqS7pdxsuqGrGzUs1q1ZvVX3J4dh3Jqi",
-	"6GlALQkiTgVPMeC5NNzxzT1dMWHd6h8kegdB13XjWVFd5UdKMxjpnvIjP63ujUa69/kItZTL3mqHPjIX",
-	"mCEr9MLfOTSN7dNO9/p6OI7SsgwBZ0ESx4RJRJkgsRQmBiTdr9ZEODN+U5i0gwaNTAjIWBCUophfRhtY",
-	"Dr5ls8Gnh3E/vC1CyBIeN1/txfK72+Gv6naouwDf5ra7kXV/LtQIIUzSCSXxWo/Eu5pybFnsdEuSGLIC",
-	"ox0fhTE3zsf8epkGnwGznMSECCiEIbTNCH0gC4KVOff18dvj8+PcTlsIg6OhuZNad8rURDdk1sJa/W53",
-	"5yVKP4AYRxFnU7i4UxM+19rv7u+4OKuGQOGC95Wolg5r5HefyD3TYZoEdm96lO/2Y7whOtSTswJFQalU",
-	"+FPF+gK+8zjLq0EDBk80BrvQXiDJ+UuENc7rcborFoqUvZhx1k5ftM3GLjKYEvk10sB31H8w1P+ByHtA",
-	"+8zgupU6mk98kskjpRkuIIawSj5pZp0uBlVTrLgm0a6QQHeYBUsPmTKLarMbFSbNVF0l4B+1AdO+FWtj",
-	"vqAsSyrXCg+ZNv+poMwfjs99REKqjayng/OjH9XCTE2XQkR3TNoEzhmEopGdHTQYph57945N9S1tLBWy",
-	"mI6W1Jmlhyy1SwPzKNZ9xJHgaAyrACOqSZqyGRasGfQAXaIzu8EMmQ5bSHM7AYxZdpTiSjWXoiDLPtRn",
-	"G4KkfuGU1Ekpwdi7i/0wJmmGke0gz1KsRCIWhIW22XCbtOHmRq+6rOmv2uiVHlWFO3+9Bq9tGfp3C9m3",
-	"biHTlPWIFrKaa9ZuuQ3SPUlKpx1ukEb56xQnSEIiMWKEmJoKqvivJSVUYRwx47FsR4o3Y1H4fchwFPGl",
-	"OLTcKaoERJqXVUzBUolXuirJDjjVBJ0yEqJ//OtcpcxINOdCpegMGTiqUCtvMJU2Vtnx0dn5WSGVqnW2",
-	"h0Zpl+vRzksVwEGD/I6ZSmJ/yLQZkFwvaEzEBZaHquTCqINOhEhIqBevbXGBzvxtZZdWCAzF2vhorHkx",
-	"UQx1Z8gSJmmEJsD555QlEkyXOpBdzsgK6Q++tM2FaR6GzqFSmj+51uLc8opmoTFoUOxCWBTmMZfKCUoz",
-	"pcN8HbOVzsvJYoOVA9dI4UIwDlwNQLjmSVE7EPqkU0gUKMYrpPLlVImHOXCamBLhksUUoFnsS/Ngskmf",
-	"nP2xustCsXSRlaBwpJKwjjiTMY9qWz+PGG8r6I6KCQlp9nL6s6ugys2fSpg9snhoIMXSYK8PuvrElxMr",
-	"P+rgDAgDSdlrxXAVFAgjFTVnKxbUyZhE3EXC6I77tUGUxfDGzEcCdmlgC50N3objK9MJeDvJpV4bBKZS",
-	"W7PhZ5QFpPHoxk4NNTr1VzxknJlZ1iZPgD6vr9yi8ReyxitraxLqBFQawREVDXV2pDSMexRryK3ZwYRG",
-	"pJ4bvKWXJiZK9aYWaWi1nxUXUu+jkMZEdefQjtARpBPXJLO9UR/cdtuvYr4U5BSr+m8NR7/D1x9UoSTR",
-	"/J3HIHz9pc2Ur0Db+XPdfL8VTvEtaRlZnqGmxbRFBNCgxYs01n3lzEhzmVp2NBCXohweC9l5qmA4pKW0",
-	"VOUPQznw1Ec/xHgBCck0CmPC1LXTcDOkyt34Q+WO/1nZWcUvfRMQCH3fQWUg8SFaxGRCr4m+CZo17uQc",
-	"UD8osD5/yLKaX0VtzxiYSYhiziXc5NJsFWoKUVWj5w/TmFeoCiIFGtndFUYvVRbXJBE4SsMRrc4vCdOX",
-	"XpzW00GtUV70CxaaVruaSOUDvYKbXorbIrM5p7s0IbcQAYtqLo51MSlvzOl+5/0NeL+G1Xfu/537N+b+",
-	"BT70TfJ/aWrAPqjZ80PCRIO2LVmYSeoatIyMuodLwOPQFGviiQz4nCDOynEwrZzxGmYs+RKbFyFLl8+V",
-	"fRJ6GuY9DF+Cd9Aw/eYuth3VRMpqm5gnL2CokJJaPM3Eh9qxpwSIHq78myq3BFg+yCFIGlaC6aC77+Lr",
-	"cGKPEwuQf+WcCKmZe51xLzuOSZ7s8mdjpX9+p8y5SjlyuGQQ48vHdcskabHDh3XIpEbCWFWbNZ6ZGV4s",
-	"CHhG0tJlqqJukc100JlhFoJAiaaihmj4ldYdXb22FAsosakIrv7YsJMh0wyioDvCt3xUUR+zVq3Ajqzs",
-	"rfUxRXrLqtbuA9Ucsev4fitpIhqqutYcLPy76/y76/zBKz8ABFKvBdelqlOJemcPxQbvg64HqROjfBM6",
-	"gloMz1WCY1p0PCuKqXNRdQPNHT9tw6hH+UialNWUeZk9+GmApF/Q6ZSXEmrLApsw5KZLQJvSrHpVKuzS",
-	"VB5JXchUCqUp+QgHkseopUoww7uqFafmviabNOygTS6WIVNZm1b59sxkQCRhWq00TZDQ3tMDFOKV2Km7",
-	"dX/3yPwJPDJ/NQdLKTHM8rds510pFQAs1mb+9RNgky6M6UrPfssDKDBMVAXbOWEyLaLZGkHqNVyURjuF",
-	"Sq2Hu7tQNzqacSEPn3e7XYWvZr2V+hmGy8FKU16X8SadqE/ciR+dPP3a1n1vfGcfAMv7LJR9sVDNALhM",
-	"SwENjRJVlzefXLF416wchTRU2qmvtdJ0BthLYQp9RtU5zi2DhUr7UKbrwsp0tX1RP7exaLgnL2GQmiPj",
-	"5fmkqlZRccVmiGPetBSr4eimfiRaxHxMdPMSHsOSZYwljwUE1WfSgxESktD+kFVs8ubTzf8dAA==",
+	"7L37d9s21ij6r2DxzlqxeyhFlu08nPWtexXbaT1NUk/sdOb7qhwLIiGJNQWoBGRZzfX528/aGyAJkqBE",
+	"+ZWkTX+YiSm8sV/Yz89eIKYzwRlX0jv47M1oQqdMsQT/ep2IhWSH80SKBP4OmQySaKYiwb0D75cZ/WPO",
+	"SIA/k1EipoSSWcKuIjGXZEbH7IkkA86u1YVuM2h7vhdB1z/mLFl6vsfplHkHnv7Z8z0ZTNiUwlRTev2W",
+	"8bGaeAd7nZfPfE8tZ9BUqiTiY+/mxjere0evPzA5j5WsrvCUjhmR0Z+sbuIpvb5ITG979pCN6DxW3sF+",
+	"x4dG0XQ+9Q52Oh34M+Lmz2xREVdszBJrVadUTfRA9nrOJ4yMRByyhChB4kgqX5+bmjASCM5ZAC2fSJII",
+	"ocjW4Olgu27pM5jBuWbvqefb57fT6e65zu8wm/AkZFxFo4gl7jUXljaAvy7a7faARKFPREIiJQmsimx9",
+	"/PC2xWRAZyzEhbNrOp3FeMXQiQ6Dne5uyEZ7+8/GkyjdmdlKCgzZZBdRvi7fS9gf8yhhoXegkjmrgZUd",
+	"c0PZ386N3wmgZ3QccQpd2neH7W6n41rh8RXjqhfodVWWyeMlYdBCEjEiahJJQrFt3Rr0r4U1/CNhI+/A",
+	"+3+e5vj/VP8qn9qzZ6v50lRgZ8VJvY2mkboF+sfY754QH1dyFvGArb4yqgBn6EixRN+diqa1K5Q4nr3C",
+	"kUimVHkHXkgVa0Ffz3UuJzyI5yE7F4rG1fX0goDNFAvJSCTkXXQ9Y+zyiSRBHOkl8pBMqCRcEDYasUAd",
+	"wOKTJaFcLlhCApokEZNkoGD4QbvPTxSJJAnEnMOoi0hNiOCMsGuVUIJ7IgLOYDFhHKkdAAYQDhaPSCgY",
+	"zKWInIgFiVSfb1EymscxtvIJ1a1nVCrsy7imOzSFOvh5u93nNYcY6bO4wNUWDtOc21CImFEN7D+z5cmR",
+	"mwz2Tk/IJVs+kSQKydbgki2RDFo0HEg6rAz+HSSMKmaOrEQNoWsjYggNo3Al9ZtRpVgCXf83tP6t1/of",
+	"2vqz03r56fPO/s0/nNDxVSDML6ORZI5VvJ9PhywB0pazAgkMU15GM7IVjblIWKhBaWBoCkDfOLpivJZf",
+	"Cj2bc+3lpRdX33Gs/gZuRM4El0xLSjT8wP6YM4n7CQRXjOM/6WwWRwGyi6e/S03OMzj47LEk0UR1yqSk",
+	"Y5gk0eOQoQiXJNKIcUXjKCT/PPvlfX6d+ZTHOMiN70lF1VyCxNTxPTkPAialdzCisWQ3jYk/DPbB7E3v",
+	"tIoJ7rWRrdKattueljNGcRTc/WSoBRCaxiD9RNGDxgmj4ZKw60gqmZ9ST38/xs+Og3r5sAeFawMaTy8Z",
+	"J0OgoEJNWELi6MqWq8hWdaHbviElfW41BGafBJPoioVIpwPKgU7Hgo+BMk8oHzOylZ65uYY+h12/Eckw",
+	"CkPG73wTeO6GHJKYBpcSSd5cMiIDMbNYUjan4+x3H/bsq+vDtWmgETOW4I4JZyyUZKu4UA25J1yxhNP4",
+	"OD2BOx1aZEYj+rfsiNJZzlhyxZLKOe0/NDJLnJeMaBSzkGw5lrP9CjB9EvGxFjgZCSjcdSSRZfM2+cgv",
+	"uVjwPk/EXDFJtvY6e9sIn4tE8DGZMjURIX7f9zXuUk4GvTgWiwGZMBqyZBvhB+8JsIbxKxaLGTPA+16o",
+	"N2LOwztfg4VLQL5GOGh2Gek0DnDde7hreC+InAcTmyBE3ABqMqY8+lPD6lZheRpIT+kyFjQ8F+ItTcbs",
+	"3vmPEoLEOHIj1rOz+zisB5cE5JFqgdJAMUXJVpKtHfIuer1dw5JOE3EVhSz5wEZzycJ7oIeMzMyYJNGD",
+	"4qoSNkqYnBAlLhnPDzCd34Hs3Yc9PucqpUKJKkgYPrhpDGBHwihEDDFCP5WEXc9YoFjY51uFHWy/wmHM",
+	"eRBJl5IsJlSRBZXpRD7hDC+ISBYkTBm0BioTBewjp1c0iukwZvdyGSFVdEg1iZrnY78iCVPJEqhWouJl",
+	"fiHVZWRXY/ABxPAD7/loN+jSl2xvuBPuBZ3RC9alz4b74ctgh+2Onnc8+yofGBOyPQZiHuurGgLE0WDC",
+	"QscFAkWJpqzPt2p2u90m7w2Zh4vTskRI5jxmUjPQjGs+kUQsuBm5z/HGUbBZRDI7Zf3GHXyAP1o9+GMA",
+	"ly94KPVjTdN9FKCtRtUXwZnuBG+ABY1gmyORMD1LxMftos5g1asDTvI8mjIxV/eL9KWzNiuEJsGEBfC4",
+	"DhkN44hbZNQsxEEE9h6JCODasrWPIh7JSbr2SOVrJlv2WjUNPRfiHeVLQ1zl3Y9TCDKlfEkMwklUTtiS",
+	"ZhGudiwpv7SWKlfqPqicbwnDUxoyMtXQabZRYVEg9EgyY4nBhj7fcm1g+1UZdzRdZRwQAQ9iTCP+JVHp",
+	"I6dzNRFJ9Oc9MFFqnpLpUUaSZFqPbH57RoeMtvM4T4pIkmkkZcTHPpnSGHRywOHmWgoG2puwK3EJ4nRl",
+	"wRp7PnI5n81Eolj4joURPcft3afoNp1LZAiVYayzrK7BIdDtP54uYVBe7IBs1a5SH+SvADPY4Q0+YG55",
+	"iCFTNIoRf66yES/wZ+kd/PbZi4UexTv4zYMlp5qlT751AbMEOKRakj7+2PcsSMnPPf1w8+nGd9xePr95",
+	"k+U98806SNwDS47p8iJJFiyOWxroteJnOFdkmDB6KQklyTxm6TtRz+CjHgT0yimK9DniCA1bqBYeRSzW",
+	"Ot0twXPNqS2SGnFkG89ESyNFNtbnW6Xj2W6TgbnXduVSB2ZNIC7p+UEzjwpBFE2zw0OY6OG5/syWoMk/",
+	"zBblsDme7bakWsYMXyJSIrnIdyGBwIYRdJhGnCqDwXQ2A4AAeMVeF5dsWXdZZ7vZYuyF3PgZ9L3XGk+E",
+	"mRvfBvd8dC3O9n4+6Z38cvbml6P3758f/6f37vTtsed7WkK/KKxl8U8aJ//5qPib43cnT39+/u7o+P2P",
+	"T4en1x9G0eF/m74/H/93DqxW9xvfE5z9MkJMWgWJdZsDTOnNop/ZsoTAGlbCCzSJdDvdZ62dbquzc77T",
+	"Peh0Djqd//H8rM1weTGXLNFbn8vkYndvOBw9C1m4M3y+95J6vpedjFtDH1OpYAw9H5/HcW6pWfKALERy",
+	"yRLpwV2wUXQN3y8vQNeHKnxkCVZX1EcBefHmknmf8iuMtFbZ3lwzy497s5+rzdKNfl5rlah0LR5CGf7/",
+	"HcELglAyYotU2idbl2wJektQHMHrBLX0zv3AwehXoLZzVGbXx+3YUXriTqN7lEgFFCShgWKJTMnTJVv6",
+	"IAolLBBjHsF7URUtNfn1VSa07/PzLXeTQsBnL1JsKtcR6jNo7t1kA9EkoUvv5sa2D/2WG43MkZhDy2Zz",
+	"AolvQ1vpkgt7/ZTNLoa/s0B5GWoe6gFugaGaxMhLAL+QjcaT6PfLeMrF7I9EqvnV4nr5Z2enu7u3/+z5",
+	"i5e914dHx2/WI+t6xITZvIdBw0u2dIOiESHb5Aw0p5maz7wbgRu2a8arQ+UGGPHIcAebbwB9K4HpbSRV",
+	"CZJSTx1gIn8pul8FuSR3aWp0QYY3rruhdNj6Y7esmDQMIwBcGp9aa0PJsiBUuA9iHVKlUFviHqA1NJQZ",
+	"JM2RSNplb6aKh09uAe/3z7yVVLY425E2AEvNAmhoDBaR0gbwjTBjGvET3WGndAm+N+fRH3NmfgZOUL6X",
+	"9CVRuZTXNLgcxvRP1svfMSXZaN1NlTw/yOuu/SREWuQVhcT8VyP7/dzp7KUNLFzpdPYyotyhw076344l",
+	"A5bGqoBBZbI1x42S6ZmDLNog0n2xxgks/fDZYxz0G79V1vHJ5TZhXxn+6uc0r34Ax22CeTYab3h1WW+4",
+	"QjVJxHw8QS3d2W4LjoqqaBgjgyld6HAeXDLlHXjTZWvYbZk/kT4WoOhh753xcCYiri7mSewdeBOlZvLg",
+	"6VO5257L1oJJ1ep09trDdJPDbjsQUySfY71/q1kVjtI92vJsabsWhDzbXQsgpcNZBZT5tRbfY4XrWz2E",
+	"Bogjq0PlxOydNT68TFiZJ1HxCLqdvRcNBNT0jX2RIkzZ+08Drw/mIeNIlrmRScZDEqkDrYpif8xprK0I",
+	"c8USUhj5lfb/QjsUQq9By2xHDoTMQcM+GhtKine+t3a7JRR3IspqvF6lGfhJLIDRgDoQ2gRUMfg767xW",
+	"NVDBz9XQWM8ymukKHpYcNNMHNNkMyBavxfVhML49WzxEkC1YQMcJ5eCfDY6GnDCuWDJL4IkIHwgIlCUy",
+	"q8Fen8lQXLf03y39ttK/acVK8XfzzffyKfQYLwtHGATjKtWzpiy6Fe/vrydwxSVtxndLa/28IaJV+S9s",
+	"z4Xilg7jTrhs2HV+YOUDcOK1uL4Vp+6R1+IaFIBizlUZSoow+ihAo2MODLZ6rvdtY1Ynru+ZyVlrs2MY",
+	"OuuJt+X4+hu4u/6vf3hfIQMT1+tlybX8pXjq1U305mrik6CGiJGtw8Mft4Fu/fPf5+u4DIDMissvElnf",
+	"+32hVjT/50IVmwvgfis64E42ZlV3RSLjpXOhvXR0G/OtVfLc0Rtozr+cW1qPY8F4wx6lk06ZYunzZmTs",
+	"zNirc4Elc7ylAEpERmPOQnBrBaygs9kTbe+Y0eiRmOPvC5VbM7TeBpUw0RVVzIgtLfjv9fGPJ+/J6YeT",
+	"X3vnx+Tn4//Gr33+7uTk+OpfJ697R733r8eXf0wuox9fLjqve/86ftPrnR222+0+x7bH748c/YuzXcyo",
+	"lLNJQqXRp7esDxkMAc58O6x8zdz2DWzat3BPm6267tBXj5JS+/JoZWkEbujTnUWKwuEUd1s+9hqqX6Ed",
+	"G8ohnOAIKWcA9ZYWXZ/IomviPWPrbQhqSS+kjYdmgNvd6hdDqdL2N+tchkV9QPcBjcVlOUEuicYTBY6F",
+	"vVl0Ds3upGnE0cgRVRTNHi5Io7Moh5Js9hadRWVAyVs6lIjR/Zx1PlDT83b1cJ3nbd8R1hE2ek/c8jyh",
+	"kWQG48fhRbxzFV2q+Hl3eBU/H/4+/x3k8T8Fh44LNryY81gElyzZudtrIj+e0qPCWk4Vddc+Lu/6JvnS",
+	"b4bsWJxPYn0NGx/Lpm8O591UI0l5EbVXK7By2FwDDy7y01BrdSv4byjNr17fpyz8H0w9JeMlYtZOb3gY",
+	"Ho88YD9TdlHVjj294mF7LMQ4Zi06m8m2fh5DBxFCJHzB4rnT6u6d73Ryi6cxxX1gM5EoNEdiHgLvaf4F",
+	"wju1HbKCuekbvM5d2AS+Uk7Odok2dMKj8pItt502a2uPq4fVWQS4CNnTMEpYoESyRMWb3r0OSLZPSQSK",
+	"qZZUCaNT3TCKmSSRymOJYV73quyD/HzvXijOxA9vapM8OJeo78haW8TVs736ddlRtTaOoxRgrO8mrji/",
+	"EzNN8UDclABA2mGPt4L6U8v2jCaMq4sU7Dw/Mzkf/KYB7N5woGCFbwjxDjO0vYfP6y++sMEV+T3iSCpN",
+	"1R1Wi81s+xZJaWrfL67TL+zSdcVVLugAYcZail0rwC5G6FDMlXZdCbDzXAeGFL2nznaLvxaVehjZuPbE",
+	"8zQlKQiWhSTMDlAMFy8JSXnOjhq4xU8z9MNNAXnMjHPBmF1oEIIQ9zSzRaGxTixwsGP+hb+BI8BNEfwL",
+	"mU3qc6IEgksWzFV0xS7A2XWewGAd3+XzojnA7Xxeisf4gS4IlZIh9KShqro7mCBFMt7p7tJhsLf/LGSj",
+	"5y9eap8saCwvaACrTa8QvWXQJ3fNYrGhccHWJ1l0tKnrN2WKongEFJjRqabetDWLqQKamVNoiLQL5zqi",
+	"8myXvE4tepkcFmRyecFKXmciv73/7A8//PDh+Kh3eH589MMPP9R5ydrGbkalau045FFP7uaToOuygS8d",
+	"sLXy6LC5d2BvrF1dLrTjY9RPcBhsMqVBS05od//Zwe7oJd0JOqw7fB7u0Wc7uBRl/Fo+5Q7pXu/w/OTX",
+	"4ywi7qLJ8kzThFH01ddAMZ+Fa+D+5pNBPY10RRJfRP5VlPY0b3kLOn2mRELHLKdX70TI4irNzpZaoWRx",
+	"XEh5MaUqwGg8hS6sMXquboFwg07zSHx16hNvTbqKei6RbThdVQ17MIt67/Ta+mk+pbyVMBoCJUfHep9o",
+	"pyft4MiKYcx0CjHhpRQIsk3ewZOJC9XnUtFEaVWzzjc1IFsKfMOM2DmlySVIo3Lb1w8tE/04AL6LbRkB",
+	"3mccfftcZ2ZJwxd9Ik3EdSGnRDmQElXbsBsdyo4TBYIrCg7Ofc4Fb8kZDVjuWayDsXIGWEN+VvuzcaFK",
+	"iV228Az+f9jEP7adVq51LnD5FZ4Z/KxAH6LrAQTjx2qyxB1jhPBwSeSSB7JNzj6enR6/Pzo+OiAzmv5m",
+	"Ej8kfsHwdMlmEEfxpnfy9vgoHVQHasg01cA+xqNKgu7iiViQLTpXYkpVFGy3Se/D4U8nv0LnkMVMQXyV",
+	"Ygm8LGNzyua5nNGZbHme7+mJPd9Lh/E+2feS9VlxUOdMKp1azqECmKtATFHqyCHoKlJLvcU26aWbxL8x",
+	"U4KK4phQ0u10StKJFXsUGkHpAh0JX0BIj2IzTd7zSCHt9qP5Q5tO6Z+C04U0Lj+G8SVMiviKkdSJyIpM",
+	"9k57Z2fHR2hWygfVEivRrI/YTDBL/gMBZenHymBAOJhcQ6f9RhNmYUzIU8r03DquVeQYru/INLXntZ2F",
+	"6pdQfZOla3JmjbLJa9oyn9PP1uykriiy2b6BBgCb+uKWXFlM9BQp+AtuVZwEty3KVwHIwqsGHtlSzJOA",
+	"uWUvIMZMFV7G3rv0W76MBmLXX8k5sSCxDa1DUEyqCx13eyFpKjY7wLyxEvM9W5Q0mPYtren5Lm1qqTXW",
+	"aExtYeDGeavN3CV18/UK1168gNDnQXaKg+Y+gtXTXk82XmPzM2jt9NQuL7h6BCvwXFznJ3hXDBfXj4XE",
+	"4tqNvl+LO1MR23C1f3s8y7zXNsAwcT1Y7770FWKVbWi7J+SyTG+PhGTZJhrh2hcy9RUxzV7y3x7hytbe",
+	"DfAu6zrYwBL4tWGhE/dKakb9Azi+p2H+NnaRQWF2yBcUs0CZ9H0TOoMnV58PSmsa6BfhKuNjLiXUXf86",
+	"MdxHari6t4u5+/Y1ru6+gor5njaJXIQJqlpXjfMjtjyChq6BQLq9oLNo9SA/KTXrzSLXABGXio4TOl09",
+	"wknazDXGTEg1Tpj8I149yGnWzjVKIuXq7h+kdPWTu6u7ne06e01owvRrenXvrJ1zFC4Wo5herrnEs7SZ",
+	"awwVjZNozdbPsY2796USl+t6Q5tq76oVvkgvbh6OP57tfhHN/V0zX2yg06/loM38E+ph98Zv0nMVrjUb",
+	"YSXlaTbECrhvOMAK7Gs2Qh3mNOu9guw1nb4O9Zr0dlK8Zl1rSX6z7k7u17DrCs7XcIR6xo1m/wbwecuH",
+	"gh6T4KCP9FKwtrHJs5xNaRSbUP3/b6od11qzRIStvf1n7YhO22OpU0OmvoZay2W/6nPlmvWvL+pzj8ui",
+	"O8NusBvusf3RM30kIJrq38o7tdS7ercXZrsV30GvfLcFVwYUB0ItkBltRO+n1n9MGIKDxhckuO/vpSIy",
+	"bvZgso+y8GSyf/gmHk21RPeW5GjMOEuiQCdm++n8/BQdNB+HLpm91IhpVLKSfp3OorZZC5Cap1c7T7Wp",
+	"vSK/WfkteyafIk3zIjCasITkaGcOGp85ab8b8+zRicgBs4/PTY6Piyi8SN0iotB8lKkPG+y/nS6q6Eqg",
+	"XYgusGaWd+BhWlLPzz9jfzhDLBRkqTGxAUJSmUJkT7Pv1CHHi80oQ3qEBaqQfvwmKMIKAfJ2NIGTbMhH",
+	"IgTZfHUvNhlxJmXKeI1o8fzF3s5earB7+fJl7TMuVXue/PivX/+ZGwHdcorD9BCNwbM0NztkCg3Laa64",
+	"moIdIotZypMc5SMMqYyCNOFRAbkj61D+7thtw/hm+J2dYgHBs6/fBIavemjfku2bIc/+9faRUDzfQ6Mn",
+	"yIxKuRBJiKqOINlVGBq76CRWeltAPpjnImvsZ9+8Ay9BXp7aMIY6yJZyGi9VFEjP9yZCoif/sJ06sNrS",
+	"hUsin9mb+LvjZAEqN0PK/BwLWJl//ibQ0qk6uS3L/XB2BmEtPSWmZMTAE+xR0PKDlG58hDWUxO9hLMYF",
+	"+RvatK+nsZeXvVBptYTdjsnGQscMFeCwnytI1/HUqdBMcCF/d5zSILUZMiVSFrAITvJbQJ+z3fvDnh56",
+	"NYLT7JZIihnuHstx7W9sbvibICcC7Ga4KXcLqCl3vw3MXGESuaW8iUOewpCPhY7ZHjb2ROuMdlg33A1a",
+	"e8N92nr28vmL1ovnL5+16P5wL9gNu2xn5Holmp38H/39/2SvRcU4TYd+3h29fPFiOGq9eDbaae3t0FHr",
+	"5Q4dtrrh8yDs7OyEw73nluZHzxAUo5qNP1sauYgbDcmRCOZTxk0Io2JZzJgSUrRzUzQwbr97+Hyn+6yz",
+	"19rZfd5p7e0dP2/1dt7st/a6z/af77456r3o9PzuUbe7t3e42+ru7/Raey+Pe62Xu70Xrd2XxzuHu73O",
+	"s86bYyetsE/+b08zbFTakHZkXYs0JPv8bdCSevvsbUlJOuJjUZJ0PjchSY1BB971ErVIebBFldF/5amm",
+	"dMMoKT6k3/7SOzr+UHpI99733v73+ckhhA9h7eRU9L8wVRzgCdDxvUTE1hh5iRnv9OPrtyeHnu8taMIm",
+	"Yo6jHv7y7vTj+fHFv39yUhbrJv72hMXCqw3pStqzSFbSr98EValzubglSdHDlaNe9KSYcQXCJh+J3Oi1",
+	"rH9LaJ+ur/pJAfF5LjxW6Rb/7kicgfFmGKzPr4C++tM3grtuf6Vb4+7lubh8NOSEtTfzty/anmig2hXT",
+	"k8Y3ujA/XLJl/lv2rlCqEvciZswkhYB/tXQay3IWvWRkz1hvi8Lc1BEfiba2Rfke7Ey040gqp2FKpYfw",
+	"HX0NJG+KvtCthL7w6StHX6yS91qEy5pCLAvGlS7g3ibvdCyrNGWc/5gLxYicD6eRUiyEooVzJusDm79U",
+	"UUUYtQ3dDkizcRwlFm8Vfoy93fHHa5Ohl+ur+46yp773RiTDKAwZTz8Ua9f73jv0dXkvFJbZzzsCfMdR",
+	"kA3ei8Gytjy+jrLauf6K4qB+5Yx8dwFe3zsxZjidSThrbNc99mtrb/tpsMhPaPd7g4lO0jL31p5PANym",
+	"jKt8h8X66mtzOeZx2tiuFlX0dTqyAXBGhglQaV38MuLkDZWqd3ryROqolRJixCJwgbwcbw7uZfDEoa2M",
+	"JTXAlicjwVlXAOXqo4Pp9BjNDs9VMVMl80DNQedlcMs3VY4nLGFYNZDycpGix6UnxSN2zN0wRUwJcWpz",
+	"erlPMKvQ6kw8xvgViwUGSBEg0UsC+Um619emtlzpAL+myrf3QaRX18F1kfDqMe51u5ha50CHm9FpAa2l",
+	"A6/J1iAWwcAng6kcw/9h1Nq2T4ZMRiHTuWfSm9HFRNJEoeinSYF3jiA7oJyxAGuFKzLXdShR49MIrGzi",
+	"5MDw7KrXjoGywE1u/K3LCGl+x4SQmAXVZPkZ/KdlaHbrJByQxAAs0V6YmFImL4T+RJJYjCE1D2fywEgU",
+	"kdK4n2D6PpDQKcDEMGbTcm6d56PdoEtfsr3hTrgXdEYvWJc+G+6HL4Mdtjt63nFm8ahJfgObQl9Z3cCH",
+	"+TGRWgFrELbKyZUKqUEMB0ew++Q3zxRi1pXelZOIXpmS1oV6vmb91mPJZMvyfPhV3/ua6oarE8Xd+E0T",
+	"11mUJMtKVhFPtTjaNloOoAPsKjPUsCt10bH/2+t6vieCYJ4ka4o92iC7HjQc+cabvGbwDnpB+pTJDrgs",
+	"OwtCA8XCV2Qo1IRAFjON+qnHxBNJoPinnRVJE+jiovK8+muzJFp1cjbLA5x2zFKouGCvBACfm6RgzmDB",
+	"rQPQ/RyPjgmdzRiH0vm6KjcAkPSJ0BmXpG9QlMntV+YtQvXrQydj0k/qtufYRQ5oDnGnAGRNq7wW6eRm",
+	"B5+txk+Br7iI8qmn4FaYdXVmIRtc7VpLObEw6SI9301BrI/FJH7F33Tep+I3k/+x+JEmwSS60l+tBISR",
+	"lHOmnf3omLU17ccPkLkAKlTm60y/mKqqxbRezk1Ubg2PpVk+2zx9591Tx26aTxCXuUHK13VJXqvhNpsp",
+	"6AqxUFgEzXz5t0gudR48HRFFMPimUd2r7xFpjx6RdrtU/TbwPGABsI1T/UfTGUuk4HD0wMoKtFtDVyHd",
+	"4m638/VXvVwbw1a5Z4uOFa7cf+AqATVg4UjSbAA7rWKBdaJ0aUVdoqZSjmZVMo+VZcT0miqlc/wKbq3s",
+	"b7RSPd32tiXJvtO39fStWW6D9bfSpH+1GNunDIq/hmJLcMNtTHqvaQB0DwRXrAwZmTHpx18Oz07/08rt",
+	"QmWr0c7Tpx3z64Y1mL7XT9q0ftI6IN0MorTGO33WFMjnE6nje6vV278TnsaEp6QBmKvJRcaer/c7Ly8C",
+	"lmTFt2sKegAbg+Ijrwwb95Glz6Vm6JvX28ZVzJPoEacsQowtSSDwmPNdATNr5a26KW8p85neX+qK7qlq",
+	"4S03b4P7Lboj7docwFDPEkY0ZqFWjuM4WXJpzG+tq4VWqoFsfsBlCl5GXWedaB5dsUSyi1BMacTvBRw2",
+	"F5eLTCRFBxtgXFzjJ1QD1uZlR/03eyLddpwsD7e4dHBwzLdez3Y+r6md5h3TYJJmMgcjMUZtm5zmJje+",
+	"r9P0L0B3p1s6lW+55j1jzJce3Ftm9V3Po80YzjMsZAvYtMxeMVfGYiIkM6dNJgJ4MOUE1S/AjFF5U7qF",
+	"77ktnLktLEDLT8jmMA0OK+MuQLQc5KTKHpprNQBqtHeB/IXHy3vWbBQuxS5uru8nxQP91+kvZ+fep7UE",
+	"p3Kt9mlGYemAGgjqOFxWWCsb1CGJEsXiGCxyaKCjHBGBGIXwK13eDAkDCFFMmqoliVS64QTMhMXqlXZl",
+	"l3ULb3QusqYw15FAJyX4ETKPwspwTYjTPmHtcZsMcmwYvCJsOlO6Bh3FOm26aXH1BfSx61rtdJsw8sZl",
+	"aQxtK1an+cIqqpUJVVIDxdC4ljW3ACEhhm6wRlMABjCjXV/8LucBlZBlC+d2O+WpznRUg2H6unbOTrdj",
+	"VdLZX19wz/dSG/eFeabX3MfvUnCyZZazfUAEZyQ0EV6+ZimEKpIDcZtAl1i3RGCdYVk5znyrFZnzuSze",
+	"DHTzfPy/uBFBsYO6P28KxyUOnVH5Mp1awbNPC4iwAd/+SSwAm7H8m5okYj6eIBgDD99Co+uUUS4JHUrG",
+	"1Xa1JhzL+NtMu39Zxd6wLg/8M2+DMXpjyxCIf91Uz6gkhBVYaeGEd7qNHmg20/18K0rD7jC9dSifLVQB",
+	"87yFLDtNkMU+z1usJEetlJNywZkF++ZPc0tiNJI6kqJsFLOg1wmVRia4verGDGBRMe2SZUgUcssoMV6z",
+	"6OKW260tGL0HybAIi9aAdS+CTd6zrk3jowDwEjfXJr+u2ePajU3ptb3C/Y7j0spPxsIpNNX9Vds7oaIs",
+	"Kdby3vS2jfuTXGfVKCx6vcS6sU3iHqCpma6+bpGgay8nftpYyZ4NAILKiEmpz9pdHf1vk2jMfmm59nwb",
+	"NVvzd1R+qff7gvrCQu7qpGLpnVjuHOUzrvSZ0usT3Xi/3g7tdvRYZ4p13kH1yLSJKm9yJ1NrNmfVrtao",
+	"WPvXhWTNiNuKPRfo293NiTmlo7OZZU8k+tycxsSv7EjLTpb24jYTNb6YMdKx9dv4qRRGSYPZbqm+Z9ez",
+	"KGHSuCqWfSgZJ/ZBE9MaiSQqabR9+pKLBWhkXlmE73bF8B/O4loAGCfRQ8/BEpbZ1tCGJbdXMv8l7b5s",
+	"005v1G7DIek7MEvRgpOma/mlFJyUd3MnZe3ouNKPeWXO8KqCv+yYu46LN1fFANkOU5hJV6W9ceHTlGzZ",
+	"x+STQny6Typx6PAJhbW0w+8L5ZM006OfCsk+abfb227/3XVgryZsCdA8IwuRXEZ8/Cr3vZaKqigwy5K3",
+	"B3brCuvWIFmhFO6CJZB6QNEIvZopCWgwYaExoV0yNgM0lFgMd7t2Yet91FamdjSNz5EJlyWLkp9xOZQ0",
+	"KHhR5QdQuBEXdoKPbR6TK28XF/7GFL6GS4wjiTEh9ZX+K8XoHYnPKlhkdapWd73TSfueZOD0XAWWQypZ",
+	"K+KScRnB1BBLqy/X1KxGVGs7ikWvCGppFhxtLI1O7cc7Kzq7Oa3oJcNIJTRZgnW1pb3xFR1LsqUYnfok",
+	"EFKRgHHFEp8YC3ZZHwdtLnQbOJ5DCILf83xnGH9l2aUwc3c4MzK/7BTAZj0SSZt8nIG2Yr/Tyct4S0M4",
+	"tqgkp0s1Ebz4rABYnHPJFNGBLttG08gFL/o9ex/oglApmZIkpjzMS2ZHfMwkruN3MSwbEDpNnFTtAPmH",
+	"vy1zIvk+ydbg883gLre4VqGfvu8KIlnVQM6JMA0NeXdqf8kxD5LlDOxAVJGESZX6NSRMzRMONqxUmQ/R",
+	"fWJBBj/88MOH46Pe4fnx0Q8//DAoXu0GWVVsFH62+2JvM+OW7y2SSDHQO2UJGYpK8wofSkAjHkmtG5eR",
+	"KpNJR6gDfpphQKb+oP+9U1AAw6t1lrCrSMxlobESisbYGv+Fv0nvYGdd1ERx5adUShA5BrrBABENaSG7",
+	"VrgZA4ZCxxvGVOrP7Sas29pheeK3Eb8kW2hRgXcW5r/aTk2F2eSAu1qpXLMM6NznaB9F894Yeui9tMk5",
+	"2kM1MxMjNGuBrPMU66qrhF6xGOIoQRQAC9gBkpo+z0NRwSyGumScM+KX5YhIMJuLZEy5UezJpxaj/H/j",
+	"aBqp/9rv9OedTveZ3sd/7Xe8hiaA6qHttMDcE+qd8/l0yBKypcc120fqYJsIqiaBonVhddMi4Dnv0FxZ",
+	"2nTltWnjdHpvxH1tdz3gRudrsKeaXyS2RR0ypSqYwPJUDkqv8lhlI6srMWvFDKAJhy1cQcd1rgWMraLk",
+	"mCG8Zhf1inT0WXGhcDW4LCbXTVR+/uGe/arprbggG23LILA+5qmS0nxTzyArrX6aK291YNNXk+f+dnE+",
+	"1oGVVLnZUmyPE3tVFpN7trtWJ3PnsCGmgklGOEpFZkGzAeZybKSff0se4KsQqO+WU1cMFs3tojuAVmxt",
+	"auXU12MfU91Nbe6tw4OETRkH/AhEPJ862P8hfidU71kkaIgEqVOgCx9mOCCcLSD8xnjvkEQsZKoIqpzX",
+	"LfwifW8mkqIHxv7ebtc622f7+7v7m57sLImmNFmikkFvX9bt3+RSiBCGR0t041ms3GKtFn/NneQ6/d3u",
+	"Op3+FzdprKnIgIJPdVX/gs8AQHhmkK/CJxGXCsEJwhMUbLn6WG30jqlJNlpNE0MVgj4xTfNLhBEiDA3X",
+	"nWsQfLeM37vPNkfuNN2pBdnebD6Mo6C4+yoJXHsQUsbgiVdycZglbMQS6wrDSOIwvkchr5Pn500Mf/V8",
+	"74ol0WjZCmj+79E8buYQpPSvlRwZ8LkABHd3mEZSaTEXf62Zy82gDj67fYNAEw1tAqpw6Tk7X2f3qvLo",
+	"Gu700TQ8Ne02toLdq8TQzIa1cs1gxSposZzZUkwS1VwzbNdxJ4rGl2Cgqo1q9XUFAjsBcDHNeJY01a7Q",
+	"U6iglSYt1IVGrMp5UKa9UHTdt6q/F/IFyN38iHP4z2t2bGyyKxd9KcmKj1CD5XZi38M6Qufbdvl+rzqB",
+	"jZ2/vzB7rSvV8kVcU+/TsTO7QhdNPtvtoZnnZ7a8vcH7TBtojG0bonS2UrVebPQeNDUhadvJttv2/SUy",
+	"JDvt3HmUVw70NWsqu0KuETkdW9jMqF0wxa3r7FTDOuy+1nKaGn+LJ+XamBvebkefs5pCOvtUmwzSADYA",
+	"7QHBf4IxDjTElC+LdYfSGNyKi9m3WQ6o4DGmt1Cmlq/xe2aIyqHY3mq9zLt7N6eys917ZkP2ZTveF4W7",
+	"TttmPvuk9++zIsHJGJjczStEtCkCGV3IcnBsDQdrEPDJRtG1g5XBM17jhCRzDiIYqvyBcuo+xdUmdPG0",
+	"/EDr7n39yVBqSiylcF0Ds/rnUrSRVcbDhtq9ZkESF1K6dLS1m64GmJq8kgCjOk2nBZAkZEEUopsODwHY",
+	"wBDA4hGYKanOM50w7TggwGgF0YpnK8welv1av//y5Ru5w2Ua/BWb4jLTxT2R5PztGQmAXIzwIdVk1nJc",
+	"iIsw1pD2WzzrznbXPecKNLWG3DiFGN+L6PTCFD2p6XhCpx9EzG7r//gl2EKzd2LNmazLteI+kU94vY5f",
+	"NuTiUs6nuqh17x2BiykxZHatNa25xxe+kFqYSxLaX9CEo0qOH9CFPIjo9ODAznVxAI2e5h3hdZ2fYwYO",
+	"FTZamLgU3tKI0uaLK+jYN1xnhcVYLBkeETOqYJ3egfe/YWivgUdftuemcl22EyeOB2LGanw0oPTj6Qky",
+	"sSldklAckAHsa0C2xkz56AHkE8ydKLd9MkDL+IBs6QSBPtERpT4JWcwU8/tcMamg4VyaZplfFtBZTDho",
+	"ks3ieDScRnxAtswi5LaxsabvO33EOKtWwXi+h32KioUiyOQHq0VoDKc9m09Bl+3MlaWV1MaZAV1MfKIb",
+	"DVmIbyHQf4KlWAfZlCxSWqlvuxnutLp7BTfDNCjc9gSv0hlox8csmSURqhsmUxq05IR2958d7I5e0p2g",
+	"w7rD5+EefbaDhErVVIywl9Q0uWZNLLIdyxtxUk4sW+D463bnmNPabkFZsXrnjheaqq0XASdkQosBnMEc",
+	"AVtte2vZKLYzB11crG8fsRPpVvvQpLFZX7OXzHqvGKs4H8pid+Ays1kLDWUaXlak7PrKi0t+JSm9rG1t",
+	"PHGZGzk22pQv5ctY5XjuxJ9y3cdNPQmsgqkyUphBFVXhWejyuyhIhBQjRX5M6GzSKH/q9/Kmtypvejsl",
+	"uQUC96uYsPN4bhzdXTjez9/g+351+dMMNu6qwV778nTersvbFKKxQL8glc5yZTIgiSSTzCjKn2Os7lCX",
+	"AXLVa9WBSOthssLxfC9bxfruR2nT26Y6/RZIUcNX74ozvfGb9nUf6KcCpDnbbMhYtL1EcDJkExqPtD8G",
+	"loB7NJmlnHK00+71er1WKevone4zh+S/SprSexSI8sO5XzmoScrTctnajcWitH9NBP/3aswPWY25aLQU",
+	"8/Kz13Xmm6LYBgJWBkv1vqcbOyLet6Op0Z6n+W/u6Cv6DTl0fve9vKuku7Ii9wo3yMxRpFPvvLjbaQJu",
+	"mlzcAotyt8eNu1oE6PMd3QVTGtXAjuQiJQ61F1pLaZTogiaYXQHzF4FyOPW1WyetZ2R9HVn7mS1PaZQU",
+	"ZfRHdDT8trljQ+F9xWGvE97XukWuGnwzwednPIQosU2Z1VLX3/iNFQWMe8qbba/sfvyWsm18qsmOWJeu",
+	"YyVzcgve2XDr00KfaQ/bPG77nQhZXGcvAjuWVf6KDEqGkQGJdHiY4cKFPN1Wiro+N2anhM1iGuiA5YqK",
+	"v8/LYb/N8mwIGH0O8e4XkCt6ngBodJCcU7XGZJW2GS4vVlcsLONaHoONLsS2dRicL0Qy3unu0mGwt/8s",
+	"ZKPnL15eL//s7IC1uJJNIKYQ3qxLm61cLDY0hTd1hCx+mcs1/RwF7OHP1iymCsxmVhH700SEczxzcGl7",
+	"nXpYOEqeP7CLWhE4NnZEK6dnyCbJikh+FSbNT3miBa93eH7y63FWt/OiyfJM04RRKXgKFFYC5JqO61O+",
+	"FMvfObDOMvhji996rf+hrT87rZefPu/s3/zDZb90Y2olL7TODI8IgUVgjaS/T6ZZCmg7KkCQN72Tt8dH",
+	"62NSbYLQ1GDsIhCfC/5fLlphnQ40aHI4pSflbbI9NEgYVXAmqQZgiAXHZCFWOHLR8rqGtln7hpb2vrt7",
+	"7n0X8qSUVgQ2bXZNAxUvdXSwhnfgOhpbXOZtB0EtD3x8rRiXkeAHWVHwDKSuIrXUwKdD8BPKb5/Yx6bY",
+	"ldByGF1PZJAhTXAkiQyS+XAIdnGYQi9SF3ZdOgLimi4kYxTOpZjCwaN5TAIax3nUu4nF2aL4eAH40KvG",
+	"Z5Pcvv3pTL/BvDC+d90ai5b5CAmx2x/o4p0pO54xUhuBa3hqvc0sWKP1dJ3KeS6FZTdWEMcs4JpAnWDI",
+	"iLHKyeKr5vAb3skdky0VBIeVtCQKJgUPK5Oi2LjsppY8O09zm/SIJTz0+Rbl5Kd3vcM0Y5MGcO2LTVG1",
+	"EDIw7ZoS73npc/htm8Rww9RomMBTTZMPNWEJ+nYFYrbMkis0rwbv8DFzFIW/bdIop8zThGjrbppQm763",
+	"J0clYWrl/MtV0+eov08smSeteWNX6G7Etm2BrpncsiYZmy0HVFOzlemQn9Zbt8/DKi+fc/ASn6ly4gJH",
+	"rBEIyxfhAo6CLOcXS344JDaL1ZTx2fVIPmdSvWYjkbAz6pJLPsx5gTU+kS7pYYgjEEmvIj7WHvgJG82l",
+	"DnemV4xs7XW72yQa9XmkyxzJNjnSilkJjdCnb0vnmiIiQVlgu/RM1iCz3l8f9nSU10+vMg9c9BNJpGIz",
+	"6RNpuD9NlFa8G+CNJLmKZDSseEiHhs9cADHZedGFa2Mz/dKaGlIMT7EVYS1Z4LEU8VUeLOBZj6TT3tnZ",
+	"8REq3fJBjcOj5lHE5lZmRGhAso+VwQAGmDQA1PTJVNjv5zUvD3MUDYt0w12dKTZzkVhrobciBXolfmH5",
+	"9qh1+IDrccQLIREcmzr5CEMluLi/ayrfQDayI0NpVQqzwzu8lQkPUxWemdf39PvS872zn09OT4+P1lvE",
+	"DcHMSGS6VOfpYlT6rSzduqsJ2Mo0dluFqLPtFVKdDoj/qiMM6VyJVcGFm8YP3tGanIWuPEBEezWUME3X",
+	"kQYFjuJl29xyW99dO2RX9xMQ+EWtmHoza2Py0vNAoNg03u620WPnmBPilp4o59HlubiscUNZnSGaBqpd",
+	"ybKusYsuzA+XbJn/lrlUKdXSn/Jc62LGjBYd/tXSZdzLLlbJyJ6xvlwEOoJFfCTaulyE78ENizbQb0ft",
+	"iA3Qy5z1X6rgg8kp8g1Ue6ie/gOXetAT3kudh68NW5oZlusO4FN2G3et+JBRoEK1hyem0INse9/Sod57",
+	"5QdjNn5MB8/sGG7h9bKRc2itpfovW+7BBYoN6j18RO1BrpW6bUp51PcpYTRBr0yS6FQReMnYzNb8VZ5J",
+	"jW20vSSYgDqp+lI6+3h2evz+SD+WphG3F71TecCuym3+ni2I9cXYIYKY0SStuLpZbvGijjZt235v/vGb",
+	"bvbJbteKpmnCRxPnM47UZD7EfE6CzqJWIEI2ZvxpNvWN3V1eRrNWmu6nhaI1S7KwvhV2p14cUZkVeJjL",
+	"A62JyaxOPkEIgA/ZibstUfatrsLVLOe69XRtpkJFBnlX48EpTYC5lPw3piwBr8+IG0uQMS8IznR+YPN7",
+	"wiSkMkEBacgI7fMrGkdlZ5A06XauinwiM/lJ67QqiLlGcDuknAucM6sXbFQMqLyiCqU3sFdFWExea9/C",
+	"tMZ4G9kPDfNgz1uXQQAfrzOmMMdhrtNWWK4WtYAX0igS16l9LLWjs5TCR1AjfGApXqykTxZ1MSZIb6+z",
+	"m5sNMjtRWgFDTSyiAsOllfzAs9bzPWMhNBNU+HGNnRND8BdYszIRfEy2Uk0v+hhnHrxUklw3jPpHHSI8",
+	"w9AnY1SZsIRtOy2glZuz1p+zFbMR/VBxXXe6w8/roqbTlvZETuZSBY2a1IfwG5OpwygkKsDk4lr5pBO4",
+	"fDj86eRX+CNheeIWNWHJIjIppM0+M1+SnCMUUgnknx2HsMpjcVPps9759aGSVZb8A7OhN4ykKckj1ekf",
+	"2a+vOm0OY78CvUUQPAbkgeehW1WbzGNGaFZCdJiIy7IcEovAYM1vHpbaNgzpk29pctPXGenjj30PyOs0",
+	"QueA/MrSD5VLyeew9HeV6bIncY2wmOvELUVwNlzDNbrqABdcaiOO2YgNzTpIR/BJpNmcT+YcxGB+YVJq",
+	"ACReAGXztTr8QhtOSrnO6tbhBoTswFZpkrWpep5EankGUK3PWtcS6811IO8Q/3qTiujy8kKXHyuhrUmW",
+	"YizQIH6SgW478HX5YfAeKNR7PSB6JmLatdO4ISSi+JNXqADr3dygR9JIGAc0RQPkaQajsxQ0ZEojjoWu",
+	"EnRtL2Q6tSTCrEP+r2o54XxUXSOL8oKzE9q/yn6v8gApWOhbeg8WYrEMSZTo8zRHD2bzJ1LMk4BJsvUj",
+	"5qYlR2Ct98nZrp/HpflW5L6fJhCWPnktrn3I9+r3OeTigrQ1OqfMVCRsWws1VE+TPgww7EXq1Ml93ucf",
+	"MIi4lDtXmx/zzRvnOpVVMLJLi4nk0idMp+yANixz39VPGZ8stP9AVaAzpm2YbEJ5iGkPIU1u5voALL3P",
+	"wQMFBI6Mr9MxjfhBMUeN1IFI2N3lrAKbPcYC2EZkWEyoYlepnwOdS+aTCZV5LQvGr1gsZlBlCAnlB5Nz",
+	"ZLBtDUa5XLCEBDRJIoYAMvhPyzwJWyfhwNSUO7DewU8kOM6RrR14/e10X5CYKcUS6fd5GI0jJX0yAMwZ",
+	"XMD/HAyISMigNdjWfgyR0iglOPMJxZiryGbr5Dxdf4Tm14j3uS78HYsxQCHDpaREfZEIpbltpK3UA/PL",
+	"RRQO0EzH9YGZnWrZO44CxrX3e/rKnIF80eq2OxWkWywWbYo/t0Uyfmr6yqdvTw6P358dYx+gqJGKC5is",
+	"04ZLU+il3Wl3UoUInUXegbfb7rR3tRfhBInXUw1Pf8K/x67kN+dajMVo5UiSudZxYU5NPm6TM8iMk1YU",
+	"oUPje5MV3TgA8QTOXwmTKQ/r7MDJE4yDk0qbv7NJdNo9q43RDxOV0NEoCvRhZhLhSQinZvYAlF3DG+6t",
+	"2+mkhM8k06WzWWxCNp7+Lkvs8XP+yheXxeCplTmYcfKsONuNv+4A2wVG4h38Bi7KaVYp7210xbgWe8Hl",
+	"DljUL+lmpfcJuj4FrF2uvjLjsBRQnqIbsBwDp/KgcEmmhUQSgt7AOozNBzTvc71RxHONFNNobJ6cmLly",
+	"OI/iUCuqNBFUE5YSN2ikk4IpXTwRSZ2mQfBd+3HAOxLgoDWftckZ3Le5bB0juZhEsSmMla602+m4AMEc",
+	"zFcJBx9gbW0Yb7+zu9l6NC/Bi85Djecc3yepUiZb85zTKxplypr7Wfx7oZBXLF+RgV7NgEhAfe2Ql/vY",
+	"ajHMKln/galk2eqNUDH02Z0xG9B8QYGRaYceKi+RnADLanv2HlZVmrq5WYVXcPzROsSq1IkCFRjkk6vF",
+	"tX/nDockoQsAagmptq7EpQZx4CZBPA9T70QyMD9eUDVoVyAY3s29WfQzzHkrMG5233oKKPRZR7Jg6T6w",
+	"SuB4WHILYXevs1M3drbYpx85NYKrTvyw19ld3+mNSIZRGDLU6u11X67vcS7EO8qXRnKQGrU66/udGN88",
+	"lFAshFzd60ynkf5oo9dNkXJLDQclcTfNSWgBXvbpE2hT81SQUqdYNKkJb3QZBTeBN8CmxRWbOBqdT1kM",
+	"B4ltQuWkCnLam09DRF694DU8Fe8X3MxFaYjL32BGW/zAsH6IuwzrwB1kQl3tGF23BQ+YgfcGAPWahtne",
+	"Hg9Fdhr0OKXLWNDwXIi3NNGe2ns7+02WJ+ezmUgUC9+xMKKpp/Zet7u+c64s0YFG3ypCa5CxcptujsEr",
+	"mcrTz9rv60ZjeMwUc7FIEOSkro8NhraZMvp2I61pgxdFpwF4MDyRJI5GDMyCZGufyO02+QAcR78GDfPp",
+	"c6AdqTQVKTLnqXe1U6yCThaFeFBMrUNRi6k+Kivq7K3v8V6oN2LOv1lQRwi5G6jDozKhU6ZQ8Kvxysib",
+	"PP2ZLU+OtB/Gyvqcq5858GhPjSugwsDyrCvHw8KtAz8vyZoWd6WyzzGbB8lX2SbvLQnoFaHaMBwW6nvS",
+	"hJEJwguZ85hJ2ecDLY7/V2pPwDBuKi91HhUXjsXFous/6qDgjU70bTSNVG22BKvhL1jjtEnLQ12js0HL",
+	"Ey3lnmN50Bu/fFlY9sA+NDEypY5TAyUGTXgHppZdZoovh040oyTlwvlrl5PKUPre2mSQ3xzcjHTefN2a",
+	"M6fkZot1lXh3Llhb08kWSEzbRCQk4uknNA5tN1mcHUuSr69qi9u88n0+eWb9dZ6OLq1fk5zGVSsfwgce",
+	"jOnkp1/3HOrpYsNiVDzex3wN/Y2kLnxGOUwEZKtMnLctJmWRzjo+hcnda99UxxIMyJGcoIG4GP1OwT1L",
+	"b7ZaQG8kEq3k5Ggn6POMrss2+Yj8gAzKjgrID7RBd32cU58ncy5N3WvtYQiqljxMWLtdpGr4K6Z52163",
+	"m6nj0tAjY9tq9/lZJYaSlVOIY+9iFnHU4qOGDrT2JyGbzoRiPFi2fmbLgVbpqmRJJB2xeHmQyqjdPTIR",
+	"88QyFID4mXLgPs8LpaciaV7o2wqa1j9qvRAuTj9dMwV0XlS7z7MJKEdFvx4euDAczKtMqZhOkyr3kQdE",
+	"cUySOec6rIzsdV66WLaePYe8KsMu0xHjsBlMhGRaMaotGt39fYLBqYAPpHd2eHICHjcJDRDOtRVpSi+Z",
+	"xPONsLQ31JiPpDkDPPE2+ZnNFJZQtsUfBNH0CsrF5/fDbvBitMtaepzWLBFhS+6mtFtr8nLiXbpyb1WK",
+	"saI93kpc8Fu/f93dafX718+PP/2vf3g1BH8TPYTZEHIHiWQopyg9q3hYChNWwTqwmYC7oCMKsXFeiG8x",
+	"/8uDlSirZoap+mmh0uemsX76sIRqX0iVVJPbqebBajGRBU0RNfza1UqdBiIDBIHEUaC+66EeSCKCrg3U",
+	"DuemLqlbb+WQojaTmHS9nJt1L3R8UcNi3ZLVW3w/ORTj1hBFSwPZUsDi0HmKA82Nwm3fvNORCAPr0wJD",
+	"m5zCDrVlJYYH8AAlg4HAN+7AT/O7k0GAb9kB2UKTPbiUXKSf9AOmz2cJu4rEXKLAv31A9O/wF+rc8Hk4",
+	"jNNcEYHgwTxJGFck4pIlShofkHS/WhIR3NhNYdA26TVSIRCjQUBBMX+MNtAcfMtqg08PY354Wzwhi3nc",
+	"fLUPy+9mh7+r2aHuAXyb1+5a0v25kLgEEz9HLFlpkXhXkyMu853eUiyBUMV42ydhIozxMX9eps5nQCxH",
+	"CWMSsnNIrTMiH9iMUVTnHh2/PT4/zvW0BTe4KDRvUutNmaro+txa2Fa309l+RdIJCBckFnwMD/fIuM9t",
+	"7XX2tl2UVZ9A4YH3lYiWDm3kd5vIPeNhGgR2b3KU77ZjvGHa1VPwAkZB/lb4E319Ad5FksXVkB6HLxqC",
+	"XWAviRLiFaEa5nU7XReNxKgv5oK30o622tiFBmOmvkYc+A76Dwb6PzJ1D2CfKVw3EkfzgU8yfoSS4Qx8",
+	"CKvok0bW6QxVNRmUawLtCgF0B5mzdJ+jWtSUQ5AmzBSfEvCPWodp3/K1MTOgZgljrWifm5jegHLy4/G5",
+	"T1gYaSXrae/88CdcmEk0U/DoTliLwT0DUzS8s016/dRi796xSQmmlaVSFcPR5nVq6T5P9dJAPIrJKGks",
+	"BRnCKkCJaoKmbIIFawY5QOcNzV4wfa7dFtLYTjjGLDoKqVLNoyjIog/13YbAqV86OfW8FGDs3UV/mLA0",
+	"wsg2kGchVnIuZ4yHttpwk7Dh5kqvuqjpr1rplV5VhTp/vQqvTQn6dw3Zt64h05j1iBqymmfW03IhrHvi",
+	"lE49XC/18tchTrqMD+GMmZwKmJHY4hKYikJORKJaMdJmKgu/9zmNY7GQB5Y5ReeyMHFZxRAsDLzSqVK2",
+	"wagmozFnIfnnv88xZEaRqZAYotPnYKgiW3mJsbTay7ZPzs7PCqFUW2e7ZJDWOR9sv0IHjijI35gpJ/b7",
+	"XKsB87QcB5hyYdAmJ1LOWagXr3VxgY783coereAYSrXy0WjzEoYEdbvP51xFMRkB5Z9GfK5Adakd2dWE",
+	"LU1mj1e2ujCNw9AxVCj5s2vNzi2raOYaQ3rFOpRFZp4IhUbQKBM6zOyUL3VcTuYbjAZcw4ULzjjwNADm",
+	"mgdFbYPrkw4hwaMYLgnGy2GKhylQmiRi0sWLIzjNYrGcB+NN+ubsyeoeC8V8SlaAwiEGYR0KrhIR1xb/",
+	"HnDRwtMdFAMS0ujl9GdXQpWbvxQze2T20ICLpc5eH3T2iS/HVn7SzhlWlbSq4iooIEbKas6WPKjjMXN5",
+	"Fw7DrmDptU6URffGzEYCemkgC+011objK1MLejPOhd16gUkf16z5WcQD1rh1Y6MGtk7tFQ/pZ2aWtc4S",
+	"oO/rK9do/I208ahtnYc6ADWK4YqKijrbUxraPYo25NbkYBTFrJ4avI0ujU8UVieXqWu1nyUXwv4kjBKG",
+	"JUO0IXQA4cQ1wWxvcMJNt/06EQvJTikmpWvY+h29/oCJkmTzPo+B+Hqm9ZiPR9v+a718vxVK8S1JGVmc",
+	"ocbFtG4F4KBFizTUfeXESFOZWnLUk5ey7B4L0XmYxRzCUrYw84fBHPjqkx8TOoOA5CgOE8bx2WmoGcF0",
+	"N34fzfG/oJ5V/to1DoFQ+R9EBpYckFnCRtE10y9Bs8btnALqDwXS5/d5lvOrKO0ZBTOW9hUKXnJptEpk",
+	"ElFVvecPUp9XyAqiJBnYJR8GrzCKazSXNE7dEa1yNHOuH700zadDtgZ50i9YaJrtaqTQBnoFL70UtmWm",
+	"c053aVxuwQOW1Dwc63xS3pjb/U77G9B+fVbfqf936t+Y+hfo0DdJ/5XJAfugas8Pcy4b1JLJ3ExS06Cl",
+	"ZNSFZQKRhCZZk5irQEwZEbzsB7OVE15DjJVYUNMRonTFFPWTUGgxL6z4CqyDhug3N7FtY2Urq5ZjHrxA",
+	"IUNKqvE0Ax9owx4yEN0c7ZsYWwIkH/gQBA0jY9rv7LnoOtzY4/gC5LOcM6k0ca9T7mXXMcqDXf5qpPSv",
+	"b5Q5x5Ajh0mGcLF4XLPMPE12+LAGmVRJmLCZSJSxzEzobMY4C7PUZZhRt0hm2uTMEAvJIEVTUUI09ErL",
+	"jq4CYEgCSmQqhqc/NeSkzzWBKMiOMJdPKuJjVj8WyJEVvbXap0hvGXPtPlDOETuP77cSJqJPVeeag4V/",
+	"N51/N50/eOYHOIHUaiF0quqUo97ZQrHG+qDzQerAKN+4jpAtTqcY4JgmHc+SYupYVF3Vc9tPa0PqVj5R",
+	"JmQ1JV5mD37qIOkXZDq0UkJuWSATBt10CmiTmlWvCt0uTeaR1IQcKYmSkk9ooERCtjAFM/TF+qAUqa+J",
+	"Jg3bZJ2Jpc8xatNK356pDJhiXIuVpjIT2X22T0K6lNt1r+7vFpm/gEXm72ZgKQWGWfaWzawrpQSAxdzM",
+	"v30CaNKJMV3h2W9FAAmGGWawnTKu0iSaWwMIvYaH0mC7kKn14OnTGDpNhFQHLzqdDsKrWW8lf4ahcrDS",
+	"lNZltEkH6jN34Ec7D7+2Zd8b31kHwLI+S9QvFrIZAJXZwkMjgznm5c0HRxLvGlWQMApROvW1VJqOAHsp",
+	"DKHvqDrGuaWwgK1q1XVhZTrbvqwf22g03IOXIAjHyGh5PijmKiqu2DRxjJumYjUU3eSPJLNEDJkuXiIS",
+	"WLJKqBKJBKf6jHtwxkIW2hNZySZvPt383wEA",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -25,6 +25,13 @@ type httpAPIConfig struct {
 	RequestTimeout int                    `json:"request_timeout"`
 	Credentials    httpHeadersCredentials `json:"credentials"`
 	Pagination     httpAPIPagination      `json:"pagination"`
+	// ResponseContentType is json (one document, items at items_path) or
+	// jsonl (one item per line, items_path unused).
+	ResponseContentType string `json:"response_content_type"`
+	// ItemModifiedField, when set, is the field a sync reads to tell
+	// changed items; the check proves the items carry it.
+	ItemModifiedField string `json:"item_modified_field"`
+	UserAgent         string `json:"user_agent"`
 }
 
 // httpAPIPagination says how a sync walks the API. The check fetches only
@@ -86,31 +93,50 @@ func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
 			return failStep("fetch first page", "request_body cannot be encoded as JSON")
 		}
 	}
+	lines := c.ResponseContentType == "jsonl"
+	accept := "application/json"
+	if lines {
+		accept = "application/x-ndjson, application/jsonl, application/json;q=0.5"
+	}
 	ans, failure := fetchConfigured(ctx, env, configuredRequest{Field: "base_url", URL: c.BaseURL, Query: c.Pagination.firstPage,
-		Method: method, JSONBody: body, Accept: "application/json", Headers: c.Credentials.Headers,
+		Method: method, JSONBody: body, Accept: accept, Headers: c.Credentials.Headers, UserAgent: c.UserAgent,
 		Timeout: c.RequestTimeout, Failed: "the API could not be read"})
 	if failure != "" {
 		return failStep("fetch first page", failure)
 	}
 	steps := []Step{{Name: "fetch first page", Status: StepPassed, Message: fmt.Sprintf("%d bytes", len(ans.Body))}}
 
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(ans.Body))
-	dec.UseNumber() // ids may be 64-bit integers
-	if err := dec.Decode(&doc); err != nil || dec.More() {
-		msg := "the answer is not JSON"
+	notJSON := func(what string) Result {
+		msg := "the answer is not " + what
 		if mt, _, perr := mime.ParseMediaType(ans.ContentType); perr == nil && mt != "" {
 			msg += " (Content-Type " + mt + ")"
 		}
 		return failStep("find items", msg, steps...)
 	}
-	node, found := lookupPath(doc, c.ItemsPath)
-	if !found {
-		return failStep("find items", "items_path "+displayPath(c.ItemsPath)+" was not found in the answer", steps...)
-	}
-	items, isArray := node.([]any)
-	if !isArray {
-		return failStep("find items", "items_path "+displayPath(c.ItemsPath)+" is not an array in the answer", steps...)
+	var doc any
+	var items []any
+	dec := json.NewDecoder(bytes.NewReader(ans.Body))
+	dec.UseNumber() // ids may be 64-bit integers
+	if lines {
+		for dec.More() {
+			var item any
+			if err := dec.Decode(&item); err != nil {
+				return notJSON("JSON Lines")
+			}
+			items = append(items, item)
+		}
+	} else {
+		if err := dec.Decode(&doc); err != nil || dec.More() {
+			return notJSON("JSON")
+		}
+		node, found := lookupPath(doc, c.ItemsPath)
+		if !found {
+			return failStep("find items", "items_path "+displayPath(c.ItemsPath)+" was not found in the answer", steps...)
+		}
+		var isArray bool
+		if items, isArray = node.([]any); !isArray {
+			return failStep("find items", "items_path "+displayPath(c.ItemsPath)+" is not an array in the answer", steps...)
+		}
 	}
 	var msg string
 	if len(items) == 0 {
@@ -123,11 +149,19 @@ func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
 		if _, has := first[c.ItemIDField]; !has {
 			return failStep("find items", "items have no field "+c.ItemIDField, steps...)
 		}
+		if f := c.ItemModifiedField; f != "" {
+			if _, has := first[f]; !has {
+				return failStep("find items", "items have no item_modified_field "+f, steps...)
+			}
+		}
 		msg = fmt.Sprintf("found %d items with field %s", len(items), c.ItemIDField)
 	}
 	steps = append(steps, Step{Name: "find items", Status: StepPassed, Message: msg})
 
 	if cp := c.Pagination.CursorPath; cp != "" {
+		if lines {
+			return failStep("find cursor", "a JSON Lines answer has no document to hold pagination cursor_path "+cp, steps...)
+		}
 		cursor, ok := lookupPath(doc, cp)
 		if !ok {
 			return failStep("find cursor", "pagination cursor_path "+cp+" was not found in the answer", steps...)

@@ -36,6 +36,14 @@ func TestHTTPAPICheck(t *testing.T) {
 		{"cursor found", with(cfg("/items", "data.items", "id"), "pagination", map[string]any{"type": "cursor", "cursor_path": "meta.next", "cursor_param": "after"}), true, "found 2 items"},
 		{"cursor null on the last page", with(cfg("/items", "data.items", "id"), "pagination", map[string]any{"type": "cursor", "cursor_path": "meta.end"}), true, "found 2 items"},
 		{"cursor_path missing", with(cfg("/items", "data.items", "id"), "pagination", map[string]any{"type": "cursor", "cursor_path": "meta.cursor"}), false, "pagination cursor_path meta.cursor was not found in the answer"},
+		{"JSON Lines: one item per line", with(cfg("/lines", "", "id"), "response_content_type", "jsonl"), true, "found 2 items with field id"},
+		{"JSON Lines with item_modified_field", with(with(cfg("/lines", "", "id"), "response_content_type", "jsonl"), "item_modified_field", "updated_at"), true, "found 2 items"},
+		{"JSON Lines expected, one document sent", with(cfg("/items", "", "id"), "response_content_type", "jsonl"), false, "items have no field id"},
+		{"JSON Lines answer read as one document", cfg("/lines", "", "id"), false, "the answer is not JSON (Content-Type application/x-ndjson)"},
+		{"JSON Lines cannot carry a cursor", with(with(cfg("/lines", "", "id"), "response_content_type", "jsonl"), "pagination", map[string]any{"type": "cursor", "cursor_path": "meta.next"}), false, "a JSON Lines answer has no document"},
+		{"item_modified_field missing", with(cfg("/items", "data.items", "id"), "item_modified_field", "updated_at"), false, "items have no item_modified_field updated_at"},
+		{"the configured user_agent is sent", with(cfg("/agent", "", "id"), "user_agent", "sync-bot/2.0"), true, "found 1 items"},
+		{"the default user agent is refused by that API", cfg("/agent", "", "id"), false, "HTTP 403"},
 		{"base_url not http", httpAPIConfig("file:///etc/passwd", "", "id", token), false, "base_url must be an absolute http or https URL"},
 	})
 }

@@ -572,6 +572,24 @@ func (e HttpApiConfigProviderType) Valid() bool {
 	}
 }
 
+// Defines values for HttpApiConfigResponseContentType.
+const (
+	HttpApiConfigResponseContentTypeJson  HttpApiConfigResponseContentType = "json"
+	HttpApiConfigResponseContentTypeJsonl HttpApiConfigResponseContentType = "jsonl"
+)
+
+// Valid indicates whether the value is a known member of the HttpApiConfigResponseContentType enum.
+func (e HttpApiConfigResponseContentType) Valid() bool {
+	switch e {
+	case HttpApiConfigResponseContentTypeJson:
+		return true
+	case HttpApiConfigResponseContentTypeJsonl:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HttpApiPaginationType.
 const (
 	HttpApiPaginationTypeCursor HttpApiPaginationType = "cursor"
@@ -2098,6 +2116,11 @@ type HttpApiConfig struct {
 	// ItemIdField Example: id
 	ItemIdField string `json:"item_id_field"`
 
+	// ItemModifiedField Field telling when an item changed; the check proves the first item has it.
+	//
+	// Example: updated_at
+	ItemModifiedField *string `json:"item_modified_field,omitempty"`
+
 	// ItemsPath Dotted path to the item array, e.g. `data.items`; empty for a root array.
 	//
 	// Example: data.items
@@ -2116,6 +2139,10 @@ type HttpApiConfig struct {
 
 	// RequestTimeout Seconds.
 	RequestTimeout *int `json:"request_timeout,omitempty"`
+
+	// ResponseContentType json (default): one document, items at items_path. jsonl: one item per line, items_path unused.
+	ResponseContentType *HttpApiConfigResponseContentType `json:"response_content_type,omitempty"`
+	UserAgent           *string                           `json:"user_agent,omitempty"`
 }
 
 // HttpApiConfigHttpMethod defines model for HttpApiConfig.HttpMethod.
@@ -2123,6 +2150,9 @@ type HttpApiConfigHttpMethod string
 
 // HttpApiConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type HttpApiConfigProviderType string
+
+// HttpApiConfigResponseContentType json (default): one document, items at items_path. jsonl: one item per line, items_path unused.
+type HttpApiConfigResponseContentType string
 
 // HttpApiPagination How to page through the API (null means absent).
 //
@@ -2204,9 +2234,13 @@ type InstagramOAuthCredentials struct {
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ClientSecret    *SecretString                 `json:"client_secret,omitempty"`
-	InstagramUserId *string                       `json:"instagram_user_id,omitempty"`
-	Type            InstagramOAuthCredentialsType `json:"type"`
+	ClientSecret      *SecretString `json:"client_secret,omitempty"`
+	InstagramUserId   *string       `json:"instagram_user_id,omitempty"`
+	InstagramUsername *string       `json:"instagram_username,omitempty"`
+
+	// TokenExpiresAt When access_token expires, as the client knows it; stored.
+	TokenExpiresAt *time.Time                    `json:"token_expires_at,omitempty"`
+	Type           InstagramOAuthCredentialsType `json:"type"`
 }
 
 // InstagramOAuthCredentialsType defines model for InstagramOAuthCredentials.Type.
@@ -2321,17 +2355,29 @@ type PostgresqlConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 
+	// FetchSize Rows per fetch for sync workers (Mixpeek clients send 1000).
+	FetchSize *int `json:"fetch_size,omitempty"`
+
 	// Host Example: db.internal.example.com
 	Host string `json:"host"`
-	Port *int   `json:"port,omitempty"`
+
+	// IncrementalColumn Column a sync orders by to read only new or changed rows; stored for sync workers.
+	IncrementalColumn *string `json:"incremental_column,omitempty"`
+	Port              *int    `json:"port,omitempty"`
+
+	// PrimaryKeyColumns Columns that identify a row; stored for sync workers.
+	PrimaryKeyColumns *[]string `json:"primary_key_columns,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *PostgresqlConfigProviderType `json:"provider_type,omitempty"`
 
 	// Query Query to sync from, instead of a table.
-	Query   *string                  `json:"query,omitempty"`
-	Schema  *string                  `json:"schema,omitempty"`
-	SslMode *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
+	Query *string `json:"query,omitempty"`
+
+	// QueryTimeoutSeconds Statement timeout for sync queries, seconds (Mixpeek clients send 300).
+	QueryTimeoutSeconds *int                     `json:"query_timeout_seconds,omitempty"`
+	Schema              *string                  `json:"schema,omitempty"`
+	SslMode             *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
 
 	// Table Table to sync from.
 	Table *string `json:"table,omitempty"`
@@ -2441,6 +2487,9 @@ type S3Config struct {
 	//
 	// Example: us-east-1
 	Region *string `json:"region,omitempty"`
+
+	// UseSsl As Mixpeek clients send it; stored, not used: the scheme of endpoint_url decides, and AWS itself is always reached over HTTPS.
+	UseSsl *bool `json:"use_ssl,omitempty"`
 
 	// VerifySsl Verify the endpoint's TLS certificate.
 	VerifySsl *bool `json:"verify_ssl,omitempty"`
@@ -2587,6 +2636,12 @@ type SnowflakeConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 	FetchSize   *int               `json:"fetch_size,omitempty"`
+
+	// IncrementalColumn Column a sync orders by to read only new or changed rows; stored for sync workers.
+	IncrementalColumn *string `json:"incremental_column,omitempty"`
+
+	// PrimaryKeyColumns Columns that identify a row; stored for sync workers.
+	PrimaryKeyColumns *[]string `json:"primary_key_columns,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType        *SnowflakeConfigProviderType `json:"provider_type,omitempty"`
@@ -2804,8 +2859,11 @@ type TiktokOAuthCredentials struct {
 	// RefreshToken An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *OptionalSecretString      `json:"refresh_token,omitempty"`
-	Type         TiktokOAuthCredentialsType `json:"type"`
+	RefreshToken *OptionalSecretString `json:"refresh_token,omitempty"`
+
+	// TokenExpiresAt When access_token expires, as the client knows it; stored.
+	TokenExpiresAt *time.Time                 `json:"token_expires_at,omitempty"`
+	Type           TiktokOAuthCredentialsType `json:"type"`
 }
 
 // TiktokOAuthCredentialsType defines model for TiktokOAuthCredentials.Type.

@@ -61,6 +61,17 @@ func (d *HTTPAPI) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `[{"id":"a1"},{"id":"a2"},{"id":"a3"}]`)
 	case "/empty":
 		fmt.Fprint(w, `{"data":{"items":[]}}`)
+	case "/lines":
+		// JSON Lines (application/x-ndjson): one item per line.
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		fmt.Fprint(w, "{\"id\":\"l1\",\"updated_at\":\"2026-11-30T10:00:00Z\"}\n{\"id\":\"l2\",\"updated_at\":\"2026-11-30T11:00:00Z\"}\n")
+	case "/agent":
+		// Answers only the user agent it was configured to expect.
+		if ua := r.Header.Get("User-Agent"); ua != "sync-bot/2.0" {
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden", "detail": "user agent " + ua + " is not allowed"})
+			return
+		}
+		fmt.Fprint(w, `[{"id":"a1"}]`)
 	case "/text":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, "plain text")

@@ -1230,6 +1230,8 @@ export interface components {
              * @example https://s3.us-east-1.amazonaws.com
              */
             endpoint_url?: string | null;
+            /** @description As Mixpeek clients send it; stored, not used: the scheme of endpoint_url decides, and AWS itself is always reached over HTTPS. */
+            use_ssl?: boolean | null;
             /**
              * @description Verify the endpoint's TLS certificate.
              * @default true
@@ -1420,6 +1422,14 @@ export interface components {
             table?: string | null;
             /** @description Query to sync from, instead of a table. */
             query?: string | null;
+            /** @description Column a sync orders by to read only new or changed rows; stored for sync workers. */
+            incremental_column?: string | null;
+            /** @description Columns that identify a row; stored for sync workers. */
+            primary_key_columns?: string[] | null;
+            /** @description Statement timeout for sync queries, seconds (Mixpeek clients send 300). */
+            query_timeout_seconds?: number | null;
+            /** @description Rows per fetch for sync workers (Mixpeek clients send 1000). */
+            fetch_size?: number | null;
         };
         /**
          * @description How to authenticate to PostgreSQL.
@@ -1579,6 +1589,10 @@ export interface components {
             query_timeout_seconds: number | null;
             /** @default 10000 */
             fetch_size: number | null;
+            /** @description Column a sync orders by to read only new or changed rows; stored for sync workers. */
+            incremental_column?: string | null;
+            /** @description Columns that identify a row; stored for sync workers. */
+            primary_key_columns?: string[] | null;
         };
         /**
          * @description A key pair or a user name and password.
@@ -1742,6 +1756,12 @@ export interface components {
             client_secret: components["schemas"]["SecretString"];
             access_token: components["schemas"]["SecretString"];
             instagram_user_id?: string | null;
+            instagram_username?: string | null;
+            /**
+             * Format: date-time
+             * @description When access_token expires, as the client knows it; stored.
+             */
+            token_expires_at?: string | null;
         };
         /**
          * @description A TikTok account.
@@ -1804,6 +1824,11 @@ export interface components {
             access_token: components["schemas"]["SecretString"];
             refresh_token?: components["schemas"]["OptionalSecretString"];
             open_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When access_token expires, as the client knows it; stored.
+             */
+            token_expires_at?: string | null;
         };
         /**
          * @description A Box account.
@@ -2061,6 +2086,17 @@ export interface components {
             items_path?: string | null;
             /** @example id */
             item_id_field: string;
+            /**
+             * @description Field telling when an item changed; the check proves the first item has it.
+             * @example updated_at
+             */
+            item_modified_field?: string | null;
+            /**
+             * @description json (default): one document, items at items_path. jsonl: one item per line, items_path unused.
+             * @enum {string|null}
+             */
+            response_content_type?: "json" | "jsonl" | null;
+            user_agent?: string | null;
             pagination?: components["schemas"]["HttpApiPagination"];
             /**
              * @description Seconds.
