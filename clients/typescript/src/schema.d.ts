@@ -1881,7 +1881,6 @@ export interface components {
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
             refresh_token: components["schemas"]["SecretString"];
-            /** @description As Mixpeek clients send it: stored, encrypted; the check refreshes rather than trusting it. */
             access_token?: components["schemas"]["OptionalSecretString"];
         };
         /**
