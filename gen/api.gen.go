@@ -1036,13 +1036,6 @@ func (e UsernamePasswordCredentialsType) Valid() bool {
 	}
 }
 
-// AccessKeyOnlyCredentials S3-style access key credentials.
-//
-// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
-type AccessKeyOnlyCredentials struct {
-	union json.RawMessage
-}
-
 // ApiKey Example: {"created_at":"2026-12-01T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","key_id":"key_abc123def456ghi","last_used_at":null,"name":"sync workers","prefix":"sk_live","revoked_at":null,"scopes":["use"]}
 type ApiKey struct {
 	CreatedAt       time.Time `json:"created_at"`
@@ -1096,12 +1089,14 @@ type BackblazeApplicationKeyCredentials struct {
 	// ApplicationKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ApplicationKey *SecretString                          `json:"application_key,omitempty"`
-	KeyId          string                                 `json:"key_id"`
-	Type           BackblazeApplicationKeyCredentialsType `json:"type"`
+	ApplicationKey *SecretString `json:"application_key,omitempty"`
+	KeyId          string        `json:"key_id"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *BackblazeApplicationKeyCredentialsType `json:"type,omitempty"`
 }
 
-// BackblazeApplicationKeyCredentialsType defines model for BackblazeApplicationKeyCredentials.Type.
+// BackblazeApplicationKeyCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type BackblazeApplicationKeyCredentialsType string
 
 // BackblazeConfig Backblaze B2 through its S3-compatible API.
@@ -1111,10 +1106,10 @@ type BackblazeConfig struct {
 	// Bucket Example: my-b2-bucket
 	Bucket string `json:"bucket"`
 
-	// Credentials How to authenticate to Backblaze.
+	// Credentials A B2 application key.
 	//
 	// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
-	Credentials BackblazeCredentials `json:"credentials"`
+	Credentials BackblazeApplicationKeyCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -1133,13 +1128,6 @@ type BackblazeConfig struct {
 
 // BackblazeConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type BackblazeConfigProviderType string
-
-// BackblazeCredentials How to authenticate to Backblaze.
-//
-// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
-type BackblazeCredentials struct {
-	union json.RawMessage
-}
 
 // BoxCcgCredentials Client credentials grant, for an enterprise or a user.
 //
@@ -1248,22 +1236,24 @@ type BrightdataApiTokenCredentials struct {
 	// ApiToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ApiToken *SecretString                     `json:"api_token,omitempty"`
-	Type     BrightdataApiTokenCredentialsType `json:"type"`
+	ApiToken *SecretString `json:"api_token,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *BrightdataApiTokenCredentialsType `json:"type,omitempty"`
 }
 
-// BrightdataApiTokenCredentialsType defines model for BrightdataApiTokenCredentials.Type.
+// BrightdataApiTokenCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type BrightdataApiTokenCredentialsType string
 
 // BrightdataConfig A Bright Data account.
 //
 // Example: {"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"}
 type BrightdataConfig struct {
-	// Credentials An API token.
+	// Credentials A Bright Data API token.
 	//
 	// Example: {"api_token":"brightdata-api-token","type":"api_token"}
-	Credentials BrightdataCredentials `json:"credentials"`
-	DatasetId   *string               `json:"dataset_id,omitempty"`
+	Credentials BrightdataApiTokenCredentials `json:"credentials"`
+	DatasetId   *string                       `json:"dataset_id,omitempty"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -1277,13 +1267,6 @@ type BrightdataConfig struct {
 
 // BrightdataConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type BrightdataConfigProviderType string
-
-// BrightdataCredentials An API token.
-//
-// Example: {"api_token":"brightdata-api-token","type":"api_token"}
-type BrightdataCredentials struct {
-	union json.RawMessage
-}
 
 // BrowseItem Example: {"id":"1AbCdEf","mime_type":"application/vnd.google-apps.folder","modified_at":"2026-11-24T10:00:00Z","name":"Reports","path":"/Reports","size":null}
 type BrowseItem struct {
@@ -2107,10 +2090,10 @@ type HttpApiConfig struct {
 	// BaseUrl Example: https://api.example.com/v1/items
 	BaseUrl string `json:"base_url"`
 
-	// Credentials Optional request headers.
+	// Credentials Headers sent with every request; their values are secret.
 	//
 	// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
-	Credentials *HttpHeadersOnlyCredentials `json:"credentials,omitempty"`
+	Credentials *HttpHeadersCredentials `json:"credentials,omitempty"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2181,19 +2164,14 @@ type HttpHeadersCredentials struct {
 	// Headers Header name to value. Values are secret.
 	//
 	// Example: {"Authorization":"Bearer abc123"}
-	Headers map[string]SecretString    `json:"headers"`
-	Type    HttpHeadersCredentialsType `json:"type"`
+	Headers map[string]SecretString `json:"headers"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *HttpHeadersCredentialsType `json:"type,omitempty"`
 }
 
-// HttpHeadersCredentialsType defines model for HttpHeadersCredentials.Type.
+// HttpHeadersCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type HttpHeadersCredentialsType string
-
-// HttpHeadersOnlyCredentials Optional request headers.
-//
-// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
-type HttpHeadersOnlyCredentials struct {
-	union json.RawMessage
-}
 
 // InstagramConfig An Instagram professional account.
 //
@@ -2201,10 +2179,10 @@ type HttpHeadersOnlyCredentials struct {
 type InstagramConfig struct {
 	BusinessAccountId *string `json:"business_account_id,omitempty"`
 
-	// Credentials OAuth credentials.
+	// Credentials An Instagram app and a user access token.
 	//
 	// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
-	Credentials InstagramCredentials `json:"credentials"`
+	Credentials InstagramOAuthCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2218,13 +2196,6 @@ type InstagramConfig struct {
 
 // InstagramConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type InstagramConfigProviderType string
-
-// InstagramCredentials OAuth credentials.
-//
-// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
-type InstagramCredentials struct {
-	union json.RawMessage
-}
 
 // InstagramOAuthCredentials An Instagram app and a user access token.
 //
@@ -2244,11 +2215,13 @@ type InstagramOAuthCredentials struct {
 	InstagramUsername *string       `json:"instagram_username,omitempty"`
 
 	// TokenExpiresAt When access_token expires, as the client knows it; stored.
-	TokenExpiresAt *time.Time                    `json:"token_expires_at,omitempty"`
-	Type           InstagramOAuthCredentialsType `json:"type"`
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *InstagramOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// InstagramOAuthCredentialsType defines model for InstagramOAuthCredentials.Type.
+// InstagramOAuthCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type InstagramOAuthCredentialsType string
 
 // IssuedCredentials Example: {"connection_id":"conn_abc123def456ghi","credentials":{"access_token":"ya29.a0Af...","token_type":"Bearer"},"expires_at":"2026-12-01T13:00:00Z","issued_at":"2026-12-01T12:00:00Z","provider_type":"google_drive"}
@@ -2347,10 +2320,10 @@ type Pagination struct {
 //
 // Example: {"credentials":{"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"},"database":"analytics","host":"db.internal.example.com"}
 type PostgresqlConfig struct {
-	// Credentials How to authenticate to PostgreSQL.
+	// Credentials A user name and password.
 	//
 	// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
-	Credentials PostgresqlCredentials `json:"credentials"`
+	Credentials UsernamePasswordCredentials `json:"credentials"`
 
 	// Database Example: analytics
 	Database string `json:"database"`
@@ -2394,13 +2367,6 @@ type PostgresqlConfigProviderType string
 // PostgresqlConfigSslMode defines model for PostgresqlConfig.SslMode.
 type PostgresqlConfigSslMode string
 
-// PostgresqlCredentials How to authenticate to PostgreSQL.
-//
-// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
-type PostgresqlCredentials struct {
-	union json.RawMessage
-}
-
 // ProviderType The storage provider a connection talks to.
 //
 // Example: s3
@@ -2410,10 +2376,10 @@ type ProviderType string
 //
 // Example: {"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"}
 type RssConfig struct {
-	// Credentials Optional request headers.
+	// Credentials Headers sent with every request; their values are secret.
 	//
 	// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
-	Credentials *HttpHeadersOnlyCredentials `json:"credentials,omitempty"`
+	Credentials *HttpHeadersCredentials `json:"credentials,omitempty"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2449,11 +2415,13 @@ type S3AccessKeyCredentials struct {
 	// SessionToken An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	SessionToken *OptionalSecretString      `json:"session_token,omitempty"`
-	Type         S3AccessKeyCredentialsType `json:"type"`
+	SessionToken *OptionalSecretString `json:"session_token,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *S3AccessKeyCredentialsType `json:"type,omitempty"`
 }
 
-// S3AccessKeyCredentialsType defines model for S3AccessKeyCredentials.Type.
+// S3AccessKeyCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type S3AccessKeyCredentialsType string
 
 // S3Config Amazon S3 bucket. `endpoint_url` points it at any S3-compatible service.
@@ -2797,10 +2765,10 @@ type TigrisConfig struct {
 	// Bucket Example: my-bucket
 	Bucket string `json:"bucket"`
 
-	// Credentials S3-style access key credentials.
+	// Credentials Static access key (optionally with a session token).
 	//
 	// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
-	Credentials AccessKeyOnlyCredentials `json:"credentials"`
+	Credentials S3AccessKeyCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2820,10 +2788,10 @@ type TigrisConfigProviderType string
 //
 // Example: {"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]}
 type TiktokConfig struct {
-	// Credentials OAuth credentials.
+	// Credentials A TikTok app and a user's tokens.
 	//
 	// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
-	Credentials TiktokCredentials `json:"credentials"`
+	Credentials TiktokOAuthCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2837,13 +2805,6 @@ type TiktokConfig struct {
 
 // TiktokConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type TiktokConfigProviderType string
-
-// TiktokCredentials OAuth credentials.
-//
-// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
-type TiktokCredentials struct {
-	union json.RawMessage
-}
 
 // TiktokOAuthCredentials A TikTok app and a user's tokens.
 //
@@ -2867,11 +2828,13 @@ type TiktokOAuthCredentials struct {
 	RefreshToken *OptionalSecretString `json:"refresh_token,omitempty"`
 
 	// TokenExpiresAt When access_token expires, as the client knows it; stored.
-	TokenExpiresAt *time.Time                 `json:"token_expires_at,omitempty"`
-	Type           TiktokOAuthCredentialsType `json:"type"`
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *TiktokOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// TiktokOAuthCredentialsType defines model for TiktokOAuthCredentials.Type.
+// TiktokOAuthCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type TiktokOAuthCredentialsType string
 
 // UpdateConnectionRequest Fields to change; absent fields keep their value.
@@ -2941,12 +2904,14 @@ type UsernamePasswordCredentials struct {
 	// Password A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	Password *SecretString                   `json:"password,omitempty"`
-	Type     UsernamePasswordCredentialsType `json:"type"`
-	Username string                          `json:"username"`
+	Password *SecretString `json:"password,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type     *UsernamePasswordCredentialsType `json:"type,omitempty"`
+	Username string                           `json:"username"`
 }
 
-// UsernamePasswordCredentialsType defines model for UsernamePasswordCredentials.Type.
+// UsernamePasswordCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type UsernamePasswordCredentialsType string
 
 // ValidationErrorItem One rule a request broke.
@@ -3188,136 +3153,6 @@ type UpdateConnectionJSONRequestBody = UpdateConnectionRequest
 // ReportUsageJSONRequestBody defines body for ReportUsage for application/json ContentType.
 type ReportUsageJSONRequestBody = UsageReport
 
-// AsS3AccessKeyCredentials returns the union data inside the AccessKeyOnlyCredentials as a S3AccessKeyCredentials
-func (t AccessKeyOnlyCredentials) AsS3AccessKeyCredentials() (S3AccessKeyCredentials, error) {
-	var body S3AccessKeyCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromS3AccessKeyCredentials overwrites any union data inside the AccessKeyOnlyCredentials as the provided S3AccessKeyCredentials
-func (t *AccessKeyOnlyCredentials) FromS3AccessKeyCredentials(v S3AccessKeyCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"access_key"}`))
-	t.union = b
-	return err
-}
-
-// MergeS3AccessKeyCredentials performs a merge with any union data inside the AccessKeyOnlyCredentials, using the provided S3AccessKeyCredentials
-func (t *AccessKeyOnlyCredentials) MergeS3AccessKeyCredentials(v S3AccessKeyCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"access_key"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t AccessKeyOnlyCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t AccessKeyOnlyCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "access_key":
-		return t.AsS3AccessKeyCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t AccessKeyOnlyCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *AccessKeyOnlyCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsBackblazeApplicationKeyCredentials returns the union data inside the BackblazeCredentials as a BackblazeApplicationKeyCredentials
-func (t BackblazeCredentials) AsBackblazeApplicationKeyCredentials() (BackblazeApplicationKeyCredentials, error) {
-	var body BackblazeApplicationKeyCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromBackblazeApplicationKeyCredentials overwrites any union data inside the BackblazeCredentials as the provided BackblazeApplicationKeyCredentials
-func (t *BackblazeCredentials) FromBackblazeApplicationKeyCredentials(v BackblazeApplicationKeyCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"application_key"}`))
-	t.union = b
-	return err
-}
-
-// MergeBackblazeApplicationKeyCredentials performs a merge with any union data inside the BackblazeCredentials, using the provided BackblazeApplicationKeyCredentials
-func (t *BackblazeCredentials) MergeBackblazeApplicationKeyCredentials(v BackblazeApplicationKeyCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"application_key"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t BackblazeCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t BackblazeCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "application_key":
-		return t.AsBackblazeApplicationKeyCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t BackblazeCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *BackblazeCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
 // AsBoxOAuthCredentials returns the union data inside the BoxCredentials as a BoxOAuthCredentials
 func (t BoxCredentials) AsBoxOAuthCredentials() (BoxOAuthCredentials, error) {
 	var body BoxOAuthCredentials
@@ -3451,71 +3286,6 @@ func (t BoxCredentials) MarshalJSON() ([]byte, error) {
 }
 
 func (t *BoxCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsBrightdataApiTokenCredentials returns the union data inside the BrightdataCredentials as a BrightdataApiTokenCredentials
-func (t BrightdataCredentials) AsBrightdataApiTokenCredentials() (BrightdataApiTokenCredentials, error) {
-	var body BrightdataApiTokenCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromBrightdataApiTokenCredentials overwrites any union data inside the BrightdataCredentials as the provided BrightdataApiTokenCredentials
-func (t *BrightdataCredentials) FromBrightdataApiTokenCredentials(v BrightdataApiTokenCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"api_token"}`))
-	t.union = b
-	return err
-}
-
-// MergeBrightdataApiTokenCredentials performs a merge with any union data inside the BrightdataCredentials, using the provided BrightdataApiTokenCredentials
-func (t *BrightdataCredentials) MergeBrightdataApiTokenCredentials(v BrightdataApiTokenCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"api_token"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t BrightdataCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t BrightdataCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "api_token":
-		return t.AsBrightdataApiTokenCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t BrightdataCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *BrightdataCredentials) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -4118,201 +3888,6 @@ func (t *GoogleDriveCredentials) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// AsHttpHeadersCredentials returns the union data inside the HttpHeadersOnlyCredentials as a HttpHeadersCredentials
-func (t HttpHeadersOnlyCredentials) AsHttpHeadersCredentials() (HttpHeadersCredentials, error) {
-	var body HttpHeadersCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromHttpHeadersCredentials overwrites any union data inside the HttpHeadersOnlyCredentials as the provided HttpHeadersCredentials
-func (t *HttpHeadersOnlyCredentials) FromHttpHeadersCredentials(v HttpHeadersCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"http_headers"}`))
-	t.union = b
-	return err
-}
-
-// MergeHttpHeadersCredentials performs a merge with any union data inside the HttpHeadersOnlyCredentials, using the provided HttpHeadersCredentials
-func (t *HttpHeadersOnlyCredentials) MergeHttpHeadersCredentials(v HttpHeadersCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"http_headers"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t HttpHeadersOnlyCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t HttpHeadersOnlyCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "http_headers":
-		return t.AsHttpHeadersCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t HttpHeadersOnlyCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *HttpHeadersOnlyCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsInstagramOAuthCredentials returns the union data inside the InstagramCredentials as a InstagramOAuthCredentials
-func (t InstagramCredentials) AsInstagramOAuthCredentials() (InstagramOAuthCredentials, error) {
-	var body InstagramOAuthCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromInstagramOAuthCredentials overwrites any union data inside the InstagramCredentials as the provided InstagramOAuthCredentials
-func (t *InstagramCredentials) FromInstagramOAuthCredentials(v InstagramOAuthCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	t.union = b
-	return err
-}
-
-// MergeInstagramOAuthCredentials performs a merge with any union data inside the InstagramCredentials, using the provided InstagramOAuthCredentials
-func (t *InstagramCredentials) MergeInstagramOAuthCredentials(v InstagramOAuthCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t InstagramCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t InstagramCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "oauth":
-		return t.AsInstagramOAuthCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t InstagramCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *InstagramCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsUsernamePasswordCredentials returns the union data inside the PostgresqlCredentials as a UsernamePasswordCredentials
-func (t PostgresqlCredentials) AsUsernamePasswordCredentials() (UsernamePasswordCredentials, error) {
-	var body UsernamePasswordCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUsernamePasswordCredentials overwrites any union data inside the PostgresqlCredentials as the provided UsernamePasswordCredentials
-func (t *PostgresqlCredentials) FromUsernamePasswordCredentials(v UsernamePasswordCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"username_password"}`))
-	t.union = b
-	return err
-}
-
-// MergeUsernamePasswordCredentials performs a merge with any union data inside the PostgresqlCredentials, using the provided UsernamePasswordCredentials
-func (t *PostgresqlCredentials) MergeUsernamePasswordCredentials(v UsernamePasswordCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"username_password"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t PostgresqlCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t PostgresqlCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "username_password":
-		return t.AsUsernamePasswordCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t PostgresqlCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *PostgresqlCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
 // AsS3AccessKeyCredentials returns the union data inside the S3Credentials as a S3AccessKeyCredentials
 func (t S3Credentials) AsS3AccessKeyCredentials() (S3AccessKeyCredentials, error) {
 	var body S3AccessKeyCredentials
@@ -4612,71 +4187,6 @@ func (t SnowflakeCredentials) MarshalJSON() ([]byte, error) {
 }
 
 func (t *SnowflakeCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsTiktokOAuthCredentials returns the union data inside the TiktokCredentials as a TiktokOAuthCredentials
-func (t TiktokCredentials) AsTiktokOAuthCredentials() (TiktokOAuthCredentials, error) {
-	var body TiktokOAuthCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromTiktokOAuthCredentials overwrites any union data inside the TiktokCredentials as the provided TiktokOAuthCredentials
-func (t *TiktokCredentials) FromTiktokOAuthCredentials(v TiktokOAuthCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	t.union = b
-	return err
-}
-
-// MergeTiktokOAuthCredentials performs a merge with any union data inside the TiktokCredentials, using the provided TiktokOAuthCredentials
-func (t *TiktokCredentials) MergeTiktokOAuthCredentials(v TiktokOAuthCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t TiktokCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t TiktokCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "oauth":
-		return t.AsTiktokOAuthCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t TiktokCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *TiktokCredentials) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -8310,299 +7820,295 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37d9s21ij6r2DxzlqxeyhFlu08nPWtexXbaT1NUk/sdOb7qhwLIiGJNQWoBGRZzfX528/aGyAJkqBE",
-	"+ZWkTX+YiSm8sV/Yz89eIKYzwRlX0jv47M1oQqdMsQT/ep2IhWSH80SKBP4OmQySaKYiwb0D75cZ/WPO",
-	"SIA/k1EipoSSWcKuIjGXZEbH7IkkA86u1YVuM2h7vhdB1z/mLFl6vsfplHkHnv7Z8z0ZTNiUwlRTev2W",
-	"8bGaeAd7nZfPfE8tZ9BUqiTiY+/mxjere0evPzA5j5WsrvCUjhmR0Z+sbuIpvb5ITG979pCN6DxW3sF+",
-	"x4dG0XQ+9Q52Oh34M+Lmz2xREVdszBJrVadUTfRA9nrOJ4yMRByyhChB4kgqX5+bmjASCM5ZAC2fSJII",
-	"ocjW4Olgu27pM5jBuWbvqefb57fT6e65zu8wm/AkZFxFo4gl7jUXljaAvy7a7faARKFPREIiJQmsimx9",
-	"/PC2xWRAZyzEhbNrOp3FeMXQiQ6Dne5uyEZ7+8/GkyjdmdlKCgzZZBdRvi7fS9gf8yhhoXegkjmrgZUd",
-	"c0PZ386N3wmgZ3QccQpd2neH7W6n41rh8RXjqhfodVWWyeMlYdBCEjEiahJJQrFt3Rr0r4U1/CNhI+/A",
-	"+3+e5vj/VP8qn9qzZ6v50lRgZ8VJvY2mkboF+sfY754QH1dyFvGArb4yqgBn6EixRN+diqa1K5Q4nr3C",
-	"kUimVHkHXkgVa0Ffz3UuJzyI5yE7F4rG1fX0goDNFAvJSCTkXXQ9Y+zyiSRBHOkl8pBMqCRcEDYasUAd",
-	"wOKTJaFcLlhCApokEZNkoGD4QbvPTxSJJAnEnMOoi0hNiOCMsGuVUIJ7IgLOYDFhHKkdAAYQDhaPSCgY",
-	"zKWInIgFiVSfb1EymscxtvIJ1a1nVCrsy7imOzSFOvh5u93nNYcY6bO4wNUWDtOc21CImFEN7D+z5cmR",
-	"mwz2Tk/IJVs+kSQKydbgki2RDFo0HEg6rAz+HSSMKmaOrEQNoWsjYggNo3Al9ZtRpVgCXf83tP6t1/of",
-	"2vqz03r56fPO/s0/nNDxVSDML6ORZI5VvJ9PhywB0pazAgkMU15GM7IVjblIWKhBaWBoCkDfOLpivJZf",
-	"Cj2bc+3lpRdX33Gs/gZuRM4El0xLSjT8wP6YM4n7CQRXjOM/6WwWRwGyi6e/S03OMzj47LEk0UR1yqSk",
-	"Y5gk0eOQoQiXJNKIcUXjKCT/PPvlfX6d+ZTHOMiN70lF1VyCxNTxPTkPAialdzCisWQ3jYk/DPbB7E3v",
-	"tIoJ7rWRrdKattueljNGcRTc/WSoBRCaxiD9RNGDxgmj4ZKw60gqmZ9ST38/xs+Og3r5sAeFawMaTy8Z",
-	"J0OgoEJNWELi6MqWq8hWdaHbviElfW41BGafBJPoioVIpwPKgU7Hgo+BMk8oHzOylZ65uYY+h12/Eckw",
-	"CkPG73wTeO6GHJKYBpcSSd5cMiIDMbNYUjan4+x3H/bsq+vDtWmgETOW4I4JZyyUZKu4UA25J1yxhNP4",
-	"OD2BOx1aZEYj+rfsiNJZzlhyxZLKOe0/NDJLnJeMaBSzkGw5lrP9CjB9EvGxFjgZCSjcdSSRZfM2+cgv",
-	"uVjwPk/EXDFJtvY6e9sIn4tE8DGZMjURIX7f9zXuUk4GvTgWiwGZMBqyZBvhB+8JsIbxKxaLGTPA+16o",
-	"N2LOwztfg4VLQL5GOGh2Gek0DnDde7hreC+InAcTmyBE3ABqMqY8+lPD6lZheRpIT+kyFjQ8F+ItTcbs",
-	"3vmPEoLEOHIj1rOz+zisB5cE5JFqgdJAMUXJVpKtHfIuer1dw5JOE3EVhSz5wEZzycJ7oIeMzMyYJNGD",
-	"4qoSNkqYnBAlLhnPDzCd34Hs3Yc9PucqpUKJKkgYPrhpDGBHwihEDDFCP5WEXc9YoFjY51uFHWy/wmHM",
-	"eRBJl5IsJlSRBZXpRD7hDC+ISBYkTBm0BioTBewjp1c0iukwZvdyGSFVdEg1iZrnY78iCVPJEqhWouJl",
-	"fiHVZWRXY/ABxPAD7/loN+jSl2xvuBPuBZ3RC9alz4b74ctgh+2Onnc8+yofGBOyPQZiHuurGgLE0WDC",
-	"QscFAkWJpqzPt2p2u90m7w2Zh4vTskRI5jxmUjPQjGs+kUQsuBm5z/HGUbBZRDI7Zf3GHXyAP1o9+GMA",
-	"ly94KPVjTdN9FKCtRtUXwZnuBG+ABY1gmyORMD1LxMftos5g1asDTvI8mjIxV/eL9KWzNiuEJsGEBfC4",
-	"DhkN44hbZNQsxEEE9h6JCODasrWPIh7JSbr2SOVrJlv2WjUNPRfiHeVLQ1zl3Y9TCDKlfEkMwklUTtiS",
-	"ZhGudiwpv7SWKlfqPqicbwnDUxoyMtXQabZRYVEg9EgyY4nBhj7fcm1g+1UZdzRdZRwQAQ9iTCP+JVHp",
-	"I6dzNRFJ9Oc9MFFqnpLpUUaSZFqPbH57RoeMtvM4T4pIkmkkZcTHPpnSGHRywOHmWgoG2puwK3EJ4nRl",
-	"wRp7PnI5n81Eolj4joURPcft3afoNp1LZAiVYayzrK7BIdDtP54uYVBe7IBs1a5SH+SvADPY4Q0+YG55",
-	"iCFTNIoRf66yES/wZ+kd/PbZi4UexTv4zYMlp5qlT751AbMEOKRakj7+2PcsSMnPPf1w8+nGd9xePr95",
-	"k+U98806SNwDS47p8iJJFiyOWxroteJnOFdkmDB6KQklyTxm6TtRz+CjHgT0yimK9DniCA1bqBYeRSzW",
-	"Ot0twXPNqS2SGnFkG89ESyNFNtbnW6Xj2W6TgbnXduVSB2ZNIC7p+UEzjwpBFE2zw0OY6OG5/syWoMk/",
-	"zBblsDme7bakWsYMXyJSIrnIdyGBwIYRdJhGnCqDwXQ2A4AAeMVeF5dsWXdZZ7vZYuyF3PgZ9L3XGk+E",
-	"mRvfBvd8dC3O9n4+6Z38cvbml6P3758f/6f37vTtsed7WkK/KKxl8U8aJ//5qPib43cnT39+/u7o+P2P",
-	"T4en1x9G0eF/m74/H/93DqxW9xvfE5z9MkJMWgWJdZsDTOnNop/ZsoTAGlbCCzSJdDvdZ62dbquzc77T",
-	"Peh0Djqd//H8rM1weTGXLNFbn8vkYndvOBw9C1m4M3y+95J6vpedjFtDH1OpYAw9H5/HcW6pWfKALERy",
-	"yRLpwV2wUXQN3y8vQNeHKnxkCVZX1EcBefHmknmf8iuMtFbZ3lwzy497s5+rzdKNfl5rlah0LR5CGf7/",
-	"HcELglAyYotU2idbl2wJektQHMHrBLX0zv3AwehXoLZzVGbXx+3YUXriTqN7lEgFFCShgWKJTMnTJVv6",
-	"IAolLBBjHsF7URUtNfn1VSa07/PzLXeTQsBnL1JsKtcR6jNo7t1kA9EkoUvv5sa2D/2WG43MkZhDy2Zz",
-	"AolvQ1vpkgt7/ZTNLoa/s0B5GWoe6gFugaGaxMhLAL+QjcaT6PfLeMrF7I9EqvnV4nr5Z2enu7u3/+z5",
-	"i5e914dHx2/WI+t6xITZvIdBw0u2dIOiESHb5Aw0p5maz7wbgRu2a8arQ+UGGPHIcAebbwB9K4HpbSRV",
-	"CZJSTx1gIn8pul8FuSR3aWp0QYY3rruhdNj6Y7esmDQMIwBcGp9aa0PJsiBUuA9iHVKlUFviHqA1NJQZ",
-	"JM2RSNplb6aKh09uAe/3z7yVVLY425E2AEvNAmhoDBaR0gbwjTBjGvET3WGndAm+N+fRH3NmfgZOUL6X",
-	"9CVRuZTXNLgcxvRP1svfMSXZaN1NlTw/yOuu/SREWuQVhcT8VyP7/dzp7KUNLFzpdPYyotyhw076344l",
-	"A5bGqoBBZbI1x42S6ZmDLNog0n2xxgks/fDZYxz0G79V1vHJ5TZhXxn+6uc0r34Ax22CeTYab3h1WW+4",
-	"QjVJxHw8QS3d2W4LjoqqaBgjgyld6HAeXDLlHXjTZWvYbZk/kT4WoOhh753xcCYiri7mSewdeBOlZvLg",
-	"6VO5257L1oJJ1ep09trDdJPDbjsQUySfY71/q1kVjtI92vJsabsWhDzbXQsgpcNZBZT5tRbfY4XrWz2E",
-	"Bogjq0PlxOydNT68TFiZJ1HxCLqdvRcNBNT0jX2RIkzZ+08Drw/mIeNIlrmRScZDEqkDrYpif8xprK0I",
-	"c8USUhj5lfb/QjsUQq9By2xHDoTMQcM+GhtKine+t3a7JRR3IspqvF6lGfhJLIDRgDoQ2gRUMfg767xW",
-	"NVDBz9XQWM8ymukKHpYcNNMHNNkMyBavxfVhML49WzxEkC1YQMcJ5eCfDY6GnDCuWDJL4IkIHwgIlCUy",
-	"q8Fen8lQXLf03y39ttK/acVK8XfzzffyKfQYLwtHGATjKtWzpiy6Fe/vrydwxSVtxndLa/28IaJV+S9s",
-	"z4Xilg7jTrhs2HV+YOUDcOK1uL4Vp+6R1+IaFIBizlUZSoow+ihAo2MODLZ6rvdtY1Ynru+ZyVlrs2MY",
-	"OuuJt+X4+hu4u/6vf3hfIQMT1+tlybX8pXjq1U305mrik6CGiJGtw8Mft4Fu/fPf5+u4DIDMissvElnf",
-	"+32hVjT/50IVmwvgfis64E42ZlV3RSLjpXOhvXR0G/OtVfLc0Rtozr+cW1qPY8F4wx6lk06ZYunzZmTs",
-	"zNirc4Elc7ylAEpERmPOQnBrBaygs9kTbe+Y0eiRmOPvC5VbM7TeBpUw0RVVzIgtLfjv9fGPJ+/J6YeT",
-	"X3vnx+Tn4//Gr33+7uTk+OpfJ697R733r8eXf0wuox9fLjqve/86ftPrnR222+0+x7bH748c/YuzXcyo",
-	"lLNJQqXRp7esDxkMAc58O6x8zdz2DWzat3BPm6267tBXj5JS+/JoZWkEbujTnUWKwuEUd1s+9hqqX6Ed",
-	"G8ohnOAIKWcA9ZYWXZ/IomviPWPrbQhqSS+kjYdmgNvd6hdDqdL2N+tchkV9QPcBjcVlOUEuicYTBY6F",
-	"vVl0Ds3upGnE0cgRVRTNHi5Io7Moh5Js9hadRWVAyVs6lIjR/Zx1PlDT83b1cJ3nbd8R1hE2ek/c8jyh",
-	"kWQG48fhRbxzFV2q+Hl3eBU/H/4+/x3k8T8Fh44LNryY81gElyzZudtrIj+e0qPCWk4Vddc+Lu/6JvnS",
-	"b4bsWJxPYn0NGx/Lpm8O591UI0l5EbVXK7By2FwDDy7y01BrdSv4byjNr17fpyz8H0w9JeMlYtZOb3gY",
-	"Ho88YD9TdlHVjj294mF7LMQ4Zi06m8m2fh5DBxFCJHzB4rnT6u6d73Ryi6cxxX1gM5EoNEdiHgLvaf4F",
-	"wju1HbKCuekbvM5d2AS+Uk7Odok2dMKj8pItt502a2uPq4fVWQS4CNnTMEpYoESyRMWb3r0OSLZPSQSK",
-	"qZZUCaNT3TCKmSSRymOJYV73quyD/HzvXijOxA9vapM8OJeo78haW8TVs736ddlRtTaOoxRgrO8mrji/",
-	"EzNN8UDclABA2mGPt4L6U8v2jCaMq4sU7Dw/Mzkf/KYB7N5woGCFbwjxDjO0vYfP6y++sMEV+T3iSCpN",
-	"1R1Wi81s+xZJaWrfL67TL+zSdcVVLugAYcZail0rwC5G6FDMlXZdCbDzXAeGFL2nznaLvxaVehjZuPbE",
-	"8zQlKQiWhSTMDlAMFy8JSXnOjhq4xU8z9MNNAXnMjHPBmF1oEIIQ9zSzRaGxTixwsGP+hb+BI8BNEfwL",
-	"mU3qc6IEgksWzFV0xS7A2XWewGAd3+XzojnA7Xxeisf4gS4IlZIh9KShqro7mCBFMt7p7tJhsLf/LGSj",
-	"5y9eap8saCwvaACrTa8QvWXQJ3fNYrGhccHWJ1l0tKnrN2WKongEFJjRqabetDWLqQKamVNoiLQL5zqi",
-	"8myXvE4tepkcFmRyecFKXmciv73/7A8//PDh+Kh3eH589MMPP9R5ydrGbkalau045FFP7uaToOuygS8d",
-	"sLXy6LC5d2BvrF1dLrTjY9RPcBhsMqVBS05od//Zwe7oJd0JOqw7fB7u0Wc7uBRl/Fo+5Q7pXu/w/OTX",
-	"4ywi7qLJ8kzThFH01ddAMZ+Fa+D+5pNBPY10RRJfRP5VlPY0b3kLOn2mRELHLKdX70TI4irNzpZaoWRx",
-	"XEh5MaUqwGg8hS6sMXquboFwg07zSHx16hNvTbqKei6RbThdVQ17MIt67/Ta+mk+pbyVMBoCJUfHep9o",
-	"pyft4MiKYcx0CjHhpRQIsk3ewZOJC9XnUtFEaVWzzjc1IFsKfMOM2DmlySVIo3Lb1w8tE/04AL6LbRkB",
-	"3mccfftcZ2ZJwxd9Ik3EdSGnRDmQElXbsBsdyo4TBYIrCg7Ofc4Fb8kZDVjuWayDsXIGWEN+VvuzcaFK",
-	"iV228Az+f9jEP7adVq51LnD5FZ4Z/KxAH6LrAQTjx2qyxB1jhPBwSeSSB7JNzj6enR6/Pzo+OiAzmv5m",
-	"Ej8kfsHwdMlmEEfxpnfy9vgoHVQHasg01cA+xqNKgu7iiViQLTpXYkpVFGy3Se/D4U8nv0LnkMVMQXyV",
-	"Ygm8LGNzyua5nNGZbHme7+mJPd9Lh/E+2feS9VlxUOdMKp1azqECmKtATFHqyCHoKlJLvcU26aWbxL8x",
-	"U4KK4phQ0u10StKJFXsUGkHpAh0JX0BIj2IzTd7zSCHt9qP5Q5tO6Z+C04U0Lj+G8SVMiviKkdSJyIpM",
-	"9k57Z2fHR2hWygfVEivRrI/YTDBL/gMBZenHymBAOJhcQ6f9RhNmYUzIU8r03DquVeQYru/INLXntZ2F",
-	"6pdQfZOla3JmjbLJa9oyn9PP1uykriiy2b6BBgCb+uKWXFlM9BQp+AtuVZwEty3KVwHIwqsGHtlSzJOA",
-	"uWUvIMZMFV7G3rv0W76MBmLXX8k5sSCxDa1DUEyqCx13eyFpKjY7wLyxEvM9W5Q0mPYtren5Lm1qqTXW",
-	"aExtYeDGeavN3CV18/UK1168gNDnQXaKg+Y+gtXTXk82XmPzM2jt9NQuL7h6BCvwXFznJ3hXDBfXj4XE",
-	"4tqNvl+LO1MR23C1f3s8y7zXNsAwcT1Y7770FWKVbWi7J+SyTG+PhGTZJhrh2hcy9RUxzV7y3x7hytbe",
-	"DfAu6zrYwBL4tWGhE/dKakb9Azi+p2H+NnaRQWF2yBcUs0CZ9H0TOoMnV58PSmsa6BfhKuNjLiXUXf86",
-	"MdxHari6t4u5+/Y1ru6+gor5njaJXIQJqlpXjfMjtjyChq6BQLq9oLNo9SA/KTXrzSLXABGXio4TOl09",
-	"wknazDXGTEg1Tpj8I149yGnWzjVKIuXq7h+kdPWTu6u7ne06e01owvRrenXvrJ1zFC4Wo5herrnEs7SZ",
-	"awwVjZNozdbPsY2796USl+t6Q5tq76oVvkgvbh6OP57tfhHN/V0zX2yg06/loM38E+ph98Zv0nMVrjUb",
-	"YSXlaTbECrhvOMAK7Gs2Qh3mNOu9guw1nb4O9Zr0dlK8Zl1rSX6z7k7u17DrCs7XcIR6xo1m/wbwecuH",
-	"gh6T4KCP9FKwtrHJs5xNaRSbUP3/b6od11qzRIStvf1n7YhO22OpU0OmvoZay2W/6nPlmvWvL+pzj8ui",
-	"O8NusBvusf3RM30kIJrq38o7tdS7ercXZrsV30GvfLcFVwYUB0ItkBltRO+n1n9MGIKDxhckuO/vpSIy",
-	"bvZgso+y8GSyf/gmHk21RPeW5GjMOEuiQCdm++n8/BQdNB+HLpm91IhpVLKSfp3OorZZC5Cap1c7T7Wp",
-	"vSK/WfkteyafIk3zIjCasITkaGcOGp85ab8b8+zRicgBs4/PTY6Piyi8SN0iotB8lKkPG+y/nS6q6Eqg",
-	"XYgusGaWd+BhWlLPzz9jfzhDLBRkqTGxAUJSmUJkT7Pv1CHHi80oQ3qEBaqQfvwmKMIKAfJ2NIGTbMhH",
-	"IgTZfHUvNhlxJmXKeI1o8fzF3s5earB7+fJl7TMuVXue/PivX/+ZGwHdcorD9BCNwbM0NztkCg3Laa64",
-	"moIdIotZypMc5SMMqYyCNOFRAbkj61D+7thtw/hm+J2dYgHBs6/fBIavemjfku2bIc/+9faRUDzfQ6Mn",
-	"yIxKuRBJiKqOINlVGBq76CRWeltAPpjnImvsZ9+8Ay9BXp7aMIY6yJZyGi9VFEjP9yZCoif/sJ06sNrS",
-	"hUsin9mb+LvjZAEqN0PK/BwLWJl//ibQ0qk6uS3L/XB2BmEtPSWmZMTAE+xR0PKDlG58hDWUxO9hLMYF",
-	"+RvatK+nsZeXvVBptYTdjsnGQscMFeCwnytI1/HUqdBMcCF/d5zSILUZMiVSFrAITvJbQJ+z3fvDnh56",
-	"NYLT7JZIihnuHstx7W9sbvibICcC7Ga4KXcLqCl3vw3MXGESuaW8iUOewpCPhY7ZHjb2ROuMdlg33A1a",
-	"e8N92nr28vmL1ovnL5+16P5wL9gNu2xn5Holmp38H/39/2SvRcU4TYd+3h29fPFiOGq9eDbaae3t0FHr",
-	"5Q4dtrrh8yDs7OyEw73nluZHzxAUo5qNP1sauYgbDcmRCOZTxk0Io2JZzJgSUrRzUzQwbr97+Hyn+6yz",
-	"19rZfd5p7e0dP2/1dt7st/a6z/af77456r3o9PzuUbe7t3e42+ru7/Raey+Pe62Xu70Xrd2XxzuHu73O",
-	"s86bYyetsE/+b08zbFTakHZkXYs0JPv8bdCSevvsbUlJOuJjUZJ0PjchSY1BB971ErVIebBFldF/5amm",
-	"dMMoKT6k3/7SOzr+UHpI99733v73+ckhhA9h7eRU9L8wVRzgCdDxvUTE1hh5iRnv9OPrtyeHnu8taMIm",
-	"Yo6jHv7y7vTj+fHFv39yUhbrJv72hMXCqw3pStqzSFbSr98EValzubglSdHDlaNe9KSYcQXCJh+J3Oi1",
-	"rH9LaJ+ur/pJAfF5LjxW6Rb/7kicgfFmGKzPr4C++tM3grtuf6Vb4+7lubh8NOSEtTfzty/anmig2hXT",
-	"k8Y3ujA/XLJl/lv2rlCqEvciZswkhYB/tXQay3IWvWRkz1hvi8Lc1BEfiba2Rfke7Ey040gqp2FKpYfw",
-	"HX0NJG+KvtCthL7w6StHX6yS91qEy5pCLAvGlS7g3ibvdCyrNGWc/5gLxYicD6eRUiyEooVzJusDm79U",
-	"UUUYtQ3dDkizcRwlFm8Vfoy93fHHa5Ohl+ur+46yp773RiTDKAwZTz8Ua9f73jv0dXkvFJbZzzsCfMdR",
-	"kA3ei8Gytjy+jrLauf6K4qB+5Yx8dwFe3zsxZjidSThrbNc99mtrb/tpsMhPaPd7g4lO0jL31p5PANym",
-	"jKt8h8X66mtzOeZx2tiuFlX0dTqyAXBGhglQaV38MuLkDZWqd3ryROqolRJixCJwgbwcbw7uZfDEoa2M",
-	"JTXAlicjwVlXAOXqo4Pp9BjNDs9VMVMl80DNQedlcMs3VY4nLGFYNZDycpGix6UnxSN2zN0wRUwJcWpz",
-	"erlPMKvQ6kw8xvgViwUGSBEg0UsC+Um619emtlzpAL+myrf3QaRX18F1kfDqMe51u5ha50CHm9FpAa2l",
-	"A6/J1iAWwcAng6kcw/9h1Nq2T4ZMRiHTuWfSm9HFRNJEoeinSYF3jiA7oJyxAGuFKzLXdShR49MIrGzi",
-	"5MDw7KrXjoGywE1u/K3LCGl+x4SQmAXVZPkZ/KdlaHbrJByQxAAs0V6YmFImL4T+RJJYjCE1D2fywEgU",
-	"kdK4n2D6PpDQKcDEMGbTcm6d56PdoEtfsr3hTrgXdEYvWJc+G+6HL4Mdtjt63nFm8ahJfgObQl9Z3cCH",
-	"+TGRWgFrELbKyZUKqUEMB0ew++Q3zxRi1pXelZOIXpmS1oV6vmb91mPJZMvyfPhV3/ua6oarE8Xd+E0T",
-	"11mUJMtKVhFPtTjaNloOoAPsKjPUsCt10bH/2+t6vieCYJ4ka4o92iC7HjQc+cabvGbwDnpB+pTJDrgs",
-	"OwtCA8XCV2Qo1IRAFjON+qnHxBNJoPinnRVJE+jiovK8+muzJFp1cjbLA5x2zFKouGCvBACfm6RgzmDB",
-	"rQPQ/RyPjgmdzRiH0vm6KjcAkPSJ0BmXpG9QlMntV+YtQvXrQydj0k/qtufYRQ5oDnGnAGRNq7wW6eRm",
-	"B5+txk+Br7iI8qmn4FaYdXVmIRtc7VpLObEw6SI9301BrI/FJH7F33Tep+I3k/+x+JEmwSS60l+tBISR",
-	"lHOmnf3omLU17ccPkLkAKlTm60y/mKqqxbRezk1Ubg2PpVk+2zx9591Tx26aTxCXuUHK13VJXqvhNpsp",
-	"6AqxUFgEzXz5t0gudR48HRFFMPimUd2r7xFpjx6RdrtU/TbwPGABsI1T/UfTGUuk4HD0wMoKtFtDVyHd",
-	"4m638/VXvVwbw1a5Z4uOFa7cf+AqATVg4UjSbAA7rWKBdaJ0aUVdoqZSjmZVMo+VZcT0miqlc/wKbq3s",
-	"b7RSPd32tiXJvtO39fStWW6D9bfSpH+1GNunDIq/hmJLcMNtTHqvaQB0DwRXrAwZmTHpx18Oz07/08rt",
-	"QmWr0c7Tpx3z64Y1mL7XT9q0ftI6IN0MorTGO33WFMjnE6nje6vV278TnsaEp6QBmKvJRcaer/c7Ly8C",
-	"lmTFt2sKegAbg+Ijrwwb95Glz6Vm6JvX28ZVzJPoEacsQowtSSDwmPNdATNr5a26KW8p85neX+qK7qlq",
-	"4S03b4P7Lboj7docwFDPEkY0ZqFWjuM4WXJpzG+tq4VWqoFsfsBlCl5GXWedaB5dsUSyi1BMacTvBRw2",
-	"F5eLTCRFBxtgXFzjJ1QD1uZlR/03eyLddpwsD7e4dHBwzLdez3Y+r6md5h3TYJJmMgcjMUZtm5zmJje+",
-	"r9P0L0B3p1s6lW+55j1jzJce3Ftm9V3Po80YzjMsZAvYtMxeMVfGYiIkM6dNJgJ4MOUE1S/AjFF5U7qF",
-	"77ktnLktLEDLT8jmMA0OK+MuQLQc5KTKHpprNQBqtHeB/IXHy3vWbBQuxS5uru8nxQP91+kvZ+fep7UE",
-	"p3Kt9mlGYemAGgjqOFxWWCsb1CGJEsXiGCxyaKCjHBGBGIXwK13eDAkDCFFMmqoliVS64QTMhMXqlXZl",
-	"l3ULb3QusqYw15FAJyX4ETKPwspwTYjTPmHtcZsMcmwYvCJsOlO6Bh3FOm26aXH1BfSx61rtdJsw8sZl",
-	"aQxtK1an+cIqqpUJVVIDxdC4ljW3ACEhhm6wRlMABjCjXV/8LucBlZBlC+d2O+WpznRUg2H6unbOTrdj",
-	"VdLZX19wz/dSG/eFeabX3MfvUnCyZZazfUAEZyQ0EV6+ZimEKpIDcZtAl1i3RGCdYVk5znyrFZnzuSze",
-	"DHTzfPy/uBFBsYO6P28KxyUOnVH5Mp1awbNPC4iwAd/+SSwAm7H8m5okYj6eIBgDD99Co+uUUS4JHUrG",
-	"1Xa1JhzL+NtMu39Zxd6wLg/8M2+DMXpjyxCIf91Uz6gkhBVYaeGEd7qNHmg20/18K0rD7jC9dSifLVQB",
-	"87yFLDtNkMU+z1usJEetlJNywZkF++ZPc0tiNJI6kqJsFLOg1wmVRia4verGDGBRMe2SZUgUcssoMV6z",
-	"6OKW260tGL0HybAIi9aAdS+CTd6zrk3jowDwEjfXJr+u2ePajU3ptb3C/Y7j0spPxsIpNNX9Vds7oaIs",
-	"Kdby3vS2jfuTXGfVKCx6vcS6sU3iHqCpma6+bpGgay8nftpYyZ4NAILKiEmpz9pdHf1vk2jMfmm59nwb",
-	"NVvzd1R+qff7gvrCQu7qpGLpnVjuHOUzrvSZ0usT3Xi/3g7tdvRYZ4p13kH1yLSJKm9yJ1NrNmfVrtao",
-	"WPvXhWTNiNuKPRfo293NiTmlo7OZZU8k+tycxsSv7EjLTpb24jYTNb6YMdKx9dv4qRRGSYPZbqm+Z9ez",
-	"KGHSuCqWfSgZJ/ZBE9MaiSQqabR9+pKLBWhkXlmE73bF8B/O4loAGCfRQ8/BEpbZ1tCGJbdXMv8l7b5s",
-	"005v1G7DIek7MEvRgpOma/mlFJyUd3MnZe3ouNKPeWXO8KqCv+yYu46LN1fFANkOU5hJV6W9ceHTlGzZ",
-	"x+STQny6Typx6PAJhbW0w+8L5ZM006OfCsk+abfb227/3XVgryZsCdA8IwuRXEZ8/Cr3vZaKqigwy5K3",
-	"B3brCuvWIFmhFO6CJZB6QNEIvZopCWgwYaExoV0yNgM0lFgMd7t2Yet91FamdjSNz5EJlyWLkp9xOZQ0",
-	"KHhR5QdQuBEXdoKPbR6TK28XF/7GFL6GS4wjiTEh9ZX+K8XoHYnPKlhkdapWd73TSfueZOD0XAWWQypZ",
-	"K+KScRnB1BBLqy/X1KxGVGs7ikWvCGppFhxtLI1O7cc7Kzq7Oa3oJcNIJTRZgnW1pb3xFR1LsqUYnfok",
-	"EFKRgHHFEp8YC3ZZHwdtLnQbOJ5DCILf83xnGH9l2aUwc3c4MzK/7BTAZj0SSZt8nIG2Yr/Tyct4S0M4",
-	"tqgkp0s1Ebz4rABYnHPJFNGBLttG08gFL/o9ex/oglApmZIkpjzMS2ZHfMwkruN3MSwbEDpNnFTtAPmH",
-	"vy1zIvk+ydbg883gLre4VqGfvu8KIlnVQM6JMA0NeXdqf8kxD5LlDOxAVJGESZX6NSRMzRMONqxUmQ/R",
-	"fWJBBj/88MOH46Pe4fnx0Q8//DAoXu0GWVVsFH62+2JvM+OW7y2SSDHQO2UJGYpK8wofSkAjHkmtG5eR",
-	"KpNJR6gDfpphQKb+oP+9U1AAw6t1lrCrSMxlobESisbYGv+Fv0nvYGdd1ERx5adUShA5BrrBABENaSG7",
-	"VrgZA4ZCxxvGVOrP7Sas29pheeK3Eb8kW2hRgXcW5r/aTk2F2eSAu1qpXLMM6NznaB9F894Yeui9tMk5",
-	"2kM1MxMjNGuBrPMU66qrhF6xGOIoQRQAC9gBkpo+z0NRwSyGumScM+KX5YhIMJuLZEy5UezJpxaj/H/j",
-	"aBqp/9rv9OedTveZ3sd/7Xe8hiaA6qHttMDcE+qd8/l0yBKypcc120fqYJsIqiaBonVhddMi4Dnv0FxZ",
-	"2nTltWnjdHpvxH1tdz3gRudrsKeaXyS2RR0ypSqYwPJUDkqv8lhlI6srMWvFDKAJhy1cQcd1rgWMraLk",
-	"mCG8Zhf1inT0WXGhcDW4LCbXTVR+/uGe/arprbggG23LILA+5qmS0nxTzyArrX6aK291YNNXk+f+dnE+",
-	"1oGVVLnZUmyPE3tVFpN7trtWJ3PnsCGmgklGOEpFZkGzAeZybKSff0se4KsQqO+WU1cMFs3tojuAVmxt",
-	"auXU12MfU91Nbe6tw4OETRkH/AhEPJ862P8hfidU71kkaIgEqVOgCx9mOCCcLSD8xnjvkEQsZKoIqpzX",
-	"LfwifW8mkqIHxv7ebtc622f7+7v7m57sLImmNFmikkFvX9bt3+RSiBCGR0t041ms3GKtFn/NneQ6/d3u",
-	"Op3+FzdprKnIgIJPdVX/gs8AQHhmkK/CJxGXCsEJwhMUbLn6WG30jqlJNlpNE0MVgj4xTfNLhBEiDA3X",
-	"nWsQfLeM37vPNkfuNN2pBdnebD6Mo6C4+yoJXHsQUsbgiVdycZglbMQS6wrDSOIwvkchr5Pn500Mf/V8",
-	"74ol0WjZCmj+79E8buYQpPSvlRwZ8LkABHd3mEZSaTEXf62Zy82gDj67fYNAEw1tAqpw6Tk7X2f3qvLo",
-	"Gu700TQ8Ne02toLdq8TQzIa1cs1gxSposZzZUkwS1VwzbNdxJ4rGl2Cgqo1q9XUFAjsBcDHNeJY01a7Q",
-	"U6iglSYt1IVGrMp5UKa9UHTdt6q/F/IFyN38iHP4z2t2bGyyKxd9KcmKj1CD5XZi38M6Qufbdvl+rzqB",
-	"jZ2/vzB7rSvV8kVcU+/TsTO7QhdNPtvtoZnnZ7a8vcH7TBtojG0bonS2UrVebPQeNDUhadvJttv2/SUy",
-	"JDvt3HmUVw70NWsqu0KuETkdW9jMqF0wxa3r7FTDOuy+1nKaGn+LJ+XamBvebkefs5pCOvtUmwzSADYA",
-	"7QHBf4IxDjTElC+LdYfSGNyKi9m3WQ6o4DGmt1Cmlq/xe2aIyqHY3mq9zLt7N6eys917ZkP2ZTveF4W7",
-	"TttmPvuk9++zIsHJGJjczStEtCkCGV3IcnBsDQdrEPDJRtG1g5XBM17jhCRzDiIYqvyBcuo+xdUmdPG0",
-	"/EDr7n39yVBqSiylcF0Ds/rnUrSRVcbDhtq9ZkESF1K6dLS1m64GmJq8kgCjOk2nBZAkZEEUopsODwHY",
-	"wBDA4hGYKanOM50w7TggwGgF0YpnK8welv1av//y5Ru5w2Ua/BWb4jLTxT2R5PztGQmAXIzwIdVk1nJc",
-	"iIsw1pD2WzzrznbXPecKNLWG3DiFGN+L6PTCFD2p6XhCpx9EzG7r//gl2EKzd2LNmazLteI+kU94vY5f",
-	"NuTiUs6nuqh17x2BiykxZHatNa25xxe+kFqYSxLaX9CEo0qOH9CFPIjo9ODAznVxAI2e5h3hdZ2fYwYO",
-	"FTZamLgU3tKI0uaLK+jYN1xnhcVYLBkeETOqYJ3egfe/YWivgUdftuemcl22EyeOB2LGanw0oPTj6Qky",
-	"sSldklAckAHsa0C2xkz56AHkE8ydKLd9MkDL+IBs6QSBPtERpT4JWcwU8/tcMamg4VyaZplfFtBZTDho",
-	"ks3ieDScRnxAtswi5LaxsabvO33EOKtWwXi+h32KioUiyOQHq0VoDKc9m09Bl+3MlaWV1MaZAV1MfKIb",
-	"DVmIbyHQf4KlWAfZlCxSWqlvuxnutLp7BTfDNCjc9gSv0hlox8csmSURqhsmUxq05IR2958d7I5e0p2g",
-	"w7rD5+EefbaDhErVVIywl9Q0uWZNLLIdyxtxUk4sW+D463bnmNPabkFZsXrnjheaqq0XASdkQosBnMEc",
-	"AVtte2vZKLYzB11crG8fsRPpVvvQpLFZX7OXzHqvGKs4H8pid+Ays1kLDWUaXlak7PrKi0t+JSm9rG1t",
-	"PHGZGzk22pQv5ctY5XjuxJ9y3cdNPQmsgqkyUphBFVXhWejyuyhIhBQjRX5M6GzSKH/q9/Kmtypvejsl",
-	"uQUC96uYsPN4bhzdXTjez9/g+351+dMMNu6qwV778nTersvbFKKxQL8glc5yZTIgiSSTzCjKn2Os7lCX",
-	"AXLVa9WBSOthssLxfC9bxfruR2nT26Y6/RZIUcNX74ozvfGb9nUf6KcCpDnbbMhYtL1EcDJkExqPtD8G",
-	"loB7NJmlnHK00+71er1WKevone4zh+S/SprSexSI8sO5XzmoScrTctnajcWitH9NBP/3aswPWY25aLQU",
-	"8/Kz13Xmm6LYBgJWBkv1vqcbOyLet6Op0Z6n+W/u6Cv6DTl0fve9vKuku7Ii9wo3yMxRpFPvvLjbaQJu",
-	"mlzcAotyt8eNu1oE6PMd3QVTGtXAjuQiJQ61F1pLaZTogiaYXQHzF4FyOPW1WyetZ2R9HVn7mS1PaZQU",
-	"ZfRHdDT8trljQ+F9xWGvE97XukWuGnwzwednPIQosU2Z1VLX3/iNFQWMe8qbba/sfvyWsm18qsmOWJeu",
-	"YyVzcgve2XDr00KfaQ/bPG77nQhZXGcvAjuWVf6KDEqGkQGJdHiY4cKFPN1Wiro+N2anhM1iGuiA5YqK",
-	"v8/LYb/N8mwIGH0O8e4XkCt6ngBodJCcU7XGZJW2GS4vVlcsLONaHoONLsS2dRicL0Qy3unu0mGwt/8s",
-	"ZKPnL15eL//s7IC1uJJNIKYQ3qxLm61cLDY0hTd1hCx+mcs1/RwF7OHP1iymCsxmVhH700SEczxzcGl7",
-	"nXpYOEqeP7CLWhE4NnZEK6dnyCbJikh+FSbNT3miBa93eH7y63FWt/OiyfJM04RRKXgKFFYC5JqO61O+",
-	"FMvfObDOMvhji996rf+hrT87rZefPu/s3/zDZb90Y2olL7TODI8IgUVgjaS/T6ZZCmg7KkCQN72Tt8dH",
-	"62NSbYLQ1GDsIhCfC/5fLlphnQ40aHI4pSflbbI9NEgYVXAmqQZgiAXHZCFWOHLR8rqGtln7hpb2vrt7",
-	"7n0X8qSUVgQ2bXZNAxUvdXSwhnfgOhpbXOZtB0EtD3x8rRiXkeAHWVHwDKSuIrXUwKdD8BPKb5/Yx6bY",
-	"ldByGF1PZJAhTXAkiQyS+XAIdnGYQi9SF3ZdOgLimi4kYxTOpZjCwaN5TAIax3nUu4nF2aL4eAH40KvG",
-	"Z5Pcvv3pTL/BvDC+d90ai5b5CAmx2x/o4p0pO54xUhuBa3hqvc0sWKP1dJ3KeS6FZTdWEMcs4JpAnWDI",
-	"iLHKyeKr5vAb3skdky0VBIeVtCQKJgUPK5Oi2LjsppY8O09zm/SIJTz0+Rbl5Kd3vcM0Y5MGcO2LTVG1",
-	"EDIw7ZoS73npc/htm8Rww9RomMBTTZMPNWEJ+nYFYrbMkis0rwbv8DFzFIW/bdIop8zThGjrbppQm763",
-	"J0clYWrl/MtV0+eov08smSeteWNX6G7Etm2BrpncsiYZmy0HVFOzlemQn9Zbt8/DKi+fc/ASn6ly4gJH",
-	"rBEIyxfhAo6CLOcXS344JDaL1ZTx2fVIPmdSvWYjkbAz6pJLPsx5gTU+kS7pYYgjEEmvIj7WHvgJG82l",
-	"DnemV4xs7XW72yQa9XmkyxzJNjnSilkJjdCnb0vnmiIiQVlgu/RM1iCz3l8f9nSU10+vMg9c9BNJpGIz",
-	"6RNpuD9NlFa8G+CNJLmKZDSseEiHhs9cADHZedGFa2Mz/dKaGlIMT7EVYS1Z4LEU8VUeLOBZj6TT3tnZ",
-	"8REq3fJBjcOj5lHE5lZmRGhAso+VwQAGmDQA1PTJVNjv5zUvD3MUDYt0w12dKTZzkVhrobciBXolfmH5",
-	"9qh1+IDrccQLIREcmzr5CEMluLi/ayrfQDayI0NpVQqzwzu8lQkPUxWemdf39PvS872zn09OT4+P1lvE",
-	"DcHMSGS6VOfpYlT6rSzduqsJ2Mo0dluFqLPtFVKdDoj/qiMM6VyJVcGFm8YP3tGanIWuPEBEezWUME3X",
-	"kQYFjuJl29xyW99dO2RX9xMQ+EWtmHoza2Py0vNAoNg03u620WPnmBPilp4o59HlubiscUNZnSGaBqpd",
-	"ybKusYsuzA+XbJn/lrlUKdXSn/Jc62LGjBYd/tXSZdzLLlbJyJ6xvlwEOoJFfCTaulyE78ENizbQb0ft",
-	"iA3Qy5z1X6rgg8kp8g1Ue6ie/gOXetAT3kudh68NW5oZlusO4FN2G3et+JBRoEK1hyem0INse9/Sod57",
-	"5QdjNn5MB8/sGG7h9bKRc2itpfovW+7BBYoN6j18RO1BrpW6bUp51PcpYTRBr0yS6FQReMnYzNb8VZ5J",
-	"jW20vSSYgDqp+lI6+3h2evz+SD+WphG3F71TecCuym3+ni2I9cXYIYKY0SStuLpZbvGijjZt235v/vGb",
-	"bvbJbteKpmnCRxPnM47UZD7EfE6CzqJWIEI2ZvxpNvWN3V1eRrNWmu6nhaI1S7KwvhV2p14cUZkVeJjL",
-	"A62JyaxOPkEIgA/ZibstUfatrsLVLOe69XRtpkJFBnlX48EpTYC5lPw3piwBr8+IG0uQMS8IznR+YPN7",
-	"wiSkMkEBacgI7fMrGkdlZ5A06XauinwiM/lJ67QqiLlGcDuknAucM6sXbFQMqLyiCqU3sFdFWExea9/C",
-	"tMZ4G9kPDfNgz1uXQQAfrzOmMMdhrtNWWK4WtYAX0igS16l9LLWjs5TCR1AjfGApXqykTxZ1MSZIb6+z",
-	"m5sNMjtRWgFDTSyiAsOllfzAs9bzPWMhNBNU+HGNnRND8BdYszIRfEy2Uk0v+hhnHrxUklw3jPpHHSI8",
-	"w9AnY1SZsIRtOy2glZuz1p+zFbMR/VBxXXe6w8/roqbTlvZETuZSBY2a1IfwG5OpwygkKsDk4lr5pBO4",
-	"fDj86eRX+CNheeIWNWHJIjIppM0+M1+SnCMUUgnknx2HsMpjcVPps9759aGSVZb8A7OhN4ykKckj1ekf",
-	"2a+vOm0OY78CvUUQPAbkgeehW1WbzGNGaFZCdJiIy7IcEovAYM1vHpbaNgzpk29pctPXGenjj30PyOs0",
-	"QueA/MrSD5VLyeew9HeV6bIncY2wmOvELUVwNlzDNbrqABdcaiOO2YgNzTpIR/BJpNmcT+YcxGB+YVJq",
-	"ACReAGXztTr8QhtOSrnO6tbhBoTswFZpkrWpep5EankGUK3PWtcS6811IO8Q/3qTiujy8kKXHyuhrUmW",
-	"YizQIH6SgW478HX5YfAeKNR7PSB6JmLatdO4ISSi+JNXqADr3dygR9JIGAc0RQPkaQajsxQ0ZEojjoWu",
-	"EnRtL2Q6tSTCrEP+r2o54XxUXSOL8oKzE9q/yn6v8gApWOhbeg8WYrEMSZTo8zRHD2bzJ1LMk4BJsvUj",
-	"5qYlR2Ct98nZrp/HpflW5L6fJhCWPnktrn3I9+r3OeTigrQ1OqfMVCRsWws1VE+TPgww7EXq1Ml93ucf",
-	"MIi4lDtXmx/zzRvnOpVVMLJLi4nk0idMp+yANixz39VPGZ8stP9AVaAzpm2YbEJ5iGkPIU1u5voALL3P",
-	"wQMFBI6Mr9MxjfhBMUeN1IFI2N3lrAKbPcYC2EZkWEyoYlepnwOdS+aTCZV5LQvGr1gsZlBlCAnlB5Nz",
-	"ZLBtDUa5XLCEBDRJIoYAMvhPyzwJWyfhwNSUO7DewU8kOM6RrR14/e10X5CYKcUS6fd5GI0jJX0yAMwZ",
-	"XMD/HAyISMigNdjWfgyR0iglOPMJxZiryGbr5Dxdf4Tm14j3uS78HYsxQCHDpaREfZEIpbltpK3UA/PL",
-	"RRQO0EzH9YGZnWrZO44CxrX3e/rKnIF80eq2OxWkWywWbYo/t0Uyfmr6yqdvTw6P358dYx+gqJGKC5is",
-	"04ZLU+il3Wl3UoUInUXegbfb7rR3tRfhBInXUw1Pf8K/x67kN+dajMVo5UiSudZxYU5NPm6TM8iMk1YU",
-	"oUPje5MV3TgA8QTOXwmTKQ/r7MDJE4yDk0qbv7NJdNo9q43RDxOV0NEoCvRhZhLhSQinZvYAlF3DG+6t",
-	"2+mkhM8k06WzWWxCNp7+Lkvs8XP+yheXxeCplTmYcfKsONuNv+4A2wVG4h38Bi7KaVYp7210xbgWe8Hl",
-	"DljUL+lmpfcJuj4FrF2uvjLjsBRQnqIbsBwDp/KgcEmmhUQSgt7AOozNBzTvc71RxHONFNNobJ6cmLly",
-	"OI/iUCuqNBFUE5YSN2ikk4IpXTwRSZ2mQfBd+3HAOxLgoDWftckZ3Le5bB0juZhEsSmMla602+m4AMEc",
-	"zFcJBx9gbW0Yb7+zu9l6NC/Bi85Djecc3yepUiZb85zTKxplypr7Wfx7oZBXLF+RgV7NgEhAfe2Ql/vY",
-	"ajHMKln/galk2eqNUDH02Z0xG9B8QYGRaYceKi+RnADLanv2HlZVmrq5WYVXcPzROsSq1IkCFRjkk6vF",
-	"tX/nDockoQsAagmptq7EpQZx4CZBPA9T70QyMD9eUDVoVyAY3s29WfQzzHkrMG5233oKKPRZR7Jg6T6w",
-	"SuB4WHILYXevs1M3drbYpx85NYKrTvyw19ld3+mNSIZRGDLU6u11X67vcS7EO8qXRnKQGrU66/udGN88",
-	"lFAshFzd60ynkf5oo9dNkXJLDQclcTfNSWgBXvbpE2hT81SQUqdYNKkJb3QZBTeBN8CmxRWbOBqdT1kM",
-	"B4ltQuWkCnLam09DRF694DU8Fe8X3MxFaYjL32BGW/zAsH6IuwzrwB1kQl3tGF23BQ+YgfcGAPWahtne",
-	"Hg9Fdhr0OKXLWNDwXIi3NNGe2ns7+02WJ+ezmUgUC9+xMKKpp/Zet7u+c64s0YFG3ypCa5CxcptujsEr",
-	"mcrTz9rv60ZjeMwUc7FIEOSkro8NhraZMvp2I61pgxdFpwF4MDyRJI5GDMyCZGufyO02+QAcR78GDfPp",
-	"c6AdqTQVKTLnqXe1U6yCThaFeFBMrUNRi6k+Kivq7K3v8V6oN2LOv1lQRwi5G6jDozKhU6ZQ8Kvxysib",
-	"PP2ZLU+OtB/Gyvqcq5858GhPjSugwsDyrCvHw8KtAz8vyZoWd6WyzzGbB8lX2SbvLQnoFaHaMBwW6nvS",
-	"hJEJwguZ85hJ2ecDLY7/V2pPwDBuKi91HhUXjsXFous/6qDgjU70bTSNVG22BKvhL1jjtEnLQ12js0HL",
-	"Ey3lnmN50Bu/fFlY9sA+NDEypY5TAyUGTXgHppZdZoovh040oyTlwvlrl5PKUPre2mSQ3xzcjHTefN2a",
-	"M6fkZot1lXh3Llhb08kWSEzbRCQk4uknNA5tN1mcHUuSr69qi9u88n0+eWb9dZ6OLq1fk5zGVSsfwgce",
-	"jOnkp1/3HOrpYsNiVDzex3wN/Y2kLnxGOUwEZKtMnLctJmWRzjo+hcnda99UxxIMyJGcoIG4GP1OwT1L",
-	"b7ZaQG8kEq3k5Ggn6POMrss2+Yj8gAzKjgrID7RBd32cU58ncy5N3WvtYQiqljxMWLtdpGr4K6Z52163",
-	"m6nj0tAjY9tq9/lZJYaSlVOIY+9iFnHU4qOGDrT2JyGbzoRiPFi2fmbLgVbpqmRJJB2xeHmQyqjdPTIR",
-	"88QyFID4mXLgPs8LpaciaV7o2wqa1j9qvRAuTj9dMwV0XlS7z7MJKEdFvx4euDAczKtMqZhOkyr3kQdE",
-	"cUySOec6rIzsdV66WLaePYe8KsMu0xHjsBlMhGRaMaotGt39fYLBqYAPpHd2eHICHjcJDRDOtRVpSi+Z",
-	"xPONsLQ31JiPpDkDPPE2+ZnNFJZQtsUfBNH0CsrF5/fDbvBitMtaepzWLBFhS+6mtFtr8nLiXbpyb1WK",
-	"saI93kpc8Fu/f93dafX718+PP/2vf3g1BH8TPYTZEHIHiWQopyg9q3hYChNWwTqwmYC7oCMKsXFeiG8x",
-	"/8uDlSirZoap+mmh0uemsX76sIRqX0iVVJPbqebBajGRBU0RNfza1UqdBiIDBIHEUaC+66EeSCKCrg3U",
-	"DuemLqlbb+WQojaTmHS9nJt1L3R8UcNi3ZLVW3w/ORTj1hBFSwPZUsDi0HmKA82Nwm3fvNORCAPr0wJD",
-	"m5zCDrVlJYYH8AAlg4HAN+7AT/O7k0GAb9kB2UKTPbiUXKSf9AOmz2cJu4rEXKLAv31A9O/wF+rc8Hk4",
-	"jNNcEYHgwTxJGFck4pIlShofkHS/WhIR3NhNYdA26TVSIRCjQUBBMX+MNtAcfMtqg08PY354Wzwhi3nc",
-	"fLUPy+9mh7+r2aHuAXyb1+5a0v25kLgEEz9HLFlpkXhXkyMu853eUiyBUMV42ydhIozxMX9eps5nQCxH",
-	"CWMSsnNIrTMiH9iMUVTnHh2/PT4/zvW0BTe4KDRvUutNmaro+txa2Fa309l+RdIJCBckFnwMD/fIuM9t",
-	"7XX2tl2UVZ9A4YH3lYiWDm3kd5vIPeNhGgR2b3KU77ZjvGHa1VPwAkZB/lb4E319Ad5FksXVkB6HLxqC",
-	"XWAviRLiFaEa5nU7XReNxKgv5oK30o622tiFBmOmvkYc+A76Dwb6PzJ1D2CfKVw3EkfzgU8yfoSS4Qx8",
-	"CKvok0bW6QxVNRmUawLtCgF0B5mzdJ+jWtSUQ5AmzBSfEvCPWodp3/K1MTOgZgljrWifm5jegHLy4/G5",
-	"T1gYaSXrae/88CdcmEk0U/DoTliLwT0DUzS8s016/dRi796xSQmmlaVSFcPR5nVq6T5P9dJAPIrJKGks",
-	"BRnCKkCJaoKmbIIFawY5QOcNzV4wfa7dFtLYTjjGLDoKqVLNoyjIog/13YbAqV86OfW8FGDs3UV/mLA0",
-	"wsg2kGchVnIuZ4yHttpwk7Dh5kqvuqjpr1rplV5VhTp/vQqvTQn6dw3Zt64h05j1iBqymmfW03IhrHvi",
-	"lE49XC/18tchTrqMD+GMmZwKmJHY4hKYikJORKJaMdJmKgu/9zmNY7GQB5Y5ReeyMHFZxRAsDLzSqVK2",
-	"wagmozFnIfnnv88xZEaRqZAYotPnYKgiW3mJsbTay7ZPzs7PCqFUW2e7ZJDWOR9sv0IHjijI35gpJ/b7",
-	"XKsB87QcB5hyYdAmJ1LOWagXr3VxgY783coereAYSrXy0WjzEoYEdbvP51xFMRkB5Z9GfK5Adakd2dWE",
-	"LU1mj1e2ujCNw9AxVCj5s2vNzi2raOYaQ3rFOpRFZp4IhUbQKBM6zOyUL3VcTuYbjAZcw4ULzjjwNADm",
-	"mgdFbYPrkw4hwaMYLgnGy2GKhylQmiRi0sWLIzjNYrGcB+NN+ubsyeoeC8V8SlaAwiEGYR0KrhIR1xb/",
-	"HnDRwtMdFAMS0ujl9GdXQpWbvxQze2T20ICLpc5eH3T2iS/HVn7SzhlWlbSq4iooIEbKas6WPKjjMXN5",
-	"Fw7DrmDptU6URffGzEYCemkgC+011objK1MLejPOhd16gUkf16z5WcQD1rh1Y6MGtk7tFQ/pZ2aWtc4S",
-	"oO/rK9do/I208ahtnYc6ADWK4YqKijrbUxraPYo25NbkYBTFrJ4avI0ujU8UVieXqWu1nyUXwv4kjBKG",
-	"JUO0IXQA4cQ1wWxvcMJNt/06EQvJTikmpWvY+h29/oCJkmTzPo+B+Hqm9ZiPR9v+a718vxVK8S1JGVmc",
-	"ocbFtG4F4KBFizTUfeXESFOZWnLUk5ey7B4L0XmYxRzCUrYw84fBHPjqkx8TOoOA5CgOE8bx2WmoGcF0",
-	"N34fzfG/oJ5V/to1DoFQ+R9EBpYckFnCRtE10y9Bs8btnALqDwXS5/d5lvOrKO0ZBTOW9hUKXnJptEpk",
-	"ElFVvecPUp9XyAqiJBnYJR8GrzCKazSXNE7dEa1yNHOuH700zadDtgZ50i9YaJrtaqTQBnoFL70UtmWm",
-	"c053aVxuwQOW1Dwc63xS3pjb/U77G9B+fVbfqf936t+Y+hfo0DdJ/5XJAfugas8Pcy4b1JLJ3ExS06Cl",
-	"ZNSFZQKRhCZZk5irQEwZEbzsB7OVE15DjJVYUNMRonTFFPWTUGgxL6z4CqyDhug3N7FtY2Urq5ZjHrxA",
-	"IUNKqvE0Ax9owx4yEN0c7ZsYWwIkH/gQBA0jY9rv7LnoOtzY4/gC5LOcM6k0ca9T7mXXMcqDXf5qpPSv",
-	"b5Q5x5Ajh0mGcLF4XLPMPE12+LAGmVRJmLCZSJSxzEzobMY4C7PUZZhRt0hm2uTMEAvJIEVTUUI09ErL",
-	"jq4CYEgCSmQqhqc/NeSkzzWBKMiOMJdPKuJjVj8WyJEVvbXap0hvGXPtPlDOETuP77cSJqJPVeeag4V/",
-	"N51/N50/eOYHOIHUaiF0quqUo97ZQrHG+qDzQerAKN+4jpAtTqcY4JgmHc+SYupYVF3Vc9tPa0PqVj5R",
-	"JmQ1JV5mD37qIOkXZDq0UkJuWSATBt10CmiTmlWvCt0uTeaR1IQcKYmSkk9ooERCtjAFM/TF+qAUqa+J",
-	"Jg3bZJ2Jpc8xatNK356pDJhiXIuVpjIT2X22T0K6lNt1r+7vFpm/gEXm72ZgKQWGWfaWzawrpQSAxdzM",
-	"v30CaNKJMV3h2W9FAAmGGWawnTKu0iSaWwMIvYaH0mC7kKn14OnTGDpNhFQHLzqdDsKrWW8lf4ahcrDS",
-	"lNZltEkH6jN34Ec7D7+2Zd8b31kHwLI+S9QvFrIZAJXZwkMjgznm5c0HRxLvGlWQMApROvW1VJqOAHsp",
-	"DKHvqDrGuaWwgK1q1XVhZTrbvqwf22g03IOXIAjHyGh5PijmKiqu2DRxjJumYjUU3eSPJLNEDJkuXiIS",
-	"WLJKqBKJBKf6jHtwxkIW2hNZySZvPt383wEA",
+	"7L0Jcxs3tjD6V1D9pirSfE2KoiQvct16j5blROMlGkvOzNzQVwS7QRJRE2AaoCjGT/e3f3UO0N3ojWxK",
+	"siwnTtW9YzWx42w462cvkNOZFExo5R1+9mY0plOmWYx/vYzlQrGjeaxkDH+HTAUxn2kuhXfo/Tyjv88Z",
+	"CfBnMorllFAyi9kVl3NFZnTMflBkINi1vjBtBm3P9zh0/X3O4qXne4JOmXfomZ8931PBhE0pTDWl12+Z",
+	"GOuJd7jfef7E9/RyBk2VjrkYezc3vl3dO3r9gal5pFV5had0zIjif7C6iaf0+iK2vd3ZQzai80h7hwcd",
+	"Hxrx6XzqHe52OvAnF/bPdFFcaDZmsbOqU6onZiB3PecTRkYyCllMtCQRV9o356YnjARSCBZAyx8UiaXU",
+	"ZGuwM9iuW/oMZqhcs7fj+e757Xa6+1Xnd5ROeBIyofmIs7h6zbmlDeCvi3a7PSA89ImMCdeKwKrI1scP",
+	"b1tMBXTGQlw4u6bTWYRXDJ3oMNjt7oVstH/wZDzhyc7sVhJgSCe74Nm6fC9mv895zELvUMdzVgMru/aG",
+	"0r8rN34ngJ7RMRcUurTvDtvdTqdqhcdXTOheYNZVWqaIloRBC0XkiOgJV4Ri27o1mF9za/hbzEbeoff/",
+	"7GT4v2N+VTvu7OlqvjYV2F1xUm/5lOtboH+E/e4J8XElZ1wEbPWVUQ04Q0eaxebuNJ/WrlDheO4KRzKe",
+	"Uu0deiHVrAV9vapzORFBNA/ZudQ0Kq+nFwRspllIRjIm7/j1jLHLHxQJIm6WKEIyoYoISdhoxAJ9CIuP",
+	"l4QKtWAxCWgcc6bIQMPwg3ZfnGjCFQnkXMCoC64nRApG2LWOKcE9EQlnsJgwgdQOAAMIB4tGJJQM5tJE",
+	"TeSCcN0XW5SM5lGErXxCTesZVRr7MmHoDk2gDn7ebvdFzSFycxYXuNrcYdpzG0oZMWqA/Q1bnryqJoO9",
+	"0xNyyZY/KMJDsjW4ZEskgw4NB5IOK4N/BzGjmtkjK1BD6NqIGEJDHq6kfjOqNYuh6/9A6197rf+mrT86",
+	"reefPu8e3PytEjoeBcL8PBopVrGK9/PpkMVA2jJWoIBhqks+I1t8LGTMQgNKA0tTAPrG/IqJWn4pzWyV",
+	"ay8uPb/6TsXqb+BG1EwKxYykRMMP7Pc5U7ifQArNBP6TzmYRD5Bd7PymDDlP4eCzx+LYENUpU4qOYZLY",
+	"jEOGMlwSbhDjikY8JP84+/l9dp3ZlMc4yI3vKU31XIHE1PE9NQ8CppR3OKKRYjeNiT8M9sHuzey0jAnV",
+	"ayNbhTVttz0jZ4wiHtz9ZKgDEIbGIP1E0YNGMaPhkrBrrrTKTqlnvh/j54qDev5lDwrXBjSeXjJBhkBB",
+	"pZ6wmET8ypWryFZ5odu+JSV94TQEZh8HE37FQqTTARVApyMpxkCZJ1SMGdlKztxeQ1/Arl/LeMjDkIk7",
+	"3wSeuyWHJKLBpUKSN1eMqEDOHJaUzllx9ntf9uzL68O1GaCRMxbjjolgLFRkK79QA7knQrNY0Og4OYE7",
+	"HRq3oxHzW3pEySxnLL5icemcDr40Miucl4woj1hItiqWs/0CMH3CxdgInIwEFO6aK2TZok0+ikshF6Iv",
+	"YjnXTJGt/c7+NsLnIpZiTKZMT2SI3w98g7tUkEEviuRiQCaMhizeRvjBewKsYeKKRXLGLPC+l/q1nIvw",
+	"ztfg4BKQrxEOml5GMk0FuO5/uWt4L4maBxOXIHBhATUeU8H/MLC6lVueAdJTuowkDc+lfEvjMbt3/qOl",
+	"JBGO3Ij17O49DOvBJQF5pEagtFBMUbJVZGuXvOMvt2tY0mksr3jI4g9sNFcsvAd6yMjMjkliMyiuKmaj",
+	"mKkJ0fKSiewAk/krkL37ZY+vcpVKo0QVxAwf3DQCsCMhDxFDrNBPFWHXMxZoFvbFVm4H2y9wGHseRNGl",
+	"IosJ1WRBVTKRTwTDCyKKBTHTFq2ByvCAfRT0ivKIDiN2L5cRUk2H1JCoeTb2CxIzHS+BasU6WmYXUl5G",
+	"ejUWH0AMP/SejvaCLn3O9oe74X7QGT1jXfpkeBA+D3bZ3uhpx3Ov8gtjQrrHQM4jc1VDgDgaTFhYcYFA",
+	"UfiU9cVWzW632+S9JfNwcUaWCMlcREwZBppyzR8UkQthR+4LvHEUbBZcpads3riDD/BHqwd/DODypQiV",
+	"eawZuo8CtNOo/CI4M53gDbCgHLY5kjEzs3Axbud1BqteHXCS53zK5FzfL9IXztquEJoEExbA4zpkNIy4",
+	"cMioXUgFEdh/ICKAa0vXPuKCq0mydq6zNZMtd62Ghp5L+Y6KpSWu6u7HKSWZUrEkFuEUKidcSTMPV7uO",
+	"lF9YS5krdb+onO8Iw1MaMjI10Gm3UWJRIPQoMmOxxYa+2KrawPaLIu4YusoEIAIexJhy8TVR6aOgcz2R",
+	"Mf/jHpgotU/J5Ci5IqnWI53fnbFCRtt9mCcFV2TKleJi7JMpjUAnBxxubqRgoL0xu5KXIE6XFmyw56NQ",
+	"89lMxpqF71jI6Tlu7z5Ft+lcIUMoDeOcZXkNFQLdwcPpEgbFxQ7IVu0qzUH+AjCDHV7jA+aWhxgyTXmE",
+	"+HOVjniBPyvv8NfPXiTNKN7hrx4sOdEsffKdC5jFwCH1kvTxx77nQEp27smHm083fsXtZfPbN1nWM9ts",
+	"BYn7wpJjsjyuyIJFUcsAvVH8DOeaDGNGLxWhJJ5HLHknmhl81IOAXjlBkb5AHKFhC9XCI84io9PdkiLT",
+	"nLoiqRVHtvFMjDSSZ2N9sVU4nu02Gdh7bZcudWDXBOKSmR8086gQRNE0PTyEid6Mv2HLAvCYdYYXqI7v",
+	"drpPWrvdVmf3fLd72Okcdjr/7flpm+HyYq5YbKTIuYov9vaHw9GTkIW7w6f7z6nnJ7reOu1wRJWGMcx8",
+	"Yh5FmZVgKQKykPEli5Xne7OYjfg1fL+8AD2T53uWHDldURcCoO3NFfMAEi3wcqPRdDfXzOpQvdnP5WbJ",
+	"Rj+v1YiXuuYPocjc/sVBeiWUjNgikTTJ1iVbgs4MlBYgGaOGuHI/cDDmBWJ07KXZzXFX7Cg58UqDL4+V",
+	"BuiNaaBZrBLUuGRLH9hwzAI5FhzeKjpvJciurzShe5+fb7mbBAI+e1yzqVpHJM6guXeTDkTjmC69mxvX",
+	"NvFrZrCwR2IPLZ2tEkh8F9oKl5zb66d0djn8jQUalmNQ88gMcAsMvWRLc9Z0GIRsNJ7w3y6jqZCz32Ol",
+	"51eL6+Ufnd3u3v7Bk6fPnvdeHr06fr0eWdcjJszmfRk0vGTLalC04kubnIHWLlUx2TcLUOJ2zXh1qNwA",
+	"Ix4Y7mDzDaBvJTC95UoXICnxEgFR4E9F98sgF2fuNI0uyPLGdTeUDFt/7I4FjYYhB8Cl0amzNpRqfPda",
+	"qg9iHVIlUFvgHqCxspQZpJyRjNtFT5qSd0lmfe33z7yVVDY/2ytjfFSGBdDQKsu5NsbXjTBjysWJ6bBb",
+	"uATfmwv++5zZn4ETFO8lkWJLl/KSBpfDiP7BepkMbShtoiVce1MFrwPysus+R5AWebn7dH69MIT5Taez",
+	"nzRwcKXT2U+JcocOO8l/u9kdFMcqgUFpsjXHjXrLswqy6IJI99kaB6TkQ9mRxhwjvPBja6XieUEXtG4g",
+	"Ll9yEaJ93FHYbmlQDIx4BEYcLoyegA4VE3r7hR2Ta3TrUOyKxTTyCSyEBBMpFVN4EQIe+7+WDuZTlQ9B",
+	"JfWt71kBV2Ck5OMNgSjtDcCkJ7Gcjyeoqzrba8GlUc2HEbK6AmgN58El096hN122ht2W/dP3nEN8AAhk",
+	"IpxJLvTFPI68Q2+i9Uwd7uyovfZctRZM6Vans98eJpscdtuBnCIhH5v9O83KEJ3s0ZWsC9t1YPXJ3lpQ",
+	"LRzOKvRoQC6K78rVAxrweOV0KJ2fu8/GR5kKUfOY5w+k29l/1kBwTtDxYjUi+2Aysc5VqWuVYiIkXB8a",
+	"9Qz7fU4jo1mfaxaT3MgvjE8U2mZc7Ex3VIGXGaC4R+PCTB4C9tdut4DplWhTieXy+igY355ZHOGB5Ujc",
+	"OKYCPGbB9UsQJjSLZzE8nOADGI/jAsqbQzfoOpTXLfN3y7w4zG/GGJX/3X7zvWwKM8bzHHYHwbiMgc6U",
+	"eUfPg4P1yJZf0mbcqLDWzxtec8aVEjCD7VUBmPOyvxMk4a++c2DFA6iDqttwjR55Ka/BOAweikUoycPo",
+	"gwCN8QK3jMSrevU1Jrvy+p5JrLM216u8s550OK6Iv4ID4v/5m/cIyae8Xi/QNKFu+TsqbKI31xOfBDVE",
+	"jGwdHf24DXTrH/86h8WFHHpPuaDaKvXpbAYLA2AIxqsuP09kfe+3hV7R/B8LnW8uwTyxogPupABhiZr7",
+	"vXl94enc3CvltX4TF8ZvwrSx31oFXwqzgRvfk4L9PMIH+hp8qdjSehwLxhv2KJw0PrTLnzcjY2fWgjgH",
+	"YV8nzyjjTgWgRBQfCxaCoyFgBZ3NflD4nJ1R/kDM8beFvkhlZKPNQNUEv6KaWYm6Bf+9PP7x5D05/XDy",
+	"S+/8mLw5/g9+7Yt3JyfHV/88edl71Xv/cnz5++SS//h80XnZ++fx617v7KjdbvcFtj1+/6qif362ixlV",
+	"ajaJqbJa5pbzIYUhwJlvh5Wvmdu9gU375u5ps1XXHfrqURJqXxytKI3ADX26s0iRO5z8bovHXkP1S7Rj",
+	"QzlEEBwh4Qyg9DGi6w8q7yx2z9h6G4Ja0JagaTEZ4Ha3+tVQqrD9zToXYdEc0H1AY35ZlSAX8/FEg6tX",
+	"b8bPodmd9G84GnlFNUVjQBWk0RnPoCSdvUVnvAgoWcsK1Rq/21k/Yt0YL11XDQBUNa262du+aJzLbPSy",
+	"ueXNQiPFLO0ZhxfR7hW/1NHT7vAqejr8bf4bvAz+kAI6LtjwYi4iGVyyePdu75qVgF9YVpmYrH3u3vWV",
+	"9LVfMenxVD7SzXVsfCybvoIw1hlsCwVrGYLKbm94FB6PPKDsU3ZR1onuXImwPZZyHLEWnc1U27w8oYMM",
+	"Iew3Z2LbbXX3z3c7mYnN2n4+sJmMNdq/MOja28m+QCybMXyVQJGH5Us7z9MTiPKjgpztEWNZg/faJVtu",
+	"VxpJnT2uHtaETAsZsp2QxyzQMl6iTsvs3kRfuqckA810S+mY0alpyCOmgGClgZMwb/Wq3IP8fO9uD5VR",
+	"7q9rI9orl2juyFkbF/rJfv263BBCF1iRwVpzrw2izO7ETpM/kHqQrjAAOxHMiSl1RmPg5gnYeX5q4zz8",
+	"1QDYveFAzuzbEOIr7J7uHj6vv/jcBlckM4i40oY86bI6ejNjskNSmhqU8+v0c7usuuIyOa8AYcZaml1r",
+	"wC5G6FDOtZE6Auw8N17wOXbrne3lf83ryzCMa+2JZzkZEhAscn0Mhc7Hxha4fpagoAZu8dMMnQ4TQB4z",
+	"a80eswsDQhDPm4Tx5xqbKOrDXfsv/A0szzd58M+lcahPABFIoVgw1/yKXYBn3zyGwTp+lZOF4QC3c7LI",
+	"H+MHuiBUKYbQk8Tlme5gW5LxeLe7R4fB/sGTkI2ePntunICgsbqgAaw2uUJ0z0AHxDWLxYbW39ScZN6z",
+	"o67flGmKfB4oMKNTQ71paxZRDTQzo9AQVhTOTfjY2R55mZhqUoEiSAXNnDG0zhJqHnypMqf35qR38vPZ",
+	"659fvX//9PjfvXenb4893zOPmYustXfo/f3vf/9w/Kp3dH786u9//7sjV2aNbvI2TUaVbu1WCFae2ssm",
+	"QT9NC18mOmXl0WFz79DdWLu8XGgnxvj0FzDYZEqDlprQ7sGTw73Rc7obdFh3+DTcp092cSnaOlJ8yrxv",
+	"vd7R+ckvx2n4z0WT5dmmMaPomGyAYj4L18D9zSeLegbp8iQ+j/yrKO1p1vIWdPpMy5iOWUav3smQRWWa",
+	"nS61RMmiKBffP6U6wNAjjT6TEbpKboFwg886JL4mz4O3Jja/nkukG05WVcMe7KLeV7oJ/TSfUtGKGQ2B",
+	"kqMXsU+Ml43xqGP5mE06hQDYQry3apN3IPsLqftCaRpro8U1yXUG8GKlOhE7pzS+BGlUbfvmxWBDvQbA",
+	"d7EtI8D7rGdpX5g0FEmslk+UDS/NBdAXo8ZQawy7MXG7OFEghabgUdsXQoqWmtGAZa6sJvIkY4A15Ge1",
+	"A5WQupDFYgvP4P+HTfxtu9KAtM7nKrvCM4ufJehDdD2EyONIT5a4YwyHHC4JOJOpNjn7eHZ6/P7V8atD",
+	"MqPJbzbKPfZz+oVLNgOn8de9k7fHr5JBjVe6SuKqDzD4ThH0T47lgmzRuZZTqnmw3Sa9D0c/nfwCnUMW",
+	"MQ3BJJrFYA+K7Cnbd19KZ9Lleb5nJvZ8LxnG++TeS9pnxUGdM6VNHq2Kt+xcB3KKUkcGQVdcL80W26SX",
+	"bBL/xrBwzaOIUNLtdArSiRNoEVpB6QI9155B/IJmM0Pes7AI489h+EObTukfUtCFsr4clvHFTMnoipHE",
+	"O8QJw/ROe2dnx6/QYpMNaiRWYlgfcZlgmukEomeSj6XBgHAwtYZO+40mTGM2kKcU6blzXKvIMVzfK9vU",
+	"ndf1AqlfQvlNlqypMkWOS16TltmcfrrmSuqKIpvrAmYBsKnzZ8FLxIaKkJxb2FbJF2zboXwlgMy9auCR",
+	"reQ8Dli17AXEmOncy9h7l3zLltFA7Poz+aDlJLahcwiaKX1hggwvFE3E5gowb6yNe88WBVWce0trer5L",
+	"mjpqjTWqP1cYuKm81UZecVbJu15z2IsWEOc5SE9x0Nz5q3za68nGS2x+Bq0rXYOLCy4fwQo8l9fZCd4V",
+	"w+X1QyGxvK5G38fiKZTHNlztXx7PUsewDTBMXg/WewY9QqxyLUf3hFyOLemBkCzdRCNc+0q2qzymuUv+",
+	"yyNc0Xy5Ad6lXQcbmLQeGxZW4l5BzWh+gBCfJKbZxS4yyM0OyVEiFmibq2xCZ/Dk6otBYU0D8yJc5TKY",
+	"SQl1179ODPeRGq7uXcXcffcaV3dfQcV8z5hELsIYVa2rxvkRW76ChlUDgXR7QWd89SA/aT3rzXjVAFwo",
+	"Tccxna4e4SRpVjXGTCo9jpn6PVo9yGnarmqUWKnV3T8oVdVP7a3udrZX2WtCY2Ze06t7p+0qRxFyMYro",
+	"5ZpLPEuaVY2h+Tjma7Z+jm2qe19qebmuN7Qp9y77uubpxc2X449ne19Fc7/4B43if3/U4vXxu5OdN0/f",
+	"vTp+/+PO8PT6w4gf/cf2fXP8n3vQ6ddy0GaOvPWwe+M36bkK15qNsJLyNBtiBdw3HGAF9jUboQ5zmvVe",
+	"QfaaTl+Hek16V1K8Zl1rSX6z7pXcr2HXFZyv4Qj1jBvN/g3g85YPBTMmwUEf6KXgbGOTZzmbUh7Z2PD/",
+	"b2o8sFqzWIat/YMnbU6n7bEyefAS5zmj5XJf9ZlyzfnXV3Vnx2XR3WE32Av32cHoiTkSEE3Nb8WdOupd",
+	"s9sLu92SE5xXvNucKwOKA6ERyKw2ovdT69/Ww7+CxuckuO/vpTwybvZgco8y92Ryf/gmHk21RPeW5GjM",
+	"BIt5YLJQ/XR+fopuzQ9Dl+xeasQ0qlhBv05nvG3XAqRm52p3x5jaS/Kbk8yvZ5PH0ST8ndGYxSRDO3vQ",
+	"+MxJ+t3YZ4/JugyYfXxuk0pc8PAicYvgof2oEh822H87WVTelcC4EF1ggSDv0MMcjJ6ffcb+cIZYFcVR",
+	"Y2IDhKQihUifZt+pQ4YXm1GG5AhzVCH5+E1QhBUC5O1ogiDpkA9ECNL56l5sigt4IlnGa0WLp8/2d/cT",
+	"g93z589rn3GJ2vPkx3/+8o/MCFgtp1SYHvgYPEszs0Oq0HCc5vKrydkh0nCgLKtONsKQKh4kGXZyyM2d",
+	"Q/mrY7cL45vhd3qKOQRPv34TGL7qoX1Ltm+HPPvn2wdC8WwPjZ4gM6rUQsYhqjqCeE9j1OmiEzu5PAH5",
+	"YJ6LtLGffvMOvRh5eWLDGJr4VSpotNQ8UJ7vTaRCT/5hO3FgdaWLKol85m7ir46TOajcDCmzc8xhZfb5",
+	"m0DLStXJbVnuh7MzCGvpaTklIwaeYA+Clh+UqsZHWENB/B5GcpyTv6FN+3oaeVmOf52kht/r2EQndMxQ",
+	"AQ77uYJMGDuVCs0YF/JXxykDUpshU6xUDovgJL8F9Dnbuz/s6aFXIzjNbsk4n8jsoRzX/sLmhr8IciLA",
+	"boabai+Hmmrv28DMFSaRW8qbOOQpDPlQ6JjuYWNPtM5ol3XDvaC1PzygrSfPnz5rPXv6/EmLHgz3g72w",
+	"y3ZHVa9Eu5P/Nd//N30taiZoMvTT7uj5s2fDUevZk9Fua3+XjlrPd+mw1Q2fBmFndzcc7j91ND9mhiAf",
+	"tm392ZLIRdxoSF7JYD4FKMEQRs3SmDEtlWxnpmhg3H736Olu90lnv7W797TT2t8/ftrq7b4+aO13nxw8",
+	"3Xv9qves0/O7r7rd/f2jvVb3YLfX2n9+3Gs93+s9a+09P9492ut1nnReH1fSCvfk//I0w0WlDWlH2jVP",
+	"Q9LP3wYtqbfP3paUJCM+FCVJ5qsmJIkx6NC7XqIWKQu2KDP6R57FyTTkcf4h/fbn3qvjD4WHdO997+1/",
+	"zk+OzjzfFIpNRP8LWzYAngAd34tl5IyR1dPwTj++fHty5PnegsZsIuc46tHP704/nh9f/OunSsri3MRf",
+	"nrA4eLUhXUl65slK8vWboCp1Lhe3JClmuGLUi5kUU4dA2OQDkRuzlvVvCePT9aifFBCfV4XHOtniXx2J",
+	"UzDeDIPN+eXQ13z6RnC32l/p1rh7eS4vHww5Ye3N/O3ztica6HbJ9GTwjS7sD5dsmf2Wviu0LsW9yBmz",
+	"SSHgXy2TIbKYoC4euTPW26Iw7TMXI9k2tijfg53JdsSVrjRM6eQQvqOvheRN0Re6FdAXPj1y9MWSYC9l",
+	"uKyp/LFgQptq1W3yzsSyKluz9ve51Iyo+XDKtWYhVGibM1Uf2Py1KsjBqG3odkiajVNRT+5W4cfYuzr+",
+	"eG2e8WIxab+ixqNfrCPvFwp1+9479HV5LzXWFM865irhe75XrrPv+SsqIfqlM/Krq436lXXc/XyRV7+2",
+	"0LCfBIv8hHa/15joJKnp7ez5BMBtyoTOdpgvJr02K2EWp43talHFXGdFNgDByDAGKm0q/XFBXlOle6cn",
+	"PygTtVJAjEgGVSCvxpuDexE8cWgnY0kNsGXJSHDWFUC5+uhgOjNGs8NTFfVXdTwP9Bx0Xha3fFvSFbNQ",
+	"Uvg/UayK87D0JH/EFXM3TBFTQJzanF7VJ5iWo6xMPMbEFYskBkgRINFLAvlJutfXtphZ4QAfU5nP+yDS",
+	"q4t+VpHw8jHud7uYWufQhJvRaQ6tVQVek61BJIOBTwZTNYb/wai1bZ8MmeIhM7lnkpsxdTqSjJfop0mB",
+	"d44gO6CasQALI2syN4UPUePTCKxc4lSB4elVrx0DZYFCgffP9YVPMSEkpvO0WX4G/25Zmt06CQcktgBL",
+	"jBcmppTJqj7/oEgkx5CaRzB1aCUKrg3ux5i+DyR0CjAxjNi0mFunQeH5ElFTNclvYFPoK2sa+DA/JlLL",
+	"YQ3CVjG5Ui41iOXgCHaf/OaZQuy6kruqJKJXtn6vg8Q0sOt3Hks2W5bnw6/m3teU01udKO7Gb5q4zqEk",
+	"aVayknhqxNG21XIAHWBXqaGGXemLjvvfftfzPRkE8zheU13QBdn1oFGRyrvJawbvoBckT5n0gIuysyQ0",
+	"0Cx8QYZSTwhkMTOon3hMQGbmhchlRTIEOr+oLGX92iyJTgmazRLaJh3TFCpVsFcAgM9NcgmnsFCtAzD9",
+	"Kh4dEzqbMQF1wk0JYgAg5RNpMi4p36IoU9sv7FuEmteHScZkntRtr2IXGaBViDs5IGtaVjRPJzc7+HQ1",
+	"fgJ8+UUUTz0Bt9ysqzMLueDqljHKiIVNF+n51RTE+ZhP4pf/zeR9yn+z+R/zH2kcTPiV+eokIORKzZlx",
+	"9qNj1ja0Hz9A5gIoiZitM/liy3jm03pVbqJ0a3gszfLZZuk77546dtN8grjMDVK+rkvyWg632UxBl4uF",
+	"wvpi9su/ZHxp8uCZiCiCwTeNSkp9j0h78Ii02+Wed4HnC9bW2jhnPZ/OWKykgKMHVpaj3Qa6cukW97qd",
+	"x1/OcG0MW+meHTqWu3L/C6e7rwGLiiTNFrCTsgxYgslULTTVX0qVXlYl81hZocusqVSVxi/h1sr+VivV",
+	"M21vW+3rO31bT9+a5TZYfytN+pfrnH1Kofgx1DGCG25j0ntDA6B7IIVmRchIjUk//nx0dvrvVmYXKlqN",
+	"dnd2OvbXDcsbfS9NtGlponVAuhlEGY138qzJkc8flInvLZcL/054GhOeggZgricXKXu+Pug8vwhYnFZV",
+	"rinoAWwMio+8sGzcR5Y+V4ahb15IGVcxj/kDTpmHGFeSQOCx57sCZtbKW3VT3lLms72/1hXdU0HAW27e",
+	"BfdbdEfatTmAoZ4l5DRioVGO4zhpcmnMb20KcZaqgWx+wEUKXkTdyhLMgl+xWLGLUE4pF/cCDpuLy3km",
+	"kqCDCzBVXOMnVAPW5mVH/Tf7QVXbcdI83PKygoNjvvV6tvN5TREw75gGkySTecxoiFHbNqe5zY3vmzT9",
+	"C9DdmZaVyrdM854y5ksP7i21+q7n0XaMyjPMZQvYtG5cPlfGYiIVs6dNJhJ4MBUE1S/AjFF5U7iF77kt",
+	"KnNbOICWnZDLYRocVspdgGhVkJMye2iu1QCoMd4F6p61GrkLcWuGm7tJcMD8dfrz2bn3aS2xKV2pe5I8",
+	"LBxOAyEdh0uLaqWDVkihRLMoAmucqRMpEAmIVQa/MKXNkCiAAMWUrVgSK20aQhlJni/F6FZ1WbfwRuei",
+	"aopyvZLooAQ/QtZRWBmuCfHZJ6w9bpNBhgmDF4RNZ9rUn6NYo800za8+hzpuTavdbhMm3rgkjaVr+co0",
+	"X1k9tTKZSmKcGFq3subWHyTC0A3WaIu/AGa06wvfZfS/FK7s4NxepzjVmYlosAzf1M3Z7XacKjoH64vt",
+	"+V5i376wT/Sa+/hNSUG27HK2D4kUjIQ2uss37IRQTTIgbhPoEpmWCKwzLCknmO+0InMxV/mbgW6ej/8T",
+	"NSIobkD3503huMCdUwpfpFMr+PVpDhE24Nk/yQVgM5Z+05NYzscTBGPg31tocJ0yKlRS0rZcD46lvG1m",
+	"XL+cQm9Ykwf+mbXB+LyxYwTEv27KZ1QQwHJsNHfCu91GjzOX4X6+FaVhd5jeOZTPDqqAad5Blt0myOKe",
+	"5y1WkqFWwkmFFMyBffunvSU5GikTRVE0iDnQWwmVFfLAhqBpBnComHHHsiQKuSWPrccsurdlNmsHRu9B",
+	"KszDojNg3Wtgk7ds1abxQQB4iZtrk1/W7HHtxqb02l3hQafi0h59fezctax95JQbZlstZk3aWEOdDgCH",
+	"MGJKmTOqrpX9l8nS5T5TqvZ8Gx1V80dIeidl48Q3X5N7dVqu5GIch4jiQZf6TOn1iWl8UG/JrXaVWGfM",
+	"rL+IO+AZnc0cUxAxqFFpB3pkWFP0j3MXtxmn+Gp2pIqt38bFIDdKEod0S80ru57xmCnrZVZ0fwMe4xw0",
+	"sa0RO/GNbUyLl0Iu4EH9wsG429Uxf/S8s6H1bpXZLge6lXiP7mcFfHdNag3rNq9kgkvafd6mnd6o3Yb9",
+	"GWiwSzFij/EgyMAj5+m6l3m6Gm+5lc6wKxNPl7XERe/Oddys+ZseHCTCBHqTVRmXTvg0JVvuMfkkF+Ts",
+	"k1IwM3xCoSXp8NtC+yRJF+hbR3Plk3a7vV3tBLoOAfWELQGvZmQh40suxi8yB16lqeaBXZa6Pdo5V1i3",
+	"BsVyOLUApJFDTTm6xlIS0GDCQmuHuWRsBgRBYUXV7dqFrXd0Wpkf0DaGULAyBhacVYvxiEHOFSc7gNyN",
+	"VGEnOGpmgZ3qdsHFr231ZLjEiCsMLKgvF1+qaF6RPauERU6nconQO5207ykGnrNlYDmiirW4UEwoDlND",
+	"QKa5XFv4GFGtXVFxeEVkRLMIW2uuqnxGv3NCfJvTil485Dqm8RJMdC3j0q3pGPgJo1OfBFJpEjChWewT",
+	"awYtKnagzYVpA8dzBJHU+55fGQteWnYhVrk6JhbZcHoKwBZHMm6TjzN49h50OlktaGUJxxZV5HSpJ1Bg",
+	"2pWsARbnQjFNTLTEtlVZCSnyzrNObX4SURFmdZe5GDOF6/hNDoua6E4TT0c3yvrL35Y9kWyfZGvw+WZw",
+	"l1tcqxlOhJmccFi2sgoibUNL3ivViORYBPFyBgYFqknMlE6M4zHT81iAMSTRCkOImFyQQb7y/yB/tRuk",
+	"5nBR+Mnes/3NrCS+t4i5Zj+LaJlG9ee1ryU+lIh+qGRVXBfJZIW/PH6aYVSf+WD+vZvTJMLDbRazKy7n",
+	"Ktc4KeFv/4W/qaqS/gXX+/zKT6lSIHIMTIMBIhrSQnatcTMWDKUJWouoMp/bTVi3s8PixG+5uCRbqJqH",
+	"Fx8mUdpObE7p5IC7RjtZswzo3BcoNKOdaAw9zF7a5BwNa4aZyRHaR0DW2cHi3DqmVywCkRtEATClHCKp",
+	"6YssnhHsK6iUxDm5uCyG1YHt1a3Wr3YcRvn/RnzK9X8ddPrzTqf7xOzjvw46XkNdcvnQdltgNwjNzsV8",
+	"OmQx2TLj2u0jdXB1zWXdcl5NvbppHvAq79BeWdJ05bUZK2dyb6T62u56wI3O12JPOUlF5Io6ZEp1MIHl",
+	"6QyUXmQBr1ZW13LWihhAEw6bu4JO1bnmMLaMkmOG8Jpe1AvSMWclpMbV4LKYWjdR0eEG9+yXbTj5Bblo",
+	"WwSB9YEzpbzYm7qXOLnZk4Rrq6NjHk2y9NsFi3y0yzi1KyvqNNMFuQ4M7tocVvdkb62O6M4RKEwHk5R8",
+	"FOqVgqZlxmKCjcwjcCkCfBsCDd6qVJqCgWw7b102irZNjWbmktxjqruvzZ0/RBBj2gwaXQQymk8rhIAj",
+	"/E6o2bOM0a4FsqdEbzCjAhJsAZEc1hmExHKhEsVU6bxu4WLnezMZ5w36B/t7Xedsnxwc7B1serKzmE9p",
+	"vERVg9m+qtu/DcvnCMOjJXqFLFZusVadveZOMuX2Xnedcvur6/bXJPdH8ae8qn/CZwAgPDNIfeATLpRG",
+	"cAJPdw1bLj9ZG71mavJWljOOUI2gT2zT7BJhBI5RxqZzDYLvFfF778ktLOI2c6YD2d5sPox4kN99mQSu",
+	"PQilInDsKljMZzEbsdi5wpArHMb3KKQI8vysieWynu9dsZiPlq2AZv8ezaNm/iXa/FpKtwCfc0Bwd99b",
+	"JJUOc/HX2ntyWpbKlBA2U2SmuXSLVRNNo0sw5dSG7vkmzbqb5TSfSznNDOmWIcmVCUoys5lqCk55MKhF",
+	"7efrr2clrnNB0biG0s1khQk2Nm4VK1sUZJkHKDRxO7Hky3l7Zluucm5dtfuNvVu/MtGvq0XxVfzv7tN7",
+	"Lb3CKkpxttdDE8Qbtry9WfjMGA+sBRjCELYSlVNk3+Q0MW8Yvf52tYX4a6SArbQGZ2EsGdDXrKno77VG",
+	"EKrYwmam35yZaF3nShXht2Addc5nrYk0f2dVR1wN+bfjEmn5FpPop00GSawQINmA4D/BZAV6VCqW+RIv",
+	"SbhjySHp26y8kvMvMlsoAtVL/J6aazJ8crdaLxPu3c0F6Wzvnhmie9kV8nfurpO2qYs06f3rLE/6Ulaq",
+	"9rJk/G2KQEYXqhiHWMNLG8TWsRG/rsB4wGWDE4rMBQiCiPVAw02f/GpjutgpPmC6+48/70RNNZsErmtg",
+	"1vxcCO5wKia4ULvfzCf9QqkqTWbtpsuxfDaFH8CoyYjoACQJWcBDdKsRIQAbqMtZNAIqTk1K35gZ87oE",
+	"0w4Ehp2tMA44Vl7zPsqWbyWgKgPaL9gUl5ks7gdFzt+ekYDFmo94QDVrMmvRDb+KMNaQ9lUpO6yHPfjf",
+	"QBtYDfx9trcuOUeOptaQm0pxyvc4nV7Y+hI1HU/o9IOM2Mb5OL4iW2iW36LmTNaltag+kU94vRW/bMjF",
+	"lZpPTf3g3jsCF1NgyOzaaCIzvyh8p7UwbR+0v6AxDERjcUgX6pDT6eGhm1bgEBrtZB1jRh0VdwoOJTaa",
+	"m7gQTdCI0maLy+mgN1xnicU4LBmeMzOqYZ3eofc/MLTXINg53XPTjBXpTipxPJAzVuPJAFX2Tk+QiU3p",
+	"koTykAxgXwOyNWbaRz8Zn2CaOrXtkwHajwdky+Ri84kJ4PNJyCKmmd8XmikNDefKNktlXqCzmNvN5vXE",
+	"8Wg45WJAtuwi1La1RCYvTXPEOKsxbXi+h33y6o08yGQHa4R5jF48m09B11uZlsgoca3JHx0xfGIaDVmI",
+	"rzLQD4I91cQ0FOw2RuntOuPttrr7OWe8JP7WzXhXpjPQToxZPIs5Kj0mUxq01IR2D54c7o2e092gw7rD",
+	"p+E+fbKLhErXJOd3l9Q0j2FN6KcbOskFKebwzHH8dburmNPZbk5tsnrnFW9FXZuaH07IRnICOIO6Hrba",
+	"9tayUWxnDzq/WN894kqkW+1pkoTCPGZfkvW+I04dNJTF7sBlZrMWvpYNvKzIjvTI6/g9kuxJzrY2nrjI",
+	"jSo22pQvZctYlVWpEn+KJfY2tbc7tSkV15isEhXyaaToOx7EUsmRJj/GdDZplKryeyXJW1WSvJ2q3gGB",
+	"+1VMuCkTNw6mzR3v52/wfb+60mQKG3fVpa99eVbebpVPJkRPgX5BaZNQyCabkXEqmVGUP8eYSL8u2d6q",
+	"12oFIq2HyRLH8710Feu7v0qa3jar5LdAihq+elec6Y3ftG/1gX7KQVplmw0Zi7HcSEGGbEKjkfFXwGpb",
+	"DyazFLM7dtq9Xq/XKiR4vNN9ZpD8Z8kIeY8CUXY49ysHNckuWawQurFYlPSviff+Xvj2Sxa+zZtP5bz4",
+	"7K06801RbAMBK4Wlet/MjR317tsR02rPk3Qjd/Sl/IYcHr/7Jt5V0l1Z/HiFm2DqstKpd+7b6zQBN0Mu",
+	"boFFmVvgxl0dAvT5ju50CY1qYEeqIiUVai+0llIem9oRmA0B08WAcjjxYV8nradkfR1Ze8OWp5THeRm9",
+	"7DJ/Owf29YL6N84dGwrvKw57nfC+8oQ/uVBVMfhmgs8bPAQeu6bMclXhb/zG8gLGPaUodld2Nw+qhC6n",
+	"2/hUk4yuLr3GSuZULXinw63PwHtm/Hyz6OZ3MmRRnb0I7FhOpSEyKBhGBok7mOXCuZTITkawvrBmp5jN",
+	"IhqYsN6Sir8visGxzbJRSBh9DlHhF5CWdx4DaHSQnFO9xmSVtBkuL1YXhyviWhapjI7MrnUYnC9kPN7t",
+	"7tFhsH/wJGSjp8+eXy//6OyCtbgUcx9RCAI2VaRWLhYb2hqHJo4Uv8zVmn4VtcLhz9YsohrMZk698NNY",
+	"hnM8c3Bpe5l4WKwp6P8FXNTywLGxI1oxiUE6SVqv71GYND9l6Qi83tH5yS/HaYnEiybLs01jRpUUCVA4",
+	"+WZrOq5PjJKvNFaBdY7BH1v82mv9N2390Wk9//R59+Dmb1X2y2pMLaXhNUm4ESGw3qaV9A/INM2468Ym",
+	"SPK6d/L2+NX6yE2XIDQ1GFcRiM85/68qWuGcDjRocjiFJ+VtciI0SPCUcyYph4HIhcCUGk7Qbt7yuoa2",
+	"OfuGlu6+u/vV+85lEymsCGza7JoGOloa72ED78B1DLZUmbcrCGpx4ONrzYTiUhym9ZdTkLriemmAzwSq",
+	"x1TcPv2NS7FLAdgwupnIIkOSBkgRFcTz4RDs4jCFWaSpobmsCBhrupCUUVQuxdZoHc0jEtAoymLDbUTQ",
+	"FsXHC8CHWTU+m9T27U9n+g1mT/G969ZYtuxHyD/c/kAX72yF55SRughcw1PrbWbBGq1n1amcZ1JYemM5",
+	"ccwBrgmUZIW8EaucLB41h9/wTu6YkignOKykJTyY5DysbEZY67KbWPLctLht0iOO8NAXW1SQn971jpK8",
+	"RgbAjS82RdVCyMC0a6tpZ1Wm4bdtEsENU6thAk81Qz70hMXo2xXI2TJNQdC88HaFj1lF/e3bplaqlHma",
+	"EG3TzRBq2/f25KggTK2cf7lq+gz1D4gj8yTlRdxiyI3YtivQNZNb1qQsc+WAcgKzIh3yk9LW7nk4lbwz",
+	"Dl7gM2VOnOOINQJh8SKqgCMny/n5CgsVEpvDaor4XPVIPmdKv2QjGbMzWiWXfJiLYhBUhfQwxBGIoldc",
+	"jI0HfsxGc2XCgekVI1v73e424aO+4KaijGqTV0Yxq6AR+vRtmYgpImOUBbYLz2QDMuv99WFPr7JS1WXm",
+	"gYuGav+azZRPlOX+NNZG8W6BlytyxRUfljykQ8tnLoCY7D7rwrWxmXlpTS0phqfYirCWNKGHktFVFizg",
+	"OY+k097Z2fErVLplg1qHR8OjiMut7IjQgKQfS4MBDDBlAajpkym3389rXh72KBrWQ4a7OtNsVkVinYXe",
+	"ihSYlfi55buj1uEDrqciXgiJ4NiWJEcYKsDF/V1T8QbSkSvyeJalMDe8w1uZFjBR4dl5fc+8Lz3fO3tz",
+	"cnp6/Gq9RdwSzJREJkutPF2Mjb+Vpdt0tQFbqcZuKxd1tr1CqjNh+Y86wpDOtVwVXLhp/OBdrcl1wStf",
+	"IJAwSWaRhASOomXb3nHb3Fw7ZFf3Ew74VW2YZjNrI/KS80CQ2DTa7raxY+eYl+KWfijn/PJcXtY4oazO",
+	"okwD3S7lRDe4RRf2h0u2zH5LHaq0bplPWWZ0OWNWhw7/apl62UUHq3jkzlhfWgDdwLgYybYpLeB7cMOy",
+	"DdS7os7ABshlzvpPWBzAJjf5BioD1FzBbQE/VxLgB1sNQK0uB/DYIP/eywNYW+VDehWmx3ALV4uNPBJr",
+	"zaPfawJ88ZoAVUjRoCjAR3w8Z0qZ2+YdR3WXllYR8sLuOdGDQeJ2V/FVeiU0NlH24mAC2pTyQ+Hs49np",
+	"8ftX5q0w5cJd9G7p/bYqAfZ7tiDOF6uGDyJG46S+42YJqPMqyqRt+739x6+m2Se3XYtPk3yANsxlzPVk",
+	"PsTESpLOeCuQIRszsZNOfeN2V5d81kry7rRQtmRxGtW2wuzSizhVaRWAuTo0iojU6OIThAD4kJ54tSHG",
+	"vdVVVCNNzO283JppENEx6a6681MaA+4W3BemLB4jCltDiNWuS8FMEln7e8wUZPJA4WDICO2LKxrxoi9E",
+	"kpk508T9oFJyYlQ6JcRcI7QcUSEkzplWJ7UvbNTdUI2SC5hrOJatNsqnMKlm3EZGSMMs1vHWufLBxemM",
+	"aUyBl6l0NRbHRCXYhbJ6tHVaD0frVplv/yO8oj+wBC9W0ic3et9Y4Lz9zl6mNU/NJEmZBD1xiAoMlxRr",
+	"A8dSz/esgcxOUI7UrzbzYQT6AivkxVKMyVai6EQWkjqwUkUy1Siq30yE7Awjf6xNAZjHdqUBsHRzzvqd",
+	"+uJmI0ZSr7ruZIef1wUNJy3diSqZSxk0avIPwm9MJf6SEKePGaiN7sXkL/lw9NPJL/BHzLK8JXrC4gW3",
+	"eYbtPlNXiowj5CLps88Vh7DKYW9TObje9zNXo/MecyAX3OPSoTcMJHnsklH5PL6kn53rYFeeL4P2X4Dy",
+	"IzIcAxrDI61aZxrPI0ZoUiiTDGN5WZSIIhlY/P3VwxLDljV+8h2VauKfS/r4Y9+D+5hytNJnwJN8KIFH",
+	"NoejSCtNlz5MawToTDntaGTT4RqucZ1U/sYClKWeh8kIPuGG4fpkLuBpIC5sbgvAiQsARt/opS+ymv3Z",
+	"4mrXUe1pmR7YKpWusRnPY66XZ4Bf5qxN6St4WMNfQ/zrdfJsUZcXplpWgYDYrCXWFAyCMBmYtgPflF0F",
+	"M36uuOghMTMR266dBPAgOcefvFwdVe/mBl2DRtJ6gmkaIHe1tCXNBUOmlAusyxSjj3ku8akjm6Ydsn+V",
+	"y6hmo5qSTlTkvI7QEFV0QFWHSEtD3yErLMTaDopo2RdJshxMPk+UnMcBU2TrR0xVS16B2dwnZ3t+FiDm",
+	"OyH0fpK+Xvnkpbz2If2r3xeQFAvyx5jkLlMZs20jXlEzTfJEwfgTZXL89kVffMBo3kIqXWMHzDZvvdx0",
+	"WnDHrYQl40ufMJM7A9qw1I/WPKp8sjCG/LJoaW3MMNmEihDzD0LW3NQHAQhsX4ArCIg+qYRBx5SLw3yy",
+	"GGUigrB7ldcIbPYYC/9a4WUxoZpdJQ4HdK6Yj1Q9Lb3AxBWL5AyK4iCh/GCTfwy2ncGoUAsWk4DGMWcI",
+	"IIN/t+zjtHUSDmwJtENHNwDcZyHI1i68Q3e7z0jEtGax8vsi5GOulU8GgDmDC/h/hwMiYzJoDbYNK+La",
+	"oJQUzCcUg5+4K2CQ82T9HO2gXPSFKXgcyTFAIcOlJER9EUtt+D435uKB/eWChwO0lwlzYHan5hUQ8YAJ",
+	"44aevHdnIOm0uu1OCekWi0Wb4s9tGY93bF+18/bk6Pj92TH2AYrKdZTDZJPfWtm6JO1Ou5MoieiMe4fe",
+	"XrvT3jPufBMkXjsGnv6Af4+rstCcGxkAw4a5InOj98PklmLcJmeQoiYpgEGH1gkmrRFxCIISnL+WNmUd",
+	"loWBkycYkKa0sUOnk5j8d04bq6UlOqajEQ/MYaay6UkIp2b3kJWzx711O52E8Nn8unQ2i2zsxM5vqsAe",
+	"P2f6BnmZj2JamZIZJ09rid346w6wnWMk3uGv4CucpHfy3vIrJowADr5vwKJ+TjarvE/QdQewdrn6yqzn",
+	"UEBFgm7AciycqsPcJdkWCkkIuuWaeDIf0LwvzEYRzw1STPnYPn5RUBzOeRQa5Z0hgnrCEuIGjUx2Lm1q",
+	"/SGpMzQIvhuHCnjRAhy05rM2OYP7tpdtRM7FhEdWKE1W2u10qgDBHsyjhIMPsLY2jHfQ2dtsPYaX4EVn",
+	"Mb9zgS+lRD2Urnku6BXlqdrofhb/XmrkFcsXZGBWMyAKUN94xmXOrkYMc+q0f2A6XrZ6I1RRfa5Oog1o",
+	"vqDAyIxnDVWXSE6AZbU9dw+rCiPd3KzCKzh+vg6xSmWNQBkHid1qce1fmecfiekCgFpBzqsreWlAHLhJ",
+	"EM3DxE2QDOyPF1QP2iUIhhd8b8bfwJy3AuNm922mgLqUdSQLlu4DqwSOhxWiEHb3O7t1Y6eL3fkoqBVc",
+	"TQaG/c7e+k6vZTzkYchQv7jffb6+x7mU76hYWslBGdTqrO93Yp3kUEJxEHJ1rzOTz/mji143ecqtDBwU",
+	"xN0kOaADeOmnT6DXzXIyKpPr0OYIvDFVFaoJvAU2I664xNFqn4piOEhsE6omZZAzbnUGIrJiBi/hqXi/",
+	"4GYvykBc9gazeusvDOtHuMuwDtxBJjTFedGHWoqAWXhvAFAvaZju7eFQZLdBj1O6jCQNz6V8S2PjMr2/",
+	"e9BkeWo+m8lYs/AdCzlNXKb3u931nTNliYn4+VYR2oCMk2R0cwxeyVR2PhsHrBuD4RHTrIpFgiCnTDln",
+	"MPnNtNX8W2nNmN4AmkxB5R8UifiIgamUbB0Qtd0mH4DjmNegZT59AbQjkaa4JnORuDlXilXQyaEQXxRT",
+	"61DUYaoPyoo6++t7vJf6tZyLbxbUEULuBurwqIzplGkU/Gri7rMmO2/Y8uSVCZRfWU5y9TMHHu2JmQdU",
+	"GFhNdOV4WGd04GcVRJNapFT1BabVINkq2+S9IwG9INSYqMNcOUoaMzJBeCFzETGl+mJgxPH/SiwbGE9N",
+	"1aVJaFKFY1G+RviPJjp3oxN9y6dc16YtcBr+jCU5m7Q8MiUlG7Q8MVLuOVazvPGLl4X1B9xDkyNbmTcx",
+	"lWL0gndoi66lTgHFGIZmlKRY533tchIZytxbmwyym4ObUZU3X7fm1Du42WKrKpJXLtjY9ckWSEzbRMaE",
+	"i+QTmqm2myzODerI1le2Cm5eqD2bPLVDV56OqQRfkyWmqrQ7+PF/MaaTnX7dc6hnauOC0cs93od8Df2F",
+	"pC58RlWYCMhWkThvO0zKIZ11fAqzrNe+qY4VmLK5mqCpOh+GTsFlzWy2XE8Pa+ArBhQE7AR9kdJ11SYf",
+	"kR+QQdFlAvmBMS2vDzjqi3gulC3TbLwuQdWSxesaB5BEDX/FDG/b73ZTdVwSA2RtW+2+OCsFM7JiLm/s",
+	"nU/njVp81NCB1v4kZNOZ1EwEy9YbthwYla6Ol0TREYuWh4mM2t0nEzmPHUMBiJ8JB+6LrK53IpJmdamd",
+	"6GXzo9EL4eLM0zVVQGc1oPsinYAKVPSb4YELw8G8SJWKyTSJch95AI8iEs+FMPFdZL/zvIplm9kzyCsz",
+	"7CIdsU6swUQqZhSjxqLRPTggGCUK+EB6Z0cnJ+D7E9MA4dxYkab0kik8X46VqKEkOlf2DPDE2+QNm2ms",
+	"9euKPwiiyRUUa6UfhN3g2WiPtcw4rVksw5baS2i30eRlxLtw5d6qXF95Q7yTQeDXfv+6u9vq96+fHn/6",
+	"P3/zagj+JnoIuyHkDgrJUEZRek4VrwQmnBp2YDMBx8WKcMDGCRq+xUQsX6xWWDlFS9ljDJU+N43100cF",
+	"VPtKqqSaJEs1D1aHiSxogqjhY1crdRqIDBCKEfFAf9dDfSGJCLo2UDuc21Kl1XqrCilqM4nJFK65WfdC",
+	"xxc1LLZasnqL76cKxbgzRN7SQLY0sDh0nhJAc3m47dt3OhJhYH1GYGiTU9ihsaxE8AAeoGQwkPjGHfhJ",
+	"onUyCPAtO0BvNTIAl5KL5JN5wPTFLGZXXM4VCvzbh8T8Dn+hzg2fh8MoSdoQSBHM45gJTbhQLNbK+oAk",
+	"+zWSiBTWbgqDtkmvkQqBWA0CCorZY7SB5uBbVht8+jLmh7f5E3KYx82jfVh+Nzv8Vc0OdQ/g27x215Lu",
+	"z7kMIpiBmbN4pUXiXU2yttSLe0uzeMoFjbZ9EsbSGh+z52XifAbEchQzpiBNhjI6I/KBzRhFde6r47fH",
+	"58eZnjbnBsdD+yZ13pSJiq4vnIVtdTud7RckmYAISSIpxvBw59Z9bmu/s79dRVnNCeQeeI9EtKzQRn63",
+	"idwzHibhaPcmR/nVdozXzLh6SpHDKEikCn+iry/Au4zTCB/SE/DFQHAV2CuipXxBqIF5084UKCMR6ouF",
+	"FK2ko6s2rkKDMdOPEQe+g/4XA/0fmb4HsE8VrhuJo9nAJyk/QslwBj6EZfRJYvxMqqiaVMY1IX+5UL7D",
+	"1Fm6L1AtausSKBvKgk8J+Eetw7Tv+NrYGVCzhFFftC9snHNABfnx+NwnLORGyXraOz/6CRdmM77kPLpj",
+	"1mJwz8AULe9sk14/sdhX79jm5jLKUqXzgXHzOrV0XyR6aSAe+ayQNFKSDGEVoES14VsuwYI1gxxgEnim",
+	"L5i+MG4LSZQpHGMap4VUqeZRFKRxkOZuQ+DUzys59bwQ6uzdRX8YsyS0yDWQp8Feaq5mTISu2nCTAObm",
+	"Sq+6+O1HrfRKrqpEnR+vwmtTgv5dQ/ata8gMZj2ghqzmmbVTrEh1T5yyUg/XS7z8TYiTqadDBGM2uwOm",
+	"Bna4BKbnUBMZ61aEtJnmI0L7gkaRXKhDx5xi8nvYuKx8CBYGXpn0MdtgVFN8LFhI/vGvcwyZ0WQqFYbo",
+	"9AUYqshWVusrKbuy7ZOz87N86OnZHhkkBccH2y/QgYMH2Rsz4cR+Xxg1YJaq5BCTPwza5ESpOQvN4o0u",
+	"LjAxyFvpoxUcQ6lRPlptXsyQoG73xVxoHpERUP4pF3MNqkvjyK4nbGmznbxw1YVJHIaJoULJn10bdu5Y",
+	"RVPXGNLLF4TMM/NYajSC8lTosLNTsTRxOalvMBpwLRfOOePA0wCYaxYUtQ2uTyaEBI9iuCQYL4fJJqZA",
+	"aWLOVBUv5nCa+ao1X4w3mZtzJ6t7LGRNCgEKRxiEdSSFjmVUW4V7IGQLT3eQD0hIwpaTn6tyutz8qZjZ",
+	"A7OHBlwscfb6YPJgfD228pNxznDKlZUVV0EOMRJWc7YUQR2Pmau7cBh2BUuvdaLMuzemNhLQSwNZaK+x",
+	"Nhxf2aLMm3Eu7NYLbBK3Zs3PuAhY49aNjRrYOrFXfEk/M7usdZYAc1+PXKPxF9LGo7Z1HpoAVB7BFeUV",
+	"da6nNLR7EG3IrcnBiEesnhq85ZfWJwrLhKvEtdpP0xxhfxLymGHtDmMIHUA4cU0w22uccNNtv4zlQrFT",
+	"ion6GrZ+R68/YMom1bzPQyC+mWk95uPRtv9cL99vhVJ8S1JGGmdocDEpIAE46NAiA3WPnBgZKlNLjnrq",
+	"spyEaCGQKmGgyhZm/rCYA1998mNMZxCQzKMwZgKfnZaaEUx34/fRHP8z6lnVL13rEAgl+EFkYPEhmcVs",
+	"xK+ZeQnaNW5nFNB8yJE+vy/S7GN5ac8qmLHGrtTwkkuiVbhNiVX2nj9MfF4hK4hWZODWXhi8wCiu0VzR",
+	"KHFHdOrCzIV59NIknw7ZGmTpx2ChSd6tkUYb6BW89BLYVqnOOdmldbkFD1hS83Cs80l5bW/3O+1vQPvN",
+	"WX2n/t+pf2Pqn6ND3yT91zYb7RdVe36YC9WgqEvqZpKYBh0lo6nwEsg4tMma5FwHcsqIFEU/mK2M8Fpi",
+	"rOWC2o4QpSunqJ+EiodZhcMXYB20RL+5iW0bS0w5RRWz4AUKGVISjacd+NAY9pCBmOZo38TYEiD5wIcg",
+	"aBgZ00Fnv4quw409jC9ANss5U9oQ9zrlXnodoyzY5c9GSv/8RplzDDmqMMkQIRcPa5aZJ8kOv6xBJlES",
+	"xpj31lpmJnQ2Y2AZSVKXYW7fPJlpkzNLLBSDFE15CdHSKyM7VlXiQhJQIFMRPP2pJSd9YQhETnaEuXxS",
+	"Eh/TQq5AjpzordU+RWbLmPX3C+UccTMKfythIuZUTa45WPh30/l30/kXz/wAJ5BYLaRJmp1w1DtbKNZY",
+	"H0w+SBMY5VvXEbIl6BQDHJP052lSTBOLasprbvtJkUbTyifahqwmxMvuwU8cJP2cTIdWSsgtC2TCoptJ",
+	"Rm1Ts5pVodulzTySmJC5Vigp+YQGWsZkC5NBQ18s1EmR+tpo0rBN1plY+gKjNp1E8qnKgGkmjFhpiySR",
+	"vScHJKRLtV336v5ukfkTWGT+agaWQmCYY2/ZzLpSSACYz8386yeAJpMYsyo8+60MIMEwwwy2UyZ0kkRz",
+	"awCh1/BQGmznMrUe7uxA3uhoIpU+fNbpdBBe7XpL+TMslYOVJrQupU0mUJ9VB360s/BrV/a98SsrEjjW",
+	"Z4X6xVw2A6AyW3hoZDDHvLzZ4Ejiq0aVJOQhSqe+kUqTEWAvuSHMHZXHOHcUFhj2garr3MpM3n9VP7bV",
+	"aFQPXoAgHCOl5dmgmKsov2LbpGLcJBWrpeg2fySZxXLITBkVGcOSdUy1jBU41SczEsFYyEJ3IifZ5M2n",
+	"m/87AA==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

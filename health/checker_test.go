@@ -152,7 +152,7 @@ func TestFailingConnectionIsDisabledAfterFivePassesAndRevivedByPatch(t *testing.
 	// The user fixes the credentials; the PATCH tests them and revives it.
 	secret := client.SecretString("the-provider-changed-it")
 	var creds client.S3Credentials
-	if err := creds.FromS3AccessKeyCredentials(client.S3AccessKeyCredentials{Type: client.S3AccessKeyCredentialsTypeAccessKey, AccessKeyId: d.AccessKey, SecretAccessKey: &secret}); err != nil {
+	if err := creds.FromS3AccessKeyCredentials(client.S3AccessKeyCredentials{Type: new(client.S3AccessKeyCredentialsTypeAccessKey), AccessKeyId: d.AccessKey, SecretAccessKey: &secret}); err != nil {
 		t.Fatal(err)
 	}
 	patch, err := json.Marshal(map[string]any{"provider_config": map[string]any{"credentials": creds}})

@@ -22,7 +22,7 @@ func TestGeneratedClientBuildsTypedS3Config(t *testing.T) {
 	var creds client.S3Credentials
 	secret := client.SecretString("typed-client-secret")
 	if err := creds.FromS3AccessKeyCredentials(client.S3AccessKeyCredentials{
-		Type: client.S3AccessKeyCredentialsTypeAccessKey, AccessKeyId: "AKIATYPED", SecretAccessKey: &secret,
+		Type: new(client.S3AccessKeyCredentialsTypeAccessKey), AccessKeyId: "AKIATYPED", SecretAccessKey: &secret,
 	}); err != nil {
 		t.Fatal(err)
 	}

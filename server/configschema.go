@@ -12,6 +12,9 @@ import (
 // checked against exactly the rules a create is.
 type configSchemas struct {
 	byType map[string]*openapi3.Schema
+	// onlyCredentialsType is the credentials `type` of providers that have
+	// one kind of credentials, where the spec lets clients leave it out.
+	onlyCredentialsType map[string]string
 }
 
 func newConfigSchemas(spec *openapi3.T) (*configSchemas, error) {
@@ -19,7 +22,7 @@ func newConfigSchemas(spec *openapi3.T) (*configSchemas, error) {
 	if !ok || create.Value.Discriminator == nil {
 		return nil, fmt.Errorf("spec: CreateConnectionRequest has no discriminator")
 	}
-	out := &configSchemas{byType: map[string]*openapi3.Schema{}}
+	out := &configSchemas{byType: map[string]*openapi3.Schema{}, onlyCredentialsType: map[string]string{}}
 	for _, member := range create.Value.OneOf {
 		for providerType, ref := range create.Value.Discriminator.Mapping {
 			if ref.Ref != member.Ref {
@@ -30,6 +33,11 @@ func newConfigSchemas(spec *openapi3.T) (*configSchemas, error) {
 				return nil, fmt.Errorf("spec: %s has no provider_config", member.Ref)
 			}
 			out.byType[providerType] = cfg.Value
+			if creds, ok := cfg.Value.Properties["credentials"]; ok && len(creds.Value.OneOf) == 0 {
+				if typ, ok := creds.Value.Properties["type"]; ok && len(typ.Value.Enum) == 1 {
+					out.onlyCredentialsType[providerType], _ = typ.Value.Enum[0].(string)
+				}
+			}
 		}
 	}
 	return out, nil
@@ -47,4 +55,28 @@ func (cs *configSchemas) validate(providerType string, cfg map[string]any) error
 		return nil
 	}
 	return invalidFields(schemaFields(err, []string{"body", "provider_config"}))
+}
+
+// withCredentialsType fills in the credentials `type` a client left out
+// where the provider has one kind, so the stored config always says which.
+func (cs *configSchemas) withCredentialsType(providerType string, cfg map[string]any) map[string]any {
+	typ := cs.onlyCredentialsType[providerType]
+	creds, ok := cfg["credentials"].(map[string]any)
+	if typ == "" || !ok {
+		return cfg
+	}
+	if _, set := creds["type"]; set {
+		return cfg
+	}
+	filled := make(map[string]any, len(creds)+1)
+	for k, v := range creds {
+		filled[k] = v
+	}
+	filled["type"] = typ
+	out := make(map[string]any, len(cfg))
+	for k, v := range cfg {
+		out[k] = v
+	}
+	out["credentials"] = filled
+	return out
 }

@@ -95,7 +95,7 @@ func (s *Server) create(ctx context.Context, who store.Principal, in createInput
 	}
 	// Merged onto nothing: the one rule for secrets sent as the redaction
 	// marker refuses them here too (there is no stored value to keep).
-	config, err := providers.Merge(p, nil, withoutProviderType(in.ProviderConfig))
+	config, err := providers.Merge(p, nil, s.schemas.withCredentialsType(in.ProviderType, withoutProviderType(in.ProviderConfig)))
 	if err != nil {
 		return nil, connvault.Under(err, "body", "provider_config")
 	}

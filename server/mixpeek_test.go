@@ -67,3 +67,42 @@ func TestMixpeekSDKFieldsAccepted(t *testing.T) {
 		})
 	}
 }
+
+// Where a provider has one kind of credentials, `type` may be left out (as
+// Mixpeek's clients and the seed's S3 example do); it is stored filled in.
+// Where there are several (s3 among them), it still chooses.
+func TestCredentialsTypeFilledIn(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	for provider, c := range map[string]struct {
+		config map[string]any
+		want   string
+	}{
+		"postgresql": {map[string]any{"host": "db.example.invalid", "database": "app",
+			"credentials": map[string]any{"username": "reader", "password": "mx-pg-password"}}, "username_password"},
+		"tigris": {map[string]any{"bucket": "b", "endpoint_url": "https://t3.example.invalid",
+			"credentials": map[string]any{"access_key_id": "tid_example", "secret_access_key": "mx-tigris-secret"}}, "access_key"},
+		"backblaze": {map[string]any{"bucket": "b", "endpoint_url": "https://s3.us-west-004.example.invalid",
+			"credentials": map[string]any{"key_id": "0041234567890ab0000000001", "application_key": "mx-b2-key"}}, "application_key"},
+		"instagram": {map[string]any{"credentials": map[string]any{"client_id": "1", "client_secret": "mx-ig-secret", "access_token": "mx-ig-token"}}, "oauth"},
+		"tiktok": {map[string]any{"credentials": map[string]any{"client_key": "k", "client_secret": "mx-tt-secret", "access_token": "mx-tt-token"}}, "oauth"},
+		"brightdata": {map[string]any{"credentials": map[string]any{"api_token": "mx-bd-token"}}, "api_token"},
+		"rss": {map[string]any{"feed_url": "https://feed.example.invalid/rss",
+			"credentials": map[string]any{"headers": map[string]any{"Authorization": "Bearer mx-rss"}}}, "http_headers"},
+		"http_api": {map[string]any{"base_url": "https://api.example.invalid/items", "item_id_field": "id",
+			"credentials": map[string]any{"headers": map[string]any{"Authorization": "Bearer mx-api"}}}, "http_headers"},
+	} {
+		got := create(t, h, map[string]any{"name": "no type " + provider, "provider_type": provider, "provider_config": c.config, "test_before_save": false})
+		var stored struct {
+			Credentials struct {
+				Type string `json:"type"`
+			} `json:"credentials"`
+		}
+		if err := json.Unmarshal(got.ProviderConfig, &stored); err != nil || stored.Credentials.Type != c.want {
+			t.Errorf("%s: stored credentials type %q, want %q (%v)", provider, stored.Credentials.Type, c.want, err)
+		}
+	}
+	s3 := s3Create("s3 without type")
+	delete(s3["provider_config"].(map[string]any)["credentials"].(map[string]any), "type")
+	wantFieldError(t, h.Call(t, "POST", connectionsPath, s3), "body", "provider_config", "credentials", "type")
+}

@@ -1031,13 +1031,6 @@ func (e UsernamePasswordCredentialsType) Valid() bool {
 	}
 }
 
-// AccessKeyOnlyCredentials S3-style access key credentials.
-//
-// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
-type AccessKeyOnlyCredentials struct {
-	union json.RawMessage
-}
-
 // ApiKey Example: {"created_at":"2026-12-01T12:00:00Z","created_by_user_id":"usr_34bbf6ded1b749a","key_id":"key_abc123def456ghi","last_used_at":null,"name":"sync workers","prefix":"sk_live","revoked_at":null,"scopes":["use"]}
 type ApiKey struct {
 	CreatedAt       time.Time `json:"created_at"`
@@ -1091,12 +1084,14 @@ type BackblazeApplicationKeyCredentials struct {
 	// ApplicationKey A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ApplicationKey *SecretString                          `json:"application_key,omitempty"`
-	KeyId          string                                 `json:"key_id"`
-	Type           BackblazeApplicationKeyCredentialsType `json:"type"`
+	ApplicationKey *SecretString `json:"application_key,omitempty"`
+	KeyId          string        `json:"key_id"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *BackblazeApplicationKeyCredentialsType `json:"type,omitempty"`
 }
 
-// BackblazeApplicationKeyCredentialsType defines model for BackblazeApplicationKeyCredentials.Type.
+// BackblazeApplicationKeyCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type BackblazeApplicationKeyCredentialsType string
 
 // BackblazeConfig Backblaze B2 through its S3-compatible API.
@@ -1106,10 +1101,10 @@ type BackblazeConfig struct {
 	// Bucket Example: my-b2-bucket
 	Bucket string `json:"bucket"`
 
-	// Credentials How to authenticate to Backblaze.
+	// Credentials A B2 application key.
 	//
 	// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
-	Credentials BackblazeCredentials `json:"credentials"`
+	Credentials BackblazeApplicationKeyCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -1128,13 +1123,6 @@ type BackblazeConfig struct {
 
 // BackblazeConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type BackblazeConfigProviderType string
-
-// BackblazeCredentials How to authenticate to Backblaze.
-//
-// Example: {"application_key":"K004example","key_id":"0041234567890ab0000000001","type":"application_key"}
-type BackblazeCredentials struct {
-	union json.RawMessage
-}
 
 // BoxCcgCredentials Client credentials grant, for an enterprise or a user.
 //
@@ -1243,22 +1231,24 @@ type BrightdataApiTokenCredentials struct {
 	// ApiToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ApiToken *SecretString                     `json:"api_token,omitempty"`
-	Type     BrightdataApiTokenCredentialsType `json:"type"`
+	ApiToken *SecretString `json:"api_token,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *BrightdataApiTokenCredentialsType `json:"type,omitempty"`
 }
 
-// BrightdataApiTokenCredentialsType defines model for BrightdataApiTokenCredentials.Type.
+// BrightdataApiTokenCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type BrightdataApiTokenCredentialsType string
 
 // BrightdataConfig A Bright Data account.
 //
 // Example: {"credentials":{"api_token":"brightdata-api-token","type":"api_token"},"dataset_id":"gd_l1viktl72bvl7bjuj0","zone":"web_unlocker1"}
 type BrightdataConfig struct {
-	// Credentials An API token.
+	// Credentials A Bright Data API token.
 	//
 	// Example: {"api_token":"brightdata-api-token","type":"api_token"}
-	Credentials BrightdataCredentials `json:"credentials"`
-	DatasetId   *string               `json:"dataset_id,omitempty"`
+	Credentials BrightdataApiTokenCredentials `json:"credentials"`
+	DatasetId   *string                       `json:"dataset_id,omitempty"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -1272,13 +1262,6 @@ type BrightdataConfig struct {
 
 // BrightdataConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type BrightdataConfigProviderType string
-
-// BrightdataCredentials An API token.
-//
-// Example: {"api_token":"brightdata-api-token","type":"api_token"}
-type BrightdataCredentials struct {
-	union json.RawMessage
-}
 
 // BrowseItem Example: {"id":"1AbCdEf","mime_type":"application/vnd.google-apps.folder","modified_at":"2026-11-24T10:00:00Z","name":"Reports","path":"/Reports","size":null}
 type BrowseItem struct {
@@ -2102,10 +2085,10 @@ type HttpApiConfig struct {
 	// BaseUrl Example: https://api.example.com/v1/items
 	BaseUrl string `json:"base_url"`
 
-	// Credentials Optional request headers.
+	// Credentials Headers sent with every request; their values are secret.
 	//
 	// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
-	Credentials *HttpHeadersOnlyCredentials `json:"credentials,omitempty"`
+	Credentials *HttpHeadersCredentials `json:"credentials,omitempty"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2176,19 +2159,14 @@ type HttpHeadersCredentials struct {
 	// Headers Header name to value. Values are secret.
 	//
 	// Example: {"Authorization":"Bearer abc123"}
-	Headers map[string]SecretString    `json:"headers"`
-	Type    HttpHeadersCredentialsType `json:"type"`
+	Headers map[string]SecretString `json:"headers"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *HttpHeadersCredentialsType `json:"type,omitempty"`
 }
 
-// HttpHeadersCredentialsType defines model for HttpHeadersCredentials.Type.
+// HttpHeadersCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type HttpHeadersCredentialsType string
-
-// HttpHeadersOnlyCredentials Optional request headers.
-//
-// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
-type HttpHeadersOnlyCredentials struct {
-	union json.RawMessage
-}
 
 // InstagramConfig An Instagram professional account.
 //
@@ -2196,10 +2174,10 @@ type HttpHeadersOnlyCredentials struct {
 type InstagramConfig struct {
 	BusinessAccountId *string `json:"business_account_id,omitempty"`
 
-	// Credentials OAuth credentials.
+	// Credentials An Instagram app and a user access token.
 	//
 	// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
-	Credentials InstagramCredentials `json:"credentials"`
+	Credentials InstagramOAuthCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2213,13 +2191,6 @@ type InstagramConfig struct {
 
 // InstagramConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type InstagramConfigProviderType string
-
-// InstagramCredentials OAuth credentials.
-//
-// Example: {"access_token":"IGQVJexample","client_id":"1234567890","client_secret":"ig-app-secret","instagram_user_id":"17841400000000001","type":"oauth"}
-type InstagramCredentials struct {
-	union json.RawMessage
-}
 
 // InstagramOAuthCredentials An Instagram app and a user access token.
 //
@@ -2239,11 +2210,13 @@ type InstagramOAuthCredentials struct {
 	InstagramUsername *string       `json:"instagram_username,omitempty"`
 
 	// TokenExpiresAt When access_token expires, as the client knows it; stored.
-	TokenExpiresAt *time.Time                    `json:"token_expires_at,omitempty"`
-	Type           InstagramOAuthCredentialsType `json:"type"`
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *InstagramOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// InstagramOAuthCredentialsType defines model for InstagramOAuthCredentials.Type.
+// InstagramOAuthCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type InstagramOAuthCredentialsType string
 
 // IssuedCredentials Example: {"connection_id":"conn_abc123def456ghi","credentials":{"access_token":"ya29.a0Af...","token_type":"Bearer"},"expires_at":"2026-12-01T13:00:00Z","issued_at":"2026-12-01T12:00:00Z","provider_type":"google_drive"}
@@ -2342,10 +2315,10 @@ type Pagination struct {
 //
 // Example: {"credentials":{"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"},"database":"analytics","host":"db.internal.example.com"}
 type PostgresqlConfig struct {
-	// Credentials How to authenticate to PostgreSQL.
+	// Credentials A user name and password.
 	//
 	// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
-	Credentials PostgresqlCredentials `json:"credentials"`
+	Credentials UsernamePasswordCredentials `json:"credentials"`
 
 	// Database Example: analytics
 	Database string `json:"database"`
@@ -2389,13 +2362,6 @@ type PostgresqlConfigProviderType string
 // PostgresqlConfigSslMode defines model for PostgresqlConfig.SslMode.
 type PostgresqlConfigSslMode string
 
-// PostgresqlCredentials How to authenticate to PostgreSQL.
-//
-// Example: {"password":"s3cr3t-passw0rd","type":"username_password","username":"reader"}
-type PostgresqlCredentials struct {
-	union json.RawMessage
-}
-
 // ProviderType The storage provider a connection talks to.
 //
 // Example: s3
@@ -2405,10 +2371,10 @@ type ProviderType string
 //
 // Example: {"feed_url":"https://blog.example.com/feed.xml","request_timeout":30,"user_agent":"connvault/1"}
 type RssConfig struct {
-	// Credentials Optional request headers.
+	// Credentials Headers sent with every request; their values are secret.
 	//
 	// Example: {"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"}
-	Credentials *HttpHeadersOnlyCredentials `json:"credentials,omitempty"`
+	Credentials *HttpHeadersCredentials `json:"credentials,omitempty"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2444,11 +2410,13 @@ type S3AccessKeyCredentials struct {
 	// SessionToken An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	SessionToken *OptionalSecretString      `json:"session_token,omitempty"`
-	Type         S3AccessKeyCredentialsType `json:"type"`
+	SessionToken *OptionalSecretString `json:"session_token,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *S3AccessKeyCredentialsType `json:"type,omitempty"`
 }
 
-// S3AccessKeyCredentialsType defines model for S3AccessKeyCredentials.Type.
+// S3AccessKeyCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type S3AccessKeyCredentialsType string
 
 // S3Config Amazon S3 bucket. `endpoint_url` points it at any S3-compatible service.
@@ -2792,10 +2760,10 @@ type TigrisConfig struct {
 	// Bucket Example: my-bucket
 	Bucket string `json:"bucket"`
 
-	// Credentials S3-style access key credentials.
+	// Credentials Static access key (optionally with a session token).
 	//
 	// Example: {"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"}
-	Credentials AccessKeyOnlyCredentials `json:"credentials"`
+	Credentials S3AccessKeyCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2815,10 +2783,10 @@ type TigrisConfigProviderType string
 //
 // Example: {"credentials":{"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"},"scopes":["user.info.basic","video.list"]}
 type TiktokConfig struct {
-	// Credentials OAuth credentials.
+	// Credentials A TikTok app and a user's tokens.
 	//
 	// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
-	Credentials TiktokCredentials `json:"credentials"`
+	Credentials TiktokOAuthCredentials `json:"credentials"`
 
 	// Description Free-text note about this configuration.
 	//
@@ -2832,13 +2800,6 @@ type TiktokConfig struct {
 
 // TiktokConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type TiktokConfigProviderType string
-
-// TiktokCredentials OAuth credentials.
-//
-// Example: {"access_token":"act.example","client_key":"awexamplekey","client_secret":"tt-client-secret","open_id":"open-123","refresh_token":"rft.example","type":"oauth"}
-type TiktokCredentials struct {
-	union json.RawMessage
-}
 
 // TiktokOAuthCredentials A TikTok app and a user's tokens.
 //
@@ -2862,11 +2823,13 @@ type TiktokOAuthCredentials struct {
 	RefreshToken *OptionalSecretString `json:"refresh_token,omitempty"`
 
 	// TokenExpiresAt When access_token expires, as the client knows it; stored.
-	TokenExpiresAt *time.Time                 `json:"token_expires_at,omitempty"`
-	Type           TiktokOAuthCredentialsType `json:"type"`
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type *TiktokOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// TiktokOAuthCredentialsType defines model for TiktokOAuthCredentials.Type.
+// TiktokOAuthCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type TiktokOAuthCredentialsType string
 
 // UpdateConnectionRequest Fields to change; absent fields keep their value.
@@ -2936,12 +2899,14 @@ type UsernamePasswordCredentials struct {
 	// Password A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	Password *SecretString                   `json:"password,omitempty"`
-	Type     UsernamePasswordCredentialsType `json:"type"`
-	Username string                          `json:"username"`
+	Password *SecretString `json:"password,omitempty"`
+
+	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	Type     *UsernamePasswordCredentialsType `json:"type,omitempty"`
+	Username string                           `json:"username"`
 }
 
-// UsernamePasswordCredentialsType defines model for UsernamePasswordCredentials.Type.
+// UsernamePasswordCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
 type UsernamePasswordCredentialsType string
 
 // ValidationErrorItem One rule a request broke.
@@ -3183,136 +3148,6 @@ type UpdateConnectionJSONRequestBody = UpdateConnectionRequest
 // ReportUsageJSONRequestBody defines body for ReportUsage for application/json ContentType.
 type ReportUsageJSONRequestBody = UsageReport
 
-// AsS3AccessKeyCredentials returns the union data inside the AccessKeyOnlyCredentials as a S3AccessKeyCredentials
-func (t AccessKeyOnlyCredentials) AsS3AccessKeyCredentials() (S3AccessKeyCredentials, error) {
-	var body S3AccessKeyCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromS3AccessKeyCredentials overwrites any union data inside the AccessKeyOnlyCredentials as the provided S3AccessKeyCredentials
-func (t *AccessKeyOnlyCredentials) FromS3AccessKeyCredentials(v S3AccessKeyCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"access_key"}`))
-	t.union = b
-	return err
-}
-
-// MergeS3AccessKeyCredentials performs a merge with any union data inside the AccessKeyOnlyCredentials, using the provided S3AccessKeyCredentials
-func (t *AccessKeyOnlyCredentials) MergeS3AccessKeyCredentials(v S3AccessKeyCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"access_key"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t AccessKeyOnlyCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t AccessKeyOnlyCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "access_key":
-		return t.AsS3AccessKeyCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t AccessKeyOnlyCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *AccessKeyOnlyCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsBackblazeApplicationKeyCredentials returns the union data inside the BackblazeCredentials as a BackblazeApplicationKeyCredentials
-func (t BackblazeCredentials) AsBackblazeApplicationKeyCredentials() (BackblazeApplicationKeyCredentials, error) {
-	var body BackblazeApplicationKeyCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromBackblazeApplicationKeyCredentials overwrites any union data inside the BackblazeCredentials as the provided BackblazeApplicationKeyCredentials
-func (t *BackblazeCredentials) FromBackblazeApplicationKeyCredentials(v BackblazeApplicationKeyCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"application_key"}`))
-	t.union = b
-	return err
-}
-
-// MergeBackblazeApplicationKeyCredentials performs a merge with any union data inside the BackblazeCredentials, using the provided BackblazeApplicationKeyCredentials
-func (t *BackblazeCredentials) MergeBackblazeApplicationKeyCredentials(v BackblazeApplicationKeyCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"application_key"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t BackblazeCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t BackblazeCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "application_key":
-		return t.AsBackblazeApplicationKeyCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t BackblazeCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *BackblazeCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
 // AsBoxOAuthCredentials returns the union data inside the BoxCredentials as a BoxOAuthCredentials
 func (t BoxCredentials) AsBoxOAuthCredentials() (BoxOAuthCredentials, error) {
 	var body BoxOAuthCredentials
@@ -3446,71 +3281,6 @@ func (t BoxCredentials) MarshalJSON() ([]byte, error) {
 }
 
 func (t *BoxCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsBrightdataApiTokenCredentials returns the union data inside the BrightdataCredentials as a BrightdataApiTokenCredentials
-func (t BrightdataCredentials) AsBrightdataApiTokenCredentials() (BrightdataApiTokenCredentials, error) {
-	var body BrightdataApiTokenCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromBrightdataApiTokenCredentials overwrites any union data inside the BrightdataCredentials as the provided BrightdataApiTokenCredentials
-func (t *BrightdataCredentials) FromBrightdataApiTokenCredentials(v BrightdataApiTokenCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"api_token"}`))
-	t.union = b
-	return err
-}
-
-// MergeBrightdataApiTokenCredentials performs a merge with any union data inside the BrightdataCredentials, using the provided BrightdataApiTokenCredentials
-func (t *BrightdataCredentials) MergeBrightdataApiTokenCredentials(v BrightdataApiTokenCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"api_token"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t BrightdataCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t BrightdataCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "api_token":
-		return t.AsBrightdataApiTokenCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t BrightdataCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *BrightdataCredentials) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -4113,201 +3883,6 @@ func (t *GoogleDriveCredentials) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// AsHttpHeadersCredentials returns the union data inside the HttpHeadersOnlyCredentials as a HttpHeadersCredentials
-func (t HttpHeadersOnlyCredentials) AsHttpHeadersCredentials() (HttpHeadersCredentials, error) {
-	var body HttpHeadersCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromHttpHeadersCredentials overwrites any union data inside the HttpHeadersOnlyCredentials as the provided HttpHeadersCredentials
-func (t *HttpHeadersOnlyCredentials) FromHttpHeadersCredentials(v HttpHeadersCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"http_headers"}`))
-	t.union = b
-	return err
-}
-
-// MergeHttpHeadersCredentials performs a merge with any union data inside the HttpHeadersOnlyCredentials, using the provided HttpHeadersCredentials
-func (t *HttpHeadersOnlyCredentials) MergeHttpHeadersCredentials(v HttpHeadersCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"http_headers"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t HttpHeadersOnlyCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t HttpHeadersOnlyCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "http_headers":
-		return t.AsHttpHeadersCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t HttpHeadersOnlyCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *HttpHeadersOnlyCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsInstagramOAuthCredentials returns the union data inside the InstagramCredentials as a InstagramOAuthCredentials
-func (t InstagramCredentials) AsInstagramOAuthCredentials() (InstagramOAuthCredentials, error) {
-	var body InstagramOAuthCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromInstagramOAuthCredentials overwrites any union data inside the InstagramCredentials as the provided InstagramOAuthCredentials
-func (t *InstagramCredentials) FromInstagramOAuthCredentials(v InstagramOAuthCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	t.union = b
-	return err
-}
-
-// MergeInstagramOAuthCredentials performs a merge with any union data inside the InstagramCredentials, using the provided InstagramOAuthCredentials
-func (t *InstagramCredentials) MergeInstagramOAuthCredentials(v InstagramOAuthCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t InstagramCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t InstagramCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "oauth":
-		return t.AsInstagramOAuthCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t InstagramCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *InstagramCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsUsernamePasswordCredentials returns the union data inside the PostgresqlCredentials as a UsernamePasswordCredentials
-func (t PostgresqlCredentials) AsUsernamePasswordCredentials() (UsernamePasswordCredentials, error) {
-	var body UsernamePasswordCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUsernamePasswordCredentials overwrites any union data inside the PostgresqlCredentials as the provided UsernamePasswordCredentials
-func (t *PostgresqlCredentials) FromUsernamePasswordCredentials(v UsernamePasswordCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"username_password"}`))
-	t.union = b
-	return err
-}
-
-// MergeUsernamePasswordCredentials performs a merge with any union data inside the PostgresqlCredentials, using the provided UsernamePasswordCredentials
-func (t *PostgresqlCredentials) MergeUsernamePasswordCredentials(v UsernamePasswordCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"username_password"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t PostgresqlCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t PostgresqlCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "username_password":
-		return t.AsUsernamePasswordCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t PostgresqlCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *PostgresqlCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
 // AsS3AccessKeyCredentials returns the union data inside the S3Credentials as a S3AccessKeyCredentials
 func (t S3Credentials) AsS3AccessKeyCredentials() (S3AccessKeyCredentials, error) {
 	var body S3AccessKeyCredentials
@@ -4607,71 +4182,6 @@ func (t SnowflakeCredentials) MarshalJSON() ([]byte, error) {
 }
 
 func (t *SnowflakeCredentials) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsTiktokOAuthCredentials returns the union data inside the TiktokCredentials as a TiktokOAuthCredentials
-func (t TiktokCredentials) AsTiktokOAuthCredentials() (TiktokOAuthCredentials, error) {
-	var body TiktokOAuthCredentials
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromTiktokOAuthCredentials overwrites any union data inside the TiktokCredentials as the provided TiktokOAuthCredentials
-func (t *TiktokCredentials) FromTiktokOAuthCredentials(v TiktokOAuthCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	t.union = b
-	return err
-}
-
-// MergeTiktokOAuthCredentials performs a merge with any union data inside the TiktokCredentials, using the provided TiktokOAuthCredentials
-func (t *TiktokCredentials) MergeTiktokOAuthCredentials(v TiktokOAuthCredentials) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t TiktokCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t TiktokCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "oauth":
-		return t.AsTiktokOAuthCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
-}
-
-func (t TiktokCredentials) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *TiktokCredentials) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }

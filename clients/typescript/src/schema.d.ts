@@ -1262,7 +1262,7 @@ export interface components {
          */
         S3AccessKeyCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses. (enum property replaced by openapi-typescript)
              * @enum {string}
              */
             type: "access_key";
@@ -1308,7 +1308,7 @@ export interface components {
              */
             provider_type?: "tigris";
             description?: components["schemas"]["ConfigDescription"];
-            credentials: components["schemas"]["AccessKeyOnlyCredentials"];
+            credentials: components["schemas"]["S3AccessKeyCredentials"];
             /** @example my-bucket */
             bucket: string;
             /** @default auto */
@@ -1319,15 +1319,6 @@ export interface components {
              */
             endpoint_url: string | null;
         };
-        /**
-         * @description S3-style access key credentials.
-         * @example {
-         *       "type": "access_key",
-         *       "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-         *       "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-         *     }
-         */
-        AccessKeyOnlyCredentials: components["schemas"]["S3AccessKeyCredentials"];
         /**
          * @description Backblaze B2 through its S3-compatible API.
          * @example {
@@ -1348,7 +1339,7 @@ export interface components {
              */
             provider_type?: "backblaze";
             description?: components["schemas"]["ConfigDescription"];
-            credentials: components["schemas"]["BackblazeCredentials"];
+            credentials: components["schemas"]["BackblazeApplicationKeyCredentials"];
             /** @example my-b2-bucket */
             bucket: string;
             /** @example us-west-004 */
@@ -1360,15 +1351,6 @@ export interface components {
             endpoint_url?: string | null;
         };
         /**
-         * @description How to authenticate to Backblaze.
-         * @example {
-         *       "type": "application_key",
-         *       "key_id": "0041234567890ab0000000001",
-         *       "application_key": "K004example"
-         *     }
-         */
-        BackblazeCredentials: components["schemas"]["BackblazeApplicationKeyCredentials"];
-        /**
          * @description A B2 application key.
          * @example {
          *       "type": "application_key",
@@ -1378,10 +1360,10 @@ export interface components {
          */
         BackblazeApplicationKeyCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
              * @enum {string}
              */
-            type: "application_key";
+            type?: "application_key";
             key_id: string;
             application_key: components["schemas"]["SecretString"];
         };
@@ -1404,7 +1386,7 @@ export interface components {
              */
             provider_type?: "postgresql";
             description?: components["schemas"]["ConfigDescription"];
-            credentials: components["schemas"]["PostgresqlCredentials"];
+            credentials: components["schemas"]["UsernamePasswordCredentials"];
             /** @example db.internal.example.com */
             host: string;
             /** @default 5432 */
@@ -1432,15 +1414,6 @@ export interface components {
             fetch_size?: number | null;
         };
         /**
-         * @description How to authenticate to PostgreSQL.
-         * @example {
-         *       "type": "username_password",
-         *       "username": "reader",
-         *       "password": "s3cr3t-passw0rd"
-         *     }
-         */
-        PostgresqlCredentials: components["schemas"]["UsernamePasswordCredentials"];
-        /**
          * @description A user name and password.
          * @example {
          *       "type": "username_password",
@@ -1450,7 +1423,7 @@ export interface components {
          */
         UsernamePasswordCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses. (enum property replaced by openapi-typescript)
              * @enum {string}
              */
             type: "username_password";
@@ -1721,21 +1694,10 @@ export interface components {
              */
             provider_type?: "instagram";
             description?: components["schemas"]["ConfigDescription"];
-            credentials: components["schemas"]["InstagramCredentials"];
+            credentials: components["schemas"]["InstagramOAuthCredentials"];
             business_account_id?: string | null;
             scopes?: string[] | null;
         };
-        /**
-         * @description OAuth credentials.
-         * @example {
-         *       "type": "oauth",
-         *       "client_id": "1234567890",
-         *       "client_secret": "ig-app-secret",
-         *       "access_token": "IGQVJexample",
-         *       "instagram_user_id": "17841400000000001"
-         *     }
-         */
-        InstagramCredentials: components["schemas"]["InstagramOAuthCredentials"];
         /**
          * @description An Instagram app and a user access token.
          * @example {
@@ -1748,10 +1710,10 @@ export interface components {
          */
         InstagramOAuthCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
              * @enum {string}
              */
-            type: "oauth";
+            type?: "oauth";
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
             access_token: components["schemas"]["SecretString"];
@@ -1787,21 +1749,9 @@ export interface components {
              */
             provider_type?: "tiktok";
             description?: components["schemas"]["ConfigDescription"];
-            credentials: components["schemas"]["TiktokCredentials"];
+            credentials: components["schemas"]["TiktokOAuthCredentials"];
             scopes?: string[] | null;
         };
-        /**
-         * @description OAuth credentials.
-         * @example {
-         *       "type": "oauth",
-         *       "client_key": "awexamplekey",
-         *       "client_secret": "tt-client-secret",
-         *       "access_token": "act.example",
-         *       "refresh_token": "rft.example",
-         *       "open_id": "open-123"
-         *     }
-         */
-        TiktokCredentials: components["schemas"]["TiktokOAuthCredentials"];
         /**
          * @description A TikTok app and a user's tokens.
          * @example {
@@ -1815,10 +1765,10 @@ export interface components {
          */
         TiktokOAuthCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
              * @enum {string}
              */
-            type: "oauth";
+            type?: "oauth";
             client_key: string;
             client_secret: components["schemas"]["SecretString"];
             access_token: components["schemas"]["SecretString"];
@@ -1946,18 +1896,10 @@ export interface components {
              */
             provider_type?: "brightdata";
             description?: components["schemas"]["ConfigDescription"];
-            credentials: components["schemas"]["BrightdataCredentials"];
+            credentials: components["schemas"]["BrightdataApiTokenCredentials"];
             zone?: string | null;
             dataset_id?: string | null;
         };
-        /**
-         * @description An API token.
-         * @example {
-         *       "type": "api_token",
-         *       "api_token": "brightdata-api-token"
-         *     }
-         */
-        BrightdataCredentials: components["schemas"]["BrightdataApiTokenCredentials"];
         /**
          * @description A Bright Data API token.
          * @example {
@@ -1967,10 +1909,10 @@ export interface components {
          */
         BrightdataApiTokenCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
              * @enum {string}
              */
-            type: "api_token";
+            type?: "api_token";
             api_token: components["schemas"]["SecretString"];
         };
         /**
@@ -1984,10 +1926,10 @@ export interface components {
          */
         HttpHeadersCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
              * @enum {string}
              */
-            type: "http_headers";
+            type?: "http_headers";
             /**
              * @description Header name to value. Values are secret.
              * @example {
@@ -1998,16 +1940,6 @@ export interface components {
                 [key: string]: components["schemas"]["SecretString"];
             };
         };
-        /**
-         * @description Optional request headers.
-         * @example {
-         *       "type": "http_headers",
-         *       "headers": {
-         *         "Authorization": "Bearer abc123"
-         *       }
-         *     }
-         */
-        HttpHeadersOnlyCredentials: components["schemas"]["HttpHeadersCredentials"];
         /**
          * @description An RSS or Atom feed.
          * @example {
@@ -2023,7 +1955,7 @@ export interface components {
              */
             provider_type?: "rss";
             description?: components["schemas"]["ConfigDescription"];
-            credentials?: components["schemas"]["HttpHeadersOnlyCredentials"];
+            credentials?: components["schemas"]["HttpHeadersCredentials"];
             /**
              * Format: uri
              * @example https://blog.example.com/feed.xml
@@ -2063,7 +1995,7 @@ export interface components {
              */
             provider_type?: "http_api";
             description?: components["schemas"]["ConfigDescription"];
-            credentials?: components["schemas"]["HttpHeadersOnlyCredentials"];
+            credentials?: components["schemas"]["HttpHeadersCredentials"];
             /**
              * Format: uri
              * @example https://api.example.com/v1/items
