@@ -1092,11 +1092,11 @@ type BackblazeApplicationKeyCredentials struct {
 	ApplicationKey *SecretString `json:"application_key,omitempty"`
 	KeyId          string        `json:"key_id"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *BackblazeApplicationKeyCredentialsType `json:"type,omitempty"`
 }
 
-// BackblazeApplicationKeyCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// BackblazeApplicationKeyCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BackblazeApplicationKeyCredentialsType string
 
 // BackblazeConfig Backblaze B2 through its S3-compatible API.
@@ -1138,13 +1138,15 @@ type BoxCcgCredentials struct {
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ClientSecret *SecretString         `json:"client_secret,omitempty"`
-	EnterpriseId *string               `json:"enterprise_id,omitempty"`
-	Type         BoxCcgCredentialsType `json:"type"`
-	UserId       *string               `json:"user_id,omitempty"`
+	ClientSecret *SecretString `json:"client_secret,omitempty"`
+	EnterpriseId *string       `json:"enterprise_id,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type   *BoxCcgCredentialsType `json:"type,omitempty"`
+	UserId *string                `json:"user_id,omitempty"`
 }
 
-// BoxCcgCredentialsType defines model for BoxCcgCredentials.Type.
+// BoxCcgCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BoxCcgCredentialsType string
 
 // BoxConfig A Box account.
@@ -1198,10 +1200,12 @@ type BoxJwtCredentials struct {
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKeyPassphrase *OptionalSecretString `json:"private_key_passphrase,omitempty"`
-	Type                 BoxJwtCredentialsType `json:"type"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *BoxJwtCredentialsType `json:"type,omitempty"`
 }
 
-// BoxJwtCredentialsType defines model for BoxJwtCredentials.Type.
+// BoxJwtCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BoxJwtCredentialsType string
 
 // BoxOAuthCredentials An OAuth client and a user's refresh token.
@@ -1222,11 +1226,13 @@ type BoxOAuthCredentials struct {
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *SecretString           `json:"refresh_token,omitempty"`
-	Type         BoxOAuthCredentialsType `json:"type"`
+	RefreshToken *SecretString `json:"refresh_token,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *BoxOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// BoxOAuthCredentialsType defines model for BoxOAuthCredentials.Type.
+// BoxOAuthCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BoxOAuthCredentialsType string
 
 // BrightdataApiTokenCredentials A Bright Data API token.
@@ -1238,11 +1244,11 @@ type BrightdataApiTokenCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ApiToken *SecretString `json:"api_token,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *BrightdataApiTokenCredentialsType `json:"type,omitempty"`
 }
 
-// BrightdataApiTokenCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// BrightdataApiTokenCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BrightdataApiTokenCredentialsType string
 
 // BrightdataConfig A Bright Data account.
@@ -2029,11 +2035,13 @@ type GoogleOAuthCredentials struct {
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *SecretString              `json:"refresh_token,omitempty"`
-	Type         GoogleOAuthCredentialsType `json:"type"`
+	RefreshToken *SecretString `json:"refresh_token,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *GoogleOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// GoogleOAuthCredentialsType defines model for GoogleOAuthCredentials.Type.
+// GoogleOAuthCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type GoogleOAuthCredentialsType string
 
 // GoogleServiceAccountCredentials Fields of a service account's JSON key.
@@ -2061,14 +2069,16 @@ type GoogleServiceAccountCredentials struct {
 	ProjectId    *string       `json:"project_id,omitempty"`
 
 	// TokenUri From the key file; stored, never dialed: the token endpoint is server configuration.
-	TokenUri *string                             `json:"token_uri,omitempty"`
-	Type     GoogleServiceAccountCredentialsType `json:"type"`
+	TokenUri *string `json:"token_uri,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *GoogleServiceAccountCredentialsType `json:"type,omitempty"`
 
 	// UniverseDomain From the key file; stored, not used.
 	UniverseDomain *string `json:"universe_domain,omitempty"`
 }
 
-// GoogleServiceAccountCredentialsType defines model for GoogleServiceAccountCredentials.Type.
+// GoogleServiceAccountCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type GoogleServiceAccountCredentialsType string
 
 // HealthStatus A probe's answer.
@@ -2166,11 +2176,11 @@ type HttpHeadersCredentials struct {
 	// Example: {"Authorization":"Bearer abc123"}
 	Headers map[string]SecretString `json:"headers"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *HttpHeadersCredentialsType `json:"type,omitempty"`
 }
 
-// HttpHeadersCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// HttpHeadersCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type HttpHeadersCredentialsType string
 
 // InstagramConfig An Instagram professional account.
@@ -2217,11 +2227,11 @@ type InstagramOAuthCredentials struct {
 	// TokenExpiresAt When access_token expires, as the client knows it; stored.
 	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *InstagramOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// InstagramOAuthCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// InstagramOAuthCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type InstagramOAuthCredentialsType string
 
 // IssuedCredentials Example: {"connection_id":"conn_abc123def456ghi","credentials":{"access_token":"ya29.a0Af...","token_type":"Bearer"},"expires_at":"2026-12-01T13:00:00Z","issued_at":"2026-12-01T12:00:00Z","provider_type":"google_drive"}
@@ -2417,11 +2427,11 @@ type S3AccessKeyCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	SessionToken *OptionalSecretString `json:"session_token,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *S3AccessKeyCredentialsType `json:"type,omitempty"`
 }
 
-// S3AccessKeyCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// S3AccessKeyCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type S3AccessKeyCredentialsType string
 
 // S3Config Amazon S3 bucket. `endpoint_url` points it at any S3-compatible service.
@@ -2485,11 +2495,13 @@ type S3IamRoleCredentials struct {
 	ExternalId *string `json:"external_id,omitempty"`
 
 	// RoleArn Example: arn:aws:iam::123456789012:role/connvault-read
-	RoleArn string                   `json:"role_arn"`
-	Type    S3IamRoleCredentialsType `json:"type"`
+	RoleArn string `json:"role_arn"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *S3IamRoleCredentialsType `json:"type,omitempty"`
 }
 
-// S3IamRoleCredentialsType defines model for S3IamRoleCredentials.Type.
+// S3IamRoleCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type S3IamRoleCredentialsType string
 
 // Scope What an API key may do: `read` (get, list, events), `write` (create, update, delete,
@@ -2530,12 +2542,14 @@ type SharepointClientCredentials struct {
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ClientSecret *SecretString                   `json:"client_secret,omitempty"`
-	TenantId     string                          `json:"tenant_id"`
-	Type         SharepointClientCredentialsType `json:"type"`
+	ClientSecret *SecretString `json:"client_secret,omitempty"`
+	TenantId     string        `json:"tenant_id"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *SharepointClientCredentialsType `json:"type,omitempty"`
 }
 
-// SharepointClientCredentialsType defines model for SharepointClientCredentials.Type.
+// SharepointClientCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type SharepointClientCredentialsType string
 
 // SharepointConfig A SharePoint site or drive through Microsoft Graph.
@@ -2583,12 +2597,14 @@ type SharepointDelegatedCredentials struct {
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *SecretString                      `json:"refresh_token,omitempty"`
-	TenantId     string                             `json:"tenant_id"`
-	Type         SharepointDelegatedCredentialsType `json:"type"`
+	RefreshToken *SecretString `json:"refresh_token,omitempty"`
+	TenantId     string        `json:"tenant_id"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *SharepointDelegatedCredentialsType `json:"type,omitempty"`
 }
 
-// SharepointDelegatedCredentialsType defines model for SharepointDelegatedCredentials.Type.
+// SharepointDelegatedCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type SharepointDelegatedCredentialsType string
 
 // SnowflakeConfig A Snowflake account.
@@ -2646,12 +2662,14 @@ type SnowflakeKeyPairCredentials struct {
 	// PrivateKeyPassphrase An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	PrivateKeyPassphrase *OptionalSecretString           `json:"private_key_passphrase,omitempty"`
-	Type                 SnowflakeKeyPairCredentialsType `json:"type"`
-	Username             string                          `json:"username"`
+	PrivateKeyPassphrase *OptionalSecretString `json:"private_key_passphrase,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type     *SnowflakeKeyPairCredentialsType `json:"type,omitempty"`
+	Username string                           `json:"username"`
 }
 
-// SnowflakeKeyPairCredentialsType defines model for SnowflakeKeyPairCredentials.Type.
+// SnowflakeKeyPairCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type SnowflakeKeyPairCredentialsType string
 
 // StorageConnectionModel A storage connection. `provider_config` is the stored configuration with every
@@ -2830,11 +2848,11 @@ type TiktokOAuthCredentials struct {
 	// TokenExpiresAt When access_token expires, as the client knows it; stored.
 	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *TiktokOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// TiktokOAuthCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// TiktokOAuthCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type TiktokOAuthCredentialsType string
 
 // UpdateConnectionRequest Fields to change; absent fields keep their value.
@@ -2906,12 +2924,12 @@ type UsernamePasswordCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	Password *SecretString `json:"password,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type     *UsernamePasswordCredentialsType `json:"type,omitempty"`
 	Username string                           `json:"username"`
 }
 
-// UsernamePasswordCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// UsernamePasswordCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type UsernamePasswordCredentialsType string
 
 // ValidationErrorItem One rule a request broke.
@@ -3163,10 +3181,6 @@ func (t BoxCredentials) AsBoxOAuthCredentials() (BoxOAuthCredentials, error) {
 // FromBoxOAuthCredentials overwrites any union data inside the BoxCredentials as the provided BoxOAuthCredentials
 func (t *BoxCredentials) FromBoxOAuthCredentials(v BoxOAuthCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
 	t.union = b
 	return err
 }
@@ -3174,10 +3188,6 @@ func (t *BoxCredentials) FromBoxOAuthCredentials(v BoxOAuthCredentials) error {
 // MergeBoxOAuthCredentials performs a merge with any union data inside the BoxCredentials, using the provided BoxOAuthCredentials
 func (t *BoxCredentials) MergeBoxOAuthCredentials(v BoxOAuthCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
 	if err != nil {
 		return err
 	}
@@ -3197,10 +3207,6 @@ func (t BoxCredentials) AsBoxCcgCredentials() (BoxCcgCredentials, error) {
 // FromBoxCcgCredentials overwrites any union data inside the BoxCredentials as the provided BoxCcgCredentials
 func (t *BoxCredentials) FromBoxCcgCredentials(v BoxCcgCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"ccg"}`))
 	t.union = b
 	return err
 }
@@ -3208,10 +3214,6 @@ func (t *BoxCredentials) FromBoxCcgCredentials(v BoxCcgCredentials) error {
 // MergeBoxCcgCredentials performs a merge with any union data inside the BoxCredentials, using the provided BoxCcgCredentials
 func (t *BoxCredentials) MergeBoxCcgCredentials(v BoxCcgCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"ccg"}`))
 	if err != nil {
 		return err
 	}
@@ -3231,10 +3233,6 @@ func (t BoxCredentials) AsBoxJwtCredentials() (BoxJwtCredentials, error) {
 // FromBoxJwtCredentials overwrites any union data inside the BoxCredentials as the provided BoxJwtCredentials
 func (t *BoxCredentials) FromBoxJwtCredentials(v BoxJwtCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"jwt"}`))
 	t.union = b
 	return err
 }
@@ -3245,39 +3243,10 @@ func (t *BoxCredentials) MergeBoxJwtCredentials(v BoxJwtCredentials) error {
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"jwt"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t BoxCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t BoxCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "ccg":
-		return t.AsBoxCcgCredentials()
-	case "jwt":
-		return t.AsBoxJwtCredentials()
-	case "oauth":
-		return t.AsBoxOAuthCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t BoxCredentials) MarshalJSON() ([]byte, error) {
@@ -3797,10 +3766,6 @@ func (t GoogleDriveCredentials) AsGoogleServiceAccountCredentials() (GoogleServi
 // FromGoogleServiceAccountCredentials overwrites any union data inside the GoogleDriveCredentials as the provided GoogleServiceAccountCredentials
 func (t *GoogleDriveCredentials) FromGoogleServiceAccountCredentials(v GoogleServiceAccountCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"service_account"}`))
 	t.union = b
 	return err
 }
@@ -3808,10 +3773,6 @@ func (t *GoogleDriveCredentials) FromGoogleServiceAccountCredentials(v GoogleSer
 // MergeGoogleServiceAccountCredentials performs a merge with any union data inside the GoogleDriveCredentials, using the provided GoogleServiceAccountCredentials
 func (t *GoogleDriveCredentials) MergeGoogleServiceAccountCredentials(v GoogleServiceAccountCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"service_account"}`))
 	if err != nil {
 		return err
 	}
@@ -3831,10 +3792,6 @@ func (t GoogleDriveCredentials) AsGoogleOAuthCredentials() (GoogleOAuthCredentia
 // FromGoogleOAuthCredentials overwrites any union data inside the GoogleDriveCredentials as the provided GoogleOAuthCredentials
 func (t *GoogleDriveCredentials) FromGoogleOAuthCredentials(v GoogleOAuthCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
 	t.union = b
 	return err
 }
@@ -3845,37 +3802,10 @@ func (t *GoogleDriveCredentials) MergeGoogleOAuthCredentials(v GoogleOAuthCreden
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t GoogleDriveCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t GoogleDriveCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "oauth":
-		return t.AsGoogleOAuthCredentials()
-	case "service_account":
-		return t.AsGoogleServiceAccountCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t GoogleDriveCredentials) MarshalJSON() ([]byte, error) {
@@ -3898,10 +3828,6 @@ func (t S3Credentials) AsS3AccessKeyCredentials() (S3AccessKeyCredentials, error
 // FromS3AccessKeyCredentials overwrites any union data inside the S3Credentials as the provided S3AccessKeyCredentials
 func (t *S3Credentials) FromS3AccessKeyCredentials(v S3AccessKeyCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"access_key"}`))
 	t.union = b
 	return err
 }
@@ -3909,10 +3835,6 @@ func (t *S3Credentials) FromS3AccessKeyCredentials(v S3AccessKeyCredentials) err
 // MergeS3AccessKeyCredentials performs a merge with any union data inside the S3Credentials, using the provided S3AccessKeyCredentials
 func (t *S3Credentials) MergeS3AccessKeyCredentials(v S3AccessKeyCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"access_key"}`))
 	if err != nil {
 		return err
 	}
@@ -3932,10 +3854,6 @@ func (t S3Credentials) AsS3IamRoleCredentials() (S3IamRoleCredentials, error) {
 // FromS3IamRoleCredentials overwrites any union data inside the S3Credentials as the provided S3IamRoleCredentials
 func (t *S3Credentials) FromS3IamRoleCredentials(v S3IamRoleCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"iam_role"}`))
 	t.union = b
 	return err
 }
@@ -3946,37 +3864,10 @@ func (t *S3Credentials) MergeS3IamRoleCredentials(v S3IamRoleCredentials) error 
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"iam_role"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t S3Credentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t S3Credentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "access_key":
-		return t.AsS3AccessKeyCredentials()
-	case "iam_role":
-		return t.AsS3IamRoleCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t S3Credentials) MarshalJSON() ([]byte, error) {
@@ -3999,10 +3890,6 @@ func (t SharepointCredentials) AsSharepointClientCredentials() (SharepointClient
 // FromSharepointClientCredentials overwrites any union data inside the SharepointCredentials as the provided SharepointClientCredentials
 func (t *SharepointCredentials) FromSharepointClientCredentials(v SharepointClientCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"client_credentials"}`))
 	t.union = b
 	return err
 }
@@ -4010,10 +3897,6 @@ func (t *SharepointCredentials) FromSharepointClientCredentials(v SharepointClie
 // MergeSharepointClientCredentials performs a merge with any union data inside the SharepointCredentials, using the provided SharepointClientCredentials
 func (t *SharepointCredentials) MergeSharepointClientCredentials(v SharepointClientCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"client_credentials"}`))
 	if err != nil {
 		return err
 	}
@@ -4033,10 +3916,6 @@ func (t SharepointCredentials) AsSharepointDelegatedCredentials() (SharepointDel
 // FromSharepointDelegatedCredentials overwrites any union data inside the SharepointCredentials as the provided SharepointDelegatedCredentials
 func (t *SharepointCredentials) FromSharepointDelegatedCredentials(v SharepointDelegatedCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"delegated"}`))
 	t.union = b
 	return err
 }
@@ -4047,37 +3926,10 @@ func (t *SharepointCredentials) MergeSharepointDelegatedCredentials(v Sharepoint
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"delegated"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t SharepointCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t SharepointCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "client_credentials":
-		return t.AsSharepointClientCredentials()
-	case "delegated":
-		return t.AsSharepointDelegatedCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t SharepointCredentials) MarshalJSON() ([]byte, error) {
@@ -4100,10 +3952,6 @@ func (t SnowflakeCredentials) AsSnowflakeKeyPairCredentials() (SnowflakeKeyPairC
 // FromSnowflakeKeyPairCredentials overwrites any union data inside the SnowflakeCredentials as the provided SnowflakeKeyPairCredentials
 func (t *SnowflakeCredentials) FromSnowflakeKeyPairCredentials(v SnowflakeKeyPairCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"key_pair"}`))
 	t.union = b
 	return err
 }
@@ -4111,10 +3959,6 @@ func (t *SnowflakeCredentials) FromSnowflakeKeyPairCredentials(v SnowflakeKeyPai
 // MergeSnowflakeKeyPairCredentials performs a merge with any union data inside the SnowflakeCredentials, using the provided SnowflakeKeyPairCredentials
 func (t *SnowflakeCredentials) MergeSnowflakeKeyPairCredentials(v SnowflakeKeyPairCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"key_pair"}`))
 	if err != nil {
 		return err
 	}
@@ -4134,10 +3978,6 @@ func (t SnowflakeCredentials) AsUsernamePasswordCredentials() (UsernamePasswordC
 // FromUsernamePasswordCredentials overwrites any union data inside the SnowflakeCredentials as the provided UsernamePasswordCredentials
 func (t *SnowflakeCredentials) FromUsernamePasswordCredentials(v UsernamePasswordCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"username_password"}`))
 	t.union = b
 	return err
 }
@@ -4148,37 +3988,10 @@ func (t *SnowflakeCredentials) MergeUsernamePasswordCredentials(v UsernamePasswo
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"username_password"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t SnowflakeCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t SnowflakeCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "key_pair":
-		return t.AsSnowflakeKeyPairCredentials()
-	case "username_password":
-		return t.AsUsernamePasswordCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t SnowflakeCredentials) MarshalJSON() ([]byte, error) {
@@ -7820,295 +7633,293 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jcxs3tjD6V1D9pirSfE2KoiQvct16j5blROMlGkvOzNzQVwS7QRJRE2AaoCjGT/e3f3UO0N3ojWxK",
-	"siwnTtW9YzWx42w462cvkNOZFExo5R1+9mY0plOmWYx/vYzlQrGjeaxkDH+HTAUxn2kuhXfo/Tyjv88Z",
-	"CfBnMorllFAyi9kVl3NFZnTMflBkINi1vjBtBm3P9zh0/X3O4qXne4JOmXfomZ8931PBhE0pTDWl12+Z",
-	"GOuJd7jfef7E9/RyBk2VjrkYezc3vl3dO3r9gal5pFV5had0zIjif7C6iaf0+iK2vd3ZQzai80h7hwcd",
-	"Hxrx6XzqHe52OvAnF/bPdFFcaDZmsbOqU6onZiB3PecTRkYyCllMtCQRV9o356YnjARSCBZAyx8UiaXU",
-	"ZGuwM9iuW/oMZqhcs7fj+e757Xa6+1Xnd5ROeBIyofmIs7h6zbmlDeCvi3a7PSA89ImMCdeKwKrI1scP",
-	"b1tMBXTGQlw4u6bTWYRXDJ3oMNjt7oVstH/wZDzhyc7sVhJgSCe74Nm6fC9mv895zELvUMdzVgMru/aG",
-	"0r8rN34ngJ7RMRcUurTvDtvdTqdqhcdXTOheYNZVWqaIloRBC0XkiOgJV4Ri27o1mF9za/hbzEbeoff/",
-	"7GT4v2N+VTvu7OlqvjYV2F1xUm/5lOtboH+E/e4J8XElZ1wEbPWVUQ04Q0eaxebuNJ/WrlDheO4KRzKe",
-	"Uu0deiHVrAV9vapzORFBNA/ZudQ0Kq+nFwRspllIRjIm7/j1jLHLHxQJIm6WKEIyoYoISdhoxAJ9CIuP",
-	"l4QKtWAxCWgcc6bIQMPwg3ZfnGjCFQnkXMCoC64nRApG2LWOKcE9EQlnsJgwgdQOAAMIB4tGJJQM5tJE",
-	"TeSCcN0XW5SM5lGErXxCTesZVRr7MmHoDk2gDn7ebvdFzSFycxYXuNrcYdpzG0oZMWqA/Q1bnryqJoO9",
-	"0xNyyZY/KMJDsjW4ZEskgw4NB5IOK4N/BzGjmtkjK1BD6NqIGEJDHq6kfjOqNYuh6/9A6197rf+mrT86",
-	"reefPu8e3PytEjoeBcL8PBopVrGK9/PpkMVA2jJWoIBhqks+I1t8LGTMQgNKA0tTAPrG/IqJWn4pzWyV",
-	"ay8uPb/6TsXqb+BG1EwKxYykRMMP7Pc5U7ifQArNBP6TzmYRD5Bd7PymDDlP4eCzx+LYENUpU4qOYZLY",
-	"jEOGMlwSbhDjikY8JP84+/l9dp3ZlMc4yI3vKU31XIHE1PE9NQ8CppR3OKKRYjeNiT8M9sHuzey0jAnV",
-	"ayNbhTVttz0jZ4wiHtz9ZKgDEIbGIP1E0YNGMaPhkrBrrrTKTqlnvh/j54qDev5lDwrXBjSeXjJBhkBB",
-	"pZ6wmET8ypWryFZ5odu+JSV94TQEZh8HE37FQqTTARVApyMpxkCZJ1SMGdlKztxeQ1/Arl/LeMjDkIk7",
-	"3wSeuyWHJKLBpUKSN1eMqEDOHJaUzllx9ntf9uzL68O1GaCRMxbjjolgLFRkK79QA7knQrNY0Og4OYE7",
-	"HRq3oxHzW3pEySxnLL5icemcDr40Miucl4woj1hItiqWs/0CMH3CxdgInIwEFO6aK2TZok0+ikshF6Iv",
-	"YjnXTJGt/c7+NsLnIpZiTKZMT2SI3w98g7tUkEEviuRiQCaMhizeRvjBewKsYeKKRXLGLPC+l/q1nIvw",
-	"ztfg4BKQrxEOml5GMk0FuO5/uWt4L4maBxOXIHBhATUeU8H/MLC6lVueAdJTuowkDc+lfEvjMbt3/qOl",
-	"JBGO3Ij17O49DOvBJQF5pEagtFBMUbJVZGuXvOMvt2tY0mksr3jI4g9sNFcsvAd6yMjMjkliMyiuKmaj",
-	"mKkJ0fKSiewAk/krkL37ZY+vcpVKo0QVxAwf3DQCsCMhDxFDrNBPFWHXMxZoFvbFVm4H2y9wGHseRNGl",
-	"IosJ1WRBVTKRTwTDCyKKBTHTFq2ByvCAfRT0ivKIDiN2L5cRUk2H1JCoeTb2CxIzHS+BasU6WmYXUl5G",
-	"ejUWH0AMP/SejvaCLn3O9oe74X7QGT1jXfpkeBA+D3bZ3uhpx3Ov8gtjQrrHQM4jc1VDgDgaTFhYcYFA",
-	"UfiU9cVWzW632+S9JfNwcUaWCMlcREwZBppyzR8UkQthR+4LvHEUbBZcpads3riDD/BHqwd/DODypQiV",
-	"eawZuo8CtNOo/CI4M53gDbCgHLY5kjEzs3Axbud1BqteHXCS53zK5FzfL9IXztquEJoEExbA4zpkNIy4",
-	"cMioXUgFEdh/ICKAa0vXPuKCq0mydq6zNZMtd62Ghp5L+Y6KpSWu6u7HKSWZUrEkFuEUKidcSTMPV7uO",
-	"lF9YS5krdb+onO8Iw1MaMjI10Gm3UWJRIPQoMmOxxYa+2KrawPaLIu4YusoEIAIexJhy8TVR6aOgcz2R",
-	"Mf/jHpgotU/J5Ci5IqnWI53fnbFCRtt9mCcFV2TKleJi7JMpjUAnBxxubqRgoL0xu5KXIE6XFmyw56NQ",
-	"89lMxpqF71jI6Tlu7z5Ft+lcIUMoDeOcZXkNFQLdwcPpEgbFxQ7IVu0qzUH+AjCDHV7jA+aWhxgyTXmE",
-	"+HOVjniBPyvv8NfPXiTNKN7hrx4sOdEsffKdC5jFwCH1kvTxx77nQEp27smHm083fsXtZfPbN1nWM9ts",
-	"BYn7wpJjsjyuyIJFUcsAvVH8DOeaDGNGLxWhJJ5HLHknmhl81IOAXjlBkb5AHKFhC9XCI84io9PdkiLT",
-	"nLoiqRVHtvFMjDSSZ2N9sVU4nu02Gdh7bZcudWDXBOKSmR8086gQRNE0PTyEid6Mv2HLAvCYdYYXqI7v",
-	"drpPWrvdVmf3fLd72Okcdjr/7flpm+HyYq5YbKTIuYov9vaHw9GTkIW7w6f7z6nnJ7reOu1wRJWGMcx8",
-	"Yh5FmZVgKQKykPEli5Xne7OYjfg1fL+8AD2T53uWHDldURcCoO3NFfMAEi3wcqPRdDfXzOpQvdnP5WbJ",
-	"Rj+v1YiXuuYPocjc/sVBeiWUjNgikTTJ1iVbgs4MlBYgGaOGuHI/cDDmBWJ07KXZzXFX7Cg58UqDL4+V",
-	"BuiNaaBZrBLUuGRLH9hwzAI5FhzeKjpvJciurzShe5+fb7mbBAI+e1yzqVpHJM6guXeTDkTjmC69mxvX",
-	"NvFrZrCwR2IPLZ2tEkh8F9oKl5zb66d0djn8jQUalmNQ88gMcAsMvWRLc9Z0GIRsNJ7w3y6jqZCz32Ol",
-	"51eL6+Ufnd3u3v7Bk6fPnvdeHr06fr0eWdcjJszmfRk0vGTLalC04kubnIHWLlUx2TcLUOJ2zXh1qNwA",
-	"Ix4Y7mDzDaBvJTC95UoXICnxEgFR4E9F98sgF2fuNI0uyPLGdTeUDFt/7I4FjYYhB8Cl0amzNpRqfPda",
-	"qg9iHVIlUFvgHqCxspQZpJyRjNtFT5qSd0lmfe33z7yVVDY/2ytjfFSGBdDQKsu5NsbXjTBjysWJ6bBb",
-	"uATfmwv++5zZn4ETFO8lkWJLl/KSBpfDiP7BepkMbShtoiVce1MFrwPysus+R5AWebn7dH69MIT5Taez",
-	"nzRwcKXT2U+JcocOO8l/u9kdFMcqgUFpsjXHjXrLswqy6IJI99kaB6TkQ9mRxhwjvPBja6XieUEXtG4g",
-	"Ll9yEaJ93FHYbmlQDIx4BEYcLoyegA4VE3r7hR2Ta3TrUOyKxTTyCSyEBBMpFVN4EQIe+7+WDuZTlQ9B",
-	"JfWt71kBV2Ck5OMNgSjtDcCkJ7Gcjyeoqzrba8GlUc2HEbK6AmgN58El096hN122ht2W/dP3nEN8AAhk",
-	"IpxJLvTFPI68Q2+i9Uwd7uyovfZctRZM6Vans98eJpscdtuBnCIhH5v9O83KEJ3s0ZWsC9t1YPXJ3lpQ",
-	"LRzOKvRoQC6K78rVAxrweOV0KJ2fu8/GR5kKUfOY5w+k29l/1kBwTtDxYjUi+2Aysc5VqWuVYiIkXB8a",
-	"9Qz7fU4jo1mfaxaT3MgvjE8U2mZc7Ex3VIGXGaC4R+PCTB4C9tdut4DplWhTieXy+igY355ZHOGB5Ujc",
-	"OKYCPGbB9UsQJjSLZzE8nOADGI/jAsqbQzfoOpTXLfN3y7w4zG/GGJX/3X7zvWwKM8bzHHYHwbiMgc6U",
-	"eUfPg4P1yJZf0mbcqLDWzxtec8aVEjCD7VUBmPOyvxMk4a++c2DFA6iDqttwjR55Ka/BOAweikUoycPo",
-	"gwCN8QK3jMSrevU1Jrvy+p5JrLM216u8s550OK6Iv4ID4v/5m/cIyae8Xi/QNKFu+TsqbKI31xOfBDVE",
-	"jGwdHf24DXTrH/86h8WFHHpPuaDaKvXpbAYLA2AIxqsuP09kfe+3hV7R/B8LnW8uwTyxogPupABhiZr7",
-	"vXl94enc3CvltX4TF8ZvwrSx31oFXwqzgRvfk4L9PMIH+hp8qdjSehwLxhv2KJw0PrTLnzcjY2fWgjgH",
-	"YV8nzyjjTgWgRBQfCxaCoyFgBZ3NflD4nJ1R/kDM8beFvkhlZKPNQNUEv6KaWYm6Bf+9PP7x5D05/XDy",
-	"S+/8mLw5/g9+7Yt3JyfHV/88edl71Xv/cnz5++SS//h80XnZ++fx617v7KjdbvcFtj1+/6qif362ixlV",
-	"ajaJqbJa5pbzIYUhwJlvh5Wvmdu9gU375u5ps1XXHfrqURJqXxytKI3ADX26s0iRO5z8bovHXkP1S7Rj",
-	"QzlEEBwh4Qyg9DGi6w8q7yx2z9h6G4Ja0JagaTEZ4Ha3+tVQqrD9zToXYdEc0H1AY35ZlSAX8/FEg6tX",
-	"b8bPodmd9G84GnlFNUVjQBWk0RnPoCSdvUVnvAgoWcsK1Rq/21k/Yt0YL11XDQBUNa262du+aJzLbPSy",
-	"ueXNQiPFLO0ZhxfR7hW/1NHT7vAqejr8bf4bvAz+kAI6LtjwYi4iGVyyePdu75qVgF9YVpmYrH3u3vWV",
-	"9LVfMenxVD7SzXVsfCybvoIw1hlsCwVrGYLKbm94FB6PPKDsU3ZR1onuXImwPZZyHLEWnc1U27w8oYMM",
-	"Iew3Z2LbbXX3z3c7mYnN2n4+sJmMNdq/MOja28m+QCybMXyVQJGH5Us7z9MTiPKjgpztEWNZg/faJVtu",
-	"VxpJnT2uHtaETAsZsp2QxyzQMl6iTsvs3kRfuqckA810S+mY0alpyCOmgGClgZMwb/Wq3IP8fO9uD5VR",
-	"7q9rI9orl2juyFkbF/rJfv263BBCF1iRwVpzrw2izO7ETpM/kHqQrjAAOxHMiSl1RmPg5gnYeX5q4zz8",
-	"1QDYveFAzuzbEOIr7J7uHj6vv/jcBlckM4i40oY86bI6ejNjskNSmhqU8+v0c7usuuIyOa8AYcZaml1r",
-	"wC5G6FDOtZE6Auw8N17wOXbrne3lf83ryzCMa+2JZzkZEhAscn0Mhc7Hxha4fpagoAZu8dMMnQ4TQB4z",
-	"a80eswsDQhDPm4Tx5xqbKOrDXfsv/A0szzd58M+lcahPABFIoVgw1/yKXYBn3zyGwTp+lZOF4QC3c7LI",
-	"H+MHuiBUKYbQk8Tlme5gW5LxeLe7R4fB/sGTkI2ePntunICgsbqgAaw2uUJ0z0AHxDWLxYbW39ScZN6z",
-	"o67flGmKfB4oMKNTQ71paxZRDTQzo9AQVhTOTfjY2R55mZhqUoEiSAXNnDG0zhJqHnypMqf35qR38vPZ",
-	"659fvX//9PjfvXenb4893zOPmYustXfo/f3vf/9w/Kp3dH786u9//7sjV2aNbvI2TUaVbu1WCFae2ssm",
-	"QT9NC18mOmXl0WFz79DdWLu8XGgnxvj0FzDYZEqDlprQ7sGTw73Rc7obdFh3+DTcp092cSnaOlJ8yrxv",
-	"vd7R+ckvx2n4z0WT5dmmMaPomGyAYj4L18D9zSeLegbp8iQ+j/yrKO1p1vIWdPpMy5iOWUav3smQRWWa",
-	"nS61RMmiKBffP6U6wNAjjT6TEbpKboFwg886JL4mz4O3Jja/nkukG05WVcMe7KLeV7oJ/TSfUtGKGQ2B",
-	"kqMXsU+Ml43xqGP5mE06hQDYQry3apN3IPsLqftCaRpro8U1yXUG8GKlOhE7pzS+BGlUbfvmxWBDvQbA",
-	"d7EtI8D7rGdpX5g0FEmslk+UDS/NBdAXo8ZQawy7MXG7OFEghabgUdsXQoqWmtGAZa6sJvIkY4A15Ge1",
-	"A5WQupDFYgvP4P+HTfxtu9KAtM7nKrvCM4ufJehDdD2EyONIT5a4YwyHHC4JOJOpNjn7eHZ6/P7V8atD",
-	"MqPJbzbKPfZz+oVLNgOn8de9k7fHr5JBjVe6SuKqDzD4ThH0T47lgmzRuZZTqnmw3Sa9D0c/nfwCnUMW",
-	"MQ3BJJrFYA+K7Cnbd19KZ9Lleb5nJvZ8LxnG++TeS9pnxUGdM6VNHq2Kt+xcB3KKUkcGQVdcL80W26SX",
-	"bBL/xrBwzaOIUNLtdArSiRNoEVpB6QI9155B/IJmM0Pes7AI489h+EObTukfUtCFsr4clvHFTMnoipHE",
-	"O8QJw/ROe2dnx6/QYpMNaiRWYlgfcZlgmukEomeSj6XBgHAwtYZO+40mTGM2kKcU6blzXKvIMVzfK9vU",
-	"ndf1AqlfQvlNlqypMkWOS16TltmcfrrmSuqKIpvrAmYBsKnzZ8FLxIaKkJxb2FbJF2zboXwlgMy9auCR",
-	"reQ8Dli17AXEmOncy9h7l3zLltFA7Poz+aDlJLahcwiaKX1hggwvFE3E5gowb6yNe88WBVWce0trer5L",
-	"mjpqjTWqP1cYuKm81UZecVbJu15z2IsWEOc5SE9x0Nz5q3za68nGS2x+Bq0rXYOLCy4fwQo8l9fZCd4V",
-	"w+X1QyGxvK5G38fiKZTHNlztXx7PUsewDTBMXg/WewY9QqxyLUf3hFyOLemBkCzdRCNc+0q2qzymuUv+",
-	"yyNc0Xy5Ad6lXQcbmLQeGxZW4l5BzWh+gBCfJKbZxS4yyM0OyVEiFmibq2xCZ/Dk6otBYU0D8yJc5TKY",
-	"SQl1179ODPeRGq7uXcXcffcaV3dfQcV8z5hELsIYVa2rxvkRW76ChlUDgXR7QWd89SA/aT3rzXjVAFwo",
-	"Tccxna4e4SRpVjXGTCo9jpn6PVo9yGnarmqUWKnV3T8oVdVP7a3udrZX2WtCY2Ze06t7p+0qRxFyMYro",
-	"5ZpLPEuaVY2h+Tjma7Z+jm2qe19qebmuN7Qp9y77uubpxc2X449ne19Fc7/4B43if3/U4vXxu5OdN0/f",
-	"vTp+/+PO8PT6w4gf/cf2fXP8n3vQ6ddy0GaOvPWwe+M36bkK15qNsJLyNBtiBdw3HGAF9jUboQ5zmvVe",
-	"QfaaTl+Hek16V1K8Zl1rSX6z7pXcr2HXFZyv4Qj1jBvN/g3g85YPBTMmwUEf6KXgbGOTZzmbUh7Z2PD/",
-	"b2o8sFqzWIat/YMnbU6n7bEyefAS5zmj5XJf9ZlyzfnXV3Vnx2XR3WE32Av32cHoiTkSEE3Nb8WdOupd",
-	"s9sLu92SE5xXvNucKwOKA6ERyKw2ovdT69/Ww7+CxuckuO/vpTwybvZgco8y92Ryf/gmHk21RPeW5GjM",
-	"BIt5YLJQ/XR+fopuzQ9Dl+xeasQ0qlhBv05nvG3XAqRm52p3x5jaS/Kbk8yvZ5PH0ST8ndGYxSRDO3vQ",
-	"+MxJ+t3YZ4/JugyYfXxuk0pc8PAicYvgof2oEh822H87WVTelcC4EF1ggSDv0MMcjJ6ffcb+cIZYFcVR",
-	"Y2IDhKQihUifZt+pQ4YXm1GG5AhzVCH5+E1QhBUC5O1ogiDpkA9ECNL56l5sigt4IlnGa0WLp8/2d/cT",
-	"g93z589rn3GJ2vPkx3/+8o/MCFgtp1SYHvgYPEszs0Oq0HCc5vKrydkh0nCgLKtONsKQKh4kGXZyyM2d",
-	"Q/mrY7cL45vhd3qKOQRPv34TGL7qoX1Ltm+HPPvn2wdC8WwPjZ4gM6rUQsYhqjqCeE9j1OmiEzu5PAH5",
-	"YJ6LtLGffvMOvRh5eWLDGJr4VSpotNQ8UJ7vTaRCT/5hO3FgdaWLKol85m7ir46TOajcDCmzc8xhZfb5",
-	"m0DLStXJbVnuh7MzCGvpaTklIwaeYA+Clh+UqsZHWENB/B5GcpyTv6FN+3oaeVmOf52kht/r2EQndMxQ",
-	"AQ77uYJMGDuVCs0YF/JXxykDUpshU6xUDovgJL8F9Dnbuz/s6aFXIzjNbsk4n8jsoRzX/sLmhr8IciLA",
-	"boabai+Hmmrv28DMFSaRW8qbOOQpDPlQ6JjuYWNPtM5ol3XDvaC1PzygrSfPnz5rPXv6/EmLHgz3g72w",
-	"y3ZHVa9Eu5P/Nd//N30taiZoMvTT7uj5s2fDUevZk9Fua3+XjlrPd+mw1Q2fBmFndzcc7j91ND9mhiAf",
-	"tm392ZLIRdxoSF7JYD4FKMEQRs3SmDEtlWxnpmhg3H736Olu90lnv7W797TT2t8/ftrq7b4+aO13nxw8",
-	"3Xv9qves0/O7r7rd/f2jvVb3YLfX2n9+3Gs93+s9a+09P9492ut1nnReH1fSCvfk//I0w0WlDWlH2jVP",
-	"Q9LP3wYtqbfP3paUJCM+FCVJ5qsmJIkx6NC7XqIWKQu2KDP6R57FyTTkcf4h/fbn3qvjD4WHdO997+1/",
-	"zk+OzjzfFIpNRP8LWzYAngAd34tl5IyR1dPwTj++fHty5PnegsZsIuc46tHP704/nh9f/OunSsri3MRf",
-	"nrA4eLUhXUl65slK8vWboCp1Lhe3JClmuGLUi5kUU4dA2OQDkRuzlvVvCePT9aifFBCfV4XHOtniXx2J",
-	"UzDeDIPN+eXQ13z6RnC32l/p1rh7eS4vHww5Ye3N/O3ztica6HbJ9GTwjS7sD5dsmf2Wviu0LsW9yBmz",
-	"SSHgXy2TIbKYoC4euTPW26Iw7TMXI9k2tijfg53JdsSVrjRM6eQQvqOvheRN0Re6FdAXPj1y9MWSYC9l",
-	"uKyp/LFgQptq1W3yzsSyKluz9ve51Iyo+XDKtWYhVGibM1Uf2Py1KsjBqG3odkiajVNRT+5W4cfYuzr+",
-	"eG2e8WIxab+ixqNfrCPvFwp1+9479HV5LzXWFM865irhe75XrrPv+SsqIfqlM/Krq436lXXc/XyRV7+2",
-	"0LCfBIv8hHa/15joJKnp7ez5BMBtyoTOdpgvJr02K2EWp43talHFXGdFNgDByDAGKm0q/XFBXlOle6cn",
-	"PygTtVJAjEgGVSCvxpuDexE8cWgnY0kNsGXJSHDWFUC5+uhgOjNGs8NTFfVXdTwP9Bx0Xha3fFvSFbNQ",
-	"Uvg/UayK87D0JH/EFXM3TBFTQJzanF7VJ5iWo6xMPMbEFYskBkgRINFLAvlJutfXtphZ4QAfU5nP+yDS",
-	"q4t+VpHw8jHud7uYWufQhJvRaQ6tVQVek61BJIOBTwZTNYb/wai1bZ8MmeIhM7lnkpsxdTqSjJfop0mB",
-	"d44gO6CasQALI2syN4UPUePTCKxc4lSB4elVrx0DZYFCgffP9YVPMSEkpvO0WX4G/25Zmt06CQcktgBL",
-	"jBcmppTJqj7/oEgkx5CaRzB1aCUKrg3ux5i+DyR0CjAxjNi0mFunQeH5ElFTNclvYFPoK2sa+DA/JlLL",
-	"YQ3CVjG5Ui41iOXgCHaf/OaZQuy6kruqJKJXtn6vg8Q0sOt3Hks2W5bnw6/m3teU01udKO7Gb5q4zqEk",
-	"aVayknhqxNG21XIAHWBXqaGGXemLjvvfftfzPRkE8zheU13QBdn1oFGRyrvJawbvoBckT5n0gIuysyQ0",
-	"0Cx8QYZSTwhkMTOon3hMQGbmhchlRTIEOr+oLGX92iyJTgmazRLaJh3TFCpVsFcAgM9NcgmnsFCtAzD9",
-	"Kh4dEzqbMQF1wk0JYgAg5RNpMi4p36IoU9sv7FuEmteHScZkntRtr2IXGaBViDs5IGtaVjRPJzc7+HQ1",
-	"fgJ8+UUUTz0Bt9ysqzMLueDqljHKiIVNF+n51RTE+ZhP4pf/zeR9yn+z+R/zH2kcTPiV+eokIORKzZlx",
-	"9qNj1ja0Hz9A5gIoiZitM/liy3jm03pVbqJ0a3gszfLZZuk77546dtN8grjMDVK+rkvyWg632UxBl4uF",
-	"wvpi9su/ZHxp8uCZiCiCwTeNSkp9j0h78Ii02+Wed4HnC9bW2jhnPZ/OWKykgKMHVpaj3Qa6cukW97qd",
-	"x1/OcG0MW+meHTqWu3L/C6e7rwGLiiTNFrCTsgxYgslULTTVX0qVXlYl81hZocusqVSVxi/h1sr+VivV",
-	"M21vW+3rO31bT9+a5TZYfytN+pfrnH1Kofgx1DGCG25j0ntDA6B7IIVmRchIjUk//nx0dvrvVmYXKlqN",
-	"dnd2OvbXDcsbfS9NtGlponVAuhlEGY138qzJkc8flInvLZcL/054GhOeggZgricXKXu+Pug8vwhYnFZV",
-	"rinoAWwMio+8sGzcR5Y+V4ahb15IGVcxj/kDTpmHGFeSQOCx57sCZtbKW3VT3lLms72/1hXdU0HAW27e",
-	"BfdbdEfatTmAoZ4l5DRioVGO4zhpcmnMb20KcZaqgWx+wEUKXkTdyhLMgl+xWLGLUE4pF/cCDpuLy3km",
-	"kqCDCzBVXOMnVAPW5mVH/Tf7QVXbcdI83PKygoNjvvV6tvN5TREw75gGkySTecxoiFHbNqe5zY3vmzT9",
-	"C9DdmZaVyrdM854y5ksP7i21+q7n0XaMyjPMZQvYtG5cPlfGYiIVs6dNJhJ4MBUE1S/AjFF5U7iF77kt",
-	"KnNbOICWnZDLYRocVspdgGhVkJMye2iu1QCoMd4F6p61GrkLcWuGm7tJcMD8dfrz2bn3aS2xKV2pe5I8",
-	"LBxOAyEdh0uLaqWDVkihRLMoAmucqRMpEAmIVQa/MKXNkCiAAMWUrVgSK20aQhlJni/F6FZ1WbfwRuei",
-	"aopyvZLooAQ/QtZRWBmuCfHZJ6w9bpNBhgmDF4RNZ9rUn6NYo800za8+hzpuTavdbhMm3rgkjaVr+co0",
-	"X1k9tTKZSmKcGFq3subWHyTC0A3WaIu/AGa06wvfZfS/FK7s4NxepzjVmYlosAzf1M3Z7XacKjoH64vt",
-	"+V5i376wT/Sa+/hNSUG27HK2D4kUjIQ2uss37IRQTTIgbhPoEpmWCKwzLCknmO+0InMxV/mbgW6ej/8T",
-	"NSIobkD3503huMCdUwpfpFMr+PVpDhE24Nk/yQVgM5Z+05NYzscTBGPg31tocJ0yKlRS0rZcD46lvG1m",
-	"XL+cQm9Ykwf+mbXB+LyxYwTEv27KZ1QQwHJsNHfCu91GjzOX4X6+FaVhd5jeOZTPDqqAad5Blt0myOKe",
-	"5y1WkqFWwkmFFMyBffunvSU5GikTRVE0iDnQWwmVFfLAhqBpBnComHHHsiQKuSWPrccsurdlNmsHRu9B",
-	"KszDojNg3Wtgk7ds1abxQQB4iZtrk1/W7HHtxqb02l3hQafi0h59fezctax95JQbZlstZk3aWEOdDgCH",
-	"MGJKmTOqrpX9l8nS5T5TqvZ8Gx1V80dIeidl48Q3X5N7dVqu5GIch4jiQZf6TOn1iWl8UG/JrXaVWGfM",
-	"rL+IO+AZnc0cUxAxqFFpB3pkWFP0j3MXtxmn+Gp2pIqt38bFIDdKEod0S80ru57xmCnrZVZ0fwMe4xw0",
-	"sa0RO/GNbUyLl0Iu4EH9wsG429Uxf/S8s6H1bpXZLge6lXiP7mcFfHdNag3rNq9kgkvafd6mnd6o3Yb9",
-	"GWiwSzFij/EgyMAj5+m6l3m6Gm+5lc6wKxNPl7XERe/Oddys+ZseHCTCBHqTVRmXTvg0JVvuMfkkF+Ts",
-	"k1IwM3xCoSXp8NtC+yRJF+hbR3Plk3a7vV3tBLoOAfWELQGvZmQh40suxi8yB16lqeaBXZa6Pdo5V1i3",
-	"BsVyOLUApJFDTTm6xlIS0GDCQmuHuWRsBgRBYUXV7dqFrXd0Wpkf0DaGULAyBhacVYvxiEHOFSc7gNyN",
-	"VGEnOGpmgZ3qdsHFr231ZLjEiCsMLKgvF1+qaF6RPauERU6nconQO5207ykGnrNlYDmiirW4UEwoDlND",
-	"QKa5XFv4GFGtXVFxeEVkRLMIW2uuqnxGv3NCfJvTil485Dqm8RJMdC3j0q3pGPgJo1OfBFJpEjChWewT",
-	"awYtKnagzYVpA8dzBJHU+55fGQteWnYhVrk6JhbZcHoKwBZHMm6TjzN49h50OlktaGUJxxZV5HSpJ1Bg",
-	"2pWsARbnQjFNTLTEtlVZCSnyzrNObX4SURFmdZe5GDOF6/hNDoua6E4TT0c3yvrL35Y9kWyfZGvw+WZw",
-	"l1tcqxlOhJmccFi2sgoibUNL3ivViORYBPFyBgYFqknMlE6M4zHT81iAMSTRCkOImFyQQb7y/yB/tRuk",
-	"5nBR+Mnes/3NrCS+t4i5Zj+LaJlG9ee1ryU+lIh+qGRVXBfJZIW/PH6aYVSf+WD+vZvTJMLDbRazKy7n",
-	"Ktc4KeFv/4W/qaqS/gXX+/zKT6lSIHIMTIMBIhrSQnatcTMWDKUJWouoMp/bTVi3s8PixG+5uCRbqJqH",
-	"Fx8mUdpObE7p5IC7RjtZswzo3BcoNKOdaAw9zF7a5BwNa4aZyRHaR0DW2cHi3DqmVywCkRtEATClHCKp",
-	"6YssnhHsK6iUxDm5uCyG1YHt1a3Wr3YcRvn/RnzK9X8ddPrzTqf7xOzjvw46XkNdcvnQdltgNwjNzsV8",
-	"OmQx2TLj2u0jdXB1zWXdcl5NvbppHvAq79BeWdJ05bUZK2dyb6T62u56wI3O12JPOUlF5Io6ZEp1MIHl",
-	"6QyUXmQBr1ZW13LWihhAEw6bu4JO1bnmMLaMkmOG8Jpe1AvSMWclpMbV4LKYWjdR0eEG9+yXbTj5Bblo",
-	"WwSB9YEzpbzYm7qXOLnZk4Rrq6NjHk2y9NsFi3y0yzi1KyvqNNMFuQ4M7tocVvdkb62O6M4RKEwHk5R8",
-	"FOqVgqZlxmKCjcwjcCkCfBsCDd6qVJqCgWw7b102irZNjWbmktxjqruvzZ0/RBBj2gwaXQQymk8rhIAj",
-	"/E6o2bOM0a4FsqdEbzCjAhJsAZEc1hmExHKhEsVU6bxu4WLnezMZ5w36B/t7Xedsnxwc7B1serKzmE9p",
-	"vERVg9m+qtu/DcvnCMOjJXqFLFZusVadveZOMuX2Xnedcvur6/bXJPdH8ae8qn/CZwAgPDNIfeATLpRG",
-	"cAJPdw1bLj9ZG71mavJWljOOUI2gT2zT7BJhBI5RxqZzDYLvFfF778ktLOI2c6YD2d5sPox4kN99mQSu",
-	"PQilInDsKljMZzEbsdi5wpArHMb3KKQI8vysieWynu9dsZiPlq2AZv8ezaNm/iXa/FpKtwCfc0Bwd99b",
-	"JJUOc/HX2ntyWpbKlBA2U2SmuXSLVRNNo0sw5dSG7vkmzbqb5TSfSznNDOmWIcmVCUoys5lqCk55MKhF",
-	"7efrr2clrnNB0biG0s1khQk2Nm4VK1sUZJkHKDRxO7Hky3l7Zluucm5dtfuNvVu/MtGvq0XxVfzv7tN7",
-	"Lb3CKkpxttdDE8Qbtry9WfjMGA+sBRjCELYSlVNk3+Q0MW8Yvf52tYX4a6SArbQGZ2EsGdDXrKno77VG",
-	"EKrYwmam35yZaF3nShXht2Addc5nrYk0f2dVR1wN+bfjEmn5FpPop00GSawQINmA4D/BZAV6VCqW+RIv",
-	"SbhjySHp26y8kvMvMlsoAtVL/J6aazJ8crdaLxPu3c0F6Wzvnhmie9kV8nfurpO2qYs06f3rLE/6Ulaq",
-	"9rJk/G2KQEYXqhiHWMNLG8TWsRG/rsB4wGWDE4rMBQiCiPVAw02f/GpjutgpPmC6+48/70RNNZsErmtg",
-	"1vxcCO5wKia4ULvfzCf9QqkqTWbtpsuxfDaFH8CoyYjoACQJWcBDdKsRIQAbqMtZNAIqTk1K35gZ87oE",
-	"0w4Ehp2tMA44Vl7zPsqWbyWgKgPaL9gUl5ks7gdFzt+ekYDFmo94QDVrMmvRDb+KMNaQ9lUpO6yHPfjf",
-	"QBtYDfx9trcuOUeOptaQm0pxyvc4nV7Y+hI1HU/o9IOM2Mb5OL4iW2iW36LmTNaltag+kU94vRW/bMjF",
-	"lZpPTf3g3jsCF1NgyOzaaCIzvyh8p7UwbR+0v6AxDERjcUgX6pDT6eGhm1bgEBrtZB1jRh0VdwoOJTaa",
-	"m7gQTdCI0maLy+mgN1xnicU4LBmeMzOqYZ3eofc/MLTXINg53XPTjBXpTipxPJAzVuPJAFX2Tk+QiU3p",
-	"koTykAxgXwOyNWbaRz8Zn2CaOrXtkwHajwdky+Ri84kJ4PNJyCKmmd8XmikNDefKNktlXqCzmNvN5vXE",
-	"8Wg45WJAtuwi1La1RCYvTXPEOKsxbXi+h33y6o08yGQHa4R5jF48m09B11uZlsgoca3JHx0xfGIaDVmI",
-	"rzLQD4I91cQ0FOw2RuntOuPttrr7OWe8JP7WzXhXpjPQToxZPIs5Kj0mUxq01IR2D54c7o2e092gw7rD",
-	"p+E+fbKLhErXJOd3l9Q0j2FN6KcbOskFKebwzHH8dburmNPZbk5tsnrnFW9FXZuaH07IRnICOIO6Hrba",
-	"9tayUWxnDzq/WN894kqkW+1pkoTCPGZfkvW+I04dNJTF7sBlZrMWvpYNvKzIjvTI6/g9kuxJzrY2nrjI",
-	"jSo22pQvZctYlVWpEn+KJfY2tbc7tSkV15isEhXyaaToOx7EUsmRJj/GdDZplKryeyXJW1WSvJ2q3gGB",
-	"+1VMuCkTNw6mzR3v52/wfb+60mQKG3fVpa99eVbebpVPJkRPgX5BaZNQyCabkXEqmVGUP8eYSL8u2d6q",
-	"12oFIq2HyRLH8710Feu7v0qa3jar5LdAihq+elec6Y3ftG/1gX7KQVplmw0Zi7HcSEGGbEKjkfFXwGpb",
-	"DyazFLM7dtq9Xq/XKiR4vNN9ZpD8Z8kIeY8CUXY49ysHNckuWawQurFYlPSviff+Xvj2Sxa+zZtP5bz4",
-	"7K06801RbAMBK4Wlet/MjR317tsR02rPk3Qjd/Sl/IYcHr/7Jt5V0l1Z/HiFm2DqstKpd+7b6zQBN0Mu",
-	"boFFmVvgxl0dAvT5ju50CY1qYEeqIiUVai+0llIem9oRmA0B08WAcjjxYV8nradkfR1Ze8OWp5THeRm9",
-	"7DJ/Owf29YL6N84dGwrvKw57nfC+8oQ/uVBVMfhmgs8bPAQeu6bMclXhb/zG8gLGPaUodld2Nw+qhC6n",
-	"2/hUk4yuLr3GSuZULXinw63PwHtm/Hyz6OZ3MmRRnb0I7FhOpSEyKBhGBok7mOXCuZTITkawvrBmp5jN",
-	"IhqYsN6Sir8visGxzbJRSBh9DlHhF5CWdx4DaHSQnFO9xmSVtBkuL1YXhyviWhapjI7MrnUYnC9kPN7t",
-	"7tFhsH/wJGSjp8+eXy//6OyCtbgUcx9RCAI2VaRWLhYb2hqHJo4Uv8zVmn4VtcLhz9YsohrMZk698NNY",
-	"hnM8c3Bpe5l4WKwp6P8FXNTywLGxI1oxiUE6SVqv71GYND9l6Qi83tH5yS/HaYnEiybLs01jRpUUCVA4",
-	"+WZrOq5PjJKvNFaBdY7BH1v82mv9N2390Wk9//R59+Dmb1X2y2pMLaXhNUm4ESGw3qaV9A/INM2468Ym",
-	"SPK6d/L2+NX6yE2XIDQ1GFcRiM85/68qWuGcDjRocjiFJ+VtciI0SPCUcyYph4HIhcCUGk7Qbt7yuoa2",
-	"OfuGlu6+u/vV+85lEymsCGza7JoGOloa72ED78B1DLZUmbcrCGpx4ONrzYTiUhym9ZdTkLriemmAzwSq",
-	"x1TcPv2NS7FLAdgwupnIIkOSBkgRFcTz4RDs4jCFWaSpobmsCBhrupCUUVQuxdZoHc0jEtAoymLDbUTQ",
-	"FsXHC8CHWTU+m9T27U9n+g1mT/G969ZYtuxHyD/c/kAX72yF55SRughcw1PrbWbBGq1n1amcZ1JYemM5",
-	"ccwBrgmUZIW8EaucLB41h9/wTu6YkignOKykJTyY5DysbEZY67KbWPLctLht0iOO8NAXW1SQn971jpK8",
-	"RgbAjS82RdVCyMC0a6tpZ1Wm4bdtEsENU6thAk81Qz70hMXo2xXI2TJNQdC88HaFj1lF/e3bplaqlHma",
-	"EG3TzRBq2/f25KggTK2cf7lq+gz1D4gj8yTlRdxiyI3YtivQNZNb1qQsc+WAcgKzIh3yk9LW7nk4lbwz",
-	"Dl7gM2VOnOOINQJh8SKqgCMny/n5CgsVEpvDaor4XPVIPmdKv2QjGbMzWiWXfJiLYhBUhfQwxBGIoldc",
-	"jI0HfsxGc2XCgekVI1v73e424aO+4KaijGqTV0Yxq6AR+vRtmYgpImOUBbYLz2QDMuv99WFPr7JS1WXm",
-	"gYuGav+azZRPlOX+NNZG8W6BlytyxRUfljykQ8tnLoCY7D7rwrWxmXlpTS0phqfYirCWNKGHktFVFizg",
-	"OY+k097Z2fErVLplg1qHR8OjiMut7IjQgKQfS4MBDDBlAajpkym3389rXh72KBrWQ4a7OtNsVkVinYXe",
-	"ihSYlfi55buj1uEDrqciXgiJ4NiWJEcYKsDF/V1T8QbSkSvyeJalMDe8w1uZFjBR4dl5fc+8Lz3fO3tz",
-	"cnp6/Gq9RdwSzJREJkutPF2Mjb+Vpdt0tQFbqcZuKxd1tr1CqjNh+Y86wpDOtVwVXLhp/OBdrcl1wStf",
-	"IJAwSWaRhASOomXb3nHb3Fw7ZFf3Ew74VW2YZjNrI/KS80CQ2DTa7raxY+eYl+KWfijn/PJcXtY4oazO",
-	"okwD3S7lRDe4RRf2h0u2zH5LHaq0bplPWWZ0OWNWhw7/apl62UUHq3jkzlhfWgDdwLgYybYpLeB7cMOy",
-	"DdS7os7ABshlzvpPWBzAJjf5BioD1FzBbQE/VxLgB1sNQK0uB/DYIP/eywNYW+VDehWmx3ALV4uNPBJr",
-	"zaPfawJ88ZoAVUjRoCjAR3w8Z0qZ2+YdR3WXllYR8sLuOdGDQeJ2V/FVeiU0NlH24mAC2pTyQ+Hs49np",
-	"8ftX5q0w5cJd9G7p/bYqAfZ7tiDOF6uGDyJG46S+42YJqPMqyqRt+739x6+m2Se3XYtPk3yANsxlzPVk",
-	"PsTESpLOeCuQIRszsZNOfeN2V5d81kry7rRQtmRxGtW2wuzSizhVaRWAuTo0iojU6OIThAD4kJ54tSHG",
-	"vdVVVCNNzO283JppENEx6a6681MaA+4W3BemLB4jCltDiNWuS8FMEln7e8wUZPJA4WDICO2LKxrxoi9E",
-	"kpk508T9oFJyYlQ6JcRcI7QcUSEkzplWJ7UvbNTdUI2SC5hrOJatNsqnMKlm3EZGSMMs1vHWufLBxemM",
-	"aUyBl6l0NRbHRCXYhbJ6tHVaD0frVplv/yO8oj+wBC9W0ic3et9Y4Lz9zl6mNU/NJEmZBD1xiAoMlxRr",
-	"A8dSz/esgcxOUI7UrzbzYQT6AivkxVKMyVai6EQWkjqwUkUy1Siq30yE7Awjf6xNAZjHdqUBsHRzzvqd",
-	"+uJmI0ZSr7ruZIef1wUNJy3diSqZSxk0avIPwm9MJf6SEKePGaiN7sXkL/lw9NPJL/BHzLK8JXrC4gW3",
-	"eYbtPlNXiowj5CLps88Vh7DKYW9TObje9zNXo/MecyAX3OPSoTcMJHnsklH5PL6kn53rYFeeL4P2X4Dy",
-	"IzIcAxrDI61aZxrPI0ZoUiiTDGN5WZSIIhlY/P3VwxLDljV+8h2VauKfS/r4Y9+D+5hytNJnwJN8KIFH",
-	"NoejSCtNlz5MawToTDntaGTT4RqucZ1U/sYClKWeh8kIPuGG4fpkLuBpIC5sbgvAiQsARt/opS+ymv3Z",
-	"4mrXUe1pmR7YKpWusRnPY66XZ4Bf5qxN6St4WMNfQ/zrdfJsUZcXplpWgYDYrCXWFAyCMBmYtgPflF0F",
-	"M36uuOghMTMR266dBPAgOcefvFwdVe/mBl2DRtJ6gmkaIHe1tCXNBUOmlAusyxSjj3ku8akjm6Ydsn+V",
-	"y6hmo5qSTlTkvI7QEFV0QFWHSEtD3yErLMTaDopo2RdJshxMPk+UnMcBU2TrR0xVS16B2dwnZ3t+FiDm",
-	"OyH0fpK+Xvnkpbz2If2r3xeQFAvyx5jkLlMZs20jXlEzTfJEwfgTZXL89kVffMBo3kIqXWMHzDZvvdx0",
-	"WnDHrYQl40ufMJM7A9qw1I/WPKp8sjCG/LJoaW3MMNmEihDzD0LW3NQHAQhsX4ArCIg+qYRBx5SLw3yy",
-	"GGUigrB7ldcIbPYYC/9a4WUxoZpdJQ4HdK6Yj1Q9Lb3AxBWL5AyK4iCh/GCTfwy2ncGoUAsWk4DGMWcI",
-	"IIN/t+zjtHUSDmwJtENHNwDcZyHI1i68Q3e7z0jEtGax8vsi5GOulU8GgDmDC/h/hwMiYzJoDbYNK+La",
-	"oJQUzCcUg5+4K2CQ82T9HO2gXPSFKXgcyTFAIcOlJER9EUtt+D435uKB/eWChwO0lwlzYHan5hUQ8YAJ",
-	"44aevHdnIOm0uu1OCekWi0Wb4s9tGY93bF+18/bk6Pj92TH2AYrKdZTDZJPfWtm6JO1Ou5MoieiMe4fe",
-	"XrvT3jPufBMkXjsGnv6Af4+rstCcGxkAw4a5InOj98PklmLcJmeQoiYpgEGH1gkmrRFxCIISnL+WNmUd",
-	"loWBkycYkKa0sUOnk5j8d04bq6UlOqajEQ/MYaay6UkIp2b3kJWzx711O52E8Nn8unQ2i2zsxM5vqsAe",
-	"P2f6BnmZj2JamZIZJ09rid346w6wnWMk3uGv4CucpHfy3vIrJowADr5vwKJ+TjarvE/QdQewdrn6yqzn",
-	"UEBFgm7AciycqsPcJdkWCkkIuuWaeDIf0LwvzEYRzw1STPnYPn5RUBzOeRQa5Z0hgnrCEuIGjUx2Lm1q",
-	"/SGpMzQIvhuHCnjRAhy05rM2OYP7tpdtRM7FhEdWKE1W2u10qgDBHsyjhIMPsLY2jHfQ2dtsPYaX4EVn",
-	"Mb9zgS+lRD2Urnku6BXlqdrofhb/XmrkFcsXZGBWMyAKUN94xmXOrkYMc+q0f2A6XrZ6I1RRfa5Oog1o",
-	"vqDAyIxnDVWXSE6AZbU9dw+rCiPd3KzCKzh+vg6xSmWNQBkHid1qce1fmecfiekCgFpBzqsreWlAHLhJ",
-	"EM3DxE2QDOyPF1QP2iUIhhd8b8bfwJy3AuNm922mgLqUdSQLlu4DqwSOhxWiEHb3O7t1Y6eL3fkoqBVc",
-	"TQaG/c7e+k6vZTzkYchQv7jffb6+x7mU76hYWslBGdTqrO93Yp3kUEJxEHJ1rzOTz/mji143ecqtDBwU",
-	"xN0kOaADeOmnT6DXzXIyKpPr0OYIvDFVFaoJvAU2I664xNFqn4piOEhsE6omZZAzbnUGIrJiBi/hqXi/",
-	"4GYvykBc9gazeusvDOtHuMuwDtxBJjTFedGHWoqAWXhvAFAvaZju7eFQZLdBj1O6jCQNz6V8S2PjMr2/",
-	"e9BkeWo+m8lYs/AdCzlNXKb3u931nTNliYn4+VYR2oCMk2R0cwxeyVR2PhsHrBuD4RHTrIpFgiCnTDln",
-	"MPnNtNX8W2nNmN4AmkxB5R8UifiIgamUbB0Qtd0mH4DjmNegZT59AbQjkaa4JnORuDlXilXQyaEQXxRT",
-	"61DUYaoPyoo6++t7vJf6tZyLbxbUEULuBurwqIzplGkU/Gri7rMmO2/Y8uSVCZRfWU5y9TMHHu2JmQdU",
-	"GFhNdOV4WGd04GcVRJNapFT1BabVINkq2+S9IwG9INSYqMNcOUoaMzJBeCFzETGl+mJgxPH/SiwbGE9N",
-	"1aVJaFKFY1G+RviPJjp3oxN9y6dc16YtcBr+jCU5m7Q8MiUlG7Q8MVLuOVazvPGLl4X1B9xDkyNbmTcx",
-	"lWL0gndoi66lTgHFGIZmlKRY533tchIZytxbmwyym4ObUZU3X7fm1Du42WKrKpJXLtjY9ckWSEzbRMaE",
-	"i+QTmqm2myzODerI1le2Cm5eqD2bPLVDV56OqQRfkyWmqrQ7+PF/MaaTnX7dc6hnauOC0cs93od8Df2F",
-	"pC58RlWYCMhWkThvO0zKIZ11fAqzrNe+qY4VmLK5mqCpOh+GTsFlzWy2XE8Pa+ArBhQE7AR9kdJ11SYf",
-	"kR+QQdFlAvmBMS2vDzjqi3gulC3TbLwuQdWSxesaB5BEDX/FDG/b73ZTdVwSA2RtW+2+OCsFM7JiLm/s",
-	"nU/njVp81NCB1v4kZNOZ1EwEy9YbthwYla6Ol0TREYuWh4mM2t0nEzmPHUMBiJ8JB+6LrK53IpJmdamd",
-	"6GXzo9EL4eLM0zVVQGc1oPsinYAKVPSb4YELw8G8SJWKyTSJch95AI8iEs+FMPFdZL/zvIplm9kzyCsz",
-	"7CIdsU6swUQqZhSjxqLRPTggGCUK+EB6Z0cnJ+D7E9MA4dxYkab0kik8X46VqKEkOlf2DPDE2+QNm2ms",
-	"9euKPwiiyRUUa6UfhN3g2WiPtcw4rVksw5baS2i30eRlxLtw5d6qXF95Q7yTQeDXfv+6u9vq96+fHn/6",
-	"P3/zagj+JnoIuyHkDgrJUEZRek4VrwQmnBp2YDMBx8WKcMDGCRq+xUQsX6xWWDlFS9ljDJU+N43100cF",
-	"VPtKqqSaJEs1D1aHiSxogqjhY1crdRqIDBCKEfFAf9dDfSGJCLo2UDuc21Kl1XqrCilqM4nJFK65WfdC",
-	"xxc1LLZasnqL76cKxbgzRN7SQLY0sDh0nhJAc3m47dt3OhJhYH1GYGiTU9ihsaxE8AAeoGQwkPjGHfhJ",
-	"onUyCPAtO0BvNTIAl5KL5JN5wPTFLGZXXM4VCvzbh8T8Dn+hzg2fh8MoSdoQSBHM45gJTbhQLNbK+oAk",
-	"+zWSiBTWbgqDtkmvkQqBWA0CCorZY7SB5uBbVht8+jLmh7f5E3KYx82jfVh+Nzv8Vc0OdQ/g27x215Lu",
-	"z7kMIpiBmbN4pUXiXU2yttSLe0uzeMoFjbZ9EsbSGh+z52XifAbEchQzpiBNhjI6I/KBzRhFde6r47fH",
-	"58eZnjbnBsdD+yZ13pSJiq4vnIVtdTud7RckmYAISSIpxvBw59Z9bmu/s79dRVnNCeQeeI9EtKzQRn63",
-	"idwzHibhaPcmR/nVdozXzLh6SpHDKEikCn+iry/Au4zTCB/SE/DFQHAV2CuipXxBqIF5084UKCMR6ouF",
-	"FK2ko6s2rkKDMdOPEQe+g/4XA/0fmb4HsE8VrhuJo9nAJyk/QslwBj6EZfRJYvxMqqiaVMY1IX+5UL7D",
-	"1Fm6L1AtausSKBvKgk8J+Eetw7Tv+NrYGVCzhFFftC9snHNABfnx+NwnLORGyXraOz/6CRdmM77kPLpj",
-	"1mJwz8AULe9sk14/sdhX79jm5jLKUqXzgXHzOrV0XyR6aSAe+ayQNFKSDGEVoES14VsuwYI1gxxgEnim",
-	"L5i+MG4LSZQpHGMap4VUqeZRFKRxkOZuQ+DUzys59bwQ6uzdRX8YsyS0yDWQp8Feaq5mTISu2nCTAObm",
-	"Sq+6+O1HrfRKrqpEnR+vwmtTgv5dQ/ata8gMZj2ghqzmmbVTrEh1T5yyUg/XS7z8TYiTqadDBGM2uwOm",
-	"Bna4BKbnUBMZ61aEtJnmI0L7gkaRXKhDx5xi8nvYuKx8CBYGXpn0MdtgVFN8LFhI/vGvcwyZ0WQqFYbo",
-	"9AUYqshWVusrKbuy7ZOz87N86OnZHhkkBccH2y/QgYMH2Rsz4cR+Xxg1YJaq5BCTPwza5ESpOQvN4o0u",
-	"LjAxyFvpoxUcQ6lRPlptXsyQoG73xVxoHpERUP4pF3MNqkvjyK4nbGmznbxw1YVJHIaJoULJn10bdu5Y",
-	"RVPXGNLLF4TMM/NYajSC8lTosLNTsTRxOalvMBpwLRfOOePA0wCYaxYUtQ2uTyaEBI9iuCQYL4fJJqZA",
-	"aWLOVBUv5nCa+ao1X4w3mZtzJ6t7LGRNCgEKRxiEdSSFjmVUW4V7IGQLT3eQD0hIwpaTn6tyutz8qZjZ",
-	"A7OHBlwscfb6YPJgfD228pNxznDKlZUVV0EOMRJWc7YUQR2Pmau7cBh2BUuvdaLMuzemNhLQSwNZaK+x",
-	"Nhxf2aLMm3Eu7NYLbBK3Zs3PuAhY49aNjRrYOrFXfEk/M7usdZYAc1+PXKPxF9LGo7Z1HpoAVB7BFeUV",
-	"da6nNLR7EG3IrcnBiEesnhq85ZfWJwrLhKvEtdpP0xxhfxLymGHtDmMIHUA4cU0w22uccNNtv4zlQrFT",
-	"ion6GrZ+R68/YMom1bzPQyC+mWk95uPRtv9cL99vhVJ8S1JGGmdocDEpIAE46NAiA3WPnBgZKlNLjnrq",
-	"spyEaCGQKmGgyhZm/rCYA1998mNMZxCQzKMwZgKfnZaaEUx34/fRHP8z6lnVL13rEAgl+EFkYPEhmcVs",
-	"xK+ZeQnaNW5nFNB8yJE+vy/S7GN5ac8qmLHGrtTwkkuiVbhNiVX2nj9MfF4hK4hWZODWXhi8wCiu0VzR",
-	"KHFHdOrCzIV59NIknw7ZGmTpx2ChSd6tkUYb6BW89BLYVqnOOdmldbkFD1hS83Cs80l5bW/3O+1vQPvN",
-	"WX2n/t+pf2Pqn6ND3yT91zYb7RdVe36YC9WgqEvqZpKYBh0lo6nwEsg4tMma5FwHcsqIFEU/mK2M8Fpi",
-	"rOWC2o4QpSunqJ+EiodZhcMXYB20RL+5iW0bS0w5RRWz4AUKGVISjacd+NAY9pCBmOZo38TYEiD5wIcg",
-	"aBgZ00Fnv4quw409jC9ANss5U9oQ9zrlXnodoyzY5c9GSv/8RplzDDmqMMkQIRcPa5aZJ8kOv6xBJlES",
-	"xpj31lpmJnQ2Y2AZSVKXYW7fPJlpkzNLLBSDFE15CdHSKyM7VlXiQhJQIFMRPP2pJSd9YQhETnaEuXxS",
-	"Eh/TQq5AjpzordU+RWbLmPX3C+UccTMKfythIuZUTa45WPh30/l30/kXz/wAJ5BYLaRJmp1w1DtbKNZY",
-	"H0w+SBMY5VvXEbIl6BQDHJP052lSTBOLasprbvtJkUbTyifahqwmxMvuwU8cJP2cTIdWSsgtC2TCoptJ",
-	"Rm1Ts5pVodulzTySmJC5Vigp+YQGWsZkC5NBQ18s1EmR+tpo0rBN1plY+gKjNp1E8qnKgGkmjFhpiySR",
-	"vScHJKRLtV336v5ukfkTWGT+agaWQmCYY2/ZzLpSSACYz8386yeAJpMYsyo8+60MIMEwwwy2UyZ0kkRz",
-	"awCh1/BQGmznMrUe7uxA3uhoIpU+fNbpdBBe7XpL+TMslYOVJrQupU0mUJ9VB360s/BrV/a98SsrEjjW",
-	"Z4X6xVw2A6AyW3hoZDDHvLzZ4Ejiq0aVJOQhSqe+kUqTEWAvuSHMHZXHOHcUFhj2garr3MpM3n9VP7bV",
-	"aFQPXoAgHCOl5dmgmKsov2LbpGLcJBWrpeg2fySZxXLITBkVGcOSdUy1jBU41SczEsFYyEJ3IifZ5M2n",
-	"m/87AA==",
+	"7L35cxs3uij6r6D6TZWp3CZFUpIXuk69R0tyoontaCwlM+eEviLYDZKImgADoEUxfrp/+60PQHejNy6S",
+	"LEux88OM1cSOb8O3fvYCPptzRpiSXu+zN8cCz4giQv/1RvCFJIexkFzA3yGRgaBzRTnzet4vc/xnTFCg",
+	"f0ZjwWcIo7kgV5THEs3xhDyTaMjItbowbYYtz/codP0zJmLp+R7DM+L1PPOz53symJIZhqlm+PodYRM1",
+	"9Xr77VfPfU8t59BUKkHZxLu58e3q3uPrj0TGkZLlFZ7iCUGS/kXqJp7h6wthe7uzh2SM40h5vYO2D43o",
+	"LJ55vU67DX9SZv9MF0WZIhMinFWdYjU1A7nrOZ8SNOZRSARSHEVUKt+cm5oSFHDGSAAtn0kkOFeoMdwd",
+	"7tQtfQ4zVK7Z2/V89/w67e5+1fkdphOehIQpOqZEVK85t7Qh/HXRarWGiIY+4gJRJRGsCjV+/fiuSWSA",
+	"5yTUCyfXeDaP9BVDJzwKOt29kIz3D55PpjTZmd1KAgzpZBc0W5fvCfJnTAUJvZ4SMamBlY69ofTvyo3f",
+	"CaDneEIZhi6tu8N2t92uWuHxFWGqH5h1lZbJoiUi0EIiPkZqSiXCum3dGsyvuTX8Q5Cx1/P+n90M/3fN",
+	"r3LXnT1dzdemAp0VJ/WOzqi6BfpHut89Ib5eyRllAVl9ZVgBzuCxIsLcnaKz2hVKPZ67wjEXM6y8nhdi",
+	"RZrQ16s6lxMWRHFIzrnCUXk9/SAgc0VCNOYCvafXc0Iun0kURNQskYVoiiViHJHxmASqB4sXS4SZXBCB",
+	"AiwEJRINFQw/bA3YiUJUooDHDEZdUDVFnBFErpXASO8JcTiDxZQwTe0AMIBwkGiMQk5gLoXklC8QVQPW",
+	"wGgcR5Fu5SNsWs+xVLovYYbu4ATq4Oed1oDVHCI1Z3GhV5s7THtuI84jgg2w/0yWJ0fVZLB/eoIuyfKZ",
+	"RDREjeElWWoy6NBwIOmwMvh3IAhWxB5ZgRpC142IITSk4UrqN8dKEQFd/ze0/r3f/B/c/KvdfPXpc+fg",
+	"5h+V0PEoEOaX8ViSilV8iGcjIoC0ZaxAAsOUl3SOGnTCuCChAaWhpSkAfRN6RVgtv+Rmtsq1F5eeX327",
+	"YvU3cCNyzpkkRlLC4UfyZ0yk3k/AmSJM/xPP5xENNLvY/UMacp7CwWePCGGI6oxIiScwiTDjoBEPl4ga",
+	"xLjCEQ3RP89++ZBdZzblsR7kxvekwiqWIDG1fU/GQUCk9HpjHElyszHxh8E+2r2ZnZYxoXptqFFY007L",
+	"M3LGOKLB3U8GOwBhaIymn1r0wJEgOFwick2lktkp9c33Y/254qBefdmD0msDGo8vCUMjoKBcTYlAEb1y",
+	"5SrUKC90x7ekZMCchsDsRTClVyTUdDrADOh0xNkEKPMUswlBjeTM7TUMGOz6LRcjGoaE3fkm9Llbcogi",
+	"HFxKTfJiSZAM+NxhSemcFWe/92XPvrw+vTYDNHxOhN4xYoSEEjXyCzWQe8IUEQxHx8kJ3OnQqB0Nmd/S",
+	"I0pmOSPiiojSOR18aWSWel40xjQiIWpULGfnNWD6lLKJETgJCjDcNZWaZbMW+pVdMr5gAyZ4rIhEjf32",
+	"/o6Gz4XgbIJmRE15qL8f+AZ3MUPDfhTxxRBNCQ6J2NHwo+8JsIawKxLxObHA+4Grtzxm4Z2vwcElIF9j",
+	"PWh6Gck0FeC6/+Wu4QNHMg6mLkGgzAKqmGBG/zKw2sgtzwDpKV5GHIfnnL/DYkLunf8ozlGkR96I9XT2",
+	"Hob16CUBecRGoLRQjLVkK1Gjg97TNzs1LOlU8CsaEvGRjGNJwnughwTN7ZhImEH1qgQZCyKnSPFLwrID",
+	"TOavQPbulz2+ylVKpSWqQBD94MYRgB0KaagxxAr9WCJyPSeBIuGANXI72Hmth7HngSReSrSYYoUWWCYT",
+	"+YgRfUFIkkAQZdEaqAwNyK8MX2Ea4VFE7uUyQqzwCBsSFWdjv0aCKLEEqiVUtMwupLyM9GosPoAY3vNe",
+	"jPeCLn5F9kedcD9oj1+SLn4+OghfBR2yN37R9tyr/MKYkO4x4HFkrmpEkCA4mJKw4gKBotAZGbBGzW53",
+	"WuiDJfNwcUaWCFHMIiINA0255jOJ+ILZkQdM37gWbBZUpqds3rjDj/BHsw9/DOHyOQuleawZuq8FaKdR",
+	"+UVwZjrBG2CBKWxzzAUxs1A2aeV1BqteHXCS53RGeKzuF+kLZ21XCE2CKQngcR0SHEaUOWTULqSCCOw/",
+	"EBHQa0vXPqaMymmydqqyNaOGu1ZDQ885f4/Z0hJXeffj5BzNMFsii3BSKydcSTMPVx1Hyi+spcyVul9U",
+	"zs+WiGY4JGhmoNNuo8SiQOiRaE6ExYYBa1RtYOd1EXcMXSUMEEEfxART9jVR6VeGYzXlgv51D0wU26dk",
+	"cpRUolTrkc7vzlgho3Ue5klBJZpRKSmb+GiGI9DJAYeLjRQMtFeQK34J4nRpwQZ7fmUyns+5UCR8T0KK",
+	"z/X27lN0m8VSM4TSMM5ZltdQIdAdPJwuYVhc7BA1aldpDvI3gBnd4a1+wNzyEEOiMI00/lylI17on6XX",
+	"+/2zF3Ezitf73YMlJ5qlT75zAXMBHFIt0UD/OPAcSMnOPflw8+nGr7i9bH77Jst6ZputIHFfWHJMlkcl",
+	"WpAoahqgN4qfUazQSBB8KRFGIo5I8k40M/haDwJ65QRFBkzjCA6bWi08piQyOt0GZ5nm1BVJrTiyo8/E",
+	"SCN5NjZgjcLx7LTQ0N5rq3SpQ7smEJfM/KCZ1wpBLZqmh6dhoj+nP5NlAXjMOsMLrY7vtrvPm51us905",
+	"73R77Xav3f4fz0/bjJYXsSTCSJGxFBd7+6PR+HlIws7oxf4r7PmJrrdOOxxhqWAMMx+LoyizEixZgBZc",
+	"XBIhPd+bCzKm1/D98gL0TJ7vWXLkdNW6EABtL5bEA0i0wEuNRtPd3GZWh+rNfi43Szb6ea1GvNQ1fwhF",
+	"5vZvCtIrwmhMFomkiRqXZCkRFgQFWjLWGuLK/cDBmBeI0bGXZjfHXbGj5MQrDb5USAXQK3CgiJAJalyS",
+	"pQ9sWJCATxiVBFGVtxJk11ea0L3Pz7fcTQIBnz2qyEyuIxJn0Ny7SQfCQuCld3Pj2iZ+zwwW9kjsoaWz",
+	"VQKJ70Jb4ZJze/2Uzs5Hf5BAwXIMah6aAW6BoZdkac4aj4KQjCdT+sdlNGN8/qeQKr5aXC//ane6e/sH",
+	"z1+8fNV/c3h0/HY9sq5HTJjN+zJoeEmW1aBoxZcWOgOtXapism8WoMStmvHqUHkDjHhguIPNbwB9K4Hp",
+	"HZWqAEmJlwiIAn8rul8GOZG502x0QZY3rruhZNj6Y3csaDgMKQAujk6dtWmpxnevpfog1iFVArUF7gEa",
+	"K0uZQcoZc9EqetKUvEsy6+tgcOatpLL52Y6M8VEaFoBDqyynyhhft8KMGWUnpkOncAm+FzP6Z0zsz8AJ",
+	"iveSSLGlS3mDg8tRhP8i/UyGNpQ20RKuvamC1wF603WfI5oWebn7dH69MIT553Z7P2ng4Eq7vZ8S5TYe",
+	"tZP/OtkdFMcqgUFpsjXHrfWWZxVk0QWR7ss1DkjJh7IjjTnGnjaP8FghqnwDjxRAY8olSR/ERmKViaNB",
+	"qrYNsBBL1Eh6aWEDZ4KynGJBwFwoiYKfCsPt+IkqeEwjMAZR7VJEGOgAfi+d16cq14JKolzfswLcwHZJ",
+	"J1vCVtobYExNBY8nU63COttrwl1iRUeR5oAFiBvFwSVRXs+bLZujbtP+6XvOqT4AYBIWzjll6iIWkdfz",
+	"pkrNZW93V+61YtlcEKma7fZ+a5RsctRtBXym6fvE7N9pVgb0ZI+uwF3YrgPCz/fWQnDhcFZhzQZUpPjc",
+	"XD2gAY8jp0Pp/Nx9bnyUqWwVC5o/kG57/+UG8nSCZRer8dsHS4r1uUo9riRhIaKqZ7Q25M8YR0bhHisi",
+	"UG7k18ZVSuOpi53pjirwMgMU92hcmMlDwP7a7RYwvRJtKrGcXx8Gk9vzkEN9YDmaNxGYgSMtF6BgIEwR",
+	"MRdUEuMiFksiCihvDt2g64hfN83fTfMQMb8ZG1X+d/vN97IpzBivctgdBJMyBjpT5v0/Dw7WI1t+Sdsx",
+	"qcJaP295zU+XWcE1VCGCo5i4E8RnN1q8oTqwvw1b66M3/BqM2uBZWQTjPBI9CFQb73XL6byq1+rGfIFf",
+	"3zMPcNbmesO319M2x4Xyd3Cc/F//8B4hfefX6yWuTchv/o4Km+jHaurbZZepLGocHv64A4T1n/8+v2eq",
+	"al0lLoyrhGljvzUL7hMcTCqwHc7IL2P9Jl8DanpfeXhbD57BZMse/1yoXI9P5sQLn7ejAGfWaBirKQxg",
+	"X07GgwpuAUk6YSQE30IAKDyfP5P6BTvH9IEY3x8LdZHKv0aBobUR9AorYqXlJvz35vjHkw/o9OPJb/3z",
+	"Y/Tz8X/rrwP2/uTk+OpfJ2/6R/0PbyaXf04v6Y+vFu03/X8dv+33zw5brdaA6bbHH44q+udnu5hjKedT",
+	"gaVVLDedDykM/bFQT4hNr5nbvYFt++buabtV1x366lESQlkc7alKGgBJn24vLuRuL38dRbiooegl4ral",
+	"jMGQHiGh+qCIMnLzM5l3YHsEFL+gwdHmzmSA24HdV8P5wva36/xUkcVc5J3QJX9ulTgh6GSqwD+uP6fn",
+	"0OxOSks9GjrCCmsLShUq4DnNwDidvYnntAjJWcsKfST9toAh2/BagKhqWnXht31lOXe80WvrlhcOjSSx",
+	"NHMSXkSdK3qpohfd0VX0YvRH/Ae8Vv7iDDouyOgiZhEPLono3O2ttRIfCssqE8G1OoK7vty+9ssqPZ5K",
+	"jYG5jq2PZduXmY4bBztNwfKoQaXTHx2Gx2MPONKMXJQVybtXLGxNOJ9EpInnc9kyr2HowEM6pnlzZafZ",
+	"3T/vtDNzpbWjfSRzLpS2JeoAdm83+wJxgcaIWAJFGpYvzfUztRGTmKGzPWSslPCGvCTLnUqDs7PH1cOa",
+	"8HPGQ7IbUkECxcVSKwLN7k0kq3tKPFBENaUSBM9MQxoRiajKglBh3upVuQf5+d5dSCozBrytzQ5QuURz",
+	"R87aKFPP9+vX5YZjusCq+a41nduA1OxO7DT5A6kH6QpjuhMNnpil51gAk0/AzvNTe3HvdwNg94YDORP6",
+	"hhBfYUN29/B5/cXnNrgiMUREpTLkSZV1+NsZ5h2SsqlxPr9OP7fLqisuk/MKECakqci1AuwiCI9AEtF+",
+	"J4HuHJuIghy79c728r/mdXg6JG7tiWf5LRIQLHJ9HVaejzMucP0s2UMN3OpPc+3AmQDyhFjPgAm5MCAE",
+	"sdFJSoRcYxOR3uvYf+nfwIp/kwf/XEqM+mQaAWeSBLGiV+QCvCRjAYO1/SqHFcMBbuewkj/Gj3iBsJRE",
+	"Q08S42i6g0GOi0mnu4dHwf7B85CMX7x8ZRyqoLG8wAGsNrlC7eqinTnXLFY3tL675iTzXjJ1/WZEYc3n",
+	"gQITPDPUGzfnEVZAMzMKDSFaYazPHJjWm8S+lQoUQSpo5izIdeZj81BNtWT9n0/6J7+cvf3l6MOHF8f/",
+	"6b8/fXfs+Z5541xkrb2e98MPP3w8Puofnh8f/fDDD45cmTW6yRuCCZaq2akQrDy5l01iJHQDXybSZ+XR",
+	"6eZez91Yq7xcaMcmWmXBYLDpDAdNOcXdg+e9vfEr3AnapDt6Ee7j5x29FGWdUj5lnsxe//D85LfjNJTq",
+	"YpPl2aaCYO3kbYAinodr4P7mk0U9g3R5Ep9H/lWU9jRreQs6faa4wBOS0av3PCRRmWanSy1RsijK5UqY",
+	"YRXoMC6l/U8j7XbaAOFGe1tr4mtyZnhr8hzUc4l0w8mqatiDXdSHSpern+IZZk1BcAiUXHtk+8h4LBnv",
+	"RJKPf8UzCCYuxM7LFnoPsj/jasCkwkIZ9bhJVDSExytWidg5w+ISpFF4ms5sL4iSGALfHZqHLvA+66U7",
+	"YJFO6ZHEvflI2lDdXDKCYgSeVsfDbkwMtJ4o4Exh8E4eMMZZU85xQDK3YBPFkzHAGvKz2hmNcVXICNLQ",
+	"Z/D/wyb+sVNp1Frnv5Zd4ZnFzxL0aXTtoSnBkZou9Y51aOloicAxT7bQ2a9np8cfjo6PemiOk99sxgDh",
+	"5xQOl2QODvhv+yfvjo+SQY2Hv0xi1A90IKMEEMFI8AVq4FjxGVY02Gmh/sfDn05+g84hiYgioY8UETPK",
+	"cGRP2b77UjqTLs/zPTOx53vJMN4n917SPisO6pxIZXKSVbxlYxXwGTFqlASCrqhami22UD/ZpP5bh9gr",
+	"GkUIo267XZBOnKCV0ApKF9oL8CXEgigyN+Q9CzExTjCGP7TwDP/FGV5I6wBjGZ8gkkdXBCUuNU5Iq3fa",
+	"Pzs7PtKmsGxQI7Eiw/qQywTTrDEQiZR8LA0GhIPINXTa32jCNP5F85QiPXeOaxU5hus7sk3deV3Xmfol",
+	"lN9kyZoq0w255DVpmc3pp2uupK5aZHP95iwAbupIW3CtsWE3KOdL1yg50O04lK8EkLlXDTyyJY9FQKpl",
+	"LyDGROVext775Fu2jA3Err+T415OYhs5h6CIVBcmYPNC4kRsrgDzjbVxH8iioIpzb2lNz/dJU0etsUb1",
+	"5woDN5W3upEroVXyrtcc9qMFxMwO01Mcbu4xVz7t9WTjjW5+Bq0r3ayLCy4fwQo859fZCd4Vw/n1QyEx",
+	"v65G38fivZTHNr3abx7PUme1LTCMXw/Xeys9QqxyLUf3hFyOLemBkCzdxEa49pVsV3lMc5f8zSNc0Xy5",
+	"Bd6lXYdbmLQeGxZW4l5BzWh+QIqn8eEudqFhbnZINBORQNm8b1M8hyfXgA0LaxqaF2FIYSp4IiqbUwHP",
+	"55QZOTOVEuquf50Y7mtquLp3FXP33Wtc3X0FFfM9YxK5CIVWta4a50fd8ggaVg0E0u0FntPVg/yk1Lw/",
+	"p1UDUCYVngg8Wz3CSdKsaow5l2oiiPwzWj3IadquahQh5eruH6Ws6if3Vnc726vsNcWCmNf06t5pu8pR",
+	"GF+MI3y55hLPkmZVYyg6EXTN1s91m+rel4pfrusNbcq9M3K+/GBTmOfoxc2X449ne19Fc7/4J47Ef35V",
+	"7O3x+5Pdn1+8Pzr+8OPu6PT645ge/rft+/Pxf9+DTr+Wg27mIV0Puzf+Jj1X4dpmI6ykPJsNsQLuNxxg",
+	"BfZtNkId5mzWewXZ23T6OtTbpHclxdusay3J36x7JffbsOsKzrfhCPWMW5v9N4DPWz4UzJhID/pALwVn",
+	"G9s8y8kM08jG2f9/M+OB1ZwLHjb3D563KJ61JtLkFEyc54yWy33VZ8o1519fNU5ALwt3Rt1gL9wnB+Pn",
+	"5khANDW/FXfqqHfNbi/sdktOcF7xbnOuDFocCI1AZrUR/Z+a/7GhExU0PifBfX8v5ZFxuweTe5S5J5P7",
+	"w5N4NNUS3VuSowlhRNDAZPT66fz8VHs7PwxdsnupEdOwJAX9Op7Tll0LkJrdq86uMbWX5DcnMWLfJuLD",
+	"Sc4AggURKEM7e9D6mZP0u7HPHpPBGjD7+Nwm6Lig4UXiFkFD+1EmPmyw/1ayqLwrgXEhutDFlryep/NZ",
+	"en72WfeHM9QVZhw1pm6gIalIIdKn2XfqkOHFdpQhOcIcVUg+PgmKsEKAvB1NYCgd8oEIQTpf3YtNUgZP",
+	"JMt4rWjx4uV+Zz8x2L169ar2GZeoPU9+/Ndv/8yMgNVySoXpgU7AszQzO6QKDcdpLr+anB0iDWPKMhRl",
+	"I4ywpEGSrSiH3NQ5lG8du10Y3w6/01PMIXj69Ulg+KqH9i3Zvh3y7F/vHgjFsz1s9ASZYykXXIRa1RGI",
+	"PaXDeRdt4eRFBeSDeS7Sxn76zet5QvPyxIYxMoHBmOFoqWggPd+bcqk9+UetxIHVlS6qJPK5u4lvHSdz",
+	"ULkdUmbnmMPK7POTQMtK1cltWe7HszPEBeorPkNjQsIHQsuPUlbjI6yhIH6PIj7Jyd/QpnU9i7ysXoJK",
+	"0uzvtW3WFTwhWgEO+7mC7By7lQpNoRfyreOUAantkElImcMiOMmngD5ne/eHPX3t1QhOsw0u8tnfHspx",
+	"7Rs2N3wjyKkBdjvclHs51JR7TwMzV5hEbilv6iFPYciHQsd0D1t7orXHHdIN94Lm/ugAN5+/evGy+fLF",
+	"q+dNfDDaD/bCLumMq16Jdif/x3z/P+lrURGGk6FfdMevXr4cjZsvn487zf0OHjdfdfCo2Q1fBGG70wlH",
+	"+y8czY+ZIciHbVt/tiRyUW80REc8iGcAJTqEUZE0ZkxxyVuZKRoYt989fNHpPm/vNzt7L9rN/f3jF81+",
+	"5+1Bc7/7/ODF3tuj/st23+8edbv7+4d7ze5Bp9/cf3Xcb77a679s7r067hzu9dvP22+PK2mFe/LfPM1w",
+	"UWlL2pF2zdOQ9PPToCX19tnbkpJkxIeiJMl81YQkMQb1vOul1iJlwRZlRv/I02OZhlTkH9LvfukfHX8s",
+	"PKT7H/rv/vv85BDCh3TR3UT0v7AlGOAJ0PY9wSNnjKw2iXf665t3J4ee7y2wIFMe61EPf3l/+uv58cW/",
+	"f6qkLM5NfPOExcGrLelK0jNPVpKvT4Kq1Llc3JKkmOGKUS9mUp06BMImH4jcmLWsf0sYn65H/aSA+Lwq",
+	"PFbJFr91JE7BeDsMNueXQ1/z6YngbrW/0q1x9/KcXz4YcsLaN/O3z9uecKBaJdOTwTe8sD9ckmX2W/qu",
+	"UKoU98LnxCaFgH81TerNYmI9MXZnrLdF6VzZlI15y9iifA92xlsRlarSMKWSQ/iOvhaSt0Vf6FZAX/j0",
+	"yNFXl1d7A1XwqquoLAhTpvJ3C703sazS1v/9M+aKIBmPZlQpEkK1u5jI+sDmr1WND0ZtQbce2mycitp8",
+	"two/1r2r449rk7MnwFMszO1X1Mv0izX5/ULRc997r31dPnCl67NnHQG+Ixqkg/cjQXC4PL6madFVf0VV",
+	"Sb90Rn515Va/sia+ny+Y69cWbfaTYJGftN3vrU50ktRHd/Z8AuA2I0xlO8wX5l6blTCL09btalHFXGdF",
+	"NgBG0EgAlTZVEylDb7FU/dOTZ9JErRQQI+JBFcjLyfbgXgRPPbSTsaQG2LJkJHrWFUC5+uhgOjPGZocn",
+	"K2rZKhEHKhYkRBa3fFsed0oE0SX/MCtWGHpYepI/4oq5N0wRU0Cc2pxe1SeYlvasTDxG2BWJuA6QQkCi",
+	"lwjyk3Svr21huMIBPqaSqfdBpFcXUK0i4eVj3O92dWqdngk3w7McWssKvEaNYcSDoY+GMzmB/9NRazs+",
+	"GhFJQ2JyzyQ3Y4qbJBkvtZ8mBt45FnyG5JwEusi0QrEpIqk1PhuBlUucKjA8veq1Y2hZoFAs/3N9EVmd",
+	"EFKn87RZfob/aVqa3TwJh0hYgEXGC1OnlMkqaD+TKOITSM3DiOxZiYIqg/tCp+8DCV2nqR1FZFbMrbNB",
+	"Ef8SUZM1yW9gU9pX1jTwYX6dSC2HNRq2ismVcqlBLAfXYPfJ3zxTiF1XcleVRPTK1kJ2kBgHdv3OY8lm",
+	"y/J8+NXc+5rShKsTxd34myaucyhJmpWsJJ4acbRltRxAB8hVaqghV+qi7f633/V8jwdBLMSaSo0uyK4H",
+	"jYoU5Ju8ZvQd9IPkKZMecFF25ggHioSv0YirKYIsZgb1E4+JZxJB5U43K5Ih0PlFZbUA1mZJdOrhbJfQ",
+	"NumYplCpgr0CAHzeJJdwCgvVOgDTr+LRMcXzOWFQc10Dkanv7CNuMi5J36IokTuv7VsEm9eHScZkntQt",
+	"r2IXGaBViDs5INu0RGueTm538Olq/AT48osonnoCbrlZV2cWcsHVeV44xMKmi/T8agrifMwn8cv/ZvI+",
+	"5b/Z/I/5j1gEU3plvjoJCKmUMTHOfnhCWob26w+QuQDKS2brTL7Ykqj5tF6Vmyjdmj6WzfLZZuk77546",
+	"dtt8gnqZW6R8XZfktRxus52CLhcLpYuy2S//5uLS5MEzEVFIB99sVObqe0Tag0ek3S73vAs8X7De19Y5",
+	"6+lsToTkDI4eWFmOdhvoyqVb3Ou2H38NyLUxbKV7duhY7sr9L5zuvgYsKpI0W8BOyjLo2lam1KOpWrNB",
+	"hZrvxGI9sdgsUYC5Nqt465ve2xRJM/3L1dg+pSDxGIoZwQ23dAZ5g1DQPeBMkSJkpJaZH385PDv9TzMz",
+	"shRNMJ3d3bb9dcsaR9/rE/3t6hOtw6LtQN7ot5NHTI5YPpMmmrdcaP07ZdyYMhbe+7GaXqTM+Pqg/eoi",
+	"ICItPF1TvgOY1phG5LUFPl8z8Fga9r19rWm9iljQB5wyDzGu3KCBx57vCphZK13VTXlLCc/2/lpXdE91",
+	"FW+5eRfcb9Fd067tAUxrVUKKIxIaVbgeJ00lrbNZm3qmpdof2x/wU2UxRRJTWaWa0SsiJLkI+QxTdi9g",
+	"ewsh3kX5PERXsbWftFayNk28VseTZ7LarJSmBeeXFTKQTv9ezxc/r6lJ5h3jYJokVhcEhzqI3KZYt6n6",
+	"fQ0waAGqRNOyUheYGQJSkeHSgwtLjdDrpQc7RuUZ5pIXbFvGLp+6w8C6OW005QDomCGtDQKo1bqkwi18",
+	"T7VRmWrDAbTshFwWuMFhpewPqGoFvSvzr82VLAA1xtlB3rOSJXchbll1czcJDpi/Tn85O/c+raUypSt1",
+	"T5KGhcPZ4Jmjh0trfKWDVojJSJEoAuOgthVippEAWd30a8MHNFEAWk+kLaAipDINp2CxzFeGdIvMrFv4",
+	"Rucia2qEHXHtLwU/IsX1yvSaND77iLQmLTTMMGH4GpHZXJlyeFiXjDNN86vPoY5bYqvT3UTK2LhCjqVr",
+	"+UI5X1lbtjK3S2IrGVkvt82NUZoIQzdYo61FA5jRqq/Dl9H/UvS0g3N77eJUZybAwnJ6U8an0207RX0O",
+	"1tf+873E3H5hlRw19/GH5Aw17HJ2eogzgkIbbOYbdoKwQhkQtxB0iUxL+IzmusIdI77TCsUslvmbgW5Q",
+	"GBt6b0RQ3Pjyz9vCcYE7pxS+SKdW8OvTHCJswbN/4gvAZl2JTk0FjydTDcbAvxuwbjQjmEmERwBMO+Xy",
+	"dCTlbXPjiebUndMlguCfWRsdLjhxbJL6r5vyGRUEsBwbzZ1wp7vR69FluJ9vRWnIHaZ3DuWzgyrgKeAg",
+	"S2cTZHHP8xYryVAr4aSMM+LAvv3T3hIfj6UJ6ija5xzorYTKCnlgS9A0AzhUzHiHWRKluSUV1oFXe9tl",
+	"JnQHRu9BKszDojNg3Wtgm8d21ab1gwDwUm+uhX5bs8e1G5vha3eFB+2KS3uq79ncba19+5QbZidQzO20",
+	"teo/HQD2NiZS6p41Fb2/mVxi7uulas+30a1t/jZJ76Rs9XnylcNXJw9LLsZx2ygedKnPDF+fmMYH9fbm",
+	"aoeOdSbX+ou4A57h+dyxsSGDGpUGtkeGNUUvPndx2zGQr2agq9j6bRwhcqMk0VK31BiT6zkVRFpfuKKT",
+	"Hjy5nYNGtrXGTs2yjM32kvEFvLNfOxh3u2rr37AVMgfRleRA+84VyIBrIdyw6PRK3rjE3Vct3O6PWy3Y",
+	"nwESuxQjJJm6DxnU5Nx09zI3XePqt9KTd2XW7LJOueiauo7Jba4BgCDCMAHqFCQAtfSnGWq4x+SjXIS2",
+	"j0qR2PBJyzJJhz8WykdJrkPfeslLH7VarZ1qD9Z1eKmmZAkgOUcLLi4pm7zOvI+lwooGdlny9tjoXGHd",
+	"GmQeyRZEQPC9wlT79WIU4GBKQmtWuiRkDnRC6nKwO7ULW++ltTK5oW0McWxlDCx42haDKV0Qcg8gdyNV",
+	"2AlepllUqrxdZPRbW/oZLjGiUkdF1Ne6L5Vjr0j9VcIip1O5vumdTtr3JAG33zKwHGJJmpRJwiSFqSGa",
+	"1FyurdqsUa1VUS55RVjHZuHB1rhV+eh+78Qnb04r+mJElcBiCZa8pvFHV3giUUMRPPNRwKVCAWGKCB9Z",
+	"q25RDQRtLkwbOJ5DCAPf9/zKQPbSsguB1tUBvZr7pacAdtwxFy306xweyQftdlbIWlrC0cASnS7VlLO8",
+	"wA2wGDNJVMIJrYKLcZb3/PU+4gXCUhIlUYRZmBWNpmxCpF7HH3xU1Fu3N3HTdEPEv/xt2RPJ9okaw883",
+	"w7vc4lo9ciLj5GTGsk2WIW4bWvJeqXRExywQy7kCpqaQIFIltn5BVCwYmE4SHbJEcsoXaPjDDz98PD7q",
+	"H54fH/3www/D/NVukVfEReHney/3t7Op+N5CUEV+YdEyTUmQ19WW+JAgWYF8JKkqkskKZ3/9aa5DEs0H",
+	"8+9OTu8I77m5IFeUxzLX2Bb179h/6d+k1+usixvIr/wUSwkix9A0GGpE07SQXCu9GQuG3ETcRViaz61N",
+	"WLezw+LE7yi7RA2tyIeHoM4AtZNYqNLJAXeNLrNmGdB5wLRZTluVJtDD7KWFzrUZzjAzPtbWFJB1dnVl",
+	"cSXwFYkgkhBEATC89DSpGbAsGBOsMVqFqeek7LIYEwiWWi4mmFklntx1GOX/G9EZVf910B7E7Xb3udnH",
+	"fx20vQ01z+VD6zTByhCanbN4NiICNcy4dvuaOria6bImOq/UXt00D3iVd2ivLGm68tqMTTS5N1R9bXc9",
+	"4I3O12JPOcNG5Io6aIZVMIXlqQyUXmfRulZWV3zejAhAkx42dwXtqnPNYWwZJSdEw2t6Ua9R25wV40qv",
+	"Ri+LyHUTFaROs2e/bPHJL8hF2yIIrI/6KSX13tYZxUksn2SLWx3a82gyvd8u0uVXu4xTu7KiqjNdkOvu",
+	"4K7NYXXP99aqju4cPkNUME3JR6HYKihg5kQg3cg8Apcs0G9DIiRqVOpSwZy2k7dFG/3btiY2c0nuMdXd",
+	"1/auIiwQOucHji4CHsWzCiHgUH9H2OyZC20FA9mTa98xHemPGFkgLhLXEST4Qr5OdTqF87qFJ57vzbnI",
+	"m/8P9ve6ztk+PzjYO9j2ZOeCzrBYalWD2b6s27/NKUA1DI+X2odksXKLtVruNXeS6bz3uut03l9d5b+m",
+	"MoEWf8qr+hd8BgDSZwZ5G3xEmVQanEBxqGDL5SfrRq+ZmqSb5XQpWGnQR7ZpdokwAtUh0qZzDYLvFfF7",
+	"7/kt7Oc27acD2d48HkU0yO++TALXHoSUEbiBFezrc0HGRDhXGFKph/E9DPmNPD9rYrms53tXRNDxshng",
+	"7N/jONrMG0WZX0u5IuBzDgju7qKrSaXDXPy1ZqCclqUyn4VNc5lpLt1K20jh6FIixWvjDn2TI95N0ZpP",
+	"BJ2mtXRrqORqHCVp5UwpCKe2GRTS9vPF47P63LmIbr2G0s1kVRW2tnkVy3IUZJkHqJJxO7Hky/mGZluu",
+	"coVdtfutfWG/MtGvK6TxVbz17tPXLb3CKkpxttfXJoifyfL21uIzYzywhmGIVmgkKqfIvslxYt4wev2d",
+	"asPx18hfW2kkzqJyMqCvWVPRO2yNIFSxhe0swjkz0brOlSrCJ2w0dY5treU0f5VVJ1+NELdjHmlJGpO8",
+	"qIWGSUQU4N4Q6X9KRBWoVzFb5svWJEGdJfelp1lNJueNZLZQhLU3+ntqxcnQzN1qvai4dzeHpbO9e+aT",
+	"7mVXiOW5u07apn7WqP/vszxFTDms3MsKDLSwBjK8kMVoyxoWu0EEIRnT66qcldHSJkSXKGaAt1pfDqTd",
+	"9MmvVuDFbvFd091//Lk0air0JHBdA7Pm50KEiFMFwoXa/c0c2y+krFJw1m66HAlo0xICjJosjw5AopAE",
+	"NNROOCwEYENUSRKNwcaHTZpiQYzVnYPFB6LLzlbYDBzjr3k2Zcu3glGVXe033VQvM1ncM4nO352hgAhF",
+	"xzTAimwya9GXv4ow1pD2VWlIrJs+uOVAG1gN/H2293hklc0SeNTIdOvydpztneDZRx6RUtaOyl+25I9S",
+	"xjNTbbj/HgkeFVkduTaqv8wRST+MmjrJH7S/wAIGwoL18EL2KJ71em5agh402s06CoIdnTLFswtoUGZQ",
+	"uYkLzv4b0bBscTml75brLBFvh9nB+2GOFazT63n/G4b2/kaecOndrBXp0qOuRO+Az0mNbwMUDTw90fxr",
+	"hpco5D00hIMfosaEKF97zvhIZ92D1Q61RXmIGia1nI9MAKCPQhIRRfwBU0QqaBhL2yw9KiCxOlWdTVOq",
+	"x8PhjLIhathFyB1rm0zengYG9KzG2OH5nu6TV3jkYTq7eSPe6+jHs3gG2t/KLEvmDqwTgL4aH5lGIxI6",
+	"4CFtTETBkmPU4K57XqfZ3c+55yXxu24CvzIhhHZsQsRcUK0Gmc5w0JRT3D143tsbv8KdoE26oxfhPn7e",
+	"0ZRU1dQacJe0aVrGmtBRN/SSMlRMSZpj9ut2VzGns92cImX1zitej6q20gCckI0EBXBOsK/lreWgup09",
+	"6PxiffeIK5Fute9JEkrzmL1L1nuTOGXdtBh2BzY4nze1acnAy4r8VI+8LOEjyV/lbGvriZ8qu6y4kLWM",
+	"Mzsnf4VHeSWCF0sabusi4NQClVTp5KDahpCGwr6ngeCSjxX6UeD5dKPUoN8rd96qcuftrAsOCNyv0sRN",
+	"Ubl1tHDueD8/Qd3D6sqeKWzcVf2/9lVcebtVbqQQBwa6D6lMSiebTYeLlFRiLSBPdOGCLfMxPnJk3vDl",
+	"vUJQuPE37XuUnGH5Ib66zZak2ZhrOEMjMsXR2DApXR/swa6pmEKz3er3+/1mIYvmne4zhci/TdrNb1Dm",
+	"yS7xnkSdTVJ4Fouubi35JP1rgtO/1xL+krWE80ZdHhef3lVnvi0N2EKGSmGp3mN0a/fB+3YPtcr7JGXK",
+	"HT08n5Ab5nePybsKsyvrSa9wXkwdadr1Lod77U3AzZCLW2BR5qy4dVeHAH2+o5NfQqM2MGNVkZIK1Zs2",
+	"1mIqTDkOnbpBp7wBBXXiWV/MNfW0mcyGQnpyfj+T5SmmYhshfaX//yf3cioG305++FkfAhWuQbJc7/iJ",
+	"31ieT99TOmV3Zd+We1R63J9q8ufVpf5YyYsqioKlhdtWZws+M17GWWz1ex6SqM42BTYzp0gTGhaMMENE",
+	"zXnaI8jll3aylw2YNXEJMo9wYIKKS+aEASuG5m6WC4PD6DHEpF9ACuFYAOy2NdnGao15LGkzWl6srqtX",
+	"JAZZnLR2o3ZN5eDjwcWk093Do2D/4HlIxi9evrpe/tXugOm8FPEfYQhBNgW4Vi5WN7TlIU0Uq/4SyzX9",
+	"Ksqsw5/NeYQVmOicUuungoexPnPwnHuTOHJUFOb+wp5weeDY2t+tmEIhnSQtdfgozKefsmQIXv/w/OS3",
+	"47S65MUmy7NNBcGSswQonNy4NR3Xp2XJF2mrwDrH+0G3+L3f/B/c/KvdfPXpc+fg5h9VttJqTC2lDDYJ",
+	"wzVC6FKlVqI/QLM0O7AbGcHR2/7Ju+Oj9XGjLkHY1DhdRSA+59zMqmiFczrQYJPDKTwdb5ORYYOsUznP",
+	"mnIQCl8wndDDCRnOW3nX0DZn39DS3Xd3v3rfuVwmhRWB/Zxc40BFSxPBa+AduI7BlipTegVBLQ58fK0I",
+	"k5SzXlq6OgWpK6qWBvhMmLzA7PbJd1yKXQr/htHNRBYZkiREEslAxKMR2OBhCrNIU350WRGutulCUkZR",
+	"uRRb3nYcRyjAUZRFpltBqIH1IwXgw6xaP4/kzu1PZ/YEc7f43nVzwpv2I+RKbn3Ei/e2OHbKSF0EruGp",
+	"9eavYI12s+pUzjMpLL2xnDjmANcUqtlC1opVDh2PmsNveSd3TIiUExxW0hIaTHPeXDZ7rfUMTh4pbgrf",
+	"FuojR3gYsAZm6Kf3/cMkq5IBcOPyjbUKISRgpbWFyLMC3fDbDorghrHVJIFXnCEfakqE9iML+HyZJkDY",
+	"vGZ5hT9bReny2yZ2qpR5NiHappsh1Lbv7clRQZhaOf9y1fQZ6h8gR+ZJSqG4daQ3YtuuQLeZ3LImYZor",
+	"B5TTpxXpkJ9UBXfPwymCnnHwAp8pc+IcR6wRCIsXUQUcOVnOz1eDqJDYHFZTxOeqR/I5keoNGXNBznCV",
+	"XPIxZjnW+ExWSQ8jPQKS+IqyiXH0F2QcSxOMjK8Iaux3uzuIjgeMmuo3soWOjAJWQiPtP9gw+aAQF1oW",
+	"2Ck8kw3IrA8LgD0dZVW+y8xDL/qZRFKRufSRtNwfC2UU7BZ4qURXVNJRyV08tHzmAohJ52UXro3MzUtr",
+	"ZkkxPMVWRM+k6UQkj66ymATPeSSd9s/Ojo+0VjAb1DpXGh6FXG5lR4QGKP1YGgxggEgLQJs+mXL7/bzm",
+	"5WGPYsNS0nBXZ4rMq0iss9BbkQKzEj+3fHfUOnzQ66kIS9JEcGKruWsYKsDF/V1T8QbSkSuyiJalMDeK",
+	"xFuZlDDR3dl5fc+8Lz3fO/v55PT0+Gi9ydsSzJREJkutPF0dmX8ri7bpauPCUo1dIxfctrNCqjNJAR51",
+	"ICOOFV8Vw7htmOJdrcZ1kTxfIF4xSaWRRB6Oo2XL3nHL3FwrJFf3E3X4VW2VZjNrA/+S89AgsW1Q321D",
+	"1M51Voxb+puc08tzflnjbLI6hzMOVKuUqN3gFl7YHy7JMvst9exSqmk+Zena+ZxYHTr8q2lKjRc9vcTY",
+	"nbG+3oH2R6NszFum3oHvwQ3zFlDviuIHWyCXOeu/YcUCm1rlCZQrqLmC2wJ+rk7BM1uiQK6uUfDYIP/e",
+	"axZYY+pDujemx3ALl4qtXCNr7bffCxV8rUIFVbiyQaWCX/WbOtPV3DYZujkebvUjr2164+TcLgmZu/qw",
+	"0uNhY8tlXwRTULKU3w9nv56dHn84Mk+IGWXuojulZ92qrNwfyAI5X6x2PogIFkmJyu2yYuc1l0nb1gf7",
+	"j99Ns09uuyadJUkKbSDLhKppPNLZnjie02bAQzIhbDed+sbtLi/pvJkkA2pqkZOINLBuhTWmH1Es09IE",
+	"sewZ/URqi/GRhgD4kJ54tX3GvdVVxCTNFu486DZTLEItiDur1E+xAGQueDXMiJhojLT2EYuonBGT2db+",
+	"LoiEPCJaZhgRhAfsCke06CKRpIvOFHTPZEoljKanhJhrZJlDzBjXc6YFVu3DW6t0sNICDVhxqC4NbnRS",
+	"YVKQuaX5Iw6zcMtbJ/AH16wzonRevkzTq3R9T60bu5BWvbZOGeIo4yqLAPwKj+uPJMGLlfTJoS7WMOft",
+	"t/cyZXpKo5PaDWrqEBUYLqk3B36lnu9Zu5mdoJzNoNr6p4PgF7rIn+BsghqJ/lN72Kb+q1iiTGOqtXIm",
+	"SHeuY3usqWFKBNmptAuWbs5Zf6bosBsxAnzVdSc7/Lwubjlp6U5UyVzKoFGTFBF+IzJxl4RUATottlHJ",
+	"mOwpHw9/OvkN/hAky5qipkQsqE1+bPeZelhkHCEXzJ99rjiEVY6G24rHm7l+3mdi5oJbXzr0loEuT1Rg",
+	"Kh/TQ7njlefLkOA3YAgaR44Bu+FJV61hFXFEEE5KgKKR4JdFQSnigUXr3z1dPNlyzE++o4C1QLBEA/3j",
+	"wAP6P6Papp/BVPKhBDXZHI7arTRd+oytEbczVbajv02H23CN62T4nwHw+DhxrOglI/iIGj7so5jBQ4Jd",
+	"2KwbgCoXQHp9o8W+MPaOQia0unUUIMAa0tIDW6UANhbmWFC1PAO0M2dtynTBMxz+Gum/3iaPHHl5YSp7",
+	"FeiKzadiDccgH6OhaTv0TUFZMPrnyqb2kJkJ2XatJKxHU3n9k5erEOvd3GhHojG3fmMKB5rpWpKTptFB",
+	"M0yZriElJFClXJJWR2RNO2T/KheIzUY15acwy/koabNV0V1V9jSJDX2HzpBQ16GQSPEBS/IM6UT5SPJY",
+	"BESixo86rS46AiO7j872/CxszHdi5/0k1b700Rt+7UOqWn/AIFMXZLYxaWdmXJAdI3VhM03yctFRKdLk",
+	"Ix6wAfuow3gLaX+N1TDbvPWJU2lxILdqFxeXPiImqwe0IanXraGRPloYs39Z4rQWaZhsioH4UoUgw29K",
+	"0EHmGDBwHAGJKBU88ART1sunsZEmTkh3r/Ixgc0e65LGVqZZTLEiV4l7Ao4l8XXJ/7RMBGFXJOJzKOCj",
+	"CeVHm5ZkuOMMhplcEKHZCCUaQIb/ado3a/MkHNpybT1Hk/BMgr8banTgedrpvkQRUYoI6Q9YSCdUSR8N",
+	"AXOGF/A/vSHiAg2bwx3jfkCVQSnOiI+wDomirtyBzpP1U201pWzATCnniE8AColeSkLUF4IrIw5QY1we",
+	"2l8uaDjUzJCZA7M7NY+DiAaEGa/65Bk8BwGo2W21S0i3WCxaWP/c4mKya/vK3Xcnh8cfzo51H6CoVEU5",
+	"TDa5uKWtodJqt9qJSgnPqdfz9lrt1p5x/ptq4rVr4Okv+PekKj/OuZGzdbQzlSg2WkKdcZNNWugMkuck",
+	"xTrwyLrMpPUseiA/wfkrbvPo6RI2cPJIh6lJZazW6SQmKZ/Txup0kRJ4PKaBOcxUZD0J4dTsHrJC/Xpv",
+	"3XY7IXw2FzCezyMbCrL7hyywx8+ZGoJf5mObVqaP1pOndc9u/HUH2MoxEq/3O3gWJ4mnvHf0ijAjl4On",
+	"HLCoX5LNSu8TdN0FrF2uvjLrZxRglqAbsBwLp7KXuyTbQmoSop14TZSZD2g+YGajGs8NUszoxL6JdV7L",
+	"UUyj0Kj6DBFUU5IQN2hk8oYpU5dQkzpDg+C7cb+Ahy7AQTOet9AZ3Le9bBPCuJjSyNacSlbabberAMEe",
+	"zKOEg4+wthaMd9De2249hpfoi84igWOmH1CJ1ihdc8zwFaapNul+Fv+BK80rlq/R0KxmiCSgvvGjy1xj",
+	"jRjmVKD/SJRYNvtjrbn6XJ3wG9B8gYGRGT8cLC81OQGW1fLcPawq4nRzswqv4PjpOsQqlWACHR2knKvF",
+	"tX9nfoJI4AUAtYRsXFf80oA4cJMgisPEqRAN7Y8XWA1bJQiGh31/Tn+GOW8Fxpvdt5kCamjWkSxYug+s",
+	"EjiermalYXe/3akbO13s7q8MW8HVJI7Yb++t7/SWixENQ6LVjvvdV+t7nHP+HrOllRykQa32+n4n1qVO",
+	"SygOQq7udWaSTP/qotdNnnJLAwcFcTdJW+gAXvrpE6h7s3SW0mRhtNkLb0wFiGoCb4HNiCsucbRKqaIY",
+	"DhLbFMtpGeSME56BiKzwwht4Kt4vuNmLMhCXvcGsOvsLw/qh3mVYB+4gE5pCwtrjmrOAWHjfAKDe4DDd",
+	"28OhSGeDHqd4GXEcnnP+DgvjYL3fOdhkeTKez7lQJHxPQooTB+v9bnd950xZYuKDnipCG5Bx0p9uj8Er",
+	"mcruZ+OudWMwPCKKVLFIEOSkKT0NlsC5sgYBK60ZixxAkyn+/EyiiI4JGFZR4wDJnRb6CBzHvAYt8xkw",
+	"oB2JNEUVilniFF0pVkEnh0J8UUytQ1GHqT4oK2rvr+/xgau3PGZPFtQ1hNwN1OFRKfCMKC341aQRyJrs",
+	"/kyWJ0cm7n9l6cvVzxx4tCfWH1Bh6MqnK8fTNVGHflbtNKmbiuWA6WQbKFtlC31wJKDXCBvLdZgrnYkF",
+	"QVMNLyhmEZFywIZGHP+vxOCho6+xvDRpTqpwLMrXM//RxPJudaLv6Iyq2iwMTsNfdPnQTVoemvKXG7Q8",
+	"MVLuua68eeMXL0sXRXAPjY9tFeHEgqpjHbyeLRCX+goUIx42oyTFmvRrl5PIUObeWmiY3RzcjKy8+bo1",
+	"p77Emy22qnp65YKNuR81QGLaQVwgypJP2nq1s8ni3BCQbH1lY+H2ReWzyVPzdOXpmKr1NbljqsrQg9f/",
+	"F2M62enXPYf6po4vH+eP9yFfQ9+Q1KWfURUmAtQoEucdh0k5pLOOT+n877VvqmMJFm4qp9qCnQ9ax+Dg",
+	"ZjZbrv2n6/VLAhQE7AQDltJ12UK/an6AhkVPCs0PjMV5fXjSgImYSVtS2vhogqoli+41fiGJGv6KGN62",
+	"3+2m6rgkYsjatloDdlYKfSTFLOO6dz7RuNbiaw0daO1PQjKbc0VYsGz+TJZDo9JVYokkHpNo2Utk1O4+",
+	"mvJYOIYCED8TDjxgWQ3yRCTNamg7sc7mR6MX0oszT9dUAZ3Vqx6wdALMtKLfDA9cGA7mdapUTKZJlPua",
+	"B9AoQiJmzESDof32qyqWbWbPIK/MsIt0xLq8BlMuiVGMGotG9+AA6ZhSwAfUPzs8OQGXIIEDDefGijTD",
+	"l0Tq86W6ajaUb6fSnoE+8Rb6mcyVrkvsij8aRJMrKNZ1Pwi7wcvxHmmacZpzwcOm3Etot9HkZcS7cOXe",
+	"qgxgeUO8k2/g98HguttpDgbXL44//a9/eDUEfxs9hN2Q5g5Sk6GMovSd0mIJTDj19sBmAv6MFcGDG6dz",
+	"eIppW75YAbNyQpeyI5lW+txsrJ8+LKDaV1Il1aRkqnmwOkxkgRNEDR+7Wqm9gcgAgRsRDdR3PdQXkoig",
+	"6wZqh3NbVrVab1UhRW0nMZmSOjfrXuj6RQ2LrZas3un3U4Vi3Bkib2lADQUsTjtPMaC5NNzx7TtdE2Fg",
+	"fUZgaKFT2KGxrETwAB5qyWDI9Rt36CcZ1tEw0G/ZoXFcG4JLyUXyyTxgBmwuyBXlsdQC/04Pmd/hL61z",
+	"08/DUZSkeAg4C2IhCFOIMkmEktYHJNmvkUQ4s3ZTGLSF+hupEJDVIGhBMXuMbqA5eMpqg09fxvzwLn9C",
+	"DvO4ebQPy+9mh2/V7FD3AL7Na3ct6f6cyzei8zJTIlZaJN7XpHZLnbsbiogZZTja8VEouDU+Zs/LxPkM",
+	"iOVYECIhqYY0OiP0kcwJ1urco+N3x+fHmZ425wZHQ/smdd6UiYpuwJyFNbrt9s5rlEyAGEcRZxN4uFPr",
+	"PtfYb+/vVFFWcwK5B94jES0rtJHfbSL3jIdJlNq9yVF+tR3jLTGunpzlMArSrsKf2tcX4J2LNPAH9Rl8",
+	"MRBcBfYSKc5fI2xg3rQzpdNQpPXFjLNm0tFVG1ehwYSox4gD30H/i4H+j0TdA9inCtetxNFs4JOUH2nJ",
+	"cA4+hGX0SUL/TGKpmsTHNZGAuQi/XuosPWBaLWqrFUgbB6ufEvCPWodp3/G1sTNozZIOBsMDZqOiA8zQ",
+	"j8fnPiIhNUrW0/754U96YTY/TM6jW5AmgXsGpmh5Zwv1B4nFvnrHNpOXUZZKlY+Xi+vU0gOW6KWBeORz",
+	"SOJIcjSCVYAS1UZ1uQQL1gxygEn3mb5gBsy4LSTBp3CMafiWpko1j6IgDY80dxsCp35VyanjQgS0dxf9",
+	"oSBJaJFrIE9jwGQs54SFrtpwm7jmzZVedWHdj1rplVxViTo/XoXXtgT9u4bsqWvIDGY9oIas5pm1W6xT",
+	"dU+cslIP10+8/E2Ik6mygxghNumDTiTscAmdzENOuVDNSNNmLHO/DxiOIr6QPcecYrKB2LisfAiWDrwy",
+	"yWZ2wKgm6YSREP3z3+c6ZEahGZc6RGfAwFCFGlkFsKQYy46Pzs7PcqFUjbM9NExqoA93XmsHDhpkb8yE",
+	"E/sDZtSAWWKTns4JMWyhEyljEprFG11cYEKTG+mj1TdhrdoCZLR5gmiCujNgMVM0QmOg/DPKYgWqS+PI",
+	"rqZkaXOjvHbVhUkchomh0pI/uTbs3LGKpq4xqJ+vBJln5oIrbQSlqdBhZ8dsaeJyUt9gbcC1XDjnjANP",
+	"A2CuWVDUDrg+mRASfRSjJdLxcjoHxQwojaBEVvFiCqfphlx/Qd5kbs6drO6xkDUpBCgc6iCsQ86U4FFt",
+	"ffAh4019usN8QEIStpz8XJXq5eZvxcwemD1swMUSZ6+PJj3G12MrPxnnDKeIWVlxFeQQI2E1Z0sW1PGY",
+	"WN6Fw5ArWHqtE2XevTG1kYBeGshCa4214fjKVmPejnPpbv3ApnzbrPkZZQHZuPXGRg3dOrFXfEk/M7us",
+	"dZYAc1+PXKPxDWnjtbY1Dk0AKo3givKKOtdTGto9iDbk1uRgTCNSTw3e0UvrE6Xrg8vEtdpPsx/p/iik",
+	"guhKH8YQOoRw4ppgtrd6wm23/UbwhSSnWKf127D1e3z9UWdykpv3eQjENzOtx3x9tK2/18v3qVCKpyRl",
+	"pHGGBheTchOAgw4tMlD3yImRoTK15KgvL2XRPRai83TycQhLaejMHxZz4KuPfhR4DgHJNAoFYfrZaakZ",
+	"0ulu/IE2x/+i9azyt651CITa+yAyENFDc0HG9JqYl6Bd405GAc2HHOnzByxNSpaX9qyCWVfe5Qpeckm0",
+	"CrWZssre873E5xWygiiJhm6lhuFrHcU1jiWOEndEp4pMzMyjFyf5dFBjmGUlg4Um6bjGSttAr+Cll8C2",
+	"THXOyS6tyy14wKKah2OdT8pbe7vfaf8GtN+c1Xfq/536b0z9c3ToSdJ/ZZPUflG158eYyQ1KwKRuJolp",
+	"0FEymnowARehTdbEYxXwGUGcFf1gGhnhtcRY8QW2HSFKl8+0fhLqI2b1EF+DddAS/c1NbDu6IJVTgjEL",
+	"XsCQISXReNqBe8awpxmIaa7tmzq2BEg+8CEIGtaM6aC9X0XX4cYexhcgm+WcSGWIe51yL72OcRbs8ncj",
+	"pX9/o8y5DjmqMMkgxhcPa5aJk2SHX9YgkygJhU6Hay0zUzyfE7CMJKnLdMrfPJlpoTNLLCSBFE15CdHS",
+	"KyM7VtXt0iSgQKYiePpjS04GzBCInOwIc/moJD6mZV+BHDnRW6t9isyWdTLgL5RzxE00/FTCRMypmlxz",
+	"sPDvpvPvpvMvnvkBTiCxWnCTSzvhqHe2UKyxPph8kCYwyreuI6jB8EwHOCZZ0dOkmCYW1RTj1GmEdUlH",
+	"08pHyoasJsTL7sFPHCT9nEynrZSQWxbIhEU3k6PapmY1q9JulzbzSGJCpkpqSclHOFBcoIbOEQ19dVlP",
+	"rKmvjSYNW2idiWXAdNSmk18+VRkQRZgRK21JJbT3/ACFeCl36l7d3y0yfwOLzLdmYCkEhjn2lu2sK4UE",
+	"gPnczL9/AmgyiTGrwrPf8QASDBOdwXZGmEqSaDaGEHoND6XhTi5Ta293N4JOUy5V72W73dbwatdbyp9h",
+	"qRysNKF1KW0ygfqkOvCjlYVfu7LvjV9ZqMCxPkutX8xlMwAq09CHhoaxzsubDa5JfNWoHIU01NKpb6TS",
+	"ZATYS24Ic0flMc4dhQVs1aiucysz5QBk/dhWo1E9eAGC9BgpLc8G1bmK8iu2TSrGTVKxWopu80eiueAj",
+	"YqqrcAFLVgIrLiQ41afcgxESktCdyEk2efPp5v8OAA==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

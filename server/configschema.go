@@ -12,9 +12,15 @@ import (
 // checked against exactly the rules a create is.
 type configSchemas struct {
 	byType map[string]*openapi3.Schema
-	// onlyCredentialsType is the credentials `type` of providers that have
-	// one kind of credentials, where the spec lets clients leave it out.
-	onlyCredentialsType map[string]string
+	// credentialKinds are each provider's kinds of credentials: the spec
+	// lets clients leave `type` out, since the kinds' fields tell them apart.
+	credentialKinds map[string][]credentialKind
+}
+
+// credentialKind is one variant of a provider's credentials.
+type credentialKind struct {
+	typ    string
+	schema *openapi3.Schema
 }
 
 func newConfigSchemas(spec *openapi3.T) (*configSchemas, error) {
@@ -22,7 +28,7 @@ func newConfigSchemas(spec *openapi3.T) (*configSchemas, error) {
 	if !ok || create.Value.Discriminator == nil {
 		return nil, fmt.Errorf("spec: CreateConnectionRequest has no discriminator")
 	}
-	out := &configSchemas{byType: map[string]*openapi3.Schema{}, onlyCredentialsType: map[string]string{}}
+	out := &configSchemas{byType: map[string]*openapi3.Schema{}, credentialKinds: map[string][]credentialKind{}}
 	for _, member := range create.Value.OneOf {
 		for providerType, ref := range create.Value.Discriminator.Mapping {
 			if ref.Ref != member.Ref {
@@ -33,9 +39,18 @@ func newConfigSchemas(spec *openapi3.T) (*configSchemas, error) {
 				return nil, fmt.Errorf("spec: %s has no provider_config", member.Ref)
 			}
 			out.byType[providerType] = cfg.Value
-			if creds, ok := cfg.Value.Properties["credentials"]; ok && len(creds.Value.OneOf) == 0 {
-				if typ, ok := creds.Value.Properties["type"]; ok && len(typ.Value.Enum) == 1 {
-					out.onlyCredentialsType[providerType], _ = typ.Value.Enum[0].(string)
+			if creds, ok := cfg.Value.Properties["credentials"]; ok {
+				variants := creds.Value.OneOf
+				if len(variants) == 0 {
+					variants = openapi3.SchemaRefs{creds}
+				}
+				for _, v := range variants {
+					typ, ok := v.Value.Properties["type"]
+					if !ok || len(typ.Value.Enum) != 1 {
+						return nil, fmt.Errorf("spec: %s credentials %s: type is not one value", providerType, v.Ref)
+					}
+					kind, _ := typ.Value.Enum[0].(string)
+					out.credentialKinds[providerType] = append(out.credentialKinds[providerType], credentialKind{kind, v.Value})
 				}
 			}
 		}
@@ -57,12 +72,13 @@ func (cs *configSchemas) validate(providerType string, cfg map[string]any) error
 	return invalidFields(schemaFields(err, []string{"body", "provider_config"}))
 }
 
-// withCredentialsType fills in the credentials `type` a client left out
-// where the provider has one kind, so the stored config always says which.
+// withCredentialsType fills in the credentials `type` a client left out,
+// so the stored config always says which kind it holds: the one kind whose
+// rules the credentials meet (the validator has let through only those
+// that meet exactly one).
 func (cs *configSchemas) withCredentialsType(providerType string, cfg map[string]any) map[string]any {
-	typ := cs.onlyCredentialsType[providerType]
 	creds, ok := cfg["credentials"].(map[string]any)
-	if typ == "" || !ok {
+	if !ok {
 		return cfg
 	}
 	if _, set := creds["type"]; set {
@@ -72,11 +88,17 @@ func (cs *configSchemas) withCredentialsType(providerType string, cfg map[string
 	for k, v := range creds {
 		filled[k] = v
 	}
-	filled["type"] = typ
-	out := make(map[string]any, len(cfg))
-	for k, v := range cfg {
-		out[k] = v
+	for _, kind := range cs.credentialKinds[providerType] {
+		filled["type"] = kind.typ
+		if kind.schema.VisitJSON(filled, openapi3.VisitAsRequest(), openapi3.DisableSchemaErrorDetails()) != nil {
+			continue
+		}
+		out := make(map[string]any, len(cfg))
+		for k, v := range cfg {
+			out[k] = v
+		}
+		out["credentials"] = filled
+		return out
 	}
-	out["credentials"] = filled
-	return out
+	return cfg
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -254,6 +255,12 @@ func schemaFields(err error, prefix []string) []connvault.FieldError {
 			}
 			return
 		case *openapi3.SchemaError:
+			if fields, ok := oneOfByType(e, prefix); ok {
+				for _, f := range fields {
+					add(f)
+				}
+				return
+			}
 			var nestedSE *openapi3.SchemaError
 			var nestedME openapi3.MultiError
 			if e.Origin != nil && (errors.As(e.Origin, &nestedSE) || errors.As(e.Origin, &nestedME)) {
@@ -273,6 +280,49 @@ func schemaFields(err error, prefix []string) []connvault.FieldError {
 	}
 	walk(err)
 	return out
+}
+
+// oneOfByType reports a value that matched no variant of a oneOf told
+// apart by its fields (credentials whose `type` may be left out) as the
+// variant the client meant: the one its `type` names, or without a type
+// the one it came closest to. Otherwise every variant's complaints would
+// be listed, most of them about fields of kinds the client never wanted.
+func oneOfByType(e *openapi3.SchemaError, prefix []string) ([]connvault.FieldError, bool) {
+	if e.SchemaField != "oneOf" || e.Schema == nil || e.Schema.Discriminator != nil {
+		return nil, false
+	}
+	var perVariant openapi3.MultiError
+	obj, isObj := e.Value.(map[string]any)
+	if !isObj || !errors.As(e.Origin, &perVariant) || len(perVariant) != len(e.Schema.OneOf) {
+		return nil, false
+	}
+	kinds := make([]string, len(e.Schema.OneOf))
+	for i, v := range e.Schema.OneOf {
+		if t, ok := v.Value.Properties["type"]; ok && len(t.Value.Enum) == 1 {
+			kinds[i], _ = t.Value.Enum[0].(string)
+		}
+		if kinds[i] == "" {
+			return nil, false
+		}
+	}
+	if typ, given := obj["type"]; given {
+		for i, kind := range kinds {
+			if typ == kind {
+				return schemaFields(perVariant[i], prefix), true
+			}
+		}
+		sorted := slices.Clone(kinds)
+		sort.Strings(sorted)
+		loc := append(append(append([]string{}, prefix...), e.JSONPointer()...), "type")
+		return []connvault.FieldError{{Type: "invalid", Location: loc, Message: "type must be one of: " + strings.Join(sorted, ", ")}}, true
+	}
+	var best []connvault.FieldError
+	for i := range kinds {
+		if fields := schemaFields(perVariant[i], prefix); best == nil || len(fields) < len(best) {
+			best = fields
+		}
+	}
+	return best, true
 }
 
 // schemaRule describes one broken rule from the error's typed fields: the

@@ -117,7 +117,8 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{"missing bucket", with(func(b map[string]any) { delete(cfg(b), "bucket") }), []string{"body", "provider_config", "bucket"}},
 		{"bad endpoint_url", with(func(b map[string]any) { cfg(b)["endpoint_url"] = "not a url" }), []string{"body", "provider_config", "endpoint_url"}},
 		{"unknown credentials type", with(func(b map[string]any) { creds(b)["type"] = "password" }), []string{"body", "provider_config", "credentials", "type"}},
-		{"credentials without type", with(func(b map[string]any) { delete(creds(b), "type") }), []string{"body", "provider_config", "credentials", "type"}},
+		// type may be left out; then the kind the fields come closest to speaks.
+		{"credentials without type or secret", with(func(b map[string]any) { delete(creds(b), "type"); delete(creds(b), "secret_access_key") }), []string{"body", "provider_config", "credentials", "secret_access_key"}},
 		{"missing secret", with(func(b map[string]any) { delete(creds(b), "secret_access_key") }), []string{"body", "provider_config", "credentials", "secret_access_key"}},
 		{"field of another variant", with(func(b map[string]any) { creds(b)["role_arn"] = "arn:aws:iam::1:role/x" }), []string{"body", "provider_config", "credentials", "role_arn"}},
 		{"postgresql port out of range", map[string]any{"name": "pg", "provider_type": "postgresql", "test_before_save": false, "provider_config": map[string]any{

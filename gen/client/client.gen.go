@@ -1087,11 +1087,11 @@ type BackblazeApplicationKeyCredentials struct {
 	ApplicationKey *SecretString `json:"application_key,omitempty"`
 	KeyId          string        `json:"key_id"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *BackblazeApplicationKeyCredentialsType `json:"type,omitempty"`
 }
 
-// BackblazeApplicationKeyCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// BackblazeApplicationKeyCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BackblazeApplicationKeyCredentialsType string
 
 // BackblazeConfig Backblaze B2 through its S3-compatible API.
@@ -1133,13 +1133,15 @@ type BoxCcgCredentials struct {
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ClientSecret *SecretString         `json:"client_secret,omitempty"`
-	EnterpriseId *string               `json:"enterprise_id,omitempty"`
-	Type         BoxCcgCredentialsType `json:"type"`
-	UserId       *string               `json:"user_id,omitempty"`
+	ClientSecret *SecretString `json:"client_secret,omitempty"`
+	EnterpriseId *string       `json:"enterprise_id,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type   *BoxCcgCredentialsType `json:"type,omitempty"`
+	UserId *string                `json:"user_id,omitempty"`
 }
 
-// BoxCcgCredentialsType defines model for BoxCcgCredentials.Type.
+// BoxCcgCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BoxCcgCredentialsType string
 
 // BoxConfig A Box account.
@@ -1193,10 +1195,12 @@ type BoxJwtCredentials struct {
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	PrivateKeyPassphrase *OptionalSecretString `json:"private_key_passphrase,omitempty"`
-	Type                 BoxJwtCredentialsType `json:"type"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *BoxJwtCredentialsType `json:"type,omitempty"`
 }
 
-// BoxJwtCredentialsType defines model for BoxJwtCredentials.Type.
+// BoxJwtCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BoxJwtCredentialsType string
 
 // BoxOAuthCredentials An OAuth client and a user's refresh token.
@@ -1217,11 +1221,13 @@ type BoxOAuthCredentials struct {
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *SecretString           `json:"refresh_token,omitempty"`
-	Type         BoxOAuthCredentialsType `json:"type"`
+	RefreshToken *SecretString `json:"refresh_token,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *BoxOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// BoxOAuthCredentialsType defines model for BoxOAuthCredentials.Type.
+// BoxOAuthCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BoxOAuthCredentialsType string
 
 // BrightdataApiTokenCredentials A Bright Data API token.
@@ -1233,11 +1239,11 @@ type BrightdataApiTokenCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	ApiToken *SecretString `json:"api_token,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *BrightdataApiTokenCredentialsType `json:"type,omitempty"`
 }
 
-// BrightdataApiTokenCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// BrightdataApiTokenCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type BrightdataApiTokenCredentialsType string
 
 // BrightdataConfig A Bright Data account.
@@ -2024,11 +2030,13 @@ type GoogleOAuthCredentials struct {
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *SecretString              `json:"refresh_token,omitempty"`
-	Type         GoogleOAuthCredentialsType `json:"type"`
+	RefreshToken *SecretString `json:"refresh_token,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *GoogleOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// GoogleOAuthCredentialsType defines model for GoogleOAuthCredentials.Type.
+// GoogleOAuthCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type GoogleOAuthCredentialsType string
 
 // GoogleServiceAccountCredentials Fields of a service account's JSON key.
@@ -2056,14 +2064,16 @@ type GoogleServiceAccountCredentials struct {
 	ProjectId    *string       `json:"project_id,omitempty"`
 
 	// TokenUri From the key file; stored, never dialed: the token endpoint is server configuration.
-	TokenUri *string                             `json:"token_uri,omitempty"`
-	Type     GoogleServiceAccountCredentialsType `json:"type"`
+	TokenUri *string `json:"token_uri,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *GoogleServiceAccountCredentialsType `json:"type,omitempty"`
 
 	// UniverseDomain From the key file; stored, not used.
 	UniverseDomain *string `json:"universe_domain,omitempty"`
 }
 
-// GoogleServiceAccountCredentialsType defines model for GoogleServiceAccountCredentials.Type.
+// GoogleServiceAccountCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type GoogleServiceAccountCredentialsType string
 
 // HealthStatus A probe's answer.
@@ -2161,11 +2171,11 @@ type HttpHeadersCredentials struct {
 	// Example: {"Authorization":"Bearer abc123"}
 	Headers map[string]SecretString `json:"headers"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *HttpHeadersCredentialsType `json:"type,omitempty"`
 }
 
-// HttpHeadersCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// HttpHeadersCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type HttpHeadersCredentialsType string
 
 // InstagramConfig An Instagram professional account.
@@ -2212,11 +2222,11 @@ type InstagramOAuthCredentials struct {
 	// TokenExpiresAt When access_token expires, as the client knows it; stored.
 	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *InstagramOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// InstagramOAuthCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// InstagramOAuthCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type InstagramOAuthCredentialsType string
 
 // IssuedCredentials Example: {"connection_id":"conn_abc123def456ghi","credentials":{"access_token":"ya29.a0Af...","token_type":"Bearer"},"expires_at":"2026-12-01T13:00:00Z","issued_at":"2026-12-01T12:00:00Z","provider_type":"google_drive"}
@@ -2412,11 +2422,11 @@ type S3AccessKeyCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	SessionToken *OptionalSecretString `json:"session_token,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *S3AccessKeyCredentialsType `json:"type,omitempty"`
 }
 
-// S3AccessKeyCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// S3AccessKeyCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type S3AccessKeyCredentialsType string
 
 // S3Config Amazon S3 bucket. `endpoint_url` points it at any S3-compatible service.
@@ -2480,11 +2490,13 @@ type S3IamRoleCredentials struct {
 	ExternalId *string `json:"external_id,omitempty"`
 
 	// RoleArn Example: arn:aws:iam::123456789012:role/connvault-read
-	RoleArn string                   `json:"role_arn"`
-	Type    S3IamRoleCredentialsType `json:"type"`
+	RoleArn string `json:"role_arn"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *S3IamRoleCredentialsType `json:"type,omitempty"`
 }
 
-// S3IamRoleCredentialsType defines model for S3IamRoleCredentials.Type.
+// S3IamRoleCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type S3IamRoleCredentialsType string
 
 // Scope What an API key may do: `read` (get, list, events), `write` (create, update, delete,
@@ -2525,12 +2537,14 @@ type SharepointClientCredentials struct {
 	// ClientSecret A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	ClientSecret *SecretString                   `json:"client_secret,omitempty"`
-	TenantId     string                          `json:"tenant_id"`
-	Type         SharepointClientCredentialsType `json:"type"`
+	ClientSecret *SecretString `json:"client_secret,omitempty"`
+	TenantId     string        `json:"tenant_id"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *SharepointClientCredentialsType `json:"type,omitempty"`
 }
 
-// SharepointClientCredentialsType defines model for SharepointClientCredentials.Type.
+// SharepointClientCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type SharepointClientCredentialsType string
 
 // SharepointConfig A SharePoint site or drive through Microsoft Graph.
@@ -2578,12 +2592,14 @@ type SharepointDelegatedCredentials struct {
 	// RefreshToken A secret. Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	RefreshToken *SecretString                      `json:"refresh_token,omitempty"`
-	TenantId     string                             `json:"tenant_id"`
-	Type         SharepointDelegatedCredentialsType `json:"type"`
+	RefreshToken *SecretString `json:"refresh_token,omitempty"`
+	TenantId     string        `json:"tenant_id"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type *SharepointDelegatedCredentialsType `json:"type,omitempty"`
 }
 
-// SharepointDelegatedCredentialsType defines model for SharepointDelegatedCredentials.Type.
+// SharepointDelegatedCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type SharepointDelegatedCredentialsType string
 
 // SnowflakeConfig A Snowflake account.
@@ -2641,12 +2657,14 @@ type SnowflakeKeyPairCredentials struct {
 	// PrivateKeyPassphrase An optional secret (null means absent). Encrypted at rest, never returned; responses show `***REDACTED***`.
 	//
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-	PrivateKeyPassphrase *OptionalSecretString           `json:"private_key_passphrase,omitempty"`
-	Type                 SnowflakeKeyPairCredentialsType `json:"type"`
-	Username             string                          `json:"username"`
+	PrivateKeyPassphrase *OptionalSecretString `json:"private_key_passphrase,omitempty"`
+
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
+	Type     *SnowflakeKeyPairCredentialsType `json:"type,omitempty"`
+	Username string                           `json:"username"`
 }
 
-// SnowflakeKeyPairCredentialsType defines model for SnowflakeKeyPairCredentials.Type.
+// SnowflakeKeyPairCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type SnowflakeKeyPairCredentialsType string
 
 // StorageConnectionModel A storage connection. `provider_config` is the stored configuration with every
@@ -2825,11 +2843,11 @@ type TiktokOAuthCredentials struct {
 	// TokenExpiresAt When access_token expires, as the client knows it; stored.
 	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type *TiktokOAuthCredentialsType `json:"type,omitempty"`
 }
 
-// TiktokOAuthCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// TiktokOAuthCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type TiktokOAuthCredentialsType string
 
 // UpdateConnectionRequest Fields to change; absent fields keep their value.
@@ -2901,12 +2919,12 @@ type UsernamePasswordCredentials struct {
 	// Example: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 	Password *SecretString `json:"password,omitempty"`
 
-	// Type Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+	// Type Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 	Type     *UsernamePasswordCredentialsType `json:"type,omitempty"`
 	Username string                           `json:"username"`
 }
 
-// UsernamePasswordCredentialsType Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+// UsernamePasswordCredentialsType Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
 type UsernamePasswordCredentialsType string
 
 // ValidationErrorItem One rule a request broke.
@@ -3158,10 +3176,6 @@ func (t BoxCredentials) AsBoxOAuthCredentials() (BoxOAuthCredentials, error) {
 // FromBoxOAuthCredentials overwrites any union data inside the BoxCredentials as the provided BoxOAuthCredentials
 func (t *BoxCredentials) FromBoxOAuthCredentials(v BoxOAuthCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
 	t.union = b
 	return err
 }
@@ -3169,10 +3183,6 @@ func (t *BoxCredentials) FromBoxOAuthCredentials(v BoxOAuthCredentials) error {
 // MergeBoxOAuthCredentials performs a merge with any union data inside the BoxCredentials, using the provided BoxOAuthCredentials
 func (t *BoxCredentials) MergeBoxOAuthCredentials(v BoxOAuthCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
 	if err != nil {
 		return err
 	}
@@ -3192,10 +3202,6 @@ func (t BoxCredentials) AsBoxCcgCredentials() (BoxCcgCredentials, error) {
 // FromBoxCcgCredentials overwrites any union data inside the BoxCredentials as the provided BoxCcgCredentials
 func (t *BoxCredentials) FromBoxCcgCredentials(v BoxCcgCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"ccg"}`))
 	t.union = b
 	return err
 }
@@ -3203,10 +3209,6 @@ func (t *BoxCredentials) FromBoxCcgCredentials(v BoxCcgCredentials) error {
 // MergeBoxCcgCredentials performs a merge with any union data inside the BoxCredentials, using the provided BoxCcgCredentials
 func (t *BoxCredentials) MergeBoxCcgCredentials(v BoxCcgCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"ccg"}`))
 	if err != nil {
 		return err
 	}
@@ -3226,10 +3228,6 @@ func (t BoxCredentials) AsBoxJwtCredentials() (BoxJwtCredentials, error) {
 // FromBoxJwtCredentials overwrites any union data inside the BoxCredentials as the provided BoxJwtCredentials
 func (t *BoxCredentials) FromBoxJwtCredentials(v BoxJwtCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"jwt"}`))
 	t.union = b
 	return err
 }
@@ -3240,39 +3238,10 @@ func (t *BoxCredentials) MergeBoxJwtCredentials(v BoxJwtCredentials) error {
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"jwt"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t BoxCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t BoxCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "ccg":
-		return t.AsBoxCcgCredentials()
-	case "jwt":
-		return t.AsBoxJwtCredentials()
-	case "oauth":
-		return t.AsBoxOAuthCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t BoxCredentials) MarshalJSON() ([]byte, error) {
@@ -3792,10 +3761,6 @@ func (t GoogleDriveCredentials) AsGoogleServiceAccountCredentials() (GoogleServi
 // FromGoogleServiceAccountCredentials overwrites any union data inside the GoogleDriveCredentials as the provided GoogleServiceAccountCredentials
 func (t *GoogleDriveCredentials) FromGoogleServiceAccountCredentials(v GoogleServiceAccountCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"service_account"}`))
 	t.union = b
 	return err
 }
@@ -3803,10 +3768,6 @@ func (t *GoogleDriveCredentials) FromGoogleServiceAccountCredentials(v GoogleSer
 // MergeGoogleServiceAccountCredentials performs a merge with any union data inside the GoogleDriveCredentials, using the provided GoogleServiceAccountCredentials
 func (t *GoogleDriveCredentials) MergeGoogleServiceAccountCredentials(v GoogleServiceAccountCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"service_account"}`))
 	if err != nil {
 		return err
 	}
@@ -3826,10 +3787,6 @@ func (t GoogleDriveCredentials) AsGoogleOAuthCredentials() (GoogleOAuthCredentia
 // FromGoogleOAuthCredentials overwrites any union data inside the GoogleDriveCredentials as the provided GoogleOAuthCredentials
 func (t *GoogleDriveCredentials) FromGoogleOAuthCredentials(v GoogleOAuthCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
 	t.union = b
 	return err
 }
@@ -3840,37 +3797,10 @@ func (t *GoogleDriveCredentials) MergeGoogleOAuthCredentials(v GoogleOAuthCreden
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"oauth"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t GoogleDriveCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t GoogleDriveCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "oauth":
-		return t.AsGoogleOAuthCredentials()
-	case "service_account":
-		return t.AsGoogleServiceAccountCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t GoogleDriveCredentials) MarshalJSON() ([]byte, error) {
@@ -3893,10 +3823,6 @@ func (t S3Credentials) AsS3AccessKeyCredentials() (S3AccessKeyCredentials, error
 // FromS3AccessKeyCredentials overwrites any union data inside the S3Credentials as the provided S3AccessKeyCredentials
 func (t *S3Credentials) FromS3AccessKeyCredentials(v S3AccessKeyCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"access_key"}`))
 	t.union = b
 	return err
 }
@@ -3904,10 +3830,6 @@ func (t *S3Credentials) FromS3AccessKeyCredentials(v S3AccessKeyCredentials) err
 // MergeS3AccessKeyCredentials performs a merge with any union data inside the S3Credentials, using the provided S3AccessKeyCredentials
 func (t *S3Credentials) MergeS3AccessKeyCredentials(v S3AccessKeyCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"access_key"}`))
 	if err != nil {
 		return err
 	}
@@ -3927,10 +3849,6 @@ func (t S3Credentials) AsS3IamRoleCredentials() (S3IamRoleCredentials, error) {
 // FromS3IamRoleCredentials overwrites any union data inside the S3Credentials as the provided S3IamRoleCredentials
 func (t *S3Credentials) FromS3IamRoleCredentials(v S3IamRoleCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"iam_role"}`))
 	t.union = b
 	return err
 }
@@ -3941,37 +3859,10 @@ func (t *S3Credentials) MergeS3IamRoleCredentials(v S3IamRoleCredentials) error 
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"iam_role"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t S3Credentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t S3Credentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "access_key":
-		return t.AsS3AccessKeyCredentials()
-	case "iam_role":
-		return t.AsS3IamRoleCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t S3Credentials) MarshalJSON() ([]byte, error) {
@@ -3994,10 +3885,6 @@ func (t SharepointCredentials) AsSharepointClientCredentials() (SharepointClient
 // FromSharepointClientCredentials overwrites any union data inside the SharepointCredentials as the provided SharepointClientCredentials
 func (t *SharepointCredentials) FromSharepointClientCredentials(v SharepointClientCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"client_credentials"}`))
 	t.union = b
 	return err
 }
@@ -4005,10 +3892,6 @@ func (t *SharepointCredentials) FromSharepointClientCredentials(v SharepointClie
 // MergeSharepointClientCredentials performs a merge with any union data inside the SharepointCredentials, using the provided SharepointClientCredentials
 func (t *SharepointCredentials) MergeSharepointClientCredentials(v SharepointClientCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"client_credentials"}`))
 	if err != nil {
 		return err
 	}
@@ -4028,10 +3911,6 @@ func (t SharepointCredentials) AsSharepointDelegatedCredentials() (SharepointDel
 // FromSharepointDelegatedCredentials overwrites any union data inside the SharepointCredentials as the provided SharepointDelegatedCredentials
 func (t *SharepointCredentials) FromSharepointDelegatedCredentials(v SharepointDelegatedCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"delegated"}`))
 	t.union = b
 	return err
 }
@@ -4042,37 +3921,10 @@ func (t *SharepointCredentials) MergeSharepointDelegatedCredentials(v Sharepoint
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"delegated"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t SharepointCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t SharepointCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "client_credentials":
-		return t.AsSharepointClientCredentials()
-	case "delegated":
-		return t.AsSharepointDelegatedCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t SharepointCredentials) MarshalJSON() ([]byte, error) {
@@ -4095,10 +3947,6 @@ func (t SnowflakeCredentials) AsSnowflakeKeyPairCredentials() (SnowflakeKeyPairC
 // FromSnowflakeKeyPairCredentials overwrites any union data inside the SnowflakeCredentials as the provided SnowflakeKeyPairCredentials
 func (t *SnowflakeCredentials) FromSnowflakeKeyPairCredentials(v SnowflakeKeyPairCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"key_pair"}`))
 	t.union = b
 	return err
 }
@@ -4106,10 +3954,6 @@ func (t *SnowflakeCredentials) FromSnowflakeKeyPairCredentials(v SnowflakeKeyPai
 // MergeSnowflakeKeyPairCredentials performs a merge with any union data inside the SnowflakeCredentials, using the provided SnowflakeKeyPairCredentials
 func (t *SnowflakeCredentials) MergeSnowflakeKeyPairCredentials(v SnowflakeKeyPairCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"key_pair"}`))
 	if err != nil {
 		return err
 	}
@@ -4129,10 +3973,6 @@ func (t SnowflakeCredentials) AsUsernamePasswordCredentials() (UsernamePasswordC
 // FromUsernamePasswordCredentials overwrites any union data inside the SnowflakeCredentials as the provided UsernamePasswordCredentials
 func (t *SnowflakeCredentials) FromUsernamePasswordCredentials(v UsernamePasswordCredentials) error {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"username_password"}`))
 	t.union = b
 	return err
 }
@@ -4143,37 +3983,10 @@ func (t *SnowflakeCredentials) MergeUsernamePasswordCredentials(v UsernamePasswo
 	if err != nil {
 		return err
 	}
-	b, err = runtime.JSONMerge(b, []byte(`{"type":"username_password"}`))
-	if err != nil {
-		return err
-	}
 
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
-}
-
-func (t SnowflakeCredentials) Discriminator() (string, error) {
-	var discriminator struct {
-		Discriminator string `json:"type"`
-	}
-	err := json.Unmarshal(t.union, &discriminator)
-	return discriminator.Discriminator, err
-}
-
-func (t SnowflakeCredentials) ValueByDiscriminator() (interface{}, error) {
-	discriminator, err := t.Discriminator()
-	if err != nil {
-		return nil, err
-	}
-	switch discriminator {
-	case "key_pair":
-		return t.AsSnowflakeKeyPairCredentials()
-	case "username_password":
-		return t.AsUsernamePasswordCredentials()
-	default:
-		return nil, errors.New("unknown discriminator value: " + discriminator)
-	}
 }
 
 func (t SnowflakeCredentials) MarshalJSON() ([]byte, error) {

@@ -1262,10 +1262,10 @@ export interface components {
          */
         S3AccessKeyCredentials: {
             /**
-             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses. (enum property replaced by openapi-typescript)
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "access_key";
+            type?: "access_key";
             /** @example AKIAIOSFODNN7EXAMPLE */
             access_key_id: string;
             secret_access_key: components["schemas"]["SecretString"];
@@ -1281,10 +1281,10 @@ export interface components {
          */
         S3IamRoleCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "iam_role";
+            type?: "iam_role";
             /** @example arn:aws:iam::123456789012:role/connvault-read */
             role_arn: string;
             external_id?: string | null;
@@ -1360,7 +1360,7 @@ export interface components {
          */
         BackblazeApplicationKeyCredentials: {
             /**
-             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
             type?: "application_key";
@@ -1423,10 +1423,10 @@ export interface components {
          */
         UsernamePasswordCredentials: {
             /**
-             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses. (enum property replaced by openapi-typescript)
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "username_password";
+            type?: "username_password";
             username: string;
             password: components["schemas"]["SecretString"];
         };
@@ -1484,10 +1484,10 @@ export interface components {
          */
         GoogleServiceAccountCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "service_account";
+            type?: "service_account";
             project_id?: string | null;
             private_key_id?: string | null;
             private_key: components["schemas"]["SecretString"];
@@ -1519,10 +1519,10 @@ export interface components {
          */
         GoogleOAuthCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "oauth";
+            type?: "oauth";
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
             refresh_token: components["schemas"]["SecretString"];
@@ -1588,10 +1588,10 @@ export interface components {
          */
         SnowflakeKeyPairCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "key_pair";
+            type?: "key_pair";
             username: string;
             private_key: components["schemas"]["SecretString"];
             private_key_passphrase?: components["schemas"]["OptionalSecretString"];
@@ -1642,10 +1642,10 @@ export interface components {
          */
         SharepointClientCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "client_credentials";
+            type?: "client_credentials";
             tenant_id: string;
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
@@ -1662,10 +1662,10 @@ export interface components {
          */
         SharepointDelegatedCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "delegated";
+            type?: "delegated";
             tenant_id: string;
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
@@ -1710,7 +1710,7 @@ export interface components {
          */
         InstagramOAuthCredentials: {
             /**
-             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
             type?: "oauth";
@@ -1765,7 +1765,7 @@ export interface components {
          */
         TiktokOAuthCredentials: {
             /**
-             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
             type?: "oauth";
@@ -1824,10 +1824,10 @@ export interface components {
          */
         BoxOAuthCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "oauth";
+            type?: "oauth";
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
             refresh_token: components["schemas"]["SecretString"];
@@ -1844,10 +1844,10 @@ export interface components {
          */
         BoxCcgCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "ccg";
+            type?: "ccg";
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
             enterprise_id?: string | null;
@@ -1867,10 +1867,10 @@ export interface components {
          */
         BoxJwtCredentials: {
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
-            type: "jwt";
+            type?: "jwt";
             client_id: string;
             client_secret: components["schemas"]["SecretString"];
             jwt_key_id: string;
@@ -1909,7 +1909,7 @@ export interface components {
          */
         BrightdataApiTokenCredentials: {
             /**
-             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
             type?: "api_token";
@@ -1926,7 +1926,7 @@ export interface components {
          */
         HttpHeadersCredentials: {
             /**
-             * @description Optional where this is the provider's only kind of credentials (then filled in when absent); where it has several, type chooses.
+             * @description Optional: without it, the kind whose required fields the credentials carry (the kinds of a provider share no set of required fields), stored filled in.
              * @enum {string}
              */
             type?: "http_headers";
