@@ -1162,7 +1162,9 @@ type BoxConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	FolderId    *string            `json:"folder_id,omitempty"`
+
+	// FolderId Default 0 (applied by the server; not stored when absent).
+	FolderId *string `json:"folder_id,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *BoxConfigProviderType `json:"provider_type,omitempty"`
@@ -2108,8 +2110,10 @@ type HttpApiConfig struct {
 	// Description Free-text note about this configuration.
 	//
 	// Example: S3 configuration
-	Description *ConfigDescription       `json:"description,omitempty"`
-	HttpMethod  *HttpApiConfigHttpMethod `json:"http_method,omitempty"`
+	Description *ConfigDescription `json:"description,omitempty"`
+
+	// HttpMethod Default GET (applied by the server; not stored when absent).
+	HttpMethod *HttpApiConfigHttpMethod `json:"http_method,omitempty"`
 
 	// ItemIdField Example: id
 	ItemIdField string `json:"item_id_field"`
@@ -2135,7 +2139,7 @@ type HttpApiConfig struct {
 	// RequestBody JSON body sent with POST.
 	RequestBody *map[string]interface{} `json:"request_body,omitempty"`
 
-	// RequestTimeout Seconds.
+	// RequestTimeout Seconds. Default 30 (applied by the server; not stored when absent).
 	RequestTimeout *int `json:"request_timeout,omitempty"`
 
 	// ResponseContentType json (default): one document, items at items_path. jsonl: one item per line, items_path unused.
@@ -2143,7 +2147,7 @@ type HttpApiConfig struct {
 	UserAgent           *string                           `json:"user_agent,omitempty"`
 }
 
-// HttpApiConfigHttpMethod defines model for HttpApiConfig.HttpMethod.
+// HttpApiConfigHttpMethod Default GET (applied by the server; not stored when absent).
 type HttpApiConfigHttpMethod string
 
 // HttpApiConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
@@ -2156,15 +2160,17 @@ type HttpApiConfigResponseContentType string
 //
 // Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 type HttpApiPagination struct {
-	CursorParam *string                `json:"cursor_param,omitempty"`
-	CursorPath  *string                `json:"cursor_path,omitempty"`
-	PageParam   *string                `json:"page_param,omitempty"`
-	PageSize    *int                   `json:"page_size,omitempty"`
-	SizeParam   *string                `json:"size_param,omitempty"`
-	Type        *HttpApiPaginationType `json:"type,omitempty"`
+	CursorParam *string `json:"cursor_param,omitempty"`
+	CursorPath  *string `json:"cursor_path,omitempty"`
+	PageParam   *string `json:"page_param,omitempty"`
+	PageSize    *int    `json:"page_size,omitempty"`
+	SizeParam   *string `json:"size_param,omitempty"`
+
+	// Type Default none (applied by the server; not stored when absent).
+	Type *HttpApiPaginationType `json:"type,omitempty"`
 }
 
-// HttpApiPaginationType defines model for HttpApiPagination.Type.
+// HttpApiPaginationType Default none (applied by the server; not stored when absent).
 type HttpApiPaginationType string
 
 // HttpHeadersCredentials Headers sent with every request; their values are secret.
@@ -2351,7 +2357,9 @@ type PostgresqlConfig struct {
 
 	// IncrementalColumn Column a sync orders by to read only new or changed rows; stored for sync workers.
 	IncrementalColumn *string `json:"incremental_column,omitempty"`
-	Port              *int    `json:"port,omitempty"`
+
+	// Port Default 5432 (applied by the server; not stored when absent).
+	Port *int `json:"port,omitempty"`
 
 	// PrimaryKeyColumns Columns that identify a row; stored for sync workers.
 	PrimaryKeyColumns *[]string `json:"primary_key_columns,omitempty"`
@@ -2363,9 +2371,13 @@ type PostgresqlConfig struct {
 	Query *string `json:"query,omitempty"`
 
 	// QueryTimeoutSeconds Statement timeout for sync queries, seconds (Mixpeek clients send 300).
-	QueryTimeoutSeconds *int                     `json:"query_timeout_seconds,omitempty"`
-	Schema              *string                  `json:"schema,omitempty"`
-	SslMode             *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
+	QueryTimeoutSeconds *int `json:"query_timeout_seconds,omitempty"`
+
+	// Schema Default public (applied by the server; not stored when absent).
+	Schema *string `json:"schema,omitempty"`
+
+	// SslMode Default prefer (applied by the server; not stored when absent).
+	SslMode *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
 
 	// Table Table to sync from.
 	Table *string `json:"table,omitempty"`
@@ -2374,7 +2386,7 @@ type PostgresqlConfig struct {
 // PostgresqlConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type PostgresqlConfigProviderType string
 
-// PostgresqlConfigSslMode defines model for PostgresqlConfig.SslMode.
+// PostgresqlConfigSslMode Default prefer (applied by the server; not stored when absent).
 type PostgresqlConfigSslMode string
 
 // ProviderType The storage provider a connection talks to.
@@ -2402,7 +2414,7 @@ type RssConfig struct {
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *RssConfigProviderType `json:"provider_type,omitempty"`
 
-	// RequestTimeout Seconds.
+	// RequestTimeout Seconds. Default 30 (applied by the server; not stored when absent).
 	RequestTimeout *int    `json:"request_timeout,omitempty"`
 	UserAgent      *string `json:"user_agent,omitempty"`
 }
@@ -2474,7 +2486,7 @@ type S3Config struct {
 	// UseSsl As Mixpeek clients send it; stored, not used: the scheme of endpoint_url decides, and AWS itself is always reached over HTTPS.
 	UseSsl *bool `json:"use_ssl,omitempty"`
 
-	// VerifySsl Verify the endpoint's TLS certificate.
+	// VerifySsl Verify the endpoint's TLS certificate. Default true (applied by the server; not stored when absent).
 	VerifySsl *bool `json:"verify_ssl,omitempty"`
 }
 
@@ -2624,7 +2636,9 @@ type SnowflakeConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	FetchSize   *int               `json:"fetch_size,omitempty"`
+
+	// FetchSize Rows per fetch for sync workers; they use 10000 when absent (not stored then).
+	FetchSize *int `json:"fetch_size,omitempty"`
 
 	// IncrementalColumn Column a sync orders by to read only new or changed rows; stored for sync workers.
 	IncrementalColumn *string `json:"incremental_column,omitempty"`
@@ -2633,11 +2647,13 @@ type SnowflakeConfig struct {
 	PrimaryKeyColumns *[]string `json:"primary_key_columns,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
-	ProviderType        *SnowflakeConfigProviderType `json:"provider_type,omitempty"`
-	QueryTimeoutSeconds *int                         `json:"query_timeout_seconds,omitempty"`
-	Role                *string                      `json:"role,omitempty"`
-	Schema              *string                      `json:"schema,omitempty"`
-	Warehouse           *string                      `json:"warehouse,omitempty"`
+	ProviderType *SnowflakeConfigProviderType `json:"provider_type,omitempty"`
+
+	// QueryTimeoutSeconds Default 300 (applied by the server; not stored when absent).
+	QueryTimeoutSeconds *int    `json:"query_timeout_seconds,omitempty"`
+	Role                *string `json:"role,omitempty"`
+	Schema              *string `json:"schema,omitempty"`
+	Warehouse           *string `json:"warehouse,omitempty"`
 }
 
 // SnowflakeConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
@@ -2792,11 +2808,15 @@ type TigrisConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	EndpointUrl *string            `json:"endpoint_url,omitempty"`
+
+	// EndpointUrl Default https://fly.storage.tigris.dev (applied by the server; not stored when absent).
+	EndpointUrl *string `json:"endpoint_url,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *TigrisConfigProviderType `json:"provider_type,omitempty"`
-	Region       *string                   `json:"region,omitempty"`
+
+	// Region Default auto (applied by the server; not stored when absent).
+	Region *string `json:"region,omitempty"`
 }
 
 // TigrisConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
@@ -7633,293 +7653,295 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35cxs3uij6r6D6TZWp3CZFUpIXuk69R0tyoontaCwlM+eEviLYDZKImgADoEUxfrp/+60PQHejNy6S",
-	"LEux88OM1cSOb8O3fvYCPptzRpiSXu+zN8cCz4giQv/1RvCFJIexkFzA3yGRgaBzRTnzet4vc/xnTFCg",
-	"f0ZjwWcIo7kgV5THEs3xhDyTaMjItbowbYYtz/codP0zJmLp+R7DM+L1PPOz53symJIZhqlm+PodYRM1",
-	"9Xr77VfPfU8t59BUKkHZxLu58e3q3uPrj0TGkZLlFZ7iCUGS/kXqJp7h6wthe7uzh2SM40h5vYO2D43o",
-	"LJ55vU67DX9SZv9MF0WZIhMinFWdYjU1A7nrOZ8SNOZRSARSHEVUKt+cm5oSFHDGSAAtn0kkOFeoMdwd",
-	"7tQtfQ4zVK7Z2/V89/w67e5+1fkdphOehIQpOqZEVK85t7Qh/HXRarWGiIY+4gJRJRGsCjV+/fiuSWSA",
-	"5yTUCyfXeDaP9BVDJzwKOt29kIz3D55PpjTZmd1KAgzpZBc0W5fvCfJnTAUJvZ4SMamBlY69ofTvyo3f",
-	"CaDneEIZhi6tu8N2t92uWuHxFWGqH5h1lZbJoiUi0EIiPkZqSiXCum3dGsyvuTX8Q5Cx1/P+n90M/3fN",
-	"r3LXnT1dzdemAp0VJ/WOzqi6BfpHut89Ib5eyRllAVl9ZVgBzuCxIsLcnaKz2hVKPZ67wjEXM6y8nhdi",
-	"RZrQ16s6lxMWRHFIzrnCUXk9/SAgc0VCNOYCvafXc0Iun0kURNQskYVoiiViHJHxmASqB4sXS4SZXBCB",
-	"AiwEJRINFQw/bA3YiUJUooDHDEZdUDVFnBFErpXASO8JcTiDxZQwTe0AMIBwkGiMQk5gLoXklC8QVQPW",
-	"wGgcR5Fu5SNsWs+xVLovYYbu4ATq4Oed1oDVHCI1Z3GhV5s7THtuI84jgg2w/0yWJ0fVZLB/eoIuyfKZ",
-	"RDREjeElWWoy6NBwIOmwMvh3IAhWxB5ZgRpC142IITSk4UrqN8dKEQFd/ze0/r3f/B/c/KvdfPXpc+fg",
-	"5h+V0PEoEOaX8ViSilV8iGcjIoC0ZaxAAsOUl3SOGnTCuCChAaWhpSkAfRN6RVgtv+Rmtsq1F5eeX327",
-	"YvU3cCNyzpkkRlLC4UfyZ0yk3k/AmSJM/xPP5xENNLvY/UMacp7CwWePCGGI6oxIiScwiTDjoBEPl4ga",
-	"xLjCEQ3RP89++ZBdZzblsR7kxvekwiqWIDG1fU/GQUCk9HpjHElyszHxh8E+2r2ZnZYxoXptqFFY007L",
-	"M3LGOKLB3U8GOwBhaIymn1r0wJEgOFwick2lktkp9c33Y/254qBefdmD0msDGo8vCUMjoKBcTYlAEb1y",
-	"5SrUKC90x7ekZMCchsDsRTClVyTUdDrADOh0xNkEKPMUswlBjeTM7TUMGOz6LRcjGoaE3fkm9Llbcogi",
-	"HFxKTfJiSZAM+NxhSemcFWe/92XPvrw+vTYDNHxOhN4xYoSEEjXyCzWQe8IUEQxHx8kJ3OnQqB0Nmd/S",
-	"I0pmOSPiiojSOR18aWSWel40xjQiIWpULGfnNWD6lLKJETgJCjDcNZWaZbMW+pVdMr5gAyZ4rIhEjf32",
-	"/o6Gz4XgbIJmRE15qL8f+AZ3MUPDfhTxxRBNCQ6J2NHwo+8JsIawKxLxObHA+4Grtzxm4Z2vwcElIF9j",
-	"PWh6Gck0FeC6/+Wu4QNHMg6mLkGgzAKqmGBG/zKw2sgtzwDpKV5GHIfnnL/DYkLunf8ozlGkR96I9XT2",
-	"Hob16CUBecRGoLRQjLVkK1Gjg97TNzs1LOlU8CsaEvGRjGNJwnughwTN7ZhImEH1qgQZCyKnSPFLwrID",
-	"TOavQPbulz2+ylVKpSWqQBD94MYRgB0KaagxxAr9WCJyPSeBIuGANXI72Hmth7HngSReSrSYYoUWWCYT",
-	"+YgRfUFIkkAQZdEaqAwNyK8MX2Ea4VFE7uUyQqzwCBsSFWdjv0aCKLEEqiVUtMwupLyM9GosPoAY3vNe",
-	"jPeCLn5F9kedcD9oj1+SLn4+OghfBR2yN37R9tyr/MKYkO4x4HFkrmpEkCA4mJKw4gKBotAZGbBGzW53",
-	"WuiDJfNwcUaWCFHMIiINA0255jOJ+ILZkQdM37gWbBZUpqds3rjDj/BHsw9/DOHyOQuleawZuq8FaKdR",
-	"+UVwZjrBG2CBKWxzzAUxs1A2aeV1BqteHXCS53RGeKzuF+kLZ21XCE2CKQngcR0SHEaUOWTULqSCCOw/",
-	"EBHQa0vXPqaMymmydqqyNaOGu1ZDQ885f4/Z0hJXeffj5BzNMFsii3BSKydcSTMPVx1Hyi+spcyVul9U",
-	"zs+WiGY4JGhmoNNuo8SiQOiRaE6ExYYBa1RtYOd1EXcMXSUMEEEfxART9jVR6VeGYzXlgv51D0wU26dk",
-	"cpRUolTrkc7vzlgho3Ue5klBJZpRKSmb+GiGI9DJAYeLjRQMtFeQK34J4nRpwQZ7fmUyns+5UCR8T0KK",
-	"z/X27lN0m8VSM4TSMM5ZltdQIdAdPJwuYVhc7BA1aldpDvI3gBnd4a1+wNzyEEOiMI00/lylI17on6XX",
-	"+/2zF3Ezitf73YMlJ5qlT75zAXMBHFIt0UD/OPAcSMnOPflw8+nGr7i9bH77Jst6ZputIHFfWHJMlkcl",
-	"WpAoahqgN4qfUazQSBB8KRFGIo5I8k40M/haDwJ65QRFBkzjCA6bWi08piQyOt0GZ5nm1BVJrTiyo8/E",
-	"SCN5NjZgjcLx7LTQ0N5rq3SpQ7smEJfM/KCZ1wpBLZqmh6dhoj+nP5NlAXjMOsMLrY7vtrvPm51us905",
-	"73R77Xav3f4fz0/bjJYXsSTCSJGxFBd7+6PR+HlIws7oxf4r7PmJrrdOOxxhqWAMMx+LoyizEixZgBZc",
-	"XBIhPd+bCzKm1/D98gL0TJ7vWXLkdNW6EABtL5bEA0i0wEuNRtPd3GZWh+rNfi43Szb6ea1GvNQ1fwhF",
-	"5vZvCtIrwmhMFomkiRqXZCkRFgQFWjLWGuLK/cDBmBeI0bGXZjfHXbGj5MQrDb5USAXQK3CgiJAJalyS",
-	"pQ9sWJCATxiVBFGVtxJk11ea0L3Pz7fcTQIBnz2qyEyuIxJn0Ny7SQfCQuCld3Pj2iZ+zwwW9kjsoaWz",
-	"VQKJ70Jb4ZJze/2Uzs5Hf5BAwXIMah6aAW6BoZdkac4aj4KQjCdT+sdlNGN8/qeQKr5aXC//ane6e/sH",
-	"z1+8fNV/c3h0/HY9sq5HTJjN+zJoeEmW1aBoxZcWOgOtXapism8WoMStmvHqUHkDjHhguIPNbwB9K4Hp",
-	"HZWqAEmJlwiIAn8rul8GOZG502x0QZY3rruhZNj6Y3csaDgMKQAujk6dtWmpxnevpfog1iFVArUF7gEa",
-	"K0uZQcoZc9EqetKUvEsy6+tgcOatpLL52Y6M8VEaFoBDqyynyhhft8KMGWUnpkOncAm+FzP6Z0zsz8AJ",
-	"iveSSLGlS3mDg8tRhP8i/UyGNpQ20RKuvamC1wF603WfI5oWebn7dH69MIT553Z7P2ng4Eq7vZ8S5TYe",
-	"tZP/OtkdFMcqgUFpsjXHrfWWZxVk0QWR7ss1DkjJh7IjjTnGnjaP8FghqnwDjxRAY8olSR/ERmKViaNB",
-	"qrYNsBBL1Eh6aWEDZ4KynGJBwFwoiYKfCsPt+IkqeEwjMAZR7VJEGOgAfi+d16cq14JKolzfswLcwHZJ",
-	"J1vCVtobYExNBY8nU63COttrwl1iRUeR5oAFiBvFwSVRXs+bLZujbtP+6XvOqT4AYBIWzjll6iIWkdfz",
-	"pkrNZW93V+61YtlcEKma7fZ+a5RsctRtBXym6fvE7N9pVgb0ZI+uwF3YrgPCz/fWQnDhcFZhzQZUpPjc",
-	"XD2gAY8jp0Pp/Nx9bnyUqWwVC5o/kG57/+UG8nSCZRer8dsHS4r1uUo9riRhIaKqZ7Q25M8YR0bhHisi",
-	"UG7k18ZVSuOpi53pjirwMgMU92hcmMlDwP7a7RYwvRJtKrGcXx8Gk9vzkEN9YDmaNxGYgSMtF6BgIEwR",
-	"MRdUEuMiFksiCihvDt2g64hfN83fTfMQMb8ZG1X+d/vN97IpzBivctgdBJMyBjpT5v0/Dw7WI1t+Sdsx",
-	"qcJaP295zU+XWcE1VCGCo5i4E8RnN1q8oTqwvw1b66M3/BqM2uBZWQTjPBI9CFQb73XL6byq1+rGfIFf",
-	"3zMPcNbmesO319M2x4Xyd3Cc/F//8B4hfefX6yWuTchv/o4Km+jHaurbZZepLGocHv64A4T1n/8+v2eq",
-	"al0lLoyrhGljvzUL7hMcTCqwHc7IL2P9Jl8DanpfeXhbD57BZMse/1yoXI9P5sQLn7ejAGfWaBirKQxg",
-	"X07GgwpuAUk6YSQE30IAKDyfP5P6BTvH9IEY3x8LdZHKv0aBobUR9AorYqXlJvz35vjHkw/o9OPJb/3z",
-	"Y/Tz8X/rrwP2/uTk+OpfJ2/6R/0PbyaXf04v6Y+vFu03/X8dv+33zw5brdaA6bbHH44q+udnu5hjKedT",
-	"gaVVLDedDykM/bFQT4hNr5nbvYFt++buabtV1x366lESQlkc7alKGgBJn24vLuRuL38dRbiooegl4ral",
-	"jMGQHiGh+qCIMnLzM5l3YHsEFL+gwdHmzmSA24HdV8P5wva36/xUkcVc5J3QJX9ulTgh6GSqwD+uP6fn",
-	"0OxOSks9GjrCCmsLShUq4DnNwDidvYnntAjJWcsKfST9toAh2/BagKhqWnXht31lOXe80WvrlhcOjSSx",
-	"NHMSXkSdK3qpohfd0VX0YvRH/Ae8Vv7iDDouyOgiZhEPLono3O2ttRIfCssqE8G1OoK7vty+9ssqPZ5K",
-	"jYG5jq2PZduXmY4bBztNwfKoQaXTHx2Gx2MPONKMXJQVybtXLGxNOJ9EpInnc9kyr2HowEM6pnlzZafZ",
-	"3T/vtDNzpbWjfSRzLpS2JeoAdm83+wJxgcaIWAJFGpYvzfUztRGTmKGzPWSslPCGvCTLnUqDs7PH1cOa",
-	"8HPGQ7IbUkECxcVSKwLN7k0kq3tKPFBENaUSBM9MQxoRiajKglBh3upVuQf5+d5dSCozBrytzQ5QuURz",
-	"R87aKFPP9+vX5YZjusCq+a41nduA1OxO7DT5A6kH6QpjuhMNnpil51gAk0/AzvNTe3HvdwNg94YDORP6",
-	"hhBfYUN29/B5/cXnNrgiMUREpTLkSZV1+NsZ5h2SsqlxPr9OP7fLqisuk/MKECakqci1AuwiCI9AEtF+",
-	"J4HuHJuIghy79c728r/mdXg6JG7tiWf5LRIQLHJ9HVaejzMucP0s2UMN3OpPc+3AmQDyhFjPgAm5MCAE",
-	"sdFJSoRcYxOR3uvYf+nfwIp/kwf/XEqM+mQaAWeSBLGiV+QCvCRjAYO1/SqHFcMBbuewkj/Gj3iBsJRE",
-	"Q08S42i6g0GOi0mnu4dHwf7B85CMX7x8ZRyqoLG8wAGsNrlC7eqinTnXLFY3tL675iTzXjJ1/WZEYc3n",
-	"gQITPDPUGzfnEVZAMzMKDSFaYazPHJjWm8S+lQoUQSpo5izIdeZj81BNtWT9n0/6J7+cvf3l6MOHF8f/",
-	"6b8/fXfs+Z5541xkrb2e98MPP3w8Puofnh8f/fDDD45cmTW6yRuCCZaq2akQrDy5l01iJHQDXybSZ+XR",
-	"6eZez91Yq7xcaMcmWmXBYLDpDAdNOcXdg+e9vfEr3AnapDt6Ee7j5x29FGWdUj5lnsxe//D85LfjNJTq",
-	"YpPl2aaCYO3kbYAinodr4P7mk0U9g3R5Ep9H/lWU9jRreQs6faa4wBOS0av3PCRRmWanSy1RsijK5UqY",
-	"YRXoMC6l/U8j7XbaAOFGe1tr4mtyZnhr8hzUc4l0w8mqatiDXdSHSpern+IZZk1BcAiUXHtk+8h4LBnv",
-	"RJKPf8UzCCYuxM7LFnoPsj/jasCkwkIZ9bhJVDSExytWidg5w+ISpFF4ms5sL4iSGALfHZqHLvA+66U7",
-	"YJFO6ZHEvflI2lDdXDKCYgSeVsfDbkwMtJ4o4Exh8E4eMMZZU85xQDK3YBPFkzHAGvKz2hmNcVXICNLQ",
-	"Z/D/wyb+sVNp1Frnv5Zd4ZnFzxL0aXTtoSnBkZou9Y51aOloicAxT7bQ2a9np8cfjo6PemiOk99sxgDh",
-	"5xQOl2QODvhv+yfvjo+SQY2Hv0xi1A90IKMEEMFI8AVq4FjxGVY02Gmh/sfDn05+g84hiYgioY8UETPK",
-	"cGRP2b77UjqTLs/zPTOx53vJMN4n917SPisO6pxIZXKSVbxlYxXwGTFqlASCrqhami22UD/ZpP5bh9gr",
-	"GkUIo267XZBOnKCV0ApKF9oL8CXEgigyN+Q9CzExTjCGP7TwDP/FGV5I6wBjGZ8gkkdXBCUuNU5Iq3fa",
-	"Pzs7PtKmsGxQI7Eiw/qQywTTrDEQiZR8LA0GhIPINXTa32jCNP5F85QiPXeOaxU5hus7sk3deV3Xmfol",
-	"lN9kyZoq0w255DVpmc3pp2uupK5aZHP95iwAbupIW3CtsWE3KOdL1yg50O04lK8EkLlXDTyyJY9FQKpl",
-	"LyDGROVext775Fu2jA3Err+T415OYhs5h6CIVBcmYPNC4kRsrgDzjbVxH8iioIpzb2lNz/dJU0etsUb1",
-	"5woDN5W3upEroVXyrtcc9qMFxMwO01Mcbu4xVz7t9WTjjW5+Bq0r3ayLCy4fwQo859fZCd4Vw/n1QyEx",
-	"v65G38fivZTHNr3abx7PUme1LTCMXw/Xeys9QqxyLUf3hFyOLemBkCzdxEa49pVsV3lMc5f8zSNc0Xy5",
-	"Bd6lXYdbmLQeGxZW4l5BzWh+QIqn8eEudqFhbnZINBORQNm8b1M8hyfXgA0LaxqaF2FIYSp4IiqbUwHP",
-	"55QZOTOVEuquf50Y7mtquLp3FXP33Wtc3X0FFfM9YxK5CIVWta4a50fd8ggaVg0E0u0FntPVg/yk1Lw/",
-	"p1UDUCYVngg8Wz3CSdKsaow5l2oiiPwzWj3IadquahQh5eruH6Ws6if3Vnc726vsNcWCmNf06t5pu8pR",
-	"GF+MI3y55hLPkmZVYyg6EXTN1s91m+rel4pfrusNbcq9M3K+/GBTmOfoxc2X449ne19Fc7/4J47Ef35V",
-	"7O3x+5Pdn1+8Pzr+8OPu6PT645ge/rft+/Pxf9+DTr+Wg27mIV0Puzf+Jj1X4dpmI6ykPJsNsQLuNxxg",
-	"BfZtNkId5mzWewXZ23T6OtTbpHclxdusay3J36x7JffbsOsKzrfhCPWMW5v9N4DPWz4UzJhID/pALwVn",
-	"G9s8y8kM08jG2f9/M+OB1ZwLHjb3D563KJ61JtLkFEyc54yWy33VZ8o1519fNU5ALwt3Rt1gL9wnB+Pn",
-	"5khANDW/FXfqqHfNbi/sdktOcF7xbnOuDFocCI1AZrUR/Z+a/7GhExU0PifBfX8v5ZFxuweTe5S5J5P7",
-	"w5N4NNUS3VuSowlhRNDAZPT66fz8VHs7PwxdsnupEdOwJAX9Op7Tll0LkJrdq86uMbWX5DcnMWLfJuLD",
-	"Sc4AggURKEM7e9D6mZP0u7HPHpPBGjD7+Nwm6Lig4UXiFkFD+1EmPmyw/1ayqLwrgXEhutDFlryep/NZ",
-	"en72WfeHM9QVZhw1pm6gIalIIdKn2XfqkOHFdpQhOcIcVUg+PgmKsEKAvB1NYCgd8oEIQTpf3YtNUgZP",
-	"JMt4rWjx4uV+Zz8x2L169ar2GZeoPU9+/Ndv/8yMgNVySoXpgU7AszQzO6QKDcdpLr+anB0iDWPKMhRl",
-	"I4ywpEGSrSiH3NQ5lG8du10Y3w6/01PMIXj69Ulg+KqH9i3Zvh3y7F/vHgjFsz1s9ASZYykXXIRa1RGI",
-	"PaXDeRdt4eRFBeSDeS7Sxn76zet5QvPyxIYxMoHBmOFoqWggPd+bcqk9+UetxIHVlS6qJPK5u4lvHSdz",
-	"ULkdUmbnmMPK7POTQMtK1cltWe7HszPEBeorPkNjQsIHQsuPUlbjI6yhIH6PIj7Jyd/QpnU9i7ysXoJK",
-	"0uzvtW3WFTwhWgEO+7mC7By7lQpNoRfyreOUAantkElImcMiOMmngD5ne/eHPX3t1QhOsw0u8tnfHspx",
-	"7Rs2N3wjyKkBdjvclHs51JR7TwMzV5hEbilv6iFPYciHQsd0D1t7orXHHdIN94Lm/ugAN5+/evGy+fLF",
-	"q+dNfDDaD/bCLumMq16Jdif/x3z/P+lrURGGk6FfdMevXr4cjZsvn487zf0OHjdfdfCo2Q1fBGG70wlH",
-	"+y8czY+ZIciHbVt/tiRyUW80REc8iGcAJTqEUZE0ZkxxyVuZKRoYt989fNHpPm/vNzt7L9rN/f3jF81+",
-	"5+1Bc7/7/ODF3tuj/st23+8edbv7+4d7ze5Bp9/cf3Xcb77a679s7r067hzu9dvP22+PK2mFe/LfPM1w",
-	"UWlL2pF2zdOQ9PPToCX19tnbkpJkxIeiJMl81YQkMQb1vOul1iJlwRZlRv/I02OZhlTkH9LvfukfHX8s",
-	"PKT7H/rv/vv85BDCh3TR3UT0v7AlGOAJ0PY9wSNnjKw2iXf665t3J4ee7y2wIFMe61EPf3l/+uv58cW/",
-	"f6qkLM5NfPOExcGrLelK0jNPVpKvT4Kq1Llc3JKkmOGKUS9mUp06BMImH4jcmLWsf0sYn65H/aSA+Lwq",
-	"PFbJFr91JE7BeDsMNueXQ1/z6YngbrW/0q1x9/KcXz4YcsLaN/O3z9uecKBaJdOTwTe8sD9ckmX2W/qu",
-	"UKoU98LnxCaFgH81TerNYmI9MXZnrLdF6VzZlI15y9iifA92xlsRlarSMKWSQ/iOvhaSt0Vf6FZAX/j0",
-	"yNFXl1d7A1XwqquoLAhTpvJ3C703sazS1v/9M+aKIBmPZlQpEkK1u5jI+sDmr1WND0ZtQbce2mycitp8",
-	"two/1r2r449rk7MnwFMszO1X1Mv0izX5/ULRc997r31dPnCl67NnHQG+Ixqkg/cjQXC4PL6madFVf0VV",
-	"Sb90Rn515Va/sia+ny+Y69cWbfaTYJGftN3vrU50ktRHd/Z8AuA2I0xlO8wX5l6blTCL09btalHFXGdF",
-	"NgBG0EgAlTZVEylDb7FU/dOTZ9JErRQQI+JBFcjLyfbgXgRPPbSTsaQG2LJkJHrWFUC5+uhgOjPGZocn",
-	"K2rZKhEHKhYkRBa3fFsed0oE0SX/MCtWGHpYepI/4oq5N0wRU0Cc2pxe1SeYlvasTDxG2BWJuA6QQkCi",
-	"lwjyk3Svr21huMIBPqaSqfdBpFcXUK0i4eVj3O92dWqdngk3w7McWssKvEaNYcSDoY+GMzmB/9NRazs+",
-	"GhFJQ2JyzyQ3Y4qbJBkvtZ8mBt45FnyG5JwEusi0QrEpIqk1PhuBlUucKjA8veq1Y2hZoFAs/3N9EVmd",
-	"EFKn87RZfob/aVqa3TwJh0hYgEXGC1OnlMkqaD+TKOITSM3DiOxZiYIqg/tCp+8DCV2nqR1FZFbMrbNB",
-	"Ef8SUZM1yW9gU9pX1jTwYX6dSC2HNRq2ismVcqlBLAfXYPfJ3zxTiF1XcleVRPTK1kJ2kBgHdv3OY8lm",
-	"y/J8+NXc+5rShKsTxd34myaucyhJmpWsJJ4acbRltRxAB8hVaqghV+qi7f633/V8jwdBLMSaSo0uyK4H",
-	"jYoU5Ju8ZvQd9IPkKZMecFF25ggHioSv0YirKYIsZgb1E4+JZxJB5U43K5Ih0PlFZbUA1mZJdOrhbJfQ",
-	"NumYplCpgr0CAHzeJJdwCgvVOgDTr+LRMcXzOWFQc10Dkanv7CNuMi5J36IokTuv7VsEm9eHScZkntQt",
-	"r2IXGaBViDs5INu0RGueTm538Olq/AT48osonnoCbrlZV2cWcsHVeV44xMKmi/T8agrifMwn8cv/ZvI+",
-	"5b/Z/I/5j1gEU3plvjoJCKmUMTHOfnhCWob26w+QuQDKS2brTL7Ykqj5tF6Vmyjdmj6WzfLZZuk77546",
-	"dtt8gnqZW6R8XZfktRxus52CLhcLpYuy2S//5uLS5MEzEVFIB99sVObqe0Tag0ek3S73vAs8X7De19Y5",
-	"6+lsToTkDI4eWFmOdhvoyqVb3Ou2H38NyLUxbKV7duhY7sr9L5zuvgYsKpI0W8BOyjLo2lam1KOpWrNB",
-	"hZrvxGI9sdgsUYC5Nqt465ve2xRJM/3L1dg+pSDxGIoZwQ23dAZ5g1DQPeBMkSJkpJaZH385PDv9TzMz",
-	"shRNMJ3d3bb9dcsaR9/rE/3t6hOtw6LtQN7ot5NHTI5YPpMmmrdcaP07ZdyYMhbe+7GaXqTM+Pqg/eoi",
-	"ICItPF1TvgOY1phG5LUFPl8z8Fga9r19rWm9iljQB5wyDzGu3KCBx57vCphZK13VTXlLCc/2/lpXdE91",
-	"FW+5eRfcb9Fd067tAUxrVUKKIxIaVbgeJ00lrbNZm3qmpdof2x/wU2UxRRJTWaWa0SsiJLkI+QxTdi9g",
-	"ewsh3kX5PERXsbWftFayNk28VseTZ7LarJSmBeeXFTKQTv9ezxc/r6lJ5h3jYJokVhcEhzqI3KZYt6n6",
-	"fQ0waAGqRNOyUheYGQJSkeHSgwtLjdDrpQc7RuUZ5pIXbFvGLp+6w8C6OW005QDomCGtDQKo1bqkwi18",
-	"T7VRmWrDAbTshFwWuMFhpewPqGoFvSvzr82VLAA1xtlB3rOSJXchbll1czcJDpi/Tn85O/c+raUypSt1",
-	"T5KGhcPZ4Jmjh0trfKWDVojJSJEoAuOgthVippEAWd30a8MHNFEAWk+kLaAipDINp2CxzFeGdIvMrFv4",
-	"Rucia2qEHXHtLwU/IsX1yvSaND77iLQmLTTMMGH4GpHZXJlyeFiXjDNN86vPoY5bYqvT3UTK2LhCjqVr",
-	"+UI5X1lbtjK3S2IrGVkvt82NUZoIQzdYo61FA5jRqq/Dl9H/UvS0g3N77eJUZybAwnJ6U8an0207RX0O",
-	"1tf+873E3H5hlRw19/GH5Aw17HJ2eogzgkIbbOYbdoKwQhkQtxB0iUxL+IzmusIdI77TCsUslvmbgW5Q",
-	"GBt6b0RQ3Pjyz9vCcYE7pxS+SKdW8OvTHCJswbN/4gvAZl2JTk0FjydTDcbAvxuwbjQjmEmERwBMO+Xy",
-	"dCTlbXPjiebUndMlguCfWRsdLjhxbJL6r5vyGRUEsBwbzZ1wp7vR69FluJ9vRWnIHaZ3DuWzgyrgKeAg",
-	"S2cTZHHP8xYryVAr4aSMM+LAvv3T3hIfj6UJ6ija5xzorYTKCnlgS9A0AzhUzHiHWRKluSUV1oFXe9tl",
-	"JnQHRu9BKszDojNg3Wtgm8d21ab1gwDwUm+uhX5bs8e1G5vha3eFB+2KS3uq79ncba19+5QbZidQzO20",
-	"teo/HQD2NiZS6p41Fb2/mVxi7uulas+30a1t/jZJ76Rs9XnylcNXJw9LLsZx2ygedKnPDF+fmMYH9fbm",
-	"aoeOdSbX+ou4A57h+dyxsSGDGpUGtkeGNUUvPndx2zGQr2agq9j6bRwhcqMk0VK31BiT6zkVRFpfuKKT",
-	"Hjy5nYNGtrXGTs2yjM32kvEFvLNfOxh3u2rr37AVMgfRleRA+84VyIBrIdyw6PRK3rjE3Vct3O6PWy3Y",
-	"nwESuxQjJJm6DxnU5Nx09zI3XePqt9KTd2XW7LJOueiauo7Jba4BgCDCMAHqFCQAtfSnGWq4x+SjXIS2",
-	"j0qR2PBJyzJJhz8WykdJrkPfeslLH7VarZ1qD9Z1eKmmZAkgOUcLLi4pm7zOvI+lwooGdlny9tjoXGHd",
-	"GmQeyRZEQPC9wlT79WIU4GBKQmtWuiRkDnRC6nKwO7ULW++ltTK5oW0McWxlDCx42haDKV0Qcg8gdyNV",
-	"2AlepllUqrxdZPRbW/oZLjGiUkdF1Ne6L5Vjr0j9VcIip1O5vumdTtr3JAG33zKwHGJJmpRJwiSFqSGa",
-	"1FyurdqsUa1VUS55RVjHZuHB1rhV+eh+78Qnb04r+mJElcBiCZa8pvFHV3giUUMRPPNRwKVCAWGKCB9Z",
-	"q25RDQRtLkwbOJ5DCAPf9/zKQPbSsguB1tUBvZr7pacAdtwxFy306xweyQftdlbIWlrC0cASnS7VlLO8",
-	"wA2wGDNJVMIJrYKLcZb3/PU+4gXCUhIlUYRZmBWNpmxCpF7HH3xU1Fu3N3HTdEPEv/xt2RPJ9okaw883",
-	"w7vc4lo9ciLj5GTGsk2WIW4bWvJeqXRExywQy7kCpqaQIFIltn5BVCwYmE4SHbJEcsoXaPjDDz98PD7q",
-	"H54fH/3www/D/NVukVfEReHney/3t7Op+N5CUEV+YdEyTUmQ19WW+JAgWYF8JKkqkskKZ3/9aa5DEs0H",
-	"8+9OTu8I77m5IFeUxzLX2Bb179h/6d+k1+usixvIr/wUSwkix9A0GGpE07SQXCu9GQuG3ETcRViaz61N",
-	"WLezw+LE7yi7RA2tyIeHoM4AtZNYqNLJAXeNLrNmGdB5wLRZTluVJtDD7KWFzrUZzjAzPtbWFJB1dnVl",
-	"cSXwFYkgkhBEATC89DSpGbAsGBOsMVqFqeek7LIYEwiWWi4mmFklntx1GOX/G9EZVf910B7E7Xb3udnH",
-	"fx20vQ01z+VD6zTByhCanbN4NiICNcy4dvuaOria6bImOq/UXt00D3iVd2ivLGm68tqMTTS5N1R9bXc9",
-	"4I3O12JPOcNG5Io6aIZVMIXlqQyUXmfRulZWV3zejAhAkx42dwXtqnPNYWwZJSdEw2t6Ua9R25wV40qv",
-	"Ri+LyHUTFaROs2e/bPHJL8hF2yIIrI/6KSX13tYZxUksn2SLWx3a82gyvd8u0uVXu4xTu7KiqjNdkOvu",
-	"4K7NYXXP99aqju4cPkNUME3JR6HYKihg5kQg3cg8Apcs0G9DIiRqVOpSwZy2k7dFG/3btiY2c0nuMdXd",
-	"1/auIiwQOucHji4CHsWzCiHgUH9H2OyZC20FA9mTa98xHemPGFkgLhLXEST4Qr5OdTqF87qFJ57vzbnI",
-	"m/8P9ve6ztk+PzjYO9j2ZOeCzrBYalWD2b6s27/NKUA1DI+X2odksXKLtVruNXeS6bz3uut03l9d5b+m",
-	"MoEWf8qr+hd8BgDSZwZ5G3xEmVQanEBxqGDL5SfrRq+ZmqSb5XQpWGnQR7ZpdokwAtUh0qZzDYLvFfF7",
-	"7/kt7Oc27acD2d48HkU0yO++TALXHoSUEbiBFezrc0HGRDhXGFKph/E9DPmNPD9rYrms53tXRNDxshng",
-	"7N/jONrMG0WZX0u5IuBzDgju7qKrSaXDXPy1ZqCclqUyn4VNc5lpLt1K20jh6FIixWvjDn2TI95N0ZpP",
-	"BJ2mtXRrqORqHCVp5UwpCKe2GRTS9vPF47P63LmIbr2G0s1kVRW2tnkVy3IUZJkHqJJxO7Hky/mGZluu",
-	"coVdtfutfWG/MtGvK6TxVbz17tPXLb3CKkpxttfXJoifyfL21uIzYzywhmGIVmgkKqfIvslxYt4wev2d",
-	"asPx18hfW2kkzqJyMqCvWVPRO2yNIFSxhe0swjkz0brOlSrCJ2w0dY5treU0f5VVJ1+NELdjHmlJGpO8",
-	"qIWGSUQU4N4Q6X9KRBWoVzFb5svWJEGdJfelp1lNJueNZLZQhLU3+ntqxcnQzN1qvai4dzeHpbO9e+aT",
-	"7mVXiOW5u07apn7WqP/vszxFTDms3MsKDLSwBjK8kMVoyxoWu0EEIRnT66qcldHSJkSXKGaAt1pfDqTd",
-	"9MmvVuDFbvFd091//Lk0air0JHBdA7Pm50KEiFMFwoXa/c0c2y+krFJw1m66HAlo0xICjJosjw5AopAE",
-	"NNROOCwEYENUSRKNwcaHTZpiQYzVnYPFB6LLzlbYDBzjr3k2Zcu3glGVXe033VQvM1ncM4nO352hgAhF",
-	"xzTAimwya9GXv4ow1pD2VWlIrJs+uOVAG1gN/H2293hklc0SeNTIdOvydpztneDZRx6RUtaOyl+25I9S",
-	"xjNTbbj/HgkeFVkduTaqv8wRST+MmjrJH7S/wAIGwoL18EL2KJ71em5agh402s06CoIdnTLFswtoUGZQ",
-	"uYkLzv4b0bBscTml75brLBFvh9nB+2GOFazT63n/G4b2/kaecOndrBXp0qOuRO+Az0mNbwMUDTw90fxr",
-	"hpco5D00hIMfosaEKF97zvhIZ92D1Q61RXmIGia1nI9MAKCPQhIRRfwBU0QqaBhL2yw9KiCxOlWdTVOq",
-	"x8PhjLIhathFyB1rm0zengYG9KzG2OH5nu6TV3jkYTq7eSPe6+jHs3gG2t/KLEvmDqwTgL4aH5lGIxI6",
-	"4CFtTETBkmPU4K57XqfZ3c+55yXxu24CvzIhhHZsQsRcUK0Gmc5w0JRT3D143tsbv8KdoE26oxfhPn7e",
-	"0ZRU1dQacJe0aVrGmtBRN/SSMlRMSZpj9ut2VzGns92cImX1zitej6q20gCckI0EBXBOsK/lreWgup09",
-	"6PxiffeIK5Fute9JEkrzmL1L1nuTOGXdtBh2BzY4nze1acnAy4r8VI+8LOEjyV/lbGvriZ8qu6y4kLWM",
-	"Mzsnf4VHeSWCF0sabusi4NQClVTp5KDahpCGwr6ngeCSjxX6UeD5dKPUoN8rd96qcuftrAsOCNyv0sRN",
-	"Ubl1tHDueD8/Qd3D6sqeKWzcVf2/9lVcebtVbqQQBwa6D6lMSiebTYeLlFRiLSBPdOGCLfMxPnJk3vDl",
-	"vUJQuPE37XuUnGH5Ib66zZak2ZhrOEMjMsXR2DApXR/swa6pmEKz3er3+/1mIYvmne4zhci/TdrNb1Dm",
-	"yS7xnkSdTVJ4Fouubi35JP1rgtO/1xL+krWE80ZdHhef3lVnvi0N2EKGSmGp3mN0a/fB+3YPtcr7JGXK",
-	"HT08n5Ab5nePybsKsyvrSa9wXkwdadr1Lod77U3AzZCLW2BR5qy4dVeHAH2+o5NfQqM2MGNVkZIK1Zs2",
-	"1mIqTDkOnbpBp7wBBXXiWV/MNfW0mcyGQnpyfj+T5SmmYhshfaX//yf3cioG305++FkfAhWuQbJc7/iJ",
-	"31ieT99TOmV3Zd+We1R63J9q8ufVpf5YyYsqioKlhdtWZws+M17GWWz1ex6SqM42BTYzp0gTGhaMMENE",
-	"zXnaI8jll3aylw2YNXEJMo9wYIKKS+aEASuG5m6WC4PD6DHEpF9ACuFYAOy2NdnGao15LGkzWl6srqtX",
-	"JAZZnLR2o3ZN5eDjwcWk093Do2D/4HlIxi9evrpe/tXugOm8FPEfYQhBNgW4Vi5WN7TlIU0Uq/4SyzX9",
-	"Ksqsw5/NeYQVmOicUuungoexPnPwnHuTOHJUFOb+wp5weeDY2t+tmEIhnSQtdfgozKefsmQIXv/w/OS3",
-	"47S65MUmy7NNBcGSswQonNy4NR3Xp2XJF2mrwDrH+0G3+L3f/B/c/KvdfPXpc+fg5h9VttJqTC2lDDYJ",
-	"wzVC6FKlVqI/QLM0O7AbGcHR2/7Ju+Oj9XGjLkHY1DhdRSA+59zMqmiFczrQYJPDKTwdb5ORYYOsUznP",
-	"mnIQCl8wndDDCRnOW3nX0DZn39DS3Xd3v3rfuVwmhRWB/Zxc40BFSxPBa+AduI7BlipTegVBLQ58fK0I",
-	"k5SzXlq6OgWpK6qWBvhMmLzA7PbJd1yKXQr/htHNRBYZkiREEslAxKMR2OBhCrNIU350WRGutulCUkZR",
-	"uRRb3nYcRyjAUZRFpltBqIH1IwXgw6xaP4/kzu1PZ/YEc7f43nVzwpv2I+RKbn3Ei/e2OHbKSF0EruGp",
-	"9eavYI12s+pUzjMpLL2xnDjmANcUqtlC1opVDh2PmsNveSd3TIiUExxW0hIaTHPeXDZ7rfUMTh4pbgrf",
-	"FuojR3gYsAZm6Kf3/cMkq5IBcOPyjbUKISRgpbWFyLMC3fDbDorghrHVJIFXnCEfakqE9iML+HyZJkDY",
-	"vGZ5hT9bReny2yZ2qpR5NiHappsh1Lbv7clRQZhaOf9y1fQZ6h8gR+ZJSqG4daQ3YtuuQLeZ3LImYZor",
-	"B5TTpxXpkJ9UBXfPwymCnnHwAp8pc+IcR6wRCIsXUQUcOVnOz1eDqJDYHFZTxOeqR/I5keoNGXNBznCV",
-	"XPIxZjnW+ExWSQ8jPQKS+IqyiXH0F2QcSxOMjK8Iaux3uzuIjgeMmuo3soWOjAJWQiPtP9gw+aAQF1oW",
-	"2Ck8kw3IrA8LgD0dZVW+y8xDL/qZRFKRufSRtNwfC2UU7BZ4qURXVNJRyV08tHzmAohJ52UXro3MzUtr",
-	"ZkkxPMVWRM+k6UQkj66ymATPeSSd9s/Ojo+0VjAb1DpXGh6FXG5lR4QGKP1YGgxggEgLQJs+mXL7/bzm",
-	"5WGPYsNS0nBXZ4rMq0iss9BbkQKzEj+3fHfUOnzQ66kIS9JEcGKruWsYKsDF/V1T8QbSkSuyiJalMDeK",
-	"xFuZlDDR3dl5fc+8Lz3fO/v55PT0+Gi9ydsSzJREJkutPF0dmX8ri7bpauPCUo1dIxfctrNCqjNJAR51",
-	"ICOOFV8Vw7htmOJdrcZ1kTxfIF4xSaWRRB6Oo2XL3nHL3FwrJFf3E3X4VW2VZjNrA/+S89AgsW1Q321D",
-	"1M51Voxb+puc08tzflnjbLI6hzMOVKuUqN3gFl7YHy7JMvst9exSqmk+Zena+ZxYHTr8q2lKjRc9vcTY",
-	"nbG+3oH2R6NszFum3oHvwQ3zFlDviuIHWyCXOeu/YcUCm1rlCZQrqLmC2wJ+rk7BM1uiQK6uUfDYIP/e",
-	"axZYY+pDujemx3ALl4qtXCNr7bffCxV8rUIFVbiyQaWCX/WbOtPV3DYZujkebvUjr2164+TcLgmZu/qw",
-	"0uNhY8tlXwRTULKU3w9nv56dHn84Mk+IGWXuojulZ92qrNwfyAI5X6x2PogIFkmJyu2yYuc1l0nb1gf7",
-	"j99Ns09uuyadJUkKbSDLhKppPNLZnjie02bAQzIhbDed+sbtLi/pvJkkA2pqkZOINLBuhTWmH1Es09IE",
-	"sewZ/URqi/GRhgD4kJ54tX3GvdVVxCTNFu486DZTLEItiDur1E+xAGQueDXMiJhojLT2EYuonBGT2db+",
-	"LoiEPCJaZhgRhAfsCke06CKRpIvOFHTPZEoljKanhJhrZJlDzBjXc6YFVu3DW6t0sNICDVhxqC4NbnRS",
-	"YVKQuaX5Iw6zcMtbJ/AH16wzonRevkzTq3R9T60bu5BWvbZOGeIo4yqLAPwKj+uPJMGLlfTJoS7WMOft",
-	"t/cyZXpKo5PaDWrqEBUYLqk3B36lnu9Zu5mdoJzNoNr6p4PgF7rIn+BsghqJ/lN72Kb+q1iiTGOqtXIm",
-	"SHeuY3usqWFKBNmptAuWbs5Zf6bosBsxAnzVdSc7/Lwubjlp6U5UyVzKoFGTFBF+IzJxl4RUATottlHJ",
-	"mOwpHw9/OvkN/hAky5qipkQsqE1+bPeZelhkHCEXzJ99rjiEVY6G24rHm7l+3mdi5oJbXzr0loEuT1Rg",
-	"Kh/TQ7njlefLkOA3YAgaR44Bu+FJV61hFXFEEE5KgKKR4JdFQSnigUXr3z1dPNlyzE++o4C1QLBEA/3j",
-	"wAP6P6Papp/BVPKhBDXZHI7arTRd+oytEbczVbajv02H23CN62T4nwHw+DhxrOglI/iIGj7so5jBQ4Jd",
-	"2KwbgCoXQHp9o8W+MPaOQia0unUUIMAa0tIDW6UANhbmWFC1PAO0M2dtynTBMxz+Gum/3iaPHHl5YSp7",
-	"FeiKzadiDccgH6OhaTv0TUFZMPrnyqb2kJkJ2XatJKxHU3n9k5erEOvd3GhHojG3fmMKB5rpWpKTptFB",
-	"M0yZriElJFClXJJWR2RNO2T/KheIzUY15acwy/koabNV0V1V9jSJDX2HzpBQ16GQSPEBS/IM6UT5SPJY",
-	"BESixo86rS46AiO7j872/CxszHdi5/0k1b700Rt+7UOqWn/AIFMXZLYxaWdmXJAdI3VhM03yctFRKdLk",
-	"Ix6wAfuow3gLaX+N1TDbvPWJU2lxILdqFxeXPiImqwe0IanXraGRPloYs39Z4rQWaZhsioH4UoUgw29K",
-	"0EHmGDBwHAGJKBU88ART1sunsZEmTkh3r/Ixgc0e65LGVqZZTLEiV4l7Ao4l8XXJ/7RMBGFXJOJzKOCj",
-	"CeVHm5ZkuOMMhplcEKHZCCUaQIb/ado3a/MkHNpybT1Hk/BMgr8banTgedrpvkQRUYoI6Q9YSCdUSR8N",
-	"AXOGF/A/vSHiAg2bwx3jfkCVQSnOiI+wDomirtyBzpP1U201pWzATCnniE8AColeSkLUF4IrIw5QY1we",
-	"2l8uaDjUzJCZA7M7NY+DiAaEGa/65Bk8BwGo2W21S0i3WCxaWP/c4mKya/vK3Xcnh8cfzo51H6CoVEU5",
-	"TDa5uKWtodJqt9qJSgnPqdfz9lrt1p5x/ptq4rVr4Okv+PekKj/OuZGzdbQzlSg2WkKdcZNNWugMkuck",
-	"xTrwyLrMpPUseiA/wfkrbvPo6RI2cPJIh6lJZazW6SQmKZ/Txup0kRJ4PKaBOcxUZD0J4dTsHrJC/Xpv",
-	"3XY7IXw2FzCezyMbCrL7hyywx8+ZGoJf5mObVqaP1pOndc9u/HUH2MoxEq/3O3gWJ4mnvHf0ijAjl4On",
-	"HLCoX5LNSu8TdN0FrF2uvjLrZxRglqAbsBwLp7KXuyTbQmoSop14TZSZD2g+YGajGs8NUszoxL6JdV7L",
-	"UUyj0Kj6DBFUU5IQN2hk8oYpU5dQkzpDg+C7cb+Ahy7AQTOet9AZ3Le9bBPCuJjSyNacSlbabberAMEe",
-	"zKOEg4+wthaMd9De2249hpfoi84igWOmH1CJ1ihdc8zwFaapNul+Fv+BK80rlq/R0KxmiCSgvvGjy1xj",
-	"jRjmVKD/SJRYNvtjrbn6XJ3wG9B8gYGRGT8cLC81OQGW1fLcPawq4nRzswqv4PjpOsQqlWACHR2knKvF",
-	"tX9nfoJI4AUAtYRsXFf80oA4cJMgisPEqRAN7Y8XWA1bJQiGh31/Tn+GOW8Fxpvdt5kCamjWkSxYug+s",
-	"EjiermalYXe/3akbO13s7q8MW8HVJI7Yb++t7/SWixENQ6LVjvvdV+t7nHP+HrOllRykQa32+n4n1qVO",
-	"SygOQq7udWaSTP/qotdNnnJLAwcFcTdJW+gAXvrpE6h7s3SW0mRhtNkLb0wFiGoCb4HNiCsucbRKqaIY",
-	"DhLbFMtpGeSME56BiKzwwht4Kt4vuNmLMhCXvcGsOvsLw/qh3mVYB+4gE5pCwtrjmrOAWHjfAKDe4DDd",
-	"28OhSGeDHqd4GXEcnnP+DgvjYL3fOdhkeTKez7lQJHxPQooTB+v9bnd950xZYuKDnipCG5Bx0p9uj8Er",
-	"mcruZ+OudWMwPCKKVLFIEOSkKT0NlsC5sgYBK60ZixxAkyn+/EyiiI4JGFZR4wDJnRb6CBzHvAYt8xkw",
-	"oB2JNEUVilniFF0pVkEnh0J8UUytQ1GHqT4oK2rvr+/xgau3PGZPFtQ1hNwN1OFRKfCMKC341aQRyJrs",
-	"/kyWJ0cm7n9l6cvVzxx4tCfWH1Bh6MqnK8fTNVGHflbtNKmbiuWA6WQbKFtlC31wJKDXCBvLdZgrnYkF",
-	"QVMNLyhmEZFywIZGHP+vxOCho6+xvDRpTqpwLMrXM//RxPJudaLv6Iyq2iwMTsNfdPnQTVoemvKXG7Q8",
-	"MVLuua68eeMXL0sXRXAPjY9tFeHEgqpjHbyeLRCX+goUIx42oyTFmvRrl5PIUObeWmiY3RzcjKy8+bo1",
-	"p77Emy22qnp65YKNuR81QGLaQVwgypJP2nq1s8ni3BCQbH1lY+H2ReWzyVPzdOXpmKr1NbljqsrQg9f/",
-	"F2M62enXPYf6po4vH+eP9yFfQ9+Q1KWfURUmAtQoEucdh0k5pLOOT+n877VvqmMJFm4qp9qCnQ9ax+Dg",
-	"ZjZbrv2n6/VLAhQE7AQDltJ12UK/an6AhkVPCs0PjMV5fXjSgImYSVtS2vhogqoli+41fiGJGv6KGN62",
-	"3+2m6rgkYsjatloDdlYKfSTFLOO6dz7RuNbiaw0daO1PQjKbc0VYsGz+TJZDo9JVYokkHpNo2Utk1O4+",
-	"mvJYOIYCED8TDjxgWQ3yRCTNamg7sc7mR6MX0oszT9dUAZ3Vqx6wdALMtKLfDA9cGA7mdapUTKZJlPua",
-	"B9AoQiJmzESDof32qyqWbWbPIK/MsIt0xLq8BlMuiVGMGotG9+AA6ZhSwAfUPzs8OQGXIIEDDefGijTD",
-	"l0Tq86W6ajaUb6fSnoE+8Rb6mcyVrkvsij8aRJMrKNZ1Pwi7wcvxHmmacZpzwcOm3Etot9HkZcS7cOXe",
-	"qgxgeUO8k2/g98HguttpDgbXL44//a9/eDUEfxs9hN2Q5g5Sk6GMovSd0mIJTDj19sBmAv6MFcGDG6dz",
-	"eIppW75YAbNyQpeyI5lW+txsrJ8+LKDaV1Il1aRkqnmwOkxkgRNEDR+7Wqm9gcgAgRsRDdR3PdQXkoig",
-	"6wZqh3NbVrVab1UhRW0nMZmSOjfrXuj6RQ2LrZas3un3U4Vi3Bkib2lADQUsTjtPMaC5NNzx7TtdE2Fg",
-	"fUZgaKFT2KGxrETwAB5qyWDI9Rt36CcZ1tEw0G/ZoXFcG4JLyUXyyTxgBmwuyBXlsdQC/04Pmd/hL61z",
-	"08/DUZSkeAg4C2IhCFOIMkmEktYHJNmvkUQ4s3ZTGLSF+hupEJDVIGhBMXuMbqA5eMpqg09fxvzwLn9C",
-	"DvO4ebQPy+9mh2/V7FD3AL7Na3ct6f6cyzei8zJTIlZaJN7XpHZLnbsbiogZZTja8VEouDU+Zs/LxPkM",
-	"iOVYECIhqYY0OiP0kcwJ1urco+N3x+fHmZ425wZHQ/smdd6UiYpuwJyFNbrt9s5rlEyAGEcRZxN4uFPr",
-	"PtfYb+/vVFFWcwK5B94jES0rtJHfbSL3jIdJlNq9yVF+tR3jLTGunpzlMArSrsKf2tcX4J2LNPAH9Rl8",
-	"MRBcBfYSKc5fI2xg3rQzpdNQpPXFjLNm0tFVG1ehwYSox4gD30H/i4H+j0TdA9inCtetxNFs4JOUH2nJ",
-	"cA4+hGX0SUL/TGKpmsTHNZGAuQi/XuosPWBaLWqrFUgbB6ufEvCPWodp3/G1sTNozZIOBsMDZqOiA8zQ",
-	"j8fnPiIhNUrW0/754U96YTY/TM6jW5AmgXsGpmh5Zwv1B4nFvnrHNpOXUZZKlY+Xi+vU0gOW6KWBeORz",
-	"SOJIcjSCVYAS1UZ1uQQL1gxygEn3mb5gBsy4LSTBp3CMafiWpko1j6IgDY80dxsCp35VyanjQgS0dxf9",
-	"oSBJaJFrIE9jwGQs54SFrtpwm7jmzZVedWHdj1rplVxViTo/XoXXtgT9u4bsqWvIDGY9oIas5pm1W6xT",
-	"dU+cslIP10+8/E2Ik6mygxghNumDTiTscAmdzENOuVDNSNNmLHO/DxiOIr6QPcecYrKB2LisfAiWDrwy",
-	"yWZ2wKgm6YSREP3z3+c6ZEahGZc6RGfAwFCFGlkFsKQYy46Pzs7PcqFUjbM9NExqoA93XmsHDhpkb8yE",
-	"E/sDZtSAWWKTns4JMWyhEyljEprFG11cYEKTG+mj1TdhrdoCZLR5gmiCujNgMVM0QmOg/DPKYgWqS+PI",
-	"rqZkaXOjvHbVhUkchomh0pI/uTbs3LGKpq4xqJ+vBJln5oIrbQSlqdBhZ8dsaeJyUt9gbcC1XDjnjANP",
-	"A2CuWVDUDrg+mRASfRSjJdLxcjoHxQwojaBEVvFiCqfphlx/Qd5kbs6drO6xkDUpBCgc6iCsQ86U4FFt",
-	"ffAh4019usN8QEIStpz8XJXq5eZvxcwemD1swMUSZ6+PJj3G12MrPxnnDKeIWVlxFeQQI2E1Z0sW1PGY",
-	"WN6Fw5ArWHqtE2XevTG1kYBeGshCa4214fjKVmPejnPpbv3ApnzbrPkZZQHZuPXGRg3dOrFXfEk/M7us",
-	"dZYAc1+PXKPxDWnjtbY1Dk0AKo3givKKOtdTGto9iDbk1uRgTCNSTw3e0UvrE6Xrg8vEtdpPsx/p/iik",
-	"guhKH8YQOoRw4ppgtrd6wm23/UbwhSSnWKf127D1e3z9UWdykpv3eQjENzOtx3x9tK2/18v3qVCKpyRl",
-	"pHGGBheTchOAgw4tMlD3yImRoTK15KgvL2XRPRai83TycQhLaejMHxZz4KuPfhR4DgHJNAoFYfrZaakZ",
-	"0ulu/IE2x/+i9azyt651CITa+yAyENFDc0HG9JqYl6Bd405GAc2HHOnzByxNSpaX9qyCWVfe5Qpeckm0",
-	"CrWZssre873E5xWygiiJhm6lhuFrHcU1jiWOEndEp4pMzMyjFyf5dFBjmGUlg4Um6bjGSttAr+Cll8C2",
-	"THXOyS6tyy14wKKah2OdT8pbe7vfaf8GtN+c1Xfq/536b0z9c3ToSdJ/ZZPUflG158eYyQ1KwKRuJolp",
-	"0FEymnowARehTdbEYxXwGUGcFf1gGhnhtcRY8QW2HSFKl8+0fhLqI2b1EF+DddAS/c1NbDu6IJVTgjEL",
-	"XsCQISXReNqBe8awpxmIaa7tmzq2BEg+8CEIGtaM6aC9X0XX4cYexhcgm+WcSGWIe51yL72OcRbs8ncj",
-	"pX9/o8y5DjmqMMkgxhcPa5aJk2SHX9YgkygJhU6Hay0zUzyfE7CMJKnLdMrfPJlpoTNLLCSBFE15CdHS",
-	"KyM7VtXt0iSgQKYiePpjS04GzBCInOwIc/moJD6mZV+BHDnRW6t9isyWdTLgL5RzxE00/FTCRMypmlxz",
-	"sPDvpvPvpvMvnvkBTiCxWnCTSzvhqHe2UKyxPph8kCYwyreuI6jB8EwHOCZZ0dOkmCYW1RTj1GmEdUlH",
-	"08pHyoasJsTL7sFPHCT9nEynrZSQWxbIhEU3k6PapmY1q9JulzbzSGJCpkpqSclHOFBcoIbOEQ19dVlP",
-	"rKmvjSYNW2idiWXAdNSmk18+VRkQRZgRK21JJbT3/ACFeCl36l7d3y0yfwOLzLdmYCkEhjn2lu2sK4UE",
-	"gPnczL9/AmgyiTGrwrPf8QASDBOdwXZGmEqSaDaGEHoND6XhTi5Ta293N4JOUy5V72W73dbwatdbyp9h",
-	"qRysNKF1KW0ygfqkOvCjlYVfu7LvjV9ZqMCxPkutX8xlMwAq09CHhoaxzsubDa5JfNWoHIU01NKpb6TS",
-	"ZATYS24Ic0flMc4dhQVs1aiucysz5QBk/dhWo1E9eAGC9BgpLc8G1bmK8iu2TSrGTVKxWopu80eiueAj",
-	"YqqrcAFLVgIrLiQ41afcgxESktCdyEk2efPp5v8OAA==",
+	"7L35cxs3uij6r6D6TZWp3CZFUpIXuk69R8tyoontaCwlM+eEviLYDZKImgADoEUxfrp/+60PQHejN26S",
+	"ZSt2fpixmtjxbfjWT17AZ3POCFPS633y5ljgGVFE6L9eCb6Q5DgWkgv4OyQyEHSuKGdez/tljv+MCQr0",
+	"z2gs+AxhNBfkmvJYojmekCcSDRm5UZemzbDl+R6Frn/GRCw932N4RryeZ372fE8GUzLDMNUM37wlbKKm",
+	"Xu+w/eKp76nlHJpKJSibeLe3vl3dO3zzgcg4UrK8wjM8IUjSv0jdxDN8cylsb3f2kIxxHCmvd9T2oRGd",
+	"xTOv12m34U/K7J/poihTZEKEs6ozrKZmIHc9F1OCxjwKiUCKo4hK5ZtzU1OCAs4YCaDlE4kE5wo1hvvD",
+	"vbqlz2GGyjV7+57vnl+n3T2sOr/jdMLTkDBFx5SI6jXnljaEvy5brdYQ0dBHXCCqJIJVocavH942iQzw",
+	"nIR64eQGz+aRvmLohEdBp3sQkvHh0dPJlCY7s1tJgCGd7JJm6/I9Qf6MqSCh11MiJjWw0rE3lP5dufE7",
+	"AfQcTyjD0KV1d9jutttVKzy5Jkz1A7Ou0jJZtEQEWkjEx0hNqURYt61bg/k1t4Z/CDL2et7/s5/h/775",
+	"Ve67s6er+dJUoLPipN7SGVU7oH+k+90T4uuVnFMWkNVXhhXgDB4rIszdKTqrXaHU47krHHMxw8rreSFW",
+	"pAl9vapzOWVBFIfkgiscldfTDwIyVyREYy7QO3ozJ+TqiURBRM0SWYimWCLGERmPSaB6sHixRJjJBREo",
+	"wEJQItFQwfDD1oCdKkQlCnjMYNQFVVPEGUHkRgmM9J4QhzNYTAnT1A4AAwgHicYo5ATmUkhO+QJRNWAN",
+	"jMZxFOlWPsKm9RxLpfsSZugOTqAOft5rDVjNIVJzFpd6tbnDtOc24jwi2AD7z2R5+rqaDPbPTtEVWT6R",
+	"iIaoMbwiS00GHRoOJB1WBv8OBMGK2CMrUEPouhExhIY0XEn95lgpIqDr/4bWv/eb/4Obf7WbLz5+6hzd",
+	"/qMSOr4KhPllPJakYhXv49mICCBtGSuQwDDlFZ2jBp0wLkhoQGloaQpA34ReE1bLL7mZrXLtxaXnV9+u",
+	"WP0t3IiccyaJkZRw+IH8GROp9xNwpgjT/8TzeUQDzS72/5CGnKdw8MkjQhiiOiNS4glMIsw4aMTDJaIG",
+	"Ma5xREP0z/Nf3mfXmU15oge59T2psIolSExt35NxEBApvd4YR5Lcbkz8YbAPdm9mp2VMqF4bahTWtNfy",
+	"jJwxjmhw95PBDkAYGqPppxY9cCQIDpeI3FCpZHZKffP9RH+uOKgXn/eg9NqAxuMrwtAIKChXUyJQRK9d",
+	"uQo1ygvd8y0pGTCnITB7EUzpNQk1nQ4wAzodcTYByjzFbEJQIzlzew0DBrt+w8WIhiFhd74Jfe6WHKII",
+	"B1dSk7xYEiQDPndYUjpnxdkffN6zL69Pr80ADZ8ToXeMGCGhRI38Qg3knjJFBMPRSXICdzo0akdD5rf0",
+	"iJJZzom4JqJ0TkefG5mlnheNMY1IiBoVy9l7CZg+pWxiBE6CAgx3TaVm2ayFfmVXjC/YgAkeKyJR47B9",
+	"uKfhcyE4m6AZUVMe6u9HvsFdzNCwH0V8MURTgkMi9jT86HsCrCHsmkR8TizwvufqDY9ZeOdrcHAJyNdY",
+	"D5peRjJNBbgefr5reM+RjIOpSxAos4AqJpjRvwysNnLLM0B6hpcRx+EF52+xmJB75z+KcxTpkTdiPZ2D",
+	"h2E9eklAHrERKC0UYy3ZStTooHf01V4NSzoT/JqGRHwg41iS8B7oIUFzOyYSZlC9KkHGgsgpUvyKsOwA",
+	"k/krkL37eY+vcpVSaYkqEEQ/uHEEYIdCGmoMsUI/lojczEmgSDhgjdwO9l7qYex5IImXEi2mWKEFlslE",
+	"PmJEXxCSJBBEWbQGKkMD8ivD15hGeBSRe7mMECs8woZExdnYL5EgSiyBagkVLbMLKS8jvRqLDyCG97xn",
+	"44Ogi1+Qw1EnPAza4+eki5+OjsIXQYccjJ+1PfcqPzMmpHsMeByZqxoRJAgOpiSsuECgKHRGBqxRs9u9",
+	"FnpvyTxcnJElQhSziEjDQFOu+UQivmB25AHTN64FmwWV6SmbN+7wA/zR7MMfQ7h8zkJpHmuG7msB2mlU",
+	"fhGcm07wBlhgCtscc0HMLJRNWnmdwapXB5zkBZ0RHqv7RfrCWdsVQpNgSgJ4XIcEhxFlDhm1C6kgAocP",
+	"RAT02tK1jymjcpqsnapszajhrtXQ0AvO32G2tMRV3v04OUczzJbIIpzUyglX0szDVceR8gtrKXOl7meV",
+	"87MlohkOCZoZ6LTbKLEoEHokmhNhsWHAGlUb2HtZxB1DVwkDRNAHMcGUfUlU+pXhWE25oH/dAxPF9imZ",
+	"HCWVKNV6pPO7M1bIaJ2HeVJQiWZUSsomPprhCHRywOFiIwUD7RXkml+BOF1asMGeX5mM53MuFAnfkZDi",
+	"C729+xTdZrHUDKE0jHOW5TVUCHRHD6dLGBYXO0SN2lWag/wNYEZ3eKMfMDseYkgUppHGn+t0xEv9s/R6",
+	"v3/yIm5G8Xq/e7DkRLP00XcuYC6AQ6olGugfB54DKdm5Jx9uP976FbeXzW/fZFnPbLMVJO4zS47J8qhE",
+	"CxJFTQP0RvEzihUaCYKvJMJIxBFJ3olmBl/rQUCvnKDIgGkcwWFTq4XHlERGp9vgLNOcuiKpFUf29JkY",
+	"aSTPxgasUTievRYa2nttlS51aNcE4pKZHzTzWiGoRdP08DRM9Of0Z7IsAI9ZZ3ip1fHddvdps9NttjsX",
+	"nW6v3e612//j+Wmb0fIylkQYKTKW4vLgcDQaPw1J2Bk9O3yBPT/R9dZphyMsFYxh5mNxFGVWgiUL0IKL",
+	"KyKk53tzQcb0Br5fXYKeyfM9S46crloXAqDtxZJ4AIkWeKnRaLqb28zqUL3ZT+VmyUY/rdWIl7rmD6HI",
+	"3P5NQXpFGI3JIpE0UeOKLCXCgqBAS8ZaQ1y5HzgY8wIxOvbS7Oa4K3aUnHilwZcKqQB6BQ4UETJBjSuy",
+	"9IENCxLwCaOSIKryVoLs+koTuvf5acfdJBDwyaOKzOQ6InEOzb3bdCAsBF56t7eubeL3zGBhj8QeWjpb",
+	"JZD4LrQVLjm314/p7Hz0BwkULMeg5rEZYAcMvSJLc9Z4FIRkPJnSP66iGePzP4VU8fXiZvlXu9M9ODx6",
+	"+uz5i/6r49cnb9Yj63rEhNm8z4OGV2RZDYpWfGmhc9DapSom+2YBStyqGa8OlTfAiAeGO9j8BtC3Epje",
+	"UqkKkJR4iYAo8Lei+2WQE5k7zUYXZHnjuhtKhq0/dseChsOQAuDi6MxZm5ZqfPdaqg9iHVIlUFvgHqCx",
+	"spQZpJwxF62iJ03JuySzvg4G595KKpuf7bUxPkrDAnBoleVUGePrVpgxo+zUdOgULsH3Ykb/jIn9GThB",
+	"8V4SKbZ0Ka9wcDWK8F+kn8nQhtImWsK1N1XwOkCvuu5zRNMiL3efzq+XhjD/3G4fJg0cXGm3D1Oi3Maj",
+	"dvJfJ7uD4lglMChNtua4td7yvIIsuiDSfb7GASn5UHakMcfY0+YRHitElW/gkQJoTLkk6YPYSKwycTRI",
+	"1bYBFmKJGkkvLWzgTFCWUywImAslUfBTYbg9P1EFj2kExiCqXYoIAx3A76Xz+ljlWlBJlOt7VoAb2C7p",
+	"ZEvYSnsDjKmp4PFkqlVY5wdNuEus6CjSHLAAcaM4uCLK63mzZXPUbdo/fc851QcATMLCOadMXcYi8nre",
+	"VKm57O3vy4NWLJsLIlWz3T5sjZJNjrqtgM80fZ+Y/TvNyoCe7NEVuAvbdUD46cFaCC4cziqs2YCKFJ+b",
+	"qwc04PHa6VA6P3efGx9lKlvFguYPpNs+fL6BPJ1g2eVq/PbBkmJ9rlKPK0lYiKjqGa0N+TPGkVG4x4oI",
+	"lBv5pXGV0njqYme6owq8zADFPRoXZvIQcLh2uwVMr0SbSiznN8fBZHcecqwPLEfzJgIzcKTlAhQMhCki",
+	"5oJKYlzEYklEAeXNoRt0HfGbpvm7aR4i5jdjo8r/br/5XjaFGeNFDruDYFLGQGfKvP/n0dF6ZMsvaTsm",
+	"VVjrpy2v+fEyK7iGKkRwFBN3gvjsRos3VAf2u7C1PnrFb8CoDZ6VRTDOI9GDQLXxXreczqt6rW7MF/jN",
+	"PfMAZ201wjZqo4ZmviQEX6zMJuPSVGNhwSNJmNprrSeMjv/l7+B1+b/+4X2FzIHfrBfXNqHd+QsubKIf",
+	"q6lvl10m0ahxfPzjHlDlf/774p5JsvWzuDR+FqaN/dYs+F5wsMfAdjgjv4z1g34NnOp95YF1PWwHky17",
+	"/HOhcj0+mhMvfN6OfJxbi2OspjCAfXYZ9yu4BSTphGXIgOfzJ1I/f+eYPhDX/GOhLlPh2Wg/tCqDXmNF",
+	"rKjdhP9enfx4+h6dfTj9rX9xgn4++W/9dcDenZ6eXP/r9FX/df/9q8nVn9Mr+uOLRftV/18nb/r98+NW",
+	"qzVguu3J+9cV/fOzXc6xlPOpwNJqpZvOhxSG/lioR8Tj18zt3sC2fXP3tN2q6w599SgJoSyO9ljFFICk",
+	"j7vLGrnby19HES5qKHqJuG0poDCkR0ioPmixjND9ROa9374Cil9Q/2hbaTLAbmD3xXC+sP3tOj9WZDEX",
+	"eSd0yZ9bJU4IOpkqcK7rz+kFNLuTxlOPhl5jhbX5pQoV8JxmYJzO3sRzWoTkrGWFMpN+W8CQbXgtQFQ1",
+	"rbrwXZ9ozh1v9FTb8cKhkSSWZk7Cy6hzTa9U9Kw7uo6ejf6I/2h7vvcXZ9BxQUaXMYt4cEVE524PtZX4",
+	"UFhWmQiuVTDc9dn3pV9W6fFUqhvMdWx9LNu+zHTQORh5CmZLDSqd/ug4PBl7wJFm5LKshd6/ZmFrwvkk",
+	"Ik08n8uWeUpDBx7SMc3bOjvN7uFFp53ZOq0R7gOZc6G0IVJHv3v72RcIKjQWyBIo0rDaWJ2cvg23xAyd",
+	"HyBj4oQ35BVZ7lVaq509rh7WxK4zHpL9kAoSKC6WWotodm/CYN1T4oEiqimVIHhmGtKISERVFsEK81av",
+	"yj3IT/fuf1KZbuBNbWqByiWaO3LWRpl6eli/LjeW0wVWzXet3d1Gs2Z3YqfJH0g9SFdY4p1Q8sSmPccC",
+	"mHwCdp6fGpt7vxsAuzccyNnfN4T4CgO0u4dP6y8+t8EVWSUiKpUhT6psANjOqu+QlE0t+/l1+rldVl1x",
+	"mZxXgDAhTUVuFGAXQXgEkoh2Wgl059iEI+TYrXd+kP81r8PT8XRrTzxLjpGAYJHr65j0fJBygetnmSJq",
+	"4FZ/mmvvzwSQJ8S6FUzIpQEhCKxO8inkGptw9l7H/kv/Bi4At3nwz+XTqM/EEXAmSRArek0uwcUyFjBY",
+	"26/ydjEcYDdvl/wxfsALhKUkGnqSAEnTHax5XEw63QM8Cg6PnoZk/Oz5C+ONBY3lJQ5gtckVaj8Z7Qm6",
+	"ZrG6oXX8NSeZd7Gp6zcjCms+DxSY4Jmh3rg5j7ACmplRaIjvCmN95sC0XiXGsVSgCFJBM2d+rrM9m4dq",
+	"qiXr/3zaP/3l/M0vr9+/f3byn/67s7cnnu+ZN85l1trreT/88MOHk9f944uT1z/88IMjV2aNbvNWZIKl",
+	"anYqBCtPHmSTGAndwJcJE1p5dLq513M31iovF9qxiVZZMBhsOsNBU05x9+hp72D8AneCNumOnoWH+GlH",
+	"L0VZj5aPmRu01z++OP3tJI3DutxkebapIFh7iBugiOfhGri//WhRzyBdnsTnkX8VpT3LWu5Ap88VF3hC",
+	"Mnr1jockKtPsdKklShZFuUQLM6wCHQOmtPNqpH1WGyDcaFdtTXxNwg1vTZKEei6RbjhZVQ17sIt6X+mv",
+	"9VM8w6wpCA6Bkmt3bh8Zdyfj2kjywbN4BpHIhcB72ULvQPZnXA2YVFgoox43WY6G8HjFKhE7Z1hcgTQK",
+	"T9OZ7QUhFkPgu0Pz0AXeZ118ByzS+UCSoDkfSRvnm8tkUAzf0+p42I0JoNYTBZwpDK7NA8Y4a8o5Dkjm",
+	"U2xCgDIGWEN+VnuyMa4K6UQa+gz+f9jEP/YqjVrrnN+yKzy3+FmCPo2uPTQlOFLTpd6xjksdLRF49ckW",
+	"Ov/1/Ozk/euT1z00x8lvNt2A8HMKhysyB+/9N/3Ttyevk0FNeIBMAtyPdBSkBBDBSPAFauBY8RlWNNhr",
+	"of6H459Of4POIYmIIqGPFBEzynBkT9m++1I6ky7P8z0zsed7yTDeR/de0j4rDuqCSGUSmlW8ZWMV8Bkx",
+	"apQEgq6pWpottlA/2aT+W8fnKxpFCKNuu12QTpyIl9AKSpfahfA5BJIoMjfkPYtPMR40hj+08Az/xRle",
+	"SOs9YxmfIJJH1wQl/jhOPKx31j8/P3mtTWHZoEZiRYb1IZcJpilnIIwp+VgaDAgHkWvotL/RhGnwjOYp",
+	"RXruHNcqcgzX99o2ded1/W7ql1B+kyVrqsxV5JLXpGU2p5+uuZK6apHNdbqzALipF27BL8fG7KCcI16j",
+	"5H2351C+EkDmXjXwyJY8FgGplr2AGBOVexl775Jv2TI2ELv+Tl5/OYlt5ByCIlJdmmjPS4kTsbkCzDfW",
+	"xr0ni4Iqzr2lNT3fJU0dtcYa1Z8rDNxW3upGfohWybtec9iPFhBwO0xPcbi5u135tNeTjVe6+Tm0rvTR",
+	"Li64fAQr8JzfZCd4VwznNw+FxPymGn2/FtenPLbp1X7zeJZ6um2BYfxmuN5b6SvEKtdydE/I5diSHgjJ",
+	"0k1shGtfyHaVxzR3yd88whXNl1vgXdp1uIVJ62vDwkrcK6gZzQ9I8TS43MUuNMzNDllqIhIomzRuiufw",
+	"5BqwYWFNQ/MiDClMBU9EZRMy4PmcMiNnplJC3fWvE8N9TQ1X965i7r57jau7r6BivmdMIpeh0KrWVeP8",
+	"qFu+hoZVA4F0e4nndPUgPyk1789p1QCUSYUnAs9Wj3CaNKsaY86lmggi/4xWD3KWtqsaRUi5uvsHKav6",
+	"yYPV3c4PKntNsSDmNb26d9quchTGF+MIX625xPOkWdUYik4EXbP1C92muveV4lfrekObcu+MnC/f2/zn",
+	"OXpx+/n44/nBF9HcL/6JI/GfXxV7c/LudP/nZ+9en7z/cX90dvNhTI//2/b9+eS/70GnX8tBN/OQrofd",
+	"W3+TnqtwbbMRVlKezYZYAfcbDrAC+zYboQ5zNuu9guxtOn0d6m3Su5Libda1luRv1r2S+23YdQXn23CE",
+	"esatzf4bwOeODwUzJtKDPtBLwdnGNs9yMsM0skH6/9/MeGA154KHzcOjpy2KZ62JNAkJE+c5o+VyX/WZ",
+	"cs351xeNE9DLwp1RNzgID8nR+Kk5EhBNzW/FnTrqXbPbS7vdkhOcV7zbnCuDFgdCI5BZbUT/p+Z/bOhE",
+	"BY3PSXDf30t5ZNzuweQeZe7J5P7wKB5NtUR3R3I0IYwIGph0YD9dXJxpb+eHoUt2LzViGpakoF/Hc9qy",
+	"awFSs3/d2Tem9pL85mRV7NssfjhJOECwIAJlaGcPWj9zkn639tlj0l8DZp9c2OwelzS8TNwiaGg/ysSH",
+	"DfbfShaVdyUwLkSXulKT1/N0MkzPzz7r/nCGujyNo8bUDTQkFSlE+jT7Th0yvNiOMiRHmKMKycdHQRFW",
+	"CJC70QSG0iEfiBCk89W92CRl8ESyjNeKFs+eH3YOE4Pdixcvap9xidrz9Md//fbPzAhYLadUmB7oBDxL",
+	"M7NDqtBwnObyq8nZIdIwpiy9UTbCCEsaJKmOcshNnUP51rHbhfHt8Ds9xRyCp18fBYavemjvyPbtkOf/",
+	"evtAKJ7tYaMnyBxLueAi1KqOQBwoHc67aAsnqSogH8xzmTb2029ezxOalyc2jJEJDMYMR0tFA+n53pRL",
+	"7ck/aiUOrK50USWRz91NfOs4mYPK7ZAyO8ccVmafHwVaVqpOdmW5H87PEReor/gMjQkJHwgtP0hZjY+w",
+	"hoL4PYr4JCd/Q5vWzSzysmILKsnRf9C2KVvwhGgFOOznGpJ57FcqNIVeyLeOUwaktkMmIWUOi+AkHwP6",
+	"nB/cH/b0tVcjOM02uMinjnsox7Vv2NzwjSCnBtjtcFMe5FBTHjwOzFxhEtlR3tRDnsGQD4WO6R629kRr",
+	"jzukGx4EzcPREW4+ffHsefP5sxdPm/hodBgchF3SGVe9Eu1O/o/5/n/S16IiDCdDP+uOXzx/Pho3nz8d",
+	"d5qHHTxuvujgUbMbPgvCdqcTjg6fOZofM0OQD9u2/mxJ5KLeaIhe8yCeAZToEEZF0pgxxSVvZaZoYNx+",
+	"9/hZp/u0fdjsHDxrNw8PT541+503R83D7tOjZwdvXveft/t+93W3e3h4fNDsHnX6zcMXJ/3mi4P+8+bB",
+	"i5PO8UG//bT95qSSVrgn/83TDBeVtqQdadc8DUk/Pw5aUm+f3ZWUJCM+FCVJ5qsmJIkxqOfdLLUWKQu2",
+	"KDP6rzw9lmlIRf4h/faX/uuTD4WHdP99/+1/X5weQ/iQrtibiP6Xtn4DPAHavid45IyRFTbxzn599fb0",
+	"2PO9BRZkymM96vEv785+vTi5/PdPlZTFuYlvnrA4eLUlXUl65slK8vVRUJU6l4sdSYoZrhj1YibVqUMg",
+	"bPKByI1Zy/q3hPHp+qqfFBCfV4XHKtnit47EKRhvh8Hm/HLoaz49Etyt9lfaGXevLvjVgyEnrH0zf/u8",
+	"7QkHqlUyPRl8wwv7wxVZZr+l7wqlSnEvfE5sUgj4V9Ok3iwm1hNjd8Z6W5ROtE3ZmLeMLcr3YGe8FVGp",
+	"Kg1TKjmE7+hrIXlb9IVuBfSFT185+urabK+ghF51CZYFYcqUDW+hdyaWVdriwX/GXBEk49GMKkVCKJUX",
+	"E1kf2PylSvnBqC3o1kObjVNR2G+n8GPduzr+uDazewI8xarefkWxTb9Y0N8vVEz3vXfa1+U9V7q4e9YR",
+	"4DuiQTp4PxIEh8uTG5pWbPVXlKT0S2fkV5d99SsL6vv5art+bcVnPwkW+Unb/d7oRCdJcXVnz6cAbjPC",
+	"VLbDfFXvtVkJszht3a4WVcx1VmQDYASNBFBpU3KRMvQGS9U/O30iTdRKATEiHlSBvJxsD+5F8NRDOxlL",
+	"aoAtS0aiZ10BlKuPDqYzY2x2eLKiEK4ScaBiQUJkccu3tXWnRBBdLxCzYnmih6Un+SOumHvDFDEFxKnN",
+	"6VV9gmld0MrEY4Rdk4jrACkEJHqJID9J9+bGVpUrHODXVG/1Poj06uqrVSS8fIyH3a5OrdMz4WZ4lkNr",
+	"WYHXqDGMeDD00XAmJ/B/Omptz0cjImlITO6Z5GZMZZQk46X208TAO8eCz5Cck0BXqFYoNhUotcZnI7By",
+	"iVMFhqdXvXYMLQsUKu1/qq9AqxNC6nSeNsvP8D9NS7Obp+EQCQuwyHhh6pQyWamHJxJFfAKpeRiRPStR",
+	"UGVwX+j0fSCh6zS1o4jMirl1no0Pgi5+QQ5HnfAwaI+fky5+OjoKXwQdcjB+1q7M4lGT/AY2pX1lTQMf",
+	"5teJ1HJYo2GrmFwplxrEcnANdh/9zTOF2HUld1VJRK9tIWUHiXFg1+88lmy2LM+HX829r6lruDpR3K2/",
+	"aeI6h5KkWclK4qkRR1tWywF0gFynhhpyrS7b7n+HXc/3eBDEQqwp8+iC7HrQqEhBvslrRt9BP0ieMukB",
+	"F2VnjnCgSPgSjbiaIshiZlA/8Zh4IhGU/XSzIhkCnV9UVgtgbZZEp5jOdgltk45pCpUq2CsAwKdNcgmn",
+	"sFCtAzD9Kh4dUzyfEwYF2zUQmeLQPuIm45L0LYoSuffSvkWweX2YZEzmSd3yKnaRAVqFuJMDsk3ru+bp",
+	"5HYHn67GT4Avv4jiqSfglpt1dWYhF1yd54VDLGy6SM+vpiDOx3wSv/xvJu9T/pvN/5j/iEUwpdfmq5OA",
+	"kEoZE+PshyekZWi//gCZC6A2ZbbO5Iutp5pP61W5idKt6WPZLJ9tlr7z7qljt80nqJe5RcrXdUley+E2",
+	"2ynocrFQuqKb/fJvLq5MHjwTEYV08M1GNbK+R6Q9eETabrnnXeD5jMXCts5ZT2dzIiRncPTAynK020BX",
+	"Lt3iQbf99ReQXBvDVrpnh47lrtz/zOnua8CiIkmzBeykLIOubWXqRJqqNRtUqPlOLNYTi80SBZhrs4q3",
+	"vum9TZE0079cje1jChJfQzEjuOGWziBvEAq6B5wpUoSM1DLz4y/H52f/aWZGlqIJprO/37a/blnj6Ht9",
+	"or9dfaJ1WLQdyBv9dvKIyRHLJ9JE85artH+njBtTxsJ7P1bTy5QZ3xy1X1wGRKRVq2vKdwDTGtOIvLTA",
+	"52sGHkvDvrcvVK1XEQv6gFPmIcaVGzTw2PNdATNrpau6KXeU8GzvL3VF91RXccfNu+C+Q3dNu7YHMK1V",
+	"CSmOSGhU4XqcNJW0zmZt6pmWan9sf8CPlcUUSUxliWtGr4mQ5DLkM0zZvYDtDkK8i/J5iK5iaz9prWRt",
+	"mnitjidPZLVZKU0Lzq8qZCCd/r2eL35aU5PMO8HBNEmsLggOdRC5TbFuU/X7GmDQAlSJpmWlLjAzBKQi",
+	"w5UHF5YaoddLD3aMyjPMJS/YtoxdPnWHgXVz2mjKAdAxQ1obBFCrdUmFW/ieaqMy1YYDaNkJuSxwg8NK",
+	"2R9Q1Qp6V+ZfmytZAGqMs4O8ZyVL7kLqarL/eHKxS1X2BIHMNZ/9cn7hfVxLokrw4F4DDQsnu8EbSQ+X",
+	"FghLB62QsZEiUQSWRbMRpjEIWcX2S8NENEUBRkGkrb4ipDINp2DuzJeVdCvUrFv4RuciawqMveba2Qp+",
+	"RIrrlek1aWLgI9KatNAwQ6PhS0Rmc2Vq6WFdb840za8+h3dufa5OdxMRZePyOpYo5qvsfGFV28rEMImh",
+	"ZWRd5Da3ZGkKDt1gjbaQDWBGq76IX8Y8SqHXJY8ZE5DRQgnmHrR3QdwZvjElgzrdtlNA6Gh9nUHfS0z7",
+	"l1ahUnN9f0jOUCM0y9zrIc4ICm1gm29YF8IKZTDfQtAlMi3hM5rranqM+E4rFLNY5i8Sunm+/r9oI/rj",
+	"xrJ/2hbsC5JAyk2KZG2FbHCWw5st5IOf+AKQX1e9U1PB48lU3zjICg1YN5oRzGSOROdK4ZGUj86N15tT",
+	"406XI4J/Zm10aOLEsX/qv27LZ1QQ9nIsO3fCne5GL1WXuX/aiTCRO0zvHMonB1XAK8FBls4myOKe5w4r",
+	"qUatBPcZYMod2Db0tzDg+R4fj6WJPikaEh3QrwTpCsFlS7g2AzgU07ixWXKoOTMV1tNYuwVmtn4HwO9B",
+	"fM0DsjNg3bNlG61A1ab1ywWQWm+uhX5bs8e1G5vhG3eFR+2KS3usD+/cba19pJUbZidQTEK1tY0iHQD2",
+	"NiZS6p41pce/maRn7jOras+7KAE3f0Sld1I2Tz36Euers5wlF+P4lxQPutRnhm9OTeOjesN4tefJOttw",
+	"/UXcAc/wfO4YA5FBjUpL4FeGNUV3Q3dx2zGQL2ZJrNj6Lh4buVGSsK4dVdvkZk4FkdZpr+hNCAKPc9DI",
+	"ttbYqVmWMS5fMb6AN/1LB+N2Kwv/DZtLcxBdSQ60k1+BDLimzA2rY6/kjUvcfdHC7f641YL9GSCxSzFC",
+	"kilQkUFNzp/4IPMnNj6JK12OV6b3Liu/iz6065jc5toGiHYME6BOQQJQS3+aoYZ7TD7KhZL7qBQyDp+0",
+	"LJN0+GOhfJQkZfStO7/0UavV2qt2tV2Hl2pKlgCSc7Tg4oqyycvMTVoqrGhglyV3x0bnCuvWIPNItiCC",
+	"ID5SmGoHZIwCHExJaO1fV4TMgU5IXbd2r3Zh693JVmZhtI0h4K6MgQWX4GLUpwtC7gHkbqQKO8EdNguf",
+	"lbuFcL+xNarhEiMqdfhGfVH+Ut34ihxlJSxyOpULsd7ppH1PEvBPLgPLMZakSZkkTFKYGsJezeXa8tIa",
+	"1VoVdZ1XxJ9sFsdsrXCVj+53TiD15rSiL0ZUCSyWYHJsGsd5hScSNRTBMx8FXCoUEKaI8JE1Pxd1SNDm",
+	"0rSB4zmGePVDz6+MuC8tuxARXh15rLlfegpgcB5z0UK/zuGRfNRuZxW3pSUcDSzR2VJNOcsL3ACLMZNE",
+	"JZzQascYZ3kXZe8DXiAsJVESRZiFmTKFsgmReh1/8FFRR97exJ/UjWX//LdlTyTbJ2oMP90O73KLa3XW",
+	"iYyTkxnLxmOGuG1oyXulxhKdsEAs5wqYmkKCSJU4JQiiYsHATJMooCWSU75Awx9++OHDyev+8cXJ6x9+",
+	"+GGYv9otEqC4KPz04PnhdvYb31sIqsgvLFqmuRPyit4SHxIkq+SPJFVFMlkRlaA/zXXspPlg/t3JKS3h",
+	"PTcX5JryWOYamzr/vY79l/5Ner3OugCH/MrPsJQgcgxNg6FGNE0LyY3Sm7FgyE1oYISl+dzahHU7OyxO",
+	"/JayK9TQVgB4COpUVXuJNSydHHDX6DJrlgGdB0wrRbUFawI9zF5a6EKb/Awz42NtuQFZZ1+XQFcCX5MI",
+	"Qh5BFAAjT0+TmgHLokbB8qNVmHpOyq6KwYtgUuZigplV4sl9h1H+vxGdUfVfR+1B3G53n5p9/NdR29tQ",
+	"bV0+tE4TTBSh2TmLZyMiUMOMa7dvLEKOWrusxs5rxFc3zQNe5R3aK0uarrw2Y39N7g1VX9tdD3ij87XY",
+	"U04FErmiDpphFUxheSoDpZdZWLGV1RWfNyMC0KSHzV1Bu+pccxhbRskJ0fCaXtRL1DZnxbjSq9HLInLd",
+	"RAWp0+zZL5uL8gty0bYIAuvDk0rZx7f1mnEy4Cdp7VbHIH01Kel3C8n51S7jzK6sqOpMF+S6Vrhrc1jd",
+	"04O1qqM7x/kQFUxT8lGoCgsKmDkRSDcyj8AlC/TbkAiJGpW6VLDFFQzZRv+2rX3OXJJ7THX3tb1bCguE",
+	"Tk6Co8uAR/GsQgg41t8RNnvmQlvBQPbk2slNpyRAjCwQF4mbChJ8IV+mOp3Cee3gMuh7cy5UvZXx6PCg",
+	"eycfg6dHRwdH217MXNAZFkutqTCnJ+uOz+ZOoBoFxkvt7rJYeUK1SvI1V5qpzA+661TmX9xisKYCg5ae",
+	"yqv6F3wG+NNnBvkpfESZVBoaQe+oYMvlF+9Gj6Ga5KLltDBYacxBtml2iTAC1aHgpnMNfTgokoeDpzvY",
+	"7m160zrEmMejiAY7okY9+V17ilJG4O62wjFgLsiYiF1WlgBPSKVeg+9hyCBlmPqYJDHoVMBP10TQ8bIZ",
+	"4Ozf4zjazAdHmV9L2Tjgcw787u4ErWm8wxX9tfarnHqoMmOITSSaqVzdWuZI4ehKIsVrIzt9k4XfTYKb",
+	"T7WdJg51q9TkqkgliftMsQ2nehyUKvfz5fmzCui5mHm9htLNZHUrtjbWFQufFISwB6hDsps89fm8b7Mt",
+	"Vzkbr9r91t7GX5jd1JUqeQwujffpEJjeeBVhOT/oa1PLz2S5u1X83BhJrAEcwkcaiWotsroHnJhxjP1i",
+	"r9pA/iUSClcaw7MwqQxHatZUdKFbI7FVbGE7y3fOHLauc6Uq9BEbh51jW2shzl9l1clXI8RuvCatEWSy",
+	"SbXQMAlRA9wbIv1PiagCNTJmy3wdoSTKtuSm9TjL++S8rswWirD2Sn9PrVUZmrlbrRdLD+7mmHV+cM9s",
+	"1b3sCo6Su+ukbeqMjvr/Ps9TxJQhy4Os4kMLayDDC1kMf63hyBuEdJIxvalKIhotbYZ6iWIGeKvtAkDa",
+	"TZ/8agVe7BcfYN3Drz+5SU3JpASua2DW/FyIunHKcrhQe7iZ9/+llFWK3NpNl0MzbZ5IgFGTdtMBSBSS",
+	"gIba2YiFAGyIKkmiMdgysckbLYjxLuBg2YJwv/MVthHHyG1eWdXL/03/pteVrOaJRBdvz1FAhKJjGmBF",
+	"MikLpthFzlq3yGJ8RBUdreEEq9LI2NAH8FaCNrAX+Pv84OsRbTZLwFIjAq7Lu3J+cIpnH3hESllXKn/Z",
+	"kp1KGc9Mtej+OyR4VOSM5MZoRDP/LP3sauokjdD+EgsYCAvWwwvZo3jW67lpJXrQaD/rKAh2VO0Uzy6h",
+	"QZmf5SYuBFBsRPKyxeV04Vuus0TrHd4Iz405VrBOr+f9bxja+xs5CKZ3s1YCTI+6Er0DPic1Lh9Q9PHs",
+	"VLO7GV6ikPfQEA5+iBoTonztUOQjnTURVjvUhvYhapjUgD4yMZg+CklEFPEHTBGpoGEsbbP0qIAi61SD",
+	"Ns2sHg+HM8qGqGEXIfesyTZ52RoY0LMaG5Dne7pPXp2Sh+ns5s1rQAegnscz0GpXZskyd2B9I/TV+Mg0",
+	"GpHQAQ9pQ0UKBi5jHXC9FjvN7mHOazGJv3YTMJYJIbRjEyLmgmoly3SGg6ac4u7R097B+AXuBG3SHT0L",
+	"D/HTjqakqqZWhLukTdNq1kTvutGvlKFiSln3KNburmJOZ7s5Nc3qnVc8NlVtpQjNbk0wLoBzgn0tby0H",
+	"1e3sQecX67tHXIl0q11ykgijr9npZr2TjVOWT0ttd2CD83lTW9wMvKzIL/aVl5X8SvKPOdvaeuLHyi4r",
+	"LmQt48zOyV/haF+J4MWSlNt6Tji1XCVVOrmrtlCk4cXvaCC45GOFfhR4Pt0otev3yqs7VV7dzXbhgMD9",
+	"6ljcFKNbR2DnjvfTI1RVrK7MmsLGXa0Fa1/Flbdb5V0L4XGgKpHKpOSy2ZC4SEkl1gLyRBee2DKf5leO",
+	"zBu+vFcICrf+pn1fJ2dYfoivbrMlaTbWHc7QiExxNDZMStd3e7BrKqZAbbf6/X6/WciCeqf7TCHyb5M2",
+	"9RuUebJLvCdRZ5MUrMWiuVtLPkn/mpj977WgP2ct6LwNmMfFp3fVmW9LA7aQoVJYqnek3dqr8gt6zb40",
+	"QZaxJNpTtu0q8VHDUe6rKWEF74nd/GgfkbPrd8fSu8rGK8uLb+jjmTn73M3bp+DYedDeBFoN8doBpzOX",
+	"0K27OuTw0x0dGhOKuYFRrYqwVSgCtaUZU2GKu+j8GjovEajLk/CHYjaxx83yNnwyJOf3M1meYSq2eTKs",
+	"DNL46F5OxeDbSTM/60OgwjWPlqtnP/Iby0sN95Sc213Zt+XblR73x5oMiXX5WVaysooSc2kZwNW5p8+N",
+	"R3UWAP+OhySqs5SBBc8p+YWGBZPQEFFznvYIctnKnRRzA2YNboLMIxwYHlQybgxYMX56s4QlHEaPFejR",
+	"ICF1LAB225psY7XGWJe0GS0vV1dpLBKDLJhdu4y7hntwUOFi0uke4FFwePQ0JONnz1/cLP9qd8CQX0rL",
+	"EGGIEzfl3FYuVje0xUZNqLH+Ess1/SqK9sOfzXmEFRgMncL9Z4KHsT5zcPt7lbiVVJR5/8xufHng2NpZ",
+	"r5jnIp0kLZz5VRhzP2YZK7z+8cXpbydprdLLTZZnmwqCJWcJUDjJkms6rs+dky/5V4F1ji+GbvF7v/k/",
+	"uPlXu/ni46fO0e0/qiy31ZhayiFt0s9rhNCFb+2D4AjN0nTRbhQIR2/6p29PXq8P7nUJwqam8ioC8Snn",
+	"I1dFK5zTgQabHE7hIbtL2owNUoPl/HzKATd8wXTWFSeuO29zXkPbnH1DS3ff3cPqfecSzhRWBNZ8coMD",
+	"FS3N28TAO3Adgy1Vhv0Kgloc+ORGESYpZ720EHoKUtdULQ3wmVwGArPdMyS5FLsUow+jm4ksMiSZoiSS",
+	"gYhHI/AIgCnMIk0x22VFUOCmC0kZReVSbLHkcRyhAEdRlj7ACkINrB8pAB9m1fp5JPd2P53ZI0yw43s3",
+	"zQlv2o+QDbv1AS/e2VLrKSN1EbiGp9Yb44I1utaqU7nIpLD0xnLimANcU6iNDKlFVrmXfNUcfss7uWPW",
+	"qpzgsJKW0GCa8y2zKYatW3PySHHzLLdQHznCw4A1MEM/vesfJ6mvDIAbf3WsVQghAZuxLWufaXLgtz0U",
+	"wQ1jq4gCHz1DPtSUCO3VFvD5Ms1SsXkF/ArvuopC+Ltm36qUeTYh2qabIdS27+7kqCBMrZx/uWr6DPWP",
+	"kCPzJIV13KrkG7FtV6DbTG5Zk9XOlQPKOe6KdMhPasy75+GU1M84eIHPlDlxjiPWCITFi6gCjpws5+fL",
+	"g1RIbA6rKeJz1SP5gkj1ioy5IOe4Si75ELMca3wiq6SHkR4BSXxN2cREKQgyjqUJvMbXBDUOu909RMcD",
+	"Rk0tpSw8U0IjGzxgDApcaFlgr/BMNiCzPqYB9vQ6qxlfZh560U8kkorMpY+k5f5YKKOft8BLJbqmko5K",
+	"zuuh5TOXQEw6z7twbWRuXlozS4rhKbYi9CfN+SJ5dJ3FV3jOI+msf35+8lprBbNBraun4VHI5VZ2RGiA",
+	"0o+lwQAGiLQAtOmTKbffT2teHvYoNixMDnd1rsi8isQ6C92JFJiV+Lnlu6PW4YNeT0VMlSaCE2KUZhqG",
+	"CnBxf9dUvIF05IpUr2UpzI1p8VZmjkx0d3Ze3zPvS8/3zn8+PTs7eb3eAG8JZkoik6VWnq7OQrCTfd10",
+	"tUFtqcaukYvM21sh1ZkECF91FCaOFV8VgLltjOVdbdh1cUWfOdgyMeQlIZTjaNmy990yt9gKyfUuNr57",
+	"iLf8onZSs/utQh6TwwTYumtimcOtSxltGqp3oXOP7Oh3c0GvLvhVjdPN6hTfOFCtUh5/g9V4YX+4Isvs",
+	"t9TDTamm+ZRl8+dzYrX38K+mKZlf9HgTY3fG+nIY2i+PsjFvmXIYvgfgwVvANypqY2yB1uas/4YFLWwC",
+	"m0dQzaLmCnYF/FwZiye2goVcXcLia4P8ey9pYc24D+nmmR7DDs4cW7mI1lqOv9ex+FJ1LKpwZYNCFr/q",
+	"13ymJdo1V745Hm41My8Tzzx7bleEzF1NXOnZsrHNtC+CKah3yi+X81/Pz07evzaPlxll7qI7pQflqqTt",
+	"78kCOV+sXSCICBZJtdTtkqbndaZJ29Z7+4/fTbOPbrsmnSU5LG1Az4SqaTzSObU4ntNmwEMyIWw/nfrW",
+	"7S6v6LyZ5FBqamGXiDTAcIUdqB9RLNPKFbHsGc1IagXykYYA+JCeeLVlyL3VVcQkTSbvPCU3U2lCqZA7",
+	"K/PPsABkLvhTzIiYaIy0lhmLqJwRk/jY/i6IBOFWywwjgvCAXeOIFp0zkmzimWrwiUyphNExlRBzjSxz",
+	"jBnjes601q998mtlElZaoAH7EdUl7o02LEwKi7c0f8RhFna6c30HcAo7J0pnP8x0zEqXmtVauUtpFXvr",
+	"1DCOGrCyRsSv8Kz/QBK8WEmfHOpiTYLeYfsgU+OnNDop7aGmDlGB4ZJyhOAQ6/metdjZCcpZHartjjoZ",
+	"wELXgBScTVAj0bxq1+DU8RZLlOlqtT7QBCvPdYyTNXJMiSB7lRbJ0s05689ULHYjRoCvuu5kh5/WxW8n",
+	"Ld2JKplLGTRqUk/Cb0QmjpqQMkFnTTfKIJN05sPxT6e/wR+CZMlm1JSIBbW5se0+U9+OjCPkkhpknysO",
+	"YZWL47bi8WZOp/eZt7vgUJgOvWXAzyMVmMrH9FCOgOX5MiT4DRiCxpETwG540lXrdkUcEYSTCrFoJPhV",
+	"UVCKeGDR+ndP1/G2HPOj76h+LRAs0UD/OPCA/s+o9ibIYCr5UIKabA5H4VeaLn3G1ojbmRLd0Rynw224",
+	"xnUy/M8AeHycuHT0khF8RA0f9lHM4CHBLm32EUCVSyC9vtGfXxpLSyGBXN06ChBgTXjpga1SPRvbdiyo",
+	"Wp4D2pmzNlXc4BkOf430X2+SR468ujSF3wp0xeaVsSZrkI/R0LQd+qbeMLgb5Krq9pCZCdl2rSS8SVN5",
+	"/ZOXKyDs3d5qF6Yxtx5rCgea6VqSk6YTQjNMmS4xJiRQpVwqXEdkTTtk/yrXD85GNdXJMMt5R2mDWdFR",
+	"VvY0iQ19h86QUJcpkUjxAUvyLek6CkjyWAREosaPOnkxeg3mfR+dH/hZ+Jzv5BDwk0oM0kev+I0PCYH9",
+	"AYMEZ5Dhx6TfmXFB9ozUhc00yctFh9NIk/V5wAbsgw5nLiRXNvbKbPPWG0+ltaPcom5cXPmImOwm0Iak",
+	"/r6GRvpoYRwOyhKntYXDZFMMxJcqBHmUU4IOMseAgcsKSESp4IEnmLJePp2PNAFOunuVdwts9kRXvLYy",
+	"zWKKFblOHCNwLImPplhmVUQIuyYRn0N9J00oP9j0LMM9ZzDM5IIIzUYo0QAy/E/Tvlmbp+HQVvPrOZqE",
+	"JxI87VCjA8/TTvc5iohSREh/wEI6oUr6aAiYM7yE/+kNERdo2BzuGU00VQalOCM+wjqWi7pyB7pI1k+1",
+	"vZayATOVviM+ASgkeikJUV8Irow4QI1Ze2h/uaThUDNDZg7M7tQ8DiIaEGb8+ZNn8BwEoGa31S4h3WKx",
+	"aGH9c4uLyb7tK/ffnh6fvD8/0X2AolIV5TDZZDyXtsROq91qJyolPKdezztotVsHxu1wqonXvoGnv+Df",
+	"k6o8QRdGztZR31Si2GgJdaJSNmmhc0gilNRywSPrrJOWO+npYD+q4NpM+kFd4QhOHun4OqmMvTydxOQy",
+	"dNpYnS5SAo/HNDCHmYqspyGcmt0DUHYDb3pv3XY7IXw2hbK2XBhCv/+HLLDHT5kagl/lo6pWJunWk6dl",
+	"8W79dQfYyjESr/c7+DQnCbi8t/SaMCOXg48esKhfks1K7yN03QesXa6+MuvhFGCWoBuwHAunspe7JNtC",
+	"ahKi3YdNeJwPaD5gZqMazw1SzOjEvol1OtBRTKPQqPoMEVRTkhA3aGTypylTtlKTOkOD4Ltx/ICHLsBB",
+	"M5630Dnct71sE3u5mNLIliRLVtptt6sAwR7MVwkHH2BtLRjvqH2w3XoML9EXnUVEx0w/oBKtUbrmmOFr",
+	"TFNt0v0s/j1XmlcsX6KhWc0QSUB948GXOeUaMSwpcd/75H0gSiyb/bHWXNXkWAc0X2BgZMYDCMsrTU6A",
+	"ZbU8dw+ranzd3q7CKzh+ug6xShW6QEcHqfdqce3fmYciEngBQC0hK9k1vzIgDtwkiOIwcWdEQ/vjJVbD",
+	"VgmC4WHfn9OfYc6dwHiz+zZTQInVOpIFS/eBVQLH08XONOwetjt1Y6eL3f+VYSu4mgQah+2D9Z3ecDGi",
+	"YUi02vGw+2J9jwvO32G2tJKDNKjVXt/v1DrzaQnFQcjVvc5Nbu5fXfS6zVNuaeCgIO4m6RsdwEs/fQR1",
+	"b5bWU5pslDaL462ps1FN4C2wGXHFJY5WKVUUw0Fim2I5LYOccf8zEJGVt3gFT8X7BTd7UQbisjeYVWd/",
+	"Zlg/1rsM68AdZEJTZ1r7enMWEAvvGwDUKxyme3s4FOls0OMMLyOOwwvO32JhXLsPO0ebLE/G8zkXioTv",
+	"SEhx4tp92O2u75wpS0xk0mNFaAMyThrY7TF4JVPZ/2QcxW4NhkdEkSoWCYKcNJXJwRI4V9YgYKU1Y5ED",
+	"aDK1wZ9IFNExAcMqahwhuddCH4DjmNegZT4DBrQjkaaoQjFL3LErxSro5FCIz4qpdSjqMNUHZUXtw/U9",
+	"3nP1hsfs0YK6hpC7gTo8KgWeEaUFv5oEBlmT/Z/J8vS1yTiwsjLq6mcOPNoT6w+oMHRh3JXj6ZK5Qz8r",
+	"hpuU1cVywHSWEJStsoXeOxLQS4SN5TrMVVbFgqCphhcUs4hIOWBDI47/V2Lw0HHfWF6Z/CxVOBbly93/",
+	"aKKItzrRt3RGVW3+B6fhL7q67CYtj0111A1anhop90IXZr31i5ela0m4h8bHtsh0YkHVURZezxYATH0F",
+	"irEWm1GSfEjSBstJZChzby00zG4ObkZW3nzdmlMv5s0WW1Vcv3LBxtyPGiAx7SEuEGXJJ2292ttkcW7w",
+	"Sba+srGwbKyWpEmZJExSPaeMR0annmixs8lT83Tl6RA4S68ma02nwhYK8Qafjelkp1/3HOqbMs98nD/e",
+	"h3wNfUNSl35GVZgIUKNInPccJuWQzjo+pfPg176pTiRYuKmcagt2Plweg4Ob2Wy5wuKYC6PkZNpOMGAp",
+	"XZct9KvmB2hY9KTQ/MBYnNcHRg2YiJm0FceNjyaoWrK4YuMXkqjhr4nhbYfdbqqOS2KVrG2rNWDnpaBL",
+	"Usy2rnvnE65rLb7W0IHW/jQkszlXhAXL5s9kOTQqXSWWSOIxiZa9REbtHqIpj4VjKADxM+HAA5aVqE9E",
+	"0qzEuhNlbX40eiG9OPN0TRXQWTnzAUsnwEwr+s3wwIXhYF6mSsVkmkS5r3kAjSIkYsZMHBo6bL+oYtlm",
+	"9gzyygy7SEesy2sw5ZIYxaixaHSPjpCOZgV8QP3z49NTcAkSONBwbqxIM3xFpD5fqouqQ3V/Ku0Z6BNv",
+	"oZ/JXOkEfK74o0E0uYJi2f+jsBs8Hx+QphmnORc8bMqDhHYbTV5GvAtX7q3KPZY3xDuZDn4fDG66neZg",
+	"cPPs5OP/+odXQ/C30UPYDWnuIDUZyihK36nIlsCEU6YQbCbgz1gRtrhxIonHmDDms9V9K6eSKTuSaaXP",
+	"7cb66eMCqn0hVVJNMqiaB6vDRBY4QdTwa1crtTcQGSBwI6KB+q6H+kwSEXTdQO1wYYvXVuutKqSo7SQm",
+	"U1rodt0LXb+oYbHVktVb/X6qUIw7Q+QtDaihgMVp5ykGNJeGe759p2siDKzPCAwtdAY7NJaVCB7AQy0Z",
+	"DLl+4w79JNM8Ggb6LTs0jmtDcCm5TD6ZB8yAzQW5pjyWWuDf6yHzO/yldW76eTiKkuQSAWdBLARhClEm",
+	"iVDS+oAk+zWSCGfWbgqDtlB/IxUCshoELShmj9ENNAePWW3w8fOYH97mT8hhHrdf7cPyu9nhWzU71D2A",
+	"d3ntriXdn3KZTnRCaUrESovEu5qkcqlzd0MRMaMMR3s+CgW3xsfseZk4nwGxHAtCJKTzkEZnhD6QOcFa",
+	"nfv65O3JxUmmp825wdHQvkmdN2WiohswZ2GNbru99xIlEyDGUcTZBB7u1LrPNQ7bh3tVlNWcQO6B95WI",
+	"lhXayO82kXvGwyRK7d7kKL/ajvGGGFdPznIYBQlf4U/t6wvwzkUa+IP6DL4YCK4Ce4kU5y8RNjBv2pkS",
+	"cijS+mLGWTPp6KqNq9BgQtTXiAPfQf+zgf6PRN0D2KcK163E0Wzg05QfaclwDj6EZfRJQv9MSqualMs1",
+	"kYC5CL9e6iw9YFotasssSBsHq58S8I9ah2nf8bWxM2jNkg4GwwNmo6IDzNCPJxc+IiE1Staz/sXxT3ph",
+	"NjNNzqNbkCaBewamaHlnC/UHicW+esc2h5hRlkqVj5eL69TSA5bopYF45LNX4khyNIJVgBLVRnW5BAvW",
+	"DHKASTSavmAGzLgtJMGncIxp+JamSjWPoiANjzR3GwKnflHJqeNCBLR3F/2hIElokWsgT2PAZCznhIWu",
+	"2nCbuObNlV51Yd1ftdIruaoSdf56FV7bEvTvGrLHriEzmPWAGrKaZ9Z+sV7XPXHKSj1cP/HyNyFOpjwQ",
+	"YoTYpA86hbHDJXQyDznlQjUjTZuxzP0+YDiK+EL2HHOKyQZi47LyIVg68Mokm9kDo5qkE0ZC9M9/X+iQ",
+	"GYVmXOoQnQEDQxVqZJXQkjIwez46vzjPhVI1zg/QMKkFP9x7qR04aJC9MRNO7A+YUQNmiU16OifEsIVO",
+	"pYxJaBZvdHGBCU1upI9W34S1aguQ0eYJognq3oDFTNEIjYHyzyiLFagujSO7LndlJnzpqguTOAwTQ6Ul",
+	"f3Jj2LljFU1dY1A/XxEzz8wFV9oISlOhw86O2dLE5aS+wdqAa7lwzhkHngbAXLOgqD1wfTIhJPooRkuk",
+	"4+V0DooZUBpBiazixRRO0w25/oy8ydycO1ndYyFrUghQONZBWMecKcGj2jrpQ8ab+nSH+YCEJGw5+bkq",
+	"1cvt34qZPTB72ICLJc5eH0x6jC/HVn4yzhlO9bWy4irIIUbCas6XLKjjMbG8C4ch17D0WifKvHtjaiMB",
+	"vTSQhdYaa8PJta1KvR3n0t36gU35tlnzc8oCsnHrjY0aunVir/icfmZ2WessAea+vnKNxjekjdfa1jg0",
+	"Aag0givKK+pcT2lo9yDakJ3JwZhGpJ4avKVX1idK10mXiWu1n2Y/0v1RSAXRNUaMIXQI4cQ1wWxv9ITb",
+	"bvuV4AtJzrBO67dh63f45oPO5CQ37/MQiG9mWo/5+mhbf6+X72OhFI9JykjjDA0uJoUuAAcdWmSg7isn",
+	"RobK1JKjvrySRfdYiM7Tac8hLKWhM39YzIGvPvpR4DkEJNMoFITpZ6elZkinu/EH2hz/i9azyt+61iEQ",
+	"hUR7jxDRQ3NBxvSGmJegXeNeRgHNhxzp8wcsTUqWl/asglmXDOYKXnJJtAq1mbLK3vO9xOcVsoIoiYZu",
+	"jYjhSx3FNY4ljhJ3RKd+TczMoxcn+XRQY5hlJYOFJum4xkrbQK/hpZfAtkx1zskurcsteMCimodjnU/K",
+	"G3u732n/BrTfnNV36v+d+m9M/XN06FHSf2WT1H5WteeHmMkNis+kbiaJadBRMppKNAEXoU3WxGMV8BlB",
+	"nBX9YBoZ4bXEWPEFth11/vyZ1k9CZcasEuNLsA5aor+5iW1Pl8Jyij9mwQsYMqQkGk87cM8Y9jQDMc21",
+	"fVPHlgDJBz4EQcOaMR21D6voOtzYw/gCZLNcEKkMca9T7qXXMc6CXf5upPTvb5S50CFHFSYZxPjiYc0y",
+	"cZLs8PMaZBIloSBzLpS1zEzxfE5YUkQDQvMlCQtkpoXOLbGQBFI05SVES6+M7FhVMUyTgAKZiuDpjy05",
+	"GTBDIHKyI8zlo5L4mBacBXLkRG+t9ikyW9bJgD9TzhE30fBjCRMxp2pyzcHCv5vOv5vOP3vmBziBxGrB",
+	"TS7thKPe2UKxxvpg8kGawCjfuo6gBsMzHeCYZEVPk2KaWFRTBlSnEdbFJE0rHykbspoQL7sHP3GQ9HMy",
+	"nbZSQm5ZIBMW3UyOapua1axKu13azCOJCZkqqSUlH+FAcYEaOkc09NUFRbGmvjaaNGyhdSaWAdNRm05+",
+	"+VRlQBRhRqwMbQWmg6dHKMRLuVf36v5ukfkbWGS+NQNLITDMsbdsZ10pJADM52b+/SNAk0mMWRWe/ZYH",
+	"kGCY6Ay2M8JUkkSzMYTQa3goDfdymVp7+/sRdJpyqXrP2+22hle73lL+DEvlYKUJrUtpkwnUJ9WBH60s",
+	"/NqVfW/9ykIFjvVZav1iLpsBUJmGPjQ0jHVe3mxwTeKrRuUopKGWTn0jlSYjwF5yQ5g7Ko9x4SgsYKtG",
+	"dZ1bmSkHIOvHthqN6sELEKTHSGl5NqjOVZRfsW1SMW6SitVSdJs/Es0FHxFTXYULWLISWHEhwak+5R6M",
+	"kJCE7kROssnbj7f/dwA=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1157,7 +1157,9 @@ type BoxConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	FolderId    *string            `json:"folder_id,omitempty"`
+
+	// FolderId Default 0 (applied by the server; not stored when absent).
+	FolderId *string `json:"folder_id,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *BoxConfigProviderType `json:"provider_type,omitempty"`
@@ -2103,8 +2105,10 @@ type HttpApiConfig struct {
 	// Description Free-text note about this configuration.
 	//
 	// Example: S3 configuration
-	Description *ConfigDescription       `json:"description,omitempty"`
-	HttpMethod  *HttpApiConfigHttpMethod `json:"http_method,omitempty"`
+	Description *ConfigDescription `json:"description,omitempty"`
+
+	// HttpMethod Default GET (applied by the server; not stored when absent).
+	HttpMethod *HttpApiConfigHttpMethod `json:"http_method,omitempty"`
 
 	// ItemIdField Example: id
 	ItemIdField string `json:"item_id_field"`
@@ -2130,7 +2134,7 @@ type HttpApiConfig struct {
 	// RequestBody JSON body sent with POST.
 	RequestBody *map[string]interface{} `json:"request_body,omitempty"`
 
-	// RequestTimeout Seconds.
+	// RequestTimeout Seconds. Default 30 (applied by the server; not stored when absent).
 	RequestTimeout *int `json:"request_timeout,omitempty"`
 
 	// ResponseContentType json (default): one document, items at items_path. jsonl: one item per line, items_path unused.
@@ -2138,7 +2142,7 @@ type HttpApiConfig struct {
 	UserAgent           *string                           `json:"user_agent,omitempty"`
 }
 
-// HttpApiConfigHttpMethod defines model for HttpApiConfig.HttpMethod.
+// HttpApiConfigHttpMethod Default GET (applied by the server; not stored when absent).
 type HttpApiConfigHttpMethod string
 
 // HttpApiConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
@@ -2151,15 +2155,17 @@ type HttpApiConfigResponseContentType string
 //
 // Example: {"page_param":"page","page_size":100,"size_param":"per_page","type":"page"}
 type HttpApiPagination struct {
-	CursorParam *string                `json:"cursor_param,omitempty"`
-	CursorPath  *string                `json:"cursor_path,omitempty"`
-	PageParam   *string                `json:"page_param,omitempty"`
-	PageSize    *int                   `json:"page_size,omitempty"`
-	SizeParam   *string                `json:"size_param,omitempty"`
-	Type        *HttpApiPaginationType `json:"type,omitempty"`
+	CursorParam *string `json:"cursor_param,omitempty"`
+	CursorPath  *string `json:"cursor_path,omitempty"`
+	PageParam   *string `json:"page_param,omitempty"`
+	PageSize    *int    `json:"page_size,omitempty"`
+	SizeParam   *string `json:"size_param,omitempty"`
+
+	// Type Default none (applied by the server; not stored when absent).
+	Type *HttpApiPaginationType `json:"type,omitempty"`
 }
 
-// HttpApiPaginationType defines model for HttpApiPagination.Type.
+// HttpApiPaginationType Default none (applied by the server; not stored when absent).
 type HttpApiPaginationType string
 
 // HttpHeadersCredentials Headers sent with every request; their values are secret.
@@ -2346,7 +2352,9 @@ type PostgresqlConfig struct {
 
 	// IncrementalColumn Column a sync orders by to read only new or changed rows; stored for sync workers.
 	IncrementalColumn *string `json:"incremental_column,omitempty"`
-	Port              *int    `json:"port,omitempty"`
+
+	// Port Default 5432 (applied by the server; not stored when absent).
+	Port *int `json:"port,omitempty"`
 
 	// PrimaryKeyColumns Columns that identify a row; stored for sync workers.
 	PrimaryKeyColumns *[]string `json:"primary_key_columns,omitempty"`
@@ -2358,9 +2366,13 @@ type PostgresqlConfig struct {
 	Query *string `json:"query,omitempty"`
 
 	// QueryTimeoutSeconds Statement timeout for sync queries, seconds (Mixpeek clients send 300).
-	QueryTimeoutSeconds *int                     `json:"query_timeout_seconds,omitempty"`
-	Schema              *string                  `json:"schema,omitempty"`
-	SslMode             *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
+	QueryTimeoutSeconds *int `json:"query_timeout_seconds,omitempty"`
+
+	// Schema Default public (applied by the server; not stored when absent).
+	Schema *string `json:"schema,omitempty"`
+
+	// SslMode Default prefer (applied by the server; not stored when absent).
+	SslMode *PostgresqlConfigSslMode `json:"ssl_mode,omitempty"`
 
 	// Table Table to sync from.
 	Table *string `json:"table,omitempty"`
@@ -2369,7 +2381,7 @@ type PostgresqlConfig struct {
 // PostgresqlConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 type PostgresqlConfigProviderType string
 
-// PostgresqlConfigSslMode defines model for PostgresqlConfig.SslMode.
+// PostgresqlConfigSslMode Default prefer (applied by the server; not stored when absent).
 type PostgresqlConfigSslMode string
 
 // ProviderType The storage provider a connection talks to.
@@ -2397,7 +2409,7 @@ type RssConfig struct {
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *RssConfigProviderType `json:"provider_type,omitempty"`
 
-	// RequestTimeout Seconds.
+	// RequestTimeout Seconds. Default 30 (applied by the server; not stored when absent).
 	RequestTimeout *int    `json:"request_timeout,omitempty"`
 	UserAgent      *string `json:"user_agent,omitempty"`
 }
@@ -2469,7 +2481,7 @@ type S3Config struct {
 	// UseSsl As Mixpeek clients send it; stored, not used: the scheme of endpoint_url decides, and AWS itself is always reached over HTTPS.
 	UseSsl *bool `json:"use_ssl,omitempty"`
 
-	// VerifySsl Verify the endpoint's TLS certificate.
+	// VerifySsl Verify the endpoint's TLS certificate. Default true (applied by the server; not stored when absent).
 	VerifySsl *bool `json:"verify_ssl,omitempty"`
 }
 
@@ -2619,7 +2631,9 @@ type SnowflakeConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	FetchSize   *int               `json:"fetch_size,omitempty"`
+
+	// FetchSize Rows per fetch for sync workers; they use 10000 when absent (not stored then).
+	FetchSize *int `json:"fetch_size,omitempty"`
 
 	// IncrementalColumn Column a sync orders by to read only new or changed rows; stored for sync workers.
 	IncrementalColumn *string `json:"incremental_column,omitempty"`
@@ -2628,11 +2642,13 @@ type SnowflakeConfig struct {
 	PrimaryKeyColumns *[]string `json:"primary_key_columns,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
-	ProviderType        *SnowflakeConfigProviderType `json:"provider_type,omitempty"`
-	QueryTimeoutSeconds *int                         `json:"query_timeout_seconds,omitempty"`
-	Role                *string                      `json:"role,omitempty"`
-	Schema              *string                      `json:"schema,omitempty"`
-	Warehouse           *string                      `json:"warehouse,omitempty"`
+	ProviderType *SnowflakeConfigProviderType `json:"provider_type,omitempty"`
+
+	// QueryTimeoutSeconds Default 300 (applied by the server; not stored when absent).
+	QueryTimeoutSeconds *int    `json:"query_timeout_seconds,omitempty"`
+	Role                *string `json:"role,omitempty"`
+	Schema              *string `json:"schema,omitempty"`
+	Warehouse           *string `json:"warehouse,omitempty"`
 }
 
 // SnowflakeConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
@@ -2787,11 +2803,15 @@ type TigrisConfig struct {
 	//
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
-	EndpointUrl *string            `json:"endpoint_url,omitempty"`
+
+	// EndpointUrl Default https://fly.storage.tigris.dev (applied by the server; not stored when absent).
+	EndpointUrl *string `json:"endpoint_url,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *TigrisConfigProviderType `json:"provider_type,omitempty"`
-	Region       *string                   `json:"region,omitempty"`
+
+	// Region Default auto (applied by the server; not stored when absent).
+	Region *string `json:"region,omitempty"`
 }
 
 // TigrisConfigProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.

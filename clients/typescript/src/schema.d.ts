@@ -1232,11 +1232,8 @@ export interface components {
             endpoint_url?: string | null;
             /** @description As Mixpeek clients send it; stored, not used: the scheme of endpoint_url decides, and AWS itself is always reached over HTTPS. */
             use_ssl?: boolean | null;
-            /**
-             * @description Verify the endpoint's TLS certificate.
-             * @default true
-             */
-            verify_ssl: boolean | null;
+            /** @description Verify the endpoint's TLS certificate. Default true (applied by the server; not stored when absent). */
+            verify_ssl?: boolean | null;
             /**
              * @description Only objects under this key prefix.
              * @example raw/
@@ -1311,13 +1308,13 @@ export interface components {
             credentials: components["schemas"]["S3AccessKeyCredentials"];
             /** @example my-bucket */
             bucket: string;
-            /** @default auto */
-            region: string | null;
+            /** @description Default auto (applied by the server; not stored when absent). */
+            region?: string | null;
             /**
              * Format: uri
-             * @default https://fly.storage.tigris.dev
+             * @description Default https://fly.storage.tigris.dev (applied by the server; not stored when absent).
              */
-            endpoint_url: string | null;
+            endpoint_url?: string | null;
         };
         /**
          * @description Backblaze B2 through its S3-compatible API.
@@ -1389,17 +1386,17 @@ export interface components {
             credentials: components["schemas"]["UsernamePasswordCredentials"];
             /** @example db.internal.example.com */
             host: string;
-            /** @default 5432 */
-            port: number | null;
+            /** @description Default 5432 (applied by the server; not stored when absent). */
+            port?: number | null;
             /** @example analytics */
             database: string;
-            /** @default public */
-            schema: string | null;
+            /** @description Default public (applied by the server; not stored when absent). */
+            schema?: string | null;
             /**
-             * @default prefer
+             * @description Default prefer (applied by the server; not stored when absent).
              * @enum {string|null}
              */
-            ssl_mode: "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full" | null;
+            ssl_mode?: "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full" | null;
             /** @description Table to sync from. */
             table?: string | null;
             /** @description Query to sync from, instead of a table. */
@@ -1558,10 +1555,10 @@ export interface components {
             database?: string | null;
             schema?: string | null;
             role?: string | null;
-            /** @default 300 */
-            query_timeout_seconds: number | null;
-            /** @default 10000 */
-            fetch_size: number | null;
+            /** @description Default 300 (applied by the server; not stored when absent). */
+            query_timeout_seconds?: number | null;
+            /** @description Rows per fetch for sync workers; they use 10000 when absent (not stored then). */
+            fetch_size?: number | null;
             /** @description Column a sync orders by to read only new or changed rows; stored for sync workers. */
             incremental_column?: string | null;
             /** @description Columns that identify a row; stored for sync workers. */
@@ -1800,8 +1797,8 @@ export interface components {
             provider_type?: "box";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["BoxCredentials"];
-            /** @default 0 */
-            folder_id: string | null;
+            /** @description Default 0 (applied by the server; not stored when absent). */
+            folder_id?: string | null;
         };
         /**
          * @description OAuth, client credentials grant (CCG) or JWT.
@@ -1962,11 +1959,8 @@ export interface components {
              */
             feed_url: string;
             user_agent?: string | null;
-            /**
-             * @description Seconds.
-             * @default 30
-             */
-            request_timeout: number | null;
+            /** @description Seconds. Default 30 (applied by the server; not stored when absent). */
+            request_timeout?: number | null;
         };
         /**
          * @description A JSON HTTP API whose answer holds an array of items.
@@ -2002,10 +1996,10 @@ export interface components {
              */
             base_url: string;
             /**
-             * @default GET
+             * @description Default GET (applied by the server; not stored when absent).
              * @enum {string|null}
              */
-            http_method: "GET" | "POST" | null;
+            http_method?: "GET" | "POST" | null;
             /** @description JSON body sent with POST. */
             request_body?: {
                 [key: string]: unknown;
@@ -2029,11 +2023,8 @@ export interface components {
             response_content_type?: "json" | "jsonl" | null;
             user_agent?: string | null;
             pagination?: components["schemas"]["HttpApiPagination"];
-            /**
-             * @description Seconds.
-             * @default 30
-             */
-            request_timeout: number | null;
+            /** @description Seconds. Default 30 (applied by the server; not stored when absent). */
+            request_timeout?: number | null;
         };
         /**
          * @description How to page through the API (null means absent).
@@ -2046,10 +2037,10 @@ export interface components {
          */
         HttpApiPagination: {
             /**
-             * @default none
+             * @description Default none (applied by the server; not stored when absent).
              * @enum {string}
              */
-            type: "none" | "page" | "offset" | "cursor";
+            type?: "none" | "page" | "offset" | "cursor";
             page_param?: string | null;
             size_param?: string | null;
             page_size?: number | null;
