@@ -79,6 +79,9 @@ func issueHTTPAPI(_ context.Context, c httpAPIConfig, _ Env) (Issued, error) {
 // proves the answer has what a sync needs: the item array at items_path,
 // items carrying item_id_field, and the cursor when cursor_path is set.
 func checkHTTPAPI(ctx context.Context, c httpAPIConfig, env Env) Result {
+	if c.BaseURL == "" {
+		return skipped("fetch first page", "no base_url configured: set base_url to prove the API can be read")
+	}
 	method := strings.ToUpper(c.HTTPMethod)
 	if method == "" {
 		method = http.MethodGet

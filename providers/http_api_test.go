@@ -44,6 +44,7 @@ func TestHTTPAPICheck(t *testing.T) {
 		{"item_modified_field missing", with(cfg("/items", "data.items", "id"), "item_modified_field", "updated_at"), false, "items have no item_modified_field updated_at"},
 		{"the configured user_agent is sent", with(cfg("/agent", "", "id"), "user_agent", "sync-bot/2.0"), true, "found 1 items"},
 		{"the default user agent is refused by that API", cfg("/agent", "", "id"), false, "HTTP 403"},
+		{"no base_url: the fetch is skipped, saying what to add", providers.Config{"item_id_field": "id"}, true, "no base_url configured: set base_url"},
 		{"base_url not http", httpAPIConfig("file:///etc/passwd", "", "id", token), false, "base_url must be an absolute http or https URL"},
 	})
 }

@@ -7,6 +7,9 @@ type StepStatus string
 const (
 	StepPassed StepStatus = "PASSED"
 	StepFailed StepStatus = "FAILED"
+	// StepSkipped: the configuration lacks what the step needs (a bucket,
+	// a feed URL); its message says what to add.
+	StepSkipped StepStatus = "SKIPPED"
 )
 
 // Step is one stage of a check ("resolve host", "authenticate", "list bucket"),
@@ -37,4 +40,11 @@ type Result struct {
 // the same cause in both places.
 func failStep(name, msg string, passed ...Step) Result {
 	return Result{Message: msg, Steps: append(passed, Step{Name: name, Status: StepFailed, Message: msg})}
+}
+
+// skipped is the result of a check whose configuration lacks what its only
+// step needs (Mixpeek's clients have no feed or API URL field): nothing is
+// refused, so it passes, and its message says what to add.
+func skipped(step, msg string) Result {
+	return Result{Success: true, Message: msg, Steps: []Step{{Name: step, Status: StepSkipped, Message: msg}}}
 }

@@ -33,6 +33,9 @@ func issueRSS(_ context.Context, c rssConfig, _ Env) (Issued, error) {
 // counting its items: a URL that answers 200 with an HTML page is the
 // common mistake, and only parsing catches it.
 func checkRSS(ctx context.Context, c rssConfig, env Env) Result {
+	if c.FeedURL == "" {
+		return skipped("fetch feed", "no feed_url configured: set feed_url to prove the feed can be read")
+	}
 	ans, failure := fetchConfigured(ctx, env, configuredRequest{Field: "feed_url", URL: c.FeedURL,
 		Accept:  "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8",
 		Headers: c.Credentials.Headers, UserAgent: c.UserAgent, Timeout: c.RequestTimeout, Failed: "the feed could not be fetched"})

@@ -29,6 +29,7 @@ func TestRSSCheck(t *testing.T) {
 	runRawCases(t, "rss", env, []string{key, wrong}, []rawCase{
 		// media:item inside an item is not an item.
 		{"RSS 2.0", cfg("/rss.xml"), true, "RSS 2.0 feed with 2 items"},
+		{"no feed_url: the fetch is skipped, saying what to add", providers.Config{}, true, "no feed_url configured: set feed_url"},
 		{"Atom", cfg("/atom.xml"), true, "Atom feed with 1 items"},
 		{"RSS 1.0", cfg("/rdf.xml"), true, "RSS 1.0 feed with 1 items"},
 		{"empty feed", cfg("/empty.xml"), true, "RSS 2.0 feed with 0 items (nothing published yet)"},

@@ -40,6 +40,11 @@ func TestS3Check(t *testing.T) {
 			"resolve endpoint=PASSED,authenticate=PASSED,list bucket=FAILED"},
 		{"bucket policy denies", "locked", key, secret, false, "access denied by bucket policy",
 			"resolve endpoint=PASSED,authenticate=PASSED,list bucket=FAILED"},
+		// Mixpeek's clients send no bucket: ListBuckets proves the key.
+		{"no bucket: the key is proven, the bucket step skipped", "", key, secret, true, "the credentials were accepted; no bucket configured: set bucket",
+			"resolve endpoint=PASSED,authenticate=PASSED,list bucket=SKIPPED"},
+		{"no bucket, wrong secret", "", key, "wrong-secret-value", false, "the secret access key is wrong",
+			"resolve endpoint=PASSED,authenticate=FAILED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := d.Requests.Load()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"net"
@@ -141,6 +142,9 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 	if fail != nil {
 		return fail.result(steps...)
 	}
+	if t.bucket == "" {
+		return listBuckets(ctx, client, steps)
+	}
 	// One object, or the end of an empty listing, is proof enough. The
 	// iterator is pulled once and stopped: minio-go's channel form keeps
 	// fetching the next page in the background, a second request.
@@ -169,6 +173,27 @@ func listOneObject(ctx context.Context, env Env, t s3Target) Result {
 	steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the credentials were accepted"},
 		Step{Name: "list bucket", Status: StepPassed, Message: msg})
 	return Result{Success: true, Message: msg, Steps: steps}
+}
+
+// listBuckets is the check of credentials without a bucket (Mixpeek's
+// clients have no bucket field): ListBuckets proves the service accepts the
+// signature; reading a bucket is SKIPPED, saying what to add.
+func listBuckets(ctx context.Context, client *minio.Client, steps []Step) Result {
+	buckets, err := client.ListBuckets(ctx)
+	if err != nil {
+		msg := describeS3(err)
+		if code := minio.ToErrorResponse(err).Code; code == "" || s3AuthCodes[code] {
+			return failStep("authenticate", msg, steps...)
+		}
+		// AccessDenied: the signature was accepted, listing buckets is
+		// not allowed to this key, which is common and not a failure.
+		steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: "the credentials were accepted (listing buckets is not allowed to them)"})
+	} else {
+		steps = append(steps, Step{Name: "authenticate", Status: StepPassed, Message: fmt.Sprintf("the credentials were accepted (%d buckets visible)", len(buckets))})
+	}
+	msg := "no bucket configured: set bucket to prove it can be read"
+	steps = append(steps, Step{Name: "list bucket", Status: StepSkipped, Message: msg})
+	return Result{Success: true, Message: "the credentials were accepted; " + msg, Steps: steps}
 }
 
 // s3AuthCodes are the S3 error codes that refuse the credentials

@@ -31,7 +31,7 @@ func TestGeneratedClientBuildsTypedS3Config(t *testing.T) {
 	if err := body.FromCreateS3ConnectionRequest(client.CreateS3ConnectionRequest{
 		Name:           "typed",
 		ProviderType:   client.CreateS3ConnectionRequestProviderTypeS3,
-		ProviderConfig: client.S3Config{Bucket: "typed-bucket", Region: &region, EndpointUrl: &d.URL, Credentials: creds},
+		ProviderConfig: client.S3Config{Bucket: new("typed-bucket"), Region: &region, EndpointUrl: &d.URL, Credentials: creds},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -297,7 +297,7 @@ func TestPatchSendingBackTheRedactedConfigKeepsSecrets(t *testing.T) {
 	if err := json.Unmarshal(model(t, h.Call(t, "PATCH", connPath(id), map[string]any{"provider_config": cfg, "test_before_save": false})).ProviderConfig, &patched); err != nil {
 		t.Fatal(err)
 	}
-	if patched.Bucket != "renamed-bucket" {
+	if patched.Bucket == nil || *patched.Bucket != "renamed-bucket" {
 		t.Errorf("bucket = %v", patched.Bucket)
 	}
 	conn, err := h.Store.GetConnection(t.Context(), h.Tenant.OrgID, id)

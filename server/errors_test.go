@@ -114,7 +114,7 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{"unknown top-level field", with(func(b map[string]any) { b["nmae"] = "typo" }), []string{"body", "nmae"}},
 		{"read-only field", with(func(b map[string]any) { b["status"] = "ACTIVE" }), []string{"body", "status"}},
 		{"unknown config field", with(func(b map[string]any) { cfg(b)["buckit"] = "typo" }), []string{"body", "provider_config", "buckit"}},
-		{"missing bucket", with(func(b map[string]any) { delete(cfg(b), "bucket") }), []string{"body", "provider_config", "bucket"}},
+		{"missing credentials", with(func(b map[string]any) { delete(cfg(b), "credentials") }), []string{"body", "provider_config", "credentials"}},
 		{"bad endpoint_url", with(func(b map[string]any) { cfg(b)["endpoint_url"] = "not a url" }), []string{"body", "provider_config", "endpoint_url"}},
 		{"unknown credentials type", with(func(b map[string]any) { creds(b)["type"] = "password" }), []string{"body", "provider_config", "credentials", "type"}},
 		// type may be left out; then the kind the fields come closest to speaks.

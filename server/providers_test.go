@@ -67,7 +67,7 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			wrong:   func(c map[string]any) { creds(c)["secret_access_key"] = "nope-wrong" },
 			secrets: []string{"e2e-s3-secret"},
 			invalid: []invalidConfig{
-				{"missing bucket", func(c map[string]any) { delete(c, "bucket") }, []string{"bucket"}},
+				{"bucket too short", func(c map[string]any) { c["bucket"] = "ab" }, []string{"bucket"}},
 				{"iam_role without role_arn", func(c map[string]any) { c["credentials"] = map[string]any{"type": "iam_role"} }, []string{"credentials", "role_arn"}},
 				{"verify_ssl not boolean", func(c map[string]any) { c["verify_ssl"] = "no" }, []string{"verify_ssl"}},
 			}},

@@ -194,9 +194,9 @@ func TestNullsAndFastAPIDetail(t *testing.T) {
 		t.Errorf("a whole key file: %d %s", r.Status, r.Body)
 	}
 	// A required field is still required when null.
-	required := s3Create("null bucket")
-	required["provider_config"].(map[string]any)["bucket"] = nil
-	wantFieldError(t, h.Call(t, "POST", connectionsPath, required), "body", "provider_config", "bucket")
+	required := s3Create("null credentials")
+	required["provider_config"].(map[string]any)["credentials"] = nil
+	wantFieldError(t, h.Call(t, "POST", connectionsPath, required), "body", "provider_config", "credentials")
 
 	r := h.Call(t, "POST", connectionsPath, map[string]any{"provider_type": "s3"})
 	var env client.ErrorResponse

@@ -2094,8 +2094,10 @@ type HealthStatusStatus string
 //
 // Example: {"base_url":"https://api.example.com/v1/items","credentials":{"headers":{"Authorization":"Bearer abc123"},"type":"http_headers"},"http_method":"GET","item_id_field":"id","items_path":"data.items","pagination":{"cursor_param":"after","cursor_path":"meta.next","type":"cursor"}}
 type HttpApiConfig struct {
-	// BaseUrl Example: https://api.example.com/v1/items
-	BaseUrl string `json:"base_url"`
+	// BaseUrl Optional (Mixpeek's clients have none): without it the check SKIPS fetching the first page, saying so.
+	//
+	// Example: https://api.example.com/v1/items
+	BaseUrl *string `json:"base_url,omitempty"`
 
 	// Credentials Headers sent with every request; their values are secret.
 	//
@@ -2403,8 +2405,10 @@ type RssConfig struct {
 	// Example: S3 configuration
 	Description *ConfigDescription `json:"description,omitempty"`
 
-	// FeedUrl Example: https://blog.example.com/feed.xml
-	FeedUrl string `json:"feed_url"`
+	// FeedUrl Optional (Mixpeek's clients have none): without it the check SKIPS fetching the feed, saying so.
+	//
+	// Example: https://blog.example.com/feed.xml
+	FeedUrl *string `json:"feed_url,omitempty"`
 
 	// ProviderType Optional, as Mixpeek clients send it: must equal the outer provider_type; not stored.
 	ProviderType *RssConfigProviderType `json:"provider_type,omitempty"`
@@ -2445,10 +2449,10 @@ type S3AccessKeyCredentialsType string
 //
 // Example: {"bucket":"my-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"us-east-1"}
 type S3Config struct {
-	// Bucket Bucket name.
+	// Bucket Bucket name. Optional (Mixpeek's clients have none): without it the check proves the credentials with ListBuckets and SKIPS reading a bucket, and browsing needs it.
 	//
 	// Example: my-bucket
-	Bucket string `json:"bucket"`
+	Bucket *string `json:"bucket,omitempty"`
 
 	// Credentials How to authenticate to S3.
 	//
@@ -2791,8 +2795,10 @@ type TestStepStatus string
 //
 // Example: {"bucket":"my-tigris-bucket","credentials":{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","type":"access_key"},"region":"auto"}
 type TigrisConfig struct {
-	// Bucket Example: my-bucket
-	Bucket string `json:"bucket"`
+	// Bucket Bucket name. Optional (Mixpeek's clients have none): without it the check proves the credentials with ListBuckets and SKIPS reading a bucket, and browsing needs it.
+	//
+	// Example: my-bucket
+	Bucket *string `json:"bucket,omitempty"`
 
 	// Credentials Static access key (optionally with a session token).
 	//

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -309,6 +310,19 @@ func (d *S3) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.failing.Load() {
 		writeS3Error(w, http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", resource)
+		return
+	}
+	if bucket == "" && r.Method == http.MethodGet {
+		// ListBuckets (GET /): every bucket the double holds.
+		d.mu.Lock()
+		names := slices.Sorted(maps.Keys(d.buckets))
+		d.mu.Unlock()
+		w.Header().Set("Content-Type", "application/xml")
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>owner</ID><DisplayName>double</DisplayName></Owner><Buckets>`)
+		for _, name := range names {
+			fmt.Fprintf(w, `<Bucket><Name>%s</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket>`, name)
+		}
+		fmt.Fprint(w, `</Buckets></ListAllMyBucketsResult>`)
 		return
 	}
 	if !exists {

@@ -1215,10 +1215,10 @@ export interface components {
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["S3Credentials"];
             /**
-             * @description Bucket name.
+             * @description Bucket name. Optional (Mixpeek's clients have none): without it the check proves the credentials with ListBuckets and SKIPS reading a bucket, and browsing needs it.
              * @example my-bucket
              */
-            bucket: string;
+            bucket?: string | null;
             /**
              * @description Bucket region.
              * @example us-east-1
@@ -1306,8 +1306,11 @@ export interface components {
             provider_type?: "tigris";
             description?: components["schemas"]["ConfigDescription"];
             credentials: components["schemas"]["S3AccessKeyCredentials"];
-            /** @example my-bucket */
-            bucket: string;
+            /**
+             * @description Bucket name. Optional (Mixpeek's clients have none): without it the check proves the credentials with ListBuckets and SKIPS reading a bucket, and browsing needs it.
+             * @example my-bucket
+             */
+            bucket?: string | null;
             /** @description Default auto (applied by the server; not stored when absent). */
             region?: string | null;
             /**
@@ -1955,9 +1958,10 @@ export interface components {
             credentials?: components["schemas"]["HttpHeadersCredentials"];
             /**
              * Format: uri
+             * @description Optional (Mixpeek's clients have none): without it the check SKIPS fetching the feed, saying so.
              * @example https://blog.example.com/feed.xml
              */
-            feed_url: string;
+            feed_url?: string | null;
             user_agent?: string | null;
             /** @description Seconds. Default 30 (applied by the server; not stored when absent). */
             request_timeout?: number | null;
@@ -1992,9 +1996,10 @@ export interface components {
             credentials?: components["schemas"]["HttpHeadersCredentials"];
             /**
              * Format: uri
+             * @description Optional (Mixpeek's clients have none): without it the check SKIPS fetching the first page, saying so.
              * @example https://api.example.com/v1/items
              */
-            base_url: string;
+            base_url?: string | null;
             /**
              * @description Default GET (applied by the server; not stored when absent).
              * @enum {string|null}
