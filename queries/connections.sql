@@ -110,6 +110,15 @@ WHERE internal_id = @internal_id
   AND (sqlc.narg(is_active)::boolean IS NULL OR is_active = sqlc.narg(is_active)::boolean)
   AND (sqlc.narg(search)::text IS NULL OR name ILIKE '%' || sqlc.narg(search)::text || '%' ESCAPE '\');
 
+-- name: SumConnectionCounts :one
+-- The total of a list without a name search, from the counters the
+-- connection_counts trigger keeps (is_active is status = ACTIVE).
+SELECT coalesce(sum(n), 0)::bigint FROM connection_counts
+WHERE internal_id = @internal_id
+  AND (sqlc.narg(status)::text IS NULL AND status <> 'ARCHIVED' OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(provider_type)::text IS NULL OR provider_type = sqlc.narg(provider_type)::text)
+  AND (sqlc.narg(is_active)::boolean IS NULL OR (status = 'ACTIVE') = sqlc.narg(is_active)::boolean);
+
 -- name: LockConnection :one
 -- Serialises health changes on one connection so no increment is lost.
 SELECT * FROM connections

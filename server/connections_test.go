@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -357,5 +358,59 @@ func TestDeleteArchives(t *testing.T) {
 	}
 	if conn.SecretKeyID != nil {
 		t.Error("archived connection still has encrypted secrets")
+	}
+}
+
+// A full page's total comes from the counters the database keeps per
+// organization, provider and status (migration 007); the last page's from
+// the rows themselves. Through creates, suspends, resumes and archives, run
+// concurrently so opposite status moves cross, the two must agree for every
+// filter.
+func TestListTotalsFollowEveryChange(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	var ids []string
+	for i := range 12 {
+		body := s3Create(fmt.Sprintf("counted %02d", i))
+		if i%3 == 0 {
+			body = pgCreate(fmt.Sprintf("counted pg %02d", i))
+		}
+		ids = append(ids, create(t, h, body).ConnectionId)
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, len(ids))
+	for i, id := range ids {
+		wg.Go(func() {
+			switch i % 4 {
+			case 0: // suspended and resumed: back where it was
+				statuses[i] = h.Call(t, "PATCH", connPath(id), map[string]any{"status": "SUSPENDED"}).Status
+				if statuses[i] == 200 {
+					statuses[i] = h.Call(t, "PATCH", connPath(id), map[string]any{"status": "ACTIVE"}).Status
+				}
+			case 1:
+				statuses[i] = h.Call(t, "PATCH", connPath(id), map[string]any{"is_active": false}).Status
+			case 2:
+				statuses[i] = h.Call(t, "DELETE", connPath(id), nil).Status
+			default:
+				statuses[i] = 200
+			}
+		})
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != 200 {
+			t.Fatalf("change %d answered %d", i, st)
+		}
+	}
+	for _, filter := range []string{"", "provider_type=s3", "provider_type=postgresql", "status=ACTIVE", "status=SUSPENDED",
+		"status=ARCHIVED", "is_active=true", "is_active=false", "provider_type=s3&is_active=false", "search=counted%20pg"} {
+		rows := listPage(t, h.Call(t, "GET", connectionsPath+"?limit=1000&"+filter, nil))
+		full := listPage(t, h.Call(t, "GET", connectionsPath+"?limit=1&"+filter, nil))
+		if rows.Total != len(rows.Results) || full.Total != len(rows.Results) {
+			t.Errorf("%q: %d rows, last-page total %d, full-page total %d", filter, len(rows.Results), rows.Total, full.Total)
+		}
+	}
+	if n := listPage(t, h.Call(t, "GET", connectionsPath+"?limit=1&status=ARCHIVED", nil)).Total; n != 3 {
+		t.Errorf("archived total %d, want 3", n)
 	}
 }

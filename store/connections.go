@@ -398,15 +398,23 @@ func (s *Store) ListConnections(ctx context.Context, f ListFilter) (*ListResult,
 		res.Connections = append(res.Connections, c)
 	}
 	// The last page by offset shows the total itself (what came before it
-	// plus what is on it), which spares most lists the COUNT. A full page, a
-	// page past the end and a cursor page (whose offset is unknown) need it.
+	// plus what is on it). A full page, a page past the end and a cursor
+	// page (whose offset is unknown) ask the counters (migration 007), or
+	// COUNT the rows when a name search narrows the list.
 	if f.After == nil && res.Next == nil && (len(res.Connections) > 0 || f.Offset == 0) {
 		res.Total = f.Offset + len(res.Connections)
 		return res, nil
 	}
-	n, err := s.q.CountConnections(ctx, sqlcdb.CountConnectionsParams{
-		InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive, Search: p.Search,
-	})
+	var n int64
+	if p.Search == nil {
+		n, err = s.q.SumConnectionCounts(ctx, sqlcdb.SumConnectionCountsParams{
+			InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive,
+		})
+	} else {
+		n, err = s.q.CountConnections(ctx, sqlcdb.CountConnectionsParams{
+			InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive, Search: p.Search,
+		})
+	}
 	if err != nil {
 		return nil, mapError(err, "connections")
 	}

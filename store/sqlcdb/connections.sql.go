@@ -714,6 +714,35 @@ func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHe
 	return i, err
 }
 
+const SumConnectionCounts = `-- name: SumConnectionCounts :one
+SELECT coalesce(sum(n), 0)::bigint FROM connection_counts
+WHERE internal_id = $1
+  AND ($2::text IS NULL AND status <> 'ARCHIVED' OR status = $2::text)
+  AND ($3::text IS NULL OR provider_type = $3::text)
+  AND ($4::boolean IS NULL OR (status = 'ACTIVE') = $4::boolean)
+`
+
+type SumConnectionCountsParams struct {
+	InternalID   string
+	Status       *string
+	ProviderType *string
+	IsActive     *bool
+}
+
+// The total of a list without a name search, from the counters the
+// connection_counts trigger keeps (is_active is status = ACTIVE).
+func (q *Queries) SumConnectionCounts(ctx context.Context, arg SumConnectionCountsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, SumConnectionCounts,
+		arg.InternalID,
+		arg.Status,
+		arg.ProviderType,
+		arg.IsActive,
+	)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const UpdateConnection = `-- name: UpdateConnection :one
 WITH updated AS (
     UPDATE connections SET

@@ -46,6 +46,13 @@ type Connection struct {
 	Version             int64
 }
 
+type ConnectionCount struct {
+	InternalID   string
+	ProviderType string
+	Status       string
+	N            int64
+}
+
 type ConnectionLease struct {
 	InternalID   string
 	ConnectionID string
