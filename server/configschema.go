@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/connvault/connvault"
 	"github.com/getkin/kin-openapi/openapi3"
@@ -84,19 +85,13 @@ func (cs *configSchemas) withCredentialsType(providerType string, cfg map[string
 	if _, set := creds["type"]; set {
 		return cfg
 	}
-	filled := make(map[string]any, len(creds)+1)
-	for k, v := range creds {
-		filled[k] = v
-	}
+	filled := maps.Clone(creds)
 	for _, kind := range cs.credentialKinds[providerType] {
 		filled["type"] = kind.typ
 		if kind.schema.VisitJSON(filled, openapi3.VisitAsRequest(), openapi3.DisableSchemaErrorDetails()) != nil {
 			continue
 		}
-		out := make(map[string]any, len(cfg))
-		for k, v := range cfg {
-			out[k] = v
-		}
+		out := maps.Clone(cfg)
 		out["credentials"] = filled
 		return out
 	}
