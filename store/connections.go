@@ -79,9 +79,9 @@ func (s *Store) GetConnection(ctx context.Context, orgID, identifier string) (*c
 	var row sqlcdb.Connection
 	var err error
 	if strings.HasPrefix(identifier, "conn_") {
-		row, err = s.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: orgID, ConnectionID: identifier})
+		row, err = s.reads.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: orgID, ConnectionID: identifier})
 	} else {
-		row, err = s.q.GetConnectionByName(ctx, sqlcdb.GetConnectionByNameParams{InternalID: orgID, Name: identifier})
+		row, err = s.reads.GetConnectionByName(ctx, sqlcdb.GetConnectionByNameParams{InternalID: orgID, Name: identifier})
 	}
 	if err != nil {
 		return nil, mapError(err, "connection")

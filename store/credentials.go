@@ -125,8 +125,8 @@ func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (*Store, func()
 		conn.Release()
 		return nil, nil, nil
 	}
-	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout,
-		q: sqlcdb.New(bounded{db: conn, timeout: s.queryTimeout})}
+	heldQ := sqlcdb.New(bounded{db: conn, timeout: s.queryTimeout})
+	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout, q: heldQ, reads: heldQ}
 	return held, func() {
 		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.queryTimeout)
 		defer cancel()

@@ -28,8 +28,11 @@ type Store struct {
 	pool *pgxpool.Pool
 	// db runs the statements and transactions: the pool, or one pooled
 	// connection held for a while (see WithIssueLock).
-	db           database
-	q            *sqlcdb.Queries
+	db database
+	q  *sqlcdb.Queries
+	// reads runs GetConnection's lookups, coalesced under load (see
+	// coalescer); on a held connection it is q.
+	reads        *sqlcdb.Queries
 	keys         Keyring
 	queryTimeout time.Duration
 }
@@ -51,7 +54,8 @@ func (s *Store) WithQueryTimeout(d time.Duration) *Store {
 	if d <= 0 {
 		d = DefaultQueryTimeout
 	}
-	return &Store{pool: s.pool, db: s.pool, keys: s.keys, queryTimeout: d, q: sqlcdb.New(bounded{db: s.pool, timeout: d})}
+	return &Store{pool: s.pool, db: s.pool, keys: s.keys, queryTimeout: d,
+		q: sqlcdb.New(bounded{db: s.pool, timeout: d}), reads: sqlcdb.New(newCoalescer(s.pool, d))}
 }
 
 // OpenOptions adjust Open.

@@ -1,0 +1,152 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/store"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Reads that arrive while the only slot is taken leave together in one
+// pipelined batch (one implicit transaction, so one now()), each scanning
+// its own answer; a reader whose context ends while it waits leaves at
+// once; a statement that fails in a batch fails alone.
+func TestQueuedReadsShareOneTrip(t *testing.T) {
+	ctx := context.Background()
+	db := store.NewCoalescer(connvaulttest.Pool(t), 5*time.Second, 1)
+
+	slow := make(chan error, 1)
+	var slowAt time.Time
+	go func() { slow <- db.QueryRow(ctx, `SELECT now() FROM pg_sleep(0.3)`).Scan(&slowAt) }()
+	time.Sleep(50 * time.Millisecond) // the slow read holds the slot
+
+	type answer struct {
+		n   int
+		at  time.Time
+		err error
+	}
+	const readers = 20
+	answers := make([]answer, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() {
+			a := &answers[i]
+			a.err = db.QueryRow(ctx, `SELECT $1::int * 2, now()`, i).Scan(&a.n, &a.at)
+		})
+	}
+	// A reader that gives up while queued is answered at once.
+	quit, cancel := context.WithCancel(ctx)
+	gaveUp := make(chan error, 1)
+	go func() {
+		var n int
+		gaveUp <- db.QueryRow(quit, `SELECT 1`).Scan(&n)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-gaveUp:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("queued reader whose context ended: %v, want context.Canceled", err)
+		}
+	case <-time.After(150 * time.Millisecond):
+		t.Error("a queued reader whose context ended still waits for the batch")
+	}
+	wg.Wait()
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range answers {
+		if a.err != nil || a.n != 2*i {
+			t.Fatalf("reader %d: %d, %v; want %d", i, a.n, a.err, 2*i)
+		}
+		if !a.at.Equal(answers[0].at) || a.at.Equal(slowAt) {
+			t.Fatalf("reader %d ran at %v, reader 0 at %v, the slow read at %v: want the queued reads in one batch after it",
+				i, a.at, answers[0].at, slowAt)
+		}
+	}
+
+	// One statement of a batch fails: the others still get their answers.
+	go func() { slow <- db.QueryRow(ctx, `SELECT now() FROM pg_sleep(0.2)`).Scan(&slowAt) }()
+	time.Sleep(50 * time.Millisecond)
+	for i := range readers {
+		wg.Go(func() {
+			a := &answers[i]
+			a.n, a.err = 0, nil
+			a.err = db.QueryRow(ctx, `SELECT 100 / $1::int, now()`, i%5).Scan(&a.n, &a.at)
+		})
+	}
+	wg.Wait()
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range answers {
+		var pgErr *pgconn.PgError
+		switch {
+		case i%5 == 0:
+			if !errors.As(a.err, &pgErr) || pgErr.Code != "22012" {
+				t.Errorf("reader %d divided by zero: %v, want SQLSTATE 22012", i, a.err)
+			}
+		case a.err != nil || a.n != 100/(i%5):
+			t.Errorf("reader %d: %d, %v; want %d", i, a.n, a.err, 100/(i%5))
+		}
+	}
+}
+
+// Many concurrent lookups by id and by name through the store, some of
+// them for rows that do not exist, each get their own answer.
+func TestConcurrentLookupsEachGetTheirOwnRow(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	var conns []*connvault.Connection
+	for i := range 30 {
+		c, err := st.CreateConnection(ctx, store.NewConnection{
+			OrgID: tn.OrgID, UserID: tn.UserID, Name: fmt.Sprintf("lookup-%02d", i), ProviderType: "rss",
+			Config: connvault.SealedConfig{Config: map[string]any{"feed_url": fmt.Sprintf("https://feed%d.example.invalid/rss", i)}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 600)
+	for round := range 10 {
+		for i := range 60 {
+			wg.Go(func() {
+				if i >= len(conns) {
+					_, err := st.GetConnection(ctx, tn.OrgID, fmt.Sprintf("conn_missing%d%d", round, i))
+					if connvault.ErrorCode(err) != connvault.ENOTFOUND {
+						errs <- fmt.Errorf("missing id: %v, want not found", err)
+					}
+					return
+				}
+				want := conns[i]
+				ident := want.ID
+				if (i+round)%2 == 0 {
+					ident = want.Name
+				}
+				got, err := st.GetConnection(ctx, tn.OrgID, ident)
+				if err != nil {
+					errs <- fmt.Errorf("%s: %v", ident, err)
+					return
+				}
+				if got.ID != want.ID || got.Name != want.Name || string(got.Config) != string(want.Config) {
+					errs <- fmt.Errorf("%s: got %s %s %s, want %s %s %s", ident, got.ID, got.Name, got.Config, want.ID, want.Name, want.Config)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
