@@ -143,21 +143,15 @@ func servePlain(addr, bodyFile string) error {
 	}))
 }
 
-// httpPlain is the load against the plain server: a GET like a GET by id.
-func httpPlain(base string) func(context.Context, *env, *rand.Rand) error {
+// httpPlain is the load against the plain server: a GET like a GET by id,
+// through the same client as the server's load.
+func httpPlain(c *rawClient) func(context.Context, *env, *rand.Rand) error {
 	return func(ctx context.Context, e *env, r *rand.Rand) error {
 		t := e.pick(r)
-		req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/organizations/connections/"+t.id, nil)
-		if err != nil {
-			return err
+		status, err := c.do(ctx, "GET", "/v1/organizations/connections/"+t.id, e.fx.orgs[t.org].Key, nil)
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("plain server: HTTP %d", status)
 		}
-		req.Header.Set("Authorization", "Bearer "+e.fx.orgs[t.org].Key)
-		resp, err := e.client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return nil
+		return err
 	}
 }

@@ -35,7 +35,8 @@ const benchKey = "bench-encryption-key-0123456789abcdef-0123456789"
 type env struct {
 	fx      *fixture
 	baseURL string
-	client  *http.Client
+	client  *http.Client // setup requests
+	http    *rawClient   // the load
 	q       *sqlcdb.Queries
 	keys    store.Keyring
 	runID   string
@@ -82,6 +83,8 @@ func run(ctx context.Context, o options) error {
 
 	e := &env{fx: fx, baseURL: srv.url, q: sqlcdb.New(pool), keys: keys, runID: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
 	e.client = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, DisableCompression: true}}
+	e.http = newRawClient(srv.url, 256)
+	defer e.http.close()
 	p, _ := providers.Lookup("s3")
 	_, cfg := seedConfig(0)
 	// Sealed as the server seals it: the marker where the secret was.
@@ -157,26 +160,12 @@ func mixed(read, update, create func(context.Context, *env, *rand.Rand) error) f
 // ---- HTTP side ----
 
 func (e *env) do(ctx context.Context, method, path string, org int, body []byte) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, e.baseURL+path, rd)
+	status, err := e.http.do(ctx, method, path, e.fx.orgs[org].Key, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+e.fx.orgs[org].Key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
+	if status != http.StatusOK {
+		return fmt.Errorf("%s %s: HTTP %d", method, path, status)
 	}
 	return nil
 }
@@ -524,7 +513,9 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 		return err
 	}
 	defer plain.stop()
-	st := measure(ctx, e, level, o.warmup, o.duration, httpPlain(plain.url))
+	plainClient := newRawClient(plain.url, 256)
+	defer plainClient.close()
+	st := measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient))
 	f.PlainHTTPRPS, f.PlainHTTPBytes = st.Throughput, len(body)
 	rep.Floors = f
 	rep.GetByIDVsPgbench = byID.HTTP.Throughput / f.PgbenchSelectTPS
