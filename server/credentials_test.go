@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/gen/client"
 	"github.com/connvault/connvault/providers/providertest"
+	"github.com/connvault/connvault/store"
 )
 
 func issued(t *testing.T, r connvaulttest.Response) client.IssuedCredentials {
@@ -171,12 +173,17 @@ func TestChecksKeepRotatedRefreshTokens(t *testing.T) {
 // Many connections issuing at once: each lock holder works on the pooled
 // connection that holds its lock, so holders cannot starve the pool (with
 // a pool of 4, sixteen concurrent issues used to time out with 503s).
+// Snowflake key-pair tokens are signed locally but expire, so they are
+// issued under the lock and cached.
 func TestConcurrentIssuesOfManyConnections(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: connvaulttest.DatabaseURL(t)})
+	key := providertest.NewKeyPair(t)
 	ids := make([]string, 16)
 	for i := range ids {
-		ids[i] = create(t, h, s3Create(fmt.Sprintf("pool %d", i))).ConnectionId
+		ids[i] = create(t, h, map[string]any{"name": fmt.Sprintf("pool %d", i), "provider_type": "snowflake", "test_before_save": false,
+			"provider_config": map[string]any{"account": "xy12345", "credentials": map[string]any{
+				"type": "key_pair", "username": "LOADER", "private_key": key.PKCS8PEM}}}).ConnectionId
 	}
 	var wg sync.WaitGroup
 	statuses := make([]int, len(ids)*3)
@@ -188,5 +195,45 @@ func TestConcurrentIssuesOfManyConnections(t *testing.T) {
 		if s != 200 {
 			t.Errorf("request %d: %d", i, s)
 		}
+	}
+	got := issued(t, h.Call(t, "POST", connPath(ids[0])+"/credentials", nil))
+	if got.ExpiresAt == nil {
+		t.Errorf("a key-pair token without expiry: %+v", got)
+	}
+}
+
+// Static secrets ask no provider, so they are handed out without the
+// issuing lock: a request that holds it (another replica exchanging a
+// token) does not hold them up.
+func TestStaticCredentialsDoNotWaitForTheIssuingLock(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: connvaulttest.DatabaseURL(t)})
+	c := create(t, h, s3Create("static unlocked"))
+	st := connvaulttest.Store(t)
+	conn, err := st.GetConnection(context.Background(), h.Tenant.OrgID, c.ConnectionId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- st.WithIssueLock(context.Background(), conn, time.Second,
+			func(context.Context, *store.Store) (bool, error) { return false, nil },
+			func(context.Context, *store.Store) error { close(held); <-release; return nil })
+	}()
+	<-held
+	start := time.Now()
+	got := issued(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil))
+	elapsed := time.Since(start)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got.Credentials["secret_access_key"] != "s3-secret-static unlocked" || got.ExpiresAt != nil {
+		t.Errorf("issued: %+v", got)
+	}
+	if elapsed > 500*time.Millisecond {
+		t.Errorf("static credentials took %v while another request held the issuing lock", elapsed)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/connvault/connvault"
@@ -29,75 +32,129 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out    *store.CachedCredentials
-		static bool
-		cached = true
-	)
-	ready := func(ctx context.Context, st *store.Store) (bool, error) {
-		got, err := st.CachedCredentials(ctx, c)
-		if got != nil {
-			out = got
-		}
-		return got != nil, err
-	}
-	err = s.store.WithIssueLock(ctx, c, s.issueWait(), ready, func(ctx context.Context, st *store.Store) error {
-		cached = false
-		sealed, err := st.Sealed(ctx, c)
-		if err != nil {
-			return err
-		}
-		ictx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
-		defer cancel()
-		issued, err := p.Issue(ictx, sealed.Plain(), s.cfg.Env)
-		if err != nil {
-			return issueRefusal(err)
-		}
-		creds, err := json.Marshal(issued.Credentials)
-		if err != nil {
-			return err
-		}
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		out = &store.CachedCredentials{Credentials: creds, IssuedAt: now}
-		var rotated *connvault.SealedConfig
-		if issued.Rotated != nil {
-			r := providers.Seal(p, issued.Rotated)
-			rotated = &r
-		}
-		if issued.ExpiresAt == nil {
-			static = true
-			if rotated == nil {
-				return nil // handed out as stored: nothing to cache
-			}
-		} else {
-			out.ExpiresAt = issued.ExpiresAt.UTC()
-		}
-		if static {
-			// A rotation without an expiry to cache: store the secrets alone.
-			_, err = st.SaveIssued(context.WithoutCancel(ctx), c, store.CachedCredentials{Credentials: creds, IssuedAt: now, ExpiresAt: now}, rotated)
-			return err
-		}
-		// Stored even if the client has gone: a rotated token must not be lost.
-		_, err = st.SaveIssued(context.WithoutCancel(ctx), c, *out, rotated)
-		return err
-	})
+	got, err := s.credentials(ctx, p, c)
 	if err != nil {
 		return nil, err
 	}
 	var creds map[string]any
-	if err := json.Unmarshal(out.Credentials, &creds); err != nil {
+	if err := json.Unmarshal(got.creds.Credentials, &creds); err != nil {
 		return nil, err
 	}
-	answer := gen.IssuedCredentials{ConnectionId: c.ID, ProviderType: gen.ProviderType(c.ProviderType), Credentials: creds, IssuedAt: out.IssuedAt}
-	details := map[string]any{"cached": cached, "expires_at": nil}
-	if !static {
-		answer.ExpiresAt = &out.ExpiresAt
-		details["expires_at"] = out.ExpiresAt
+	answer := gen.IssuedCredentials{ConnectionId: c.ID, ProviderType: gen.ProviderType(c.ProviderType), Credentials: creds, IssuedAt: got.creds.IssuedAt}
+	details := map[string]any{"cached": got.cached, "expires_at": nil}
+	if !got.static {
+		answer.ExpiresAt = &got.creds.ExpiresAt
+		details["expires_at"] = got.creds.ExpiresAt
 	}
 	s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
 	noStore := "no-store"
 	return gen.IssueCredentials200JSONResponse{Body: answer, Headers: gen.IssueCredentials200ResponseHeaders{CacheControl: &noStore}}, nil
 }
+
+// issuance is what IssueCredentials hands out and how it came by it.
+type issuance struct {
+	creds  *store.CachedCredentials
+	static bool // no expiry: the stored secrets as they are
+	cached bool // issued earlier, from the cache
+}
+
+// credentials finds c's credentials the cheapest safe way: from the cache;
+// from the stored secrets when the provider hands those out as they are
+// (no provider is asked, so no lock is needed); otherwise under the issuing
+// lock, so that one request among all replicas asks the provider.
+func (s *Server) credentials(ctx context.Context, p *providers.Provider, c *connvault.Connection) (issuance, error) {
+	if cached, err := s.store.CachedCredentials(ctx, c); err != nil || cached != nil {
+		return issuance{creds: cached, cached: true}, err
+	}
+	sealed, err := s.store.Sealed(ctx, c)
+	if err != nil {
+		return issuance{}, err
+	}
+	if issued, ok := issueOffline(ctx, p, sealed.Plain(), s.cfg.Env); ok {
+		creds, err := json.Marshal(issued.Credentials)
+		if err != nil {
+			return issuance{}, err
+		}
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		return issuance{creds: &store.CachedCredentials{Credentials: creds, IssuedAt: now}, static: true}, nil
+	}
+	var got issuance
+	ready := func(ctx context.Context, st *store.Store) (bool, error) {
+		cached, err := st.CachedCredentials(ctx, c)
+		if cached != nil {
+			got = issuance{creds: cached, cached: true}
+		}
+		return cached != nil, err
+	}
+	err = s.store.WithIssueLock(ctx, c, s.issueWait(), ready, func(ctx context.Context, st *store.Store) error {
+		var err error
+		got, err = s.issueLocked(ctx, st, p, c)
+		return err
+	})
+	return got, err
+}
+
+// issueLocked is the issuing lock holder's work: ask the provider, cache
+// what expires, store what it rotated.
+func (s *Server) issueLocked(ctx context.Context, st *store.Store, p *providers.Provider, c *connvault.Connection) (issuance, error) {
+	sealed, err := st.Sealed(ctx, c)
+	if err != nil {
+		return issuance{}, err
+	}
+	ictx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
+	defer cancel()
+	issued, err := p.Issue(ictx, sealed.Plain(), s.cfg.Env)
+	if err != nil {
+		return issuance{}, issueRefusal(err)
+	}
+	creds, err := json.Marshal(issued.Credentials)
+	if err != nil {
+		return issuance{}, err
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	got := issuance{creds: &store.CachedCredentials{Credentials: creds, IssuedAt: now}}
+	var rotated *connvault.SealedConfig
+	if issued.Rotated != nil {
+		r := providers.Seal(p, issued.Rotated)
+		rotated = &r
+	}
+	if issued.ExpiresAt == nil {
+		got.static = true
+		if rotated == nil {
+			return got, nil // handed out as stored: nothing to cache
+		}
+		// A rotation without an expiry to cache: store the secrets alone.
+		_, err = st.SaveIssued(context.WithoutCancel(ctx), c, store.CachedCredentials{Credentials: creds, IssuedAt: now, ExpiresAt: now}, rotated)
+		return got, err
+	}
+	got.creds.ExpiresAt = issued.ExpiresAt.UTC()
+	// Stored even if the client has gone: a rotated token must not be lost.
+	_, err = st.SaveIssued(context.WithoutCancel(ctx), c, *got.creds, rotated)
+	return got, err
+}
+
+// issueOffline runs p's issue with every network path closed (HTTP, dials,
+// name lookups fail at once): it answers the credentials, and true, only
+// when they came back static without trying one.
+func issueOffline(ctx context.Context, p *providers.Provider, cfg providers.Config, env providers.Env) (providers.Issued, bool) {
+	var tried atomic.Bool
+	refuse := func() error {
+		tried.Store(true)
+		return errOffline
+	}
+	env.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, refuse() })}
+	env.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, refuse() }
+	env.Lookup = func(context.Context, string) ([]string, error) { return nil, refuse() }
+	issued, err := p.Issue(ctx, cfg, env)
+	ok := err == nil && !tried.Load() && issued.ExpiresAt == nil && issued.Rotated == nil
+	return issued, ok
+}
+
+var errOffline = errors.New("offline: static credentials only")
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // issueRefusal maps a provider's refusal to issue.
 func issueRefusal(err error) error {

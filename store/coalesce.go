@@ -12,20 +12,22 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// coalescer runs the single-row reads that arrive while others are in
-// flight as one pipelined batch: one write to Postgres carries all of them
-// and one read brings their rows back, where each would otherwise pay its
-// own round trip (two system calls here and two in the backend, and the
-// wake-ups between them, which cost more than the lookup itself).
+// coalescer runs the single statements (single-row reads, audit inserts)
+// that arrive while others are in flight as one pipelined batch: one write
+// to Postgres carries all of them and one read brings their answers back,
+// where each would otherwise pay its own round trip (two system calls here
+// and two in the backend, and the wake-ups between them, which cost more
+// than a lookup itself) and each insert its own commit.
 //
-// A read runs at once, alone, while fewer than maxInFlight reads or batches
-// are running, so a quiet server adds no wait; under load the reads that
-// queue behind them leave together. Every read is sent after it arrived,
-// so it sees every write committed before the request came in.
+// A statement runs at once, alone, while fewer than maxInFlight statements
+// or batches are running, so a quiet server adds no wait; under load the
+// ones that queue behind them leave together. Every statement is sent
+// after it arrived, so it sees every write committed before the request
+// came in, and a write is committed when its caller returns.
 //
-// It is a sqlcdb.DBTX: the generated QueryRow methods run through it
-// unchanged, scanning straight into their own destinations (the reader
-// waits while the batch scans for it). Exec and Query go to the pool.
+// It is a sqlcdb.DBTX: the generated QueryRow and Exec methods run through
+// it unchanged, scanning straight into their own destinations (the caller
+// waits while the batch scans for it). Query goes to the pool.
 type coalescer struct {
 	bounded
 	pool        *pgxpool.Pool
@@ -33,17 +35,20 @@ type coalescer struct {
 
 	mu       sync.Mutex
 	inFlight int
-	pending  []*queuedRead
+	pending  []*queuedStatement
 }
 
-// queuedRead is one QueryRow waiting for its row.
-type queuedRead struct {
+// queuedStatement is one statement waiting for its answer: a QueryRow's row
+// (dest) or, for an Exec, its command tag.
+type queuedStatement struct {
 	sql  string
 	args []any
 	dest []any
+	exec bool
+	tag  pgconn.CommandTag
 	err  error
 	// state moves from queued to taken (a batch will scan into dest) or to
-	// abandoned (the reader's context ended first): whichever comes first.
+	// abandoned (the caller's context ended first): whichever comes first.
 	state atomic.Int32
 	done  chan struct{}
 }
@@ -66,6 +71,12 @@ func newCoalescer(pool *pgxpool.Pool, timeout time.Duration) *coalescer {
 	}
 }
 
+func (c *coalescer) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	q := &queuedStatement{sql: sql, args: args, exec: true, done: make(chan struct{})}
+	err := c.do(ctx, q)
+	return q.tag, err
+}
+
 func (c *coalescer) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return coalescedRow{c: c, ctx: ctx, sql: sql, args: args}
 }
@@ -78,10 +89,10 @@ type coalescedRow struct {
 }
 
 func (r coalescedRow) Scan(dest ...any) error {
-	return r.c.read(r.ctx, &queuedRead{sql: r.sql, args: r.args, dest: dest, done: make(chan struct{})})
+	return r.c.do(r.ctx, &queuedStatement{sql: r.sql, args: r.args, dest: dest, done: make(chan struct{})})
 }
 
-func (c *coalescer) read(ctx context.Context, q *queuedRead) error {
+func (c *coalescer) do(ctx context.Context, q *queuedStatement) error {
 	c.mu.Lock()
 	c.pending = append(c.pending, q)
 	if c.inFlight < c.maxInFlight {
@@ -108,9 +119,9 @@ func (c *coalescer) read(ctx context.Context, q *queuedRead) error {
 }
 
 // lead runs batch, then hands what queued meanwhile to a new leader, so the
-// reader that led returns with its own row at once.
-func (c *coalescer) lead(batch []*queuedRead) {
-	c.run(batch)
+// caller that led returns with its own answer at once.
+func (c *coalescer) lead(batch []*queuedStatement) {
+	c.send(batch)
 	c.mu.Lock()
 	if len(c.pending) == 0 {
 		c.inFlight--
@@ -123,11 +134,11 @@ func (c *coalescer) lead(batch []*queuedRead) {
 	go c.lead(next)
 }
 
-// run sends the reads still wanted as one batch under the store's
-// deadline, not any one reader's: a reader that leaves does not cancel
-// the others' reads.
-func (c *coalescer) run(batch []*queuedRead) {
-	live := make([]*queuedRead, 0, len(batch))
+// send sends the statements still wanted as one batch under the store's
+// deadline, not any one caller's: a caller that leaves does not cancel
+// the others' statements.
+func (c *coalescer) send(batch []*queuedStatement) {
+	live := make([]*queuedStatement, 0, len(batch))
 	for _, q := range batch {
 		if q.state.CompareAndSwap(queued, taken) {
 			live = append(live, q)
@@ -139,9 +150,8 @@ func (c *coalescer) run(batch []*queuedRead) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	if len(live) == 1 {
-		q := live[0]
-		q.err = c.pool.QueryRow(ctx, q.sql, q.args...).Scan(q.dest...)
-		close(q.done)
+		live[0].runAlone(ctx, c.pool)
+		close(live[0].done)
 		return
 	}
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(live))}
@@ -151,22 +161,45 @@ func (c *coalescer) run(batch []*queuedRead) {
 	results := c.pool.SendBatch(ctx, b)
 	failed := false
 	for _, q := range live {
-		q.err = results.QueryRow().Scan(q.dest...)
+		if q.exec {
+			q.tag, q.err = results.Exec()
+		} else {
+			q.err = results.QueryRow().Scan(q.dest...)
+		}
 		var pgErr *pgconn.PgError
 		failed = failed || errors.As(q.err, &pgErr)
 	}
-	_ = results.Close() // its error is each read's error already
-	if failed {
-		// A statement that fails aborts the ones after it in the batch:
-		// give each read that failed its own answer.
+	var pgErr *pgconn.PgError
+	if err := results.Close(); errors.As(err, &pgErr) {
+		failed = true // the commit that ends the batch was refused
+	} else if err != nil {
+		// The connection failed: whether the writes committed is unknown,
+		// so they are not run again.
 		for _, q := range live {
-			var pgErr *pgconn.PgError
-			if errors.As(q.err, &pgErr) {
-				q.err = c.pool.QueryRow(ctx, q.sql, q.args...).Scan(q.dest...)
+			if q.exec && q.err == nil {
+				q.err = err
+			}
+		}
+	}
+	if failed {
+		// The batch is one implicit transaction: a statement that fails
+		// aborts the ones after it and rolls back the writes before it.
+		// Run each write, and each read that failed, on its own.
+		for _, q := range live {
+			if q.exec || q.err != nil {
+				q.runAlone(ctx, c.pool)
 			}
 		}
 	}
 	for _, q := range live {
 		close(q.done)
 	}
+}
+
+func (q *queuedStatement) runAlone(ctx context.Context, pool *pgxpool.Pool) {
+	if q.exec {
+		q.tag, q.err = pool.Exec(ctx, q.sql, q.args...)
+		return
+	}
+	q.err = pool.QueryRow(ctx, q.sql, q.args...).Scan(q.dest...)
 }

@@ -99,6 +99,65 @@ func TestQueuedReadsShareOneTrip(t *testing.T) {
 	}
 }
 
+// Writes that share a batch with a statement that fails are not lost: the
+// batch is one implicit transaction, rolled back by the failure, so each
+// write runs again on its own and is committed when its caller returns.
+func TestBatchedWritesSurviveAFailingNeighbour(t *testing.T) {
+	ctx := context.Background()
+	pool := connvaulttest.Pool(t)
+	table := fmt.Sprintf("coalesce_probe_%d", time.Now().UnixNano())
+	if _, err := pool.Exec(ctx, "CREATE TABLE "+table+" (n int PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP TABLE "+table) })
+	db := store.NewCoalescer(pool, 5*time.Second, 1)
+
+	slow := make(chan error, 1)
+	go func() {
+		var at time.Time
+		slow <- db.QueryRow(ctx, `SELECT now() FROM pg_sleep(0.3)`).Scan(&at)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	writeErrs := make([]error, 10)
+	insert := func(i int) {
+		wg.Go(func() { _, writeErrs[i] = db.Exec(ctx, "INSERT INTO "+table+" (n) VALUES ($1)", i) })
+		time.Sleep(5 * time.Millisecond) // queue in order
+	}
+	for i := range 5 {
+		insert(i)
+	}
+	var divErr error
+	wg.Go(func() {
+		var n int
+		divErr = db.QueryRow(ctx, `SELECT 1 / $1::int`, 0).Scan(&n)
+	})
+	time.Sleep(5 * time.Millisecond)
+	for i := 5; i < 10; i++ {
+		insert(i)
+	}
+	wg.Wait()
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(divErr, &pgErr) || pgErr.Code != "22012" {
+		t.Errorf("the failing statement: %v, want SQLSTATE 22012", divErr)
+	}
+	for i, err := range writeErrs {
+		if err != nil {
+			t.Errorf("insert %d: %v", i, err)
+		}
+	}
+	var rows int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 10 {
+		t.Errorf("%d rows committed, want the 10 acknowledged", rows)
+	}
+}
+
 // Many concurrent lookups by id and by name through the store, some of
 // them for rows that do not exist, each get their own answer.
 func TestConcurrentLookupsEachGetTheirOwnRow(t *testing.T) {

@@ -79,9 +79,9 @@ func (s *Store) GetConnection(ctx context.Context, orgID, identifier string) (*c
 	var row sqlcdb.Connection
 	var err error
 	if strings.HasPrefix(identifier, "conn_") {
-		row, err = s.reads.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: orgID, ConnectionID: identifier})
+		row, err = s.batched.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: orgID, ConnectionID: identifier})
 	} else {
-		row, err = s.reads.GetConnectionByName(ctx, sqlcdb.GetConnectionByNameParams{InternalID: orgID, Name: identifier})
+		row, err = s.batched.GetConnectionByName(ctx, sqlcdb.GetConnectionByNameParams{InternalID: orgID, Name: identifier})
 	}
 	if err != nil {
 		return nil, mapError(err, "connection")
@@ -99,7 +99,7 @@ func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault
 	if !ok {
 		return nil, fmt.Errorf("connection %s: secrets are encrypted under key %s, which this server does not have", c.ID, *c.SecretKeyID)
 	}
-	plain, err := s.q.DecryptSecrets(ctx, sqlcdb.DecryptSecretsParams{
+	plain, err := s.batched.DecryptSecrets(ctx, sqlcdb.DecryptSecretsParams{
 		EncryptionKey: pass, InternalID: c.OrgID, ConnectionID: c.ID, SecretKeyID: c.SecretKeyID,
 	})
 	if err != nil {

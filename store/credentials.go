@@ -26,7 +26,7 @@ const ReuseMargin = 5 * time.Minute
 // CachedCredentials answers the cached token of c while it is good for
 // ReuseMargin more; nil when there is none.
 func (s *Store) CachedCredentials(ctx context.Context, c *connvault.Connection) (*CachedCredentials, error) {
-	row, err := s.q.CachedCredentials(ctx, sqlcdb.CachedCredentialsParams{
+	row, err := s.batched.CachedCredentials(ctx, sqlcdb.CachedCredentialsParams{
 		EncryptionKey: s.currentPassphrase(), InternalID: c.OrgID, ConnectionID: c.ID,
 		SecretKeyID: s.keys.CurrentID, MarginSeconds: ReuseMargin.Seconds(),
 	})
@@ -126,7 +126,7 @@ func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (*Store, func()
 		return nil, nil, nil
 	}
 	heldQ := sqlcdb.New(bounded{db: conn, timeout: s.queryTimeout})
-	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout, q: heldQ, reads: heldQ}
+	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout, q: heldQ, batched: heldQ}
 	return held, func() {
 		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.queryTimeout)
 		defer cancel()

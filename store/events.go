@@ -31,7 +31,7 @@ func (s *Store) RecordEvent(ctx context.Context, e NewEvent) error {
 	if err != nil || string(details) == "null" {
 		details = []byte("{}")
 	}
-	err = s.q.InsertEvent(ctx, sqlcdb.InsertEventParams{
+	err = s.batched.InsertEvent(ctx, sqlcdb.InsertEventParams{
 		InternalID: e.OrgID, Action: string(e.Action), ConnectionID: orNil(e.ConnectionID),
 		ActorUserID: orNil(e.ActorUserID), ActorKeyID: orNil(e.ActorKeyID), RequestID: orNil(e.RequestID), Details: details,
 	})

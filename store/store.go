@@ -30,9 +30,10 @@ type Store struct {
 	// connection held for a while (see WithIssueLock).
 	db database
 	q  *sqlcdb.Queries
-	// reads runs GetConnection's lookups, coalesced under load (see
+	// batched runs the hot paths' single statements (lookups, secrets,
+	// cached credentials, audit events), sharing trips under load (see
 	// coalescer); on a held connection it is q.
-	reads        *sqlcdb.Queries
+	batched      *sqlcdb.Queries
 	keys         Keyring
 	queryTimeout time.Duration
 }
@@ -55,7 +56,7 @@ func (s *Store) WithQueryTimeout(d time.Duration) *Store {
 		d = DefaultQueryTimeout
 	}
 	return &Store{pool: s.pool, db: s.pool, keys: s.keys, queryTimeout: d,
-		q: sqlcdb.New(bounded{db: s.pool, timeout: d}), reads: sqlcdb.New(newCoalescer(s.pool, d))}
+		q: sqlcdb.New(bounded{db: s.pool, timeout: d}), batched: sqlcdb.New(newCoalescer(s.pool, d))}
 }
 
 // OpenOptions adjust Open.

@@ -27,6 +27,7 @@ import (
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/store"
 	"github.com/connvault/connvault/store/sqlcdb"
+	"github.com/jackc/pgx/v5"
 )
 
 const benchKey = "bench-encryption-key-0123456789abcdef-0123456789"
@@ -540,28 +541,44 @@ func httpCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
 	return e.do(ctx, "POST", "/v1/organizations/connections/"+t.id+"/credentials", t.org, nil)
 }
 
-// floorCredentialsStatic is the SQL of a static issue: the row and the
-// decryption of its secrets.
+// floorCredentialsStatic is the SQL of a static issue: the row, the cache
+// lookup that misses, the decryption of its secrets and the audit event.
 func floorCredentialsStatic(ctx context.Context, e *env, r *rand.Rand) error {
 	t := e.pick(r)
 	row, err := e.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
 	if err != nil {
 		return err
 	}
-	_, err = e.q.DecryptSecrets(ctx, sqlcdb.DecryptSecretsParams{EncryptionKey: e.keys.CurrentPassphrase(),
-		InternalID: row.InternalID, ConnectionID: row.ConnectionID, SecretKeyID: row.SecretKeyID})
-	return err
+	if _, err := e.cachedCredentials(ctx, row); !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("static credentials cached: %v", err)
+	}
+	if _, err = e.q.DecryptSecrets(ctx, sqlcdb.DecryptSecretsParams{EncryptionKey: e.keys.CurrentPassphrase(),
+		InternalID: row.InternalID, ConnectionID: row.ConnectionID, SecretKeyID: row.SecretKeyID}); err != nil {
+		return err
+	}
+	return e.issueEvent(ctx, row)
 }
 
-// floorCredentialsCached is the SQL of a cache hit: the row and the
-// decryption of the cached token.
+// floorCredentialsCached is the SQL of a cache hit: the row, the decryption
+// of the cached token and the audit event.
 func floorCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
 	t := e.fx.keyPair
 	row, err := e.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
 	if err != nil {
 		return err
 	}
-	_, err = e.q.CachedCredentials(ctx, sqlcdb.CachedCredentialsParams{EncryptionKey: e.keys.CurrentPassphrase(),
+	if _, err = e.cachedCredentials(ctx, row); err != nil {
+		return err
+	}
+	return e.issueEvent(ctx, row)
+}
+
+func (e *env) cachedCredentials(ctx context.Context, row sqlcdb.Connection) (sqlcdb.CachedCredentialsRow, error) {
+	return e.q.CachedCredentials(ctx, sqlcdb.CachedCredentialsParams{EncryptionKey: e.keys.CurrentPassphrase(),
 		InternalID: row.InternalID, ConnectionID: row.ConnectionID, SecretKeyID: e.keys.CurrentID, MarginSeconds: store.ReuseMargin.Seconds()})
-	return err
+}
+
+func (e *env) issueEvent(ctx context.Context, row sqlcdb.Connection) error {
+	return e.q.InsertEvent(ctx, sqlcdb.InsertEventParams{InternalID: row.InternalID, Action: string(connvault.ActionCredentialsIssue),
+		ConnectionID: &row.ConnectionID, Details: []byte(`{"cached": false, "expires_at": null}`)})
 }
