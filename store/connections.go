@@ -407,7 +407,7 @@ func (s *Store) ListConnections(ctx context.Context, f ListFilter) (*ListResult,
 	}
 	var n int64
 	if p.Search == nil {
-		n, err = s.q.SumConnectionCounts(ctx, sqlcdb.SumConnectionCountsParams{
+		n, err = s.batched.SumConnectionCounts(ctx, sqlcdb.SumConnectionCountsParams{
 			InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive,
 		})
 	} else {

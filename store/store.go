@@ -30,9 +30,11 @@ type Store struct {
 	// connection held for a while (see WithIssueLock).
 	db database
 	q  *sqlcdb.Queries
-	// batched runs the hot paths' single statements (lookups, secrets,
-	// cached credentials, audit events), sharing trips under load (see
-	// coalescer); on a held connection it is q.
+	// batched runs the hot paths' short single statements (lookups,
+	// secrets, cached credentials, list totals from counters, audit
+	// events), sharing trips under load (see coalescer); on a held
+	// connection it is q. Statements that may run long (a COUNT, a page)
+	// stay off it: one would hold up every statement batched with it.
 	batched      *sqlcdb.Queries
 	keys         Keyring
 	queryTimeout time.Duration
