@@ -36,9 +36,11 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 	if err != nil {
 		return nil, err
 	}
-	var creds map[string]any
-	if err := json.Unmarshal(got.creds.Credentials, &creds); err != nil {
-		return nil, err
+	creds := got.plain
+	if creds == nil {
+		if err := json.Unmarshal(got.creds.Credentials, &creds); err != nil {
+			return nil, err
+		}
 	}
 	answer := gen.IssuedCredentials{ConnectionId: c.ID, ProviderType: gen.ProviderType(c.ProviderType), Credentials: creds, IssuedAt: got.creds.IssuedAt}
 	details := map[string]any{"cached": got.cached, "expires_at": nil}
@@ -54,6 +56,7 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 // issuance is what IssueCredentials hands out and how it came by it.
 type issuance struct {
 	creds  *store.CachedCredentials
+	plain  map[string]any // creds.Credentials decoded, when issued just now
 	static bool // no expiry: the stored secrets as they are
 	cached bool // issued earlier, from the cache
 }
@@ -71,12 +74,8 @@ func (s *Server) credentials(ctx context.Context, p *providers.Provider, c *conn
 		return issuance{}, err
 	}
 	if issued, ok := issueOffline(ctx, p, sealed.Plain(), s.cfg.Env); ok {
-		creds, err := json.Marshal(issued.Credentials)
-		if err != nil {
-			return issuance{}, err
-		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		return issuance{creds: &store.CachedCredentials{Credentials: creds, IssuedAt: now}, static: true}, nil
+		return issuance{creds: &store.CachedCredentials{IssuedAt: now}, plain: issued.Credentials, static: true}, nil
 	}
 	var got issuance
 	ready := func(ctx context.Context, st *store.Store) (bool, error) {
@@ -112,7 +111,7 @@ func (s *Server) issueLocked(ctx context.Context, st *store.Store, p *providers.
 		return issuance{}, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	got := issuance{creds: &store.CachedCredentials{Credentials: creds, IssuedAt: now}}
+	got := issuance{creds: &store.CachedCredentials{Credentials: creds, IssuedAt: now}, plain: issued.Credentials}
 	var rotated *connvault.SealedConfig
 	if issued.Rotated != nil {
 		r := providers.Seal(p, issued.Rotated)
