@@ -41,6 +41,20 @@ func TestCredentialsOfStaticSecrets(t *testing.T) {
 	if strings.Contains(h.Logs(), "s3-secret-static") {
 		t.Error("the secret is in the log")
 	}
+	// Issued again (the server now knows this version issues static
+	// credentials) and after the secret changed: always what is stored.
+	if again := issued(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil)); again.Credentials["secret_access_key"] != "s3-secret-static" {
+		t.Fatalf("issued again: %+v", again)
+	}
+	patched := h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"provider_config": map[string]any{
+		"credentials": map[string]any{"type": "access_key", "access_key_id": "AKIAEXAMPLE", "secret_access_key": "s3-secret-rotated"}},
+		"test_before_save": false})
+	if patched.Status != 200 {
+		t.Fatalf("PATCH: %d %s", patched.Status, patched.Body)
+	}
+	if rotated := issued(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil)); rotated.Credentials["secret_access_key"] != "s3-secret-rotated" {
+		t.Fatalf("issued after the secret changed: %+v", rotated)
+	}
 	// Only ACTIVE connections hand out credentials.
 	h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"status": "SUSPENDED"})
 	wantError(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil), 409, "ConflictError")

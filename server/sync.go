@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,23 +58,30 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 type issuance struct {
 	creds  *store.CachedCredentials
 	plain  map[string]any // creds.Credentials decoded, when issued just now
-	static bool // no expiry: the stored secrets as they are
-	cached bool // issued earlier, from the cache
+	static bool           // no expiry: the stored secrets as they are
+	cached bool           // issued earlier, from the cache
 }
 
 // credentials finds c's credentials the cheapest safe way: from the cache;
 // from the stored secrets when the provider hands those out as they are
 // (no provider is asked, so no lock is needed); otherwise under the issuing
 // lock, so that one request among all replicas asks the provider.
+//
+// Whether a connection's credentials are static depends on its config
+// only, so once a version of it issued static credentials, its next issues
+// skip the cache lookup.
 func (s *Server) credentials(ctx context.Context, p *providers.Provider, c *connvault.Connection) (issuance, error) {
-	if cached, err := s.store.CachedCredentials(ctx, c); err != nil || cached != nil {
-		return issuance{creds: cached, cached: true}, err
+	if !s.static.has(c) {
+		if cached, err := s.store.CachedCredentials(ctx, c); err != nil || cached != nil {
+			return issuance{creds: cached, cached: true}, err
+		}
 	}
 	sealed, err := s.store.Sealed(ctx, c)
 	if err != nil {
 		return issuance{}, err
 	}
 	if issued, ok := issueOffline(ctx, p, sealed.Plain(), s.cfg.Env); ok {
+		s.static.add(c)
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		return issuance{creds: &store.CachedCredentials{IssuedAt: now}, plain: issued.Credentials, static: true}, nil
 	}
@@ -150,6 +158,38 @@ func issueOffline(ctx context.Context, p *providers.Provider, cfg providers.Conf
 }
 
 var errOffline = errors.New("offline: static credentials only")
+
+// staticIssues is a set of connection versions (any change to a
+// connection makes a new version) whose credentials were issued static.
+// It forgets everything when it reaches maxStaticIssues: at worst an issue
+// then looks in the cache once more.
+type staticIssues struct {
+	mu  sync.Mutex
+	set map[staticKey]struct{}
+}
+
+type staticKey struct {
+	org, id string
+	version int64
+}
+
+const maxStaticIssues = 100_000
+
+func (si *staticIssues) has(c *connvault.Connection) bool {
+	si.mu.Lock()
+	defer si.mu.Unlock()
+	_, ok := si.set[staticKey{c.OrgID, c.ID, c.Version}]
+	return ok
+}
+
+func (si *staticIssues) add(c *connvault.Connection) {
+	si.mu.Lock()
+	defer si.mu.Unlock()
+	if si.set == nil || len(si.set) >= maxStaticIssues {
+		si.set = make(map[staticKey]struct{})
+	}
+	si.set[staticKey{c.OrgID, c.ID, c.Version}] = struct{}{}
+}
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
