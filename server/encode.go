@@ -75,6 +75,36 @@ var (
 	_ gen.ListConnectionsGetResponseObject = listAnswer(nil)
 )
 
+// credentialsAnswer is issued credentials, encoded in gen.IssuedCredentials'
+// shape. The credentials are JSON already (cached as JSON, or marshalled
+// once when issued), so they are copied, not decoded and encoded again.
+type credentialsAnswer []byte
+
+// VisitIssueCredentialsResponse implements gen.IssueCredentialsResponseObject.
+func (a credentialsAnswer) VisitIssueCredentialsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Cache-Control", "no-store")
+	return connectionAnswer(a).write(w)
+}
+
+var _ gen.IssueCredentialsResponseObject = credentialsAnswer(nil)
+
+// encodeCredentials encodes issued credentials; credentials is a JSON
+// object as encoding/json writes it.
+func encodeCredentials(connID, providerType string, credentials []byte, issuedAt time.Time, expiresAt *time.Time) credentialsAnswer {
+	b := make([]byte, 0, 160+len(credentials))
+	b = append(b, `{"connection_id":`...)
+	b = appendString(b, connID)
+	b = append(b, `,"credentials":`...)
+	b = append(b, credentials...)
+	b = append(b, `,"expires_at":`...)
+	b = appendOptTime(b, expiresAt)
+	b = append(b, `,"issued_at":`...)
+	b = appendTime(b, issuedAt)
+	b = append(b, `,"provider_type":`...)
+	b = appendString(b, providerType)
+	return append(b, "}\n"...)
+}
+
 // encodeConnection encodes one connection as its answer.
 func encodeConnection(c *connvault.Connection) connectionAnswer {
 	return append(appendConnection(make([]byte, 0, 1024), c), '\n')

@@ -89,6 +89,19 @@ func TestEncoderMatchesTheGeneratedModel(t *testing.T) {
 			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
 		}
 	}
+	// Issued credentials, static and expiring.
+	creds := map[string]any{"access_token": "tok<&>\u2028", "headers": map[string]any{"X-Api-Key": "k"}, "n": 1.5}
+	raw, _ := json.Marshal(creds)
+	for _, expires := range []*time.Time{nil, &later} {
+		ours := encodeCredentials("conn_c", "box", raw, now, expires)
+		reference, err := json.Marshal(gen.IssuedCredentials{ConnectionId: "conn_c", ProviderType: "box", Credentials: creds, IssuedAt: now, ExpiresAt: expires})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(ours) != string(reference)+"\n" {
+			t.Errorf("credentials encodings differ:\nours %s\nwant %s", ours, reference)
+		}
+	}
 	// A list page decodes into the generated type.
 	next, link := "cursor", "/v1/organizations/connections?limit=2&offset=2"
 	page := encodeList([]*connvault.Connection{full, bare}, gen.Pagination{Page: 1, PageSize: 2, Total: 3, TotalPages: 2, NextCursor: &next, NextPage: &link})

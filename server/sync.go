@@ -37,29 +37,21 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 	if err != nil {
 		return nil, err
 	}
-	creds := got.plain
-	if creds == nil {
-		if err := json.Unmarshal(got.creds.Credentials, &creds); err != nil {
-			return nil, err
-		}
-	}
-	answer := gen.IssuedCredentials{ConnectionId: c.ID, ProviderType: gen.ProviderType(c.ProviderType), Credentials: creds, IssuedAt: got.creds.IssuedAt}
+	var expiresAt *time.Time
 	details := map[string]any{"cached": got.cached, "expires_at": nil}
 	if !got.static {
-		answer.ExpiresAt = &got.creds.ExpiresAt
+		expiresAt = &got.creds.ExpiresAt
 		details["expires_at"] = got.creds.ExpiresAt
 	}
 	s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
-	noStore := "no-store"
-	return gen.IssueCredentials200JSONResponse{Body: answer, Headers: gen.IssueCredentials200ResponseHeaders{CacheControl: &noStore}}, nil
+	return encodeCredentials(c.ID, c.ProviderType, got.creds.Credentials, got.creds.IssuedAt, expiresAt), nil
 }
 
 // issuance is what IssueCredentials hands out and how it came by it.
 type issuance struct {
 	creds  *store.CachedCredentials
-	plain  map[string]any // creds.Credentials decoded, when issued just now
-	static bool           // no expiry: the stored secrets as they are
-	cached bool           // issued earlier, from the cache
+	static bool // no expiry: the stored secrets as they are
+	cached bool // issued earlier, from the cache
 }
 
 // credentials finds c's credentials the cheapest safe way: from the cache;
@@ -82,8 +74,12 @@ func (s *Server) credentials(ctx context.Context, p *providers.Provider, c *conn
 	}
 	if issued, ok := issueOffline(ctx, p, sealed.Plain(), s.cfg.Env); ok {
 		s.static.add(c)
+		creds, err := json.Marshal(issued.Credentials)
+		if err != nil {
+			return issuance{}, err
+		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		return issuance{creds: &store.CachedCredentials{IssuedAt: now}, plain: issued.Credentials, static: true}, nil
+		return issuance{creds: &store.CachedCredentials{Credentials: creds, IssuedAt: now}, static: true}, nil
 	}
 	var got issuance
 	ready := func(ctx context.Context, st *store.Store) (bool, error) {
@@ -119,7 +115,7 @@ func (s *Server) issueLocked(ctx context.Context, st *store.Store, p *providers.
 		return issuance{}, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	got := issuance{creds: &store.CachedCredentials{Credentials: creds, IssuedAt: now}, plain: issued.Credentials}
+	got := issuance{creds: &store.CachedCredentials{Credentials: creds, IssuedAt: now}}
 	var rotated *connvault.SealedConfig
 	if issued.Rotated != nil {
 		r := providers.Seal(p, issued.Rotated)
