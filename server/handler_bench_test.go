@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -72,6 +73,22 @@ func BenchmarkHandlerGetByID(b *testing.B) {
 	for b.Loop() {
 		serve(b, h, "GET", path, nil, 200)
 	}
+}
+
+// Eight concurrent callers, as at the load generator's concurrency 8:
+// lookups that queue behind one in flight share a trip to Postgres.
+func BenchmarkHandlerGetByIDConcurrent8(b *testing.B) {
+	h := benchServer(b)
+	id := create(b, h, s3Create("bench by id, concurrent")).ConnectionId
+	path := connPath(id)
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+	defer cpuPerOp(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			serve(b, h, "GET", path, nil, 200)
+		}
+	})
 }
 
 func BenchmarkHandlerGetByName(b *testing.B) {

@@ -138,6 +138,15 @@ func (c *coalescer) lead(batch []*queuedStatement) {
 // deadline, not any one caller's: a caller that leaves does not cancel
 // the others' statements.
 func (c *coalescer) send(batch []*queuedStatement) {
+	if len(batch) == 1 { // alone: no batch to build
+		if q := batch[0]; q.state.CompareAndSwap(queued, taken) {
+			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+			defer cancel()
+			q.runAlone(ctx, c.pool)
+			close(q.done)
+		}
+		return
+	}
 	live := make([]*queuedStatement, 0, len(batch))
 	for _, q := range batch {
 		if q.state.CompareAndSwap(queued, taken) {
