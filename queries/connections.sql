@@ -4,8 +4,9 @@
 -- in connection_secrets, read only by DecryptSecrets.
 
 -- name: InsertConnection :one
--- The row and its encrypted secrets in one statement (one round trip, one
--- implicit transaction).
+-- The row, its encrypted secrets and, when event_action is given, its audit
+-- event in one statement (one round trip, one implicit transaction: the
+-- event is recorded exactly when the connection is).
 -- compress-algo=0: compressing before encrypting leaks length information.
 -- s2k-mode=1: the key is 256 random bits, so iterated key stretching would
 -- only cost time.
@@ -27,6 +28,12 @@ WITH inserted AS (
            pgp_sym_encrypt(sqlc.narg(secrets_json)::text, @encryption_key::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1')
     FROM inserted i
     WHERE sqlc.narg(secrets_json)::text IS NOT NULL
+), audited AS (
+    INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
+    SELECT i.internal_id, sqlc.narg(event_action)::text, i.connection_id, sqlc.narg(event_actor_user_id),
+           sqlc.narg(event_actor_key_id), sqlc.narg(event_request_id), sqlc.narg(event_details)::jsonb
+    FROM inserted i
+    WHERE sqlc.narg(event_action)::text IS NOT NULL
 )
 SELECT * FROM inserted;
 

@@ -16,12 +16,17 @@ import (
 // failure to record is logged, not answered: the change it describes has
 // happened.
 func (s *Server) record(ctx context.Context, action connvault.Action, connID string, details map[string]any) {
-	who := principal(ctx)
-	e := store.NewEvent{OrgID: who.OrgID, Action: action, ConnectionID: connID, ActorUserID: who.UserID,
-		ActorKeyID: who.KeyID, RequestID: requestID(ctx), Details: details}
-	if err := s.store.RecordEvent(context.WithoutCancel(ctx), e); err != nil {
+	e := event(ctx, action, connID, details)
+	if err := s.store.RecordEvent(context.WithoutCancel(ctx), *e); err != nil {
 		s.log.ErrorContext(ctx, "audit event not recorded", "action", string(action), "error", err.Error())
 	}
+}
+
+// event is the audit event of action by the request's principal.
+func event(ctx context.Context, action connvault.Action, connID string, details map[string]any) *store.NewEvent {
+	who := principal(ctx)
+	return &store.NewEvent{OrgID: who.OrgID, Action: action, ConnectionID: connID, ActorUserID: who.UserID,
+		ActorKeyID: who.KeyID, RequestID: requestID(ctx), Details: details}
 }
 
 // recordStatus records a status change, if there was one.

@@ -118,13 +118,13 @@ func (s *Server) create(ctx context.Context, who store.Principal, in createInput
 		Config:       providers.Seal(p, config),
 		Metadata:     in.Metadata,
 		// A check that passed before saving is recorded with the row.
-		Health: connvault.NewHealth(time.Now().UTC(), tested, s.cfg.Schedule),
+		Health:  connvault.NewHealth(time.Now().UTC(), tested, s.cfg.Schedule),
+		Created: event(ctx, connvault.ActionCreated, "", map[string]any{"provider_type": in.ProviderType, "tested": tested}),
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "connection created", "org", c.OrgID, "connection_id", c.ID, "provider_type", c.ProviderType)
-	s.record(ctx, connvault.ActionCreated, c.ID, map[string]any{"provider_type": c.ProviderType, "tested": tested})
 	return c, nil
 }
 

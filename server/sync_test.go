@@ -81,6 +81,9 @@ func TestAuditTrail(t *testing.T) {
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Create("audited"))
 	id := c.ConnectionId
+	// A refused create records nothing: the event is written by the row's
+	// own statement.
+	wantError(t, h.Call(t, "POST", connectionsPath, s3Create("audited")), 409, "AlreadyExistsError")
 	h.Call(t, "PATCH", connPath(id), map[string]any{"name": "audited 2", "test_before_save": false,
 		"provider_config": map[string]any{"credentials": map[string]any{"secret_access_key": "new-audited-secret"}}})
 	h.Call(t, "PATCH", connPath(id), map[string]any{"status": "SUSPENDED"})
@@ -110,6 +113,10 @@ func TestAuditTrail(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), "provider_config.credentials.secret_access_key") || !strings.Contains(string(raw), `"name"`) {
 		t.Errorf("the update does not name its fields: %s", raw)
+	}
+	created := decodeAnswer[client.EventList](t, h.Call(t, "GET", "/v1/organizations/events?action=connection.created", nil), "events")
+	if len(created.Results) != 1 || created.Results[0].ConnectionId == nil || *created.Results[0].ConnectionId != id {
+		t.Errorf("connection.created events: %+v", created.Results)
 	}
 	all := decodeAnswer[client.EventList](t, h.Call(t, "GET", "/v1/organizations/events?action=api_key.created", nil), "events")
 	if len(all.Results) != 1 || all.Results[0].ConnectionId != nil {

@@ -32,6 +32,10 @@ type NewConnection struct {
 	Metadata map[string]any
 	// Health is the new connection's health (connvault.NewHealth).
 	Health connvault.Health
+	// Created, when set, is the audit event recorded with the connection,
+	// in the same statement; its organization and connection are the new
+	// connection's.
+	Created *NewEvent
 }
 
 // CreateConnection stores a new connection and its encrypted secrets in
@@ -47,7 +51,7 @@ func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvau
 	if h.Status == "" {
 		h = connvault.NewHealth(now, false, connvault.DefaultSchedule)
 	}
-	row, err := s.q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
+	params := sqlcdb.InsertConnectionParams{
 		InternalID:      n.OrgID,
 		ConnectionID:    connvault.NewConnectionID(),
 		Name:            n.Name,
@@ -66,7 +70,13 @@ func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvau
 		NextCheckAt:     h.NextCheckAt,
 		SecretsJson:     secretsJSON,
 		EncryptionKey:   s.currentPassphrase(),
-	})
+	}
+	if e := n.Created; e != nil {
+		action := string(e.Action)
+		params.EventAction, params.EventDetails = &action, eventDetails(e.Details)
+		params.EventActorUserID, params.EventActorKeyID, params.EventRequestID = orNil(e.ActorUserID), orNil(e.ActorKeyID), orNil(e.RequestID)
+	}
+	row, err := s.q.InsertConnection(ctx, params)
 	if err != nil {
 		return nil, mapError(err, "connection")
 	}

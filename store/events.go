@@ -27,15 +27,20 @@ type NewEvent struct {
 
 // RecordEvent appends an event to the audit trail.
 func (s *Store) RecordEvent(ctx context.Context, e NewEvent) error {
-	details, err := json.Marshal(e.Details)
-	if err != nil || string(details) == "null" {
-		details = []byte("{}")
-	}
-	err = s.batched.InsertEvent(ctx, sqlcdb.InsertEventParams{
+	err := s.batched.InsertEvent(ctx, sqlcdb.InsertEventParams{
 		InternalID: e.OrgID, Action: string(e.Action), ConnectionID: orNil(e.ConnectionID),
-		ActorUserID: orNil(e.ActorUserID), ActorKeyID: orNil(e.ActorKeyID), RequestID: orNil(e.RequestID), Details: details,
+		ActorUserID: orNil(e.ActorUserID), ActorKeyID: orNil(e.ActorKeyID), RequestID: orNil(e.RequestID), Details: eventDetails(e.Details),
 	})
 	return mapError(err, "event")
+}
+
+// eventDetails encodes an event's details as a JSON object.
+func eventDetails(details map[string]any) []byte {
+	b, err := json.Marshal(details)
+	if err != nil || string(b) == "null" {
+		return []byte("{}")
+	}
+	return b
 }
 
 func orNil(s string) *string {

@@ -324,29 +324,40 @@ WITH inserted AS (
            pgp_sym_encrypt($17::text, $18::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1')
     FROM inserted i
     WHERE $17::text IS NOT NULL
+), audited AS (
+    INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
+    SELECT i.internal_id, $19::text, i.connection_id, $20,
+           $21, $22, $23::jsonb
+    FROM inserted i
+    WHERE $19::text IS NOT NULL
 )
 SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM inserted
 `
 
 type InsertConnectionParams struct {
-	InternalID      string
-	ConnectionID    string
-	Name            string
-	Description     *string
-	ProviderType    string
-	ProviderConfig  []byte
-	SecretKeyID     *string
-	SecretFields    []byte
-	Metadata        []byte
-	CreatedByUserID string
-	Status          string
-	StatusReason    *string
-	StatusChangedAt *time.Time
-	LastCheckedAt   *time.Time
-	LastUsedAt      *time.Time
-	NextCheckAt     *time.Time
-	SecretsJson     *string
-	EncryptionKey   string
+	InternalID       string
+	ConnectionID     string
+	Name             string
+	Description      *string
+	ProviderType     string
+	ProviderConfig   []byte
+	SecretKeyID      *string
+	SecretFields     []byte
+	Metadata         []byte
+	CreatedByUserID  string
+	Status           string
+	StatusReason     *string
+	StatusChangedAt  *time.Time
+	LastCheckedAt    *time.Time
+	LastUsedAt       *time.Time
+	NextCheckAt      *time.Time
+	SecretsJson      *string
+	EncryptionKey    string
+	EventAction      *string
+	EventActorUserID *string
+	EventActorKeyID  *string
+	EventRequestID   *string
+	EventDetails     []byte
 }
 
 type InsertConnectionRow struct {
@@ -378,8 +389,9 @@ type InsertConnectionRow struct {
 // only in Go. Reads of connections return the one model type (SELECT *):
 // the table holds no secret, so no read can select one; the ciphertext is
 // in connection_secrets, read only by DecryptSecrets.
-// The row and its encrypted secrets in one statement (one round trip, one
-// implicit transaction).
+// The row, its encrypted secrets and, when event_action is given, its audit
+// event in one statement (one round trip, one implicit transaction: the
+// event is recorded exactly when the connection is).
 // compress-algo=0: compressing before encrypting leaks length information.
 // s2k-mode=1: the key is 256 random bits, so iterated key stretching would
 // only cost time.
@@ -403,6 +415,11 @@ func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionPara
 		arg.NextCheckAt,
 		arg.SecretsJson,
 		arg.EncryptionKey,
+		arg.EventAction,
+		arg.EventActorUserID,
+		arg.EventActorKeyID,
+		arg.EventRequestID,
+		arg.EventDetails,
 	)
 	var i InsertConnectionRow
 	err := row.Scan(

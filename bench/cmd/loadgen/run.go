@@ -221,12 +221,15 @@ func floorCreate(ctx context.Context, e *env, r *rand.Rand) error {
 	secrets := e.s3Split.secrets
 	now := time.Now()
 	next := now.Add(15 * time.Minute)
-	// The handler's statement: the row and its encrypted secrets.
+	// The handler's statement: the row, its encrypted secrets and its
+	// audit event.
+	action := string(connvault.ActionCreated)
 	_, err := e.q.InsertConnection(ctx, sqlcdb.InsertConnectionParams{
 		InternalID: org.ID, ConnectionID: connvault.NewConnectionID(), Name: e.newName(), ProviderType: "s3",
 		ProviderConfig: e.s3Split.public, SecretKeyID: &keyID, SecretFields: e.s3Split.fields, Metadata: []byte(`{}`),
 		CreatedByUserID: org.UserID, Status: "ACTIVE", StatusChangedAt: &now, NextCheckAt: &next,
 		SecretsJson: &secrets, EncryptionKey: e.keys.CurrentPassphrase(),
+		EventAction: &action, EventActorUserID: &org.UserID, EventDetails: []byte(`{"provider_type": "s3", "tested": false}`),
 	})
 	return err
 }
