@@ -45,3 +45,22 @@ SELECT pg_try_advisory_lock(hashtextextended(@lock_key::text, 0));
 
 -- name: ReleaseIssueLock :one
 SELECT pg_advisory_unlock(hashtextextended(@lock_key::text, 0));
+
+-- name: IssueLookupByID :one
+-- What an issue needs in one trip: the connection; its cached token while
+-- good for @margin_seconds more (as CachedCredentials), decrypted; and,
+-- without one, its secrets decrypted when they are under the current key
+-- (@current_key_id; @encryption_key is that key's passphrase). '' stands
+-- for none (neither is ever empty: both are JSON objects).
+SELECT sqlc.embed(c),
+       i.issued_at AS cached_issued_at, i.expires_at AS cached_expires_at,
+       COALESCE(pgp_sym_decrypt(i.ciphertext, @encryption_key::text)::text, '')::text AS cached_json,
+       COALESCE(pgp_sym_decrypt(s.ciphertext, @encryption_key::text)::text, '')::text AS secrets_json
+FROM connections c
+LEFT JOIN issued_credentials i
+       ON i.internal_id = c.internal_id AND i.connection_id = c.connection_id AND i.secret_key_id = @current_key_id::text
+      AND i.expires_at - LEAST(make_interval(secs => @margin_seconds::double precision), (i.expires_at - i.issued_at) / 2) > now()
+LEFT JOIN connection_secrets s
+       ON i.connection_id IS NULL AND c.secret_key_id = @current_key_id::text
+      AND s.internal_id = c.internal_id AND s.connection_id = c.connection_id
+WHERE c.internal_id = @internal_id AND c.connection_id = @connection_id;

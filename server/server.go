@@ -70,9 +70,6 @@ type Server struct {
 	limiter *rateLimiter
 	// anonymous limits requests without a valid key, per client address.
 	anonymous *rateLimiter
-	// static remembers the connection versions whose credentials are
-	// issued static (see Server.credentials).
-	static staticIssues
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)

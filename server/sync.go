@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +21,11 @@ func (s *Server) issueWait() time.Duration { return s.cfg.CheckTimeout + 5*time.
 
 // IssueCredentials implements POST .../connections/{id}/credentials.
 func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsRequestObject) (gen.IssueCredentialsResponseObject, error) {
-	c, err := s.store.GetConnection(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
+	m, err := s.store.IssueLookup(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
 	if err != nil {
 		return nil, err
 	}
+	c := m.Connection
 	if c.Status != connvault.StatusActive {
 		return nil, connvault.Errorf(connvault.ESTATE, "credentials are issued for ACTIVE connections only; this one is %s", c.Status)
 	}
@@ -33,7 +33,7 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 	if err != nil {
 		return nil, err
 	}
-	got, err := s.credentials(ctx, p, c)
+	got, err := s.credentials(ctx, p, m)
 	if err != nil {
 		return nil, err
 	}
@@ -54,26 +54,24 @@ type issuance struct {
 	cached bool // issued earlier, from the cache
 }
 
-// credentials finds c's credentials the cheapest safe way: from the cache;
+// credentials finds the credentials the cheapest safe way: from the cache;
 // from the stored secrets when the provider hands those out as they are
 // (no provider is asked, so no lock is needed); otherwise under the issuing
-// lock, so that one request among all replicas asks the provider.
-//
-// Whether a connection's credentials are static depends on its config
-// only, so once a version of it issued static credentials, its next issues
-// skip the cache lookup.
-func (s *Server) credentials(ctx context.Context, p *providers.Provider, c *connvault.Connection) (issuance, error) {
-	if !s.static.has(c) {
-		if cached, err := s.store.CachedCredentials(ctx, c); err != nil || cached != nil {
-			return issuance{creds: cached, cached: true}, err
-		}
+// lock, so that one request among all replicas asks the provider. The
+// lookup read the cache and, without a cached token, the secrets already.
+func (s *Server) credentials(ctx context.Context, p *providers.Provider, m *store.IssueMaterial) (issuance, error) {
+	if m.Cached != nil {
+		return issuance{creds: m.Cached, cached: true}, nil
 	}
-	sealed, err := s.store.Sealed(ctx, c)
-	if err != nil {
-		return issuance{}, err
+	c, sealed := m.Connection, m.Sealed
+	if sealed == nil { // secrets under another key than the current one
+		s, err := s.store.Sealed(ctx, c)
+		if err != nil {
+			return issuance{}, err
+		}
+		sealed = &s
 	}
 	if issued, ok := issueOffline(ctx, p, sealed.Plain(), s.cfg.Env); ok {
-		s.static.add(c)
 		creds, err := json.Marshal(issued.Credentials)
 		if err != nil {
 			return issuance{}, err
@@ -89,7 +87,7 @@ func (s *Server) credentials(ctx context.Context, p *providers.Provider, c *conn
 		}
 		return cached != nil, err
 	}
-	err = s.store.WithIssueLock(ctx, c, s.issueWait(), ready, func(ctx context.Context, st *store.Store) error {
+	err := s.store.WithIssueLock(ctx, c, s.issueWait(), ready, func(ctx context.Context, st *store.Store) error {
 		var err error
 		got, err = s.issueLocked(ctx, st, p, c)
 		return err
@@ -154,38 +152,6 @@ func issueOffline(ctx context.Context, p *providers.Provider, cfg providers.Conf
 }
 
 var errOffline = errors.New("offline: static credentials only")
-
-// staticIssues is a set of connection versions (any change to a
-// connection makes a new version) whose credentials were issued static.
-// It forgets everything when it reaches maxStaticIssues: at worst an issue
-// then looks in the cache once more.
-type staticIssues struct {
-	mu  sync.Mutex
-	set map[staticKey]struct{}
-}
-
-type staticKey struct {
-	org, id string
-	version int64
-}
-
-const maxStaticIssues = 100_000
-
-func (si *staticIssues) has(c *connvault.Connection) bool {
-	si.mu.Lock()
-	defer si.mu.Unlock()
-	_, ok := si.set[staticKey{c.OrgID, c.ID, c.Version}]
-	return ok
-}
-
-func (si *staticIssues) add(c *connvault.Connection) {
-	si.mu.Lock()
-	defer si.mu.Unlock()
-	if si.set == nil || len(si.set) >= maxStaticIssues {
-		si.set = make(map[staticKey]struct{})
-	}
-	si.set[staticKey{c.OrgID, c.ID, c.Version}] = struct{}{}
-}
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/connvault/connvault"
@@ -37,6 +38,62 @@ func (s *Store) CachedCredentials(ctx context.Context, c *connvault.Connection) 
 		return nil, mapError(err, "issued credentials")
 	}
 	return &CachedCredentials{Credentials: json.RawMessage(row.CredentialsJson), IssuedAt: row.IssuedAt.UTC(), ExpiresAt: row.ExpiresAt.UTC()}, nil
+}
+
+// IssueMaterial is what an issue of credentials starts from.
+type IssueMaterial struct {
+	Connection *connvault.Connection
+	// Cached is the cached token while it is good for ReuseMargin more.
+	Cached *CachedCredentials
+	// Sealed is the connection's config with its secrets, when there is no
+	// cached token and the secrets could be read in the same statement
+	// (they are under the current key); otherwise nil (see Sealed).
+	Sealed *connvault.SealedConfig
+}
+
+// IssueLookup reads what an issue needs, for a conn_ id in one statement:
+// the connection, its cached token and, without one, its secrets. A name
+// is looked up first.
+func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*IssueMaterial, error) {
+	id := identifier
+	if !strings.HasPrefix(identifier, "conn_") {
+		c, err := s.GetConnection(ctx, orgID, identifier)
+		if err != nil {
+			return nil, err
+		}
+		id = c.ID
+	}
+	row, err := s.batched.IssueLookupByID(ctx, sqlcdb.IssueLookupByIDParams{
+		CurrentKeyID: s.keys.CurrentID, EncryptionKey: s.currentPassphrase(), MarginSeconds: ReuseMargin.Seconds(),
+		InternalID: orgID, ConnectionID: id,
+	})
+	if err != nil {
+		return nil, mapError(err, "connection")
+	}
+	c, err := fromRow(row.Connection)
+	if err != nil {
+		return nil, err
+	}
+	m := &IssueMaterial{Connection: c}
+	switch {
+	case row.CachedJson != "":
+		m.Cached = &CachedCredentials{Credentials: json.RawMessage(row.CachedJson), IssuedAt: row.CachedIssuedAt.UTC(), ExpiresAt: row.CachedExpiresAt.UTC()}
+	case c.SecretKeyID == nil || row.SecretsJson != "":
+		config, err := c.ConfigMap()
+		if err != nil {
+			return nil, err
+		}
+		var secrets connvault.Secrets
+		if row.SecretsJson != "" {
+			var plain map[string]any
+			if err := json.Unmarshal([]byte(row.SecretsJson), &plain); err != nil {
+				return nil, fmt.Errorf("decrypt secrets of %s: stored secrets are not a JSON object", c.ID)
+			}
+			secrets = connvault.SecretsFrom(plain)
+		}
+		m.Sealed = &connvault.SealedConfig{Config: config, Secrets: secrets}
+	}
+	return m, nil
 }
 
 // SaveIssued caches issued credentials and, when the provider rotated a

@@ -136,9 +136,9 @@ func TestSecretFieldsMigrationAddsSet(t *testing.T) {
 	}
 }
 
-func mustKeyring(t *testing.T, key string) store.Keyring {
+func mustKeyring(t *testing.T, key string, previous ...string) store.Keyring {
 	t.Helper()
-	k, err := store.NewKeyring(key)
+	k, err := store.NewKeyring(key, previous...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,82 @@ func (q *Queries) ForgetIssuedCredentials(ctx context.Context, arg ForgetIssuedC
 	return err
 }
 
+const IssueLookupByID = `-- name: IssueLookupByID :one
+SELECT c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config, c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at, c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.next_check_at, c.metadata, c.created_by_user_id, c.created_at, c.updated_at, c.version,
+       i.issued_at AS cached_issued_at, i.expires_at AS cached_expires_at,
+       COALESCE(pgp_sym_decrypt(i.ciphertext, $1::text)::text, '')::text AS cached_json,
+       COALESCE(pgp_sym_decrypt(s.ciphertext, $1::text)::text, '')::text AS secrets_json
+FROM connections c
+LEFT JOIN issued_credentials i
+       ON i.internal_id = c.internal_id AND i.connection_id = c.connection_id AND i.secret_key_id = $2::text
+      AND i.expires_at - LEAST(make_interval(secs => $3::double precision), (i.expires_at - i.issued_at) / 2) > now()
+LEFT JOIN connection_secrets s
+       ON i.connection_id IS NULL AND c.secret_key_id = $2::text
+      AND s.internal_id = c.internal_id AND s.connection_id = c.connection_id
+WHERE c.internal_id = $4 AND c.connection_id = $5
+`
+
+type IssueLookupByIDParams struct {
+	EncryptionKey string
+	CurrentKeyID  string
+	MarginSeconds float64
+	InternalID    string
+	ConnectionID  string
+}
+
+type IssueLookupByIDRow struct {
+	Connection      Connection
+	CachedIssuedAt  *time.Time
+	CachedExpiresAt *time.Time
+	CachedJson      string
+	SecretsJson     string
+}
+
+// What an issue needs in one trip: the connection; its cached token while
+// good for @margin_seconds more (as CachedCredentials), decrypted; and,
+// without one, its secrets decrypted when they are under the current key
+// (@current_key_id; @encryption_key is that key's passphrase). ” stands
+// for none (neither is ever empty: both are JSON objects).
+func (q *Queries) IssueLookupByID(ctx context.Context, arg IssueLookupByIDParams) (IssueLookupByIDRow, error) {
+	row := q.db.QueryRow(ctx, IssueLookupByID,
+		arg.EncryptionKey,
+		arg.CurrentKeyID,
+		arg.MarginSeconds,
+		arg.InternalID,
+		arg.ConnectionID,
+	)
+	var i IssueLookupByIDRow
+	err := row.Scan(
+		&i.Connection.InternalID,
+		&i.Connection.ConnectionID,
+		&i.Connection.Name,
+		&i.Connection.Description,
+		&i.Connection.ProviderType,
+		&i.Connection.ProviderConfig,
+		&i.Connection.SecretKeyID,
+		&i.Connection.SecretFields,
+		&i.Connection.Status,
+		&i.Connection.IsActive,
+		&i.Connection.StatusReason,
+		&i.Connection.StatusChangedAt,
+		&i.Connection.LastUsedAt,
+		&i.Connection.LastCheckedAt,
+		&i.Connection.LastError,
+		&i.Connection.ConsecutiveFailures,
+		&i.Connection.NextCheckAt,
+		&i.Connection.Metadata,
+		&i.Connection.CreatedByUserID,
+		&i.Connection.CreatedAt,
+		&i.Connection.UpdatedAt,
+		&i.Connection.Version,
+		&i.CachedIssuedAt,
+		&i.CachedExpiresAt,
+		&i.CachedJson,
+		&i.SecretsJson,
+	)
+	return i, err
+}
+
 const ReleaseIssueLock = `-- name: ReleaseIssueLock :one
 SELECT pg_advisory_unlock(hashtextextended($1::text, 0))
 `

@@ -543,39 +543,37 @@ func httpCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
 	return e.do(ctx, "POST", "/v1/organizations/connections/"+t.id+"/credentials", t.org, nil)
 }
 
-// floorCredentialsStatic is the SQL of a static issue once the server
-// knows the connection's credentials are static: the row, the decryption
-// of its secrets and the audit event.
+// floorCredentialsStatic is the SQL of a static issue: the lookup (the
+// row and, without a cached token, its secrets decrypted) and the audit
+// event.
 func floorCredentialsStatic(ctx context.Context, e *env, r *rand.Rand) error {
 	t := e.pick(r)
-	row, err := e.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
+	row, err := e.issueLookup(ctx, t)
 	if err != nil {
 		return err
 	}
-	if _, err = e.q.DecryptSecrets(ctx, sqlcdb.DecryptSecretsParams{EncryptionKey: e.keys.CurrentPassphrase(),
-		InternalID: row.InternalID, ConnectionID: row.ConnectionID, SecretKeyID: row.SecretKeyID}); err != nil {
-		return err
+	if row.SecretsJson == "" {
+		return errors.New("static issue: no secrets decrypted")
 	}
-	return e.issueEvent(ctx, row)
+	return e.issueEvent(ctx, row.Connection)
 }
 
-// floorCredentialsCached is the SQL of a cache hit: the row, the decryption
-// of the cached token and the audit event.
+// floorCredentialsCached is the SQL of a cache hit: the lookup (the row and
+// its cached token decrypted) and the audit event.
 func floorCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
-	t := e.fx.keyPair
-	row, err := e.q.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
+	row, err := e.issueLookup(ctx, e.fx.keyPair)
 	if err != nil {
 		return err
 	}
-	if _, err = e.cachedCredentials(ctx, row); err != nil {
-		return err
+	if row.CachedJson == "" {
+		return errors.New("cached issue: no cached token")
 	}
-	return e.issueEvent(ctx, row)
+	return e.issueEvent(ctx, row.Connection)
 }
 
-func (e *env) cachedCredentials(ctx context.Context, row sqlcdb.Connection) (sqlcdb.CachedCredentialsRow, error) {
-	return e.q.CachedCredentials(ctx, sqlcdb.CachedCredentialsParams{EncryptionKey: e.keys.CurrentPassphrase(),
-		InternalID: row.InternalID, ConnectionID: row.ConnectionID, SecretKeyID: e.keys.CurrentID, MarginSeconds: store.ReuseMargin.Seconds()})
+func (e *env) issueLookup(ctx context.Context, t target) (sqlcdb.IssueLookupByIDRow, error) {
+	return e.q.IssueLookupByID(ctx, sqlcdb.IssueLookupByIDParams{CurrentKeyID: e.keys.CurrentID, EncryptionKey: e.keys.CurrentPassphrase(),
+		MarginSeconds: store.ReuseMargin.Seconds(), InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
 }
 
 func (e *env) issueEvent(ctx context.Context, row sqlcdb.Connection) error {
