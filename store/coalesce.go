@@ -51,6 +51,9 @@ type queuedStatement struct {
 	// abandoned (the caller's context ended first): whichever comes first.
 	state atomic.Int32
 	done  chan struct{}
+	// deadline bounds the statement from its arrival, the wait for a
+	// batch included.
+	deadline time.Time
 }
 
 const (
@@ -93,6 +96,7 @@ func (r coalescedRow) Scan(dest ...any) error {
 }
 
 func (c *coalescer) do(ctx context.Context, q *queuedStatement) error {
+	q.deadline = time.Now().Add(c.timeout)
 	c.mu.Lock()
 	c.pending = append(c.pending, q)
 	if c.inFlight < c.maxInFlight {
@@ -134,29 +138,41 @@ func (c *coalescer) lead(batch []*queuedStatement) {
 	go c.lead(next)
 }
 
-// send sends the statements still wanted as one batch under the store's
-// deadline, not any one caller's: a caller that leaves does not cancel
-// the others' statements.
+// send sends the statements still wanted as one batch under the earliest
+// of their deadlines (each the store's timeout from its arrival), not under
+// a caller's context: a caller that leaves does not cancel the others'
+// statements. One whose deadline passed while it waited fails alone.
 func (c *coalescer) send(batch []*queuedStatement) {
 	if len(batch) == 1 { // alone: no batch to build
 		if q := batch[0]; q.state.CompareAndSwap(queued, taken) {
-			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+			ctx, cancel := context.WithDeadline(context.Background(), q.deadline)
 			defer cancel()
 			q.runAlone(ctx, c.pool)
 			close(q.done)
 		}
 		return
 	}
+	now := time.Now()
 	live := make([]*queuedStatement, 0, len(batch))
+	var deadline time.Time
 	for _, q := range batch {
-		if q.state.CompareAndSwap(queued, taken) {
-			live = append(live, q)
+		if !q.state.CompareAndSwap(queued, taken) {
+			continue
 		}
+		if !q.deadline.After(now) {
+			q.err = context.DeadlineExceeded
+			close(q.done)
+			continue
+		}
+		if len(live) == 0 || q.deadline.Before(deadline) {
+			deadline = q.deadline
+		}
+		live = append(live, q)
 	}
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if len(live) == 1 {
 		live[0].runAlone(ctx, c.pool)

@@ -209,3 +209,31 @@ func TestConcurrentLookupsEachGetTheirOwnRow(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A statement is bounded by the store's timeout from its arrival, the wait
+// behind a batch included: behind a hung batch it fails when its own time
+// is up, not a whole timeout after the batch in front of it failed.
+func TestQueuedStatementsKeepTheirOwnDeadline(t *testing.T) {
+	ctx := context.Background()
+	const timeout = 500 * time.Millisecond
+	db := store.NewCoalescer(connvaulttest.Pool(t), timeout, 1)
+	first := make(chan error, 1)
+	go func() {
+		var n int
+		first <- db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(3)`).Scan(&n)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	var n int
+	err := db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(3)`).Scan(&n)
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("a statement that sleeps past the timeout succeeded")
+	}
+	if elapsed > timeout+150*time.Millisecond {
+		t.Errorf("queued behind a hung batch, it failed after %v, want about %v", elapsed, timeout)
+	}
+	if err := <-first; err == nil {
+		t.Error("the hung statement succeeded")
+	}
+}
