@@ -54,13 +54,23 @@ type queuedStatement struct {
 	// deadline bounds the statement from its arrival, the wait for a
 	// batch included.
 	deadline time.Time
+	// read: the batch has read this statement's answer (leader only).
+	read bool
 }
 
 const (
 	queued int32 = iota
 	taken
 	abandoned
+	answered
 )
+
+// answer hands a taken statement its answer (q.err and dest or tag set).
+func (q *queuedStatement) answer() {
+	if q.state.CompareAndSwap(taken, answered) {
+		close(q.done)
+	}
+}
 
 func newCoalescer(pool *pgxpool.Pool, timeout time.Duration) *coalescer {
 	return &coalescer{
@@ -125,7 +135,7 @@ func (c *coalescer) do(ctx context.Context, q *queuedStatement) error {
 // lead runs batch, then hands what queued meanwhile to a new leader, so the
 // caller that led returns with its own answer at once.
 func (c *coalescer) lead(batch []*queuedStatement) {
-	c.send(batch)
+	c.sendSafely(batch)
 	c.mu.Lock()
 	if len(c.pending) == 0 {
 		c.inFlight--
@@ -138,6 +148,27 @@ func (c *coalescer) lead(batch []*queuedStatement) {
 	go c.lead(next)
 }
 
+// sendSafely is send that survives a panic (in pgx, or in a destination's
+// Scan): the statements not answered yet fail, and the leader goes on, as
+// a leader started by lead has no request around it to recover.
+func (c *coalescer) sendSafely(batch []*queuedStatement) {
+	defer func() {
+		if r := recover(); r != nil {
+			for _, q := range batch {
+				if q.state.Load() == taken {
+					if !q.read {
+						q.err = errStatementPanicked
+					}
+					q.answer()
+				}
+			}
+		}
+	}()
+	c.send(batch)
+}
+
+var errStatementPanicked = errors.New("the statement failed unexpectedly")
+
 // send sends the statements still wanted as one batch under the earliest
 // of their deadlines (each the store's timeout from its arrival), not under
 // a caller's context: a caller that leaves does not cancel the others'
@@ -148,7 +179,7 @@ func (c *coalescer) send(batch []*queuedStatement) {
 			ctx, cancel := context.WithDeadline(context.Background(), q.deadline)
 			defer cancel()
 			q.runAlone(ctx, c.pool)
-			close(q.done)
+			q.answer()
 		}
 		return
 	}
@@ -161,7 +192,7 @@ func (c *coalescer) send(batch []*queuedStatement) {
 		}
 		if !q.deadline.After(now) {
 			q.err = context.DeadlineExceeded
-			close(q.done)
+			q.answer()
 			continue
 		}
 		if len(live) == 0 || q.deadline.Before(deadline) {
@@ -176,7 +207,7 @@ func (c *coalescer) send(batch []*queuedStatement) {
 	defer cancel()
 	if len(live) == 1 {
 		live[0].runAlone(ctx, c.pool)
-		close(live[0].done)
+		live[0].answer()
 		return
 	}
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(live))}
@@ -184,6 +215,12 @@ func (c *coalescer) send(batch []*queuedStatement) {
 		b.Queue(q.sql, q.args...)
 	}
 	results := c.pool.SendBatch(ctx, b)
+	closed := false
+	defer func() {
+		if !closed { // a panic while reading: give the connection back
+			_ = results.Close()
+		}
+	}()
 	failed := false
 	for _, q := range live {
 		if q.exec {
@@ -191,9 +228,13 @@ func (c *coalescer) send(batch []*queuedStatement) {
 		} else {
 			q.err = results.QueryRow().Scan(q.dest...)
 		}
+		q.read = true
 		var pgErr *pgconn.PgError
 		failed = failed || errors.As(q.err, &pgErr)
 	}
+	// Close once only: a second Close would touch the connection after it
+	// went back to the pool.
+	closed = true
 	var pgErr *pgconn.PgError
 	if err := results.Close(); errors.As(err, &pgErr) {
 		failed = true // the commit that ends the batch was refused
@@ -217,7 +258,7 @@ func (c *coalescer) send(batch []*queuedStatement) {
 		}
 	}
 	for _, q := range live {
-		close(q.done)
+		q.answer()
 	}
 }
 

@@ -237,3 +237,42 @@ func TestQueuedStatementsKeepTheirOwnDeadline(t *testing.T) {
 		t.Error("the hung statement succeeded")
 	}
 }
+
+// panicky is a destination whose Scan panics.
+type panicky struct{}
+
+func (*panicky) Scan(any) error { panic("scan exploded") }
+
+// A destination that panics while a batch scans fails its own statement
+// and the ones after it in that batch, and leaves the coalescer working:
+// nothing waits forever, no goroutine takes the process down.
+func TestAPanicInABatchFailsItsStatementsOnly(t *testing.T) {
+	ctx := context.Background()
+	db := store.NewCoalescer(connvaulttest.Pool(t), 5*time.Second, 1)
+	slow := make(chan error, 1)
+	go func() {
+		var n int
+		slow <- db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.2)`).Scan(&n)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	var before, exploded error
+	var n int
+	wg.Go(func() { before = db.QueryRow(ctx, `SELECT 7`).Scan(&n) })
+	time.Sleep(10 * time.Millisecond)
+	wg.Go(func() { exploded = db.QueryRow(ctx, `SELECT 1`).Scan(&panicky{}) })
+	wg.Wait()
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	if before != nil || n != 7 {
+		t.Errorf("the statement before the panic: %d, %v", n, before)
+	}
+	if exploded == nil {
+		t.Error("the statement whose destination panicked succeeded")
+	}
+	var after int
+	if err := db.QueryRow(ctx, `SELECT 8`).Scan(&after); err != nil || after != 8 {
+		t.Fatalf("after the panic: %d, %v", after, err)
+	}
+}
