@@ -250,10 +250,13 @@ func (c *coalescer) send(batch []*queuedStatement) {
 	if failed {
 		// The batch is one implicit transaction: a statement that fails
 		// aborts the ones after it and rolls back the writes before it.
-		// Run each write, and each read that failed, on its own.
+		// Run each write, and each read that failed, on its own, under its
+		// own deadline (the batch may have spent the earliest one).
 		for _, q := range live {
 			if q.exec || q.err != nil {
-				q.runAlone(ctx, c.pool)
+				qctx, cancel := context.WithDeadline(context.Background(), q.deadline)
+				q.runAlone(qctx, c.pool)
+				cancel()
 			}
 		}
 	}

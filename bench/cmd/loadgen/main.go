@@ -26,6 +26,7 @@ type options struct {
 	levels      []int
 	out         string
 	only        string
+	serverBin   string
 }
 
 func main() {
@@ -47,6 +48,7 @@ func main() {
 	flag.StringVar(&levels, "concurrency", "1,8,64", "concurrency levels")
 	flag.StringVar(&o.out, "out", "bench/results", "where to write the JSON and SVG results")
 	flag.StringVar(&o.only, "only", "", "comma-separated operations to run (default all)")
+	flag.StringVar(&o.serverBin, "server-bin", "", "run this connvault binary instead of building ./cmd/connvault (e.g. an earlier commit's, for a before/after in the same conditions)")
 	flag.Parse()
 	for _, l := range strings.Split(levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(l))

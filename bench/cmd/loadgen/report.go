@@ -19,8 +19,11 @@ type result struct {
 }
 
 type report struct {
-	Machine         string   `json:"machine"`
-	Commit          string   `json:"commit"`
+	Machine string `json:"machine"`
+	Commit  string `json:"commit"`
+	// ServerBinary is the connvault binary measured when it is not the
+	// commit's own (-server-bin).
+	ServerBinary    string   `json:"server_binary,omitempty"`
 	Date            string   `json:"date"`
 	Rows            int      `json:"rows"`
 	Orgs            int      `json:"orgs"`

@@ -75,7 +75,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(ctx, o.databaseURL)
+	srv, err := startServer(ctx, o.databaseURL, o.serverBin)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	report := &report{Machine: machine(), Commit: gitCommit(), Date: time.Now().UTC().Format(time.RFC3339),
-		Rows: o.rows, Orgs: o.orgs, Duration: o.duration.String(), PoolSize: int(pool.Config().MaxConns)}
+		Rows: o.rows, Orgs: o.orgs, Duration: o.duration.String(), PoolSize: int(pool.Config().MaxConns), ServerBinary: o.serverBin}
 	for _, op := range operations() {
 		if o.only != "" && !strings.Contains(","+o.only+",", ","+op.name+",") {
 			continue
@@ -369,12 +369,14 @@ type serverProc struct {
 	url string
 }
 
-func startServer(ctx context.Context, databaseURL string) (*serverProc, error) {
-	bin := filepath.Join(os.TempDir(), "connvault-bench")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/connvault")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("build server: %w", err)
+func startServer(ctx context.Context, databaseURL, bin string) (*serverProc, error) {
+	if bin == "" {
+		bin = filepath.Join(os.TempDir(), "connvault-bench")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/connvault")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("build server: %w", err)
+		}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
