@@ -230,7 +230,8 @@ func (c *coalescer) send(batch []*queuedStatement) {
 		}
 		q.read = true
 		var pgErr *pgconn.PgError
-		failed = failed || errors.As(q.err, &pgErr)
+		var unsent pgx.ErrPreprocessingBatch // one statement's arguments: none was sent
+		failed = failed || errors.As(q.err, &pgErr) || errors.As(q.err, &unsent)
 	}
 	// Close once only: a second Close would touch the connection after it
 	// went back to the pool.

@@ -276,3 +276,32 @@ func TestAPanicInABatchFailsItsStatementsOnly(t *testing.T) {
 		t.Fatalf("after the panic: %d, %v", after, err)
 	}
 }
+
+// A statement whose arguments cannot be encoded stops pgx from sending its
+// batch at all: it fails alone, the others are sent again on their own.
+func TestAnUnsendableStatementFailsAlone(t *testing.T) {
+	ctx := context.Background()
+	db := store.NewCoalescer(connvaulttest.Pool(t), 5*time.Second, 1)
+	slow := make(chan error, 1)
+	go func() {
+		var n int
+		slow <- db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.2)`).Scan(&n)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	var good, bad error
+	var n, m int
+	wg.Go(func() { good = db.QueryRow(ctx, `SELECT $1::int`, 41).Scan(&n) })
+	time.Sleep(10 * time.Millisecond)
+	wg.Go(func() { bad = db.QueryRow(ctx, `SELECT $1::int`, struct{ X chan int }{}).Scan(&m) })
+	wg.Wait()
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	if good != nil || n != 41 {
+		t.Errorf("the good statement: %d, %v", n, good)
+	}
+	if bad == nil {
+		t.Error("a statement with unencodable arguments succeeded")
+	}
+}
