@@ -537,12 +537,13 @@ func fromRow(r sqlcdb.Connection) (*connvault.Connection, error) {
 	return c, nil
 }
 
+// utcPtr puts a scanned time in UTC in place: the row owns it, and a copy
+// would cost an allocation per time per row.
 func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
+	if t != nil {
+		*t = t.UTC()
 	}
-	u := t.UTC()
-	return &u
+	return t
 }
 
 // mustJSON encodes values built from decoded JSON, which cannot fail; nil
