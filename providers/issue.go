@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
 
 	"github.com/connvault/connvault"
 )
@@ -98,3 +101,35 @@ func issueError(ctx context.Context, err error, secrets []string) *IssueError {
 func static(credentials map[string]any) (Issued, error) {
 	return Issued{Credentials: credentials}, nil
 }
+
+// IssueOffline runs p's issue with every network path of env closed (HTTP
+// requests, dials and name lookups fail at once) and answers its
+// credentials, and true, only when they came back static (no expiry,
+// nothing rotated) without trying one: the stored secrets as they are,
+// which need no issuing lock and no cache. Anything else (a token to
+// exchange, a key pair's JWT that expires) answers false: issue it with
+// Issue.
+func IssueOffline(ctx context.Context, p *Provider, cfg Config, env Env) (Issued, bool) {
+	if p.Issue == nil {
+		return Issued{}, false
+	}
+	var tried atomic.Bool
+	refuse := func() error {
+		tried.Store(true)
+		return errOffline
+	}
+	env.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, refuse() })}
+	env.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, refuse() }
+	env.Lookup = func(context.Context, string) ([]string, error) { return nil, refuse() }
+	issued, err := p.Issue(ctx, cfg, env)
+	if err != nil || tried.Load() || issued.ExpiresAt != nil || issued.Rotated != nil {
+		return Issued{}, false
+	}
+	return issued, true
+}
+
+var errOffline = errors.New("offline: static credentials only")
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
-	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/connvault/connvault"
@@ -65,13 +62,13 @@ func (s *Server) credentials(ctx context.Context, p *providers.Provider, m *stor
 	}
 	c, sealed := m.Connection, m.Sealed
 	if sealed == nil { // secrets under another key than the current one
-		s, err := s.store.Sealed(ctx, c)
+		read, err := s.store.Sealed(ctx, c)
 		if err != nil {
 			return issuance{}, err
 		}
-		sealed = &s
+		sealed = &read
 	}
-	if issued, ok := issueOffline(ctx, p, sealed.Plain(), s.cfg.Env); ok {
+	if issued, ok := providers.IssueOffline(ctx, p, sealed.Plain(), s.cfg.Env); ok {
 		creds, err := json.Marshal(issued.Credentials)
 		if err != nil {
 			return issuance{}, err
@@ -133,29 +130,6 @@ func (s *Server) issueLocked(ctx context.Context, st *store.Store, p *providers.
 	_, err = st.SaveIssued(context.WithoutCancel(ctx), c, *got.creds, rotated)
 	return got, err
 }
-
-// issueOffline runs p's issue with every network path closed (HTTP, dials,
-// name lookups fail at once): it answers the credentials, and true, only
-// when they came back static without trying one.
-func issueOffline(ctx context.Context, p *providers.Provider, cfg providers.Config, env providers.Env) (providers.Issued, bool) {
-	var tried atomic.Bool
-	refuse := func() error {
-		tried.Store(true)
-		return errOffline
-	}
-	env.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, refuse() })}
-	env.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, refuse() }
-	env.Lookup = func(context.Context, string) ([]string, error) { return nil, refuse() }
-	issued, err := p.Issue(ctx, cfg, env)
-	ok := err == nil && !tried.Load() && issued.ExpiresAt == nil && issued.Rotated == nil
-	return issued, ok
-}
-
-var errOffline = errors.New("offline: static credentials only")
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // issueRefusal maps a provider's refusal to issue.
 func issueRefusal(err error) error {
