@@ -47,8 +47,9 @@ type queuedStatement struct {
 	exec bool
 	tag  pgconn.CommandTag
 	err  error
-	// state moves from queued to taken (a batch will scan into dest) or to
-	// abandoned (the caller's context ended first): whichever comes first.
+	// state moves from queued to taken (a batch will scan into dest), then
+	// to answered (done is closed); or from queued to abandoned (the
+	// caller's context ended first, and no batch will touch it).
 	state atomic.Int32
 	done  chan struct{}
 	// deadline bounds the statement from its arrival, the wait for a
