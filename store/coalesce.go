@@ -173,7 +173,7 @@ var errStatementPanicked = errors.New("the statement failed unexpectedly")
 // send sends the statements still wanted as one batch under the earliest
 // of their deadlines (each the store's timeout from its arrival), not under
 // a caller's context: a caller that leaves does not cancel the others'
-// statements. One whose deadline passed while it waited fails alone.
+// statements. One that spent half its time waiting fails alone.
 func (c *coalescer) send(batch []*queuedStatement) {
 	if len(batch) == 1 { // alone: no batch to build
 		if q := batch[0]; q.state.CompareAndSwap(queued, taken) {
@@ -191,7 +191,10 @@ func (c *coalescer) send(batch []*queuedStatement) {
 		if !q.state.CompareAndSwap(queued, taken) {
 			continue
 		}
-		if !q.deadline.After(now) {
+		if q.deadline.Sub(now) < c.timeout/2 {
+			// It waited out half its time behind a stalled batch: fail it
+			// now (a 503 to retry) rather than give every statement of
+			// this batch the little time it has left.
 			q.err = context.DeadlineExceeded
 			q.answer()
 			continue

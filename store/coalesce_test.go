@@ -305,3 +305,30 @@ func TestAnUnsendableStatementFailsAlone(t *testing.T) {
 		t.Error("a statement with unencodable arguments succeeded")
 	}
 }
+
+// After a stall, a statement that waited out half its time fails at once,
+// and does not cut short the deadline of the fresh ones it would share a
+// batch with.
+func TestAStalledStatementDoesNotShortenAFreshOnesDeadline(t *testing.T) {
+	ctx := context.Background()
+	const timeout = 500 * time.Millisecond
+	db := store.NewCoalescer(connvaulttest.Pool(t), timeout, 1)
+	go func() {
+		var n int
+		_ = db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(3)`).Scan(&n) // hangs until its deadline
+	}()
+	time.Sleep(100 * time.Millisecond)
+	stale := make(chan error, 1)
+	go func() {
+		var n int
+		stale <- db.QueryRow(ctx, `SELECT 1`).Scan(&n)
+	}()
+	time.Sleep(350 * time.Millisecond)
+	var n int
+	if err := db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.2)`).Scan(&n); err != nil {
+		t.Errorf("a fresh statement queued behind the stall: %v", err)
+	}
+	if err := <-stale; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a statement that waited out half its time: %v, want DeadlineExceeded", err)
+	}
+}
