@@ -24,7 +24,7 @@ func TestQueuedReadsShareOneTrip(t *testing.T) {
 
 	slow := make(chan error, 1)
 	var slowAt time.Time
-	go func() { slow <- db.QueryRow(ctx, `SELECT now() FROM pg_sleep(0.3)`).Scan(&slowAt) }()
+	go func() { slow <- db.QueryRow(ctx, `SELECT now() FROM pg_sleep(0.6)`).Scan(&slowAt) }()
 	time.Sleep(50 * time.Millisecond) // the slow read holds the slot
 
 	type answer struct {
@@ -55,7 +55,7 @@ func TestQueuedReadsShareOneTrip(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("queued reader whose context ended: %v, want context.Canceled", err)
 		}
-	case <-time.After(150 * time.Millisecond):
+	case <-time.After(300 * time.Millisecond):
 		t.Error("a queued reader whose context ended still waits for the batch")
 	}
 	wg.Wait()
@@ -230,7 +230,7 @@ func TestQueuedStatementsKeepTheirOwnDeadline(t *testing.T) {
 	if err == nil {
 		t.Fatal("a statement that sleeps past the timeout succeeded")
 	}
-	if elapsed > timeout+150*time.Millisecond {
+	if elapsed > timeout+300*time.Millisecond {
 		t.Errorf("queued behind a hung batch, it failed after %v, want about %v", elapsed, timeout)
 	}
 	if err := <-first; err == nil {
@@ -311,11 +311,11 @@ func TestAnUnsendableStatementFailsAlone(t *testing.T) {
 // batch with.
 func TestAStalledStatementDoesNotShortenAFreshOnesDeadline(t *testing.T) {
 	ctx := context.Background()
-	const timeout = 500 * time.Millisecond
+	const timeout = time.Second
 	db := store.NewCoalescer(connvaulttest.Pool(t), timeout, 1)
 	go func() {
 		var n int
-		_ = db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(3)`).Scan(&n) // hangs until its deadline
+		_ = db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(5)`).Scan(&n) // hangs until its deadline
 	}()
 	time.Sleep(100 * time.Millisecond)
 	stale := make(chan error, 1)
@@ -323,9 +323,9 @@ func TestAStalledStatementDoesNotShortenAFreshOnesDeadline(t *testing.T) {
 		var n int
 		stale <- db.QueryRow(ctx, `SELECT 1`).Scan(&n)
 	}()
-	time.Sleep(350 * time.Millisecond)
+	time.Sleep(800 * time.Millisecond)
 	var n int
-	if err := db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.2)`).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.3)`).Scan(&n); err != nil {
 		t.Errorf("a fresh statement queued behind the stall: %v", err)
 	}
 	if err := <-stale; !errors.Is(err, context.DeadlineExceeded) {
