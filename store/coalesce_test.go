@@ -11,8 +11,28 @@ import (
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/store"
+	"github.com/connvault/connvault/store/sqlcdb"
 	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// holding is a statement that holds a coalescer's only slot.
+type holding struct {
+	at  time.Time // its now(): the time of its transaction
+	err error
+}
+
+// hold runs a statement that sleeps for seconds on db, and returns once it
+// holds the only slot (after 50 ms); the channel answers when it ends.
+func hold(db sqlcdb.DBTX, seconds float64) <-chan holding {
+	done := make(chan holding, 1)
+	go func() {
+		var h holding
+		h.err = db.QueryRow(context.Background(), `SELECT now() FROM pg_sleep($1::float8)`, seconds).Scan(&h.at)
+		done <- h
+	}()
+	time.Sleep(50 * time.Millisecond)
+	return done
+}
 
 // Reads that arrive while the only slot is taken leave together in one
 // pipelined batch (one implicit transaction, so one now()), each scanning
@@ -22,10 +42,7 @@ func TestQueuedReadsShareOneTrip(t *testing.T) {
 	ctx := context.Background()
 	db := store.NewCoalescer(connvaulttest.Pool(t), 5*time.Second, 1)
 
-	slow := make(chan error, 1)
-	var slowAt time.Time
-	go func() { slow <- db.QueryRow(ctx, `SELECT now() FROM pg_sleep(0.6)`).Scan(&slowAt) }()
-	time.Sleep(50 * time.Millisecond) // the slow read holds the slot
+	slow := hold(db, 0.6)
 
 	type answer struct {
 		n   int
@@ -59,9 +76,11 @@ func TestQueuedReadsShareOneTrip(t *testing.T) {
 		t.Error("a queued reader whose context ended still waits for the batch")
 	}
 	wg.Wait()
-	if err := <-slow; err != nil {
-		t.Fatal(err)
+	held := <-slow
+	if held.err != nil {
+		t.Fatal(held.err)
 	}
+	slowAt := held.at
 	for i, a := range answers {
 		if a.err != nil || a.n != 2*i {
 			t.Fatalf("reader %d: %d, %v; want %d", i, a.n, a.err, 2*i)
@@ -73,8 +92,7 @@ func TestQueuedReadsShareOneTrip(t *testing.T) {
 	}
 
 	// One statement of a batch fails: the others still get their answers.
-	go func() { slow <- db.QueryRow(ctx, `SELECT now() FROM pg_sleep(0.2)`).Scan(&slowAt) }()
-	time.Sleep(50 * time.Millisecond)
+	slow = hold(db, 0.2)
 	for i := range readers {
 		wg.Go(func() {
 			a := &answers[i]
@@ -83,8 +101,8 @@ func TestQueuedReadsShareOneTrip(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if err := <-slow; err != nil {
-		t.Fatal(err)
+	if held := <-slow; held.err != nil {
+		t.Fatal(held.err)
 	}
 	for i, a := range answers {
 		var pgErr *pgconn.PgError
@@ -112,12 +130,7 @@ func TestBatchedWritesSurviveAFailingNeighbour(t *testing.T) {
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP TABLE "+table) })
 	db := store.NewCoalescer(pool, 5*time.Second, 1)
 
-	slow := make(chan error, 1)
-	go func() {
-		var at time.Time
-		slow <- db.QueryRow(ctx, `SELECT now() FROM pg_sleep(0.3)`).Scan(&at)
-	}()
-	time.Sleep(50 * time.Millisecond)
+	slow := hold(db, 0.3)
 	var wg sync.WaitGroup
 	writeErrs := make([]error, 10)
 	insert := func(i int) {
@@ -137,8 +150,8 @@ func TestBatchedWritesSurviveAFailingNeighbour(t *testing.T) {
 		insert(i)
 	}
 	wg.Wait()
-	if err := <-slow; err != nil {
-		t.Fatal(err)
+	if held := <-slow; held.err != nil {
+		t.Fatal(held.err)
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(divErr, &pgErr) || pgErr.Code != "22012" {
@@ -217,12 +230,8 @@ func TestQueuedStatementsKeepTheirOwnDeadline(t *testing.T) {
 	ctx := context.Background()
 	const timeout = 500 * time.Millisecond
 	db := store.NewCoalescer(connvaulttest.Pool(t), timeout, 1)
-	first := make(chan error, 1)
-	go func() {
-		var n int
-		first <- db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(3)`).Scan(&n)
-	}()
-	time.Sleep(100 * time.Millisecond)
+	first := hold(db, 3)
+	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
 	var n int
 	err := db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(3)`).Scan(&n)
@@ -233,7 +242,7 @@ func TestQueuedStatementsKeepTheirOwnDeadline(t *testing.T) {
 	if elapsed > timeout+300*time.Millisecond {
 		t.Errorf("queued behind a hung batch, it failed after %v, want about %v", elapsed, timeout)
 	}
-	if err := <-first; err == nil {
+	if held := <-first; held.err == nil {
 		t.Error("the hung statement succeeded")
 	}
 }
@@ -249,12 +258,7 @@ func (*panicky) Scan(any) error { panic("scan exploded") }
 func TestAPanicInABatchFailsItsStatementsOnly(t *testing.T) {
 	ctx := context.Background()
 	db := store.NewCoalescer(connvaulttest.Pool(t), 5*time.Second, 1)
-	slow := make(chan error, 1)
-	go func() {
-		var n int
-		slow <- db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.2)`).Scan(&n)
-	}()
-	time.Sleep(50 * time.Millisecond)
+	slow := hold(db, 0.2)
 	var wg sync.WaitGroup
 	var before, exploded error
 	var n int
@@ -262,8 +266,8 @@ func TestAPanicInABatchFailsItsStatementsOnly(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	wg.Go(func() { exploded = db.QueryRow(ctx, `SELECT 1`).Scan(&panicky{}) })
 	wg.Wait()
-	if err := <-slow; err != nil {
-		t.Fatal(err)
+	if held := <-slow; held.err != nil {
+		t.Fatal(held.err)
 	}
 	if before != nil || n != 7 {
 		t.Errorf("the statement before the panic: %d, %v", n, before)
@@ -282,12 +286,7 @@ func TestAPanicInABatchFailsItsStatementsOnly(t *testing.T) {
 func TestAnUnsendableStatementFailsAlone(t *testing.T) {
 	ctx := context.Background()
 	db := store.NewCoalescer(connvaulttest.Pool(t), 5*time.Second, 1)
-	slow := make(chan error, 1)
-	go func() {
-		var n int
-		slow <- db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.2)`).Scan(&n)
-	}()
-	time.Sleep(50 * time.Millisecond)
+	slow := hold(db, 0.2)
 	var wg sync.WaitGroup
 	var good, bad error
 	var n, m int
@@ -295,8 +294,8 @@ func TestAnUnsendableStatementFailsAlone(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	wg.Go(func() { bad = db.QueryRow(ctx, `SELECT $1::int`, struct{ X chan int }{}).Scan(&m) })
 	wg.Wait()
-	if err := <-slow; err != nil {
-		t.Fatal(err)
+	if held := <-slow; held.err != nil {
+		t.Fatal(held.err)
 	}
 	if good != nil || n != 41 {
 		t.Errorf("the good statement: %d, %v", n, good)
@@ -313,11 +312,8 @@ func TestAStalledStatementDoesNotShortenAFreshOnesDeadline(t *testing.T) {
 	ctx := context.Background()
 	const timeout = time.Second
 	db := store.NewCoalescer(connvaulttest.Pool(t), timeout, 1)
-	go func() {
-		var n int
-		_ = db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(5)`).Scan(&n) // hangs until its deadline
-	}()
-	time.Sleep(100 * time.Millisecond)
+	hold(db, 5) // hangs until its deadline
+	time.Sleep(50 * time.Millisecond)
 	stale := make(chan error, 1)
 	go func() {
 		var n int
