@@ -116,6 +116,11 @@ func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault
 		// Never wrap pgcrypto's error text verbatim into anything user-facing.
 		return nil, fmt.Errorf("decrypt secrets of %s: %w", c.ID, mapError(err, "secrets"))
 	}
+	return decodeSecrets(c, plain)
+}
+
+// decodeSecrets reads c's decrypted secrets.
+func decodeSecrets(c *connvault.Connection, plain string) (connvault.Secrets, error) {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(plain), &m); err != nil {
 		return nil, fmt.Errorf("decrypt secrets of %s: stored secrets are not a JSON object", c.ID)

@@ -85,11 +85,9 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*Iss
 		}
 		var secrets connvault.Secrets
 		if row.SecretsJson != "" {
-			var plain map[string]any
-			if err := json.Unmarshal([]byte(row.SecretsJson), &plain); err != nil {
-				return nil, fmt.Errorf("decrypt secrets of %s: stored secrets are not a JSON object", c.ID)
+			if secrets, err = decodeSecrets(c, row.SecretsJson); err != nil {
+				return nil, err
 			}
-			secrets = connvault.SecretsFrom(plain)
 		}
 		m.Sealed = &connvault.SealedConfig{Config: config, Secrets: secrets}
 	}
