@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/providers/providertest"
 )
 
 // The handler-path benchmarks serve requests in-process, as production
@@ -126,5 +127,33 @@ func BenchmarkHandlerCreate(b *testing.B) {
 			b.Fatal(err)
 		}
 		serve(b, h, "POST", connectionsPath, body, 200)
+	}
+}
+
+// A static secret: the lookup decrypts it and it is handed out as stored.
+func BenchmarkHandlerCredentialsStatic(b *testing.B) {
+	h := benchServer(b)
+	path := connPath(create(b, h, s3Create("bench credentials static")).ConnectionId) + "/credentials"
+	b.ReportAllocs()
+	defer cpuPerOp(b)()
+	for b.Loop() {
+		serve(b, h, "POST", path, nil, 200)
+	}
+}
+
+// A Snowflake key-pair JWT, signed by the first issue and then served from
+// the cache until shortly before it expires.
+func BenchmarkHandlerCredentialsCached(b *testing.B) {
+	h := benchServer(b)
+	key := providertest.NewKeyPair(b)
+	id := create(b, h, map[string]any{"name": "bench credentials cached", "provider_type": "snowflake", "test_before_save": false,
+		"provider_config": map[string]any{"account": "xy12345", "credentials": map[string]any{
+			"type": "key_pair", "username": "LOADER", "private_key": key.PKCS8PEM}}}).ConnectionId
+	path := connPath(id) + "/credentials"
+	serve(b, h, "POST", path, nil, 200)
+	b.ReportAllocs()
+	defer cpuPerOp(b)()
+	for b.Loop() {
+		serve(b, h, "POST", path, nil, 200)
 	}
 }
