@@ -118,6 +118,24 @@ func TestCredentialsExchangeOnceAcrossReplicas(t *testing.T) {
 	if n := box.TokenExchanges.Load(); n != 1 || tokens[again.Credentials["access_token"]] == 0 {
 		t.Fatalf("a second request within validity made %d exchanges in all", n)
 	}
+	// Every issue is recorded once, by whichever statement recorded it:
+	// one exchange, twenty handed out from the cache.
+	events := decodeAnswer[client.EventList](t, a.Call(t, "GET", connPath(c.ConnectionId)+"/events?action=credentials.issued&limit=100", nil), "events").Results
+	fresh, hits := 0, 0
+	for _, e := range events {
+		switch e.Details["cached"] {
+		case false:
+			fresh++
+		case true:
+			hits++
+			if e.Details["expires_at"] == nil || e.Actor.UserId == nil || *e.Actor.UserId != a.Tenant.UserID || e.Actor.KeyId == nil || e.RequestId == nil {
+				t.Errorf("cache hit event %+v", e)
+			}
+		}
+	}
+	if fresh != 1 || hits != 20 {
+		t.Errorf("%d issue events recorded: %d exchanged, %d cache hits; want 1 and 20", len(events), fresh, hits)
+	}
 	// New credentials drop the cached token.
 	if r := a.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"test_before_save": false,
 		"provider_config": map[string]any{"credentials": map[string]any{"refresh_token": stored}}}); r.Status != 200 {
