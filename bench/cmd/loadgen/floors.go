@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,10 +25,31 @@ import (
 // same HTTP load generator. A GET by id can be no faster than either.
 
 type floors struct {
+	// The medians of the rounds.
 	PgbenchSelectTPS float64 `json:"pgbench_select_tps"`
 	PgbenchCommand   string  `json:"pgbench_command"`
 	PlainHTTPRPS     float64 `json:"plain_http_rps"`
 	PlainHTTPBytes   int     `json:"plain_http_body_bytes"`
+	// Rounds are GET by id and both floors measured back to back.
+	Rounds []floorRound `json:"rounds"`
+}
+
+type floorRound struct {
+	GetByIDRPS       float64 `json:"get_by_id_rps"`
+	PgbenchSelectTPS float64 `json:"pgbench_select_tps"`
+	PlainHTTPRPS     float64 `json:"plain_http_rps"`
+}
+
+// median of three or more values (the middle one, or the mean of the two
+// middle ones).
+func median(values []float64) float64 {
+	v := slices.Clone(values)
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
