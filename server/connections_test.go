@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -412,5 +413,22 @@ func TestListTotalsFollowEveryChange(t *testing.T) {
 	}
 	if n := listPage(t, h.Call(t, "GET", connectionsPath+"?limit=1&status=ARCHIVED", nil)).Total; n != 3 {
 		t.Errorf("archived total %d, want 3", n)
+	}
+}
+
+// Answers carry their length, a list page larger than net/http's buffer
+// too: it is not sent chunked.
+func TestAnswersCarryTheirLength(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	var id string
+	for i := range 4 {
+		id = create(t, h, s3Create(fmt.Sprintf("length %d", i))).ConnectionId
+	}
+	for _, path := range []string{connectionsPath + "?limit=4", connPath(id)} {
+		r := h.Call(t, "GET", path, nil)
+		if r.Status != 200 || r.Header.Get("Content-Length") != strconv.Itoa(len(r.Body)) {
+			t.Errorf("GET %s: %d, Content-Length %q for %d bytes", path, r.Status, r.Header.Get("Content-Length"), len(r.Body))
+		}
 	}
 }
