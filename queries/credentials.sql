@@ -52,34 +52,15 @@ SELECT pg_advisory_unlock(hashtextextended(@lock_key::text, 0));
 -- without one, its secrets decrypted when they are under the current key
 -- (@current_key_id; @encryption_key is that key's passphrase). '' stands
 -- for none (neither is ever empty: both are JSON objects).
---
--- With @record_cached, handing out the cached token of an ACTIVE
--- connection is recorded in the same statement (recorded is true then),
--- so a cache hit is one trip: the event's details are those the server
--- writes, expires_at as Go's RFC 3339 (UTC, no trailing zeros).
-WITH cached AS (
-    SELECT i.issued_at, i.expires_at, i.ciphertext
-    FROM issued_credentials i
-    WHERE i.internal_id = @internal_id AND i.connection_id = @connection_id AND i.secret_key_id = @current_key_id::text
-      AND i.expires_at - LEAST(make_interval(secs => @margin_seconds::double precision), (i.expires_at - i.issued_at) / 2) > now()
-), recorded AS (
-    INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
-    SELECT c.internal_id, @action::text, c.connection_id,
-           sqlc.narg(actor_user_id)::text, sqlc.narg(actor_key_id)::text, sqlc.narg(request_id)::text,
-           jsonb_build_object('cached', true, 'expires_at',
-               regexp_replace(to_char(cached.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z')
-    FROM connections c, cached
-    WHERE @record_cached::boolean AND c.internal_id = @internal_id AND c.connection_id = @connection_id AND c.status = 'ACTIVE'
-    RETURNING true
-)
 SELECT sqlc.embed(c),
-       cached.issued_at AS cached_issued_at, cached.expires_at AS cached_expires_at,
-       COALESCE(pgp_sym_decrypt(cached.ciphertext, @encryption_key::text)::text, '')::text AS cached_json,
-       COALESCE(pgp_sym_decrypt(s.ciphertext, @encryption_key::text)::text, '')::text AS secrets_json,
-       EXISTS (SELECT FROM recorded) AS recorded
+       i.issued_at AS cached_issued_at, i.expires_at AS cached_expires_at,
+       COALESCE(pgp_sym_decrypt(i.ciphertext, @encryption_key::text)::text, '')::text AS cached_json,
+       COALESCE(pgp_sym_decrypt(s.ciphertext, @encryption_key::text)::text, '')::text AS secrets_json
 FROM connections c
-LEFT JOIN cached ON true
+LEFT JOIN issued_credentials i
+       ON i.internal_id = c.internal_id AND i.connection_id = c.connection_id AND i.secret_key_id = @current_key_id::text
+      AND i.expires_at - LEAST(make_interval(secs => @margin_seconds::double precision), (i.expires_at - i.issued_at) / 2) > now()
 LEFT JOIN connection_secrets s
-       ON cached.issued_at IS NULL AND c.secret_key_id = @current_key_id::text
+       ON i.connection_id IS NULL AND c.secret_key_id = @current_key_id::text
       AND s.internal_id = c.internal_id AND s.connection_id = c.connection_id
 WHERE c.internal_id = @internal_id AND c.connection_id = @connection_id;

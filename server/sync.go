@@ -18,7 +18,7 @@ func (s *Server) issueWait() time.Duration { return s.cfg.CheckTimeout + 5*time.
 
 // IssueCredentials implements POST .../connections/{id}/credentials.
 func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsRequestObject) (gen.IssueCredentialsResponseObject, error) {
-	m, err := s.store.IssueLookup(ctx, principal(ctx).OrgID, req.ConnectionIdentifier, event(ctx, connvault.ActionCredentialsIssue, "", nil))
+	m, err := s.store.IssueLookup(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -40,9 +40,7 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 		expiresAt = &got.creds.ExpiresAt
 		details["expires_at"] = got.creds.ExpiresAt
 	}
-	if !(got.cached && m.Recorded) { // a cache hit the lookup recorded
-		s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
-	}
+	s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
 	return encodeCredentials(c.ID, c.ProviderType, got.creds.Credentials, got.creds.IssuedAt, expiresAt), nil
 }
 

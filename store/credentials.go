@@ -49,18 +49,12 @@ type IssueMaterial struct {
 	// cached token and the secrets could be read in the same statement
 	// (they are under the current key); otherwise nil (see Sealed).
 	Sealed *connvault.SealedConfig
-	// Recorded: handing out Cached was recorded as the audit event the
-	// lookup was given.
-	Recorded bool
 }
 
 // IssueLookup reads what an issue needs, for a conn_ id in one statement:
 // the connection, its cached token and, without one, its secrets. A name
-// is looked up first. With cacheHit set, the same statement records it
-// (details {cached: true, expires_at}; its ConnectionID and Details are
-// ignored) when the connection is ACTIVE and its cached token is handed
-// out: a cache hit takes one trip.
-func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, cacheHit *NewEvent) (*IssueMaterial, error) {
+// is looked up first.
+func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*IssueMaterial, error) {
 	id := identifier
 	if !strings.HasPrefix(identifier, "conn_") {
 		c, err := s.GetConnection(ctx, orgID, identifier)
@@ -69,15 +63,10 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, cache
 		}
 		id = c.ID
 	}
-	params := sqlcdb.IssueLookupByIDParams{
+	row, err := s.batched.IssueLookupByID(ctx, sqlcdb.IssueLookupByIDParams{
 		CurrentKeyID: s.keys.CurrentID, EncryptionKey: s.currentPassphrase(), MarginSeconds: ReuseMargin.Seconds(),
 		InternalID: orgID, ConnectionID: id,
-	}
-	if e := cacheHit; e != nil {
-		params.RecordCached, params.Action = true, string(e.Action)
-		params.ActorUserID, params.ActorKeyID, params.RequestID = orNil(e.ActorUserID), orNil(e.ActorKeyID), orNil(e.RequestID)
-	}
-	row, err := s.batchedWrites.IssueLookupByID(ctx, params)
+	})
 	if err != nil {
 		return nil, mapError(err, "connection")
 	}
@@ -85,7 +74,7 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, cache
 	if err != nil {
 		return nil, err
 	}
-	m := &IssueMaterial{Connection: c, Recorded: row.Recorded}
+	m := &IssueMaterial{Connection: c}
 	switch {
 	case row.CachedJson != "":
 		m.Cached = &CachedCredentials{Credentials: json.RawMessage(row.CachedJson), IssuedAt: row.CachedIssuedAt.UTC(), ExpiresAt: row.CachedExpiresAt.UTC()}
@@ -192,7 +181,7 @@ func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (*Store, func()
 		return nil, nil, nil
 	}
 	heldQ := sqlcdb.New(bounded{db: conn, timeout: s.queryTimeout})
-	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout, q: heldQ, batched: heldQ, batchedWrites: heldQ}
+	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout, q: heldQ, batched: heldQ}
 	return held, func() {
 		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.queryTimeout)
 		defer cancel()

@@ -14,7 +14,3 @@ func NewCoalescer(pool *pgxpool.Pool, timeout time.Duration, maxInFlight int) sq
 	c.maxInFlight = maxInFlight
 	return c
 }
-
-// WritingRows is the coalescer db (from NewCoalescer) for statements that
-// write and return a row.
-func WritingRows(db sqlcdb.DBTX) sqlcdb.DBTX { return writingRows{db.(*coalescer)} }

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +35,7 @@ func TestIssueLookup(t *testing.T) {
 		return sealed.Plain()["credentials"].(map[string]any)["secret_access_key"]
 	}
 	for _, ident := range []string{c.ID, "issuing"} {
-		m, err := old.IssueLookup(ctx, tn.OrgID, ident, nil)
+		m, err := old.IssueLookup(ctx, tn.OrgID, ident)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +43,7 @@ func TestIssueLookup(t *testing.T) {
 			t.Fatalf("lookup by %s: %+v", ident, m)
 		}
 	}
-	if _, err := old.IssueLookup(ctx, connvaulttest.NewTenant(t, old).OrgID, c.ID, nil); connvault.ErrorCode(err) != connvault.ENOTFOUND {
+	if _, err := old.IssueLookup(ctx, connvaulttest.NewTenant(t, old).OrgID, c.ID); connvault.ErrorCode(err) != connvault.ENOTFOUND {
 		t.Fatalf("another organization's lookup: %v", err)
 	}
 
@@ -54,7 +53,7 @@ func TestIssueLookup(t *testing.T) {
 	if _, err := old.SaveIssued(ctx, c, store.CachedCredentials{Credentials: token, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	m, err := old.IssueLookup(ctx, tn.OrgID, c.ID, nil)
+	m, err := old.IssueLookup(ctx, tn.OrgID, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +64,13 @@ func TestIssueLookup(t *testing.T) {
 	if _, err := old.SaveIssued(ctx, c, store.CachedCredentials{Credentials: token, IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Minute)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if m, err = old.IssueLookup(ctx, tn.OrgID, c.ID, nil); err != nil || m.Cached != nil || m.Sealed == nil {
+	if m, err = old.IssueLookup(ctx, tn.OrgID, c.ID); err != nil || m.Cached != nil || m.Sealed == nil {
 		t.Fatalf("with a token about to expire: %+v, %v", m, err)
 	}
 
 	// Mid-rotation: the current key is new, the row is under the old one.
 	rotating := store.New(pool, mustKeyring(t, newKey, oldKey))
-	m, err = rotating.IssueLookup(ctx, tn.OrgID, c.ID, nil)
+	m, err = rotating.IssueLookup(ctx, tn.OrgID, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,74 +80,5 @@ func TestIssueLookup(t *testing.T) {
 	sealed, err := rotating.Sealed(ctx, m.Connection)
 	if err != nil || secretOf(&sealed) != "issue-lookup-secret" {
 		t.Fatalf("Sealed under the previous key: %v", err)
-	}
-}
-
-// A cache hit given an event records it in the lookup's own statement,
-// with the details the server writes for one (expires_at as Go encodes a
-// time), and only for an ACTIVE connection with a good cached token.
-func TestIssueLookupRecordsACacheHit(t *testing.T) {
-	ctx := context.Background()
-	st := connvaulttest.Store(t)
-	tn := connvaulttest.NewTenant(t, st)
-	c, err := st.CreateConnection(ctx, store.NewConnection{
-		OrgID: tn.OrgID, UserID: tn.UserID, Name: "cache hits", ProviderType: "rss",
-		Config: connvault.SealedConfig{Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuedAction := string(connvault.ActionCredentialsIssue)
-	hit := &store.NewEvent{Action: connvault.ActionCredentialsIssue, ActorUserID: tn.UserID, ActorKeyID: "key_cachehit", RequestID: "req-cache-hit"}
-	recorded := func() []*connvault.Event {
-		t.Helper()
-		page, err := st.ListEvents(ctx, store.EventFilter{OrgID: tn.OrgID, ConnectionID: &c.ID, Action: &issuedAction, Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return page.Events
-	}
-
-	// Without a cached token nothing is recorded: the server records the
-	// issue once it has one.
-	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, hit); err != nil || m.Recorded || len(recorded()) != 0 {
-		t.Fatalf("no cached token: %+v, %v, %d events", m, err, len(recorded()))
-	}
-	base := time.Now().UTC().Truncate(time.Second).Add(2 * time.Hour)
-	for i, expires := range []time.Time{base, base.Add(120 * time.Millisecond), base.Add(123456 * time.Microsecond), base.Add(10*time.Second + 500*time.Millisecond)} {
-		if _, err := st.SaveIssued(ctx, c, store.CachedCredentials{Credentials: json.RawMessage(`{"t":1}`), IssuedAt: base.Add(-time.Hour), ExpiresAt: expires}, nil); err != nil {
-			t.Fatal(err)
-		}
-		if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, nil); err != nil || m.Recorded || len(recorded()) != i {
-			t.Fatalf("a lookup without an event recorded one: %+v, %v", m, err)
-		}
-		m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, hit)
-		if err != nil || !m.Recorded || m.Cached == nil {
-			t.Fatalf("cache hit: %+v, %v", m, err)
-		}
-		events := recorded()
-		if len(events) != i+1 {
-			t.Fatalf("%d events after %d cache hits", len(events), i+1)
-		}
-		e := events[0]
-		if e.ActorUserID == nil || *e.ActorUserID != tn.UserID || e.ActorKeyID == nil || *e.ActorKeyID != "key_cachehit" ||
-			e.RequestID == nil || *e.RequestID != "req-cache-hit" {
-			t.Errorf("event %+v: want the caller and the request", e)
-		}
-		// What the server records for an issue it records itself.
-		want, _ := json.Marshal(map[string]any{"cached": true, "expires_at": m.Cached.ExpiresAt})
-		var got, wantMap map[string]any
-		_ = json.Unmarshal(want, &wantMap)
-		if err := json.Unmarshal(e.Details, &got); err != nil || !reflect.DeepEqual(got, wantMap) {
-			t.Errorf("details %s, want %s", e.Details, want)
-		}
-	}
-
-	// An archived connection's token is not handed out: nothing recorded.
-	if _, err := st.ArchiveConnection(ctx, tn.OrgID, c.ID); err != nil {
-		t.Fatal(err)
-	}
-	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, hit); err != nil || m.Recorded || len(recorded()) != 4 {
-		t.Fatalf("archived: %+v, %v, %d events", m, err, len(recorded()))
 	}
 }

@@ -61,45 +61,26 @@ func (q *Queries) ForgetIssuedCredentials(ctx context.Context, arg ForgetIssuedC
 }
 
 const IssueLookupByID = `-- name: IssueLookupByID :one
-WITH cached AS (
-    SELECT i.issued_at, i.expires_at, i.ciphertext
-    FROM issued_credentials i
-    WHERE i.internal_id = $3 AND i.connection_id = $4 AND i.secret_key_id = $2::text
-      AND i.expires_at - LEAST(make_interval(secs => $5::double precision), (i.expires_at - i.issued_at) / 2) > now()
-), recorded AS (
-    INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
-    SELECT c.internal_id, $6::text, c.connection_id,
-           $7::text, $8::text, $9::text,
-           jsonb_build_object('cached', true, 'expires_at',
-               regexp_replace(to_char(cached.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z')
-    FROM connections c, cached
-    WHERE $10::boolean AND c.internal_id = $3 AND c.connection_id = $4 AND c.status = 'ACTIVE'
-    RETURNING true
-)
 SELECT c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config, c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at, c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.next_check_at, c.metadata, c.created_by_user_id, c.created_at, c.updated_at, c.version,
-       cached.issued_at AS cached_issued_at, cached.expires_at AS cached_expires_at,
-       COALESCE(pgp_sym_decrypt(cached.ciphertext, $1::text)::text, '')::text AS cached_json,
-       COALESCE(pgp_sym_decrypt(s.ciphertext, $1::text)::text, '')::text AS secrets_json,
-       EXISTS (SELECT FROM recorded) AS recorded
+       i.issued_at AS cached_issued_at, i.expires_at AS cached_expires_at,
+       COALESCE(pgp_sym_decrypt(i.ciphertext, $1::text)::text, '')::text AS cached_json,
+       COALESCE(pgp_sym_decrypt(s.ciphertext, $1::text)::text, '')::text AS secrets_json
 FROM connections c
-LEFT JOIN cached ON true
+LEFT JOIN issued_credentials i
+       ON i.internal_id = c.internal_id AND i.connection_id = c.connection_id AND i.secret_key_id = $2::text
+      AND i.expires_at - LEAST(make_interval(secs => $3::double precision), (i.expires_at - i.issued_at) / 2) > now()
 LEFT JOIN connection_secrets s
-       ON cached.issued_at IS NULL AND c.secret_key_id = $2::text
+       ON i.connection_id IS NULL AND c.secret_key_id = $2::text
       AND s.internal_id = c.internal_id AND s.connection_id = c.connection_id
-WHERE c.internal_id = $3 AND c.connection_id = $4
+WHERE c.internal_id = $4 AND c.connection_id = $5
 `
 
 type IssueLookupByIDParams struct {
 	EncryptionKey string
 	CurrentKeyID  string
+	MarginSeconds float64
 	InternalID    string
 	ConnectionID  string
-	MarginSeconds float64
-	Action        string
-	ActorUserID   *string
-	ActorKeyID    *string
-	RequestID     *string
-	RecordCached  bool
 }
 
 type IssueLookupByIDRow struct {
@@ -108,7 +89,6 @@ type IssueLookupByIDRow struct {
 	CachedExpiresAt *time.Time
 	CachedJson      string
 	SecretsJson     string
-	Recorded        bool
 }
 
 // What an issue needs in one trip: the connection; its cached token while
@@ -116,23 +96,13 @@ type IssueLookupByIDRow struct {
 // without one, its secrets decrypted when they are under the current key
 // (@current_key_id; @encryption_key is that key's passphrase). ” stands
 // for none (neither is ever empty: both are JSON objects).
-//
-// With @record_cached, handing out the cached token of an ACTIVE
-// connection is recorded in the same statement (recorded is true then),
-// so a cache hit is one trip: the event's details are those the server
-// writes, expires_at as Go's RFC 3339 (UTC, no trailing zeros).
 func (q *Queries) IssueLookupByID(ctx context.Context, arg IssueLookupByIDParams) (IssueLookupByIDRow, error) {
 	row := q.db.QueryRow(ctx, IssueLookupByID,
 		arg.EncryptionKey,
 		arg.CurrentKeyID,
+		arg.MarginSeconds,
 		arg.InternalID,
 		arg.ConnectionID,
-		arg.MarginSeconds,
-		arg.Action,
-		arg.ActorUserID,
-		arg.ActorKeyID,
-		arg.RequestID,
-		arg.RecordCached,
 	)
 	var i IssueLookupByIDRow
 	err := row.Scan(
@@ -162,7 +132,6 @@ func (q *Queries) IssueLookupByID(ctx context.Context, arg IssueLookupByIDParams
 		&i.CachedExpiresAt,
 		&i.CachedJson,
 		&i.SecretsJson,
-		&i.Recorded,
 	)
 	return i, err
 }
