@@ -27,6 +27,7 @@ type options struct {
 	out         string
 	only        string
 	serverBin   string
+	handlers    bool
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results", "where to write the JSON and SVG results")
 	flag.StringVar(&o.only, "only", "", "comma-separated operations to run (default all)")
 	flag.StringVar(&o.serverBin, "server-bin", "", "run this connvault binary instead of building ./cmd/connvault (e.g. an earlier commit's, for a before/after in the same conditions)")
+	flag.BoolVar(&o.handlers, "handler-bench", true, "also run the in-process handler benchmarks (go test -bench Handler ./server) for CPU and allocations per request; skipped with -server-bin or -only")
 	flag.Parse()
 	for _, l := range strings.Split(levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(l))

@@ -37,6 +37,9 @@ type report struct {
 	// GetByID versus those floors, at that concurrency.
 	GetByIDVsPgbench   float64 `json:"get_by_id_vs_pgbench"`
 	GetByIDVsPlainHTTP float64 `json:"get_by_id_vs_plain_http"`
+	// HandlerBenchmarks are the in-process handler-path benchmarks of the
+	// same commit (not measured with -server-bin: they test the tree).
+	HandlerBenchmarks []handlerBench `json:"handler_benchmarks,omitempty"`
 }
 
 var headerPrinted bool

@@ -128,6 +128,17 @@ func run(ctx context.Context, o options) error {
 	if err := measureFloors(ctx, e, o, report); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen: floors:", err)
 	}
+	if o.handlers && o.serverBin == "" && o.only == "" {
+		benches, err := handlerBenchmarks(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: handler benchmarks:", err)
+		}
+		report.HandlerBenchmarks = benches
+		fmt.Println("\nin-process handler path (go test -bench Handler -benchmem ./server):")
+		for _, b := range benches {
+			fmt.Printf("  %-40s %7.1f cpu us/req %6.0f allocs/req %7.0f B/req\n", b.Name, b.CPUMicrosPerOp, b.AllocsPerOp, b.BytesPerOp)
+		}
+	}
 	return report.write(o.out)
 }
 
