@@ -186,7 +186,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cfg.DatabaseURL == "" {
 		return errors.New("CONNVAULT_DATABASE_URL (or --database-url) is required")
 	}
-	logger, err := server.NewLogger(stderr, cfg.LogLevel)
+	logs := server.NewLogBuffer(stderr, 100*time.Millisecond)
+	defer logs.Close()
+	logger, err := server.NewLogger(logs, cfg.LogLevel)
 	if err != nil {
 		return fmt.Errorf("CONNVAULT_LOG_LEVEL: %w", err)
 	}
