@@ -99,7 +99,9 @@ func (c *Checker) RunOnce(ctx context.Context) (Stats, error) {
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	started := time.Now()
 	for ctx.Err() == nil {
-		batch, err := c.store.ClaimDue(ctx, c.cfg.Owner, c.cfg.Lease, c.cfg.Batch)
+		// Due by the pass's start: a connection whose backoff ends while
+		// the pass runs waits for the next pass, not checked twice in one.
+		batch, err := c.store.ClaimDue(ctx, c.cfg.Owner, c.cfg.Lease, c.cfg.Batch, started)
 		if err != nil {
 			wg.Wait()
 			return stats, err

@@ -346,3 +346,29 @@ func TestBackgroundChecksKeepRotatedRefreshTokens(t *testing.T) {
 		t.Errorf("%d exchanges, want 2", n)
 	}
 }
+
+// A pass checks each due connection once, even when a failed check's
+// backoff ends before the pass does. One check at a time and one row per
+// claim: the pass claims the second connection only once the first has
+// failed and become due again, so a claim by "due now" took the first
+// again (and on a slow machine any pass could check a connection twice).
+func TestAPassChecksAConnectionOnce(t *testing.T) {
+	st := connvaulttest.Store(t)
+	d := providertest.NewS3(t, "AKIAONCE", secret, map[string][]string{})
+	tn, conns := seed(t, st, d, 2)
+	d.RotateSecret("changed-at-the-provider") // every check fails
+	chk := health.New(st, health.Config{Owner: "once", Schedule: connvault.Schedule{Interval: time.Hour, Backoff: time.Nanosecond},
+		Concurrency: 1, Batch: 1, CheckTimeout: 5 * time.Second, Lease: time.Minute, Env: env()})
+	stats, err := chk.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Checked != 2 {
+		t.Errorf("one pass over 2 due connections checked %d times", stats.Checked)
+	}
+	for _, c := range conns {
+		if got := mustGet(t, st, tn.OrgID, c.ID); got.ConsecutiveFailures != 1 {
+			t.Errorf("%s: %d failures after one pass", c.Name, got.ConsecutiveFailures)
+		}
+	}
+}

@@ -162,8 +162,9 @@ WHERE internal_id = @internal_id AND connection_id = @connection_id AND status <
 RETURNING *;
 
 -- name: ClaimDueConnections :many
--- The health checker's lease: take up to @batch due ACTIVE connections that
--- nobody holds (or whose holder's lease ran out, e.g. a replica that died
+-- The health checker's lease: take up to @batch ACTIVE connections due by
+-- @due_by (the start of the checker's pass, so a pass checks a connection
+-- once even when its backoff ends before the pass does) that nobody holds (or whose holder's lease ran out, e.g. a replica that died
 -- mid-check). SKIP LOCKED lets replicas claim side by side without waiting
 -- on each other or taking the same row; the lease's own upsert settles a
 -- race the snapshot cannot see (a lease taken meanwhile is live, so its row
@@ -171,7 +172,7 @@ RETURNING *;
 WITH due AS (
     SELECT d.internal_id, d.connection_id FROM connections d
     WHERE d.status = 'ACTIVE'
-      AND d.next_check_at <= now()
+      AND d.next_check_at <= @due_by::timestamptz
       AND NOT EXISTS (SELECT 1 FROM connection_leases l
                       WHERE l.internal_id = d.internal_id AND l.connection_id = d.connection_id
                         AND l.expires_at >= now())

@@ -317,10 +317,11 @@ func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner stri
 	return out, err
 }
 
-// ClaimDue leases up to batch due ACTIVE connections to owner for lease.
-func (s *Store) ClaimDue(ctx context.Context, owner string, lease time.Duration, batch int) ([]*connvault.Connection, error) {
+// ClaimDue leases up to batch ACTIVE connections due by dueBy to owner for
+// lease.
+func (s *Store) ClaimDue(ctx context.Context, owner string, lease time.Duration, batch int, dueBy time.Time) ([]*connvault.Connection, error) {
 	rows, err := s.q.ClaimDueConnections(ctx, sqlcdb.ClaimDueConnectionsParams{
-		LeaseOwner: owner, LeaseSeconds: lease.Seconds(), Batch: int32(batch),
+		LeaseOwner: owner, LeaseSeconds: lease.Seconds(), Batch: int32(batch), DueBy: dueBy,
 	})
 	if err != nil {
 		return nil, mapError(err, "connections")

@@ -73,17 +73,17 @@ const ClaimDueConnections = `-- name: ClaimDueConnections :many
 WITH due AS (
     SELECT d.internal_id, d.connection_id FROM connections d
     WHERE d.status = 'ACTIVE'
-      AND d.next_check_at <= now()
+      AND d.next_check_at <= $1::timestamptz
       AND NOT EXISTS (SELECT 1 FROM connection_leases l
                       WHERE l.internal_id = d.internal_id AND l.connection_id = d.connection_id
                         AND l.expires_at >= now())
     ORDER BY d.next_check_at
-    LIMIT $1
+    LIMIT $2
     FOR UPDATE SKIP LOCKED
 ), leased AS (
     INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
-    SELECT due.internal_id, due.connection_id, $2::text,
-           now() + make_interval(secs => $3::double precision)
+    SELECT due.internal_id, due.connection_id, $3::text,
+           now() + make_interval(secs => $4::double precision)
     FROM due
     ON CONFLICT (internal_id, connection_id) DO UPDATE
         SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
@@ -95,6 +95,7 @@ JOIN leased ON c.internal_id = leased.internal_id AND c.connection_id = leased.c
 `
 
 type ClaimDueConnectionsParams struct {
+	DueBy        time.Time
 	Batch        int32
 	LeaseOwner   string
 	LeaseSeconds float64
@@ -104,14 +105,20 @@ type ClaimDueConnectionsRow struct {
 	Connection Connection
 }
 
-// The health checker's lease: take up to @batch due ACTIVE connections that
-// nobody holds (or whose holder's lease ran out, e.g. a replica that died
+// The health checker's lease: take up to @batch ACTIVE connections due by
+// @due_by (the start of the checker's pass, so a pass checks a connection
+// once even when its backoff ends before the pass does) that nobody holds (or whose holder's lease ran out, e.g. a replica that died
 // mid-check). SKIP LOCKED lets replicas claim side by side without waiting
 // on each other or taking the same row; the lease's own upsert settles a
 // race the snapshot cannot see (a lease taken meanwhile is live, so its row
 // is not taken over and not returned).
 func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectionsParams) ([]ClaimDueConnectionsRow, error) {
-	rows, err := q.db.Query(ctx, ClaimDueConnections, arg.Batch, arg.LeaseOwner, arg.LeaseSeconds)
+	rows, err := q.db.Query(ctx, ClaimDueConnections,
+		arg.DueBy,
+		arg.Batch,
+		arg.LeaseOwner,
+		arg.LeaseSeconds,
+	)
 	if err != nil {
 		return nil, err
 	}
