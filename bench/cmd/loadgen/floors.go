@@ -40,10 +40,13 @@ type floorRound struct {
 	PlainHTTPRPS     float64 `json:"plain_http_rps"`
 }
 
-// median of three or more values (the middle one, or the mean of the two
-// middle ones).
-func median(values []float64) float64 {
-	v := slices.Clone(values)
+// medianOf is the median of value over the rounds (the middle one, or the
+// mean of the two middle ones).
+func medianOf(rounds []floorRound, value func(floorRound) float64) float64 {
+	v := make([]float64, len(rounds))
+	for i, r := range rounds {
+		v[i] = value(r)
+	}
 	slices.Sort(v)
 	n := len(v)
 	if n%2 == 1 {

@@ -23,3 +23,14 @@ PASS
 		t.Errorf("parseBenchmarks:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+func TestMedianOf(t *testing.T) {
+	tps := func(r floorRound) float64 { return r.PgbenchSelectTPS }
+	three := []floorRound{{PgbenchSelectTPS: 9}, {PgbenchSelectTPS: 1}, {PgbenchSelectTPS: 5}}
+	if got := medianOf(three, tps); got != 5 {
+		t.Errorf("median of 9, 1, 5 = %v", got)
+	}
+	if got := medianOf(append(three, floorRound{PgbenchSelectTPS: 7}), tps); got != 6 {
+		t.Errorf("median of 9, 1, 5, 7 = %v", got)
+	}
+}

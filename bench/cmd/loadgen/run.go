@@ -529,7 +529,6 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 	// two measurements minutes apart carried that. Each ratio is the
 	// median over the three rounds of the ratio within the round.
 	f := &floors{PlainHTTPBytes: len(body)}
-	var vsPgbench, vsPlain, pgbenchTPS, plainRPS []float64
 	for range 3 {
 		get := measure(ctx, e, level, o.warmup, o.duration, httpGetByID)
 		tps, cmd, err := pgbenchSelect(ctx, o.databaseURL, level, o.duration)
@@ -539,13 +538,12 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 		st := measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient))
 		f.PgbenchCommand = cmd
 		f.Rounds = append(f.Rounds, floorRound{GetByIDRPS: get.Throughput, PgbenchSelectTPS: tps, PlainHTTPRPS: st.Throughput})
-		pgbenchTPS, plainRPS = append(pgbenchTPS, tps), append(plainRPS, st.Throughput)
-		vsPgbench, vsPlain = append(vsPgbench, get.Throughput/tps), append(vsPlain, get.Throughput/st.Throughput)
 	}
-	f.PgbenchSelectTPS, f.PlainHTTPRPS = median(pgbenchTPS), median(plainRPS)
+	f.PgbenchSelectTPS = medianOf(f.Rounds, func(r floorRound) float64 { return r.PgbenchSelectTPS })
+	f.PlainHTTPRPS = medianOf(f.Rounds, func(r floorRound) float64 { return r.PlainHTTPRPS })
 	rep.Floors = f
-	rep.GetByIDVsPgbench = median(vsPgbench)
-	rep.GetByIDVsPlainHTTP = median(vsPlain)
+	rep.GetByIDVsPgbench = medianOf(f.Rounds, func(r floorRound) float64 { return r.GetByIDRPS / r.PgbenchSelectTPS })
+	rep.GetByIDVsPlainHTTP = medianOf(f.Rounds, func(r floorRound) float64 { return r.GetByIDRPS / r.PlainHTTPRPS })
 	fmt.Printf("floors at concurrency %d, three rounds back to back with GET by id:\n", level)
 	for _, r := range f.Rounds {
 		fmt.Printf("  GET by id %.0f req/s, %s %.0f tps, plain net/http answering the same %d bytes %.0f req/s\n",

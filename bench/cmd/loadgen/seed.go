@@ -76,16 +76,15 @@ const keyPairName = "bench snowflake key pair"
 // beside 128 MB of shared buffers.
 func reset(ctx context.Context, st *store.Store) error {
 	start := time.Now()
-	var deleted, events int64
 	tag, err := st.Pool().Exec(ctx, `DELETE FROM connections WHERE internal_id LIKE 'int_bench%' AND name NOT LIKE 'source-%' AND name <> $1`, keyPairName)
 	if err != nil {
 		return fmt.Errorf("reset connections: %w", err)
 	}
-	deleted = tag.RowsAffected()
+	deleted := tag.RowsAffected()
 	if tag, err = st.Pool().Exec(ctx, `DELETE FROM events WHERE internal_id LIKE 'int_bench%'`); err != nil {
 		return fmt.Errorf("reset events: %w", err)
 	}
-	events = tag.RowsAffected()
+	events := tag.RowsAffected()
 	if _, err := st.Pool().Exec(ctx, `DELETE FROM api_keys WHERE internal_id LIKE 'int_bench%'`); err != nil {
 		return fmt.Errorf("reset API keys: %w", err)
 	}
