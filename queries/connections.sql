@@ -98,7 +98,20 @@ SELECT * FROM updated;
 -- Newest first, ties by id. With a cursor, keyset pagination on
 -- (created_at, connection_id), served by connections_list_order at any depth;
 -- without one, OFFSET paging.
-SELECT * FROM connections
+--
+-- Every row carries the list's total from the counters the
+-- connection_counts trigger keeps (migration 007; is_active is status =
+-- ACTIVE), summed once per statement, so a full page needs no second trip
+-- and its total is read in the page's own snapshot. The counters know
+-- nothing of a name search: a search is counted by CountConnections.
+SELECT sqlc.embed(connections),
+       (SELECT coalesce(sum(k.n), 0) FROM connection_counts k
+        WHERE k.internal_id = @internal_id
+          AND (sqlc.narg(status)::text IS NULL AND k.status <> 'ARCHIVED' OR k.status = sqlc.narg(status)::text)
+          AND (sqlc.narg(provider_type)::text IS NULL OR k.provider_type = sqlc.narg(provider_type)::text)
+          AND (sqlc.narg(is_active)::boolean IS NULL OR (k.status = 'ACTIVE') = sqlc.narg(is_active)::boolean)
+       )::bigint AS counted_total
+FROM connections
 WHERE internal_id = @internal_id
   AND (sqlc.narg(status)::text IS NULL AND status <> 'ARCHIVED' OR status = sqlc.narg(status)::text)
   AND (sqlc.narg(provider_type)::text IS NULL OR provider_type = sqlc.narg(provider_type)::text)
@@ -116,15 +129,6 @@ WHERE internal_id = @internal_id
   AND (sqlc.narg(provider_type)::text IS NULL OR provider_type = sqlc.narg(provider_type)::text)
   AND (sqlc.narg(is_active)::boolean IS NULL OR is_active = sqlc.narg(is_active)::boolean)
   AND (sqlc.narg(search)::text IS NULL OR name ILIKE '%' || sqlc.narg(search)::text || '%' ESCAPE '\');
-
--- name: SumConnectionCounts :one
--- The total of a list without a name search, from the counters the
--- connection_counts trigger keeps (is_active is status = ACTIVE).
-SELECT coalesce(sum(n), 0)::bigint FROM connection_counts
-WHERE internal_id = @internal_id
-  AND (sqlc.narg(status)::text IS NULL AND status <> 'ARCHIVED' OR status = sqlc.narg(status)::text)
-  AND (sqlc.narg(provider_type)::text IS NULL OR provider_type = sqlc.narg(provider_type)::text)
-  AND (sqlc.narg(is_active)::boolean IS NULL OR (status = 'ACTIVE') = sqlc.narg(is_active)::boolean);
 
 -- name: LockConnection :one
 -- Serialises health changes on one connection so no increment is lost.

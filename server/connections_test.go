@@ -148,9 +148,25 @@ func TestListFiltersAndCursorPaging(t *testing.T) {
 		{"?limit=3&offset=6", "the last page"},
 		{"?offset=100", "a page past the end"},
 		{"?limit=3&cursor=" + store.Cursor{CreatedAt: time.Now().Add(time.Hour), ID: ids[0]}.Encode(), "a cursor page"},
+		{"?limit=3&cursor=" + store.Cursor{CreatedAt: time.Now().Add(-time.Hour), ID: ids[0]}.Encode(), "a cursor page past the end"},
 	} {
 		if r := listPage(t, h.Call(t, "GET", connectionsPath+tc.query, nil)); r.Total != 7 || r.Pagination.Total != 7 {
 			t.Errorf("%s (%q): total %d, pagination.total %d, want 7", tc.why, tc.query, r.Total, r.Pagination.Total)
+		}
+	}
+	// Past the end of a filtered list, the total is the filter's.
+	for query, want := range map[string]int{
+		"?provider_type=postgresql&limit=1":          3,
+		"?provider_type=postgresql&offset=50":        3,
+		"?provider_type=s3&search=bucket&offset=50":  4,
+		"?provider_type=s3&search=bucket&limit=1":    4,
+		"?provider_type=box&offset=50":               0,
+		"?provider_type=box":                         0,
+		"?status=SUSPENDED&offset=10":                0,
+		"?is_active=true&provider_type=s3&offset=10": 4,
+	} {
+		if r := listPage(t, h.Call(t, "GET", connectionsPath+query, nil)); r.Total != want || r.Pagination.Total != want {
+			t.Errorf("%q: total %d, pagination.total %d, want %d", query, r.Total, r.Pagination.Total, want)
 		}
 	}
 	// GET links keep the filters; a walk by next_page sees every match once.

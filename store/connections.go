@@ -407,34 +407,41 @@ func (s *Store) ListConnections(ctx context.Context, f ListFilter) (*ListResult,
 			res.Next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
 			break
 		}
-		c, err := fromRow(r)
+		c, err := fromRow(r.Connection)
 		if err != nil {
 			return nil, err
 		}
 		res.Connections = append(res.Connections, c)
 	}
 	// The last page by offset shows the total itself (what came before it
-	// plus what is on it). A full page, a page past the end and a cursor
-	// page (whose offset is unknown) ask the counters (migration 007), or
-	// COUNT the rows when a name search narrows the list.
-	if f.After == nil && res.Next == nil && (len(res.Connections) > 0 || f.Offset == 0) {
+	// plus what is on it). A full page and a cursor page (whose offset is
+	// unknown) take it from the counters their rows carry; a page past the
+	// end has no rows and asks for the first page's first row. A name
+	// search narrows the list below what the counters count: COUNT it.
+	switch {
+	case f.After == nil && res.Next == nil && (len(res.Connections) > 0 || f.Offset == 0):
 		res.Total = f.Offset + len(res.Connections)
-		return res, nil
-	}
-	var n int64
-	if p.Search == nil {
-		n, err = s.batched.SumConnectionCounts(ctx, sqlcdb.SumConnectionCountsParams{
-			InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive,
-		})
-	} else {
-		n, err = s.q.CountConnections(ctx, sqlcdb.CountConnectionsParams{
+	case p.Search != nil:
+		n, err := s.q.CountConnections(ctx, sqlcdb.CountConnectionsParams{
 			InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive, Search: p.Search,
 		})
+		if err != nil {
+			return nil, mapError(err, "connections")
+		}
+		res.Total = int(n)
+	case len(rows) > 0:
+		res.Total = int(rows[0].CountedTotal)
+	default:
+		first, err := s.q.ListConnections(ctx, sqlcdb.ListConnectionsParams{
+			InternalID: f.OrgID, Status: f.Status, ProviderType: f.ProviderType, IsActive: f.IsActive, RowLimit: 1,
+		})
+		if err != nil {
+			return nil, mapError(err, "connections")
+		}
+		if len(first) > 0 {
+			res.Total = int(first[0].CountedTotal)
+		}
 	}
-	if err != nil {
-		return nil, mapError(err, "connections")
-	}
-	res.Total = int(n)
 	return res, nil
 }
 

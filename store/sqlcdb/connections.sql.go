@@ -476,7 +476,14 @@ func (q *Queries) LeaseOwner(ctx context.Context, arg LeaseOwnerParams) (string,
 }
 
 const ListConnections = `-- name: ListConnections :many
-SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM connections
+SELECT connections.internal_id, connections.connection_id, connections.name, connections.description, connections.provider_type, connections.provider_config, connections.secret_key_id, connections.secret_fields, connections.status, connections.is_active, connections.status_reason, connections.status_changed_at, connections.last_used_at, connections.last_checked_at, connections.last_error, connections.consecutive_failures, connections.next_check_at, connections.metadata, connections.created_by_user_id, connections.created_at, connections.updated_at, connections.version,
+       (SELECT coalesce(sum(k.n), 0) FROM connection_counts k
+        WHERE k.internal_id = $1
+          AND ($2::text IS NULL AND k.status <> 'ARCHIVED' OR k.status = $2::text)
+          AND ($3::text IS NULL OR k.provider_type = $3::text)
+          AND ($4::boolean IS NULL OR (k.status = 'ACTIVE') = $4::boolean)
+       )::bigint AS counted_total
+FROM connections
 WHERE internal_id = $1
   AND ($2::text IS NULL AND status <> 'ARCHIVED' OR status = $2::text)
   AND ($3::text IS NULL OR provider_type = $3::text)
@@ -500,10 +507,21 @@ type ListConnectionsParams struct {
 	RowLimit          int32
 }
 
+type ListConnectionsRow struct {
+	Connection   Connection
+	CountedTotal int64
+}
+
 // Newest first, ties by id. With a cursor, keyset pagination on
 // (created_at, connection_id), served by connections_list_order at any depth;
 // without one, OFFSET paging.
-func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams) ([]Connection, error) {
+//
+// Every row carries the list's total from the counters the
+// connection_counts trigger keeps (migration 007; is_active is status =
+// ACTIVE), summed once per statement, so a full page needs no second trip
+// and its total is read in the page's own snapshot. The counters know
+// nothing of a name search: a search is counted by CountConnections.
+func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams) ([]ListConnectionsRow, error) {
 	rows, err := q.db.Query(ctx, ListConnections,
 		arg.InternalID,
 		arg.Status,
@@ -519,32 +537,33 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Connection
+	var items []ListConnectionsRow
 	for rows.Next() {
-		var i Connection
+		var i ListConnectionsRow
 		if err := rows.Scan(
-			&i.InternalID,
-			&i.ConnectionID,
-			&i.Name,
-			&i.Description,
-			&i.ProviderType,
-			&i.ProviderConfig,
-			&i.SecretKeyID,
-			&i.SecretFields,
-			&i.Status,
-			&i.IsActive,
-			&i.StatusReason,
-			&i.StatusChangedAt,
-			&i.LastUsedAt,
-			&i.LastCheckedAt,
-			&i.LastError,
-			&i.ConsecutiveFailures,
-			&i.NextCheckAt,
-			&i.Metadata,
-			&i.CreatedByUserID,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.Version,
+			&i.Connection.InternalID,
+			&i.Connection.ConnectionID,
+			&i.Connection.Name,
+			&i.Connection.Description,
+			&i.Connection.ProviderType,
+			&i.Connection.ProviderConfig,
+			&i.Connection.SecretKeyID,
+			&i.Connection.SecretFields,
+			&i.Connection.Status,
+			&i.Connection.IsActive,
+			&i.Connection.StatusReason,
+			&i.Connection.StatusChangedAt,
+			&i.Connection.LastUsedAt,
+			&i.Connection.LastCheckedAt,
+			&i.Connection.LastError,
+			&i.Connection.ConsecutiveFailures,
+			&i.Connection.NextCheckAt,
+			&i.Connection.Metadata,
+			&i.Connection.CreatedByUserID,
+			&i.Connection.CreatedAt,
+			&i.Connection.UpdatedAt,
+			&i.Connection.Version,
+			&i.CountedTotal,
 		); err != nil {
 			return nil, err
 		}
@@ -736,35 +755,6 @@ func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHe
 		&i.Version,
 	)
 	return i, err
-}
-
-const SumConnectionCounts = `-- name: SumConnectionCounts :one
-SELECT coalesce(sum(n), 0)::bigint FROM connection_counts
-WHERE internal_id = $1
-  AND ($2::text IS NULL AND status <> 'ARCHIVED' OR status = $2::text)
-  AND ($3::text IS NULL OR provider_type = $3::text)
-  AND ($4::boolean IS NULL OR (status = 'ACTIVE') = $4::boolean)
-`
-
-type SumConnectionCountsParams struct {
-	InternalID   string
-	Status       *string
-	ProviderType *string
-	IsActive     *bool
-}
-
-// The total of a list without a name search, from the counters the
-// connection_counts trigger keeps (is_active is status = ACTIVE).
-func (q *Queries) SumConnectionCounts(ctx context.Context, arg SumConnectionCountsParams) (int64, error) {
-	row := q.db.QueryRow(ctx, SumConnectionCounts,
-		arg.InternalID,
-		arg.Status,
-		arg.ProviderType,
-		arg.IsActive,
-	)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
 }
 
 const UpdateConnection = `-- name: UpdateConnection :one
