@@ -56,6 +56,9 @@ type operation struct {
 	name  string
 	http  func(ctx context.Context, e *env, r *rand.Rand) error
 	floor func(ctx context.Context, e *env, r *rand.Rand) error
+	// writes: it inserts or updates rows (connections or audit events),
+	// so the database is settled again after it (see settler).
+	writes bool
 }
 
 func run(ctx context.Context, o options) error {
@@ -99,6 +102,12 @@ func run(ctx context.Context, o options) error {
 		return b
 	}
 
+	settle, err := newSettler(ctx, pool)
+	if err != nil {
+		return err
+	}
+	defer settle.restore(context.WithoutCancel(ctx))
+
 	report := &report{Machine: machine(), Commit: gitCommit(), Date: time.Now().UTC().Format(time.RFC3339),
 		Rows: o.rows, Orgs: o.orgs, Duration: o.duration.String(), PoolSize: int(pool.Config().MaxConns), ServerBinary: o.serverBin}
 	for _, op := range operations() {
@@ -106,10 +115,18 @@ func run(ctx context.Context, o options) error {
 			continue
 		}
 		for _, level := range o.levels {
+			if err := settle.before(ctx); err != nil {
+				return err
+			}
 			cpu0 := srv.cpuTicks()
 			h := measure(ctx, e, level, o.warmup, o.duration, op.http)
 			cpu := srv.cpuTicks() - cpu0
+			settle.wrote(op.writes)
+			if err := settle.before(ctx); err != nil {
+				return err
+			}
 			f := measure(ctx, e, level, o.warmup, o.duration, op.floor)
+			settle.wrote(op.writes)
 			row := result{Operation: op.name, Concurrency: level, HTTP: h, Floor: f}
 			if h.Requests > 0 {
 				// Ticks are 1/100 s; warm-up requests are included in the
@@ -125,6 +142,9 @@ func run(ctx context.Context, o options) error {
 	}
 	report.ServerPeakRSSMB = float64(srv.peakRSSKB()) / 1024
 	fmt.Printf("\nserver peak RSS: %.1f MB\n", report.ServerPeakRSSMB)
+	if err := settle.before(ctx); err != nil {
+		return err
+	}
 	if err := measureFloors(ctx, e, o, report); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen: floors:", err)
 	}
@@ -144,15 +164,16 @@ func run(ctx context.Context, o options) error {
 
 func operations() []operation {
 	return []operation{
-		{name: "create", http: httpCreate, floor: floorCreate},
+		{name: "create", http: httpCreate, floor: floorCreate, writes: true},
 		{name: "get_by_id", http: httpGetByID, floor: floorGetByID},
 		{name: "get_by_name", http: httpGetByName, floor: floorGetByName},
 		{name: "list_first_page", http: httpListFirst, floor: floorListFirst},
 		{name: "list_cursor_deep", http: httpListDeep, floor: floorListDeep},
-		{name: "patch", http: httpPatch, floor: floorPatch},
-		{name: "mixed_80_15_5", http: mixed(httpGetByID, httpPatch, httpCreate), floor: mixed(floorGetByID, floorPatch, floorCreate)},
-		{name: "credentials_static", http: httpCredentialsStatic, floor: floorCredentialsStatic},
-		{name: "credentials_cached", http: httpCredentialsCached, floor: floorCredentialsCached},
+		{name: "patch", http: httpPatch, floor: floorPatch, writes: true},
+		{name: "mixed_80_15_5", http: mixed(httpGetByID, httpPatch, httpCreate), floor: mixed(floorGetByID, floorPatch, floorCreate), writes: true},
+		// Every issue writes its audit event.
+		{name: "credentials_static", http: httpCredentialsStatic, floor: floorCredentialsStatic, writes: true},
+		{name: "credentials_cached", http: httpCredentialsCached, floor: floorCredentialsCached, writes: true},
 	}
 }
 
