@@ -103,7 +103,7 @@ type coalescedRow struct {
 }
 
 func (r coalescedRow) Scan(dest ...any) error {
-	return r.c.do(r.ctx, &queuedStatement{sql: r.sql, args: r.args, dest: dest, done: make(chan struct{})})
+	return r.c.do(r.ctx, &queuedStatement{sql: r.sql, args: r.args, dest: singleRowPlans.into(r.sql, dest), done: make(chan struct{})})
 }
 
 func (c *coalescer) do(ctx context.Context, q *queuedStatement) error {

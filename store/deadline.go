@@ -48,7 +48,7 @@ func (b bounded) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 
 func (b bounded) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	ctx, cancel := withDeadline(ctx, b.timeout)
-	return cancelRow{row: b.db.QueryRow(ctx, sql, args...), cancel: cancel}
+	return cancelRow{row: b.db.QueryRow(ctx, sql, args...), sql: sql, cancel: cancel}
 }
 
 // cancelRows releases the deadline when the rows are closed.
@@ -62,15 +62,17 @@ func (r *cancelRows) Close() {
 	r.cancel()
 }
 
-// cancelRow releases the deadline once the row is scanned.
+// cancelRow releases the deadline once the row is scanned (with kept
+// scan plans, see scanPlans).
 type cancelRow struct {
 	row    pgx.Row
+	sql    string
 	cancel context.CancelFunc
 }
 
 func (r cancelRow) Scan(dest ...any) error {
 	defer r.cancel()
-	return r.row.Scan(dest...)
+	return r.row.Scan(singleRowPlans.into(r.sql, dest)...)
 }
 
 // inTx runs fn in one transaction under one deadline.

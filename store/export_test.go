@@ -14,3 +14,7 @@ func NewCoalescer(pool *pgxpool.Pool, timeout time.Duration, maxInFlight int) sq
 	c.maxInFlight = maxInFlight
 	return c
 }
+
+// ScanPlansMade counts the scan plannings of single-row statements since the
+// kept plans were last emptied.
+func ScanPlansMade() int64 { return singleRowPlans.n.Load() }
