@@ -23,14 +23,17 @@ type report struct {
 	Commit  string `json:"commit"`
 	// ServerBinary is the connvault binary measured when it is not the
 	// commit's own (-server-bin).
-	ServerBinary    string   `json:"server_binary,omitempty"`
-	Date            string   `json:"date"`
-	Rows            int      `json:"rows"`
-	Orgs            int      `json:"orgs"`
-	Duration        string   `json:"duration_per_run"`
-	PoolSize        int      `json:"pool_size"`
-	ServerPeakRSSMB float64  `json:"server_peak_rss_mb"`
-	Results         []result `json:"results"`
+	ServerBinary    string  `json:"server_binary,omitempty"`
+	Date            string  `json:"date"`
+	Rows            int     `json:"rows"`
+	Orgs            int     `json:"orgs"`
+	Duration        string  `json:"duration_per_run"`
+	PoolSize        int     `json:"pool_size"`
+	ServerPeakRSSMB float64 `json:"server_peak_rss_mb"`
+	// HostProbeMs is hostProbe's time before the first measurement and
+	// after the last (higher is a slower host).
+	HostProbeMs [2]float64 `json:"host_probe_ms"`
+	Results     []result   `json:"results"`
 	// Floors of GET by id at concurrency 8, measured in the same run:
 	// Postgres' own point select and a plain HTTP handler.
 	Floors *floors `json:"floors,omitempty"`

@@ -110,6 +110,7 @@ func run(ctx context.Context, o options) error {
 
 	report := &report{Machine: machine(), Commit: gitCommit(), Date: time.Now().UTC().Format(time.RFC3339),
 		Rows: o.rows, Orgs: o.orgs, Duration: o.duration.String(), PoolSize: int(pool.Config().MaxConns), ServerBinary: o.serverBin}
+	report.HostProbeMs[0] = ms(hostProbe())
 	for _, op := range operations() {
 		if o.only != "" && !strings.Contains(","+o.only+",", ","+op.name+",") {
 			continue
@@ -148,6 +149,9 @@ func run(ctx context.Context, o options) error {
 	if err := measureFloors(ctx, e, o, report); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen: floors:", err)
 	}
+	report.HostProbeMs[1] = ms(hostProbe())
+	fmt.Printf("\nhost probe (sorting 2^20 integers on one core, higher is slower): %.1f ms before the first measurement, %.1f ms after the last\n",
+		report.HostProbeMs[0], report.HostProbeMs[1])
 	if o.handlers && o.serverBin == "" && o.only == "" {
 		benches, err := handlerBenchmarks(ctx)
 		if err != nil {
