@@ -97,23 +97,26 @@ SELECT * FROM updated;
 -- name: ListConnections :many
 -- Newest first, ties by id. With a cursor, keyset pagination on
 -- (created_at, connection_id), served by connections_list_order at any depth;
--- without one, OFFSET paging. The filter is connection_listed (migration 008).
+-- without one, OFFSET paging.
 --
 -- Every row carries the list's total from the counters the
--- connection_counts trigger keeps (migration 007), summed once per
--- statement, so a full page needs no second trip and its total is read in
--- the page's own snapshot. The counters know nothing of a name search: a
--- search is counted by CountConnections.
+-- connection_counts trigger keeps (migration 007; is_active is status =
+-- ACTIVE), summed once per statement, so a full page needs no second trip
+-- and its total is read in the page's own snapshot. The counters know
+-- nothing of a name search: a search is counted by CountConnections.
 SELECT sqlc.embed(connections),
        (SELECT coalesce(sum(k.n), 0) FROM connection_counts k
         WHERE k.internal_id = @internal_id
-          AND connection_listed(k.status, k.provider_type, NULL,
-                sqlc.narg(status)::text, sqlc.narg(provider_type)::text, sqlc.narg(is_active)::boolean, NULL)
+          AND (sqlc.narg(status)::text IS NULL AND k.status <> 'ARCHIVED' OR k.status = sqlc.narg(status)::text)
+          AND (sqlc.narg(provider_type)::text IS NULL OR k.provider_type = sqlc.narg(provider_type)::text)
+          AND (sqlc.narg(is_active)::boolean IS NULL OR (k.status = 'ACTIVE') = sqlc.narg(is_active)::boolean)
        )::bigint AS counted_total
 FROM connections
 WHERE internal_id = @internal_id
-  AND connection_listed(status, provider_type, name,
-        sqlc.narg(status)::text, sqlc.narg(provider_type)::text, sqlc.narg(is_active)::boolean, sqlc.narg(search)::text)
+  AND (sqlc.narg(status)::text IS NULL AND status <> 'ARCHIVED' OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(provider_type)::text IS NULL OR provider_type = sqlc.narg(provider_type)::text)
+  AND (sqlc.narg(is_active)::boolean IS NULL OR is_active = sqlc.narg(is_active)::boolean)
+  AND (sqlc.narg(search)::text IS NULL OR name ILIKE '%' || sqlc.narg(search)::text || '%' ESCAPE '\')
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
        OR (created_at, connection_id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_connection_id)::text))
 ORDER BY created_at DESC, connection_id DESC
@@ -122,8 +125,10 @@ LIMIT @row_limit OFFSET @row_offset;
 -- name: CountConnections :one
 SELECT count(*) FROM connections
 WHERE internal_id = @internal_id
-  AND connection_listed(status, provider_type, name,
-        sqlc.narg(status)::text, sqlc.narg(provider_type)::text, sqlc.narg(is_active)::boolean, sqlc.narg(search)::text);
+  AND (sqlc.narg(status)::text IS NULL AND status <> 'ARCHIVED' OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(provider_type)::text IS NULL OR provider_type = sqlc.narg(provider_type)::text)
+  AND (sqlc.narg(is_active)::boolean IS NULL OR is_active = sqlc.narg(is_active)::boolean)
+  AND (sqlc.narg(search)::text IS NULL OR name ILIKE '%' || sqlc.narg(search)::text || '%' ESCAPE '\');
 
 -- name: LockConnection :one
 -- Serialises health changes on one connection so no increment is lost.

@@ -163,8 +163,10 @@ func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectio
 const CountConnections = `-- name: CountConnections :one
 SELECT count(*) FROM connections
 WHERE internal_id = $1
-  AND connection_listed(status, provider_type, name,
-        $2::text, $3::text, $4::boolean, $5::text)
+  AND ($2::text IS NULL AND status <> 'ARCHIVED' OR status = $2::text)
+  AND ($3::text IS NULL OR provider_type = $3::text)
+  AND ($4::boolean IS NULL OR is_active = $4::boolean)
+  AND ($5::text IS NULL OR name ILIKE '%' || $5::text || '%' ESCAPE '\')
 `
 
 type CountConnectionsParams struct {
@@ -477,13 +479,16 @@ const ListConnections = `-- name: ListConnections :many
 SELECT connections.internal_id, connections.connection_id, connections.name, connections.description, connections.provider_type, connections.provider_config, connections.secret_key_id, connections.secret_fields, connections.status, connections.is_active, connections.status_reason, connections.status_changed_at, connections.last_used_at, connections.last_checked_at, connections.last_error, connections.consecutive_failures, connections.next_check_at, connections.metadata, connections.created_by_user_id, connections.created_at, connections.updated_at, connections.version,
        (SELECT coalesce(sum(k.n), 0) FROM connection_counts k
         WHERE k.internal_id = $1
-          AND connection_listed(k.status, k.provider_type, NULL,
-                $2::text, $3::text, $4::boolean, NULL)
+          AND ($2::text IS NULL AND k.status <> 'ARCHIVED' OR k.status = $2::text)
+          AND ($3::text IS NULL OR k.provider_type = $3::text)
+          AND ($4::boolean IS NULL OR (k.status = 'ACTIVE') = $4::boolean)
        )::bigint AS counted_total
 FROM connections
 WHERE internal_id = $1
-  AND connection_listed(status, provider_type, name,
-        $2::text, $3::text, $4::boolean, $5::text)
+  AND ($2::text IS NULL AND status <> 'ARCHIVED' OR status = $2::text)
+  AND ($3::text IS NULL OR provider_type = $3::text)
+  AND ($4::boolean IS NULL OR is_active = $4::boolean)
+  AND ($5::text IS NULL OR name ILIKE '%' || $5::text || '%' ESCAPE '\')
   AND ($6::timestamptz IS NULL
        OR (created_at, connection_id) < ($6::timestamptz, $7::text))
 ORDER BY created_at DESC, connection_id DESC
@@ -509,13 +514,13 @@ type ListConnectionsRow struct {
 
 // Newest first, ties by id. With a cursor, keyset pagination on
 // (created_at, connection_id), served by connections_list_order at any depth;
-// without one, OFFSET paging. The filter is connection_listed (migration 008).
+// without one, OFFSET paging.
 //
 // Every row carries the list's total from the counters the
-// connection_counts trigger keeps (migration 007), summed once per
-// statement, so a full page needs no second trip and its total is read in
-// the page's own snapshot. The counters know nothing of a name search: a
-// search is counted by CountConnections.
+// connection_counts trigger keeps (migration 007; is_active is status =
+// ACTIVE), summed once per statement, so a full page needs no second trip
+// and its total is read in the page's own snapshot. The counters know
+// nothing of a name search: a search is counted by CountConnections.
 func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams) ([]ListConnectionsRow, error) {
 	rows, err := q.db.Query(ctx, ListConnections,
 		arg.InternalID,
