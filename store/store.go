@@ -31,10 +31,10 @@ type Store struct {
 	db database
 	q  *sqlcdb.Queries
 	// batched runs the hot paths' short single statements (lookups,
-	// secrets, cached credentials, list totals from counters, audit
-	// events), sharing trips under load (see coalescer); on a held
-	// connection it is q. Statements that may run long (a COUNT, a page)
-	// stay off it: one would hold up every statement batched with it.
+	// secrets, cached credentials, audit events), sharing trips under load
+	// (see coalescer); on a held connection it is q. Statements that may
+	// run long (a COUNT, a page) stay off it: one would hold up every
+	// statement batched with it.
 	batched      *sqlcdb.Queries
 	keys         Keyring
 	queryTimeout time.Duration
