@@ -38,6 +38,10 @@ type floorRound struct {
 	GetByIDRPS       float64 `json:"get_by_id_rps"`
 	PgbenchSelectTPS float64 `json:"pgbench_select_tps"`
 	PlainHTTPRPS     float64 `json:"plain_http_rps"`
+	// The credentials workloads right after GET by id, when the run has
+	// them: the targets relate them to GET by id.
+	CredentialsStaticRPS float64 `json:"credentials_static_rps,omitempty"`
+	CredentialsCachedRPS float64 `json:"credentials_cached_rps,omitempty"`
 }
 
 // medianOf is the median of value over the rounds (the middle one, or the

@@ -40,6 +40,10 @@ type report struct {
 	// GetByID versus those floors, at that concurrency.
 	GetByIDVsPgbench   float64 `json:"get_by_id_vs_pgbench"`
 	GetByIDVsPlainHTTP float64 `json:"get_by_id_vs_plain_http"`
+	// Credentials issues versus GET by id measured beside them in the
+	// same rounds (medians of the rounds' ratios).
+	CredentialsStaticVsGetByID float64 `json:"credentials_static_vs_get_by_id,omitempty"`
+	CredentialsCachedVsGetByID float64 `json:"credentials_cached_vs_get_by_id,omitempty"`
 	// HandlerBenchmarks are the in-process handler-path benchmarks of the
 	// same commit (not measured with -server-bin: they test the tree).
 	HandlerBenchmarks []handlerBench `json:"handler_benchmarks,omitempty"`

@@ -521,10 +521,13 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 			level = 8
 		}
 	}
-	ranGetByID := slices.ContainsFunc(rep.Results, func(r result) bool { return r.Operation == "get_by_id" && r.Concurrency == level })
-	if !ranGetByID {
+	ran := func(op string) bool {
+		return slices.ContainsFunc(rep.Results, func(r result) bool { return r.Operation == op && r.Concurrency == level })
+	}
+	if !ran("get_by_id") {
 		return nil
 	}
+	credentials := ran("credentials_static") && ran("credentials_cached")
 	// The plain handler answers the bytes of a real GET by id.
 	t := e.fx.targets[0]
 	req, err := http.NewRequestWithContext(ctx, "GET", e.baseURL+"/v1/organizations/connections/"+t.id, nil)
@@ -549,20 +552,27 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 	plainClient := newRawClient(plain.url, 256)
 	defer plainClient.close()
 
-	// GET by id, pgbench and the plain handler, measured back to back
-	// three times: the host moves whole seconds by 15-20 %, so a ratio of
-	// two measurements minutes apart carried that. Each ratio is the
-	// median over the three rounds of the ratio within the round.
+	// GET by id, pgbench and the plain handler (and both credentials
+	// workloads, when the run has them), measured back to back three
+	// times: the host moves whole runs by 15-40 %, so a ratio of two
+	// measurements minutes apart carried that. Each ratio is the median
+	// over the three rounds of the ratio within the round.
 	f := &floors{PlainHTTPBytes: len(body)}
 	for range 3 {
 		get := measure(ctx, e, level, o.warmup, o.duration, httpGetByID)
+		round := floorRound{GetByIDRPS: get.Throughput}
+		if credentials {
+			round.CredentialsStaticRPS = measure(ctx, e, level, o.warmup, o.duration, httpCredentialsStatic).Throughput
+			round.CredentialsCachedRPS = measure(ctx, e, level, o.warmup, o.duration, httpCredentialsCached).Throughput
+		}
 		tps, cmd, err := pgbenchSelect(ctx, o.databaseURL, level, o.duration)
 		if err != nil {
 			return err
 		}
-		st := measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient))
+		round.PgbenchSelectTPS = tps
+		round.PlainHTTPRPS = measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient)).Throughput
 		f.PgbenchCommand = cmd
-		f.Rounds = append(f.Rounds, floorRound{GetByIDRPS: get.Throughput, PgbenchSelectTPS: tps, PlainHTTPRPS: st.Throughput})
+		f.Rounds = append(f.Rounds, round)
 	}
 	f.PgbenchSelectTPS = medianOf(f.Rounds, func(r floorRound) float64 { return r.PgbenchSelectTPS })
 	f.PlainHTTPRPS = medianOf(f.Rounds, func(r floorRound) float64 { return r.PlainHTTPRPS })
@@ -573,8 +583,17 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 	for _, r := range f.Rounds {
 		fmt.Printf("  GET by id %.0f req/s, %s %.0f tps, plain net/http answering the same %d bytes %.0f req/s\n",
 			r.GetByIDRPS, f.PgbenchCommand, r.PgbenchSelectTPS, len(body), r.PlainHTTPRPS)
+		if credentials {
+			fmt.Printf("    credentials: static %.0f req/s, cached %.0f req/s\n", r.CredentialsStaticRPS, r.CredentialsCachedRPS)
+		}
 	}
 	fmt.Printf("get_by_id (median of the rounds): %.2fx pgbench, %.2fx plain net/http\n", rep.GetByIDVsPgbench, rep.GetByIDVsPlainHTTP)
+	if credentials {
+		rep.CredentialsStaticVsGetByID = medianOf(f.Rounds, func(r floorRound) float64 { return r.CredentialsStaticRPS / r.GetByIDRPS })
+		rep.CredentialsCachedVsGetByID = medianOf(f.Rounds, func(r floorRound) float64 { return r.CredentialsCachedRPS / r.GetByIDRPS })
+		fmt.Printf("credentials (median of the rounds): static %.2fx GET by id, cached %.2fx GET by id\n",
+			rep.CredentialsStaticVsGetByID, rep.CredentialsCachedVsGetByID)
+	}
 	return nil
 }
 
