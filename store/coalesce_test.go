@@ -328,3 +328,49 @@ func TestAStalledStatementDoesNotShortenAFreshOnesDeadline(t *testing.T) {
 		t.Errorf("a statement that waited out half its time: %v, want DeadlineExceeded", err)
 	}
 }
+
+// Callers that left while queued neither lead nor hold the slot: the batch
+// behind them is led by a caller that stayed, and when every caller of a
+// batch has left, the slot is free for the next statement at once.
+func TestCallersThatLeftDoNotHoldTheSlot(t *testing.T) {
+	ctx := context.Background()
+	db := store.NewCoalescer(connvaulttest.Pool(t), 5*time.Second, 1)
+	leave := func(n int) *sync.WaitGroup {
+		var wg sync.WaitGroup
+		for range n {
+			quit, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+			wg.Go(func() {
+				defer cancel()
+				var v int
+				if err := db.QueryRow(quit, `SELECT 1`).Scan(&v); !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("a queued caller whose context ended: %v, want DeadlineExceeded", err)
+				}
+			})
+		}
+		return &wg
+	}
+
+	slow := hold(db, 0.3)
+	leave(3).Wait() // queued first, gone before the slot frees
+	bounded, cancelBounded := context.WithTimeout(ctx, 3*time.Second)
+	defer cancelBounded()
+	var stayed int
+	if err := db.QueryRow(bounded, `SELECT 42`).Scan(&stayed); err != nil || stayed != 42 {
+		t.Fatalf("the caller queued behind three that left: %d, %v", stayed, err)
+	}
+	if held := <-slow; held.err != nil {
+		t.Fatal(held.err)
+	}
+
+	slow = hold(db, 0.2)
+	leave(3).Wait() // the whole batch behind the slow statement leaves
+	if held := <-slow; held.err != nil {
+		t.Fatal(held.err)
+	}
+	quick, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var after int
+	if err := db.QueryRow(quick, `SELECT 7`).Scan(&after); err != nil || after != 7 {
+		t.Fatalf("after a batch whose callers all left: %d, %v; want the slot free", after, err)
+	}
+}
