@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -217,6 +218,11 @@ type Options struct {
 	// SkipResponseValidation serves as production does by default, without
 	// checking answers against the spec: for benchmarks of the handler path.
 	SkipResponseValidation bool
+	// DiscardLogs logs as production does, through a server.LogBuffer, into
+	// nothing: for benchmarks, where a test buffer growing by a line per
+	// request (copied at every doubling) would be counted as the server's.
+	// Logs then returns "".
+	DiscardLogs bool
 	// UnauthenticatedRateLimit limits requests without a valid key per
 	// client address (0: unlimited), burst UnauthenticatedBurst.
 	UnauthenticatedRateLimit float64
@@ -292,7 +298,13 @@ func NewServer(t testing.TB, opts Options) *Harness {
 		}
 	}
 	logs := &SyncBuffer{}
-	logger, err := server.NewLogger(logs, "debug")
+	var logTo io.Writer = logs
+	if opts.DiscardLogs {
+		buffered := server.NewLogBuffer(io.Discard, time.Second)
+		t.Cleanup(func() { _ = buffered.Close() })
+		logTo = buffered
+	}
+	logger, err := server.NewLogger(logTo, "debug")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 // the allocations.
 
 func benchServer(b *testing.B) *connvaulttest.Harness {
-	return connvaulttest.NewServer(b, connvaulttest.Options{SkipResponseValidation: true})
+	return connvaulttest.NewServer(b, connvaulttest.Options{SkipResponseValidation: true, DiscardLogs: true})
 }
 
 // serve runs one request against the handler and fails on another status.
