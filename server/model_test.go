@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -120,10 +121,39 @@ func TestAppendTimeMatchesMarshalJSON(t *testing.T) {
 		time.Date(2026, 6, 1, 0, 0, 0, 1000, time.UTC),
 		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(2026, 6, 1, 12, 0, 0, 500, time.FixedZone("x", 3600)),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(2100, 2, 28, 23, 59, 59, 0, time.UTC),
+		time.Date(2100, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 7, 8, 9, 10, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
 	} {
 		want, _ := tm.MarshalJSON()
 		if got := appendTime(nil, tm); string(got) != string(want) {
 			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
 		}
+	}
+	// Every day from 1970 to 9999 at a second of its own, and microsecond
+	// times (as Postgres stores them) across the same span.
+	r := rand.New(rand.NewPCG(1, 2))
+	for day := int64(0); day < 2932897; day++ {
+		tm := time.Unix(day*86400+r.Int64N(86400), 0).UTC()
+		if day%97 == 0 {
+			tm = tm.Add(time.Duration(r.Int64N(1_000_000)) * time.Microsecond)
+		}
+		want, _ := tm.MarshalJSON()
+		if got := appendTime(nil, tm); string(got) != string(want) {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// A list page formats ~300 of these.
+func BenchmarkAppendTime(b *testing.B) {
+	tm := time.Date(2026, 12, 1, 14, 40, 5, 123456000, time.UTC)
+	buf := make([]byte, 0, 64)
+	for b.Loop() {
+		buf = appendTime(buf[:0], tm)
 	}
 }
