@@ -33,10 +33,7 @@ type report struct {
 	// HostProbeMs is hostProbe's time before the first measurement and
 	// after the last (higher is a slower host).
 	HostProbeMs [2]float64 `json:"host_probe_ms"`
-	// HostLoopbackProbeUs is loopbackProbe's round trip, before and after
-	// likewise (µs; 0 when it failed).
-	HostLoopbackProbeUs [2]float64 `json:"host_loopback_probe_us"`
-	Results             []result   `json:"results"`
+	Results     []result   `json:"results"`
 	// Floors of GET by id at concurrency 8, measured in the same run:
 	// Postgres' own point select and a plain HTTP handler.
 	Floors *floors `json:"floors,omitempty"`

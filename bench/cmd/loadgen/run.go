@@ -111,7 +111,6 @@ func run(ctx context.Context, o options) error {
 	report := &report{Machine: machine(), Commit: gitCommit(), Date: time.Now().UTC().Format(time.RFC3339),
 		Rows: o.rows, Orgs: o.orgs, Duration: o.duration.String(), PoolSize: int(pool.Config().MaxConns), ServerBinary: o.serverBin}
 	report.HostProbeMs[0] = ms(hostProbe())
-	report.HostLoopbackProbeUs[0] = loopbackMicros()
 	for _, op := range operations() {
 		if o.only != "" && !strings.Contains(","+o.only+",", ","+op.name+",") {
 			continue
@@ -151,11 +150,8 @@ func run(ctx context.Context, o options) error {
 		fmt.Fprintln(os.Stderr, "loadgen: floors:", err)
 	}
 	report.HostProbeMs[1] = ms(hostProbe())
-	report.HostLoopbackProbeUs[1] = loopbackMicros()
 	fmt.Printf("\nhost probe (sorting 2^20 integers on one core, higher is slower): %.1f ms before the first measurement, %.1f ms after the last\n",
 		report.HostProbeMs[0], report.HostProbeMs[1])
-	fmt.Printf("loopback probe (a 64-byte TCP round trip between goroutines, higher is slower): %.1f µs before, %.1f µs after\n",
-		report.HostLoopbackProbeUs[0], report.HostLoopbackProbeUs[1])
 	if o.handlers && o.serverBin == "" && o.only == "" {
 		benches, err := handlerBenchmarks(ctx)
 		if err != nil {
