@@ -218,8 +218,8 @@ func appendTime(b []byte, t time.Time) []byte {
 		return append(b, '"')
 	}
 	// The civil date from the days since 1970 (Howard Hinnant's
-	// days_from_civil inverted): a list page formats ~300 times, and
-	// t.Date and t.Clock each convert from the absolute time again.
+	// civil_from_days): a list page formats ~300 times, and t.Date and
+	// t.Clock each convert from the absolute time again.
 	days, secs := unix/86400, int(unix%86400)
 	z := days + 719468
 	era := z / 146097
