@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,32 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/server"
 )
-
-// syncBuffer is a bytes.Buffer safe for the LogBuffer's timer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Info lines gather and reach the output on the timer, in order, all of
 // them by Close; a warning is written through at once, with what gathered
 // before it; 32 KB of lines are written without waiting.
 func TestLogBuffer(t *testing.T) {
-	var out syncBuffer
+	var out connvaulttest.SyncBuffer
 	logs := server.NewLogBuffer(&out, time.Hour) // the timer never fires here
 	logger, err := server.NewLogger(logs, "info")
 	if err != nil {
@@ -86,7 +68,7 @@ func TestLogBuffer(t *testing.T) {
 
 // The timer writes what gathered without a Flush.
 func TestLogBufferTimer(t *testing.T) {
-	var out syncBuffer
+	var out connvaulttest.SyncBuffer
 	logs := server.NewLogBuffer(&out, 10*time.Millisecond)
 	defer logs.Close()
 	fmt.Fprintln(logs, `{"msg":"tick"}`)
