@@ -102,17 +102,29 @@ func static(credentials map[string]any) (Issued, error) {
 	return Issued{Credentials: credentials}, nil
 }
 
-// IssueOffline runs p's issue with every network path of env closed (HTTP
-// requests, dials and name lookups fail at once) and answers its
-// credentials, and true, only when they came back static (no expiry,
-// nothing rotated) without trying one: the stored secrets as they are,
-// which need no issuing lock and no cache. Anything else (a token to
-// exchange, a key pair's JWT that expires) answers false: issue it with
-// Issue.
-func IssueOffline(ctx context.Context, p *Provider, cfg Config, env Env) (Issued, bool) {
-	if p.Issue == nil {
+// IssueOffline runs p's issue of a config as stored with every network
+// path of env closed (HTTP requests, dials and name lookups fail at once)
+// and answers its credentials, and true, only when they came back static
+// (no expiry, nothing rotated) without trying one: the stored secrets as
+// they are, which need no issuing lock and no cache. Anything else (a
+// token to exchange, a key pair's JWT that expires) answers false: issue
+// it with Issue.
+//
+// config is the public part (a marker at each secret's path) and secrets
+// the secret leaves in the same shape ("" for none), both JSON objects as
+// stored. They are decoded straight into the provider's typed config: this
+// is the path of every static credentials request, and the maps a check
+// builds (Plain, then decodeConfig's round trip through JSON) cost six
+// times what the issue itself does.
+func IssueOffline(ctx context.Context, p *Provider, config []byte, secrets connvault.Secret, env Env) (iss Issued, ok bool) {
+	if p.issueStored == nil {
 		return Issued{}, false
 	}
+	defer func() {
+		if recover() != nil { // not static: Issue will report it
+			iss, ok = Issued{}, false
+		}
+	}()
 	var tried atomic.Bool
 	refuse := func() error {
 		tried.Store(true)
@@ -121,7 +133,7 @@ func IssueOffline(ctx context.Context, p *Provider, cfg Config, env Env) (Issued
 	env.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, refuse() })}
 	env.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, refuse() }
 	env.Lookup = func(context.Context, string) ([]string, error) { return nil, refuse() }
-	issued, err := p.Issue(ctx, cfg, env)
+	issued, err := p.issueStored(ctx, config, []byte(secrets.Reveal()), env)
 	if err != nil || tried.Load() || issued.ExpiresAt != nil || issued.Rotated != nil {
 		return Issued{}, false
 	}

@@ -406,7 +406,6 @@ func TestEveryProviderIssues(t *testing.T) {
 // token exchange) or expires (a key pair's JWT).
 func TestIssueOffline(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	lookup := func(name string) *providers.Provider {
 		p, ok := providers.Lookup(name)
 		if !ok {
@@ -415,7 +414,7 @@ func TestIssueOffline(t *testing.T) {
 		return p
 	}
 	s3 := providertest.NewS3(t, "AKIAOFFLINE", "offline-secret", map[string][]string{"bkt": {"k"}})
-	iss, ok := providers.IssueOffline(ctx, lookup("s3"), s3Config(s3.URL, "bkt", "AKIAOFFLINE", "offline-secret"), localEnv(nil))
+	iss, ok := issueOffline(t, lookup("s3"), s3Config(s3.URL, "bkt", "AKIAOFFLINE", "offline-secret"), localEnv(nil))
 	if !ok {
 		t.Fatal("static S3 keys were not handed out offline")
 	}
@@ -426,7 +425,7 @@ func TestIssueOffline(t *testing.T) {
 
 	box := providertest.NewBox(t, "c", "box-secret-value", "box-refresh-value", "1", "k", providertest.NewKeyPair(t))
 	oauth := providers.Config{"credentials": map[string]any{"type": "oauth", "client_id": "c", "client_secret": "box-secret-value", "refresh_token": "box-refresh-value"}}
-	if iss, ok := providers.IssueOffline(ctx, lookup("box"), oauth, providers.Env{HTTP: box.Client(), Endpoints: box.Endpoints()}); ok || iss.Credentials != nil {
+	if iss, ok := issueOffline(t, lookup("box"), oauth, providers.Env{HTTP: box.Client(), Endpoints: box.Endpoints()}); ok || iss.Credentials != nil {
 		t.Errorf("a Box token exchange was answered offline: %+v", iss)
 	}
 	if n := box.TokenExchanges.Load(); n != 0 {
@@ -435,7 +434,7 @@ func TestIssueOffline(t *testing.T) {
 
 	keyPair := providers.Config{"account": "xy12345", "credentials": map[string]any{
 		"type": "key_pair", "username": "loader", "private_key": providertest.NewKeyPair(t).PKCS8PEM}}
-	if _, ok := providers.IssueOffline(ctx, lookup("snowflake"), keyPair, localEnv(nil)); ok {
+	if _, ok := issueOffline(t, lookup("snowflake"), keyPair, localEnv(nil)); ok {
 		t.Error("an expiring key-pair JWT was answered as static")
 	}
 }

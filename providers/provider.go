@@ -98,6 +98,9 @@ type Provider struct {
 	// browse is Browse before its errors are made safe to show: tests
 	// prove it never produces a secret in the first place.
 	browse func(ctx context.Context, cfg Config, env Env, req BrowseRequest) (BrowsePage, error)
+	// issueStored is the provider's issue of a config as stored, its
+	// secrets apart (see IssueOffline, its only caller).
+	issueStored func(ctx context.Context, config, secrets []byte, env Env) (Issued, error)
 }
 
 // Issued is what a sync worker receives for a connection.
@@ -171,6 +174,13 @@ func register[C any](providerType string, secrets []string,
 		}
 		return issue(ctx, c, env)
 	})
+	p.issueStored = func(ctx context.Context, config, secrets []byte, env Env) (Issued, error) {
+		var c C
+		if err := decodeStored(config, secrets, &c); err != nil {
+			return Issued{}, errUnreadableConfig
+		}
+		return issue(ctx, c, env)
+	}
 	decode := func(cfg Config) (C, error) {
 		var c C
 		err := decodeConfig(cfg, &c)
@@ -195,6 +205,22 @@ func decodeConfig(cfg Config, out any) error {
 		return err
 	}
 	return json.Unmarshal(b, out)
+}
+
+// decodeStored decodes a config as stored into a provider's typed config:
+// its public part, then its secrets over it. Both are JSON objects of the
+// same shape (the secrets hold only the secret leaves, the public part a
+// marker at each), and decoding into a struct keeps the fields the second
+// document leaves out, so out ends as decodeConfig(Plain()) would, without
+// the maps in between.
+func decodeStored(config, secrets []byte, out any) error {
+	if err := json.Unmarshal(config, out); err != nil {
+		return err
+	}
+	if len(secrets) == 0 {
+		return nil
+	}
+	return json.Unmarshal(secrets, out)
 }
 
 // Lookup returns the provider for a provider_type.

@@ -60,15 +60,8 @@ func (s *Server) credentials(ctx context.Context, p *providers.Provider, m *stor
 	if m.Cached != nil {
 		return issuance{creds: m.Cached, cached: true}, nil
 	}
-	c, sealed := m.Connection, m.Sealed
-	if sealed == nil { // secrets under another key than the current one
-		read, err := s.store.Sealed(ctx, c)
-		if err != nil {
-			return issuance{}, err
-		}
-		sealed = &read
-	}
-	if issued, ok := providers.IssueOffline(ctx, p, sealed.Plain(), s.cfg.Env); ok {
+	c := m.Connection
+	if issued, ok := providers.IssueOffline(ctx, p, c.Config, m.Secrets, s.cfg.Env); ok {
 		creds, err := json.Marshal(issued.Credentials)
 		if err != nil {
 			return issuance{}, err

@@ -105,18 +105,31 @@ func (s *Store) Secrets(ctx context.Context, c *connvault.Connection) (connvault
 	if c.SecretKeyID == nil {
 		return nil, nil
 	}
+	plain, err := s.secretsJSON(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSecrets(c, plain.Reveal())
+}
+
+// secretsJSON decrypts the connection's secrets as stored (a JSON object;
+// "" for a connection without), under whichever key they are.
+func (s *Store) secretsJSON(ctx context.Context, c *connvault.Connection) (connvault.Secret, error) {
+	if c.SecretKeyID == nil {
+		return "", nil
+	}
 	pass, ok := s.keys.passphrase(*c.SecretKeyID)
 	if !ok {
-		return nil, fmt.Errorf("connection %s: secrets are encrypted under key %s, which this server does not have", c.ID, *c.SecretKeyID)
+		return "", fmt.Errorf("connection %s: secrets are encrypted under key %s, which this server does not have", c.ID, *c.SecretKeyID)
 	}
 	plain, err := s.batched.DecryptSecrets(ctx, sqlcdb.DecryptSecretsParams{
 		EncryptionKey: pass, InternalID: c.OrgID, ConnectionID: c.ID, SecretKeyID: c.SecretKeyID,
 	})
 	if err != nil {
 		// Never wrap pgcrypto's error text verbatim into anything user-facing.
-		return nil, fmt.Errorf("decrypt secrets of %s: %w", c.ID, mapError(err, "secrets"))
+		return "", fmt.Errorf("decrypt secrets of %s: %w", c.ID, mapError(err, "secrets"))
 	}
-	return decodeSecrets(c, plain)
+	return connvault.Secret(plain), nil
 }
 
 // decodeSecrets reads c's decrypted secrets.

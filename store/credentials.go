@@ -45,15 +45,16 @@ type IssueMaterial struct {
 	Connection *connvault.Connection
 	// Cached is the cached token while it is good for ReuseMargin more.
 	Cached *CachedCredentials
-	// Sealed is the connection's config with its secrets, when there is no
-	// cached token and the secrets could be read in the same statement
-	// (they are under the current key); otherwise nil (see Sealed).
-	Sealed *connvault.SealedConfig
+	// Secrets, without a cached token, are the connection's secrets as
+	// stored, decrypted: a JSON object in the shape of provider_config
+	// holding the secret leaves only ("" for a connection without).
+	Secrets connvault.Secret
 }
 
 // IssueLookup reads what an issue needs, for a conn_ id in one statement:
-// the connection, its cached token and, without one, its secrets. A name
-// is looked up first.
+// the connection, its cached token and, without one, its secrets (a second
+// statement reads secrets still under a previous key). A name is looked up
+// first.
 func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*IssueMaterial, error) {
 	id := identifier
 	if !strings.HasPrefix(identifier, "conn_") {
@@ -74,22 +75,14 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*Iss
 	if err != nil {
 		return nil, err
 	}
-	m := &IssueMaterial{Connection: c}
+	m := &IssueMaterial{Connection: c, Secrets: connvault.Secret(row.SecretsJson)}
 	switch {
 	case row.CachedJson != "":
 		m.Cached = &CachedCredentials{Credentials: json.RawMessage(row.CachedJson), IssuedAt: row.CachedIssuedAt.UTC(), ExpiresAt: row.CachedExpiresAt.UTC()}
-	case c.SecretKeyID == nil || row.SecretsJson != "":
-		config, err := c.ConfigMap()
-		if err != nil {
+	case c.SecretKeyID != nil && row.SecretsJson == "": // under a previous key
+		if m.Secrets, err = s.secretsJSON(ctx, c); err != nil {
 			return nil, err
 		}
-		var secrets connvault.Secrets
-		if row.SecretsJson != "" {
-			if secrets, err = decodeSecrets(c, row.SecretsJson); err != nil {
-				return nil, err
-			}
-		}
-		m.Sealed = &connvault.SealedConfig{Config: config, Secrets: secrets}
 	}
 	return m, nil
 }
