@@ -223,6 +223,11 @@ type Options struct {
 	// request (copied at every doubling) would be counted as the server's.
 	// Logs then returns "".
 	DiscardLogs bool
+	// EncryptionKeys, when set, are the server's keys, the current one
+	// first and then previous ones (default: EncryptionKey alone). With
+	// DatabaseURL and Tenant, two servers act as replicas before and after
+	// a key rotation.
+	EncryptionKeys []string
 	// UnauthenticatedRateLimit limits requests without a valid key per
 	// client address (0: unlimited), burst UnauthenticatedBurst.
 	UnauthenticatedRateLimit float64
@@ -270,6 +275,15 @@ func NewServer(t testing.TB, opts Options) *Harness {
 	}
 	tenantStore := st
 	keys, _ := store.NewKeyring(EncryptionKey)
+	if len(opts.EncryptionKeys) > 0 {
+		var err error
+		if keys, err = store.NewKeyring(opts.EncryptionKeys[0], opts.EncryptionKeys[1:]...); err != nil {
+			t.Fatal(err)
+		}
+		if opts.DatabaseURL == "" {
+			t.Fatal("EncryptionKeys needs a DatabaseURL: the default store uses EncryptionKey")
+		}
+	}
 	switch {
 	case opts.UnreachableDatabase:
 		// Nothing listens on port 1; the pool connects lazily.

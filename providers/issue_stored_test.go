@@ -60,9 +60,12 @@ func TestIssueOfflineDecodesTheStoredConfig(t *testing.T) {
 		{"rss", rssConfig("http://feed.invalid/rss.xml", "X-Api-Key", "feed-secret"), true},
 		{"rss", rssConfig("http://feed.invalid/rss.xml", "", ""), true},
 		{"http_api", httpAPIConfig("http://api.invalid/items", "data.items", "id", "api-token"), true},
+		{"http_api", providers.Config{"base_url": "http://api.invalid/items", "items_path": "data", "item_id_field": "id", "request_body": map[string]any{"q": map[string]any{"a": float64(1)}},
+			"credentials": map[string]any{"type": "http_headers", "headers": map[string]any{"Authorization": "Bearer t", "X-Api-Key": "k", "X-Tenant": "7"}}}, true},
 		{"postgresql", providers.Config{"host": "db.invalid", "port": float64(6543), "database": "d", "ssl_mode": "require",
 			"credentials": map[string]any{"type": "password", "username": "u", "password": "pg-password"}}, true},
 		{"box", providers.Config{"credentials": map[string]any{"type": "oauth", "client_id": "c", "client_secret": "box-secret", "refresh_token": "box-refresh"}}, false},
+		{"snowflake", providers.Config{"account": "xy12345", "credentials": map[string]any{"type": "username_password", "username": "LOADER", "password": "sf-password"}}, true},
 		{"snowflake", providers.Config{"account": "xy12345", "credentials": keyPair}, false},
 	} {
 		p, ok := providers.Lookup(tc.provider)

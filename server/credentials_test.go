@@ -269,3 +269,27 @@ func TestStaticCredentialsDoNotWaitForTheIssuingLock(t *testing.T) {
 		t.Errorf("static credentials took %v while another request held the issuing lock", elapsed)
 	}
 }
+
+// Mid key rotation, a replica with the new key still hands out secrets
+// stored under the previous one: the lookup cannot decrypt them
+// with the current key, so they are read under the key they are under.
+func TestStaticCredentialsUnderThePreviousKey(t *testing.T) {
+	t.Parallel()
+	db := connvaulttest.DatabaseURL(t)
+	newKey := "credentials-new-key-" + strings.Repeat("n", 32)
+	before := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: db})
+	after := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: db, Tenant: &before.Tenant,
+		EncryptionKeys: []string{newKey, connvaulttest.EncryptionKey}})
+	c := create(t, before, s3Create("under the previous key"))
+	got := issued(t, after.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil))
+	if got.ExpiresAt != nil || got.Credentials["secret_access_key"] != "s3-secret-under the previous key" {
+		t.Fatalf("issued by the rotated replica: %+v", got)
+	}
+	// A replica without the previous key cannot read them: a 500, the
+	// secret nowhere in its answer or log.
+	lost := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: db, Tenant: &before.Tenant, EncryptionKeys: []string{newKey}})
+	r := lost.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil)
+	if r.Status != 500 || strings.Contains(string(r.Body), "s3-secret") || strings.Contains(lost.Logs(), "s3-secret") {
+		t.Errorf("without the previous key: %d %s", r.Status, r.Body)
+	}
+}
