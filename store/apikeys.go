@@ -62,7 +62,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, n NewAPIKey) (string, *connvau
 		names[i] = string(sc)
 	}
 	raw := connvault.NewAPIKey()
-	var row sqlcdb.ApiKey
+	var row *sqlcdb.ApiKey
 	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		if err := q.EnsureOrganization(ctx, n.OrgID); err != nil {
 			return err
@@ -136,7 +136,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, orgID string) ([]*connvault.API
 	return out, nil
 }
 
-func keyFromRow(r sqlcdb.ApiKey) *connvault.APIKey {
+func keyFromRow(r *sqlcdb.ApiKey) *connvault.APIKey {
 	return &connvault.APIKey{ID: r.KeyID, OrgID: r.InternalID, CreatedByUserID: r.UserID, Prefix: r.KeyPrefix, Name: r.Name,
 		Scopes: scopesOf(r.Scopes), CreatedAt: r.CreatedAt.UTC(), LastUsedAt: utcPtr(r.LastUsedAt), RevokedAt: utcPtr(r.RevokedAt)}
 }

@@ -80,13 +80,13 @@ func (s *Store) CreateConnection(ctx context.Context, n NewConnection) (*connvau
 	if err != nil {
 		return nil, mapError(err, "connection")
 	}
-	return fromRow(sqlcdb.Connection(row))
+	return fromRow((*sqlcdb.Connection)(row))
 }
 
 // GetConnection finds a connection by conn_ id (archived ones included) or
 // by name (live ones only). Another organization's connection is ENOTFOUND.
 func (s *Store) GetConnection(ctx context.Context, orgID, identifier string) (*connvault.Connection, error) {
-	var row sqlcdb.Connection
+	var row *sqlcdb.Connection
 	var err error
 	if strings.HasPrefix(identifier, "conn_") {
 		row, err = s.batched.GetConnectionByID(ctx, sqlcdb.GetConnectionByIDParams{InternalID: orgID, ConnectionID: identifier})
@@ -214,7 +214,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 	if err != nil {
 		return nil, mapError(err, "connection")
 	}
-	return fromRow(sqlcdb.Connection(row))
+	return fromRow((*sqlcdb.Connection)(row))
 }
 
 // ErrStale reports that a connection changed between read and write; the
@@ -232,7 +232,7 @@ func (s *Store) ArchiveConnection(ctx context.Context, orgID, identifier string)
 	if already {
 		return c, nil
 	}
-	var row sqlcdb.Connection
+	var row *sqlcdb.Connection
 	err = s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		var err error
 		row, err = q.ArchiveConnection(ctx, sqlcdb.ArchiveConnectionParams{
@@ -341,7 +341,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, lease time.Duration,
 	}
 	out := make([]*connvault.Connection, 0, len(rows))
 	for _, r := range rows {
-		c, err := fromRow(r.Connection)
+		c, err := fromRow(&r.Connection)
 		if err != nil {
 			return nil, err
 		}
@@ -420,7 +420,7 @@ func (s *Store) ListConnections(ctx context.Context, f ListFilter) (*ListResult,
 			res.Next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
 			break
 		}
-		c, err := fromRow(r.Connection)
+		c, err := fromRow(&r.Connection)
 		if err != nil {
 			return nil, err
 		}
@@ -533,7 +533,7 @@ func flattenStrings(m map[string]any, prefix string) map[string]string {
 }
 
 // fromRow is the one conversion from the stored row to the domain type.
-func fromRow(r sqlcdb.Connection) (*connvault.Connection, error) {
+func fromRow(r *sqlcdb.Connection) (*connvault.Connection, error) {
 	c := &connvault.Connection{
 		OrgID:        r.InternalID,
 		ID:           r.ConnectionID,

@@ -71,7 +71,7 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*Iss
 	if err != nil {
 		return nil, mapError(err, "connection")
 	}
-	c, err := fromRow(row.Connection)
+	c, err := fromRow(&row.Connection)
 	if err != nil {
 		return nil, err
 	}
@@ -212,5 +212,5 @@ func (s *Store) replaceSecrets(ctx context.Context, q *sqlcdb.Queries, c *connva
 	if err != nil {
 		return nil, mapError(err, "connection")
 	}
-	return fromRow(sqlcdb.Connection(row))
+	return fromRow((*sqlcdb.Connection)(row))
 }

@@ -33,7 +33,7 @@ type ArchiveConnectionParams struct {
 }
 
 // The health (ARCHIVED) comes from the lifecycle rule; the secrets go.
-func (q *Queries) ArchiveConnection(ctx context.Context, arg ArchiveConnectionParams) (Connection, error) {
+func (q *Queries) ArchiveConnection(ctx context.Context, arg ArchiveConnectionParams) (*Connection, error) {
 	row := q.db.QueryRow(ctx, ArchiveConnection,
 		arg.Status,
 		arg.StatusReason,
@@ -66,7 +66,7 @@ func (q *Queries) ArchiveConnection(ctx context.Context, arg ArchiveConnectionPa
 		&i.UpdatedAt,
 		&i.Version,
 	)
-	return i, err
+	return &i, err
 }
 
 const ClaimDueConnections = `-- name: ClaimDueConnections :many
@@ -112,7 +112,7 @@ type ClaimDueConnectionsRow struct {
 // on each other or taking the same row; the lease's own upsert settles a
 // race the snapshot cannot see (a lease taken meanwhile is live, so its row
 // is not taken over and not returned).
-func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectionsParams) ([]ClaimDueConnectionsRow, error) {
+func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectionsParams) ([]*ClaimDueConnectionsRow, error) {
 	rows, err := q.db.Query(ctx, ClaimDueConnections,
 		arg.DueBy,
 		arg.Batch,
@@ -123,7 +123,7 @@ func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectio
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ClaimDueConnectionsRow
+	var items []*ClaimDueConnectionsRow
 	for rows.Next() {
 		var i ClaimDueConnectionsRow
 		if err := rows.Scan(
@@ -152,7 +152,7 @@ func (q *Queries) ClaimDueConnections(ctx context.Context, arg ClaimDueConnectio
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -241,7 +241,7 @@ type GetConnectionByIDParams struct {
 	ConnectionID string
 }
 
-func (q *Queries) GetConnectionByID(ctx context.Context, arg GetConnectionByIDParams) (Connection, error) {
+func (q *Queries) GetConnectionByID(ctx context.Context, arg GetConnectionByIDParams) (*Connection, error) {
 	row := q.db.QueryRow(ctx, GetConnectionByID, arg.InternalID, arg.ConnectionID)
 	var i Connection
 	err := row.Scan(
@@ -268,7 +268,7 @@ func (q *Queries) GetConnectionByID(ctx context.Context, arg GetConnectionByIDPa
 		&i.UpdatedAt,
 		&i.Version,
 	)
-	return i, err
+	return &i, err
 }
 
 const GetConnectionByName = `-- name: GetConnectionByName :one
@@ -281,7 +281,7 @@ type GetConnectionByNameParams struct {
 	Name       string
 }
 
-func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNameParams) (Connection, error) {
+func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNameParams) (*Connection, error) {
 	row := q.db.QueryRow(ctx, GetConnectionByName, arg.InternalID, arg.Name)
 	var i Connection
 	err := row.Scan(
@@ -308,7 +308,7 @@ func (q *Queries) GetConnectionByName(ctx context.Context, arg GetConnectionByNa
 		&i.UpdatedAt,
 		&i.Version,
 	)
-	return i, err
+	return &i, err
 }
 
 const InsertConnection = `-- name: InsertConnection :one
@@ -402,7 +402,7 @@ type InsertConnectionRow struct {
 // compress-algo=0: compressing before encrypting leaks length information.
 // s2k-mode=1: the key is 256 random bits, so iterated key stretching would
 // only cost time.
-func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionParams) (InsertConnectionRow, error) {
+func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionParams) (*InsertConnectionRow, error) {
 	row := q.db.QueryRow(ctx, InsertConnection,
 		arg.InternalID,
 		arg.ConnectionID,
@@ -453,7 +453,7 @@ func (q *Queries) InsertConnection(ctx context.Context, arg InsertConnectionPara
 		&i.UpdatedAt,
 		&i.Version,
 	)
-	return i, err
+	return &i, err
 }
 
 const LeaseOwner = `-- name: LeaseOwner :one
@@ -521,7 +521,7 @@ type ListConnectionsRow struct {
 // ACTIVE), summed once per statement, so a full page needs no second trip
 // and its total is read in the page's own snapshot. The counters know
 // nothing of a name search: a search is counted by CountConnections.
-func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams) ([]ListConnectionsRow, error) {
+func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams) ([]*ListConnectionsRow, error) {
 	rows, err := q.db.Query(ctx, ListConnections,
 		arg.InternalID,
 		arg.Status,
@@ -537,7 +537,7 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListConnectionsRow
+	var items []*ListConnectionsRow
 	for rows.Next() {
 		var i ListConnectionsRow
 		if err := rows.Scan(
@@ -567,7 +567,7 @@ func (q *Queries) ListConnections(ctx context.Context, arg ListConnectionsParams
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -588,13 +588,13 @@ type ListConnectionsUnderOtherKeysParams struct {
 }
 
 // Key rotation: rows of one organization still encrypted under another key.
-func (q *Queries) ListConnectionsUnderOtherKeys(ctx context.Context, arg ListConnectionsUnderOtherKeysParams) ([]Connection, error) {
+func (q *Queries) ListConnectionsUnderOtherKeys(ctx context.Context, arg ListConnectionsUnderOtherKeysParams) ([]*Connection, error) {
 	rows, err := q.db.Query(ctx, ListConnectionsUnderOtherKeys, arg.InternalID, arg.CurrentKeyID, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Connection
+	var items []*Connection
 	for rows.Next() {
 		var i Connection
 		if err := rows.Scan(
@@ -623,7 +623,7 @@ func (q *Queries) ListConnectionsUnderOtherKeys(ctx context.Context, arg ListCon
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -643,7 +643,7 @@ type LockConnectionParams struct {
 }
 
 // Serialises health changes on one connection so no increment is lost.
-func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) (Connection, error) {
+func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) (*Connection, error) {
 	row := q.db.QueryRow(ctx, LockConnection, arg.InternalID, arg.ConnectionID)
 	var i Connection
 	err := row.Scan(
@@ -670,7 +670,7 @@ func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) 
 		&i.UpdatedAt,
 		&i.Version,
 	)
-	return i, err
+	return &i, err
 }
 
 const ReleaseLease = `-- name: ReleaseLease :exec
@@ -716,7 +716,7 @@ type SaveConnectionHealthParams struct {
 	ConnectionID        string
 }
 
-func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHealthParams) (Connection, error) {
+func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHealthParams) (*Connection, error) {
 	row := q.db.QueryRow(ctx, SaveConnectionHealth,
 		arg.Status,
 		arg.StatusReason,
@@ -754,7 +754,7 @@ func (q *Queries) SaveConnectionHealth(ctx context.Context, arg SaveConnectionHe
 		&i.UpdatedAt,
 		&i.Version,
 	)
-	return i, err
+	return &i, err
 }
 
 const UpdateConnection = `-- name: UpdateConnection :one
@@ -845,7 +845,7 @@ type UpdateConnectionRow struct {
 // Optimistic concurrency: succeeds only if nobody wrote since version was
 // read. With replace_secrets, the encrypted secrets are replaced (or, for
 // NULL, deleted) in the same statement.
-func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionParams) (UpdateConnectionRow, error) {
+func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionParams) (*UpdateConnectionRow, error) {
 	row := q.db.QueryRow(ctx, UpdateConnection,
 		arg.Name,
 		arg.Description,
@@ -893,5 +893,5 @@ func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionPara
 		&i.UpdatedAt,
 		&i.Version,
 	)
-	return i, err
+	return &i, err
 }

@@ -33,7 +33,7 @@ type CachedCredentialsRow struct {
 
 // An issued token still good for at least @margin_seconds (or half its
 // life, for tokens that live shorter than twice that), decrypted.
-func (q *Queries) CachedCredentials(ctx context.Context, arg CachedCredentialsParams) (CachedCredentialsRow, error) {
+func (q *Queries) CachedCredentials(ctx context.Context, arg CachedCredentialsParams) (*CachedCredentialsRow, error) {
 	row := q.db.QueryRow(ctx, CachedCredentials,
 		arg.EncryptionKey,
 		arg.InternalID,
@@ -43,7 +43,7 @@ func (q *Queries) CachedCredentials(ctx context.Context, arg CachedCredentialsPa
 	)
 	var i CachedCredentialsRow
 	err := row.Scan(&i.CredentialsJson, &i.IssuedAt, &i.ExpiresAt)
-	return i, err
+	return &i, err
 }
 
 const ForgetIssuedCredentials = `-- name: ForgetIssuedCredentials :exec
@@ -96,7 +96,7 @@ type IssueLookupByIDRow struct {
 // without one, its secrets decrypted when they are under the current key
 // (@current_key_id; @encryption_key is that key's passphrase). ” stands
 // for none (neither is ever empty: both are JSON objects).
-func (q *Queries) IssueLookupByID(ctx context.Context, arg IssueLookupByIDParams) (IssueLookupByIDRow, error) {
+func (q *Queries) IssueLookupByID(ctx context.Context, arg IssueLookupByIDParams) (*IssueLookupByIDRow, error) {
 	row := q.db.QueryRow(ctx, IssueLookupByID,
 		arg.EncryptionKey,
 		arg.CurrentKeyID,
@@ -133,7 +133,7 @@ func (q *Queries) IssueLookupByID(ctx context.Context, arg IssueLookupByIDParams
 		&i.CachedJson,
 		&i.SecretsJson,
 	)
-	return i, err
+	return &i, err
 }
 
 const ReleaseIssueLock = `-- name: ReleaseIssueLock :one
@@ -202,7 +202,7 @@ type ReplaceSecretsRow struct {
 
 // A provider rotated a secret while issuing (a new refresh token): store it
 // whatever else changed meanwhile, the old one no longer works.
-func (q *Queries) ReplaceSecrets(ctx context.Context, arg ReplaceSecretsParams) (ReplaceSecretsRow, error) {
+func (q *Queries) ReplaceSecrets(ctx context.Context, arg ReplaceSecretsParams) (*ReplaceSecretsRow, error) {
 	row := q.db.QueryRow(ctx, ReplaceSecrets,
 		arg.SecretKeyID,
 		arg.SecretFields,
@@ -236,7 +236,7 @@ func (q *Queries) ReplaceSecrets(ctx context.Context, arg ReplaceSecretsParams) 
 		&i.UpdatedAt,
 		&i.Version,
 	)
-	return i, err
+	return &i, err
 }
 
 const SaveIssuedCredentials = `-- name: SaveIssuedCredentials :exec

@@ -72,7 +72,7 @@ type ListEventsParams struct {
 }
 
 // Newest first; a cursor is the last event_seq seen.
-func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Event, error) {
+func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]*Event, error) {
 	rows, err := q.db.Query(ctx, ListEvents,
 		arg.InternalID,
 		arg.ConnectionID,
@@ -85,7 +85,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Event
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Event
+	var items []*Event
 	for rows.Next() {
 		var i Event
 		if err := rows.Scan(
@@ -101,7 +101,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Event
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -117,11 +117,11 @@ type GetIdempotencyKeyRow struct {
 	Response    []byte
 }
 
-func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (GetIdempotencyKeyRow, error) {
+func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (*GetIdempotencyKeyRow, error) {
 	row := q.db.QueryRow(ctx, GetIdempotencyKey, arg.InternalID, arg.IdempotencyKey)
 	var i GetIdempotencyKeyRow
 	err := row.Scan(&i.RequestHash, &i.Response)
-	return i, err
+	return &i, err
 }
 
 const RegisterKeyID = `-- name: RegisterKeyID :exec

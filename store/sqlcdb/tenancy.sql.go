@@ -50,7 +50,7 @@ type InsertAPIKeyParams struct {
 	Scopes     []string
 }
 
-func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) (ApiKey, error) {
+func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) (*ApiKey, error) {
 	row := q.db.QueryRow(ctx, InsertAPIKey,
 		arg.KeyHash,
 		arg.KeyPrefix,
@@ -73,7 +73,7 @@ func (q *Queries) InsertAPIKey(ctx context.Context, arg InsertAPIKeyParams) (Api
 		&i.Scopes,
 		&i.LastUsedAt,
 	)
-	return i, err
+	return &i, err
 }
 
 const KeyOrganization = `-- name: KeyOrganization :one
@@ -91,13 +91,13 @@ const ListAPIKeys = `-- name: ListAPIKeys :many
 SELECT key_hash, key_prefix, internal_id, user_id, created_at, revoked_at, key_id, name, scopes, last_used_at FROM api_keys WHERE internal_id = $1 ORDER BY created_at DESC, key_id DESC
 `
 
-func (q *Queries) ListAPIKeys(ctx context.Context, internalID string) ([]ApiKey, error) {
+func (q *Queries) ListAPIKeys(ctx context.Context, internalID string) ([]*ApiKey, error) {
 	rows, err := q.db.Query(ctx, ListAPIKeys, internalID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ApiKey
+	var items []*ApiKey
 	for rows.Next() {
 		var i ApiKey
 		if err := rows.Scan(
@@ -114,7 +114,7 @@ func (q *Queries) ListAPIKeys(ctx context.Context, internalID string) ([]ApiKey,
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ type RevokeAPIKeyByIDParams struct {
 }
 
 // Revoking a revoked key answers it unchanged.
-func (q *Queries) RevokeAPIKeyByID(ctx context.Context, arg RevokeAPIKeyByIDParams) (ApiKey, error) {
+func (q *Queries) RevokeAPIKeyByID(ctx context.Context, arg RevokeAPIKeyByIDParams) (*ApiKey, error) {
 	row := q.db.QueryRow(ctx, RevokeAPIKeyByID, arg.InternalID, arg.KeyID)
 	var i ApiKey
 	err := row.Scan(
@@ -186,7 +186,7 @@ func (q *Queries) RevokeAPIKeyByID(ctx context.Context, arg RevokeAPIKeyByIDPara
 		&i.Scopes,
 		&i.LastUsedAt,
 	)
-	return i, err
+	return &i, err
 }
 
 const UseAPIKey = `-- name: UseAPIKey :one
@@ -204,7 +204,7 @@ type UseAPIKeyRow struct {
 
 // Resolving a key marks it used (the server caches the answer for a few
 // seconds, so this write happens at most that often per key and process).
-func (q *Queries) UseAPIKey(ctx context.Context, keyHash []byte) (UseAPIKeyRow, error) {
+func (q *Queries) UseAPIKey(ctx context.Context, keyHash []byte) (*UseAPIKeyRow, error) {
 	row := q.db.QueryRow(ctx, UseAPIKey, keyHash)
 	var i UseAPIKeyRow
 	err := row.Scan(
@@ -213,5 +213,5 @@ func (q *Queries) UseAPIKey(ctx context.Context, keyHash []byte) (UseAPIKeyRow, 
 		&i.KeyID,
 		&i.Scopes,
 	)
-	return i, err
+	return &i, err
 }

@@ -639,7 +639,7 @@ func floorCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
 	return e.issueEvent(ctx, row.Connection)
 }
 
-func (e *env) issueLookup(ctx context.Context, t target) (sqlcdb.IssueLookupByIDRow, error) {
+func (e *env) issueLookup(ctx context.Context, t target) (*sqlcdb.IssueLookupByIDRow, error) {
 	return e.q.IssueLookupByID(ctx, sqlcdb.IssueLookupByIDParams{CurrentKeyID: e.keys.CurrentID, EncryptionKey: e.keys.CurrentPassphrase(),
 		MarginSeconds: store.ReuseMargin.Seconds(), InternalID: e.fx.orgs[t.org].ID, ConnectionID: t.id})
 }
