@@ -364,7 +364,7 @@ const listPath = "/v1/organizations/connections"
 
 // list answers one page. next_page and previous_page are links to the same
 // list at another offset: path plus the filters in query plus limit and offset.
-func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *int, cursor *string, path string, query url.Values) (listAnswer, error) {
+func (s *Server) list(ctx context.Context, f store.ListFilter, limit, offset *int, cursor *string, path string, query url.Values) (*listAnswer, error) {
 	f.Limit, f.Offset = 50, 0
 	if limit != nil {
 		f.Limit = *limit

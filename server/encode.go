@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -58,17 +59,29 @@ func (a connectionAnswer) VisitDeleteConnectionResponse(w http.ResponseWriter) e
 // VisitReportUsageResponse implements gen.ReportUsageResponseObject.
 func (a connectionAnswer) VisitReportUsageResponse(w http.ResponseWriter) error { return a.write(w) }
 
-// listAnswer is a page of connections, encoded.
-type listAnswer []byte
+// listAnswer is a page of connections, encoded into a pooled buffer that
+// goes back to the pool once written: a page is tens of KiB, and copying
+// it out of the buffer allocated as much as the rest of the page's
+// encoding together.
+type listAnswer struct{ buf *[]byte }
 
-// VisitListConnectionsResponse implements gen.ListConnectionsResponseObject.
-func (a listAnswer) VisitListConnectionsResponse(w http.ResponseWriter) error {
-	return connectionAnswer(a).write(w)
+func (a *listAnswer) write(w http.ResponseWriter) error {
+	if a.buf == nil {
+		return errors.New("a list page was written twice")
+	}
+	err := connectionAnswer(*a.buf).write(w)
+	// The writer has copied the page (into its buffer or the socket).
+	putBuffer(a.buf)
+	a.buf = nil
+	return err
 }
 
+// VisitListConnectionsResponse implements gen.ListConnectionsResponseObject.
+func (a *listAnswer) VisitListConnectionsResponse(w http.ResponseWriter) error { return a.write(w) }
+
 // VisitListConnectionsGetResponse implements gen.ListConnectionsGetResponseObject.
-func (a listAnswer) VisitListConnectionsGetResponse(w http.ResponseWriter) error {
-	return connectionAnswer(a).write(w)
+func (a *listAnswer) VisitListConnectionsGetResponse(w http.ResponseWriter) error {
+	return a.write(w)
 }
 
 var (
@@ -76,8 +89,8 @@ var (
 	_ gen.CreateConnectionResponseObject   = connectionAnswer(nil)
 	_ gen.UpdateConnectionResponseObject   = connectionAnswer(nil)
 	_ gen.DeleteConnectionResponseObject   = connectionAnswer(nil)
-	_ gen.ListConnectionsResponseObject    = listAnswer(nil)
-	_ gen.ListConnectionsGetResponseObject = listAnswer(nil)
+	_ gen.ListConnectionsResponseObject    = (*listAnswer)(nil)
+	_ gen.ListConnectionsGetResponseObject = (*listAnswer)(nil)
 )
 
 // credentialsAnswer is issued credentials, encoded in gen.IssuedCredentials'
@@ -115,11 +128,19 @@ func encodeConnection(c *connvault.Connection) connectionAnswer {
 	return append(appendConnection(make([]byte, 0, 1024), c), '\n')
 }
 
-// buffers recycles the scratch space of list pages (tens of KiB each).
+// buffers recycles the buffers of list pages (tens of KiB each).
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
+// putBuffer returns a list page's buffer to the pool, unless a page of
+// unusually large connections grew it past what pages usually need.
+func putBuffer(b *[]byte) {
+	if cap(*b) <= 1<<20 {
+		buffers.Put(b)
+	}
+}
+
 // encodeList encodes a list page.
-func encodeList(conns []*connvault.Connection, p gen.Pagination) listAnswer {
+func encodeList(conns []*connvault.Connection, p gen.Pagination) *listAnswer {
 	bp := buffers.Get().(*[]byte)
 	b := append((*bp)[:0], `{"pagination":{"next_cursor":`...)
 	b = appendOptString(b, p.NextCursor)
@@ -145,10 +166,8 @@ func encodeList(conns []*connvault.Connection, p gen.Pagination) listAnswer {
 	b = append(b, `],"total":`...)
 	b = strconv.AppendInt(b, int64(p.Total), 10)
 	b = append(b, "}\n"...)
-	out := listAnswer(append([]byte(nil), b...))
 	*bp = b
-	buffers.Put(bp)
-	return out
+	return &listAnswer{buf: bp}
 }
 
 // appendConnection appends c as gen.StorageConnectionModel encodes, keys in

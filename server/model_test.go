@@ -3,7 +3,9 @@ package server
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -105,7 +107,20 @@ func TestEncoderMatchesTheGeneratedModel(t *testing.T) {
 	}
 	// A list page decodes into the generated type.
 	next, link := "cursor", "/v1/organizations/connections?limit=2&offset=2"
-	page := encodeList([]*connvault.Connection{full, bare}, gen.Pagination{Page: 1, PageSize: 2, Total: 3, TotalPages: 2, NextCursor: &next, NextPage: &link})
+	answer := encodeList([]*connvault.Connection{full, bare}, gen.Pagination{Page: 1, PageSize: 2, Total: 3, TotalPages: 2, NextCursor: &next, NextPage: &link})
+	rec := httptest.NewRecorder()
+	if err := answer.VisitListConnectionsResponse(rec); err != nil {
+		t.Fatal(err)
+	}
+	page := rec.Body.Bytes()
+	if rec.Header().Get("Content-Length") != strconv.Itoa(len(page)) {
+		t.Errorf("Content-Length %s for %d bytes", rec.Header().Get("Content-Length"), len(page))
+	}
+	// Its buffer went back to the pool: a second write is refused, not
+	// served from a buffer another page may be using.
+	if err := answer.VisitListConnectionsResponse(httptest.NewRecorder()); err == nil {
+		t.Error("a list page was written twice")
+	}
 	var list gen.ConnectionList
 	if err := json.Unmarshal(page, &list); err != nil || len(list.Results) != 2 || list.Total != 3 || list.Pagination.TotalPages != 2 ||
 		*list.Pagination.NextCursor != "cursor" || *list.Pagination.NextPage != link || list.Pagination.PreviousPage != nil {
