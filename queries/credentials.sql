@@ -64,3 +64,38 @@ LEFT JOIN connection_secrets s
        ON i.connection_id IS NULL AND c.secret_key_id = @current_key_id::text
       AND s.internal_id = c.internal_id AND s.connection_id = c.connection_id
 WHERE c.internal_id = @internal_id AND c.connection_id = @connection_id;
+
+-- name: IssueLookupRecordingHit :one
+-- IssueLookupByID that also records a cache hit: when the cached token of
+-- an ACTIVE connection is handed out, its audit event (@action, by the
+-- given actor and request, details {cached: true, expires_at} as the
+-- server writes them, expires_at in Go's RFC 3339: UTC, no trailing zeros)
+-- is written in the same statement, and recorded is true. A writing WITH
+-- costs Postgres more even when it writes nothing, so the server uses this
+-- only for connections whose last issue was not static (see issueHints).
+WITH cached AS (
+    SELECT i.issued_at, i.expires_at, i.ciphertext
+    FROM issued_credentials i
+    WHERE i.internal_id = @internal_id AND i.connection_id = @connection_id AND i.secret_key_id = @current_key_id::text
+      AND i.expires_at - LEAST(make_interval(secs => @margin_seconds::double precision), (i.expires_at - i.issued_at) / 2) > now()
+), recorded AS (
+    INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
+    SELECT c.internal_id, @action::text, c.connection_id,
+           sqlc.narg(actor_user_id)::text, sqlc.narg(actor_key_id)::text, sqlc.narg(request_id)::text,
+           jsonb_build_object('cached', true, 'expires_at',
+               regexp_replace(to_char(cached.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z')
+    FROM connections c, cached
+    WHERE c.internal_id = @internal_id AND c.connection_id = @connection_id AND c.status = 'ACTIVE'
+    RETURNING true
+)
+SELECT sqlc.embed(c),
+       cached.issued_at AS cached_issued_at, cached.expires_at AS cached_expires_at,
+       COALESCE(pgp_sym_decrypt(cached.ciphertext, @encryption_key::text)::text, '')::text AS cached_json,
+       COALESCE(pgp_sym_decrypt(s.ciphertext, @encryption_key::text)::text, '')::text AS secrets_json,
+       EXISTS (SELECT FROM recorded) AS recorded
+FROM connections c
+LEFT JOIN cached ON true
+LEFT JOIN connection_secrets s
+       ON cached.issued_at IS NULL AND c.secret_key_id = @current_key_id::text
+      AND s.internal_id = c.internal_id AND s.connection_id = c.connection_id
+WHERE c.internal_id = @internal_id AND c.connection_id = @connection_id;

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -291,5 +292,50 @@ func TestStaticCredentialsUnderThePreviousKey(t *testing.T) {
 	r := lost.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil)
 	if r.Status != 500 || strings.Contains(string(r.Body), "s3-secret") || strings.Contains(lost.Logs(), "s3-secret") {
 		t.Errorf("without the previous key: %d %s", r.Status, r.Body)
+	}
+}
+
+// A cache hit is recorded once, with the same event, whether the replica
+// expected one (its last issue of the connection was not static, so its
+// lookup recorded the hit in the same statement) or not (the handler
+// recorded it after the lookup).
+func TestCacheHitsAreRecordedAlikeByEitherLookup(t *testing.T) {
+	t.Parallel()
+	db := connvaulttest.DatabaseURL(t)
+	a := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: db})
+	b := connvaulttest.NewServer(t, connvaulttest.Options{DatabaseURL: db, Tenant: &a.Tenant})
+	key := providertest.NewKeyPair(t)
+	c := create(t, a, map[string]any{"name": "hits alike", "provider_type": "snowflake", "test_before_save": false,
+		"provider_config": map[string]any{"account": "xy12345", "credentials": map[string]any{
+			"type": "key_pair", "username": "LOADER", "private_key": key.PKCS8PEM}}})
+	path := connPath(c.ConnectionId) + "/credentials"
+	signed := a.Call(t, "POST", path, nil)     // signed and cached; a now expects hits
+	expected := a.Call(t, "POST", path, nil)   // a hit a's lookup records
+	unexpected := b.Call(t, "POST", path, nil) // a hit b records after its lookup
+	first, hit := issued(t, signed), issued(t, expected)
+	if other := issued(t, unexpected); hit.Credentials["jwt"] != first.Credentials["jwt"] || other.Credentials["jwt"] != first.Credentials["jwt"] {
+		t.Fatal("the cached token was not handed out")
+	}
+	events := decodeAnswer[client.EventList](t, a.Call(t, "GET", connPath(c.ConnectionId)+"/events?action=credentials.issued&limit=100", nil), "events").Results
+	if len(events) != 3 {
+		t.Fatalf("%d issue events for three issues", len(events))
+	}
+	byRequest := map[string]client.Event{}
+	for _, e := range events {
+		if e.RequestId == nil || e.Actor.UserId == nil || *e.Actor.UserId != a.Tenant.UserID || e.Actor.KeyId == nil || *e.Actor.KeyId != a.Tenant.KeyID {
+			t.Errorf("event %+v: want the caller and the request", e)
+			continue
+		}
+		byRequest[*e.RequestId] = e
+	}
+	want := map[string]any{"cached": true, "expires_at": first.ExpiresAt.UTC().Format(time.RFC3339Nano)}
+	for name, r := range map[string]connvaulttest.Response{"expected": expected, "unexpected": unexpected} {
+		e, ok := byRequest[r.Header.Get("X-Request-Id")]
+		if !ok || !reflect.DeepEqual(e.Details, want) {
+			t.Errorf("the %s hit's event: %+v (found %v), want details %v", name, e.Details, ok, want)
+		}
+	}
+	if e := byRequest[signed.Header.Get("X-Request-Id")]; e.Details["cached"] != false {
+		t.Errorf("the signing's event: %+v", e.Details)
 	}
 }

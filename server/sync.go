@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/connvault/connvault"
@@ -18,7 +19,11 @@ func (s *Server) issueWait() time.Duration { return s.cfg.CheckTimeout + 5*time.
 
 // IssueCredentials implements POST .../connections/{id}/credentials.
 func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsRequestObject) (gen.IssueCredentialsResponseObject, error) {
-	m, err := s.store.IssueLookup(ctx, principal(ctx).OrgID, req.ConnectionIdentifier)
+	var cacheHit *store.NewEvent
+	if s.expiring.has(req.ConnectionIdentifier) {
+		cacheHit = event(ctx, connvault.ActionCredentialsIssue, "", nil)
+	}
+	m, err := s.store.IssueLookup(ctx, principal(ctx).OrgID, req.ConnectionIdentifier, cacheHit)
 	if err != nil {
 		return nil, err
 	}
@@ -34,14 +39,51 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 	if err != nil {
 		return nil, err
 	}
+	s.expiring.set(c.ID, !got.static)
 	var expiresAt *time.Time
 	details := map[string]any{"cached": got.cached, "expires_at": nil}
 	if !got.static {
 		expiresAt = &got.creds.ExpiresAt
 		details["expires_at"] = got.creds.ExpiresAt
 	}
-	s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
+	if !(got.cached && m.Recorded) { // a cache hit its lookup recorded
+		s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
+	}
 	return encodeCredentials(c.ID, c.ProviderType, got.creds.Credentials, got.creds.IssuedAt, expiresAt), nil
+}
+
+// issueHints remembers the connections whose last issue was not static (a
+// token from the cache, or exchanged for one), by conn_ id: their next
+// issue is most likely a cache hit, so its lookup records the hit itself
+// and the hit takes one trip instead of two. The lookup that can record
+// costs Postgres more even when it records nothing, so static secrets,
+// most connections' credentials, are looked up without it. A wrong hint
+// costs only that. Bounded: emptied when it reaches maxIssueHints.
+type issueHints struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+const maxIssueHints = 100_000
+
+func (h *issueHints) has(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.ids[id]
+	return ok
+}
+
+func (h *issueHints) set(id string, expiring bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case !expiring:
+		delete(h.ids, id)
+	case h.ids == nil || len(h.ids) >= maxIssueHints:
+		h.ids = map[string]struct{}{id: {}}
+	default:
+		h.ids[id] = struct{}{}
+	}
 }
 
 // issuance is what IssueCredentials hands out and how it came by it.

@@ -27,7 +27,10 @@ import (
 //
 // It is a sqlcdb.DBTX: the generated QueryRow and Exec methods run through
 // it unchanged, scanning straight into their own destinations (the caller
-// waits while the batch scans for it). Query goes to the pool.
+// waits while the batch scans for it). Query goes to the pool. Its
+// QueryRow is for reads; a statement that writes and returns a row goes
+// through writingRows, so that it is run again like an Exec when its batch
+// fails.
 type coalescer struct {
 	bounded
 	pool        *pgxpool.Pool
@@ -45,8 +48,11 @@ type queuedStatement struct {
 	args []any
 	dest []any
 	exec bool
-	tag  pgconn.CommandTag
-	err  error
+	// writes: the statement changes the database (every Exec does), so a
+	// batch that fails rolls it back and it must run again.
+	writes bool
+	tag    pgconn.CommandTag
+	err    error
 	// state moves from queued to taken (a batch will scan into dest), then
 	// to answered (done is closed); or from queued to abandoned (the
 	// caller's context ended first, and no batch will touch it).
@@ -86,7 +92,7 @@ func newCoalescer(pool *pgxpool.Pool, timeout time.Duration) *coalescer {
 }
 
 func (c *coalescer) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	q := &queuedStatement{sql: sql, args: args, exec: true, done: make(chan struct{})}
+	q := &queuedStatement{sql: sql, args: args, exec: true, writes: true, done: make(chan struct{})}
 	err := c.do(ctx, q)
 	return q.tag, err
 }
@@ -95,15 +101,24 @@ func (c *coalescer) QueryRow(ctx context.Context, sql string, args ...any) pgx.R
 	return coalescedRow{c: c, ctx: ctx, sql: sql, args: args}
 }
 
+// writingRows is the coalescer for statements that write and return a
+// row (a SELECT with a writing WITH).
+type writingRows struct{ *coalescer }
+
+func (w writingRows) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return coalescedRow{c: w.coalescer, ctx: ctx, sql: sql, args: args, writes: true}
+}
+
 type coalescedRow struct {
-	c    *coalescer
-	ctx  context.Context
-	sql  string
-	args []any
+	c      *coalescer
+	ctx    context.Context
+	sql    string
+	args   []any
+	writes bool
 }
 
 func (r coalescedRow) Scan(dest ...any) error {
-	return r.c.do(r.ctx, &queuedStatement{sql: r.sql, args: r.args, dest: singleRowPlans.into(r.sql, dest), done: make(chan struct{})})
+	return r.c.do(r.ctx, &queuedStatement{sql: r.sql, args: r.args, dest: singleRowPlans.into(r.sql, dest), writes: r.writes, done: make(chan struct{})})
 }
 
 func (c *coalescer) do(ctx context.Context, q *queuedStatement) error {
@@ -247,7 +262,7 @@ func (c *coalescer) send(batch []*queuedStatement) {
 		// The connection failed: whether the writes committed is unknown,
 		// so they are not run again.
 		for _, q := range live {
-			if q.exec && q.err == nil {
+			if q.writes && q.err == nil {
 				q.err = err
 			}
 		}
@@ -258,7 +273,7 @@ func (c *coalescer) send(batch []*queuedStatement) {
 		// Run each write, and each read that failed, on its own, under its
 		// own deadline (the batch may have spent the earliest one).
 		for _, q := range live {
-			if q.exec || q.err != nil {
+			if q.writes || q.err != nil {
 				qctx, cancel := context.WithDeadline(context.Background(), q.deadline)
 				q.runAlone(qctx, c.pool)
 				cancel()

@@ -119,7 +119,8 @@ func TestQueuedReadsShareOneTrip(t *testing.T) {
 
 // Writes that share a batch with a statement that fails are not lost: the
 // batch is one implicit transaction, rolled back by the failure, so each
-// write runs again on its own and is committed when its caller returns.
+// write (an Exec, or a writing statement that returns a row) runs again on
+// its own and is committed when its caller returns.
 func TestBatchedWritesSurviveAFailingNeighbour(t *testing.T) {
 	ctx := context.Background()
 	pool := connvaulttest.Pool(t)
@@ -129,12 +130,23 @@ func TestBatchedWritesSurviveAFailingNeighbour(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP TABLE "+table) })
 	db := store.NewCoalescer(pool, 5*time.Second, 1)
+	writing := store.WritingRows(db)
 
 	slow := hold(db, 0.3)
 	var wg sync.WaitGroup
 	writeErrs := make([]error, 10)
 	insert := func(i int) {
-		wg.Go(func() { _, writeErrs[i] = db.Exec(ctx, "INSERT INTO "+table+" (n) VALUES ($1)", i) })
+		wg.Go(func() {
+			if i%2 == 0 {
+				_, writeErrs[i] = db.Exec(ctx, "INSERT INTO "+table+" (n) VALUES ($1)", i)
+				return
+			}
+			// Odd rows are written by statements that return a row.
+			var n int
+			if writeErrs[i] = writing.QueryRow(ctx, "INSERT INTO "+table+" (n) VALUES ($1) RETURNING n", i).Scan(&n); writeErrs[i] == nil && n != i {
+				writeErrs[i] = fmt.Errorf("returned %d", n)
+			}
+		})
 		time.Sleep(5 * time.Millisecond) // queue in order
 	}
 	for i := range 5 {

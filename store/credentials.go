@@ -49,13 +49,20 @@ type IssueMaterial struct {
 	// stored, decrypted: a JSON object in the shape of provider_config
 	// holding the secret leaves only ("" for a connection without).
 	Secrets connvault.Secret
+	// Recorded: handing out Cached was recorded as the cache hit the
+	// lookup was given.
+	Recorded bool
 }
 
 // IssueLookup reads what an issue needs, for a conn_ id in one statement:
 // the connection, its cached token and, without one, its secrets (a second
 // statement reads secrets still under a previous key). A name is looked up
-// first.
-func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*IssueMaterial, error) {
+// first. With cacheHit set, the same statement records handing out the
+// cached token of an ACTIVE connection (its ConnectionID and Details are
+// ignored: details are {cached: true, expires_at}), and Recorded says so:
+// a cache hit then takes one trip. The statement costs Postgres more with
+// it, whether or not it records.
+func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, cacheHit *NewEvent) (*IssueMaterial, error) {
 	id := identifier
 	if !strings.HasPrefix(identifier, "conn_") {
 		c, err := s.GetConnection(ctx, orgID, identifier)
@@ -64,10 +71,25 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*Iss
 		}
 		id = c.ID
 	}
-	row, err := s.batched.IssueLookupByID(ctx, sqlcdb.IssueLookupByIDParams{
-		CurrentKeyID: s.keys.CurrentID, EncryptionKey: s.currentPassphrase(), MarginSeconds: ReuseMargin.Seconds(),
-		InternalID: orgID, ConnectionID: id,
-	})
+	var row *sqlcdb.IssueLookupRecordingHitRow
+	var err error
+	if e := cacheHit; e != nil {
+		row, err = s.batchedWrites.IssueLookupRecordingHit(ctx, sqlcdb.IssueLookupRecordingHitParams{
+			CurrentKeyID: s.keys.CurrentID, EncryptionKey: s.currentPassphrase(), MarginSeconds: ReuseMargin.Seconds(),
+			InternalID: orgID, ConnectionID: id, Action: string(e.Action),
+			ActorUserID: orNil(e.ActorUserID), ActorKeyID: orNil(e.ActorKeyID), RequestID: orNil(e.RequestID),
+		})
+	} else {
+		var plain *sqlcdb.IssueLookupByIDRow
+		plain, err = s.batched.IssueLookupByID(ctx, sqlcdb.IssueLookupByIDParams{
+			CurrentKeyID: s.keys.CurrentID, EncryptionKey: s.currentPassphrase(), MarginSeconds: ReuseMargin.Seconds(),
+			InternalID: orgID, ConnectionID: id,
+		})
+		if err == nil {
+			row = &sqlcdb.IssueLookupRecordingHitRow{Connection: plain.Connection, CachedIssuedAt: plain.CachedIssuedAt,
+				CachedExpiresAt: plain.CachedExpiresAt, CachedJson: plain.CachedJson, SecretsJson: plain.SecretsJson}
+		}
+	}
 	if err != nil {
 		return nil, mapError(err, "connection")
 	}
@@ -75,7 +97,7 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string) (*Iss
 	if err != nil {
 		return nil, err
 	}
-	m := &IssueMaterial{Connection: c, Secrets: connvault.Secret(row.SecretsJson)}
+	m := &IssueMaterial{Connection: c, Secrets: connvault.Secret(row.SecretsJson), Recorded: row.Recorded}
 	switch {
 	case row.CachedJson != "":
 		m.Cached = &CachedCredentials{Credentials: json.RawMessage(row.CachedJson), IssuedAt: row.CachedIssuedAt.UTC(), ExpiresAt: row.CachedExpiresAt.UTC()}
@@ -174,7 +196,7 @@ func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (*Store, func()
 		return nil, nil, nil
 	}
 	heldQ := sqlcdb.New(bounded{db: conn, timeout: s.queryTimeout})
-	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout, q: heldQ, batched: heldQ}
+	held := &Store{pool: s.pool, db: conn, keys: s.keys, queryTimeout: s.queryTimeout, q: heldQ, batched: heldQ, batchedWrites: heldQ}
 	return held, func() {
 		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.queryTimeout)
 		defer cancel()

@@ -18,3 +18,7 @@ func NewCoalescer(pool *pgxpool.Pool, timeout time.Duration, maxInFlight int) sq
 // ScanPlansMade counts the scan plannings of single-row statements since the
 // kept plans were last emptied.
 func ScanPlansMade() int64 { return singleRowPlans.n.Load() }
+
+// WritingRows is the coalescer db (from NewCoalescer) for statements that
+// write and return a row.
+func WritingRows(db sqlcdb.DBTX) sqlcdb.DBTX { return writingRows{db.(*coalescer)} }

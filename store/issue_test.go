@@ -42,7 +42,7 @@ func TestIssueLookup(t *testing.T) {
 			reflect.DeepEqual(got, exp)
 	}
 	for _, ident := range []string{c.ID, "issuing"} {
-		m, err := old.IssueLookup(ctx, tn.OrgID, ident)
+		m, err := old.IssueLookup(ctx, tn.OrgID, ident, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestIssueLookup(t *testing.T) {
 			t.Fatalf("lookup by %s: %+v", ident, m)
 		}
 	}
-	if _, err := old.IssueLookup(ctx, connvaulttest.NewTenant(t, old).OrgID, c.ID); connvault.ErrorCode(err) != connvault.ENOTFOUND {
+	if _, err := old.IssueLookup(ctx, connvaulttest.NewTenant(t, old).OrgID, c.ID, nil); connvault.ErrorCode(err) != connvault.ENOTFOUND {
 		t.Fatalf("another organization's lookup: %v", err)
 	}
 
@@ -60,7 +60,7 @@ func TestIssueLookup(t *testing.T) {
 	if _, err := old.SaveIssued(ctx, c, store.CachedCredentials{Credentials: token, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	m, err := old.IssueLookup(ctx, tn.OrgID, c.ID)
+	m, err := old.IssueLookup(ctx, tn.OrgID, c.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +71,13 @@ func TestIssueLookup(t *testing.T) {
 	if _, err := old.SaveIssued(ctx, c, store.CachedCredentials{Credentials: token, IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Minute)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if m, err = old.IssueLookup(ctx, tn.OrgID, c.ID); err != nil || m.Cached != nil || !secretsAre(m, stored) {
+	if m, err = old.IssueLookup(ctx, tn.OrgID, c.ID, nil); err != nil || m.Cached != nil || !secretsAre(m, stored) {
 		t.Fatalf("with a token about to expire: %+v, %v", m, err)
 	}
 
 	// Mid-rotation: the current key is new, the row is under the old one.
 	rotating := store.New(pool, mustKeyring(t, newKey, oldKey))
-	m, err = rotating.IssueLookup(ctx, tn.OrgID, c.ID)
+	m, err = rotating.IssueLookup(ctx, tn.OrgID, c.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,76 @@ func TestIssueLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err = rotating.IssueLookup(ctx, tn.OrgID, open.ID); err != nil || m.Cached != nil || !secretsAre(m, "") {
+	if m, err = rotating.IssueLookup(ctx, tn.OrgID, open.ID, nil); err != nil || m.Cached != nil || !secretsAre(m, "") {
 		t.Fatalf("without secrets: %+v, %v", m, err)
+	}
+}
+
+// A cache hit given an event records it in the lookup's own statement,
+// with the details the server writes for one (expires_at as Go encodes a
+// time), and only for an ACTIVE connection with a good cached token.
+func TestIssueLookupRecordsACacheHit(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	c, err := st.CreateConnection(ctx, store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: "cache hits", ProviderType: "rss",
+		Config: connvault.SealedConfig{Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuedAction := string(connvault.ActionCredentialsIssue)
+	hit := &store.NewEvent{Action: connvault.ActionCredentialsIssue, ActorUserID: tn.UserID, ActorKeyID: "key_cachehit", RequestID: "req-cache-hit"}
+	recorded := func() []*connvault.Event {
+		t.Helper()
+		page, err := st.ListEvents(ctx, store.EventFilter{OrgID: tn.OrgID, ConnectionID: &c.ID, Action: &issuedAction, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Events
+	}
+
+	// Without a cached token nothing is recorded: the server records the
+	// issue once it has one.
+	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, hit); err != nil || m.Recorded || len(recorded()) != 0 {
+		t.Fatalf("no cached token: %+v, %v, %d events", m, err, len(recorded()))
+	}
+	base := time.Now().UTC().Truncate(time.Second).Add(2 * time.Hour)
+	for i, expires := range []time.Time{base, base.Add(120 * time.Millisecond), base.Add(123456 * time.Microsecond), base.Add(10*time.Second + 500*time.Millisecond)} {
+		if _, err := st.SaveIssued(ctx, c, store.CachedCredentials{Credentials: json.RawMessage(`{"t":1}`), IssuedAt: base.Add(-time.Hour), ExpiresAt: expires}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, nil); err != nil || m.Recorded || len(recorded()) != i {
+			t.Fatalf("a lookup without an event recorded one: %+v, %v", m, err)
+		}
+		m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, hit)
+		if err != nil || !m.Recorded || m.Cached == nil {
+			t.Fatalf("cache hit: %+v, %v", m, err)
+		}
+		events := recorded()
+		if len(events) != i+1 {
+			t.Fatalf("%d events after %d cache hits", len(events), i+1)
+		}
+		e := events[0]
+		if e.ActorUserID == nil || *e.ActorUserID != tn.UserID || e.ActorKeyID == nil || *e.ActorKeyID != "key_cachehit" ||
+			e.RequestID == nil || *e.RequestID != "req-cache-hit" {
+			t.Errorf("event %+v: want the caller and the request", e)
+		}
+		// What the server records for an issue it records itself.
+		want, _ := json.Marshal(map[string]any{"cached": true, "expires_at": m.Cached.ExpiresAt})
+		var got, wantMap map[string]any
+		_ = json.Unmarshal(want, &wantMap)
+		if err := json.Unmarshal(e.Details, &got); err != nil || !reflect.DeepEqual(got, wantMap) {
+			t.Errorf("details %s, want %s", e.Details, want)
+		}
+	}
+
+	// An archived connection's token is not handed out: nothing recorded.
+	if _, err := st.ArchiveConnection(ctx, tn.OrgID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, hit); err != nil || m.Recorded || len(recorded()) != 4 {
+		t.Fatalf("archived: %+v, %v, %d events", m, err, len(recorded()))
 	}
 }

@@ -35,9 +35,12 @@ type Store struct {
 	// (see coalescer); on a held connection it is q. Statements that may
 	// run long (a COUNT, a page) stay off it: one would hold up every
 	// statement batched with it.
-	batched      *sqlcdb.Queries
-	keys         Keyring
-	queryTimeout time.Duration
+	batched *sqlcdb.Queries
+	// batchedWrites is batched for the statements that write and return
+	// a row (see writingRows).
+	batchedWrites *sqlcdb.Queries
+	keys          Keyring
+	queryTimeout  time.Duration
 }
 
 // database is what the store runs statements and transactions on.
@@ -57,8 +60,9 @@ func (s *Store) WithQueryTimeout(d time.Duration) *Store {
 	if d <= 0 {
 		d = DefaultQueryTimeout
 	}
+	c := newCoalescer(s.pool, d)
 	return &Store{pool: s.pool, db: s.pool, keys: s.keys, queryTimeout: d,
-		q: sqlcdb.New(bounded{db: s.pool, timeout: d}), batched: sqlcdb.New(newCoalescer(s.pool, d))}
+		q: sqlcdb.New(bounded{db: s.pool, timeout: d}), batched: sqlcdb.New(c), batchedWrites: sqlcdb.New(writingRows{c})}
 }
 
 // OpenOptions adjust Open.

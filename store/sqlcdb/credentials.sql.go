@@ -136,6 +136,108 @@ func (q *Queries) IssueLookupByID(ctx context.Context, arg IssueLookupByIDParams
 	return &i, err
 }
 
+const IssueLookupRecordingHit = `-- name: IssueLookupRecordingHit :one
+WITH cached AS (
+    SELECT i.issued_at, i.expires_at, i.ciphertext
+    FROM issued_credentials i
+    WHERE i.internal_id = $3 AND i.connection_id = $4 AND i.secret_key_id = $2::text
+      AND i.expires_at - LEAST(make_interval(secs => $5::double precision), (i.expires_at - i.issued_at) / 2) > now()
+), recorded AS (
+    INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
+    SELECT c.internal_id, $6::text, c.connection_id,
+           $7::text, $8::text, $9::text,
+           jsonb_build_object('cached', true, 'expires_at',
+               regexp_replace(to_char(cached.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z')
+    FROM connections c, cached
+    WHERE c.internal_id = $3 AND c.connection_id = $4 AND c.status = 'ACTIVE'
+    RETURNING true
+)
+SELECT c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config, c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at, c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.next_check_at, c.metadata, c.created_by_user_id, c.created_at, c.updated_at, c.version,
+       cached.issued_at AS cached_issued_at, cached.expires_at AS cached_expires_at,
+       COALESCE(pgp_sym_decrypt(cached.ciphertext, $1::text)::text, '')::text AS cached_json,
+       COALESCE(pgp_sym_decrypt(s.ciphertext, $1::text)::text, '')::text AS secrets_json,
+       EXISTS (SELECT FROM recorded) AS recorded
+FROM connections c
+LEFT JOIN cached ON true
+LEFT JOIN connection_secrets s
+       ON cached.issued_at IS NULL AND c.secret_key_id = $2::text
+      AND s.internal_id = c.internal_id AND s.connection_id = c.connection_id
+WHERE c.internal_id = $3 AND c.connection_id = $4
+`
+
+type IssueLookupRecordingHitParams struct {
+	EncryptionKey string
+	CurrentKeyID  string
+	InternalID    string
+	ConnectionID  string
+	MarginSeconds float64
+	Action        string
+	ActorUserID   *string
+	ActorKeyID    *string
+	RequestID     *string
+}
+
+type IssueLookupRecordingHitRow struct {
+	Connection      Connection
+	CachedIssuedAt  *time.Time
+	CachedExpiresAt *time.Time
+	CachedJson      string
+	SecretsJson     string
+	Recorded        bool
+}
+
+// IssueLookupByID that also records a cache hit: when the cached token of
+// an ACTIVE connection is handed out, its audit event (@action, by the
+// given actor and request, details {cached: true, expires_at} as the
+// server writes them, expires_at in Go's RFC 3339: UTC, no trailing zeros)
+// is written in the same statement, and recorded is true. A writing WITH
+// costs Postgres more even when it writes nothing, so the server uses this
+// only for connections whose last issue was not static (see issueHints).
+func (q *Queries) IssueLookupRecordingHit(ctx context.Context, arg IssueLookupRecordingHitParams) (*IssueLookupRecordingHitRow, error) {
+	row := q.db.QueryRow(ctx, IssueLookupRecordingHit,
+		arg.EncryptionKey,
+		arg.CurrentKeyID,
+		arg.InternalID,
+		arg.ConnectionID,
+		arg.MarginSeconds,
+		arg.Action,
+		arg.ActorUserID,
+		arg.ActorKeyID,
+		arg.RequestID,
+	)
+	var i IssueLookupRecordingHitRow
+	err := row.Scan(
+		&i.Connection.InternalID,
+		&i.Connection.ConnectionID,
+		&i.Connection.Name,
+		&i.Connection.Description,
+		&i.Connection.ProviderType,
+		&i.Connection.ProviderConfig,
+		&i.Connection.SecretKeyID,
+		&i.Connection.SecretFields,
+		&i.Connection.Status,
+		&i.Connection.IsActive,
+		&i.Connection.StatusReason,
+		&i.Connection.StatusChangedAt,
+		&i.Connection.LastUsedAt,
+		&i.Connection.LastCheckedAt,
+		&i.Connection.LastError,
+		&i.Connection.ConsecutiveFailures,
+		&i.Connection.NextCheckAt,
+		&i.Connection.Metadata,
+		&i.Connection.CreatedByUserID,
+		&i.Connection.CreatedAt,
+		&i.Connection.UpdatedAt,
+		&i.Connection.Version,
+		&i.CachedIssuedAt,
+		&i.CachedExpiresAt,
+		&i.CachedJson,
+		&i.SecretsJson,
+		&i.Recorded,
+	)
+	return &i, err
+}
+
 const ReleaseIssueLock = `-- name: ReleaseIssueLock :one
 SELECT pg_advisory_unlock(hashtextextended($1::text, 0))
 `

@@ -626,17 +626,23 @@ func floorCredentialsStatic(ctx context.Context, e *env, r *rand.Rand) error {
 	return e.issueEvent(ctx, row.Connection)
 }
 
-// floorCredentialsCached is the SQL of a cache hit: the lookup (the row and
-// its cached token decrypted) and the audit event.
+// floorCredentialsCached is the SQL of a cache hit on a replica that
+// expects one (its last issue of the connection was not static): the
+// lookup, which decrypts the cached token and records the hit's audit
+// event in the same statement.
 func floorCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
-	row, err := e.issueLookup(ctx, e.fx.keyPair)
+	t := e.fx.keyPair
+	org := e.fx.orgs[t.org]
+	row, err := e.q.IssueLookupRecordingHit(ctx, sqlcdb.IssueLookupRecordingHitParams{CurrentKeyID: e.keys.CurrentID,
+		EncryptionKey: e.keys.CurrentPassphrase(), MarginSeconds: store.ReuseMargin.Seconds(), InternalID: org.ID, ConnectionID: t.id,
+		Action: string(connvault.ActionCredentialsIssue), ActorUserID: &org.UserID})
 	if err != nil {
 		return err
 	}
-	if row.CachedJson == "" {
-		return errors.New("cached issue: no cached token")
+	if row.CachedJson == "" || !row.Recorded {
+		return errors.New("cached issue: no cached token recorded")
 	}
-	return e.issueEvent(ctx, row.Connection)
+	return nil
 }
 
 func (e *env) issueLookup(ctx context.Context, t target) (*sqlcdb.IssueLookupByIDRow, error) {
