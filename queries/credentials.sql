@@ -65,14 +65,17 @@ LEFT JOIN connection_secrets s
       AND s.internal_id = c.internal_id AND s.connection_id = c.connection_id
 WHERE c.internal_id = @internal_id AND c.connection_id = @connection_id;
 
--- name: IssueLookupRecordingHit :one
--- IssueLookupByID that also records a cache hit: when the cached token of
--- an ACTIVE connection is handed out, its audit event (@action, by the
--- given actor and request, details {cached: true, expires_at} as the
--- server writes them, expires_at in Go's RFC 3339: UTC, no trailing zeros)
--- is written in the same statement, and recorded is true. A writing WITH
--- costs Postgres more even when it writes nothing, so the server uses this
--- only for connections whose last issue was not static (see issueHints).
+-- name: IssueLookupRecording :one
+-- IssueLookupByID that also records the issue the caller expects, in the
+-- same statement (recorded is true then), for an ACTIVE connection: a
+-- cache hit, when it hands out the cached token (details {cached: true,
+-- expires_at} as the server writes them, expires_at in Go's RFC 3339: UTC,
+-- no trailing zeros); or, given @static_version, the static issue of the
+-- stored secrets when the connection is still at that version and they
+-- are decrypted here (details {cached: false, expires_at: null}). A
+-- static issue is a function of the stored config, which changes only
+-- with the version. A writing WITH costs Postgres more even when it writes
+-- nothing, so the server uses this only for what it expects (issueHints).
 WITH cached AS (
     SELECT i.issued_at, i.expires_at, i.ciphertext
     FROM issued_credentials i
@@ -82,10 +85,14 @@ WITH cached AS (
     INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
     SELECT c.internal_id, @action::text, c.connection_id,
            sqlc.narg(actor_user_id)::text, sqlc.narg(actor_key_id)::text, sqlc.narg(request_id)::text,
-           jsonb_build_object('cached', true, 'expires_at',
-               regexp_replace(to_char(cached.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z')
-    FROM connections c, cached
+           CASE WHEN cached.expires_at IS NULL THEN '{"cached": false, "expires_at": null}'::jsonb
+                ELSE jsonb_build_object('cached', true, 'expires_at',
+                    regexp_replace(to_char(cached.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z')
+           END
+    FROM connections c LEFT JOIN cached ON true
     WHERE c.internal_id = @internal_id AND c.connection_id = @connection_id AND c.status = 'ACTIVE'
+      AND (cached.expires_at IS NOT NULL
+           OR (c.version = sqlc.narg(static_version)::bigint AND (c.secret_key_id IS NULL OR c.secret_key_id = @current_key_id::text)))
     RETURNING true
 )
 SELECT sqlc.embed(c),

@@ -56,6 +56,21 @@ func TestCredentialsOfStaticSecrets(t *testing.T) {
 	if rotated := issued(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil)); rotated.Credentials["secret_access_key"] != "s3-secret-rotated" {
 		t.Fatalf("issued after the secret changed: %+v", rotated)
 	}
+	// Each issue is recorded once: by the handler, or by the lookup when it
+	// expects a static issue of the version issued last (not the first
+	// issue after the PATCH, which made a new version).
+	for range 3 {
+		issued(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil))
+	}
+	all := decodeAnswer[client.EventList](t, h.Call(t, "GET", connPath(c.ConnectionId)+"/events?action=credentials.issued&limit=100", nil), "events").Results
+	if len(all) != 6 {
+		t.Errorf("%d issue events for six issues", len(all))
+	}
+	for _, e := range all {
+		if !reflect.DeepEqual(e.Details, map[string]any{"cached": false, "expires_at": nil}) || e.RequestId == nil || e.Actor.KeyId == nil {
+			t.Errorf("static issue event %+v", e)
+		}
+	}
 	// Only ACTIVE connections hand out credentials.
 	h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"status": "SUSPENDED"})
 	wantError(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil), 409, "ConflictError")

@@ -70,8 +70,8 @@ type Server struct {
 	limiter *rateLimiter
 	// anonymous limits requests without a valid key, per client address.
 	anonymous *rateLimiter
-	// expiring names the connections whose last issue was not static.
-	expiring issueHints
+	// lastIssues guesses what each connection's next issue will be.
+	lastIssues lastIssues
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)

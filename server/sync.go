@@ -19,11 +19,14 @@ func (s *Server) issueWait() time.Duration { return s.cfg.CheckTimeout + 5*time.
 
 // IssueCredentials implements POST .../connections/{id}/credentials.
 func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsRequestObject) (gen.IssueCredentialsResponseObject, error) {
-	var cacheHit *store.NewEvent
-	if s.expiring.has(req.ConnectionIdentifier) {
-		cacheHit = event(ctx, connvault.ActionCredentialsIssue, "", nil)
+	var expected *store.IssueExpected
+	if last, ok := s.lastIssues.get(req.ConnectionIdentifier); ok {
+		expected = &store.IssueExpected{Event: *event(ctx, connvault.ActionCredentialsIssue, "", nil)}
+		if last.static {
+			expected.StaticVersion = &last.version
+		}
 	}
-	m, err := s.store.IssueLookup(ctx, principal(ctx).OrgID, req.ConnectionIdentifier, cacheHit)
+	m, err := s.store.IssueLookup(ctx, principal(ctx).OrgID, req.ConnectionIdentifier, expected)
 	if err != nil {
 		return nil, err
 	}
@@ -39,51 +42,62 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 	if err != nil {
 		return nil, err
 	}
-	s.expiring.set(c.ID, !got.static)
+	s.lastIssues.set(c.ID, lastIssue{static: got.static, version: c.Version})
 	var expiresAt *time.Time
 	details := map[string]any{"cached": got.cached, "expires_at": nil}
 	if !got.static {
 		expiresAt = &got.creds.ExpiresAt
 		details["expires_at"] = got.creds.ExpiresAt
 	}
-	if !(got.cached && m.Recorded) { // a cache hit its lookup recorded
+	switch {
+	case m.Recorded && (got.cached || got.static): // the lookup recorded it
+	case m.Recorded:
+		// The lookup recorded a static issue of this version, which has
+		// always issued static secrets: the issue proper must have failed
+		// offline. Both are kept; say so.
+		s.log.ErrorContext(ctx, "a static issue was recorded, then the credentials were issued otherwise", "connection_id", c.ID)
+		s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
+	default:
 		s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
 	}
 	return encodeCredentials(c.ID, c.ProviderType, got.creds.Credentials, got.creds.IssuedAt, expiresAt), nil
 }
 
-// issueHints remembers the connections whose last issue was not static (a
-// token from the cache, or exchanged for one), by conn_ id: their next
-// issue is most likely a cache hit, so its lookup records the hit itself
-// and the hit takes one trip instead of two. The lookup that can record
-// costs Postgres more even when it records nothing, so static secrets,
-// most connections' credentials, are looked up without it. A wrong hint
-// costs only that. Bounded: emptied when it reaches maxIssueHints.
-type issueHints struct {
+// lastIssues remembers, by conn_ id, how each connection's last issue on
+// this replica went, so that the next issue's lookup can record the issue
+// it will most likely be in its own statement, one trip instead of two: a
+// cache hit after a token was issued or served from the cache, the static
+// issue of the same stored secrets after a static issue at the same
+// version. The lookup that can record costs Postgres more even when it
+// records nothing, so connections without a last issue here are looked up
+// without it. A wrong guess costs only that. Bounded: emptied when it
+// reaches maxLastIssues.
+type lastIssues struct {
 	mu  sync.Mutex
-	ids map[string]struct{}
+	ids map[string]lastIssue
 }
 
-const maxIssueHints = 100_000
-
-func (h *issueHints) has(id string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, ok := h.ids[id]
-	return ok
+type lastIssue struct {
+	static  bool
+	version int64 // the connection's version when it was issued
 }
 
-func (h *issueHints) set(id string, expiring bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	switch {
-	case !expiring:
-		delete(h.ids, id)
-	case h.ids == nil || len(h.ids) >= maxIssueHints:
-		h.ids = map[string]struct{}{id: {}}
-	default:
-		h.ids[id] = struct{}{}
+const maxLastIssues = 100_000
+
+func (l *lastIssues) get(id string) (lastIssue, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last, ok := l.ids[id]
+	return last, ok
+}
+
+func (l *lastIssues) set(id string, last lastIssue) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ids == nil || len(l.ids) >= maxLastIssues {
+		l.ids = map[string]lastIssue{}
 	}
+	l.ids[id] = last
 }
 
 // issuance is what IssueCredentials hands out and how it came by it.

@@ -49,20 +49,30 @@ type IssueMaterial struct {
 	// stored, decrypted: a JSON object in the shape of provider_config
 	// holding the secret leaves only ("" for a connection without).
 	Secrets connvault.Secret
-	// Recorded: handing out Cached was recorded as the cache hit the
-	// lookup was given.
+	// Recorded: the issue the caller expected (IssueExpected) was recorded
+	// by the lookup.
 	Recorded bool
+}
+
+// IssueExpected is what the caller expects an issue to be, for IssueLookup
+// to record in its own statement when it is so: a cache hit (handing out
+// the cached token of an ACTIVE connection), or, with StaticVersion, the
+// static issue of the stored secrets of an ACTIVE connection still at that
+// version whose secrets the lookup decrypts. Details are those the server
+// writes for either ({cached, expires_at}); Event's ConnectionID and
+// Details are ignored.
+type IssueExpected struct {
+	Event         NewEvent
+	StaticVersion *int64
 }
 
 // IssueLookup reads what an issue needs, for a conn_ id in one statement:
 // the connection, its cached token and, without one, its secrets (a second
 // statement reads secrets still under a previous key). A name is looked up
-// first. With cacheHit set, the same statement records handing out the
-// cached token of an ACTIVE connection (its ConnectionID and Details are
-// ignored: details are {cached: true, expires_at}), and Recorded says so:
-// a cache hit then takes one trip. The statement costs Postgres more with
-// it, whether or not it records.
-func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, cacheHit *NewEvent) (*IssueMaterial, error) {
+// first. Given what the caller expects, the same statement records the
+// issue when it is so, and Recorded says so: such an issue takes one trip.
+// The statement costs Postgres more with it, whether or not it records.
+func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, expected *IssueExpected) (*IssueMaterial, error) {
 	id := identifier
 	if !strings.HasPrefix(identifier, "conn_") {
 		c, err := s.GetConnection(ctx, orgID, identifier)
@@ -71,13 +81,13 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, cache
 		}
 		id = c.ID
 	}
-	var row *sqlcdb.IssueLookupRecordingHitRow
+	var row *sqlcdb.IssueLookupRecordingRow
 	var err error
-	if e := cacheHit; e != nil {
-		row, err = s.batchedWrites.IssueLookupRecordingHit(ctx, sqlcdb.IssueLookupRecordingHitParams{
+	if x := expected; x != nil {
+		row, err = s.batchedWrites.IssueLookupRecording(ctx, sqlcdb.IssueLookupRecordingParams{
 			CurrentKeyID: s.keys.CurrentID, EncryptionKey: s.currentPassphrase(), MarginSeconds: ReuseMargin.Seconds(),
-			InternalID: orgID, ConnectionID: id, Action: string(e.Action),
-			ActorUserID: orNil(e.ActorUserID), ActorKeyID: orNil(e.ActorKeyID), RequestID: orNil(e.RequestID),
+			InternalID: orgID, ConnectionID: id, Action: string(x.Event.Action), StaticVersion: x.StaticVersion,
+			ActorUserID: orNil(x.Event.ActorUserID), ActorKeyID: orNil(x.Event.ActorKeyID), RequestID: orNil(x.Event.RequestID),
 		})
 	} else {
 		var plain *sqlcdb.IssueLookupByIDRow
@@ -86,7 +96,7 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, cache
 			InternalID: orgID, ConnectionID: id,
 		})
 		if err == nil {
-			row = &sqlcdb.IssueLookupRecordingHitRow{Connection: plain.Connection, CachedIssuedAt: plain.CachedIssuedAt,
+			row = &sqlcdb.IssueLookupRecordingRow{Connection: plain.Connection, CachedIssuedAt: plain.CachedIssuedAt,
 				CachedExpiresAt: plain.CachedExpiresAt, CachedJson: plain.CachedJson, SecretsJson: plain.SecretsJson}
 		}
 	}

@@ -110,7 +110,7 @@ func TestIssueLookupRecordsACacheHit(t *testing.T) {
 		t.Fatal(err)
 	}
 	issuedAction := string(connvault.ActionCredentialsIssue)
-	hit := &store.NewEvent{Action: connvault.ActionCredentialsIssue, ActorUserID: tn.UserID, ActorKeyID: "key_cachehit", RequestID: "req-cache-hit"}
+	hit := &store.IssueExpected{Event: store.NewEvent{Action: connvault.ActionCredentialsIssue, ActorUserID: tn.UserID, ActorKeyID: "key_cachehit", RequestID: "req-cache-hit"}}
 	recorded := func() []*connvault.Event {
 		t.Helper()
 		page, err := st.ListEvents(ctx, store.EventFilter{OrgID: tn.OrgID, ConnectionID: &c.ID, Action: &issuedAction, Limit: 100})
@@ -161,5 +161,66 @@ func TestIssueLookupRecordsACacheHit(t *testing.T) {
 	}
 	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, hit); err != nil || m.Recorded || len(recorded()) != 4 {
 		t.Fatalf("archived: %+v, %v, %d events", m, err, len(recorded()))
+	}
+}
+
+// An expected static issue is recorded by its lookup only for the version
+// it was expected of, an ACTIVE connection, and secrets the lookup itself
+// decrypts; with the details the server writes for a static issue.
+func TestIssueLookupRecordsAnExpectedStaticIssue(t *testing.T) {
+	ctx := context.Background()
+	pool := connvaulttest.Pool(t)
+	oldKey, newKey := "static-old-"+strings.Repeat("o", 32), "static-new-"+strings.Repeat("n", 32)
+	st := store.New(pool, mustKeyring(t, oldKey))
+	tn := connvaulttest.NewTenant(t, st)
+	c, err := st.CreateConnection(ctx, store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: "static expected", ProviderType: "s3",
+		Config: connvault.SealedConfig{
+			Config:  map[string]any{"bucket": "b", "credentials": map[string]any{"type": "access_key", "access_key_id": "AK", "secret_access_key": connvault.RedactedMarker}},
+			Secrets: connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": "static-expected-secret"}}),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuedAction := string(connvault.ActionCredentialsIssue)
+	count := func() int {
+		t.Helper()
+		page, err := st.ListEvents(ctx, store.EventFilter{OrgID: tn.OrgID, ConnectionID: &c.ID, Action: &issuedAction, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Events {
+			var details map[string]any
+			if err := json.Unmarshal(e.Details, &details); err != nil || !reflect.DeepEqual(details, map[string]any{"cached": false, "expires_at": nil}) {
+				t.Errorf("details %s", e.Details)
+			}
+		}
+		return len(page.Events)
+	}
+	expect := func(version int64) *store.IssueExpected {
+		return &store.IssueExpected{Event: store.NewEvent{Action: connvault.ActionCredentialsIssue, ActorUserID: tn.UserID}, StaticVersion: &version}
+	}
+	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, expect(c.Version)); err != nil || !m.Recorded || m.Secrets == "" || count() != 1 {
+		t.Fatalf("the expected version: %+v, %v, %d events", m, err, count())
+	}
+	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, expect(c.Version+1)); err != nil || m.Recorded || count() != 1 {
+		t.Fatalf("another version: %+v, %v", m, err)
+	}
+	// Mid rotation the lookup cannot decrypt the secrets: not recorded.
+	rotating := store.New(pool, mustKeyring(t, newKey, oldKey))
+	if m, err := rotating.IssueLookup(ctx, tn.OrgID, c.ID, expect(c.Version)); err != nil || m.Recorded || m.Secrets == "" || count() != 1 {
+		t.Fatalf("secrets under the previous key: %+v, %v, %d events", m, err, count())
+	}
+	// Nor for a connection that is not ACTIVE.
+	if _, err := st.ArchiveConnection(ctx, tn.OrgID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	archived, err := st.GetConnection(ctx, tn.OrgID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, expect(archived.Version)); err != nil || m.Recorded || count() != 1 {
+		t.Fatalf("archived: %+v, %v", m, err)
 	}
 }

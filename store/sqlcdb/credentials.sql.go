@@ -136,7 +136,7 @@ func (q *Queries) IssueLookupByID(ctx context.Context, arg IssueLookupByIDParams
 	return &i, err
 }
 
-const IssueLookupRecordingHit = `-- name: IssueLookupRecordingHit :one
+const IssueLookupRecording = `-- name: IssueLookupRecording :one
 WITH cached AS (
     SELECT i.issued_at, i.expires_at, i.ciphertext
     FROM issued_credentials i
@@ -146,10 +146,14 @@ WITH cached AS (
     INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
     SELECT c.internal_id, $6::text, c.connection_id,
            $7::text, $8::text, $9::text,
-           jsonb_build_object('cached', true, 'expires_at',
-               regexp_replace(to_char(cached.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z')
-    FROM connections c, cached
+           CASE WHEN cached.expires_at IS NULL THEN '{"cached": false, "expires_at": null}'::jsonb
+                ELSE jsonb_build_object('cached', true, 'expires_at',
+                    regexp_replace(to_char(cached.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z')
+           END
+    FROM connections c LEFT JOIN cached ON true
     WHERE c.internal_id = $3 AND c.connection_id = $4 AND c.status = 'ACTIVE'
+      AND (cached.expires_at IS NOT NULL
+           OR (c.version = $10::bigint AND (c.secret_key_id IS NULL OR c.secret_key_id = $2::text)))
     RETURNING true
 )
 SELECT c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config, c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at, c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.next_check_at, c.metadata, c.created_by_user_id, c.created_at, c.updated_at, c.version,
@@ -165,7 +169,7 @@ LEFT JOIN connection_secrets s
 WHERE c.internal_id = $3 AND c.connection_id = $4
 `
 
-type IssueLookupRecordingHitParams struct {
+type IssueLookupRecordingParams struct {
 	EncryptionKey string
 	CurrentKeyID  string
 	InternalID    string
@@ -175,9 +179,10 @@ type IssueLookupRecordingHitParams struct {
 	ActorUserID   *string
 	ActorKeyID    *string
 	RequestID     *string
+	StaticVersion *int64
 }
 
-type IssueLookupRecordingHitRow struct {
+type IssueLookupRecordingRow struct {
 	Connection      Connection
 	CachedIssuedAt  *time.Time
 	CachedExpiresAt *time.Time
@@ -186,15 +191,18 @@ type IssueLookupRecordingHitRow struct {
 	Recorded        bool
 }
 
-// IssueLookupByID that also records a cache hit: when the cached token of
-// an ACTIVE connection is handed out, its audit event (@action, by the
-// given actor and request, details {cached: true, expires_at} as the
-// server writes them, expires_at in Go's RFC 3339: UTC, no trailing zeros)
-// is written in the same statement, and recorded is true. A writing WITH
-// costs Postgres more even when it writes nothing, so the server uses this
-// only for connections whose last issue was not static (see issueHints).
-func (q *Queries) IssueLookupRecordingHit(ctx context.Context, arg IssueLookupRecordingHitParams) (*IssueLookupRecordingHitRow, error) {
-	row := q.db.QueryRow(ctx, IssueLookupRecordingHit,
+// IssueLookupByID that also records the issue the caller expects, in the
+// same statement (recorded is true then), for an ACTIVE connection: a
+// cache hit, when it hands out the cached token (details {cached: true,
+// expires_at} as the server writes them, expires_at in Go's RFC 3339: UTC,
+// no trailing zeros); or, given @static_version, the static issue of the
+// stored secrets when the connection is still at that version and they
+// are decrypted here (details {cached: false, expires_at: null}). A
+// static issue is a function of the stored config, which changes only
+// with the version. A writing WITH costs Postgres more even when it writes
+// nothing, so the server uses this only for what it expects (issueHints).
+func (q *Queries) IssueLookupRecording(ctx context.Context, arg IssueLookupRecordingParams) (*IssueLookupRecordingRow, error) {
+	row := q.db.QueryRow(ctx, IssueLookupRecording,
 		arg.EncryptionKey,
 		arg.CurrentKeyID,
 		arg.InternalID,
@@ -204,8 +212,9 @@ func (q *Queries) IssueLookupRecordingHit(ctx context.Context, arg IssueLookupRe
 		arg.ActorUserID,
 		arg.ActorKeyID,
 		arg.RequestID,
+		arg.StaticVersion,
 	)
-	var i IssueLookupRecordingHitRow
+	var i IssueLookupRecordingRow
 	err := row.Scan(
 		&i.Connection.InternalID,
 		&i.Connection.ConnectionID,

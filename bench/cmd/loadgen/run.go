@@ -48,6 +48,9 @@ type env struct {
 		secrets string
 		fields  []byte
 	}
+	// versions holds each target's version at its last static issue by
+	// the floor, as the server's lastIssues does (conn_ id -> int64).
+	versions sync.Map
 }
 
 // operation is one workload, with its HTTP request and its floor: the SQL
@@ -611,11 +614,24 @@ func httpCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
 	return e.do(ctx, "POST", "/v1/organizations/connections/"+t.id+"/credentials", t.org, nil)
 }
 
-// floorCredentialsStatic is the SQL of a static issue: the lookup (the
-// row and, without a cached token, its secrets decrypted) and the audit
-// event.
+// floorCredentialsStatic is the SQL of a static issue, as the server
+// issues it: the first time for a connection, the lookup (the row and its
+// secrets decrypted) and the audit event; after that, the lookup that
+// records the static issue of the version it saw last in the same
+// statement.
 func floorCredentialsStatic(ctx context.Context, e *env, r *rand.Rand) error {
 	t := e.pick(r)
+	if v, ok := e.versions.Load(t.id); ok {
+		version := v.(int64)
+		row, err := e.recordingLookup(ctx, t, &version)
+		if err != nil {
+			return err
+		}
+		if !row.Recorded || row.CachedJson != "" {
+			return errors.New("static issue: not recorded by its lookup")
+		}
+		return nil
+	}
 	row, err := e.issueLookup(ctx, t)
 	if err != nil {
 		return err
@@ -623,6 +639,7 @@ func floorCredentialsStatic(ctx context.Context, e *env, r *rand.Rand) error {
 	if row.SecretsJson == "" {
 		return errors.New("static issue: no secrets decrypted")
 	}
+	e.versions.Store(t.id, row.Connection.Version)
 	return e.issueEvent(ctx, row.Connection)
 }
 
@@ -631,11 +648,7 @@ func floorCredentialsStatic(ctx context.Context, e *env, r *rand.Rand) error {
 // lookup, which decrypts the cached token and records the hit's audit
 // event in the same statement.
 func floorCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
-	t := e.fx.keyPair
-	org := e.fx.orgs[t.org]
-	row, err := e.q.IssueLookupRecordingHit(ctx, sqlcdb.IssueLookupRecordingHitParams{CurrentKeyID: e.keys.CurrentID,
-		EncryptionKey: e.keys.CurrentPassphrase(), MarginSeconds: store.ReuseMargin.Seconds(), InternalID: org.ID, ConnectionID: t.id,
-		Action: string(connvault.ActionCredentialsIssue), ActorUserID: &org.UserID})
+	row, err := e.recordingLookup(ctx, e.fx.keyPair, nil)
 	if err != nil {
 		return err
 	}
@@ -643,6 +656,15 @@ func floorCredentialsCached(ctx context.Context, e *env, _ *rand.Rand) error {
 		return errors.New("cached issue: no cached token recorded")
 	}
 	return nil
+}
+
+// recordingLookup is the server's lookup of an issue it expects: a cache
+// hit, or the static issue of staticVersion.
+func (e *env) recordingLookup(ctx context.Context, t target, staticVersion *int64) (*sqlcdb.IssueLookupRecordingRow, error) {
+	org := e.fx.orgs[t.org]
+	return e.q.IssueLookupRecording(ctx, sqlcdb.IssueLookupRecordingParams{CurrentKeyID: e.keys.CurrentID,
+		EncryptionKey: e.keys.CurrentPassphrase(), MarginSeconds: store.ReuseMargin.Seconds(), InternalID: org.ID, ConnectionID: t.id,
+		Action: string(connvault.ActionCredentialsIssue), ActorUserID: &org.UserID, StaticVersion: staticVersion})
 }
 
 func (e *env) issueLookup(ctx context.Context, t target) (*sqlcdb.IssueLookupByIDRow, error) {
