@@ -13,6 +13,23 @@ import (
 	"github.com/connvault/connvault/store"
 )
 
+// createS3 creates an S3 connection with an access key whose secret is
+// secret.
+func createS3(t *testing.T, st *store.Store, tn connvaulttest.Tenant, name, secret string) *connvault.Connection {
+	t.Helper()
+	c, err := st.CreateConnection(context.Background(), store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: name, ProviderType: "s3",
+		Config: connvault.SealedConfig{
+			Config:  map[string]any{"bucket": "b", "credentials": map[string]any{"type": "access_key", "access_key_id": "AK", "secret_access_key": connvault.RedactedMarker}},
+			Secrets: connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": secret}}),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // An issue's lookup reads the connection with, in the same statement, its
 // cached token while good or else its secrets as stored; secrets under a
 // previous key are read with that key's passphrase.
@@ -22,16 +39,7 @@ func TestIssueLookup(t *testing.T) {
 	oldKey, newKey := "issue-old-"+strings.Repeat("o", 32), "issue-new-"+strings.Repeat("n", 32)
 	old := store.New(pool, mustKeyring(t, oldKey))
 	tn := connvaulttest.NewTenant(t, old)
-	c, err := old.CreateConnection(ctx, store.NewConnection{
-		OrgID: tn.OrgID, UserID: tn.UserID, Name: "issuing", ProviderType: "s3",
-		Config: connvault.SealedConfig{
-			Config:  map[string]any{"bucket": "b", "credentials": map[string]any{"type": "access_key", "access_key_id": "AK", "secret_access_key": connvault.RedactedMarker}},
-			Secrets: connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": "issue-lookup-secret"}}),
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := createS3(t, old, tn, "issuing", "issue-lookup-secret")
 	const stored = `{"credentials": {"secret_access_key": "issue-lookup-secret"}}`
 	secretsAre := func(m *store.IssueMaterial, want string) bool {
 		if want == "" {
@@ -173,16 +181,7 @@ func TestIssueLookupRecordsAnExpectedStaticIssue(t *testing.T) {
 	oldKey, newKey := "static-old-"+strings.Repeat("o", 32), "static-new-"+strings.Repeat("n", 32)
 	st := store.New(pool, mustKeyring(t, oldKey))
 	tn := connvaulttest.NewTenant(t, st)
-	c, err := st.CreateConnection(ctx, store.NewConnection{
-		OrgID: tn.OrgID, UserID: tn.UserID, Name: "static expected", ProviderType: "s3",
-		Config: connvault.SealedConfig{
-			Config:  map[string]any{"bucket": "b", "credentials": map[string]any{"type": "access_key", "access_key_id": "AK", "secret_access_key": connvault.RedactedMarker}},
-			Secrets: connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": "static-expected-secret"}}),
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := createS3(t, st, tn, "static expected", "static-expected-secret")
 	issuedAction := string(connvault.ActionCredentialsIssue)
 	count := func() int {
 		t.Helper()
