@@ -20,21 +20,23 @@ import (
 type identifierOnly struct {
 	name   string
 	schema *openapi3.Schema
-	routes map[string]bool // "GET /v1/organizations/connections/:connection_identifier"
+	routes map[route]bool // {GET /v1/organizations/connections/:connection_identifier}
 	// static are the spec's paths without parameters: a request for one
 	// (GET .../connections/list) belongs to that path's operations, and the
 	// generic validator answers it (405 with Allow).
 	static map[string]bool
 }
 
-const identifierValidated = "connvault.identifier_validated"
+// route is a method and an Echo path: a key built without concatenating
+// them for every request.
+type route struct{ method, path string }
 
 func newIdentifierOnly(spec *openapi3.T) (*identifierOnly, error) {
 	ref, ok := spec.Components.Parameters["ConnectionIdentifier"]
 	if !ok || ref.Value == nil || ref.Value.Schema == nil || ref.Value.Schema.Value == nil {
 		return nil, fmt.Errorf("spec: no ConnectionIdentifier parameter")
 	}
-	io := &identifierOnly{name: ref.Value.Name, schema: ref.Value.Schema.Value, routes: map[string]bool{}, static: map[string]bool{}}
+	io := &identifierOnly{name: ref.Value.Name, schema: ref.Value.Schema.Value, routes: map[route]bool{}, static: map[string]bool{}}
 	for path, item := range spec.Paths.Map() {
 		if !strings.Contains(path, "{") {
 			io.static[path] = true
@@ -45,7 +47,7 @@ func newIdentifierOnly(spec *openapi3.T) (*identifierOnly, error) {
 				continue
 			}
 			echoPath := strings.ReplaceAll(path, "{"+io.name+"}", ":"+io.name)
-			io.routes[method+" "+echoPath] = true
+			io.routes[route{method, echoPath}] = true
 		}
 	}
 	if len(io.routes) == 0 {
@@ -54,25 +56,27 @@ func newIdentifierOnly(spec *openapi3.T) (*identifierOnly, error) {
 	return io, nil
 }
 
+// covers reports whether c is a request for one of these operations. The
+// middleware answers every request it covers (checked or refused), so the
+// generic validator skips exactly these.
+func (io *identifierOnly) covers(c echo.Context) bool {
+	req := c.Request()
+	return c.Param(io.name) != "" && io.routes[route{req.Method, c.Path()}] && !io.static[req.URL.Path]
+}
+
 func (io *identifierOnly) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := c.Request()
-		raw := c.Param(io.name)
-		if raw == "" || !io.routes[req.Method+" "+c.Path()] || io.static[req.URL.Path] {
+		if !io.covers(c) {
 			return next(c) // not one of them: the generic validator decides
 		}
 		// Decoded exactly as the generated handler will decode it.
 		var id string
-		err := runtime.BindStyledParameterWithOptions("simple", io.name, raw, &id, runtime.BindStyledParameterOptions{
-			ParamLocation: runtime.ParamLocationPath, Required: true, Type: "string", ValueIsUnescaped: req.URL.RawPath == ""})
+		err := runtime.BindStyledParameterWithOptions("simple", io.name, c.Param(io.name), &id, runtime.BindStyledParameterOptions{
+			ParamLocation: runtime.ParamLocationPath, Required: true, Type: "string", ValueIsUnescaped: c.Request().URL.RawPath == ""})
 		if err != nil || io.schema.VisitJSON(id, openapi3.DisableSchemaErrorDetails()) != nil {
 			// An identifier the spec refuses names no connection.
 			return connvault.Errorf(connvault.ENOTFOUND, "connection not found")
 		}
-		c.Set(identifierValidated, true)
 		return next(c)
 	}
 }
-
-// validated reports whether identifierOnly checked the request already.
-func validated(c echo.Context) bool { return c.Get(identifierValidated) == true }

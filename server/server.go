@@ -154,7 +154,7 @@ func New(st *store.Store, cfg Config) (*echo.Echo, error) {
 	}
 	chain = append(chain, identifiers.middleware)
 	chain = append(chain, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
-		Skipper:              func(c echo.Context) bool { return !api(c) || validated(c) },
+		Skipper:              func(c echo.Context) bool { return !api(c) || identifiers.covers(c) },
 		DoNotValidateServers: true,
 		Options: openapi3filter.Options{
 			MultiError:         true,
