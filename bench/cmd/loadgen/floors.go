@@ -17,12 +17,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/connvault/connvault/store"
+	"github.com/connvault/connvault/store/sqlcdb"
 )
 
 // The absolute floors beside the per-operation SQL floor: what Postgres
 // itself does for the simplest point select (pgbench -S -M prepared), and
 // what a plain net/http handler answering the same bytes does under the
-// same HTTP load generator. A GET by id can be no faster than either.
+// same HTTP load generator. A GET by id can be no faster than either. A
+// third, the plain handler that first runs GET by id's query through a
+// pgx pool (one query per request, as a service without connvault's
+// batching would), is the cost of a database-backed GET in Go on this
+// machine before any of connvault's own work: auth, validation, logging,
+// encoding the row.
 
 type floors struct {
 	// The medians of the rounds.
@@ -30,7 +38,8 @@ type floors struct {
 	PgbenchCommand   string  `json:"pgbench_command"`
 	PlainHTTPRPS     float64 `json:"plain_http_rps"`
 	PlainHTTPBytes   int     `json:"plain_http_body_bytes"`
-	// Rounds are GET by id and both floors measured back to back.
+	PlainHTTPPgxRPS  float64 `json:"plain_http_pgx_rps"`
+	// Rounds are GET by id and the floors measured back to back.
 	Rounds []floorRound `json:"rounds"`
 }
 
@@ -38,6 +47,7 @@ type floorRound struct {
 	GetByIDRPS       float64 `json:"get_by_id_rps"`
 	PgbenchSelectTPS float64 `json:"pgbench_select_tps"`
 	PlainHTTPRPS     float64 `json:"plain_http_rps"`
+	PlainHTTPPgxRPS  float64 `json:"plain_http_pgx_rps"`
 	// The credentials workloads right after GET by id, when the run has
 	// them: the targets relate them to GET by id.
 	CredentialsStaticRPS float64 `json:"credentials_static_rps,omitempty"`
@@ -108,7 +118,8 @@ func pgbenchSelect(ctx context.Context, databaseURL string, clients int, d time.
 }
 
 // plainServer is this program run as a plain net/http server (another
-// process, as connvault is) answering every request with body.
+// process, as connvault is) answering every request with body; given a
+// database URL, a request for plainPgxPath first runs GET by id's query.
 type plainServer struct {
 	cmd *exec.Cmd
 	url string
@@ -116,7 +127,7 @@ type plainServer struct {
 
 const plainServeFlag = "-serve-plain-http"
 
-func startPlainServer(body []byte) (*plainServer, error) {
+func startPlainServer(body []byte, databaseURL string) (*plainServer, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -137,6 +148,8 @@ func startPlainServer(body []byte) (*plainServer, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, plainServeFlag, addr, f.Name())
+	// The URL travels in the environment, not in the process list.
+	cmd.Env = append(os.Environ(), plainDatabaseEnv+"="+databaseURL)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -159,28 +172,62 @@ func (p *plainServer) stop() {
 	_ = p.cmd.Wait()
 }
 
+const (
+	plainDatabaseEnv = "CONNVAULT_PLAIN_DATABASE_URL"
+	// plainPgxPath is followed by an organization's internal id and a
+	// connection id: the plain handler has no API keys to find the
+	// organization by.
+	plainPgxPath = "/plain-pgx/"
+)
+
 // servePlain is the plain server's main: it reads the body once, then
-// answers every request with it.
+// answers every request with it, after GET by id's query for
+// plainPgxPath.
 func servePlain(addr, bodyFile string) error {
 	body, err := os.ReadFile(bodyFile)
 	if err != nil {
 		return err
 	}
+	var q *sqlcdb.Queries
+	if url := os.Getenv(plainDatabaseEnv); url != "" {
+		// store.Open: the pool the server opens, same size and settings.
+		pool, err := store.Open(context.Background(), url, store.OpenOptions{})
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		q = sqlcdb.New(pool)
+	}
 	return http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { //nolint:gosec // loopback bench double
+		if rest, ok := strings.CutPrefix(r.URL.Path, plainPgxPath); ok && q != nil {
+			org, id, _ := strings.Cut(rest, "/")
+			if _, err := q.GetConnectionByID(r.Context(), sqlcdb.GetConnectionByIDParams{InternalID: org, ConnectionID: id}); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 	}))
 }
 
-// httpPlain is the load against the plain server: a GET like a GET by id,
-// through the same client as the server's load.
-func httpPlain(c *rawClient) func(context.Context, *env, *rand.Rand) error {
+// httpPlain is the load against the plain server: a GET like a GET by id
+// (of path's connection), through the same client as the server's load.
+func httpPlain(c *rawClient, path func(e *env, t target) string) func(context.Context, *env, *rand.Rand) error {
 	return func(ctx context.Context, e *env, r *rand.Rand) error {
 		t := e.pick(r)
-		status, err := c.do(ctx, "GET", "/v1/organizations/connections/"+t.id, e.fx.orgs[t.org].Key, nil)
+		status, err := c.do(ctx, "GET", path(e, t), e.fx.orgs[t.org].Key, nil)
 		if err == nil && status != http.StatusOK {
-			err = fmt.Errorf("plain server: HTTP %d", status)
+			err = fmt.Errorf("plain server: GET %s: HTTP %d", path(e, t), status)
 		}
 		return err
 	}
+}
+
+// The paths of the plain handler's two loads: answer only, and the query
+// through pgx first.
+func plainPath(_ *env, t target) string { return "/v1/organizations/connections/" + t.id }
+
+func plainPgxQueryPath(e *env, t target) string {
+	return plainPgxPath + e.fx.orgs[t.org].ID + "/" + t.id
 }

@@ -40,6 +40,9 @@ type report struct {
 	// GetByID versus those floors, at that concurrency.
 	GetByIDVsPgbench   float64 `json:"get_by_id_vs_pgbench"`
 	GetByIDVsPlainHTTP float64 `json:"get_by_id_vs_plain_http"`
+	// The plain handler that runs GET by id's query through pgx first.
+	GetByIDVsPlainHTTPPgx float64 `json:"get_by_id_vs_plain_http_pgx,omitempty"`
+	PlainHTTPPgxVsPgbench float64 `json:"plain_http_pgx_vs_pgbench,omitempty"`
 	// Credentials issues versus GET by id measured beside them in the
 	// same rounds (medians of the rounds' ratios).
 	CredentialsStaticVsGetByID float64 `json:"credentials_static_vs_get_by_id,omitempty"`

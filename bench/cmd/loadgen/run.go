@@ -547,7 +547,7 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 	if err != nil {
 		return err
 	}
-	plain, err := startPlainServer(body)
+	plain, err := startPlainServer(body, o.databaseURL)
 	if err != nil {
 		return err
 	}
@@ -573,24 +573,29 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 			return err
 		}
 		round.PgbenchSelectTPS = tps
-		round.PlainHTTPRPS = measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient)).Throughput
+		round.PlainHTTPRPS = measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient, plainPath)).Throughput
+		round.PlainHTTPPgxRPS = measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient, plainPgxQueryPath)).Throughput
 		f.PgbenchCommand = cmd
 		f.Rounds = append(f.Rounds, round)
 	}
 	f.PgbenchSelectTPS = medianOf(f.Rounds, func(r floorRound) float64 { return r.PgbenchSelectTPS })
 	f.PlainHTTPRPS = medianOf(f.Rounds, func(r floorRound) float64 { return r.PlainHTTPRPS })
+	f.PlainHTTPPgxRPS = medianOf(f.Rounds, func(r floorRound) float64 { return r.PlainHTTPPgxRPS })
 	rep.Floors = f
 	rep.GetByIDVsPgbench = medianOf(f.Rounds, func(r floorRound) float64 { return r.GetByIDRPS / r.PgbenchSelectTPS })
 	rep.GetByIDVsPlainHTTP = medianOf(f.Rounds, func(r floorRound) float64 { return r.GetByIDRPS / r.PlainHTTPRPS })
+	rep.GetByIDVsPlainHTTPPgx = medianOf(f.Rounds, func(r floorRound) float64 { return r.GetByIDRPS / r.PlainHTTPPgxRPS })
+	rep.PlainHTTPPgxVsPgbench = medianOf(f.Rounds, func(r floorRound) float64 { return r.PlainHTTPPgxRPS / r.PgbenchSelectTPS })
 	fmt.Printf("floors at concurrency %d, three rounds back to back with GET by id:\n", level)
 	for _, r := range f.Rounds {
-		fmt.Printf("  GET by id %.0f req/s, %s %.0f tps, plain net/http answering the same %d bytes %.0f req/s\n",
-			r.GetByIDRPS, f.PgbenchCommand, r.PgbenchSelectTPS, len(body), r.PlainHTTPRPS)
+		fmt.Printf("  GET by id %.0f req/s, %s %.0f tps, plain net/http answering the same %d bytes %.0f req/s, after the query through pgx %.0f req/s\n",
+			r.GetByIDRPS, f.PgbenchCommand, r.PgbenchSelectTPS, len(body), r.PlainHTTPRPS, r.PlainHTTPPgxRPS)
 		if credentials {
 			fmt.Printf("    credentials: static %.0f req/s, cached %.0f req/s\n", r.CredentialsStaticRPS, r.CredentialsCachedRPS)
 		}
 	}
-	fmt.Printf("get_by_id (median of the rounds): %.2fx pgbench, %.2fx plain net/http\n", rep.GetByIDVsPgbench, rep.GetByIDVsPlainHTTP)
+	fmt.Printf("get_by_id (median of the rounds): %.2fx pgbench, %.2fx plain net/http, %.2fx plain net/http with pgx (which is %.2fx pgbench)\n",
+		rep.GetByIDVsPgbench, rep.GetByIDVsPlainHTTP, rep.GetByIDVsPlainHTTPPgx, rep.PlainHTTPPgxVsPgbench)
 	if credentials {
 		rep.CredentialsStaticVsGetByID = medianOf(f.Rounds, func(r floorRound) float64 { return r.CredentialsStaticRPS / r.GetByIDRPS })
 		rep.CredentialsCachedVsGetByID = medianOf(f.Rounds, func(r floorRound) float64 { return r.CredentialsCachedRPS / r.GetByIDRPS })
