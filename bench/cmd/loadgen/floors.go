@@ -48,6 +48,11 @@ type floorRound struct {
 	PgbenchSelectTPS float64 `json:"pgbench_select_tps"`
 	PlainHTTPRPS     float64 `json:"plain_http_rps"`
 	PlainHTTPPgxRPS  float64 `json:"plain_http_pgx_rps"`
+	// CPU per request of the process that answered (connvault, or the
+	// plain handler's).
+	GetByIDCPUMicros      float64 `json:"get_by_id_cpu_us_per_req"`
+	PlainHTTPCPUMicros    float64 `json:"plain_http_cpu_us_per_req"`
+	PlainHTTPPgxCPUMicros float64 `json:"plain_http_pgx_cpu_us_per_req"`
 	// The credentials workloads right after GET by id, when the run has
 	// them: the targets relate them to GET by id.
 	CredentialsStaticRPS float64 `json:"credentials_static_rps,omitempty"`

@@ -132,11 +132,7 @@ func run(ctx context.Context, o options) error {
 			f := measure(ctx, e, level, o.warmup, o.duration, op.floor)
 			settle.wrote(op.writes)
 			row := result{Operation: op.name, Concurrency: level, HTTP: h, Floor: f}
-			if h.Requests > 0 {
-				// Ticks are 1/100 s; warm-up requests are included in the
-				// CPU time, so count them too.
-				row.ServerCPUMicrosPerRequest = float64(cpu) * 1e4 / float64(h.Requests+h.WarmupRequests)
-			}
+			row.ServerCPUMicrosPerRequest = cpuMicrosPerRequest(cpu, h)
 			if f.Throughput > 0 {
 				row.Ratio = h.Throughput / f.Throughput
 			}
@@ -149,7 +145,7 @@ func run(ctx context.Context, o options) error {
 	if err := settle.before(ctx); err != nil {
 		return err
 	}
-	if err := measureFloors(ctx, e, o, report); err != nil {
+	if err := measureFloors(ctx, e, srv, o, report); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen: floors:", err)
 	}
 	report.HostProbeMs[1] = ms(hostProbe())
@@ -466,9 +462,22 @@ func (s *serverProc) stop() {
 	}
 }
 
+// cpuMicrosPerRequest is CPU time in ticks (1/100 s) per request of a
+// measurement. Warm-up requests are included in the CPU time, so they are
+// counted too.
+func cpuMicrosPerRequest(ticks int64, st stats) float64 {
+	if st.Requests+st.WarmupRequests == 0 {
+		return 0
+	}
+	return float64(ticks) * 1e4 / float64(st.Requests+st.WarmupRequests)
+}
+
 // cpuTicks is the server's user+system CPU time in clock ticks (1/100 s).
-func (s *serverProc) cpuTicks() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+func (s *serverProc) cpuTicks() int64 { return cpuTicks(s.cmd.Process.Pid) }
+
+// cpuTicks is a process's user+system CPU time in clock ticks (1/100 s).
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
@@ -517,7 +526,7 @@ func gitCommit() string {
 // measureFloors measures pgbench and the plain HTTP handler at concurrency
 // 8 (the level the targets are set at; the highest measured when 8 is not)
 // and relates GET by id to them.
-func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
+func measureFloors(ctx context.Context, e *env, srv *serverProc, o options, rep *report) error {
 	level := o.levels[len(o.levels)-1]
 	for _, l := range o.levels {
 		if l == 8 {
@@ -561,9 +570,16 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 	// measurements minutes apart carried that. Each ratio is the median
 	// over the three rounds of the ratio within the round.
 	f := &floors{PlainHTTPBytes: len(body)}
+	// measureCPU measures fn and the CPU per request of the process that
+	// served it.
+	measureCPU := func(pid int, fn func(context.Context, *env, *rand.Rand) error) (float64, float64) {
+		cpu0 := cpuTicks(pid)
+		st := measure(ctx, e, level, o.warmup, o.duration, fn)
+		return st.Throughput, cpuMicrosPerRequest(cpuTicks(pid)-cpu0, st)
+	}
 	for range 3 {
-		get := measure(ctx, e, level, o.warmup, o.duration, httpGetByID)
-		round := floorRound{GetByIDRPS: get.Throughput}
+		var round floorRound
+		round.GetByIDRPS, round.GetByIDCPUMicros = measureCPU(srv.cmd.Process.Pid, httpGetByID)
 		if credentials {
 			round.CredentialsStaticRPS = measure(ctx, e, level, o.warmup, o.duration, httpCredentialsStatic).Throughput
 			round.CredentialsCachedRPS = measure(ctx, e, level, o.warmup, o.duration, httpCredentialsCached).Throughput
@@ -573,8 +589,8 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 			return err
 		}
 		round.PgbenchSelectTPS = tps
-		round.PlainHTTPRPS = measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient, plainPath)).Throughput
-		round.PlainHTTPPgxRPS = measure(ctx, e, level, o.warmup, o.duration, httpPlain(plainClient, plainPgxQueryPath)).Throughput
+		round.PlainHTTPRPS, round.PlainHTTPCPUMicros = measureCPU(plain.cmd.Process.Pid, httpPlain(plainClient, plainPath))
+		round.PlainHTTPPgxRPS, round.PlainHTTPPgxCPUMicros = measureCPU(plain.cmd.Process.Pid, httpPlain(plainClient, plainPgxQueryPath))
 		f.PgbenchCommand = cmd
 		f.Rounds = append(f.Rounds, round)
 	}
@@ -588,8 +604,8 @@ func measureFloors(ctx context.Context, e *env, o options, rep *report) error {
 	rep.PlainHTTPPgxVsPgbench = medianOf(f.Rounds, func(r floorRound) float64 { return r.PlainHTTPPgxRPS / r.PgbenchSelectTPS })
 	fmt.Printf("floors at concurrency %d, three rounds back to back with GET by id:\n", level)
 	for _, r := range f.Rounds {
-		fmt.Printf("  GET by id %.0f req/s, %s %.0f tps, plain net/http answering the same %d bytes %.0f req/s, after the query through pgx %.0f req/s\n",
-			r.GetByIDRPS, f.PgbenchCommand, r.PgbenchSelectTPS, len(body), r.PlainHTTPRPS, r.PlainHTTPPgxRPS)
+		fmt.Printf("  GET by id %.0f req/s (%.0f cpu us/req), %s %.0f tps, plain net/http answering the same %d bytes %.0f req/s (%.0f), after the query through pgx %.0f req/s (%.0f)\n",
+			r.GetByIDRPS, r.GetByIDCPUMicros, f.PgbenchCommand, r.PgbenchSelectTPS, len(body), r.PlainHTTPRPS, r.PlainHTTPCPUMicros, r.PlainHTTPPgxRPS, r.PlainHTTPPgxCPUMicros)
 		if credentials {
 			fmt.Printf("    credentials: static %.0f req/s, cached %.0f req/s\n", r.CredentialsStaticRPS, r.CredentialsCachedRPS)
 		}
