@@ -122,9 +122,9 @@ func run(ctx context.Context, o options) error {
 			if err := settle.before(ctx); err != nil {
 				return err
 			}
-			cpu0 := srv.cpuTicks()
+			cpu0 := cpuTicks(srv.cmd.Process.Pid)
 			h := measure(ctx, e, level, o.warmup, o.duration, op.http)
-			cpu := srv.cpuTicks() - cpu0
+			cpu := cpuTicks(srv.cmd.Process.Pid) - cpu0
 			settle.wrote(op.writes)
 			if err := settle.before(ctx); err != nil {
 				return err
@@ -472,9 +472,6 @@ func cpuMicrosPerRequest(ticks int64, st stats) float64 {
 	return float64(ticks) * 1e4 / float64(st.Requests+st.WarmupRequests)
 }
 
-// cpuTicks is the server's user+system CPU time in clock ticks (1/100 s).
-func (s *serverProc) cpuTicks() int64 { return cpuTicks(s.cmd.Process.Pid) }
-
 // cpuTicks is a process's user+system CPU time in clock ticks (1/100 s).
 func cpuTicks(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -523,7 +520,7 @@ func gitCommit() string {
 	return strings.TrimSpace(string(out))
 }
 
-// measureFloors measures pgbench and the plain HTTP handler at concurrency
+// measureFloors measures pgbench and the plain HTTP handlers at concurrency
 // 8 (the level the targets are set at; the highest measured when 8 is not)
 // and relates GET by id to them.
 func measureFloors(ctx context.Context, e *env, srv *serverProc, o options, rep *report) error {
