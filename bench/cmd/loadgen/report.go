@@ -16,6 +16,10 @@ type result struct {
 	Floor                     stats   `json:"floor"`
 	Ratio                     float64 `json:"throughput_ratio"`
 	ServerCPUMicrosPerRequest float64 `json:"server_cpu_us_per_request"`
+	// The local Postgres server's CPU time (all its processes) per request
+	// of the HTTP measurement and of the floor's: 0 when it runs elsewhere.
+	PostgresCPUMicrosPerRequest      float64 `json:"postgres_cpu_us_per_request,omitempty"`
+	FloorPostgresCPUMicrosPerRequest float64 `json:"floor_postgres_cpu_us_per_request,omitempty"`
 }
 
 type report struct {
@@ -56,13 +60,13 @@ var headerPrinted bool
 
 func printRow(r result) {
 	if !headerPrinted {
-		fmt.Printf("%-24s %4s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %8s\n", "operation", "conc",
-			"cv req/s", "p50 ms", "p99 ms", "p99.9", "floor r/s", "p50 ms", "p99 ms", "p99.9", "ratio", "cpu us/r")
+		fmt.Printf("%-24s %4s | %9s %7s %7s %7s | %9s %7s %7s %7s | %6s %8s | %8s %8s\n", "operation", "conc",
+			"cv req/s", "p50 ms", "p99 ms", "p99.9", "floor r/s", "p50 ms", "p99 ms", "p99.9", "ratio", "cpu us/r", "pg us/r", "floor pg")
 		headerPrinted = true
 	}
-	fmt.Printf("%-24s %4d | %9.0f %7.2f %7.2f %7.2f | %9.0f %7.2f %7.2f %7.2f | %6.2f %8.0f\n", r.Operation, r.Concurrency,
+	fmt.Printf("%-24s %4d | %9.0f %7.2f %7.2f %7.2f | %9.0f %7.2f %7.2f %7.2f | %6.2f %8.0f | %8.0f %8.0f\n", r.Operation, r.Concurrency,
 		r.HTTP.Throughput, r.HTTP.P50, r.HTTP.P99, r.HTTP.P999, r.Floor.Throughput, r.Floor.P50, r.Floor.P99, r.Floor.P999,
-		r.Ratio, r.ServerCPUMicrosPerRequest)
+		r.Ratio, r.ServerCPUMicrosPerRequest, r.PostgresCPUMicrosPerRequest, r.FloorPostgresCPUMicrosPerRequest)
 }
 
 // write stores the JSON (dated and as latest.json) and the SVG chart.

@@ -28,6 +28,7 @@ import (
 	"github.com/connvault/connvault/providers"
 	"github.com/connvault/connvault/store"
 	"github.com/connvault/connvault/store/sqlcdb"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 const benchKey = "bench-encryption-key-0123456789abcdef-0123456789"
@@ -105,6 +106,7 @@ func run(ctx context.Context, o options) error {
 		return b
 	}
 
+	pg := findPostgres(ctx, pool)
 	settle, err := newSettler(ctx, pool)
 	if err != nil {
 		return err
@@ -122,17 +124,23 @@ func run(ctx context.Context, o options) error {
 			if err := settle.before(ctx); err != nil {
 				return err
 			}
-			cpu0 := cpuTicks(srv.cmd.Process.Pid)
+			cpu0, pg0 := cpuTicks(srv.cmd.Process.Pid), pg.ticks()
 			h := measure(ctx, e, level, o.warmup, o.duration, op.http)
-			cpu := cpuTicks(srv.cmd.Process.Pid) - cpu0
+			cpu, pgHTTP := cpuTicks(srv.cmd.Process.Pid)-cpu0, pg.ticks()-pg0
 			settle.wrote(op.writes)
 			if err := settle.before(ctx); err != nil {
 				return err
 			}
+			pg0 = pg.ticks()
 			f := measure(ctx, e, level, o.warmup, o.duration, op.floor)
+			pgFloor := pg.ticks() - pg0
 			settle.wrote(op.writes)
 			row := result{Operation: op.name, Concurrency: level, HTTP: h, Floor: f}
 			row.ServerCPUMicrosPerRequest = cpuMicrosPerRequest(cpu, h)
+			if pg.postmaster != 0 {
+				row.PostgresCPUMicrosPerRequest = cpuMicrosPerRequest(pgHTTP, h)
+				row.FloorPostgresCPUMicrosPerRequest = cpuMicrosPerRequest(pgFloor, f)
+			}
 			if f.Throughput > 0 {
 				row.Ratio = h.Throughput / f.Throughput
 			}
@@ -482,6 +490,68 @@ func cpuTicks(pid int) int64 {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	sy, _ := strconv.ParseInt(f[12], 10, 64)
 	return u + sy
+}
+
+// postgresProcs is the benchmark's Postgres server, when it runs on this
+// machine: its postmaster and every process it started (backends, WAL
+// writer, checkpointer, ...), whose CPU time is the database's share of a
+// measurement. postmaster is 0 when the server is elsewhere.
+type postgresProcs struct{ postmaster int }
+
+// findPostgres finds the postmaster as the parent of one of the pool's
+// backends, if that backend is a local postgres process.
+func findPostgres(ctx context.Context, pool *pgxpool.Pool) postgresProcs {
+	var backend int
+	if err := pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		return postgresProcs{}
+	}
+	comm, ppid := procStat(backend)
+	if comm != "postgres" {
+		return postgresProcs{}
+	}
+	if comm, _ := procStat(ppid); comm != "postgres" {
+		return postgresProcs{}
+	}
+	return postgresProcs{postmaster: ppid}
+}
+
+// ticks is the CPU time, in clock ticks, of the postmaster and its
+// children now alive (a backend that exits takes its time with it; the
+// pools' backends live through a run).
+func (p postgresProcs) ticks() int64 {
+	if p.postmaster == 0 {
+		return 0
+	}
+	entries, _ := os.ReadDir("/proc")
+	total := cpuTicks(p.postmaster)
+	for _, d := range entries {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if _, ppid := procStat(pid); ppid == p.postmaster {
+			total += cpuTicks(pid)
+		}
+	}
+	return total
+}
+
+// procStat is a process's command name and parent's pid ("", 0 if gone).
+func procStat(pid int) (comm string, ppid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0
+	}
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open || end+2 > len(b) {
+		return "", 0
+	}
+	f := strings.Fields(string(b[end+2:]))
+	if len(f) < 2 {
+		return "", 0
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return string(b[open+1 : end]), ppid
 }
 
 // peakRSSKB is the server's high-water resident set size.
