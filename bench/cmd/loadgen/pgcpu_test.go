@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/connvault/connvault/store"
+)
+
+// The local test cluster is found from one of a pool's backends, and the
+// work its backends do shows in its CPU time.
+func TestPostgresCPUOfTheLocalCluster(t *testing.T) {
+	dbURL := os.Getenv("CONNVAULT_TEST_DATABASE_URL")
+	if dbURL == "" {
+		t.Skip("CONNVAULT_TEST_DATABASE_URL is not set: run the tests with `make test`")
+	}
+	ctx := context.Background()
+	pool, err := store.Open(ctx, dbURL, store.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	pg := findPostgres(ctx, pool)
+	if pg.postmaster == 0 {
+		t.Fatal("the local cluster's postmaster was not found")
+	}
+	if comm, _ := procStat(pg.postmaster); comm != "postgres" {
+		t.Fatalf("postmaster %d is %q", pg.postmaster, comm)
+	}
+	before := pg.ticks()
+	// About 50 ms of a backend's CPU: a few ticks at 100 per second.
+	if _, err := pool.Exec(ctx, "SELECT count(*) FROM generate_series(1, 3000000)"); err != nil {
+		t.Fatal(err)
+	}
+	if after := pg.ticks(); after-before < 2 {
+		t.Fatalf("the cluster's CPU time moved %d ticks over a query that computes for tens of ms", after-before)
+	}
+}
+
+func TestProcStatOfThisProcess(t *testing.T) {
+	comm, ppid := procStat(os.Getpid())
+	if comm == "" || ppid != os.Getppid() {
+		t.Fatalf("procStat(self) = %q, %d; want a name and parent %d", comm, ppid, os.Getppid())
+	}
+	if comm, ppid := procStat(-1); comm != "" || ppid != 0 {
+		t.Fatalf("procStat of no process = %q, %d", comm, ppid)
+	}
+}
