@@ -128,6 +128,34 @@ func TestEncoderMatchesTheGeneratedModel(t *testing.T) {
 	}
 }
 
+// What providers issue is encoded byte for byte as json.Marshal encodes it;
+// values of other kinds take json.Marshal itself.
+func TestMarshalCredentialsMatchesEncodingJSON(t *testing.T) {
+	tricky := "tok<&>\u2028 \"q\" \\ \x01 caf\xe9"
+	for _, creds := range []map[string]any{
+		nil,
+		{},
+		{"access_key_id": "AKIA", "secret_access_key": "s3cr3t", "session_token": nil},
+		{"jwt": tricky, "token_type": "KEYPAIR_JWT", "z": "last", "A": "upper sorts first", "\u00e9": "non-ASCII key"},
+		{"headers": map[string]any{"X-Api-Key": tricky, "Authorization": "Bearer t", "<k>": "v"}},
+		{"headers": map[string]string{"b": "2", "a": tricky}, "ok": true, "no": false},
+		{"headers": map[string]any(nil), "more": map[string]string(nil)},
+		{"nested": map[string]any{"deeper": map[string]any{"k": "v"}}},
+		// Not what providers issue today: json.Marshal encodes them.
+		{"port": 5432, "ratio": 1.5e-7, "list": []string{"a"}, "when": time.Date(2026, 12, 2, 3, 4, 5, 6, time.UTC)},
+		{"headers": map[string]any{"n": 1}},
+	} {
+		want, err := json.Marshal(creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := marshalCredentials(creds)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("marshalCredentials(%#v) = %s, %v\nwant %s", creds, got, err, want)
+		}
+	}
+}
+
 func TestAppendTimeMatchesMarshalJSON(t *testing.T) {
 	for _, tm := range []time.Time{
 		time.Date(2026, 12, 1, 14, 40, 5, 0, time.UTC),
@@ -171,4 +199,25 @@ func BenchmarkAppendTime(b *testing.B) {
 	for b.Loop() {
 		buf = appendTime(buf[:0], tm)
 	}
+}
+
+// The credentials of a static S3 issue, as json.Marshal and as we encode them.
+func BenchmarkMarshalCredentials(b *testing.B) {
+	creds := map[string]any{"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(creds); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("appended", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := marshalCredentials(creds); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -118,7 +117,7 @@ func (s *Server) credentials(ctx context.Context, p *providers.Provider, m *stor
 	}
 	c := m.Connection
 	if issued, ok := providers.IssueOffline(ctx, p, c.Config, m.Secrets, s.cfg.Env); ok {
-		creds, err := json.Marshal(issued.Credentials)
+		creds, err := marshalCredentials(issued.Credentials)
 		if err != nil {
 			return issuance{}, err
 		}
@@ -154,7 +153,7 @@ func (s *Server) issueLocked(ctx context.Context, st *store.Store, p *providers.
 	if err != nil {
 		return issuance{}, issueRefusal(err)
 	}
-	creds, err := json.Marshal(issued.Credentials)
+	creds, err := marshalCredentials(issued.Credentials)
 	if err != nil {
 		return issuance{}, err
 	}
