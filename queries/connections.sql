@@ -58,7 +58,10 @@ WHERE internal_id = @internal_id AND name = @name AND status <> 'ARCHIVED';
 -- name: UpdateConnection :one
 -- Optimistic concurrency: succeeds only if nobody wrote since version was
 -- read. With replace_secrets, the encrypted secrets are replaced (or, for
--- NULL, deleted) in the same statement.
+-- NULL, deleted) in the same statement; with forget_issued, the tokens
+-- issued from the old credentials are dropped. The change's audit events
+-- (event_actions and event_details, in order, by one actor) are recorded
+-- in it too: exactly when the change is, as a create's event is.
 WITH updated AS (
     UPDATE connections SET
         name = @name,
@@ -91,6 +94,16 @@ WITH updated AS (
     USING updated u
     WHERE @replace_secrets::boolean AND sqlc.narg(secrets_json)::text IS NULL
       AND s.internal_id = u.internal_id AND s.connection_id = u.connection_id
+), forgot AS (
+    DELETE FROM issued_credentials i
+    USING updated u
+    WHERE @forget_issued::boolean AND i.internal_id = u.internal_id AND i.connection_id = u.connection_id
+), audited AS (
+    INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
+    SELECT u.internal_id, (@event_actions::text[])[i], u.connection_id, sqlc.narg(event_actor_user_id)::text,
+           sqlc.narg(event_actor_key_id)::text, sqlc.narg(event_request_id)::text, ((@event_details::text[])[i])::jsonb
+    FROM updated u, generate_subscripts(@event_actions::text[], 1) AS i
+    ORDER BY i
 )
 SELECT * FROM updated;
 

@@ -15,9 +15,6 @@ ON CONFLICT (internal_id, connection_id) DO UPDATE
     SET ciphertext = EXCLUDED.ciphertext, secret_key_id = EXCLUDED.secret_key_id,
         issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at;
 
--- name: ForgetIssuedCredentials :exec
-DELETE FROM issued_credentials WHERE internal_id = @internal_id AND connection_id = @connection_id;
-
 -- name: ReplaceSecrets :one
 -- A provider rotated a secret while issuing (a new refresh token): store it
 -- whatever else changed meanwhile, the old one no longer works.

@@ -31,14 +31,22 @@ func event(ctx context.Context, action connvault.Action, connID string, details 
 
 // recordStatus records a status change, if there was one.
 func (s *Server) recordStatus(ctx context.Context, before, after *connvault.Connection) {
+	if e := statusEvent(ctx, before, after); e != nil {
+		s.record(ctx, e.Action, e.ConnectionID, e.Details)
+	}
+}
+
+// statusEvent is the audit event of a status change by the request's
+// caller; nil when the status stays.
+func statusEvent(ctx context.Context, before, after *connvault.Connection) *store.NewEvent {
 	if before.Status == after.Status {
-		return
+		return nil
 	}
 	details := map[string]any{"from": before.Status, "to": after.Status}
 	if after.StatusReason != nil {
 		details["reason"] = *after.StatusReason
 	}
-	s.record(ctx, connvault.ActionStatusChanged, after.ID, details)
+	return event(ctx, connvault.ActionStatusChanged, after.ID, details)
 }
 
 // changedPaths names the leaves that differ between two configs, as

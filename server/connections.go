@@ -262,17 +262,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 			return nil, err
 		}
 	}
-	updated, err := s.store.UpdateConnection(ctx, c, change)
-	if err != nil {
-		return nil, err
-	}
-	if change != nil {
-		// Tokens issued from the old credentials are not handed out again.
-		if err := s.store.ForgetIssued(ctx, c.OrgID, c.ID); err != nil {
-			s.log.ErrorContext(ctx, "cached credentials not dropped", "connection_id", c.ID, "error", err.Error())
-		}
-	}
-	if body.Name != nil && before.Name != updated.Name {
+	if body.Name != nil && before.Name != c.Name {
 		changed = append(changed, "name")
 	}
 	if body.Description.IsSpecified() {
@@ -284,8 +274,16 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	if body.Status != nil || body.IsActive != nil {
 		changed = append(changed, "status")
 	}
-	s.record(ctx, connvault.ActionUpdated, c.ID, map[string]any{"fields": changed})
-	s.recordStatus(ctx, &before, updated)
+	// The events go in the update's statement, which also drops the tokens
+	// issued from replaced credentials: all of it happens, or none.
+	events := []store.NewEvent{*event(ctx, connvault.ActionUpdated, c.ID, map[string]any{"fields": changed})}
+	if e := statusEvent(ctx, &before, c); e != nil {
+		events = append(events, *e)
+	}
+	updated, err := s.store.UpdateConnection(ctx, c, change, events...)
+	if err != nil {
+		return nil, err
+	}
 	return encodeConnection(updated), nil
 }
 

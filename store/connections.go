@@ -167,8 +167,11 @@ type ConfigChange struct {
 
 // UpdateConnection writes c (name, description, metadata, health) and, when
 // change is non-nil, its new config and secrets, if nobody wrote since
-// c.Version was read; otherwise it returns ErrStale.
-func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, change *ConfigChange) (*connvault.Connection, error) {
+// c.Version was read; otherwise it returns ErrStale and writes nothing.
+// New secret values also drop the tokens issued from the old ones. events,
+// the change's audit trail (one actor's, on c), are written by the same
+// statement: with the change or not at all.
+func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, change *ConfigChange, events ...NewEvent) (*connvault.Connection, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond) // Postgres precision
 	metadata := []byte(c.Metadata)
 	if len(metadata) == 0 {
@@ -194,9 +197,13 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		ConnectionID:        c.ID,
 		Version:             c.Version,
 	}
+	if err := auditWith(&p, c, events); err != nil {
+		return nil, err
+	}
 	if change != nil {
 		var err error
 		p.ReplaceSecrets = true
+		p.ForgetIssued = !change.SameValues
 		previous, err := c.SecretFieldList()
 		if err != nil {
 			return nil, fmt.Errorf("connection %s: secret_fields: %w", c.ID, err)
@@ -215,6 +222,26 @@ func (s *Store) UpdateConnection(ctx context.Context, c *connvault.Connection, c
 		return nil, mapError(err, "connection")
 	}
 	return fromRow((*sqlcdb.Connection)(row))
+}
+
+// auditWith puts events in the update's parameters. The statement records
+// them on c with one actor, so they must all be c's and that actor's.
+func auditWith(p *sqlcdb.UpdateConnectionParams, c *connvault.Connection, events []NewEvent) error {
+	p.EventActions, p.EventDetails = make([]string, 0, len(events)), make([]string, 0, len(events))
+	for i, e := range events {
+		if e.OrgID != c.OrgID || e.ConnectionID != c.ID {
+			return fmt.Errorf("connection %s: an audit event of another connection (%s)", c.ID, e.ConnectionID)
+		}
+		if e.ActorUserID != events[0].ActorUserID || e.ActorKeyID != events[0].ActorKeyID || e.RequestID != events[0].RequestID {
+			return fmt.Errorf("connection %s: audit event %d has another actor", c.ID, i)
+		}
+		p.EventActions = append(p.EventActions, string(e.Action))
+		p.EventDetails = append(p.EventDetails, string(eventDetails(e.Details)))
+	}
+	if len(events) > 0 {
+		p.EventActorUserID, p.EventActorKeyID, p.EventRequestID = orNil(events[0].ActorUserID), orNil(events[0].ActorKeyID), orNil(events[0].RequestID)
+	}
+	return nil
 }
 
 // ErrStale reports that a connection changed between read and write; the

@@ -139,11 +139,6 @@ func (s *Store) SaveIssued(ctx context.Context, c *connvault.Connection, cached 
 	return out, err
 }
 
-// ForgetIssued drops c's cached token (its credentials changed).
-func (s *Store) ForgetIssued(ctx context.Context, orgID, connID string) error {
-	return mapError(s.q.ForgetIssuedCredentials(ctx, sqlcdb.ForgetIssuedCredentialsParams{InternalID: orgID, ConnectionID: connID}), "issued credentials")
-}
-
 // ErrIssueBusy reports that another request (on any replica) held the
 // issuing lock of a connection for longer than the caller would wait.
 var ErrIssueBusy = connvault.Errorf(connvault.EUNAVAILABLE, "credentials for this connection are being issued by another request; retry")

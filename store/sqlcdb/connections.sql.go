@@ -790,6 +790,16 @@ WITH updated AS (
     USING updated u
     WHERE $20::boolean AND $18::text IS NULL
       AND s.internal_id = u.internal_id AND s.connection_id = u.connection_id
+), forgot AS (
+    DELETE FROM issued_credentials i
+    USING updated u
+    WHERE $21::boolean AND i.internal_id = u.internal_id AND i.connection_id = u.connection_id
+), audited AS (
+    INSERT INTO events (internal_id, action, connection_id, actor_user_id, actor_key_id, request_id, details)
+    SELECT u.internal_id, ($22::text[])[i], u.connection_id, $23::text,
+           $24::text, $25::text, (($26::text[])[i])::jsonb
+    FROM updated u, generate_subscripts($22::text[], 1) AS i
+    ORDER BY i
 )
 SELECT internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version FROM updated
 `
@@ -815,6 +825,12 @@ type UpdateConnectionParams struct {
 	SecretsJson         *string
 	EncryptionKey       string
 	ReplaceSecrets      bool
+	ForgetIssued        bool
+	EventActions        []string
+	EventActorUserID    *string
+	EventActorKeyID     *string
+	EventRequestID      *string
+	EventDetails        []string
 }
 
 type UpdateConnectionRow struct {
@@ -844,7 +860,10 @@ type UpdateConnectionRow struct {
 
 // Optimistic concurrency: succeeds only if nobody wrote since version was
 // read. With replace_secrets, the encrypted secrets are replaced (or, for
-// NULL, deleted) in the same statement.
+// NULL, deleted) in the same statement; with forget_issued, the tokens
+// issued from the old credentials are dropped. The change's audit events
+// (event_actions and event_details, in order, by one actor) are recorded
+// in it too: exactly when the change is, as a create's event is.
 func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionParams) (*UpdateConnectionRow, error) {
 	row := q.db.QueryRow(ctx, UpdateConnection,
 		arg.Name,
@@ -867,6 +886,12 @@ func (q *Queries) UpdateConnection(ctx context.Context, arg UpdateConnectionPara
 		arg.SecretsJson,
 		arg.EncryptionKey,
 		arg.ReplaceSecrets,
+		arg.ForgetIssued,
+		arg.EventActions,
+		arg.EventActorUserID,
+		arg.EventActorKeyID,
+		arg.EventRequestID,
+		arg.EventDetails,
 	)
 	var i UpdateConnectionRow
 	err := row.Scan(

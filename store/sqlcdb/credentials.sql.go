@@ -46,20 +46,6 @@ func (q *Queries) CachedCredentials(ctx context.Context, arg CachedCredentialsPa
 	return &i, err
 }
 
-const ForgetIssuedCredentials = `-- name: ForgetIssuedCredentials :exec
-DELETE FROM issued_credentials WHERE internal_id = $1 AND connection_id = $2
-`
-
-type ForgetIssuedCredentialsParams struct {
-	InternalID   string
-	ConnectionID string
-}
-
-func (q *Queries) ForgetIssuedCredentials(ctx context.Context, arg ForgetIssuedCredentialsParams) error {
-	_, err := q.db.Exec(ctx, ForgetIssuedCredentials, arg.InternalID, arg.ConnectionID)
-	return err
-}
-
 const IssueLookupByID = `-- name: IssueLookupByID :one
 SELECT c.internal_id, c.connection_id, c.name, c.description, c.provider_type, c.provider_config, c.secret_key_id, c.secret_fields, c.status, c.is_active, c.status_reason, c.status_changed_at, c.last_used_at, c.last_checked_at, c.last_error, c.consecutive_failures, c.next_check_at, c.metadata, c.created_by_user_id, c.created_at, c.updated_at, c.version,
        i.issued_at AS cached_issued_at, i.expires_at AS cached_expires_at,

@@ -309,7 +309,10 @@ func floorPatch(ctx context.Context, e *env, r *rand.Rand) error {
 		return err
 	}
 	desc := "bench " + strconv.Itoa(r.IntN(1_000_000))
+	// The handler's statement: the change and its audit event.
+	userID := e.fx.orgs[t.org].UserID
 	_, err = e.q.UpdateConnection(ctx, sqlcdb.UpdateConnectionParams{
+		EventActions: []string{string(connvault.ActionUpdated)}, EventDetails: []string{`{"fields": ["description"]}`}, EventActorUserID: &userID,
 		Name: row.Name, Description: &desc, Metadata: row.Metadata, ProviderConfig: row.ProviderConfig,
 		EncryptionKey: e.keys.CurrentPassphrase(), SecretKeyID: row.SecretKeyID, SecretFields: row.SecretFields,
 		Status: row.Status, StatusReason: row.StatusReason, StatusChangedAt: row.StatusChangedAt,

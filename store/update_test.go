@@ -1,0 +1,156 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connvault/connvault"
+	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/store"
+)
+
+// An update writes its audit events and drops the tokens issued from
+// replaced credentials in its own statement: with the change, or, when
+// the change is refused (stale) or any part of the statement fails, none
+// of it.
+func TestUpdateWritesItsEventsAndDropsIssuedTokensWithTheChange(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	c := createS3(t, st, tn, "update-atomic", "update-secret-1")
+	token := func() {
+		t.Helper()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		cached := store.CachedCredentials{Credentials: json.RawMessage(`{"access_token": "t"}`), IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if _, err := st.SaveIssued(ctx, c, cached, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hasToken := func() bool {
+		t.Helper()
+		cached, err := st.CachedCredentials(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cached != nil
+	}
+	events := func() []string {
+		t.Helper()
+		page, err := st.ListEvents(ctx, store.EventFilter{OrgID: tn.OrgID, ConnectionID: &c.ID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string // oldest first
+		for i := len(page.Events) - 1; i >= 0; i-- {
+			e := page.Events[i]
+			out = append(out, string(e.Action)+" "+string(e.Details)+" "+*e.RequestID)
+		}
+		return out
+	}
+	ev := func(action connvault.Action, requestID string, details map[string]any) store.NewEvent {
+		return store.NewEvent{OrgID: tn.OrgID, Action: action, ConnectionID: c.ID, ActorUserID: tn.UserID, RequestID: requestID, Details: details}
+	}
+	update := func(desc string, change *store.ConfigChange, evs ...store.NewEvent) (*connvault.Connection, error) {
+		next := *c
+		next.Description = &desc
+		return st.UpdateConnection(ctx, &next, change, evs...)
+	}
+	sealedWith := func(secret string) *store.ConfigChange {
+		sealed, err := st.Sealed(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed.Secrets = connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": secret}})
+		return &store.ConfigChange{Config: sealed}
+	}
+
+	// Two events, in order, with the change; a token outlives a change
+	// that keeps the secret values (a key rotation).
+	token()
+	rotation, err := st.Sealed(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated, err := update("first", &store.ConfigChange{Config: rotation, SameValues: true},
+		ev(connvault.ActionUpdated, "req_one", map[string]any{"fields": []string{"description"}}),
+		ev(connvault.ActionStatusChanged, "req_one", map[string]any{"from": "ACTIVE", "to": "ACTIVE"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`connection.updated {"fields": ["description"]} req_one`,
+		`connection.status_changed {"to": "ACTIVE", "from": "ACTIVE"} req_one`,
+	}
+	if got := events(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events after the update:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !hasToken() {
+		t.Fatal("a key rotation's update dropped the issued token")
+	}
+
+	// Stale: nothing is written, no event, the token stays.
+	if _, err := update("stale", sealedWith("update-secret-2"), ev(connvault.ActionUpdated, "req_stale", nil)); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("an update of a stale version: %v", err)
+	}
+	if got := events(); len(got) != 2 || !hasToken() {
+		t.Fatalf("a stale update wrote: events %q, token kept %v", got, hasToken())
+	}
+	c = updated
+
+	// The audit insert fails (a trigger refuses this request's event): the
+	// change, the new secret and the dropped token are undone with it.
+	pool := connvaulttest.Pool(t)
+	if _, err := pool.Exec(ctx, `CREATE FUNCTION refuse_update_atomic_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.request_id = 'req_refused_update_atomic' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_update_atomic_event BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_update_atomic_event();`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), `DROP TRIGGER IF EXISTS refuse_update_atomic_event ON events; DROP FUNCTION IF EXISTS refuse_update_atomic_event()`)
+	})
+	if _, err := update("refused", sealedWith("update-secret-3"), ev(connvault.ActionUpdated, "req_refused_update_atomic", nil)); err == nil {
+		t.Fatal("an update whose event was refused succeeded")
+	}
+	now, err := st.GetConnection(ctx, tn.OrgID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := st.Secrets(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := json.Marshal(secrets.Plain())
+	if now.Version != c.Version || *now.Description != "first" || !strings.Contains(string(stored), "update-secret-1") || !hasToken() || len(events()) != 2 {
+		t.Fatalf("a failed update left: version %d (want %d), description %q, token %v, %d events", now.Version, c.Version, *now.Description, hasToken(), len(events()))
+	}
+
+	// New secret values drop the token, with their event.
+	if _, err := update("second", sealedWith("update-secret-4"), ev(connvault.ActionUpdated, "req_two", map[string]any{"fields": []string{"provider_config.credentials.secret_access_key"}})); err != nil {
+		t.Fatal(err)
+	}
+	if hasToken() {
+		t.Fatal("new credentials left the token issued from the old ones")
+	}
+	if got := events(); len(got) != 3 || !strings.HasPrefix(got[2], "connection.updated") || !strings.HasSuffix(got[2], "req_two") {
+		t.Fatalf("events: %q", got)
+	}
+
+	// Events of another connection or actor are refused before anything is written.
+	other := ev(connvault.ActionUpdated, "req_x", nil)
+	other.ConnectionID = "conn_000000000000000"
+	if _, err := update("third", nil, other); err == nil {
+		t.Fatal("an event of another connection was accepted")
+	}
+	second := ev(connvault.ActionUpdated, "req_y", nil)
+	second.ActorUserID = "usr_someoneelse00000"
+	if _, err := update("third", nil, ev(connvault.ActionUpdated, "req_y", nil), second); err == nil {
+		t.Fatal("events of two actors were accepted")
+	}
+}
