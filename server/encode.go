@@ -156,45 +156,35 @@ func appendCredentialValue(b []byte, v any) ([]byte, bool) {
 	case bool:
 		return strconv.AppendBool(b, v), true
 	case map[string]string:
-		if v == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '{')
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(appendString(b, k), ':')
-			b = appendString(b, v[k])
-		}
-		return append(b, '}'), true
+		return appendCredentialObject(b, v)
 	case map[string]any:
-		if v == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '{')
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = appendCredentialValue(append(appendString(b, k), ':'), v[k]); !ok {
-				return b, false
-			}
-		}
-		return append(b, '}'), true
+		return appendCredentialObject(b, v)
 	}
 	return b, false
 }
 
-// sortedKeys is m's keys in encoding/json's order (byte-wise).
-func sortedKeys[V any](m map[string]V) []string {
+// appendCredentialObject appends m with its keys in encoding/json's order
+// (byte-wise).
+func appendCredentialObject[V any](b []byte, m map[string]V) ([]byte, bool) {
+	if m == nil {
+		return append(b, "null"...), true
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return keys
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = appendCredentialValue(append(appendString(b, k), ':'), any(m[k])); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
 }
 
 // encodeConnection encodes one connection as its answer.
