@@ -48,16 +48,19 @@ func (s *Server) IssueCredentials(ctx context.Context, req gen.IssueCredentialsR
 		expiresAt = &got.creds.ExpiresAt
 		details["expires_at"] = got.creds.ExpiresAt
 	}
-	switch {
-	case m.Recorded && (got.cached || got.static): // the lookup recorded it
-	case m.Recorded:
-		// The lookup recorded a static issue of this version, which has
-		// always issued static secrets: the issue proper must have failed
-		// offline. Both are kept; say so.
-		s.log.ErrorContext(ctx, "a static issue was recorded, then the credentials were issued otherwise", "connection_id", c.ID)
-		s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
-	default:
-		s.record(ctx, connvault.ActionCredentialsIssue, c.ID, details)
+	if !m.Recorded || !(got.cached || got.static) {
+		if m.Recorded {
+			// The lookup recorded a static issue of this version, which has
+			// always issued static secrets: the issue proper must have
+			// failed offline. Both are kept; say so.
+			s.log.ErrorContext(ctx, "a static issue was recorded, then the credentials were issued otherwise", "connection_id", c.ID)
+		}
+		// No credentials leave without their audit event: if it cannot be
+		// written, the caller gets an error instead (a token exchanged
+		// meanwhile stays cached for the retry).
+		if err := s.store.RecordEvent(ctx, *event(ctx, connvault.ActionCredentialsIssue, c.ID, details)); err != nil {
+			return nil, err
+		}
 	}
 	return encodeCredentials(c.ID, c.ProviderType, got.creds.Credentials, got.creds.IssuedAt, expiresAt), nil
 }
