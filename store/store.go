@@ -208,7 +208,9 @@ func mapError(err error, what string) error {
 		return err // mapped already
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return connvault.Errorf(connvault.ENOTFOUND, "%s not found", what)
+		// The cause stays: a caller of inTx tells a statement that found
+		// no row (errors.Is) from the other failures of its transaction.
+		return &connvault.Error{Code: connvault.ENOTFOUND, Message: what + " not found", Cause: err}
 	}
 	if unavailable(err) {
 		return &connvault.Error{Code: connvault.EUNAVAILABLE, Message: "the database is unavailable; retry shortly", Cause: err}
