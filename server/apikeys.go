@@ -26,11 +26,12 @@ func (s *Server) CreateApiKey(ctx context.Context, req gen.CreateApiKeyRequestOb
 			n.Scopes = append(n.Scopes, connvault.Scope(sc))
 		}
 	}
+	// Recorded by the key's transaction, which adds the key's id and scopes.
+	n.Created = event(ctx, connvault.ActionKeyCreated, "", map[string]any{"name": n.Name})
 	raw, k, err := s.store.CreateAPIKey(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	s.record(ctx, connvault.ActionKeyCreated, "", map[string]any{"key_id": k.ID, "name": k.Name, "scopes": k.Scopes})
 	m := apiKeyModel(k)
 	return gen.CreateApiKey200JSONResponse{KeyId: k.ID, Key: raw, Prefix: k.Prefix, Name: k.Name, Scopes: m.Scopes, CreatedAt: k.CreatedAt}, nil
 }
@@ -50,11 +51,11 @@ func (s *Server) ListApiKeys(ctx context.Context, _ gen.ListApiKeysRequestObject
 
 // RevokeApiKey implements DELETE /v1/organizations/api-keys/{key_id}.
 func (s *Server) RevokeApiKey(ctx context.Context, req gen.RevokeApiKeyRequestObject) (gen.RevokeApiKeyResponseObject, error) {
-	k, err := s.store.RevokeAPIKeyByID(ctx, principal(ctx).OrgID, req.KeyId)
+	k, err := s.store.RevokeAPIKeyByID(ctx, principal(ctx).OrgID, req.KeyId,
+		*event(ctx, connvault.ActionKeyRevoked, "", map[string]any{"key_id": req.KeyId}))
 	if err != nil {
 		return nil, err
 	}
 	s.auth.forgetAll() // this process stops accepting it at once; others within the cache TTL
-	s.record(ctx, connvault.ActionKeyRevoked, "", map[string]any{"key_id": k.ID})
 	return gen.RevokeApiKey200JSONResponse(apiKeyModel(k)), nil
 }

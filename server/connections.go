@@ -144,13 +144,14 @@ func (s *Server) DeleteConnection(ctx context.Context, req gen.DeleteConnectionR
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.store.ArchiveConnection(ctx, before.OrgID, before.ID)
+	// The event is recorded by the archive's transaction, when it archives.
+	c, err := s.store.ArchiveConnection(ctx, before.OrgID, before.ID,
+		*event(ctx, connvault.ActionArchived, before.ID, map[string]any{"from": before.Status}))
 	if err != nil {
 		return nil, err
 	}
 	if before.Status != c.Status {
 		s.log.InfoContext(ctx, "connection archived", "org", c.OrgID, "connection_id", c.ID)
-		s.record(ctx, connvault.ActionArchived, c.ID, map[string]any{"from": before.Status})
 	}
 	return encodeConnection(c), nil
 }

@@ -362,32 +362,13 @@ func TestCredentialsNotHandedOutWithoutTheirEvent(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	c := create(t, h, s3Create("audited or nothing"))
-	pool := connvaulttest.Pool(t)
-	name := "refuse_issue_event_" + strings.ToLower(c.ConnectionId[len("conn_"):])
-	if _, err := pool.Exec(context.Background(), fmt.Sprintf(`CREATE FUNCTION %[1]s() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.connection_id = '%[2]s' AND NEW.action = 'credentials.issued' THEN RAISE EXCEPTION 'refused by the test'; END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER %[1]s BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION %[1]s();`, name, c.ConnectionId)); err != nil {
-		t.Fatal(err)
-	}
-	dropped := false
-	drop := func() {
-		if !dropped {
-			dropped = true
-			if _, err := pool.Exec(context.Background(), fmt.Sprintf(`DROP TRIGGER %[1]s ON events; DROP FUNCTION %[1]s()`, name)); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	t.Cleanup(drop)
+	allow := refuseEvents(t, fmt.Sprintf("NEW.connection_id = '%s' AND NEW.action = 'credentials.issued'", c.ConnectionId))
 	path := connPath(c.ConnectionId) + "/credentials"
 	r := h.Call(t, "POST", path, nil)
 	if r.Status < 500 || strings.Contains(string(r.Body), "s3-secret-audited or nothing") || !strings.Contains(string(r.Body), `"error"`) {
 		t.Fatalf("an issue whose event was refused: %d %s", r.Status, r.Body)
 	}
-	drop()
+	allow()
 	if got := issued(t, h.Call(t, "POST", path, nil)); got.Credentials["secret_access_key"] != "s3-secret-audited or nothing" {
 		t.Fatalf("the retry: %+v", got)
 	}

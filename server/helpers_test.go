@@ -2,10 +2,16 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/gen/client"
@@ -161,3 +167,32 @@ func everyOperation(id string) []apiRequest {
 		{"DELETE", "/v1/organizations/api-keys/key_aaaaaaaaaaaaaaa", nil},
 	}
 }
+
+// refuseEvents makes Postgres refuse the audit events for which cond (SQL
+// over NEW) holds, as a failing disk or a broken constraint would, until
+// allow is called or the test ends. Other tests' events pass.
+func refuseEvents(t *testing.T, cond string) (allow func()) {
+	t.Helper()
+	pool := connvaulttest.Pool(t)
+	name := fmt.Sprintf("refuse_events_%d", refusals.Add(1)) + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := pool.Exec(context.Background(), fmt.Sprintf(`CREATE FUNCTION %[1]s() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF %[2]s THEN RAISE EXCEPTION 'audit event refused by the test'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER %[1]s BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION %[1]s();`, name, cond)); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	allow = func() {
+		once.Do(func() {
+			if _, err := pool.Exec(context.Background(), fmt.Sprintf(`DROP TRIGGER %[1]s ON events; DROP FUNCTION %[1]s()`, name)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(allow)
+	return allow
+}
+
+var refusals atomic.Int64

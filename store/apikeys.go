@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/store/sqlcdb"
@@ -39,6 +40,9 @@ type NewAPIKey struct {
 	OrgID, UserID, Name string
 	// Scopes default to connvault.DefaultScopes.
 	Scopes []connvault.Scope
+	// Created, if given, is recorded in the key's transaction, with the
+	// new key's id and scopes added to its details (key_id, scopes).
+	Created *NewEvent
 }
 
 // CreateAPIKey creates the organization and user if missing and a new key
@@ -75,7 +79,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, n NewAPIKey) (string, *connvau
 			KeyHash: hashKey(raw), KeyPrefix: raw[:7], InternalID: n.OrgID, UserID: n.UserID,
 			KeyID: connvault.NewKeyID(), Name: n.Name, Scopes: names,
 		})
-		return err
+		if err != nil || n.Created == nil {
+			return err
+		}
+		created := *n.Created
+		created.Details = maps.Clone(created.Details)
+		if created.Details == nil {
+			created.Details = map[string]any{}
+		}
+		created.Details["key_id"], created.Details["scopes"] = row.KeyID, names
+		return insertEvents(ctx, q, []NewEvent{created})
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("create api key: %w", mapError(err, "api key"))
@@ -110,10 +123,18 @@ func (s *Store) RevokeAPIKey(ctx context.Context, raw string) error {
 	return nil
 }
 
-// RevokeAPIKeyByID revokes one of the organization's keys by id; revoking
-// a revoked key answers it unchanged.
-func (s *Store) RevokeAPIKeyByID(ctx context.Context, orgID, keyID string) (*connvault.APIKey, error) {
-	row, err := s.q.RevokeAPIKeyByID(ctx, sqlcdb.RevokeAPIKeyByIDParams{InternalID: orgID, KeyID: keyID})
+// RevokeAPIKeyByID revokes one of the organization's keys by id, recording
+// events in the same transaction; revoking a revoked key answers it
+// unchanged.
+func (s *Store) RevokeAPIKeyByID(ctx context.Context, orgID, keyID string, events ...NewEvent) (*connvault.APIKey, error) {
+	var row *sqlcdb.ApiKey
+	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
+		var err error
+		if row, err = q.RevokeAPIKeyByID(ctx, sqlcdb.RevokeAPIKeyByIDParams{InternalID: orgID, KeyID: keyID}); err != nil {
+			return err
+		}
+		return insertEvents(ctx, q, events)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, connvault.Errorf(connvault.ENOTFOUND, "api key not found")
 	}

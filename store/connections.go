@@ -248,9 +248,10 @@ func auditWith(p *sqlcdb.UpdateConnectionParams, c *connvault.Connection, events
 // client gets a 409 and may retry.
 var ErrStale = connvault.Errorf(connvault.ESTATE, "the connection was changed by another request; retry")
 
-// ArchiveConnection moves a connection to ARCHIVED and drops its secrets.
-// Archiving an archived connection (found by id) returns it unchanged.
-func (s *Store) ArchiveConnection(ctx context.Context, orgID, identifier string) (*connvault.Connection, error) {
+// ArchiveConnection moves a connection to ARCHIVED and drops its secrets,
+// recording events in the same transaction. Archiving an archived
+// connection (found by id) returns it unchanged and records nothing.
+func (s *Store) ArchiveConnection(ctx context.Context, orgID, identifier string, events ...NewEvent) (*connvault.Connection, error) {
 	c, err := s.GetConnection(ctx, orgID, identifier)
 	if err != nil {
 		return nil, err
@@ -272,7 +273,10 @@ func (s *Store) ArchiveConnection(ctx context.Context, orgID, identifier string)
 		if err := q.DeleteSecrets(ctx, sqlcdb.DeleteSecretsParams{InternalID: orgID, ConnectionID: c.ID}); err != nil {
 			return err
 		}
-		return q.ReleaseLease(ctx, sqlcdb.ReleaseLeaseParams{InternalID: orgID, ConnectionID: c.ID})
+		if err := q.ReleaseLease(ctx, sqlcdb.ReleaseLeaseParams{InternalID: orgID, ConnectionID: c.ID}); err != nil {
+			return err
+		}
+		return insertEvents(ctx, q, events)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Archived concurrently: answer with what is stored now.

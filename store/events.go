@@ -27,11 +27,25 @@ type NewEvent struct {
 
 // RecordEvent appends an event to the audit trail.
 func (s *Store) RecordEvent(ctx context.Context, e NewEvent) error {
-	err := s.batched.InsertEvent(ctx, sqlcdb.InsertEventParams{
+	return mapError(s.batched.InsertEvent(ctx, eventParams(e)), "event")
+}
+
+// insertEvents records the events of a change in the change's transaction,
+// so that both happen or neither does.
+func insertEvents(ctx context.Context, q *sqlcdb.Queries, events []NewEvent) error {
+	for _, e := range events {
+		if err := q.InsertEvent(ctx, eventParams(e)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func eventParams(e NewEvent) sqlcdb.InsertEventParams {
+	return sqlcdb.InsertEventParams{
 		InternalID: e.OrgID, Action: string(e.Action), ConnectionID: orNil(e.ConnectionID),
 		ActorUserID: orNil(e.ActorUserID), ActorKeyID: orNil(e.ActorKeyID), RequestID: orNil(e.RequestID), Details: eventDetails(e.Details),
-	})
-	return mapError(err, "event")
+	}
 }
 
 // eventDetails encodes an event's details as a JSON object.
