@@ -175,7 +175,11 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 		// the lease runs out, by us or another replica.
 		return aborted
 	}
-	saved, err := c.store.RecordCheck(ctx, conn.OrgID, conn.ID, res.Success, res.Message, c.cfg.Schedule, c.cfg.Owner)
+	// The check and any status change it causes are recorded with it; the
+	// actor is connvault itself (no user, no key).
+	checked := store.NewEvent{OrgID: conn.OrgID, Action: connvault.ActionChecked, ConnectionID: conn.ID, Details: map[string]any{"success": res.Success}}
+	saved, err := c.store.RecordCheck(ctx, conn.OrgID, conn.ID, res.Success, res.Message, c.cfg.Schedule, c.cfg.Owner,
+		store.HealthAudit{Events: []store.NewEvent{checked}})
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		log.Warn("lease lost: another checker owns this connection now")
@@ -184,7 +188,6 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 		log.Error("cannot record check", "error", err.Error())
 		return aborted
 	}
-	c.audit(ctx, conn, saved, res.Success)
 	switch {
 	case res.Success:
 		return passed
@@ -208,24 +211,6 @@ func (c *Checker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-	}
-}
-
-// audit records the check and any status change it caused; the actor is
-// connvault itself (no user, no key).
-func (c *Checker) audit(ctx context.Context, before, after *connvault.Connection, ok bool) {
-	events := []store.NewEvent{{OrgID: after.OrgID, Action: connvault.ActionChecked, ConnectionID: after.ID, Details: map[string]any{"success": ok}}}
-	if before.Status != after.Status {
-		details := map[string]any{"from": before.Status, "to": after.Status}
-		if after.StatusReason != nil {
-			details["reason"] = *after.StatusReason
-		}
-		events = append(events, store.NewEvent{OrgID: after.OrgID, Action: connvault.ActionStatusChanged, ConnectionID: after.ID, Details: details})
-	}
-	for _, e := range events {
-		if err := c.store.RecordEvent(ctx, e); err != nil {
-			c.cfg.Log.Error("audit event not recorded", "action", string(e.Action), "error", err.Error())
 		}
 	}
 }

@@ -12,16 +12,6 @@ import (
 	"github.com/connvault/connvault/store"
 )
 
-// record appends an event to the audit trail for the request's caller. A
-// failure to record is logged, not answered: the change it describes has
-// happened.
-func (s *Server) record(ctx context.Context, action connvault.Action, connID string, details map[string]any) {
-	e := event(ctx, action, connID, details)
-	if err := s.store.RecordEvent(context.WithoutCancel(ctx), *e); err != nil {
-		s.log.ErrorContext(ctx, "audit event not recorded", "action", string(action), "error", err.Error())
-	}
-}
-
 // event is the audit event of action by the request's principal.
 func event(ctx context.Context, action connvault.Action, connID string, details map[string]any) *store.NewEvent {
 	who := principal(ctx)
@@ -29,25 +19,8 @@ func event(ctx context.Context, action connvault.Action, connID string, details 
 		ActorKeyID: who.KeyID, RequestID: requestID(ctx), Details: details}
 }
 
-// recordStatus records a status change, if there was one.
-func (s *Server) recordStatus(ctx context.Context, before, after *connvault.Connection) {
-	if e := statusEvent(ctx, before, after); e != nil {
-		s.record(ctx, e.Action, e.ConnectionID, e.Details)
-	}
-}
-
-// statusEvent is the audit event of a status change by the request's
-// caller; nil when the status stays.
-func statusEvent(ctx context.Context, before, after *connvault.Connection) *store.NewEvent {
-	if before.Status == after.Status {
-		return nil
-	}
-	details := map[string]any{"from": before.Status, "to": after.Status}
-	if after.StatusReason != nil {
-		details["reason"] = *after.StatusReason
-	}
-	return event(ctx, connvault.ActionStatusChanged, after.ID, details)
-}
+// actor is the request's caller as the author of audit events.
+func actor(ctx context.Context) store.NewEvent { return *event(ctx, "", "", nil) }
 
 // changedPaths names the leaves that differ between two configs, as
 // provider_config.a.b: names only, so a secret's value never reaches the

@@ -42,6 +42,8 @@ func TestNoChangeWithoutItsAuditEvent(t *testing.T) {
 	refused("PATCH", h.Call(t, "PATCH", path, map[string]any{"description": "never written", "provider_config": map[string]any{
 		"credentials": map[string]any{"type": "access_key", "access_key_id": "AKIAEXAMPLE", "secret_access_key": "never-stored"}},
 		"test_before_save": false}))
+	refused("test", h.Call(t, "POST", path+"/test", nil))
+	refused("usage report", h.Call(t, "POST", path+"/usage", map[string]any{"success": false, "operation": "sync", "error": "never counted"}))
 	refused("archive", h.Call(t, "DELETE", path, nil))
 	refused("credentials", h.Call(t, "POST", path+"/credentials", nil))
 	refused("key created", h.Call(t, "POST", "/v1/organizations/api-keys", map[string]any{"name": "never made"}))
@@ -51,8 +53,9 @@ func TestNoChangeWithoutItsAuditEvent(t *testing.T) {
 		t.Errorf("a refused create left a connection: %d %s", r.Status, r.Body)
 	}
 	now := model(t, h.Call(t, "GET", path, nil))
-	if now.Status != client.ConnectionStatusACTIVE || now.Description != nil || now.UpdatedAt != c.UpdatedAt {
-		t.Errorf("a refused PATCH or archive changed the connection: %+v", now)
+	if now.Status != client.ConnectionStatusACTIVE || now.Description != nil || now.UpdatedAt != c.UpdatedAt ||
+		now.ConsecutiveFailures != 0 || now.LastError != nil || now.LastCheckedAt != nil {
+		t.Errorf("a refused PATCH, test, usage report or archive changed the connection: %+v", now)
 	}
 	if got := keys(); got != keysBefore {
 		t.Errorf("refused key changes changed the keys:\n%s\nwant\n%s", got, keysBefore)
@@ -66,6 +69,9 @@ func TestNoChangeWithoutItsAuditEvent(t *testing.T) {
 	if got := issued(t, h.Call(t, "POST", path+"/credentials", nil)); got.Credentials["secret_access_key"] != "stored now" {
 		t.Errorf("credentials once events can be written: %+v", got)
 	}
+	if r := h.Call(t, "POST", path+"/usage", map[string]any{"success": true, "operation": "sync"}); r.Status != 200 {
+		t.Errorf("usage report once events can be written: %d %s", r.Status, r.Body)
+	}
 	if r := h.Call(t, "DELETE", "/v1/organizations/api-keys/"+keyID, nil); r.Status != 200 {
 		t.Errorf("revoke once events can be written: %d %s", r.Status, r.Body)
 	}
@@ -74,7 +80,7 @@ func TestNoChangeWithoutItsAuditEvent(t *testing.T) {
 	}
 	events := string(h.Call(t, "GET", "/v1/organizations/events?limit=100", nil).Body)
 	for action, want := range map[string]int{"connection.created": 1, "connection.updated": 1, "credentials.issued": 1,
-		"connection.archived": 1, "api_key.created": 1, "api_key.revoked": 1} {
+		"connection.archived": 1, "api_key.created": 1, "api_key.revoked": 1, "usage.reported": 1, "connection.tested": 0} {
 		if n := strings.Count(events, `"`+action+`"`); n != want {
 			t.Errorf("%d %s events, want %d: %s", n, action, want, events)
 		}

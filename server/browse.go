@@ -7,6 +7,7 @@ import (
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/gen"
 	"github.com/connvault/connvault/providers"
+	"github.com/connvault/connvault/store"
 )
 
 // ListFolders implements GET .../connections/{id}/folders.
@@ -73,7 +74,7 @@ func (s *Server) browse(ctx context.Context, identifier string, kind providers.B
 	var be *providers.BrowseError
 	switch {
 	case err == nil:
-		if _, err := s.store.RecordUsage(context.WithoutCancel(ctx), c.OrgID, c.ID, true, "", s.cfg.Schedule); err != nil {
+		if _, err := s.store.RecordUsage(context.WithoutCancel(ctx), c.OrgID, c.ID, true, "", s.cfg.Schedule, store.HealthAudit{Actor: actor(ctx)}); err != nil {
 			return gen.BrowseList{}, err
 		}
 	case errors.As(err, &be) && be.Invalid:
@@ -84,11 +85,10 @@ func (s *Server) browse(ctx context.Context, identifier string, kind providers.B
 		return gen.BrowseList{}, connvault.Errorf(connvault.ETIMEOUT, "the provider did not answer in time: %s", be.Message)
 	case errors.As(err, &be):
 		if be.Refused {
-			after, rerr := s.store.RecordUsage(context.WithoutCancel(ctx), c.OrgID, c.ID, false, "browse: "+be.Message, s.cfg.Schedule)
-			if rerr != nil {
+			if _, rerr := s.store.RecordUsage(context.WithoutCancel(ctx), c.OrgID, c.ID, false, "browse: "+be.Message, s.cfg.Schedule,
+				store.HealthAudit{Actor: actor(ctx)}); rerr != nil {
 				return gen.BrowseList{}, rerr
 			}
-			s.recordStatus(ctx, c, after)
 		}
 		return gen.BrowseList{}, connvault.Errorf(connvault.EPROVIDER, "the provider refused the listing: %s", be.Message)
 	default:

@@ -177,12 +177,11 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 		}
 	}
 	// Record even when the client has gone: the outcome is real.
-	after, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, "")
-	if err != nil {
+	tested := event(ctx, connvault.ActionTested, c.ID, map[string]any{"success": out.Success, "timed_out": out.TimedOut})
+	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, "",
+		store.HealthAudit{Actor: actor(ctx), Events: []store.NewEvent{*tested}}); err != nil {
 		return nil, err
 	}
-	s.record(ctx, connvault.ActionTested, c.ID, map[string]any{"success": out.Success, "timed_out": out.TimedOut})
-	s.recordStatus(ctx, c, after)
 	if out.TimedOut {
 		return nil, connvault.Errorf(connvault.ETIMEOUT, "connection test timed out: %s", out.Message)
 	}
@@ -278,7 +277,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	// The events go in the update's statement, which also drops the tokens
 	// issued from replaced credentials: all of it happens, or none.
 	events := []store.NewEvent{*event(ctx, connvault.ActionUpdated, c.ID, map[string]any{"fields": changed})}
-	if e := statusEvent(ctx, &before, c); e != nil {
+	if e := store.StatusChanged(actor(ctx), &before, c); e != nil {
 		events = append(events, *e)
 	}
 	updated, err := s.store.UpdateConnection(ctx, c, change, events...)

@@ -216,12 +216,12 @@ func (s *Server) ReportUsage(ctx context.Context, req gen.ReportUsageRequestObje
 			}
 		}
 	}
-	updated, err := s.store.RecordUsage(ctx, c.OrgID, c.ID, body.Success, message, s.cfg.Schedule)
+	reported := event(ctx, connvault.ActionUsageReported, c.ID, map[string]any{"success": body.Success, "operation": body.Operation})
+	updated, err := s.store.RecordUsage(ctx, c.OrgID, c.ID, body.Success, message, s.cfg.Schedule,
+		store.HealthAudit{Actor: actor(ctx), Events: []store.NewEvent{*reported}})
 	if err != nil {
 		return nil, err
 	}
-	s.record(ctx, connvault.ActionUsageReported, c.ID, map[string]any{"success": body.Success, "operation": body.Operation})
-	s.recordStatus(ctx, c, updated)
 	return encodeConnection(updated), nil
 }
 

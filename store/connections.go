@@ -297,21 +297,45 @@ var ErrLeaseLost = errors.New("health check lease lost to another checker")
 // scrubbed of secrets already. An archived connection is ESTATE. A
 // background check passes its leaseOwner and gets ErrLeaseLost if another
 // checker took the row over; a manual test passes "".
-func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule, leaseOwner string) (*connvault.Connection, error) {
+func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule, leaseOwner string, audit HealthAudit) (*connvault.Connection, error) {
 	return s.recordHealth(ctx, orgID, connID, leaseOwner, func(h connvault.Health, now time.Time) connvault.Health {
 		return h.AfterCheck(ok, message, now, sched)
-	})
+	}, audit)
 }
 
 // RecordUsage applies what a sync worker reported (connvault.Health.AfterUse)
 // under the same row lock as a check outcome.
-func (s *Store) RecordUsage(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule) (*connvault.Connection, error) {
+func (s *Store) RecordUsage(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule, audit HealthAudit) (*connvault.Connection, error) {
 	return s.recordHealth(ctx, orgID, connID, "", func(h connvault.Health, now time.Time) connvault.Health {
 		return h.AfterUse(ok, message, now, sched)
-	})
+	}, audit)
 }
 
-func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner string, rule func(connvault.Health, time.Time) connvault.Health) (*connvault.Connection, error) {
+// HealthAudit is what a health outcome records in its transaction: Events
+// (the test, check or usage report it is) and, when it changes the status,
+// the status_changed event, by Actor (its ActorUserID, ActorKeyID and
+// RequestID; none for connvault itself).
+type HealthAudit struct {
+	Actor  NewEvent
+	Events []NewEvent
+}
+
+// StatusChanged is the audit event, by actor, of a connection's move from
+// before's status to after's; nil when the status stays.
+func StatusChanged(actor NewEvent, before, after *connvault.Connection) *NewEvent {
+	if before.Status == after.Status {
+		return nil
+	}
+	details := map[string]any{"from": before.Status, "to": after.Status}
+	if after.StatusReason != nil {
+		details["reason"] = *after.StatusReason
+	}
+	e := actor
+	e.OrgID, e.Action, e.ConnectionID, e.Details = after.OrgID, connvault.ActionStatusChanged, after.ID, details
+	return &e
+}
+
+func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner string, rule func(connvault.Health, time.Time) connvault.Health, audit HealthAudit) (*connvault.Connection, error) {
 	var out *connvault.Connection
 	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		row, err := q.LockConnection(ctx, sqlcdb.LockConnectionParams{InternalID: orgID, ConnectionID: connID})
@@ -355,8 +379,14 @@ func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner stri
 		if err := q.ReleaseLease(ctx, sqlcdb.ReleaseLeaseParams{InternalID: orgID, ConnectionID: connID}); err != nil {
 			return mapError(err, "connection")
 		}
-		out, err = fromRow(saved)
-		return err
+		if out, err = fromRow(saved); err != nil {
+			return err
+		}
+		events := audit.Events
+		if e := StatusChanged(audit.Actor, c, out); e != nil {
+			events = append(events[:len(events):len(events)], *e)
+		}
+		return insertEvents(ctx, q, events)
 	})
 	return out, err
 }
