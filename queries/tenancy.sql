@@ -18,9 +18,10 @@ UPDATE api_keys SET last_used_at = now()
 WHERE key_hash = $1 AND revoked_at IS NULL
 RETURNING internal_id, user_id, key_id, scopes;
 
--- name: RevokeAPIKey :execrows
+-- name: RevokeAPIKey :one
 UPDATE api_keys SET revoked_at = now()
-WHERE key_hash = $1 AND revoked_at IS NULL;
+WHERE key_hash = $1 AND revoked_at IS NULL
+RETURNING internal_id, key_id;
 
 -- name: RevokeAPIKeyByID :one
 -- Revoking a revoked key answers it unchanged.

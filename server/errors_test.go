@@ -15,7 +15,7 @@ func TestUnauthorized(t *testing.T) {
 	t.Parallel()
 	h := connvaulttest.NewServer(t, connvaulttest.Options{})
 	revoked := connvaulttest.NewTenant(t, h.Store)
-	if err := h.Store.RevokeAPIKey(context.Background(), revoked.APIKey); err != nil {
+	if err := h.Store.RevokeAPIKey(context.Background(), revoked.APIKey, nil); err != nil {
 		t.Fatal(err)
 	}
 	for name, auth := range map[string]string{
@@ -263,7 +263,7 @@ func TestRevocationIsHonouredWithinTheCacheTTL(t *testing.T) {
 	if r := h.Call(t, "GET", connectionsPath, nil); r.Status != 200 {
 		t.Fatalf("list: %d", r.Status)
 	}
-	if err := h.Store.RevokeAPIKey(context.Background(), h.Tenant.APIKey); err != nil {
+	if err := h.Store.RevokeAPIKey(context.Background(), h.Tenant.APIKey, nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(400 * time.Millisecond)

@@ -111,14 +111,27 @@ func (s *Store) Authenticate(ctx context.Context, raw string) (Principal, error)
 }
 
 // RevokeAPIKey revokes a key given as the raw key; it reports ENOTFOUND for
-// unknown or revoked keys.
-func (s *Store) RevokeAPIKey(ctx context.Context, raw string) error {
-	n, err := s.q.RevokeAPIKey(ctx, hashKey(raw))
-	if err != nil {
-		return fmt.Errorf("revoke api key: %w", mapError(err, "api key"))
-	}
-	if n == 0 {
+// unknown or revoked keys. revoked, if given, is recorded in the same
+// transaction, with the key's organization and id (details key_id).
+func (s *Store) RevokeAPIKey(ctx context.Context, raw string, revoked *NewEvent) error {
+	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
+		row, err := q.RevokeAPIKey(ctx, hashKey(raw))
+		if err != nil || revoked == nil {
+			return err
+		}
+		e := *revoked
+		e.OrgID, e.Details = row.InternalID, maps.Clone(e.Details)
+		if e.Details == nil {
+			e.Details = map[string]any{}
+		}
+		e.Details["key_id"] = row.KeyID
+		return insertEvents(ctx, q, []NewEvent{e})
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
 		return connvault.Errorf(connvault.ENOTFOUND, "api key not found")
+	}
+	if err != nil {
+		return fmt.Errorf("revoke api key: %w", err)
 	}
 	return nil
 }

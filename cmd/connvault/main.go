@@ -215,12 +215,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil {
 			return err
 		}
-		key, k, err := st.CreateAPIKey(ctx, store.NewAPIKey{OrgID: org, UserID: user, Name: keyName, Scopes: scopes})
+		key, k, err := st.CreateAPIKey(ctx, store.NewAPIKey{OrgID: org, UserID: user, Name: keyName, Scopes: scopes,
+			Created: &store.NewEvent{OrgID: org, Action: connvault.ActionKeyCreated, ActorUserID: user, Details: map[string]any{"name": keyName, "via": "cli"}}})
 		if err != nil {
 			return err
 		}
-		_ = st.RecordEvent(ctx, store.NewEvent{OrgID: org, Action: connvault.ActionKeyCreated, ActorUserID: user,
-			Details: map[string]any{"key_id": k.ID, "name": k.Name, "scopes": k.Scopes, "via": "cli"}})
 		fmt.Fprintf(stdout, "API key %s for %s / %s, scopes %s (shown once, only its hash is stored):\n%s\n", k.ID, org, user, joinScopes(k.Scopes), key)
 		return nil
 	case "apikey list":
@@ -246,11 +245,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if err != nil {
 				return err
 			}
-			k, err := st.RevokeAPIKeyByID(ctx, orgs, keyID)
-			if err != nil {
+			if _, err := st.RevokeAPIKeyByID(ctx, orgs, keyID,
+				store.NewEvent{OrgID: orgs, Action: connvault.ActionKeyRevoked, Details: map[string]any{"key_id": keyID, "via": "cli"}}); err != nil {
 				return err
 			}
-			_ = st.RecordEvent(ctx, store.NewEvent{OrgID: k.OrgID, Action: connvault.ActionKeyRevoked, Details: map[string]any{"key_id": k.ID, "via": "cli"}})
 		} else {
 			// The key comes on stdin, not as an argument, so it stays out
 			// of shell history and process listings.
@@ -258,7 +256,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if err != nil {
 				return err
 			}
-			if err := st.RevokeAPIKey(ctx, strings.TrimSpace(string(raw))); err != nil {
+			if err := st.RevokeAPIKey(ctx, strings.TrimSpace(string(raw)), &store.NewEvent{Action: connvault.ActionKeyRevoked, Details: map[string]any{"via": "cli"}}); err != nil {
 				return err
 			}
 		}

@@ -46,6 +46,25 @@ func TestOperatorCommands(t *testing.T) {
 	if err := run(ctx, []string{"apikey", "revoke"}, strings.NewReader(key), &out, &errs); err == nil {
 		t.Error("revoking twice succeeded")
 	}
+	// Both are in the organization's audit trail, by the CLI, naming the key.
+	page, err := connvaulttest.Store(t).ListEvents(ctx, store.EventFilter{OrgID: org, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	for _, e := range page.Events {
+		var d struct {
+			KeyID string `json:"key_id"`
+			Via   string `json:"via"`
+		}
+		if json.Unmarshal(e.Details, &d) != nil || d.Via != "cli" || !strings.HasPrefix(d.KeyID, "key_") {
+			t.Errorf("event %s: details %s", e.Action, e.Details)
+		}
+		trail = append(trail, string(e.Action))
+	}
+	if got := strings.Join(trail, " "); got != "api_key.revoked api_key.created" {
+		t.Errorf("audit trail after the CLI made and revoked a key: %q", got)
+	}
 	if err := run(ctx, []string{"serve"}, nil, &out, &errs); err == nil || !strings.Contains(err.Error(), "CONNVAULT_ENCRYPTION_KEY") {
 		t.Errorf("serve without a key: %v", err)
 	}

@@ -146,17 +146,22 @@ func (q *Queries) ListOrganizations(ctx context.Context) ([]string, error) {
 	return items, nil
 }
 
-const RevokeAPIKey = `-- name: RevokeAPIKey :execrows
+const RevokeAPIKey = `-- name: RevokeAPIKey :one
 UPDATE api_keys SET revoked_at = now()
 WHERE key_hash = $1 AND revoked_at IS NULL
+RETURNING internal_id, key_id
 `
 
-func (q *Queries) RevokeAPIKey(ctx context.Context, keyHash []byte) (int64, error) {
-	result, err := q.db.Exec(ctx, RevokeAPIKey, keyHash)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+type RevokeAPIKeyRow struct {
+	InternalID string
+	KeyID      string
+}
+
+func (q *Queries) RevokeAPIKey(ctx context.Context, keyHash []byte) (*RevokeAPIKeyRow, error) {
+	row := q.db.QueryRow(ctx, RevokeAPIKey, keyHash)
+	var i RevokeAPIKeyRow
+	err := row.Scan(&i.InternalID, &i.KeyID)
+	return &i, err
 }
 
 const RevokeAPIKeyByID = `-- name: RevokeAPIKeyByID :one
