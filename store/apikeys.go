@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"maps"
 
 	"github.com/connvault/connvault"
 	"github.com/connvault/connvault/store/sqlcdb"
@@ -82,13 +81,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, n NewAPIKey) (string, *connvau
 		if err != nil || n.Created == nil {
 			return err
 		}
-		created := *n.Created
-		created.Details = maps.Clone(created.Details)
-		if created.Details == nil {
-			created.Details = map[string]any{}
-		}
-		created.Details["key_id"], created.Details["scopes"] = row.KeyID, names
-		return insertEvents(ctx, q, []NewEvent{created})
+		return insertEvents(ctx, q, []NewEvent{n.Created.with(map[string]any{"key_id": row.KeyID, "scopes": names})})
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("create api key: %w", mapError(err, "api key"))
@@ -119,12 +112,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, raw string, revoked *NewEvent)
 		if err != nil || revoked == nil {
 			return err
 		}
-		e := *revoked
-		e.OrgID, e.Details = row.InternalID, maps.Clone(e.Details)
-		if e.Details == nil {
-			e.Details = map[string]any{}
-		}
-		e.Details["key_id"] = row.KeyID
+		e := revoked.with(map[string]any{"key_id": row.KeyID})
+		e.OrgID = row.InternalID
 		return insertEvents(ctx, q, []NewEvent{e})
 	})
 	if errors.Is(err, pgx.ErrNoRows) {

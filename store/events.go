@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,18 @@ type NewEvent struct {
 // RecordEvent appends an event to the audit trail.
 func (s *Store) RecordEvent(ctx context.Context, e NewEvent) error {
 	return mapError(s.batched.InsertEvent(ctx, eventParams(e)), "event")
+}
+
+// with is a copy of e with extra details, which the store learns only
+// while making the change (a new key's id).
+func (e *NewEvent) with(extra map[string]any) NewEvent {
+	out := *e
+	out.Details = maps.Clone(e.Details)
+	if out.Details == nil {
+		out.Details = make(map[string]any, len(extra))
+	}
+	maps.Copy(out.Details, extra)
+	return out
 }
 
 // insertEvents records the events of a change in the change's transaction,
