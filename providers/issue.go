@@ -125,16 +125,11 @@ func IssueOffline(ctx context.Context, p *Provider, config []byte, secrets connv
 			iss, ok = Issued{}, false
 		}
 	}()
-	var tried atomic.Bool
-	refuse := func() error {
-		tried.Store(true)
-		return errOffline
-	}
-	env.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, refuse() })}
-	env.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, refuse() }
-	env.Lookup = func(context.Context, string) ([]string, error) { return nil, refuse() }
+	o := &offline{}
+	o.client.Transport = o
+	env.HTTP, env.Dial, env.Lookup = &o.client, o.dial, o.lookup
 	issued, err := p.issueStored(ctx, config, []byte(secrets.Reveal()), env)
-	if err != nil || tried.Load() || issued.ExpiresAt != nil || issued.Rotated != nil {
+	if err != nil || o.tried.Load() || issued.ExpiresAt != nil || issued.Rotated != nil {
 		return Issued{}, false
 	}
 	return issued, true
@@ -142,6 +137,21 @@ func IssueOffline(ctx context.Context, p *Provider, config []byte, secrets connv
 
 var errOffline = errors.New("offline: static credentials only")
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
+// offline is the closed network of one IssueOffline, in one allocation
+// (it runs for every static credentials request): every HTTP request,
+// dial and name lookup fails at once and is noted.
+type offline struct {
+	tried  atomic.Bool
+	client http.Client
+}
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (o *offline) RoundTrip(*http.Request) (*http.Response, error) { return nil, o.refuse() }
+
+func (o *offline) dial(context.Context, string, string) (net.Conn, error) { return nil, o.refuse() }
+
+func (o *offline) lookup(context.Context, string) ([]string, error) { return nil, o.refuse() }
+
+func (o *offline) refuse() error {
+	o.tried.Store(true)
+	return errOffline
+}
