@@ -55,8 +55,16 @@ type floorRound struct {
 	PlainHTTPPgxCPUMicros float64 `json:"plain_http_pgx_cpu_us_per_req"`
 	// The credentials workloads right after GET by id, when the run has
 	// them: the targets relate them to GET by id.
-	CredentialsStaticRPS float64 `json:"credentials_static_rps,omitempty"`
-	CredentialsCachedRPS float64 `json:"credentials_cached_rps,omitempty"`
+	CredentialsStaticRPS       float64 `json:"credentials_static_rps,omitempty"`
+	CredentialsCachedRPS       float64 `json:"credentials_cached_rps,omitempty"`
+	CredentialsStaticCPUMicros float64 `json:"credentials_static_cpu_us_per_req,omitempty"`
+	CredentialsCachedCPUMicros float64 `json:"credentials_cached_cpu_us_per_req,omitempty"`
+	// The local Postgres' CPU per request (0 when it runs elsewhere); not
+	// for pgbench, whose backends end with it and take their time along.
+	GetByIDPostgresMicros           float64 `json:"get_by_id_postgres_us_per_req,omitempty"`
+	CredentialsStaticPostgresMicros float64 `json:"credentials_static_postgres_us_per_req,omitempty"`
+	CredentialsCachedPostgresMicros float64 `json:"credentials_cached_postgres_us_per_req,omitempty"`
+	PlainHTTPPgxPostgresMicros      float64 `json:"plain_http_pgx_postgres_us_per_req,omitempty"`
 }
 
 // medianOf is the median of value over the rounds (the middle one, or the

@@ -43,6 +43,7 @@ type env struct {
 	keys    store.Keyring
 	runID   string
 	seq     atomic.Int64
+	pg      postgresProcs // the local Postgres, for its CPU per request
 	s3Body  func(name string) []byte
 	s3Split struct {
 		public  []byte
@@ -107,6 +108,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	pg := findPostgres(ctx, pool)
+	e.pg = pg
 	settle, err := newSettler(ctx, pool)
 	if err != nil {
 		return err
@@ -641,26 +643,27 @@ func measureFloors(ctx context.Context, e *env, srv *serverProc, o options, rep 
 	// over the three rounds of the ratio within the round.
 	f := &floors{PlainHTTPBytes: len(body)}
 	// measureCPU measures fn and the CPU per request of the process that
-	// served it.
-	measureCPU := func(pid int, fn func(context.Context, *env, *rand.Rand) error) (float64, float64) {
-		cpu0 := cpuTicks(pid)
+	// served it and of Postgres.
+	measureCPU := func(pid int, fn func(context.Context, *env, *rand.Rand) error) (rps, cpu, pg float64) {
+		cpu0, pg0 := cpuTicks(pid), e.pg.ticks()
 		st := measure(ctx, e, level, o.warmup, o.duration, fn)
-		return st.Throughput, cpuMicrosPerRequest(cpuTicks(pid)-cpu0, st)
+		cpu, pg = cpuMicrosPerRequest(cpuTicks(pid)-cpu0, st), cpuMicrosPerRequest(e.pg.ticks()-pg0, st)
+		return st.Throughput, cpu, pg
 	}
 	for range 3 {
 		var round floorRound
-		round.GetByIDRPS, round.GetByIDCPUMicros = measureCPU(srv.cmd.Process.Pid, httpGetByID)
+		round.GetByIDRPS, round.GetByIDCPUMicros, round.GetByIDPostgresMicros = measureCPU(srv.cmd.Process.Pid, httpGetByID)
 		if credentials {
-			round.CredentialsStaticRPS = measure(ctx, e, level, o.warmup, o.duration, httpCredentialsStatic).Throughput
-			round.CredentialsCachedRPS = measure(ctx, e, level, o.warmup, o.duration, httpCredentialsCached).Throughput
+			round.CredentialsStaticRPS, round.CredentialsStaticCPUMicros, round.CredentialsStaticPostgresMicros = measureCPU(srv.cmd.Process.Pid, httpCredentialsStatic)
+			round.CredentialsCachedRPS, round.CredentialsCachedCPUMicros, round.CredentialsCachedPostgresMicros = measureCPU(srv.cmd.Process.Pid, httpCredentialsCached)
 		}
 		tps, cmd, err := pgbenchSelect(ctx, o.databaseURL, level, o.duration)
 		if err != nil {
 			return err
 		}
 		round.PgbenchSelectTPS = tps
-		round.PlainHTTPRPS, round.PlainHTTPCPUMicros = measureCPU(plain.cmd.Process.Pid, httpPlain(plainClient, plainPath))
-		round.PlainHTTPPgxRPS, round.PlainHTTPPgxCPUMicros = measureCPU(plain.cmd.Process.Pid, httpPlain(plainClient, plainPgxQueryPath))
+		round.PlainHTTPRPS, round.PlainHTTPCPUMicros, _ = measureCPU(plain.cmd.Process.Pid, httpPlain(plainClient, plainPath))
+		round.PlainHTTPPgxRPS, round.PlainHTTPPgxCPUMicros, round.PlainHTTPPgxPostgresMicros = measureCPU(plain.cmd.Process.Pid, httpPlain(plainClient, plainPgxQueryPath))
 		f.PgbenchCommand = cmd
 		f.Rounds = append(f.Rounds, round)
 	}
@@ -674,10 +677,13 @@ func measureFloors(ctx context.Context, e *env, srv *serverProc, o options, rep 
 	rep.PlainHTTPPgxVsPgbench = medianOf(f.Rounds, func(r floorRound) float64 { return r.PlainHTTPPgxRPS / r.PgbenchSelectTPS })
 	fmt.Printf("floors at concurrency %d, three rounds back to back with GET by id:\n", level)
 	for _, r := range f.Rounds {
-		fmt.Printf("  GET by id %.0f req/s (%.0f cpu us/req), %s %.0f tps, plain net/http answering the same %d bytes %.0f req/s (%.0f), after the query through pgx %.0f req/s (%.0f)\n",
-			r.GetByIDRPS, r.GetByIDCPUMicros, f.PgbenchCommand, r.PgbenchSelectTPS, len(body), r.PlainHTTPRPS, r.PlainHTTPCPUMicros, r.PlainHTTPPgxRPS, r.PlainHTTPPgxCPUMicros)
+		fmt.Printf("  GET by id %.0f req/s (%.0f cpu us/req, Postgres %.0f), %s %.0f tps, plain net/http answering the same %d bytes %.0f req/s (%.0f), after the query through pgx %.0f req/s (%.0f, Postgres %.0f)\n",
+			r.GetByIDRPS, r.GetByIDCPUMicros, r.GetByIDPostgresMicros, f.PgbenchCommand, r.PgbenchSelectTPS, len(body), r.PlainHTTPRPS, r.PlainHTTPCPUMicros,
+			r.PlainHTTPPgxRPS, r.PlainHTTPPgxCPUMicros, r.PlainHTTPPgxPostgresMicros)
 		if credentials {
-			fmt.Printf("    credentials: static %.0f req/s, cached %.0f req/s\n", r.CredentialsStaticRPS, r.CredentialsCachedRPS)
+			fmt.Printf("    credentials: static %.0f req/s (%.0f cpu us/req, Postgres %.0f), cached %.0f req/s (%.0f, Postgres %.0f)\n",
+				r.CredentialsStaticRPS, r.CredentialsStaticCPUMicros, r.CredentialsStaticPostgresMicros,
+				r.CredentialsCachedRPS, r.CredentialsCachedCPUMicros, r.CredentialsCachedPostgresMicros)
 		}
 	}
 	fmt.Printf("get_by_id (median of the rounds): %.2fx pgbench, %.2fx plain net/http, %.2fx plain net/http with pgx (which is %.2fx pgbench)\n",
