@@ -145,7 +145,7 @@ func (s *Server) DeleteConnection(ctx context.Context, req gen.DeleteConnectionR
 		return nil, err
 	}
 	// The event is recorded by the archive's transaction, when it archives.
-	c, err := s.store.ArchiveConnection(ctx, before.OrgID, before.ID,
+	c, err := s.store.ArchiveConnection(ctx, before,
 		*event(ctx, connvault.ActionArchived, before.ID, map[string]any{"from": before.Status}))
 	if err != nil {
 		return nil, err

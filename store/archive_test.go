@@ -26,7 +26,7 @@ func TestArchiveRacingArchiveAnswersTheArchivedRow(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				got, err := st.ArchiveConnection(ctx, tn.OrgID, c.ID)
+				got, err := st.ArchiveConnection(ctx, c)
 				if err == nil && got.Status != connvault.StatusArchived {
 					err = fmt.Errorf("answered %s", got.Status)
 				}

@@ -248,20 +248,18 @@ func auditWith(p *sqlcdb.UpdateConnectionParams, c *connvault.Connection, events
 // client gets a 409 and may retry.
 var ErrStale = connvault.Errorf(connvault.ESTATE, "the connection was changed by another request; retry")
 
-// ArchiveConnection moves a connection to ARCHIVED and drops its secrets,
-// recording events in the same transaction. Archiving an archived
-// connection (found by id) returns it unchanged and records nothing.
-func (s *Store) ArchiveConnection(ctx context.Context, orgID, identifier string, events ...NewEvent) (*connvault.Connection, error) {
-	c, err := s.GetConnection(ctx, orgID, identifier)
-	if err != nil {
-		return nil, err
-	}
+// ArchiveConnection moves c, as the caller read it, to ARCHIVED and drops
+// its secrets, recording events in the same transaction. An archived
+// connection is returned unchanged and records nothing, also when another
+// request archived it since c was read.
+func (s *Store) ArchiveConnection(ctx context.Context, c *connvault.Connection, events ...NewEvent) (*connvault.Connection, error) {
 	h, already := c.Health.Archive(time.Now().UTC())
 	if already {
 		return c, nil
 	}
+	orgID := c.OrgID
 	var row *sqlcdb.Connection
-	err = s.inTx(ctx, func(q *sqlcdb.Queries) error {
+	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		var err error
 		row, err = q.ArchiveConnection(ctx, sqlcdb.ArchiveConnectionParams{
 			InternalID: orgID, ConnectionID: c.ID,
