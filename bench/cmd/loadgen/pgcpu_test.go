@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/connvault/connvault/store"
+	"github.com/jackc/pgx/v5"
 )
 
 // The local test cluster is found from one of a pool's backends, and the
@@ -45,5 +50,51 @@ func TestProcStatOfThisProcess(t *testing.T) {
 	}
 	if comm, ppid := procStat(-1); comm != "" || ppid != 0 {
 		t.Fatalf("procStat of no process = %q, %d", comm, ppid)
+	}
+}
+
+// A backend's work still counts once the backend has ended: an autovacuum
+// worker or a closed connection that ends during a measurement must not
+// take its time out of it.
+func TestPostgresCPUOfAnEndedBackend(t *testing.T) {
+	dbURL := os.Getenv("CONNVAULT_TEST_DATABASE_URL")
+	if dbURL == "" || os.Getenv("CONNVAULT_PG_LOG") == "" {
+		t.Skip("not the project-local Postgres (make test sets CONNVAULT_PG_LOG for it)")
+	}
+	ctx := context.Background()
+	pool, err := store.Open(ctx, dbURL, store.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	pg := findPostgres(ctx, pool)
+	if pg.postmaster == 0 {
+		t.Fatal("the local cluster's postmaster was not found")
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backend int
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		t.Fatal(err)
+	}
+	before := pg.ticks()
+	if _, err := conn.Exec(ctx, "SELECT count(*) FROM generate_series(1, 3000000)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", backend)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backend %d still there 5 s after its connection closed", backend)
+		}
+	}
+	if after := pg.ticks(); after-before < 2 {
+		t.Fatalf("the cluster's CPU time moved %d ticks over an ended backend's query that computed for tens of ms", after-before)
 	}
 }
