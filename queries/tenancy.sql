@@ -24,10 +24,12 @@ WHERE key_hash = $1 AND revoked_at IS NULL
 RETURNING internal_id, key_id;
 
 -- name: RevokeAPIKeyByID :one
--- Revoking a revoked key answers it unchanged.
+-- Revoking a revoked key answers it unchanged; revoked_now says whether
+-- this statement revoked it (now() is the transaction's start, which a
+-- revocation committed before cannot carry).
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE internal_id = @internal_id AND key_id = @key_id
-RETURNING *;
+RETURNING sqlc.embed(api_keys), (revoked_at = now())::boolean AS revoked_now;
 
 -- name: ListAPIKeys :many
 SELECT * FROM api_keys WHERE internal_id = @internal_id ORDER BY created_at DESC, key_id DESC;

@@ -78,6 +78,13 @@ func TestNoChangeWithoutItsAuditEvent(t *testing.T) {
 	if r := h.Call(t, "DELETE", path, nil); r.Status != 200 || model(t, r).Status != client.ConnectionStatusARCHIVED {
 		t.Errorf("archive once events can be written: %d %s", r.Status, r.Body)
 	}
+	// Repeating a revoke or an archive changes nothing, so it records nothing.
+	if r := h.Call(t, "DELETE", "/v1/organizations/api-keys/"+keyID, nil); r.Status != 200 {
+		t.Errorf("revoking a revoked key: %d %s", r.Status, r.Body)
+	}
+	if r := h.Call(t, "DELETE", path, nil); r.Status != 200 || model(t, r).Status != client.ConnectionStatusARCHIVED {
+		t.Errorf("archiving an archived connection: %d %s", r.Status, r.Body)
+	}
 	events := string(h.Call(t, "GET", "/v1/organizations/events?limit=100", nil).Body)
 	for action, want := range map[string]int{"connection.created": 1, "connection.updated": 1, "credentials.issued": 1,
 		"connection.archived": 1, "api_key.created": 1, "api_key.revoked": 1, "usage.reported": 1, "connection.tested": 0} {

@@ -127,13 +127,16 @@ func (s *Store) RevokeAPIKey(ctx context.Context, raw string, revoked *NewEvent)
 
 // RevokeAPIKeyByID revokes one of the organization's keys by id, recording
 // events in the same transaction; revoking a revoked key answers it
-// unchanged.
+// unchanged and records nothing, as nothing changed.
 func (s *Store) RevokeAPIKeyByID(ctx context.Context, orgID, keyID string, events ...NewEvent) (*connvault.APIKey, error) {
 	var row *sqlcdb.ApiKey
 	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
-		var err error
-		if row, err = q.RevokeAPIKeyByID(ctx, sqlcdb.RevokeAPIKeyByIDParams{InternalID: orgID, KeyID: keyID}); err != nil {
+		revoked, err := q.RevokeAPIKeyByID(ctx, sqlcdb.RevokeAPIKeyByIDParams{InternalID: orgID, KeyID: keyID})
+		if err != nil {
 			return err
+		}
+		if row = &revoked.ApiKey; !revoked.RevokedNow {
+			return nil
 		}
 		return insertEvents(ctx, q, events)
 	})

@@ -167,7 +167,7 @@ func (q *Queries) RevokeAPIKey(ctx context.Context, keyHash []byte) (*RevokeAPIK
 const RevokeAPIKeyByID = `-- name: RevokeAPIKeyByID :one
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE internal_id = $1 AND key_id = $2
-RETURNING key_hash, key_prefix, internal_id, user_id, created_at, revoked_at, key_id, name, scopes, last_used_at
+RETURNING api_keys.key_hash, api_keys.key_prefix, api_keys.internal_id, api_keys.user_id, api_keys.created_at, api_keys.revoked_at, api_keys.key_id, api_keys.name, api_keys.scopes, api_keys.last_used_at, (revoked_at = now())::boolean AS revoked_now
 `
 
 type RevokeAPIKeyByIDParams struct {
@@ -175,21 +175,29 @@ type RevokeAPIKeyByIDParams struct {
 	KeyID      string
 }
 
-// Revoking a revoked key answers it unchanged.
-func (q *Queries) RevokeAPIKeyByID(ctx context.Context, arg RevokeAPIKeyByIDParams) (*ApiKey, error) {
+type RevokeAPIKeyByIDRow struct {
+	ApiKey     ApiKey
+	RevokedNow bool
+}
+
+// Revoking a revoked key answers it unchanged; revoked_now says whether
+// this statement revoked it (now() is the transaction's start, which a
+// revocation committed before cannot carry).
+func (q *Queries) RevokeAPIKeyByID(ctx context.Context, arg RevokeAPIKeyByIDParams) (*RevokeAPIKeyByIDRow, error) {
 	row := q.db.QueryRow(ctx, RevokeAPIKeyByID, arg.InternalID, arg.KeyID)
-	var i ApiKey
+	var i RevokeAPIKeyByIDRow
 	err := row.Scan(
-		&i.KeyHash,
-		&i.KeyPrefix,
-		&i.InternalID,
-		&i.UserID,
-		&i.CreatedAt,
-		&i.RevokedAt,
-		&i.KeyID,
-		&i.Name,
-		&i.Scopes,
-		&i.LastUsedAt,
+		&i.ApiKey.KeyHash,
+		&i.ApiKey.KeyPrefix,
+		&i.ApiKey.InternalID,
+		&i.ApiKey.UserID,
+		&i.ApiKey.CreatedAt,
+		&i.ApiKey.RevokedAt,
+		&i.ApiKey.KeyID,
+		&i.ApiKey.Name,
+		&i.ApiKey.Scopes,
+		&i.ApiKey.LastUsedAt,
+		&i.RevokedNow,
 	)
 	return &i, err
 }
