@@ -6,11 +6,23 @@ FROM issued_credentials
 WHERE internal_id = @internal_id AND connection_id = @connection_id AND secret_key_id = @secret_key_id
   AND expires_at - LEAST(make_interval(secs => @margin_seconds::double precision), (expires_at - issued_at) / 2) > now();
 
--- name: SaveIssuedCredentials :exec
+-- name: SaveIssuedCredentials :execrows
+-- Caches a token issued from the connection's config at @version, while
+-- the connection is still at it: new credentials that committed while the
+-- provider was issuing (their statement drops the cached token, of which
+-- there was none yet) leave no token issued from the old ones behind.
+-- FOR SHARE waits for a change being written and then sees its version.
+-- Left open: a change whose statement starts while this one holds the
+-- lock does not see the token it caches (its snapshot is older), so a
+-- token can outlive a change that lands within this statement's
+-- milliseconds, until it expires.
 INSERT INTO issued_credentials (internal_id, connection_id, ciphertext, secret_key_id, issued_at, expires_at)
-VALUES (@internal_id, @connection_id,
-        pgp_sym_encrypt(@credentials_json::text, @encryption_key::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1'),
-        @secret_key_id, @issued_at, @expires_at)
+SELECT c.internal_id, c.connection_id,
+       pgp_sym_encrypt(@credentials_json::text, @encryption_key::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1'),
+       @secret_key_id, @issued_at, @expires_at
+FROM connections c
+WHERE c.internal_id = @internal_id AND c.connection_id = @connection_id AND c.version = @version
+FOR SHARE
 ON CONFLICT (internal_id, connection_id) DO UPDATE
     SET ciphertext = EXCLUDED.ciphertext, secret_key_id = EXCLUDED.secret_key_id,
         issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at;

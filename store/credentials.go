@@ -119,9 +119,12 @@ func (s *Store) IssueLookup(ctx context.Context, orgID, identifier string, expec
 	return m, nil
 }
 
-// SaveIssued caches issued credentials and, when the provider rotated a
-// secret while issuing, stores the new secrets first, in the same
-// transaction: a new refresh token is never lost.
+// SaveIssued caches credentials issued from c and, when the provider
+// rotated a secret while issuing, stores the new secrets first, in the
+// same transaction: a new refresh token is never lost. Without a rotation
+// the token is cached only while the connection is still at c's version:
+// one issued from credentials replaced meanwhile is handed to its caller
+// but not to the next.
 func (s *Store) SaveIssued(ctx context.Context, c *connvault.Connection, cached CachedCredentials, rotated *connvault.SealedConfig) (*connvault.Connection, error) {
 	out := c
 	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
@@ -131,10 +134,11 @@ func (s *Store) SaveIssued(ctx context.Context, c *connvault.Connection, cached 
 				return err
 			}
 		}
-		return mapError(q.SaveIssuedCredentials(ctx, sqlcdb.SaveIssuedCredentialsParams{
-			InternalID: c.OrgID, ConnectionID: c.ID, CredentialsJson: string(cached.Credentials),
+		_, err := q.SaveIssuedCredentials(ctx, sqlcdb.SaveIssuedCredentialsParams{
+			InternalID: c.OrgID, ConnectionID: c.ID, Version: out.Version, CredentialsJson: string(cached.Credentials),
 			EncryptionKey: s.currentPassphrase(), SecretKeyID: s.keys.CurrentID, IssuedAt: cached.IssuedAt, ExpiresAt: cached.ExpiresAt,
-		}), "issued credentials")
+		})
+		return mapError(err, "issued credentials")
 	})
 	return out, err
 }

@@ -154,3 +154,43 @@ CREATE TRIGGER refuse_update_atomic_event BEFORE INSERT ON events FOR EACH ROW E
 		t.Fatal("events of two actors were accepted")
 	}
 }
+
+// A token the provider issued from credentials that a change replaced
+// while it was issuing is handed to its caller but not cached: the change
+// dropped the cached token before this one was saved, and the next issue
+// must not be given a token of the old credentials.
+func TestTokenIssuedFromReplacedCredentialsIsNotCached(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	c := createS3(t, st, tn, "issued-then-replaced", "replaced-secret-1")
+
+	// The issue started from c; new credentials commit meanwhile.
+	sealed, err := st.Sealed(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed.Secrets = connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": "replaced-secret-2"}})
+	changed, err := st.UpdateConnection(ctx, c, &store.ConfigChange{Config: sealed}, store.NewEvent{OrgID: tn.OrgID,
+		Action: connvault.ActionUpdated, ConnectionID: c.ID, ActorUserID: tn.UserID, RequestID: "req_replace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	token := store.CachedCredentials{Credentials: json.RawMessage(`{"access_token": "from-the-old-secret"}`), IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, err := st.SaveIssued(ctx, c, token, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cached, err := st.CachedCredentials(ctx, changed); err != nil || cached != nil {
+		t.Fatalf("a token issued from replaced credentials was cached: %+v, %v", cached, err)
+	}
+
+	// One issued from the connection as it is now is.
+	token.Credentials = json.RawMessage(`{"access_token": "from-the-new-secret"}`)
+	if _, err := st.SaveIssued(ctx, changed, token, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cached, err := st.CachedCredentials(ctx, changed); err != nil || cached == nil || string(cached.Credentials) != string(token.Credentials) {
+		t.Fatalf("a token issued from the current credentials: %+v, %v", cached, err)
+	}
+}

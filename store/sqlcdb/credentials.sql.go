@@ -336,37 +336,54 @@ func (q *Queries) ReplaceSecrets(ctx context.Context, arg ReplaceSecretsParams) 
 	return &i, err
 }
 
-const SaveIssuedCredentials = `-- name: SaveIssuedCredentials :exec
+const SaveIssuedCredentials = `-- name: SaveIssuedCredentials :execrows
 INSERT INTO issued_credentials (internal_id, connection_id, ciphertext, secret_key_id, issued_at, expires_at)
-VALUES ($1, $2,
-        pgp_sym_encrypt($3::text, $4::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1'),
-        $5, $6, $7)
+SELECT c.internal_id, c.connection_id,
+       pgp_sym_encrypt($1::text, $2::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1'),
+       $3, $4, $5
+FROM connections c
+WHERE c.internal_id = $6 AND c.connection_id = $7 AND c.version = $8
+FOR SHARE
 ON CONFLICT (internal_id, connection_id) DO UPDATE
     SET ciphertext = EXCLUDED.ciphertext, secret_key_id = EXCLUDED.secret_key_id,
         issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at
 `
 
 type SaveIssuedCredentialsParams struct {
-	InternalID      string
-	ConnectionID    string
 	CredentialsJson string
 	EncryptionKey   string
 	SecretKeyID     string
 	IssuedAt        time.Time
 	ExpiresAt       time.Time
+	InternalID      string
+	ConnectionID    string
+	Version         int64
 }
 
-func (q *Queries) SaveIssuedCredentials(ctx context.Context, arg SaveIssuedCredentialsParams) error {
-	_, err := q.db.Exec(ctx, SaveIssuedCredentials,
-		arg.InternalID,
-		arg.ConnectionID,
+// Caches a token issued from the connection's config at @version, while
+// the connection is still at it: new credentials that committed while the
+// provider was issuing (their statement drops the cached token, of which
+// there was none yet) leave no token issued from the old ones behind.
+// FOR SHARE waits for a change being written and then sees its version.
+// Left open: a change whose statement starts while this one holds the
+// lock does not see the token it caches (its snapshot is older), so a
+// token can outlive a change that lands within this statement's
+// milliseconds, until it expires.
+func (q *Queries) SaveIssuedCredentials(ctx context.Context, arg SaveIssuedCredentialsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, SaveIssuedCredentials,
 		arg.CredentialsJson,
 		arg.EncryptionKey,
 		arg.SecretKeyID,
 		arg.IssuedAt,
 		arg.ExpiresAt,
+		arg.InternalID,
+		arg.ConnectionID,
+		arg.Version,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const TryIssueLock = `-- name: TryIssueLock :one
