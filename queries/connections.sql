@@ -164,6 +164,13 @@ UPDATE connections SET
 WHERE internal_id = @internal_id AND connection_id = @connection_id
 RETURNING *;
 
+-- name: LockConnectionStatus :one
+-- The connection's status, its row locked until the transaction ends: a
+-- change that moved it since the caller read it is waited for and seen.
+SELECT status FROM connections
+WHERE internal_id = @internal_id AND connection_id = @connection_id
+FOR UPDATE;
+
 -- name: ArchiveConnection :one
 -- The health (ARCHIVED) comes from the lifecycle rule; the secrets go.
 UPDATE connections SET

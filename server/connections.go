@@ -144,9 +144,9 @@ func (s *Server) DeleteConnection(ctx context.Context, req gen.DeleteConnectionR
 	if err != nil {
 		return nil, err
 	}
-	// The event is recorded by the archive's transaction, when it archives.
-	c, err := s.store.ArchiveConnection(ctx, before,
-		*event(ctx, connvault.ActionArchived, before.ID, map[string]any{"from": before.Status}))
+	// The event is recorded by the archive's transaction, when it archives,
+	// with the status it archived from.
+	c, err := s.store.ArchiveConnection(ctx, before, event(ctx, connvault.ActionArchived, before.ID, nil))
 	if err != nil {
 		return nil, err
 	}

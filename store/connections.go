@@ -248,11 +248,13 @@ func auditWith(p *sqlcdb.UpdateConnectionParams, c *connvault.Connection, events
 // client gets a 409 and may retry.
 var ErrStale = connvault.Errorf(connvault.ESTATE, "the connection was changed by another request; retry")
 
-// ArchiveConnection moves c, as the caller read it, to ARCHIVED and drops
-// its secrets, recording events in the same transaction. An archived
-// connection is returned unchanged and records nothing, also when another
-// request archived it since c was read.
-func (s *Store) ArchiveConnection(ctx context.Context, c *connvault.Connection, events ...NewEvent) (*connvault.Connection, error) {
+// ArchiveConnection moves c to ARCHIVED and drops its secrets, recording
+// archived, if given, in the same transaction with the status it was
+// archived from (details "from"): read under the row's lock, so a change
+// that moved the connection since c was read is in the trail before it. An
+// archived connection is returned unchanged and records nothing, also when
+// another request archived it since c was read.
+func (s *Store) ArchiveConnection(ctx context.Context, c *connvault.Connection, archived *NewEvent) (*connvault.Connection, error) {
 	h, already := c.Health.Archive(time.Now().UTC())
 	if already {
 		return c, nil
@@ -260,7 +262,10 @@ func (s *Store) ArchiveConnection(ctx context.Context, c *connvault.Connection, 
 	orgID := c.OrgID
 	var row *sqlcdb.Connection
 	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
-		var err error
+		from, err := q.LockConnectionStatus(ctx, sqlcdb.LockConnectionStatusParams{InternalID: orgID, ConnectionID: c.ID})
+		if err != nil {
+			return err
+		}
 		row, err = q.ArchiveConnection(ctx, sqlcdb.ArchiveConnectionParams{
 			InternalID: orgID, ConnectionID: c.ID,
 			Status: string(h.Status), StatusReason: h.StatusReason, StatusChangedAt: h.StatusChangedAt,
@@ -274,7 +279,10 @@ func (s *Store) ArchiveConnection(ctx context.Context, c *connvault.Connection, 
 		if err := q.ReleaseLease(ctx, sqlcdb.ReleaseLeaseParams{InternalID: orgID, ConnectionID: c.ID}); err != nil {
 			return err
 		}
-		return insertEvents(ctx, q, events)
+		if archived == nil {
+			return nil
+		}
+		return insertEvents(ctx, q, []NewEvent{archived.with(map[string]any{"from": from})})
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Archived concurrently: answer with what is stored now.

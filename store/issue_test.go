@@ -164,7 +164,7 @@ func TestIssueLookupRecordsACacheHit(t *testing.T) {
 	}
 
 	// An archived connection's token is not handed out: nothing recorded.
-	if _, err := st.ArchiveConnection(ctx, c); err != nil {
+	if _, err := st.ArchiveConnection(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	if m, err := st.IssueLookup(ctx, tn.OrgID, c.ID, hit); err != nil || m.Recorded || len(recorded()) != 4 {
@@ -212,7 +212,7 @@ func TestIssueLookupRecordsAnExpectedStaticIssue(t *testing.T) {
 		t.Fatalf("secrets under the previous key: %+v, %v, %d events", m, err, count())
 	}
 	// Nor for a connection that is not ACTIVE.
-	if _, err := st.ArchiveConnection(ctx, c); err != nil {
+	if _, err := st.ArchiveConnection(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	archived, err := st.GetConnection(ctx, tn.OrgID, c.ID)

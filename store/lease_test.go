@@ -53,7 +53,7 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 		VALUES ($2, $3, $1, now() + interval '1 minute')`, owner, tn.OrgID, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ArchiveConnection(ctx, c); err != nil {
+	if _, err := st.ArchiveConnection(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.RecordCheck(ctx, tn.OrgID, c.ID, true, "", sched, owner, store.HealthAudit{}); !errors.Is(err, store.ErrLeaseLost) {

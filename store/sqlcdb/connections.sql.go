@@ -673,6 +673,26 @@ func (q *Queries) LockConnection(ctx context.Context, arg LockConnectionParams) 
 	return &i, err
 }
 
+const LockConnectionStatus = `-- name: LockConnectionStatus :one
+SELECT status FROM connections
+WHERE internal_id = $1 AND connection_id = $2
+FOR UPDATE
+`
+
+type LockConnectionStatusParams struct {
+	InternalID   string
+	ConnectionID string
+}
+
+// The connection's status, its row locked until the transaction ends: a
+// change that moved it since the caller read it is waited for and seen.
+func (q *Queries) LockConnectionStatus(ctx context.Context, arg LockConnectionStatusParams) (string, error) {
+	row := q.db.QueryRow(ctx, LockConnectionStatus, arg.InternalID, arg.ConnectionID)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
 const ReleaseLease = `-- name: ReleaseLease :exec
 DELETE FROM connection_leases WHERE internal_id = $1 AND connection_id = $2
 `
