@@ -11,25 +11,14 @@ import (
 
 	"github.com/connvault/connvault/store"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The local test cluster is found from one of a pool's backends, and the
 // work its backends do shows in its CPU time.
 func TestPostgresCPUOfTheLocalCluster(t *testing.T) {
-	dbURL := os.Getenv("CONNVAULT_TEST_DATABASE_URL")
-	if dbURL == "" || os.Getenv("CONNVAULT_PG_LOG") == "" {
-		t.Skip("not the project-local Postgres (make test sets CONNVAULT_PG_LOG for it)")
-	}
 	ctx := context.Background()
-	pool, err := store.Open(ctx, dbURL, store.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	pg := findPostgres(ctx, pool)
-	if pg.postmaster == 0 {
-		t.Fatal("the local cluster's postmaster was not found")
-	}
+	pool, pg, _ := localCluster(t)
 	if comm, _ := procStat(pg.postmaster); comm != "postgres" {
 		t.Fatalf("postmaster %d is %q", pg.postmaster, comm)
 	}
@@ -57,20 +46,8 @@ func TestProcStatOfThisProcess(t *testing.T) {
 // worker or a closed connection that ends during a measurement must not
 // take its time out of it.
 func TestPostgresCPUOfAnEndedBackend(t *testing.T) {
-	dbURL := os.Getenv("CONNVAULT_TEST_DATABASE_URL")
-	if dbURL == "" || os.Getenv("CONNVAULT_PG_LOG") == "" {
-		t.Skip("not the project-local Postgres (make test sets CONNVAULT_PG_LOG for it)")
-	}
 	ctx := context.Background()
-	pool, err := store.Open(ctx, dbURL, store.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	pg := findPostgres(ctx, pool)
-	if pg.postmaster == 0 {
-		t.Fatal("the local cluster's postmaster was not found")
-	}
+	_, pg, dbURL := localCluster(t)
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -97,4 +74,24 @@ func TestPostgresCPUOfAnEndedBackend(t *testing.T) {
 	if after := pg.ticks(); after-before < 2 {
 		t.Fatalf("the cluster's CPU time moved %d ticks over an ended backend's query that computed for tens of ms", after-before)
 	}
+}
+
+// localCluster is a pool on the project-local test cluster and its
+// postmaster (the test skips elsewhere), with the cluster's URL.
+func localCluster(t *testing.T) (*pgxpool.Pool, postgresProcs, string) {
+	t.Helper()
+	dbURL := os.Getenv("CONNVAULT_TEST_DATABASE_URL")
+	if dbURL == "" || os.Getenv("CONNVAULT_PG_LOG") == "" {
+		t.Skip("not the project-local Postgres (make test sets CONNVAULT_PG_LOG for it)")
+	}
+	pool, err := store.Open(context.Background(), dbURL, store.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	pg := findPostgres(context.Background(), pool)
+	if pg.postmaster == 0 {
+		t.Fatal("the local cluster's postmaster was not found")
+	}
+	return pool, pg, dbURL
 }
