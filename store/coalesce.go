@@ -61,8 +61,9 @@ type queuedStatement struct {
 	// deadline bounds the statement from its arrival, the wait for a
 	// batch included.
 	deadline time.Time
-	// read: the batch has read this statement's answer (leader only).
-	read bool
+	// read: the batch has read this statement's answer; rerun: it has run
+	// again alone since (leader only).
+	read, rerun bool
 }
 
 const (
@@ -166,13 +167,17 @@ func (c *coalescer) lead(batch []*queuedStatement) {
 
 // sendSafely is send that survives a panic (in pgx, or in a destination's
 // Scan): the statements not answered yet fail, and the leader goes on, as
-// a leader started by lead has no request around it to recover.
+// a leader started by lead has no request around it to recover. A read
+// the batch read keeps its answer. A write keeps its answer only if it ran
+// again alone since: a statement after the panic may have failed in
+// Postgres and rolled the batch back, so whether the batch committed is
+// unknown.
 func (c *coalescer) sendSafely(batch []*queuedStatement) {
 	defer func() {
 		if r := recover(); r != nil {
 			for _, q := range batch {
 				if q.state.Load() == taken {
-					if !q.read {
+					if !q.read || (q.writes && !q.rerun) {
 						q.err = errStatementPanicked
 					}
 					q.answer()
@@ -276,6 +281,7 @@ func (c *coalescer) send(batch []*queuedStatement) {
 			if q.writes || q.err != nil {
 				qctx, cancel := context.WithDeadline(context.Background(), q.deadline)
 				q.runAlone(qctx, c.pool)
+				q.rerun = true
 				cancel()
 			}
 		}

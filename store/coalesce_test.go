@@ -293,6 +293,44 @@ func TestAPanicInABatchFailsItsStatementsOnly(t *testing.T) {
 	}
 }
 
+// A write read back before a panic in its batch is not reported done: a
+// statement after the panic can still fail in Postgres and roll the batch
+// back, write included, so whether it committed is unknown to the caller.
+func TestAPanicInABatchLeavesNoWriteReportedDoneThatWasRolledBack(t *testing.T) {
+	ctx := context.Background()
+	pool := connvaulttest.Pool(t)
+	table := fmt.Sprintf("coalesce_panic_%d", time.Now().UnixNano())
+	if _, err := pool.Exec(ctx, "CREATE TABLE "+table+" (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP TABLE "+table) })
+	db := store.NewCoalescer(pool, 5*time.Second, 1)
+	slow := hold(db, 0.3)
+	var wg sync.WaitGroup
+	var wrote, exploded, failing error
+	wg.Go(func() { _, wrote = db.Exec(ctx, "INSERT INTO "+table+" VALUES (1)") })
+	time.Sleep(10 * time.Millisecond)
+	wg.Go(func() { exploded = db.QueryRow(ctx, `SELECT 1`).Scan(&panicky{}) })
+	time.Sleep(10 * time.Millisecond)
+	wg.Go(func() {
+		failing = db.QueryRow(ctx, `SELECT 1 / (SELECT count(*) FROM pg_class WHERE false)::int`).Scan(new(int))
+	})
+	wg.Wait()
+	if held := <-slow; held.err != nil {
+		t.Fatal(held.err)
+	}
+	if exploded == nil || failing == nil {
+		t.Fatalf("the panicking and the failing statement: %v, %v", exploded, failing)
+	}
+	var rows int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if wrote == nil && rows == 0 {
+		t.Fatal("a write the batch rolled back was reported done")
+	}
+}
+
 // A statement whose arguments cannot be encoded stops pgx from sending its
 // batch at all: it fails alone, the others are sent again on their own.
 func TestAnUnsendableStatementFailsAlone(t *testing.T) {
