@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -254,6 +255,56 @@ func TestBodyLimitsAndMediaTypesOnEveryBodyOperation(t *testing.T) {
 		}
 	}
 	wantFieldError(t, h.Call(t, "POST", connectionsPath+"/list", map[string]any{"status": "BROKEN"}), "body", "status")
+}
+
+// Media types are case-insensitive, and the input checks know it: text
+// Postgres cannot store is 422 under "Application/JSON" too (it reached
+// the database and answered 500). A body nesting deeper than anything the
+// spec describes is 400 at once, whatever its depth (a megabyte of "["
+// made the input check hold gigabytes).
+func TestJSONBodiesWhateverTheirMediaTypeCaseOrDepth(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("media type case"))
+	send := func(method, path, contentType, body string) connvaulttest.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, h.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+h.Tenant.APIKey)
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return connvaulttest.Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	}
+	operations := [][2]string{{"POST", connectionsPath}, {"POST", connectionsPath + "/list"}, {"PATCH", connPath(c.ConnectionId)},
+		{"POST", connPath(c.ConnectionId) + "/usage"}, {"POST", "/v1/organizations/api-keys"}}
+	for _, req := range operations {
+		for _, ct := range []string{"Application/JSON", "APPLICATION/JSON; charset=UTF-8"} {
+			wantFieldError(t, send(req[0], req[1], ct, `{"name":"x\u0000"}`), "body", "name")
+		}
+		for _, deep := range []string{strings.Repeat("[", 1<<20-1), strings.Repeat(`{"a":`, 200000)} {
+			start := time.Now()
+			r := send(req[0], req[1], "application/json", deep)
+			if e := wantError(t, r, 400, "BadRequestError"); !strings.Contains(e.Message, "64 levels deep") {
+				t.Errorf("%s %s: a deep body refused as %q", req[0], req[1], e.Message)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("%s %s: a deep body took %v to refuse", req[0], req[1], d)
+			}
+		}
+	}
+	if after := model(t, h.Call(t, "GET", connPath(c.ConnectionId), nil)); !after.UpdatedAt.Equal(c.UpdatedAt) {
+		t.Errorf("a refused PATCH changed the connection")
+	}
+	for _, req := range operations {
+		metadata := `{"metadata":` + strings.Repeat(`{"a":`, 10) + `1` + strings.Repeat("}", 10) + `}`
+		if r := send(req[0], req[1], "application/json", metadata); r.Status == 400 && strings.Contains(string(r.Body), "levels deep") {
+			t.Errorf("%s %s: ten levels of metadata refused as too deep: %s", req[0], req[1], r.Body)
+		}
+	}
 }
 
 // A revoked key stops working within the auth cache's TTL.

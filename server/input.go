@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,12 +64,24 @@ func checkBody(c echo.Context, next echo.HandlerFunc) error {
 	}
 	_ = req.Body.Close()
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	if strings.HasPrefix(req.Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
+	if isJSON(req.Header.Get(echo.HeaderContentType)) {
 		if err := checkJSONBody(body); err != nil {
 			return err
 		}
 	}
 	return next(c)
+}
+
+// isJSON reports whether a Content-Type names JSON as the validator reads
+// it: media types are case-insensitive ("Application/JSON" is validated
+// and served as JSON too, so it is checked as JSON here).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = strings.ToLower(strings.TrimSpace(contentType))
+		return strings.HasPrefix(mt, echo.MIMEApplicationJSON)
+	}
+	return mt == echo.MIMEApplicationJSON || strings.HasSuffix(mt, "+json")
 }
 
 // storable reports whether Postgres can store s as text.
@@ -95,7 +108,7 @@ func checkJSONBody(body []byte) error {
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err == nil {
-		err = walkValue(dec, tok, []string{"body"})
+		err = walkValue(dec, tok, []string{"body"}, 0)
 	}
 	if err != nil {
 		var refused *apiError
@@ -114,7 +127,15 @@ func checkJSONBody(body []byte) error {
 // errSyntax stops the walk at malformed JSON, for the validator to report.
 var errSyntax = errors.New("malformed JSON")
 
-func walkValue(dec *json.Decoder, tok json.Token, at []string) error {
+// maxJSONDepth bounds how deeply a body may nest arrays and objects. The
+// deepest the spec describes is a few levels (metadata is free-form, but
+// a tag map). The walk keeps each level's location, so its memory grows
+// with the square of the depth: up to the decoder's own limit of 10,000
+// levels, a body of "[" held ~800 MB for one request, and was then
+// answered as invalid JSON.
+const maxJSONDepth = 64
+
+func walkValue(dec *json.Decoder, tok json.Token, at []string, depth int) error {
 	switch v := tok.(type) {
 	case string:
 		if strings.IndexByte(v, 0) >= 0 {
@@ -125,6 +146,10 @@ func walkValue(dec *json.Decoder, tok json.Token, at []string) error {
 			return invalidInput(at, "number is out of range")
 		}
 	case json.Delim:
+		if depth >= maxJSONDepth {
+			return &apiError{Status: http.StatusBadRequest, Type: gen.ErrorBodyTypeBadRequestError,
+				Message: "request body nests arrays and objects more than " + strconv.Itoa(maxJSONDepth) + " levels deep"}
+		}
 		switch v {
 		case '{':
 			for dec.More() {
@@ -141,7 +166,7 @@ func walkValue(dec *json.Decoder, tok json.Token, at []string) error {
 				if err != nil {
 					return errSyntax
 				}
-				if err := walkValue(dec, vt, here); err != nil {
+				if err := walkValue(dec, vt, here, depth+1); err != nil {
 					return err
 				}
 			}
@@ -154,7 +179,7 @@ func walkValue(dec *json.Decoder, tok json.Token, at []string) error {
 				if err != nil {
 					return errSyntax
 				}
-				if err := walkValue(dec, vt, append(at[:len(at):len(at)], strconv.Itoa(i))); err != nil {
+				if err := walkValue(dec, vt, append(at[:len(at):len(at)], strconv.Itoa(i)), depth+1); err != nil {
 					return err
 				}
 			}
