@@ -29,7 +29,7 @@ func (s *Server) authenticate(applies func(echo.Context) bool) echo.MiddlewareFu
 			if !ok {
 				return s.unauthorized(c)
 			}
-			p, ok, hash := s.auth.get(raw)
+			p, ok, key := s.auth.get(raw)
 			if !ok {
 				var err error
 				if p, err = s.store.Authenticate(c.Request().Context(), raw); err != nil {
@@ -38,9 +38,9 @@ func (s *Server) authenticate(applies func(echo.Context) bool) echo.MiddlewareFu
 					}
 					return err
 				}
-				s.auth.put(hash, p)
+				s.auth.put(key, p)
 			}
-			if ok, wait := s.limiter.allow(hash); !ok {
+			if ok, wait := s.limiter.allow(key.hash); !ok {
 				return tooManyRequests(wait)
 			}
 			ctx := context.WithValue(c.Request().Context(), principalKey{}, p)

@@ -52,7 +52,9 @@ type Config struct {
 	// UnauthenticatedRateLimit is the sustained rate of requests without a
 	// valid API key each client address may make (0: unlimited), with a
 	// burst of UnauthenticatedBurst (default twice the rate). It bounds
-	// key guessing and the database lookups it costs.
+	// key guessing. A key is looked up before the address's bucket is
+	// consulted, so that a valid key is not held back by its address's
+	// failures: each refused guess still costs one indexed lookup.
 	UnauthenticatedRateLimit float64
 	UnauthenticatedBurst     int
 	// OnResponseViolation, when set, receives every answer that does not
