@@ -166,7 +166,14 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 	if res.Rotated != nil {
 		// The check spent the stored refresh token: keep the new one, even
 		// while shutting down.
-		if _, err := c.store.StoreRotated(context.WithoutCancel(ctx), conn, providers.Seal(p, res.Rotated)); err != nil {
+		_, err := c.store.StoreRotated(context.WithoutCancel(ctx), conn, providers.Seal(p, res.Rotated))
+		if errors.Is(err, store.ErrSecretsChangedMeanwhile) {
+			// The outcome is of credentials replaced meanwhile: not theirs
+			// to record. The row is checked again once the lease runs out.
+			log.Info("credentials changed during the check; its outcome is dropped")
+			return aborted
+		}
+		if err != nil {
 			log.Error("rotated secrets not stored", "error", err.Error())
 		}
 	}

@@ -28,8 +28,12 @@ ON CONFLICT (internal_id, connection_id) DO UPDATE
         issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at;
 
 -- name: ReplaceSecrets :one
--- A provider rotated a secret while issuing (a new refresh token): store it
--- whatever else changed meanwhile, the old one no longer works.
+-- A provider rotated a secret while issuing or checking (a new refresh
+-- token): store it, whatever else changed meanwhile, while the secrets
+-- stored are still those it was issued from (@read_secret_fields, their
+-- fingerprints as read before asking the provider) and the connection is
+-- not archived. New credentials saved meanwhile win: the token belongs to
+-- the ones they replaced. No row: nothing was stored.
 WITH updated AS (
     UPDATE connections SET
         secret_key_id = @secret_key_id,
@@ -37,6 +41,7 @@ WITH updated AS (
         updated_at = now(),
         version = version + 1
     WHERE connections.internal_id = @internal_id AND connections.connection_id = @connection_id
+      AND connections.status <> 'ARCHIVED' AND connections.secret_fields = @read_secret_fields::jsonb
     RETURNING *
 ), sealed AS (
     INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)

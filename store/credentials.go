@@ -217,9 +217,11 @@ func (s *Store) tryAdvisoryLock(ctx context.Context, key string) (*Store, func()
 	}, nil
 }
 
-// StoreRotated stores the secrets a provider replaced during a check (a
-// new refresh token), whatever else changed meanwhile: the old ones no
-// longer work.
+// StoreRotated stores the secrets a provider replaced during a check of c
+// (a new refresh token), whatever else changed meanwhile, as the old ones
+// no longer work; unless c's credentials were replaced, or c archived,
+// since c was read: then ErrSecretsChangedMeanwhile, and the replacement
+// stands.
 func (s *Store) StoreRotated(ctx context.Context, c *connvault.Connection, rotated connvault.SealedConfig) (*connvault.Connection, error) {
 	return s.replaceSecrets(ctx, s.q, c, rotated)
 }
@@ -238,10 +240,19 @@ func (s *Store) replaceSecrets(ctx context.Context, q *sqlcdb.Queries, c *connva
 	}
 	row, err := q.ReplaceSecrets(ctx, sqlcdb.ReplaceSecretsParams{
 		SecretKeyID: keyID, SecretFields: fields, InternalID: c.OrgID, ConnectionID: c.ID,
-		SecretsJson: *secretsJSON, EncryptionKey: s.currentPassphrase(),
+		SecretsJson: *secretsJSON, EncryptionKey: s.currentPassphrase(), ReadSecretFields: orEmptyArray(c.SecretFields),
 	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrSecretsChangedMeanwhile
+	}
 	if err != nil {
 		return nil, mapError(err, "connection")
 	}
 	return fromRow((*sqlcdb.Connection)(row))
 }
+
+// ErrSecretsChangedMeanwhile reports a rotated secret not stored: the
+// connection's credentials were replaced, or it was archived, while the
+// provider was asked. The replacement stands.
+var ErrSecretsChangedMeanwhile = connvault.Errorf(connvault.ESTATE,
+	"the connection's credentials were changed (or it was archived) while the provider was asked; retry")

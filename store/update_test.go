@@ -194,3 +194,82 @@ func TestTokenIssuedFromReplacedCredentialsIsNotCached(t *testing.T) {
 		t.Fatalf("a token issued from the current credentials: %+v, %v", cached, err)
 	}
 }
+
+// A secret a provider rotated while it was asked (a new refresh token) is
+// stored over the secrets it was issued from, whatever else changed
+// meanwhile; not over credentials a PATCH saved meanwhile (the token
+// belongs to the ones they replaced), and not into an archived connection.
+func TestRotatedSecretsDoNotOverwriteCredentialsSavedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	secretOf := func(c *connvault.Connection) string {
+		t.Helper()
+		s, err := st.Secrets(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(s.Plain())
+		return string(raw)
+	}
+	rotated := func(c *connvault.Connection, secret string) connvault.SealedConfig {
+		t.Helper()
+		sealed, err := st.Sealed(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed.Secrets = connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": secret}})
+		return sealed
+	}
+	change := func(c *connvault.Connection, description string, cfg *store.ConfigChange) *connvault.Connection {
+		t.Helper()
+		next := *c
+		next.Description = &description
+		out, err := st.UpdateConnection(ctx, &next, cfg, store.NewEvent{OrgID: tn.OrgID, Action: connvault.ActionUpdated,
+			ConnectionID: c.ID, ActorUserID: tn.UserID, RequestID: "req_" + description})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	// Only the description changed meanwhile: the rotation is stored.
+	c := createS3(t, st, tn, "rotated meanwhile", "rotation-secret-1")
+	described := change(c, "described", nil)
+	if _, err := st.StoreRotated(ctx, c, rotated(c, "rotation-secret-2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := secretOf(described); !strings.Contains(got, "rotation-secret-2") {
+		t.Fatalf("a rotation after a description change: %s", got)
+	}
+
+	// New credentials saved meanwhile stand.
+	read, err := st.GetConnection(ctx, tn.OrgID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced := change(read, "replaced", &store.ConfigChange{Config: rotated(read, "saved-by-the-user")})
+	if _, err := st.StoreRotated(ctx, read, rotated(read, "rotation-secret-3")); !errors.Is(err, store.ErrSecretsChangedMeanwhile) {
+		t.Fatalf("a rotation of replaced credentials: %v", err)
+	}
+	if got := secretOf(replaced); !strings.Contains(got, "saved-by-the-user") {
+		t.Fatalf("the user's credentials were overwritten: %s", got)
+	}
+
+	// An archived connection gets no secrets back.
+	now, err := st.GetConnection(ctx, tn.OrgID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := rotated(now, "rotation-secret-4")
+	if _, err := st.ArchiveConnection(ctx, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.StoreRotated(ctx, now, late); !errors.Is(err, store.ErrSecretsChangedMeanwhile) {
+		t.Fatalf("a rotation into an archived connection: %v", err)
+	}
+	var rows int
+	if err := connvaulttest.Pool(t).QueryRow(ctx, `SELECT count(*) FROM connection_secrets WHERE connection_id = $1`, c.ID).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("an archived connection's secrets: %d rows, %v", rows, err)
+	}
+}

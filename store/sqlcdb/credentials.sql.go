@@ -252,11 +252,12 @@ WITH updated AS (
         updated_at = now(),
         version = version + 1
     WHERE connections.internal_id = $3 AND connections.connection_id = $4
+      AND connections.status <> 'ARCHIVED' AND connections.secret_fields = $5::jsonb
     RETURNING internal_id, connection_id, name, description, provider_type, provider_config, secret_key_id, secret_fields, status, is_active, status_reason, status_changed_at, last_used_at, last_checked_at, last_error, consecutive_failures, next_check_at, metadata, created_by_user_id, created_at, updated_at, version
 ), sealed AS (
     INSERT INTO connection_secrets (internal_id, connection_id, ciphertext)
     SELECT u.internal_id, u.connection_id,
-           pgp_sym_encrypt($5::text, $6::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1')
+           pgp_sym_encrypt($6::text, $7::text, 'cipher-algo=aes256, compress-algo=0, s2k-mode=1')
     FROM updated u
     ON CONFLICT (internal_id, connection_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext
 )
@@ -264,12 +265,13 @@ SELECT internal_id, connection_id, name, description, provider_type, provider_co
 `
 
 type ReplaceSecretsParams struct {
-	SecretKeyID   *string
-	SecretFields  []byte
-	InternalID    string
-	ConnectionID  string
-	SecretsJson   string
-	EncryptionKey string
+	SecretKeyID      *string
+	SecretFields     []byte
+	InternalID       string
+	ConnectionID     string
+	ReadSecretFields []byte
+	SecretsJson      string
+	EncryptionKey    string
 }
 
 type ReplaceSecretsRow struct {
@@ -297,14 +299,19 @@ type ReplaceSecretsRow struct {
 	Version             int64
 }
 
-// A provider rotated a secret while issuing (a new refresh token): store it
-// whatever else changed meanwhile, the old one no longer works.
+// A provider rotated a secret while issuing or checking (a new refresh
+// token): store it, whatever else changed meanwhile, while the secrets
+// stored are still those it was issued from (@read_secret_fields, their
+// fingerprints as read before asking the provider) and the connection is
+// not archived. New credentials saved meanwhile win: the token belongs to
+// the ones they replaced. No row: nothing was stored.
 func (q *Queries) ReplaceSecrets(ctx context.Context, arg ReplaceSecretsParams) (*ReplaceSecretsRow, error) {
 	row := q.db.QueryRow(ctx, ReplaceSecrets,
 		arg.SecretKeyID,
 		arg.SecretFields,
 		arg.InternalID,
 		arg.ConnectionID,
+		arg.ReadSecretFields,
 		arg.SecretsJson,
 		arg.EncryptionKey,
 	)
