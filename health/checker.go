@@ -166,7 +166,10 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 	if res.Rotated != nil {
 		// The check spent the stored refresh token: keep the new one, even
 		// while shutting down.
-		_, err := c.store.StoreRotated(context.WithoutCancel(ctx), conn, providers.Seal(p, res.Rotated))
+		rotated, err := c.store.StoreRotated(context.WithoutCancel(ctx), conn, providers.Seal(p, res.Rotated))
+		if err == nil {
+			conn = rotated // what is stored now is what was checked
+		}
 		if errors.Is(err, store.ErrSecretsChangedMeanwhile) {
 			// The outcome is of credentials replaced meanwhile: not theirs
 			// to record. The row is checked again once the lease runs out.
@@ -185,12 +188,16 @@ func (c *Checker) check(ctx context.Context, conn *connvault.Connection) outcome
 	// The check and any status change it causes are recorded with it; the
 	// actor is connvault itself (no user, no key).
 	checked := store.NewEvent{OrgID: conn.OrgID, Action: connvault.ActionChecked, ConnectionID: conn.ID, Details: map[string]any{"success": res.Success}}
-	saved, err := c.store.RecordCheck(ctx, conn.OrgID, conn.ID, res.Success, res.Message, c.cfg.Schedule, c.cfg.Owner,
+	saved, err := c.store.RecordCheck(ctx, conn, res.Success, res.Message, c.cfg.Schedule, c.cfg.Owner,
 		store.HealthAudit{Events: []store.NewEvent{checked}})
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		log.Warn("lease lost: another checker owns this connection now")
 		return leaseLost
+	case errors.Is(err, store.ErrCheckedConfigChanged):
+		// Checked again once the lease runs out, as it is now.
+		log.Info("config changed during the check; its outcome is dropped")
+		return aborted
 	case err != nil:
 		log.Error("cannot record check", "error", err.Error())
 		return aborted

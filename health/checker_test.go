@@ -231,7 +231,7 @@ func TestConcurrentOutcomesAreNotLost(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			if _, err := st.RecordCheck(context.Background(), tn.OrgID, conns[0].ID, false, "down", connvault.DefaultSchedule, "", store.HealthAudit{}); err != nil {
+			if _, err := st.RecordCheck(context.Background(), conns[0], false, "down", connvault.DefaultSchedule, "", store.HealthAudit{}); err != nil {
 				t.Error(err)
 			}
 		})

@@ -178,7 +178,7 @@ func (s *Server) TestConnection(ctx context.Context, req gen.TestConnectionReque
 	}
 	// Record even when the client has gone: the outcome is real.
 	tested := event(ctx, connvault.ActionTested, c.ID, map[string]any{"success": out.Success, "timed_out": out.TimedOut})
-	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c.OrgID, c.ID, out.Success, out.Message, s.cfg.Schedule, "",
+	if _, err := s.store.RecordCheck(context.WithoutCancel(ctx), c, out.Success, out.Message, s.cfg.Schedule, "",
 		store.HealthAudit{Actor: actor(ctx), Events: []store.NewEvent{*tested}}); err != nil {
 		return nil, err
 	}

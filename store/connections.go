@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -298,21 +299,29 @@ func (s *Store) ArchiveConnection(ctx context.Context, c *connvault.Connection, 
 // to another checker, which will record its own outcome.
 var ErrLeaseLost = errors.New("health check lease lost to another checker")
 
-// RecordCheck applies a check outcome to the connection's health under a
-// row lock, so concurrent checks cannot lose an increment. message must be
-// scrubbed of secrets already. An archived connection is ESTATE. A
-// background check passes its leaseOwner and gets ErrLeaseLost if another
-// checker took the row over; a manual test passes "".
-func (s *Store) RecordCheck(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule, leaseOwner string, audit HealthAudit) (*connvault.Connection, error) {
-	return s.recordHealth(ctx, orgID, connID, leaseOwner, func(h connvault.Health, now time.Time) connvault.Health {
+// RecordCheck applies the outcome of a check of checked (the connection as
+// the check read it) to its health under a row lock, so concurrent checks
+// cannot lose an increment. message must be scrubbed of secrets already.
+// An archived connection is ESTATE. A background check passes its
+// leaseOwner and gets ErrLeaseLost if another checker took the row over; a
+// manual test passes "". A config or credentials changed since checked
+// was read are not what was checked: ErrCheckedConfigChanged, and nothing
+// is recorded.
+func (s *Store) RecordCheck(ctx context.Context, checked *connvault.Connection, ok bool, message string, sched connvault.Schedule, leaseOwner string, audit HealthAudit) (*connvault.Connection, error) {
+	return s.recordHealth(ctx, checked.OrgID, checked.ID, leaseOwner, checked, func(h connvault.Health, now time.Time) connvault.Health {
 		return h.AfterCheck(ok, message, now, sched)
 	}, audit)
 }
 
+// ErrCheckedConfigChanged reports a check outcome not recorded: the
+// connection's config or credentials changed while it was checked.
+var ErrCheckedConfigChanged = connvault.Errorf(connvault.ESTATE,
+	"the connection's config or credentials were changed while it was being checked; test it again")
+
 // RecordUsage applies what a sync worker reported (connvault.Health.AfterUse)
 // under the same row lock as a check outcome.
 func (s *Store) RecordUsage(ctx context.Context, orgID, connID string, ok bool, message string, sched connvault.Schedule, audit HealthAudit) (*connvault.Connection, error) {
-	return s.recordHealth(ctx, orgID, connID, "", func(h connvault.Health, now time.Time) connvault.Health {
+	return s.recordHealth(ctx, orgID, connID, "", nil, func(h connvault.Health, now time.Time) connvault.Health {
 		return h.AfterUse(ok, message, now, sched)
 	}, audit)
 }
@@ -341,7 +350,7 @@ func StatusChanged(actor NewEvent, before, after *connvault.Connection) *NewEven
 	return &e
 }
 
-func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner string, rule func(connvault.Health, time.Time) connvault.Health, audit HealthAudit) (*connvault.Connection, error) {
+func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner string, checked *connvault.Connection, rule func(connvault.Health, time.Time) connvault.Health, audit HealthAudit) (*connvault.Connection, error) {
 	var out *connvault.Connection
 	err := s.inTx(ctx, func(q *sqlcdb.Queries) error {
 		row, err := q.LockConnection(ctx, sqlcdb.LockConnectionParams{InternalID: orgID, ConnectionID: connID})
@@ -363,6 +372,9 @@ func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner stri
 		}
 		if err := c.Mutable(); err != nil {
 			return err
+		}
+		if checked != nil && (!bytes.Equal(c.Config, checked.Config) || !bytes.Equal(orEmptyArray(c.SecretFields), orEmptyArray(checked.SecretFields))) {
+			return ErrCheckedConfigChanged
 		}
 		h := rule(c.Health, time.Now().UTC())
 		saved, err := q.SaveConnectionHealth(ctx, sqlcdb.SaveConnectionHealthParams{

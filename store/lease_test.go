@@ -33,10 +33,10 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Minute}
-	if _, err := st.RecordCheck(ctx, tn.OrgID, c.ID, true, "", sched, "", store.HealthAudit{}); err != nil {
+	if _, err := st.RecordCheck(ctx, c, true, "", sched, "", store.HealthAudit{}); err != nil {
 		t.Fatalf("manual test outcome: %v", err)
 	}
-	_, err = st.RecordCheck(ctx, tn.OrgID, c.ID, false, "late background failure", sched, owner, store.HealthAudit{})
+	_, err = st.RecordCheck(ctx, c, false, "late background failure", sched, owner, store.HealthAudit{})
 	if !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("background outcome after the lease was released: %v, want ErrLeaseLost", err)
 	}
@@ -56,7 +56,7 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 	if _, err := st.ArchiveConnection(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RecordCheck(ctx, tn.OrgID, c.ID, true, "", sched, owner, store.HealthAudit{}); !errors.Is(err, store.ErrLeaseLost) {
+	if _, err := st.RecordCheck(ctx, c, true, "", sched, owner, store.HealthAudit{}); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("background outcome after archive: %v, want ErrLeaseLost", err)
 	}
 }

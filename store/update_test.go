@@ -273,3 +273,48 @@ func TestRotatedSecretsDoNotOverwriteCredentialsSavedMeanwhile(t *testing.T) {
 		t.Fatalf("an archived connection's secrets: %d rows, %v", rows, err)
 	}
 }
+
+// A check's outcome is recorded against the config and credentials it
+// checked: a PATCH that changed them while it ran leaves the outcome
+// unrecorded (the new ones are untested), while a usage report meanwhile,
+// which changes only health, does not.
+func TestCheckOutcomesOfAReplacedConfigAreNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Minute}
+	checked := createS3(t, st, tn, "checked meanwhile", "checked-secret-1")
+
+	if _, err := st.RecordUsage(ctx, tn.OrgID, checked.ID, true, "", sched, store.HealthAudit{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RecordCheck(ctx, checked, false, "refused", sched, "", store.HealthAudit{}); err != nil {
+		t.Fatalf("a check after a usage report: %v", err)
+	}
+
+	read, err := st.GetConnection(ctx, tn.OrgID, checked.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := st.Sealed(ctx, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed.Secrets = connvault.SecretsFrom(map[string]any{"credentials": map[string]any{"secret_access_key": "checked-secret-2"}})
+	replaced, err := st.UpdateConnection(ctx, read, &store.ConfigChange{Config: sealed}, store.NewEvent{OrgID: tn.OrgID,
+		Action: connvault.ActionUpdated, ConnectionID: read.ID, ActorUserID: tn.UserID, RequestID: "req_checked_meanwhile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RecordCheck(ctx, read, false, "refused again", sched, "", store.HealthAudit{}); !errors.Is(err, store.ErrCheckedConfigChanged) {
+		t.Fatalf("a check of replaced credentials: %v", err)
+	}
+	now, err := st.GetConnection(ctx, tn.OrgID, checked.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.ConsecutiveFailures != replaced.ConsecutiveFailures || now.Version != replaced.Version {
+		t.Fatalf("the outcome of replaced credentials was recorded: %d failures (want %d), version %d (want %d)",
+			now.ConsecutiveFailures, replaced.ConsecutiveFailures, now.Version, replaced.Version)
+	}
+}
