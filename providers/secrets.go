@@ -2,7 +2,9 @@ package providers
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -221,9 +223,15 @@ func SecretPaths(p *Provider, secrets Config) []string {
 // SecretValues lists the secret strings of a full config, for Scrub.
 func SecretValues(p *Provider, cfg Config) []string {
 	_, secrets := Split(p, cfg)
+	return StringLeaves(secrets)
+}
+
+// StringLeaves lists the strings of a decoded JSON object, at any depth
+// of objects (issued credentials, for Scrub).
+func StringLeaves(m map[string]any) []string {
 	var out []string
-	var walk func(Config)
-	walk = func(m Config) {
+	var walk func(map[string]any)
+	walk = func(m map[string]any) {
 		for _, v := range m {
 			switch vv := v.(type) {
 			case string:
@@ -233,13 +241,15 @@ func SecretValues(p *Provider, cfg Config) []string {
 			}
 		}
 	}
-	walk(secrets)
+	walk(m)
 	return out
 }
 
-// Scrub replaces every occurrence of a secret value (raw, URL-encoded or
-// base64) in msg with the marker. Very short values are skipped: replacing
-// them would mangle ordinary text and they are not worth protecting.
+// Scrub replaces every occurrence of a secret value in msg with the
+// marker: raw, URL-encoded (either case of hex digits), base64, or
+// escaped as a JSON string would carry it. Very short values are skipped:
+// replacing them would mangle ordinary text and they are not worth
+// protecting.
 func Scrub(msg string, values []string) string {
 	// Longest first, so a secret containing another is replaced whole; on
 	// a copy, as the caller's slice is not ours to reorder.
@@ -249,11 +259,73 @@ func Scrub(msg string, values []string) string {
 		if len(v) < 4 {
 			continue
 		}
-		for _, form := range []string{v, url.QueryEscape(v), url.PathEscape(v), base64.StdEncoding.EncodeToString([]byte(v)), base64.RawURLEncoding.EncodeToString([]byte(v))} {
+		for _, form := range encodedForms(v) {
 			msg = strings.ReplaceAll(msg, form, connvault.RedactedMarker)
 		}
 	}
 	return msg
+}
+
+// encodedForms are the spellings of v that text about a request may hold.
+func encodedForms(v string) []string {
+	forms := []string{v, url.QueryEscape(v), url.PathEscape(v), base64.StdEncoding.EncodeToString([]byte(v)), base64.RawURLEncoding.EncodeToString([]byte(v))}
+	for _, escaped := range []string{url.QueryEscape(v), url.PathEscape(v)} {
+		if lower := lowerHexEscapes(escaped); lower != escaped {
+			forms = append(forms, lower)
+		}
+	}
+	if quoted, err := json.Marshal(v); err == nil {
+		forms = append(forms, string(quoted[1:len(quoted)-1]))
+	}
+	// A JSON encoder may also escape "/" (PHP, some Java ones) or any
+	// non-ASCII character as \uXXXX.
+	if strings.Contains(v, "/") {
+		forms = append(forms, strings.ReplaceAll(v, "/", `\/`))
+	}
+	return forms
+}
+
+// lowerHexEscapes writes the hex digits of %XX escapes in lower case.
+func lowerHexEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lowerHex(b[i+1]), lowerHex(b[i+2])
+		}
+	}
+	return string(b)
+}
+
+func lowerHex(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// tokenShapes match credentials by their form rather than their value:
+// what a sync worker quotes may hold a token issued from the connection
+// (an access token, a JWT, temporary keys) that is no stored secret and
+// may no longer be cached. The first group is kept, the rest replaced.
+var tokenShapes = []*regexp.Regexp{
+	// An Authorization header's credentials, whatever the scheme.
+	regexp.MustCompile(`(?i)(\b(?:bearer|basic|token|digest)\s+)[A-Za-z0-9._~+/=-]{8,}`),
+	// A credential given as a named value: access_token=..., "password": "...".
+	regexp.MustCompile(`(?i)((?:access|refresh|id|session|security)?_?(?:token|secret|password|passphrase|signature|api_?key|private_key)["']?\s*[:=]\s*["']?)[^\s"'&,;}]{4,}`),
+	// A JWT (header.payload.signature, base64url).
+	regexp.MustCompile(`()\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`),
+	// Google OAuth access tokens.
+	regexp.MustCompile(`()\bya29\.[A-Za-z0-9._-]{8,}`),
+}
+
+// ScrubTokens replaces what looks like a credential in text that quotes a
+// provider (see tokenShapes) with the marker, after Scrub has replaced the
+// connection's own secrets.
+func ScrubTokens(text string) string {
+	for _, re := range tokenShapes {
+		text = re.ReplaceAllString(text, "${1}"+connvault.RedactedMarker)
+	}
+	return text
 }
 
 // deepCopy copies a decoded JSON object all the way down, so that a result

@@ -258,6 +258,8 @@ func TestSecretValuesAndScrub(t *testing.T) {
 		{"query-escaped", "GET /?k=" + url.QueryEscape(secret), "GET /?k=" + marker},
 		{"path-escaped", "/x/" + url.PathEscape(secret), "/x/" + marker},
 		{"base64", "Basic " + base64.StdEncoding.EncodeToString([]byte(secret)), "Basic " + marker},
+		{"query-escaped in lower case", "GET /?k=wJalr%2fXUtn%2bFEMI%3dK7MDENG", "GET /?k=" + marker},
+		{"JSON-escaped slash", `{"secret":"wJalr\/XUtn+FEMI=K7MDENG"}`, `{"secret":"` + marker + `"}`},
 		{"map value", "header hdr-key-9876 refused", "header " + marker + " refused"},
 		{"short values are left alone", "abc is a word in abcdef", "abc is a word in abcdef"},
 		{"other text untouched", "bucket not-secret", "bucket not-secret"},
@@ -274,5 +276,24 @@ func TestSecretValuesAndScrub(t *testing.T) {
 	// A secret containing another is replaced whole, not piecewise.
 	if got := providers.Scrub("x longsecret-inner-part y", []string{"inner", "longsecret-inner-part"}); got != "x "+marker+" y" {
 		t.Errorf("nested secrets: %q", got)
+	}
+}
+
+// What a sync worker quotes may hold a credential that is no stored
+// secret (a token issued from the connection): its shape gives it away.
+func TestScrubTokens(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"401 for Authorization: Bearer ya29.a0AfH6SMBxLongAccessToken", "401 for Authorization: Bearer " + marker},
+		{"basic dXNlcjpodW50ZXIy refused", "basic " + marker + " refused"},
+		{"POST /token?access_token=abcd1234efgh&x=1 failed", "POST /token?access_token=" + marker + "&x=1 failed"},
+		{`body {"refresh_token": "1//0gLongRefresh", "error": "invalid_grant"}`, `body {"refresh_token": "` + marker + `", "error": "invalid_grant"}`},
+		{"jwt eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl expired", "jwt " + marker + " expired"},
+		{"ya29.a0AfH6SMBx-token-alone in the log", marker + " in the log"},
+		{"connection refused by 10.0.0.1:5432 after 3 tries", "connection refused by 10.0.0.1:5432 after 3 tries"},
+	} {
+		if got := providers.ScrubTokens(tc.in); got != tc.want {
+			t.Errorf("ScrubTokens(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -209,7 +210,8 @@ func (s *Server) ReportUsage(ctx context.Context, req gen.ReportUsageRequestObje
 		message = "the worker reported a failed " + string(body.Operation)
 		if body.Error != nil && *body.Error != "" {
 			// Workers may quote what the provider said, tokens included:
-			// scrub the connection's own secrets before storing it.
+			// scrub the connection's secrets, its cached token and whatever
+			// looks like a credential before storing it.
 			message, err = s.scrubbed(ctx, c, connvault.CleanText(*body.Error))
 			if err != nil {
 				return nil, err
@@ -225,11 +227,25 @@ func (s *Server) ReportUsage(ctx context.Context, req gen.ReportUsageRequestObje
 	return encodeConnection(updated), nil
 }
 
-// scrubbed replaces the connection's secret values in text by the marker.
+// scrubbed replaces in text, by the marker, the connection's secret
+// values, the values of its cached token (what a worker was most likely
+// handed), and what looks like any other credential (providers.ScrubTokens:
+// a token issued earlier is cached no more).
 func (s *Server) scrubbed(ctx context.Context, c *connvault.Connection, text string) (string, error) {
 	p, full, err := s.plainConfig(ctx, c)
 	if err != nil {
 		return "", err
 	}
-	return providers.Scrub(text, providers.SecretValues(p, full)), nil
+	values := providers.SecretValues(p, full)
+	cached, err := s.store.CachedCredentials(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	if cached != nil {
+		var issued map[string]any
+		if json.Unmarshal(cached.Credentials, &issued) == nil {
+			values = append(values, providers.StringLeaves(issued)...)
+		}
+	}
+	return providers.ScrubTokens(providers.Scrub(text, values)), nil
 }

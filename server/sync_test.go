@@ -9,6 +9,7 @@ import (
 
 	"github.com/connvault/connvault/connvaulttest"
 	"github.com/connvault/connvault/gen/client"
+	"github.com/connvault/connvault/store"
 )
 
 // A worker's usage reports go through the lifecycle rule: five failures in
@@ -239,4 +240,35 @@ func TestProviderTypeInsideTheConfig(t *testing.T) {
 	}
 	wantFieldError(t, h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"provider_config": map[string]any{"provider_type": "rss"}}),
 		"body", "provider_config", "provider_type")
+}
+
+// A worker quotes what the provider said with the credentials it was
+// handed: the connection's cached token and anything shaped like a
+// credential are scrubbed from last_error too, not only stored secrets.
+func TestUsageReportsScrubIssuedTokens(t *testing.T) {
+	t.Parallel()
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	c := create(t, h, s3Create("used with a token"))
+	stored, err := h.Store.GetConnection(t.Context(), h.Tenant.OrgID, c.ConnectionId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	token := store.CachedCredentials{Credentials: json.RawMessage(`{"session_token": "opaque-cached-session-42"}`), IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, err := h.Store.SaveIssued(t.Context(), stored, token, nil); err != nil {
+		t.Fatal(err)
+	}
+	quoted := "GET /bucket 403 with opaque-cached-session-42; earlier Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3In0.c2lnbmF0dXJlLXZhbHVl"
+	got := model(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/usage", map[string]any{"success": false, "operation": "sync", "error": quoted}))
+	if got.LastError == nil {
+		t.Fatal("no last_error")
+	}
+	for _, secret := range []string{"opaque-cached-session-42", "eyJhbGciOiJIUzI1NiJ9", "c2lnbmF0dXJlLXZhbHVl"} {
+		if strings.Contains(*got.LastError, secret) {
+			t.Errorf("last_error keeps %q: %q", secret, *got.LastError)
+		}
+	}
+	if !strings.Contains(*got.LastError, "GET /bucket 403 with ***REDACTED***") {
+		t.Errorf("last_error lost the rest of the text: %q", *got.LastError)
+	}
 }
