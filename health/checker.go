@@ -36,8 +36,10 @@ type Config struct {
 	// longer than a check can take, short enough that a dead replica's
 	// rows are picked up soon.
 	Lease time.Duration
-	// Batch is how many rows one claim takes (default 2 × Concurrency), so
-	// a replica does not hoard work the others could share.
+	// Batch is the most rows one claim takes (default Concurrency), so a
+	// replica does not hoard work the others could share. A claim takes no
+	// more rows than there are free slots: a claimed row starts its check
+	// at once, so its lease covers the check, not a wait in a queue.
 	Batch int
 	// Poll is how often Run looks for due connections (default 30s).
 	Poll time.Duration
@@ -72,7 +74,7 @@ func New(st *store.Store, cfg Config) *Checker {
 		cfg.Lease = 3 * cfg.CheckTimeout
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 2 * cfg.Concurrency
+		cfg.Batch = cfg.Concurrency
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 30 * time.Second
@@ -99,18 +101,27 @@ func (c *Checker) RunOnce(ctx context.Context) (Stats, error) {
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	started := time.Now()
 	for ctx.Err() == nil {
+		// Claim only for the slots free now (one at least, waited for):
+		// rows claimed for a queue waited under their lease, which could
+		// run out before their check started, and the next claim took
+		// them again beside it.
+		sem <- struct{}{}
+		free := min(c.cfg.Batch, 1+cap(sem)-len(sem))
 		// Due by the pass's start: a connection whose backoff ends while
 		// the pass runs waits for the next pass, not checked twice in one.
-		batch, err := c.store.ClaimDue(ctx, c.cfg.Owner, c.cfg.Lease, c.cfg.Batch, started)
-		if err != nil {
-			wg.Wait()
-			return stats, err
-		}
-		if len(batch) == 0 {
+		batch, err := c.store.ClaimDue(ctx, c.cfg.Owner, c.cfg.Lease, free, started)
+		if err != nil || len(batch) == 0 {
+			<-sem
+			if err != nil {
+				wg.Wait()
+				return stats, err
+			}
 			break
 		}
-		for _, conn := range batch {
-			sem <- struct{}{}
+		for i, conn := range batch {
+			if i > 0 {
+				sem <- struct{}{} // free when claimed: slots only free up since
+			}
 			wg.Go(func() {
 				defer func() { <-sem }()
 				outcome := c.check(ctx, conn)

@@ -372,3 +372,31 @@ func TestAPassChecksAConnectionOnce(t *testing.T) {
 		}
 	}
 }
+
+// A claim takes no more rows than there are free slots, so a claimed row
+// starts its check at once, under its whole lease: with one check at a
+// time and a lease of two check timeouts, every check times out and yet
+// each outcome is recorded. Claiming four rows for one slot, the last
+// ones' leases ran out while they waited, the next claim took them again,
+// and outcomes were dropped as "lease lost".
+func TestQueuedChecksKeepTheirLease(t *testing.T) {
+	st := connvaulttest.Store(t)
+	d := providertest.NewS3(t, "AKIAQUEUED", secret, map[string][]string{})
+	tn, conns := seed(t, st, d, 4)
+	d.SetDelay(2 * time.Second) // every check times out
+	chk := health.New(st, health.Config{Owner: "queued", Schedule: connvault.Schedule{Interval: time.Hour, Backoff: time.Hour},
+		Concurrency: 1, Batch: 4, CheckTimeout: 150 * time.Millisecond, Lease: 300 * time.Millisecond, Env: env()})
+	stats, err := chk.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Rows other tests left due are checked too.)
+	if stats.LeaseLost != 0 || stats.Checked < 4 {
+		t.Errorf("4 due connections, every check timing out: %+v", stats)
+	}
+	for _, c := range conns {
+		if got := mustGet(t, st, tn.OrgID, c.ID); got.ConsecutiveFailures != 1 {
+			t.Errorf("%s: %d failures after one pass", c.Name, got.ConsecutiveFailures)
+		}
+	}
+}
