@@ -392,10 +392,14 @@ func (s *Store) recordHealth(ctx context.Context, orgID, connID, leaseOwner stri
 		if err != nil {
 			return mapError(err, "connection")
 		}
-		// Any lease ends with an outcome: the background checker's own, or
-		// a manual test's, which makes a running background check's late.
-		if err := q.ReleaseLease(ctx, sqlcdb.ReleaseLeaseParams{InternalID: orgID, ConnectionID: connID}); err != nil {
-			return mapError(err, "connection")
+		// A check's outcome ends any lease: the background checker's own,
+		// or a manual test's, which makes a running background check's
+		// late. A usage report is no check: a check under way still ends
+		// its own lease with its outcome.
+		if checked != nil {
+			if err := q.ReleaseLease(ctx, sqlcdb.ReleaseLeaseParams{InternalID: orgID, ConnectionID: connID}); err != nil {
+				return mapError(err, "connection")
+			}
 		}
 		if out, err = fromRow(saved); err != nil {
 			return err

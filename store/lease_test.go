@@ -60,3 +60,35 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 		t.Fatalf("background outcome after archive: %v, want ErrLeaseLost", err)
 	}
 }
+
+// A usage report that lands while a background check holds the lease
+// leaves the lease alone: the check's outcome, when it comes, is recorded
+// (a report is no check of the credentials).
+func TestUsageReportLeavesARunningChecksLease(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	c, err := st.CreateConnection(ctx, store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: "leased and used", ProviderType: "rss",
+		Config: connvault.SealedConfig{Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const owner = "checker-while-used"
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
+		VALUES ($2, $3, $1, now() + interval '1 minute')`, owner, tn.OrgID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Minute}
+	if _, err := st.RecordUsage(ctx, tn.OrgID, c.ID, true, "", sched, store.HealthAudit{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.RecordCheck(ctx, c, false, "background failure", sched, owner, store.HealthAudit{})
+	if err != nil {
+		t.Fatalf("the background outcome after a usage report: %v", err)
+	}
+	if got.ConsecutiveFailures != 1 {
+		t.Errorf("the background outcome: %d failures", got.ConsecutiveFailures)
+	}
+}
