@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connvault/connvault/connvaulttest"
+	"github.com/connvault/connvault/store"
 )
 
 func TestUnauthorized(t *testing.T) {
@@ -134,7 +135,10 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 			wantFieldError(t, r, tc.field...)
 		})
 	}
-	for _, q := range []string{"limit=0", "limit=1001", "offset=-1", "limit=abc", "status=BROKEN", "provider_type=ftp", "cursor=garbage"} {
+	// A well-formed cursor whose time Postgres cannot hold (micros -2^62,
+	// long before 4713 BC) is as foreign as garbage.
+	forged := "cursor=" + store.Cursor{CreatedAt: time.UnixMicro(-1 << 62), ID: "conn_aaaaaaaaaaaaaaa"}.Encode()
+	for _, q := range []string{"limit=0", "limit=1001", "offset=-1", "limit=abc", "status=BROKEN", "provider_type=ftp", "cursor=garbage", forged} {
 		t.Run("list "+q, func(t *testing.T) {
 			wantError(t, h.Call(t, "GET", connectionsPath+"?"+q, nil), 422, "ValidationError")
 		})

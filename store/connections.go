@@ -466,8 +466,16 @@ func DecodeCursor(s string) (Cursor, error) {
 		return Cursor{}, connvault.Errorf(connvault.EINVALID, "cursor is not one this server issued")
 	}
 	micros := int64(binary.BigEndian.Uint64(b[:8]))
+	// Rows are created at now(): a time before 1970 or after 9999 is no
+	// row's, and one before 4713 BC Postgres cannot even compare (a 500).
+	if micros < 0 || micros > maxCursorMicros {
+		return Cursor{}, connvault.Errorf(connvault.EINVALID, "cursor is not one this server issued")
+	}
 	return Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: string(b[8:])}, nil
 }
+
+// maxCursorMicros is 9999-12-31T23:59:59.999999Z in Unix microseconds.
+var maxCursorMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
 
 // ListResult is one page.
 type ListResult struct {
