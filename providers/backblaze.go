@@ -3,7 +3,8 @@ package providers
 import "context"
 
 func init() {
-	register("backblaze", []string{"credentials.application_key"}, checkBackblaze, issueBackblaze, browsing(browseBackblaze))
+	register("backblaze", []string{"credentials.application_key"}, checkBackblaze, issueBackblaze, browsing(browseBackblaze),
+		secretsBoundTo[s3Config]("endpoint_url"))
 }
 
 // issueBackblaze hands out the application key as stored: B2 has no

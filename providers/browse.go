@@ -240,6 +240,11 @@ type browseFunc[C any] func(ctx context.Context, c C, env Env, q browseQuery) (b
 // option is an optional operation a provider file declares at register.
 type option[C any] func(p *Provider, decode func(Config) (C, error))
 
+// secretsBoundTo declares Provider.SecretsBoundTo.
+func secretsBoundTo[C any](paths ...string) option[C] {
+	return func(p *Provider, _ func(Config) (C, error)) { p.SecretsBoundTo = paths }
+}
+
 // browsing declares a provider's browse (see Provider.Browse).
 func browsing[C any](browse browseFunc[C]) option[C] {
 	return func(p *Provider, decode func(Config) (C, error)) {

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("http_api", []string{"credentials.headers.*"}, checkHTTPAPI, issueHTTPAPI)
+	register("http_api", []string{"credentials.headers.*"}, checkHTTPAPI, issueHTTPAPI, secretsBoundTo[httpAPIConfig]("base_url"))
 }
 
 type httpAPIConfig struct {

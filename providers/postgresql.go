@@ -13,7 +13,8 @@ import (
 )
 
 func init() {
-	register("postgresql", []string{"credentials.password"}, checkPostgres, issuePostgres)
+	register("postgresql", []string{"credentials.password"}, checkPostgres, issuePostgres,
+		secretsBoundTo[postgresConfig]("host", "port", "ssl_mode"))
 }
 
 type postgresConfig struct {

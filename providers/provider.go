@@ -72,6 +72,12 @@ type Provider struct {
 	// separated by "."; a "*" segment matches every key of a map (header
 	// values). Only string values are treated as secrets.
 	Secrets []string
+	// SecretsBoundTo lists the config fields that decide where the secrets
+	// are sent (an endpoint, a host): a PATCH that changes one must send
+	// the secrets again (see SecretsSentElsewhere), so that a caller who
+	// may change a connection but never saw its secrets cannot have them
+	// sent to a server of theirs by the test, the checker or a worker.
+	SecretsBoundTo []string
 	// Check proves the credentials work with the cheapest read-only call the
 	// provider offers. The caller sets the deadline on ctx. register builds
 	// it around the provider's check of its typed config.

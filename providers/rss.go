@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("rss", []string{"credentials.headers.*"}, checkRSS, issueRSS)
+	register("rss", []string{"credentials.headers.*"}, checkRSS, issueRSS, secretsBoundTo[rssConfig]("feed_url"))
 }
 
 type rssConfig struct {

@@ -5,7 +5,8 @@ import (
 )
 
 func init() {
-	register("s3", []string{"credentials.secret_access_key", "credentials.session_token"}, checkS3, issueS3, browsing(browseS3))
+	register("s3", []string{"credentials.secret_access_key", "credentials.session_token"}, checkS3, issueS3, browsing(browseS3),
+		secretsBoundTo[s3Config]("endpoint_url"))
 }
 
 // s3Region is the configured region, us-east-1 by default.

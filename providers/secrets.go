@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -115,6 +116,47 @@ func mergePatch(p *Provider, dst, patch Config, at []string) error {
 		}
 	}
 	return nil
+}
+
+// SecretsSentElsewhere returns the first field of p.SecretsBoundTo whose
+// value a PATCH changes (stored → merged) while it keeps a stored secret
+// (sends it back as the marker or leaves it out); nil when there is none.
+// Such a PATCH would have the stored secrets sent to a destination its
+// author never proved they may send them to: they must send them again.
+func SecretsSentElsewhere(p *Provider, stored, merged, patch Config) []string {
+	var moved []string
+	for _, field := range p.SecretsBoundTo {
+		path := strings.Split(field, ".")
+		if !reflect.DeepEqual(valueAt(stored, path), valueAt(merged, path)) {
+			moved = path
+			break
+		}
+	}
+	if moved == nil {
+		return nil
+	}
+	_, secrets := Split(p, merged)
+	for _, dotted := range SecretPaths(p, secrets) {
+		path := strings.Split(dotted, ".")
+		sent, _ := valueAt(patch, path).(string)
+		if sent == "" || sent == connvault.RedactedMarker {
+			return moved
+		}
+	}
+	return nil
+}
+
+// valueAt is the value at a path of nested objects, nil where there is none.
+func valueAt(m Config, path []string) any {
+	var v any = m
+	for _, k := range path {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = obj[k]
+	}
+	return v
 }
 
 // isSecretPath reports whether a concrete path matches a declared secret.

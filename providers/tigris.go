@@ -3,7 +3,8 @@ package providers
 import "context"
 
 func init() {
-	register("tigris", []string{"credentials.secret_access_key", "credentials.session_token"}, checkTigris, issueAccessKey, browsing(browseTigris))
+	register("tigris", []string{"credentials.secret_access_key", "credentials.session_token"}, checkTigris, issueAccessKey, browsing(browseTigris),
+		secretsBoundTo[s3Config]("endpoint_url"))
 }
 
 // tigrisTarget is where Tigris lists: it speaks the S3 API; only its

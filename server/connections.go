@@ -234,6 +234,10 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 		if err != nil {
 			return nil, connvault.Under(err, "body", "provider_config")
 		}
+		if moved := providers.SecretsSentElsewhere(p, full, merged, patch); moved != nil {
+			return nil, connvault.Invalid(append([]string{"body", "provider_config"}, moved...),
+				"changing "+strings.Join(moved, ".")+" changes where the stored credentials are sent: send them again with it")
+		}
 		if err := s.schemas.validate(c.ProviderType, merged); err != nil {
 			return nil, err
 		}

@@ -112,3 +112,56 @@ func pgDump(t *testing.T) string {
 	}
 	return string(out)
 }
+
+// A PATCH that changes where a connection's secrets are sent (a feed URL,
+// an endpoint, a database host) must send them again: a caller who may
+// change the connection but never saw its secrets cannot have the test,
+// the checker or a worker send them to a server of theirs. Other changes
+// keep the stored secrets as before.
+func TestChangingWhereSecretsGoNeedsTheSecretsAgain(t *testing.T) {
+	t.Parallel()
+	feed, _ := countingFeed(t)
+	elsewhere, elsewhereCalls := countingFeed(t)
+	h := connvaulttest.NewServer(t, connvaulttest.Options{})
+	headers := map[string]any{"type": "http_headers", "headers": map[string]any{"Authorization": "Bearer feed-secret-token"}}
+	rss := create(t, h, map[string]any{"name": "guarded feed", "provider_type": "rss",
+		"provider_config": map[string]any{"feed_url": feed, "credentials": headers}})
+	kept := map[string]any{"type": "http_headers", "headers": map[string]any{"Authorization": "***REDACTED***"}}
+
+	for _, patch := range []map[string]any{
+		{"provider_config": map[string]any{"feed_url": elsewhere}},
+		{"provider_config": map[string]any{"feed_url": elsewhere, "credentials": kept}},
+		{"provider_config": map[string]any{"feed_url": elsewhere}, "test_before_save": false},
+	} {
+		wantFieldError(t, h.Call(t, "PATCH", connPath(rss.ConnectionId), patch), "body", "provider_config", "feed_url")
+	}
+	if n := elsewhereCalls.Load(); n != 0 {
+		t.Fatalf("the stored secret was sent to the new feed URL %d times", n)
+	}
+	if r := h.Call(t, "PATCH", connPath(rss.ConnectionId), map[string]any{"provider_config": map[string]any{"feed_url": elsewhere,
+		"credentials": map[string]any{"type": "http_headers", "headers": map[string]any{"Authorization": "Bearer sent-again"}}}}); r.Status != 200 {
+		t.Fatalf("moving the feed with its secret sent again: %d %s", r.Status, r.Body)
+	}
+	if r := h.Call(t, "PATCH", connPath(rss.ConnectionId), map[string]any{"provider_config": map[string]any{"user_agent": "kept-secret/1", "credentials": kept}}); r.Status != 200 {
+		t.Fatalf("another change keeping the secret: %d %s", r.Status, r.Body)
+	}
+
+	s3 := create(t, h, s3Create("guarded bucket"))
+	s3Kept := map[string]any{"type": "access_key", "access_key_id": "AKIAEXAMPLE", "secret_access_key": "***REDACTED***"}
+	wantFieldError(t, h.Call(t, "PATCH", connPath(s3.ConnectionId), map[string]any{"test_before_save": false,
+		"provider_config": map[string]any{"endpoint_url": "https://s3.elsewhere.invalid", "credentials": s3Kept}}), "body", "provider_config", "endpoint_url")
+	if r := h.Call(t, "PATCH", connPath(s3.ConnectionId), map[string]any{"test_before_save": false,
+		"provider_config": map[string]any{"bucket": "renamed-bucket", "credentials": s3Kept}}); r.Status != 200 {
+		t.Fatalf("renaming the bucket keeping the secret: %d %s", r.Status, r.Body)
+	}
+
+	pg := create(t, h, map[string]any{"name": "guarded database", "provider_type": "postgresql", "test_before_save": false,
+		"provider_config": map[string]any{"host": "db.example.invalid", "database": "app",
+			"credentials": map[string]any{"username": "reader", "password": "pg-secret-password"}}})
+	wantFieldError(t, h.Call(t, "PATCH", connPath(pg.ConnectionId), map[string]any{"test_before_save": false,
+		"provider_config": map[string]any{"host": "db.elsewhere.invalid"}}), "body", "provider_config", "host")
+	if r := h.Call(t, "PATCH", connPath(pg.ConnectionId), map[string]any{"test_before_save": false,
+		"provider_config": map[string]any{"database": "other"}}); r.Status != 200 {
+		t.Fatalf("another database on the same host keeping the password: %d %s", r.Status, r.Body)
+	}
+}

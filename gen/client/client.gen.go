@@ -4235,7 +4235,10 @@ type ClientInterface interface {
 	//
 	// Partial update. `provider_config` is merged into the stored configuration: a secret
 	// field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-	// client can GET, edit and PATCH the object back without re-entering secrets. A
+	// client can GET, edit and PATCH the object back without re-entering secrets; except
+	// when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+	// a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+	// otherwise), so that they never go to a destination whose author did not give them. A
 	// changed `provider_config` is checked against the provider unless `test_before_save`
 	// is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
 	// accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).
@@ -4249,7 +4252,10 @@ type ClientInterface interface {
 	//
 	// Partial update. `provider_config` is merged into the stored configuration: a secret
 	// field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-	// client can GET, edit and PATCH the object back without re-entering secrets. A
+	// client can GET, edit and PATCH the object back without re-entering secrets; except
+	// when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+	// a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+	// otherwise), so that they never go to a destination whose author did not give them. A
 	// changed `provider_config` is checked against the provider unless `test_before_save`
 	// is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
 	// accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).
@@ -4606,7 +4612,10 @@ func (c *Client) GetConnection(ctx context.Context, connectionIdentifier Connect
 //
 // Partial update. `provider_config` is merged into the stored configuration: a secret
 // field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-// client can GET, edit and PATCH the object back without re-entering secrets. A
+// client can GET, edit and PATCH the object back without re-entering secrets; except
+// when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+// a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+// otherwise), so that they never go to a destination whose author did not give them. A
 // changed `provider_config` is checked against the provider unless `test_before_save`
 // is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
 // accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).
@@ -4630,7 +4639,10 @@ func (c *Client) UpdateConnectionWithBody(ctx context.Context, connectionIdentif
 //
 // Partial update. `provider_config` is merged into the stored configuration: a secret
 // field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-// client can GET, edit and PATCH the object back without re-entering secrets. A
+// client can GET, edit and PATCH the object back without re-entering secrets; except
+// when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+// a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+// otherwise), so that they never go to a destination whose author did not give them. A
 // changed `provider_config` is checked against the provider unless `test_before_save`
 // is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
 // accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).
@@ -6042,7 +6054,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Partial update. `provider_config` is merged into the stored configuration: a secret
 	// field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-	// client can GET, edit and PATCH the object back without re-entering secrets. A
+	// client can GET, edit and PATCH the object back without re-entering secrets; except
+	// when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+	// a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+	// otherwise), so that they never go to a destination whose author did not give them. A
 	// changed `provider_config` is checked against the provider unless `test_before_save`
 	// is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
 	// accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).
@@ -6056,7 +6071,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Partial update. `provider_config` is merged into the stored configuration: a secret
 	// field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-	// client can GET, edit and PATCH the object back without re-entering secrets. A
+	// client can GET, edit and PATCH the object back without re-entering secrets; except
+	// when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+	// a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+	// otherwise), so that they never go to a destination whose author did not give them. A
 	// changed `provider_config` is checked against the provider unless `test_before_save`
 	// is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
 	// accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).
@@ -8287,7 +8305,10 @@ func (c *ClientWithResponses) GetConnectionWithResponse(ctx context.Context, con
 //
 // Partial update. `provider_config` is merged into the stored configuration: a secret
 // field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-// client can GET, edit and PATCH the object back without re-entering secrets. A
+// client can GET, edit and PATCH the object back without re-entering secrets; except
+// when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+// a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+// otherwise), so that they never go to a destination whose author did not give them. A
 // changed `provider_config` is checked against the provider unless `test_before_save`
 // is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
 // accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).
@@ -8307,7 +8328,10 @@ func (c *ClientWithResponses) UpdateConnectionWithBodyWithResponse(ctx context.C
 //
 // Partial update. `provider_config` is merged into the stored configuration: a secret
 // field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-// client can GET, edit and PATCH the object back without re-entering secrets. A
+// client can GET, edit and PATCH the object back without re-entering secrets; except
+// when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+// a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+// otherwise), so that they never go to a destination whose author did not give them. A
 // changed `provider_config` is checked against the provider unless `test_before_save`
 // is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
 // accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).

@@ -137,7 +137,10 @@ export interface paths {
          * Update a storage connection
          * @description Partial update. `provider_config` is merged into the stored configuration: a secret
          *     field that is absent, or sent back as `***REDACTED***`, keeps its stored value, so a
-         *     client can GET, edit and PATCH the object back without re-entering secrets. A
+         *     client can GET, edit and PATCH the object back without re-entering secrets; except
+         *     when the PATCH changes where they are sent (`feed_url`, `base_url`, `endpoint_url`,
+         *     a Postgres `host`, `port` or `ssl_mode`): then the secrets must be sent again (422
+         *     otherwise), so that they never go to a destination whose author did not give them. A
          *     changed `provider_config` is checked against the provider unless `test_before_save`
          *     is false; a passing check also brings a FAILED connection back to ACTIVE. `status`
          *     accepts ACTIVE or SUSPENDED only. Archived connections cannot be updated (409).
