@@ -146,6 +146,35 @@ func SecretsSentElsewhere(p *Provider, stored, merged, patch Config) []string {
 	return nil
 }
 
+// SpentSecrets is stored with the secrets a check rotated where the check
+// used the stored ones (checked kept them): what must be stored even when
+// the change that was checked is refused, as the stored ones were spent (a
+// Box refresh token is revoked once used). nil when no stored secret was
+// rotated.
+func SpentSecrets(p *Provider, stored, checked, rotated Config) Config {
+	if rotated == nil {
+		return nil
+	}
+	_, secrets := Split(p, checked)
+	var out Config
+	for _, dotted := range SecretPaths(p, secrets) {
+		path := strings.Split(dotted, ".")
+		was, used, now := valueAt(stored, path), valueAt(checked, path), valueAt(rotated, path)
+		if was == nil || now == nil || !reflect.DeepEqual(was, used) || reflect.DeepEqual(used, now) {
+			continue
+		}
+		if out == nil {
+			out = deepCopy(stored)
+		}
+		parent := out
+		for _, k := range path[:len(path)-1] {
+			parent = parent[k].(map[string]any) // there: the stored value is
+		}
+		parent[path[len(path)-1]] = now
+	}
+	return out
+}
+
 // valueAt is the value at a path of nested objects, nil where there is none.
 func valueAt(m Config, path []string) any {
 	var v any = m

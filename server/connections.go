@@ -221,8 +221,11 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	}
 
 	var change *store.ConfigChange
+	var spent providers.Config // stored secrets the check replaced, if any
+	var p *providers.Provider
 	if body.ProviderConfig != nil {
-		p, full, err := s.plainConfig(ctx, c)
+		var full providers.Config
+		p, full, err = s.plainConfig(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +246,13 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 		}
 		if body.TestBeforeSave == nil || *body.TestBeforeSave {
 			out := s.runCheck(ctx, p, merged)
+			if out.Rotated != nil {
+				// Whatever becomes of the change, a stored refresh token the
+				// check spent must be replaced by the one it got.
+				spent = providers.SpentSecrets(p, full, merged, out.Rotated)
+			}
 			if !out.Success {
+				s.storeSpent(ctx, p, &before, spent)
 				return nil, out.refusal()
 			}
 			if out.Rotated != nil {
@@ -286,9 +295,23 @@ func (s *Server) UpdateConnection(ctx context.Context, req gen.UpdateConnectionR
 	}
 	updated, err := s.store.UpdateConnection(ctx, c, change, events...)
 	if err != nil {
+		s.storeSpent(ctx, p, &before, spent)
 		return nil, err
 	}
 	return encodeConnection(updated), nil
+}
+
+// storeSpent stores, when a checked change is refused, the secrets its
+// check rotated in place of stored ones it spent: else the connection is
+// left with a refresh token that no longer works. The change's own answer
+// stands; a failure here is logged.
+func (s *Server) storeSpent(ctx context.Context, p *providers.Provider, c *connvault.Connection, spent providers.Config) {
+	if spent == nil {
+		return
+	}
+	if _, err := s.store.StoreRotated(context.WithoutCancel(ctx), c, providers.Seal(p, spent)); err != nil {
+		s.log.ErrorContext(ctx, "secrets rotated by a refused change's check not stored", "connection_id", c.ID, "error", err.Error())
+	}
 }
 
 // requestedStatus reads status and its alias is_active; both given must agree.

@@ -218,6 +218,34 @@ func TestChecksKeepRotatedRefreshTokens(t *testing.T) {
 	}
 }
 
+// A PATCH whose check fails (or whose write is refused) has still spent
+// the stored refresh token if it kept it: the token the check got is
+// stored all the same, so a typo in a folder id does not leave the
+// connection with a revoked token.
+func TestARefusedChangeKeepsTheRefreshTokenItsCheckGot(t *testing.T) {
+	t.Parallel()
+	box := providertest.NewBox(t, "boxcid", "refused-change-secret", "refused-change-refresh-1", "", "", providertest.KeyPair{})
+	box.SetRotation(providertest.RevokeUsedRefreshToken)
+	h := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints()})
+	c := create(t, h, map[string]any{"name": "box refused change", "provider_type": "box",
+		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
+			"client_secret": "refused-change-secret", "refresh_token": "refused-change-refresh-1"}}})
+	other := create(t, h, s3Create("box refused change, taken name"))
+
+	if r := h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"provider_config": map[string]any{"folder_id": "999999999"}}); r.Status != 422 {
+		t.Fatalf("a PATCH to a folder that does not exist: %d %s", r.Status, r.Body)
+	}
+	if res := testResult(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/test", nil)); !res.Success {
+		t.Fatalf("after a PATCH whose check failed: %+v", res)
+	}
+	if r := h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"name": other.Name, "provider_config": map[string]any{"folder_id": "0"}}); r.Status != 409 {
+		t.Fatalf("a PATCH to a taken name: %d %s", r.Status, r.Body)
+	}
+	if res := testResult(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/test", nil)); !res.Success {
+		t.Fatalf("after a PATCH whose write was refused: %+v", res)
+	}
+}
+
 // Many connections issuing at once: each lock holder works on the pooled
 // connection that holds its lock, so holders cannot starve the pool (with
 // a pool of 4, sixteen concurrent issues used to time out with 503s).
