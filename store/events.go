@@ -129,8 +129,17 @@ func eventID(seq int64) string {
 	return fmt.Sprintf("evt_%013s", strconv.FormatInt(seq, 36))
 }
 
-// ExpireEvents deletes events older than retention and answers how many.
+// MinEventRetention is the shortest event retention: events are kept in
+// whole days.
+const MinEventRetention = 24 * time.Hour
+
+// ExpireEvents deletes events older than retention (in whole days) and
+// answers how many. A retention under MinEventRetention deletes nothing
+// and is an error: it would be zero days, which is every event.
 func (s *Store) ExpireEvents(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention < MinEventRetention {
+		return 0, fmt.Errorf("event retention %s is under %s: no event expired", retention, MinEventRetention)
+	}
 	n, err := s.q.ExpireEvents(ctx, int32(retention/(24*time.Hour)))
 	return n, mapError(err, "events")
 }

@@ -318,3 +318,24 @@ func TestCheckOutcomesOfAReplacedConfigAreNotRecorded(t *testing.T) {
 			now.ConsecutiveFailures, replaced.ConsecutiveFailures, now.Version, replaced.Version)
 	}
 }
+
+// Events are kept in whole days: a retention under one day would be zero
+// days, every event; it expires nothing and says so.
+func TestEventRetentionUnderADayExpiresNothing(t *testing.T) {
+	ctx := context.Background()
+	st := connvaulttest.Store(t)
+	tn := connvaulttest.NewTenant(t, st)
+	c := createS3(t, st, tn, "retained", "retained-secret")
+	if err := st.RecordEvent(ctx, store.NewEvent{OrgID: tn.OrgID, Action: connvault.ActionUpdated, ConnectionID: c.ID,
+		ActorUserID: tn.UserID, RequestID: "req_retained"}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.ExpireEvents(ctx, 12*time.Hour)
+	if err == nil || n != 0 {
+		t.Fatalf("a retention of 12h: %d expired, %v", n, err)
+	}
+	page, err := st.ListEvents(ctx, store.EventFilter{OrgID: tn.OrgID, ConnectionID: &c.ID, Limit: 10})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("events after a refused expiry: %d, %v", len(page.Events), err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -175,6 +176,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&endpoints, "provider-endpoints", endpoints, "provider URL overrides, name=url pairs separated by commas, e.g. box.api_base=https://... (CONNVAULT_PROVIDER_ENDPOINTS)")
 	if err := fs.Parse(args); err != nil {
 		return err // flag.ErrHelp for --help, after printing the usage
+	}
+	for name, rate := range map[string]float64{"rate limit": cfg.RateLimit, "unauthenticated rate limit": cfg.UnauthRateLimit} {
+		if !(rate >= 0) || math.IsInf(rate, 0) { // from a flag, which takes NaN and Inf too
+			e.errs = append(e.errs, fmt.Errorf("%s %v: want a number of 0 or more", name, rate))
+		}
+	}
+	if cfg.EventRetention < store.MinEventRetention {
+		// Kept in whole days: under one, the sweep deleted every event.
+		e.errs = append(e.errs, fmt.Errorf("CONNVAULT_EVENT_RETENTION=%s: want at least %s", cfg.EventRetention, store.MinEventRetention))
 	}
 	if err := errors.Join(e.errs...); err != nil {
 		return fmt.Errorf("bad settings:\n%w", err)
@@ -488,7 +498,7 @@ func (r *envReader) float(name string, def float64) float64 {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 {
+	if err != nil || !(f >= 0) || math.IsInf(f, 0) { // NaN and Inf parse, and would mean no limit
 		r.bad(name, v, "a number of 0 or more")
 		return def
 	}

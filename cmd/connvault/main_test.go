@@ -145,9 +145,13 @@ func TestBadSettingsStopStartUp(t *testing.T) {
 	t.Setenv("CONNVAULT_HEALTH_INTERVAL", "banana")
 	t.Setenv("CONNVAULT_ALLOW_PRIVATE_NETWORKS", "yes")
 	t.Setenv("CONNVAULT_RATE_LIMIT", "-3")
+	t.Setenv("CONNVAULT_RATE_BURST", "")
+	t.Setenv("CONNVAULT_UNAUTHENTICATED_RATE_LIMIT", "NaN")
+	t.Setenv("CONNVAULT_EVENT_RETENTION", "12h") // whole days: zero days would delete every event
 	var out, errs bytes.Buffer
 	err := run(context.Background(), []string{"serve"}, nil, &out, &errs)
-	for _, want := range []string{"CONNVAULT_HEALTH_INTERVAL", "banana", "CONNVAULT_ALLOW_PRIVATE_NETWORKS", "CONNVAULT_RATE_LIMIT"} {
+	for _, want := range []string{"CONNVAULT_HEALTH_INTERVAL", "banana", "CONNVAULT_ALLOW_PRIVATE_NETWORKS", "CONNVAULT_RATE_LIMIT",
+		"CONNVAULT_UNAUTHENTICATED_RATE_LIMIT", "CONNVAULT_EVENT_RETENTION"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}
@@ -155,6 +159,8 @@ func TestBadSettingsStopStartUp(t *testing.T) {
 	t.Setenv("CONNVAULT_HEALTH_INTERVAL", "")
 	t.Setenv("CONNVAULT_ALLOW_PRIVATE_NETWORKS", "")
 	t.Setenv("CONNVAULT_RATE_LIMIT", "")
+	t.Setenv("CONNVAULT_UNAUTHENTICATED_RATE_LIMIT", "")
+	t.Setenv("CONNVAULT_EVENT_RETENTION", "")
 	t.Setenv("CONNVAULT_LOG_LEVEL", "verbose")
 	if err := run(context.Background(), []string{"serve"}, nil, &out, &errs); err == nil || !strings.Contains(err.Error(), "CONNVAULT_LOG_LEVEL") {
 		t.Errorf("log level verbose: %v", err)
