@@ -8,3 +8,6 @@ import "context"
 func RawBrowse(ctx context.Context, p *Provider, cfg Config, env Env, req BrowseRequest) (BrowsePage, error) {
 	return p.browse(ctx, cfg, env, req)
 }
+
+// STSEndpoint is stsEndpoint, for its test.
+var STSEndpoint = stsEndpoint

@@ -172,3 +172,23 @@ func TestBackblazeNeedsAnEndpoint(t *testing.T) {
 		t.Errorf("derived endpoint: %+v", res)
 	}
 }
+
+// A role is assumed at its bucket's region's STS endpoint, signed for that
+// region: the global endpoint refuses any signature but us-east-1's, so an
+// iam_role connection in eu-west-1 failed every check and issue. A region
+// that is no AWS region's name never becomes part of a host name.
+func TestSTSEndpointOfARegion(t *testing.T) {
+	for _, tc := range []struct{ region, url, signing string }{
+		{"eu-west-1", "https://sts.eu-west-1.amazonaws.com", "eu-west-1"},
+		{"us-east-1", "https://sts.us-east-1.amazonaws.com", "us-east-1"},
+		{"us-gov-west-1", "https://sts.us-gov-west-1.amazonaws.com", "us-gov-west-1"},
+		{"cn-north-1", "https://sts.cn-north-1.amazonaws.com.cn", "cn-north-1"},
+		{"", "https://sts.amazonaws.com", "us-east-1"},
+		{"eu-west-1.attacker.example/x", "https://sts.amazonaws.com", "us-east-1"},
+		{"auto", "https://sts.amazonaws.com", "us-east-1"},
+	} {
+		if url, signing := providers.STSEndpoint(tc.region); url != tc.url || signing != tc.signing {
+			t.Errorf("region %q: %s signed for %s, want %s signed for %s", tc.region, url, signing, tc.url, tc.signing)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +56,8 @@ func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string
 		form.Set("ExternalId", externalID)
 	}
 	body := form.Encode()
-	endpoint := env.Endpoint("s3.sts_url", "https://sts.amazonaws.com")
+	regional, signingRegion := stsEndpoint(region)
+	endpoint := env.Endpoint("s3.sts_url", regional)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(body))
 	if err != nil {
 		return fail("the STS endpoint is not a valid URL")
@@ -66,7 +68,7 @@ func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string
 	if tok := base.SessionToken.Reveal(); tok != "" {
 		req.Header.Set("X-Amz-Security-Token", tok)
 	}
-	signed := signer.SignV4STS(*req, base.AccessKeyID, base.SecretAccessKey.Reveal(), region)
+	signed := signer.SignV4STS(*req, base.AccessKeyID, base.SecretAccessKey.Reveal(), signingRegion)
 	sent := time.Now()
 	raw, err := env.send(signed, awsErrorCode)
 	var se *httpStatusError
@@ -92,6 +94,26 @@ func assumeRole(ctx context.Context, env Env, region, roleARN, externalID string
 	}
 	return ans.Credentials, nil
 }
+
+// stsEndpoint is AWS STS's endpoint for a bucket's region and the region
+// to sign for. The global endpoint accepts only us-east-1 signatures, so a
+// role is assumed at its bucket's own region's endpoint; a region that is
+// not an AWS region's name (it comes from the connection's config, and
+// names a host here) gets the global endpoint.
+func stsEndpoint(region string) (url, signingRegion string) {
+	if !awsRegionName.MatchString(region) {
+		return "https://sts.amazonaws.com", "us-east-1"
+	}
+	domain := "amazonaws.com"
+	if strings.HasPrefix(region, "cn-") {
+		domain = "amazonaws.com.cn"
+	}
+	return "https://sts." + region + "." + domain, region
+}
+
+// awsRegionName matches AWS region names: us-east-1, eu-central-2,
+// us-gov-west-1, ap-southeast-4, cn-north-1.
+var awsRegionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
 // awsErrorCode finds the code of an AWS XML error body
 // (<ErrorResponse><Error><Code>).
