@@ -59,7 +59,8 @@ func (s *Server) browse(ctx context.Context, identifier string, kind providers.B
 	if cursor != nil {
 		breq.Cursor = *cursor
 	}
-	bctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
+	// Not cut short by a client that leaves (see runCheck).
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CheckTimeout)
 	page, err := p.Browse(bctx, full, s.cfg.Env, breq)
 	cancel()
 	if page.Rotated != nil {

@@ -20,7 +20,9 @@ type checkOutcome struct {
 // configured deadline. The result's texts are scrubbed of the config's
 // secret values by providers.Run.
 func (s *Server) runCheck(ctx context.Context, p *providers.Provider, cfg providers.Config) checkOutcome {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
+	// Not cut short by a client that leaves: an exchange may spend a
+	// refresh token, and only its answer holds the new one.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CheckTimeout)
 	defer cancel()
 	start := time.Now()
 	res := providers.Run(ctx, p, cfg, s.cfg.Env)

@@ -246,6 +246,36 @@ func TestARefusedChangeKeepsTheRefreshTokenItsCheckGot(t *testing.T) {
 	}
 }
 
+// A client that hangs up while its issue exchanges a refresh token does
+// not cost the connection its token: the exchange runs to its end (within
+// the check timeout), and what it got is cached and kept.
+func TestAClientHangingUpMidExchangeLeavesTheTokenKept(t *testing.T) {
+	t.Parallel()
+	box := providertest.NewBox(t, "boxcid", "hang-up-secret", "hang-up-refresh-1", "", "", providertest.KeyPair{})
+	box.SetRotation(providertest.RevokeUsedRefreshToken)
+	h := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints()})
+	c := create(t, h, map[string]any{"name": "box hang-up", "provider_type": "box", "test_before_save": false,
+		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
+			"client_secret": "hang-up-secret", "refresh_token": "hang-up-refresh-1"}}})
+
+	box.SetAnswerDelay(600 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.URL+connPath(c.ConnectionId)+"/credentials", nil)
+	req.Header.Set("Authorization", "Bearer "+h.Tenant.APIKey)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the client did not give up: %d", resp.StatusCode)
+	}
+	cancel()
+	box.SetAnswerDelay(0)
+	time.Sleep(time.Second) // the abandoned exchange ends and is saved
+
+	got := issued(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/credentials", nil))
+	if !box.AcceptsAccessToken(got.Credentials["access_token"].(string)) {
+		t.Fatal("credentials after a client hung up do not work")
+	}
+}
+
 // Many connections issuing at once: each lock holder works on the pooled
 // connection that holds its lock, so holders cannot starve the pool (with
 // a pool of 4, sixteen concurrent issues used to time out with 503s).

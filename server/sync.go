@@ -151,7 +151,9 @@ func (s *Server) issueLocked(ctx context.Context, st *store.Store, p *providers.
 	if err != nil {
 		return issuance{}, err
 	}
-	ictx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
+	// Not cut short by a client that leaves (see runCheck): what the
+	// exchange gets is cached and kept for the next request.
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CheckTimeout)
 	defer cancel()
 	issued, err := p.Issue(ictx, sealed.Plain(), s.cfg.Env)
 	if err != nil {

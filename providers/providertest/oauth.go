@@ -44,7 +44,16 @@ type TokenEndpoint struct {
 	valid    map[string]bool // refresh tokens accepted now
 	access   map[string]time.Time
 	seq      int
+
+	// answerDelay holds every granted refresh after its token was spent
+	// (SetAnswerDelay): a client that gives up meanwhile never learns the
+	// new one.
+	answerDelay atomic.Int64
 }
+
+// SetAnswerDelay makes every granted refresh wait d after spending the
+// refresh token, before it answers.
+func (e *TokenEndpoint) SetAnswerDelay(d time.Duration) { e.answerDelay.Store(int64(d)) }
 
 func (e *TokenEndpoint) initTokens(prefix, refreshToken string, rotation Rotation, expiresIn int) {
 	e.prefix, e.expiresIn, e.rotation = prefix, expiresIn, rotation
@@ -115,6 +124,11 @@ func (e *TokenEndpoint) acceptsBearer(authorization string) bool {
 // token wins. It returns the new refresh token to answer ("" when the
 // double does not rotate) and whether the grant is accepted.
 func (e *TokenEndpoint) redeem(token string) (rotated string, ok bool) {
+	defer func() {
+		if ok {
+			time.Sleep(time.Duration(e.answerDelay.Load()))
+		}
+	}()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.valid[token] {
