@@ -194,17 +194,26 @@ func TestCredentialsRefusedAndTimedOut(t *testing.T) {
 	wantError(t, hs.Call(t, "POST", connPath(sc.ConnectionId)+"/credentials", nil), 504, "TimeoutError")
 }
 
+// revokingBox is a Box double that revokes a refresh token once used, a
+// server that reaches it, and a connection named box <name> on it (checked
+// before it is saved, when tested).
+func revokingBox(t *testing.T, name string, tested bool) (*providertest.Box, *connvaulttest.Harness, client.StorageConnectionModel) {
+	t.Helper()
+	box := providertest.NewBox(t, "boxcid", name+"-secret", name+"-refresh-1", "", "", providertest.KeyPair{})
+	box.SetRotation(providertest.RevokeUsedRefreshToken)
+	h := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints()})
+	c := create(t, h, map[string]any{"name": "box " + name, "provider_type": "box", "test_before_save": tested,
+		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
+			"client_secret": name + "-secret", "refresh_token": name + "-refresh-1"}}})
+	return box, h, c
+}
+
 // Box revokes a refresh token once used: every check that exchanges one
 // (the check before saving, POST /test) stores the new one, so the
 // connection keeps working.
 func TestChecksKeepRotatedRefreshTokens(t *testing.T) {
 	t.Parallel()
-	box := providertest.NewBox(t, "boxcid", "rotating-box-secret", "rotating-refresh-1", "", "", providertest.KeyPair{})
-	box.SetRotation(providertest.RevokeUsedRefreshToken)
-	h := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints()})
-	c := create(t, h, map[string]any{"name": "box rotating", "provider_type": "box",
-		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
-			"client_secret": "rotating-box-secret", "refresh_token": "rotating-refresh-1"}}})
+	box, h, c := revokingBox(t, "rotating", true)
 	for i := range 3 {
 		if res := testResult(t, h.Call(t, "POST", connPath(c.ConnectionId)+"/test", nil)); !res.Success {
 			t.Fatalf("test %d after the create's check: %+v", i+1, res)
@@ -224,13 +233,8 @@ func TestChecksKeepRotatedRefreshTokens(t *testing.T) {
 // connection with a revoked token.
 func TestARefusedChangeKeepsTheRefreshTokenItsCheckGot(t *testing.T) {
 	t.Parallel()
-	box := providertest.NewBox(t, "boxcid", "refused-change-secret", "refused-change-refresh-1", "", "", providertest.KeyPair{})
-	box.SetRotation(providertest.RevokeUsedRefreshToken)
-	h := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints()})
-	c := create(t, h, map[string]any{"name": "box refused change", "provider_type": "box",
-		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
-			"client_secret": "refused-change-secret", "refresh_token": "refused-change-refresh-1"}}})
-	other := create(t, h, s3Create("box refused change, taken name"))
+	_, h, c := revokingBox(t, "refused-change", true)
+	other := create(t, h, s3Create("box refused-change, taken name"))
 
 	if r := h.Call(t, "PATCH", connPath(c.ConnectionId), map[string]any{"provider_config": map[string]any{"folder_id": "999999999"}}); r.Status != 422 {
 		t.Fatalf("a PATCH to a folder that does not exist: %d %s", r.Status, r.Body)
@@ -251,12 +255,7 @@ func TestARefusedChangeKeepsTheRefreshTokenItsCheckGot(t *testing.T) {
 // the check timeout), and what it got is cached and kept.
 func TestAClientHangingUpMidExchangeLeavesTheTokenKept(t *testing.T) {
 	t.Parallel()
-	box := providertest.NewBox(t, "boxcid", "hang-up-secret", "hang-up-refresh-1", "", "", providertest.KeyPair{})
-	box.SetRotation(providertest.RevokeUsedRefreshToken)
-	h := connvaulttest.NewServer(t, connvaulttest.Options{Endpoints: box.Endpoints()})
-	c := create(t, h, map[string]any{"name": "box hang-up", "provider_type": "box", "test_before_save": false,
-		"provider_config": map[string]any{"credentials": map[string]any{"type": "oauth", "client_id": "boxcid",
-			"client_secret": "hang-up-secret", "refresh_token": "hang-up-refresh-1"}}})
+	box, h, c := revokingBox(t, "hang-up", false)
 
 	box.SetAnswerDelay(600 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
