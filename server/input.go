@@ -76,6 +76,9 @@ func checkBody(c echo.Context, next echo.HandlerFunc) error {
 // it: media types are case-insensitive ("Application/JSON" is validated
 // and served as JSON too, so it is checked as JSON here).
 func isJSON(contentType string) bool {
+	if strings.HasPrefix(contentType, echo.MIMEApplicationJSON) {
+		return true // as clients send it, without parsing (which allocates)
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		mt = strings.ToLower(strings.TrimSpace(contentType))
