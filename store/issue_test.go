@@ -30,6 +30,19 @@ func createS3(t *testing.T, st *store.Store, tn connvaulttest.Tenant, name, secr
 	return c
 }
 
+// createRSS stores an RSS connection without secrets.
+func createRSS(t *testing.T, st *store.Store, tn connvaulttest.Tenant, name string) *connvault.Connection {
+	t.Helper()
+	c, err := st.CreateConnection(context.Background(), store.NewConnection{
+		OrgID: tn.OrgID, UserID: tn.UserID, Name: name, ProviderType: "rss",
+		Config: connvault.SealedConfig{Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // An issue's lookup reads the connection with, in the same statement, its
 // cached token while good or else its secrets as stored; secrets under a
 // previous key are read with that key's passphrase.
@@ -110,13 +123,7 @@ func TestIssueLookupRecordsACacheHit(t *testing.T) {
 	ctx := context.Background()
 	st := connvaulttest.Store(t)
 	tn := connvaulttest.NewTenant(t, st)
-	c, err := st.CreateConnection(ctx, store.NewConnection{
-		OrgID: tn.OrgID, UserID: tn.UserID, Name: "cache hits", ProviderType: "rss",
-		Config: connvault.SealedConfig{Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := createRSS(t, st, tn, "cache hits")
 	issuedAction := string(connvault.ActionCredentialsIssue)
 	hit := &store.IssueExpected{Event: store.NewEvent{Action: connvault.ActionCredentialsIssue, ActorUserID: tn.UserID, ActorKeyID: "key_cachehit", RequestID: "req-cache-hit"}}
 	recorded := func() []*connvault.Event {

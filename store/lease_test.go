@@ -18,25 +18,14 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 	ctx := context.Background()
 	st := connvaulttest.Store(t)
 	tn := connvaulttest.NewTenant(t, st)
-	c, err := st.CreateConnection(ctx, store.NewConnection{
-		OrgID: tn.OrgID, UserID: tn.UserID, Name: "leased", ProviderType: "rss",
-		Config: connvault.SealedConfig{Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The background checker's claim, on this row alone (ClaimDue would
-	// take any tenant's due rows).
+	c := createRSS(t, st, tn, "leased")
 	const owner = "checker-under-test"
-	if _, err := st.Pool().Exec(ctx, `INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
-		VALUES ($2, $3, $1, now() + interval '1 minute')`, owner, tn.OrgID, c.ID); err != nil {
-		t.Fatal(err)
-	}
+	lease(t, st, c, owner)
 	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Minute}
 	if _, err := st.RecordCheck(ctx, c, true, "", sched, "", store.HealthAudit{}); err != nil {
 		t.Fatalf("manual test outcome: %v", err)
 	}
-	_, err = st.RecordCheck(ctx, c, false, "late background failure", sched, owner, store.HealthAudit{})
+	_, err := st.RecordCheck(ctx, c, false, "late background failure", sched, owner, store.HealthAudit{})
 	if !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("background outcome after the lease was released: %v, want ErrLeaseLost", err)
 	}
@@ -49,10 +38,7 @@ func TestCheckOutcomeAfterAManualTestReleasedTheLease(t *testing.T) {
 	}
 
 	// Archived while leased: the late outcome is refused the same way.
-	if _, err := st.Pool().Exec(ctx, `INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
-		VALUES ($2, $3, $1, now() + interval '1 minute')`, owner, tn.OrgID, c.ID); err != nil {
-		t.Fatal(err)
-	}
+	lease(t, st, c, owner)
 	if _, err := st.ArchiveConnection(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -68,18 +54,9 @@ func TestUsageReportLeavesARunningChecksLease(t *testing.T) {
 	ctx := context.Background()
 	st := connvaulttest.Store(t)
 	tn := connvaulttest.NewTenant(t, st)
-	c, err := st.CreateConnection(ctx, store.NewConnection{
-		OrgID: tn.OrgID, UserID: tn.UserID, Name: "leased and used", ProviderType: "rss",
-		Config: connvault.SealedConfig{Config: map[string]any{"feed_url": "https://feed.example.invalid/rss"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := createRSS(t, st, tn, "leased and used")
 	const owner = "checker-while-used"
-	if _, err := st.Pool().Exec(ctx, `INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
-		VALUES ($2, $3, $1, now() + interval '1 minute')`, owner, tn.OrgID, c.ID); err != nil {
-		t.Fatal(err)
-	}
+	lease(t, st, c, owner)
 	sched := connvault.Schedule{Interval: time.Hour, Backoff: time.Minute}
 	if _, err := st.RecordUsage(ctx, tn.OrgID, c.ID, true, "", sched, store.HealthAudit{}); err != nil {
 		t.Fatal(err)
@@ -90,5 +67,15 @@ func TestUsageReportLeavesARunningChecksLease(t *testing.T) {
 	}
 	if got.ConsecutiveFailures != 1 {
 		t.Errorf("the background outcome: %d failures", got.ConsecutiveFailures)
+	}
+}
+
+// lease gives owner the background checker's lease on c alone (ClaimDue
+// would take any tenant's due rows).
+func lease(t *testing.T, st *store.Store, c *connvault.Connection, owner string) {
+	t.Helper()
+	if _, err := st.Pool().Exec(context.Background(), `INSERT INTO connection_leases (internal_id, connection_id, owner, expires_at)
+		VALUES ($2, $3, $1, now() + interval '1 minute')`, owner, c.OrgID, c.ID); err != nil {
+		t.Fatal(err)
 	}
 }
